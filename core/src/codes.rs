@@ -1,0 +1,93 @@
+//! Every diagnostic code, once. Codes are stable: never renumber or reuse one.
+//! The summary doubles as `slipway explain CODE` text and the studio's help.
+
+use serde::{Serialize, Serializer};
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $name:literal, $summary:literal; )*) => {
+        /// A stable rule code such as `SW101`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $( $variant, )* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+            /// The stable code, e.g. `SW101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+            /// A short kebab-case name, e.g. `unknown-key`.
+            pub fn name(self) -> &'static str {
+                match self { $( Code::$variant => $name, )* }
+            }
+            /// What the rule checks and how to fix a finding.
+            pub fn summary(self) -> &'static str {
+                match self { $( Code::$variant => $summary, )* }
+            }
+            pub fn from_str(s: &str) -> Option<Code> {
+                Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s) || c.name() == s)
+            }
+        }
+    };
+}
+
+codes! {
+    YamlSyntax = "SW001", "yaml-syntax", "The file is not valid YAML (or JSON). Fix the syntax at the position shown.";
+    InputTooLarge = "SW002", "input-too-large", "The file is larger than 1 MiB; configuration files this large are rejected to protect the parser.";
+    InputLimits = "SW003", "input-limits", "Nesting deeper than 64 levels or alias expansion past the budget (a 'billion laughs' document) is rejected.";
+    WrongType = "SW004", "wrong-type", "A value has the wrong shape, e.g. a list where a string is expected.";
+    UnknownKey = "SW005", "unknown-key", "A key Codeship does not know. It is ignored; check the spelling (a suggestion is given when one is close).";
+    IgnoredKey = "SW006", "ignored-key", "A docker-compose key that Codeship accepts but ignores.";
+    UnsupportedKey = "SW007", "unsupported-key", "A host-linking key (ports, external_links, stdin_open) that Codeship does not support; it is ignored.";
+    DeprecatedKey = "SW008", "deprecated-key", "A deprecated spelling (build.path, build.dockerfile_path, service-level dockerfile). It still works; use the new spelling.";
+    NoBuildOrImage = "SW101", "service-without-image", "A service needs either `build` or `image`.";
+    UnknownService = "SW102", "unknown-service", "A reference (step service, links, depends_on, volumes_from, dockercfg_service) names a service that is not defined.";
+    DependencyCycle = "SW103", "dependency-cycle", "Services depend on each other in a cycle through links/depends_on/volumes_from.";
+    AbsoluteHostVolume = "SW104", "absolute-host-volume", "A host volume path is absolute; host paths should be relative to the services file so builds are portable.";
+    InvalidVolume = "SW105", "invalid-volume", "A volume is not `container_path` or `host_path:container_path[:ro|:rw]`, or a host path leaves the project.";
+    EmptyFile = "SW106", "empty-file", "The file defines nothing.";
+    DuplicateStepName = "SW201", "duplicate-step-name", "Step names must be unique across the steps file.";
+    ServiceAndServices = "SW202", "service-and-services", "`service` and `services` are mutually exclusive on a step.";
+    ServiceOnGroupAndStep = "SW203", "service-on-group-and-step", "A group that sets `service`/`services` must not have sub-steps that set `service` too.";
+    RunWithoutCommand = "SW204", "run-without-command", "A run step needs a `command`.";
+    PushWithoutImageName = "SW205", "push-without-image-name", "A push step needs `image_name`.";
+    PushImageMismatch = "SW206", "push-image-mismatch", "A push step's `image_name` must match the `build.image` of its service, which must be built (not `image:`).";
+    InvalidRegex = "SW207", "invalid-regex", "A `tag`/`exclude` value with `^` or `$` is a Go RE2 regular expression and must compile (no look-around, no backreferences).";
+    TemplateSyntax = "SW208", "template-syntax", "An `image_tag` or build arg is not a valid Go text/template.";
+    TemplateUnknownVariable = "SW209", "template-unknown-variable", "A template uses a variable or method that does not exist (see the list of build variables).";
+    ManualPlacement = "SW210", "manual-placement", "A `manual` group must be the last step of its branch context, and only one is allowed.";
+    StepWithoutService = "SW211", "step-without-service", "A run or push step needs a `service`, on itself or on an enclosing group.";
+    UnknownStepType = "SW212", "unknown-step-type", "`type` must be one of run, push, serial, parallel, manual, matrix.";
+    EmptyGroup = "SW213", "empty-group", "A group step needs a non-empty `steps` list.";
+    BothDockercfg = "SW214", "both-dockercfg", "Both `encrypted_dockercfg_path` and `dockercfg_service` are set; the encrypted file wins.";
+    EmptySteps = "SW215", "empty-steps", "The steps file has no steps.";
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn codes_and_names_are_unique() {
+        let mut codes: Vec<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        let mut names: Vec<_> = Code::ALL.iter().map(|c| c.name()).collect();
+        codes.sort();
+        names.sort();
+        let n = codes.len();
+        codes.dedup();
+        names.dedup();
+        assert_eq!(codes.len(), n);
+        assert_eq!(names.len(), n);
+        assert_eq!(Code::from_str("sw101"), Some(Code::NoBuildOrImage));
+    }
+}

@@ -1,0 +1,14 @@
+//! Slipway's shared core: everything the browser studio and the native CLI/server must agree
+//! on. No I/O, no clock, no randomness, no threads: time and random bytes come in as arguments.
+
+pub mod codes;
+pub mod diagnostics;
+pub mod source;
+pub mod syntax;
+
+pub use codes::Code;
+pub use diagnostics::{Diagnostic, Report, Severity};
+pub use source::{SourceFile, Span, Spanned};
+pub mod model;
+pub mod template;
+pub mod plan;

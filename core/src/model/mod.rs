@@ -1,0 +1,8 @@
+//! Typed configuration, lowered from the spanned YAML tree. Every value keeps its span.
+
+pub(crate) mod lower;
+pub mod services;
+pub mod steps;
+
+pub use services::{Build, Command, Link, Service, ServicesFile, Volume};
+pub use steps::{GroupMode, Step, StepKind, StepsFile};

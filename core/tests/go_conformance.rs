@@ -1,0 +1,56 @@
+//! Every template in `fixtures/templates/cases.json` must render exactly as real Go's
+//! text/template rendered it (`expected.json`, made by `tools/go-conformance`), or fail where
+//! Go failed.
+
+use slipway_core::template::{BuildVars, render};
+
+#[derive(serde::Deserialize)]
+struct Case {
+    template: String,
+    output: Option<String>,
+    error: Option<String>,
+}
+
+/// The same data as `Data` in tools/go-conformance/main.go.
+fn vars() -> BuildVars {
+    BuildVars {
+        project_id: "4f1c2a".into(),
+        build_id: "b-1042".into(),
+        repo_name: "acme/web".into(),
+        branch: "feature/JIRA-12_x".into(),
+        commit_id: "0123456789abcdef0123456789abcdef01234567".into(),
+        commit_message: "Fix: the \"thing\"\nsecond line".into(),
+        commit_description: "v1.2.3-4-g0123".into(),
+        committer_name: "Ada Lovelace".into(),
+        committer_email: "ada@example.com".into(),
+        committer_username: "ada".into(),
+        timestamp: 1_709_211_909,
+        step_name: "push_web".into(),
+        service_name: "web".into(),
+        image_name: "registry.example.com/acme/web".into(),
+        ci_name: "codeship".into(),
+    }
+}
+
+#[test]
+fn matches_go_text_template() {
+    let text = include_str!("fixtures/templates/expected.json");
+    let cases: Vec<Case> = serde_json::from_str(text).unwrap();
+    assert!(cases.len() > 150, "conformance table looks truncated");
+    let v = vars();
+    let mut failures = Vec::new();
+    for c in &cases {
+        let ours = render(&c.template, &v);
+        match (&c.output, &ours) {
+            (Some(want), Ok(got)) if want == got => {}
+            (None, Err(_)) => {}
+            _ => failures.push(format!(
+                "template {:?}\n   go: {:?}\n  ours: {:?}",
+                c.template,
+                c.output.as_ref().ok_or(c.error.as_ref()),
+                ours
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} differ from Go:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}

@@ -1,0 +1,3 @@
+module slipway/tools/go-conformance
+
+go 1.19
