@@ -12,3 +12,10 @@ pub use source::{SourceFile, Span, Spanned};
 pub mod model;
 pub mod template;
 pub mod plan;
+pub mod crypto;
+pub mod dockercfg;
+pub mod envfile;
+pub mod check;
+mod rules;
+
+pub use check::{Checked, check};

@@ -1,1 +1,12 @@
-fn main(){}
+//! `slipway`: validate, plan, encrypt and decrypt Codeship Pro projects like `jet` did.
+
+mod cli;
+mod fsutil;
+mod gitinfo;
+mod project;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -1,1 +1,9 @@
+//! Planning: from configuration and build values to the tree of steps that will run.
+
 pub mod argv;
+pub mod filter;
+mod planner;
+mod render;
+
+pub use planner::{Kind, Plan, PlanOptions, PlannedStep, Status, plan};
+pub use render::render_text;

@@ -1,0 +1,33 @@
+//! The one entry point for validation: parse both files, lower them to the typed model,
+//! run the rules, and return every diagnostic sorted by position.
+
+use crate::diagnostics::{Diagnostic, Report};
+use crate::model::lower::Lower;
+use crate::model::{ServicesFile, StepsFile, services, steps};
+use crate::source::SourceFile;
+use crate::syntax;
+
+/// Both files, lowered, with the diagnostics found on the way.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub services: ServicesFile,
+    pub steps: StepsFile,
+    pub report: Report,
+}
+
+pub fn check(services_file: &SourceFile, steps_file: &SourceFile) -> Checked {
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let services_root = syntax::parse(services_file).map_err(|d| diags.push(d)).ok();
+    let steps_root = syntax::parse(steps_file).map_err(|d| diags.push(d)).ok();
+    let services = services_root
+        .map(|root| services::lower(&root, &mut Lower { file: services_file, diags: &mut diags }))
+        .unwrap_or_default();
+    let steps = steps_root
+        .map(|root| steps::lower(&root, &mut Lower { file: steps_file, diags: &mut diags }))
+        .unwrap_or_default();
+    // Cross-file rules would only repeat the syntax error as "unknown service" noise.
+    if !diags.iter().any(|d| d.code == crate::Code::YamlSyntax && d.file == services_file.name) {
+        crate::rules::run(services_file, &services, steps_file, &steps, &mut diags);
+    }
+    Checked { services, steps, report: Report::new(diags) }
+}

@@ -1,0 +1,154 @@
+//! The project key and the encrypted file formats: jet's v1 and v2 (read; v2 also written)
+//! and Slipway's authenticated format (the default for new files). Byte layouts are in
+//! `docs/encryption.md`. Randomness comes in as an argument: core does no I/O.
+
+mod aead;
+mod jet;
+mod key;
+
+pub use key::{Key, KeyError};
+
+/// A format we can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// jet before 2.6.0: base64(IV || CFB(plaintext)); no integrity check.
+    V1,
+    /// jet 2.6.0+: "codeship:v2\n" base64(IV || CFB(hex(md5(plaintext)) || plaintext)).
+    V2,
+    /// Slipway: "slipway:aead1\n" base64(nonce || AES-256-GCM(plaintext)), header as AAD.
+    Aead,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::V1 => "v1",
+            Format::V2 => "v2",
+            Format::Aead => "aead",
+        }
+    }
+    /// The formats a writer may produce.
+    pub fn parse_write(s: &str) -> Option<Format> {
+        match s {
+            "aead" => Some(Format::Aead),
+            "v2" => Some(Format::V2),
+            _ => None,
+        }
+    }
+}
+
+pub const V2_HEADER: &str = "codeship:v2\n";
+pub const AEAD_HEADER: &str = "slipway:aead1\n";
+
+/// Bytes of randomness `encrypt` needs: a 16-byte IV (v2) or a 12-byte nonce (aead).
+pub const RANDOM_BYTES: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the encrypted data is not valid base64 ({detail}); is this an encrypted file?")]
+    NotBase64 { detail: String },
+    #[error("the encrypted data is too short ({len} bytes after base64 decoding; at least {min} expected): the file is truncated")]
+    TooShort { len: usize, min: usize },
+    #[error("checksum for decrypted data is invalid, corrupt AES key or data")]
+    Checksum,
+    #[error("authentication failed: the key is wrong or the file was modified")]
+    Authentication,
+    #[error("unknown encrypted format header {header:?}; expected `codeship:v2` or `slipway:aead1`")]
+    UnknownHeader { header: String },
+    #[error("cannot write format {0}: only `aead` and `v2` are written")]
+    UnwritableFormat(&'static str),
+}
+
+/// Which format a file is in, from its first line.
+pub fn detect(data: &[u8]) -> Result<Format, CryptoError> {
+    if data.starts_with(V2_HEADER.as_bytes()) {
+        return Ok(Format::V2);
+    }
+    if data.starts_with(AEAD_HEADER.as_bytes()) {
+        return Ok(Format::Aead);
+    }
+    // A header-like first line we do not know (e.g. a future `codeship:v3`).
+    if let Some(line) = data.split(|b| *b == b'\n').next()
+        && data.contains(&b'\n')
+        && line.contains(&b':')
+        && line.len() < 40
+        && data[line.len() + 1..].iter().any(|b| !b.is_ascii_whitespace())
+    {
+        return Err(CryptoError::UnknownHeader { header: String::from_utf8_lossy(line).into_owned() });
+    }
+    Ok(Format::V1)
+}
+
+/// Decrypt a file in any format; returns the plaintext and the format it was in.
+pub fn decrypt(key: &Key, data: &[u8]) -> Result<(Vec<u8>, Format), CryptoError> {
+    let format = detect(data)?;
+    let plain = match format {
+        Format::V1 => jet::decrypt_v1(key, data)?,
+        Format::V2 => jet::decrypt_v2(key, &data[V2_HEADER.len()..])?,
+        Format::Aead => aead::decrypt(key, data)?,
+    };
+    Ok((plain, format))
+}
+
+/// Encrypt into `format` (aead or v2) using `random` for the IV/nonce.
+pub fn encrypt(key: &Key, plaintext: &[u8], format: Format, random: &[u8; RANDOM_BYTES]) -> Result<Vec<u8>, CryptoError> {
+    match format {
+        Format::V2 => Ok(jet::encrypt_v2(key, plaintext, random)),
+        Format::Aead => Ok(aead::encrypt(key, plaintext, random[..12].try_into().expect("12 bytes"))),
+        Format::V1 => Err(CryptoError::UnwritableFormat("v1")),
+    }
+}
+
+/// Decode base64 leniently about surrounding whitespace and line breaks (jet wrote one line;
+/// editors and `base64` tools wrap).
+pub(crate) fn decode_b64(text: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    use base64::Engine;
+    let compact: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .map_err(|e| CryptoError::NotBase64 { detail: e.to_string() })
+}
+
+pub(crate) fn encode_b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Key {
+        Key::from_bytes([7u8; 32])
+    }
+
+    #[test]
+    fn round_trips_both_writable_formats() {
+        for format in [Format::Aead, Format::V2] {
+            for plain in [&b""[..], b"FOO=bar\n", &[0u8, 255, 10, 13][..]] {
+                let enc = encrypt(&key(), plain, format, &[3u8; 16]).unwrap();
+                let (dec, got) = decrypt(&key(), &enc).unwrap();
+                assert_eq!((dec.as_slice(), got), (plain, format));
+            }
+        }
+    }
+
+    #[test]
+    fn aead_rejects_any_changed_byte_and_wrong_key() {
+        let enc = encrypt(&key(), b"SECRET=1\n", Format::Aead, &[9u8; 16]).unwrap();
+        for i in 0..enc.len() - 1 {
+            let mut bad = enc.clone();
+            bad[i] ^= 0x01;
+            assert!(decrypt(&key(), &bad).is_err(), "flipping byte {i} went unnoticed");
+        }
+        let other = Key::from_bytes([8u8; 32]);
+        assert_eq!(decrypt(&other, &enc).unwrap_err(), CryptoError::Authentication);
+    }
+
+    #[test]
+    fn unknown_header_is_named() {
+        let e = decrypt(&key(), b"codeship:v3\nAAAA").unwrap_err();
+        assert!(matches!(e, CryptoError::UnknownHeader { .. }));
+    }
+}

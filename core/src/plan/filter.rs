@@ -1,0 +1,179 @@
+//! Branch filters (`tag`, `exclude`): a plain string must equal the whole build tag; a value
+//! containing `^` or `$` is a Go RE2 regular expression searched unanchored.
+//!
+//! Rust's `regex` is RE2-like but not identical. We bridge the differences that change
+//! results: `\d`, `\w`, `\s` and `\b` are ASCII-only in RE2 (Unicode in Rust), and Rust's
+//! character-class set operators (`&&`, `--`, `~~`) are plain characters in RE2; we reject
+//! the latter with a hint rather than silently differing.
+
+use regex::Regex;
+
+#[derive(Clone, Debug)]
+pub enum Filter {
+    Exact(String),
+    Pattern(Regex),
+}
+
+/// Why a filter pattern is invalid; `offset` is a byte offset into the pattern if known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Compiled regexes are bounded: a filter is a branch name pattern, not a program.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl Filter {
+    pub fn is_pattern(s: &str) -> bool {
+        s.contains('^') || s.contains('$')
+    }
+
+    pub fn compile(s: &str) -> Result<Filter, FilterError> {
+        if !Self::is_pattern(s) {
+            return Ok(Filter::Exact(s.to_string()));
+        }
+        if let Some(op) = class_set_operator(s) {
+            return Err(FilterError {
+                message: format!("`{op}` inside a character class means different things in Go (literal characters) and here"),
+                help: Some(format!("escape it as `\\{}\\{}` to match the characters literally", &op[..1], &op[1..])),
+            });
+        }
+        let translated = translate(s);
+        regex::RegexBuilder::new(&translated).size_limit(REGEX_SIZE_LIMIT).build().map(Filter::Pattern).map_err(|e| {
+            let text = e.to_string();
+            let help = if s.contains("(?=") || s.contains("(?!") || s.contains("(?<=") || s.contains("(?<!") {
+                Some("Go's RE2 has no look-around; rewrite the pattern or use `exclude`".to_string())
+            } else if s.contains("\\1") || s.contains("\\2") {
+                Some("Go's RE2 has no backreferences".to_string())
+            } else {
+                None
+            };
+            FilterError {
+                message: format!("invalid regular expression: {}", last_line(&text)),
+                help,
+            }
+        })
+    }
+
+    pub fn matches(&self, tag: &str) -> bool {
+        match self {
+            Filter::Exact(s) => s == tag,
+            Filter::Pattern(r) => r.is_match(tag),
+        }
+    }
+}
+
+fn last_line(s: &str) -> &str {
+    s.lines().rev().find(|l| !l.trim().is_empty()).map_or(s, str::trim).trim_start_matches("error: ")
+}
+
+fn class_set_operator(s: &str) -> Option<&'static str> {
+    let b = s.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            c @ (b'&' | b'-' | b'~') if in_class && b.get(i + 1) == Some(&c) => {
+                return Some(match c {
+                    b'&' => "&&",
+                    b'-' => "--",
+                    _ => "~~",
+                });
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Make Perl classes ASCII-only, as in RE2.
+fn translate(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut chars = s.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let ascii = match (n, in_class) {
+                    ('d', true) => Some("0-9"),
+                    ('w', true) => Some("0-9A-Za-z_"),
+                    ('s', true) => Some("\\t\\n\\x0C\\r "),
+                    ('d' | 'w' | 's' | 'D' | 'W' | 'S' | 'b' | 'B', false) => None,
+                    _ => {
+                        out.push('\\');
+                        out.push(n);
+                        continue;
+                    }
+                };
+                match ascii {
+                    Some(a) => out.push_str(a),
+                    None => {
+                        out.push_str("(?-u:\\");
+                        out.push(n);
+                        out.push(')');
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is literal.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().expect("peeked"));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_and_patterns() {
+        let f = Filter::compile("master").unwrap();
+        assert!(f.matches("master") && !f.matches("master2"));
+        let f = Filter::compile("^(master|staging/.*)$").unwrap();
+        assert!(f.matches("staging/x") && !f.matches("feature"));
+        // Unanchored search once it is a pattern.
+        let f = Filter::compile("release$").unwrap();
+        assert!(f.matches("pre-release"));
+    }
+
+    #[test]
+    fn ascii_perl_classes_like_re2() {
+        let f = Filter::compile(r"^v\d+$").unwrap();
+        assert!(f.matches("v12"));
+        assert!(!f.matches("v١٢"), "Arabic-Indic digits are not \\d in RE2");
+        let f = Filter::compile(r"^[\w-]+$").unwrap();
+        assert!(f.matches("a_b-c") && !f.matches("é"));
+    }
+
+    #[test]
+    fn re2_rejects() {
+        assert!(Filter::compile("^(?!master)").unwrap_err().help.unwrap().contains("look-around"));
+        assert!(Filter::compile(r"^(a)\1$").is_err());
+        assert!(Filter::compile("^[a-z&&b]$").is_err());
+        assert!(Filter::compile("^(unclosed$").is_err());
+    }
+}

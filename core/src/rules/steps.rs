@@ -1,0 +1,176 @@
+//! Rules on the steps file: services in scope, commands, push steps, filters, templates,
+//! unique names and manual groups.
+
+use super::{check_template, unknown_service};
+use crate::codes::Code;
+use crate::diagnostics::Diagnostic;
+use crate::model::services::Str;
+use crate::model::{GroupMode, ServicesFile, Step, StepKind, StepsFile};
+use crate::plan::filter::Filter;
+use crate::source::SourceFile;
+use std::collections::HashMap;
+
+struct Ctx<'a> {
+    file: &'a SourceFile,
+    services: &'a ServicesFile,
+    diags: &'a mut Vec<Diagnostic>,
+    names: HashMap<String, u32>,
+}
+
+pub(super) fn check(file: &SourceFile, steps: &StepsFile, services: &ServicesFile, diags: &mut Vec<Diagnostic>) {
+    let mut cx = Ctx { file, services, diags, names: HashMap::new() };
+    for s in &steps.steps {
+        cx.step(s, &[], 0, false);
+    }
+    manual_placement(&mut cx, &steps.steps);
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, code: Code, span: crate::source::Span, msg: String) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(code, self.file, span, msg));
+        self.diags.last_mut().expect("pushed")
+    }
+
+    /// `scope`: the services an enclosing group put in scope (empty: none).
+    fn step(&mut self, s: &Step, scope: &[Str], depth: usize, on_fail: bool) {
+        if let Some(n) = &s.name {
+            let line = self.file.line_col(n.span.start).0;
+            if let Some(first) = self.names.insert(n.value.clone(), line) {
+                self.err(Code::DuplicateStepName, n.span, format!("step name `{}` is already used on line {first}", n.value))
+                    .help = Some("step names must be unique across the steps file".into());
+            }
+        }
+        for r in s.service.iter().chain(&s.services).chain(&s.dockercfg_service) {
+            if self.services.get(&r.value).is_none() {
+                let d = unknown_service(self.file, r.span, &r.value, self.services, "this step");
+                self.diags.push(d);
+            }
+        }
+        if let (Some(svc), Some(first)) = (&s.service, s.services.first()) {
+            self.err(Code::ServiceAndServices, first.span, format!("`service: {}` and `services:` are mutually exclusive", svc.value));
+        }
+        if !scope.is_empty() && (s.service.is_some() || !s.services.is_empty()) && !on_fail {
+            let span = s.service.as_ref().or(s.services.first()).map(|x| x.span).unwrap_or(s.span);
+            self.err(Code::ServiceOnGroupAndStep, span, "this step sets a service, but its group already does".into())
+                .help = Some("set the service either on the group or on each sub-step".into());
+        }
+        if let (Some(enc), Some(_)) = (&s.encrypted_dockercfg_path, &s.dockercfg_service) {
+            self.diags.push(
+                Diagnostic::warning(Code::BothDockercfg, self.file, enc.span, "both `encrypted_dockercfg_path` and `dockercfg_service` are set; the encrypted file is used")
+                    .with_help("remove one of them"),
+            );
+        }
+        for (f, key) in [(&s.tag, "tag"), (&s.exclude, "exclude")] {
+            if let Some(f) = f
+                && let Err(e) = Filter::compile(&f.value)
+            {
+                let mut d = Diagnostic::error(Code::InvalidRegex, self.file, f.span, format!("`{key}`: {}", e.message));
+                d.help = e.help;
+                self.diags.push(d);
+            }
+        }
+        let own: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
+        let in_scope: Vec<Str> = if own.is_empty() { scope.to_vec() } else { own };
+        match &s.kind {
+            StepKind::Run { command } => {
+                if command.as_ref().is_none_or(|c| c.value.trim().is_empty()) {
+                    self.err(Code::RunWithoutCommand, s.span, "this run step has no `command`".into())
+                        .help = Some("add `command: <what to run>`; use `type: push` for a push step".into());
+                } else if let Some(c) = command
+                    && let Err(e) = crate::plan::argv::split(&c.value)
+                {
+                    self.err(Code::WrongType, c.span, e.to_string());
+                }
+                self.require_service(s, &in_scope);
+            }
+            StepKind::Push { image_name, image_tag, .. } => {
+                self.require_service(s, &in_scope);
+                match image_name {
+                    None => {
+                        self.err(Code::PushWithoutImageName, s.span, "this push step has no `image_name`".into()).help =
+                            Some("add `image_name:` matching the service's `build.image`".into());
+                    }
+                    Some(name) => {
+                        for svc in &in_scope {
+                            self.push_image_matches(name, svc);
+                        }
+                    }
+                }
+                if let Some(t) = image_tag {
+                    check_template(self.file, t.span, &t.value, "`image_tag`", self.diags);
+                }
+            }
+            StepKind::Group { mode, steps, .. } => {
+                if *mode == GroupMode::Manual && depth > 0 {
+                    self.err(Code::ManualPlacement, s.span, "a `manual` group must be a top-level step".into());
+                }
+                let group_scope: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
+                let child_scope = if group_scope.is_empty() { scope.to_vec() } else { group_scope };
+                for c in steps {
+                    self.step(c, &child_scope, depth + 1, false);
+                }
+            }
+        }
+        for f in &s.on_fail {
+            self.step(f, &in_scope, depth + 1, true);
+        }
+    }
+
+    fn require_service(&mut self, s: &Step, in_scope: &[Str]) {
+        if in_scope.is_empty() {
+            self.err(Code::StepWithoutService, s.span, "this step has no `service` (on itself or on an enclosing group)".into())
+                .help = Some(format!("services defined: {}", self.services.names().collect::<Vec<_>>().join(", ")));
+        }
+    }
+
+    fn push_image_matches(&mut self, name: &Str, svc: &Str) {
+        let Some(service) = self.services.get(&svc.value) else { return };
+        let built = service.build.as_ref().and_then(|b| b.image.as_ref());
+        let msg = match (&service.build, built) {
+            (None, _) => format!("service `{}` does not build an image (it uses `image:`), so there is nothing to push", svc.value),
+            (Some(_), None) => format!(
+                "service `{}` builds an image without a name; set `build.image: {}` to push it as `{}`",
+                svc.value, name.value, name.value
+            ),
+            (Some(_), Some(img)) if strip_tag(&img.value) == strip_tag(&name.value) => return,
+            (Some(_), Some(img)) => format!(
+                "`image_name: {}` does not match the image service `{}` builds (`{}`)",
+                name.value, svc.value, img.value
+            ),
+        };
+        self.err(Code::PushImageMismatch, name.span, msg);
+    }
+}
+
+/// `repo:tag` → `repo`, leaving a registry port (`host:5000/repo`) alone.
+fn strip_tag(image: &str) -> &str {
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    }
+}
+
+/// Only one manual group per branch context, and it must be the last step there.
+fn manual_placement(cx: &mut Ctx, steps: &[Step]) {
+    let key = |s: &Step| (s.tag.as_ref().map(|t| t.value.clone()), s.exclude.as_ref().map(|t| t.value.clone()));
+    for (i, s) in steps.iter().enumerate() {
+        if !matches!(s.kind, StepKind::Group { mode: GroupMode::Manual, .. }) {
+            continue;
+        }
+        let ctx = key(s);
+        for later in &steps[i + 1..] {
+            let unfiltered = later.tag.is_none() && later.exclude.is_none();
+            if unfiltered || key(later) == ctx {
+                let line = cx.file.line_col(s.span.start).0;
+                let is_manual = matches!(later.kind, StepKind::Group { mode: GroupMode::Manual, .. });
+                let msg = if is_manual {
+                    format!("a second `manual` group for the same branches (the first is on line {line})")
+                } else {
+                    format!("this step comes after the `manual` group on line {line}, which must be the last step")
+                };
+                cx.err(Code::ManualPlacement, later.span, msg).help =
+                    Some("move the manual group to the end, or give the steps after it a different `tag`".into());
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+pub mod crypt;
+pub mod explain;
+pub mod generate;
+pub mod plan;
+pub mod validate;

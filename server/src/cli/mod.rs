@@ -1,0 +1,76 @@
+//! Command-line arguments and dispatch. Exit codes: 0 clean, 1 findings or failure of what
+//! was checked, 2 usage errors or files that cannot be read.
+
+pub mod commands;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Keep Codeship Pro pipelines working: validate, plan, encrypt and run them like `jet` did.",
+    long_about = None,
+    after_help = "Run `slipway <command> --help` for the options of a command."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check codeship-services.yml and codeship-steps.yml and report problems with positions.
+    Validate(commands::validate::ValidateArgs),
+    /// Show which steps would run for a build tag, and the image tags pushes would produce.
+    Plan(commands::plan::PlanArgs),
+    /// Encrypt a file (env file, dockercfg) with the project key, like `jet encrypt`.
+    Encrypt(commands::crypt::EncryptArgs),
+    /// Decrypt a file encrypted by jet (v1 or v2) or Slipway, like `jet decrypt`.
+    Decrypt(commands::crypt::DecryptArgs),
+    /// Create a new project key file (codeship.aes), like `jet generate`.
+    Generate(commands::generate::GenerateArgs),
+    /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
+    Explain(commands::explain::ExplainArgs),
+}
+
+/// Where the configuration files are (jet's flags).
+#[derive(Args, Debug, Clone)]
+pub struct ProjectArgs {
+    /// The project folder holding the configuration files.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The services file [default: DIR/codeship-services.yml, else DIR/docker-compose.yml].
+    #[arg(long)]
+    pub services_path: Option<PathBuf>,
+    /// The steps file [default: DIR/codeship-steps.yml, else DIR/codeship-steps.json].
+    #[arg(long)]
+    pub steps_path: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Plan(a) => commands::plan::run(a),
+        Command::Encrypt(a) => commands::crypt::encrypt(a),
+        Command::Decrypt(a) => commands::crypt::decrypt(a),
+        Command::Generate(a) => commands::generate::run(a),
+        Command::Explain(a) => commands::explain::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("slipway: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

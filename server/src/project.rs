@@ -1,0 +1,52 @@
+//! Find and read a project's configuration files the way jet did.
+
+use crate::cli::ProjectArgs;
+use anyhow::{Context, Result, bail};
+use slipway_core::SourceFile;
+use std::path::{Path, PathBuf};
+
+/// Bigger files are rejected by the core parser anyway; do not read gigabytes to find out.
+const MAX_READ: u64 = 2 * 1024 * 1024;
+
+pub struct ProjectFiles {
+    pub services: SourceFile,
+    pub steps: SourceFile,
+}
+
+fn pick(dir: &Path, explicit: &Option<PathBuf>, candidates: &[&str], what: &str) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(if p.is_absolute() || dir == Path::new(".") { p.clone() } else { dir.join(p) });
+    }
+    for c in candidates {
+        let p = dir.join(c);
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    bail!(
+        "no {what} file found in {}: looked for {}",
+        dir.display(),
+        candidates.iter().map(|c| dir.join(c).display().to_string()).collect::<Vec<_>>().join(", ")
+    )
+}
+
+pub fn read_source(path: &Path) -> Result<SourceFile> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > MAX_READ {
+        bail!("{} is {} bytes; configuration files are limited to 1 MiB", path.display(), meta.len());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{} is not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+    Ok(SourceFile::new(display_name(path), text))
+}
+
+fn display_name(path: &Path) -> String {
+    let s = path.display().to_string();
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+pub fn load(args: &ProjectArgs) -> Result<ProjectFiles> {
+    let services = pick(&args.dir, &args.services_path, &["codeship-services.yml", "docker-compose.yml"], "services")?;
+    let steps = pick(&args.dir, &args.steps_path, &["codeship-steps.yml", "codeship-steps.json"], "steps")?;
+    Ok(ProjectFiles { services: read_source(&services)?, steps: read_source(&steps)? })
+}
