@@ -23,7 +23,7 @@ macro_rules! codes {
             pub fn summary(self) -> &'static str {
                 match self { $( Code::$variant => $summary, )* }
             }
-            pub fn from_str(s: &str) -> Option<Code> {
+            pub fn lookup(s: &str) -> Option<Code> {
                 Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s) || c.name() == s)
             }
         }
@@ -88,6 +88,6 @@ mod tests {
         names.dedup();
         assert_eq!(codes.len(), n);
         assert_eq!(names.len(), n);
-        assert_eq!(Code::from_str("sw101"), Some(Code::NoBuildOrImage));
+        assert_eq!(Code::lookup("sw101"), Some(Code::NoBuildOrImage));
     }
 }

@@ -37,7 +37,13 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(severity: Severity, code: Code, file: &SourceFile, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(
+        severity: Severity,
+        code: Code,
+        file: &SourceFile,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = file.line_col(span.start);
         Diagnostic {
             severity,
@@ -81,7 +87,11 @@ impl Report {
         diagnostics.dedup();
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         let warnings = diagnostics.len() - errors;
-        Report { diagnostics, errors, warnings }
+        Report {
+            diagnostics,
+            errors,
+            warnings,
+        }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -97,7 +107,11 @@ impl Report {
     pub fn render_text(&self, files: &[&SourceFile]) -> String {
         let mut out = String::new();
         for d in &self.diagnostics {
-            render_one(&mut out, d, files.iter().copied().find(|f| f.name == d.file));
+            render_one(
+                &mut out,
+                d,
+                files.iter().copied().find(|f| f.name == d.file),
+            );
         }
         if self.diagnostics.is_empty() {
             out.push_str("no problems found\n");
@@ -122,8 +136,18 @@ fn render_one(out: &mut String, d: &Diagnostic, file: Option<&SourceFile>) {
         let text = file.line_text(d.line);
         let gutter = d.line.to_string().len();
         let width = {
-            let len = file.slice(d.span).lines().next().map_or(0, |s| s.chars().count());
-            len.clamp(1, text.chars().count().saturating_sub(d.column as usize - 1).max(1))
+            let len = file
+                .slice(d.span)
+                .lines()
+                .next()
+                .map_or(0, |s| s.chars().count());
+            len.clamp(
+                1,
+                text.chars()
+                    .count()
+                    .saturating_sub(d.column as usize - 1)
+                    .max(1),
+            )
         };
         let _ = writeln!(out, "{:gutter$} |", "");
         let _ = writeln!(out, "{} | {}", d.line, text.replace('\t', " "));

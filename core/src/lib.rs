@@ -9,13 +9,15 @@ pub mod syntax;
 pub use codes::Code;
 pub use diagnostics::{Diagnostic, Report, Severity};
 pub use source::{SourceFile, Span, Spanned};
-pub mod model;
-pub mod template;
-pub mod plan;
+pub mod check;
 pub mod crypto;
 pub mod dockercfg;
 pub mod envfile;
-pub mod check;
+pub mod model;
+pub mod plan;
 mod rules;
+pub mod template;
 
 pub use check::{Checked, check};
+#[doc(hidden)]
+pub mod synth;

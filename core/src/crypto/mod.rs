@@ -48,13 +48,17 @@ pub const RANDOM_BYTES: usize = 16;
 pub enum CryptoError {
     #[error("the encrypted data is not valid base64 ({detail}); is this an encrypted file?")]
     NotBase64 { detail: String },
-    #[error("the encrypted data is too short ({len} bytes after base64 decoding; at least {min} expected): the file is truncated")]
+    #[error(
+        "the encrypted data is too short ({len} bytes after base64 decoding; at least {min} expected): the file is truncated"
+    )]
     TooShort { len: usize, min: usize },
     #[error("checksum for decrypted data is invalid, corrupt AES key or data")]
     Checksum,
     #[error("authentication failed: the key is wrong or the file was modified")]
     Authentication,
-    #[error("unknown encrypted format header {header:?}; expected `codeship:v2` or `slipway:aead1`")]
+    #[error(
+        "unknown encrypted format header {header:?}; expected `codeship:v2` or `slipway:aead1`"
+    )]
     UnknownHeader { header: String },
     #[error("cannot write format {0}: only `aead` and `v2` are written")]
     UnwritableFormat(&'static str),
@@ -73,9 +77,13 @@ pub fn detect(data: &[u8]) -> Result<Format, CryptoError> {
         && data.contains(&b'\n')
         && line.contains(&b':')
         && line.len() < 40
-        && data[line.len() + 1..].iter().any(|b| !b.is_ascii_whitespace())
+        && data[line.len() + 1..]
+            .iter()
+            .any(|b| !b.is_ascii_whitespace())
     {
-        return Err(CryptoError::UnknownHeader { header: String::from_utf8_lossy(line).into_owned() });
+        return Err(CryptoError::UnknownHeader {
+            header: String::from_utf8_lossy(line).into_owned(),
+        });
     }
     Ok(Format::V1)
 }
@@ -92,10 +100,19 @@ pub fn decrypt(key: &Key, data: &[u8]) -> Result<(Vec<u8>, Format), CryptoError>
 }
 
 /// Encrypt into `format` (aead or v2) using `random` for the IV/nonce.
-pub fn encrypt(key: &Key, plaintext: &[u8], format: Format, random: &[u8; RANDOM_BYTES]) -> Result<Vec<u8>, CryptoError> {
+pub fn encrypt(
+    key: &Key,
+    plaintext: &[u8],
+    format: Format,
+    random: &[u8; RANDOM_BYTES],
+) -> Result<Vec<u8>, CryptoError> {
     match format {
         Format::V2 => Ok(jet::encrypt_v2(key, plaintext, random)),
-        Format::Aead => Ok(aead::encrypt(key, plaintext, random[..12].try_into().expect("12 bytes"))),
+        Format::Aead => Ok(aead::encrypt(
+            key,
+            plaintext,
+            random[..12].try_into().expect("12 bytes"),
+        )),
         Format::V1 => Err(CryptoError::UnwritableFormat("v1")),
     }
 }
@@ -104,10 +121,16 @@ pub fn encrypt(key: &Key, plaintext: &[u8], format: Format, random: &[u8; RANDOM
 /// editors and `base64` tools wrap).
 pub(crate) fn decode_b64(text: &[u8]) -> Result<Vec<u8>, CryptoError> {
     use base64::Engine;
-    let compact: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let compact: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD
         .decode(&compact)
-        .map_err(|e| CryptoError::NotBase64 { detail: e.to_string() })
+        .map_err(|e| CryptoError::NotBase64 {
+            detail: e.to_string(),
+        })
 }
 
 pub(crate) fn encode_b64(bytes: &[u8]) -> String {
@@ -140,10 +163,16 @@ mod tests {
         for i in 0..enc.len() - 1 {
             let mut bad = enc.clone();
             bad[i] ^= 0x01;
-            assert!(decrypt(&key(), &bad).is_err(), "flipping byte {i} went unnoticed");
+            assert!(
+                decrypt(&key(), &bad).is_err(),
+                "flipping byte {i} went unnoticed"
+            );
         }
         let other = Key::from_bytes([8u8; 32]);
-        assert_eq!(decrypt(&other, &enc).unwrap_err(), CryptoError::Authentication);
+        assert_eq!(
+            decrypt(&other, &enc).unwrap_err(),
+            CryptoError::Authentication
+        );
     }
 
     #[test]

@@ -13,12 +13,14 @@ pub struct Lower<'a> {
 
 impl Lower<'_> {
     pub fn error(&mut self, code: Code, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::error(code, self.file, span, msg));
+        self.diags
+            .push(Diagnostic::error(code, self.file, span, msg));
         self.diags.last_mut().expect("just pushed")
     }
 
     pub fn warning(&mut self, code: Code, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::warning(code, self.file, span, msg));
+        self.diags
+            .push(Diagnostic::warning(code, self.file, span, msg));
         self.diags.last_mut().expect("just pushed")
     }
 
@@ -76,12 +78,18 @@ impl Lower<'_> {
     }
 
     /// A map of strings, or a list of `KEY=VALUE` strings (docker-compose allows both).
-    pub fn key_values(&mut self, node: &Node, key: &str) -> Vec<(Spanned<String>, Spanned<String>)> {
+    pub fn key_values(
+        &mut self,
+        node: &Node,
+        key: &str,
+    ) -> Vec<(Spanned<String>, Spanned<String>)> {
         let mut out = Vec::new();
         match &node.kind {
             NodeKind::Map(entries) => {
                 for (k, v) in entries {
-                    let Some(name) = self.string(k, key) else { continue };
+                    let Some(name) = self.string(k, key) else {
+                        continue;
+                    };
                     let value = if v.is_null() {
                         Spanned::new(String::new(), v.span)
                     } else {
@@ -98,9 +106,14 @@ impl Lower<'_> {
             }
             NodeKind::Seq(items) => {
                 for item in items {
-                    let Some(s) = self.string(item, key) else { continue };
+                    let Some(s) = self.string(item, key) else {
+                        continue;
+                    };
                     let (k, v) = s.value.split_once('=').unwrap_or((&s.value, ""));
-                    out.push((Spanned::new(k.to_string(), item.span), Spanned::new(v.to_string(), item.span)));
+                    out.push((
+                        Spanned::new(k.to_string(), item.span),
+                        Spanned::new(v.to_string(), item.span),
+                    ));
                 }
             }
             NodeKind::Null => {}
@@ -111,7 +124,11 @@ impl Lower<'_> {
 
     /// Warn about a key nobody knows, suggesting the closest known one.
     pub fn unknown_key(&mut self, key: &Node, name: &str, known: &[&str], what: &str) {
-        let d = self.warning(Code::UnknownKey, key.span, format!("unknown key `{name}` in {what}; it is ignored"));
+        let d = self.warning(
+            Code::UnknownKey,
+            key.span,
+            format!("unknown key `{name}` in {what}; it is ignored"),
+        );
         if let Some(s) = suggest(name, known.iter().copied()) {
             d.help = Some(format!("did you mean `{s}`?"));
         }

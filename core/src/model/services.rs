@@ -84,30 +84,90 @@ pub struct Volume {
 }
 
 pub const SERVICE_KEYS: &[&str] = &[
-    "build", "image", "dockerfile", "dockerfile_path", "command", "entrypoint", "environment",
-    "env_file", "encrypted_environment", "encrypted_env_file", "links", "depends_on", "volumes",
-    "volumes_from", "working_dir", "user", "add_docker", "cached", "default_cache_branch",
-    "dockercfg_service", "encrypted_dockercfg_path",
+    "build",
+    "image",
+    "dockerfile",
+    "dockerfile_path",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "encrypted_environment",
+    "encrypted_env_file",
+    "links",
+    "depends_on",
+    "volumes",
+    "volumes_from",
+    "working_dir",
+    "user",
+    "add_docker",
+    "cached",
+    "default_cache_branch",
+    "dockercfg_service",
+    "encrypted_dockercfg_path",
 ];
 
 /// Compose keys we accept and pass to Docker.
 pub const PASSTHROUGH_KEYS: &[&str] = &[
-    "hostname", "domainname", "cap_add", "cap_drop", "dns", "dns_search", "extra_hosts",
-    "cpu_shares", "cpuset", "mem_limit", "read_only", "shm_size", "restart", "labels", "expose",
-    "healthcheck", "security_opt", "sysctls", "init",
+    "hostname",
+    "domainname",
+    "cap_add",
+    "cap_drop",
+    "dns",
+    "dns_search",
+    "extra_hosts",
+    "cpu_shares",
+    "cpuset",
+    "mem_limit",
+    "read_only",
+    "shm_size",
+    "restart",
+    "labels",
+    "expose",
+    "healthcheck",
+    "security_opt",
+    "sysctls",
+    "init",
 ];
 
 pub const IGNORED_KEYS: &[&str] = &[
-    "cgroup_parent", "container_name", "cpu_quota", "devices", "extends", "group_add", "ipc",
-    "isolation", "logging", "log_driver", "log_opt", "mac_address", "memswap_limit",
-    "mem_swappiness", "networks", "network_mode", "oom_score_adj", "pid", "stop_signal",
-    "stop_grace_period", "tty", "tmpfs", "ulimits", "volume_driver", "privileged",
+    "cgroup_parent",
+    "container_name",
+    "cpu_quota",
+    "devices",
+    "extends",
+    "group_add",
+    "ipc",
+    "isolation",
+    "logging",
+    "log_driver",
+    "log_opt",
+    "mac_address",
+    "memswap_limit",
+    "mem_swappiness",
+    "networks",
+    "network_mode",
+    "oom_score_adj",
+    "pid",
+    "stop_signal",
+    "stop_grace_period",
+    "tty",
+    "tmpfs",
+    "ulimits",
+    "volume_driver",
+    "privileged",
 ];
 
 pub const UNSUPPORTED_KEYS: &[&str] = &["external_links", "ports", "stdin_open"];
 
 const BUILD_KEYS: &[&str] = &[
-    "image", "context", "dockerfile", "path", "dockerfile_path", "args", "encrypted_args_file",
+    "image",
+    "context",
+    "dockerfile",
+    "path",
+    "dockerfile_path",
+    "args",
+    "encrypted_args_file",
     "encrypted_args",
 ];
 
@@ -116,7 +176,11 @@ pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {
     let map = match &root.kind {
         NodeKind::Map(_) => root,
         NodeKind::Null => {
-            lw.error(Code::EmptyFile, root.span, "the services file defines no services");
+            lw.error(
+                Code::EmptyFile,
+                root.span,
+                "the services file defines no services",
+            );
             return out;
         }
         _ => {
@@ -131,11 +195,20 @@ pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {
                 match k.as_str() {
                     Some("services") | Some("version") => {}
                     Some(name @ ("volumes" | "networks")) => {
-                        lw.warning(Code::IgnoredKey, k.span, format!("top-level `{name}` is ignored by Codeship"));
+                        lw.warning(
+                            Code::IgnoredKey,
+                            k.span,
+                            format!("top-level `{name}` is ignored by Codeship"),
+                        );
                     }
                     _ => {
                         let name = lw.text(k).unwrap_or_default();
-                        lw.unknown_key(k, &name, &["services", "version", "volumes", "networks"], "the services file");
+                        lw.unknown_key(
+                            k,
+                            &name,
+                            &["services", "version", "volumes", "networks"],
+                            "the services file",
+                        );
                     }
                 }
             }
@@ -144,15 +217,31 @@ pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {
         _ => map,
     };
     for (k, v) in services_node.entries() {
-        let Some(name) = lw.string(k, "service name") else { continue };
-        if services_node.get("services").is_none() && matches!(name.value.as_str(), "volumes" | "networks") && !matches!(v.kind, NodeKind::Map(ref e) if e.iter().any(|(k, _)| matches!(k.as_str(), Some("image" | "build")))) {
-            lw.warning(Code::IgnoredKey, k.span, format!("top-level `{}` is ignored by Codeship", name.value));
+        let Some(name) = lw.string(k, "service name") else {
+            continue;
+        };
+        if services_node.get("services").is_none()
+            && matches!(name.value.as_str(), "volumes" | "networks")
+            && !matches!(v.kind, NodeKind::Map(ref e) if e.iter().any(|(k, _)| matches!(k.as_str(), Some("image" | "build"))))
+        {
+            lw.warning(
+                Code::IgnoredKey,
+                k.span,
+                format!("top-level `{}` is ignored by Codeship", name.value),
+            );
             continue;
         }
         out.services.push(lower_service(name, v, lw));
     }
-    if out.services.is_empty() && !matches!(services_node.kind, NodeKind::Null) && services_node.entries().is_empty() {
-        lw.error(Code::EmptyFile, root.span, "the services file defines no services");
+    if out.services.is_empty()
+        && !matches!(services_node.kind, NodeKind::Null)
+        && services_node.entries().is_empty()
+    {
+        lw.error(
+            Code::EmptyFile,
+            root.span,
+            "the services file defines no services",
+        );
     }
     out
 }
@@ -204,10 +293,16 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
             "entrypoint" => s.entrypoint = lower_command(v, "entrypoint", lw),
             "environment" => s.environment = lw.key_values(v, "environment"),
             "env_file" => s.env_file = lw.string_or_list(v, "env_file"),
-            "encrypted_env_file" => s.encrypted_env_file = lw.string_or_list(v, "encrypted_env_file"),
+            "encrypted_env_file" => {
+                s.encrypted_env_file = lw.string_or_list(v, "encrypted_env_file")
+            }
             "encrypted_environment" => {
                 s.encrypted_environment = match &v.kind {
-                    NodeKind::Map(_) => lw.key_values(v, "encrypted_environment").into_iter().map(|(_, v)| v).collect(),
+                    NodeKind::Map(_) => lw
+                        .key_values(v, "encrypted_environment")
+                        .into_iter()
+                        .map(|(_, v)| v)
+                        .collect(),
                     _ => lw.string_or_list(v, "encrypted_environment"),
                 }
             }
@@ -220,12 +315,21 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
                             service: Spanned::new(svc.to_string(), l.span),
                             alias: Some(alias.to_string()),
                         },
-                        None => Link { service: l, alias: None },
+                        None => Link {
+                            service: l,
+                            alias: None,
+                        },
                     })
                     .collect()
             }
             "depends_on" => s.depends_on = lw.list(v, "depends_on"),
-            "volumes" => s.volumes = lw.list(v, "volumes").into_iter().filter_map(|v| parse_volume(v, lw)).collect(),
+            "volumes" => {
+                s.volumes = lw
+                    .list(v, "volumes")
+                    .into_iter()
+                    .filter_map(|v| parse_volume(v, lw))
+                    .collect()
+            }
             "volumes_from" => s.volumes_from = lw.list(v, "volumes_from"),
             "working_dir" => s.working_dir = lw.string(v, "working_dir"),
             "user" => s.user = lw.string(v, "user"),
@@ -233,16 +337,30 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
             "cached" => s.cached = lw.boolean(v, "cached").unwrap_or(false),
             "default_cache_branch" => s.default_cache_branch = lw.string(v, "default_cache_branch"),
             "dockercfg_service" => s.dockercfg_service = lw.string(v, "dockercfg_service"),
-            "encrypted_dockercfg_path" => s.encrypted_dockercfg_path = lw.string(v, "encrypted_dockercfg_path"),
+            "encrypted_dockercfg_path" => {
+                s.encrypted_dockercfg_path = lw.string(v, "encrypted_dockercfg_path")
+            }
             k2 if PASSTHROUGH_KEYS.contains(&k2) => s.passthrough.push((key.clone(), v.clone())),
             k2 if IGNORED_KEYS.contains(&k2) => {
-                lw.warning(Code::IgnoredKey, k.span, format!("`{key}` is ignored by Codeship"));
+                lw.warning(
+                    Code::IgnoredKey,
+                    k.span,
+                    format!("`{key}` is ignored by Codeship"),
+                );
             }
             k2 if UNSUPPORTED_KEYS.contains(&k2) => {
-                lw.warning(Code::UnsupportedKey, k.span, format!("`{key}` is not supported (no host linking); it is ignored"));
+                lw.warning(
+                    Code::UnsupportedKey,
+                    k.span,
+                    format!("`{key}` is not supported (no host linking); it is ignored"),
+                );
             }
             _ => {
-                let known: Vec<&str> = SERVICE_KEYS.iter().chain(PASSTHROUGH_KEYS).copied().collect();
+                let known: Vec<&str> = SERVICE_KEYS
+                    .iter()
+                    .chain(PASSTHROUGH_KEYS)
+                    .copied()
+                    .collect();
                 lw.unknown_key(k, &key, &known, &format!("service `{}`", name.value));
             }
         }
@@ -261,7 +379,11 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
 }
 
 fn lower_build(node: &Node, lw: &mut Lower) -> Option<Build> {
-    let mut b = Build { span: node.span, context: Spanned::new(".".into(), node.span), ..Build::default() };
+    let mut b = Build {
+        span: node.span,
+        context: Spanned::new(".".into(), node.span),
+        ..Build::default()
+    };
     match &node.kind {
         NodeKind::Str(_) => {
             b.context = lw.string(node, "build")?;
@@ -274,18 +396,24 @@ fn lower_build(node: &Node, lw: &mut Lower) -> Option<Build> {
                     "image" => b.image = lw.string(v, "build.image"),
                     "context" => b.context = lw.string(v, "build.context")?,
                     "path" => {
-                        lw.warning(Code::DeprecatedKey, k.span, "`build.path` is deprecated").help =
-                            Some("use `build.context`".into());
+                        lw.warning(Code::DeprecatedKey, k.span, "`build.path` is deprecated")
+                            .help = Some("use `build.context`".into());
                         b.context = lw.string(v, "build.path")?;
                     }
                     "dockerfile" => b.dockerfile = lw.string(v, "build.dockerfile"),
                     "dockerfile_path" => {
-                        lw.warning(Code::DeprecatedKey, k.span, "`build.dockerfile_path` is deprecated").help =
-                            Some("use `build.dockerfile`".into());
+                        lw.warning(
+                            Code::DeprecatedKey,
+                            k.span,
+                            "`build.dockerfile_path` is deprecated",
+                        )
+                        .help = Some("use `build.dockerfile`".into());
                         b.dockerfile = lw.string(v, "build.dockerfile_path");
                     }
                     "args" => b.args = lw.key_values(v, "build.args"),
-                    "encrypted_args_file" => b.encrypted_args_file = lw.string(v, "build.encrypted_args_file"),
+                    "encrypted_args_file" => {
+                        b.encrypted_args_file = lw.string(v, "build.encrypted_args_file")
+                    }
                     "encrypted_args" => b.encrypted_args = lw.string(v, "build.encrypted_args"),
                     _ => lw.unknown_key(k, &key, BUILD_KEYS, "`build`"),
                 }
@@ -315,26 +443,49 @@ fn parse_volume(v: Str, lw: &mut Lower) -> Option<Volume> {
         [c, m] if matches!(*m, "ro" | "rw") => (None, *c, Some(*m)),
         [h, c, m] => (Some(*h), *c, Some(*m)),
         _ => {
-            lw.error(Code::InvalidVolume, v.span, format!("volume `{}` is not `container_path` or `host_path:container_path[:ro]`", v.value));
+            lw.error(
+                Code::InvalidVolume,
+                v.span,
+                format!(
+                    "volume `{}` is not `container_path` or `host_path:container_path[:ro]`",
+                    v.value
+                ),
+            );
             return None;
         }
     };
     if !container.starts_with('/') {
-        lw.error(Code::InvalidVolume, v.span, format!("container path `{container}` must be absolute"));
+        lw.error(
+            Code::InvalidVolume,
+            v.span,
+            format!("container path `{container}` must be absolute"),
+        );
         return None;
     }
     if let Some(m) = mode
         && !matches!(m, "ro" | "rw")
     {
-        lw.error(Code::InvalidVolume, v.span, format!("volume mode `{m}` must be `ro` or `rw`"));
+        lw.error(
+            Code::InvalidVolume,
+            v.span,
+            format!("volume mode `{m}` must be `ro` or `rw`"),
+        );
         return None;
     }
     if let Some(h) = host {
         if h.starts_with('/') {
-            lw.warning(Code::AbsoluteHostVolume, v.span, format!("absolute host path `{h}` is deprecated"))
-                .help = Some("use a path relative to the services file, e.g. `./data`".into());
+            lw.warning(
+                Code::AbsoluteHostVolume,
+                v.span,
+                format!("absolute host path `{h}` is deprecated"),
+            )
+            .help = Some("use a path relative to the services file, e.g. `./data`".into());
         } else if escapes_project(h) {
-            lw.error(Code::InvalidVolume, v.span, format!("host path `{h}` leaves the project folder"));
+            lw.error(
+                Code::InvalidVolume,
+                v.span,
+                format!("host path `{h}` leaves the project folder"),
+            );
             return None;
         }
     }

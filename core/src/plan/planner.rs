@@ -9,7 +9,7 @@ use crate::model::services::Str;
 use crate::model::{GroupMode, ServicesFile, Step, StepKind, StepsFile};
 use crate::template::{BuildVars, Template, sanitize_tag};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What the user asked for: the build tag (branch or git tag) for filters, `--push`, and the
 /// build values for templates.
@@ -70,7 +70,11 @@ pub struct PlannedStep {
 
 impl PlannedStep {
     pub fn image_ref(&self) -> Option<String> {
-        Some(format!("{}:{}", self.image_name.as_ref()?, self.image_tag.as_ref()?))
+        Some(format!(
+            "{}:{}",
+            self.image_name.as_ref()?,
+            self.image_tag.as_ref()?
+        ))
     }
     /// Every leaf (run/push) step under this one, depth first.
     pub fn leaves(&self) -> Vec<&PlannedStep> {
@@ -115,12 +119,19 @@ struct Inherit {
 
 struct Planner<'a> {
     opts: &'a PlanOptions,
-    services: &'a ServicesFile,
     used: HashSet<String>,
+    /// Compiled filters by pattern (None: invalid); large projects repeat a few patterns.
+    filters: HashMap<String, Option<Filter>>,
 }
 
-pub fn plan(services: &ServicesFile, steps: &StepsFile, opts: &PlanOptions) -> Plan {
-    let mut p = Planner { opts, services, used: HashSet::new() };
+/// `services` is accepted so the signature stays stable when planning needs service data
+/// (it does not yet: push checks live in validation).
+pub fn plan(_services: &ServicesFile, steps: &StepsFile, opts: &PlanOptions) -> Plan {
+    let mut p = Planner {
+        opts,
+        used: HashSet::new(),
+        filters: HashMap::new(),
+    };
     // Reserve explicit names first so generated ones never collide with them.
     fn reserve(s: &Step, used: &mut HashSet<String>) {
         if let Some(n) = &s.name {
@@ -137,7 +148,11 @@ pub fn plan(services: &ServicesFile, steps: &StepsFile, opts: &PlanOptions) -> P
         .enumerate()
         .map(|(i, s)| p.step(s, &format!("step_{}", i + 1), &Inherit::default()))
         .collect();
-    Plan { tag: opts.tag.clone(), push: opts.push, steps: planned }
+    Plan {
+        tag: opts.tag.clone(),
+        push: opts.push,
+        steps: planned,
+    }
 }
 
 impl Planner<'_> {
@@ -145,21 +160,33 @@ impl Planner<'_> {
         if self.used.insert(wanted.to_string()) {
             return wanted.to_string();
         }
-        (2..).map(|n| format!("{wanted}_{n}")).find(|c| self.used.insert(c.clone())).expect("some suffix is free")
+        (2..)
+            .map(|n| format!("{wanted}_{n}"))
+            .find(|c| self.used.insert(c.clone()))
+            .expect("some suffix is free")
     }
 
-    fn filter_reason(&self, s: &Step) -> Option<String> {
-        let tag = self.opts.tag.as_deref();
+    fn filter(&mut self, pattern: &str) -> Option<&Filter> {
+        self.filters
+            .entry(pattern.to_string())
+            .or_insert_with(|| Filter::compile(pattern).ok())
+            .as_ref()
+    }
+
+    fn filter_reason(&mut self, s: &Step) -> Option<String> {
+        let tag = self.opts.tag.clone();
         if let Some(t) = &s.tag {
-            match (tag, Filter::compile(&t.value)) {
+            match (tag.as_deref(), self.filter(&t.value)) {
                 (None, _) => return Some(format!("`tag: {}` needs a build tag (--tag)", t.value)),
-                (_, Err(_)) => return Some(format!("`tag: {}` is not a valid pattern", t.value)),
-                (Some(b), Ok(f)) if !f.matches(b) => return Some(format!("`{b}` does not match `tag: {}`", t.value)),
+                (_, None) => return Some(format!("`tag: {}` is not a valid pattern", t.value)),
+                (Some(b), Some(f)) if !f.matches(b) => {
+                    return Some(format!("`{b}` does not match `tag: {}`", t.value));
+                }
                 _ => {}
             }
         }
-        if let (Some(e), Some(b)) = (&s.exclude, tag)
-            && Filter::compile(&e.value).is_ok_and(|f| f.matches(b))
+        if let (Some(e), Some(b)) = (&s.exclude, tag.as_deref())
+            && self.filter(&e.value).is_some_and(|f| f.matches(b))
         {
             return Some(format!("`{b}` matches `exclude: {}`", e.value));
         }
@@ -209,7 +236,11 @@ impl Planner<'_> {
                 out.command = command.as_ref().and_then(|c| argv::split(&c.value).ok());
                 self.credentials(&mut out, &inherit);
             }
-            StepKind::Push { image_name, image_tag, registry } => {
+            StepKind::Push {
+                image_name,
+                image_tag,
+                registry,
+            } => {
                 out.kind = Kind::Push;
                 out.service = inherit.service.clone();
                 self.push(&mut out, image_name, image_tag, registry);
@@ -238,7 +269,11 @@ impl Planner<'_> {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let inh = Inherit { service: out.service.clone(), skipped: None, ..inherit.clone() };
+                let inh = Inherit {
+                    service: out.service.clone(),
+                    skipped: None,
+                    ..inherit.clone()
+                };
                 let mut p = self.step(f, &format!("{name}_on_fail_{}", i + 1), &inh);
                 if out.status == Status::Skipped {
                     mark_skipped(&mut p, out.reason.as_deref().unwrap_or("skipped"));
@@ -249,11 +284,25 @@ impl Planner<'_> {
         out
     }
 
-    fn children(&mut self, name: &str, mode: GroupMode, steps: &[Step], services: &[Str], inherit: &Inherit) -> Vec<PlannedStep> {
+    fn children(
+        &mut self,
+        name: &str,
+        mode: GroupMode,
+        steps: &[Step],
+        services: &[Str],
+        inherit: &Inherit,
+    ) -> Vec<PlannedStep> {
         if services.is_empty() {
-            return steps.iter().enumerate().map(|(i, c)| self.step(c, &format!("{name}_{}", i + 1), inherit)).collect();
+            return steps
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.step(c, &format!("{name}_{}", i + 1), inherit))
+                .collect();
         }
-        let with = |svc: &Str| Inherit { service: Some(svc.value.clone()), ..inherit.clone() };
+        let with = |svc: &Str| Inherit {
+            service: Some(svc.value.clone()),
+            ..inherit.clone()
+        };
         match mode {
             // Parallel (and matrix): one serial copy of the sub-steps per service.
             GroupMode::Parallel => services
@@ -261,7 +310,11 @@ impl Planner<'_> {
                 .map(|svc| {
                     let group = self.unique(&format!("{name}_{}", svc.value));
                     let inh = with(svc);
-                    let steps = steps.iter().enumerate().map(|(i, c)| self.step(c, &format!("{group}_{}", i + 1), &inh)).collect();
+                    let steps = steps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| self.step(c, &format!("{group}_{}", i + 1), &inh))
+                        .collect();
                     group_step(group, Kind::Serial, Some(svc.value.clone()), steps, inherit)
                 })
                 .collect(),
@@ -271,7 +324,10 @@ impl Planner<'_> {
                 .enumerate()
                 .map(|(i, c)| {
                     let group = self.unique(&format!("{name}_{}", i + 1));
-                    let copies = services.iter().map(|svc| self.step(c, &format!("{group}_{}", svc.value), &with(svc))).collect();
+                    let copies = services
+                        .iter()
+                        .map(|svc| self.step(c, &format!("{group}_{}", svc.value), &with(svc)))
+                        .collect();
                     group_step(group, Kind::Parallel, None, copies, inherit)
                 })
                 .collect(),
@@ -283,10 +339,21 @@ impl Planner<'_> {
         out.dockercfg_service = inherit.dockercfg_service.clone();
     }
 
-    fn push(&self, out: &mut PlannedStep, image_name: &Option<Str>, image_tag: &Option<Str>, registry: &Option<Str>) {
+    fn push(
+        &self,
+        out: &mut PlannedStep,
+        image_name: &Option<Str>,
+        image_tag: &Option<Str>,
+        registry: &Option<Str>,
+    ) {
         let Some(image) = image_name else { return };
         out.image_name = Some(image.value.clone());
-        out.registry = Some(registry.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| registry_of_image(&image.value)));
+        out.registry = Some(
+            registry
+                .as_ref()
+                .map(|r| r.value.clone())
+                .unwrap_or_else(|| registry_of_image(&image.value)),
+        );
         let vars = BuildVars {
             step_name: out.name.clone(),
             service_name: out.service.clone().unwrap_or_default(),
@@ -302,11 +369,16 @@ impl Planner<'_> {
             },
             Err(e) => out.tag_error = Some(format!("image_tag template: {e}")),
         }
-        let _ = self.services;
     }
 }
 
-fn group_step(name: String, kind: Kind, service: Option<String>, steps: Vec<PlannedStep>, inherit: &Inherit) -> PlannedStep {
+fn group_step(
+    name: String,
+    kind: Kind,
+    service: Option<String>,
+    steps: Vec<PlannedStep>,
+    inherit: &Inherit,
+) -> PlannedStep {
     let mut g = PlannedStep {
         name,
         kind,

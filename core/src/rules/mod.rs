@@ -5,11 +5,11 @@
 mod services;
 mod steps;
 
+use crate::codes::Code;
 use crate::diagnostics::Diagnostic;
 use crate::model::{ServicesFile, StepsFile};
 use crate::source::{SourceFile, Span};
 use crate::template::Template;
-use crate::codes::Code;
 
 pub(crate) fn run(
     services_file: &SourceFile,
@@ -23,19 +23,38 @@ pub(crate) fn run(
 }
 
 /// Report template syntax errors and unknown variables in a YAML string value at `span`.
-pub(crate) fn check_template(file: &SourceFile, span: Span, text: &str, what: &str, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_template(
+    file: &SourceFile,
+    span: Span,
+    text: &str,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     // Offsets inside a quoted scalar start after the quote.
-    let quote = matches!(file.text.as_bytes().get(span.start as usize), Some(b'"' | b'\''));
+    let quote = matches!(
+        file.text.as_bytes().get(span.start as usize),
+        Some(b'"' | b'\'')
+    );
     let at = |offset: usize| Span::at(span.start + u32::from(quote) + offset as u32);
     match Template::parse(text) {
         Err(e) => {
-            let mut d = Diagnostic::error(Code::TemplateSyntax, file, at(e.offset), format!("{what} is not a valid Go template: {}", e.message));
+            let mut d = Diagnostic::error(
+                Code::TemplateSyntax,
+                file,
+                at(e.offset),
+                format!("{what} is not a valid Go template: {}", e.message),
+            );
             d.help = e.help;
             diags.push(d);
         }
         Ok(t) => {
             for e in t.unknown_variables() {
-                let mut d = Diagnostic::error(Code::TemplateUnknownVariable, file, at(e.offset), format!("{what}: {}", e.message));
+                let mut d = Diagnostic::error(
+                    Code::TemplateUnknownVariable,
+                    file,
+                    at(e.offset),
+                    format!("{what}: {}", e.message),
+                );
                 d.help = e.help;
                 diags.push(d);
             }
@@ -44,10 +63,24 @@ pub(crate) fn check_template(file: &SourceFile, span: Span, text: &str, what: &s
 }
 
 /// "unknown service `x`" with a suggestion.
-pub(crate) fn unknown_service(file: &SourceFile, span: Span, name: &str, services: &ServicesFile, context: &str) -> Diagnostic {
-    let d = Diagnostic::error(Code::UnknownService, file, span, format!("{context} names unknown service `{name}`"));
+pub(crate) fn unknown_service(
+    file: &SourceFile,
+    span: Span,
+    name: &str,
+    services: &ServicesFile,
+    context: &str,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::UnknownService,
+        file,
+        span,
+        format!("{context} names unknown service `{name}`"),
+    );
     match crate::model::lower::suggest(name, services.names()) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!("services defined: {}", services.names().collect::<Vec<_>>().join(", "))),
+        None => d.with_help(format!(
+            "services defined: {}",
+            services.names().collect::<Vec<_>>().join(", ")
+        )),
     }
 }

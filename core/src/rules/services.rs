@@ -24,12 +24,24 @@ pub(super) fn check(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<
             .chain(s.dockercfg_service.iter().map(|d| (d, "dockercfg_service")));
         for (r, key) in refs {
             if services.get(&r.value).is_none() {
-                diags.push(unknown_service(file, r.span, &r.value, services, &format!("`{key}` of service `{}`", s.name.value)));
+                diags.push(unknown_service(
+                    file,
+                    r.span,
+                    &r.value,
+                    services,
+                    &format!("`{key}` of service `{}`", s.name.value),
+                ));
             }
         }
         if let Some(b) = &s.build {
             for (k, v) in &b.args {
-                check_template(file, v.span, &v.value, &format!("build arg `{}`", k.value), diags);
+                check_template(
+                    file,
+                    v.span,
+                    &v.value,
+                    &format!("build arg `{}`", k.value),
+                    diags,
+                );
             }
         }
     }
@@ -39,7 +51,12 @@ pub(super) fn check(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<
 /// Depth-first search over links, depends_on and volumes_from; report each cycle once,
 /// at the edge that closes it.
 fn cycles(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<Diagnostic>) {
-    let index: HashMap<&str, usize> = services.services.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = services
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.value.as_str(), i))
+        .collect();
     let edges: Vec<Vec<(usize, crate::source::Span)>> = services
         .services
         .iter()
@@ -72,11 +89,19 @@ fn cycles(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<Diagnostic
                     }
                     1 => {
                         let pos = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                        let mut names: Vec<&str> = stack[pos..].iter().map(|(n, _)| services.services[*n].name.value.as_str()).collect();
+                        let mut names: Vec<&str> = stack[pos..]
+                            .iter()
+                            .map(|(n, _)| services.services[*n].name.value.as_str())
+                            .collect();
                         names.push(&services.services[to].name.value);
                         diags.push(
-                            Diagnostic::error(Code::DependencyCycle, file, span, format!("dependency cycle: {}", names.join(" → ")))
-                                .with_help("remove one of these links/depends_on/volumes_from entries"),
+                            Diagnostic::error(
+                                Code::DependencyCycle,
+                                file,
+                                span,
+                                format!("dependency cycle: {}", names.join(" → ")),
+                            )
+                            .with_help("remove one of these links/depends_on/volumes_from entries"),
                         );
                     }
                     _ => {}

@@ -15,10 +15,23 @@ struct Ctx<'a> {
     services: &'a ServicesFile,
     diags: &'a mut Vec<Diagnostic>,
     names: HashMap<String, u32>,
+    /// Patterns already compiled: a pattern repeated on many steps is compiled once.
+    filters: HashMap<String, Option<(String, Option<String>)>>,
 }
 
-pub(super) fn check(file: &SourceFile, steps: &StepsFile, services: &ServicesFile, diags: &mut Vec<Diagnostic>) {
-    let mut cx = Ctx { file, services, diags, names: HashMap::new() };
+pub(super) fn check(
+    file: &SourceFile,
+    steps: &StepsFile,
+    services: &ServicesFile,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut cx = Ctx {
+        file,
+        services,
+        diags,
+        names: HashMap::new(),
+        filters: HashMap::new(),
+    };
     for s in &steps.steps {
         cx.step(s, &[], 0, false);
     }
@@ -27,7 +40,8 @@ pub(super) fn check(file: &SourceFile, steps: &StepsFile, services: &ServicesFil
 
 impl Ctx<'_> {
     fn err(&mut self, code: Code, span: crate::source::Span, msg: String) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::error(code, self.file, span, msg));
+        self.diags
+            .push(Diagnostic::error(code, self.file, span, msg));
         self.diags.last_mut().expect("pushed")
     }
 
@@ -36,23 +50,48 @@ impl Ctx<'_> {
         if let Some(n) = &s.name {
             let line = self.file.line_col(n.span.start).0;
             if let Some(first) = self.names.insert(n.value.clone(), line) {
-                self.err(Code::DuplicateStepName, n.span, format!("step name `{}` is already used on line {first}", n.value))
-                    .help = Some("step names must be unique across the steps file".into());
+                self.err(
+                    Code::DuplicateStepName,
+                    n.span,
+                    format!("step name `{}` is already used on line {first}", n.value),
+                )
+                .help = Some("step names must be unique across the steps file".into());
             }
         }
-        for r in s.service.iter().chain(&s.services).chain(&s.dockercfg_service) {
+        for r in s
+            .service
+            .iter()
+            .chain(&s.services)
+            .chain(&s.dockercfg_service)
+        {
             if self.services.get(&r.value).is_none() {
                 let d = unknown_service(self.file, r.span, &r.value, self.services, "this step");
                 self.diags.push(d);
             }
         }
         if let (Some(svc), Some(first)) = (&s.service, s.services.first()) {
-            self.err(Code::ServiceAndServices, first.span, format!("`service: {}` and `services:` are mutually exclusive", svc.value));
+            self.err(
+                Code::ServiceAndServices,
+                first.span,
+                format!(
+                    "`service: {}` and `services:` are mutually exclusive",
+                    svc.value
+                ),
+            );
         }
         if !scope.is_empty() && (s.service.is_some() || !s.services.is_empty()) && !on_fail {
-            let span = s.service.as_ref().or(s.services.first()).map(|x| x.span).unwrap_or(s.span);
-            self.err(Code::ServiceOnGroupAndStep, span, "this step sets a service, but its group already does".into())
-                .help = Some("set the service either on the group or on each sub-step".into());
+            let span = s
+                .service
+                .as_ref()
+                .or(s.services.first())
+                .map(|x| x.span)
+                .unwrap_or(s.span);
+            self.err(
+                Code::ServiceOnGroupAndStep,
+                span,
+                "this step sets a service, but its group already does".into(),
+            )
+            .help = Some("set the service either on the group or on each sub-step".into());
         }
         if let (Some(enc), Some(_)) = (&s.encrypted_dockercfg_path, &s.dockercfg_service) {
             self.diags.push(
@@ -61,21 +100,41 @@ impl Ctx<'_> {
             );
         }
         for (f, key) in [(&s.tag, "tag"), (&s.exclude, "exclude")] {
-            if let Some(f) = f
-                && let Err(e) = Filter::compile(&f.value)
-            {
-                let mut d = Diagnostic::error(Code::InvalidRegex, self.file, f.span, format!("`{key}`: {}", e.message));
-                d.help = e.help;
+            let Some(f) = f else { continue };
+            let problem = self
+                .filters
+                .entry(f.value.clone())
+                .or_insert_with(|| Filter::compile(&f.value).err().map(|e| (e.message, e.help)))
+                .clone();
+            if let Some((message, help)) = problem {
+                let mut d = Diagnostic::error(
+                    Code::InvalidRegex,
+                    self.file,
+                    f.span,
+                    format!("`{key}`: {message}"),
+                );
+                d.help = help;
                 self.diags.push(d);
             }
         }
-        let own: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
+        let own: Vec<Str> = s
+            .service
+            .iter()
+            .cloned()
+            .chain(s.services.iter().cloned())
+            .collect();
         let in_scope: Vec<Str> = if own.is_empty() { scope.to_vec() } else { own };
         match &s.kind {
             StepKind::Run { command } => {
                 if command.as_ref().is_none_or(|c| c.value.trim().is_empty()) {
-                    self.err(Code::RunWithoutCommand, s.span, "this run step has no `command`".into())
-                        .help = Some("add `command: <what to run>`; use `type: push` for a push step".into());
+                    self.err(
+                        Code::RunWithoutCommand,
+                        s.span,
+                        "this run step has no `command`".into(),
+                    )
+                    .help = Some(
+                        "add `command: <what to run>`; use `type: push` for a push step".into(),
+                    );
                 } else if let Some(c) = command
                     && let Err(e) = crate::plan::argv::split(&c.value)
                 {
@@ -83,11 +142,20 @@ impl Ctx<'_> {
                 }
                 self.require_service(s, &in_scope);
             }
-            StepKind::Push { image_name, image_tag, .. } => {
+            StepKind::Push {
+                image_name,
+                image_tag,
+                ..
+            } => {
                 self.require_service(s, &in_scope);
                 match image_name {
                     None => {
-                        self.err(Code::PushWithoutImageName, s.span, "this push step has no `image_name`".into()).help =
+                        self.err(
+                            Code::PushWithoutImageName,
+                            s.span,
+                            "this push step has no `image_name`".into(),
+                        )
+                        .help =
                             Some("add `image_name:` matching the service's `build.image`".into());
                     }
                     Some(name) => {
@@ -102,10 +170,23 @@ impl Ctx<'_> {
             }
             StepKind::Group { mode, steps, .. } => {
                 if *mode == GroupMode::Manual && depth > 0 {
-                    self.err(Code::ManualPlacement, s.span, "a `manual` group must be a top-level step".into());
+                    self.err(
+                        Code::ManualPlacement,
+                        s.span,
+                        "a `manual` group must be a top-level step".into(),
+                    );
                 }
-                let group_scope: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
-                let child_scope = if group_scope.is_empty() { scope.to_vec() } else { group_scope };
+                let group_scope: Vec<Str> = s
+                    .service
+                    .iter()
+                    .cloned()
+                    .chain(s.services.iter().cloned())
+                    .collect();
+                let child_scope = if group_scope.is_empty() {
+                    scope.to_vec()
+                } else {
+                    group_scope
+                };
                 for c in steps {
                     self.step(c, &child_scope, depth + 1, false);
                 }
@@ -118,16 +199,28 @@ impl Ctx<'_> {
 
     fn require_service(&mut self, s: &Step, in_scope: &[Str]) {
         if in_scope.is_empty() {
-            self.err(Code::StepWithoutService, s.span, "this step has no `service` (on itself or on an enclosing group)".into())
-                .help = Some(format!("services defined: {}", self.services.names().collect::<Vec<_>>().join(", ")));
+            self.err(
+                Code::StepWithoutService,
+                s.span,
+                "this step has no `service` (on itself or on an enclosing group)".into(),
+            )
+            .help = Some(format!(
+                "services defined: {}",
+                self.services.names().collect::<Vec<_>>().join(", ")
+            ));
         }
     }
 
     fn push_image_matches(&mut self, name: &Str, svc: &Str) {
-        let Some(service) = self.services.get(&svc.value) else { return };
+        let Some(service) = self.services.get(&svc.value) else {
+            return;
+        };
         let built = service.build.as_ref().and_then(|b| b.image.as_ref());
         let msg = match (&service.build, built) {
-            (None, _) => format!("service `{}` does not build an image (it uses `image:`), so there is nothing to push", svc.value),
+            (None, _) => format!(
+                "service `{}` does not build an image (it uses `image:`), so there is nothing to push",
+                svc.value
+            ),
             (Some(_), None) => format!(
                 "service `{}` builds an image without a name; set `build.image: {}` to push it as `{}`",
                 svc.value, name.value, name.value
@@ -152,9 +245,20 @@ fn strip_tag(image: &str) -> &str {
 
 /// Only one manual group per branch context, and it must be the last step there.
 fn manual_placement(cx: &mut Ctx, steps: &[Step]) {
-    let key = |s: &Step| (s.tag.as_ref().map(|t| t.value.clone()), s.exclude.as_ref().map(|t| t.value.clone()));
+    let key = |s: &Step| {
+        (
+            s.tag.as_ref().map(|t| t.value.clone()),
+            s.exclude.as_ref().map(|t| t.value.clone()),
+        )
+    };
     for (i, s) in steps.iter().enumerate() {
-        if !matches!(s.kind, StepKind::Group { mode: GroupMode::Manual, .. }) {
+        if !matches!(
+            s.kind,
+            StepKind::Group {
+                mode: GroupMode::Manual,
+                ..
+            }
+        ) {
             continue;
         }
         let ctx = key(s);
@@ -162,11 +266,21 @@ fn manual_placement(cx: &mut Ctx, steps: &[Step]) {
             let unfiltered = later.tag.is_none() && later.exclude.is_none();
             if unfiltered || key(later) == ctx {
                 let line = cx.file.line_col(s.span.start).0;
-                let is_manual = matches!(later.kind, StepKind::Group { mode: GroupMode::Manual, .. });
+                let is_manual = matches!(
+                    later.kind,
+                    StepKind::Group {
+                        mode: GroupMode::Manual,
+                        ..
+                    }
+                );
                 let msg = if is_manual {
-                    format!("a second `manual` group for the same branches (the first is on line {line})")
+                    format!(
+                        "a second `manual` group for the same branches (the first is on line {line})"
+                    )
                 } else {
-                    format!("this step comes after the `manual` group on line {line}, which must be the last step")
+                    format!(
+                        "this step comes after the `manual` group on line {line}, which must be the last step"
+                    )
                 };
                 cx.err(Code::ManualPlacement, later.span, msg).help =
                     Some("move the manual group to the end, or give the steps after it a different `tag`".into());

@@ -9,8 +9,18 @@ use granit_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
 enum Frame {
-    Seq { items: Vec<Node>, span: Span, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, merges: Vec<Node>, key: Option<Node>, span: Span, anchor: usize },
+    Seq {
+        items: Vec<Node>,
+        span: Span,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        merges: Vec<Node>,
+        key: Option<Node>,
+        span: Span,
+        anchor: usize,
+    },
 }
 
 struct Builder<'a> {
@@ -22,7 +32,13 @@ struct Builder<'a> {
 }
 
 pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
-    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), replayed: 0, root: None };
+    let mut b = Builder {
+        file,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        replayed: 0,
+        root: None,
+    };
     let mut documents = 0;
     for event in Parser::new_from_str(&file.text) {
         let (event, span) = event.map_err(|e| {
@@ -51,33 +67,84 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
                 } else {
                     NodeKind::Str(value.into_owned())
                 };
-                b.finish(Node { kind, span, def: span }, anchor)?;
+                b.finish(
+                    Node {
+                        kind,
+                        span,
+                        def: span,
+                    },
+                    anchor,
+                )?;
             }
             Event::SequenceStart(_, anchor, _) => {
-                b.open(Frame::Seq { items: Vec::new(), span, anchor }, span)?;
+                b.open(
+                    Frame::Seq {
+                        items: Vec::new(),
+                        span,
+                        anchor,
+                    },
+                    span,
+                )?;
             }
             Event::MappingStart(_, anchor, _) => {
                 b.open(
-                    Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, span, anchor },
+                    Frame::Map {
+                        entries: Vec::new(),
+                        merges: Vec::new(),
+                        key: None,
+                        span,
+                        anchor,
+                    },
                     span,
                 )?;
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { items, span: start, anchor }) = b.stack.pop() {
+                if let Some(Frame::Seq {
+                    items,
+                    span: start,
+                    anchor,
+                }) = b.stack.pop()
+                {
                     let s = Span::new(start.start, span.end.max(start.start));
-                    b.finish(Node { kind: NodeKind::Seq(items), span: s, def: s }, anchor)?;
+                    b.finish(
+                        Node {
+                            kind: NodeKind::Seq(items),
+                            span: s,
+                            def: s,
+                        },
+                        anchor,
+                    )?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { entries, merges, span: start, anchor, .. }) = b.stack.pop() {
+                if let Some(Frame::Map {
+                    entries,
+                    merges,
+                    span: start,
+                    anchor,
+                    ..
+                }) = b.stack.pop()
+                {
                     let entries = apply_merges(entries, merges);
                     let s = Span::new(start.start, span.end.max(start.start));
-                    b.finish(Node { kind: NodeKind::Map(entries), span: s, def: s }, anchor)?;
+                    b.finish(
+                        Node {
+                            kind: NodeKind::Map(entries),
+                            span: s,
+                            def: s,
+                        },
+                        anchor,
+                    )?;
                 }
             }
             Event::Alias(id) => {
                 let Some((node, size)) = b.anchors.get(&id) else {
-                    return Err(Diagnostic::error(Code::YamlSyntax, file, span, "alias to an unknown anchor"));
+                    return Err(Diagnostic::error(
+                        Code::YamlSyntax,
+                        file,
+                        span,
+                        "alias to an unknown anchor",
+                    ));
                 };
                 b.replayed += size;
                 if b.replayed > MAX_ALIAS_REPLAY_EVENTS {
@@ -85,9 +152,13 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
                         Code::InputLimits,
                         file,
                         span,
-                        format!("alias expansion exceeds the budget of {MAX_ALIAS_REPLAY_EVENTS} nodes"),
+                        format!(
+                            "alias expansion exceeds the budget of {MAX_ALIAS_REPLAY_EVENTS} nodes"
+                        ),
                     )
-                    .with_help("the document expands aliases exponentially (a 'billion laughs' document)"));
+                    .with_help(
+                        "the document expands aliases exponentially (a 'billion laughs' document)",
+                    ));
                 }
                 let mut node = node.clone();
                 node.span = span;
@@ -130,7 +201,12 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                merges,
+                key,
+                ..
+            }) => match key.take() {
                 None => {
                     if !node.is_scalar() {
                         return Err(Diagnostic::error(
@@ -193,7 +269,10 @@ fn apply_merges(mut entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node,
 fn count_nodes(node: &Node) -> usize {
     1 + match &node.kind {
         NodeKind::Seq(items) => items.iter().map(count_nodes).sum(),
-        NodeKind::Map(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| count_nodes(k) + count_nodes(v))
+            .sum(),
         _ => 0,
     }
 }
@@ -202,7 +281,9 @@ fn count_nodes(node: &Node) -> usize {
 fn resolve_plain(s: &str) -> NodeKind {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return NodeKind::Null,
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return NodeKind::Bool(true),
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+            return NodeKind::Bool(true);
+        }
         "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
             return NodeKind::Bool(false);
         }
@@ -217,7 +298,10 @@ fn resolve_plain(s: &str) -> NodeKind {
         i64::from_str_radix(hex, 16).ok()
     } else if let Some(oct) = digits.strip_prefix("0o") {
         i64::from_str_radix(oct, 8).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
+    } else if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
         i64::from_str_radix(&digits[1..], 8).ok()
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse().ok()
@@ -229,7 +313,9 @@ fn resolve_plain(s: &str) -> NodeKind {
     }
     let looks_float = !digits.is_empty()
         && digits.bytes().any(|b| b.is_ascii_digit())
-        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
     if looks_float && let Ok(f) = plain.parse::<f64>() {
         return NodeKind::Float(f);
     }

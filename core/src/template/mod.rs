@@ -30,10 +30,17 @@ pub struct Template {
 impl Template {
     /// Parse, including Go's parse-time check that every `$variable` is declared.
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
-        let nodes = parse::parse(src)
-            .map_err(|e| TemplateError { offset: e.offset, message: e.message, help: None })?;
+        let nodes = parse::parse(src).map_err(|e| TemplateError {
+            offset: e.offset,
+            message: e.message,
+            help: None,
+        })?;
         let t = Template { nodes };
-        let mut checker = Checker { scopes: vec!["$".into()], problems: Vec::new(), vars_only: true };
+        let mut checker = Checker {
+            scopes: vec!["$".into()],
+            problems: Vec::new(),
+            vars_only: true,
+        };
         checker.list(&t.nodes, Ty::Data);
         if let Some(p) = checker.problems.into_iter().next() {
             return Err(p);
@@ -42,13 +49,20 @@ impl Template {
     }
 
     pub fn render(&self, vars: &BuildVars) -> Result<String, TemplateError> {
-        exec::Exec::run(&self.nodes, vars)
-            .map_err(|e| TemplateError { offset: e.offset, message: e.message, help: None })
+        exec::Exec::run(&self.nodes, vars).map_err(|e| TemplateError {
+            offset: e.offset,
+            message: e.message,
+            help: None,
+        })
     }
 
     /// Fields and methods that do not exist (`.Brnch`, `.Time.Fromat`), found statically.
     pub fn unknown_variables(&self) -> Vec<TemplateError> {
-        let mut checker = Checker { scopes: vec!["$".into()], problems: Vec::new(), vars_only: false };
+        let mut checker = Checker {
+            scopes: vec!["$".into()],
+            problems: Vec::new(),
+            vars_only: false,
+        };
         checker.list(&self.nodes, Ty::Data);
         checker.problems
     }
@@ -83,15 +97,32 @@ impl Checker {
                 Node::Action(p) => {
                     self.pipe(p, dot);
                 }
-                Node::If { pipe, then, otherwise } | Node::With { pipe, then, otherwise } => {
+                Node::If {
+                    pipe,
+                    then,
+                    otherwise,
+                }
+                | Node::With {
+                    pipe,
+                    then,
+                    otherwise,
+                } => {
                     let mark = self.scopes.len();
                     let t = self.pipe(pipe, dot);
-                    let inner = if matches!(n, Node::With { .. }) { t } else { dot };
+                    let inner = if matches!(n, Node::With { .. }) {
+                        t
+                    } else {
+                        dot
+                    };
                     self.list(then, inner);
                     self.scopes.truncate(mark);
                     self.list(otherwise, dot);
                 }
-                Node::Range { pipe, body, otherwise } => {
+                Node::Range {
+                    pipe,
+                    body,
+                    otherwise,
+                } => {
                     let mark = self.scopes.len();
                     self.pipe(pipe, dot);
                     self.list(body, Ty::Unknown);
@@ -108,7 +139,9 @@ impl Checker {
             for (i, a) in c.args.iter().enumerate() {
                 let t = self.arg(a, dot);
                 if i == 0 {
-                    ty = if c.args.len() == 1 || matches!(a, Arg::Field(..) | Arg::Var(..) | Arg::Sub(..)) {
+                    ty = if c.args.len() == 1
+                        || matches!(a, Arg::Field(..) | Arg::Var(..) | Arg::Sub(..))
+                    {
                         t
                     } else {
                         Ty::Unknown
@@ -119,7 +152,11 @@ impl Checker {
         for v in &p.vars {
             if p.assign {
                 if !self.scopes.contains(v) {
-                    self.problems.push(TemplateError { offset: p.offset, message: format!("undefined variable: {v}"), help: None });
+                    self.problems.push(TemplateError {
+                        offset: p.offset,
+                        message: format!("undefined variable: {v}"),
+                        help: None,
+                    });
                 }
             } else {
                 self.scopes.push(v.clone());
@@ -133,7 +170,11 @@ impl Checker {
             Arg::Field(fields, at) => self.fields(dot, fields, *at),
             Arg::Var(name, fields, at) => {
                 if !self.scopes.contains(name) {
-                    self.problems.push(TemplateError { offset: *at, message: format!("undefined variable: {name}"), help: None });
+                    self.problems.push(TemplateError {
+                        offset: *at,
+                        message: format!("undefined variable: {name}"),
+                        help: None,
+                    });
                     return Ty::Unknown;
                 }
                 let base = if name == "$" { Ty::Data } else { Ty::Unknown };
@@ -168,12 +209,22 @@ impl Checker {
                             _ => Ty::Unknown,
                         }
                     } else {
-                        self.unknown(at, format!("`.Time` has no method `{f}`"), f, exec::TIME_METHODS);
+                        self.unknown(
+                            at,
+                            format!("`.Time` has no method `{f}`"),
+                            f,
+                            exec::TIME_METHODS,
+                        );
                         Ty::Unknown
                     }
                 }
                 Ty::Other(name) => {
-                    self.unknown(at, format!("can't evaluate field {f} in type {name}"), f, &[]);
+                    self.unknown(
+                        at,
+                        format!("can't evaluate field {f} in type {name}"),
+                        f,
+                        &[],
+                    );
                     Ty::Unknown
                 }
                 Ty::Unknown => Ty::Unknown,
@@ -189,16 +240,24 @@ impl Checker {
         let help = crate::model::lower::suggest(name, known.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));
-        self.problems.push(TemplateError { offset: at, message, help });
+        self.problems.push(TemplateError {
+            offset: at,
+            message,
+            help,
+        });
     }
 }
 
 /// Why a rendered tag is not a valid Docker tag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
-    #[error("the image tag is empty after removing characters not allowed in Docker tags (rendered: {rendered:?})")]
+    #[error(
+        "the image tag is empty after removing characters not allowed in Docker tags (rendered: {rendered:?})"
+    )]
     Empty { rendered: String },
-    #[error("the image tag {tag:?} starts with {first:?}; Docker tags must start with a letter, digit or `_`")]
+    #[error(
+        "the image tag {tag:?} starts with {first:?}; Docker tags must start with a letter, digit or `_`"
+    )]
     BadStart { tag: String, first: char },
     #[error("the image tag is {len} characters long; Docker allows at most 128")]
     TooLong { len: usize },
@@ -206,9 +265,14 @@ pub enum TagError {
 
 /// Strip characters not valid in a Docker tag (`[A-Za-z0-9_.-]`), then check the result.
 pub fn sanitize_tag(rendered: &str) -> Result<String, TagError> {
-    let tag: String = rendered.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')).collect();
+    let tag: String = rendered
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .collect();
     match tag.chars().next() {
-        None => Err(TagError::Empty { rendered: rendered.to_string() }),
+        None => Err(TagError::Empty {
+            rendered: rendered.to_string(),
+        }),
         Some(c @ ('.' | '-')) => Err(TagError::BadStart { tag, first: c }),
         Some(_) if tag.len() > 128 => Err(TagError::TooLong { len: tag.len() }),
         Some(_) => Ok(tag),
@@ -231,12 +295,31 @@ mod tests {
     #[test]
     fn renders_common_tags() {
         let v = vars();
-        assert_eq!(render("{{ .CiName }}-{{ .Branch }}", &v).unwrap(), "codeship-feature/x");
-        assert_eq!(render("{{ .Time.Format \"2006-01-02\" }}", &v).unwrap(), "2024-02-29");
-        assert_eq!(render("{{ printf \"%.7s\" .CommitID }}", &v).unwrap(), "abcdef1");
-        assert_eq!(render("{{ if eq .Branch \"master\" \"feature/x\" }}yes{{ else }}no{{ end }}", &v).unwrap(), "yes");
+        assert_eq!(
+            render("{{ .CiName }}-{{ .Branch }}", &v).unwrap(),
+            "codeship-feature/x"
+        );
+        assert_eq!(
+            render("{{ .Time.Format \"2006-01-02\" }}", &v).unwrap(),
+            "2024-02-29"
+        );
+        assert_eq!(
+            render("{{ printf \"%.7s\" .CommitID }}", &v).unwrap(),
+            "abcdef1"
+        );
+        assert_eq!(
+            render(
+                "{{ if eq .Branch \"master\" \"feature/x\" }}yes{{ else }}no{{ end }}",
+                &v
+            )
+            .unwrap(),
+            "yes"
+        );
         assert_eq!(render("a {{- \" b \" -}} c", &v).unwrap(), "a b c");
-        assert_eq!(render("{{ $b := .Branch }}{{ $b }}", &v).unwrap(), "feature/x");
+        assert_eq!(
+            render("{{ $b := .Branch }}{{ $b }}", &v).unwrap(),
+            "feature/x"
+        );
     }
 
     #[test]
@@ -253,9 +336,15 @@ mod tests {
 
     #[test]
     fn tag_sanitising() {
-        assert_eq!(sanitize_tag("codeship-feature/x").unwrap(), "codeship-featurex");
+        assert_eq!(
+            sanitize_tag("codeship-feature/x").unwrap(),
+            "codeship-featurex"
+        );
         assert!(matches!(sanitize_tag("///"), Err(TagError::Empty { .. })));
         assert!(matches!(sanitize_tag("-x"), Err(TagError::BadStart { .. })));
-        assert!(matches!(sanitize_tag(&"a".repeat(129)), Err(TagError::TooLong { .. })));
+        assert!(matches!(
+            sanitize_tag(&"a".repeat(129)),
+            Err(TagError::TooLong { .. })
+        ));
     }
 }

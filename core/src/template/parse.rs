@@ -13,9 +13,21 @@ pub struct ParseError {
 pub enum Node {
     Text(String),
     Action(Pipe),
-    If { pipe: Pipe, then: Vec<Node>, otherwise: Vec<Node> },
-    With { pipe: Pipe, then: Vec<Node>, otherwise: Vec<Node> },
-    Range { pipe: Pipe, body: Vec<Node>, otherwise: Vec<Node> },
+    If {
+        pipe: Pipe,
+        then: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    With {
+        pipe: Pipe,
+        then: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
+    Range {
+        pipe: Pipe,
+        body: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
     Break(usize),
     Continue(usize),
 }
@@ -83,7 +95,10 @@ pub fn is_func(name: &str) -> bool {
 }
 
 fn err<T>(offset: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError { offset, message: message.into() })
+    Err(ParseError {
+        offset,
+        message: message.into(),
+    })
 }
 
 /// One `{{ … }}` action's tokens, with byte offsets into the template.
@@ -126,17 +141,25 @@ fn lex_action(src: &str, start: usize, end: usize) -> Result<Vec<(Tok, usize)>, 
                 i = next;
             }
             b'`' => {
-                let Some(close) = src[i + 1..end].find('`') else { return err(at, "unterminated raw quoted string") };
+                let Some(close) = src[i + 1..end].find('`') else {
+                    return err(at, "unterminated raw quoted string");
+                };
                 out.push((Tok::Str(src[i + 1..i + 1 + close].to_string()), at));
                 i = i + close + 2;
             }
             b'\'' => {
                 let rest = &src[i + 1..end];
                 let (ch, len) = if let Some(r) = rest.strip_prefix('\\') {
-                    let (s, l) = unescape_one(r).ok_or(ParseError { offset: at, message: "invalid escape in character constant".into() })?;
+                    let (s, l) = unescape_one(r).ok_or(ParseError {
+                        offset: at,
+                        message: "invalid escape in character constant".into(),
+                    })?;
                     (s, l + 1)
                 } else {
-                    let ch = rest.chars().next().ok_or(ParseError { offset: at, message: "unterminated character constant".into() })?;
+                    let ch = rest.chars().next().ok_or(ParseError {
+                        offset: at,
+                        message: "unterminated character constant".into(),
+                    })?;
                     (ch, ch.len_utf8())
                 };
                 if rest.as_bytes().get(len) != Some(&b'\'') {
@@ -154,7 +177,10 @@ fn lex_action(src: &str, start: usize, end: usize) -> Result<Vec<(Tok, usize)>, 
                 let j = scan_ident(b, i + 1, end);
                 let adjacent = i > start
                     && !b[i - 1].is_ascii_whitespace()
-                    && matches!(out.last(), Some((Tok::Field(_) | Tok::Chain(_) | Tok::Var(_) | Tok::RParen, _)));
+                    && matches!(
+                        out.last(),
+                        Some((Tok::Field(_) | Tok::Chain(_) | Tok::Var(_) | Tok::RParen, _))
+                    );
                 if j == i + 1 {
                     out.push((Tok::Dot, at));
                 } else if adjacent {
@@ -175,7 +201,10 @@ fn lex_action(src: &str, start: usize, end: usize) -> Result<Vec<(Tok, usize)>, 
                     return err(at, format!("unexpected {:?} in command", c as char));
                 }
                 if j < end && (b[j].is_ascii_alphabetic() || b[j] == b'_') {
-                    return err(at, format!("bad number syntax: {:?}", &src[i..scan_ident(b, j, end)]));
+                    return err(
+                        at,
+                        format!("bad number syntax: {:?}", &src[i..scan_ident(b, j, end)]),
+                    );
                 }
                 out.push((Tok::Num(src[i..j].to_string()), at));
                 i = j;
@@ -207,8 +236,14 @@ fn scan_number(b: &[u8], mut i: usize, end: usize) -> usize {
     }
     while i < end {
         let c = b[i];
-        let exp_sign = (c == b'-' || c == b'+') && i > 0 && matches!(b[i - 1], b'e' | b'E' | b'p' | b'P');
-        if c.is_ascii_hexdigit() || c == b'.' || c == b'_' || matches!(c, b'x' | b'X' | b'o' | b'O' | b'p' | b'P') || exp_sign {
+        let exp_sign =
+            (c == b'-' || c == b'+') && i > 0 && matches!(b[i - 1], b'e' | b'E' | b'p' | b'P');
+        if c.is_ascii_hexdigit()
+            || c == b'.'
+            || c == b'_'
+            || matches!(c, b'x' | b'X' | b'o' | b'O' | b'p' | b'P')
+            || exp_sign
+        {
             i += 1;
         } else {
             break;
@@ -303,7 +338,11 @@ fn split(src: &str) -> Result<Vec<Piece>, ParseError> {
         }
         let mut inner = open + 2;
         let b = src.as_bytes();
-        if src[inner..].starts_with("- ") || src[inner..].starts_with("-\t") || src[inner..].starts_with("-\n") || src[inner..].starts_with("-\r") {
+        if src[inner..].starts_with("- ")
+            || src[inner..].starts_with("-\t")
+            || src[inner..].starts_with("-\n")
+            || src[inner..].starts_with("-\r")
+        {
             text = text.trim_end_matches(is_space);
             inner += 2;
         }
@@ -314,7 +353,9 @@ fn split(src: &str) -> Result<Vec<Piece>, ParseError> {
         let trimmed = src[inner..].trim_start_matches(is_space);
         if trimmed.starts_with("/*") {
             let cstart = src.len() - trimmed.len();
-            let Some(cend) = src[cstart + 2..].find("*/") else { return err(open, "unclosed comment") };
+            let Some(cend) = src[cstart + 2..].find("*/") else {
+                return err(open, "unclosed comment");
+            };
             let after = cstart + 2 + cend + 2;
             let rest = &src[after..];
             let (close, trim) = if let Some(r) = rest.strip_prefix(" -}}") {
@@ -369,7 +410,9 @@ fn split(src: &str) -> Result<Vec<Piece>, ParseError> {
                 _ => i += 1,
             }
         }
-        let Some(close) = close else { return err(open, "unclosed action") };
+        let Some(close) = close else {
+            return err(open, "unclosed action");
+        };
         let mut body_end = close;
         trim_next = false;
         if close >= inner + 2 && b[close - 1] == b'-' && is_space(b[close - 2] as char) {
@@ -389,16 +432,22 @@ fn is_space(c: char) -> bool {
 /// Parse a whole template.
 pub fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
     let pieces = split(src)?;
-    let mut p = Parser { src, pieces, idx: 0, range_depth: 0 };
+    let mut p = Parser {
+        src,
+        pieces,
+        idx: 0,
+        range_depth: 0,
+    };
     let (nodes, end) = p.list()?;
     match end {
-        End::Eof => Ok(nodes),
-        End::End(at) => err(at, "unexpected {{end}}"),
-        End::Else(at, _) => err(at, "unexpected {{else}}"),
+        Stop::Eof => Ok(nodes),
+        Stop::End(at) => err(at, "unexpected {{end}}"),
+        Stop::Else(at, _) => err(at, "unexpected {{else}}"),
     }
 }
 
-enum End {
+/// How a list of nodes ended.
+enum Stop {
     Eof,
     End(usize),
     /// `{{else}}` or `{{else if …}}` / `{{else with …}}` (the keyword and its pipe).
@@ -413,7 +462,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn list(&mut self) -> Result<(Vec<Node>, End), ParseError> {
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), ParseError> {
         let mut nodes = Vec::new();
         while self.idx < self.pieces.len() {
             let piece = &self.pieces[self.idx];
@@ -422,28 +471,30 @@ impl Parser<'_> {
                 Piece::Text(t) => nodes.push(Node::Text(t.clone())),
                 &Piece::Action(s, e) => {
                     let toks = lex_action(self.src, s, e)?;
-                    let Some((first, at)) = toks.first().cloned() else { return err(s, "missing value for command") };
+                    let Some((first, at)) = toks.first().cloned() else {
+                        return err(s, "missing value for command");
+                    };
                     match first {
                         Tok::Ident(kw) if kw == "end" => {
                             if toks.len() > 1 {
                                 return err(toks[1].1, "unexpected token in end");
                             }
-                            return Ok((nodes, End::End(at)));
+                            return Ok((nodes, Stop::End(at)));
                         }
                         Tok::Ident(kw) if kw == "else" => {
                             if toks.len() == 1 {
-                                return Ok((nodes, End::Else(at, None)));
+                                return Ok((nodes, Stop::Else(at, None)));
                             }
                             match &toks[1].0 {
                                 Tok::Ident(k) if k == "if" || k == "with" => {
-                                    let pipe = pipeline(&toks[2..], toks[1].1, true)?;
-                                    return Ok((nodes, End::Else(at, Some((k.clone(), pipe)))));
+                                    let pipe = pipeline(&toks[2..], toks[1].1)?;
+                                    return Ok((nodes, Stop::Else(at, Some((k.clone(), pipe)))));
                                 }
                                 _ => return err(toks[1].1, "unexpected token in else"),
                             }
                         }
                         Tok::Ident(kw) if kw == "if" || kw == "with" || kw == "range" => {
-                            let pipe = pipeline(&toks[1..], at, kw != "range" || true)?;
+                            let pipe = pipeline(&toks[1..], at)?;
                             nodes.push(self.control(&kw, pipe, at)?);
                         }
                         Tok::Ident(kw) if kw == "break" || kw == "continue" => {
@@ -453,17 +504,26 @@ impl Parser<'_> {
                             if toks.len() > 1 {
                                 return err(toks[1].1, format!("unexpected token in {{{{{kw}}}}}"));
                             }
-                            nodes.push(if kw == "break" { Node::Break(at) } else { Node::Continue(at) });
+                            nodes.push(if kw == "break" {
+                                Node::Break(at)
+                            } else {
+                                Node::Continue(at)
+                            });
                         }
-                        Tok::Ident(kw) if matches!(kw.as_str(), "define" | "template" | "block") => {
-                            return err(at, format!("{{{{{kw}}}}} is not supported in Codeship templates"));
+                        Tok::Ident(kw)
+                            if matches!(kw.as_str(), "define" | "template" | "block") =>
+                        {
+                            return err(
+                                at,
+                                format!("{{{{{kw}}}}} is not supported in Codeship templates"),
+                            );
                         }
-                        _ => nodes.push(Node::Action(pipeline(&toks, at, true)?)),
+                        _ => nodes.push(Node::Action(pipeline(&toks, at)?)),
                     }
                 }
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Stop::Eof))
     }
 
     fn control(&mut self, kw: &str, pipe: Pipe, at: usize) -> Result<Node, ParseError> {
@@ -475,17 +535,27 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let otherwise = match end {
-            End::Eof => return err(at, format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}")),
-            End::End(_) => Vec::new(),
-            End::Else(_, None) => {
+            Stop::Eof => {
+                return err(
+                    at,
+                    format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"),
+                );
+            }
+            Stop::End(_) => Vec::new(),
+            Stop::Else(_, None) => {
                 let (otherwise, end) = self.list()?;
                 match end {
-                    End::End(_) => otherwise,
-                    End::Else(e, _) => return err(e, "expected end; found {{else}}"),
-                    End::Eof => return err(at, format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}")),
+                    Stop::End(_) => otherwise,
+                    Stop::Else(e, _) => return err(e, "expected end; found {{else}}"),
+                    Stop::Eof => {
+                        return err(
+                            at,
+                            format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"),
+                        );
+                    }
                 }
             }
-            End::Else(e, Some((k2, pipe2))) => {
+            Stop::Else(e, Some((k2, pipe2))) => {
                 if kw == "range" {
                     return err(e, "expected end; found else if");
                 }
@@ -494,21 +564,39 @@ impl Parser<'_> {
             }
         };
         Ok(match kw {
-            "if" => Node::If { pipe, then, otherwise },
-            "with" => Node::With { pipe, then, otherwise },
-            _ => Node::Range { pipe, body: then, otherwise },
+            "if" => Node::If {
+                pipe,
+                then,
+                otherwise,
+            },
+            "with" => Node::With {
+                pipe,
+                then,
+                otherwise,
+            },
+            _ => Node::Range {
+                pipe,
+                body: then,
+                otherwise,
+            },
         })
     }
 }
 
-fn pipeline(toks: &[(Tok, usize)], at: usize, _allow_decl: bool) -> Result<Pipe, ParseError> {
+fn pipeline(toks: &[(Tok, usize)], at: usize) -> Result<Pipe, ParseError> {
     let mut vars = Vec::new();
     let mut assign = false;
     let mut rest = toks;
     // `$x :=`, `$x =`, `$i, $v :=`
     let decl_len = match toks {
         [(Tok::Var(_), _), (Tok::Declare | Tok::Assign, _), ..] => 2,
-        [(Tok::Var(_), _), (Tok::Comma, _), (Tok::Var(_), _), (Tok::Declare | Tok::Assign, _), ..] => 4,
+        [
+            (Tok::Var(_), _),
+            (Tok::Comma, _),
+            (Tok::Var(_), _),
+            (Tok::Declare | Tok::Assign, _),
+            ..,
+        ] => 4,
         _ => 0,
     };
     if decl_len > 0 {
@@ -537,13 +625,21 @@ fn pipeline(toks: &[(Tok, usize)], at: usize, _allow_decl: bool) -> Result<Pipe,
         if args.is_empty() {
             return err(cmd_at, "missing command");
         }
-        cmds.push(Cmd { offset: cmd_at, args });
+        cmds.push(Cmd {
+            offset: cmd_at,
+            args,
+        });
         if i < rest.len() {
             // Go (1.19) accepts a trailing `|` with nothing after it.
             i += 1;
         }
     }
-    Ok(Pipe { offset: at, vars, assign, cmds })
+    Ok(Pipe {
+        offset: at,
+        vars,
+        assign,
+        cmds,
+    })
 }
 
 /// One operand starting at `toks[i]`; returns it and the index after it.
@@ -560,9 +656,7 @@ fn operand(toks: &[(Tok, usize)], i: usize) -> Result<(Arg, usize), ParseError> 
         fields
     };
     let arg = match tok {
-        Tok::Dot => {
-            Arg::Field(Vec::new(), at)
-        }
+        Tok::Dot => Arg::Field(Vec::new(), at),
         Tok::Field(f) => {
             let mut fields = vec![f.clone()];
             fields.extend(chain(&mut next));
@@ -574,7 +668,19 @@ fn operand(toks: &[(Tok, usize)], i: usize) -> Result<(Arg, usize), ParseError> 
             "false" => Arg::Bool(false),
             "nil" => Arg::Nil(at),
             n if is_func(n) => Arg::Ident(n.to_string(), at),
-            n if matches!(n, "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break" | "continue") => {
+            n if matches!(
+                n,
+                "if" | "else"
+                    | "end"
+                    | "range"
+                    | "with"
+                    | "define"
+                    | "template"
+                    | "block"
+                    | "break"
+                    | "continue"
+            ) =>
+            {
                 return err(at, format!("unexpected <{n}> in command"));
             }
             n => return err(at, format!("function {n:?} not defined")),
@@ -601,7 +707,7 @@ fn operand(toks: &[(Tok, usize)], i: usize) -> Result<(Arg, usize), ParseError> 
             if j >= toks.len() {
                 return err(at, "unclosed left paren");
             }
-            let pipe = pipeline(&toks[next..j], at, true)?;
+            let pipe = pipeline(&toks[next..j], at)?;
             next = j + 1;
             Arg::Sub(Box::new(pipe), chain(&mut next), at)
         }

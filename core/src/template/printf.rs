@@ -170,7 +170,9 @@ fn format_arg(arg: &Value, verb: char, f: Flags) -> String {
     }
     match arg {
         // Stringers (Time, Month, Weekday) format their String() for the string verbs.
-        Value::Int(_, IntTy::Month | IntTy::Weekday) | Value::Time(..) if matches!(verb, 'v' | 's' | 'x' | 'X' | 'q') => {
+        Value::Int(_, IntTy::Month | IntTy::Weekday) | Value::Time(..)
+            if matches!(verb, 'v' | 's' | 'x' | 'X' | 'q') =>
+        {
             let s = display(arg);
             format_str(&s, verb, f).unwrap_or_else(|| bad_verb(arg, verb))
         }
@@ -299,7 +301,13 @@ fn format_int(i: i64, verb: char, f: Flags) -> Option<String> {
         'o' => (format!("{abs:o}"), if f.sharp { "0" } else { "" }),
         'O' => (format!("{abs:o}"), "0o"),
         'b' => (format!("{abs:b}"), ""),
-        'c' => return Some(pad(char::from_u32(i as u32).unwrap_or('\u{fffd}').to_string(), f, false)),
+        'c' => {
+            return Some(pad(
+                char::from_u32(i as u32).unwrap_or('\u{fffd}').to_string(),
+                f,
+                false,
+            ));
+        }
         'q' => {
             let c = char::from_u32(i as u32).unwrap_or('\u{fffd}');
             let mut s = String::from("'");
@@ -309,7 +317,9 @@ fn format_int(i: i64, verb: char, f: Flags) -> Option<String> {
         }
         'U' => {
             let mut s = format!("U+{abs:04X}");
-            if f.sharp && let Some(c) = char::from_u32(i as u32) {
+            if f.sharp
+                && let Some(c) = char::from_u32(i as u32)
+            {
                 s.push_str(&format!(" '{c}'"));
             }
             return Some(pad(s, f, false));
@@ -336,13 +346,21 @@ fn format_int(i: i64, verb: char, f: Flags) -> Option<String> {
     };
     let mut body = format!("{prefix}{digits}");
     // Zero padding fills to the width after the sign; precision disables it, as in Go.
-    if f.zero && !f.minus && f.prec.is_none() && let Some(w) = f.width {
+    if f.zero
+        && !f.minus
+        && f.prec.is_none()
+        && let Some(w) = f.width
+    {
         let want = w.saturating_sub(sign.len());
         while body.len() < want {
             body.insert(prefix.len(), '0');
         }
     }
-    Some(pad(format!("{sign}{body}"), Flags { zero: false, ..f }, true))
+    Some(pad(
+        format!("{sign}{body}"),
+        Flags { zero: false, ..f },
+        true,
+    ))
 }
 
 /// Shortest decimal digits and exponent of a finite non-negative float: (digits, exp) with
@@ -364,7 +382,11 @@ fn format_g(x: f64, prec: Option<usize>, sharp: bool) -> String {
     let neg = x.is_sign_negative();
     let a = x.abs();
     let prec = prec.map(|p| p.max(1));
-    let (mut digits, exp) = if a == 0.0 { ("0".to_string(), 0) } else { decimal_digits(a, prec) };
+    let (mut digits, exp) = if a == 0.0 {
+        ("0".to_string(), 0)
+    } else {
+        decimal_digits(a, prec)
+    };
     if !sharp {
         while digits.len() > 1 && digits.ends_with('0') {
             digits.pop();
@@ -374,7 +396,11 @@ fn format_g(x: f64, prec: Option<usize>, sharp: bool) -> String {
         None => 6,
         Some(p) => {
             let nd = digits.len() as i32;
-            if p as i32 > nd && nd >= exp + 1 { nd } else { p as i32 }
+            if p as i32 > nd && nd > exp {
+                nd
+            } else {
+                p as i32
+            }
         }
     };
     let body = if exp < -4 || exp >= eprec {
@@ -444,7 +470,14 @@ fn format_float(x: f64, verb: char, f: Flags) -> Option<String> {
     if x.is_infinite() && x > 0.0 && !f.plus && !f.space {
         // Go prints +Inf only with %+v; plain %v prints +Inf too.
     }
-    Some(pad(s, Flags { zero: f.zero && x.is_finite(), ..f }, true))
+    Some(pad(
+        s,
+        Flags {
+            zero: f.zero && x.is_finite(),
+            ..f
+        },
+        true,
+    ))
 }
 
 #[cfg(test)]
@@ -459,7 +492,13 @@ mod tests {
 
     #[test]
     fn verbs() {
-        assert_eq!(sprintf("%5s|%-5s|%05d|%x|%q", &[s("ab"), s("cd"), i(-42), s("hi"), s("a\"b")]), "   ab|cd   |-0042|6869|\"a\\\"b\"");
+        assert_eq!(
+            sprintf(
+                "%5s|%-5s|%05d|%x|%q",
+                &[s("ab"), s("cd"), i(-42), s("hi"), s("a\"b")]
+            ),
+            "   ab|cd   |-0042|6869|\"a\\\"b\""
+        );
         assert_eq!(sprintf("%d", &[s("x")]), "%!d(string=x)");
         assert_eq!(sprintf("%d %d", &[i(1)]), "1 %!d(MISSING)");
         assert_eq!(sprintf("%d", &[i(1), s("x")]), "1%!(EXTRA string=x)");

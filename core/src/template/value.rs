@@ -88,9 +88,24 @@ pub struct BuildVars {
 
 /// Every variable of the root data, for validation and suggestions.
 pub const VARIABLES: &[&str] = &[
-    "ProjectID", "BuildID", "RepoName", "Branch", "CommitID", "CommitMessage",
-    "CommitDescription", "CommitterName", "CommitterEmail", "CommitterUsername", "Time",
-    "Timestamp", "StringTime", "StepName", "ServiceName", "ImageName", "Ci", "CiName",
+    "ProjectID",
+    "BuildID",
+    "RepoName",
+    "Branch",
+    "CommitID",
+    "CommitMessage",
+    "CommitDescription",
+    "CommitterName",
+    "CommitterEmail",
+    "CommitterUsername",
+    "Time",
+    "Timestamp",
+    "StringTime",
+    "StepName",
+    "ServiceName",
+    "ImageName",
+    "Ci",
+    "CiName",
 ];
 
 impl BuildVars {
@@ -114,7 +129,11 @@ impl BuildVars {
             "ServiceName" => s(&self.service_name),
             "ImageName" => s(&self.image_name),
             "Ci" => Some(Value::Str("true".into())),
-            "CiName" => Some(Value::Str(if self.ci_name.is_empty() { "codeship".into() } else { self.ci_name.clone() })),
+            "CiName" => Some(Value::Str(if self.ci_name.is_empty() {
+                "codeship".into()
+            } else {
+                self.ci_name.clone()
+            })),
             _ => None,
         }
     }

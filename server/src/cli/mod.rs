@@ -25,7 +25,7 @@ pub enum Command {
     /// Check codeship-services.yml and codeship-steps.yml and report problems with positions.
     Validate(commands::validate::ValidateArgs),
     /// Show which steps would run for a build tag, and the image tags pushes would produce.
-    Plan(commands::plan::PlanArgs),
+    Plan(Box<commands::plan::PlanArgs>),
     /// Encrypt a file (env file, dockercfg) with the project key, like `jet encrypt`.
     Encrypt(commands::crypt::EncryptArgs),
     /// Decrypt a file encrypted by jet (v1 or v2) or Slipway, like `jet decrypt`.
@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(a) => commands::validate::run(a),
-        Command::Plan(a) => commands::plan::run(a),
+        Command::Plan(a) => commands::plan::run(*a),
         Command::Encrypt(a) => commands::crypt::encrypt(a),
         Command::Decrypt(a) => commands::crypt::decrypt(a),
         Command::Generate(a) => commands::generate::run(a),

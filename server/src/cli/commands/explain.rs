@@ -18,7 +18,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode> {
                 println!("{}  {:<28} {}", c.as_str(), c.name(), c.summary());
             }
         }
-        Some(s) => match Code::from_str(&s) {
+        Some(s) => match Code::lookup(&s) {
             Some(c) => println!("{} ({})\n\n{}", c.as_str(), c.name(), c.summary()),
             None => bail!("unknown code `{s}`; `slipway explain` lists them all"),
         },

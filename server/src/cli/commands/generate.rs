@@ -18,10 +18,16 @@ pub struct GenerateArgs {
 pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     let path = &args.key_path;
     if path.exists() {
-        bail!("{} already exists; refusing to overwrite a key (files encrypted with it would become unreadable)", path.display());
+        bail!(
+            "{} already exists; refusing to overwrite a key (files encrypted with it would become unreadable)",
+            path.display()
+        );
     }
     if GitInfo::tracked_candidate(path) == Some(true) {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         bail!(
             "{} is inside a git work tree and not ignored; a committed key exposes every secret.\n  \
              ignore it first: echo '{name}' >> .gitignore",
@@ -31,6 +37,9 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
     write_new(path, Key::from_bytes(bytes).to_file_text().as_bytes(), true)?;
-    eprintln!("wrote a new key to {} (keep it out of version control)", path.display());
+    eprintln!(
+        "wrote a new key to {} (keep it out of version control)",
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

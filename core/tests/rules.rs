@@ -1,0 +1,458 @@
+//! Every rule: a fixture that triggers it at an exact line:column, and proof that every code
+//! in the table is covered here. The baseline project triggers nothing.
+
+use slipway_core::{Code, Severity, SourceFile, check};
+
+const SERVICES: &str = "\
+app:
+  build:
+    image: acme/app
+    dockerfile: Dockerfile
+  links:
+    - db
+db:
+  image: postgres
+";
+const STEPS: &str = "\
+- name: test
+  service: app
+  command: ./test.sh
+- name: push
+  type: push
+  service: app
+  image_name: acme/app
+  image_tag: \"{{ .Branch }}\"
+";
+
+struct Case {
+    name: &'static str,
+    services: &'static str,
+    steps: &'static str,
+    code: Code,
+    file: &'static str,
+    line: u32,
+    column: u32,
+}
+
+const fn case(
+    name: &'static str,
+    services: &'static str,
+    steps: &'static str,
+    code: Code,
+    file: &'static str,
+    line: u32,
+    column: u32,
+) -> Case {
+    Case {
+        name,
+        services,
+        steps,
+        code,
+        file,
+        line,
+        column,
+    }
+}
+
+const SV: &str = "codeship-services.yml";
+const ST: &str = "codeship-steps.yml";
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "yaml syntax",
+            "app:\n  image: [x\n",
+            STEPS,
+            Code::YamlSyntax,
+            SV,
+            2,
+            10,
+        ),
+        case(
+            "yaml syntax in steps",
+            SERVICES,
+            "- name: a\n  service: app\n   command: x\n",
+            Code::YamlSyntax,
+            ST,
+            3,
+            11,
+        ),
+        case(
+            "wrong type",
+            "app:\n  image: busybox\n  add_docker: maybe\n",
+            "- service: app\n  command: x\n",
+            Code::WrongType,
+            SV,
+            3,
+            15,
+        ),
+        case(
+            "unknown key",
+            "app:\n  image: busybox\n  enviroment:\n    A: b\n",
+            "- service: app\n  command: x\n",
+            Code::UnknownKey,
+            SV,
+            3,
+            3,
+        ),
+        case(
+            "ignored key",
+            "app:\n  image: busybox\n  container_name: x\n",
+            "- service: app\n  command: x\n",
+            Code::IgnoredKey,
+            SV,
+            3,
+            3,
+        ),
+        case(
+            "unsupported key",
+            "app:\n  image: busybox\n  ports:\n    - 80:80\n",
+            "- service: app\n  command: x\n",
+            Code::UnsupportedKey,
+            SV,
+            3,
+            3,
+        ),
+        case(
+            "deprecated key",
+            "app:\n  build:\n    path: .\n",
+            "- service: app\n  command: x\n",
+            Code::DeprecatedKey,
+            SV,
+            3,
+            5,
+        ),
+        case(
+            "no build or image",
+            "app:\n  command: x\n",
+            "- service: app\n  command: x\n",
+            Code::NoBuildOrImage,
+            SV,
+            1,
+            1,
+        ),
+        case(
+            "unknown link",
+            "app:\n  image: busybox\n  links:\n    - dbb\ndb:\n  image: x\n",
+            "- service: app\n  command: x\n",
+            Code::UnknownService,
+            SV,
+            4,
+            7,
+        ),
+        case(
+            "unknown step service",
+            SERVICES,
+            "- service: ap\n  command: x\n",
+            Code::UnknownService,
+            ST,
+            1,
+            12,
+        ),
+        case(
+            "cycle",
+            "a:\n  image: x\n  depends_on: [b]\nb:\n  image: x\n  links: [a]\n",
+            "- service: a\n  command: x\n",
+            Code::DependencyCycle,
+            SV,
+            6,
+            11,
+        ),
+        case(
+            "absolute host volume",
+            "app:\n  image: x\n  volumes:\n    - /srv/data:/data\n",
+            "- service: app\n  command: x\n",
+            Code::AbsoluteHostVolume,
+            SV,
+            4,
+            7,
+        ),
+        case(
+            "volume escapes project",
+            "app:\n  image: x\n  volumes:\n    - ../../etc:/data\n",
+            "- service: app\n  command: x\n",
+            Code::InvalidVolume,
+            SV,
+            4,
+            7,
+        ),
+        case(
+            "empty services",
+            "# nothing\n",
+            "- service: app\n  command: x\n",
+            Code::EmptyFile,
+            SV,
+            1,
+            1,
+        ),
+        case(
+            "duplicate step name",
+            SERVICES,
+            "- name: a\n  service: app\n  command: x\n- name: a\n  service: app\n  command: y\n",
+            Code::DuplicateStepName,
+            ST,
+            4,
+            9,
+        ),
+        case(
+            "service and services",
+            SERVICES,
+            "- type: parallel\n  service: app\n  services: [db]\n  steps:\n    - command: x\n",
+            Code::ServiceAndServices,
+            ST,
+            3,
+            14,
+        ),
+        case(
+            "service on group and step",
+            SERVICES,
+            "- type: serial\n  service: app\n  steps:\n    - service: db\n      command: x\n",
+            Code::ServiceOnGroupAndStep,
+            ST,
+            4,
+            16,
+        ),
+        case(
+            "run without command",
+            SERVICES,
+            "- name: a\n  service: app\n",
+            Code::RunWithoutCommand,
+            ST,
+            1,
+            3,
+        ),
+        case(
+            "push without image_name",
+            SERVICES,
+            "- type: push\n  service: app\n",
+            Code::PushWithoutImageName,
+            ST,
+            1,
+            3,
+        ),
+        case(
+            "push image mismatch",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/other\n",
+            Code::PushImageMismatch,
+            ST,
+            3,
+            15,
+        ),
+        case(
+            "push of a pulled image",
+            SERVICES,
+            "- type: push\n  service: db\n  image_name: postgres\n",
+            Code::PushImageMismatch,
+            ST,
+            3,
+            15,
+        ),
+        case(
+            "invalid regex",
+            SERVICES,
+            "- service: app\n  tag: ^(master\n  command: x\n",
+            Code::InvalidRegex,
+            ST,
+            2,
+            8,
+        ),
+        case(
+            "look-around regex",
+            SERVICES,
+            "- service: app\n  exclude: ^(?!master)\n  command: x\n",
+            Code::InvalidRegex,
+            ST,
+            2,
+            12,
+        ),
+        case(
+            "template syntax",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"v-{{ .Branch \"\n",
+            Code::TemplateSyntax,
+            ST,
+            4,
+            17,
+        ),
+        case(
+            "template unknown variable",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Brnch }}\"\n",
+            Code::TemplateUnknownVariable,
+            ST,
+            4,
+            18,
+        ),
+        case(
+            "build arg unknown variable",
+            "app:\n  build:\n    image: a\n    args:\n      V: '{{ .Time.Fromat \"2006\" }}'\n",
+            "- service: app\n  command: x\n",
+            Code::TemplateUnknownVariable,
+            SV,
+            5,
+            14,
+        ),
+        case(
+            "step after manual",
+            SERVICES,
+            "- type: manual\n  steps:\n    - service: app\n      command: deploy\n- service: app\n  command: x\n",
+            Code::ManualPlacement,
+            ST,
+            5,
+            3,
+        ),
+        case(
+            "nested manual",
+            SERVICES,
+            "- type: serial\n  steps:\n    - type: manual\n      steps:\n        - service: app\n          command: x\n",
+            Code::ManualPlacement,
+            ST,
+            3,
+            7,
+        ),
+        case(
+            "step without service",
+            SERVICES,
+            "- name: a\n  command: x\n",
+            Code::StepWithoutService,
+            ST,
+            1,
+            3,
+        ),
+        case(
+            "unknown step type",
+            SERVICES,
+            "- type: paralel\n  steps:\n    - service: app\n      command: x\n",
+            Code::UnknownStepType,
+            ST,
+            1,
+            9,
+        ),
+        case(
+            "empty group",
+            SERVICES,
+            "- type: parallel\n  steps: []\n",
+            Code::EmptyGroup,
+            ST,
+            2,
+            3,
+        ),
+        case(
+            "both dockercfg",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/app\n  encrypted_dockercfg_path: d.enc\n  dockercfg_service: db\n",
+            Code::BothDockercfg,
+            ST,
+            4,
+            29,
+        ),
+        case("empty steps", SERVICES, "[]\n", Code::EmptySteps, ST, 1, 1),
+        case(
+            "input too large",
+            SERVICES,
+            "",
+            Code::InputTooLarge,
+            ST,
+            1,
+            1,
+        ),
+        case("input limits", SERVICES, "", Code::InputLimits, ST, 1, 65),
+    ]
+}
+
+fn run(c: &Case) -> slipway_core::Report {
+    let steps_text = match c.code {
+        Code::InputTooLarge => format!("# {}\n", "x".repeat(1024 * 1024)),
+        Code::InputLimits => format!("{}1{}", "[".repeat(70), "]".repeat(70)),
+        _ => c.steps.to_string(),
+    };
+    check(
+        &SourceFile::new(SV, c.services),
+        &SourceFile::new(ST, steps_text),
+    )
+    .report
+}
+
+#[test]
+fn baseline_is_clean() {
+    let r = check(&SourceFile::new(SV, SERVICES), &SourceFile::new(ST, STEPS)).report;
+    assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
+}
+
+#[test]
+fn each_rule_fires_at_its_position() {
+    let mut failures = Vec::new();
+    for c in cases() {
+        let r = run(&c);
+        let hit = r.diagnostics.iter().find(|d| d.code == c.code);
+        match hit {
+            Some(d) if d.file == c.file && (d.line, d.column) == (c.line, c.column) => {}
+            _ => failures.push(format!(
+                "{}: want {} at {}:{}:{}, got {:?}",
+                c.name,
+                c.code,
+                c.file,
+                c.line,
+                c.column,
+                r.diagnostics
+                    .iter()
+                    .map(|d| format!(
+                        "{} {}:{}:{} {}",
+                        d.code, d.file, d.line, d.column, d.message
+                    ))
+                    .collect::<Vec<_>>()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_code_has_a_case() {
+    let covered: Vec<Code> = cases().iter().map(|c| c.code).collect();
+    let missing: Vec<_> = Code::ALL.iter().filter(|c| !covered.contains(c)).collect();
+    assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
+}
+
+#[test]
+fn warnings_are_not_errors() {
+    let r = run(&cases()
+        .into_iter()
+        .find(|c| c.code == Code::UnknownKey)
+        .unwrap());
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::UnknownKey)
+        .unwrap();
+    assert_eq!(d.severity, Severity::Warning);
+    assert_eq!(d.help.as_deref(), Some("did you mean `environment`?"));
+    assert_eq!(r.errors, 0);
+}
+
+#[test]
+fn steps_in_json_are_positioned_too() {
+    let steps = "[\n  {\"service\": \"app\", \"command\": \"x\"},\n  {\"service\": \"nope\", \"command\": \"y\"}\n]\n";
+    let r = check(
+        &SourceFile::new(SV, SERVICES),
+        &SourceFile::new("codeship-steps.json", steps),
+    )
+    .report;
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::UnknownService)
+        .expect("unknown service");
+    assert_eq!((d.line, d.column), (3, 15));
+}
+
+#[test]
+fn rendered_text_snapshot() {
+    let services = "app:\n  build:\n    image: acme/app\n  enviroment:\n    A: b\n";
+    let steps = "- service: app\n  command: ./test.sh\n- type: push\n  service: ap\n  image_name: acme/app\n  image_tag: \"{{ .Brnch }}\"\n";
+    let (sv, st) = (SourceFile::new(SV, services), SourceFile::new(ST, steps));
+    let r = check(&sv, &st).report;
+    insta::assert_snapshot!(r.render_text(&[&sv, &st]));
+    insta::assert_snapshot!("json", r.to_json());
+}

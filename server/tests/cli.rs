@@ -1,0 +1,339 @@
+//! The `slipway` binary, run for real: exit codes, output shapes, and files on disk.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn slipway() -> Command {
+    let mut c = Command::cargo_bin("slipway").unwrap();
+    c.env_remove("SLIPWAY_KEY_PATH")
+        .env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures")
+}
+
+fn project(services: &str, steps: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("codeship-services.yml"), services).unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), steps).unwrap();
+    d
+}
+
+#[test]
+fn validate_clean_project_exits_zero() {
+    slipway()
+        .args(["validate", "--dir"])
+        .arg(fixtures().join("examples/00.aggregate"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 errors"));
+}
+
+#[test]
+fn validate_reports_errors_with_caret_and_exit_one() {
+    let d = project("app:\n  image: busybox\n", "- service: ap\n  command: x\n");
+    slipway()
+        .args(["validate", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error[SW102]: this step names unknown service `ap`",
+        ))
+        .stdout(predicate::str::contains("codeship-steps.yml:1:12"))
+        .stdout(predicate::str::contains(
+            "1 | - service: ap\n  |            ^^",
+        ))
+        .stdout(predicate::str::contains("did you mean `app`?"));
+}
+
+#[test]
+fn validate_json_shape() {
+    let d = project(
+        "app:\n  image: busybox\n  enviroment: {}\n",
+        "- service: ap\n  command: x\n",
+    );
+    let out = slipway()
+        .args(["validate", "--format", "json", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["errors"], 1);
+    assert_eq!(v["warnings"], 1);
+    let d0 = &v["diagnostics"][0];
+    for key in [
+        "severity", "code", "message", "file", "line", "column", "help",
+    ] {
+        assert!(d0.get(key).is_some(), "missing {key} in {d0}");
+    }
+}
+
+#[test]
+fn validate_missing_files_exits_two_and_says_where() {
+    let d = tempfile::tempdir().unwrap();
+    slipway()
+        .args(["validate", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("codeship-services.yml")
+                .and(predicate::str::contains("docker-compose.yml")),
+        );
+}
+
+#[test]
+fn docker_compose_and_json_steps_fallbacks() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("docker-compose.yml"),
+        "version: '2'\nservices:\n  app:\n    image: busybox\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("codeship-steps.json"),
+        "[{\"service\": \"app\", \"command\": \"true\"}]",
+    )
+    .unwrap();
+    slipway()
+        .args(["validate", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success();
+}
+
+#[test]
+fn plan_json_is_reproducible_with_timestamp() {
+    let d = project(
+        "app:\n  build:\n    image: acme/app\n",
+        "- name: t\n  service: app\n  command: echo 'a b'\n- name: p\n  type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Branch }}-{{ .Time.Format \\\"2006\\\" }}\"\n",
+    );
+    let run = || {
+        slipway()
+            .args([
+                "plan",
+                "--format",
+                "json",
+                "--push",
+                "--tag",
+                "main",
+                "--ci-timestamp",
+                "1709211909",
+                "--dir",
+            ])
+            .arg(d.path())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    let a = run();
+    assert_eq!(a, run());
+    let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(v["steps"][0]["command"], serde_json::json!(["echo", "a b"]));
+    assert_eq!(v["steps"][1]["image_tag"], "main-2024");
+    assert_eq!(v["steps"][1]["registry"], "docker.io");
+}
+
+#[test]
+fn plan_text_shows_skipped_push_reason() {
+    let d = project(
+        "app:\n  build:\n    image: acme/app\n",
+        "- name: p\n  type: push\n  service: app\n  image_name: acme/app\n",
+    );
+    slipway()
+        .args(["plan", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "skipped: push steps run only with --push",
+        ));
+}
+
+#[test]
+fn encrypt_decrypt_round_trip_in_both_formats() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("codeship.aes");
+    slipway()
+        .args(["generate", "--key-path"])
+        .arg(&key)
+        .assert()
+        .success();
+    let plain = d.path().join("env");
+    std::fs::write(&plain, "SECRET=hunter2\n").unwrap();
+    for format in ["aead", "v2"] {
+        let enc = d.path().join(format!("env.{format}.encrypted"));
+        let back = d.path().join(format!("env.{format}.out"));
+        slipway()
+            .args(["encrypt", "--format", format, "--key-path"])
+            .arg(&key)
+            .arg(&plain)
+            .arg(&enc)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&enc).unwrap();
+        assert!(!text.contains("hunter2"));
+        assert!(text.starts_with(if format == "v2" {
+            "codeship:v2\n"
+        } else {
+            "slipway:aead1\n"
+        }));
+        slipway()
+            .args(["decrypt", "--key-path"])
+            .arg(&key)
+            .arg(&enc)
+            .arg(&back)
+            .assert()
+            .success();
+        assert_eq!(std::fs::read(&back).unwrap(), b"SECRET=hunter2\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&back).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+}
+
+#[test]
+fn decrypt_official_jet_v1_vector() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("environment");
+    let v = fixtures().join("vectors/jet-v1-official");
+    slipway()
+        .args(["decrypt", "--key-path"])
+        .arg(v.join("codeship.aes"))
+        .arg(v.join("environment.encrypted"))
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(v.join("environment.expected")).unwrap()
+    );
+}
+
+#[test]
+fn decrypt_with_wrong_key_fails_and_leaves_no_output() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("env");
+    let v = fixtures().join("vectors");
+    slipway()
+        .args(["decrypt", "--key-path"])
+        .arg(v.join("negative/wrong-key.aes"))
+        .arg(v.join("jet-v2-generated/env.encrypted"))
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "checksum for decrypted data is invalid, corrupt AES key or data",
+        ));
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        0,
+        "no temporary files left behind"
+    );
+}
+
+#[test]
+fn bad_key_files_are_explained() {
+    let d = tempfile::tempdir().unwrap();
+    let v = fixtures().join("vectors");
+    let out = d.path().join("x");
+    slipway()
+        .args(["decrypt", "--key-path"])
+        .arg(v.join("negative/short-key.aes"))
+        .arg(v.join("jet-v2-generated/env.encrypted"))
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("16 bytes"));
+    slipway()
+        .current_dir(d.path())
+        .args(["encrypt", "in", "out"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no key: looked for")
+                .and(predicate::str::contains("codeship.aes")),
+        );
+}
+
+#[test]
+fn generate_never_overwrites_and_respects_git() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("codeship.aes");
+    slipway()
+        .args(["generate", "--key-path"])
+        .arg(&key)
+        .assert()
+        .success();
+    let before = std::fs::read(&key).unwrap();
+    slipway()
+        .args(["generate", "--key-path"])
+        .arg(&key)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+    assert!(slipway_core::crypto::Key::parse(&before).is_ok());
+
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    assert!(
+        std::process::Command::new("git")
+            .arg("init")
+            .arg("-q")
+            .arg(repo.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let key = repo.path().join("codeship.aes");
+    slipway()
+        .args(["generate", "--key-path"])
+        .arg(&key)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".gitignore"));
+    assert!(!key.exists());
+    std::fs::write(repo.path().join(".gitignore"), "codeship.aes\n").unwrap();
+    slipway()
+        .args(["generate", "--key-path"])
+        .arg(&key)
+        .assert()
+        .success();
+}
+
+#[test]
+fn explain_lists_and_explains_codes() {
+    slipway()
+        .args(["explain", "SW206"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("push-image-mismatch"));
+    slipway()
+        .args(["explain"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("SW001"));
+    slipway().args(["explain", "nope"]).assert().code(2);
+}
