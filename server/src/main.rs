@@ -1,6 +1,8 @@
 //! `slipway`: validate, plan, encrypt and decrypt Codeship Pro projects like `jet` did.
 
 mod cli;
+mod docker;
+mod executor;
 mod fsutil;
 mod gitinfo;
 mod project;

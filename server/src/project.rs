@@ -11,6 +11,8 @@ const MAX_READ: u64 = 2 * 1024 * 1024;
 pub struct ProjectFiles {
     pub services: SourceFile,
     pub steps: SourceFile,
+    /// The services file's folder: build contexts, volumes and encrypted files are relative to it.
+    pub services_dir: PathBuf,
 }
 
 fn pick(
@@ -82,8 +84,13 @@ pub fn load(args: &ProjectArgs) -> Result<ProjectFiles> {
         &["codeship-steps.yml", "codeship-steps.json"],
         "steps",
     )?;
+    let services_dir = services
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     Ok(ProjectFiles {
         services: read_source(&services)?,
         steps: read_source(&steps)?,
+        services_dir,
     })
 }

@@ -2,6 +2,7 @@
 //! was checked, 2 usage errors or files that cannot be read.
 
 pub mod commands;
+pub mod printer;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,14 @@ pub enum Command {
     Decrypt(commands::crypt::DecryptArgs),
     /// Create a new project key file (codeship.aes), like `jet generate`.
     Generate(commands::generate::GenerateArgs),
+    /// Run the pipeline on a Docker engine, like `jet steps`.
+    Steps(Box<commands::steps::StepsArgs>),
+    /// Run one service's container with its dependencies, like `jet run`.
+    Run(Box<commands::steps::RunArgs>),
+    /// Build or pull one service's image, like `jet load`.
+    Load(Box<commands::steps::LoadArgs>),
+    /// Remove containers, networks and volumes that runs left behind (only slipway's, by label).
+    Cleanup(commands::steps::CleanupArgs),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
 }
@@ -65,6 +74,10 @@ pub fn main() -> ExitCode {
         Command::Decrypt(a) => commands::crypt::decrypt(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Explain(a) => commands::explain::run(a),
+        Command::Steps(a) => commands::steps::steps(*a),
+        Command::Run(a) => commands::steps::run(*a),
+        Command::Load(a) => commands::steps::load(*a),
+        Command::Cleanup(a) => commands::steps::cleanup(a),
     };
     match result {
         Ok(code) => code,

@@ -2,4 +2,5 @@ pub mod crypt;
 pub mod explain;
 pub mod generate;
 pub mod plan;
+pub mod steps;
 pub mod validate;

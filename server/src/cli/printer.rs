@@ -1,0 +1,127 @@
+//! Prints run events like jet: `(step: NAME) (service: SVC) line`, coloured on a terminal,
+//! plain otherwise, and a summary table at the end.
+
+use crate::executor::RunResult;
+use crate::executor::events::{Event, StepStatus};
+use std::io::{IsTerminal, Write};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub struct Printer {
+    color: bool,
+}
+
+const COLORS: [u8; 6] = [36, 33, 35, 32, 34, 31];
+
+impl Printer {
+    pub fn new() -> Self {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Printer { color }
+    }
+
+    fn paint(&self, code: u8, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn step_color(step: &str) -> u8 {
+        let h = step
+            .bytes()
+            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+        COLORS[h % COLORS.len()]
+    }
+
+    pub async fn run(self, mut rx: UnboundedReceiver<Event>) -> Self {
+        let stdout = std::io::stdout();
+        while let Some(ev) = rx.recv().await {
+            let mut out = stdout.lock();
+            let line = match ev {
+                Event::Log {
+                    step,
+                    service,
+                    line,
+                } => {
+                    format!(
+                        "{} {line}",
+                        self.paint(
+                            Self::step_color(&step),
+                            &format!("(step: {step}) (service: {service})")
+                        )
+                    )
+                }
+                Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
+                Event::StepStatus {
+                    step,
+                    status,
+                    duration_ms,
+                    message,
+                } => {
+                    let took = duration_ms
+                        .map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0))
+                        .unwrap_or_default();
+                    let prefix = self.paint(Self::step_color(&step), &format!("(step: {step})"));
+                    match status {
+                        StepStatus::Running => format!("{prefix} started"),
+                        StepStatus::Success => {
+                            format!("{prefix} {}{took}", self.paint(32, "success"))
+                        }
+                        StepStatus::Failed => {
+                            format!(
+                                "{prefix} {}{took}: {}",
+                                self.paint(31, "failed"),
+                                message.unwrap_or_default()
+                            )
+                        }
+                        StepStatus::Skipped => {
+                            format!("{prefix} skipped: {}", message.unwrap_or_default())
+                        }
+                        StepStatus::Cancelled => {
+                            format!("{prefix} {}", self.paint(33, "cancelled"))
+                        }
+                    }
+                }
+            };
+            let _ = writeln!(out, "{line}");
+        }
+        self
+    }
+
+    pub fn summary(&self, result: &RunResult) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\nsummary:");
+        let width = result
+            .steps
+            .iter()
+            .map(|(n, _, _)| n.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        for (name, status, took) in &result.steps {
+            let st = match status {
+                StepStatus::Success => self.paint(32, "success"),
+                StepStatus::Failed => self.paint(31, "failed "),
+                StepStatus::Skipped => "skipped".to_string(),
+                StepStatus::Cancelled => self.paint(33, "cancelled"),
+                StepStatus::Running => "running".to_string(),
+            };
+            let _ = writeln!(out, "  {name:<width$}  {st}  {:>7.1}s", took.as_secs_f64());
+        }
+        let failed = result
+            .steps
+            .iter()
+            .filter(|s| s.1 == StepStatus::Failed)
+            .count();
+        let ok = result
+            .steps
+            .iter()
+            .filter(|s| s.1 == StepStatus::Success)
+            .count();
+        let _ = writeln!(
+            out,
+            "{ok} succeeded, {failed} failed, {} skipped",
+            result.steps.len() - ok - failed
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! What a run reports as it goes. The CLI prints these; the server stores and streams them.
+//! Every text in an event has already been masked.
+
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Running,
+    Success,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A line of output from a step's container (or from building/pushing for it).
+    Log {
+        step: String,
+        service: String,
+        line: String,
+    },
+    /// Runner messages that belong to no step (building images, cleanup).
+    Info { message: String },
+    StepStatus {
+        step: String,
+        status: StepStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+pub type EventSender = tokio::sync::mpsc::UnboundedSender<Event>;
+
+pub fn status(
+    step: &str,
+    status: StepStatus,
+    duration: Option<Duration>,
+    message: Option<String>,
+) -> Event {
+    Event::StepStatus {
+        step: step.to_string(),
+        status,
+        duration_ms: duration.map(|d| d.as_millis() as u64),
+        message,
+    }
+}

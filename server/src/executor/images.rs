@@ -1,0 +1,210 @@
+//! Service images: built from their Dockerfile (once per run, however many steps use them)
+//! or pulled when missing, with registry credentials where needed.
+
+use super::Runner;
+use anyhow::{Context, Result, anyhow, bail};
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use futures_util::StreamExt;
+use slipway_core::dockercfg::{Credential, DockerCfg, registry_of_image};
+use slipway_core::model::Service;
+use slipway_core::template::{BuildVars, Template};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn docker_credentials(c: &Credential) -> DockerCredentials {
+    DockerCredentials {
+        username: c.username.clone(),
+        password: c.password.clone(),
+        email: c.email.clone(),
+        serveraddress: Some(c.registry.clone()),
+        identitytoken: c.identity_token.clone(),
+        ..Default::default()
+    }
+}
+
+impl Runner {
+    /// The image reference for a service, building or pulling it on first use.
+    /// `step`/`cfg` say who asked: build output is shown under that step, and its dockercfg
+    /// (if any) authenticates pulls of private images and base images.
+    pub(super) async fn image_for(
+        self: &Arc<Self>,
+        service: &str,
+        step: &str,
+        cfg: Option<&DockerCfg>,
+    ) -> Result<String> {
+        let cell = {
+            let mut map = self.images.lock().expect("images lock");
+            map.entry(service.to_string()).or_default().clone()
+        };
+        let result = cell
+            .get_or_init(|| async {
+                let svc = self
+                    .spec
+                    .services
+                    .get(service)
+                    .ok_or_else(|| format!("unknown service `{service}`"))?;
+                let svc_cfg = self.service_dockercfg(svc).map_err(|e| format!("{e:#}"))?;
+                let cfg = svc_cfg.as_ref().or(cfg);
+                let r = if svc.build.is_some() {
+                    self.build(svc, step, cfg).await
+                } else {
+                    self.pull(svc, step, cfg).await
+                };
+                r.map_err(|e| self.mask(&format!("{e:#}")))
+            })
+            .await;
+        result.clone().map_err(|e| anyhow!(e))
+    }
+
+    fn service_dockercfg(&self, svc: &Service) -> Result<Option<DockerCfg>> {
+        Ok(svc
+            .encrypted_dockercfg_path
+            .as_ref()
+            .and_then(|p| self.secrets.dockercfgs.get(&p.value).cloned()))
+    }
+
+    /// The name a built image gets: `build.image`, else one derived from project and service.
+    pub(super) fn built_image_name(&self, svc: &Service) -> String {
+        if let Some(img) = svc.build.as_ref().and_then(|b| b.image.as_ref()) {
+            return img.value.clone();
+        }
+        let clean = |s: &str| -> String {
+            s.to_ascii_lowercase()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        };
+        format!(
+            "slipway/{}-{}",
+            clean(&self.spec.project),
+            clean(&svc.name.value)
+        )
+    }
+
+    async fn build(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
+        let build = svc.build.as_ref().expect("checked by caller");
+        let name = &svc.name.value;
+        let context = self.spec.dir.join(&build.context.value);
+        let context = context.canonicalize().with_context(|| {
+            format!(
+                "build context {} of service `{name}` does not exist",
+                context.display()
+            )
+        })?;
+        let root = self.spec.dir.canonicalize()?;
+        if !context.starts_with(&root) {
+            bail!(
+                "build context {} of service `{name}` is outside the project folder",
+                context.display()
+            );
+        }
+        let dockerfile = build
+            .dockerfile
+            .as_ref()
+            .map_or("Dockerfile".to_string(), |d| d.value.clone());
+        let tag = self.built_image_name(svc);
+        // Build args are templates over the build values.
+        let vars = BuildVars {
+            service_name: name.clone(),
+            step_name: step.to_string(),
+            image_name: tag.clone(),
+            ..self.spec.vars.clone()
+        };
+        let mut args: HashMap<String, String> = HashMap::new();
+        for (k, v) in &build.args {
+            let value = Template::parse(&v.value)
+                .and_then(|t| t.render(&vars))
+                .map_err(|e| anyhow!("build arg `{}` of service `{name}`: {e}", k.value))?;
+            args.insert(k.value.clone(), value);
+        }
+        for (k, v) in self.secrets.build_args.get(name).into_iter().flatten() {
+            args.insert(k.clone(), v.clone());
+        }
+        self.info(format!("building image {tag} for service `{name}`"));
+        let df = dockerfile.clone();
+        let ctx = context.clone();
+        let tar =
+            tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(&dockerfile)
+            .t(&tag)
+            .buildargs(&args)
+            .rm(true)
+            .forcerm(true)
+            .build();
+        // Credentials for every registry in the dockercfg: a private `FROM` image needs them.
+        let creds: Option<HashMap<String, DockerCredentials>> = cfg.map(|c| {
+            c.entries
+                .iter()
+                .map(|e| (e.registry.clone(), docker_credentials(e)))
+                .collect()
+        });
+        let mut stream =
+            self.docker
+                .build_image(options, creds, Some(bollard::body_full(tar.into())));
+        let mut buf = super::mask::LineBuffer::default();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| anyhow!("building `{name}` failed: {e}"))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                bail!("building `{name}` failed: {err}");
+            }
+            if let Some(s) = info.stream {
+                for line in buf.push(s.as_bytes()) {
+                    self.log(step, name, &line);
+                }
+            }
+        }
+        if let Some(line) = buf.finish() {
+            self.log(step, name, &line);
+        }
+        Ok(tag)
+    }
+
+    async fn pull(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
+        let image = svc
+            .image
+            .as_ref()
+            .map(|i| i.value.clone())
+            .ok_or_else(|| anyhow!("service `{}` has no image", svc.name.value))?;
+        if self.docker.inspect_image(&image).await.is_ok() {
+            return Ok(image);
+        }
+        let registry = registry_of_image(&image);
+        let creds = cfg
+            .and_then(|c| c.lookup(&registry).ok())
+            .map(docker_credentials);
+        self.info(format!("pulling {image}"));
+        let (repo, tag) = split_tag(&image);
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag)
+            .build();
+        let mut stream = self.docker.create_image(Some(opts), None, creds);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| anyhow!("pulling {image} from {registry} failed: {e} (check the image name and, for a private image, the dockercfg credentials)"))?;
+            if let Some(s) = info
+                .status
+                .filter(|s| s.starts_with("Status") || s.starts_with("Digest"))
+            {
+                self.log(step, &svc.name.value, &s);
+            }
+        }
+        Ok(image)
+    }
+}
+
+/// `repo:tag` → (`repo`, `tag`); no tag → `latest`; a registry port is not a tag.
+pub fn split_tag(image: &str) -> (&str, &str) {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => (&image[..i], &image[i + 1..]),
+        _ => (image, "latest"),
+    }
+}

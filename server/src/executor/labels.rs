@@ -1,0 +1,130 @@
+//! Labels on every container, network and volume we create, and cleanup by label.
+//! Objects without our labels are never touched.
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use std::collections::HashMap;
+
+pub const RUN: &str = "io.slipway.run";
+pub const PROJECT: &str = "io.slipway.project";
+pub const STEP: &str = "io.slipway.step";
+
+pub fn labels(run_id: &str, project: &str, step: Option<&str>) -> HashMap<String, String> {
+    let mut l = HashMap::from([
+        (RUN.to_string(), run_id.to_string()),
+        (PROJECT.to_string(), project.to_string()),
+    ]);
+    if let Some(s) = step {
+        l.insert(STEP.to_string(), s.to_string());
+    }
+    l
+}
+
+/// What cleanup found (and removed unless it was a dry run).
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Leftovers {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+/// Remove everything labelled with `run_id` (or with any run id when `None`).
+pub async fn cleanup(
+    docker: &Docker,
+    run_id: Option<&str>,
+    dry_run: bool,
+) -> Result<Leftovers, bollard::errors::Error> {
+    let filter = match run_id {
+        Some(id) => format!("{RUN}={id}"),
+        None => RUN.to_string(),
+    };
+    let filters = HashMap::from([("label".to_string(), vec![filter])]);
+    let mut found = Leftovers::default();
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    for c in containers {
+        let Some(id) = c.id else { continue };
+        let name = c
+            .names
+            .and_then(|n| n.first().cloned())
+            .unwrap_or_else(|| id.clone());
+        if !dry_run {
+            let opts = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            if let Err(e) = docker.remove_container(&id, Some(opts)).await
+                && !is_not_found(&e)
+            {
+                return Err(e);
+            }
+        }
+        found
+            .containers
+            .push(name.trim_start_matches('/').to_string());
+    }
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    for n in networks {
+        let Some(id) = n.id else { continue };
+        if !dry_run
+            && let Err(e) = docker.remove_network(&id).await
+            && !is_not_found(&e)
+        {
+            return Err(e);
+        }
+        found.networks.push(n.name.unwrap_or(id));
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if !dry_run
+            && let Err(e) = docker
+                .remove_volume(
+                    &v.name,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await
+            && !is_not_found(&e)
+        {
+            return Err(e);
+        }
+        found.volumes.push(v.name);
+    }
+    Ok(found)
+}
+
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

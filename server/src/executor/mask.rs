@@ -1,0 +1,118 @@
+//! Masking of decrypted values in everything the runner prints or records.
+
+/// Secrets shorter than this are not masked: masking `a` or `1` would garble every line
+/// while protecting nothing. Such values are reported once as unmaskable.
+pub const MIN_SECRET_LEN: usize = 4;
+
+#[derive(Clone, Debug, Default)]
+pub struct Masker {
+    /// Longest first, so a secret containing another is replaced whole.
+    secrets: Vec<String>,
+}
+
+impl Masker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a secret value. Multi-line values are also masked line by line, since output
+    /// is handled a line at a time.
+    pub fn add(&mut self, secret: &str) {
+        let mut parts = vec![secret.to_string()];
+        if secret.contains('\n') {
+            parts.extend(secret.lines().map(str::to_string));
+        }
+        for p in parts {
+            let p = p.trim_end_matches('\r').to_string();
+            if p.trim().len() >= MIN_SECRET_LEN && !self.secrets.contains(&p) {
+                self.secrets.push(p);
+            }
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    pub fn extend<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, secrets: I) {
+        for s in secrets {
+            self.add(s.as_ref());
+        }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+/// Splits a byte stream into lines, so secrets split across chunks are still masked.
+#[derive(Default)]
+pub struct LineBuffer {
+    pending: Vec<u8>,
+}
+
+/// A line longer than this is emitted in pieces (a log line is not unbounded memory).
+const MAX_LINE: usize = 64 * 1024;
+
+impl LineBuffer {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.pending.extend_from_slice(chunk);
+        let mut lines = Vec::new();
+        while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=pos).collect();
+            lines.push(
+                String::from_utf8_lossy(&line[..line.len() - 1])
+                    .trim_end_matches('\r')
+                    .to_string(),
+            );
+        }
+        if self.pending.len() > MAX_LINE {
+            let line: Vec<u8> = self.pending.drain(..).collect();
+            lines.push(String::from_utf8_lossy(&line).into_owned());
+        }
+        lines
+    }
+
+    pub fn finish(&mut self) -> Option<String> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let line: Vec<u8> = self.pending.drain(..).collect();
+        Some(
+            String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_whole_and_multiline_secrets() {
+        let mut m = Masker::new();
+        m.add("hunter2!");
+        m.add("line-one\nline-two");
+        m.add("ab");
+        assert_eq!(m.mask("pw=hunter2! ok"), "pw=*** ok");
+        assert_eq!(m.mask("x line-two y"), "x *** y");
+        assert_eq!(m.mask("ab stays"), "ab stays");
+    }
+
+    #[test]
+    fn secrets_split_across_chunks_are_masked_per_line() {
+        let mut m = Masker::new();
+        m.add("s3cr3t-value");
+        let mut b = LineBuffer::default();
+        let mut out: Vec<String> = b.push(b"token: s3cr");
+        out.extend(b.push(b"3t-value\nnext"));
+        out.extend(b.finish());
+        let masked: Vec<String> = out.iter().map(|l| m.mask(l)).collect();
+        assert_eq!(masked, ["token: ***", "next"]);
+    }
+}

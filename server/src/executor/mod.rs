@@ -1,0 +1,374 @@
+//! The pipeline executor: follows the core's plan on a Docker engine (bollard). Builds each
+//! service image once per run, runs steps in fresh containers with their dependencies on a
+//! per-step network, pushes tagged images, masks every decrypted value, and removes
+//! everything it created (by label) at the end, on failure and on cancellation.
+
+pub mod context;
+mod env;
+pub mod events;
+mod images;
+pub mod labels;
+pub mod mask;
+mod push;
+pub mod secrets;
+mod step;
+
+use anyhow::Result;
+use bollard::Docker;
+use events::{Event, EventSender, StepStatus, status};
+use futures_util::future::BoxFuture;
+use mask::Masker;
+use slipway_core::crypto::Key;
+use slipway_core::model::ServicesFile;
+use slipway_core::plan::{Kind, Plan, PlannedStep, Status};
+use slipway_core::template::BuildVars;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{OnceCell, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// Knobs with sane defaults.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Fail a step when it prints nothing for this long (jet: 15 minutes).
+    pub no_output_timeout: Duration,
+    /// How long to wait for a dependency's HEALTHCHECK to report healthy.
+    pub health_timeout: Duration,
+    /// Run `manual` groups instead of skipping them.
+    pub approve: bool,
+    /// Remove containers, networks and volumes at the end (`--no-remove` keeps them).
+    pub remove: bool,
+    /// Leaf steps running at once (default: the CPU count).
+    pub parallelism: usize,
+    /// Variables from `-e K=V`, applied last.
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            no_output_timeout: Duration::from_secs(15 * 60),
+            health_timeout: Duration::from_secs(120),
+            approve: false,
+            remove: true,
+            parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+/// Everything one run needs.
+pub struct RunSpec {
+    /// Unique per run: names and labels of every object carry it.
+    pub run_id: String,
+    /// A short project name for image names and labels.
+    pub project: String,
+    /// The folder of the services file: build contexts and volumes are relative to it.
+    pub dir: PathBuf,
+    pub services: ServicesFile,
+    pub plan: Plan,
+    pub key: Option<Key>,
+    pub vars: BuildVars,
+    pub options: RunOptions,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub success: bool,
+    pub cancelled: bool,
+    pub steps: Vec<(String, StepStatus, Duration)>,
+}
+
+type Shared<T> = Arc<OnceCell<std::result::Result<T, String>>>;
+
+pub(crate) struct Runner {
+    docker: Docker,
+    spec: RunSpec,
+    secrets: secrets::Secrets,
+    masker: RwLock<Masker>,
+    events: EventSender,
+    cancel: CancellationToken,
+    images: Mutex<HashMap<String, Shared<String>>>,
+    volume_holders: Mutex<HashMap<String, Shared<String>>>,
+    slots: Semaphore,
+    failed: AtomicBool,
+    results: Mutex<Vec<(String, StepStatus, Duration)>>,
+}
+
+fn runner(
+    docker: Docker,
+    spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Arc<Runner>> {
+    let mut masker = Masker::new();
+    let secrets = secrets::Secrets::prepare(
+        &spec.dir,
+        &spec.services,
+        &spec.plan,
+        spec.key.as_ref(),
+        &mut masker,
+    )?;
+    let slots = Semaphore::new(spec.options.parallelism.max(1));
+    Ok(Arc::new(Runner {
+        docker,
+        secrets,
+        masker: RwLock::new(masker),
+        events,
+        cancel: cancel.clone(),
+        images: Mutex::new(HashMap::new()),
+        volume_holders: Mutex::new(HashMap::new()),
+        slots,
+        failed: AtomicBool::new(false),
+        results: Mutex::new(Vec::new()),
+        spec,
+    }))
+}
+
+/// Build or pull one service's image (`slipway load`).
+pub async fn load(
+    docker: Docker,
+    spec: RunSpec,
+    service: &str,
+    events: EventSender,
+) -> Result<String> {
+    let runner = runner(docker, spec, events, CancellationToken::new())?;
+    runner
+        .image_for(service, &format!("load-{service}"), None)
+        .await
+}
+
+/// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.
+pub async fn run(
+    docker: Docker,
+    spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<RunResult> {
+    let runner = runner(docker, spec, events, cancel.clone())?;
+    let steps = runner.spec.plan.steps.clone();
+    let ok = runner.clone().serial(steps).await;
+    let cancelled = cancel.is_cancelled();
+    if runner.spec.options.remove {
+        match labels::cleanup(&runner.docker, Some(&runner.spec.run_id), false).await {
+            Ok(left) if !left.is_empty() => runner.info(format!(
+                "removed {} containers, {} networks, {} volumes",
+                left.containers.len(),
+                left.networks.len(),
+                left.volumes.len()
+            )),
+            Ok(_) => {}
+            Err(e) => runner.info(format!(
+                "cleanup failed: {e}; run `slipway cleanup` to remove what is left"
+            )),
+        }
+    }
+    let steps = runner.results.lock().expect("results lock").clone();
+    Ok(RunResult {
+        success: ok && !cancelled,
+        cancelled,
+        steps,
+    })
+}
+
+impl Runner {
+    fn mask(&self, s: &str) -> String {
+        self.masker.read().expect("masker lock").mask(s)
+    }
+
+    fn add_secrets<I: IntoIterator<Item = String>>(&self, secrets: I) {
+        self.masker.write().expect("masker lock").extend(secrets);
+    }
+
+    fn info(&self, message: String) {
+        let _ = self.events.send(Event::Info {
+            message: self.mask(&message),
+        });
+    }
+
+    fn log(&self, step: &str, service: &str, line: &str) {
+        let _ = self.events.send(Event::Log {
+            step: step.to_string(),
+            service: service.to_string(),
+            line: self.mask(line),
+        });
+    }
+
+    fn finish(&self, step: &str, st: StepStatus, took: Duration, message: Option<String>) {
+        let message = message.map(|m| self.mask(&m));
+        let _ = self.events.send(status(step, st, Some(took), message));
+        self.results
+            .lock()
+            .expect("results lock")
+            .push((step.to_string(), st, took));
+    }
+
+    fn skip(&self, s: &PlannedStep, reason: &str) {
+        for leaf in s.leaves() {
+            let _ = self.events.send(status(
+                &leaf.name,
+                StepStatus::Skipped,
+                None,
+                Some(reason.to_string()),
+            ));
+            self.results.lock().expect("results lock").push((
+                leaf.name.clone(),
+                StepStatus::Skipped,
+                Duration::ZERO,
+            ));
+        }
+    }
+
+    fn stopping(&self) -> Option<&'static str> {
+        if self.cancel.is_cancelled() {
+            Some("cancelled")
+        } else if self.failed.load(Ordering::SeqCst) {
+            Some("an earlier step failed")
+        } else {
+            None
+        }
+    }
+
+    /// Run steps one after another; stop at the first failure.
+    fn serial(self: Arc<Self>, steps: Vec<PlannedStep>) -> BoxFuture<'static, bool> {
+        Box::pin(async move {
+            let mut ok = true;
+            for s in steps {
+                if let Some(reason) = self.stopping() {
+                    self.skip(&s, reason);
+                    ok = false;
+                    continue;
+                }
+                ok &= self.clone().step(s).await;
+            }
+            ok
+        })
+    }
+
+    /// Run steps at once (bounded by the slots). After a failure, steps that have not
+    /// started are skipped; running siblings finish.
+    fn parallel(self: Arc<Self>, steps: Vec<PlannedStep>) -> BoxFuture<'static, bool> {
+        Box::pin(async move {
+            let futures = steps.into_iter().map(|s| {
+                let me = self.clone();
+                async move {
+                    if let Some(reason) = me.stopping() {
+                        me.skip(&s, reason);
+                        return false;
+                    }
+                    me.step(s).await
+                }
+            });
+            futures_util::future::join_all(futures)
+                .await
+                .into_iter()
+                .all(|ok| ok)
+        })
+    }
+
+    fn step(self: Arc<Self>, s: PlannedStep) -> BoxFuture<'static, bool> {
+        Box::pin(async move {
+            if s.status == Status::Skipped {
+                self.skip(&s, s.reason.as_deref().unwrap_or("skipped"));
+                return true;
+            }
+            match s.kind {
+                Kind::Serial => self.serial(s.steps).await,
+                Kind::Parallel => self.parallel(s.steps).await,
+                Kind::Manual if !self.spec.options.approve => {
+                    self.info(format!(
+                        "skipping manual group `{}`: pass --approve to run it",
+                        s.name
+                    ));
+                    self.skip(&s, "manual group not approved (--approve)");
+                    true
+                }
+                Kind::Manual => self.serial(s.steps).await,
+                Kind::Run | Kind::Push => self.leaf(s).await,
+            }
+        })
+    }
+
+    async fn leaf(self: Arc<Self>, s: PlannedStep) -> bool {
+        let Ok(_slot) = self.slots.acquire().await else {
+            return false;
+        };
+        if let Some(reason) = self.stopping() {
+            self.skip(&s, reason);
+            return false;
+        }
+        let started = Instant::now();
+        let _ = self
+            .events
+            .send(status(&s.name, StepStatus::Running, None, None));
+        let work = async {
+            match s.kind {
+                Kind::Push => self.push_step(&s).await,
+                _ => self.run_step(&s).await,
+            }
+        };
+        let outcome = tokio::select! {
+            r = work => Some(r),
+            _ = self.cancel.cancelled() => None,
+        };
+        match outcome {
+            Some(Ok(())) => {
+                self.finish(&s.name, StepStatus::Success, started.elapsed(), None);
+                true
+            }
+            Some(Err(e)) => {
+                self.finish(
+                    &s.name,
+                    StepStatus::Failed,
+                    started.elapsed(),
+                    Some(format!("{e:#}")),
+                );
+                self.failed.store(true, Ordering::SeqCst);
+                for f in s.on_fail.clone() {
+                    let st = Instant::now();
+                    let _ = self
+                        .events
+                        .send(status(&f.name, StepStatus::Running, None, None));
+                    match self.run_step(&f).await {
+                        Ok(()) => self.finish(&f.name, StepStatus::Success, st.elapsed(), None),
+                        Err(e) => self.finish(
+                            &f.name,
+                            StepStatus::Failed,
+                            st.elapsed(),
+                            Some(format!("{e:#}")),
+                        ),
+                    }
+                }
+                false
+            }
+            None => {
+                self.finish(
+                    &s.name,
+                    StepStatus::Cancelled,
+                    started.elapsed(),
+                    Some("cancelled".into()),
+                );
+                false
+            }
+        }
+    }
+
+    /// A name for a Docker object of this run: `slipway-<run>-<what>`, in Docker's alphabet.
+    fn object_name(&self, what: &str) -> String {
+        let clean: String = what
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        format!("slipway-{}-{}", self.spec.run_id, clean)
+    }
+}

@@ -1,0 +1,129 @@
+//! Decrypt, up front, every encrypted value a run can need, so the masker knows each secret
+//! before any container prints anything. Values stay in memory only.
+
+use super::mask::Masker;
+use anyhow::{Context, Result, anyhow};
+use slipway_core::crypto::{self, Key};
+use slipway_core::dockercfg::DockerCfg;
+use slipway_core::envfile;
+use slipway_core::model::ServicesFile;
+use slipway_core::plan::Plan;
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Default)]
+pub struct Secrets {
+    /// Per service: variables from `encrypted_environment` and `encrypted_env_file`, in order.
+    pub env: HashMap<String, Vec<(String, String)>>,
+    /// Per service: build args from `encrypted_args_file` and `encrypted_args`.
+    pub build_args: HashMap<String, Vec<(String, String)>>,
+    /// Decrypted dockercfg files by their path as written in the configuration.
+    pub dockercfgs: HashMap<String, DockerCfg>,
+}
+
+fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
+    key.cloned().ok_or_else(|| {
+        anyhow!("no key: {what} is encrypted, but no project key was found (pass --key-path, or put codeship.aes in the project folder)")
+    })
+}
+
+fn decrypt_file(dir: &Path, rel: &str, key: &Key) -> Result<Vec<u8>> {
+    let path = dir.join(rel);
+    let data = std::fs::read(&path)
+        .with_context(|| format!("cannot read encrypted file {}", path.display()))?;
+    let (plain, _) = crypto::decrypt(key, &data)
+        .with_context(|| format!("cannot decrypt {}", path.display()))?;
+    Ok(plain)
+}
+
+fn decrypt_blob(blob: &str, key: &Key, what: &str) -> Result<Vec<u8>> {
+    // Inline values are v1/v2/aead text, possibly written on one line without the header's LF.
+    let (plain, _) = crypto::decrypt(key, blob.trim().as_bytes())
+        .with_context(|| format!("cannot decrypt {what}"))?;
+    Ok(plain)
+}
+
+fn env_lines(bytes: Vec<u8>, what: &str) -> Result<Vec<(String, String)>> {
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow!("{what} did not decrypt to text; the key may be wrong (v1 files have no integrity check)")
+    })?;
+    envfile::parse(&text)
+        .with_context(|| format!("{what} is not a KEY=VALUE file (is the key right?)"))
+}
+
+impl Secrets {
+    pub fn prepare(
+        dir: &Path,
+        services: &ServicesFile,
+        plan: &Plan,
+        key: Option<&Key>,
+        masker: &mut Masker,
+    ) -> Result<Secrets> {
+        let mut s = Secrets::default();
+        for svc in &services.services {
+            let name = &svc.name.value;
+            let mut env = Vec::new();
+            for blob in &svc.encrypted_environment {
+                let k = need_key(key, &format!("`encrypted_environment` of service `{name}`"))?;
+                env.extend(env_lines(
+                    decrypt_blob(&blob.value, &k, "encrypted_environment")?,
+                    "encrypted_environment",
+                )?);
+            }
+            for f in &svc.encrypted_env_file {
+                let k = need_key(key, &f.value)?;
+                env.extend(env_lines(decrypt_file(dir, &f.value, &k)?, &f.value)?);
+            }
+            let mut args = Vec::new();
+            if let Some(b) = &svc.build {
+                if let Some(f) = &b.encrypted_args_file {
+                    let k = need_key(key, &f.value)?;
+                    args.extend(env_lines(decrypt_file(dir, &f.value, &k)?, &f.value)?);
+                }
+                if let Some(blob) = &b.encrypted_args {
+                    let k = need_key(key, &format!("`build.encrypted_args` of service `{name}`"))?;
+                    args.extend(env_lines(
+                        decrypt_blob(&blob.value, &k, "build.encrypted_args")?,
+                        "build.encrypted_args",
+                    )?);
+                }
+            }
+            masker.extend(env.iter().chain(&args).map(|(_, v)| v));
+            if !env.is_empty() {
+                s.env.insert(name.clone(), env);
+            }
+            if !args.is_empty() {
+                s.build_args.insert(name.clone(), args);
+            }
+            if let Some(p) = &svc.encrypted_dockercfg_path {
+                s.load_dockercfg(dir, &p.value, key, masker)?;
+            }
+        }
+        for step in plan.leaves() {
+            if let Some(p) = &step.encrypted_dockercfg_path
+                && step.status == slipway_core::plan::Status::WillRun
+            {
+                s.load_dockercfg(dir, p, key, masker)?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn load_dockercfg(
+        &mut self,
+        dir: &Path,
+        rel: &str,
+        key: Option<&Key>,
+        masker: &mut Masker,
+    ) -> Result<()> {
+        if self.dockercfgs.contains_key(rel) {
+            return Ok(());
+        }
+        let k = need_key(key, rel)?;
+        let cfg =
+            DockerCfg::parse(&decrypt_file(dir, rel, &k)?).with_context(|| format!("in {rel}"))?;
+        masker.extend(cfg.secrets());
+        self.dockercfgs.insert(rel.to_string(), cfg);
+        Ok(())
+    }
+}

@@ -1,0 +1,487 @@
+//! Run steps: a per-step network, fresh dependency containers reachable by service name
+//! (healthy before the step starts), shared `volumes_from` holders, then the step's own
+//! container with its argv, streamed line by line with a no-output timeout.
+
+use super::Runner;
+use super::labels::labels;
+use super::mask::LineBuffer;
+use anyhow::{Context, Result, anyhow, bail};
+use bollard::container::LogOutput;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use slipway_core::model::{Command, Service};
+use slipway_core::plan::{PlannedStep, argv};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a container is attached to a step network.
+struct Attach<'a> {
+    network: &'a str,
+    aliases: Vec<String>,
+}
+
+impl Runner {
+    pub(super) async fn run_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
+        let service = step
+            .service
+            .as_deref()
+            .ok_or_else(|| anyhow!("step `{}` has no service", step.name))?;
+        // No command (only for `slipway run SERVICE`): the service's or image's default.
+        let argv = step.command.clone();
+        let cfg = self.step_dockercfg(step).await?;
+        let (code, _) = self
+            .run_container(&step.name, service, argv, cfg.as_ref(), &[], false)
+            .await?;
+        if code != 0 {
+            bail!("exited with status {code}");
+        }
+        Ok(())
+    }
+
+    /// Run one container of `service` with its dependencies; returns its exit status and id.
+    /// `extra_binds` lets the dockercfg generator mount its temporary volume; `keep` leaves
+    /// the container (not its dependencies) for the caller to read from and remove.
+    pub(super) async fn run_container(
+        self: &Arc<Self>,
+        step: &str,
+        service: &str,
+        argv: Option<Vec<String>>,
+        cfg: Option<&slipway_core::dockercfg::DockerCfg>,
+        extra_binds: &[String],
+        keep: bool,
+    ) -> Result<(i64, String)> {
+        let svc = self
+            .spec
+            .services
+            .get(service)
+            .ok_or_else(|| anyhow!("unknown service `{service}`"))?
+            .clone();
+        let image = self.image_for(service, step, cfg).await?;
+        let network = self.object_name(&format!("net-{step}"));
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("cannot create network {network}"))?;
+        let mut main_id = None;
+        let result = async {
+            self.start_dependencies(step, &svc, &network, cfg).await?;
+            let attach = Attach {
+                network: &network,
+                aliases: vec![service.to_string()],
+            };
+            let id = self
+                .create(
+                    &format!("{step}-{service}"),
+                    step,
+                    &svc,
+                    &image,
+                    argv,
+                    Some(&attach),
+                    extra_binds,
+                )
+                .await?;
+            main_id = Some(id.clone());
+            self.docker
+                .start_container(&id, None)
+                .await
+                .with_context(|| format!("cannot start the container for `{service}`"))?;
+            Ok((self.follow(&id, step, service).await?, id))
+        }
+        .await;
+        if self.spec.options.remove || keep {
+            let kept = if keep { main_id.as_deref() } else { None };
+            self.remove_step_objects(step, &network, kept).await;
+        }
+        result
+    }
+
+    /// Create (not start) a container for `svc`. Names carry the run id; labels carry run,
+    /// project and step so cleanup finds them.
+    #[allow(clippy::too_many_arguments)]
+    async fn create(
+        self: &Arc<Self>,
+        what: &str,
+        step: &str,
+        svc: &Service,
+        image: &str,
+        argv: Option<Vec<String>>,
+        attach: Option<&Attach<'_>>,
+        extra_binds: &[String],
+    ) -> Result<String> {
+        let env = self.service_env(svc)?;
+        let mut binds: Vec<String> = extra_binds.to_vec();
+        let mut anonymous = Vec::new();
+        for v in &svc.volumes {
+            match &v.host {
+                Some(host) => binds.push(format!(
+                    "{}:{}{}",
+                    self.host_path(host)?,
+                    v.container,
+                    if v.read_only { ":ro" } else { "" }
+                )),
+                None => anonymous.push(v.container.clone()),
+            }
+        }
+        if svc.add_docker {
+            binds.push("/var/run/docker.sock:/var/run/docker.sock".to_string());
+        }
+        let mut volumes_from = Vec::new();
+        for vf in &svc.volumes_from {
+            volumes_from.push(self.volume_holder(&vf.value, step).await?);
+        }
+        let entrypoint = match &svc.entrypoint {
+            Some(Command::Line(l)) => Some(argv::split(&l.value)?),
+            Some(Command::Argv(a)) => Some(a.iter().map(|s| s.value.clone()).collect()),
+            None => None,
+        };
+        let cmd = match (argv, &svc.command) {
+            (Some(a), _) => Some(a),
+            (None, Some(Command::Line(l))) => Some(argv::split(&l.value)?),
+            (None, Some(Command::Argv(a))) => Some(a.iter().map(|s| s.value.clone()).collect()),
+            (None, None) => None,
+        };
+        let passthrough = |key: &str| {
+            svc.passthrough
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, n)| n)
+        };
+        let strings = |key: &str| -> Option<Vec<String>> {
+            passthrough(key).map(|n| {
+                n.items()
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect()
+            })
+        };
+        let host_config = HostConfig {
+            binds: (!binds.is_empty()).then_some(binds),
+            volumes_from: (!volumes_from.is_empty()).then_some(volumes_from),
+            network_mode: attach.map(|a| a.network.to_string()),
+            extra_hosts: strings("extra_hosts"),
+            dns: strings("dns"),
+            dns_search: strings("dns_search"),
+            cap_add: strings("cap_add"),
+            cap_drop: strings("cap_drop"),
+            ..Default::default()
+        };
+        let networking_config = attach.map(|a| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                a.network.to_string(),
+                EndpointSettings {
+                    aliases: Some(a.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd,
+            entrypoint,
+            env: Some(env),
+            working_dir: svc.working_dir.as_ref().map(|w| w.value.clone()),
+            user: svc.user.as_ref().map(|u| u.value.clone()),
+            hostname: passthrough("hostname")
+                .and_then(|n| n.as_str())
+                .map(str::to_string),
+            labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+            volumes: (!anonymous.is_empty()).then_some(anonymous),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        };
+        let name = self.object_name(what);
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .with_context(|| format!("cannot create container {name}"))?;
+        Ok(created.id)
+    }
+
+    /// A host path from a volume, relative to the project folder; it must stay inside.
+    fn host_path(&self, host: &str) -> Result<String> {
+        let root = self.spec.dir.canonicalize()?;
+        let path = if std::path::Path::new(host).is_absolute() {
+            std::path::PathBuf::from(host)
+        } else {
+            root.join(host)
+        };
+        if !path.exists() {
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create volume folder {}", path.display()))?;
+        }
+        let path = path.canonicalize()?;
+        if !std::path::Path::new(host).is_absolute() && !path.starts_with(&root) {
+            bail!("volume host path `{host}` resolves outside the project folder");
+        }
+        Ok(path.display().to_string())
+    }
+
+    /// `volumes_from` holders are created once per run and shared by every step.
+    async fn volume_holder(self: &Arc<Self>, service: &str, step: &str) -> Result<String> {
+        let cell = {
+            let mut map = self.volume_holders.lock().expect("holders lock");
+            map.entry(service.to_string()).or_default().clone()
+        };
+        let r = cell
+            .get_or_init(|| async {
+                let make = async {
+                    let svc = self
+                        .spec
+                        .services
+                        .get(service)
+                        .ok_or_else(|| anyhow!("unknown service `{service}`"))?
+                        .clone();
+                    let image = self.image_for(service, step, None).await?;
+                    Box::pin(self.create(
+                        &format!("volumes-{service}"),
+                        "volumes",
+                        &svc,
+                        &image,
+                        Some(vec!["true".into()]),
+                        None,
+                        &[],
+                    ))
+                    .await
+                };
+                make.await.map_err(|e: anyhow::Error| format!("{e:#}"))
+            })
+            .await;
+        r.clone().map_err(|e| anyhow!(e))
+    }
+
+    /// Start `links`/`depends_on` services (and theirs) fresh for this step, dependencies
+    /// first, each reachable on the step network by its name and link aliases.
+    async fn start_dependencies(
+        self: &Arc<Self>,
+        step: &str,
+        svc: &Service,
+        network: &str,
+        cfg: Option<&slipway_core::dockercfg::DockerCfg>,
+    ) -> Result<()> {
+        let order = self.dependency_order(svc);
+        for dep in order {
+            let dsvc = self
+                .spec
+                .services
+                .get(&dep)
+                .ok_or_else(|| anyhow!("unknown service `{dep}`"))?
+                .clone();
+            let image = self.image_for(&dep, step, cfg).await?;
+            let mut aliases = vec![dep.clone()];
+            for s in &self.spec.services.services {
+                for l in &s.links {
+                    if l.service.value == dep
+                        && let Some(a) = &l.alias
+                        && !aliases.contains(a)
+                    {
+                        aliases.push(a.clone());
+                    }
+                }
+            }
+            let attach = Attach { network, aliases };
+            let id = self
+                .create(
+                    &format!("{step}-dep-{dep}"),
+                    step,
+                    &dsvc,
+                    &image,
+                    None,
+                    Some(&attach),
+                    &[],
+                )
+                .await?;
+            self.docker
+                .start_container(&id, None)
+                .await
+                .with_context(|| format!("cannot start dependency `{dep}`"))?;
+            self.wait_healthy(&id, &dep).await?;
+        }
+        Ok(())
+    }
+
+    fn dependency_order(&self, svc: &Service) -> Vec<String> {
+        let mut order = Vec::new();
+        let mut stack: Vec<(String, bool)> = svc
+            .links
+            .iter()
+            .map(|l| &l.service)
+            .chain(&svc.depends_on)
+            .rev()
+            .map(|s| (s.value.clone(), false))
+            .collect();
+        while let Some((name, expanded)) = stack.pop() {
+            if order.contains(&name) {
+                continue;
+            }
+            if expanded {
+                order.push(name);
+                continue;
+            }
+            stack.push((name.clone(), true));
+            if let Some(s) = self.spec.services.get(&name) {
+                for d in s
+                    .links
+                    .iter()
+                    .map(|l| &l.service)
+                    .chain(&s.depends_on)
+                    .rev()
+                {
+                    if !order.contains(&d.value) && d.value != svc.name.value {
+                        stack.push((d.value.clone(), false));
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    /// Wait for a dependency with a HEALTHCHECK to be healthy, polling every second.
+    async fn wait_healthy(&self, id: &str, name: &str) -> Result<()> {
+        let deadline = Instant::now() + self.spec.options.health_timeout;
+        loop {
+            let info = self.docker.inspect_container(id, None).await?;
+            let state = info.state.unwrap_or_default();
+            if state.running != Some(true) {
+                bail!(
+                    "dependency `{name}` exited (status {}) before the step started",
+                    state.exit_code.unwrap_or(-1)
+                );
+            }
+            let Some(health) = state.health else {
+                return Ok(());
+            };
+            match health.status.map(|s| s.to_string()).as_deref() {
+                Some("healthy") => return Ok(()),
+                Some("unhealthy") => {
+                    bail!("dependency `{name}` is unhealthy (its HEALTHCHECK failed)")
+                }
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "dependency `{name}` was not healthy after {}s; check its HEALTHCHECK",
+                    self.spec.options.health_timeout.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Stream a container's output as masked lines until it exits; return its exit status.
+    async fn follow(&self, id: &str, step: &str, service: &str) -> Result<i64> {
+        let opts = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(id, Some(opts));
+        let (mut out, mut err) = (LineBuffer::default(), LineBuffer::default());
+        let timeout = self.spec.options.no_output_timeout;
+        loop {
+            match tokio::time::timeout(timeout, logs.next()).await {
+                Err(_) => {
+                    let _ = self
+                        .docker
+                        .kill_container(id, Some(KillContainerOptionsBuilder::default().build()))
+                        .await;
+                    bail!(
+                        "no output for {}s; the step was stopped (no-output timeout)",
+                        timeout.as_secs()
+                    );
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(anyhow!("lost the container's output: {e}")),
+                Ok(Some(Ok(chunk))) => {
+                    let lines = match chunk {
+                        LogOutput::StdErr { message } => err.push(&message),
+                        LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                            out.push(&message)
+                        }
+                        LogOutput::StdIn { .. } => Vec::new(),
+                    };
+                    for l in lines {
+                        self.log(step, service, &l);
+                    }
+                }
+            }
+        }
+        for l in out.finish().into_iter().chain(err.finish()) {
+            self.log(step, service, &l);
+        }
+        let mut wait = self.docker.wait_container(id, None);
+        let code = match wait.next().await {
+            Some(Ok(r)) => r.status_code,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(anyhow!("waiting for the container failed: {e}")),
+            None => self
+                .docker
+                .inspect_container(id, None)
+                .await?
+                .state
+                .and_then(|s| s.exit_code)
+                .unwrap_or(-1),
+        };
+        Ok(code)
+    }
+
+    /// Remove this step's containers (dependencies included) and its network.
+    async fn remove_step_objects(&self, step: &str, network: &str, keep: Option<&str>) {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{}={}", super::labels::RUN, self.spec.run_id),
+                format!("{}={step}", super::labels::STEP),
+            ],
+        )]);
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        if let Ok(list) = self.docker.list_containers(Some(opts)).await {
+            for c in list {
+                if let Some(id) = c.id.filter(|id| Some(id.as_str()) != keep) {
+                    let _ = self
+                        .docker
+                        .remove_container(
+                            &id,
+                            Some(
+                                RemoveContainerOptionsBuilder::default()
+                                    .force(true)
+                                    .v(true)
+                                    .build(),
+                            ),
+                        )
+                        .await;
+                }
+            }
+        }
+        if keep.is_some() {
+            // The kept container still holds the network; disconnect it first.
+            let _ = self
+                .docker
+                .disconnect_network(
+                    network,
+                    bollard::models::NetworkDisconnectRequest {
+                        container: keep.unwrap_or_default().to_string(),
+                        force: Some(true),
+                    },
+                )
+                .await;
+        }
+        let _ = self.docker.remove_network(network).await;
+    }
+}
