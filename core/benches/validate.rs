@@ -6,10 +6,7 @@ use slipway_core::{SourceFile, check, syntax};
 use std::hint::black_box;
 
 fn files(services: &str, steps: &str) -> (SourceFile, SourceFile) {
-    (
-        SourceFile::new("codeship-services.yml", services),
-        SourceFile::new("codeship-steps.yml", steps),
-    )
+    (SourceFile::new("codeship-services.yml", services), SourceFile::new("codeship-steps.yml", steps))
 }
 
 fn bench(c: &mut Criterion) {
@@ -22,16 +19,9 @@ fn bench(c: &mut Criterion) {
     for (name, (sv, st)) in [("aggregate", &agg), ("5000_steps", &large)] {
         let mut g = c.benchmark_group(name);
         g.bench_function("parse_only", |b| {
-            b.iter(|| {
-                (
-                    black_box(syntax::parse(sv).is_ok()),
-                    black_box(syntax::parse(st).is_ok()),
-                )
-            })
+            b.iter(|| (black_box(syntax::parse(sv).is_ok()), black_box(syntax::parse(st).is_ok())))
         });
-        g.bench_function("validate", |b| {
-            b.iter(|| black_box(check(sv, st).report.errors))
-        });
+        g.bench_function("validate", |b| b.iter(|| black_box(check(sv, st).report.errors)));
         g.finish();
     }
 }

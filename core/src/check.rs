@@ -20,37 +20,14 @@ pub fn check(services_file: &SourceFile, steps_file: &SourceFile) -> Checked {
     let services_root = syntax::parse(services_file).map_err(|d| diags.push(d)).ok();
     let steps_root = syntax::parse(steps_file).map_err(|d| diags.push(d)).ok();
     let services = services_root
-        .map(|root| {
-            services::lower(
-                &root,
-                &mut Lower {
-                    file: services_file,
-                    diags: &mut diags,
-                },
-            )
-        })
+        .map(|root| services::lower(&root, &mut Lower { file: services_file, diags: &mut diags }))
         .unwrap_or_default();
     let steps = steps_root
-        .map(|root| {
-            steps::lower(
-                &root,
-                &mut Lower {
-                    file: steps_file,
-                    diags: &mut diags,
-                },
-            )
-        })
+        .map(|root| steps::lower(&root, &mut Lower { file: steps_file, diags: &mut diags }))
         .unwrap_or_default();
     // Cross-file rules would only repeat the syntax error as "unknown service" noise.
-    if !diags
-        .iter()
-        .any(|d| d.code == crate::Code::YamlSyntax && d.file == services_file.name)
-    {
+    if !diags.iter().any(|d| d.code == crate::Code::YamlSyntax && d.file == services_file.name) {
         crate::rules::run(services_file, &services, steps_file, &steps, &mut diags);
     }
-    Checked {
-        services,
-        steps,
-        report: Report::new(diags),
-    }
+    Checked { services, steps, report: Report::new(diags) }
 }

@@ -37,24 +37,9 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(
-        severity: Severity,
-        code: Code,
-        file: &SourceFile,
-        span: Span,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(severity: Severity, code: Code, file: &SourceFile, span: Span, message: impl Into<String>) -> Self {
         let (line, column) = file.line_col(span.start);
-        Diagnostic {
-            severity,
-            code,
-            message: message.into(),
-            file: file.name.clone(),
-            line,
-            column,
-            help: None,
-            span,
-        }
+        Diagnostic { severity, code, message: message.into(), file: file.name.clone(), line, column, help: None, span }
     }
     pub fn error(code: Code, file: &SourceFile, span: Span, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, code, file, span, message)
@@ -81,17 +66,11 @@ pub struct Report {
 
 impl Report {
     pub fn new(mut diagnostics: Vec<Diagnostic>) -> Self {
-        diagnostics.sort_by(|a, b| {
-            (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
-        });
+        diagnostics.sort_by(|a, b| (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code)));
         diagnostics.dedup();
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         let warnings = diagnostics.len() - errors;
-        Report {
-            diagnostics,
-            errors,
-            warnings,
-        }
+        Report { diagnostics, errors, warnings }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -107,11 +86,7 @@ impl Report {
     pub fn render_text(&self, files: &[&SourceFile]) -> String {
         let mut out = String::new();
         for d in &self.diagnostics {
-            render_one(
-                &mut out,
-                d,
-                files.iter().copied().find(|f| f.name == d.file),
-            );
+            render_one(&mut out, d, files.iter().copied().find(|f| f.name == d.file));
         }
         if self.diagnostics.is_empty() {
             out.push_str("no problems found\n");
@@ -136,28 +111,12 @@ fn render_one(out: &mut String, d: &Diagnostic, file: Option<&SourceFile>) {
         let text = file.line_text(d.line);
         let gutter = d.line.to_string().len();
         let width = {
-            let len = file
-                .slice(d.span)
-                .lines()
-                .next()
-                .map_or(0, |s| s.chars().count());
-            len.clamp(
-                1,
-                text.chars()
-                    .count()
-                    .saturating_sub(d.column as usize - 1)
-                    .max(1),
-            )
+            let len = file.slice(d.span).lines().next().map_or(0, |s| s.chars().count());
+            len.clamp(1, text.chars().count().saturating_sub(d.column as usize - 1).max(1))
         };
         let _ = writeln!(out, "{:gutter$} |", "");
         let _ = writeln!(out, "{} | {}", d.line, text.replace('\t', " "));
-        let _ = writeln!(
-            out,
-            "{:gutter$} | {}{}",
-            "",
-            " ".repeat(d.column as usize - 1),
-            "^".repeat(width)
-        );
+        let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(d.column as usize - 1), "^".repeat(width));
     }
     if let Some(help) = &d.help {
         let _ = writeln!(out, "  = help: {help}");

@@ -52,9 +52,7 @@ pub enum DockercfgError {
     NotJson { go_message: String },
     #[error("Failed to parse dockercfg: {0}")]
     Shape(String),
-    #[error(
-        "no credentials for registry `{registry}` in the dockercfg (it has entries for: {known})"
-    )]
+    #[error("no credentials for registry `{registry}` in the dockercfg (it has entries for: {known})")]
     MissingEntry { registry: String, known: String },
 }
 
@@ -64,14 +62,10 @@ pub const MAX_DOCKERCFG_BYTES: usize = 1024 * 1024;
 impl DockerCfg {
     pub fn parse(bytes: &[u8]) -> Result<DockerCfg, DockercfgError> {
         if bytes.len() > MAX_DOCKERCFG_BYTES {
-            return Err(DockercfgError::Shape(format!(
-                "file is {} bytes; the limit is 1 MiB",
-                bytes.len()
-            )));
+            return Err(DockercfgError::Shape(format!("file is {} bytes; the limit is 1 MiB", bytes.len())));
         }
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| DockercfgError::NotJson {
-            go_message: go_json_error(bytes, &e),
-        })?;
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| DockercfgError::NotJson { go_message: go_json_error(bytes, &e) })?;
         let Value::Object(root) = value else {
             return Err(DockercfgError::Shape(format!(
                 "json: cannot unmarshal {} into Go value of type map[string]dockercfg",
@@ -81,10 +75,7 @@ impl DockerCfg {
         let map: &Map<String, Value> = match root.get("auths") {
             Some(Value::Object(auths)) => auths,
             Some(other) => {
-                return Err(DockercfgError::Shape(format!(
-                    "`auths` must be an object, found {}",
-                    go_kind(other)
-                )));
+                return Err(DockercfgError::Shape(format!("`auths` must be an object, found {}", go_kind(other))));
             }
             None => &root,
         };
@@ -114,17 +105,12 @@ impl DockerCfg {
     /// The entry for `registry` (URL or host; Docker Hub aliases match each other).
     pub fn lookup(&self, registry: &str) -> Result<&Credential, DockercfgError> {
         let want = normalize_registry(registry);
-        self.entries
-            .iter()
-            .find(|c| normalize_registry(&c.registry) == want)
-            .ok_or_else(|| DockercfgError::MissingEntry {
+        self.entries.iter().find(|c| normalize_registry(&c.registry) == want).ok_or_else(|| {
+            DockercfgError::MissingEntry {
                 registry: registry.to_string(),
-                known: if self.entries.is_empty() {
-                    "none".into()
-                } else {
-                    self.registries().join(", ")
-                },
-            })
+                known: if self.entries.is_empty() { "none".into() } else { self.registries().join(", ") },
+            }
+        })
     }
 
     pub fn registries(&self) -> Vec<String> {
@@ -138,9 +124,7 @@ impl DockerCfg {
 
 fn decode_auth(auth: &str) -> Option<(String, String)> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(auth.trim())
-        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(auth.trim()).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_string(), p.to_string()))
@@ -151,22 +135,12 @@ const DOCKER_HUB: &str = "docker.io";
 /// `https://index.docker.io/v1/` → `docker.io`; `https://quay.io/v2/` → `quay.io`.
 pub fn normalize_registry(registry: &str) -> String {
     let r = registry.trim();
-    let r = r
-        .strip_prefix("https://")
-        .or_else(|| r.strip_prefix("http://"))
-        .unwrap_or(r);
+    let r = r.strip_prefix("https://").or_else(|| r.strip_prefix("http://")).unwrap_or(r);
     let r = r.trim_end_matches('/');
-    let r = r
-        .strip_suffix("/v1")
-        .or_else(|| r.strip_suffix("/v2"))
-        .unwrap_or(r);
+    let r = r.strip_suffix("/v1").or_else(|| r.strip_suffix("/v2")).unwrap_or(r);
     let r = r.trim_end_matches('/').to_ascii_lowercase();
     match r.as_str() {
-        ""
-        | "index.docker.io"
-        | "docker.io"
-        | "registry-1.docker.io"
-        | "registry.hub.docker.com" => DOCKER_HUB.into(),
+        "" | "index.docker.io" | "docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => DOCKER_HUB.into(),
         _ => r,
     }
 }
@@ -199,11 +173,8 @@ fn go_json_error(bytes: &[u8], e: &serde_json::Error) -> String {
         return "unexpected end of JSON input".into();
     }
     // serde_json reports 1-based line and column (in bytes) of the offending character.
-    let line_start: usize = bytes
-        .split_inclusive(|b| *b == b'\n')
-        .take(e.line().saturating_sub(1))
-        .map(<[u8]>::len)
-        .sum();
+    let line_start: usize =
+        bytes.split_inclusive(|b| *b == b'\n').take(e.line().saturating_sub(1)).map(<[u8]>::len).sum();
     let offset = (line_start + e.column().saturating_sub(1)).min(bytes.len().saturating_sub(1));
     let c = bytes.get(offset).copied().unwrap_or(b' ');
     let msg = e.to_string();
@@ -242,10 +213,7 @@ mod tests {
         let legacy = br#"{"https://index.docker.io/v1/": {"auth": "dTpw", "email": "a@b"}}"#;
         let cfg = DockerCfg::parse(legacy).unwrap();
         let c = cfg.lookup("docker.io").unwrap();
-        assert_eq!(
-            (c.username.as_deref(), c.password.as_deref()),
-            (Some("u"), Some("p"))
-        );
+        assert_eq!((c.username.as_deref(), c.password.as_deref()), (Some("u"), Some("p")));
         let modern = br#"{"auths": {"quay.io": {"username": "robot", "password": "s3"}}}"#;
         let cfg = DockerCfg::parse(modern).unwrap();
         assert!(cfg.lookup("https://quay.io/v2/").is_ok());
@@ -257,23 +225,12 @@ mod tests {
     fn not_json_reads_like_jet() {
         let e = DockerCfg::parse(b"{} x").unwrap_err();
         assert!(
-            e.to_string().starts_with(
-                "Failed to parse dockercfg: invalid character 'x' after top-level value"
-            ),
+            e.to_string().starts_with("Failed to parse dockercfg: invalid character 'x' after top-level value"),
             "{e}"
         );
         let e = DockerCfg::parse(b"\x01garbage").unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("invalid character '\\x01' looking for beginning of value"),
-            "{e}"
-        );
-        assert!(
-            DockerCfg::parse(b"")
-                .unwrap_err()
-                .to_string()
-                .contains("unexpected end of JSON input")
-        );
+        assert!(e.to_string().contains("invalid character '\\x01' looking for beginning of value"), "{e}");
+        assert!(DockerCfg::parse(b"").unwrap_err().to_string().contains("unexpected end of JSON input"));
     }
 
     #[test]

@@ -17,23 +17,16 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
             continue;
         }
         let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-        let err = |message: &str| EnvFileError {
-            line: i + 1,
-            message: message.into(),
-        };
+        let err = |message: &str| EnvFileError { line: i + 1, message: message.into() };
         let Some((key, rest)) = line.split_once('=') else {
             return Err(err("expected KEY=VALUE (no `=` found)"));
         };
         let key = key.trim();
         if key.is_empty()
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
             || key.starts_with(|c: char| c.is_ascii_digit())
         {
-            return Err(err(
-                "the variable name must be letters, digits and `_`, not starting with a digit",
-            ));
+            return Err(err("the variable name must be letters, digits and `_`, not starting with a digit"));
         }
         let rest = rest.trim_start();
         let value = if let Some(body) = rest.strip_prefix('"') {
@@ -90,16 +83,11 @@ mod tests {
 
     #[test]
     fn parses_the_usual_shapes() {
-        let text = "# comment\n\nexport A=1\nB = two words # note\nC=\"q \\\"x\\\"\\n\"\nD='lit $X'\nE=\nF=\"multi\nline\"\n";
+        let text =
+            "# comment\n\nexport A=1\nB = two words # note\nC=\"q \\\"x\\\"\\n\"\nD='lit $X'\nE=\nF=\"multi\nline\"\n";
         let got = parse(text).unwrap();
-        let want = [
-            ("A", "1"),
-            ("B", "two words"),
-            ("C", "q \"x\"\n"),
-            ("D", "lit $X"),
-            ("E", ""),
-            ("F", "multi\nline"),
-        ];
+        let want =
+            [("A", "1"), ("B", "two words"), ("C", "q \"x\"\n"), ("D", "lit $X"), ("E", ""), ("F", "multi\nline")];
         assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
     }
 

@@ -5,11 +5,8 @@ use std::path::PathBuf;
 
 fn examples() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/examples");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     dirs
 }
@@ -28,17 +25,9 @@ fn all_examples_have_no_errors() {
         let steps = load(dir, "codeship-steps.yml");
         let checked = check(&services, &steps);
         if checked.report.has_errors() {
-            failures.push_str(&format!(
-                "== {}\n{}",
-                dir.display(),
-                checked.report.render_text(&[&services, &steps])
-            ));
+            failures.push_str(&format!("== {}\n{}", dir.display(), checked.report.render_text(&[&services, &steps])));
         }
-        assert!(
-            !checked.services.services.is_empty() && !checked.steps.steps.is_empty(),
-            "{}",
-            dir.display()
-        );
+        assert!(!checked.services.services.is_empty() && !checked.steps.steps.is_empty(), "{}", dir.display());
     }
     assert!(failures.is_empty(), "{failures}");
 }

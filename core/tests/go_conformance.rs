@@ -52,11 +52,5 @@ fn matches_go_text_template() {
             )),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} differ from Go:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} differ from Go:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

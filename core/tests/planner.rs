@@ -15,51 +15,27 @@ b:
 ";
 
 fn plan_for(steps: &str, tag: Option<&str>, push: bool) -> Plan {
-    let checked = check(
-        &SourceFile::new("s.yml", SERVICES),
-        &SourceFile::new("t.yml", steps),
-    );
-    assert!(
-        !checked.report.has_errors(),
-        "{}",
-        checked.report.render_text(&[])
-    );
+    let checked = check(&SourceFile::new("s.yml", SERVICES), &SourceFile::new("t.yml", steps));
+    assert!(!checked.report.has_errors(), "{}", checked.report.render_text(&[]));
     let vars = BuildVars {
         branch: tag.unwrap_or("").into(),
         commit_id: "0123456789abcdef".into(),
         timestamp: 1_709_211_909,
         ..BuildVars::default()
     };
-    plan(
-        &checked.services,
-        &checked.steps,
-        &PlanOptions {
-            tag: tag.map(String::from),
-            push,
-            vars,
-        },
-    )
+    plan(&checked.services, &checked.steps, &PlanOptions { tag: tag.map(String::from), push, vars })
 }
 
 fn status(p: &Plan, name: &str) -> Status {
-    p.find(name)
-        .unwrap_or_else(|| panic!("no step {name}: {p:#?}"))
-        .status
+    p.find(name).unwrap_or_else(|| panic!("no step {name}: {p:#?}")).status
 }
 
 #[test]
 fn run_steps_split_argv_without_a_shell() {
-    let p = plan_for(
-        "- name: t\n  service: a\n  command: sh -c 'echo \"a b\" && exit 1' > out\n",
-        None,
-        false,
-    );
+    let p = plan_for("- name: t\n  service: a\n  command: sh -c 'echo \"a b\" && exit 1' > out\n", None, false);
     let s = p.find("t").unwrap();
     assert_eq!(s.kind, Kind::Run);
-    assert_eq!(
-        s.command.as_deref().unwrap(),
-        ["sh", "-c", "echo \"a b\" && exit 1", ">", "out"]
-    );
+    assert_eq!(s.command.as_deref().unwrap(), ["sh", "-c", "echo \"a b\" && exit 1", ">", "out"]);
 }
 
 #[test]
@@ -106,14 +82,7 @@ fn tag_and_exclude_filters() {
     // No build tag: steps with a tag filter do not run; exclude alone does not skip.
     let p = plan_for(steps, None, false);
     assert_eq!(status(&p, "release"), Status::Skipped);
-    assert!(
-        p.find("release")
-            .unwrap()
-            .reason
-            .as_ref()
-            .unwrap()
-            .contains("--tag")
-    );
+    assert!(p.find("release").unwrap().reason.as_ref().unwrap().contains("--tag"));
     assert_eq!(status(&p, "not_wip"), Status::WillRun);
 }
 
@@ -145,10 +114,7 @@ fn push_steps_need_push_and_render_tags() {
     let s = p.find("push_app").unwrap();
     assert_eq!(s.status, Status::WillRun);
     // The `/` is stripped: it is not valid in a Docker tag.
-    assert_eq!(
-        s.image_ref().unwrap(),
-        "registry.example.com/acme/app:featurex-0123456-20240229"
-    );
+    assert_eq!(s.image_ref().unwrap(), "registry.example.com/acme/app:featurex-0123456-20240229");
     assert_eq!(s.registry.as_deref(), Some("registry.example.com"));
 }
 
@@ -161,11 +127,7 @@ fn invalid_rendered_tag_is_reported_on_the_step() {
     );
     let s = p.find("p").unwrap();
     assert!(s.image_tag.is_none());
-    assert!(
-        s.tag_error.as_ref().unwrap().contains("empty"),
-        "{:?}",
-        s.tag_error
-    );
+    assert!(s.tag_error.as_ref().unwrap().contains("empty"), "{:?}", s.tag_error);
 }
 
 #[test]
@@ -179,21 +141,11 @@ fn services_expansion_in_parallel_and_serial_groups() {
     assert_eq!(m.kind, Kind::Parallel);
     // One serial copy of the sub-steps per service.
     assert_eq!(
-        m.steps
-            .iter()
-            .map(|s| (s.kind, s.service.clone().unwrap()))
-            .collect::<Vec<_>>(),
-        [
-            (Kind::Serial, "a".to_string()),
-            (Kind::Serial, "b".to_string())
-        ]
+        m.steps.iter().map(|s| (s.kind, s.service.clone().unwrap())).collect::<Vec<_>>(),
+        [(Kind::Serial, "a".to_string()), (Kind::Serial, "b".to_string())]
     );
     assert_eq!(
-        m.steps[1]
-            .steps
-            .iter()
-            .map(|s| s.command.clone().unwrap()[0].clone())
-            .collect::<Vec<_>>(),
+        m.steps[1].steps.iter().map(|s| s.command.clone().unwrap()[0].clone()).collect::<Vec<_>>(),
         ["one", "two"]
     );
 
@@ -205,19 +157,8 @@ fn services_expansion_in_parallel_and_serial_groups() {
     let s = p.find("s").unwrap();
     // Each sub-step in turn, per-service copies in parallel.
     assert_eq!(s.steps.len(), 2);
-    assert!(
-        s.steps
-            .iter()
-            .all(|g| g.kind == Kind::Parallel && g.steps.len() == 2)
-    );
-    assert_eq!(
-        s.steps[0]
-            .steps
-            .iter()
-            .map(|x| x.service.clone().unwrap())
-            .collect::<Vec<_>>(),
-        ["a", "b"]
-    );
+    assert!(s.steps.iter().all(|g| g.kind == Kind::Parallel && g.steps.len() == 2));
+    assert_eq!(s.steps[0].steps.iter().map(|x| x.service.clone().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
 }
 
 #[test]
@@ -242,11 +183,7 @@ fn manual_groups_and_on_fail() {
     assert_eq!(p.find("approve").unwrap().kind, Kind::Manual);
     let t = p.find("t").unwrap();
     assert_eq!(t.on_fail.len(), 1);
-    assert_eq!(
-        t.on_fail[0].service.as_deref(),
-        Some("a"),
-        "on_fail inherits the service"
-    );
+    assert_eq!(t.on_fail[0].service.as_deref(), Some("a"), "on_fail inherits the service");
 }
 
 #[test]
@@ -257,48 +194,22 @@ fn group_credentials_apply_to_sub_steps_and_encrypted_wins() {
         true,
     );
     let s = p.find("p").unwrap();
-    assert_eq!(
-        s.dockercfg_service.as_deref(),
-        Some("a"),
-        "the step's own setting overrides the group"
-    );
+    assert_eq!(s.dockercfg_service.as_deref(), Some("a"), "the step's own setting overrides the group");
     let p = plan_for(
         "- name: g\n  type: serial\n  encrypted_dockercfg_path: d.enc\n  steps:\n    - name: p\n      type: push\n      service: app\n      image_name: registry.example.com/acme/app\n",
         None,
         true,
     );
-    assert_eq!(
-        p.find("p").unwrap().encrypted_dockercfg_path.as_deref(),
-        Some("d.enc")
-    );
+    assert_eq!(p.find("p").unwrap().encrypted_dockercfg_path.as_deref(), Some("d.enc"));
 }
 
 #[test]
 fn aggregate_plan_snapshot() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/examples/00.aggregate");
-    let sv = SourceFile::new(
-        "s",
-        std::fs::read_to_string(dir.join("codeship-services.yml")).unwrap(),
-    );
-    let st = SourceFile::new(
-        "t",
-        std::fs::read_to_string(dir.join("codeship-steps.yml")).unwrap(),
-    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/examples/00.aggregate");
+    let sv = SourceFile::new("s", std::fs::read_to_string(dir.join("codeship-services.yml")).unwrap());
+    let st = SourceFile::new("t", std::fs::read_to_string(dir.join("codeship-steps.yml")).unwrap());
     let checked = check(&sv, &st);
-    let vars = BuildVars {
-        branch: "master".into(),
-        timestamp: 1_709_211_909,
-        ..BuildVars::default()
-    };
-    let p = plan(
-        &checked.services,
-        &checked.steps,
-        &PlanOptions {
-            tag: Some("master".into()),
-            push: true,
-            vars,
-        },
-    );
+    let vars = BuildVars { branch: "master".into(), timestamp: 1_709_211_909, ..BuildVars::default() };
+    let p = plan(&checked.services, &checked.steps, &PlanOptions { tag: Some("master".into()), push: true, vars });
     insta::assert_json_snapshot!(p);
 }

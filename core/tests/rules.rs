@@ -43,15 +43,7 @@ const fn case(
     line: u32,
     column: u32,
 ) -> Case {
-    Case {
-        name,
-        services,
-        steps,
-        code,
-        file,
-        line,
-        column,
-    }
+    Case { name, services, steps, code, file, line, column }
 }
 
 const SV: &str = "codeship-services.yml";
@@ -59,15 +51,7 @@ const ST: &str = "codeship-steps.yml";
 
 fn cases() -> Vec<Case> {
     vec![
-        case(
-            "yaml syntax",
-            "app:\n  image: [x\n",
-            STEPS,
-            Code::YamlSyntax,
-            SV,
-            2,
-            10,
-        ),
+        case("yaml syntax", "app:\n  image: [x\n", STEPS, Code::YamlSyntax, SV, 2, 10),
         case(
             "yaml syntax in steps",
             SERVICES,
@@ -140,15 +124,7 @@ fn cases() -> Vec<Case> {
             4,
             7,
         ),
-        case(
-            "unknown step service",
-            SERVICES,
-            "- service: ap\n  command: x\n",
-            Code::UnknownService,
-            ST,
-            1,
-            12,
-        ),
+        case("unknown step service", SERVICES, "- service: ap\n  command: x\n", Code::UnknownService, ST, 1, 12),
         case(
             "cycle",
             "a:\n  image: x\n  depends_on: [b]\nb:\n  image: x\n  links: [a]\n",
@@ -176,15 +152,7 @@ fn cases() -> Vec<Case> {
             4,
             7,
         ),
-        case(
-            "empty services",
-            "# nothing\n",
-            "- service: app\n  command: x\n",
-            Code::EmptyFile,
-            SV,
-            1,
-            1,
-        ),
+        case("empty services", "# nothing\n", "- service: app\n  command: x\n", Code::EmptyFile, SV, 1, 1),
         case(
             "duplicate step name",
             SERVICES,
@@ -212,15 +180,7 @@ fn cases() -> Vec<Case> {
             4,
             16,
         ),
-        case(
-            "run without command",
-            SERVICES,
-            "- name: a\n  service: app\n",
-            Code::RunWithoutCommand,
-            ST,
-            1,
-            3,
-        ),
+        case("run without command", SERVICES, "- name: a\n  service: app\n", Code::RunWithoutCommand, ST, 1, 3),
         case(
             "push without image_name",
             SERVICES,
@@ -311,15 +271,7 @@ fn cases() -> Vec<Case> {
             3,
             7,
         ),
-        case(
-            "step without service",
-            SERVICES,
-            "- name: a\n  command: x\n",
-            Code::StepWithoutService,
-            ST,
-            1,
-            3,
-        ),
+        case("step without service", SERVICES, "- name: a\n  command: x\n", Code::StepWithoutService, ST, 1, 3),
         case(
             "unknown step type",
             SERVICES,
@@ -329,15 +281,7 @@ fn cases() -> Vec<Case> {
             1,
             9,
         ),
-        case(
-            "empty group",
-            SERVICES,
-            "- type: parallel\n  steps: []\n",
-            Code::EmptyGroup,
-            ST,
-            2,
-            3,
-        ),
+        case("empty group", SERVICES, "- type: parallel\n  steps: []\n", Code::EmptyGroup, ST, 2, 3),
         case(
             "both dockercfg",
             SERVICES,
@@ -348,15 +292,7 @@ fn cases() -> Vec<Case> {
             29,
         ),
         case("empty steps", SERVICES, "[]\n", Code::EmptySteps, ST, 1, 1),
-        case(
-            "input too large",
-            SERVICES,
-            "",
-            Code::InputTooLarge,
-            ST,
-            1,
-            1,
-        ),
+        case("input too large", SERVICES, "", Code::InputTooLarge, ST, 1, 1),
         case("input limits", SERVICES, "", Code::InputLimits, ST, 1, 65),
     ]
 }
@@ -367,11 +303,7 @@ fn run(c: &Case) -> slipway_core::Report {
         Code::InputLimits => format!("{}1{}", "[".repeat(70), "]".repeat(70)),
         _ => c.steps.to_string(),
     };
-    check(
-        &SourceFile::new(SV, c.services),
-        &SourceFile::new(ST, steps_text),
-    )
-    .report
+    check(&SourceFile::new(SV, c.services), &SourceFile::new(ST, steps_text)).report
 }
 
 #[test]
@@ -397,10 +329,7 @@ fn each_rule_fires_at_its_position() {
                 c.column,
                 r.diagnostics
                     .iter()
-                    .map(|d| format!(
-                        "{} {}:{}:{} {}",
-                        d.code, d.file, d.line, d.column, d.message
-                    ))
+                    .map(|d| format!("{} {}:{}:{} {}", d.code, d.file, d.line, d.column, d.message))
                     .collect::<Vec<_>>()
             )),
         }
@@ -417,15 +346,8 @@ fn every_code_has_a_case() {
 
 #[test]
 fn warnings_are_not_errors() {
-    let r = run(&cases()
-        .into_iter()
-        .find(|c| c.code == Code::UnknownKey)
-        .unwrap());
-    let d = r
-        .diagnostics
-        .iter()
-        .find(|d| d.code == Code::UnknownKey)
-        .unwrap();
+    let r = run(&cases().into_iter().find(|c| c.code == Code::UnknownKey).unwrap());
+    let d = r.diagnostics.iter().find(|d| d.code == Code::UnknownKey).unwrap();
     assert_eq!(d.severity, Severity::Warning);
     assert_eq!(d.help.as_deref(), Some("did you mean `environment`?"));
     assert_eq!(r.errors, 0);
@@ -434,16 +356,8 @@ fn warnings_are_not_errors() {
 #[test]
 fn steps_in_json_are_positioned_too() {
     let steps = "[\n  {\"service\": \"app\", \"command\": \"x\"},\n  {\"service\": \"nope\", \"command\": \"y\"}\n]\n";
-    let r = check(
-        &SourceFile::new(SV, SERVICES),
-        &SourceFile::new("codeship-steps.json", steps),
-    )
-    .report;
-    let d = r
-        .diagnostics
-        .iter()
-        .find(|d| d.code == Code::UnknownService)
-        .expect("unknown service");
+    let r = check(&SourceFile::new(SV, SERVICES), &SourceFile::new("codeship-steps.json", steps)).report;
+    let d = r.diagnostics.iter().find(|d| d.code == Code::UnknownService).expect("unknown service");
     assert_eq!((d.line, d.column), (3, 15));
 }
 

@@ -15,8 +15,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
         .prefix(".slipway-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().ok();
     #[cfg(unix)]
     if !private {
@@ -25,9 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
     }
     let _ = private;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -37,9 +34,7 @@ pub fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".slipway-")
-        .tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".slipway-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     #[cfg(unix)]
     if !private {
@@ -47,8 +42,6 @@ pub fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
     }
     let _ = private;
-    tmp.persist_noclobber(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    tmp.persist_noclobber(path).map_err(|e| e.error).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(())
 }

@@ -15,12 +15,7 @@ pub struct GitInfo {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .ok()?;
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -41,20 +36,14 @@ impl GitInfo {
             committer_name: git(dir, &["log", "-1", "--format=%cn"]),
             committer_email: git(dir, &["log", "-1", "--format=%ce"]),
             describe: git(dir, &["describe", "--abbrev=1", "--tags", "--always"]),
-            repo_name: git(dir, &["rev-parse", "--show-toplevel"]).and_then(|t| {
-                Path::new(&t)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            }),
+            repo_name: git(dir, &["rev-parse", "--show-toplevel"])
+                .and_then(|t| Path::new(&t).file_name().map(|n| n.to_string_lossy().into_owned())),
         }
     }
 
     /// Is `path` inside a git work tree and not ignored? (None: not in a repository.)
     pub fn tracked_candidate(path: &Path) -> Option<bool> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if git(dir, &["rev-parse", "--is-inside-work-tree"]).as_deref() != Some("true") {
             return None;
         }

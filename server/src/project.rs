@@ -15,18 +15,9 @@ pub struct ProjectFiles {
     pub services_dir: PathBuf,
 }
 
-fn pick(
-    dir: &Path,
-    explicit: &Option<PathBuf>,
-    candidates: &[&str],
-    what: &str,
-) -> Result<PathBuf> {
+fn pick(dir: &Path, explicit: &Option<PathBuf>, candidates: &[&str], what: &str) -> Result<PathBuf> {
     if let Some(p) = explicit {
-        return Ok(if p.is_absolute() || dir == Path::new(".") {
-            p.clone()
-        } else {
-            dir.join(p)
-        });
+        return Ok(if p.is_absolute() || dir == Path::new(".") { p.clone() } else { dir.join(p) });
     }
     for c in candidates {
         let p = dir.join(c);
@@ -37,32 +28,18 @@ fn pick(
     bail!(
         "no {what} file found in {}: looked for {}",
         dir.display(),
-        candidates
-            .iter()
-            .map(|c| dir.join(c).display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        candidates.iter().map(|c| dir.join(c).display().to_string()).collect::<Vec<_>>().join(", ")
     )
 }
 
 pub fn read_source(path: &Path) -> Result<SourceFile> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.len() > MAX_READ {
-        bail!(
-            "{} is {} bytes; configuration files are limited to 1 MiB",
-            path.display(),
-            meta.len()
-        );
+        bail!("{} is {} bytes; configuration files are limited to 1 MiB", path.display(), meta.len());
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not UTF-8 text (byte {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
     Ok(SourceFile::new(display_name(path), text))
 }
 
@@ -72,25 +49,9 @@ fn display_name(path: &Path) -> String {
 }
 
 pub fn load(args: &ProjectArgs) -> Result<ProjectFiles> {
-    let services = pick(
-        &args.dir,
-        &args.services_path,
-        &["codeship-services.yml", "docker-compose.yml"],
-        "services",
-    )?;
-    let steps = pick(
-        &args.dir,
-        &args.steps_path,
-        &["codeship-steps.yml", "codeship-steps.json"],
-        "steps",
-    )?;
-    let services_dir = services
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    Ok(ProjectFiles {
-        services: read_source(&services)?,
-        steps: read_source(&steps)?,
-        services_dir,
-    })
+    let services = pick(&args.dir, &args.services_path, &["codeship-services.yml", "docker-compose.yml"], "services")?;
+    let steps = pick(&args.dir, &args.steps_path, &["codeship-steps.yml", "codeship-steps.json"], "steps")?;
+    let services_dir =
+        services.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(ProjectFiles { services: read_source(&services)?, steps: read_source(&steps)?, services_dir })
 }

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 fn slipway() -> Command {
     let mut c = Command::cargo_bin("slipway").unwrap();
-    c.env_remove("SLIPWAY_KEY_PATH")
-        .env_remove("SOURCE_DATE_EPOCH");
+    c.env_remove("SLIPWAY_KEY_PATH").env_remove("SOURCE_DATE_EPOCH");
     c
 }
 
@@ -40,22 +39,15 @@ fn validate_reports_errors_with_caret_and_exit_one() {
         .arg(d.path())
         .assert()
         .code(1)
-        .stdout(predicate::str::contains(
-            "error[SW102]: this step names unknown service `ap`",
-        ))
+        .stdout(predicate::str::contains("error[SW102]: this step names unknown service `ap`"))
         .stdout(predicate::str::contains("codeship-steps.yml:1:12"))
-        .stdout(predicate::str::contains(
-            "1 | - service: ap\n  |            ^^",
-        ))
+        .stdout(predicate::str::contains("1 | - service: ap\n  |            ^^"))
         .stdout(predicate::str::contains("did you mean `app`?"));
 }
 
 #[test]
 fn validate_json_shape() {
-    let d = project(
-        "app:\n  image: busybox\n  enviroment: {}\n",
-        "- service: ap\n  command: x\n",
-    );
+    let d = project("app:\n  image: busybox\n  enviroment: {}\n", "- service: ap\n  command: x\n");
     let out = slipway()
         .args(["validate", "--format", "json", "--dir"])
         .arg(d.path())
@@ -68,9 +60,7 @@ fn validate_json_shape() {
     assert_eq!(v["errors"], 1);
     assert_eq!(v["warnings"], 1);
     let d0 = &v["diagnostics"][0];
-    for key in [
-        "severity", "code", "message", "file", "line", "column", "help",
-    ] {
+    for key in ["severity", "code", "message", "file", "line", "column", "help"] {
         assert!(d0.get(key).is_some(), "missing {key} in {d0}");
     }
 }
@@ -83,30 +73,16 @@ fn validate_missing_files_exits_two_and_says_where() {
         .arg(d.path())
         .assert()
         .code(2)
-        .stderr(
-            predicate::str::contains("codeship-services.yml")
-                .and(predicate::str::contains("docker-compose.yml")),
-        );
+        .stderr(predicate::str::contains("codeship-services.yml").and(predicate::str::contains("docker-compose.yml")));
 }
 
 #[test]
 fn docker_compose_and_json_steps_fallbacks() {
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(
-        d.path().join("docker-compose.yml"),
-        "version: '2'\nservices:\n  app:\n    image: busybox\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.path().join("codeship-steps.json"),
-        "[{\"service\": \"app\", \"command\": \"true\"}]",
-    )
-    .unwrap();
-    slipway()
-        .args(["validate", "--dir"])
-        .arg(d.path())
-        .assert()
-        .success();
+    std::fs::write(d.path().join("docker-compose.yml"), "version: '2'\nservices:\n  app:\n    image: busybox\n")
+        .unwrap();
+    std::fs::write(d.path().join("codeship-steps.json"), "[{\"service\": \"app\", \"command\": \"true\"}]").unwrap();
+    slipway().args(["validate", "--dir"]).arg(d.path()).assert().success();
 }
 
 #[test]
@@ -117,17 +93,7 @@ fn plan_json_is_reproducible_with_timestamp() {
     );
     let run = || {
         slipway()
-            .args([
-                "plan",
-                "--format",
-                "json",
-                "--push",
-                "--tag",
-                "main",
-                "--ci-timestamp",
-                "1709211909",
-                "--dir",
-            ])
+            .args(["plan", "--format", "json", "--push", "--tag", "main", "--ci-timestamp", "1709211909", "--dir"])
             .arg(d.path())
             .assert()
             .success()
@@ -154,20 +120,14 @@ fn plan_text_shows_skipped_push_reason() {
         .arg(d.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "skipped: push steps run only with --push",
-        ));
+        .stdout(predicate::str::contains("skipped: push steps run only with --push"));
 }
 
 #[test]
 fn encrypt_decrypt_round_trip_in_both_formats() {
     let d = tempfile::tempdir().unwrap();
     let key = d.path().join("codeship.aes");
-    slipway()
-        .args(["generate", "--key-path"])
-        .arg(&key)
-        .assert()
-        .success();
+    slipway().args(["generate", "--key-path"]).arg(&key).assert().success();
     let plain = d.path().join("env");
     std::fs::write(&plain, "SECRET=hunter2\n").unwrap();
     for format in ["aead", "v2"] {
@@ -182,26 +142,13 @@ fn encrypt_decrypt_round_trip_in_both_formats() {
             .success();
         let text = std::fs::read_to_string(&enc).unwrap();
         assert!(!text.contains("hunter2"));
-        assert!(text.starts_with(if format == "v2" {
-            "codeship:v2\n"
-        } else {
-            "slipway:aead1\n"
-        }));
-        slipway()
-            .args(["decrypt", "--key-path"])
-            .arg(&key)
-            .arg(&enc)
-            .arg(&back)
-            .assert()
-            .success();
+        assert!(text.starts_with(if format == "v2" { "codeship:v2\n" } else { "slipway:aead1\n" }));
+        slipway().args(["decrypt", "--key-path"]).arg(&key).arg(&enc).arg(&back).assert().success();
         assert_eq!(std::fs::read(&back).unwrap(), b"SECRET=hunter2\n");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&back).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&back).unwrap().permissions().mode() & 0o777, 0o600);
         }
     }
 }
@@ -218,10 +165,7 @@ fn decrypt_official_jet_v1_vector() {
         .arg(&out)
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        std::fs::read(v.join("environment.expected")).unwrap()
-    );
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(v.join("environment.expected")).unwrap());
 }
 
 #[test]
@@ -236,15 +180,9 @@ fn decrypt_with_wrong_key_fails_and_leaves_no_output() {
         .arg(&out)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "checksum for decrypted data is invalid, corrupt AES key or data",
-        ));
+        .stderr(predicate::str::contains("checksum for decrypted data is invalid, corrupt AES key or data"));
     assert!(!out.exists());
-    assert_eq!(
-        std::fs::read_dir(d.path()).unwrap().count(),
-        0,
-        "no temporary files left behind"
-    );
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "no temporary files left behind");
 }
 
 #[test]
@@ -265,21 +203,14 @@ fn bad_key_files_are_explained() {
         .args(["encrypt", "in", "out"])
         .assert()
         .code(2)
-        .stderr(
-            predicate::str::contains("no key: looked for")
-                .and(predicate::str::contains("codeship.aes")),
-        );
+        .stderr(predicate::str::contains("no key: looked for").and(predicate::str::contains("codeship.aes")));
 }
 
 #[test]
 fn generate_never_overwrites_and_respects_git() {
     let d = tempfile::tempdir().unwrap();
     let key = d.path().join("codeship.aes");
-    slipway()
-        .args(["generate", "--key-path"])
-        .arg(&key)
-        .assert()
-        .success();
+    slipway().args(["generate", "--key-path"]).arg(&key).assert().success();
     let before = std::fs::read(&key).unwrap();
     slipway()
         .args(["generate", "--key-path"])
@@ -290,23 +221,11 @@ fn generate_never_overwrites_and_respects_git() {
     assert_eq!(std::fs::read(&key).unwrap(), before);
     assert!(slipway_core::crypto::Key::parse(&before).is_ok());
 
-    if std::process::Command::new("git")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if std::process::Command::new("git").arg("--version").output().is_err() {
         return;
     }
     let repo = tempfile::tempdir().unwrap();
-    assert!(
-        std::process::Command::new("git")
-            .arg("init")
-            .arg("-q")
-            .arg(repo.path())
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(std::process::Command::new("git").arg("init").arg("-q").arg(repo.path()).status().unwrap().success());
     let key = repo.path().join("codeship.aes");
     slipway()
         .args(["generate", "--key-path"])
@@ -316,24 +235,12 @@ fn generate_never_overwrites_and_respects_git() {
         .stderr(predicate::str::contains(".gitignore"));
     assert!(!key.exists());
     std::fs::write(repo.path().join(".gitignore"), "codeship.aes\n").unwrap();
-    slipway()
-        .args(["generate", "--key-path"])
-        .arg(&key)
-        .assert()
-        .success();
+    slipway().args(["generate", "--key-path"]).arg(&key).assert().success();
 }
 
 #[test]
 fn explain_lists_and_explains_codes() {
-    slipway()
-        .args(["explain", "SW206"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("push-image-mismatch"));
-    slipway()
-        .args(["explain"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("SW001"));
+    slipway().args(["explain", "SW206"]).assert().success().stdout(predicate::str::contains("push-image-mismatch"));
+    slipway().args(["explain"]).assert().success().stdout(predicate::str::contains("SW001"));
     slipway().args(["explain", "nope"]).assert().code(2);
 }

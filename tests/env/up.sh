@@ -6,7 +6,7 @@ set -euo pipefail
 
 STATE=${SLIPWAY_TEST_STATE:-/tmp/slipway-test-env}
 REGISTRY_ADDR=${SLIPWAY_TEST_REGISTRY:-127.0.0.1:5000}
-REG_USER=slipway
+REG_USER=ci-pusher
 REG_PASS=slipway-test-password
 BASE_IMAGE=slipway-test/busybox:latest
 mkdir -p "$STATE"

@@ -17,20 +17,13 @@ const INFO: &[u8] = b"slipway aead1 aes-256-gcm";
 fn cipher(key: &Key) -> Aes256Gcm {
     let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, key.bytes());
     let mut okm = [0u8; 32];
-    hk.expand(INFO, &mut okm)
-        .expect("32 bytes is a valid HKDF-SHA256 length");
+    hk.expand(INFO, &mut okm).expect("32 bytes is a valid HKDF-SHA256 length");
     Aes256Gcm::new(&okm.into())
 }
 
 pub fn encrypt(key: &Key, plaintext: &[u8], nonce: &[u8; 12]) -> Vec<u8> {
     let ct = cipher(key)
-        .encrypt(
-            &Nonce::from(*nonce),
-            Payload {
-                msg: plaintext,
-                aad: AEAD_HEADER.as_bytes(),
-            },
-        )
+        .encrypt(&Nonce::from(*nonce), Payload { msg: plaintext, aad: AEAD_HEADER.as_bytes() })
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
     let mut raw = nonce.to_vec();
     raw.extend_from_slice(&ct);
@@ -43,24 +36,13 @@ pub fn decrypt(key: &Key, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let body = body.strip_suffix(b"\n").unwrap_or(body);
     let raw = base64::engine::general_purpose::STANDARD
         .decode(body)
-        .map_err(|e| CryptoError::NotBase64 {
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| CryptoError::NotBase64 { detail: e.to_string() })?;
     if raw.len() < 12 + 16 {
-        return Err(CryptoError::TooShort {
-            len: raw.len(),
-            min: 28,
-        });
+        return Err(CryptoError::TooShort { len: raw.len(), min: 28 });
     }
     let (nonce, ct) = raw.split_at(12);
     let nonce: [u8; 12] = nonce.try_into().expect("12 bytes");
     cipher(key)
-        .decrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: ct,
-                aad: AEAD_HEADER.as_bytes(),
-            },
-        )
+        .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: AEAD_HEADER.as_bytes() })
         .map_err(|_| CryptoError::Authentication)
 }

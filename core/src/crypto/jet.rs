@@ -17,10 +17,7 @@ fn cfb_decrypt(key: &Key, iv: &[u8], data: &mut [u8]) {
 pub fn decrypt_v1(key: &Key, text: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let raw = decode_b64(text)?;
     if raw.len() < 16 {
-        return Err(CryptoError::TooShort {
-            len: raw.len(),
-            min: 16,
-        });
+        return Err(CryptoError::TooShort { len: raw.len(), min: 16 });
     }
     let (iv, body) = raw.split_at(16);
     let mut body = body.to_vec();
@@ -31,21 +28,14 @@ pub fn decrypt_v1(key: &Key, text: &[u8]) -> Result<Vec<u8>, CryptoError> {
 pub fn decrypt_v2(key: &Key, body_text: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let raw = decode_b64(body_text)?;
     if raw.len() < 48 {
-        return Err(CryptoError::TooShort {
-            len: raw.len(),
-            min: 48,
-        });
+        return Err(CryptoError::TooShort { len: raw.len(), min: 48 });
     }
     let (iv, body) = raw.split_at(16);
     let mut body = body.to_vec();
     cfb_decrypt(key, iv, &mut body);
     let (checksum, plain) = body.split_at(32);
     let want = hex_md5(plain);
-    if checksum.ct_eq(want.as_bytes()).into() {
-        Ok(plain.to_vec())
-    } else {
-        Err(CryptoError::Checksum)
-    }
+    if checksum.ct_eq(want.as_bytes()).into() { Ok(plain.to_vec()) } else { Err(CryptoError::Checksum) }
 }
 
 pub fn encrypt_v2(key: &Key, plaintext: &[u8], iv: &[u8; 16]) -> Vec<u8> {
@@ -61,8 +51,5 @@ pub fn encrypt_v2(key: &Key, plaintext: &[u8], iv: &[u8; 16]) -> Vec<u8> {
 }
 
 fn hex_md5(data: &[u8]) -> String {
-    Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }

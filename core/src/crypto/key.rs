@@ -40,13 +40,8 @@ impl Key {
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(trimmed)
-            .map_err(|e| KeyError::NotBase64 {
-                detail: e.to_string(),
-            })?;
-        let arr: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyError::WrongLength { len: bytes.len() })?;
+            .map_err(|e| KeyError::NotBase64 { detail: e.to_string() })?;
+        let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::WrongLength { len: bytes.len() })?;
         Ok(Key::from_bytes(arr))
     }
 

@@ -56,9 +56,7 @@ pub enum CryptoError {
     Checksum,
     #[error("authentication failed: the key is wrong or the file was modified")]
     Authentication,
-    #[error(
-        "unknown encrypted format header {header:?}; expected `codeship:v2` or `slipway:aead1`"
-    )]
+    #[error("unknown encrypted format header {header:?}; expected `codeship:v2` or `slipway:aead1`")]
     UnknownHeader { header: String },
     #[error("cannot write format {0}: only `aead` and `v2` are written")]
     UnwritableFormat(&'static str),
@@ -77,13 +75,9 @@ pub fn detect(data: &[u8]) -> Result<Format, CryptoError> {
         && data.contains(&b'\n')
         && line.contains(&b':')
         && line.len() < 40
-        && data[line.len() + 1..]
-            .iter()
-            .any(|b| !b.is_ascii_whitespace())
+        && data[line.len() + 1..].iter().any(|b| !b.is_ascii_whitespace())
     {
-        return Err(CryptoError::UnknownHeader {
-            header: String::from_utf8_lossy(line).into_owned(),
-        });
+        return Err(CryptoError::UnknownHeader { header: String::from_utf8_lossy(line).into_owned() });
     }
     Ok(Format::V1)
 }
@@ -108,11 +102,7 @@ pub fn encrypt(
 ) -> Result<Vec<u8>, CryptoError> {
     match format {
         Format::V2 => Ok(jet::encrypt_v2(key, plaintext, random)),
-        Format::Aead => Ok(aead::encrypt(
-            key,
-            plaintext,
-            random[..12].try_into().expect("12 bytes"),
-        )),
+        Format::Aead => Ok(aead::encrypt(key, plaintext, random[..12].try_into().expect("12 bytes"))),
         Format::V1 => Err(CryptoError::UnwritableFormat("v1")),
     }
 }
@@ -121,16 +111,10 @@ pub fn encrypt(
 /// editors and `base64` tools wrap).
 pub(crate) fn decode_b64(text: &[u8]) -> Result<Vec<u8>, CryptoError> {
     use base64::Engine;
-    let compact: Vec<u8> = text
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(&compact)
-        .map_err(|e| CryptoError::NotBase64 {
-            detail: e.to_string(),
-        })
+        .map_err(|e| CryptoError::NotBase64 { detail: e.to_string() })
 }
 
 pub(crate) fn encode_b64(bytes: &[u8]) -> String {
@@ -163,16 +147,10 @@ mod tests {
         for i in 0..enc.len() - 1 {
             let mut bad = enc.clone();
             bad[i] ^= 0x01;
-            assert!(
-                decrypt(&key(), &bad).is_err(),
-                "flipping byte {i} went unnoticed"
-            );
+            assert!(decrypt(&key(), &bad).is_err(), "flipping byte {i} went unnoticed");
         }
         let other = Key::from_bytes([8u8; 32]);
-        assert_eq!(
-            decrypt(&other, &enc).unwrap_err(),
-            CryptoError::Authentication
-        );
+        assert_eq!(decrypt(&other, &enc).unwrap_err(), CryptoError::Authentication);
     }
 
     #[test]

@@ -13,23 +13,17 @@ pub struct Lower<'a> {
 
 impl Lower<'_> {
     pub fn error(&mut self, code: Code, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
-        self.diags
-            .push(Diagnostic::error(code, self.file, span, msg));
+        self.diags.push(Diagnostic::error(code, self.file, span, msg));
         self.diags.last_mut().expect("just pushed")
     }
 
     pub fn warning(&mut self, code: Code, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
-        self.diags
-            .push(Diagnostic::warning(code, self.file, span, msg));
+        self.diags.push(Diagnostic::warning(code, self.file, span, msg));
         self.diags.last_mut().expect("just pushed")
     }
 
     pub fn wrong_type(&mut self, node: &Node, key: &str, expected: &str) {
-        self.error(
-            Code::WrongType,
-            node.span,
-            format!("`{key}` must be {expected}, found {}", node.kind_name()),
-        );
+        self.error(Code::WrongType, node.span, format!("`{key}` must be {expected}, found {}", node.kind_name()));
     }
 
     /// The scalar text of a node (numbers and booleans by their source text).
@@ -78,11 +72,7 @@ impl Lower<'_> {
     }
 
     /// A map of strings, or a list of `KEY=VALUE` strings (docker-compose allows both).
-    pub fn key_values(
-        &mut self,
-        node: &Node,
-        key: &str,
-    ) -> Vec<(Spanned<String>, Spanned<String>)> {
+    pub fn key_values(&mut self, node: &Node, key: &str) -> Vec<(Spanned<String>, Spanned<String>)> {
         let mut out = Vec::new();
         match &node.kind {
             NodeKind::Map(entries) => {
@@ -110,10 +100,7 @@ impl Lower<'_> {
                         continue;
                     };
                     let (k, v) = s.value.split_once('=').unwrap_or((&s.value, ""));
-                    out.push((
-                        Spanned::new(k.to_string(), item.span),
-                        Spanned::new(v.to_string(), item.span),
-                    ));
+                    out.push((Spanned::new(k.to_string(), item.span), Spanned::new(v.to_string(), item.span)));
                 }
             }
             NodeKind::Null => {}
@@ -124,11 +111,7 @@ impl Lower<'_> {
 
     /// Warn about a key nobody knows, suggesting the closest known one.
     pub fn unknown_key(&mut self, key: &Node, name: &str, known: &[&str], what: &str) {
-        let d = self.warning(
-            Code::UnknownKey,
-            key.span,
-            format!("unknown key `{name}` in {what}; it is ignored"),
-        );
+        let d = self.warning(Code::UnknownKey, key.span, format!("unknown key `{name}` in {what}; it is ignored"));
         if let Some(s) = suggest(name, known.iter().copied()) {
             d.help = Some(format!("did you mean `{s}`?"));
         }

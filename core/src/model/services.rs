@@ -160,27 +160,15 @@ pub const IGNORED_KEYS: &[&str] = &[
 
 pub const UNSUPPORTED_KEYS: &[&str] = &["external_links", "ports", "stdin_open"];
 
-const BUILD_KEYS: &[&str] = &[
-    "image",
-    "context",
-    "dockerfile",
-    "path",
-    "dockerfile_path",
-    "args",
-    "encrypted_args_file",
-    "encrypted_args",
-];
+const BUILD_KEYS: &[&str] =
+    &["image", "context", "dockerfile", "path", "dockerfile_path", "args", "encrypted_args_file", "encrypted_args"];
 
 pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {
     let mut out = ServicesFile::default();
     let map = match &root.kind {
         NodeKind::Map(_) => root,
         NodeKind::Null => {
-            lw.error(
-                Code::EmptyFile,
-                root.span,
-                "the services file defines no services",
-            );
+            lw.error(Code::EmptyFile, root.span, "the services file defines no services");
             return out;
         }
         _ => {
@@ -195,20 +183,11 @@ pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {
                 match k.as_str() {
                     Some("services") | Some("version") => {}
                     Some(name @ ("volumes" | "networks")) => {
-                        lw.warning(
-                            Code::IgnoredKey,
-                            k.span,
-                            format!("top-level `{name}` is ignored by Codeship"),
-                        );
+                        lw.warning(Code::IgnoredKey, k.span, format!("top-level `{name}` is ignored by Codeship"));
                     }
                     _ => {
                         let name = lw.text(k).unwrap_or_default();
-                        lw.unknown_key(
-                            k,
-                            &name,
-                            &["services", "version", "volumes", "networks"],
-                            "the services file",
-                        );
+                        lw.unknown_key(k, &name, &["services", "version", "volumes", "networks"], "the services file");
                     }
                 }
             }
@@ -224,24 +203,13 @@ pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {
             && matches!(name.value.as_str(), "volumes" | "networks")
             && !matches!(v.kind, NodeKind::Map(ref e) if e.iter().any(|(k, _)| matches!(k.as_str(), Some("image" | "build"))))
         {
-            lw.warning(
-                Code::IgnoredKey,
-                k.span,
-                format!("top-level `{}` is ignored by Codeship", name.value),
-            );
+            lw.warning(Code::IgnoredKey, k.span, format!("top-level `{}` is ignored by Codeship", name.value));
             continue;
         }
         out.services.push(lower_service(name, v, lw));
     }
-    if out.services.is_empty()
-        && !matches!(services_node.kind, NodeKind::Null)
-        && services_node.entries().is_empty()
-    {
-        lw.error(
-            Code::EmptyFile,
-            root.span,
-            "the services file defines no services",
-        );
+    if out.services.is_empty() && !matches!(services_node.kind, NodeKind::Null) && services_node.entries().is_empty() {
+        lw.error(Code::EmptyFile, root.span, "the services file defines no services");
     }
     out
 }
@@ -281,28 +249,18 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
             "build" => s.build = lower_build(v, lw),
             "image" => s.image = lw.string(v, "image"),
             "dockerfile" | "dockerfile_path" => {
-                lw.warning(
-                    Code::DeprecatedKey,
-                    k.span,
-                    format!("service-level `{key}` is deprecated"),
-                )
-                .help = Some("move it under `build:` as `dockerfile:`".into());
+                lw.warning(Code::DeprecatedKey, k.span, format!("service-level `{key}` is deprecated")).help =
+                    Some("move it under `build:` as `dockerfile:`".into());
                 service_dockerfile = lw.string(v, &key);
             }
             "command" => s.command = lower_command(v, "command", lw),
             "entrypoint" => s.entrypoint = lower_command(v, "entrypoint", lw),
             "environment" => s.environment = lw.key_values(v, "environment"),
             "env_file" => s.env_file = lw.string_or_list(v, "env_file"),
-            "encrypted_env_file" => {
-                s.encrypted_env_file = lw.string_or_list(v, "encrypted_env_file")
-            }
+            "encrypted_env_file" => s.encrypted_env_file = lw.string_or_list(v, "encrypted_env_file"),
             "encrypted_environment" => {
                 s.encrypted_environment = match &v.kind {
-                    NodeKind::Map(_) => lw
-                        .key_values(v, "encrypted_environment")
-                        .into_iter()
-                        .map(|(_, v)| v)
-                        .collect(),
+                    NodeKind::Map(_) => lw.key_values(v, "encrypted_environment").into_iter().map(|(_, v)| v).collect(),
                     _ => lw.string_or_list(v, "encrypted_environment"),
                 }
             }
@@ -311,25 +269,15 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
                     .list(v, "links")
                     .into_iter()
                     .map(|l| match l.value.split_once(':') {
-                        Some((svc, alias)) => Link {
-                            service: Spanned::new(svc.to_string(), l.span),
-                            alias: Some(alias.to_string()),
-                        },
-                        None => Link {
-                            service: l,
-                            alias: None,
-                        },
+                        Some((svc, alias)) => {
+                            Link { service: Spanned::new(svc.to_string(), l.span), alias: Some(alias.to_string()) }
+                        }
+                        None => Link { service: l, alias: None },
                     })
                     .collect()
             }
             "depends_on" => s.depends_on = lw.list(v, "depends_on"),
-            "volumes" => {
-                s.volumes = lw
-                    .list(v, "volumes")
-                    .into_iter()
-                    .filter_map(|v| parse_volume(v, lw))
-                    .collect()
-            }
+            "volumes" => s.volumes = lw.list(v, "volumes").into_iter().filter_map(|v| parse_volume(v, lw)).collect(),
             "volumes_from" => s.volumes_from = lw.list(v, "volumes_from"),
             "working_dir" => s.working_dir = lw.string(v, "working_dir"),
             "user" => s.user = lw.string(v, "user"),
@@ -337,16 +285,10 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
             "cached" => s.cached = lw.boolean(v, "cached").unwrap_or(false),
             "default_cache_branch" => s.default_cache_branch = lw.string(v, "default_cache_branch"),
             "dockercfg_service" => s.dockercfg_service = lw.string(v, "dockercfg_service"),
-            "encrypted_dockercfg_path" => {
-                s.encrypted_dockercfg_path = lw.string(v, "encrypted_dockercfg_path")
-            }
+            "encrypted_dockercfg_path" => s.encrypted_dockercfg_path = lw.string(v, "encrypted_dockercfg_path"),
             k2 if PASSTHROUGH_KEYS.contains(&k2) => s.passthrough.push((key.clone(), v.clone())),
             k2 if IGNORED_KEYS.contains(&k2) => {
-                lw.warning(
-                    Code::IgnoredKey,
-                    k.span,
-                    format!("`{key}` is ignored by Codeship"),
-                );
+                lw.warning(Code::IgnoredKey, k.span, format!("`{key}` is ignored by Codeship"));
             }
             k2 if UNSUPPORTED_KEYS.contains(&k2) => {
                 lw.warning(
@@ -356,11 +298,7 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
                 );
             }
             _ => {
-                let known: Vec<&str> = SERVICE_KEYS
-                    .iter()
-                    .chain(PASSTHROUGH_KEYS)
-                    .copied()
-                    .collect();
+                let known: Vec<&str> = SERVICE_KEYS.iter().chain(PASSTHROUGH_KEYS).copied().collect();
                 lw.unknown_key(k, &key, &known, &format!("service `{}`", name.value));
             }
         }
@@ -379,11 +317,7 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
 }
 
 fn lower_build(node: &Node, lw: &mut Lower) -> Option<Build> {
-    let mut b = Build {
-        span: node.span,
-        context: Spanned::new(".".into(), node.span),
-        ..Build::default()
-    };
+    let mut b = Build { span: node.span, context: Spanned::new(".".into(), node.span), ..Build::default() };
     match &node.kind {
         NodeKind::Str(_) => {
             b.context = lw.string(node, "build")?;
@@ -396,24 +330,18 @@ fn lower_build(node: &Node, lw: &mut Lower) -> Option<Build> {
                     "image" => b.image = lw.string(v, "build.image"),
                     "context" => b.context = lw.string(v, "build.context")?,
                     "path" => {
-                        lw.warning(Code::DeprecatedKey, k.span, "`build.path` is deprecated")
-                            .help = Some("use `build.context`".into());
+                        lw.warning(Code::DeprecatedKey, k.span, "`build.path` is deprecated").help =
+                            Some("use `build.context`".into());
                         b.context = lw.string(v, "build.path")?;
                     }
                     "dockerfile" => b.dockerfile = lw.string(v, "build.dockerfile"),
                     "dockerfile_path" => {
-                        lw.warning(
-                            Code::DeprecatedKey,
-                            k.span,
-                            "`build.dockerfile_path` is deprecated",
-                        )
-                        .help = Some("use `build.dockerfile`".into());
+                        lw.warning(Code::DeprecatedKey, k.span, "`build.dockerfile_path` is deprecated").help =
+                            Some("use `build.dockerfile`".into());
                         b.dockerfile = lw.string(v, "build.dockerfile_path");
                     }
                     "args" => b.args = lw.key_values(v, "build.args"),
-                    "encrypted_args_file" => {
-                        b.encrypted_args_file = lw.string(v, "build.encrypted_args_file")
-                    }
+                    "encrypted_args_file" => b.encrypted_args_file = lw.string(v, "build.encrypted_args_file"),
                     "encrypted_args" => b.encrypted_args = lw.string(v, "build.encrypted_args"),
                     _ => lw.unknown_key(k, &key, BUILD_KEYS, "`build`"),
                 }
@@ -446,46 +374,27 @@ fn parse_volume(v: Str, lw: &mut Lower) -> Option<Volume> {
             lw.error(
                 Code::InvalidVolume,
                 v.span,
-                format!(
-                    "volume `{}` is not `container_path` or `host_path:container_path[:ro]`",
-                    v.value
-                ),
+                format!("volume `{}` is not `container_path` or `host_path:container_path[:ro]`", v.value),
             );
             return None;
         }
     };
     if !container.starts_with('/') {
-        lw.error(
-            Code::InvalidVolume,
-            v.span,
-            format!("container path `{container}` must be absolute"),
-        );
+        lw.error(Code::InvalidVolume, v.span, format!("container path `{container}` must be absolute"));
         return None;
     }
     if let Some(m) = mode
         && !matches!(m, "ro" | "rw")
     {
-        lw.error(
-            Code::InvalidVolume,
-            v.span,
-            format!("volume mode `{m}` must be `ro` or `rw`"),
-        );
+        lw.error(Code::InvalidVolume, v.span, format!("volume mode `{m}` must be `ro` or `rw`"));
         return None;
     }
     if let Some(h) = host {
         if h.starts_with('/') {
-            lw.warning(
-                Code::AbsoluteHostVolume,
-                v.span,
-                format!("absolute host path `{h}` is deprecated"),
-            )
-            .help = Some("use a path relative to the services file, e.g. `./data`".into());
+            lw.warning(Code::AbsoluteHostVolume, v.span, format!("absolute host path `{h}` is deprecated")).help =
+                Some("use a path relative to the services file, e.g. `./data`".into());
         } else if escapes_project(h) {
-            lw.error(
-                Code::InvalidVolume,
-                v.span,
-                format!("host path `{h}` leaves the project folder"),
-            );
+            lw.error(Code::InvalidVolume, v.span, format!("host path `{h}` leaves the project folder"));
             return None;
         }
     }

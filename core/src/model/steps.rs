@@ -76,9 +76,7 @@ pub(crate) fn lower(root: &Node, lw: &mut Lower) -> StepsFile {
             if items.is_empty() {
                 lw.error(Code::EmptySteps, root.span, "the steps file has no steps");
             }
-            StepsFile {
-                steps: items.iter().filter_map(|n| lower_step(n, lw)).collect(),
-            }
+            StepsFile { steps: items.iter().filter_map(|n| lower_step(n, lw)).collect() }
         }
         NodeKind::Null => {
             lw.error(Code::EmptySteps, root.span, "the steps file has no steps");
@@ -125,11 +123,7 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
                     NodeKind::Seq(_) => {
                         let parts = lw.list(v, "command");
                         Some(Spanned::new(
-                            parts
-                                .iter()
-                                .map(|p| crate::plan::argv::quote(&p.value))
-                                .collect::<Vec<_>>()
-                                .join(" "),
+                            parts.iter().map(|p| crate::plan::argv::quote(&p.value)).collect::<Vec<_>>().join(" "),
                             v.span,
                         ))
                     }
@@ -140,24 +134,17 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
             "exclude" => step.exclude = lw.string(v, "exclude"),
             "steps" => match &v.kind {
                 NodeKind::Seq(items) => {
-                    sub_steps = Some((
-                        k.span,
-                        items.iter().filter_map(|n| lower_step(n, lw)).collect(),
-                    ))
+                    sub_steps = Some((k.span, items.iter().filter_map(|n| lower_step(n, lw)).collect()))
                 }
                 _ => lw.wrong_type(v, "steps", "a list of steps"),
             },
             "image_name" => image_name = lw.string(v, "image_name"),
             "image_tag" => image_tag = lw.string(v, "image_tag"),
             "registry" => registry = lw.string(v, "registry"),
-            "encrypted_dockercfg_path" => {
-                step.encrypted_dockercfg_path = lw.string(v, "encrypted_dockercfg_path")
-            }
+            "encrypted_dockercfg_path" => step.encrypted_dockercfg_path = lw.string(v, "encrypted_dockercfg_path"),
             "dockercfg_service" => step.dockercfg_service = lw.string(v, "dockercfg_service"),
             "on_fail" => match &v.kind {
-                NodeKind::Seq(items) => {
-                    step.on_fail = items.iter().filter_map(|n| lower_step(n, lw)).collect()
-                }
+                NodeKind::Seq(items) => step.on_fail = items.iter().filter_map(|n| lower_step(n, lw)).collect(),
                 _ => lw.wrong_type(v, "on_fail", "a list of steps"),
             },
             _ => lw.unknown_key(k, &key, STEP_KEYS, "a step"),
@@ -165,11 +152,7 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
     }
     let ty_value = ty.as_ref().map(|t| t.value.as_str());
     step.kind = match ty_value {
-        Some("push") => StepKind::Push {
-            image_name,
-            image_tag,
-            registry,
-        },
+        Some("push") => StepKind::Push { image_name, image_tag, registry },
         Some(t @ ("serial" | "parallel" | "manual" | "matrix")) => {
             let mode = match t {
                 "serial" => GroupMode::Serial,
@@ -179,27 +162,15 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
             let steps = match sub_steps {
                 Some((_, s)) if !s.is_empty() => s,
                 Some((span, _)) => {
-                    lw.error(
-                        Code::EmptyGroup,
-                        span,
-                        format!("a `{t}` group needs at least one step"),
-                    );
+                    lw.error(Code::EmptyGroup, span, format!("a `{t}` group needs at least one step"));
                     Vec::new()
                 }
                 None => {
-                    lw.error(
-                        Code::EmptyGroup,
-                        node.span,
-                        format!("a `{t}` group needs `steps:`"),
-                    );
+                    lw.error(Code::EmptyGroup, node.span, format!("a `{t}` group needs `steps:`"));
                     Vec::new()
                 }
             };
-            StepKind::Group {
-                mode,
-                matrix: t == "matrix",
-                steps,
-            }
+            StepKind::Group { mode, matrix: t == "matrix", steps }
         }
         None | Some("run") => {
             if let Some((span, _)) = &sub_steps {
@@ -213,17 +184,11 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
         }
         Some(other) => {
             let t = ty.as_ref().expect("type present");
-            let d = lw.error(
-                Code::UnknownStepType,
-                t.span,
-                format!("unknown step type `{other}`"),
-            );
-            d.help = Some(
-                match super::lower::suggest(other, STEP_TYPES.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("use one of: {}", STEP_TYPES.join(", ")),
-                },
-            );
+            let d = lw.error(Code::UnknownStepType, t.span, format!("unknown step type `{other}`"));
+            d.help = Some(match super::lower::suggest(other, STEP_TYPES.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("use one of: {}", STEP_TYPES.join(", ")),
+            });
             StepKind::Run { command }
         }
     };

@@ -38,39 +38,21 @@ impl Filter {
                 message: format!(
                     "`{op}` inside a character class means different things in Go (literal characters) and here"
                 ),
-                help: Some(format!(
-                    "escape it as `\\{}\\{}` to match the characters literally",
-                    &op[..1],
-                    &op[1..]
-                )),
+                help: Some(format!("escape it as `\\{}\\{}` to match the characters literally", &op[..1], &op[1..])),
             });
         }
         let translated = translate(s);
-        regex::RegexBuilder::new(&translated)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map(Filter::Pattern)
-            .map_err(|e| {
-                let text = e.to_string();
-                let help = if s.contains("(?=")
-                    || s.contains("(?!")
-                    || s.contains("(?<=")
-                    || s.contains("(?<!")
-                {
-                    Some(
-                        "Go's RE2 has no look-around; rewrite the pattern or use `exclude`"
-                            .to_string(),
-                    )
-                } else if s.contains("\\1") || s.contains("\\2") {
-                    Some("Go's RE2 has no backreferences".to_string())
-                } else {
-                    None
-                };
-                FilterError {
-                    message: format!("invalid regular expression: {}", last_line(&text)),
-                    help,
-                }
-            })
+        regex::RegexBuilder::new(&translated).size_limit(REGEX_SIZE_LIMIT).build().map(Filter::Pattern).map_err(|e| {
+            let text = e.to_string();
+            let help = if s.contains("(?=") || s.contains("(?!") || s.contains("(?<=") || s.contains("(?<!") {
+                Some("Go's RE2 has no look-around; rewrite the pattern or use `exclude`".to_string())
+            } else if s.contains("\\1") || s.contains("\\2") {
+                Some("Go's RE2 has no backreferences".to_string())
+            } else {
+                None
+            };
+            FilterError { message: format!("invalid regular expression: {}", last_line(&text)), help }
+        })
     }
 
     pub fn matches(&self, tag: &str) -> bool {
@@ -82,11 +64,7 @@ impl Filter {
 }
 
 fn last_line(s: &str) -> &str {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map_or(s, str::trim)
-        .trim_start_matches("error: ")
+    s.lines().rev().find(|l| !l.trim().is_empty()).map_or(s, str::trim).trim_start_matches("error: ")
 }
 
 fn class_set_operator(s: &str) -> Option<&'static str> {
@@ -192,13 +170,7 @@ mod tests {
 
     #[test]
     fn re2_rejects() {
-        assert!(
-            Filter::compile("^(?!master)")
-                .unwrap_err()
-                .help
-                .unwrap()
-                .contains("look-around")
-        );
+        assert!(Filter::compile("^(?!master)").unwrap_err().help.unwrap().contains("look-around"));
         assert!(Filter::compile(r"^(a)\1$").is_err());
         assert!(Filter::compile("^[a-z&&b]$").is_err());
         assert!(Filter::compile("^(unclosed$").is_err());

@@ -70,19 +70,11 @@ pub struct PlannedStep {
 
 impl PlannedStep {
     pub fn image_ref(&self) -> Option<String> {
-        Some(format!(
-            "{}:{}",
-            self.image_name.as_ref()?,
-            self.image_tag.as_ref()?
-        ))
+        Some(format!("{}:{}", self.image_name.as_ref()?, self.image_tag.as_ref()?))
     }
     /// Every leaf (run/push) step under this one, depth first.
     pub fn leaves(&self) -> Vec<&PlannedStep> {
-        if self.steps.is_empty() {
-            vec![self]
-        } else {
-            self.steps.iter().flat_map(PlannedStep::leaves).collect()
-        }
+        if self.steps.is_empty() { vec![self] } else { self.steps.iter().flat_map(PlannedStep::leaves).collect() }
     }
 }
 
@@ -127,11 +119,7 @@ struct Planner<'a> {
 /// `services` is accepted so the signature stays stable when planning needs service data
 /// (it does not yet: push checks live in validation).
 pub fn plan(_services: &ServicesFile, steps: &StepsFile, opts: &PlanOptions) -> Plan {
-    let mut p = Planner {
-        opts,
-        used: HashSet::new(),
-        filters: HashMap::new(),
-    };
+    let mut p = Planner { opts, used: HashSet::new(), filters: HashMap::new() };
     // Reserve explicit names first so generated ones never collide with them.
     fn reserve(s: &Step, used: &mut HashSet<String>) {
         if let Some(n) = &s.name {
@@ -148,11 +136,7 @@ pub fn plan(_services: &ServicesFile, steps: &StepsFile, opts: &PlanOptions) -> 
         .enumerate()
         .map(|(i, s)| p.step(s, &format!("step_{}", i + 1), &Inherit::default()))
         .collect();
-    Plan {
-        tag: opts.tag.clone(),
-        push: opts.push,
-        steps: planned,
-    }
+    Plan { tag: opts.tag.clone(), push: opts.push, steps: planned }
 }
 
 impl Planner<'_> {
@@ -160,17 +144,11 @@ impl Planner<'_> {
         if self.used.insert(wanted.to_string()) {
             return wanted.to_string();
         }
-        (2..)
-            .map(|n| format!("{wanted}_{n}"))
-            .find(|c| self.used.insert(c.clone()))
-            .expect("some suffix is free")
+        (2..).map(|n| format!("{wanted}_{n}")).find(|c| self.used.insert(c.clone())).expect("some suffix is free")
     }
 
     fn filter(&mut self, pattern: &str) -> Option<&Filter> {
-        self.filters
-            .entry(pattern.to_string())
-            .or_insert_with(|| Filter::compile(pattern).ok())
-            .as_ref()
+        self.filters.entry(pattern.to_string()).or_insert_with(|| Filter::compile(pattern).ok()).as_ref()
     }
 
     fn filter_reason(&mut self, s: &Step) -> Option<String> {
@@ -236,11 +214,7 @@ impl Planner<'_> {
                 out.command = command.as_ref().and_then(|c| argv::split(&c.value).ok());
                 self.credentials(&mut out, &inherit);
             }
-            StepKind::Push {
-                image_name,
-                image_tag,
-                registry,
-            } => {
+            StepKind::Push { image_name, image_tag, registry } => {
                 out.kind = Kind::Push;
                 out.service = inherit.service.clone();
                 self.push(&mut out, image_name, image_tag, registry);
@@ -269,11 +243,7 @@ impl Planner<'_> {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let inh = Inherit {
-                    service: out.service.clone(),
-                    skipped: None,
-                    ..inherit.clone()
-                };
+                let inh = Inherit { service: out.service.clone(), skipped: None, ..inherit.clone() };
                 let mut p = self.step(f, &format!("{name}_on_fail_{}", i + 1), &inh);
                 if out.status == Status::Skipped {
                     mark_skipped(&mut p, out.reason.as_deref().unwrap_or("skipped"));
@@ -299,10 +269,7 @@ impl Planner<'_> {
                 .map(|(i, c)| self.step(c, &format!("{name}_{}", i + 1), inherit))
                 .collect();
         }
-        let with = |svc: &Str| Inherit {
-            service: Some(svc.value.clone()),
-            ..inherit.clone()
-        };
+        let with = |svc: &Str| Inherit { service: Some(svc.value.clone()), ..inherit.clone() };
         match mode {
             // Parallel (and matrix): one serial copy of the sub-steps per service.
             GroupMode::Parallel => services
@@ -339,21 +306,11 @@ impl Planner<'_> {
         out.dockercfg_service = inherit.dockercfg_service.clone();
     }
 
-    fn push(
-        &self,
-        out: &mut PlannedStep,
-        image_name: &Option<Str>,
-        image_tag: &Option<Str>,
-        registry: &Option<Str>,
-    ) {
+    fn push(&self, out: &mut PlannedStep, image_name: &Option<Str>, image_tag: &Option<Str>, registry: &Option<Str>) {
         let Some(image) = image_name else { return };
         out.image_name = Some(image.value.clone());
-        out.registry = Some(
-            registry
-                .as_ref()
-                .map(|r| r.value.clone())
-                .unwrap_or_else(|| registry_of_image(&image.value)),
-        );
+        out.registry =
+            Some(registry.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| registry_of_image(&image.value)));
         let vars = BuildVars {
             step_name: out.name.clone(),
             service_name: out.service.clone().unwrap_or_default(),

@@ -8,34 +8,21 @@ pub fn render_text(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "plan for {}{}",
-        plan.tag
-            .as_deref()
-            .map_or("no build tag".to_string(), |t| format!("build tag `{t}`")),
-        if plan.push {
-            ", with push"
-        } else {
-            ", without push (push steps skipped; use --push)"
-        }
+        plan.tag.as_deref().map_or("no build tag".to_string(), |t| format!("build tag `{t}`")),
+        if plan.push { ", with push" } else { ", without push (push steps skipped; use --push)" }
     );
     for s in &plan.steps {
         step(&mut out, s, 1);
     }
     let leaves = plan.leaves();
-    let run = leaves
-        .iter()
-        .filter(|s| s.status == Status::WillRun)
-        .count();
+    let run = leaves.iter().filter(|s| s.status == Status::WillRun).count();
     let _ = writeln!(out, "{run} of {} steps will run", leaves.len());
     out
 }
 
 fn step(out: &mut String, s: &PlannedStep, depth: usize) {
     let indent = "  ".repeat(depth);
-    let mark = if s.status == Status::WillRun {
-        "▶"
-    } else {
-        "·"
-    };
+    let mark = if s.status == Status::WillRun { "▶" } else { "·" };
     let what = match s.kind {
         Kind::Run => format!(
             "run  {} `{}`",

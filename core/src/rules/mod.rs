@@ -23,18 +23,9 @@ pub(crate) fn run(
 }
 
 /// Report template syntax errors and unknown variables in a YAML string value at `span`.
-pub(crate) fn check_template(
-    file: &SourceFile,
-    span: Span,
-    text: &str,
-    what: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
+pub(crate) fn check_template(file: &SourceFile, span: Span, text: &str, what: &str, diags: &mut Vec<Diagnostic>) {
     // Offsets inside a quoted scalar start after the quote.
-    let quote = matches!(
-        file.text.as_bytes().get(span.start as usize),
-        Some(b'"' | b'\'')
-    );
+    let quote = matches!(file.text.as_bytes().get(span.start as usize), Some(b'"' | b'\''));
     let at = |offset: usize| Span::at(span.start + u32::from(quote) + offset as u32);
     match Template::parse(text) {
         Err(e) => {
@@ -70,17 +61,9 @@ pub(crate) fn unknown_service(
     services: &ServicesFile,
     context: &str,
 ) -> Diagnostic {
-    let d = Diagnostic::error(
-        Code::UnknownService,
-        file,
-        span,
-        format!("{context} names unknown service `{name}`"),
-    );
+    let d = Diagnostic::error(Code::UnknownService, file, span, format!("{context} names unknown service `{name}`"));
     match crate::model::lower::suggest(name, services.names()) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!(
-            "services defined: {}",
-            services.names().collect::<Vec<_>>().join(", ")
-        )),
+        None => d.with_help(format!("services defined: {}", services.names().collect::<Vec<_>>().join(", "))),
     }
 }

@@ -35,13 +35,7 @@ pub(super) fn check(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<
         }
         if let Some(b) = &s.build {
             for (k, v) in &b.args {
-                check_template(
-                    file,
-                    v.span,
-                    &v.value,
-                    &format!("build arg `{}`", k.value),
-                    diags,
-                );
+                check_template(file, v.span, &v.value, &format!("build arg `{}`", k.value), diags);
             }
         }
     }
@@ -51,12 +45,8 @@ pub(super) fn check(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<
 /// Depth-first search over links, depends_on and volumes_from; report each cycle once,
 /// at the edge that closes it.
 fn cycles(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<Diagnostic>) {
-    let index: HashMap<&str, usize> = services
-        .services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.value.as_str(), i))
-        .collect();
+    let index: HashMap<&str, usize> =
+        services.services.iter().enumerate().map(|(i, s)| (s.name.value.as_str(), i)).collect();
     let edges: Vec<Vec<(usize, crate::source::Span)>> = services
         .services
         .iter()
@@ -89,10 +79,8 @@ fn cycles(file: &SourceFile, services: &ServicesFile, diags: &mut Vec<Diagnostic
                     }
                     1 => {
                         let pos = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                        let mut names: Vec<&str> = stack[pos..]
-                            .iter()
-                            .map(|(n, _)| services.services[*n].name.value.as_str())
-                            .collect();
+                        let mut names: Vec<&str> =
+                            stack[pos..].iter().map(|(n, _)| services.services[*n].name.value.as_str()).collect();
                         names.push(&services.services[to].name.value);
                         diags.push(
                             Diagnostic::error(

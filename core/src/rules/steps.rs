@@ -19,19 +19,8 @@ struct Ctx<'a> {
     filters: HashMap<String, Option<(String, Option<String>)>>,
 }
 
-pub(super) fn check(
-    file: &SourceFile,
-    steps: &StepsFile,
-    services: &ServicesFile,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let mut cx = Ctx {
-        file,
-        services,
-        diags,
-        names: HashMap::new(),
-        filters: HashMap::new(),
-    };
+pub(super) fn check(file: &SourceFile, steps: &StepsFile, services: &ServicesFile, diags: &mut Vec<Diagnostic>) {
+    let mut cx = Ctx { file, services, diags, names: HashMap::new(), filters: HashMap::new() };
     for s in &steps.steps {
         cx.step(s, &[], 0, false);
     }
@@ -40,8 +29,7 @@ pub(super) fn check(
 
 impl Ctx<'_> {
     fn err(&mut self, code: Code, span: crate::source::Span, msg: String) -> &mut Diagnostic {
-        self.diags
-            .push(Diagnostic::error(code, self.file, span, msg));
+        self.diags.push(Diagnostic::error(code, self.file, span, msg));
         self.diags.last_mut().expect("pushed")
     }
 
@@ -58,12 +46,7 @@ impl Ctx<'_> {
                 .help = Some("step names must be unique across the steps file".into());
             }
         }
-        for r in s
-            .service
-            .iter()
-            .chain(&s.services)
-            .chain(&s.dockercfg_service)
-        {
+        for r in s.service.iter().chain(&s.services).chain(&s.dockercfg_service) {
             if self.services.get(&r.value).is_none() {
                 let d = unknown_service(self.file, r.span, &r.value, self.services, "this step");
                 self.diags.push(d);
@@ -73,19 +56,11 @@ impl Ctx<'_> {
             self.err(
                 Code::ServiceAndServices,
                 first.span,
-                format!(
-                    "`service: {}` and `services:` are mutually exclusive",
-                    svc.value
-                ),
+                format!("`service: {}` and `services:` are mutually exclusive", svc.value),
             );
         }
         if !scope.is_empty() && (s.service.is_some() || !s.services.is_empty()) && !on_fail {
-            let span = s
-                .service
-                .as_ref()
-                .or(s.services.first())
-                .map(|x| x.span)
-                .unwrap_or(s.span);
+            let span = s.service.as_ref().or(s.services.first()).map(|x| x.span).unwrap_or(s.span);
             self.err(
                 Code::ServiceOnGroupAndStep,
                 span,
@@ -95,8 +70,13 @@ impl Ctx<'_> {
         }
         if let (Some(enc), Some(_)) = (&s.encrypted_dockercfg_path, &s.dockercfg_service) {
             self.diags.push(
-                Diagnostic::warning(Code::BothDockercfg, self.file, enc.span, "both `encrypted_dockercfg_path` and `dockercfg_service` are set; the encrypted file is used")
-                    .with_help("remove one of them"),
+                Diagnostic::warning(
+                    Code::BothDockercfg,
+                    self.file,
+                    enc.span,
+                    "both `encrypted_dockercfg_path` and `dockercfg_service` are set; the encrypted file is used",
+                )
+                .with_help("remove one of them"),
             );
         }
         for (f, key) in [(&s.tag, "tag"), (&s.exclude, "exclude")] {
@@ -107,34 +87,18 @@ impl Ctx<'_> {
                 .or_insert_with(|| Filter::compile(&f.value).err().map(|e| (e.message, e.help)))
                 .clone();
             if let Some((message, help)) = problem {
-                let mut d = Diagnostic::error(
-                    Code::InvalidRegex,
-                    self.file,
-                    f.span,
-                    format!("`{key}`: {message}"),
-                );
+                let mut d = Diagnostic::error(Code::InvalidRegex, self.file, f.span, format!("`{key}`: {message}"));
                 d.help = help;
                 self.diags.push(d);
             }
         }
-        let own: Vec<Str> = s
-            .service
-            .iter()
-            .cloned()
-            .chain(s.services.iter().cloned())
-            .collect();
+        let own: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
         let in_scope: Vec<Str> = if own.is_empty() { scope.to_vec() } else { own };
         match &s.kind {
             StepKind::Run { command } => {
                 if command.as_ref().is_none_or(|c| c.value.trim().is_empty()) {
-                    self.err(
-                        Code::RunWithoutCommand,
-                        s.span,
-                        "this run step has no `command`".into(),
-                    )
-                    .help = Some(
-                        "add `command: <what to run>`; use `type: push` for a push step".into(),
-                    );
+                    self.err(Code::RunWithoutCommand, s.span, "this run step has no `command`".into()).help =
+                        Some("add `command: <what to run>`; use `type: push` for a push step".into());
                 } else if let Some(c) = command
                     && let Err(e) = crate::plan::argv::split(&c.value)
                 {
@@ -142,21 +106,12 @@ impl Ctx<'_> {
                 }
                 self.require_service(s, &in_scope);
             }
-            StepKind::Push {
-                image_name,
-                image_tag,
-                ..
-            } => {
+            StepKind::Push { image_name, image_tag, .. } => {
                 self.require_service(s, &in_scope);
                 match image_name {
                     None => {
-                        self.err(
-                            Code::PushWithoutImageName,
-                            s.span,
-                            "this push step has no `image_name`".into(),
-                        )
-                        .help =
-                            Some("add `image_name:` matching the service's `build.image`".into());
+                        self.err(Code::PushWithoutImageName, s.span, "this push step has no `image_name`".into())
+                            .help = Some("add `image_name:` matching the service's `build.image`".into());
                     }
                     Some(name) => {
                         for svc in &in_scope {
@@ -170,23 +125,10 @@ impl Ctx<'_> {
             }
             StepKind::Group { mode, steps, .. } => {
                 if *mode == GroupMode::Manual && depth > 0 {
-                    self.err(
-                        Code::ManualPlacement,
-                        s.span,
-                        "a `manual` group must be a top-level step".into(),
-                    );
+                    self.err(Code::ManualPlacement, s.span, "a `manual` group must be a top-level step".into());
                 }
-                let group_scope: Vec<Str> = s
-                    .service
-                    .iter()
-                    .cloned()
-                    .chain(s.services.iter().cloned())
-                    .collect();
-                let child_scope = if group_scope.is_empty() {
-                    scope.to_vec()
-                } else {
-                    group_scope
-                };
+                let group_scope: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
+                let child_scope = if group_scope.is_empty() { scope.to_vec() } else { group_scope };
                 for c in steps {
                     self.step(c, &child_scope, depth + 1, false);
                 }
@@ -204,10 +146,7 @@ impl Ctx<'_> {
                 s.span,
                 "this step has no `service` (on itself or on an enclosing group)".into(),
             )
-            .help = Some(format!(
-                "services defined: {}",
-                self.services.names().collect::<Vec<_>>().join(", ")
-            ));
+            .help = Some(format!("services defined: {}", self.services.names().collect::<Vec<_>>().join(", ")));
         }
     }
 
@@ -245,20 +184,9 @@ fn strip_tag(image: &str) -> &str {
 
 /// Only one manual group per branch context, and it must be the last step there.
 fn manual_placement(cx: &mut Ctx, steps: &[Step]) {
-    let key = |s: &Step| {
-        (
-            s.tag.as_ref().map(|t| t.value.clone()),
-            s.exclude.as_ref().map(|t| t.value.clone()),
-        )
-    };
+    let key = |s: &Step| (s.tag.as_ref().map(|t| t.value.clone()), s.exclude.as_ref().map(|t| t.value.clone()));
     for (i, s) in steps.iter().enumerate() {
-        if !matches!(
-            s.kind,
-            StepKind::Group {
-                mode: GroupMode::Manual,
-                ..
-            }
-        ) {
+        if !matches!(s.kind, StepKind::Group { mode: GroupMode::Manual, .. }) {
             continue;
         }
         let ctx = key(s);
@@ -266,21 +194,11 @@ fn manual_placement(cx: &mut Ctx, steps: &[Step]) {
             let unfiltered = later.tag.is_none() && later.exclude.is_none();
             if unfiltered || key(later) == ctx {
                 let line = cx.file.line_col(s.span.start).0;
-                let is_manual = matches!(
-                    later.kind,
-                    StepKind::Group {
-                        mode: GroupMode::Manual,
-                        ..
-                    }
-                );
+                let is_manual = matches!(later.kind, StepKind::Group { mode: GroupMode::Manual, .. });
                 let msg = if is_manual {
-                    format!(
-                        "a second `manual` group for the same branches (the first is on line {line})"
-                    )
+                    format!("a second `manual` group for the same branches (the first is on line {line})")
                 } else {
-                    format!(
-                        "this step comes after the `manual` group on line {line}, which must be the last step"
-                    )
+                    format!("this step comes after the `manual` group on line {line}, which must be the last step")
                 };
                 cx.err(Code::ManualPlacement, later.span, msg).help =
                     Some("move the manual group to the end, or give the steps after it a different `tag`".into());

@@ -9,18 +9,8 @@ use granit_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
 enum Frame {
-    Seq {
-        items: Vec<Node>,
-        span: Span,
-        anchor: usize,
-    },
-    Map {
-        entries: Vec<(Node, Node)>,
-        merges: Vec<Node>,
-        key: Option<Node>,
-        span: Span,
-        anchor: usize,
-    },
+    Seq { items: Vec<Node>, span: Span, anchor: usize },
+    Map { entries: Vec<(Node, Node)>, merges: Vec<Node>, key: Option<Node>, span: Span, anchor: usize },
 }
 
 struct Builder<'a> {
@@ -32,23 +22,14 @@ struct Builder<'a> {
 }
 
 pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
-    let mut b = Builder {
-        file,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        replayed: 0,
-        root: None,
-    };
+    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), replayed: 0, root: None };
     let mut documents = 0;
     for event in Parser::new_from_str(&file.text) {
         let (event, span) = event.map_err(|e| {
             let offset = e.marker().byte_offset().unwrap_or(0) as u32;
             Diagnostic::error(Code::YamlSyntax, file, Span::at(offset), e.info())
         })?;
-        let span = Span::new(
-            span.start.byte_offset().unwrap_or(0) as u32,
-            span.end.byte_offset().unwrap_or(0) as u32,
-        );
+        let span = Span::new(span.start.byte_offset().unwrap_or(0) as u32, span.end.byte_offset().unwrap_or(0) as u32);
         match event {
             Event::DocumentStart(..) => {
                 documents += 1;
@@ -67,84 +48,30 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
                 } else {
                     NodeKind::Str(value.into_owned())
                 };
-                b.finish(
-                    Node {
-                        kind,
-                        span,
-                        def: span,
-                    },
-                    anchor,
-                )?;
+                b.finish(Node { kind, span, def: span }, anchor)?;
             }
             Event::SequenceStart(_, anchor, _) => {
-                b.open(
-                    Frame::Seq {
-                        items: Vec::new(),
-                        span,
-                        anchor,
-                    },
-                    span,
-                )?;
+                b.open(Frame::Seq { items: Vec::new(), span, anchor }, span)?;
             }
             Event::MappingStart(_, anchor, _) => {
-                b.open(
-                    Frame::Map {
-                        entries: Vec::new(),
-                        merges: Vec::new(),
-                        key: None,
-                        span,
-                        anchor,
-                    },
-                    span,
-                )?;
+                b.open(Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, span, anchor }, span)?;
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq {
-                    items,
-                    span: start,
-                    anchor,
-                }) = b.stack.pop()
-                {
+                if let Some(Frame::Seq { items, span: start, anchor }) = b.stack.pop() {
                     let s = Span::new(start.start, span.end.max(start.start));
-                    b.finish(
-                        Node {
-                            kind: NodeKind::Seq(items),
-                            span: s,
-                            def: s,
-                        },
-                        anchor,
-                    )?;
+                    b.finish(Node { kind: NodeKind::Seq(items), span: s, def: s }, anchor)?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map {
-                    entries,
-                    merges,
-                    span: start,
-                    anchor,
-                    ..
-                }) = b.stack.pop()
-                {
+                if let Some(Frame::Map { entries, merges, span: start, anchor, .. }) = b.stack.pop() {
                     let entries = apply_merges(entries, merges);
                     let s = Span::new(start.start, span.end.max(start.start));
-                    b.finish(
-                        Node {
-                            kind: NodeKind::Map(entries),
-                            span: s,
-                            def: s,
-                        },
-                        anchor,
-                    )?;
+                    b.finish(Node { kind: NodeKind::Map(entries), span: s, def: s }, anchor)?;
                 }
             }
             Event::Alias(id) => {
                 let Some((node, size)) = b.anchors.get(&id) else {
-                    return Err(Diagnostic::error(
-                        Code::YamlSyntax,
-                        file,
-                        span,
-                        "alias to an unknown anchor",
-                    ));
+                    return Err(Diagnostic::error(Code::YamlSyntax, file, span, "alias to an unknown anchor"));
                 };
                 b.replayed += size;
                 if b.replayed > MAX_ALIAS_REPLAY_EVENTS {
@@ -152,13 +79,9 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
                         Code::InputLimits,
                         file,
                         span,
-                        format!(
-                            "alias expansion exceeds the budget of {MAX_ALIAS_REPLAY_EVENTS} nodes"
-                        ),
+                        format!("alias expansion exceeds the budget of {MAX_ALIAS_REPLAY_EVENTS} nodes"),
                     )
-                    .with_help(
-                        "the document expands aliases exponentially (a 'billion laughs' document)",
-                    ));
+                    .with_help("the document expands aliases exponentially (a 'billion laughs' document)"));
                 }
                 let mut node = node.clone();
                 node.span = span;
@@ -201,12 +124,7 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                merges,
-                key,
-                ..
-            }) => match key.take() {
+            Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
                 None => {
                     if !node.is_scalar() {
                         return Err(Diagnostic::error(
@@ -269,10 +187,7 @@ fn apply_merges(mut entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node,
 fn count_nodes(node: &Node) -> usize {
     1 + match &node.kind {
         NodeKind::Seq(items) => items.iter().map(count_nodes).sum(),
-        NodeKind::Map(entries) => entries
-            .iter()
-            .map(|(k, v)| count_nodes(k) + count_nodes(v))
-            .sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
         _ => 0,
     }
 }
@@ -298,10 +213,7 @@ fn resolve_plain(s: &str) -> NodeKind {
         i64::from_str_radix(hex, 16).ok()
     } else if let Some(oct) = digits.strip_prefix("0o") {
         i64::from_str_radix(oct, 8).ok()
-    } else if digits.len() > 1
-        && digits.starts_with('0')
-        && digits.bytes().all(|b| b.is_ascii_digit())
-    {
+    } else if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
         i64::from_str_radix(&digits[1..], 8).ok()
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse().ok()
@@ -313,9 +225,7 @@ fn resolve_plain(s: &str) -> NodeKind {
     }
     let looks_float = !digits.is_empty()
         && digits.bytes().any(|b| b.is_ascii_digit())
-        && digits
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
     if looks_float && let Ok(f) = plain.parse::<f64>() {
         return NodeKind::Float(f);
     }

@@ -26,11 +26,7 @@ pub fn parse(file: &SourceFile) -> Result<Node, Diagnostic> {
             Code::InputTooLarge,
             file,
             Span::at(0),
-            format!(
-                "file is {} bytes; the limit is {} bytes (1 MiB)",
-                file.text.len(),
-                MAX_INPUT_BYTES
-            ),
+            format!("file is {} bytes; the limit is {} bytes (1 MiB)", file.text.len(), MAX_INPUT_BYTES),
         ));
     }
     builder::build(file)
@@ -47,11 +43,7 @@ mod tests {
     fn spans_and_merge_keys() {
         let n = p("base: &b\n  x: 1\napp:\n  <<: *b\n  y: 'two'\n").unwrap();
         let app = n.get("app").unwrap();
-        let mut keys: Vec<_> = app
-            .entries()
-            .iter()
-            .map(|(k, _)| k.as_str().unwrap().to_string())
-            .collect();
+        let mut keys: Vec<_> = app.entries().iter().map(|(k, _)| k.as_str().unwrap().to_string()).collect();
         keys.sort();
         assert_eq!(keys, ["x", "y"]);
         let (line, col) = SourceFile::new("t", "base: &b\n  x: 1\napp:\n  <<: *b\n  y: 'two'\n")
@@ -90,10 +82,7 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = format!("*a{}", i - 1);
-            text.push_str(&format!(
-                "a{i}: &a{i} [{}]\n",
-                [prev.as_str(); 10].join(", ")
-            ));
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
         }
         let start = std::time::Instant::now();
         let d = p(&text).unwrap_err();

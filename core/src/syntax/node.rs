@@ -25,18 +25,11 @@ pub struct Node {
 
 impl Node {
     pub fn null(span: Span) -> Self {
-        Node {
-            kind: NodeKind::Null,
-            span,
-            def: span,
-        }
+        Node { kind: NodeKind::Null, span, def: span }
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries()
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
+        self.entries().iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
     }
 
     pub fn entries(&self) -> &[(Node, Node)] {
@@ -74,9 +67,7 @@ impl Node {
         match &self.kind {
             NodeKind::Str(s) => Some(s.clone()),
             NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Float(_) => {
-                let raw = source
-                    .get(self.def.start as usize..self.def.end as usize)
-                    .unwrap_or("");
+                let raw = source.get(self.def.start as usize..self.def.end as usize).unwrap_or("");
                 if raw.is_empty() {
                     Some(match &self.kind {
                         NodeKind::Bool(b) => b.to_string(),

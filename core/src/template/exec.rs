@@ -15,10 +15,7 @@ pub struct ExecError {
 type R<T> = Result<T, ExecError>;
 
 fn fail<T>(offset: usize, message: impl Into<String>) -> R<T> {
-    Err(ExecError {
-        offset,
-        message: message.into(),
-    })
+    Err(ExecError { offset, message: message.into() })
 }
 
 enum Flow {
@@ -39,11 +36,7 @@ pub struct Exec<'a> {
 
 impl<'a> Exec<'a> {
     pub fn run(nodes: &[Node], data: &'a BuildVars) -> R<String> {
-        let mut e = Exec {
-            vars: vec![("$".into(), Value::Data)],
-            data,
-            out: String::new(),
-        };
+        let mut e = Exec { vars: vec![("$".into(), Value::Data)], data, out: String::new() };
         e.list(nodes, &Value::Data)?;
         Ok(e.out)
     }
@@ -81,16 +74,7 @@ impl<'a> Exec<'a> {
                     }
                 }
             }
-            Node::If {
-                pipe,
-                then,
-                otherwise,
-            }
-            | Node::With {
-                pipe,
-                then,
-                otherwise,
-            } => {
+            Node::If { pipe, then, otherwise } | Node::With { pipe, then, otherwise } => {
                 let mark = self.vars.len();
                 let v = self.pipe(pipe, dot)?;
                 let with = matches!(n, Node::With { .. });
@@ -105,10 +89,7 @@ impl<'a> Exec<'a> {
             }
             Node::Range { pipe, .. } => {
                 let v = self.pipe(pipe, dot)?;
-                return fail(
-                    pipe.offset,
-                    format!("range can't iterate over {}", printf::display(&v)),
-                );
+                return fail(pipe.offset, format!("range can't iterate over {}", printf::display(&v)));
             }
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
@@ -150,10 +131,7 @@ impl<'a> Exec<'a> {
             Arg::Nil(at) => fail(*at, "nil is not a command"),
             lit => {
                 if cmd.args.len() > 1 || fin.is_some() {
-                    return fail(
-                        cmd.offset,
-                        format!("can't give argument to non-function {}", literal_text(lit)),
-                    );
+                    return fail(cmd.offset, format!("can't give argument to non-function {}", literal_text(lit)));
                 }
                 self.arg(lit, dot)
             }
@@ -189,21 +167,14 @@ impl<'a> Exec<'a> {
         };
         if fields.is_empty() {
             if !args.is_empty() {
-                return fail(
-                    at,
-                    format!("can't give argument to non-function {}", chain_text(a)),
-                );
+                return fail(at, format!("can't give argument to non-function {}", chain_text(a)));
             }
             return Ok(recv);
         }
         let mut args = Some(args);
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
-            let call_args = if last {
-                args.take().unwrap_or_default()
-            } else {
-                Vec::new()
-            };
+            let call_args = if last { args.take().unwrap_or_default() } else { Vec::new() };
             recv = self.field(&recv, f, call_args, at)?;
         }
         Ok(recv)
@@ -216,38 +187,22 @@ impl<'a> Exec<'a> {
                     return fail(at, format!("can't evaluate field {name} in type main.Data"));
                 };
                 if !args.is_empty() {
-                    return fail(
-                        at,
-                        format!("{name} has arguments but cannot be invoked as function"),
-                    );
+                    return fail(at, format!("{name} has arguments but cannot be invoked as function"));
                 }
                 Ok(v)
             }
             Value::Time(s, n) => time_method(*s, *n, name, args, at),
             Value::Nil => fail(at, format!("nil pointer evaluating interface {{}}.{name}")),
-            other => fail(
-                at,
-                format!("can't evaluate field {name} in type {}", other.go_type()),
-            ),
+            other => fail(at, format!("can't evaluate field {name} in type {}", other.go_type())),
         }
     }
 
-    fn call(
-        &mut self,
-        name: &str,
-        args: &[Arg],
-        dot: &Value,
-        fin: Option<Value>,
-        at: usize,
-    ) -> R<Value> {
+    fn call(&mut self, name: &str, args: &[Arg], dot: &Value, fin: Option<Value>, at: usize) -> R<Value> {
         // `and`/`or` evaluate lazily (Go 1.18+).
         if name == "and" || name == "or" {
             let total = args.len() + usize::from(fin.is_some());
             if total == 0 {
-                return fail(
-                    at,
-                    format!("wrong number of args for {name}: want at least 1 got 0"),
-                );
+                return fail(at, format!("wrong number of args for {name}: want at least 1 got 0"));
             }
             let mut last = Value::Nil;
             for a in args {
@@ -285,10 +240,7 @@ fn chain_text(a: &Arg) -> String {
     match a {
         Arg::Field(f, _) if f.is_empty() => ".".into(),
         Arg::Field(f, _) => f.iter().map(|x| format!(".{x}")).collect(),
-        Arg::Var(n, f, _) => format!(
-            "{n}{}",
-            f.iter().map(|x| format!(".{x}")).collect::<String>()
-        ),
+        Arg::Var(n, f, _) => format!("{n}{}", f.iter().map(|x| format!(".{x}")).collect::<String>()),
         _ => "(pipeline)".into(),
     }
 }
@@ -320,13 +272,7 @@ fn time_method(secs: i64, nanos: u32, name: &str, args: Vec<Value>, at: usize) -
         return fail(at, format!("can't evaluate field {name} in type time.Time"));
     }
     if args.len() != want {
-        return fail(
-            at,
-            format!(
-                "wrong number of args for {name}: want {want} got {}",
-                args.len()
-            ),
-        );
+        return fail(at, format!("wrong number of args for {name}: want {want} got {}", args.len()));
     }
     let c = timefmt::civil(secs);
     let int = |v: i64| Value::Int(v, IntTy::Int);
@@ -334,13 +280,7 @@ fn time_method(secs: i64, nanos: u32, name: &str, args: Vec<Value>, at: usize) -
         "Format" => match &args[0] {
             Value::Str(layout) => Value::Str(timefmt::format(secs, nanos, layout)),
             other => {
-                return fail(
-                    at,
-                    format!(
-                        "wrong type for value; expected string; got {}",
-                        other.go_type()
-                    ),
-                );
+                return fail(at, format!("wrong type for value; expected string; got {}", other.go_type()));
             }
         },
         "Unix" => Value::Int(secs, IntTy::Int64),
@@ -406,18 +346,12 @@ fn eq2(a: &Value, b: &Value, at: usize) -> R<bool> {
 fn lt2(a: &Value, b: &Value, name: &str, at: usize) -> R<bool> {
     let (ka, kb) = (kind(a), kind(b));
     if matches!(ka, Kind::Bool | Kind::Other) {
-        return fail(
-            at,
-            format!("error calling {name}: invalid type for comparison"),
-        );
+        return fail(at, format!("error calling {name}: invalid type for comparison"));
     }
     if ka != kb {
         return match (ka, kb) {
             (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int) => Ok(int_of(a) < int_of(b)),
-            _ => fail(
-                at,
-                format!("error calling {name}: incompatible types for comparison"),
-            ),
+            _ => fail(at, format!("error calling {name}: incompatible types for comparison")),
         };
     }
     Ok(match (a, b) {
@@ -430,13 +364,7 @@ fn lt2(a: &Value, b: &Value, name: &str, at: usize) -> R<bool> {
 
 fn nargs(name: &str, vals: &[Value], want: usize, at: usize) -> R<()> {
     if vals.len() != want {
-        return fail(
-            at,
-            format!(
-                "wrong number of args for {name}: want {want} got {}",
-                vals.len()
-            ),
-        );
+        return fail(at, format!("wrong number of args for {name}: want {want} got {}", vals.len()));
     }
     Ok(())
 }
@@ -451,10 +379,7 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
             nargs(name, &vals, 1, at)?;
             match &vals[0] {
                 Value::Str(s) => Ok(Value::Int(s.len() as i64, IntTy::Int)),
-                other => fail(
-                    at,
-                    format!("error calling len: len of type {}", other.go_type()),
-                ),
+                other => fail(at, format!("error calling len: len of type {}", other.go_type())),
             }
         }
         "index" => {
@@ -464,21 +389,12 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
             let mut cur = item.clone();
             for i in idx {
                 let Value::Str(s) = &cur else {
-                    return fail(
-                        at,
-                        format!(
-                            "error calling index: can't index item of type {}",
-                            cur.go_type()
-                        ),
-                    );
+                    return fail(at, format!("error calling index: can't index item of type {}", cur.go_type()));
                 };
                 let Value::Int(n, _) = i else {
                     return fail(
                         at,
-                        format!(
-                            "error calling index: cannot index slice/array with type {}",
-                            i.go_type()
-                        ),
+                        format!("error calling index: cannot index slice/array with type {}", i.go_type()),
                     );
                 };
                 match usize::try_from(*n).ok().and_then(|n| s.as_bytes().get(n)) {
@@ -495,13 +411,7 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
                 return fail(at, "wrong number of args for slice: want at least 1 got 0");
             };
             let Value::Str(s) = item else {
-                return fail(
-                    at,
-                    format!(
-                        "error calling slice: can't slice item of type {}",
-                        item.go_type()
-                    ),
-                );
+                return fail(at, format!("error calling slice: can't slice item of type {}", item.go_type()));
             };
             if idx.len() > 2 {
                 return fail(at, "error calling slice: cannot 3-index slice a string");
@@ -511,10 +421,7 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
                 let Value::Int(n, _) = i else {
                     return fail(
                         at,
-                        format!(
-                            "error calling slice: cannot index slice/array with type {}",
-                            i.go_type()
-                        ),
+                        format!("error calling slice: cannot index slice/array with type {}", i.go_type()),
                     );
                 };
                 match usize::try_from(*n).ok().filter(|n| *n <= s.len()) {
@@ -525,17 +432,9 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
                 }
             }
             if bounds[0] > bounds[1] {
-                return fail(
-                    at,
-                    format!(
-                        "error calling slice: invalid slice index: {} > {}",
-                        bounds[0], bounds[1]
-                    ),
-                );
+                return fail(at, format!("error calling slice: invalid slice index: {} > {}", bounds[0], bounds[1]));
             }
-            Ok(Value::Str(
-                String::from_utf8_lossy(&s.as_bytes()[bounds[0]..bounds[1]]).into_owned(),
-            ))
+            Ok(Value::Str(String::from_utf8_lossy(&s.as_bytes()[bounds[0]..bounds[1]]).into_owned()))
         }
         "print" => Ok(Value::Str(printf::sprint(&vals))),
         "println" => Ok(Value::Str(printf::sprintln(&vals))),
@@ -543,10 +442,7 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
             let Some((Value::Str(f), rest)) = vals.split_first() else {
                 return match vals.first() {
                     None => fail(at, "wrong number of args for printf: want at least 1 got 0"),
-                    Some(v) => fail(
-                        at,
-                        format!("wrong type for value; expected string; got {}", v.go_type()),
-                    ),
+                    Some(v) => fail(at, format!("wrong type for value; expected string; got {}", v.go_type())),
                 };
             };
             Ok(Value::Str(printf::sprintf(f, rest)))
@@ -572,10 +468,7 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
             nargs(name, &vals, 2, at)?;
             let (a, b) = (&vals[0], &vals[1]);
             let r = match name {
-                "ne" => !eq2(a, b, at).map_err(|e| ExecError {
-                    message: e.message.replace("eq", "ne"),
-                    ..e
-                })?,
+                "ne" => !eq2(a, b, at).map_err(|e| ExecError { message: e.message.replace("eq", "ne"), ..e })?,
                 "lt" => lt2(a, b, name, at)?,
                 "le" => lt2(a, b, name, at)? || eq2(a, b, at)?,
                 "gt" => !(lt2(a, b, name, at)? || eq2(a, b, at)?),
@@ -583,10 +476,7 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
             };
             Ok(Value::Bool(r))
         }
-        "call" => fail(
-            at,
-            "error calling call: no functions to call in Codeship templates",
-        ),
+        "call" => fail(at, "error calling call: no functions to call in Codeship templates"),
         other => fail(at, format!("function {other:?} not defined")),
     }
 }
@@ -640,9 +530,7 @@ fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }

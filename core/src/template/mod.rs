@@ -30,17 +30,10 @@ pub struct Template {
 impl Template {
     /// Parse, including Go's parse-time check that every `$variable` is declared.
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
-        let nodes = parse::parse(src).map_err(|e| TemplateError {
-            offset: e.offset,
-            message: e.message,
-            help: None,
-        })?;
+        let nodes =
+            parse::parse(src).map_err(|e| TemplateError { offset: e.offset, message: e.message, help: None })?;
         let t = Template { nodes };
-        let mut checker = Checker {
-            scopes: vec!["$".into()],
-            problems: Vec::new(),
-            vars_only: true,
-        };
+        let mut checker = Checker { scopes: vec!["$".into()], problems: Vec::new(), vars_only: true };
         checker.list(&t.nodes, Ty::Data);
         if let Some(p) = checker.problems.into_iter().next() {
             return Err(p);
@@ -58,11 +51,7 @@ impl Template {
 
     /// Fields and methods that do not exist (`.Brnch`, `.Time.Fromat`), found statically.
     pub fn unknown_variables(&self) -> Vec<TemplateError> {
-        let mut checker = Checker {
-            scopes: vec!["$".into()],
-            problems: Vec::new(),
-            vars_only: false,
-        };
+        let mut checker = Checker { scopes: vec!["$".into()], problems: Vec::new(), vars_only: false };
         checker.list(&self.nodes, Ty::Data);
         checker.problems
     }
@@ -97,32 +86,15 @@ impl Checker {
                 Node::Action(p) => {
                     self.pipe(p, dot);
                 }
-                Node::If {
-                    pipe,
-                    then,
-                    otherwise,
-                }
-                | Node::With {
-                    pipe,
-                    then,
-                    otherwise,
-                } => {
+                Node::If { pipe, then, otherwise } | Node::With { pipe, then, otherwise } => {
                     let mark = self.scopes.len();
                     let t = self.pipe(pipe, dot);
-                    let inner = if matches!(n, Node::With { .. }) {
-                        t
-                    } else {
-                        dot
-                    };
+                    let inner = if matches!(n, Node::With { .. }) { t } else { dot };
                     self.list(then, inner);
                     self.scopes.truncate(mark);
                     self.list(otherwise, dot);
                 }
-                Node::Range {
-                    pipe,
-                    body,
-                    otherwise,
-                } => {
+                Node::Range { pipe, body, otherwise } => {
                     let mark = self.scopes.len();
                     self.pipe(pipe, dot);
                     self.list(body, Ty::Unknown);
@@ -139,9 +111,7 @@ impl Checker {
             for (i, a) in c.args.iter().enumerate() {
                 let t = self.arg(a, dot);
                 if i == 0 {
-                    ty = if c.args.len() == 1
-                        || matches!(a, Arg::Field(..) | Arg::Var(..) | Arg::Sub(..))
-                    {
+                    ty = if c.args.len() == 1 || matches!(a, Arg::Field(..) | Arg::Var(..) | Arg::Sub(..)) {
                         t
                     } else {
                         Ty::Unknown
@@ -209,22 +179,12 @@ impl Checker {
                             _ => Ty::Unknown,
                         }
                     } else {
-                        self.unknown(
-                            at,
-                            format!("`.Time` has no method `{f}`"),
-                            f,
-                            exec::TIME_METHODS,
-                        );
+                        self.unknown(at, format!("`.Time` has no method `{f}`"), f, exec::TIME_METHODS);
                         Ty::Unknown
                     }
                 }
                 Ty::Other(name) => {
-                    self.unknown(
-                        at,
-                        format!("can't evaluate field {f} in type {name}"),
-                        f,
-                        &[],
-                    );
+                    self.unknown(at, format!("can't evaluate field {f} in type {name}"), f, &[]);
                     Ty::Unknown
                 }
                 Ty::Unknown => Ty::Unknown,
@@ -240,24 +200,16 @@ impl Checker {
         let help = crate::model::lower::suggest(name, known.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));
-        self.problems.push(TemplateError {
-            offset: at,
-            message,
-            help,
-        });
+        self.problems.push(TemplateError { offset: at, message, help });
     }
 }
 
 /// Why a rendered tag is not a valid Docker tag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
-    #[error(
-        "the image tag is empty after removing characters not allowed in Docker tags (rendered: {rendered:?})"
-    )]
+    #[error("the image tag is empty after removing characters not allowed in Docker tags (rendered: {rendered:?})")]
     Empty { rendered: String },
-    #[error(
-        "the image tag {tag:?} starts with {first:?}; Docker tags must start with a letter, digit or `_`"
-    )]
+    #[error("the image tag {tag:?} starts with {first:?}; Docker tags must start with a letter, digit or `_`")]
     BadStart { tag: String, first: char },
     #[error("the image tag is {len} characters long; Docker allows at most 128")]
     TooLong { len: usize },
@@ -265,14 +217,9 @@ pub enum TagError {
 
 /// Strip characters not valid in a Docker tag (`[A-Za-z0-9_.-]`), then check the result.
 pub fn sanitize_tag(rendered: &str) -> Result<String, TagError> {
-    let tag: String = rendered
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .collect();
+    let tag: String = rendered.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')).collect();
     match tag.chars().next() {
-        None => Err(TagError::Empty {
-            rendered: rendered.to_string(),
-        }),
+        None => Err(TagError::Empty { rendered: rendered.to_string() }),
         Some(c @ ('.' | '-')) => Err(TagError::BadStart { tag, first: c }),
         Some(_) if tag.len() > 128 => Err(TagError::TooLong { len: tag.len() }),
         Some(_) => Ok(tag),
@@ -295,31 +242,12 @@ mod tests {
     #[test]
     fn renders_common_tags() {
         let v = vars();
-        assert_eq!(
-            render("{{ .CiName }}-{{ .Branch }}", &v).unwrap(),
-            "codeship-feature/x"
-        );
-        assert_eq!(
-            render("{{ .Time.Format \"2006-01-02\" }}", &v).unwrap(),
-            "2024-02-29"
-        );
-        assert_eq!(
-            render("{{ printf \"%.7s\" .CommitID }}", &v).unwrap(),
-            "abcdef1"
-        );
-        assert_eq!(
-            render(
-                "{{ if eq .Branch \"master\" \"feature/x\" }}yes{{ else }}no{{ end }}",
-                &v
-            )
-            .unwrap(),
-            "yes"
-        );
+        assert_eq!(render("{{ .CiName }}-{{ .Branch }}", &v).unwrap(), "codeship-feature/x");
+        assert_eq!(render("{{ .Time.Format \"2006-01-02\" }}", &v).unwrap(), "2024-02-29");
+        assert_eq!(render("{{ printf \"%.7s\" .CommitID }}", &v).unwrap(), "abcdef1");
+        assert_eq!(render("{{ if eq .Branch \"master\" \"feature/x\" }}yes{{ else }}no{{ end }}", &v).unwrap(), "yes");
         assert_eq!(render("a {{- \" b \" -}} c", &v).unwrap(), "a b c");
-        assert_eq!(
-            render("{{ $b := .Branch }}{{ $b }}", &v).unwrap(),
-            "feature/x"
-        );
+        assert_eq!(render("{{ $b := .Branch }}{{ $b }}", &v).unwrap(), "feature/x");
     }
 
     #[test]
@@ -336,15 +264,9 @@ mod tests {
 
     #[test]
     fn tag_sanitising() {
-        assert_eq!(
-            sanitize_tag("codeship-feature/x").unwrap(),
-            "codeship-featurex"
-        );
+        assert_eq!(sanitize_tag("codeship-feature/x").unwrap(), "codeship-featurex");
         assert!(matches!(sanitize_tag("///"), Err(TagError::Empty { .. })));
         assert!(matches!(sanitize_tag("-x"), Err(TagError::BadStart { .. })));
-        assert!(matches!(
-            sanitize_tag(&"a".repeat(129)),
-            Err(TagError::TooLong { .. })
-        ));
+        assert!(matches!(sanitize_tag(&"a".repeat(129)), Err(TagError::TooLong { .. })));
     }
 }

@@ -13,21 +13,9 @@ pub struct ParseError {
 pub enum Node {
     Text(String),
     Action(Pipe),
-    If {
-        pipe: Pipe,
-        then: Vec<Node>,
-        otherwise: Vec<Node>,
-    },
-    With {
-        pipe: Pipe,
-        then: Vec<Node>,
-        otherwise: Vec<Node>,
-    },
-    Range {
-        pipe: Pipe,
-        body: Vec<Node>,
-        otherwise: Vec<Node>,
-    },
+    If { pipe: Pipe, then: Vec<Node>, otherwise: Vec<Node> },
+    With { pipe: Pipe, then: Vec<Node>, otherwise: Vec<Node> },
+    Range { pipe: Pipe, body: Vec<Node>, otherwise: Vec<Node> },
     Break(usize),
     Continue(usize),
 }
@@ -86,8 +74,8 @@ enum Tok {
 }
 
 const FUNCS: &[&str] = &[
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js",
-    "urlquery", "eq", "ne", "lt", "le", "gt", "ge", "call",
+    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js", "urlquery", "eq", "ne",
+    "lt", "le", "gt", "ge", "call",
 ];
 
 pub fn is_func(name: &str) -> bool {
@@ -95,10 +83,7 @@ pub fn is_func(name: &str) -> bool {
 }
 
 fn err<T>(offset: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError {
-        offset,
-        message: message.into(),
-    })
+    Err(ParseError { offset, message: message.into() })
 }
 
 /// One `{{ … }}` action's tokens, with byte offsets into the template.
@@ -150,16 +135,14 @@ fn lex_action(src: &str, start: usize, end: usize) -> Result<Vec<(Tok, usize)>, 
             b'\'' => {
                 let rest = &src[i + 1..end];
                 let (ch, len) = if let Some(r) = rest.strip_prefix('\\') {
-                    let (s, l) = unescape_one(r).ok_or(ParseError {
-                        offset: at,
-                        message: "invalid escape in character constant".into(),
-                    })?;
+                    let (s, l) = unescape_one(r)
+                        .ok_or(ParseError { offset: at, message: "invalid escape in character constant".into() })?;
                     (s, l + 1)
                 } else {
-                    let ch = rest.chars().next().ok_or(ParseError {
-                        offset: at,
-                        message: "unterminated character constant".into(),
-                    })?;
+                    let ch = rest
+                        .chars()
+                        .next()
+                        .ok_or(ParseError { offset: at, message: "unterminated character constant".into() })?;
                     (ch, ch.len_utf8())
                 };
                 if rest.as_bytes().get(len) != Some(&b'\'') {
@@ -177,10 +160,7 @@ fn lex_action(src: &str, start: usize, end: usize) -> Result<Vec<(Tok, usize)>, 
                 let j = scan_ident(b, i + 1, end);
                 let adjacent = i > start
                     && !b[i - 1].is_ascii_whitespace()
-                    && matches!(
-                        out.last(),
-                        Some((Tok::Field(_) | Tok::Chain(_) | Tok::Var(_) | Tok::RParen, _))
-                    );
+                    && matches!(out.last(), Some((Tok::Field(_) | Tok::Chain(_) | Tok::Var(_) | Tok::RParen, _)));
                 if j == i + 1 {
                     out.push((Tok::Dot, at));
                 } else if adjacent {
@@ -201,10 +181,7 @@ fn lex_action(src: &str, start: usize, end: usize) -> Result<Vec<(Tok, usize)>, 
                     return err(at, format!("unexpected {:?} in command", c as char));
                 }
                 if j < end && (b[j].is_ascii_alphabetic() || b[j] == b'_') {
-                    return err(
-                        at,
-                        format!("bad number syntax: {:?}", &src[i..scan_ident(b, j, end)]),
-                    );
+                    return err(at, format!("bad number syntax: {:?}", &src[i..scan_ident(b, j, end)]));
                 }
                 out.push((Tok::Num(src[i..j].to_string()), at));
                 i = j;
@@ -236,8 +213,7 @@ fn scan_number(b: &[u8], mut i: usize, end: usize) -> usize {
     }
     while i < end {
         let c = b[i];
-        let exp_sign =
-            (c == b'-' || c == b'+') && i > 0 && matches!(b[i - 1], b'e' | b'E' | b'p' | b'P');
+        let exp_sign = (c == b'-' || c == b'+') && i > 0 && matches!(b[i - 1], b'e' | b'E' | b'p' | b'P');
         if c.is_ascii_hexdigit()
             || c == b'.'
             || c == b'_'
@@ -432,12 +408,7 @@ fn is_space(c: char) -> bool {
 /// Parse a whole template.
 pub fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
     let pieces = split(src)?;
-    let mut p = Parser {
-        src,
-        pieces,
-        idx: 0,
-        range_depth: 0,
-    };
+    let mut p = Parser { src, pieces, idx: 0, range_depth: 0 };
     let (nodes, end) = p.list()?;
     match end {
         Stop::Eof => Ok(nodes),
@@ -504,19 +475,10 @@ impl Parser<'_> {
                             if toks.len() > 1 {
                                 return err(toks[1].1, format!("unexpected token in {{{{{kw}}}}}"));
                             }
-                            nodes.push(if kw == "break" {
-                                Node::Break(at)
-                            } else {
-                                Node::Continue(at)
-                            });
+                            nodes.push(if kw == "break" { Node::Break(at) } else { Node::Continue(at) });
                         }
-                        Tok::Ident(kw)
-                            if matches!(kw.as_str(), "define" | "template" | "block") =>
-                        {
-                            return err(
-                                at,
-                                format!("{{{{{kw}}}}} is not supported in Codeship templates"),
-                            );
+                        Tok::Ident(kw) if matches!(kw.as_str(), "define" | "template" | "block") => {
+                            return err(at, format!("{{{{{kw}}}}} is not supported in Codeship templates"));
                         }
                         _ => nodes.push(Node::Action(pipeline(&toks, at)?)),
                     }
@@ -536,10 +498,7 @@ impl Parser<'_> {
         }
         let otherwise = match end {
             Stop::Eof => {
-                return err(
-                    at,
-                    format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"),
-                );
+                return err(at, format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"));
             }
             Stop::End(_) => Vec::new(),
             Stop::Else(_, None) => {
@@ -548,10 +507,7 @@ impl Parser<'_> {
                     Stop::End(_) => otherwise,
                     Stop::Else(e, _) => return err(e, "expected end; found {{else}}"),
                     Stop::Eof => {
-                        return err(
-                            at,
-                            format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"),
-                        );
+                        return err(at, format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"));
                     }
                 }
             }
@@ -564,21 +520,9 @@ impl Parser<'_> {
             }
         };
         Ok(match kw {
-            "if" => Node::If {
-                pipe,
-                then,
-                otherwise,
-            },
-            "with" => Node::With {
-                pipe,
-                then,
-                otherwise,
-            },
-            _ => Node::Range {
-                pipe,
-                body: then,
-                otherwise,
-            },
+            "if" => Node::If { pipe, then, otherwise },
+            "with" => Node::With { pipe, then, otherwise },
+            _ => Node::Range { pipe, body: then, otherwise },
         })
     }
 }
@@ -590,13 +534,7 @@ fn pipeline(toks: &[(Tok, usize)], at: usize) -> Result<Pipe, ParseError> {
     // `$x :=`, `$x =`, `$i, $v :=`
     let decl_len = match toks {
         [(Tok::Var(_), _), (Tok::Declare | Tok::Assign, _), ..] => 2,
-        [
-            (Tok::Var(_), _),
-            (Tok::Comma, _),
-            (Tok::Var(_), _),
-            (Tok::Declare | Tok::Assign, _),
-            ..,
-        ] => 4,
+        [(Tok::Var(_), _), (Tok::Comma, _), (Tok::Var(_), _), (Tok::Declare | Tok::Assign, _), ..] => 4,
         _ => 0,
     };
     if decl_len > 0 {
@@ -625,21 +563,13 @@ fn pipeline(toks: &[(Tok, usize)], at: usize) -> Result<Pipe, ParseError> {
         if args.is_empty() {
             return err(cmd_at, "missing command");
         }
-        cmds.push(Cmd {
-            offset: cmd_at,
-            args,
-        });
+        cmds.push(Cmd { offset: cmd_at, args });
         if i < rest.len() {
             // Go (1.19) accepts a trailing `|` with nothing after it.
             i += 1;
         }
     }
-    Ok(Pipe {
-        offset: at,
-        vars,
-        assign,
-        cmds,
-    })
+    Ok(Pipe { offset: at, vars, assign, cmds })
 }
 
 /// One operand starting at `toks[i]`; returns it and the index after it.
@@ -670,15 +600,7 @@ fn operand(toks: &[(Tok, usize)], i: usize) -> Result<(Arg, usize), ParseError> 
             n if is_func(n) => Arg::Ident(n.to_string(), at),
             n if matches!(
                 n,
-                "if" | "else"
-                    | "end"
-                    | "range"
-                    | "with"
-                    | "define"
-                    | "template"
-                    | "block"
-                    | "break"
-                    | "continue"
+                "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break" | "continue"
             ) =>
             {
                 return err(at, format!("unexpected <{n}> in command"));

@@ -302,11 +302,7 @@ fn format_int(i: i64, verb: char, f: Flags) -> Option<String> {
         'O' => (format!("{abs:o}"), "0o"),
         'b' => (format!("{abs:b}"), ""),
         'c' => {
-            return Some(pad(
-                char::from_u32(i as u32).unwrap_or('\u{fffd}').to_string(),
-                f,
-                false,
-            ));
+            return Some(pad(char::from_u32(i as u32).unwrap_or('\u{fffd}').to_string(), f, false));
         }
         'q' => {
             let c = char::from_u32(i as u32).unwrap_or('\u{fffd}');
@@ -356,11 +352,7 @@ fn format_int(i: i64, verb: char, f: Flags) -> Option<String> {
             body.insert(prefix.len(), '0');
         }
     }
-    Some(pad(
-        format!("{sign}{body}"),
-        Flags { zero: false, ..f },
-        true,
-    ))
+    Some(pad(format!("{sign}{body}"), Flags { zero: false, ..f }, true))
 }
 
 /// Shortest decimal digits and exponent of a finite non-negative float: (digits, exp) with
@@ -382,11 +374,7 @@ fn format_g(x: f64, prec: Option<usize>, sharp: bool) -> String {
     let neg = x.is_sign_negative();
     let a = x.abs();
     let prec = prec.map(|p| p.max(1));
-    let (mut digits, exp) = if a == 0.0 {
-        ("0".to_string(), 0)
-    } else {
-        decimal_digits(a, prec)
-    };
+    let (mut digits, exp) = if a == 0.0 { ("0".to_string(), 0) } else { decimal_digits(a, prec) };
     if !sharp {
         while digits.len() > 1 && digits.ends_with('0') {
             digits.pop();
@@ -396,11 +384,7 @@ fn format_g(x: f64, prec: Option<usize>, sharp: bool) -> String {
         None => 6,
         Some(p) => {
             let nd = digits.len() as i32;
-            if p as i32 > nd && nd > exp {
-                nd
-            } else {
-                p as i32
-            }
+            if p as i32 > nd && nd > exp { nd } else { p as i32 }
         }
     };
     let body = if exp < -4 || exp >= eprec {
@@ -470,14 +454,7 @@ fn format_float(x: f64, verb: char, f: Flags) -> Option<String> {
     if x.is_infinite() && x > 0.0 && !f.plus && !f.space {
         // Go prints +Inf only with %+v; plain %v prints +Inf too.
     }
-    Some(pad(
-        s,
-        Flags {
-            zero: f.zero && x.is_finite(),
-            ..f
-        },
-        true,
-    ))
+    Some(pad(s, Flags { zero: f.zero && x.is_finite(), ..f }, true))
 }
 
 #[cfg(test)]
@@ -493,10 +470,7 @@ mod tests {
     #[test]
     fn verbs() {
         assert_eq!(
-            sprintf(
-                "%5s|%-5s|%05d|%x|%q",
-                &[s("ab"), s("cd"), i(-42), s("hi"), s("a\"b")]
-            ),
+            sprintf("%5s|%-5s|%05d|%x|%q", &[s("ab"), s("cd"), i(-42), s("hi"), s("a\"b")]),
             "   ab|cd   |-0042|6869|\"a\\\"b\""
         );
         assert_eq!(sprintf("%d", &[s("x")]), "%!d(string=x)");

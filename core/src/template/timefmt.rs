@@ -17,27 +17,13 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
+const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 pub fn month_name(m: i64) -> String {
-    usize::try_from(m - 1)
-        .ok()
-        .and_then(|i| MONTHS.get(i))
-        .map_or_else(|| format!("%!Month({m})"), |s| s.to_string())
+    usize::try_from(m - 1).ok().and_then(|i| MONTHS.get(i)).map_or_else(|| format!("%!Month({m})"), |s| s.to_string())
 }
 pub fn weekday_name(d: i64) -> String {
-    usize::try_from(d)
-        .ok()
-        .and_then(|i| DAYS.get(i))
-        .map_or_else(|| format!("%!Weekday({d})"), |s| s.to_string())
+    usize::try_from(d).ok().and_then(|i| DAYS.get(i)).map_or_else(|| format!("%!Weekday({d})"), |s| s.to_string())
 }
 
 /// Calendar fields of a UTC instant.
@@ -147,14 +133,9 @@ fn next_chunk(layout: &str) -> Option<(&str, Std, &str)> {
             }
             b'0' => {
                 if n >= i + 2 && (b'1'..=b'6').contains(&l[i + 1]) {
-                    let std = [
-                        Std::ZeroMonth,
-                        Std::ZeroDay,
-                        Std::ZeroHour12,
-                        Std::ZeroMinute,
-                        Std::ZeroSecond,
-                        Std::Year,
-                    ][(l[i + 1] - b'1') as usize];
+                    let std =
+                        [Std::ZeroMonth, Std::ZeroDay, Std::ZeroHour12, Std::ZeroMinute, Std::ZeroSecond, Std::Year]
+                            [(l[i + 1] - b'1') as usize];
                     return r(2, std);
                 }
                 if has(i, "002") {
@@ -204,11 +185,7 @@ fn next_chunk(layout: &str) -> Option<(&str, Std, &str)> {
                     j += 1;
                 }
                 if !(j < n && l[j].is_ascii_digit()) {
-                    return Some((
-                        &layout[..i],
-                        Std::Frac(l[i], j - (i + 1), ch == b'9'),
-                        &layout[j..],
-                    ));
+                    return Some((&layout[..i], Std::Frac(l[i], j - (i + 1), ch == b'9'), &layout[j..]));
                 }
             }
             _ => {}
@@ -295,10 +272,7 @@ mod tests {
     fn civil_dates() {
         // 2024-02-29T13:05:09Z, a Thursday, day 60 of a leap year.
         let c = civil(1_709_211_909);
-        assert_eq!(
-            (c.year, c.month, c.day, c.hour, c.minute, c.second),
-            (2024, 2, 29, 13, 5, 9)
-        );
+        assert_eq!((c.year, c.month, c.day, c.hour, c.minute, c.second), (2024, 2, 29, 13, 5, 9));
         assert_eq!((c.weekday, c.yday), (4, 60));
         assert_eq!(civil(0).weekday, 4);
         assert_eq!(civil(-1).year, 1969);
@@ -310,10 +284,7 @@ mod tests {
         assert_eq!(format(t, 0, "2006-01-02"), "2024-02-29");
         assert_eq!(format(t, 0, STRING_LAYOUT), "2024-02-29 13:05:09 +0000 UTC");
         assert_eq!(format(t, 0, "Mon Jan _2 3:04PM"), "Thu Feb 29 1:05PM");
-        assert_eq!(
-            format(t, 0, "2006-01-02T15:04:05Z07:00"),
-            "2024-02-29T13:05:09Z"
-        );
+        assert_eq!(format(t, 0, "2006-01-02T15:04:05Z07:00"), "2024-02-29T13:05:09Z");
         assert_eq!(format(t, 0, "Jane Monkey"), "Jane Monkey");
     }
 }

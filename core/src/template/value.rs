@@ -129,11 +129,9 @@ impl BuildVars {
             "ServiceName" => s(&self.service_name),
             "ImageName" => s(&self.image_name),
             "Ci" => Some(Value::Str("true".into())),
-            "CiName" => Some(Value::Str(if self.ci_name.is_empty() {
-                "codeship".into()
-            } else {
-                self.ci_name.clone()
-            })),
+            "CiName" => {
+                Some(Value::Str(if self.ci_name.is_empty() { "codeship".into() } else { self.ci_name.clone() }))
+            }
             _ => None,
         }
     }

@@ -19,17 +19,11 @@ impl Printer {
     }
 
     fn paint(&self, code: u8, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 
     fn step_color(step: &str) -> u8 {
-        let h = step
-            .bytes()
-            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+        let h = step.bytes().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
         COLORS[h % COLORS.len()]
     }
 
@@ -38,29 +32,17 @@ impl Printer {
         while let Some(ev) = rx.recv().await {
             let mut out = stdout.lock();
             let line = match ev {
-                Event::Log {
-                    step,
-                    service,
-                    line,
-                } => {
-                    format!(
-                        "{} {line}",
-                        self.paint(
-                            Self::step_color(&step),
-                            &format!("(step: {step}) (service: {service})")
-                        )
-                    )
+                Event::Log { step, service, line, build } => {
+                    let prefix = self.paint(Self::step_color(&step), &format!("(step: {step}) (service: {service})"));
+                    if build {
+                        format!("{prefix} {} {line}", self.paint(2, "(build)"))
+                    } else {
+                        format!("{prefix} {line}")
+                    }
                 }
                 Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
-                Event::StepStatus {
-                    step,
-                    status,
-                    duration_ms,
-                    message,
-                } => {
-                    let took = duration_ms
-                        .map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0))
-                        .unwrap_or_default();
+                Event::StepStatus { step, status, duration_ms, message } => {
+                    let took = duration_ms.map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0)).unwrap_or_default();
                     let prefix = self.paint(Self::step_color(&step), &format!("(step: {step})"));
                     match status {
                         StepStatus::Running => format!("{prefix} started"),
@@ -68,11 +50,7 @@ impl Printer {
                             format!("{prefix} {}{took}", self.paint(32, "success"))
                         }
                         StepStatus::Failed => {
-                            format!(
-                                "{prefix} {}{took}: {}",
-                                self.paint(31, "failed"),
-                                message.unwrap_or_default()
-                            )
+                            format!("{prefix} {}{took}: {}", self.paint(31, "failed"), message.unwrap_or_default())
                         }
                         StepStatus::Skipped => {
                             format!("{prefix} skipped: {}", message.unwrap_or_default())
@@ -91,13 +69,7 @@ impl Printer {
     pub fn summary(&self, result: &RunResult) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\nsummary:");
-        let width = result
-            .steps
-            .iter()
-            .map(|(n, _, _)| n.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
+        let width = result.steps.iter().map(|(n, _, _)| n.len()).max().unwrap_or(4).max(4);
         for (name, status, took) in &result.steps {
             let st = match status {
                 StepStatus::Success => self.paint(32, "success"),
@@ -108,20 +80,8 @@ impl Printer {
             };
             let _ = writeln!(out, "  {name:<width$}  {st}  {:>7.1}s", took.as_secs_f64());
         }
-        let failed = result
-            .steps
-            .iter()
-            .filter(|s| s.1 == StepStatus::Failed)
-            .count();
-        let ok = result
-            .steps
-            .iter()
-            .filter(|s| s.1 == StepStatus::Success)
-            .count();
-        let _ = writeln!(
-            out,
-            "{ok} succeeded, {failed} failed, {} skipped",
-            result.steps.len() - ok - failed
-        );
+        let failed = result.steps.iter().filter(|s| s.1 == StepStatus::Failed).count();
+        let ok = result.steps.iter().filter(|s| s.1 == StepStatus::Success).count();
+        let _ = writeln!(out, "{ok} succeeded, {failed} failed, {} skipped", result.steps.len() - ok - failed);
     }
 }

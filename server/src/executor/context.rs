@@ -47,9 +47,7 @@ pub fn tar_context(context: &Path, dockerfile: &str) -> Result<Vec<u8>> {
         for entry in entries {
             let rel_path = rel.join(entry.file_name());
             let ft = entry.file_type()?;
-            let ignored = ignore
-                .matched_path_or_any_parents(&rel_path, ft.is_dir())
-                .is_ignore();
+            let ignored = ignore.matched_path_or_any_parents(&rel_path, ft.is_dir()).is_ignore();
             if ignored && !always.contains(&rel_path) {
                 // An ignored folder may still hold re-included files (`!dir/keep`): descend.
                 if ft.is_dir() && has_negations(context) {
@@ -77,8 +75,7 @@ pub fn tar_context(context: &Path, dockerfile: &str) -> Result<Vec<u8>> {
 }
 
 fn has_negations(context: &Path) -> bool {
-    std::fs::read_to_string(context.join(".dockerignore"))
-        .is_ok_and(|t| t.lines().any(|l| l.trim().starts_with('!')))
+    std::fs::read_to_string(context.join(".dockerignore")).is_ok_and(|t| t.lines().any(|l| l.trim().starts_with('!')))
 }
 
 #[cfg(test)]
@@ -115,11 +112,7 @@ mod tests {
         ] {
             std::fs::write(p.join(f), f).unwrap();
         }
-        std::fs::write(
-            p.join(".dockerignore"),
-            "node_modules\n*.env\nDockerfile\nlogs\n!logs/keep.log\n",
-        )
-        .unwrap();
+        std::fs::write(p.join(".dockerignore"), "node_modules\n*.env\nDockerfile\nlogs\n!logs/keep.log\n").unwrap();
         let files = names(&tar_context(p, "Dockerfile").unwrap());
         assert_eq!(
             files,

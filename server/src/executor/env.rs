@@ -19,21 +19,14 @@ impl EnvList {
         }
     }
     pub fn into_docker(self) -> Vec<String> {
-        self.0
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect()
+        self.0.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
 }
 
 impl Runner {
     pub(super) fn ci_env(&self, env: &mut EnvList) {
         let v = &self.spec.vars;
-        let ci_name = if v.ci_name.is_empty() {
-            "codeship"
-        } else {
-            v.ci_name.as_str()
-        };
+        let ci_name = if v.ci_name.is_empty() { "codeship" } else { v.ci_name.as_str() };
         for (k, val) in [
             ("CI", "true"),
             ("CI_NAME", ci_name),
@@ -62,11 +55,9 @@ impl Runner {
         }
         for f in &svc.env_file {
             let path = self.spec.dir.join(&f.value);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read env_file {}", path.display()))?;
-            for (k, v) in
-                envfile::parse(&text).with_context(|| format!("in env_file {}", path.display()))?
-            {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read env_file {}", path.display()))?;
+            for (k, v) in envfile::parse(&text).with_context(|| format!("in env_file {}", path.display()))? {
                 env.set(&k, &v);
             }
         }

@@ -21,6 +21,9 @@ pub enum Event {
         step: String,
         service: String,
         line: String,
+        /// Output of building (or pulling) the service's image, not of the step's command.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        build: bool,
     },
     /// Runner messages that belong to no step (building images, cleanup).
     Info { message: String },
@@ -36,16 +39,6 @@ pub enum Event {
 
 pub type EventSender = tokio::sync::mpsc::UnboundedSender<Event>;
 
-pub fn status(
-    step: &str,
-    status: StepStatus,
-    duration: Option<Duration>,
-    message: Option<String>,
-) -> Event {
-    Event::StepStatus {
-        step: step.to_string(),
-        status,
-        duration_ms: duration.map(|d| d.as_millis() as u64),
-        message,
-    }
+pub fn status(step: &str, status: StepStatus, duration: Option<Duration>, message: Option<String>) -> Event {
+    Event::StepStatus { step: step.to_string(), status, duration_ms: duration.map(|d| d.as_millis() as u64), message }
 }

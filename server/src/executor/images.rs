@@ -39,11 +39,7 @@ impl Runner {
         };
         let result = cell
             .get_or_init(|| async {
-                let svc = self
-                    .spec
-                    .services
-                    .get(service)
-                    .ok_or_else(|| format!("unknown service `{service}`"))?;
+                let svc = self.spec.services.get(service).ok_or_else(|| format!("unknown service `{service}`"))?;
                 let svc_cfg = self.service_dockercfg(svc).map_err(|e| format!("{e:#}"))?;
                 let cfg = svc_cfg.as_ref().or(cfg);
                 let r = if svc.build.is_some() {
@@ -58,10 +54,7 @@ impl Runner {
     }
 
     fn service_dockercfg(&self, svc: &Service) -> Result<Option<DockerCfg>> {
-        Ok(svc
-            .encrypted_dockercfg_path
-            .as_ref()
-            .and_then(|p| self.secrets.dockercfgs.get(&p.value).cloned()))
+        Ok(svc.encrypted_dockercfg_path.as_ref().and_then(|p| self.secrets.dockercfgs.get(&p.value).cloned()))
     }
 
     /// The name a built image gets: `build.image`, else one derived from project and service.
@@ -72,43 +65,24 @@ impl Runner {
         let clean = |s: &str| -> String {
             s.to_ascii_lowercase()
                 .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
                 .collect()
         };
-        format!(
-            "slipway/{}-{}",
-            clean(&self.spec.project),
-            clean(&svc.name.value)
-        )
+        format!("slipway/{}-{}", clean(&self.spec.project), clean(&svc.name.value))
     }
 
     async fn build(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
         let build = svc.build.as_ref().expect("checked by caller");
         let name = &svc.name.value;
         let context = self.spec.dir.join(&build.context.value);
-        let context = context.canonicalize().with_context(|| {
-            format!(
-                "build context {} of service `{name}` does not exist",
-                context.display()
-            )
-        })?;
+        let context = context
+            .canonicalize()
+            .with_context(|| format!("build context {} of service `{name}` does not exist", context.display()))?;
         let root = self.spec.dir.canonicalize()?;
         if !context.starts_with(&root) {
-            bail!(
-                "build context {} of service `{name}` is outside the project folder",
-                context.display()
-            );
+            bail!("build context {} of service `{name}` is outside the project folder", context.display());
         }
-        let dockerfile = build
-            .dockerfile
-            .as_ref()
-            .map_or("Dockerfile".to_string(), |d| d.value.clone());
+        let dockerfile = build.dockerfile.as_ref().map_or("Dockerfile".to_string(), |d| d.value.clone());
         let tag = self.built_image_name(svc);
         // Build args are templates over the build values.
         let vars = BuildVars {
@@ -130,8 +104,7 @@ impl Runner {
         self.info(format!("building image {tag} for service `{name}`"));
         let df = dockerfile.clone();
         let ctx = context.clone();
-        let tar =
-            tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
+        let tar = tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
         let options = BuildImageOptionsBuilder::default()
             .dockerfile(&dockerfile)
             .t(&tag)
@@ -140,15 +113,9 @@ impl Runner {
             .forcerm(true)
             .build();
         // Credentials for every registry in the dockercfg: a private `FROM` image needs them.
-        let creds: Option<HashMap<String, DockerCredentials>> = cfg.map(|c| {
-            c.entries
-                .iter()
-                .map(|e| (e.registry.clone(), docker_credentials(e)))
-                .collect()
-        });
-        let mut stream =
-            self.docker
-                .build_image(options, creds, Some(bollard::body_full(tar.into())));
+        let creds: Option<HashMap<String, DockerCredentials>> =
+            cfg.map(|c| c.entries.iter().map(|e| (e.registry.clone(), docker_credentials(e))).collect());
+        let mut stream = self.docker.build_image(options, creds, Some(bollard::body_full(tar.into())));
         let mut buf = super::mask::LineBuffer::default();
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| anyhow!("building `{name}` failed: {e}"))?;
@@ -157,12 +124,12 @@ impl Runner {
             }
             if let Some(s) = info.stream {
                 for line in buf.push(s.as_bytes()) {
-                    self.log(step, name, &line);
+                    self.build_log(step, name, &line);
                 }
             }
         }
         if let Some(line) = buf.finish() {
-            self.log(step, name, &line);
+            self.build_log(step, name, &line);
         }
         Ok(tag)
     }
@@ -177,23 +144,15 @@ impl Runner {
             return Ok(image);
         }
         let registry = registry_of_image(&image);
-        let creds = cfg
-            .and_then(|c| c.lookup(&registry).ok())
-            .map(docker_credentials);
+        let creds = cfg.and_then(|c| c.lookup(&registry).ok()).map(docker_credentials);
         self.info(format!("pulling {image}"));
         let (repo, tag) = split_tag(&image);
-        let opts = CreateImageOptionsBuilder::default()
-            .from_image(repo)
-            .tag(tag)
-            .build();
+        let opts = CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build();
         let mut stream = self.docker.create_image(Some(opts), None, creds);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| anyhow!("pulling {image} from {registry} failed: {e} (check the image name and, for a private image, the dockercfg credentials)"))?;
-            if let Some(s) = info
-                .status
-                .filter(|s| s.starts_with("Status") || s.starts_with("Digest"))
-            {
-                self.log(step, &svc.name.value, &s);
+            if let Some(s) = info.status.filter(|s| s.starts_with("Status") || s.starts_with("Digest")) {
+                self.build_log(step, &svc.name.value, &s);
             }
         }
         Ok(image)

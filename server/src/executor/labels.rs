@@ -3,19 +3,36 @@
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use std::collections::HashMap;
 
 pub const RUN: &str = "io.slipway.run";
 pub const PROJECT: &str = "io.slipway.project";
 pub const STEP: &str = "io.slipway.step";
+/// `host:pid` of the process running the run: cleanup leaves runs that are still alive alone.
+pub const OWNER: &str = "io.slipway.owner";
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+pub fn owner() -> String {
+    format!("{}:{}", hostname(), std::process::id())
+}
+
+/// Is the run that owns an object still running on this machine?
+fn owner_alive(owner: Option<&String>) -> bool {
+    let Some((host, pid)) = owner.and_then(|o| o.rsplit_once(':')) else { return false };
+    host == hostname() && !host.is_empty() && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
 
 pub fn labels(run_id: &str, project: &str, step: Option<&str>) -> HashMap<String, String> {
     let mut l = HashMap::from([
         (RUN.to_string(), run_id.to_string()),
         (PROJECT.to_string(), project.to_string()),
+        (OWNER.to_string(), owner()),
     ]);
     if let Some(s) = step {
         l.insert(STEP.to_string(), s.to_string());
@@ -29,6 +46,8 @@ pub struct Leftovers {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    /// Objects of runs whose process is still alive, left alone.
+    pub in_use: usize,
 }
 
 impl Leftovers {
@@ -37,7 +56,8 @@ impl Leftovers {
     }
 }
 
-/// Remove everything labelled with `run_id` (or with any run id when `None`).
+/// Remove everything labelled with `run_id`; with `None`, everything any run left behind,
+/// except objects of runs whose process is still alive on this machine.
 pub async fn cleanup(
     docker: &Docker,
     run_id: Option<&str>,
@@ -50,42 +70,33 @@ pub async fn cleanup(
     let filters = HashMap::from([("label".to_string(), vec![filter])]);
     let mut found = Leftovers::default();
     let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
         .await?;
+    let spare =
+        |labels: Option<&HashMap<String, String>>| run_id.is_none() && owner_alive(labels.and_then(|l| l.get(OWNER)));
     for c in containers {
+        if spare(c.labels.as_ref()) {
+            found.in_use += 1;
+            continue;
+        }
         let Some(id) = c.id else { continue };
-        let name = c
-            .names
-            .and_then(|n| n.first().cloned())
-            .unwrap_or_else(|| id.clone());
+        let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_else(|| id.clone());
         if !dry_run {
-            let opts = RemoveContainerOptionsBuilder::default()
-                .force(true)
-                .v(true)
-                .build();
+            let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
             if let Err(e) = docker.remove_container(&id, Some(opts)).await
                 && !is_not_found(&e)
             {
                 return Err(e);
             }
         }
-        found
-            .containers
-            .push(name.trim_start_matches('/').to_string());
+        found.containers.push(name.trim_start_matches('/').to_string());
     }
-    let networks = docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
+    let networks = docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await?;
     for n in networks {
+        if spare(n.labels.as_ref()) {
+            found.in_use += 1;
+            continue;
+        }
         let Some(id) = n.id else { continue };
         if !dry_run
             && let Err(e) = docker.remove_network(&id).await
@@ -95,21 +106,15 @@ pub async fn cleanup(
         }
         found.networks.push(n.name.unwrap_or(id));
     }
-    let volumes = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await?;
+    let volumes = docker.list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build())).await?;
     for v in volumes.volumes.unwrap_or_default() {
+        if spare(Some(&v.labels)) {
+            found.in_use += 1;
+            continue;
+        }
         if !dry_run
-            && let Err(e) = docker
-                .remove_volume(
-                    &v.name,
-                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-                )
-                .await
+            && let Err(e) =
+                docker.remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await
             && !is_not_found(&e)
         {
             return Err(e);
@@ -120,11 +125,5 @@ pub async fn cleanup(
 }
 
 pub fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }

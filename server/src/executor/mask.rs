@@ -63,11 +63,7 @@ impl LineBuffer {
         let mut lines = Vec::new();
         while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
-            lines.push(
-                String::from_utf8_lossy(&line[..line.len() - 1])
-                    .trim_end_matches('\r')
-                    .to_string(),
-            );
+            lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r').to_string());
         }
         if self.pending.len() > MAX_LINE {
             let line: Vec<u8> = self.pending.drain(..).collect();
@@ -81,11 +77,7 @@ impl LineBuffer {
             return None;
         }
         let line: Vec<u8> = self.pending.drain(..).collect();
-        Some(
-            String::from_utf8_lossy(&line)
-                .trim_end_matches('\r')
-                .to_string(),
-        )
+        Some(String::from_utf8_lossy(&line).trim_end_matches('\r').to_string())
     }
 }
 

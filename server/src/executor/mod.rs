@@ -99,20 +99,9 @@ pub(crate) struct Runner {
     results: Mutex<Vec<(String, StepStatus, Duration)>>,
 }
 
-fn runner(
-    docker: Docker,
-    spec: RunSpec,
-    events: EventSender,
-    cancel: CancellationToken,
-) -> Result<Arc<Runner>> {
+fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Arc<Runner>> {
     let mut masker = Masker::new();
-    let secrets = secrets::Secrets::prepare(
-        &spec.dir,
-        &spec.services,
-        &spec.plan,
-        spec.key.as_ref(),
-        &mut masker,
-    )?;
+    let secrets = secrets::Secrets::prepare(&spec.dir, &spec.services, &spec.plan, spec.key.as_ref(), &mut masker)?;
     let slots = Semaphore::new(spec.options.parallelism.max(1));
     Ok(Arc::new(Runner {
         docker,
@@ -130,25 +119,13 @@ fn runner(
 }
 
 /// Build or pull one service's image (`slipway load`).
-pub async fn load(
-    docker: Docker,
-    spec: RunSpec,
-    service: &str,
-    events: EventSender,
-) -> Result<String> {
+pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSender) -> Result<String> {
     let runner = runner(docker, spec, events, CancellationToken::new())?;
-    runner
-        .image_for(service, &format!("load-{service}"), None)
-        .await
+    runner.image_for(service, &format!("load-{service}"), None).await
 }
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.
-pub async fn run(
-    docker: Docker,
-    spec: RunSpec,
-    events: EventSender,
-    cancel: CancellationToken,
-) -> Result<RunResult> {
+pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<RunResult> {
     let runner = runner(docker, spec, events, cancel.clone())?;
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
@@ -162,17 +139,11 @@ pub async fn run(
                 left.volumes.len()
             )),
             Ok(_) => {}
-            Err(e) => runner.info(format!(
-                "cleanup failed: {e}; run `slipway cleanup` to remove what is left"
-            )),
+            Err(e) => runner.info(format!("cleanup failed: {e}; run `slipway cleanup` to remove what is left")),
         }
     }
     let steps = runner.results.lock().expect("results lock").clone();
-    Ok(RunResult {
-        success: ok && !cancelled,
-        cancelled,
-        steps,
-    })
+    Ok(RunResult { success: ok && !cancelled, cancelled, steps })
 }
 
 impl Runner {
@@ -185,41 +156,32 @@ impl Runner {
     }
 
     fn info(&self, message: String) {
-        let _ = self.events.send(Event::Info {
-            message: self.mask(&message),
-        });
+        let _ = self.events.send(Event::Info { message: self.mask(&message) });
     }
 
     fn log(&self, step: &str, service: &str, line: &str) {
-        let _ = self.events.send(Event::Log {
-            step: step.to_string(),
-            service: service.to_string(),
-            line: self.mask(line),
-        });
+        self.emit_log(step, service, line, false);
+    }
+
+    fn build_log(&self, step: &str, service: &str, line: &str) {
+        self.emit_log(step, service, line, true);
+    }
+
+    fn emit_log(&self, step: &str, service: &str, line: &str, build: bool) {
+        let line = self.mask(line);
+        let _ = self.events.send(Event::Log { step: step.to_string(), service: service.to_string(), line, build });
     }
 
     fn finish(&self, step: &str, st: StepStatus, took: Duration, message: Option<String>) {
         let message = message.map(|m| self.mask(&m));
         let _ = self.events.send(status(step, st, Some(took), message));
-        self.results
-            .lock()
-            .expect("results lock")
-            .push((step.to_string(), st, took));
+        self.results.lock().expect("results lock").push((step.to_string(), st, took));
     }
 
     fn skip(&self, s: &PlannedStep, reason: &str) {
         for leaf in s.leaves() {
-            let _ = self.events.send(status(
-                &leaf.name,
-                StepStatus::Skipped,
-                None,
-                Some(reason.to_string()),
-            ));
-            self.results.lock().expect("results lock").push((
-                leaf.name.clone(),
-                StepStatus::Skipped,
-                Duration::ZERO,
-            ));
+            let _ = self.events.send(status(&leaf.name, StepStatus::Skipped, None, Some(reason.to_string())));
+            self.results.lock().expect("results lock").push((leaf.name.clone(), StepStatus::Skipped, Duration::ZERO));
         }
     }
 
@@ -263,10 +225,7 @@ impl Runner {
                     me.step(s).await
                 }
             });
-            futures_util::future::join_all(futures)
-                .await
-                .into_iter()
-                .all(|ok| ok)
+            futures_util::future::join_all(futures).await.into_iter().all(|ok| ok)
         })
     }
 
@@ -280,10 +239,7 @@ impl Runner {
                 Kind::Serial => self.serial(s.steps).await,
                 Kind::Parallel => self.parallel(s.steps).await,
                 Kind::Manual if !self.spec.options.approve => {
-                    self.info(format!(
-                        "skipping manual group `{}`: pass --approve to run it",
-                        s.name
-                    ));
+                    self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
                     self.skip(&s, "manual group not approved (--approve)");
                     true
                 }
@@ -302,9 +258,7 @@ impl Runner {
             return false;
         }
         let started = Instant::now();
-        let _ = self
-            .events
-            .send(status(&s.name, StepStatus::Running, None, None));
+        let _ = self.events.send(status(&s.name, StepStatus::Running, None, None));
         let work = async {
             match s.kind {
                 Kind::Push => self.push_step(&s).await,
@@ -321,37 +275,20 @@ impl Runner {
                 true
             }
             Some(Err(e)) => {
-                self.finish(
-                    &s.name,
-                    StepStatus::Failed,
-                    started.elapsed(),
-                    Some(format!("{e:#}")),
-                );
+                self.finish(&s.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}")));
                 self.failed.store(true, Ordering::SeqCst);
                 for f in s.on_fail.clone() {
                     let st = Instant::now();
-                    let _ = self
-                        .events
-                        .send(status(&f.name, StepStatus::Running, None, None));
+                    let _ = self.events.send(status(&f.name, StepStatus::Running, None, None));
                     match self.run_step(&f).await {
                         Ok(()) => self.finish(&f.name, StepStatus::Success, st.elapsed(), None),
-                        Err(e) => self.finish(
-                            &f.name,
-                            StepStatus::Failed,
-                            st.elapsed(),
-                            Some(format!("{e:#}")),
-                        ),
+                        Err(e) => self.finish(&f.name, StepStatus::Failed, st.elapsed(), Some(format!("{e:#}"))),
                     }
                 }
                 false
             }
             None => {
-                self.finish(
-                    &s.name,
-                    StepStatus::Cancelled,
-                    started.elapsed(),
-                    Some("cancelled".into()),
-                );
+                self.finish(&s.name, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into()));
                 false
             }
         }
@@ -361,13 +298,7 @@ impl Runner {
     fn object_name(&self, what: &str) -> String {
         let clean: String = what
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                    c
-                } else {
-                    '-'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' })
             .collect();
         format!("slipway-{}-{}", self.spec.run_id, clean)
     }

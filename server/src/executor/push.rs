@@ -19,10 +19,7 @@ const GENERATOR_FILE: &str = "/opt/data/dockercfg";
 
 impl Runner {
     /// The step's registry credentials: the encrypted file wins over a generator.
-    pub(super) async fn step_dockercfg(
-        self: &Arc<Self>,
-        step: &PlannedStep,
-    ) -> Result<Option<DockerCfg>> {
+    pub(super) async fn step_dockercfg(self: &Arc<Self>, step: &PlannedStep) -> Result<Option<DockerCfg>> {
         if let Some(p) = &step.encrypted_dockercfg_path {
             return Ok(self.secrets.dockercfgs.get(p).cloned());
         }
@@ -34,21 +31,13 @@ impl Runner {
 
     /// Run the generator with a fresh volume and the target path as its argument, read the
     /// file it wrote, then delete container and volume.
-    async fn generate_dockercfg(
-        self: &Arc<Self>,
-        step: &str,
-        generator: &str,
-    ) -> Result<DockerCfg> {
+    async fn generate_dockercfg(self: &Arc<Self>, step: &str, generator: &str) -> Result<DockerCfg> {
         let gen_step = format!("{step}-dockercfg");
         let volume = self.object_name(&format!("dockercfg-{step}"));
         self.docker
             .create_volume(VolumeCreateRequest {
                 name: Some(volume.clone()),
-                labels: Some(labels(
-                    &self.spec.run_id,
-                    &self.spec.project,
-                    Some(&gen_step),
-                )),
+                labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(&gen_step))),
                 ..Default::default()
             })
             .await
@@ -58,14 +47,11 @@ impl Runner {
             let binds = [format!("{volume}:{GENERATOR_DIR}")];
             let code = self.run_generator(&gen_step, generator, &binds).await?;
             if code.0 != 0 {
-                bail!(
-                    "dockercfg generator `{generator}` exited with status {}",
-                    code.0
-                );
+                bail!("dockercfg generator `{generator}` exited with status {}", code.0);
             }
             let bytes = self.copy_file_out(&code.1, GENERATOR_FILE).await?;
-            let cfg = DockerCfg::parse(&bytes)
-                .with_context(|| format!("the file written by generator `{generator}`"))?;
+            let cfg =
+                DockerCfg::parse(&bytes).with_context(|| format!("the file written by generator `{generator}`"))?;
             self.add_secrets(cfg.secrets());
             Ok(cfg)
         }
@@ -74,52 +60,24 @@ impl Runner {
             .docker
             .remove_container(
                 &self.object_name(&format!("{gen_step}-{generator}")),
-                Some(
-                    bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
+                Some(bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build()),
             )
             .await;
-        let _ = self
-            .docker
-            .remove_volume(
-                &volume,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
-            )
-            .await;
+        let _ = self.docker.remove_volume(&volume, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
         result
     }
 
     /// Like a run step, but the container is kept until we have read the file.
-    async fn run_generator(
-        self: &Arc<Self>,
-        step: &str,
-        generator: &str,
-        binds: &[String],
-    ) -> Result<(i64, String)> {
-        self.run_container(
-            step,
-            generator,
-            Some(vec![GENERATOR_FILE.to_string()]),
-            None,
-            binds,
-            true,
-        )
-        .await
+    async fn run_generator(self: &Arc<Self>, step: &str, generator: &str, binds: &[String]) -> Result<(i64, String)> {
+        self.run_container(step, generator, Some(vec![GENERATOR_FILE.to_string()]), None, binds, true).await
     }
 
     async fn copy_file_out(&self, container: &str, path: &str) -> Result<Vec<u8>> {
-        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
-            .path(path)
-            .build();
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
         let mut stream = self.docker.download_from_container(container, Some(opts));
         let mut tar_bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
-            tar_bytes.extend_from_slice(
-                &chunk.with_context(|| format!("the generator did not write {path}"))?,
-            );
+            tar_bytes.extend_from_slice(&chunk.with_context(|| format!("the generator did not write {path}"))?);
         }
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         for entry in archive.entries()? {
@@ -134,48 +92,26 @@ impl Runner {
     }
 
     pub(super) async fn push_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
-        let service = step
-            .service
-            .as_deref()
-            .ok_or_else(|| anyhow!("push step `{}` has no service", step.name))?;
-        let image_name = step
-            .image_name
-            .as_deref()
-            .ok_or_else(|| anyhow!("push step `{}` has no image_name", step.name))?;
+        let service = step.service.as_deref().ok_or_else(|| anyhow!("push step `{}` has no service", step.name))?;
+        let image_name =
+            step.image_name.as_deref().ok_or_else(|| anyhow!("push step `{}` has no image_name", step.name))?;
         let tag = match (&step.image_tag, &step.tag_error) {
             (Some(t), _) => t.clone(),
             (None, Some(e)) => bail!("{e}"),
             (None, None) => "latest".to_string(),
         };
-        let registry = step
-            .registry
-            .clone()
-            .unwrap_or_else(|| slipway_core::dockercfg::registry_of_image(image_name));
+        let registry = step.registry.clone().unwrap_or_else(|| slipway_core::dockercfg::registry_of_image(image_name));
         let cfg = self.step_dockercfg(step).await?;
         let source = self.image_for(service, &step.name, cfg.as_ref()).await?;
         let cfg = cfg.ok_or_else(|| {
             anyhow!("no credentials for registry {registry}: set `encrypted_dockercfg_path` or `dockercfg_service` on the push step")
         })?;
-        let cred = cfg
-            .lookup(&registry)
-            .map_err(|e| anyhow!("{e}; add an entry for {registry} to the dockercfg"))?;
+        let cred = cfg.lookup(&registry).map_err(|e| anyhow!("{e}; add an entry for {registry} to the dockercfg"))?;
         self.docker
-            .tag_image(
-                &source,
-                Some(
-                    TagImageOptionsBuilder::default()
-                        .repo(image_name)
-                        .tag(&tag)
-                        .build(),
-                ),
-            )
+            .tag_image(&source, Some(TagImageOptionsBuilder::default().repo(image_name).tag(&tag).build()))
             .await
             .with_context(|| format!("cannot tag {source} as {image_name}:{tag}"))?;
-        self.log(
-            &step.name,
-            service,
-            &format!("pushing {image_name}:{tag} to {registry}"),
-        );
+        self.log(&step.name, service, &format!("pushing {image_name}:{tag} to {registry}"));
         let mut stream = self.docker.push_image(
             image_name,
             Some(PushImageOptionsBuilder::default().tag(&tag).build()),
@@ -187,10 +123,7 @@ impl Runner {
                     if let Some(e) = info.error_detail.and_then(|d| d.message) {
                         return Err(push_error(&registry, &e));
                     }
-                    if let Some(s) = info
-                        .status
-                        .filter(|s| s.contains("digest") || s.starts_with("Pushed"))
-                    {
+                    if let Some(s) = info.status.filter(|s| s.contains("digest") || s.starts_with("Pushed")) {
                         self.log(&step.name, service, &s);
                     }
                 }
@@ -203,10 +136,7 @@ impl Runner {
 
 fn push_error(registry: &str, detail: &str) -> anyhow::Error {
     let lower = detail.to_ascii_lowercase();
-    let hint = if lower.contains("unauthorized")
-        || lower.contains("authentication")
-        || lower.contains("denied")
-    {
+    let hint = if lower.contains("unauthorized") || lower.contains("authentication") || lower.contains("denied") {
         "check the username and password of its entry in the dockercfg, and that the account may push to this repository"
     } else if lower.contains("connection refused")
         || lower.contains("no such host")

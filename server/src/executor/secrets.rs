@@ -29,17 +29,14 @@ fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
 
 fn decrypt_file(dir: &Path, rel: &str, key: &Key) -> Result<Vec<u8>> {
     let path = dir.join(rel);
-    let data = std::fs::read(&path)
-        .with_context(|| format!("cannot read encrypted file {}", path.display()))?;
-    let (plain, _) = crypto::decrypt(key, &data)
-        .with_context(|| format!("cannot decrypt {}", path.display()))?;
+    let data = std::fs::read(&path).with_context(|| format!("cannot read encrypted file {}", path.display()))?;
+    let (plain, _) = crypto::decrypt(key, &data).with_context(|| format!("cannot decrypt {}", path.display()))?;
     Ok(plain)
 }
 
 fn decrypt_blob(blob: &str, key: &Key, what: &str) -> Result<Vec<u8>> {
     // Inline values are v1/v2/aead text, possibly written on one line without the header's LF.
-    let (plain, _) = crypto::decrypt(key, blob.trim().as_bytes())
-        .with_context(|| format!("cannot decrypt {what}"))?;
+    let (plain, _) = crypto::decrypt(key, blob.trim().as_bytes()).with_context(|| format!("cannot decrypt {what}"))?;
     Ok(plain)
 }
 
@@ -47,8 +44,7 @@ fn env_lines(bytes: Vec<u8>, what: &str) -> Result<Vec<(String, String)>> {
     let text = String::from_utf8(bytes).map_err(|_| {
         anyhow!("{what} did not decrypt to text; the key may be wrong (v1 files have no integrity check)")
     })?;
-    envfile::parse(&text)
-        .with_context(|| format!("{what} is not a KEY=VALUE file (is the key right?)"))
+    envfile::parse(&text).with_context(|| format!("{what} is not a KEY=VALUE file (is the key right?)"))
 }
 
 impl Secrets {
@@ -109,19 +105,12 @@ impl Secrets {
         Ok(s)
     }
 
-    fn load_dockercfg(
-        &mut self,
-        dir: &Path,
-        rel: &str,
-        key: Option<&Key>,
-        masker: &mut Masker,
-    ) -> Result<()> {
+    fn load_dockercfg(&mut self, dir: &Path, rel: &str, key: Option<&Key>, masker: &mut Masker) -> Result<()> {
         if self.dockercfgs.contains_key(rel) {
             return Ok(());
         }
         let k = need_key(key, rel)?;
-        let cfg =
-            DockerCfg::parse(&decrypt_file(dir, rel, &k)?).with_context(|| format!("in {rel}"))?;
+        let cfg = DockerCfg::parse(&decrypt_file(dir, rel, &k)?).with_context(|| format!("in {rel}"))?;
         masker.extend(cfg.secrets());
         self.dockercfgs.insert(rel.to_string(), cfg);
         Ok(())

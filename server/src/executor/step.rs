@@ -7,12 +7,9 @@ use super::labels::labels;
 use super::mask::LineBuffer;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::container::LogOutput;
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-};
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use slipway_core::model::{Command, Service};
@@ -29,16 +26,11 @@ struct Attach<'a> {
 
 impl Runner {
     pub(super) async fn run_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
-        let service = step
-            .service
-            .as_deref()
-            .ok_or_else(|| anyhow!("step `{}` has no service", step.name))?;
+        let service = step.service.as_deref().ok_or_else(|| anyhow!("step `{}` has no service", step.name))?;
         // No command (only for `slipway run SERVICE`): the service's or image's default.
         let argv = step.command.clone();
         let cfg = self.step_dockercfg(step).await?;
-        let (code, _) = self
-            .run_container(&step.name, service, argv, cfg.as_ref(), &[], false)
-            .await?;
+        let (code, _) = self.run_container(&step.name, service, argv, cfg.as_ref(), &[], false).await?;
         if code != 0 {
             bail!("exited with status {code}");
         }
@@ -57,12 +49,7 @@ impl Runner {
         extra_binds: &[String],
         keep: bool,
     ) -> Result<(i64, String)> {
-        let svc = self
-            .spec
-            .services
-            .get(service)
-            .ok_or_else(|| anyhow!("unknown service `{service}`"))?
-            .clone();
+        let svc = self.spec.services.get(service).ok_or_else(|| anyhow!("unknown service `{service}`"))?.clone();
         let image = self.image_for(service, step, cfg).await?;
         let network = self.object_name(&format!("net-{step}"));
         self.docker
@@ -76,21 +63,9 @@ impl Runner {
         let mut main_id = None;
         let result = async {
             self.start_dependencies(step, &svc, &network, cfg).await?;
-            let attach = Attach {
-                network: &network,
-                aliases: vec![service.to_string()],
-            };
-            let id = self
-                .create(
-                    &format!("{step}-{service}"),
-                    step,
-                    &svc,
-                    &image,
-                    argv,
-                    Some(&attach),
-                    extra_binds,
-                )
-                .await?;
+            let attach = Attach { network: &network, aliases: vec![service.to_string()] };
+            let id =
+                self.create(&format!("{step}-{service}"), step, &svc, &image, argv, Some(&attach), extra_binds).await?;
             main_id = Some(id.clone());
             self.docker
                 .start_container(&id, None)
@@ -151,19 +126,9 @@ impl Runner {
             (None, Some(Command::Argv(a))) => Some(a.iter().map(|s| s.value.clone()).collect()),
             (None, None) => None,
         };
-        let passthrough = |key: &str| {
-            svc.passthrough
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, n)| n)
-        };
+        let passthrough = |key: &str| svc.passthrough.iter().find(|(k, _)| k == key).map(|(_, n)| n);
         let strings = |key: &str| -> Option<Vec<String>> {
-            passthrough(key).map(|n| {
-                n.items()
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_string))
-                    .collect()
-            })
+            passthrough(key).map(|n| n.items().iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
         };
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
@@ -179,10 +144,7 @@ impl Runner {
         let networking_config = attach.map(|a| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 a.network.to_string(),
-                EndpointSettings {
-                    aliases: Some(a.aliases.clone()),
-                    ..Default::default()
-                },
+                EndpointSettings { aliases: Some(a.aliases.clone()), ..Default::default() },
             )])),
         });
         let body = ContainerCreateBody {
@@ -192,9 +154,7 @@ impl Runner {
             env: Some(env),
             working_dir: svc.working_dir.as_ref().map(|w| w.value.clone()),
             user: svc.user.as_ref().map(|u| u.value.clone()),
-            hostname: passthrough("hostname")
-                .and_then(|n| n.as_str())
-                .map(str::to_string),
+            hostname: passthrough("hostname").and_then(|n| n.as_str()).map(str::to_string),
             labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
             volumes: (!anonymous.is_empty()).then_some(anonymous),
             host_config: Some(host_config),
@@ -214,11 +174,8 @@ impl Runner {
     /// A host path from a volume, relative to the project folder; it must stay inside.
     fn host_path(&self, host: &str) -> Result<String> {
         let root = self.spec.dir.canonicalize()?;
-        let path = if std::path::Path::new(host).is_absolute() {
-            std::path::PathBuf::from(host)
-        } else {
-            root.join(host)
-        };
+        let path =
+            if std::path::Path::new(host).is_absolute() { std::path::PathBuf::from(host) } else { root.join(host) };
         if !path.exists() {
             std::fs::create_dir_all(&path)
                 .with_context(|| format!("cannot create volume folder {}", path.display()))?;
@@ -239,12 +196,8 @@ impl Runner {
         let r = cell
             .get_or_init(|| async {
                 let make = async {
-                    let svc = self
-                        .spec
-                        .services
-                        .get(service)
-                        .ok_or_else(|| anyhow!("unknown service `{service}`"))?
-                        .clone();
+                    let svc =
+                        self.spec.services.get(service).ok_or_else(|| anyhow!("unknown service `{service}`"))?.clone();
                     let image = self.image_for(service, step, None).await?;
                     Box::pin(self.create(
                         &format!("volumes-{service}"),
@@ -274,12 +227,7 @@ impl Runner {
     ) -> Result<()> {
         let order = self.dependency_order(svc);
         for dep in order {
-            let dsvc = self
-                .spec
-                .services
-                .get(&dep)
-                .ok_or_else(|| anyhow!("unknown service `{dep}`"))?
-                .clone();
+            let dsvc = self.spec.services.get(&dep).ok_or_else(|| anyhow!("unknown service `{dep}`"))?.clone();
             let image = self.image_for(&dep, step, cfg).await?;
             let mut aliases = vec![dep.clone()];
             for s in &self.spec.services.services {
@@ -293,21 +241,8 @@ impl Runner {
                 }
             }
             let attach = Attach { network, aliases };
-            let id = self
-                .create(
-                    &format!("{step}-dep-{dep}"),
-                    step,
-                    &dsvc,
-                    &image,
-                    None,
-                    Some(&attach),
-                    &[],
-                )
-                .await?;
-            self.docker
-                .start_container(&id, None)
-                .await
-                .with_context(|| format!("cannot start dependency `{dep}`"))?;
+            let id = self.create(&format!("{step}-dep-{dep}"), step, &dsvc, &image, None, Some(&attach), &[]).await?;
+            self.docker.start_container(&id, None).await.with_context(|| format!("cannot start dependency `{dep}`"))?;
             self.wait_healthy(&id, &dep).await?;
         }
         Ok(())
@@ -333,13 +268,7 @@ impl Runner {
             }
             stack.push((name.clone(), true));
             if let Some(s) = self.spec.services.get(&name) {
-                for d in s
-                    .links
-                    .iter()
-                    .map(|l| &l.service)
-                    .chain(&s.depends_on)
-                    .rev()
-                {
+                for d in s.links.iter().map(|l| &l.service).chain(&s.depends_on).rev() {
                     if !order.contains(&d.value) && d.value != svc.name.value {
                         stack.push((d.value.clone(), false));
                     }
@@ -356,10 +285,7 @@ impl Runner {
             let info = self.docker.inspect_container(id, None).await?;
             let state = info.state.unwrap_or_default();
             if state.running != Some(true) {
-                bail!(
-                    "dependency `{name}` exited (status {}) before the step started",
-                    state.exit_code.unwrap_or(-1)
-                );
+                bail!("dependency `{name}` exited (status {}) before the step started", state.exit_code.unwrap_or(-1));
             }
             let Some(health) = state.health else {
                 return Ok(());
@@ -383,34 +309,22 @@ impl Runner {
 
     /// Stream a container's output as masked lines until it exits; return its exit status.
     async fn follow(&self, id: &str, step: &str, service: &str) -> Result<i64> {
-        let opts = LogsOptionsBuilder::default()
-            .follow(true)
-            .stdout(true)
-            .stderr(true)
-            .build();
+        let opts = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
         let mut logs = self.docker.logs(id, Some(opts));
         let (mut out, mut err) = (LineBuffer::default(), LineBuffer::default());
         let timeout = self.spec.options.no_output_timeout;
         loop {
             match tokio::time::timeout(timeout, logs.next()).await {
                 Err(_) => {
-                    let _ = self
-                        .docker
-                        .kill_container(id, Some(KillContainerOptionsBuilder::default().build()))
-                        .await;
-                    bail!(
-                        "no output for {}s; the step was stopped (no-output timeout)",
-                        timeout.as_secs()
-                    );
+                    let _ = self.docker.kill_container(id, Some(KillContainerOptionsBuilder::default().build())).await;
+                    bail!("no output for {}s; the step was stopped (no-output timeout)", timeout.as_secs());
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => return Err(anyhow!("lost the container's output: {e}")),
                 Ok(Some(Ok(chunk))) => {
                     let lines = match chunk {
                         LogOutput::StdErr { message } => err.push(&message),
-                        LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                            out.push(&message)
-                        }
+                        LogOutput::StdOut { message } | LogOutput::Console { message } => out.push(&message),
                         LogOutput::StdIn { .. } => Vec::new(),
                     };
                     for l in lines {
@@ -427,13 +341,7 @@ impl Runner {
             Some(Ok(r)) => r.status_code,
             Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
             Some(Err(e)) => return Err(anyhow!("waiting for the container failed: {e}")),
-            None => self
-                .docker
-                .inspect_container(id, None)
-                .await?
-                .state
-                .and_then(|s| s.exit_code)
-                .unwrap_or(-1),
+            None => self.docker.inspect_container(id, None).await?.state.and_then(|s| s.exit_code).unwrap_or(-1),
         };
         Ok(code)
     }
@@ -442,15 +350,10 @@ impl Runner {
     async fn remove_step_objects(&self, step: &str, network: &str, keep: Option<&str>) {
         let filters = HashMap::from([(
             "label".to_string(),
-            vec![
-                format!("{}={}", super::labels::RUN, self.spec.run_id),
-                format!("{}={step}", super::labels::STEP),
-            ],
+            vec![format!("{}={}", super::labels::RUN, self.spec.run_id), format!("{}={step}", super::labels::STEP)],
         )]);
-        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let opts =
+            bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         if let Ok(list) = self.docker.list_containers(Some(opts)).await {
             for c in list {
                 if let Some(id) = c.id.filter(|id| Some(id.as_str()) != keep) {
@@ -458,12 +361,7 @@ impl Runner {
                         .docker
                         .remove_container(
                             &id,
-                            Some(
-                                RemoveContainerOptionsBuilder::default()
-                                    .force(true)
-                                    .v(true)
-                                    .build(),
-                            ),
+                            Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()),
                         )
                         .await;
                 }

@@ -51,15 +51,9 @@ pub fn load_key(path: &Path) -> Result<Key> {
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.len() > MAX_INPUT {
-        bail!(
-            "{} is {} bytes; the limit is {} bytes",
-            path.display(),
-            meta.len(),
-            MAX_INPUT
-        );
+        bail!("{} is {} bytes; the limit is {} bytes", path.display(), meta.len(), MAX_INPUT);
     }
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -72,31 +66,21 @@ pub fn encrypt(args: EncryptArgs) -> Result<ExitCode> {
     getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
     let out = crypto::encrypt(&key, &plain, format, &random)?;
     write_atomic(&args.output, &out, false)?;
-    eprintln!(
-        "encrypted {} → {} ({} format)",
-        args.input.display(),
-        args.output.display(),
-        format.as_str()
-    );
+    eprintln!("encrypted {} → {} ({} format)", args.input.display(), args.output.display(), format.as_str());
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn decrypt(args: DecryptArgs) -> Result<ExitCode> {
     let key = load_key(&args.key_path)?;
     let data = read_input(&args.input)?;
-    let (plain, format) = crypto::decrypt(&key, &data)
-        .with_context(|| format!("cannot decrypt {}", args.input.display()))?;
+    let (plain, format) =
+        crypto::decrypt(&key, &data).with_context(|| format!("cannot decrypt {}", args.input.display()))?;
     write_atomic(&args.output, &plain, true)?;
     let note = if format == Format::V1 {
         " (v1 has no integrity check: if the output is garbage, the key is wrong)"
     } else {
         ""
     };
-    eprintln!(
-        "decrypted {} → {} ({} format){note}",
-        args.input.display(),
-        args.output.display(),
-        format.as_str()
-    );
+    eprintln!("decrypted {} → {} ({} format){note}", args.input.display(), args.output.display(), format.as_str());
     Ok(ExitCode::SUCCESS)
 }

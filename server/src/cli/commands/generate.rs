@@ -24,10 +24,7 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
         );
     }
     if GitInfo::tracked_candidate(path) == Some(true) {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         bail!(
             "{} is inside a git work tree and not ignored; a committed key exposes every secret.\n  \
              ignore it first: echo '{name}' >> .gitignore",
@@ -37,9 +34,6 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
     write_new(path, Key::from_bytes(bytes).to_file_text().as_bytes(), true)?;
-    eprintln!(
-        "wrote a new key to {} (keep it out of version control)",
-        path.display()
-    );
+    eprintln!("wrote a new key to {} (keep it out of version control)", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -56,18 +56,14 @@ impl CiArgs {
         let timestamp = match self.ci_timestamp {
             Some(t) => t,
             None => match std::env::var("SOURCE_DATE_EPOCH") {
-                Ok(s) => s
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not unix seconds"))?,
+                Ok(s) => s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not unix seconds"))?,
                 Err(_) => std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0),
             },
         };
-        let or =
-            |flag: &Option<String>, git: Option<String>| flag.clone().or(git).unwrap_or_default();
+        let or = |flag: &Option<String>, git: Option<String>| flag.clone().or(git).unwrap_or_default();
         Ok(BuildVars {
             project_id: or(&self.ci_project_id, None),
             build_id: or(&self.ci_build_id, None),
@@ -108,10 +104,7 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
     let files = project::load(&args.project)?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
-        eprint!(
-            "{}",
-            checked.report.render_text(&[&files.services, &files.steps])
-        );
+        eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
         eprintln!("slipway: fix the errors above before planning");
         return Ok(ExitCode::from(1));
     }
@@ -125,13 +118,7 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&p)?),
         OutputFormat::Text => print!("{}", render_text(&p)),
     }
-    let tag_errors = p
-        .leaves()
-        .iter()
-        .any(|s| s.tag_error.is_some() && s.status == slipway_core::plan::Status::WillRun);
-    Ok(if tag_errors {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let tag_errors =
+        p.leaves().iter().any(|s| s.tag_error.is_some() && s.status == slipway_core::plan::Status::WillRun);
+    Ok(if tag_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

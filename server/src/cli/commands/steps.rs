@@ -91,11 +91,7 @@ fn load_key(dir: &Path, explicit: &Option<PathBuf>) -> Result<Option<Key>> {
         Some(p) => super::crypt::load_key(p).map(Some),
         None => {
             let p = dir.join("codeship.aes");
-            if p.exists() {
-                super::crypt::load_key(&p).map(Some)
-            } else {
-                Ok(None)
-            }
+            if p.exists() { super::crypt::load_key(&p).map(Some) } else { Ok(None) }
         }
     }
 }
@@ -108,9 +104,7 @@ fn run_id() -> String {
 
 fn project_name(dir: &Path) -> String {
     let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    abs.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project".into())
+    abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into())
 }
 
 struct Prepared {
@@ -127,19 +121,12 @@ fn prepare(
     let files = project::load(&args.project)?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
-        eprint!(
-            "{}",
-            checked.report.render_text(&[&files.services, &files.steps])
-        );
+        eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
         bail!("the configuration has errors; fix them first (`slipway validate`)");
     }
     let dir = files.services_dir.clone();
     let vars = args.ci.build_vars(&args.project.dir, tag.as_deref())?;
-    let opts = PlanOptions {
-        tag,
-        push,
-        vars: vars.clone(),
-    };
+    let opts = PlanOptions { tag, push, vars: vars.clone() };
     let plan = make_plan(&checked, &opts)?;
     let key = load_key(&args.project.dir, &args.key_path)?;
     let mut options = RunOptions {
@@ -172,8 +159,7 @@ fn cancel_on_signals(cancel: CancellationToken) {
         #[cfg(unix)]
         {
             let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -201,34 +187,18 @@ async fn execute(prepared: Prepared) -> Result<ExitCode> {
         eprintln!("slipway: run {run_id} was interrupted");
         return Ok(ExitCode::from(130));
     }
-    Ok(if result.success {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if result.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 pub fn steps(args: StepsArgs) -> Result<ExitCode> {
     let git_branch = crate::gitinfo::GitInfo::read(&args.runner.project.dir).branch;
     let tag = args.tag.clone().or(git_branch);
-    let prepared = prepare(&args.runner, tag, args.push, args.approve, |c, o| {
-        Ok(plan(&c.services, &c.steps, o))
-    })?;
-    if !args.push
-        && prepared
-            .spec
-            .plan
-            .leaves()
-            .iter()
-            .any(|s| s.kind == Kind::Push)
-    {
+    let prepared = prepare(&args.runner, tag, args.push, args.approve, |c, o| Ok(plan(&c.services, &c.steps, o)))?;
+    if !args.push && prepared.spec.plan.leaves().iter().any(|s| s.kind == Kind::Push) {
         eprintln!("slipway: push steps are skipped; pass --push to run them");
     }
     runtime()?.block_on(execute(prepared))
@@ -241,11 +211,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         if c.services.get(&service).is_none() {
             bail!("no service `{service}` in the services file");
         }
-        Ok(Plan {
-            tag: None,
-            push: false,
-            steps: vec![one_off(&service, command)],
-        })
+        Ok(Plan { tag: None, push: false, steps: vec![one_off(&service, command)] })
     })?;
     runtime()?.block_on(execute(prepared))
 }
@@ -275,11 +241,7 @@ pub fn load(args: LoadArgs) -> Result<ExitCode> {
         if c.services.get(&service).is_none() {
             bail!("no service `{service}` in the services file");
         }
-        Ok(Plan {
-            tag: None,
-            push: false,
-            steps: Vec::new(),
-        })
+        Ok(Plan { tag: None, push: false, steps: Vec::new() })
     })?;
     runtime()?.block_on(async move {
         let docker = docker::connect().await?;
@@ -297,19 +259,15 @@ pub fn cleanup(args: CleanupArgs) -> Result<ExitCode> {
     runtime()?.block_on(async move {
         let docker = docker::connect().await?;
         let found = executor::labels::cleanup(&docker, None, args.dry_run).await?;
-        let verb = if args.dry_run {
-            "would remove"
-        } else {
-            "removed"
-        };
-        for (kind, list) in [
-            ("container", &found.containers),
-            ("network", &found.networks),
-            ("volume", &found.volumes),
-        ] {
+        let verb = if args.dry_run { "would remove" } else { "removed" };
+        for (kind, list) in [("container", &found.containers), ("network", &found.networks), ("volume", &found.volumes)]
+        {
             for name in list {
                 println!("{verb} {kind} {name}");
             }
+        }
+        if found.in_use > 0 {
+            println!("left {} objects of runs that are still in progress", found.in_use);
         }
         if found.is_empty() {
             println!("nothing to clean up (only objects labelled by slipway are considered)");

@@ -20,14 +20,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
     let checked = slipway_core::check(&files.services, &files.steps);
     match args.format {
         OutputFormat::Json => println!("{}", checked.report.to_json()),
-        OutputFormat::Text => print!(
-            "{}",
-            checked.report.render_text(&[&files.services, &files.steps])
-        ),
+        OutputFormat::Text => print!("{}", checked.report.render_text(&[&files.services, &files.steps])),
     }
-    Ok(if checked.report.has_errors() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if checked.report.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -1,0 +1,482 @@
+//! The runner against a real Docker engine and a real password-protected registry
+//! (`tests/env/up.sh` brings both up; `cargo xtask test` runs it first). Nothing is mocked.
+//! Every test checks that nothing labelled with its project is left behind.
+
+use slipway_core::crypto::{self, Format, Key};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+struct TestEnv {
+    base_image: String,
+    registry: String,
+    user: String,
+    password: String,
+}
+
+/// The engine and registry, started once (idempotent) if the caller has not already.
+fn env() -> &'static TestEnv {
+    static ENV: OnceLock<TestEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
+        let out = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output().expect("run tests/env/up.sh");
+        assert!(
+            out.status.success(),
+            "tests/env/up.sh failed: these tests need a Docker engine and a registry (run `cargo xtask test`)"
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {k}=")))
+                .unwrap_or_else(|| panic!("{k} missing from up.sh output"))
+                .to_string()
+        };
+        TestEnv {
+            base_image: get("SLIPWAY_TEST_BASE_IMAGE"),
+            registry: get("SLIPWAY_TEST_REGISTRY"),
+            user: get("SLIPWAY_TEST_REGISTRY_USER"),
+            password: get("SLIPWAY_TEST_REGISTRY_PASSWORD"),
+        }
+    })
+}
+
+struct Project {
+    dir: tempfile::TempDir,
+    key: Key,
+}
+
+impl Project {
+    fn new(services: &str, steps: &str) -> Project {
+        let dir = tempfile::Builder::new().prefix("slipwaytest").tempdir().unwrap();
+        let key = Key::from_bytes(rand_bytes());
+        std::fs::write(dir.path().join("codeship.aes"), key.to_file_text()).unwrap();
+        let p = Project { dir, key };
+        p.write("codeship-services.yml", &services.replace("BASE", &env().base_image));
+        p.write("codeship-steps.yml", steps);
+        p
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn name(&self) -> String {
+        self.path().file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text.replace("BASE", &env().base_image)).unwrap();
+    }
+
+    fn encrypt(&self, rel: &str, plaintext: &str) {
+        let enc = crypto::encrypt(&self.key, plaintext.as_bytes(), Format::V2, &rand_bytes()[..16].try_into().unwrap())
+            .unwrap();
+        std::fs::write(self.path().join(rel), enc).unwrap();
+    }
+
+    fn steps(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        Run::from(out)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        c.arg("steps").arg("--dir").arg(self.path()).args(["--ci-timestamp", "1709211909"]).args(args);
+        c.env_remove("SLIPWAY_KEY_PATH").env("NO_COLOR", "1");
+        c
+    }
+
+    /// Containers, networks and volumes of this project still present.
+    fn leftovers(&self) -> Vec<String> {
+        let label = format!("label=io.slipway.project={}", self.name());
+        let mut all = Vec::new();
+        for kind in [["ps", "-a"].as_slice(), &["network", "ls"], &["volume", "ls"]] {
+            let out = Command::new("docker").args(kind).args(["-q", "--filter", &label]).output().unwrap();
+            all.extend(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string));
+        }
+        all
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        // Tests check leftovers explicitly; this only keeps a failed test from polluting others.
+        let label = format!("label=io.slipway.project={}", self.name());
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &label])
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        for id in String::from_utf8_lossy(&ids).lines() {
+            let _ = Command::new("docker").args(["rm", "-fv", id]).output();
+        }
+    }
+}
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        let mut out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.push_str(&String::from_utf8_lossy(&o.stderr));
+        Run { code: o.status.code().unwrap_or(-1), out }
+    }
+}
+
+impl Run {
+    fn lines_of(&self, step: &str) -> Vec<&str> {
+        let prefix = format!("(step: {step}) (service: ");
+        self.out
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .map(|l| l.split_once(") ").unwrap().1.split_once(") ").unwrap().1)
+            .filter(|l| !l.starts_with("(build) "))
+            .collect()
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).unwrap();
+    b
+}
+
+fn registry_tags(repo: &str) -> String {
+    let e = env();
+    let out = Command::new("curl")
+        .args(["-s", "-u", &format!("{}:{}", e.user, e.password)])
+        .arg(format!("http://{}/v2/{repo}/tags/list", e.registry))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn dockercfg(registry: &str, user: &str, password: &str) -> String {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("{{\"auths\": {{\"{registry}\": {{\"auth\": \"{auth}\"}}}}}}")
+}
+
+#[test]
+fn build_args_encrypted_args_and_masking() {
+    let p = Project::new(
+        "app:\n  build:\n    image: slipwaytest/args\n    args:\n      BRANCH_ARG: \"b-{{ .Branch }}\"\n    encrypted_args_file: args.encrypted\n",
+        "- name: show\n  service: app\n  command: cat /built\n",
+    );
+    p.write(
+        "Dockerfile",
+        "FROM BASE\nARG BRANCH_ARG\nARG SECRET_ARG\nRUN echo \"branch=$BRANCH_ARG secret=$SECRET_ARG\" > /built\n",
+    );
+    p.encrypt("args.encrypted", "SECRET_ARG=build-time-s3cret\n");
+    let r = p.steps(&["--tag", "feature-7"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(r.lines_of("show"), ["branch=b-feature-7 secret=***"]);
+    assert!(!r.out.contains("build-time-s3cret"), "secret leaked:\n{}", r.out);
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn env_precedence_and_ci_values() {
+    let p = Project::new(
+        "app:\n  image: BASE\n  environment:\n    A: env\n    B: env\n    C: env\n    D: env\n  env_file: plain.env\n  encrypted_env_file: secret.env.encrypted\n",
+        "- name: env\n  service: app\n  command: sh -c 'echo A=$A B=$B C=$C D=$D CI=$CI CI_BRANCH=$CI_BRANCH CI_COMMIT_ID=$CI_COMMIT_ID CI_NAME=$CI_NAME TS=$CI_TIMESTAMP'\n",
+    );
+    p.write("plain.env", "B=file\nC=file\nD=file\n");
+    p.encrypt("secret.env.encrypted", "C=encrypted-value\nD=encrypted-value\n");
+    let r = p.steps(&["--tag", "main", "--ci-commit-id", "abc123", "-e", "D=flag"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    // environment < env_file < encrypted_env_file < -e; the decrypted value is masked.
+    assert_eq!(
+        r.lines_of("env"),
+        ["A=env B=file C=*** D=flag CI=true CI_BRANCH=main CI_COMMIT_ID=abc123 CI_NAME=codeship TS=1709211909"]
+    );
+    assert!(!r.out.contains("encrypted-value"));
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn dependencies_by_name_and_healthcheck_wait() {
+    let p = Project::new(
+        "app:\n  image: BASE\n  depends_on: [web]\n  links: [slow:slowpoke]\nweb:\n  image: BASE\n  command: sh -c 'echo ok > /tmp/index.html; httpd -f -p 8080 -h /tmp'\nslow:\n  build:\n    context: slow\n",
+        "- name: reach\n  service: app\n  command: sh -c 'wget -qO- http://web:8080/index.html; wget -qO- http://slowpoke:8081/ready'\n",
+    );
+    // Healthy only after 3 s; a step started earlier would not find /ready.
+    p.write(
+        "slow/Dockerfile",
+        "FROM BASE\nHEALTHCHECK --interval=1s --retries=30 CMD test -f /tmp/ready\nCMD sh -c 'sleep 3; echo ready > /tmp/ready; httpd -f -p 8081 -h /tmp'\n",
+    );
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(r.lines_of("reach"), ["ok", "ready"]);
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn volumes_between_steps_and_host_volumes() {
+    let p = Project::new(
+        "data:\n  image: BASE\n  volumes:\n    - /shared\n    - ./out:/out\nw:\n  image: BASE\n  volumes_from: [data]\n",
+        "- name: write\n  service: w\n  command: sh -c 'echo shared > /shared/f; echo host > /out/f'\n- name: read\n  service: w\n  command: cat /shared/f\n",
+    );
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(r.lines_of("read"), ["shared"]);
+    assert_eq!(std::fs::read_to_string(p.path().join("out/f")).unwrap(), "host\n");
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn parallel_steps_overlap_in_time() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- type: parallel\n  steps:\n    - name: one\n      service: a\n      command: sh -c 'cut -d\" \" -f1 /proc/uptime; sleep 2; cut -d\" \" -f1 /proc/uptime'\n    - name: two\n      service: a\n      command: sh -c 'cut -d\" \" -f1 /proc/uptime; sleep 2; cut -d\" \" -f1 /proc/uptime'\n",
+    );
+    let r = p.steps(&["--parallelism", "2"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    let span = |s: &str| -> (f64, f64) {
+        let l = r.lines_of(s);
+        (l[0].parse().unwrap(), l[1].parse().unwrap())
+    };
+    let (a, b) = (span("one"), span("two"));
+    assert!(a.0 < b.1 && b.0 < a.1, "no overlap: one {a:?}, two {b:?}");
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn failing_step_stops_the_pipeline_and_on_fail_runs() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- name: ok\n  service: a\n  command: echo fine\n- name: bad\n  service: a\n  command: sh -c 'echo failing; exit 4'\n  on_fail:\n    - command: echo rescue\n- name: after\n  service: a\n  command: echo never\n",
+    );
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("(step: bad) failed") && r.out.contains("exited with status 4"), "{}", r.out);
+    assert_eq!(r.lines_of("bad_on_fail_1"), ["rescue"]);
+    assert!(r.lines_of("after").is_empty());
+    assert!(r.out.contains("(step: after) skipped: an earlier step failed"));
+    assert!(p.leftovers().is_empty(), "left after failure: {:?}", p.leftovers());
+}
+
+#[test]
+fn tag_and_exclude_filters() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- name: master_only\n  service: a\n  tag: master\n  command: echo m\n- name: releases\n  service: a\n  tag: ^release/\n  command: echo r\n- name: not_wip\n  service: a\n  exclude: ^wip\n  command: echo n\n",
+    );
+    let r = p.steps(&["--tag", "release/2"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.lines_of("master_only").is_empty());
+    assert_eq!(r.lines_of("releases"), ["r"]);
+    assert_eq!(r.lines_of("not_wip"), ["n"]);
+    let r = p.steps(&["--tag", "wip-x"]);
+    assert!(r.lines_of("not_wip").is_empty() && r.lines_of("releases").is_empty(), "{}", r.out);
+}
+
+fn push_project(extra_services: &str, push_step_extra: &str) -> (Project, String) {
+    let e = env();
+    let repo = format!("slipwaytest/push-{}", &hex(&rand_bytes()[..4]));
+    let image = format!("{}/{repo}", e.registry);
+    let p = Project::new(
+        &format!("app:\n  build:\n    image: {image}\n{extra_services}"),
+        &format!(
+            "- name: push\n  type: push\n  service: app\n  image_name: {image}\n  registry: {}\n  image_tag: \"{{{{ .Branch }}}}-{{{{ .Time.Format \\\"20060102\\\" }}}}\"\n{push_step_extra}",
+            e.registry
+        ),
+    );
+    p.write("Dockerfile", "FROM BASE\nRUN echo pushed > /marker\n");
+    (p, repo)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn push_with_encrypted_dockercfg_lands_in_the_registry() {
+    let e = env();
+    let (p, repo) = push_project("", "  encrypted_dockercfg_path: dockercfg.encrypted\n");
+    p.encrypt("dockercfg.encrypted", &dockercfg(&e.registry, &e.user, &e.password));
+    let r = p.steps(&["--tag", "feature/x"]);
+    assert!(r.out.contains("push steps are skipped"), "{}", r.out);
+    assert!(!registry_tags(&repo).contains("featurex"));
+    let r = p.steps(&["--tag", "feature/x", "--push"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(registry_tags(&repo).contains("\"featurex-20240229\""), "tags: {}", registry_tags(&repo));
+    assert!(!r.out.contains(&e.password));
+    assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn wrong_registry_password_fails_clearly() {
+    let e = env();
+    let (p, repo) = push_project("", "  encrypted_dockercfg_path: dockercfg.encrypted\n");
+    p.encrypt("dockercfg.encrypted", &dockercfg(&e.registry, &e.user, "not-the-password"));
+    let r = p.steps(&["--tag", "main", "--push"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains(&format!("push to registry {} failed", e.registry)), "{}", r.out);
+    assert!(r.out.contains("check the username and password"), "{}", r.out);
+    assert!(!r.out.contains("not-the-password"), "password leaked:\n{}", r.out);
+    assert!(!registry_tags(&repo).contains("main"));
+}
+
+#[test]
+fn missing_registry_entry_names_the_registry() {
+    let e = env();
+    let (p, _) = push_project("", "  encrypted_dockercfg_path: dockercfg.encrypted\n");
+    p.encrypt("dockercfg.encrypted", &dockercfg("quay.io", "u", "p4ssword"));
+    let r = p.steps(&["--tag", "main", "--push"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains(&format!("no credentials for registry `{}`", e.registry)), "{}", r.out);
+}
+
+#[test]
+fn push_with_a_dockercfg_generator_service() {
+    let e = env();
+    let (p, repo) = push_project(
+        "gen:\n  build:\n    context: gen\n  encrypted_env_file: gen.env.encrypted\n",
+        "  dockercfg_service: gen\n",
+    );
+    // Like the ECR/GCR generators: log in with a secret from the environment, write the file.
+    p.write("gen/Dockerfile", "FROM BASE\nCOPY gen.sh /gen.sh\nENTRYPOINT [\"/bin/sh\", \"/gen.sh\"]\n");
+    p.write(
+        "gen/gen.sh",
+        &format!(
+            "echo generating \"$1\"\nAUTH=$(printf '%s:%s' \"$REG_USER\" \"$REG_PASS\" | base64)\nprintf '{{\"auths\": {{\"{}\": {{\"auth\": \"%s\"}}}}}}' \"$AUTH\" > \"$1\"\n",
+            e.registry
+        ),
+    );
+    p.encrypt("gen.env.encrypted", &format!("REG_USER={}\nREG_PASS={}\n", e.user, e.password));
+    let r = p.steps(&["--tag", "gen", "--push"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.out.contains("generating /opt/data/dockercfg"), "{}", r.out);
+    assert!(registry_tags(&repo).contains("\"gen-20240229\""), "tags: {}", registry_tags(&repo));
+    assert!(!r.out.contains(&e.password));
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
+
+#[test]
+fn build_from_a_private_base_image() {
+    let e = env();
+    let base = format!("{}/slipwaytest/private-base:{}", e.registry, hex(&rand_bytes()[..4]));
+    // Put a base image only in the password-protected registry.
+    let docker = |args: &[&str]| {
+        let o = Command::new("docker").args(args).output().unwrap();
+        assert!(o.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let cfg = tempfile::tempdir().unwrap();
+    let with_cfg = |args: &[&str]| {
+        let o = Command::new("docker").arg("--config").arg(cfg.path()).args(args).output().unwrap();
+        assert!(o.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    docker(&["tag", &e.base_image, &base]);
+    with_cfg(&["login", "-u", &e.user, "-p", &e.password, &e.registry]);
+    with_cfg(&["push", &base]);
+    docker(&["rmi", &base]);
+    let p = Project::new(
+        "app:\n  build:\n    image: slipwaytest/from-private\n  encrypted_dockercfg_path: dockercfg.encrypted\n",
+        "- name: check\n  service: app\n  command: echo built-from-private\n",
+    );
+    p.write("Dockerfile", &format!("FROM {base}\n"));
+    p.encrypt("dockercfg.encrypted", &dockercfg(&e.registry, &e.user, &e.password));
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(r.lines_of("check"), ["built-from-private"]);
+    assert!(!r.out.contains(&e.password));
+    let _ = Command::new("docker").args(["rmi", &base]).output();
+}
+
+#[test]
+fn secrets_are_masked_in_split_and_multiline_output() {
+    let p = Project::new(
+        "app:\n  image: BASE\n  encrypted_env_file: s.encrypted\n",
+        "- name: leak\n  service: app\n  command: sh -c 'printf \"start %s\" \"$TOKEN\"; sleep 1; printf \" end\\n\"; echo \"$TOKEN\" | cut -c1-100; printf \"%s\\n\" \"$MULTI\"; echo \"$TOKEN\" >&2'\n",
+    );
+    p.encrypt("s.encrypted", "TOKEN=tok-4f8a9b2c1d\nMULTI=\"first-secret-line\\nsecond-secret-line\"\n");
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    for s in ["tok-4f8a9b2c1d", "first-secret-line", "second-secret-line"] {
+        assert!(!r.out.contains(s), "{s} leaked:\n{}", r.out);
+    }
+    assert_eq!(r.lines_of("leak")[0], "start *** end");
+}
+
+#[test]
+fn interrupt_stops_the_run_and_cleans_up() {
+    let p = Project::new(
+        "a:\n  image: BASE\n  depends_on: [dep]\ndep:\n  image: BASE\n  command: sleep 300\n",
+        "- name: long\n  service: a\n  command: sh -c 'echo started-long; sleep 300'\n",
+    );
+    let mut child = p.command(&[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.leftovers().len() < 3 {
+        assert!(Instant::now() < deadline, "the run never started its containers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SIGINT, as Ctrl-C sends.
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "slipway did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(status.code(), Some(130), "{}", out.out);
+    assert!(p.leftovers().is_empty(), "left after SIGINT: {:?}", p.leftovers());
+}
+
+#[test]
+fn cleanup_removes_only_labelled_leftovers() {
+    let p = Project::new("a:\n  image: BASE\n", "- name: keep\n  service: a\n  command: echo kept\n");
+    let r = p.steps(&["--no-remove"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(!p.leftovers().is_empty(), "--no-remove should keep the containers");
+    let foreign = Command::new("docker").args(["create", &env().base_image, "true"]).output().unwrap();
+    let foreign = String::from_utf8_lossy(&foreign.stdout).trim().to_string();
+    let dry = Command::new(env!("CARGO_BIN_EXE_slipway")).args(["cleanup", "--dry-run"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("would remove container"));
+    assert!(!p.leftovers().is_empty());
+    let real = Command::new(env!("CARGO_BIN_EXE_slipway")).arg("cleanup").output().unwrap();
+    assert!(real.status.success());
+    assert!(p.leftovers().is_empty());
+    let still = Command::new("docker").args(["inspect", &foreign]).output().unwrap();
+    assert!(still.status.success(), "cleanup removed a container it did not create");
+    let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
+}
+
+#[test]
+fn run_and_load_commands() {
+    let p = Project::new(
+        "app:\n  build:\n    image: slipwaytest/load\n  command: echo default-cmd\n",
+        "- service: app\n  command: x\n",
+    );
+    p.write("Dockerfile", "FROM BASE\n");
+    let load =
+        Command::new(env!("CARGO_BIN_EXE_slipway")).args(["load", "app", "--dir"]).arg(p.path()).output().unwrap();
+    assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+    assert!(String::from_utf8_lossy(&load.stdout).contains("slipwaytest/load"));
+    let run = |extra: &[&str]| {
+        Run::from(
+            Command::new(env!("CARGO_BIN_EXE_slipway"))
+                .args(["run", "--dir"])
+                .arg(p.path())
+                .arg("app")
+                .args(extra)
+                .output()
+                .unwrap(),
+        )
+    };
+    let r = run(&[]);
+    assert_eq!(r.lines_of("run-app"), ["default-cmd"], "{}", r.out);
+    let r = run(&["echo", "a && b"]);
+    assert_eq!(r.lines_of("run-app"), ["a && b"], "{}", r.out);
+    assert!(p.leftovers().is_empty());
+}
