@@ -82,13 +82,15 @@ fn has_negations(context: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// The regular files in the archive, sorted.
     fn names(tar: &[u8]) -> Vec<String> {
         let mut a = tar::Archive::new(tar);
         let mut v: Vec<String> = a
             .entries()
             .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .filter(|p| !p.ends_with('/'))
+            .map(|e| e.unwrap())
+            .filter(|e| e.header().entry_type().is_file())
+            .map(|e| e.path().unwrap().display().to_string())
             .collect();
         v.sort();
         v
@@ -114,21 +116,6 @@ mod tests {
         }
         std::fs::write(p.join(".dockerignore"), "node_modules\n*.env\nDockerfile\nlogs\n!logs/keep.log\n").unwrap();
         let files = names(&tar_context(p, "Dockerfile").unwrap());
-        assert_eq!(
-            files,
-            [
-                ".dockerignore",
-                "Dockerfile",
-                "logs/keep.log",
-                "src",
-                "src/a.rs",
-                "src/node_modules",
-                "src/node_modules/x"
-            ]
-            .iter()
-            .filter(|f| !["src", "src/node_modules"].contains(f))
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-        );
+        assert_eq!(files, [".dockerignore", "Dockerfile", "logs/keep.log", "src/a.rs", "src/node_modules/x"]);
     }
 }

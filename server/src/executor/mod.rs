@@ -97,6 +97,8 @@ pub(crate) struct Runner {
     slots: Semaphore,
     failed: AtomicBool,
     results: Mutex<Vec<(String, StepStatus, Duration)>>,
+    /// Container removals running in the background; awaited before the run ends.
+    removals: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Arc<Runner>> {
@@ -114,6 +116,7 @@ fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: Cancellati
         slots,
         failed: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
+        removals: Mutex::new(Vec::new()),
         spec,
     }))
 }
@@ -130,6 +133,8 @@ pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: Can
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
     let cancelled = cancel.is_cancelled();
+    let removals = std::mem::take(&mut *runner.removals.lock().expect("removals lock"));
+    futures_util::future::join_all(removals).await;
     if runner.spec.options.remove {
         match labels::cleanup(&runner.docker, Some(&runner.spec.run_id), false).await {
             Ok(left) if !left.is_empty() => runner.info(format!(

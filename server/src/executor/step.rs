@@ -51,21 +51,32 @@ impl Runner {
     ) -> Result<(i64, String)> {
         let svc = self.spec.services.get(service).ok_or_else(|| anyhow!("unknown service `{service}`"))?.clone();
         let image = self.image_for(service, step, cfg).await?;
-        let network = self.object_name(&format!("net-{step}"));
-        self.docker
-            .create_network(NetworkCreateRequest {
-                name: network.clone(),
-                labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
-                ..Default::default()
-            })
-            .await
-            .with_context(|| format!("cannot create network {network}"))?;
+        // A per-step network only when there are dependencies to reach by name: creating and
+        // removing a network costs more than running a short step.
+        let has_deps = !svc.links.is_empty() || !svc.depends_on.is_empty();
+        let network = has_deps.then(|| self.object_name(&format!("net-{step}")));
+        if let Some(network) = &network {
+            self.docker
+                .create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+                    ..Default::default()
+                })
+                .await
+                .with_context(|| format!("cannot create network {network}"))?;
+        }
         let mut main_id = None;
         let result = async {
-            self.start_dependencies(step, &svc, &network, cfg).await?;
-            let attach = Attach { network: &network, aliases: vec![service.to_string()] };
-            let id =
-                self.create(&format!("{step}-{service}"), step, &svc, &image, argv, Some(&attach), extra_binds).await?;
+            let attach = match &network {
+                Some(n) => {
+                    self.start_dependencies(step, &svc, n, cfg).await?;
+                    Some(Attach { network: n, aliases: vec![service.to_string()] })
+                }
+                None => None,
+            };
+            let id = self
+                .create(&format!("{step}-{service}"), step, &svc, &image, argv, attach.as_ref(), extra_binds)
+                .await?;
             main_id = Some(id.clone());
             self.docker
                 .start_container(&id, None)
@@ -74,11 +85,27 @@ impl Runner {
             Ok((self.follow(&id, step, service).await?, id))
         }
         .await;
-        if self.spec.options.remove || keep {
-            let kept = if keep { main_id.as_deref() } else { None };
-            self.remove_step_objects(step, &network, kept).await;
+        if keep {
+            self.remove_step_objects(step, network.as_deref(), main_id.as_deref()).await;
+        } else if self.spec.options.remove {
+            // Removal is off the critical path: the next step starts while Docker removes
+            // this one's containers. The run waits for all removals before it ends.
+            let me = self.clone();
+            let step = step.to_string();
+            let handle = tokio::spawn(async move {
+                match (&network, &main_id) {
+                    (None, Some(id)) => me.remove_container(id).await,
+                    _ => me.remove_step_objects(&step, network.as_deref(), None).await,
+                }
+            });
+            self.removals.lock().expect("removals lock").push(handle);
         }
         result
+    }
+
+    async fn remove_container(&self, id: &str) {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let _ = self.docker.remove_container(id, Some(opts)).await;
     }
 
     /// Create (not start) a container for `svc`. Names carry the run id; labels carry run,
@@ -346,8 +373,8 @@ impl Runner {
         Ok(code)
     }
 
-    /// Remove this step's containers (dependencies included) and its network.
-    async fn remove_step_objects(&self, step: &str, network: &str, keep: Option<&str>) {
+    /// Remove this step's containers (dependencies included, `keep` excepted) and network.
+    async fn remove_step_objects(&self, step: &str, network: Option<&str>, keep: Option<&str>) {
         let filters = HashMap::from([(
             "label".to_string(),
             vec![format!("{}={}", super::labels::RUN, self.spec.run_id), format!("{}={step}", super::labels::STEP)],
@@ -355,30 +382,15 @@ impl Runner {
         let opts =
             bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         if let Ok(list) = self.docker.list_containers(Some(opts)).await {
-            for c in list {
-                if let Some(id) = c.id.filter(|id| Some(id.as_str()) != keep) {
-                    let _ = self
-                        .docker
-                        .remove_container(
-                            &id,
-                            Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()),
-                        )
-                        .await;
-                }
-            }
+            let ids: Vec<String> =
+                list.into_iter().filter_map(|c| c.id).filter(|id| Some(id.as_str()) != keep).collect();
+            futures_util::future::join_all(ids.iter().map(|id| self.remove_container(id))).await;
         }
-        if keep.is_some() {
+        let Some(network) = network else { return };
+        if let Some(kept) = keep {
             // The kept container still holds the network; disconnect it first.
-            let _ = self
-                .docker
-                .disconnect_network(
-                    network,
-                    bollard::models::NetworkDisconnectRequest {
-                        container: keep.unwrap_or_default().to_string(),
-                        force: Some(true),
-                    },
-                )
-                .await;
+            let req = bollard::models::NetworkDisconnectRequest { container: kept.to_string(), force: Some(true) };
+            let _ = self.docker.disconnect_network(network, req).await;
         }
         let _ = self.docker.remove_network(network).await;
     }
