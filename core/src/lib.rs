@@ -19,5 +19,6 @@ mod rules;
 pub mod template;
 
 pub use check::{Checked, check};
+pub mod inspect;
 #[doc(hidden)]
 pub mod synth;

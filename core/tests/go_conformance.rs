@@ -2,6 +2,9 @@
 //! text/template rendered it (`expected.json`, made by `tools/go-conformance`), or fail where
 //! Go failed.
 
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use slipway_core::template::{BuildVars, render};
 
 #[derive(serde::Deserialize)]
@@ -32,7 +35,8 @@ fn vars() -> BuildVars {
     }
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn matches_go_text_template() {
     let text = include_str!("fixtures/templates/expected.json");
     let cases: Vec<Case> = serde_json::from_str(text).unwrap();

@@ -1,5 +1,8 @@
 //! The planner: every step type, filters, `services:` expansion, push on/off, argv and tags.
 
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use slipway_core::plan::{Kind, Plan, PlanOptions, Status, plan};
 use slipway_core::template::BuildVars;
 use slipway_core::{SourceFile, check};
@@ -30,7 +33,8 @@ fn status(p: &Plan, name: &str) -> Status {
     p.find(name).unwrap_or_else(|| panic!("no step {name}: {p:#?}")).status
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn run_steps_split_argv_without_a_shell() {
     let p = plan_for("- name: t\n  service: a\n  command: sh -c 'echo \"a b\" && exit 1' > out\n", None, false);
     let s = p.find("t").unwrap();
@@ -38,7 +42,8 @@ fn run_steps_split_argv_without_a_shell() {
     assert_eq!(s.command.as_deref().unwrap(), ["sh", "-c", "echo \"a b\" && exit 1", ">", "out"]);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn unnamed_steps_get_stable_unique_names() {
     let p = plan_for(
         "- service: a\n  command: x\n- name: step_1_x\n  type: serial\n  steps:\n    - service: a\n      command: y\n",
@@ -49,7 +54,8 @@ fn unnamed_steps_get_stable_unique_names() {
     assert_eq!(names, ["step_1", "step_1_x_1"]);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn tag_and_exclude_filters() {
     let steps = "\
 - name: only_master
@@ -86,7 +92,8 @@ fn tag_and_exclude_filters() {
     assert_eq!(status(&p, "not_wip"), Status::WillRun);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn filtered_group_skips_its_children() {
     let p = plan_for(
         "- name: g\n  type: parallel\n  tag: master\n  steps:\n    - name: c\n      service: a\n      command: x\n",
@@ -97,7 +104,8 @@ fn filtered_group_skips_its_children() {
     assert_eq!(status(&p, "c"), Status::Skipped);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn push_steps_need_push_and_render_tags() {
     let steps = "\
 - name: push_app
@@ -118,7 +126,8 @@ fn push_steps_need_push_and_render_tags() {
     assert_eq!(s.registry.as_deref(), Some("registry.example.com"));
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn invalid_rendered_tag_is_reported_on_the_step() {
     let p = plan_for(
         "- name: p\n  type: push\n  service: app\n  image_name: registry.example.com/acme/app\n  image_tag: \"{{ .Branch }}\"\n",
@@ -130,7 +139,8 @@ fn invalid_rendered_tag_is_reported_on_the_step() {
     assert!(s.tag_error.as_ref().unwrap().contains("empty"), "{:?}", s.tag_error);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn services_expansion_in_parallel_and_serial_groups() {
     let p = plan_for(
         "- name: m\n  type: parallel\n  services: [a, b]\n  steps:\n    - command: one\n    - command: two\n",
@@ -161,7 +171,8 @@ fn services_expansion_in_parallel_and_serial_groups() {
     assert_eq!(s.steps[0].steps.iter().map(|x| x.service.clone().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn matrix_is_parallel_over_services_and_group_service_is_inherited() {
     let p = plan_for(
         "- name: mx\n  type: matrix\n  services: [a, b]\n  steps:\n    - command: env\n- name: g\n  type: serial\n  service: b\n  steps:\n    - name: inner\n      command: x\n",
@@ -173,7 +184,8 @@ fn matrix_is_parallel_over_services_and_group_service_is_inherited() {
     assert_eq!(p.find("inner").unwrap().service.as_deref(), Some("b"));
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn manual_groups_and_on_fail() {
     let p = plan_for(
         "- name: t\n  service: a\n  command: x\n  on_fail:\n    - command: cleanup\n- name: approve\n  type: manual\n  steps:\n    - name: deploy\n      service: a\n      command: deploy\n",
@@ -186,7 +198,8 @@ fn manual_groups_and_on_fail() {
     assert_eq!(t.on_fail[0].service.as_deref(), Some("a"), "on_fail inherits the service");
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn group_credentials_apply_to_sub_steps_and_encrypted_wins() {
     let p = plan_for(
         "- name: g\n  type: serial\n  encrypted_dockercfg_path: d.enc\n  steps:\n    - name: p\n      type: push\n      service: app\n      image_name: registry.example.com/acme/app\n      dockercfg_service: a\n",
@@ -203,6 +216,8 @@ fn group_credentials_apply_to_sub_steps_and_encrypted_wins() {
     assert_eq!(p.find("p").unwrap().encrypted_dockercfg_path.as_deref(), Some("d.enc"));
 }
 
+// Snapshots are checked natively (insta reads and writes files).
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn aggregate_plan_snapshot() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/examples/00.aggregate");

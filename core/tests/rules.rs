@@ -1,6 +1,9 @@
 //! Every rule: a fixture that triggers it at an exact line:column, and proof that every code
 //! in the table is covered here. The baseline project triggers nothing.
 
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use slipway_core::{Code, Severity, SourceFile, check};
 
 const SERVICES: &str = "\
@@ -306,13 +309,15 @@ fn run(c: &Case) -> slipway_core::Report {
     check(&SourceFile::new(SV, c.services), &SourceFile::new(ST, steps_text)).report
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn baseline_is_clean() {
     let r = check(&SourceFile::new(SV, SERVICES), &SourceFile::new(ST, STEPS)).report;
     assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn each_rule_fires_at_its_position() {
     let mut failures = Vec::new();
     for c in cases() {
@@ -337,14 +342,16 @@ fn each_rule_fires_at_its_position() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn every_code_has_a_case() {
     let covered: Vec<Code> = cases().iter().map(|c| c.code).collect();
     let missing: Vec<_> = Code::ALL.iter().filter(|c| !covered.contains(c)).collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn warnings_are_not_errors() {
     let r = run(&cases().into_iter().find(|c| c.code == Code::UnknownKey).unwrap());
     let d = r.diagnostics.iter().find(|d| d.code == Code::UnknownKey).unwrap();
@@ -353,7 +360,8 @@ fn warnings_are_not_errors() {
     assert_eq!(r.errors, 0);
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn steps_in_json_are_positioned_too() {
     let steps = "[\n  {\"service\": \"app\", \"command\": \"x\"},\n  {\"service\": \"nope\", \"command\": \"y\"}\n]\n";
     let r = check(&SourceFile::new(SV, SERVICES), &SourceFile::new("codeship-steps.json", steps)).report;
@@ -361,6 +369,8 @@ fn steps_in_json_are_positioned_too() {
     assert_eq!((d.line, d.column), (3, 15));
 }
 
+// Snapshots are checked natively (insta reads and writes files).
+#[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn rendered_text_snapshot() {
     let services = "app:\n  build:\n    image: acme/app\n  enviroment:\n    A: b\n";

@@ -5,6 +5,7 @@ mod docker;
 mod executor;
 mod fsutil;
 mod gitinfo;
+mod http;
 mod project;
 
 use std::process::ExitCode;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bring up what the integration tests need, idempotently: a Docker engine, a busybox base
-# image made from Debian's busybox-static (no image is ever pulled), and a password-protected
-# registry on 127.0.0.1. Prints the environment the tests read, as `export` lines, on stdout.
+# image made from Debian's busybox-static (no image is ever pulled), a password-protected
+# registry on 127.0.0.1, and Chromium with chromedriver for the browser tests. Prints the environment the tests read, as `export` lines, on stdout.
 set -euo pipefail
 
 STATE=${SLIPWAY_TEST_STATE:-/tmp/slipway-test-env}
@@ -19,6 +19,8 @@ command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)
 command -v curl >/dev/null || need_pkgs+=(curl)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then
@@ -83,6 +85,7 @@ YAML
   curl -s -o /dev/null -w '%{http_code}' "http://$REGISTRY_ADDR/v2/" | grep -q 401 || { log "registry did not come up"; tail -20 "$STATE/registry.log" >&2; exit 1; }
 fi
 
+echo "export CHROMEDRIVER=$(command -v chromedriver)"
 echo "export SLIPWAY_TEST_DOCKER=1"
 echo "export SLIPWAY_TEST_BASE_IMAGE=$BASE_IMAGE"
 echo "export SLIPWAY_TEST_REGISTRY=$REGISTRY_ADDR"

@@ -48,12 +48,100 @@ fn test_env() -> Result<Vec<(String, String)>> {
 fn test() -> Result {
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    let envs = test_env()?;
+    let mut envs = build_studio()?;
+    envs.extend(test_env()?);
     run_with("cargo", &["test", "--workspace"], &envs)?;
-    // The core must keep compiling for the browser.
-    run("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
-    run("cargo", &["build", "-p", "slipway-core", "--target", "wasm32-unknown-unknown"])?;
+    // The core's tests again, compiled to wasm32 and run in headless Chromium.
+    run_with("cargo", &["test", "-p", "slipway-core", "--target", "wasm32-unknown-unknown", "--tests"], &envs)?;
     Ok(())
+}
+
+/// The `wasm-bindgen` version Cargo.lock resolved: the CLI must match it exactly.
+fn wasm_bindgen_version() -> Result<String> {
+    let lock =
+        std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"wasm-bindgen\""
+            && let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_string());
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+const TRUNK_VERSION: &str = "0.21.14";
+const BINARYEN_VERSION: &str = "132";
+
+/// Where npm-installed tools (binaryen's wasm-opt) live, under target/.
+fn tools_bin() -> PathBuf {
+    root().join("target/tools/node_modules/.bin")
+}
+
+/// A PATH with our tool folders first.
+fn tool_path() -> String {
+    let cargo_bin = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    format!(
+        "{}:{}:{}",
+        tools_bin().display(),
+        cargo_bin.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Install what building the studio needs, when missing: the wasm target, trunk, the
+/// matching wasm-bindgen-cli, and wasm-opt from npm (Debian's binaryen is too old).
+fn studio_tools() -> Result<Vec<(String, String)>> {
+    let path = tool_path();
+    let envs = vec![("PATH".to_string(), path.clone())];
+    let has = |program: &str, args: &[&str], want: &str| {
+        Command::new(program)
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains(want))
+    };
+    run("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
+    if !has("trunk", &["--version"], TRUNK_VERSION) {
+        run("cargo", &["install", "trunk", "--version", TRUNK_VERSION, "--locked"])?;
+    }
+    let wb = wasm_bindgen_version()?;
+    if !has("wasm-bindgen", &["--version"], &wb) {
+        // Without --locked: the CLI's own lock file pins crates that need a newer rustc.
+        run("cargo", &["install", "wasm-bindgen-cli", "--version", &wb])?;
+    }
+    if !has("wasm-opt", &["--version"], &format!("version {BINARYEN_VERSION}")) {
+        let dir = root().join("target/tools");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", &format!("binaryen@{BINARYEN_VERSION}")])
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| format!("cannot run npm ({e}); install Node.js and npm"))?;
+        if !status.success() {
+            return Err("npm install binaryen failed".into());
+        }
+    }
+    Ok(envs)
+}
+
+/// Build the studio into dist/ (release, optimised).
+fn build_studio() -> Result<Vec<(String, String)>> {
+    let envs = studio_tools()?;
+    run_with("trunk", &["build", "--release", "--offline"], &envs)?;
+    Ok(envs)
+}
+
+fn studio(args: &[String]) -> Result {
+    build_studio()?;
+    run("cargo", &["build", "--release", "-p", "slipway"])?;
+    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:7878".to_string());
+    run(root().join("target/release/slipway").to_str().expect("utf-8 path"), &["serve", "--addr", &addr])
 }
 
 fn conformance() -> Result {
@@ -75,7 +163,8 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
-         test         run every check CI runs: fmt, clippy, all tests (starting Docker and a registry via tests/env/up.sh), wasm build\n  \
+         test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), and the core's tests in headless Chromium\n  \
+         studio [ADDR] build the studio (installing trunk, wasm-bindgen-cli, wasm-opt if missing) and serve it\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)"
     );
     ExitCode::from(2)
@@ -85,6 +174,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("studio") => studio(&args[1..]),
         Some("conformance") => conformance(),
         _ => return usage(),
     };

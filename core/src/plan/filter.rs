@@ -1,12 +1,15 @@
 //! Branch filters (`tag`, `exclude`): a plain string must equal the whole build tag; a value
 //! containing `^` or `$` is a Go RE2 regular expression searched unanchored.
 //!
-//! Rust's `regex` is RE2-like but not identical. We bridge the differences that change
-//! results: `\d`, `\w`, `\s` and `\b` are ASCII-only in RE2 (Unicode in Rust), and Rust's
-//! character-class set operators (`&&`, `--`, `~~`) are plain characters in RE2; we reject
-//! the latter with a hint rather than silently differing.
+//! We use `regex-lite`: its syntax is RE2's, and like RE2 its `\d`, `\w` and `\b` are
+//! ASCII-only (the full `regex` crate makes them Unicode-aware, and its Unicode tables were
+//! half of the studio's download). Remaining differences, bridged or reported: `\s` also
+//! matches `\v` here (we translate it to RE2's `[\t\n\f\r ]`); Rust's character-class set
+//! operators (`&&`, `--`, `~~`) are plain characters in RE2 (we reject them with a hint);
+//! `\p{…}` classes and Unicode case folding are not supported (an error, in the browser and
+//! natively alike).
 
-use regex::Regex;
+use regex_lite::Regex;
 
 #[derive(Clone, Debug)]
 pub enum Filter {
@@ -42,17 +45,19 @@ impl Filter {
             });
         }
         let translated = translate(s);
-        regex::RegexBuilder::new(&translated).size_limit(REGEX_SIZE_LIMIT).build().map(Filter::Pattern).map_err(|e| {
-            let text = e.to_string();
-            let help = if s.contains("(?=") || s.contains("(?!") || s.contains("(?<=") || s.contains("(?<!") {
-                Some("Go's RE2 has no look-around; rewrite the pattern or use `exclude`".to_string())
-            } else if s.contains("\\1") || s.contains("\\2") {
-                Some("Go's RE2 has no backreferences".to_string())
-            } else {
-                None
-            };
-            FilterError { message: format!("invalid regular expression: {}", last_line(&text)), help }
-        })
+        regex_lite::RegexBuilder::new(&translated).size_limit(REGEX_SIZE_LIMIT).build().map(Filter::Pattern).map_err(
+            |e| {
+                let text = e.to_string();
+                let help = if s.contains("(?=") || s.contains("(?!") || s.contains("(?<=") || s.contains("(?<!") {
+                    Some("Go's RE2 has no look-around; rewrite the pattern or use `exclude`".to_string())
+                } else if s.contains("\\1") || s.contains("\\2") {
+                    Some("Go's RE2 has no backreferences".to_string())
+                } else {
+                    None
+                };
+                FilterError { message: format!("invalid regular expression: {}", last_line(&text)), help }
+            },
+        )
     }
 
     pub fn matches(&self, tag: &str) -> bool {
@@ -90,7 +95,7 @@ fn class_set_operator(s: &str) -> Option<&'static str> {
     None
 }
 
-/// Make Perl classes ASCII-only, as in RE2.
+/// `\s` as RE2 defines it (regex-lite's also matches `\v`).
 fn translate(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
     let mut chars = s.chars().peekable();
@@ -102,23 +107,13 @@ fn translate(s: &str) -> String {
                     out.push('\\');
                     break;
                 };
-                let ascii = match (n, in_class) {
-                    ('d', true) => Some("0-9"),
-                    ('w', true) => Some("0-9A-Za-z_"),
-                    ('s', true) => Some("\\t\\n\\x0C\\r "),
-                    ('d' | 'w' | 's' | 'D' | 'W' | 'S' | 'b' | 'B', false) => None,
+                match (n, in_class) {
+                    ('s', true) => out.push_str("\\t\\n\\x0C\\r "),
+                    ('s', false) => out.push_str("[\\t\\n\\x0C\\r ]"),
+                    ('S', false) => out.push_str("[^\\t\\n\\x0C\\r ]"),
                     _ => {
                         out.push('\\');
                         out.push(n);
-                        continue;
-                    }
-                };
-                match ascii {
-                    Some(a) => out.push_str(a),
-                    None => {
-                        out.push_str("(?-u:\\");
-                        out.push(n);
-                        out.push(')');
                     }
                 }
             }

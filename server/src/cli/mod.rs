@@ -41,6 +41,8 @@ pub enum Command {
     Load(Box<commands::steps::LoadArgs>),
     /// Remove containers, networks and volumes that runs left behind (only slipway's, by label).
     Cleanup(commands::steps::CleanupArgs),
+    /// Serve the browser studio (and, later, the run API) over HTTP.
+    Serve(commands::serve::ServeArgs),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
 }
@@ -78,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => commands::steps::run(*a),
         Command::Load(a) => commands::steps::load(*a),
         Command::Cleanup(a) => commands::steps::cleanup(a),
+        Command::Serve(a) => commands::serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -2,5 +2,6 @@ pub mod crypt;
 pub mod explain;
 pub mod generate;
 pub mod plan;
+pub mod serve;
 pub mod steps;
 pub mod validate;

@@ -1,0 +1,122 @@
+//! The build preview: build values in, the planned pipeline and rendered image tags out.
+
+use crate::state::BuildInputs;
+use slipway_core::plan::{Kind, Plan, PlannedStep, Status};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct PreviewProps {
+    pub build: BuildInputs,
+    /// `None` while the configuration has errors.
+    pub plan: Option<Plan>,
+    pub on_change: Callback<BuildInputs>,
+}
+
+#[function_component(Preview)]
+pub fn preview(props: &PreviewProps) -> Html {
+    let b = &props.build;
+    let field = |label: &'static str, testid: &'static str, value: String, set: fn(&mut BuildInputs, String)| {
+        let cb = props.on_change.clone();
+        let current = b.clone();
+        let oninput = Callback::from(move |e: InputEvent| {
+            let mut next = current.clone();
+            set(&mut next, e.target_unchecked_into::<HtmlInputElement>().value());
+            cb.emit(next);
+        });
+        html! {
+            <label>{ label }<input type="text" data-testid={testid} value={value} {oninput} /></label>
+        }
+    };
+    let on_push = {
+        let cb = props.on_change.clone();
+        let current = b.clone();
+        Callback::from(move |e: Event| {
+            let mut next = current.clone();
+            next.push = e.target_unchecked_into::<HtmlInputElement>().checked();
+            cb.emit(next);
+        })
+    };
+    html! {
+        <section class="preview">
+            <header>{ "Build preview" }</header>
+            <div class="inputs">
+                { field("Branch or tag", "branch-input", b.branch.clone(), |b, v| b.branch = v) }
+                { field("Commit id", "commit-input", b.commit_id.clone(), |b, v| b.commit_id = v) }
+                { field("Committer", "committer-input", b.committer.clone(), |b, v| b.committer = v) }
+                { field("Message", "message-input", b.message.clone(), |b, v| b.message = v) }
+                { field("Build id", "build-id-input", b.build_id.clone(), |b, v| b.build_id = v) }
+                { field("Time (unix seconds)", "time-input", b.timestamp.to_string(), |b, v| {
+                    if let Ok(t) = v.trim().parse() { b.timestamp = t }
+                }) }
+                <label class="check"><input type="checkbox" data-testid="push-toggle" checked={b.push} onchange={on_push} />{ " run push steps (--push)" }</label>
+            </div>
+            {
+                match &props.plan {
+                    None => html! { <p class="muted" data-testid="plan">{ "Fix the errors to see the plan." }</p> },
+                    Some(plan) => html! {
+                        <>
+                            <ul class="plan" data-testid="plan">{ for plan.steps.iter().map(step_node) }</ul>
+                            <h3>{ "Image tags" }</h3>
+                            <ul class="tags" data-testid="tag-preview">
+                                { for plan.leaves().into_iter().filter(|s| s.kind == Kind::Push).map(tag_item) }
+                            </ul>
+                        </>
+                    },
+                }
+            }
+        </section>
+    }
+}
+
+fn step_node(s: &PlannedStep) -> Html {
+    let status = match s.status {
+        Status::WillRun => "will-run",
+        Status::Skipped => "skipped",
+    };
+    let what = match s.kind {
+        Kind::Run => format!(
+            "{} · {}",
+            s.service.as_deref().unwrap_or("?"),
+            s.command.as_ref().map(|c| c.join(" ")).unwrap_or_default()
+        ),
+        Kind::Push => match s.image_ref() {
+            Some(r) => format!("push {r}"),
+            None => format!("push · {}", s.tag_error.as_deref().unwrap_or("")),
+        },
+        Kind::Serial => "serial".into(),
+        Kind::Parallel => "parallel".into(),
+        Kind::Manual => "manual · waits for approval".into(),
+    };
+    html! {
+        <li class={classes!("step", status, kind_class(s.kind))} data-step-name={s.name.clone()} data-status={status}>
+            <span class="name">{ &s.name }</span>
+            <span class="what">{ what }</span>
+            if let Some(r) = &s.reason { <span class="reason">{ format!("skipped: {r}") }</span> }
+            if !s.steps.is_empty() {
+                <ul>{ for s.steps.iter().map(step_node) }</ul>
+            }
+        </li>
+    }
+}
+
+fn kind_class(k: Kind) -> &'static str {
+    match k {
+        Kind::Run => "run",
+        Kind::Push => "push",
+        Kind::Serial => "serial",
+        Kind::Parallel => "parallel",
+        Kind::Manual => "manual",
+    }
+}
+
+fn tag_item(s: &PlannedStep) -> Html {
+    let status = if s.status == Status::WillRun { "will-run" } else { "skipped" };
+    match (s.image_ref(), &s.tag_error) {
+        (Some(r), _) => html! { <li class={status} data-step-name={s.name.clone()}>{ r }</li> },
+        (None, Some(e)) => {
+            html! { <li class="tag-error" data-step-name={s.name.clone()}>{ format!("{}: {e}", s.name) }</li> }
+        }
+        _ => html! {},
+    }
+}

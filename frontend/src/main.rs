@@ -1,0 +1,11 @@
+//! Slipway's studio: a thin Yew view over `slipway-core`, compiled to WebAssembly.
+
+mod app;
+mod bench;
+mod components;
+mod hooks;
+mod state;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}

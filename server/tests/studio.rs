@@ -1,0 +1,355 @@
+//! The studio end to end: real headless Chromium (Debian's chromium + chromedriver) through
+//! WebDriver, against `slipway serve` serving the built studio. `cargo xtask test` builds the
+//! studio first; these tests fail with a clear message when it has not been built.
+
+use fantoccini::{Client, ClientBuilder, Locator, key::Key};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use std::time::{Duration, Instant};
+
+/// One browser at a time: the build machine has two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/index.html");
+        let index = std::fs::read_to_string(&dist).unwrap_or_default();
+        assert!(
+            index.contains(".wasm"),
+            "the studio is not built ({}); run `cargo xtask studio` or `cargo xtask test`",
+            dist.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--request-log"])
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("Slipway studio: ").expect("serve prints its URL").to_string();
+        Server { child, url, log, _dir: dir }
+    }
+
+    fn requests(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The raw response headers of `GET /`.
+    fn index_headers(&self) -> String {
+        let addr = self.url.trim_start_matches("http://").trim_end_matches('/');
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(s, "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split("\r\n\r\n").next().unwrap_or("").to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        // Two TLS backends are linked in (bollard's and fantoccini's); pick one explicitly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian package chromium-driver) must be installed; `cargo xtask test` installs it");
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1400,1100",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let caps = match caps {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("cannot start Chromium through chromedriver: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Browser { client, driver, _profile: profile }
+    }
+
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        // Interactive once the editors exist.
+        self.wait("the studio to load", Duration::from_secs(20), || async {
+            self.client.find(Locator::Css("[data-testid=steps-editor]")).await.is_ok()
+        })
+        .await;
+    }
+
+    async fn wait<F, Fut>(&self, what: &str, timeout: Duration, mut cond: F) -> Duration
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        loop {
+            if cond().await {
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    async fn value(&self, testid: &str) -> String {
+        self.js(&format!("return document.querySelector('[data-testid={testid}]').value"))
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    async fn set_value(&self, testid: &str, text: &str) {
+        // Clear, then type for real (keystrokes, input events).
+        let el = self.client.find(Locator::Css(&format!("[data-testid={testid}]"))).await.unwrap();
+        el.click().await.unwrap();
+        el.send_keys(&format!("{}a{}", Key::Control, Key::Null)).await.unwrap();
+        el.send_keys(&Key::Backspace.to_string()).await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    async fn attr_list(&self, selector: &str, attr: &str) -> Vec<String> {
+        let v = self
+            .js(&format!("return [...document.querySelectorAll('{selector}')].map(e => e.getAttribute('{attr}'))"))
+            .await;
+        v.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()
+    }
+
+    async fn texts(&self, selector: &str) -> Vec<String> {
+        let v = self.js(&format!("return [...document.querySelectorAll('{selector}')].map(e => e.textContent)")).await;
+        v.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn slipway(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway")).args(args).output().unwrap();
+    assert!(out.status.success(), "slipway {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_an_error_shows_the_diagnostic_at_its_line() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_value("services-editor", "app:\n  image: busybox\n").await;
+    b.set_value("steps-editor", "- service: app\n  command: echo ok\n").await;
+    b.wait("a clean check", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+
+    // Type an unknown service on line 3.
+    let steps = b.client.find(Locator::Css("[data-testid=steps-editor]")).await.unwrap();
+    // Ctrl+End (then release the modifier with NULL) puts the caret at the end; then type.
+    steps.send_keys(&format!("{}{}{}", Key::Control, Key::End, Key::Null)).await.unwrap();
+    steps.send_keys("- service: nope\n  command: x").await.unwrap();
+    let typed = Instant::now();
+    b.wait("the SW102 diagnostic", Duration::from_secs(1), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.contains(&"SW102".to_string())
+    })
+    .await;
+    let within = typed.elapsed();
+    assert!(within < Duration::from_secs(1), "diagnostic took {within:?}");
+    let item = "[data-testid=diagnostics] li[data-code=SW102]";
+    assert_eq!(b.attr_list(item, "data-line").await, ["3"]);
+    assert_eq!(b.attr_list(item, "data-column").await, ["12"]);
+    assert_eq!(b.attr_list(item, "data-severity").await, ["error"]);
+    // The gutter marks line 3.
+    assert_eq!(b.attr_list(".editor .gutter .mark-error", "data-line").await, ["3"]);
+    // Clicking the diagnostic puts the caret there: line 3, column 12.
+    b.client.find(Locator::Css(item)).await.unwrap().click().await.unwrap();
+    let caret = b.js("const t = document.querySelector('[data-testid=steps-editor]'); return [t.selectionStart, document.activeElement === t]").await;
+    let expected = "- service: app\n  command: echo ok\n".len() + 11;
+    assert_eq!(caret, json!([expected, true]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branch_changes_which_steps_run_and_the_tags() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.client.find(Locator::Css("[data-testid=reset-button]")).await.unwrap().click().await.unwrap();
+    let status = |name: &'static str| {
+        let b = &b;
+        async move { b.attr_list(&format!("[data-testid=plan] [data-step-name={name}]"), "data-status").await }
+    };
+    b.set_value("branch-input", "master").await;
+    b.wait("push_app to run on master", Duration::from_secs(2), || async { status("push_app").await == ["will-run"] })
+        .await;
+    assert_eq!(status("deploy_production").await, ["will-run"]);
+    assert_eq!(b.texts("[data-testid=tag-preview] li").await, ["registry.example.com/acme/app:master-4f1c2a9"]);
+
+    b.set_value("branch-input", "release/1.2").await;
+    b.wait("the release tag", Duration::from_secs(2), || async {
+        b.texts("[data-testid=tag-preview] li").await == ["registry.example.com/acme/app:release1.2-4f1c2a9"]
+    })
+    .await;
+    assert_eq!(status("deploy_production").await, ["skipped"]);
+
+    b.set_value("branch-input", "feature/x").await;
+    b.wait("push_app skipped", Duration::from_secs(2), || async { status("push_app").await == ["skipped"] }).await;
+    assert_eq!(status("lint").await, ["will-run"]);
+    // Push off: the push step is skipped whatever the branch.
+    b.set_value("branch-input", "master").await;
+    b.client.find(Locator::Css("[data-testid=push-toggle]")).await.unwrap().click().await.unwrap();
+    b.wait("push_app skipped without push", Duration::from_secs(2), || async {
+        status("push_app").await == ["skipped"]
+    })
+    .await;
+
+    // Keep the README's screenshot current.
+    b.client.find(Locator::Css("[data-testid=push-toggle]")).await.unwrap().click().await.unwrap();
+    let png = b.client.screenshot().await.unwrap();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/studio.png");
+    std::fs::write(docs, png).unwrap();
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encryption_round_trips_with_the_cli_and_nothing_leaves_the_page() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("codeship.aes");
+    slipway(&["generate", "--key-path", key_path.to_str().unwrap()]);
+    let key = std::fs::read_to_string(&key_path).unwrap().trim().to_string();
+    let plaintext = "API_TOKEN=page-secret-7f3a9\nDB_PASSWORD=correct horse battery\n";
+
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_value("key-input", &key).await;
+    b.set_value("plaintext-input", plaintext).await;
+    b.client.find(Locator::Css("[data-testid=encrypt-button]")).await.unwrap().click().await.unwrap();
+    b.wait("ciphertext", Duration::from_secs(2), || async {
+        b.value("ciphertext-output").await.starts_with("slipway:aead1\n")
+    })
+    .await;
+    let cipher = b.value("ciphertext-output").await;
+    let enc = dir.path().join("page.encrypted");
+    std::fs::write(&enc, &cipher).unwrap();
+    let out = dir.path().join("page.decrypted");
+    slipway(&["decrypt", "--key-path", key_path.to_str().unwrap(), enc.to_str().unwrap(), out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), plaintext);
+
+    // The other way: the CLI encrypts (both formats), the page decrypts.
+    for format in ["v2", "aead"] {
+        let src = dir.path().join("cli.env");
+        std::fs::write(&src, "FROM_CLI=cli-secret-42\n").unwrap();
+        let enc = dir.path().join(format!("cli.{format}.encrypted"));
+        slipway(&[
+            "encrypt",
+            "--format",
+            format,
+            "--key-path",
+            key_path.to_str().unwrap(),
+            src.to_str().unwrap(),
+            enc.to_str().unwrap(),
+        ]);
+        b.set_value("ciphertext-output", std::fs::read_to_string(&enc).unwrap().trim_end()).await;
+        b.client.find(Locator::Css("[data-testid=decrypt-button]")).await.unwrap().click().await.unwrap();
+        b.wait("plaintext", Duration::from_secs(2), || async {
+            b.value("plaintext-output").await == "FROM_CLI=cli-secret-42\n"
+        })
+        .await;
+        assert_eq!(
+            b.texts("[data-testid=plaintext-kind]").await[0].split(" · ").next().unwrap(),
+            "env file with 1: FROM_CLI"
+        );
+    }
+
+    // No request carried the key or a plaintext, and the page may only talk to its origin.
+    let log = server.requests();
+    assert!(log.contains("\"uri\":\"/\""), "the request log is empty: {log}");
+    for secret in [key.as_str(), "page-secret-7f3a9", "correct horse battery", "cli-secret-42", &cipher[14..40]] {
+        assert!(!log.contains(secret), "a request carried {secret:?}");
+    }
+    let headers = server.index_headers().to_ascii_lowercase();
+    let csp = headers.lines().find(|l| l.starts_with("content-security-policy:")).expect("CSP header");
+    assert!(csp.contains("connect-src 'self'") && csp.contains("default-src 'self'"), "{csp}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_the_draft_and_reset_restores_the_example() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_value("services-editor", "drafted:\n  image: busybox\n").await;
+    b.client.refresh().await.unwrap();
+    b.open(&server.url).await;
+    assert_eq!(b.value("services-editor").await, "drafted:\n  image: busybox\n");
+    b.client.find(Locator::Css("[data-testid=reset-button]")).await.unwrap().click().await.unwrap();
+    b.wait("the example", Duration::from_secs(2), || async { b.value("services-editor").await.contains("postgres") })
+        .await;
+    b.client.refresh().await.unwrap();
+    b.open(&server.url).await;
+    assert!(b.value("services-editor").await.contains("postgres"), "reset did not clear the draft");
+    b.close().await;
+}
