@@ -41,6 +41,14 @@ pub fn app() -> Html {
     let services_ref = use_node_ref();
     let steps_ref = use_node_ref();
     let notice = use_state(|| None::<String>);
+    // Time from navigation start to the first render with live editors, for docs/perf.md.
+    use_effect_with((), |_| {
+        let _ = js_sys::Reflect::set(
+            &gloo::utils::window(),
+            &"slipwayInteractiveMs".into(),
+            &performance_now().into(),
+        );
+    });
 
     // Validation follows the text after a short pause, never blocking typing.
     let settled = use_debounced((state.services.clone(), state.steps.clone()), DEBOUNCE_MS);

@@ -1,0 +1,91 @@
+//! Studio figures in headless Chromium (run `cargo bench -p slipway --bench studio` after
+//! `cargo xtask studio` or `cargo xtask test` built the studio). Prints, for docs/perf.md:
+//! bundle size (raw and gzip), navigation to interactive, validation time per keystroke for
+//! the aggregate example and a ~5,000-step project, and encrypt+decrypt of 1 MiB.
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn gzip_len(bytes: &[u8]) -> usize {
+    let mut child = Command::new("gzip").arg("-9c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("gzip");
+    // Feed stdin from another thread: gzip's output would otherwise fill the pipe and stall.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap().stdout.len();
+    feeder.join().unwrap().unwrap();
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    let (mut raw, mut gz) = (0, 0);
+    for entry in std::fs::read_dir(&dist).unwrap() {
+        let p = entry.unwrap().path();
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext == "wasm" || ext == "js" {
+            let bytes = std::fs::read(&p).unwrap();
+            let z = gzip_len(&bytes);
+            println!("  {:<48} raw {:>8} B   gzip {:>7} B", p.file_name().unwrap().to_string_lossy(), bytes.len(), z);
+            raw += bytes.len();
+            gz += z;
+        }
+    }
+    println!("bundle (wasm + js): raw {raw} B, gzip {gz} B  (goal < 350 KB gzip)");
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("Slipway studio: ").unwrap().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut driver = Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).spawn().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--no-first-run", format!("--user-data-dir={}", profile.path().display())]}});
+    let Value::Object(caps) = caps else { unreachable!() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let c = loop {
+        match ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() > deadline => panic!("{e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let mut interactive = Vec::new();
+    for _ in 0..5 {
+        c.goto(&url).await.unwrap();
+        c.wait().for_element(Locator::Css("[data-testid=steps-editor]")).await.unwrap();
+        let v = c.execute("return window.slipwayInteractiveMs", vec![]).await.unwrap();
+        interactive.push(v.as_f64().unwrap_or(f64::NAN));
+    }
+    interactive.sort_by(|a, b| a.total_cmp(b));
+    println!("navigation to interactive (localhost, median of 5): {:.0} ms", interactive[2]);
+    let call = |script: String| {
+        let c = c.clone();
+        async move { c.execute(&script, vec![]).await.unwrap().as_f64().unwrap_or(f64::NAN) }
+    };
+    let agg = call("return window.wasmBindings.bench_validate('aggregate', 50)".into()).await;
+    let large = call("return window.wasmBindings.bench_validate('large', 5)".into()).await;
+    println!("validation per keystroke: aggregate {agg:.2} ms (goal < 4 ms), ~5,000 steps {large:.1} ms (goal < 40 ms)");
+    let mut crypto = Vec::new();
+    for _ in 0..5 {
+        crypto.push(call("return window.wasmBindings.bench_crypto(1048576)".into()).await);
+    }
+    crypto.sort_by(|a, b| a.total_cmp(b));
+    println!("encrypt + decrypt 1 MiB (aead, median of 5): {:.1} ms", crypto[2]);
+    let _ = c.close().await;
+    let _ = driver.kill();
+    let _ = server.kill();
+}
