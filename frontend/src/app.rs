@@ -43,11 +43,7 @@ pub fn app() -> Html {
     let notice = use_state(|| None::<String>);
     // Time from navigation start to the first render with live editors, for docs/perf.md.
     use_effect_with((), |_| {
-        let _ = js_sys::Reflect::set(
-            &gloo::utils::window(),
-            &"slipwayInteractiveMs".into(),
-            &performance_now().into(),
-        );
+        let _ = js_sys::Reflect::set(&gloo::utils::window(), &"slipwayInteractiveMs".into(), &performance_now().into());
     });
 
     // Validation follows the text after a short pause, never blocking typing.

@@ -40,7 +40,9 @@ async fn main() {
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut server = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(std::env::temp_dir().join("slipway-bench-data"))
+        .env("SLIPWAY_TOKEN", "bench-token")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -57,7 +59,12 @@ async fn main() {
     let Value::Object(caps) = caps else { unreachable!() };
     let deadline = Instant::now() + Duration::from_secs(30);
     let c = loop {
-        match ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
             Ok(c) => break c,
             Err(e) if Instant::now() > deadline => panic!("{e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
@@ -78,7 +85,9 @@ async fn main() {
     };
     let agg = call("return window.wasmBindings.bench_validate('aggregate', 50)".into()).await;
     let large = call("return window.wasmBindings.bench_validate('large', 5)".into()).await;
-    println!("validation per keystroke: aggregate {agg:.2} ms (goal < 4 ms), ~5,000 steps {large:.1} ms (goal < 40 ms)");
+    println!(
+        "validation per keystroke: aggregate {agg:.2} ms (goal < 4 ms), ~5,000 steps {large:.1} ms (goal < 40 ms)"
+    );
     let mut crypto = Vec::new();
     for _ in 0..5 {
         crypto.push(call("return window.wasmBindings.bench_crypto(1048576)".into()).await);
@@ -87,5 +96,7 @@ async fn main() {
     println!("encrypt + decrypt 1 MiB (aead, median of 5): {:.1} ms", crypto[2]);
     let _ = c.close().await;
     let _ = driver.kill();
+    let _ = driver.wait();
     let _ = server.kill();
+    let _ = server.wait();
 }

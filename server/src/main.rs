@@ -7,6 +7,8 @@ mod fsutil;
 mod gitinfo;
 mod http;
 mod project;
+mod runs;
+mod store;
 
 use std::process::ExitCode;
 

@@ -41,6 +41,9 @@ impl Printer {
                     }
                 }
                 Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
+                Event::Waiting { group } => {
+                    self.paint(33, &format!("slipway: manual group `{group}` waits for approval"))
+                }
                 Event::StepStatus { step, status, duration_ms, message } => {
                     let took = duration_ms.map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0)).unwrap_or_default();
                     let prefix = self.paint(Self::step_color(&step), &format!("(step: {step})"));

@@ -27,6 +27,8 @@ pub enum Event {
     },
     /// Runner messages that belong to no step (building images, cleanup).
     Info { message: String },
+    /// A `manual` group waits for approval.
+    Waiting { group: String },
     StepStatus {
         step: String,
         status: StepStatus,

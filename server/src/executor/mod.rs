@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub parallelism: usize,
     /// Variables from `-e K=V`, applied last.
     pub extra_env: Vec<(String, String)>,
+    /// When set, an unapproved `manual` group waits for this instead of being skipped (the
+    /// server's approve endpoint notifies it; approving early is remembered).
+    pub approval: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for RunOptions {
@@ -56,6 +59,7 @@ impl Default for RunOptions {
             remove: true,
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
             extra_env: Vec::new(),
+            approval: None,
         }
     }
 }
@@ -243,11 +247,26 @@ impl Runner {
             match s.kind {
                 Kind::Serial => self.serial(s.steps).await,
                 Kind::Parallel => self.parallel(s.steps).await,
-                Kind::Manual if !self.spec.options.approve => {
-                    self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
-                    self.skip(&s, "manual group not approved (--approve)");
-                    true
-                }
+                Kind::Manual if !self.spec.options.approve => match self.spec.options.approval.clone() {
+                    Some(gate) => {
+                        let _ = self.events.send(Event::Waiting { group: s.name.clone() });
+                        tokio::select! {
+                            _ = gate.notified() => {
+                                self.info(format!("manual group `{}` approved", s.name));
+                                self.serial(s.steps).await
+                            }
+                            _ = self.cancel.cancelled() => {
+                                self.skip(&s, "cancelled while waiting for approval");
+                                false
+                            }
+                        }
+                    }
+                    None => {
+                        self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
+                        self.skip(&s, "manual group not approved (--approve)");
+                        true
+                    }
+                },
                 Kind::Manual => self.serial(s.steps).await,
                 Kind::Run | Kind::Push => self.leaf(s).await,
             }

@@ -1,6 +1,6 @@
-//! `slipway serve`: the HTTP server. For now it serves the studio (embedded in the binary);
-//! the run API joins it later.
+//! `slipway serve`: the HTTP server: the studio (embedded in the binary) and the run API.
 
+pub mod api;
 mod request_log;
 mod studio;
 
@@ -14,11 +14,20 @@ pub struct Config {
     /// Append every request (method, URI, headers, body) here: tests read it to prove that
     /// no request carries a key or plaintext.
     pub request_log: Option<PathBuf>,
+    /// The run API, when the server runs pipelines.
+    pub api: Option<api::Api>,
 }
+
+/// Request bodies: two configuration files of at most 1 MiB each, plus JSON framing.
+const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// The whole application; shared by `serve` and tests.
 pub fn app(config: &Config) -> Result<Router> {
     let mut router = studio::router()?;
+    if let Some(api) = &config.api {
+        router = router.merge(api::router(api.clone()));
+    }
+    router = router.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
     if let Some(path) = &config.request_log {
         router = router
             .layer(axum::middleware::from_fn_with_state(request_log::RequestLog::open(path)?, request_log::record));

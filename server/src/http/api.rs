@@ -1,0 +1,219 @@
+//! The JSON API: health, projects, validation, and runs (queue, status, live events over
+//! Server-Sent Events with resume, cancel, approve). Mutating endpoints and run logs need the
+//! bearer token.
+
+use crate::runs::{Manager, RunRequest};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use slipway_core::SourceFile;
+use std::convert::Infallible;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+#[derive(Clone)]
+pub struct Api {
+    pub manager: Arc<Manager>,
+    pub token: Arc<String>,
+}
+
+/// Errors as responses: the message is for the client; nothing secret goes in it.
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    Unauthorized,
+    Internal(anyhow::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token (see the token the server printed at first start)".into(),
+            ),
+            ApiError::Internal(e) => {
+                eprintln!("slipway: internal error: {e:#}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".into())
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Internal(e)
+    }
+}
+
+pub fn router(api: Api) -> Router {
+    let protected = Router::new()
+        .route("/api/runs", post(create_run))
+        .route("/api/runs/{id}/events", get(events))
+        .route("/api/runs/{id}/cancel", post(cancel))
+        .route("/api/runs/{id}/approve", post(approve))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), require_token));
+    Router::new()
+        .route("/api/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
+        .route("/api/projects", get(projects))
+        .route("/api/validate", post(validate))
+        .route("/api/runs", get(list_runs))
+        .route("/api/runs/{id}", get(get_run))
+        .merge(protected)
+        .with_state(api)
+}
+
+async fn require_token(State(api): State<Api>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(t) if bool::from(t.as_bytes().ct_eq(api.token.as_bytes())) => next.run(req).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {
+    // Names only: paths and keys stay on the server.
+    Json(json!({ "projects": api.manager.projects.iter().map(|p| json!({"name": p.name})).collect::<Vec<_>>() }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateBody {
+    services: String,
+    steps: String,
+}
+
+async fn validate(Json(body): Json<ValidateBody>) -> Json<slipway_core::Report> {
+    let sv = SourceFile::new("codeship-services.yml", body.services);
+    let st = SourceFile::new("codeship-steps.yml", body.steps);
+    Json(slipway_core::check(&sv, &st).report)
+}
+
+async fn create_run(
+    State(api): State<Api>,
+    Json(req): Json<RunRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if api.manager.project(&req.project).is_none() {
+        return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project)));
+    }
+    let id = api.manager.submit(req)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn list_runs(State(api): State<Api>, Query(p): Query<Page>) -> Result<Json<serde_json::Value>, ApiError> {
+    let (page, per_page) = (p.page.unwrap_or(1).max(1), p.per_page.unwrap_or(20).clamp(1, 100));
+    let (runs, total) = api.manager.store.runs(page, per_page)?;
+    Ok(Json(json!({ "runs": runs, "page": page, "per_page": per_page, "total": total })))
+}
+
+async fn get_run(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let run = api.manager.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    let steps = api.manager.store.steps(&id)?;
+    let mut v = serde_json::to_value(run).map_err(anyhow::Error::from)?;
+    v["steps"] = serde_json::to_value(steps).map_err(anyhow::Error::from)?;
+    Ok(Json(v))
+}
+
+async fn cancel(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let run = api.manager.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    match api.manager.live(&id) {
+        Some(live) => live.cancel.cancel(),
+        None if run.status == "queued" => {
+            api.manager.store.set_status(&id, "cancelled", Some("cancelled before it started"))?
+        }
+        None => return Err(ApiError::BadRequest(format!("run {id} is {}", run.status))),
+    }
+    Ok(Json(json!({ "id": id, "cancelling": true })))
+}
+
+async fn approve(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let live = api.manager.live(&id).ok_or_else(|| ApiError::BadRequest(format!("run {id} is not running")))?;
+    live.approval.notify_one();
+    Ok(Json(json!({ "id": id, "approved": true })))
+}
+
+#[derive(Deserialize)]
+struct After {
+    after: Option<u64>,
+}
+
+/// Stored events after `Last-Event-ID` (or `?after=`), then live ones until the run ends.
+async fn events(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+    headers: HeaderMap,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let m = api.manager.clone();
+    m.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or(q.after)
+        .unwrap_or(0);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, String)>(1024);
+    tokio::spawn(async move {
+        // Subscribe before reading the store so nothing falls between the two.
+        let mut sub = m.live(&id).map(|l| l.events.subscribe());
+        let mut last = after;
+        let finished = |data: &str| data.contains("\"event\":\"run_finished\"");
+        loop {
+            for (seq, data) in m.store.events_after(&id, last).unwrap_or_default() {
+                let done = finished(&data);
+                if tx.send((seq, data)).await.is_err() {
+                    return;
+                }
+                last = seq;
+                if done {
+                    return;
+                }
+            }
+            let Some(s) = sub.as_mut() else {
+                // Not live: finished (everything was sent above) or still queued.
+                let status = m.store.run(&id).ok().flatten().map(|r| r.status).unwrap_or_default();
+                if !matches!(status.as_str(), "queued" | "running") {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                sub = m.live(&id).map(|l| l.events.subscribe());
+                continue;
+            };
+            match s.recv().await {
+                Ok((seq, data)) if seq > last => {
+                    let done = finished(&data);
+                    if tx.send((seq, data)).await.is_err() {
+                        return;
+                    }
+                    last = seq;
+                    if done {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                // Fell behind or the run ended: catch up from the store.
+                Err(_) => sub = None,
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let (seq, data) = rx.recv().await?;
+        Some((Ok(SseEvent::default().id(seq.to_string()).data(data)), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

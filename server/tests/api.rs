@@ -1,0 +1,254 @@
+//! The run API against the real server, engine and SQLite database: runs started over HTTP,
+//! followed over SSE to the end, cancelled, interrupted by a server crash, and run five at once.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-token-7c1e";
+
+fn base_image() -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
+    let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
+    assert!(out.status.success(), "tests/env/up.sh failed: the API tests need a Docker engine");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("export SLIPWAY_TEST_BASE_IMAGE=").map(str::to_string))
+        .unwrap()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    data: PathBuf,
+    project: PathBuf,
+    limit: usize,
+}
+
+impl Server {
+    fn start(data: &Path, project: &Path, limit: usize) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--max-concurrent-runs", &limit.to_string()])
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--project")
+            .arg(format!("demo={}", project.display()))
+            .env("SLIPWAY_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("Slipway studio: ")
+            .expect("serve prints its URL")
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url, data: data.to_path_buf(), project: project.to_path_buf(), limit }
+    }
+
+    fn restart(mut self) -> Server {
+        let _ = self.child.kill(); // SIGKILL: a crash, no chance to clean up
+        let _ = self.child.wait();
+        Server::start(&self.data.clone(), &self.project.clone(), self.limit)
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        let mut r = ureq::get(&format!("{}{path}", self.url)).call().unwrap();
+        r.body_mut().read_json().unwrap()
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = ureq::post(&format!("{}{path}", self.url)).config().http_status_as_error(false).build();
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut r = req.send_json(body).unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+    }
+
+    fn start_run(&self, body: serde_json::Value) -> String {
+        let (status, v) = self.post("/api/runs", body, Some(TOKEN));
+        assert_eq!(status, 202, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Follow a run's events to its end; returns the raw SSE text.
+    fn follow(&self, id: &str, last_event_id: Option<u64>) -> String {
+        let mut req = ureq::get(&format!("{}/api/runs/{id}/events", self.url))
+            .header("authorization", &format!("Bearer {TOKEN}"));
+        if let Some(n) = last_event_id {
+            req = req.header("last-event-id", &n.to_string());
+        }
+        let mut body = String::new();
+        req.call().unwrap().into_body().into_reader().read_to_string(&mut body).unwrap();
+        body
+    }
+
+    fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let v = self.get(&format!("/api/runs/{id}"));
+            if v["status"] == want {
+                return v;
+            }
+            assert!(start.elapsed() < timeout, "run {id} never became {want}: {v}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn project(steps: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let p = tempfile::tempdir().unwrap();
+    let base = base_image();
+    std::fs::write(
+        p.path().join("codeship-services.yml"),
+        format!("a:\n  image: {base}\n  encrypted_env_file: s.encrypted\n"),
+    )
+    .unwrap();
+    std::fs::write(p.path().join("codeship-steps.yml"), steps).unwrap();
+    let key = slipway_core::crypto::Key::from_bytes([3; 32]);
+    std::fs::write(p.path().join("codeship.aes"), key.to_file_text()).unwrap();
+    let enc =
+        slipway_core::crypto::encrypt(&key, b"SECRET=api-s3cret-91f\n", slipway_core::crypto::Format::Aead, &[5; 16])
+            .unwrap();
+    std::fs::write(p.path().join("s.encrypted"), enc).unwrap();
+    (p, tempfile::tempdir().unwrap())
+}
+
+fn leftovers(run_id: &str) -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=io.slipway.run={run_id}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn unauthenticated_requests_are_refused() {
+    let (p, d) = project("- service: a\n  command: echo hi\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let (status, v) = s.post("/api/runs", serde_json::json!({"project": "demo"}), None);
+    assert_eq!(status, 401, "{v}");
+    let (status, _) = s.post("/api/runs", serde_json::json!({"project": "demo"}), Some("wrong"));
+    assert_eq!(status, 401);
+    let r =
+        ureq::get(&format!("{}/api/runs/x/events", s.url)).config().http_status_as_error(false).build().call().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(s.get("/api/health")["status"], "ok");
+    assert_eq!(s.get("/api/projects")["projects"][0]["name"], "demo");
+    // The key file's path is not exposed.
+    assert!(!s.get("/api/projects").to_string().contains(&p.path().display().to_string()));
+}
+
+#[test]
+fn a_run_succeeds_and_its_events_resume_and_secrets_stay_masked() {
+    let (p, d) =
+        project("- name: hello\n  service: a\n  command: sh -c 'echo hi; echo token=$SECRET; sleep 1; echo bye'\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({"project": "demo", "tag": "main"}));
+    let events = s.follow(&id, None);
+    assert!(events.contains("\"line\":\"hi\"") && events.contains("\"line\":\"bye\""), "{events}");
+    assert!(events.contains("\"line\":\"token=***\""), "{events}");
+    assert!(
+        events.contains("\"event\":\"run_finished\",\"status\":\"success\"")
+            || events.contains("\"status\":\"success\""),
+        "{events}"
+    );
+    let run = s.get(&format!("/api/runs/{id}"));
+    assert_eq!(run["status"], "success");
+    assert_eq!(run["steps"][0]["name"], "hello");
+    // Resume from event 2: exactly the later events come back.
+    let resumed = s.follow(&id, Some(2));
+    assert!(!resumed.contains("id: 1\n") && !resumed.contains("id: 2\n") && resumed.contains("id: 3\n"), "{resumed}");
+    // The secret is in no response and not in the database file.
+    for text in [events, resumed, s.get("/api/runs").to_string(), run.to_string()] {
+        assert!(!text.contains("api-s3cret-91f"));
+    }
+    let db = std::fs::read(d.path().join("slipway.sqlite")).unwrap();
+    let wal = std::fs::read(d.path().join("slipway.sqlite-wal")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&db).contains("api-s3cret-91f")
+            && !String::from_utf8_lossy(&wal).contains("api-s3cret-91f")
+    );
+}
+
+#[test]
+fn a_failing_run_reports_the_failing_step() {
+    let (p, d) = project(
+        "- name: ok\n  service: a\n  command: echo fine\n- name: broken\n  service: a\n  command: sh -c 'exit 7'\n",
+    );
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    s.follow(&id, None);
+    let run = s.wait_status(&id, "failed", Duration::from_secs(60));
+    let broken = run["steps"].as_array().unwrap().iter().find(|x| x["name"] == "broken").unwrap().clone();
+    assert_eq!(broken["status"], "failed");
+    assert!(broken["message"].as_str().unwrap().contains("status 7"), "{broken}");
+}
+
+#[test]
+fn cancel_stops_the_containers() {
+    let (p, d) = project("- name: long\n  service: a\n  command: sleep 300\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let start = Instant::now();
+    while leftovers(&id) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run never started a container");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, _) = s.post(&format!("/api/runs/{id}/cancel"), serde_json::json!({}), Some(TOKEN));
+    assert_eq!(status, 200);
+    s.wait_status(&id, "cancelled", Duration::from_secs(60));
+    assert_eq!(leftovers(&id), 0);
+}
+
+#[test]
+fn a_restart_keeps_history_and_marks_in_flight_runs_interrupted() {
+    let (p, d) = project(
+        "- name: quick\n  service: a\n  command: echo done\n- name: long\n  service: a\n  command: sleep 300\n",
+    );
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let start = Instant::now();
+    // Crash while `long` runs, after `quick` succeeded.
+    loop {
+        let steps = s.get(&format!("/api/runs/{id}"))["steps"].clone();
+        if steps[0]["status"] == "success" && steps[1]["status"] == "running" && leftovers(&id) > 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the run never reached its long step: {steps}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let s = s.restart();
+    let run = s.wait_status(&id, "interrupted", Duration::from_secs(30));
+    assert_eq!(run["steps"][0]["status"], "success", "{run}");
+    assert_eq!(leftovers(&id), 0, "the interrupted run's containers were not removed");
+    assert_eq!(s.get("/api/runs")["total"], 1);
+}
+
+#[test]
+fn five_concurrent_runs_of_one_project_finish() {
+    let (p, d) = project("- name: work\n  service: a\n  command: sh -c 'echo run; sleep 1'\n");
+    let s = Server::start(d.path(), p.path(), 5);
+    let ids: Vec<String> =
+        (0..5).map(|i| s.start_run(serde_json::json!({"project": "demo", "tag": format!("b{i}")}))).collect();
+    for id in &ids {
+        s.wait_status(id, "success", Duration::from_secs(120));
+    }
+    let list = s.get("/api/runs?per_page=10");
+    assert_eq!(list["total"], 5);
+    // Newest first.
+    assert_eq!(list["runs"][0]["id"], ids[4].as_str());
+}
