@@ -67,10 +67,16 @@ pub struct Manager {
     live: Mutex<HashMap<String, Arc<Live>>>,
     wake: Notify,
     running: Mutex<usize>,
+    cache_registry: Option<String>,
 }
 
 impl Manager {
-    pub fn new(store: Arc<Store>, projects: Vec<Project>, limit: usize) -> Arc<Manager> {
+    pub fn new(
+        store: Arc<Store>,
+        projects: Vec<Project>,
+        limit: usize,
+        cache_registry: Option<String>,
+    ) -> Arc<Manager> {
         Arc::new(Manager {
             store,
             projects,
@@ -78,6 +84,7 @@ impl Manager {
             live: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             running: Mutex::new(0),
+            cache_registry,
         })
     }
 
@@ -218,7 +225,11 @@ impl Manager {
             plan: p,
             key,
             vars,
-            options: RunOptions { approval: Some(live.approval.clone()), ..RunOptions::default() },
+            options: RunOptions {
+                approval: Some(live.approval.clone()),
+                cache_registry: self.cache_registry.clone(),
+                ..RunOptions::default()
+            },
         };
         let docker = crate::docker::connect().await?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();

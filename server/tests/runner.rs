@@ -203,17 +203,18 @@ fn env_precedence_and_ci_values() {
 #[test]
 fn dependencies_by_name_and_healthcheck_wait() {
     let p = Project::new(
-        "app:\n  image: BASE\n  depends_on: [web]\n  links: [slow:slowpoke]\nweb:\n  image: BASE\n  command: sh -c 'echo ok > /tmp/index.html; httpd -f -p 8080 -h /tmp'\nslow:\n  build:\n    context: slow\n",
-        "- name: reach\n  service: app\n  command: sh -c 'wget -qO- http://web:8080/index.html; wget -qO- http://slowpoke:8081/ready'\n",
+        "app:\n  image: BASE\n  depends_on: [web]\n  links: [slow:slowpoke]\nweb:\n  image: BASE\n  command: sh -c 'echo ok > /tmp/index.html; httpd -f -p 8080 -h /tmp'\nslow:\n  build:\n    context: slow\n  environment:\n    MODE: patient\n",
+        "- name: reach\n  service: app\n  command: sh -c 'wget -qO- http://web:8080/index.html; wget -qO- http://slowpoke:8081/ready; echo $SLOWPOKE_PORT $SLOWPOKE_ENV_MODE'\n",
     );
     // Healthy only after 3 s; a step started earlier would not find /ready.
     p.write(
         "slow/Dockerfile",
-        "FROM BASE\nHEALTHCHECK --interval=1s --retries=30 CMD test -f /tmp/ready\nCMD sh -c 'sleep 3; echo ready > /tmp/ready; httpd -f -p 8081 -h /tmp'\n",
+        "FROM BASE\nEXPOSE 8081\nHEALTHCHECK --interval=1s --retries=30 CMD test -f /tmp/ready\nCMD sh -c 'sleep 3; echo ready > /tmp/ready; httpd -f -p 8081 -h /tmp'\n",
     );
     let r = p.steps(&[]);
     assert_eq!(r.code, 0, "{}", r.out);
-    assert_eq!(r.lines_of("reach"), ["ok", "ready"]);
+    // Docker's legacy link variables for `links: [slow:slowpoke]`.
+    assert_eq!(r.lines_of("reach"), ["ok", "ready", "tcp://slowpoke:8081 patient"]);
     assert!(p.leftovers().is_empty());
 }
 
@@ -479,4 +480,28 @@ fn run_and_load_commands() {
     let r = run(&["echo", "a && b"]);
     assert_eq!(r.lines_of("run-app"), ["a && b"], "{}", r.out);
     assert!(p.leftovers().is_empty());
+}
+
+#[test]
+fn cached_services_push_and_reuse_their_cache_image() {
+    let e = env();
+    let p = Project::new(
+        "app:\n  build:\n    image: slipwaytest/cached\n  cached: true\n  default_cache_branch: main\n  encrypted_dockercfg_path: dockercfg.encrypted\n",
+        "- name: t\n  service: app\n  command: cat /layer\n",
+    );
+    p.write("Dockerfile", "FROM BASE\nRUN echo cached-layer > /layer\n");
+    p.encrypt("dockercfg.encrypted", &dockercfg(&e.registry, &e.user, &e.password));
+    let cache = format!("{}/slipwaytest-cache", e.registry);
+    let repo = format!("slipwaytest-cache/{}-app", p.name().to_ascii_lowercase());
+    // First build on `main`: no cache yet; afterwards the cache image is in the registry.
+    let r = p.steps(&["--tag", "main", "--cache-registry", &cache]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.out.contains("no cache image yet"), "{}", r.out);
+    assert!(registry_tags(&repo).contains("\"main\""), "tags: {}", registry_tags(&repo));
+    // A new branch falls back to `default_cache_branch`.
+    let r = p.steps(&["--tag", "feature-9", "--cache-registry", &cache]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.out.contains(&format!("using cache image {}/{}:main", e.registry, repo)), "{}", r.out);
+    assert!(registry_tags(&repo).contains("\"feature-9\""));
+    assert!(!r.out.contains(&e.password));
 }

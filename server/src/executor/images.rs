@@ -4,7 +4,9 @@
 use super::Runner;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder,
+};
 use futures_util::StreamExt;
 use slipway_core::dockercfg::{Credential, DockerCfg, registry_of_image};
 use slipway_core::model::Service;
@@ -105,10 +107,12 @@ impl Runner {
         let df = dockerfile.clone();
         let ctx = context.clone();
         let tar = tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
+        let cache_from: Vec<String> = self.cache_source(svc, step, cfg).await.into_iter().collect();
         let options = BuildImageOptionsBuilder::default()
             .dockerfile(&dockerfile)
             .t(&tag)
             .buildargs(&args)
+            .cachefrom(&cache_from)
             .rm(true)
             .forcerm(true)
             .build();
@@ -131,7 +135,68 @@ impl Runner {
         if let Some(line) = buf.finish() {
             self.build_log(step, name, &line);
         }
+        self.push_cache(svc, &tag, step, cfg).await;
         Ok(tag)
+    }
+
+    /// `registry/prefix/project-service:branch` for a `cached: true` service.
+    fn cache_ref(&self, svc: &Service, branch: &str) -> Option<String> {
+        let prefix = self.spec.options.cache_registry.as_ref().filter(|_| svc.cached)?;
+        let clean = |s: &str| -> String {
+            s.to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                .collect()
+        };
+        let tag = slipway_core::template::sanitize_tag(branch).unwrap_or_else(|_| "default".into());
+        Some(format!("{}/{}-{}:{tag}", prefix.trim_end_matches('/'), clean(&self.spec.project), clean(&svc.name.value)))
+    }
+
+    fn cache_credentials(&self, reference: &str, cfg: Option<&DockerCfg>) -> Option<DockerCredentials> {
+        cfg.and_then(|c| c.lookup(&registry_of_image(reference)).ok()).map(docker_credentials)
+    }
+
+    /// Pull the branch's cache image, else the default cache branch's; the build uses it as
+    /// `cache-from`. A missing cache is normal (first build of a branch) and not an error.
+    async fn cache_source(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Option<String> {
+        let fallback = svc.default_cache_branch.as_ref().map_or("master".to_string(), |b| b.value.clone());
+        for branch in [self.spec.vars.branch.clone(), fallback] {
+            let reference = self.cache_ref(svc, &branch)?;
+            let (repo, tag) = split_tag(&reference);
+            let opts = CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build();
+            let mut stream = self.docker.create_image(Some(opts), None, self.cache_credentials(&reference, cfg));
+            let mut ok = true;
+            while let Some(item) = stream.next().await {
+                if item.is_err() {
+                    ok = false;
+                }
+            }
+            if ok {
+                self.build_log(step, &svc.name.value, &format!("using cache image {reference}"));
+                return Some(reference);
+            }
+        }
+        self.build_log(step, &svc.name.value, "no cache image yet; building without one");
+        None
+    }
+
+    /// After a successful build, push it as the branch's cache image.
+    async fn push_cache(&self, svc: &Service, built: &str, step: &str, cfg: Option<&DockerCfg>) {
+        let Some(reference) = self.cache_ref(svc, &self.spec.vars.branch) else { return };
+        let (repo, tag) = split_tag(&reference);
+        let tagged =
+            self.docker.tag_image(built, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build())).await;
+        if let Err(e) = tagged {
+            return self.info(format!("cannot tag the cache image {reference}: {e}"));
+        }
+        let opts = PushImageOptionsBuilder::default().tag(tag).build();
+        let mut stream = self.docker.push_image(repo, Some(opts), self.cache_credentials(&reference, cfg));
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                return self.info(format!("cannot push the cache image {reference}: {e} (the build itself succeeded)"));
+            }
+        }
+        self.build_log(step, &svc.name.value, &format!("pushed cache image {reference}"));
     }
 
     async fn pull(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {

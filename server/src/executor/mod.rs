@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// When set, an unapproved `manual` group waits for this instead of being skipped (the
     /// server's approve endpoint notifies it; approving early is remembered).
     pub approval: Option<Arc<tokio::sync::Notify>>,
+    /// Where `cached: true` services keep their cache images (`registry/prefix`); without
+    /// it, `cached` is ignored.
+    pub cache_registry: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -60,6 +63,7 @@ impl Default for RunOptions {
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
             extra_env: Vec::new(),
             approval: None,
+            cache_registry: None,
         }
     }
 }

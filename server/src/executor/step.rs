@@ -121,7 +121,10 @@ impl Runner {
         attach: Option<&Attach<'_>>,
         extra_binds: &[String],
     ) -> Result<String> {
-        let env = self.service_env(svc)?;
+        let mut env = self.service_env(svc)?;
+        if attach.is_some() {
+            env.extend(self.link_env(svc).await);
+        }
         let mut binds: Vec<String> = extra_binds.to_vec();
         let mut anonymous = Vec::new();
         for v in &svc.volumes {
@@ -196,6 +199,48 @@ impl Runner {
             .await
             .with_context(|| format!("cannot create container {name}"))?;
         Ok(created.id)
+    }
+
+    /// Docker's legacy link variables for each of `links` (`DB_PORT=tcp://db:5432`,
+    /// `DB_PORT_5432_TCP_ADDR=db`, `DB_ENV_POSTGRES_USER=…`), with the alias as the host name
+    /// since every dependency is reachable by name on the step network.
+    async fn link_env(self: &Arc<Self>, svc: &Service) -> Vec<String> {
+        let mut out = Vec::new();
+        for link in &svc.links {
+            let name = link.alias.clone().unwrap_or_else(|| link.service.value.clone());
+            let prefix: String =
+                name.to_ascii_uppercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            let Some(dep) = self.spec.services.get(&link.service.value) else { continue };
+            let image =
+                self.images.lock().expect("images lock").get(&link.service.value).and_then(|c| c.get().cloned());
+            let Some(Ok(image)) = image else { continue };
+            let config = self.docker.inspect_image(&image).await.ok().and_then(|i| i.config);
+            let mut ports: Vec<String> = config.as_ref().and_then(|c| c.exposed_ports.clone()).unwrap_or_default();
+            ports.sort();
+            for (i, p) in ports.iter().enumerate() {
+                let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+                let upper = proto.to_ascii_uppercase();
+                if i == 0 {
+                    out.push(format!("{prefix}_PORT={proto}://{name}:{port}"));
+                }
+                out.push(format!("{prefix}_PORT_{port}_{upper}={proto}://{name}:{port}"));
+                out.push(format!("{prefix}_PORT_{port}_{upper}_ADDR={name}"));
+                out.push(format!("{prefix}_PORT_{port}_{upper}_PORT={port}"));
+                out.push(format!("{prefix}_PORT_{port}_{upper}_PROTO={proto}"));
+            }
+            out.push(format!("{prefix}_NAME=/{}/{name}", svc.name.value));
+            let image_env = config.and_then(|c| c.env).unwrap_or_default();
+            let service_env = dep.environment.iter().map(|(k, v)| format!("{}={}", k.value, v.value));
+            for kv in image_env.into_iter().chain(service_env) {
+                if let Some((k, v)) = kv.split_once('=')
+                    && k != "PATH"
+                    && k != "HOME"
+                {
+                    out.push(format!("{prefix}_ENV_{k}={v}"));
+                }
+            }
+        }
+        out
     }
 
     /// A host path from a volume, relative to the project folder; it must stay inside.

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Append every request (method, URI, headers, body) to this file as JSON lines.
     #[arg(long)]
     pub request_log: Option<PathBuf>,
+    /// Registry and prefix for the cache images of `cached: true` services.
+    #[arg(long, env = "SLIPWAY_CACHE_REGISTRY")]
+    pub cache_registry: Option<String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
@@ -85,7 +88,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let manager = Manager::new(store, projects, args.max_concurrent_runs);
+        let manager = Manager::new(store, projects, args.max_concurrent_runs, args.cache_registry.clone());
         manager.recover().await?;
         tokio::spawn(manager.clone().schedule());
         let api = http::api::Api { manager, token: Arc::new(token) };

@@ -34,6 +34,9 @@ pub struct RunnerArgs {
     /// Steps running at once [default: the number of CPUs].
     #[arg(long)]
     pub parallelism: Option<usize>,
+    /// Registry and prefix for the cache images of `cached: true` services (e.g. registry.example.com/ci-cache).
+    #[arg(long, env = "SLIPWAY_CACHE_REGISTRY")]
+    pub cache_registry: Option<String>,
     #[command(flatten)]
     pub ci: CiArgs,
 }
@@ -134,6 +137,7 @@ fn prepare(
         approve,
         remove: !args.no_remove,
         extra_env: args.env.clone(),
+        cache_registry: args.cache_registry.clone(),
         ..RunOptions::default()
     };
     if let Some(p) = args.parallelism {

@@ -1,0 +1,108 @@
+//! Server load figures (run `cargo bench -p slipway --bench api`; needs `wrk` and the test
+//! environment of tests/env/up.sh). Prints, for docs/perf.md:
+//! 1. `POST /api/validate` with the 00.aggregate example under `wrk` on loopback: requests per
+//!    second and p99 latency;
+//! 2. the delay from a line written in a container to its arrival at an SSE client (p50, p99),
+//!    both clocks being the host's `/proc/uptime` (10 ms resolution).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn uptime() -> f64 {
+    std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn main() {
+    let up = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
+    let out = Command::new("bash").arg(up).stderr(Stdio::inherit()).output().unwrap();
+    assert!(out.status.success(), "tests/env/up.sh failed");
+    let base = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("export SLIPWAY_TEST_BASE_IMAGE=").map(str::to_string))
+        .unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("codeship-services.yml"), format!("a:\n  image: {base}\n")).unwrap();
+    std::fs::write(
+        project.path().join("codeship-steps.yml"),
+        "- name: chatty\n  service: a\n  command: sh -c 'for i in $(seq 300); do cut -d\" \" -f1 /proc/uptime; sleep 0.02; done'\n",
+    )
+    .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .arg("--project")
+        .arg(format!("bench={}", project.path().display()))
+        .env("SLIPWAY_TOKEN", "bench")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("Slipway studio: ").unwrap().trim_end_matches('/').to_string();
+
+    // 1. /api/validate under wrk.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/examples/00.aggregate");
+    let body = serde_json::json!({
+        "services": std::fs::read_to_string(fixtures.join("codeship-services.yml")).unwrap(),
+        "steps": std::fs::read_to_string(fixtures.join("codeship-steps.yml")).unwrap(),
+    });
+    let lua = data.path().join("post.lua");
+    std::fs::write(
+        &lua,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = {}\n",
+            serde_json::to_string(&body.to_string()).unwrap()
+        ),
+    )
+    .unwrap();
+    let wrk = Command::new("wrk")
+        .args(["-t2", "-c16", "-d10s", "--latency", "-s"])
+        .arg(&lua)
+        .arg(format!("{url}/api/validate"))
+        .output()
+        .expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&wrk.stdout);
+    let rps = text.lines().find(|l| l.starts_with("Requests/sec")).unwrap_or("Requests/sec: ?").trim().to_string();
+    let p99 = text.lines().find(|l| l.trim_start().starts_with("99%")).unwrap_or("99% ?").trim().to_string();
+    let errors = text.lines().find(|l| l.contains("Non-2xx")).unwrap_or("no non-2xx responses").trim().to_string();
+    println!("POST /api/validate (00.aggregate, wrk -t2 -c16 -d10s): {rps}; latency {p99}; {errors}");
+
+    // 2. Container line → SSE client delay.
+    let id: String = {
+        let mut r = ureq::post(&format!("{url}/api/runs"))
+            .header("authorization", "Bearer bench")
+            .send_json(serde_json::json!({"project": "bench"}))
+            .unwrap();
+        r.body_mut().read_json::<serde_json::Value>().unwrap()["id"].as_str().unwrap().to_string()
+    };
+    let resp =
+        ureq::get(&format!("{url}/api/runs/{id}/events")).header("authorization", "Bearer bench").call().unwrap();
+    let mut delays = Vec::new();
+    for l in BufReader::new(resp.into_body().into_reader()).lines() {
+        let l = l.unwrap();
+        let Some(data) = l.strip_prefix("data: ") else { continue };
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        if v["event"] == "log"
+            && let Some(t) = v["line"].as_str().and_then(|s| s.parse::<f64>().ok())
+        {
+            delays.push(((uptime() - t) * 1000.0).max(0.0));
+        }
+        if v["event"] == "run_finished" {
+            break;
+        }
+    }
+    delays.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| delays[((delays.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "container line → SSE client: {} lines, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (goal p99 < 200 ms; clock resolution 10 ms)",
+        delays.len(),
+        pct(0.5),
+        pct(0.99),
+        delays.last().unwrap()
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
