@@ -8,6 +8,7 @@ mod gitinfo;
 mod http;
 mod project;
 mod runs;
+mod signals;
 mod store;
 
 use std::process::ExitCode;

@@ -69,6 +69,26 @@ pub struct PlannedStep {
 }
 
 impl PlannedStep {
+    /// A step that will run, with nothing else set yet.
+    pub fn new(name: impl Into<String>, kind: Kind) -> PlannedStep {
+        PlannedStep {
+            name: name.into(),
+            kind,
+            status: Status::WillRun,
+            reason: None,
+            service: None,
+            command: None,
+            image_name: None,
+            image_tag: None,
+            tag_error: None,
+            registry: None,
+            encrypted_dockercfg_path: None,
+            dockercfg_service: None,
+            steps: Vec::new(),
+            on_fail: Vec::new(),
+        }
+    }
+
     pub fn image_ref(&self) -> Option<String> {
         Some(format!("{}:{}", self.image_name.as_ref()?, self.image_tag.as_ref()?))
     }
@@ -192,22 +212,7 @@ impl Planner<'_> {
             inherit.dockercfg_service = Some(d.value.clone());
             inherit.encrypted_dockercfg_path = None;
         }
-        let mut out = PlannedStep {
-            name: name.clone(),
-            kind: Kind::Run,
-            status: Status::WillRun,
-            reason: None,
-            service: None,
-            command: None,
-            image_name: None,
-            image_tag: None,
-            tag_error: None,
-            registry: None,
-            encrypted_dockercfg_path: None,
-            dockercfg_service: None,
-            steps: Vec::new(),
-            on_fail: Vec::new(),
-        };
+        let mut out = PlannedStep::new(name.clone(), Kind::Run);
         match &s.kind {
             StepKind::Run { command } => {
                 out.service = inherit.service.clone();
@@ -336,22 +341,7 @@ fn group_step(
     steps: Vec<PlannedStep>,
     inherit: &Inherit,
 ) -> PlannedStep {
-    let mut g = PlannedStep {
-        name,
-        kind,
-        status: Status::WillRun,
-        reason: None,
-        service,
-        command: None,
-        image_name: None,
-        image_tag: None,
-        tag_error: None,
-        registry: None,
-        encrypted_dockercfg_path: None,
-        dockercfg_service: None,
-        steps,
-        on_fail: Vec::new(),
-    };
+    let mut g = PlannedStep { service, steps, ..PlannedStep::new(name, kind) };
     if let Some(r) = &inherit.skipped {
         g.status = Status::Skipped;
         g.reason = Some(r.clone());

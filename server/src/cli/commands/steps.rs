@@ -9,7 +9,7 @@ use crate::{docker, project};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use slipway_core::crypto::Key;
-use slipway_core::plan::{Kind, Plan, PlanOptions, PlannedStep, Status, plan};
+use slipway_core::plan::{Kind, Plan, PlanOptions, PlannedStep, plan};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -160,17 +160,7 @@ fn prepare(
 /// Cancel on Ctrl-C or SIGTERM; cleanup runs before the process exits.
 fn cancel_on_signals(cancel: CancellationToken) {
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        crate::signals::terminated().await;
         eprintln!("slipway: interrupted; stopping steps and removing containers…");
         cancel.cancel();
     });
@@ -222,20 +212,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
 fn one_off(service: &str, command: Vec<String>) -> PlannedStep {
     PlannedStep {
-        name: format!("run-{service}"),
-        kind: Kind::Run,
-        status: Status::WillRun,
-        reason: None,
         service: Some(service.to_string()),
         command: (!command.is_empty()).then_some(command),
-        image_name: None,
-        image_tag: None,
-        tag_error: None,
-        registry: None,
-        encrypted_dockercfg_path: None,
-        dockercfg_service: None,
-        steps: Vec::new(),
-        on_fail: Vec::new(),
+        ..PlannedStep::new(format!("run-{service}"), Kind::Run)
     }
 }
 
