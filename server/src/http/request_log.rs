@@ -33,7 +33,15 @@ pub async fn record(State(log): State<RequestLog>, req: Request, next: Next) -> 
     let headers: serde_json::Map<String, serde_json::Value> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+        .map(|(k, v)| {
+            // The API token must not end up in a file.
+            let value = if matches!(k.as_str(), "authorization" | "cookie") {
+                "***".to_string()
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            };
+            (k.to_string(), serde_json::Value::String(value))
+        })
         .collect();
     let line = serde_json::json!({
         "method": parts.method.as_str(),
