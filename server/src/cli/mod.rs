@@ -41,7 +41,7 @@ pub enum Command {
     Load(Box<commands::steps::LoadArgs>),
     /// Remove containers, networks and volumes that runs left behind (only slipway's, by label).
     Cleanup(commands::steps::CleanupArgs),
-    /// Serve the browser studio (and, later, the run API) over HTTP.
+    /// Serve the browser studio and the run API over HTTP.
     Serve(commands::serve::ServeArgs),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
