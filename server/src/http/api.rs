@@ -172,15 +172,9 @@ async fn events(
         // Subscribe before reading the store so nothing falls between the two.
         let mut sub = m.live(&id).map(|l| l.events.subscribe());
         let mut last = after;
-        let finished = |data: &str| data.contains("\"event\":\"run_finished\"");
         loop {
             for (seq, data) in m.store.events_after(&id, last).unwrap_or_default() {
-                let done = finished(&data);
-                if tx.send((seq, data)).await.is_err() {
-                    return;
-                }
-                last = seq;
-                if done {
+                if !forward(&tx, seq, data, &mut last).await {
                     return;
                 }
             }
@@ -196,12 +190,7 @@ async fn events(
             };
             match s.recv().await {
                 Ok((seq, data)) if seq > last => {
-                    let done = finished(&data);
-                    if tx.send((seq, data)).await.is_err() {
-                        return;
-                    }
-                    last = seq;
-                    if done {
+                    if !forward(&tx, seq, data, &mut last).await {
                         return;
                     }
                 }
@@ -216,4 +205,15 @@ async fn events(
         Some((Ok(SseEvent::default().id(seq.to_string()).data(data)), rx))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Send one event to the SSE client; false when the stream should end (the client left, or
+/// this was the run's last event).
+async fn forward(tx: &tokio::sync::mpsc::Sender<(u64, String)>, seq: u64, data: String, last: &mut u64) -> bool {
+    let done = data.contains("\"event\":\"run_finished\"");
+    if tx.send((seq, data)).await.is_err() {
+        return false;
+    }
+    *last = seq;
+    !done
 }
