@@ -5,6 +5,7 @@ use crate::components::diagnostics::Diagnostics;
 use crate::components::editor::{Editor, move_caret};
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
+use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
 use crate::state::{Action, FileKind, State};
 use slipway_core::plan::{PlanOptions, plan};
@@ -136,7 +137,7 @@ pub fn app() -> Html {
         <div class="studio" ondrop={on_drop} ondragover={on_dragover}>
             <header class="top">
                 <h1>{ "Slipway studio" }</h1>
-                <span class="muted">{ "Codeship Pro configs, checked in your browser. Nothing you type here leaves this page." }</span>
+                <span class="muted">{ "Codeship Pro configs, checked in your browser. Nothing you type here leaves this page unless you run it on the server." }</span>
                 <div class="actions">
                     <label class="file">{ "Open files " }<input type="file" multiple=true onchange={on_pick.clone()} /></label>
                     <label class="file">{ "Open folder " }<input type="file" webkitdirectory=true onchange={on_pick} /></label>
@@ -159,6 +160,8 @@ pub fn app() -> Html {
                     <Preview build={build} plan={(*the_plan).clone()} on_change={on_build} />
                     <CryptoPanel plan={(*the_plan).clone()} />
                 </div>
+                <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
+                    branch={AttrValue::from(state.build.branch.clone())} />
             </main>
         </div>
     }

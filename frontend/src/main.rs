@@ -4,6 +4,8 @@ mod app;
 mod bench;
 mod components;
 mod hooks;
+mod run_log;
+mod server_api;
 mod state;
 
 fn main() {

@@ -1,7 +1,8 @@
 //! Studio figures in headless Chromium (run `cargo bench -p slipway --bench studio` after
 //! `cargo xtask studio` or `cargo xtask test` built the studio). Prints, for docs/perf.md:
 //! bundle size (raw and gzip), navigation to interactive, validation time per keystroke for
-//! the aggregate example and a ~5,000-step project, and encrypt+decrypt of 1 MiB.
+//! the aggregate example and a ~5,000-step project, encrypt+decrypt of 1 MiB, and a chatty
+//! run followed live in the Run panel (needs the Docker engine: tests/env/up.sh is run first).
 
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -21,6 +22,9 @@ fn gzip_len(bytes: &[u8]) -> usize {
     out
 }
 
+/// Lines the chatty step prints, as fast as `seq` writes them.
+const CHATTY_LINES: usize = 50_000;
+
 #[tokio::main]
 async fn main() {
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
@@ -39,9 +43,23 @@ async fn main() {
     println!("bundle (wasm + js): raw {raw} B, gzip {gz} B  (goal < 350 KB gzip)");
 
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let up =
+        Command::new("bash").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh")).output().unwrap();
+    assert!(up.status.success(), "tests/env/up.sh failed");
+    let chatty = tempfile::tempdir().unwrap();
+    std::fs::write(chatty.path().join("codeship-services.yml"), "app:\n  image: slipway-test/busybox:latest\n")
+        .unwrap();
+    std::fs::write(
+        chatty.path().join("codeship-steps.yml"),
+        format!("- name: chatty\n  service: app\n  command: sh -c 'seq 1 {CHATTY_LINES}'\n"),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(std::env::temp_dir().join("slipway-bench-data"))
+        .arg(data.path())
+        .arg("--project")
+        .arg(format!("chatty={}", chatty.path().display()))
         .env("SLIPWAY_TOKEN", "bench-token")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,9 +112,61 @@ async fn main() {
     }
     crypto.sort_by(|a, b| a.total_cmp(b));
     println!("encrypt + decrypt 1 MiB (aead, median of 5): {:.1} ms", crypto[2]);
+    chatty_run(&c, &url).await;
     let _ = c.close().await;
     let _ = driver.kill();
     let _ = driver.wait();
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Start the chatty project from the Run panel and follow it to the end, recording every
+/// animation frame's gap meanwhile: a frozen page shows as a long gap.
+async fn chatty_run(c: &fantoccini::Client, url: &str) {
+    c.goto(url).await.unwrap();
+    c.execute("sessionStorage.setItem('slipway.token', JSON.stringify('bench-token'))", vec![]).await.unwrap();
+    c.goto(url).await.unwrap();
+    c.wait().for_element(Locator::Css("[data-testid=run-start]")).await.unwrap();
+    c.execute(
+        "window.gaps = []; let last = performance.now(); \
+         const f = t => { window.gaps.push(t - last); last = t; if (!window.stopFrames) requestAnimationFrame(f); }; \
+         requestAnimationFrame(f);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    c.find(Locator::Css("[data-testid=run-start]")).await.unwrap().click().await.unwrap();
+    let status = "const c = document.querySelector('[data-testid=run-current]'); return c ? c.dataset.runStatus : ''";
+    loop {
+        let s = c.execute(status, vec![]).await.unwrap();
+        if matches!(s.as_str(), Some("success" | "failed")) {
+            assert_eq!(s, "success", "the chatty run failed");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the chatty run did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    let v = c
+        .execute(
+            "window.stopFrames = true; const g = window.gaps.slice(1).sort((a, b) => a - b); \
+             return [g.length, g[Math.floor(g.length * 0.99)], g[g.length - 1], \
+               document.querySelector('[data-testid=run-log]').textContent.split('\\n').length - 1, \
+               document.body.innerText.match(/(\\d+) log lines/)[1] * 1]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    println!(
+        "chatty run ({CHATTY_LINES} lines, as fast as `seq` prints): click to green {:.2} s = {:.0} lines/s; \
+         {} frames, frame gap p99 {:.0} ms, max {:.0} ms; lines in the page {} (rendered {})",
+        took.as_secs_f64(),
+        CHATTY_LINES as f64 / took.as_secs_f64(),
+        v[0],
+        v[1].as_f64().unwrap_or(f64::NAN),
+        v[2].as_f64().unwrap_or(f64::NAN),
+        v[4],
+        v[3],
+    );
 }

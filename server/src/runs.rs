@@ -53,6 +53,9 @@ pub struct CiValues {
     pub timestamp: Option<i64>,
 }
 
+/// Events stored per transaction at most, when a chatty step has many queued up.
+const MAX_EVENT_BATCH: usize = 512;
+
 /// A run in progress: how to cancel, approve and follow it.
 pub struct Live {
     pub cancel: CancellationToken,
@@ -100,6 +103,10 @@ impl Manager {
     /// removed); queued runs stay queued and start in order.
     pub async fn recover(self: &Arc<Self>) -> Result<()> {
         let interrupted = self.store.interrupt_running()?;
+        // Followers of these runs (the studio) get a proper end of stream.
+        for id in &interrupted {
+            self.finish_events(id, "interrupted", Some("the server stopped during the run"));
+        }
         if !interrupted.is_empty()
             && let Ok(docker) = crate::docker::connect().await
         {
@@ -192,12 +199,14 @@ impl Manager {
         if checked.report.has_errors() {
             bail!("the configuration has {} error(s); validate it first", checked.report.errors);
         }
+        // Values the request leaves out come from the project's git work tree, as jet took them.
+        let git = crate::gitinfo::GitInfo::read(&project.dir);
         let vars = BuildVars {
-            branch: req.ci.branch.clone().or(req.tag.clone()).unwrap_or_default(),
-            commit_id: req.ci.commit_id.clone().unwrap_or_default(),
-            commit_message: req.ci.commit_message.clone().unwrap_or_default(),
-            committer_name: req.ci.committer_name.clone().unwrap_or_default(),
-            committer_email: req.ci.committer_email.clone().unwrap_or_default(),
+            branch: req.ci.branch.clone().or(req.tag.clone()).or(git.branch).unwrap_or_default(),
+            commit_id: req.ci.commit_id.clone().or(git.commit_id).unwrap_or_default(),
+            commit_message: req.ci.commit_message.clone().or(git.commit_message).unwrap_or_default(),
+            committer_name: req.ci.committer_name.clone().or(git.committer_name).unwrap_or_default(),
+            committer_email: req.ci.committer_email.clone().or(git.committer_email).unwrap_or_default(),
             build_id: req.ci.build_id.clone().unwrap_or_else(|| id.to_string()),
             repo_name: project.name.clone(),
             timestamp: req.ci.timestamp.unwrap_or_else(crate::store::now),
@@ -236,21 +245,41 @@ impl Manager {
         let store = self.store.clone();
         let run_id = id.to_string();
         let pump_live = live.clone();
+        // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
+        // before the first step reports. It holds names, commands and image refs: no secrets.
+        let plan_event = serde_json::json!({"event": "plan", "plan": &spec.plan}).to_string();
+        self.store.append_event(id, 1, &plan_event)?;
+        let _ = live.events.send((1, plan_event));
         // Store every event (already masked by the executor) and fan it out to followers.
         let pump = tokio::spawn(async move {
-            let mut seq = 0u64;
-            while let Some(ev) = rx.recv().await {
-                seq += 1;
-                if let Event::StepStatus { step, status, duration_ms, message } = &ev {
-                    let st = serde_json::to_value(status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    let _ = store.upsert_step(&run_id, step, &st, *duration_ms, message.as_deref());
+            let mut seq = 1u64;
+            let mut batch = Vec::new();
+            while let Some(first) = rx.recv().await {
+                // Whatever else has queued up goes into the same transaction.
+                batch.push(first);
+                while batch.len() < MAX_EVENT_BATCH
+                    && let Ok(ev) = rx.try_recv()
+                {
+                    batch.push(ev);
                 }
-                let data = serde_json::to_string(&ev).unwrap_or_default();
-                let _ = store.append_event(&run_id, seq, &data);
-                let _ = pump_live.events.send((seq, data));
+                let mut rows = Vec::with_capacity(batch.len());
+                for ev in batch.drain(..) {
+                    seq += 1;
+                    if let Event::StepStatus { step, status, duration_ms, message } = &ev {
+                        let st = serde_json::to_value(status)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default();
+                        let _ = store.upsert_step(&run_id, step, &st, *duration_ms, message.as_deref());
+                    }
+                    rows.push((seq, serde_json::to_string(&ev).unwrap_or_default()));
+                }
+                if let Err(e) = store.append_events(&run_id, &rows) {
+                    eprintln!("slipway: run {run_id}: cannot store events: {e:#}");
+                }
+                for row in rows {
+                    let _ = pump_live.events.send(row);
+                }
             }
         });
         let result = executor::run(docker, spec, tx, live.cancel.clone()).await;

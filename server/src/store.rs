@@ -85,6 +85,9 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // In WAL mode NORMAL still never corrupts the database; a power cut may lose the last
+        // few commits, which an interrupted run loses anyway.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
@@ -193,8 +196,21 @@ impl Store {
     }
 
     pub fn append_event(&self, run: &str, seq: u64, data: &str) -> Result<()> {
-        self.conn()
-            .execute("INSERT INTO events (run_id, seq, data) VALUES (?1, ?2, ?3)", params![run, seq as i64, data])?;
+        self.append_events(run, &[(seq, data.to_string())])
+    }
+
+    /// Several events in one transaction: a chatty build logs thousands of lines a second,
+    /// and a commit per line would make the database the bottleneck.
+    pub fn append_events(&self, run: &str, events: &[(u64, String)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO events (run_id, seq, data) VALUES (?1, ?2, ?3)")?;
+            for (seq, data) in events {
+                insert.execute(params![run, *seq as i64, data])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

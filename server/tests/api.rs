@@ -236,6 +236,10 @@ fn a_restart_keeps_history_and_marks_in_flight_runs_interrupted() {
     assert_eq!(run["steps"][0]["status"], "success", "{run}");
     assert_eq!(leftovers(&id), 0, "the interrupted run's containers were not removed");
     assert_eq!(s.get("/api/runs")["total"], 1);
+    // A follower's stream ends with the run's end, interrupted, rather than hanging.
+    let events = s.follow(&id, None);
+    let last = events.lines().rev().find(|l| l.starts_with("data:")).unwrap_or_default();
+    assert!(last.contains(r#""event":"run_finished""#) && last.contains(r#""status":"interrupted""#), "{events}");
 }
 
 #[test]

@@ -26,6 +26,11 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With extra `slipway serve` arguments (projects).
+    fn start_with(extra: &[String]) -> Server {
         let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/index.html");
         let index = std::fs::read_to_string(&dist).unwrap_or_default();
         assert!(
@@ -40,6 +45,7 @@ impl Server {
             .arg(&log)
             .arg("--data-dir")
             .arg(dir.path())
+            .args(extra)
             .env("SLIPWAY_TOKEN", "studio-test-token")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -186,6 +192,18 @@ impl Browser {
     }
 }
 
+/// Screenshots go to target/screenshots/; with `SLIPWAY_UPDATE_SCREENSHOTS=1` also to docs/,
+/// where the README shows them (so a plain test run leaves the work tree clean).
+fn save_screenshot(name: &str, png: &[u8]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+    if std::env::var_os("SLIPWAY_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        std::fs::write(root.join("docs").join(name), png).unwrap();
+    }
+}
+
 fn slipway(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_slipway")).args(args).output().unwrap();
     assert!(out.status.success(), "slipway {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -268,9 +286,7 @@ async fn branch_changes_which_steps_run_and_the_tags() {
 
     // Keep the README's screenshot current.
     b.client.find(Locator::Css("[data-testid=push-toggle]")).await.unwrap().click().await.unwrap();
-    let png = b.client.screenshot().await.unwrap();
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/studio.png");
-    std::fs::write(docs, png).unwrap();
+    save_screenshot("studio.png", &b.client.screenshot().await.unwrap());
     b.close().await;
 }
 
@@ -354,5 +370,130 @@ async fn a_reload_keeps_the_draft_and_reset_restores_the_example() {
     b.client.refresh().await.unwrap();
     b.open(&server.url).await;
     assert!(b.value("services-editor").await.contains("postgres"), "reset did not clear the draft");
+    b.close().await;
+}
+
+/// The Docker engine and base image, from tests/env/up.sh (idempotent).
+fn engine_up() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
+    let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
+    assert!(out.status.success(), "tests/env/up.sh failed: the Run panel test needs a Docker engine");
+}
+
+/// examples/sample copied to a temporary folder, so runs never write into the repository.
+fn sample_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample");
+    for name in ["codeship-services.yml", "codeship-steps.yml"] {
+        std::fs::copy(sample.join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_green() {
+    let _serial = SERIAL.lock().await;
+    engine_up();
+    let project = sample_project();
+    let server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+
+    // The panel asks for the token once; it goes to session storage, nowhere else.
+    b.wait("the token prompt", Duration::from_secs(5), || async {
+        b.client.find(Locator::Css("[data-testid=token-input]")).await.is_ok()
+    })
+    .await;
+    b.set_value("token-input", "studio-test-token").await;
+    b.client.find(Locator::Css("[data-testid=token-save]")).await.unwrap().click().await.unwrap();
+    let stored = b
+        .js("return [JSON.parse(sessionStorage.getItem('slipway.token')), \
+             Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes('studio-test-token'))]")
+        .await;
+    assert_eq!(stored, json!(["studio-test-token", false]));
+    assert_eq!(b.attr_list("[data-testid=run-project] option", "value").await, ["sample"]);
+
+    b.set_value("run-branch", "main").await;
+    b.client.find(Locator::Css("[data-testid=run-start]")).await.unwrap().click().await.unwrap();
+    let snapshot = || async {
+        let v = b
+            .js("const c = document.querySelector('[data-testid=run-current]'); \
+                 const l = document.querySelector('[data-testid=run-log]'); \
+                 return [c ? c.dataset.runStatus : '', l ? l.textContent : '', \
+                   [...document.querySelectorAll('[data-testid=run-graph] li')].map(e => e.dataset.stepName + '=' + e.dataset.runStatus)]")
+            .await;
+        let graph: Vec<String> = v[2].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string(), graph)
+    };
+
+    // Live: the first line of `unit` shows while the run is still going and before its last
+    // line was even written (the step prints one line every 0.5 s).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let live = loop {
+        let s = snapshot().await;
+        if s.1.contains("unit | unit test 1 ok") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no log line of `unit` after 60 s: {s:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let (status, text, graph) = live;
+    assert_eq!(status, "running", "the run had already ended when its first line arrived: {text}");
+    assert!(!text.contains("unit test 6 ok"), "all lines arrived at once, not live: {text}");
+    assert!(graph.contains(&"unit=running".to_string()), "graph while running: {graph:?}");
+    assert!(graph.contains(&"package=pending".to_string()), "graph while running: {graph:?}");
+
+    // The manual group waits for approval, shown in the graph, until Approve is pressed.
+    b.wait("the release to wait for approval", Duration::from_secs(60), || async {
+        snapshot().await.2.contains(&"release=waiting".to_string())
+    })
+    .await;
+    let (status, _, graph) = snapshot().await;
+    assert_eq!(status, "running");
+    assert!(
+        graph.contains(&"package=success".to_string()) && graph.contains(&"announce=pending".to_string()),
+        "{graph:?}"
+    );
+    b.client.find(Locator::Css("[data-testid=run-approve]")).await.unwrap().click().await.unwrap();
+
+    b.wait("the run to succeed", Duration::from_secs(60), || async { snapshot().await.0 == "success" }).await;
+    let (_, text, graph) = snapshot().await;
+    assert_eq!(
+        graph,
+        ["checks=success", "lint=success", "unit=success", "package=success", "release=success", "announce=success"]
+    );
+    for line in ["lint | lint pass 3", "unit | unit test 6 ok", "package | packaged build", "announce | released"] {
+        assert!(text.contains(line), "log lacks {line:?}: {text}");
+    }
+    // Green, as drawn.
+    let colour = b
+        .js("return getComputedStyle(document.querySelector('[data-testid=run-graph] [data-step-name=unit] > .name')).backgroundColor")
+        .await;
+    assert_eq!(colour, json!("rgb(47, 107, 58)"));
+
+    // One step's log: click it in the graph.
+    b.client
+        .find(Locator::Css("[data-testid=run-graph] [data-step-name=lint] > .name"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait("lint's own log", Duration::from_secs(2), || async {
+        let t = snapshot().await.1;
+        t.starts_with("lint pass 1") && !t.contains("unit test")
+    })
+    .await;
+
+    b.js("document.querySelector('[data-testid=run-panel]').scrollIntoView()").await;
+    let panel = b.client.find(Locator::Css("[data-testid=run-panel]")).await.unwrap();
+    save_screenshot("studio-run.png", &panel.screenshot().await.unwrap());
+
+    // The history lists the run as a success.
+    let id = b.attr_list("[data-testid=run-current]", "data-run-id").await.remove(0);
+    b.wait("the run in the history", Duration::from_secs(5), || async {
+        b.texts(&format!("[data-testid=run-history] tr[data-run-id=\"{id}\"] .badge")).await == ["success"]
+    })
+    .await;
     b.close().await;
 }

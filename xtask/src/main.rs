@@ -137,11 +137,27 @@ fn build_studio() -> Result<Vec<(String, String)>> {
     Ok(envs)
 }
 
+/// Build the studio and serve it with the run API. Without `--project` arguments the sample
+/// project (examples/sample) is registered, and the Docker engine and the busybox base image it
+/// runs on are brought up, so the Run panel works on a fresh machine.
 fn studio(args: &[String]) -> Result {
     build_studio()?;
     run("cargo", &["build", "--release", "-p", "slipway"])?;
-    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:7878".to_string());
-    run(root().join("target/release/slipway").to_str().expect("utf-8 path"), &["serve", "--addr", &addr])
+    let (addr, extra) = match args.first() {
+        Some(a) if !a.starts_with('-') => (a.clone(), &args[1..]),
+        _ => ("127.0.0.1:7878".to_string(), args),
+    };
+    let mut serve: Vec<String> = vec!["serve".into(), "--addr".into(), addr];
+    if !extra.iter().any(|a| a == "--project") {
+        if let Err(e) = test_env() {
+            eprintln!("xtask: {e}\nxtask: serving anyway; runs will fail until a Docker engine is running");
+        }
+        serve.push("--project".into());
+        serve.push(format!("sample={}", root().join("examples/sample").display()));
+    }
+    serve.extend(extra.iter().cloned());
+    let serve: Vec<&str> = serve.iter().map(String::as_str).collect();
+    run(root().join("target/release/slipway").to_str().expect("utf-8 path"), &serve)
 }
 
 fn conformance() -> Result {
@@ -164,7 +180,7 @@ fn usage() -> ExitCode {
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
          test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), and the core's tests in headless Chromium\n  \
-         studio [ADDR] build the studio (installing trunk, wasm-bindgen-cli, wasm-opt if missing) and serve it\n  \
+         studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt if missing) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh)\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)"
     );
     ExitCode::from(2)

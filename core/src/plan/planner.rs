@@ -8,7 +8,7 @@ use crate::dockercfg::registry_of_image;
 use crate::model::services::Str;
 use crate::model::{GroupMode, ServicesFile, Step, StepKind, StepsFile};
 use crate::template::{BuildVars, Template, sanitize_tag};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// What the user asked for: the build tag (branch or git tag) for filters, `--push`, and the
@@ -20,7 +20,7 @@ pub struct PlanOptions {
     pub vars: BuildVars,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Run,
@@ -30,14 +30,15 @@ pub enum Kind {
     Manual,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     WillRun,
     Skipped,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Serialisable both ways: the server sends the plan of a run to the studio, which draws it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStep {
     pub name: String,
     #[serde(rename = "type")]
@@ -62,9 +63,9 @@ pub struct PlannedStep {
     pub encrypted_dockercfg_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dockercfg_service: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<PlannedStep>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_fail: Vec<PlannedStep>,
 }
 
@@ -98,7 +99,7 @@ impl PlannedStep {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub tag: Option<String>,
     pub push: bool,

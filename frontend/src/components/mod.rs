@@ -2,4 +2,6 @@ pub mod crypto_panel;
 pub mod diagnostics;
 pub mod editor;
 pub mod files;
+pub mod plan_tree;
 pub mod preview;
+pub mod run_panel;

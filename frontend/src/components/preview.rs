@@ -1,5 +1,6 @@
 //! The build preview: build values in, the planned pipeline and rendered image tags out.
 
+use super::plan_tree;
 use crate::state::BuildInputs;
 use slipway_core::plan::{Kind, Plan, PlannedStep, Status};
 use web_sys::HtmlInputElement;
@@ -56,7 +57,7 @@ pub fn preview(props: &PreviewProps) -> Html {
                     None => html! { <p class="muted" data-testid="plan">{ "Fix the errors to see the plan." }</p> },
                     Some(plan) => html! {
                         <>
-                            <ul class="plan" data-testid="plan">{ for plan.steps.iter().map(step_node) }</ul>
+                            <ul class="plan" data-testid="plan">{ for plan.steps.iter().map(|s| plan_tree::node(s, None, None)) }</ul>
                             <h3>{ "Image tags" }</h3>
                             <ul class="tags" data-testid="tag-preview">
                                 { for plan.leaves().into_iter().filter(|s| s.kind == Kind::Push).map(tag_item) }
@@ -66,47 +67,6 @@ pub fn preview(props: &PreviewProps) -> Html {
                 }
             }
         </section>
-    }
-}
-
-fn step_node(s: &PlannedStep) -> Html {
-    let status = match s.status {
-        Status::WillRun => "will-run",
-        Status::Skipped => "skipped",
-    };
-    let what = match s.kind {
-        Kind::Run => format!(
-            "{} · {}",
-            s.service.as_deref().unwrap_or("?"),
-            s.command.as_ref().map(|c| c.join(" ")).unwrap_or_default()
-        ),
-        Kind::Push => match s.image_ref() {
-            Some(r) => format!("push {r}"),
-            None => format!("push · {}", s.tag_error.as_deref().unwrap_or("")),
-        },
-        Kind::Serial => "serial".into(),
-        Kind::Parallel => "parallel".into(),
-        Kind::Manual => "manual · waits for approval".into(),
-    };
-    html! {
-        <li class={classes!("step", status, kind_class(s.kind))} data-step-name={s.name.clone()} data-status={status}>
-            <span class="name">{ &s.name }</span>
-            <span class="what">{ what }</span>
-            if let Some(r) = &s.reason { <span class="reason">{ format!("skipped: {r}") }</span> }
-            if !s.steps.is_empty() {
-                <ul>{ for s.steps.iter().map(step_node) }</ul>
-            }
-        </li>
-    }
-}
-
-fn kind_class(k: Kind) -> &'static str {
-    match k {
-        Kind::Run => "run",
-        Kind::Push => "push",
-        Kind::Serial => "serial",
-        Kind::Parallel => "parallel",
-        Kind::Manual => "manual",
     }
 }
 

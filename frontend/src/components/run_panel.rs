@@ -1,0 +1,488 @@
+//! The Run panel: start a run of a project registered with `slipway serve`, follow it live (the
+//! graph coloured by status, the log of one step or of all), approve a manual group, cancel,
+//! download the full log, and reopen past runs. Events land in a `RunLog` off the DOM; the
+//! view catches up at most every `FLUSH_MS`, showing the last `RENDER_CAP` lines.
+
+use crate::components::files::download;
+use crate::components::plan_tree;
+use crate::run_log::{RENDER_CAP, RunLog, SseParser};
+use crate::server_api::{self, ApiError};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// The view redraws at most this often while events stream in.
+const FLUSH_MS: u32 = 100;
+/// Reconnects after a dropped event stream before giving up.
+const MAX_RECONNECTS: u32 = 30;
+
+#[derive(Properties, PartialEq)]
+pub struct RunPanelProps {
+    /// The editors' files, sent only when "use the editors' files" is ticked.
+    pub services: AttrValue,
+    pub steps: AttrValue,
+    /// The build preview's branch, the default for a run.
+    pub branch: AttrValue,
+}
+
+/// A row of `GET /api/runs`.
+#[derive(Clone, PartialEq, Deserialize)]
+struct RunSummary {
+    id: String,
+    project: String,
+    tag: Option<String>,
+    push: bool,
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    created_at: i64,
+}
+
+#[derive(Deserialize)]
+struct RunList {
+    runs: Vec<RunSummary>,
+}
+
+#[derive(Deserialize)]
+struct ProjectList {
+    projects: Vec<ProjectName>,
+}
+
+#[derive(Deserialize)]
+struct ProjectName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+/// The body of `POST /api/runs`; the files only when the editors' are used.
+#[derive(Serialize)]
+struct NewRun<'a> {
+    project: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+    push: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<&'a str>,
+}
+
+#[derive(Clone, PartialEq)]
+enum ServerState {
+    Checking,
+    Unavailable(String),
+    Ready(Vec<String>),
+}
+
+/// The run being followed, shared between the stream reader and the view.
+#[derive(Default)]
+struct Following {
+    id: Option<String>,
+    log: RunLog,
+    /// Bumped when another run is opened: the old reader sees it and stops.
+    generation: u32,
+    flush_pending: bool,
+}
+
+type Shared = Rc<RefCell<Following>>;
+
+/// Follow run `id` from its first event; reconnects resume after the last event applied.
+fn follow(shared: &Shared, id: String, token: String, redraw: Callback<()>, on_end: Callback<Option<ApiError>>) {
+    let generation = {
+        let mut f = shared.borrow_mut();
+        f.generation += 1;
+        f.id = Some(id.clone());
+        f.log = RunLog::default();
+        f.generation
+    };
+    redraw.emit(());
+    let shared = shared.clone();
+    spawn_local(async move {
+        let mut reconnects = 0;
+        loop {
+            let after = shared.borrow().log.last_seq;
+            let mut parser = SseParser::default();
+            let result = server_api::stream(&format!("/api/runs/{id}/events?after={after}"), &token, |chunk| {
+                let mut f = shared.borrow_mut();
+                if f.generation != generation {
+                    return false;
+                }
+                for (seq, data) in parser.feed(chunk) {
+                    f.log.apply(seq, &data);
+                }
+                if !f.flush_pending {
+                    f.flush_pending = true;
+                    let (shared, redraw) = (shared.clone(), redraw.clone());
+                    gloo::timers::callback::Timeout::new(FLUSH_MS, move || {
+                        shared.borrow_mut().flush_pending = false;
+                        redraw.emit(());
+                    })
+                    .forget();
+                }
+                true
+            })
+            .await;
+            let (current, finished) = {
+                let f = shared.borrow();
+                (f.generation == generation, f.log.finished.is_some())
+            };
+            if !current {
+                return;
+            }
+            match result {
+                Ok(()) if finished => return on_end.emit(None),
+                Err(e @ (ApiError::Unauthorized | ApiError::Server(..))) => return on_end.emit(Some(e)),
+                _ if reconnects >= MAX_RECONNECTS => {
+                    let e = "the event stream keeps dropping; reopen the run from the list";
+                    return on_end.emit(Some(ApiError::Unreachable(e.into())));
+                }
+                _ => {}
+            }
+            // The stream ended early (server restart, network). A run that ended without its
+            // last event (older servers did not send one for interrupted runs) ends here;
+            // otherwise resume after the last event applied.
+            if let Ok(run) = server_api::json::<RunSummary>("GET", &format!("/api/runs/{id}"), None, None).await
+                && !matches!(run.status.as_str(), "queued" | "running")
+            {
+                let mut f = shared.borrow_mut();
+                if f.generation == generation && f.log.finished.is_none() {
+                    f.log.finished = Some((run.status, run.error));
+                    drop(f);
+                    redraw.emit(());
+                    return on_end.emit(None);
+                }
+            }
+            reconnects += 1;
+            gloo::timers::future::TimeoutFuture::new(1000).await;
+        }
+    });
+}
+
+#[function_component(RunPanel)]
+pub fn run_panel(props: &RunPanelProps) -> Html {
+    let server = use_state(|| ServerState::Checking);
+    let token = use_state(server_api::saved_token);
+    let project = use_state(String::new);
+    let branch = use_state(|| props.branch.to_string());
+    let push = use_state(|| false);
+    let use_edits = use_state(|| false);
+    let message = use_state(|| None::<String>);
+    let history = use_state(Vec::<RunSummary>::new);
+    let selected = use_state(|| None::<String>);
+    let shared: Shared = (*use_memo((), |_| Rc::new(RefCell::new(Following::default())))).clone();
+    let token_ref = use_node_ref();
+    let log_ref = use_node_ref();
+    let stick_to_bottom = use_memo((), |_| Cell::new(true));
+    let force = use_force_update();
+    let redraw = Callback::from(move |_| force.force_update());
+
+    let refresh_history = {
+        let history = history.clone();
+        Callback::from(move |_: ()| {
+            let history = history.clone();
+            spawn_local(async move {
+                if let Ok(list) = server_api::json::<RunList>("GET", "/api/runs?per_page=15", None, None).await {
+                    history.set(list.runs);
+                }
+            });
+        })
+    };
+    // A refused token is forgotten at once, so the prompt comes back.
+    let on_error = {
+        let (token, message) = (token.clone(), message.clone());
+        Callback::from(move |e: ApiError| {
+            if e == ApiError::Unauthorized {
+                server_api::save_token(None);
+                token.set(None);
+            }
+            message.set(Some(e.to_string()));
+        })
+    };
+    let on_end = {
+        let (refresh_history, on_error) = (refresh_history.clone(), on_error.clone());
+        Callback::from(move |e: Option<ApiError>| {
+            if let Some(e) = e {
+                on_error.emit(e);
+            }
+            refresh_history.emit(());
+        })
+    };
+
+    {
+        let (server, project, refresh_history) = (server.clone(), project.clone(), refresh_history.clone());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                match server_api::json::<ProjectList>("GET", "/api/projects", None, None).await {
+                    Ok(list) => {
+                        let names: Vec<String> = list.projects.into_iter().map(|p| p.name).collect();
+                        project.set(names.first().cloned().unwrap_or_default());
+                        server.set(ServerState::Ready(names));
+                        refresh_history.emit(());
+                    }
+                    Err(e) => server.set(ServerState::Unavailable(e.to_string())),
+                }
+            });
+        });
+    }
+    // Keep the log scrolled to its end unless the reader scrolled up.
+    {
+        let (log_ref, stick) = (log_ref.clone(), stick_to_bottom.clone());
+        use_effect(move || {
+            if let Some(el) = log_ref.cast::<web_sys::Element>()
+                && stick.get()
+            {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    }
+    let on_log_scroll = {
+        let (log_ref, stick) = (log_ref.clone(), stick_to_bottom.clone());
+        Callback::from(move |_: Event| {
+            if let Some(el) = log_ref.cast::<web_sys::Element>() {
+                stick.set(el.scroll_top() + el.client_height() >= el.scroll_height() - 24);
+            }
+        })
+    };
+
+    let save_token = {
+        let (token, token_ref, message) = (token.clone(), token_ref.clone(), message.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let value = token_ref.cast::<HtmlInputElement>().map(|i| i.value().trim().to_string()).unwrap_or_default();
+            if !value.is_empty() {
+                server_api::save_token(Some(&value));
+                token.set(Some(value));
+                message.set(None);
+            }
+        })
+    };
+    let forget_token = {
+        let token = token.clone();
+        Callback::from(move |_| {
+            server_api::save_token(None);
+            token.set(None);
+        })
+    };
+    let start = {
+        let (token, project, branch, push, use_edits) =
+            (token.clone(), project.clone(), branch.clone(), push.clone(), use_edits.clone());
+        let (message, selected, shared, redraw) = (message.clone(), selected.clone(), shared.clone(), redraw.clone());
+        let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
+        let (services, steps) = (props.services.clone(), props.steps.clone());
+        Callback::from(move |_| {
+            let Some(t) = (*token).clone() else {
+                message.set(Some("enter the API token first".into()));
+                return;
+            };
+            let b = branch.trim();
+            let body = serde_json::to_string(&NewRun {
+                project: &project,
+                tag: (!b.is_empty()).then_some(b),
+                push: *push,
+                services: use_edits.then_some(services.as_str()),
+                steps: use_edits.then_some(steps.as_str()),
+            })
+            .unwrap_or_default();
+            message.set(None);
+            selected.set(None);
+            let (shared, redraw, on_error, on_end, refresh_history) =
+                (shared.clone(), redraw.clone(), on_error.clone(), on_end.clone(), refresh_history.clone());
+            spawn_local(async move {
+                match server_api::json::<Created>("POST", "/api/runs", Some(&t), Some(body)).await {
+                    Ok(created) => {
+                        follow(&shared, created.id, t, redraw, on_end);
+                        refresh_history.emit(());
+                    }
+                    Err(e) => on_error.emit(e),
+                }
+            });
+        })
+    };
+    let open = |id: String| {
+        let (token, message, selected, shared, redraw, on_end) =
+            (token.clone(), message.clone(), selected.clone(), shared.clone(), redraw.clone(), on_end.clone());
+        Callback::from(move |_| match (*token).clone() {
+            Some(t) => {
+                message.set(None);
+                selected.set(None);
+                follow(&shared, id.clone(), t, redraw.clone(), on_end.clone());
+            }
+            None => message.set(Some("enter the API token to open a run's log".into())),
+        })
+    };
+    let post_action = |action: &'static str| {
+        let (token, shared, on_error) = (token.clone(), shared.clone(), on_error.clone());
+        Callback::from(move |_| {
+            let (Some(t), Some(id)) = ((*token).clone(), shared.borrow().id.clone()) else { return };
+            let on_error = on_error.clone();
+            spawn_local(async move {
+                let path = format!("/api/runs/{id}/{action}");
+                if let Err(e) = server_api::json::<serde::de::IgnoredAny>("POST", &path, Some(&t), None).await {
+                    on_error.emit(e);
+                }
+            });
+        })
+    };
+    let download_log = {
+        let shared = shared.clone();
+        Callback::from(move |_| {
+            let f = shared.borrow();
+            let name = format!("slipway-run-{}.log", f.id.as_deref().unwrap_or("run"));
+            download(&name, f.log.full_text().as_bytes(), "text/plain");
+        })
+    };
+    let pick = {
+        let (selected, shared) = (selected.clone(), shared.clone());
+        Callback::from(move |name: String| {
+            let f = shared.borrow();
+            let leaf = f.log.plan.as_ref().and_then(|p| p.find(&name)).is_some_and(|s| s.steps.is_empty());
+            selected.set(leaf.then_some(name));
+        })
+    };
+
+    let projects = match &*server {
+        ServerState::Checking => {
+            return html! { <RunShell><p class="muted">{ "Looking for the run API…" }</p></RunShell> };
+        }
+        ServerState::Unavailable(m) => {
+            return html! {
+                <RunShell><p class="muted" data-testid="run-unavailable">
+                    { format!("Runs need the studio served by `slipway serve --project NAME=PATH` ({m}).") }
+                </p></RunShell>
+            };
+        }
+        ServerState::Ready(p) if p.is_empty() => {
+            return html! {
+                <RunShell><p class="muted" data-testid="run-unavailable">
+                    { "This server has no projects: start it with `slipway serve --project NAME=PATH`." }
+                </p></RunShell>
+            };
+        }
+        ServerState::Ready(p) => p.clone(),
+    };
+
+    let f = shared.borrow();
+    let run_status = match &f.log.finished {
+        Some((s, _)) => s.clone(),
+        None if f.log.plan.is_some() => "running".into(),
+        None => "queued".into(),
+    };
+    let (hidden, tail) = f.log.tail(selected.as_deref(), RENDER_CAP);
+    let on_project = {
+        let project = project.clone();
+        Callback::from(move |e: Event| project.set(e.target_unchecked_into::<HtmlSelectElement>().value()))
+    };
+    let on_branch = {
+        let branch = branch.clone();
+        Callback::from(move |e: InputEvent| branch.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let toggle = |h: &UseStateHandle<bool>| {
+        let h = h.clone();
+        Callback::from(move |e: Event| h.set(e.target_unchecked_into::<HtmlInputElement>().checked()))
+    };
+    let show_all = {
+        let selected = selected.clone();
+        Callback::from(move |_| selected.set(None))
+    };
+
+    html! {
+        <RunShell>
+            if token.is_none() {
+                <form class="row" onsubmit={save_token}>
+                    <label class="grow">{ "API token (printed by the server at first start, or its SLIPWAY_TOKEN; kept for this tab only)" }
+                        <input type="password" data-testid="token-input" ref={token_ref} autocomplete="off" /></label>
+                    <button type="submit" data-testid="token-save">{ "Use token" }</button>
+                </form>
+            } else {
+                <div class="row"><span class="muted">{ "Token kept for this tab." }</span>
+                    <button onclick={forget_token}>{ "Forget token" }</button></div>
+            }
+            <div class="row">
+                <label>{ "Project" }<select data-testid="run-project" onchange={on_project}>
+                    { for projects.iter().map(|p| html! { <option value={p.clone()} selected={*p == *project}>{ p }</option> }) }
+                </select></label>
+                <label>{ "Branch or tag" }<input type="text" data-testid="run-branch" value={(*branch).clone()} oninput={on_branch} /></label>
+                <label class="check"><input type="checkbox" data-testid="run-push" checked={*push} onchange={toggle(&push)} />{ " push" }</label>
+                <label class="check"><input type="checkbox" data-testid="run-edits" checked={*use_edits} onchange={toggle(&use_edits)} />
+                    { " use the editors' files" }</label>
+                <button data-testid="run-start" onclick={start}>{ "Run" }</button>
+            </div>
+            if let Some(m) = &*message { <p class="msg bad" data-testid="run-message">{ m }</p> }
+            if let Some(id) = &f.id {
+                <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status.clone()}>
+                    <div class="row">
+                        <strong>{ format!("Run {id}") }</strong>
+                        <span class={classes!("badge", run_status.clone())}>{ &run_status }</span>
+                        <span class="muted">{ format!("{} log lines", f.log.line_count()) }</span>
+                        if let Some((_, Some(e))) = &f.log.finished { <span class="bad">{ e }</span> }
+                        if let Some(g) = &f.log.waiting {
+                            <button data-testid="run-approve" onclick={post_action("approve")}>{ format!("Approve `{g}`") }</button>
+                        }
+                        if f.log.finished.is_none() {
+                            <button data-testid="run-cancel" onclick={post_action("cancel")}>{ "Cancel" }</button>
+                        }
+                        <button data-testid="run-download" onclick={download_log}>{ "Download full log" }</button>
+                    </div>
+                    <div class="run-body">
+                        <ul class="plan graph" data-testid="run-graph">
+                            if let Some(plan) = &f.log.plan {
+                                { for plan.steps.iter().map(|s| plan_tree::node(s, Some(&f.log), Some(&pick))) }
+                            }
+                        </ul>
+                        <div class="log">
+                            <div class="row muted">
+                                { selected.as_deref().map_or("All steps".to_string(), |s| format!("Step {s}")) }
+                                if selected.is_some() { <button onclick={show_all}>{ "All steps" }</button> }
+                                if hidden > 0 { { format!(" · {hidden} earlier lines not shown; download the full log") } }
+                            </div>
+                            <pre data-testid="run-log" ref={log_ref} onscroll={on_log_scroll}>{ tail }</pre>
+                        </div>
+                    </div>
+                </div>
+            }
+            <h3>{ "Recent runs " }<button onclick={refresh_history.reform(|_| ())}>{ "Refresh" }</button></h3>
+            <table class="history" data-testid="run-history">
+                { for history.iter().map(|r| html! {
+                    <tr data-run-id={r.id.clone()} onclick={open(r.id.clone())}>
+                        <td class="mono">{ &r.id }</td><td>{ &r.project }</td>
+                        <td class="mono">{ r.tag.as_deref().unwrap_or("") }{ if r.push { " · push" } else { "" } }</td>
+                        <td><span class={classes!("badge", r.status.clone())}>{ &r.status }</span></td>
+                        <td class="muted">{ ago(r.created_at) }</td>
+                    </tr>
+                }) }
+            </table>
+        </RunShell>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ShellProps {
+    children: Html,
+}
+
+#[function_component(RunShell)]
+fn run_shell(props: &ShellProps) -> Html {
+    html! {
+        <section class="runs" data-testid="run-panel">
+            <header>{ "Run on the server" }</header>
+            { props.children.clone() }
+        </section>
+    }
+}
+
+fn ago(unix: i64) -> String {
+    let s = ((js_sys::Date::now() / 1000.0) as i64 - unix).max(0);
+    match s {
+        0..60 => format!("{s}s ago"),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86400 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86400),
+    }
+}

@@ -1,0 +1,278 @@
+//! A server run as the studio follows it: the plan (the run's first event), each step's
+//! status, and the log. A chatty build sends thousands of events per second; they land here
+//! without touching the DOM, and the Run panel renders a capped tail a few times per second.
+
+use serde::Deserialize;
+use slipway_core::plan::{Plan, PlannedStep};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Lines shown in the log view; the rest are in the download.
+pub const RENDER_CAP: usize = 1000;
+
+/// One event of `GET /api/runs/{id}/events`, as the server's executor and run manager write
+/// it. Flat rather than a tagged enum: serde's internally tagged enums buffer every event
+/// through a generic `Content` tree, which cost 25 KB of the studio's download.
+#[derive(Deserialize)]
+struct RunEvent {
+    event: String,
+    plan: Option<Plan>,
+    step: Option<String>,
+    line: Option<String>,
+    message: Option<String>,
+    group: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
+}
+
+struct Line {
+    /// Empty for runner messages that belong to no step.
+    step: Rc<str>,
+    text: String,
+}
+
+#[derive(Default)]
+pub struct RunLog {
+    pub plan: Option<Plan>,
+    statuses: HashMap<String, (String, Option<String>)>,
+    lines: Vec<Line>,
+    /// Indices into `lines`, per step, so a step's tail costs its own length only.
+    by_step: HashMap<Rc<str>, Vec<usize>>,
+    /// The `manual` group waiting for approval, if any.
+    pub waiting: Option<String>,
+    /// The run's final status and error, once it has ended.
+    pub finished: Option<(String, Option<String>)>,
+    /// The last event applied; a reconnect resumes after it.
+    pub last_seq: u64,
+}
+
+impl RunLog {
+    /// Apply one event; events at or before `last_seq` (repeats after a reconnect) are ignored.
+    pub fn apply(&mut self, seq: u64, data: &str) {
+        if seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = seq;
+        let Ok(e) = serde_json::from_str::<RunEvent>(data) else { return };
+        let step = e.step.unwrap_or_default();
+        match e.event.as_str() {
+            "plan" => self.plan = e.plan,
+            "log" => self.push(&step, e.line.unwrap_or_default()),
+            "info" => self.push("", e.message.unwrap_or_default()),
+            "waiting" => {
+                let group = e.group.unwrap_or_default();
+                self.push("", format!("waiting for approval of `{group}`"));
+                self.waiting = Some(group);
+            }
+            "step_status" => {
+                let status = e.status.unwrap_or_default();
+                if status == "running" {
+                    self.waiting = None;
+                }
+                if let Some(m) = &e.message {
+                    self.push(&step, format!("{status}: {m}"));
+                }
+                self.statuses.insert(step, (status, e.message));
+            }
+            "run_finished" => {
+                self.waiting = None;
+                self.finished = Some((e.status.unwrap_or_default(), e.error));
+            }
+            // Events a newer server may add: ignored, not an error.
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, step: &str, text: String) {
+        let key = match self.by_step.get_key_value(step) {
+            Some((k, _)) => k.clone(),
+            None => Rc::from(step),
+        };
+        self.by_step.entry(key.clone()).or_default().push(self.lines.len());
+        self.lines.push(Line { step: key, text });
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// A leaf step's status (`running`, `success`, `failed`, `skipped`, `cancelled`).
+    pub fn status(&self, step: &str) -> Option<&str> {
+        self.statuses.get(step).map(|(s, _)| s.as_str())
+    }
+
+    /// A node's status in the graph: a leaf's own, a group's from its children, `waiting` for
+    /// a manual group that waits for approval; `None` while nothing under it has started.
+    pub fn node_status(&self, node: &PlannedStep) -> Option<&str> {
+        if self.waiting.as_deref() == Some(node.name.as_str()) {
+            return Some("waiting");
+        }
+        if node.steps.is_empty() {
+            return self.status(&node.name);
+        }
+        let children: Vec<Option<&str>> = node.steps.iter().map(|c| self.node_status(c)).collect();
+        let any = |s: &str| children.contains(&Some(s));
+        if any("failed") {
+            Some("failed")
+        } else if any("running") || any("waiting") {
+            Some("running")
+        } else if any("cancelled") {
+            Some("cancelled")
+        } else if children.iter().all(|c| matches!(c, Some("success" | "skipped"))) {
+            Some(if any("success") { "success" } else { "skipped" })
+        } else if children.iter().any(Option::is_some) {
+            Some("running")
+        } else {
+            None
+        }
+    }
+
+    /// The last `cap` lines (of one step, or of all with step prefixes) and how many earlier
+    /// lines are not shown.
+    pub fn tail(&self, step: Option<&str>, cap: usize) -> (usize, String) {
+        let mut out = String::new();
+        match step {
+            Some(s) => {
+                let idx = self.by_step.get(s).map(Vec::as_slice).unwrap_or_default();
+                let from = idx.len().saturating_sub(cap);
+                for &i in &idx[from..] {
+                    out.push_str(&self.lines[i].text);
+                    out.push('\n');
+                }
+                (from, out)
+            }
+            None => {
+                let from = self.lines.len().saturating_sub(cap);
+                for line in &self.lines[from..] {
+                    write_line(&mut out, line);
+                }
+                (from, out)
+            }
+        }
+    }
+
+    /// Every line, for download.
+    pub fn full_text(&self) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            write_line(&mut out, line);
+        }
+        out
+    }
+}
+
+/// jet's layout: `step | line`, runner messages as `slipway: message`.
+fn write_line(out: &mut String, line: &Line) {
+    if line.step.is_empty() {
+        out.push_str("slipway: ");
+    } else {
+        out.push_str(&line.step);
+        out.push_str(" | ");
+    }
+    out.push_str(&line.text);
+    out.push('\n');
+}
+
+/// Splits a Server-Sent Events byte stream into `(id, data)` events. Chunks may end anywhere,
+/// even inside a UTF-8 sequence, so bytes wait until their event is complete.
+#[derive(Default)]
+pub struct SseParser {
+    pending: Vec<u8>,
+}
+
+impl SseParser {
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<(u64, String)> {
+        self.pending.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        let mut start = 0;
+        while let Some(end) = find_blank_line(&self.pending[start..]) {
+            let block = String::from_utf8_lossy(&self.pending[start..start + end]);
+            let (mut id, mut data) = (None, Vec::new());
+            for field in block.lines() {
+                if let Some(v) = field.strip_prefix("id:") {
+                    id = v.trim().parse::<u64>().ok();
+                } else if let Some(v) = field.strip_prefix("data:") {
+                    data.push(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+            // Comments (keep-alives) and events without an id carry nothing to apply.
+            if let Some(id) = id {
+                events.push((id, data.join("\n")));
+            }
+            start += end + 2;
+        }
+        self.pending.drain(..start);
+        events
+    }
+}
+
+fn find_blank_line(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"{"event":"plan","plan":{"tag":"main","push":false,"steps":[
+        {"name":"tests","type":"serial","status":"will-run","steps":[
+            {"name":"unit","type":"run","status":"will-run","service":"app","command":["true"]},
+            {"name":"lint","type":"run","status":"will-run","service":"app","command":["true"]}]}]}}"#;
+
+    #[test]
+    fn sse_frames_split_anywhere_come_out_whole() {
+        let stream = "id: 1\ndata: {\"a\":\"é\"}\n\n:\n\nid: 2\ndata: x\n\n".as_bytes();
+        for cut in 0..stream.len() {
+            let mut p = SseParser::default();
+            let mut got = p.feed(&stream[..cut]);
+            got.extend(p.feed(&stream[cut..]));
+            assert_eq!(got, vec![(1, "{\"a\":\"é\"}".to_string()), (2, "x".to_string())], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn group_status_follows_its_children_and_repeats_are_ignored() {
+        let mut log = RunLog::default();
+        log.apply(1, PLAN);
+        let group = log.plan.as_ref().unwrap().steps[0].clone();
+        assert_eq!(log.node_status(&group), None);
+        log.apply(2, r#"{"event":"step_status","step":"unit","status":"running"}"#);
+        assert_eq!(log.node_status(&group), Some("running"));
+        log.apply(3, r#"{"event":"log","step":"unit","service":"app","line":"ok 1"}"#);
+        log.apply(3, r#"{"event":"log","step":"unit","service":"app","line":"ok 1"}"#);
+        log.apply(4, r#"{"event":"step_status","step":"unit","status":"success","duration_ms":5}"#);
+        assert_eq!(log.node_status(&group), Some("running"), "lint has not run yet");
+        log.apply(5, r#"{"event":"step_status","step":"lint","status":"success"}"#);
+        assert_eq!(log.node_status(&group), Some("success"));
+        log.apply(6, r#"{"event":"step_status","step":"lint","status":"failed","message":"exit 1"}"#);
+        assert_eq!(log.node_status(&group), Some("failed"));
+        log.apply(7, r#"{"event":"run_finished","status":"failed","error":null}"#);
+        assert_eq!(log.finished, Some(("failed".into(), None)));
+        assert_eq!(log.full_text(), "unit | ok 1\nlint | failed: exit 1\n");
+        assert_eq!(log.last_seq, 7);
+    }
+
+    #[test]
+    fn tails_are_capped_and_count_what_they_hide() {
+        let mut log = RunLog::default();
+        for i in 1..=2500u64 {
+            let step = if i % 2 == 0 { "even" } else { "odd" };
+            log.apply(i, &format!(r#"{{"event":"log","step":"{step}","service":"s","line":"n{i}"}}"#));
+        }
+        let (hidden, text) = log.tail(None, RENDER_CAP);
+        assert_eq!(hidden, 1500);
+        assert!(text.starts_with("odd | n1501\n") && text.ends_with("odd | n2499\neven | n2500\n"));
+        let (hidden, text) = log.tail(Some("even"), 10);
+        assert_eq!(hidden, 1240);
+        assert_eq!(text.lines().next(), Some("n2482"));
+        assert_eq!(log.full_text().lines().count(), 2500);
+    }
+
+    #[test]
+    fn unknown_events_and_bad_json_change_nothing_but_the_position() {
+        let mut log = RunLog::default();
+        log.apply(1, r#"{"event":"something_new","x":1}"#);
+        log.apply(2, "not json");
+        assert_eq!((log.line_count(), log.last_seq), (0, 2));
+    }
+}
