@@ -5,22 +5,19 @@
 //! 2. the delay from a line written in a container to its arrival at an SSE client (p50, p99),
 //!    both clocks being the host's `/proc/uptime` (10 ms resolution).
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn uptime() -> f64 {
     std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap()
 }
 
 fn main() {
-    let up = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
-    let out = Command::new("bash").arg(up).stderr(Stdio::inherit()).output().unwrap();
-    assert!(out.status.success(), "tests/env/up.sh failed");
-    let base = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("export SLIPWAY_TEST_BASE_IMAGE=").map(str::to_string))
-        .unwrap();
+    let base = support::base_image();
     let project = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("codeship-services.yml"), format!("a:\n  image: {base}\n")).unwrap();
@@ -29,19 +26,13 @@ fn main() {
         "- name: chatty\n  service: a\n  command: sh -c 'for i in $(seq 300); do cut -d\" \" -f1 /proc/uptime; sleep 0.02; done'\n",
     )
     .unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .arg("--project")
-        .arg(format!("bench={}", project.path().display()))
-        .env("SLIPWAY_TOKEN", "bench")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("Slipway studio: ").unwrap().trim_end_matches('/').to_string();
+    let args = [
+        "--data-dir".to_string(),
+        data.path().display().to_string(),
+        "--project".to_string(),
+        format!("bench={}", project.path().display()),
+    ];
+    let (mut server, url) = support::serve(&args, "bench");
 
     // 1. /api/validate under wrk.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/examples/00.aggregate");

@@ -4,9 +4,12 @@
 //! the aggregate example and a ~5,000-step project, encrypt+decrypt of 1 MiB, and a chatty
 //! run followed live in the Run panel (needs the Docker engine: tests/env/up.sh is run first).
 
-use fantoccini::{ClientBuilder, Locator};
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use fantoccini::Locator;
+
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,52 +45,24 @@ async fn main() {
     }
     println!("bundle (wasm + js): raw {raw} B, gzip {gz} B  (goal < 350 KB gzip)");
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let up =
-        Command::new("bash").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh")).output().unwrap();
-    assert!(up.status.success(), "tests/env/up.sh failed");
+    let base = support::base_image();
     let chatty = tempfile::tempdir().unwrap();
-    std::fs::write(chatty.path().join("codeship-services.yml"), "app:\n  image: slipway-test/busybox:latest\n")
-        .unwrap();
+    std::fs::write(chatty.path().join("codeship-services.yml"), format!("app:\n  image: {base}\n")).unwrap();
     std::fs::write(
         chatty.path().join("codeship-steps.yml"),
         format!("- name: chatty\n  service: app\n  command: sh -c 'seq 1 {CHATTY_LINES}'\n"),
     )
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .arg("--project")
-        .arg(format!("chatty={}", chatty.path().display()))
-        .env("SLIPWAY_TOKEN", "bench-token")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("Slipway studio: ").unwrap().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut driver = Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).spawn().unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let caps = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--no-first-run", format!("--user-data-dir={}", profile.path().display())]}});
-    let Value::Object(caps) = caps else { unreachable!() };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let c = loop {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) if Instant::now() > deadline => panic!("{e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let args = [
+        "--data-dir".to_string(),
+        data.path().display().to_string(),
+        "--project".to_string(),
+        format!("chatty={}", chatty.path().display()),
+    ];
+    let (mut server, url) = support::serve(&args, "bench-token");
+    let chromium = support::Chromium::start().await;
+    let c = chromium.client.clone();
     let mut interactive = Vec::new();
     for _ in 0..5 {
         c.goto(&url).await.unwrap();
@@ -113,9 +88,7 @@ async fn main() {
     crypto.sort_by(|a, b| a.total_cmp(b));
     println!("encrypt + decrypt 1 MiB (aead, median of 5): {:.1} ms", crypto[2]);
     chatty_run(&c, &url).await;
-    let _ = c.close().await;
-    let _ = driver.kill();
-    let _ = driver.wait();
+    chromium.close().await;
     let _ = server.kill();
     let _ = server.wait();
 }

@@ -1,22 +1,14 @@
 //! The run API against the real server, engine and SQLite database: runs started over HTTP,
 //! followed over SSE to the end, cancelled, interrupted by a server crash, and run five at once.
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "test-token-7c1e";
-
-fn base_image() -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
-    let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
-    assert!(out.status.success(), "tests/env/up.sh failed: the API tests need a Docker engine");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("export SLIPWAY_TEST_BASE_IMAGE=").map(str::to_string))
-        .unwrap()
-}
 
 struct Server {
     child: Child,
@@ -28,25 +20,15 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, project: &Path, limit: usize) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--max-concurrent-runs", &limit.to_string()])
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--project")
-            .arg(format!("demo={}", project.display()))
-            .env("SLIPWAY_TOKEN", TOKEN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("Slipway studio: ")
-            .expect("serve prints its URL")
-            .trim_end_matches('/')
-            .to_string();
+        let args = [
+            "--max-concurrent-runs".to_string(),
+            limit.to_string(),
+            "--data-dir".to_string(),
+            data.display().to_string(),
+            "--project".to_string(),
+            format!("demo={}", project.display()),
+        ];
+        let (child, url) = support::serve(&args, TOKEN);
         Server { child, url, data: data.to_path_buf(), project: project.to_path_buf(), limit }
     }
 
@@ -111,7 +93,7 @@ impl Drop for Server {
 
 fn project(steps: &str) -> (tempfile::TempDir, tempfile::TempDir) {
     let p = tempfile::tempdir().unwrap();
-    let base = base_image();
+    let base = support::base_image();
     std::fs::write(
         p.path().join("codeship-services.yml"),
         format!("a:\n  image: {base}\n  encrypted_env_file: s.encrypted\n"),

@@ -2,20 +2,18 @@
 //! WebDriver, against `slipway serve` serving the built studio. `cargo xtask test` builds the
 //! studio first; these tests fail with a clear message when it has not been built.
 
-use fantoccini::{Client, ClientBuilder, Locator, key::Key};
+mod support;
+
+use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use std::time::{Duration, Instant};
 
 /// One browser at a time: the build machine has two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Server {
     child: Child,
@@ -40,20 +38,10 @@ impl Server {
         );
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--request-log"])
-            .arg(&log)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(extra)
-            .env("SLIPWAY_TOKEN", "studio-test-token")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("Slipway studio: ").expect("serve prints its URL").to_string();
+        let mut args = vec!["--request-log".to_string(), log.display().to_string()];
+        args.extend(["--data-dir".to_string(), dir.path().display().to_string()]);
+        args.extend(extra.iter().cloned());
+        let (child, url) = support::serve(&args, "studio-test-token");
         Server { child, url, log, _dir: dir }
     }
 
@@ -81,51 +69,13 @@ impl Drop for Server {
 
 struct Browser {
     client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
+    chromium: support::Chromium,
 }
 
 impl Browser {
     async fn start() -> Browser {
-        // Two TLS backends are linked in (bollard's and fantoccini's); pick one explicitly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian package chromium-driver) must be installed; `cargo xtask test` installs it");
-        let profile = tempfile::tempdir().unwrap();
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=1400,1100",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
-        });
-        let caps = match caps {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            match ClientBuilder::rustls()
-                .unwrap()
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) if Instant::now() > deadline => panic!("cannot start Chromium through chromedriver: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        };
-        Browser { client, driver, _profile: profile }
+        let chromium = support::Chromium::start().await;
+        Browser { client: chromium.client.clone(), chromium }
     }
 
     async fn open(&self, url: &str) {
@@ -185,10 +135,8 @@ impl Browser {
         v.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()
     }
 
-    async fn close(mut self) {
-        let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+    async fn close(self) {
+        self.chromium.close().await;
     }
 }
 
@@ -373,13 +321,6 @@ async fn a_reload_keeps_the_draft_and_reset_restores_the_example() {
     b.close().await;
 }
 
-/// The Docker engine and base image, from tests/env/up.sh (idempotent).
-fn engine_up() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
-    let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
-    assert!(out.status.success(), "tests/env/up.sh failed: the Run panel test needs a Docker engine");
-}
-
 /// examples/sample copied to a temporary folder, so runs never write into the repository.
 fn sample_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -393,7 +334,7 @@ fn sample_project() -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_green() {
     let _serial = SERIAL.lock().await;
-    engine_up();
+    support::env_up();
     let project = sample_project();
     let server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
     let b = Browser::start().await;
@@ -404,6 +345,15 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
         b.client.find(Locator::Css("[data-testid=token-input]")).await.is_ok()
     })
     .await;
+    // A wrong token is refused with a message that says what to do, and forgotten.
+    b.set_value("token-input", "not-the-token").await;
+    b.client.find(Locator::Css("[data-testid=token-save]")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::Css("[data-testid=run-start]")).await.unwrap().click().await.unwrap();
+    b.wait("the refusal", Duration::from_secs(5), || async {
+        b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains("refused the token"))
+    })
+    .await;
+    assert_eq!(b.js("return sessionStorage.getItem('slipway.token')").await, Value::Null);
     b.set_value("token-input", "studio-test-token").await;
     b.client.find(Locator::Css("[data-testid=token-save]")).await.unwrap().click().await.unwrap();
     let stored = b

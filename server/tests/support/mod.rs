@@ -1,0 +1,99 @@
+//! What the integration tests and the benches share: the test environment (tests/env/up.sh),
+//! `slipway serve` as a child process, and headless Chromium through chromedriver. Each test
+//! file or bench uses only part of it, hence `dead_code` is allowed.
+#![allow(dead_code)]
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bring up the Docker engine, base image and registry (idempotent); their `export` lines.
+pub fn env_up() -> Vec<(String, String)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
+    let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
+    assert!(out.status.success(), "tests/env/up.sh failed: these tests need a Docker engine");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The busybox base image tests/env/up.sh imports.
+pub fn base_image() -> String {
+    env_up().into_iter().find(|(k, _)| k == "SLIPWAY_TEST_BASE_IMAGE").expect("up.sh names the base image").1
+}
+
+/// `slipway serve --addr 127.0.0.1:0 ARGS…` with `SLIPWAY_TOKEN=token`; the child and its URL
+/// (without a trailing slash), read from the line it prints first.
+pub fn serve(args: &[String], token: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("SLIPWAY_TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("Slipway studio: ").expect("serve prints its URL").trim_end_matches('/');
+    (child, url.to_string())
+}
+
+/// Debian's Chromium, headless, with a fresh profile, driven through chromedriver.
+pub struct Chromium {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Chromium {
+    pub async fn start() -> Chromium {
+        // Two TLS backends are linked in (bollard's and fantoccini's); pick one explicitly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian package chromium-driver) must be installed; `cargo xtask test` installs it");
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1400,1100",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let Value::Object(caps) = caps else { unreachable!() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("cannot start Chromium through chromedriver: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Chromium { client, driver, _profile: profile }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
