@@ -196,8 +196,16 @@ impl Manager {
         let (tname, ttext) = read(&req.steps, &["codeship-steps.yml", "codeship-steps.json"])?;
         let (sv, st) = (SourceFile::new(sname, stext), SourceFile::new(tname, ttext));
         let checked = slipway_core::check(&sv, &st);
-        if checked.report.has_errors() {
-            bail!("the configuration has {} error(s); validate it first", checked.report.errors);
+        if let Some(d) = checked.report.diagnostics.iter().find(|d| d.is_error()) {
+            bail!(
+                "the configuration has {} error(s), the first at {}:{}:{}: {} [{}]; validate it first",
+                checked.report.errors,
+                d.file,
+                d.line,
+                d.column,
+                d.message,
+                d.code.as_str()
+            );
         }
         // Values the request leaves out come from the project's git work tree, as jet took them.
         let git = crate::gitinfo::GitInfo::read(&project.dir);
@@ -237,6 +245,7 @@ impl Manager {
             options: RunOptions {
                 approval: Some(live.approval.clone()),
                 cache_registry: self.cache_registry.clone(),
+                confine: true,
                 ..RunOptions::default()
             },
         };

@@ -181,6 +181,25 @@ fn a_failing_run_reports_the_failing_step() {
 }
 
 #[test]
+fn edited_files_cannot_reach_outside_the_project() {
+    let (p, d) = project("- name: s\n  service: a\n  command: echo hi\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let base = support::base_image();
+    let cases = [
+        (format!("a:\n  image: {base}\n  env_file: ../../../../../etc/hostname\n"), "outside the project folder"),
+        (format!("a:\n  image: {base}\n  volumes:\n    - /etc:/host-etc\n"), "is absolute"),
+        // Caught by validation already, with its position.
+        (format!("a:\n  image: {base}\n  volumes:\n    - ../..:/up\n"), "codeship-services.yml:4:"),
+    ];
+    for (services, expected) in cases {
+        let id = s.start_run(serde_json::json!({"project": "demo", "services": services}));
+        s.follow(&id, None);
+        let run = s.wait_status(&id, "failed", Duration::from_secs(60));
+        assert!(run.to_string().contains(expected), "{services}: {run}");
+    }
+}
+
+#[test]
 fn cancel_stops_the_containers() {
     let (p, d) = project("- name: long\n  service: a\n  command: sleep 300\n");
     let s = Server::start(d.path(), p.path(), 2);

@@ -54,7 +54,7 @@ impl Runner {
             env.set(&k.value, &v.value);
         }
         for f in &svc.env_file {
-            let path = self.spec.dir.join(&f.value);
+            let path = super::paths::project_file(&self.spec.dir, &f.value, self.spec.options.confine)?;
             let text =
                 std::fs::read_to_string(&path).with_context(|| format!("cannot read env_file {}", path.display()))?;
             for (k, v) in envfile::parse(&text).with_context(|| format!("in env_file {}", path.display()))? {

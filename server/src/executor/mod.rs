@@ -9,6 +9,7 @@ pub mod events;
 mod images;
 pub mod labels;
 pub mod mask;
+mod paths;
 mod push;
 pub mod secrets;
 mod step;
@@ -51,6 +52,9 @@ pub struct RunOptions {
     /// Where `cached: true` services keep their cache images (`registry/prefix`); without
     /// it, `cached` is ignored.
     pub cache_registry: Option<String>,
+    /// Keep every path in the project folder: no files or volumes outside it, no absolute
+    /// volume paths. The server sets it; its runs' configuration may come from a request.
+    pub confine: bool,
 }
 
 impl Default for RunOptions {
@@ -63,6 +67,7 @@ impl Default for RunOptions {
             parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
             extra_env: Vec::new(),
             approval: None,
+            confine: false,
             cache_registry: None,
         }
     }
@@ -111,7 +116,14 @@ pub(crate) struct Runner {
 
 fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Arc<Runner>> {
     let mut masker = Masker::new();
-    let secrets = secrets::Secrets::prepare(&spec.dir, &spec.services, &spec.plan, spec.key.as_ref(), &mut masker)?;
+    let secrets = secrets::Secrets::prepare(
+        &spec.dir,
+        spec.options.confine,
+        &spec.services,
+        &spec.plan,
+        spec.key.as_ref(),
+        &mut masker,
+    )?;
     let slots = Semaphore::new(spec.options.parallelism.max(1));
     Ok(Arc::new(Runner {
         docker,

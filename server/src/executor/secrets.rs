@@ -27,8 +27,8 @@ fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
     })
 }
 
-fn decrypt_file(dir: &Path, rel: &str, key: &Key) -> Result<Vec<u8>> {
-    let path = dir.join(rel);
+fn decrypt_file(dir: &Path, confine: bool, rel: &str, key: &Key) -> Result<Vec<u8>> {
+    let path = super::paths::project_file(dir, rel, confine)?;
     let data = std::fs::read(&path).with_context(|| format!("cannot read encrypted file {}", path.display()))?;
     let (plain, _) = crypto::decrypt(key, &data).with_context(|| format!("cannot decrypt {}", path.display()))?;
     Ok(plain)
@@ -50,6 +50,7 @@ fn env_lines(bytes: Vec<u8>, what: &str) -> Result<Vec<(String, String)>> {
 impl Secrets {
     pub fn prepare(
         dir: &Path,
+        confine: bool,
         services: &ServicesFile,
         plan: &Plan,
         key: Option<&Key>,
@@ -68,13 +69,13 @@ impl Secrets {
             }
             for f in &svc.encrypted_env_file {
                 let k = need_key(key, &f.value)?;
-                env.extend(env_lines(decrypt_file(dir, &f.value, &k)?, &f.value)?);
+                env.extend(env_lines(decrypt_file(dir, confine, &f.value, &k)?, &f.value)?);
             }
             let mut args = Vec::new();
             if let Some(b) = &svc.build {
                 if let Some(f) = &b.encrypted_args_file {
                     let k = need_key(key, &f.value)?;
-                    args.extend(env_lines(decrypt_file(dir, &f.value, &k)?, &f.value)?);
+                    args.extend(env_lines(decrypt_file(dir, confine, &f.value, &k)?, &f.value)?);
                 }
                 if let Some(blob) = &b.encrypted_args {
                     let k = need_key(key, &format!("`build.encrypted_args` of service `{name}`"))?;
@@ -92,25 +93,32 @@ impl Secrets {
                 s.build_args.insert(name.clone(), args);
             }
             if let Some(p) = &svc.encrypted_dockercfg_path {
-                s.load_dockercfg(dir, &p.value, key, masker)?;
+                s.load_dockercfg(dir, confine, &p.value, key, masker)?;
             }
         }
         for step in plan.leaves() {
             if let Some(p) = &step.encrypted_dockercfg_path
                 && step.status == slipway_core::plan::Status::WillRun
             {
-                s.load_dockercfg(dir, p, key, masker)?;
+                s.load_dockercfg(dir, confine, p, key, masker)?;
             }
         }
         Ok(s)
     }
 
-    fn load_dockercfg(&mut self, dir: &Path, rel: &str, key: Option<&Key>, masker: &mut Masker) -> Result<()> {
+    fn load_dockercfg(
+        &mut self,
+        dir: &Path,
+        confine: bool,
+        rel: &str,
+        key: Option<&Key>,
+        masker: &mut Masker,
+    ) -> Result<()> {
         if self.dockercfgs.contains_key(rel) {
             return Ok(());
         }
         let k = need_key(key, rel)?;
-        let cfg = DockerCfg::parse(&decrypt_file(dir, rel, &k)?).with_context(|| format!("in {rel}"))?;
+        let cfg = DockerCfg::parse(&decrypt_file(dir, confine, rel, &k)?).with_context(|| format!("in {rel}"))?;
         masker.extend(cfg.secrets());
         self.dockercfgs.insert(rel.to_string(), cfg);
         Ok(())

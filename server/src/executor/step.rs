@@ -245,6 +245,9 @@ impl Runner {
 
     /// A host path from a volume, relative to the project folder; it must stay inside.
     fn host_path(&self, host: &str) -> Result<String> {
+        if self.spec.options.confine && std::path::Path::new(host).is_absolute() {
+            bail!("volume host path `{host}` is absolute; server runs may only mount folders inside the project");
+        }
         let root = self.spec.dir.canonicalize()?;
         let path =
             if std::path::Path::new(host).is_absolute() { std::path::PathBuf::from(host) } else { root.join(host) };
