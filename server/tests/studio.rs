@@ -135,6 +135,23 @@ impl Browser {
         v.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()
     }
 
+    /// The Run panel's current run: its status, the log as shown, and `step=status` for every
+    /// node of the graph; read in one script so the three agree.
+    async fn run_snapshot(&self) -> (String, String, Vec<String>) {
+        let v = self
+            .js("const c = document.querySelector('[data-testid=run-current]'); \
+                 const l = document.querySelector('[data-testid=run-log]'); \
+                 return [c ? c.dataset.runStatus : '', l ? l.textContent : '', \
+                   [...document.querySelectorAll('[data-testid=run-graph] li')].map(e => e.dataset.stepName + '=' + e.dataset.runStatus)]")
+            .await;
+        let graph: Vec<String> = v[2].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string(), graph)
+    }
+
+    async fn click(&self, testid: &str) {
+        self.client.find(Locator::Css(&format!("[data-testid={testid}]"))).await.unwrap().click().await.unwrap();
+    }
+
     async fn close(self) {
         self.chromium.close().await;
     }
@@ -365,16 +382,7 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
 
     b.set_value("run-branch", "main").await;
     b.client.find(Locator::Css("[data-testid=run-start]")).await.unwrap().click().await.unwrap();
-    let snapshot = || async {
-        let v = b
-            .js("const c = document.querySelector('[data-testid=run-current]'); \
-                 const l = document.querySelector('[data-testid=run-log]'); \
-                 return [c ? c.dataset.runStatus : '', l ? l.textContent : '', \
-                   [...document.querySelectorAll('[data-testid=run-graph] li')].map(e => e.dataset.stepName + '=' + e.dataset.runStatus)]")
-            .await;
-        let graph: Vec<String> = v[2].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
-        (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string(), graph)
-    };
+    let snapshot = || b.run_snapshot();
 
     // Live: the first line of `unit` shows while the run is still going and before its last
     // line was even written (the step prints one line every 0.5 s).
@@ -445,5 +453,39 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
         b.texts(&format!("[data-testid=run-history] tr[data-run-id=\"{id}\"] .badge")).await == ["success"]
     })
     .await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_in_the_studio_stops_a_run_waiting_for_approval() {
+    let _serial = SERIAL.lock().await;
+    support::env_up();
+    let project = sample_project();
+    let server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
+    let b = Browser::start().await;
+    // A token already in the tab's session storage is used without asking.
+    b.client.goto(&server.url).await.unwrap();
+    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('studio-test-token'))").await;
+    b.open(&server.url).await;
+    b.wait("the Run button", Duration::from_secs(5), || async {
+        b.client.find(Locator::Css("[data-testid=run-start]")).await.is_ok()
+    })
+    .await;
+    assert!(b.client.find(Locator::Css("[data-testid=token-input]")).await.is_err(), "asked for the token again");
+    b.click("run-start").await;
+    b.wait("the release to wait for approval", Duration::from_secs(60), || async {
+        b.run_snapshot().await.2.contains(&"release=waiting".to_string())
+    })
+    .await;
+    b.click("run-cancel").await;
+    b.wait("the run to be cancelled", Duration::from_secs(30), || async { b.run_snapshot().await.0 == "cancelled" })
+        .await;
+    let (_, text, graph) = b.run_snapshot().await;
+    assert!(graph.contains(&"announce=skipped".to_string()), "{graph:?}");
+    assert!(!text.contains("released"), "the manual step ran: {text}");
+    // Neither Approve nor Cancel is offered for an ended run.
+    for gone in ["run-approve", "run-cancel"] {
+        assert!(b.client.find(Locator::Css(&format!("[data-testid={gone}]"))).await.is_err(), "{gone} still shown");
+    }
     b.close().await;
 }

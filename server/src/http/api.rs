@@ -217,3 +217,43 @@ async fn forward(tx: &tokio::sync::mpsc::Sender<(u64, String)>, seq: u64, data: 
     *last = seq;
     !done
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every route the router serves is in docs/openapi.yaml, and nothing else is: the
+    /// document is written by hand, so this keeps the two from drifting apart.
+    #[test]
+    fn the_openapi_document_lists_exactly_the_served_routes() {
+        let source = include_str!("api.rs");
+        let served: BTreeSet<(String, String)> = source
+            .split(".route(\"")
+            .skip(1)
+            .filter_map(|rest| {
+                let (path, after) = rest.split_once("\", ")?;
+                let method = after.split_once('(')?.0;
+                Some((method.to_string(), path.to_string()))
+            })
+            .collect();
+        assert!(served.len() >= 9, "route scan found too little: {served:?}");
+        let doc = include_str!("../../../docs/openapi.yaml");
+        let mut documented = BTreeSet::new();
+        let mut path = None;
+        for line in doc.lines() {
+            if !line.starts_with(' ') {
+                path = None; // a new top-level section: `paths:` only counts
+                if line == "paths:" {
+                    path = Some(String::new());
+                }
+            } else if let (Some(_), Some(p)) = (&path, line.strip_prefix("  /").and_then(|l| l.strip_suffix(':'))) {
+                path = Some(format!("/{p}"));
+            } else if let (Some(p), Some(m)) = (&path, line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')))
+                && matches!(m, "get" | "post" | "put" | "delete" | "patch")
+            {
+                documented.insert((m.to_string(), p.clone()));
+            }
+        }
+        assert_eq!(served, documented);
+    }
+}
