@@ -257,3 +257,37 @@ fn five_concurrent_runs_of_one_project_finish() {
     // Newest first.
     assert_eq!(list["runs"][0]["id"], ids[4].as_str());
 }
+
+#[test]
+fn projects_come_from_a_config_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("web")).unwrap();
+    let config = dir.path().join("slipway.toml");
+    std::fs::write(&config, "[[project]]\nname = \"web\"\npath = \"web\"\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args = [
+        "--config".to_string(),
+        config.display().to_string(),
+        "--data-dir".to_string(),
+        data.path().display().to_string(),
+    ];
+    let (mut child, url) = support::serve(&args, TOKEN);
+    let mut r = ureq::get(&format!("{url}/api/projects")).call().unwrap();
+    let projects: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(projects, serde_json::json!({"projects": [{"name": "web"}]}));
+
+    // A mistake is reported with its position, and the server does not start.
+    std::fs::write(&config, "[[project]]\nname = \"web\"\npaht = \"web\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("slipway.toml") && err.contains("line 3") && err.contains("paht"), "{err}");
+}

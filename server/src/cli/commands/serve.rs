@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// The key file of a project: NAME=PATH [default: PATH/codeship.aes]. Stays on the server.
     #[arg(long = "key", value_name = "NAME=PATH", value_parser = parse_pair)]
     pub keys: Vec<(String, PathBuf)>,
+    /// Projects from a TOML file, besides any --project: `[[project]]` tables with `name`,
+    /// `path` and optional `key` (paths relative to the file's folder).
+    #[arg(long, value_name = "slipway.toml")]
+    pub config: Option<PathBuf>,
     /// Where the database and the API token live [default: $XDG_DATA_HOME/slipway or ~/.local/share/slipway].
     #[arg(long, env = "SLIPWAY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -40,6 +44,31 @@ fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
         Some((n, p)) if !n.is_empty() && !p.is_empty() => Ok((n.to_string(), PathBuf::from(p))),
         _ => Err(format!("`{s}` is not NAME=PATH")),
     }
+}
+
+/// `slipway.toml`: the projects a server may run.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    project: Vec<ConfigProject>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigProject {
+    name: String,
+    path: PathBuf,
+    key: Option<PathBuf>,
+}
+
+/// Projects (name, folder, key) from a config file, paths resolved against its folder.
+fn read_config(path: &Path) -> Result<Vec<(String, PathBuf, Option<PathBuf>)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // toml's message names the line and column and quotes the line.
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(file.project.into_iter().map(|p| (p.name, base.join(p.path), p.key.map(|k| base.join(k)))).collect())
 }
 
 fn default_data_dir() -> PathBuf {
@@ -71,17 +100,24 @@ fn token(data_dir: &Path) -> Result<String> {
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let mut wanted: Vec<(String, PathBuf, Option<PathBuf>)> = match &args.config {
+        Some(c) => read_config(c)?,
+        None => Vec::new(),
+    };
+    wanted.extend(args.projects.iter().map(|(name, dir)| (name.clone(), dir.clone(), None)));
     let mut projects = Vec::new();
-    for (name, dir) in &args.projects {
+    for (name, dir, key) in wanted {
         let dir = dir.canonicalize().with_context(|| format!("project `{name}`: {} does not exist", dir.display()))?;
-        if projects.iter().any(|p: &Project| &p.name == name) {
+        if projects.iter().any(|p: &Project| p.name == name) {
             bail!("project `{name}` is registered twice");
         }
-        let key = args.keys.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone());
-        projects.push(Project { name: name.clone(), dir, key });
+        projects.push(Project { name, dir, key });
     }
-    if let Some((n, _)) = args.keys.iter().find(|(n, _)| !projects.iter().any(|p| &p.name == n)) {
-        bail!("--key {n}=… names no registered project");
+    for (name, key) in &args.keys {
+        match projects.iter_mut().find(|p| &p.name == name) {
+            Some(p) => p.key = Some(key.clone()),
+            None => bail!("--key {name}=… names no registered project"),
+        }
     }
     let token = token(&data_dir)?;
     let store = Arc::new(Store::open(&data_dir.join("slipway.sqlite"))?);
