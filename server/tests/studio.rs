@@ -19,6 +19,8 @@ struct Server {
     child: Child,
     url: String,
     log: PathBuf,
+    /// The `serve` arguments, for a restart on the same port with the same data.
+    args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -38,11 +40,21 @@ impl Server {
         );
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
-        let mut args = vec!["--request-log".to_string(), log.display().to_string()];
+        // A fixed port (rather than 0) so that a restart keeps the page's origin.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut args = vec!["--addr".to_string(), format!("127.0.0.1:{port}")];
+        args.extend(["--request-log".to_string(), log.display().to_string()]);
         args.extend(["--data-dir".to_string(), dir.path().display().to_string()]);
         args.extend(extra.iter().cloned());
         let (child, url) = support::serve(&args, "studio-test-token");
-        Server { child, url, log, _dir: dir }
+        Server { child, url, log, args, _dir: dir }
+    }
+
+    /// SIGKILL (a crash: no cleanup), then start again on the same port with the same data.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.child, self.url) = support::serve(&self.args, "studio-test-token");
     }
 
     fn requests(&self) -> String {
@@ -487,5 +499,38 @@ async fn cancel_in_the_studio_stops_a_run_waiting_for_approval() {
     for gone in ["run-approve", "run-cancel"] {
         assert!(b.client.find(Locator::Css(&format!("[data-testid={gone}]"))).await.is_err(), "{gone} still shown");
     }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_studio_reconnects_after_a_server_crash_and_shows_the_run_interrupted() {
+    let _serial = SERIAL.lock().await;
+    support::env_up();
+    let project = sample_project();
+    let mut server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
+    let b = Browser::start().await;
+    b.client.goto(&server.url).await.unwrap();
+    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('studio-test-token'))").await;
+    b.open(&server.url).await;
+    b.wait("the Run button", Duration::from_secs(5), || async {
+        b.client.find(Locator::Css("[data-testid=run-start]")).await.is_ok()
+    })
+    .await;
+    b.click("run-start").await;
+    b.wait("`unit` to be running with output", Duration::from_secs(60), || async {
+        let (_, text, graph) = b.run_snapshot().await;
+        graph.contains(&"unit=running".to_string()) && text.contains("unit test 1 ok")
+    })
+    .await;
+    server.restart();
+    // The page reconnects, gets the rest of the events (the restarted server ends the run as
+    // interrupted) and shows the end, without repeating what it already had.
+    b.wait("the run to show as interrupted", Duration::from_secs(30), || async {
+        b.run_snapshot().await.0 == "interrupted"
+    })
+    .await;
+    let (_, text, _) = b.run_snapshot().await;
+    assert_eq!(text.matches("unit test 1 ok").count(), 1, "{text}");
+    assert!(!text.contains("announce |"), "{text}");
     b.close().await;
 }

@@ -8,7 +8,7 @@ use crate::components::plan_tree;
 use crate::run_log::{RENDER_CAP, RunLog, SseParser};
 use crate::server_api::{self, ApiError};
 use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -176,10 +176,10 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     let message = use_state(|| None::<String>);
     let history = use_state(Vec::<RunSummary>::new);
     let selected = use_state(|| None::<String>);
-    let shared: Shared = (*use_memo((), |_| Rc::new(RefCell::new(Following::default())))).clone();
+    let shared: Shared = use_mut_ref(Following::default);
     let token_ref = use_node_ref();
     let log_ref = use_node_ref();
-    let stick_to_bottom = use_memo((), |_| Cell::new(true));
+    let stick_to_bottom = use_mut_ref(|| true);
     let force = use_force_update();
     let redraw = Callback::from(move |_| force.force_update());
 
@@ -236,7 +236,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         let (log_ref, stick) = (log_ref.clone(), stick_to_bottom.clone());
         use_effect(move || {
             if let Some(el) = log_ref.cast::<web_sys::Element>()
-                && stick.get()
+                && *stick.borrow()
             {
                 el.set_scroll_top(el.scroll_height());
             }
@@ -246,7 +246,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         let (log_ref, stick) = (log_ref.clone(), stick_to_bottom.clone());
         Callback::from(move |_: Event| {
             if let Some(el) = log_ref.cast::<web_sys::Element>() {
-                stick.set(el.scroll_top() + el.client_height() >= el.scroll_height() - 24);
+                *stick.borrow_mut() = el.scroll_top() + el.client_height() >= el.scroll_height() - 24;
             }
         })
     };

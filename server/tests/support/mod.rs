@@ -27,11 +27,14 @@ pub fn base_image() -> String {
     env_up().into_iter().find(|(k, _)| k == "SLIPWAY_TEST_BASE_IMAGE").expect("up.sh names the base image").1
 }
 
-/// `slipway serve --addr 127.0.0.1:0 ARGS…` with `SLIPWAY_TOKEN=token`; the child and its URL
-/// (without a trailing slash), read from the line it prints first.
+/// `slipway serve ARGS…` (on any free loopback port unless ARGS has `--addr`) with
+/// `SLIPWAY_TOKEN=token`; the child and its URL (without a trailing slash), read from the line
+/// it prints first.
 pub fn serve(args: &[String], token: &str) -> (Child, String) {
+    let any_port = ["--addr", "127.0.0.1:0"];
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg("serve")
+        .args(if args.iter().any(|a| a == "--addr") { &[][..] } else { &any_port[..] })
         .args(args)
         .env("SLIPWAY_TOKEN", token)
         .stdout(Stdio::piped())
