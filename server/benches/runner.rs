@@ -7,7 +7,9 @@
 //!
 //! Each figure is the median of several runs, interleaved so both sides see the same load.
 
-use std::path::Path;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,20 +31,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn env() -> Vec<(String, String)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
-    let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().expect("up.sh");
-    assert!(out.status.success(), "tests/env/up.sh failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let env = env();
+    let env = support::env_up();
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).expect(k);
     let (base, registry, user, pass) = (
         get("SLIPWAY_TEST_BASE_IMAGE"),

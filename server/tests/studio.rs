@@ -50,6 +50,13 @@ impl Server {
         Server { child, url, log, args, _dir: dir }
     }
 
+    /// With the Docker engine up and a copy of examples/sample registered as `sample`.
+    fn with_sample() -> (Server, tempfile::TempDir) {
+        support::env_up();
+        let project = sample_project();
+        (Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]), project)
+    }
+
     /// SIGKILL (a crash: no cleanup), then start again on the same port with the same data.
     fn restart(&mut self) {
         let _ = self.child.kill();
@@ -145,6 +152,18 @@ impl Browser {
     async fn texts(&self, selector: &str) -> Vec<String> {
         let v = self.js(&format!("return [...document.querySelectorAll('{selector}')].map(e => e.textContent)")).await;
         v.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect()
+    }
+
+    /// Open the studio with the API token already in the tab's session storage, and wait for
+    /// the Run panel.
+    async fn open_with_token(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.js("sessionStorage.setItem('slipway.token', JSON.stringify('studio-test-token'))").await;
+        self.open(url).await;
+        self.wait("the Run button", Duration::from_secs(5), || async {
+            self.client.find(Locator::Css("[data-testid=run-start]")).await.is_ok()
+        })
+        .await;
     }
 
     /// The Run panel's current run: its status, the log as shown, and `step=status` for every
@@ -363,9 +382,7 @@ fn sample_project() -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_green() {
     let _serial = SERIAL.lock().await;
-    support::env_up();
-    let project = sample_project();
-    let server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
+    let (server, _project) = Server::with_sample();
     let b = Browser::start().await;
     b.open(&server.url).await;
 
@@ -471,18 +488,10 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_in_the_studio_stops_a_run_waiting_for_approval() {
     let _serial = SERIAL.lock().await;
-    support::env_up();
-    let project = sample_project();
-    let server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
+    let (server, _project) = Server::with_sample();
     let b = Browser::start().await;
     // A token already in the tab's session storage is used without asking.
-    b.client.goto(&server.url).await.unwrap();
-    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('studio-test-token'))").await;
-    b.open(&server.url).await;
-    b.wait("the Run button", Duration::from_secs(5), || async {
-        b.client.find(Locator::Css("[data-testid=run-start]")).await.is_ok()
-    })
-    .await;
+    b.open_with_token(&server.url).await;
     assert!(b.client.find(Locator::Css("[data-testid=token-input]")).await.is_err(), "asked for the token again");
     b.click("run-start").await;
     b.wait("the release to wait for approval", Duration::from_secs(60), || async {
@@ -505,17 +514,9 @@ async fn cancel_in_the_studio_stops_a_run_waiting_for_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_studio_reconnects_after_a_server_crash_and_shows_the_run_interrupted() {
     let _serial = SERIAL.lock().await;
-    support::env_up();
-    let project = sample_project();
-    let mut server = Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]);
+    let (mut server, _project) = Server::with_sample();
     let b = Browser::start().await;
-    b.client.goto(&server.url).await.unwrap();
-    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('studio-test-token'))").await;
-    b.open(&server.url).await;
-    b.wait("the Run button", Duration::from_secs(5), || async {
-        b.client.find(Locator::Css("[data-testid=run-start]")).await.is_ok()
-    })
-    .await;
+    b.open_with_token(&server.url).await;
     b.click("run-start").await;
     b.wait("`unit` to be running with output", Duration::from_secs(60), || async {
         let (_, text, graph) = b.run_snapshot().await;

@@ -3,7 +3,7 @@
 //! studio); the CLI is not, as jet was not (monorepos share env files from a parent folder).
 
 use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// `rel` (as written in the configuration) under `dir`; with `confine`, it must exist and
 /// resolve (symlinks included) inside `dir`.
@@ -17,6 +17,21 @@ pub fn project_file(dir: &Path, rel: &str, confine: bool) -> Result<PathBuf> {
         }
     }
     Ok(path)
+}
+
+/// `path` with `.` and `..` resolved lexically (no file system access, symlinks untouched).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -33,6 +48,7 @@ mod tests {
             let e = project_file(d.path(), bad, true).unwrap_err().to_string();
             assert!(e.contains("outside the project folder"), "{bad}: {e}");
         }
+        assert_eq!(normalize(Path::new("/p/a/../../b/./c")), Path::new("/b/c"));
         // Unconfined (the CLI): as written.
         assert_eq!(project_file(d.path(), "../x.env", false).unwrap(), d.path().join("../x.env"));
     }

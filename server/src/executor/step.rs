@@ -245,19 +245,25 @@ impl Runner {
 
     /// A host path from a volume, relative to the project folder; it must stay inside.
     fn host_path(&self, host: &str) -> Result<String> {
-        if self.spec.options.confine && std::path::Path::new(host).is_absolute() {
+        let absolute = std::path::Path::new(host).is_absolute();
+        if self.spec.options.confine && absolute {
             bail!("volume host path `{host}` is absolute; server runs may only mount folders inside the project");
         }
         let root = self.spec.dir.canonicalize()?;
-        let path =
-            if std::path::Path::new(host).is_absolute() { std::path::PathBuf::from(host) } else { root.join(host) };
+        let path = if absolute { std::path::PathBuf::from(host) } else { root.join(host) };
+        let outside = || anyhow::anyhow!("volume host path `{host}` resolves outside the project folder");
+        // Check `..` before creating a missing folder (nothing may be created outside), then
+        // again once symlinks are resolved.
+        if !absolute && !super::paths::normalize(&path).starts_with(&root) {
+            return Err(outside());
+        }
         if !path.exists() {
             std::fs::create_dir_all(&path)
                 .with_context(|| format!("cannot create volume folder {}", path.display()))?;
         }
         let path = path.canonicalize()?;
-        if !std::path::Path::new(host).is_absolute() && !path.starts_with(&root) {
-            bail!("volume host path `{host}` resolves outside the project folder");
+        if !absolute && !path.starts_with(&root) {
+            return Err(outside());
         }
         Ok(path.display().to_string())
     }
