@@ -168,7 +168,7 @@ impl Manager {
 
     fn finish_events(&self, id: &str, status: &str, error: Option<&str>) {
         let data = serde_json::json!({"event": "run_finished", "status": status, "error": error}).to_string();
-        let seq = self.store.events_after(id, 0).map(|e| e.last().map_or(0, |l| l.0)).unwrap_or(0) + 1;
+        let seq = self.store.last_event(id).unwrap_or(0) + 1;
         let _ = self.store.append_event(id, seq, &data);
         if let Some(live) = self.live(id) {
             let _ = live.events.send((seq, data));

@@ -214,12 +214,21 @@ impl Store {
         Ok(())
     }
 
-    pub fn events_after(&self, run: &str, after: u64) -> Result<Vec<(u64, String)>> {
+    /// At most `limit` events after `after`, in order: callers page through long logs rather
+    /// than holding a whole run's log in memory.
+    pub fn events_after(&self, run: &str, after: u64, limit: u32) -> Result<Vec<(u64, String)>> {
         Ok(self
             .conn()
-            .prepare("SELECT seq, data FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq")?
-            .query_map(params![run, after as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+            .prepare_cached("SELECT seq, data FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?
+            .query_map(params![run, after as i64, limit], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The number of the run's last event (0 if none).
+    pub fn last_event(&self, run: &str) -> Result<u64> {
+        let n: Option<i64> =
+            self.conn().query_row("SELECT MAX(seq) FROM events WHERE run_id = ?1", params![run], |r| r.get(0))?;
+        Ok(n.unwrap_or(0) as u64)
     }
 }
 
@@ -245,7 +254,8 @@ mod tests {
         assert_eq!(s.interrupt_running().unwrap(), ["a"]);
         assert_eq!(s.run("a").unwrap().unwrap().status, "interrupted");
         assert_eq!(s.steps("a").unwrap()[0].status, "interrupted");
-        assert_eq!(s.events_after("a", 0).unwrap().len(), 1);
+        assert_eq!(s.events_after("a", 0, 100).unwrap().len(), 1);
+        assert_eq!(s.last_event("a").unwrap(), 1);
         let (rows, total) = s.runs(1, 10).unwrap();
         assert_eq!((rows[0].id.as_str(), total), ("b", 2));
     }

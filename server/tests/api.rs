@@ -291,3 +291,22 @@ fn projects_come_from_a_config_file_too() {
     assert!(!out.status.success());
     assert!(err.contains("slipway.toml") && err.contains("line 3") && err.contains("paht"), "{err}");
 }
+
+#[test]
+fn a_long_log_is_replayed_whole_and_in_order() {
+    // More events than one page of stored events (2,000), replayed after the run ended.
+    let (p, d) = project("- name: chatty\n  service: a\n  command: seq 1 4500\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    s.wait_status(&id, "success", Duration::from_secs(60));
+    let events = s.follow(&id, None);
+    let ids: Vec<u64> = events.lines().filter_map(|l| l.strip_prefix("id: ")?.parse().ok()).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "ids are not 1, 2, 3, …");
+    let lines: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains(r#""event":"log""#))
+        .filter_map(|l| l.split(r#""line":""#).nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(lines.len(), 4500);
+    assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()), "lines out of order");
+}

@@ -147,6 +147,9 @@ async fn approve(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<
     Ok(Json(json!({ "id": id, "approved": true })))
 }
 
+/// Stored events read per query when a follower catches up.
+const STORED_PAGE: u32 = 2000;
+
 #[derive(Deserialize)]
 struct After {
     after: Option<u64>,
@@ -173,9 +176,17 @@ async fn events(
         let mut sub = m.live(&id).map(|l| l.events.subscribe());
         let mut last = after;
         loop {
-            for (seq, data) in m.store.events_after(&id, last).unwrap_or_default() {
-                if !forward(&tx, seq, data, &mut last).await {
-                    return;
+            // Stored events first, a page at a time.
+            loop {
+                let page = m.store.events_after(&id, last, STORED_PAGE).unwrap_or_default();
+                let full = page.len() == STORED_PAGE as usize;
+                for (seq, data) in page {
+                    if !forward(&tx, seq, data, &mut last).await {
+                        return;
+                    }
+                }
+                if !full {
+                    break;
                 }
             }
             let Some(s) = sub.as_mut() else {
