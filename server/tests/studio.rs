@@ -535,3 +535,36 @@ async fn the_studio_reconnects_after_a_server_crash_and_shows_the_run_interrupte
     assert!(!text.contains("announce |"), "{text}");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_can_use_the_editors_files_once_they_are_valid() {
+    let _serial = SERIAL.lock().await;
+    let (server, project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    b.set_value("services-editor", "app:\n  image: slipway-test/busybox:latest\n").await;
+    b.set_value("steps-editor", "- name: edited\n  service: nope\n  command: echo from-the-editor\n").await;
+    b.click("run-edits").await;
+    b.click("run-start").await;
+    b.wait("the refusal to run files with errors", Duration::from_secs(5), || async {
+        b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains("1 error(s)"))
+    })
+    .await;
+    assert!(b.client.find(Locator::Css("[data-testid=run-current]")).await.is_err(), "a run started anyway");
+
+    b.set_value("steps-editor", "- name: edited\n  service: app\n  command: echo from-the-editor\n").await;
+    b.wait("a clean check", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    b.click("run-start").await;
+    b.wait("the edited run to succeed", Duration::from_secs(60), || async { b.run_snapshot().await.0 == "success" })
+        .await;
+    let (_, text, graph) = b.run_snapshot().await;
+    assert_eq!(graph, ["edited=success"]);
+    assert!(text.contains("edited | from-the-editor"), "{text}");
+    // For that run only: the project's own files are untouched.
+    let steps = std::fs::read_to_string(project.path().join("codeship-steps.yml")).unwrap();
+    assert!(steps.contains("name: checks") && !steps.contains("from-the-editor"));
+    b.close().await;
+}

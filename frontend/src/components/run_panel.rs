@@ -26,6 +26,8 @@ pub struct RunPanelProps {
     pub steps: AttrValue,
     /// The build preview's branch, the default for a run.
     pub branch: AttrValue,
+    /// Errors in the editors' files: those are not sent to run.
+    pub errors: usize,
 }
 
 /// A row of `GET /api/runs`.
@@ -275,12 +277,18 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             (token.clone(), project.clone(), branch.clone(), push.clone(), use_edits.clone());
         let (message, selected, shared, redraw) = (message.clone(), selected.clone(), shared.clone(), redraw.clone());
         let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
-        let (services, steps) = (props.services.clone(), props.steps.clone());
+        let (services, steps, errors) = (props.services.clone(), props.steps.clone(), props.errors);
         Callback::from(move |_| {
             let Some(t) = (*token).clone() else {
                 message.set(Some("enter the API token first".into()));
                 return;
             };
+            if *use_edits && errors > 0 {
+                message.set(Some(format!(
+                    "the editors' files have {errors} error(s): fix them, or run the project's files"
+                )));
+                return;
+            }
             let b = branch.trim();
             let body = serde_json::to_string(&NewRun {
                 project: &project,
