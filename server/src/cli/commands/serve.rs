@@ -87,6 +87,7 @@ fn token(data_dir: &Path) -> Result<String> {
     }
     let path = data_dir.join("token");
     if let Ok(t) = std::fs::read_to_string(&path) {
+        eprintln!("slipway: the API token is in {} (the studio asks for it once per tab)", path.display());
         return Ok(t.trim().to_string());
     }
     let mut b = [0u8; 24];
