@@ -70,16 +70,20 @@ pub struct Manager {
     live: Mutex<HashMap<String, Arc<Live>>>,
     wake: Notify,
     running: Mutex<usize>,
-    cache_registry: Option<String>,
+    policy: RunPolicy,
+}
+
+/// What the server lets every run do, from `slipway serve`'s flags.
+#[derive(Clone, Debug, Default)]
+pub struct RunPolicy {
+    /// Registry and prefix for the cache images of `cached: true` services.
+    pub cache_registry: Option<String>,
+    /// Allow `add_docker: true` (the host's Docker engine inside a step).
+    pub allow_add_docker: bool,
 }
 
 impl Manager {
-    pub fn new(
-        store: Arc<Store>,
-        projects: Vec<Project>,
-        limit: usize,
-        cache_registry: Option<String>,
-    ) -> Arc<Manager> {
+    pub fn new(store: Arc<Store>, projects: Vec<Project>, limit: usize, policy: RunPolicy) -> Arc<Manager> {
         Arc::new(Manager {
             store,
             projects,
@@ -87,7 +91,7 @@ impl Manager {
             live: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             running: Mutex::new(0),
-            cache_registry,
+            policy,
         })
     }
 
@@ -244,8 +248,9 @@ impl Manager {
             vars,
             options: RunOptions {
                 approval: Some(live.approval.clone()),
-                cache_registry: self.cache_registry.clone(),
+                cache_registry: self.policy.cache_registry.clone(),
                 confine: true,
+                allow_add_docker: self.policy.allow_add_docker,
                 ..RunOptions::default()
             },
         };

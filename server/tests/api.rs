@@ -181,13 +181,15 @@ fn a_failing_run_reports_the_failing_step() {
 }
 
 #[test]
-fn edited_files_cannot_reach_outside_the_project() {
+fn edited_files_cannot_reach_outside_the_project_or_the_host() {
     let (p, d) = project("- name: s\n  service: a\n  command: echo hi\n");
     let s = Server::start(d.path(), p.path(), 2);
     let base = support::base_image();
     let cases = [
         (format!("a:\n  image: {base}\n  env_file: ../../../../../etc/hostname\n"), "outside the project folder"),
         (format!("a:\n  image: {base}\n  volumes:\n    - /etc:/host-etc\n"), "is absolute"),
+        // The host's Docker engine only when the server allows it (this one does not).
+        (format!("a:\n  image: {base}\n  add_docker: true\n"), "--allow-add-docker"),
         // Caught by validation already, with its position.
         (format!("a:\n  image: {base}\n  volumes:\n    - ../..:/up\n"), "codeship-services.yml:4:"),
     ];

@@ -55,6 +55,9 @@ pub struct RunOptions {
     /// Keep every path in the project folder: no files or volumes outside it, no absolute
     /// volume paths. The server sets it; its runs' configuration may come from a request.
     pub confine: bool,
+    /// Whether `add_docker: true` (the host's Docker socket in the container) is allowed. The
+    /// CLI allows it, as jet did; the server only with `--allow-add-docker`.
+    pub allow_add_docker: bool,
 }
 
 impl Default for RunOptions {
@@ -68,6 +71,7 @@ impl Default for RunOptions {
             extra_env: Vec::new(),
             approval: None,
             confine: false,
+            allow_add_docker: true,
             cache_registry: None,
         }
     }
@@ -115,6 +119,15 @@ pub(crate) struct Runner {
 }
 
 fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Arc<Runner>> {
+    if !spec.options.allow_add_docker
+        && let Some(svc) = spec.services.services.iter().find(|s| s.add_docker)
+    {
+        anyhow::bail!(
+            "service `{}` has `add_docker: true`, which hands its containers the host's Docker engine; \
+             this server refuses that unless started with --allow-add-docker",
+            svc.name.value
+        );
+    }
     let mut masker = Masker::new();
     let secrets = secrets::Secrets::prepare(
         &spec.dir,

@@ -1,7 +1,7 @@
 //! `slipway serve`
 
 use crate::http;
-use crate::runs::{Manager, Project};
+use crate::runs::{Manager, Project, RunPolicy};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Registry and prefix for the cache images of `cached: true` services.
     #[arg(long, env = "SLIPWAY_CACHE_REGISTRY")]
     pub cache_registry: Option<String>,
+    /// Let steps of services with `add_docker: true` use the host's Docker engine. Off by
+    /// default: anyone holding the API token could then control the host through Docker.
+    #[arg(long)]
+    pub allow_add_docker: bool,
 }
 
 fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
@@ -125,7 +129,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let manager = Manager::new(store, projects, args.max_concurrent_runs, args.cache_registry.clone());
+        let manager = Manager::new(
+            store,
+            projects,
+            args.max_concurrent_runs,
+            RunPolicy { cache_registry: args.cache_registry.clone(), allow_add_docker: args.allow_add_docker },
+        );
         manager.recover().await?;
         tokio::spawn(manager.clone().schedule());
         let api = http::api::Api { manager, token: Arc::new(token) };
