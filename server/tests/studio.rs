@@ -458,12 +458,12 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
         .await;
     assert_eq!(colour, json!("rgb(47, 107, 58)"));
 
-    // One step's log: click it in the graph.
+    // One step's log: pick it in the graph, from the keyboard (nodes are buttons).
     b.client
         .find(Locator::Css("[data-testid=run-graph] [data-step-name=lint] > .name"))
         .await
         .unwrap()
-        .click()
+        .send_keys(&Key::Enter.to_string())
         .await
         .unwrap();
     b.wait("lint's own log", Duration::from_secs(2), || async {

@@ -28,17 +28,19 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
         Kind::Manual => "manual · waits for approval".into(),
     };
     let run_status = run.map(|r| r.node_status(s).unwrap_or("pending").to_string());
-    let onclick = on_pick.map(|cb| {
-        let (cb, name) = (cb.clone(), s.name.clone());
-        Callback::from(move |e: MouseEvent| {
-            e.stop_propagation();
-            cb.emit(name.clone());
-        })
-    });
+    // Pickable nodes are buttons, so the keyboard reaches them too.
+    let name = match on_pick {
+        Some(cb) => {
+            let (cb, picked) = (cb.clone(), s.name.clone());
+            let onclick = Callback::from(move |_: MouseEvent| cb.emit(picked.clone()));
+            html! { <button type="button" class="name" {onclick}>{ &s.name }</button> }
+        }
+        None => html! { <span class="name">{ &s.name }</span> },
+    };
     html! {
         <li class={classes!("step", status, kind_class(s.kind), run_status.clone())}
             data-step-name={s.name.clone()} data-status={status} data-run-status={run_status.clone()}>
-            <span class="name" {onclick}>{ &s.name }</span>
+            { name }
             <span class="what">{ what }</span>
             if let Some(r) = &s.reason { <span class="reason">{ format!("skipped: {r}") }</span> }
             if !s.steps.is_empty() {
