@@ -1,14 +1,19 @@
 //! A server run as the studio follows it: the plan (the run's first event), each step's
 //! status, and the log. A chatty build sends thousands of events per second; they land here
 //! without touching the DOM, and the Run panel renders a capped tail a few times per second.
+//! The page keeps the newest `KEEP_LINES` lines of a run; the full log is downloaded from the
+//! server.
 
 use serde::Deserialize;
 use slipway_core::plan::{Plan, PlannedStep};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 /// Lines shown in the log view; the rest are in the download.
 pub const RENDER_CAP: usize = 1000;
+
+/// Lines the page keeps of one run (about 10 MB of text at most); older ones are dropped.
+pub const KEEP_LINES: usize = 100_000;
 
 /// One event of `GET /api/runs/{id}/events`, as the server's executor and run manager write
 /// it. Flat rather than a tagged enum: serde's internally tagged enums buffer every event
@@ -31,13 +36,23 @@ struct Line {
     text: String,
 }
 
+/// One step's lines among those kept, and how many it has had in all.
 #[derive(Default)]
+struct StepLines {
+    total: usize,
+    /// Positions in the whole run's log (not in `RunLog::lines`, whose front gets dropped).
+    kept: VecDeque<usize>,
+}
+
 pub struct RunLog {
     pub plan: Option<Plan>,
     statuses: HashMap<String, (String, Option<String>)>,
-    lines: Vec<Line>,
-    /// Indices into `lines`, per step, so a step's tail costs its own length only.
-    by_step: HashMap<Rc<str>, Vec<usize>>,
+    /// The newest lines; `dropped` older ones are gone.
+    lines: VecDeque<Line>,
+    dropped: usize,
+    keep: usize,
+    /// Per step, so a step's tail costs its own length only.
+    by_step: HashMap<Rc<str>, StepLines>,
     /// The `manual` group waiting for approval, if any.
     pub waiting: Option<String>,
     /// The run's final status and error, once it has ended.
@@ -46,7 +61,28 @@ pub struct RunLog {
     pub last_seq: u64,
 }
 
+impl Default for RunLog {
+    fn default() -> Self {
+        RunLog::keeping(KEEP_LINES)
+    }
+}
+
 impl RunLog {
+    /// A log that keeps the newest `keep` lines.
+    pub fn keeping(keep: usize) -> RunLog {
+        RunLog {
+            plan: None,
+            statuses: HashMap::new(),
+            lines: VecDeque::new(),
+            dropped: 0,
+            keep: keep.max(1),
+            by_step: HashMap::new(),
+            waiting: None,
+            finished: None,
+            last_seq: 0,
+        }
+    }
+
     /// Apply one event; events at or before `last_seq` (repeats after a reconnect) are ignored.
     pub fn apply(&mut self, seq: u64, data: &str) {
         if seq <= self.last_seq {
@@ -88,12 +124,23 @@ impl RunLog {
             Some((k, _)) => k.clone(),
             None => Rc::from(step),
         };
-        self.by_step.entry(key.clone()).or_default().push(self.lines.len());
-        self.lines.push(Line { step: key, text });
+        let lines = self.by_step.entry(key.clone()).or_default();
+        lines.total += 1;
+        lines.kept.push_back(self.dropped + self.lines.len());
+        self.lines.push_back(Line { step: key, text });
+        if self.lines.len() > self.keep
+            && let Some(old) = self.lines.pop_front()
+        {
+            self.dropped += 1;
+            if let Some(l) = self.by_step.get_mut(&old.step) {
+                l.kept.pop_front();
+            }
+        }
     }
 
+    /// Lines of the run so far, including those no longer kept.
     pub fn line_count(&self) -> usize {
-        self.lines.len()
+        self.dropped + self.lines.len()
     }
 
     /// A leaf step's status (`running`, `success`, `failed`, `skipped`, `cancelled`).
@@ -133,35 +180,26 @@ impl RunLog {
         let mut out = String::new();
         match step {
             Some(s) => {
-                let idx = self.by_step.get(s).map(Vec::as_slice).unwrap_or_default();
-                let from = idx.len().saturating_sub(cap);
-                for &i in &idx[from..] {
-                    out.push_str(&self.lines[i].text);
+                let Some(l) = self.by_step.get(s) else { return (0, out) };
+                let from = l.kept.len().saturating_sub(cap);
+                for &i in l.kept.range(from..) {
+                    out.push_str(&self.lines[i - self.dropped].text);
                     out.push('\n');
                 }
-                (from, out)
+                (l.total - (l.kept.len() - from), out)
             }
             None => {
                 let from = self.lines.len().saturating_sub(cap);
-                for line in &self.lines[from..] {
+                for line in self.lines.range(from..) {
                     write_line(&mut out, line);
                 }
-                (from, out)
+                (self.dropped + from, out)
             }
         }
     }
-
-    /// Every line, for download.
-    pub fn full_text(&self) -> String {
-        let mut out = String::new();
-        for line in &self.lines {
-            write_line(&mut out, line);
-        }
-        out
-    }
 }
 
-/// jet's layout: `step | line`, runner messages as `slipway: message`.
+/// Compact: `step | line`, runner messages as `slipway: message`.
 fn write_line(out: &mut String, line: &Line) {
     if line.step.is_empty() {
         out.push_str("slipway: ");
@@ -248,7 +286,7 @@ mod tests {
         assert_eq!(log.node_status(&group), Some("failed"));
         log.apply(7, r#"{"event":"run_finished","status":"failed","error":null}"#);
         assert_eq!(log.finished, Some(("failed".into(), None)));
-        assert_eq!(log.full_text(), "unit | ok 1\nlint | failed: exit 1\n");
+        assert_eq!(log.tail(None, RENDER_CAP), (0, "unit | ok 1\nlint | failed: exit 1\n".to_string()));
         assert_eq!(log.last_seq, 7);
     }
 
@@ -265,7 +303,25 @@ mod tests {
         let (hidden, text) = log.tail(Some("even"), 10);
         assert_eq!(hidden, 1240);
         assert_eq!(text.lines().next(), Some("n2482"));
-        assert_eq!(log.full_text().lines().count(), 2500);
+        assert_eq!(log.line_count(), 2500);
+    }
+
+    #[test]
+    fn the_page_keeps_the_newest_lines_and_counts_the_rest() {
+        let mut log = RunLog::keeping(100);
+        for i in 1..=250u64 {
+            let step = if i % 5 == 0 { "fifth" } else { "other" };
+            log.apply(i, &format!(r#"{{"event":"log","step":"{step}","service":"s","line":"n{i}"}}"#));
+        }
+        assert_eq!(log.line_count(), 250);
+        let (hidden, text) = log.tail(None, RENDER_CAP);
+        assert_eq!((hidden, text.lines().count()), (150, 100));
+        assert!(text.starts_with("other | n151\n") && text.ends_with("fifth | n250\n"));
+        // `fifth` had 50 lines; the 20 among the newest 100 are kept.
+        let (hidden, text) = log.tail(Some("fifth"), RENDER_CAP);
+        assert_eq!((hidden, text.lines().count()), (30, 20));
+        assert_eq!(text.lines().next(), Some("n155"));
+        assert_eq!(log.tail(Some("fifth"), 5).0, 45);
     }
 
     #[test]

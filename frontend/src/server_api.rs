@@ -104,6 +104,13 @@ pub async fn json<T: DeserializeOwned>(
     serde_json::from_str(&t).map_err(|_| ApiError::Unreachable(format!("{path} did not answer as expected")))
 }
 
+/// A response body as bytes (the full log for download).
+pub async fn bytes(path: &str, token: &str) -> Result<Vec<u8>, ApiError> {
+    let response = fetch("GET", path, Some(token), None).await?;
+    let buffer = JsFuture::from(response.array_buffer().map_err(js_err)?).await.map_err(js_err)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
 /// Read a streaming response chunk by chunk; `on_chunk` returns false to stop early (the
 /// stream is then cancelled). Ends when the server closes the stream.
 pub async fn stream(path: &str, token: &str, mut on_chunk: impl FnMut(&[u8]) -> bool) -> Result<(), ApiError> {

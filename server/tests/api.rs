@@ -125,9 +125,15 @@ fn unauthenticated_requests_are_refused() {
     assert_eq!(status, 401, "{v}");
     let (status, _) = s.post("/api/runs", serde_json::json!({"project": "demo"}), Some("wrong"));
     assert_eq!(status, 401);
-    let r =
-        ureq::get(&format!("{}/api/runs/x/events", s.url)).config().http_status_as_error(false).build().call().unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+    for path in ["events", "log"] {
+        let r = ureq::get(&format!("{}/api/runs/x/{path}", s.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+    }
     assert_eq!(s.get("/api/health")["status"], "ok");
     assert_eq!(s.get("/api/projects")["projects"][0]["name"], "demo");
     // The key file's path is not exposed.
@@ -154,8 +160,20 @@ fn a_run_succeeds_and_its_events_resume_and_secrets_stay_masked() {
     // Resume from event 2: exactly the later events come back.
     let resumed = s.follow(&id, Some(2));
     assert!(!resumed.contains("id: 1\n") && !resumed.contains("id: 2\n") && resumed.contains("id: 3\n"), "{resumed}");
+    // The full log, as the CLI prints it.
+    let mut r = ureq::get(&format!("{}/api/runs/{id}/log", s.url))
+        .header("authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    let disposition = r.headers().get("content-disposition").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert_eq!(disposition, format!("attachment; filename=\"slipway-run-{id}.log\""));
+    let log = r.body_mut().read_to_string().unwrap();
+    for line in ["(step: hello) (service: a) hi", "(step: hello) (service: a) token=***", "(step: hello) success"] {
+        assert!(log.lines().any(|l| l.starts_with(line)), "no {line:?} in\n{log}");
+    }
+    assert_eq!(log.lines().last(), Some("slipway: run success"));
     // The secret is in no response and not in the database file.
-    for text in [events, resumed, s.get("/api/runs").to_string(), run.to_string()] {
+    for text in [events, resumed, log, s.get("/api/runs").to_string(), run.to_string()] {
         assert!(!text.contains("api-s3cret-91f"));
     }
     let db = std::fs::read(d.path().join("slipway.sqlite")).unwrap();

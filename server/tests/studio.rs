@@ -458,6 +458,18 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
         .await;
     assert_eq!(colour, json!("rgb(47, 107, 58)"));
 
+    // The full log comes from the server, as the CLI prints it. (The download's Blob is caught
+    // on its way to the page's anchor, since headless Chromium saves no files.)
+    b.js("window.caught = ''; const orig = URL.createObjectURL; \
+          URL.createObjectURL = blob => { blob.text().then(t => window.caught = t); return orig(blob); }")
+        .await;
+    b.click("run-download").await;
+    let caught = || async { b.js("return window.caught").await.as_str().unwrap_or("").to_string() };
+    b.wait("the downloaded log", Duration::from_secs(5), || async { !caught().await.is_empty() }).await;
+    let downloaded = caught().await;
+    assert!(downloaded.contains("(step: unit) (service: app) unit test 6 ok\n"), "{downloaded}");
+    assert!(downloaded.ends_with("slipway: run success\n"), "{downloaded}");
+
     // One step's log: pick it in the graph, from the keyboard (nodes are buttons).
     b.client
         .find(Locator::Css("[data-testid=run-graph] [data-step-name=lint] > .name"))

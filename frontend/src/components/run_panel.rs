@@ -338,12 +338,19 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             });
         })
     };
+    // The full log comes from the server (the page keeps only the newest lines of a long run),
+    // in the same text `slipway steps` prints.
     let download_log = {
-        let shared = shared.clone();
+        let (token, shared, on_error) = (token.clone(), shared.clone(), on_error.clone());
         Callback::from(move |_| {
-            let f = shared.borrow();
-            let name = format!("slipway-run-{}.log", f.id.as_deref().unwrap_or("run"));
-            download(&name, f.log.full_text().as_bytes(), "text/plain");
+            let (Some(t), Some(id)) = ((*token).clone(), shared.borrow().id.clone()) else { return };
+            let on_error = on_error.clone();
+            spawn_local(async move {
+                match server_api::bytes(&format!("/api/runs/{id}/log"), &t).await {
+                    Ok(bytes) => download(&format!("slipway-run-{id}.log"), &bytes, "text/plain"),
+                    Err(e) => on_error.emit(e),
+                }
+            });
         })
     };
     let pick = {

@@ -18,6 +18,11 @@ impl Printer {
         Printer { color }
     }
 
+    /// No colours: for files (the server's `GET /api/runs/{id}/log`).
+    pub fn plain() -> Self {
+        Printer { color: false }
+    }
+
     fn paint(&self, code: u8, s: &str) -> String {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
@@ -30,43 +35,40 @@ impl Printer {
     pub async fn run(self, mut rx: UnboundedReceiver<Event>) -> Self {
         let stdout = std::io::stdout();
         while let Some(ev) = rx.recv().await {
-            let mut out = stdout.lock();
-            let line = match ev {
-                Event::Log { step, service, line, build } => {
-                    let prefix = self.paint(Self::step_color(&step), &format!("(step: {step}) (service: {service})"));
-                    if build {
-                        format!("{prefix} {} {line}", self.paint(2, "(build)"))
-                    } else {
-                        format!("{prefix} {line}")
-                    }
-                }
-                Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
-                Event::Waiting { group } => {
-                    self.paint(33, &format!("slipway: manual group `{group}` waits for approval"))
-                }
-                Event::StepStatus { step, status, duration_ms, message } => {
-                    let took = duration_ms.map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0)).unwrap_or_default();
-                    let prefix = self.paint(Self::step_color(&step), &format!("(step: {step})"));
-                    match status {
-                        StepStatus::Running => format!("{prefix} started"),
-                        StepStatus::Success => {
-                            format!("{prefix} {}{took}", self.paint(32, "success"))
-                        }
-                        StepStatus::Failed => {
-                            format!("{prefix} {}{took}: {}", self.paint(31, "failed"), message.unwrap_or_default())
-                        }
-                        StepStatus::Skipped => {
-                            format!("{prefix} skipped: {}", message.unwrap_or_default())
-                        }
-                        StepStatus::Cancelled => {
-                            format!("{prefix} {}", self.paint(33, "cancelled"))
-                        }
-                    }
-                }
-            };
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(stdout.lock(), "{}", self.line(ev));
         }
         self
+    }
+
+    /// One event as one line of output.
+    pub fn line(&self, ev: Event) -> String {
+        match ev {
+            Event::Log { step, service, line, build } => {
+                let prefix = self.paint(Self::step_color(&step), &format!("(step: {step}) (service: {service})"));
+                if build { format!("{prefix} {} {line}", self.paint(2, "(build)")) } else { format!("{prefix} {line}") }
+            }
+            Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
+            Event::Waiting { group } => self.paint(33, &format!("slipway: manual group `{group}` waits for approval")),
+            Event::StepStatus { step, status, duration_ms, message } => {
+                let took = duration_ms.map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0)).unwrap_or_default();
+                let prefix = self.paint(Self::step_color(&step), &format!("(step: {step})"));
+                match status {
+                    StepStatus::Running => format!("{prefix} started"),
+                    StepStatus::Success => {
+                        format!("{prefix} {}{took}", self.paint(32, "success"))
+                    }
+                    StepStatus::Failed => {
+                        format!("{prefix} {}{took}: {}", self.paint(31, "failed"), message.unwrap_or_default())
+                    }
+                    StepStatus::Skipped => {
+                        format!("{prefix} skipped: {}", message.unwrap_or_default())
+                    }
+                    StepStatus::Cancelled => {
+                        format!("{prefix} {}", self.paint(33, "cancelled"))
+                    }
+                }
+            }
+        }
     }
 
     pub fn summary(&self, result: &RunResult) {

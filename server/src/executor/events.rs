@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     Running,
@@ -13,7 +13,8 @@ pub enum StepStatus {
     Cancelled,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+/// Deserialisable too: the server turns stored events back into text (`GET /api/runs/{id}/log`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A line of output from a step's container (or from building/pushing for it).
@@ -22,7 +23,7 @@ pub enum Event {
         service: String,
         line: String,
         /// Output of building (or pulling) the service's image, not of the step's command.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         build: bool,
     },
     /// Runner messages that belong to no step (building images, cleanup).

@@ -2,9 +2,11 @@
 //! Server-Sent Events with resume, cancel, approve). Mutating endpoints and run logs need the
 //! bearer token.
 
+use crate::cli::printer::Printer;
 use crate::runs::{Manager, RunRequest};
+use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +61,7 @@ pub fn router(api: Api) -> Router {
     let protected = Router::new()
         .route("/api/runs", post(create_run))
         .route("/api/runs/{id}/events", get(events))
+        .route("/api/runs/{id}/log", get(log))
         .route("/api/runs/{id}/cancel", post(cancel))
         .route("/api/runs/{id}/approve", post(approve))
         .layer(axum::middleware::from_fn_with_state(api.clone(), require_token));
@@ -216,6 +219,48 @@ async fn events(
         Some((Ok(SseEvent::default().id(seq.to_string()).data(data)), rx))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The whole log as text, as `slipway steps` prints it (without colours), streamed a page of
+/// stored events at a time: the studio's "Download full log".
+async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    api.manager.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    let store = api.manager.store.clone();
+    let file = format!("attachment; filename=\"slipway-run-{id}.log\"");
+    let pages = futures_util::stream::unfold(Some(0u64), move |after| {
+        let (store, id) = (store.clone(), id.clone());
+        async move {
+            let page = store.events_after(&id, after?, STORED_PAGE).ok().filter(|p| !p.is_empty())?;
+            let next = (page.len() == STORED_PAGE as usize).then(|| page[page.len() - 1].0);
+            let printer = Printer::plain();
+            let mut text = String::new();
+            for (_, data) in page {
+                if let Some(line) = log_line(&printer, &data) {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            Some((Ok::<_, Infallible>(text), next))
+        }
+    });
+    let headers =
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file)];
+    // Fused: the compression layer polls the body once more after its end, which a bare
+    // `unfold` answers with a panic.
+    Ok((headers, Body::from_stream(futures_util::StreamExt::fuse(pages))).into_response())
+}
+
+/// A stored event as a line of the log: the executor's events as the CLI prints them, the run's
+/// end as `slipway: run STATUS`; the plan is not part of the log.
+fn log_line(printer: &Printer, data: &str) -> Option<String> {
+    if let Ok(ev) = serde_json::from_str::<crate::executor::events::Event>(data) {
+        return Some(printer.line(ev));
+    }
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    (v["event"] == "run_finished").then(|| match v["error"].as_str() {
+        Some(e) => format!("slipway: run {}: {e}", v["status"].as_str().unwrap_or("")),
+        None => format!("slipway: run {}", v["status"].as_str().unwrap_or("")),
+    })
 }
 
 /// Send one event to the SSE client; false when the stream should end (the client left, or
