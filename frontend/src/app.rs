@@ -161,7 +161,7 @@ pub fn app() -> Html {
                     <CryptoPanel plan={(*the_plan).clone()} />
                 </div>
                 <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
-                    branch={AttrValue::from(state.build.branch.clone())} errors={checked.report.errors} />
+                    branch={AttrValue::from(state.build.branch.clone())} />
             </main>
         </div>
     }

@@ -7,7 +7,9 @@ use crate::components::files::download;
 use crate::components::plan_tree;
 use crate::run_log::{RENDER_CAP, RunLog, SseParser};
 use crate::server_api::{self, ApiError};
+use crate::state::FileKind;
 use serde::{Deserialize, Serialize};
+use slipway_core::SourceFile;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
@@ -26,8 +28,6 @@ pub struct RunPanelProps {
     pub steps: AttrValue,
     /// The build preview's branch, the default for a run.
     pub branch: AttrValue,
-    /// Errors in the editors' files: those are not sent to run.
-    pub errors: usize,
 }
 
 /// A row of `GET /api/runs`.
@@ -277,13 +277,16 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             (token.clone(), project.clone(), branch.clone(), push.clone(), use_edits.clone());
         let (message, selected, shared, redraw) = (message.clone(), selected.clone(), shared.clone(), redraw.clone());
         let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
-        let (services, steps, errors) = (props.services.clone(), props.steps.clone(), props.errors);
+        let (services, steps) = (props.services.clone(), props.steps.clone());
         Callback::from(move |_| {
             let Some(t) = (*token).clone() else {
                 message.set(Some("enter the API token first".into()));
                 return;
             };
-            if *use_edits && errors > 0 {
+            // Checked now rather than taken from the editors' debounced check, which may be a
+            // keystroke behind.
+            let errors = if *use_edits { edited_errors(&services, &steps) } else { 0 };
+            if errors > 0 {
                 message.set(Some(format!(
                     "the editors' files have {errors} error(s): fix them, or run the project's files"
                 )));
@@ -475,6 +478,12 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             </table>
         </RunShell>
     }
+}
+
+fn edited_errors(services: &str, steps: &str) -> usize {
+    let sv = SourceFile::new(FileKind::Services.file_name(), services.to_string());
+    let st = SourceFile::new(FileKind::Steps.file_name(), steps.to_string());
+    slipway_core::check(&sv, &st).report.errors
 }
 
 #[derive(Properties, PartialEq)]
