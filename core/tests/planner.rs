@@ -30,14 +30,14 @@ fn plan_for(steps: &str, tag: Option<&str>, push: bool) -> Plan {
 }
 
 fn status(p: &Plan, name: &str) -> Status {
-    p.find(name).unwrap_or_else(|| panic!("no step {name}: {p:#?}")).status
+    p.find_by_name(name).unwrap_or_else(|| panic!("no step {name}: {p:#?}")).status
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn run_steps_split_argv_without_a_shell() {
     let p = plan_for("- name: t\n  service: a\n  command: sh -c 'echo \"a b\" && exit 1' > out\n", None, false);
-    let s = p.find("t").unwrap();
+    let s = p.find_by_name("t").unwrap();
     assert_eq!(s.kind, Kind::Run);
     assert_eq!(s.command.as_deref().unwrap(), ["sh", "-c", "echo \"a b\" && exit 1", ">", "out"]);
 }
@@ -88,7 +88,7 @@ fn tag_and_exclude_filters() {
     // No build tag: steps with a tag filter do not run; exclude alone does not skip.
     let p = plan_for(steps, None, false);
     assert_eq!(status(&p, "release"), Status::Skipped);
-    assert!(p.find("release").unwrap().reason.as_ref().unwrap().contains("--tag"));
+    assert!(p.find_by_name("release").unwrap().reason.as_ref().unwrap().contains("--tag"));
     assert_eq!(status(&p, "not_wip"), Status::WillRun);
 }
 
@@ -115,11 +115,11 @@ fn push_steps_need_push_and_render_tags() {
   image_tag: \"{{ .Branch }}-{{ printf \\\"%.7s\\\" .CommitID }}-{{ .Time.Format \\\"20060102\\\" }}\"
 ";
     let p = plan_for(steps, Some("feature/x"), false);
-    let s = p.find("push_app").unwrap();
+    let s = p.find_by_name("push_app").unwrap();
     assert_eq!(s.status, Status::Skipped);
     assert_eq!(s.reason.as_deref(), Some("push steps run only with --push"));
     let p = plan_for(steps, Some("feature/x"), true);
-    let s = p.find("push_app").unwrap();
+    let s = p.find_by_name("push_app").unwrap();
     assert_eq!(s.status, Status::WillRun);
     // The `/` is stripped: it is not valid in a Docker tag.
     assert_eq!(s.image_ref().unwrap(), "registry.example.com/acme/app:featurex-0123456-20240229");
@@ -134,7 +134,7 @@ fn invalid_rendered_tag_is_reported_on_the_step() {
         Some("///"),
         true,
     );
-    let s = p.find("p").unwrap();
+    let s = p.find_by_name("p").unwrap();
     assert!(s.image_tag.is_none());
     assert!(s.tag_error.as_ref().unwrap().contains("empty"), "{:?}", s.tag_error);
 }
@@ -147,7 +147,7 @@ fn services_expansion_in_parallel_and_serial_groups() {
         None,
         false,
     );
-    let m = p.find("m").unwrap();
+    let m = p.find_by_name("m").unwrap();
     assert_eq!(m.kind, Kind::Parallel);
     // One serial copy of the sub-steps per service.
     assert_eq!(
@@ -164,7 +164,7 @@ fn services_expansion_in_parallel_and_serial_groups() {
         None,
         false,
     );
-    let s = p.find("s").unwrap();
+    let s = p.find_by_name("s").unwrap();
     // Each sub-step in turn, per-service copies in parallel.
     assert_eq!(s.steps.len(), 2);
     assert!(s.steps.iter().all(|g| g.kind == Kind::Parallel && g.steps.len() == 2));
@@ -179,9 +179,9 @@ fn matrix_is_parallel_over_services_and_group_service_is_inherited() {
         None,
         false,
     );
-    assert_eq!(p.find("mx").unwrap().kind, Kind::Parallel);
-    assert_eq!(p.find("mx").unwrap().leaves().len(), 2);
-    assert_eq!(p.find("inner").unwrap().service.as_deref(), Some("b"));
+    assert_eq!(p.find_by_name("mx").unwrap().kind, Kind::Parallel);
+    assert_eq!(p.find_by_name("mx").unwrap().leaves().len(), 2);
+    assert_eq!(p.find_by_name("inner").unwrap().service.as_deref(), Some("b"));
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -192,8 +192,8 @@ fn manual_groups_and_on_fail() {
         None,
         false,
     );
-    assert_eq!(p.find("approve").unwrap().kind, Kind::Manual);
-    let t = p.find("t").unwrap();
+    assert_eq!(p.find_by_name("approve").unwrap().kind, Kind::Manual);
+    let t = p.find_by_name("t").unwrap();
     assert_eq!(t.on_fail.len(), 1);
     assert_eq!(t.on_fail[0].service.as_deref(), Some("a"), "on_fail inherits the service");
 }
@@ -206,14 +206,14 @@ fn group_credentials_apply_to_sub_steps_and_encrypted_wins() {
         None,
         true,
     );
-    let s = p.find("p").unwrap();
+    let s = p.find_by_name("p").unwrap();
     assert_eq!(s.dockercfg_service.as_deref(), Some("a"), "the step's own setting overrides the group");
     let p = plan_for(
         "- name: g\n  type: serial\n  encrypted_dockercfg_path: d.enc\n  steps:\n    - name: p\n      type: push\n      service: app\n      image_name: registry.example.com/acme/app\n",
         None,
         true,
     );
-    assert_eq!(p.find("p").unwrap().encrypted_dockercfg_path.as_deref(), Some("d.enc"));
+    assert_eq!(p.find_by_name("p").unwrap().encrypted_dockercfg_path.as_deref(), Some("d.enc"));
 }
 
 // Snapshots are checked natively (insta reads and writes files).
@@ -227,4 +227,21 @@ fn aggregate_plan_snapshot() {
     let vars = BuildVars { branch: "master".into(), timestamp: 1_709_211_909, ..BuildVars::default() };
     let p = plan(&checked.services, &checked.steps, &PlanOptions { tag: Some("master".into()), push: true, vars });
     insta::assert_json_snapshot!(p);
+}
+
+/// Real projects repeat sub-step names under different groups (`deploy` under `staging` and
+/// under `production`); ids tell them apart where names cannot.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn repeated_names_get_distinct_ids() {
+    let steps = "- name: staging\n  service: a\n  steps:\n  - name: deploy\n    command: a\n\
+                 - name: production\n  service: a\n  steps:\n  - name: deploy\n    command: b\n    on_fail:\n    - command: c\n";
+    let p = plan_for(steps, None, false);
+    let deploys: Vec<(&str, &str)> =
+        p.leaves().iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+    assert_eq!(deploys, [("1.1", "deploy"), ("2.1", "deploy")]);
+    let second = p.find("2.1").expect("found by id");
+    assert_eq!(second.command.as_deref(), Some(&["b".to_string()][..]));
+    assert_eq!(second.on_fail[0].id, "2.1.f1");
+    assert_eq!(p.find("2.1.f1").map(|s| s.name.as_str()), Some("deploy_on_fail_1"));
 }

@@ -5,5 +5,5 @@ pub mod filter;
 mod planner;
 mod render;
 
-pub use planner::{Kind, Plan, PlanOptions, PlannedStep, Status, plan};
+pub use planner::{Kind, Plan, PlanOptions, PlannedStep, Status, assign_ids, plan};
 pub use render::render_text;

@@ -40,6 +40,11 @@ pub enum Status {
 /// Serialisable both ways: the server sends the plan of a run to the studio, which draws it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStep {
+    /// The step's path in the plan (`2`, `2.1`, `2.1.f1` for an `on_fail` step): unique where
+    /// names are not, since real projects repeat sub-step names under different groups. Events,
+    /// stored step results and the studio identify steps by it; `name` is only a label.
+    #[serde(default)]
+    pub id: String,
     pub name: String,
     #[serde(rename = "type")]
     pub kind: Kind,
@@ -73,6 +78,7 @@ impl PlannedStep {
     /// A step that will run, with nothing else set yet.
     pub fn new(name: impl Into<String>, kind: Kind) -> PlannedStep {
         PlannedStep {
+            id: String::new(),
             name: name.into(),
             kind,
             status: Status::WillRun,
@@ -110,7 +116,19 @@ impl Plan {
     pub fn leaves(&self) -> Vec<&PlannedStep> {
         self.steps.iter().flat_map(PlannedStep::leaves).collect()
     }
-    pub fn find(&self, name: &str) -> Option<&PlannedStep> {
+    /// The step with this id (see [`PlannedStep::id`]).
+    pub fn find(&self, id: &str) -> Option<&PlannedStep> {
+        fn walk<'a>(s: &'a PlannedStep, id: &str) -> Option<&'a PlannedStep> {
+            if s.id == id {
+                return Some(s);
+            }
+            s.steps.iter().chain(&s.on_fail).find_map(|c| walk(c, id))
+        }
+        self.steps.iter().find_map(|s| walk(s, id))
+    }
+    /// The first step, depth first, labelled `name`. Names may repeat: use [`Plan::find`] to
+    /// identify a step.
+    pub fn find_by_name(&self, name: &str) -> Option<&PlannedStep> {
         fn walk<'a>(s: &'a PlannedStep, name: &str) -> Option<&'a PlannedStep> {
             if s.name == name {
                 return Some(s);
@@ -151,12 +169,13 @@ pub fn plan(_services: &ServicesFile, steps: &StepsFile, opts: &PlanOptions) -> 
         }
     }
     steps.steps.iter().for_each(|s| reserve(s, &mut p.used));
-    let planned = steps
+    let mut planned: Vec<PlannedStep> = steps
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| p.step(s, &format!("step_{}", i + 1), &Inherit::default()))
         .collect();
+    assign_ids(&mut planned);
     Plan { tag: opts.tag.clone(), push: opts.push, steps: planned }
 }
 
@@ -348,6 +367,24 @@ fn group_step(
         g.reason = Some(r.clone());
     }
     g
+}
+
+/// Give every step its id: top-level steps `N`, children `PARENT.N`, `on_fail` steps
+/// `PARENT.fN` (1-based, as the generated names are).
+pub fn assign_ids(steps: &mut [PlannedStep]) {
+    for (i, s) in steps.iter_mut().enumerate() {
+        number(s, (i + 1).to_string());
+    }
+}
+
+fn number(s: &mut PlannedStep, id: String) {
+    for (i, c) in s.steps.iter_mut().enumerate() {
+        number(c, format!("{id}.{}", i + 1));
+    }
+    for (i, f) in s.on_fail.iter_mut().enumerate() {
+        number(f, format!("{id}.f{}", i + 1));
+    }
+    s.id = id;
 }
 
 fn mark_skipped(p: &mut PlannedStep, reason: &str) {
