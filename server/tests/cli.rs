@@ -240,7 +240,112 @@ fn generate_never_overwrites_and_respects_git() {
 
 #[test]
 fn explain_lists_and_explains_codes() {
-    slipway().args(["explain", "SW206"]).assert().success().stdout(predicate::str::contains("push-image-mismatch"));
+    slipway().args(["explain", "SW206"]).assert().success().stdout(predicate::str::contains("push-without-build"));
     slipway().args(["explain"]).assert().success().stdout(predicate::str::contains("SW001"));
     slipway().args(["explain", "nope"]).assert().code(2);
+}
+
+/// A git work tree on `branch` with one commit, holding the two files.
+fn git_project(branch: &str, services: &str, steps: &str) -> Option<tempfile::TempDir> {
+    std::process::Command::new("git").arg("--version").output().ok()?;
+    let d = project(services, steps);
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .arg("-C")
+            .arg(d.path())
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", branch]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    Some(d)
+}
+
+const TAGGED_SERVICES: &str = "app:\n  build: .\n";
+const TAGGED_STEPS: &str = "\
+- name: only-on-feature
+  tag: feature-x
+  service: app
+  command: \"true\"
+- name: p
+  type: push
+  service: app
+  image_name: acme/app
+  image_tag: \"{{ .Branch }}\"
+";
+
+#[test]
+fn plan_and_steps_default_to_the_checked_out_branch() {
+    let Some(d) = git_project("feature-x", TAGGED_SERVICES, TAGGED_STEPS) else { return };
+    let out = slipway()
+        .args(["plan", "--format", "json", "--push", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["tag"], "feature-x", "{v}");
+    assert_eq!(v["steps"][0]["status"], "will-run", "{v}");
+    assert_eq!(v["steps"][1]["image_tag"], "feature-x", "{v}");
+    slipway()
+        .args(["plan", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("plan for build tag `feature-x`"));
+    // `steps` announces the same build tag before it needs an engine (here: none answers).
+    slipway()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["steps", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("slipway: build tag `feature-x` (from the checked-out branch)"));
+    // --ci-branch names the build for both, and --tag wins over it.
+    let plan_tag = |extra: &[&str]| {
+        let out = slipway()
+            .args(["plan", "--format", "json", "--push", "--ci-timestamp", "0"])
+            .args(extra)
+            .arg("--dir")
+            .arg(d.path())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        (v["tag"].as_str().unwrap_or_default().to_string(), v["steps"][1]["image_tag"].as_str().unwrap().to_string())
+    };
+    assert_eq!(plan_tag(&["--ci-branch", "release"]), ("release".into(), "release".into()));
+    assert_eq!(plan_tag(&["--tag", "v1.2"]), ("v1.2".into(), "v1.2".into()));
+    slipway()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["steps", "--ci-branch", "release", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("slipway: build tag `release` (from --ci-branch)"));
+}
+
+#[test]
+fn steps_run_and_load_exit_one_on_configuration_errors() {
+    let d = project("app:\n  image: busybox\n", "- service: ap\n  command: x\n");
+    for args in [vec!["steps"], vec!["run", "app"], vec!["load", "app"]] {
+        slipway()
+            // No engine is needed to find the errors, and none is contacted.
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(&args)
+            .arg("--dir")
+            .arg(d.path())
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("error[SW102]: this step names unknown service `ap`"))
+            .stderr(predicate::str::contains("fix them first"));
+    }
 }
