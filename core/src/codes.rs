@@ -45,12 +45,12 @@ codes! {
     AbsoluteHostVolume = "SW104", "absolute-host-volume", "A host volume path is absolute; host paths should be relative to the services file so builds are portable.";
     InvalidVolume = "SW105", "invalid-volume", "A volume is not `container_path` or `host_path:container_path[:ro|:rw]`, or a host path leaves the project.";
     EmptyFile = "SW106", "empty-file", "The file defines nothing.";
-    DuplicateStepName = "SW201", "duplicate-step-name", "Step names must be unique across the steps file.";
+    DuplicateStepName = "SW201", "duplicate-step-name", "A warning: two steps of the same list (siblings, with the same `tag`/`exclude`) have the same name, so their logs and results are hard to tell apart. Names are display labels: the same name under different groups (`deploy` under `staging` and under `production`) is fine.";
     ServiceAndServices = "SW202", "service-and-services", "`service` and `services` are mutually exclusive on a step.";
     ServiceOnGroupAndStep = "SW203", "service-on-group-and-step", "A group that sets `service`/`services` must not have sub-steps that set `service` too.";
     RunWithoutCommand = "SW204", "run-without-command", "A run step needs a `command`.";
     PushWithoutImageName = "SW205", "push-without-image-name", "A push step needs `image_name`.";
-    PushImageMismatch = "SW206", "push-image-mismatch", "A push step's `image_name` must match the `build.image` of its service, which must be built (not `image:`).";
+    PushWithoutBuild = "SW206", "push-without-build", "A push step pushes the image its service builds, so the service needs `build`; a service with only `image:` has nothing to push. The push tags the built image as `image_name:image_tag`: `image_name` may differ from the service's `build.image`, which may be absent.";
     InvalidRegex = "SW207", "invalid-regex", "A `tag`/`exclude` value with `^` or `$` is a Go RE2 regular expression and must compile (no look-around, no backreferences).";
     TemplateSyntax = "SW208", "template-syntax", "An `image_tag` or build arg is not a valid Go text/template.";
     TemplateUnknownVariable = "SW209", "template-unknown-variable", "A template uses a variable or method that does not exist (see the list of build variables).";
@@ -60,6 +60,9 @@ codes! {
     EmptyGroup = "SW213", "empty-group", "A group step needs a non-empty `steps` list.";
     BothDockercfg = "SW214", "both-dockercfg", "Both `encrypted_dockercfg_path` and `dockercfg_service` are set; the encrypted file wins.";
     EmptySteps = "SW215", "empty-steps", "The steps file has no steps.";
+    InvalidImageName = "SW216", "invalid-image-name", "A push step's `image_name` is not a Docker repository name: `[host[:port]/]path` with a lowercase path of letters, digits and single `.`, `_`, `__` or dashes between them (Docker refuses upper case: \"repository name must be lowercase\").";
+    ImageNameWithTag = "SW217", "image-name-with-tag", "A push step's `image_name` carries a tag (`acme/app:test`) or a digest (`@sha256:…`). Give the repository only; the tag comes from `image_tag` (default `latest`).";
+    UnexpandedVariable = "SW218", "unexpanded-variable", "A warning: `$VAR` or `${VAR}` in a run step's `command` reaches the program as written. Commands are split into arguments without a shell (as in jet), so nothing expands variables; use `sh -c '…'` (only the script after `-c` is expanded).";
 }
 
 impl Serialize for Code {

@@ -2,6 +2,7 @@
 //! (`{"auths": {"host": {…}}}`), lookup by registry with Docker Hub aliases, and jet's error
 //! text for files that are not JSON (usually: decrypted with the wrong key).
 
+use crate::image_ref::DOCKER_HUB;
 use serde_json::{Map, Value};
 
 #[derive(Clone, PartialEq, Eq)]
@@ -130,8 +131,6 @@ fn decode_auth(auth: &str) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-const DOCKER_HUB: &str = "docker.io";
-
 /// `https://index.docker.io/v1/` → `docker.io`; `https://quay.io/v2/` → `quay.io`.
 pub fn normalize_registry(registry: &str) -> String {
     let r = registry.trim();
@@ -145,14 +144,10 @@ pub fn normalize_registry(registry: &str) -> String {
     }
 }
 
-/// The registry host of an image reference (`quay.io/a/b` → `quay.io`, `a/b` → `docker.io`).
+/// The registry host of an image reference (`quay.io/a/b` → `quay.io`, `a/b` → `docker.io`),
+/// lowercased like registry keys are compared. The parsing is [`ImageRef`](crate::image_ref)'s.
 pub fn registry_of_image(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_ascii_lowercase()
-        }
-        _ => DOCKER_HUB.into(),
-    }
+    crate::image_ref::registry_of(image).to_ascii_lowercase()
 }
 
 fn go_kind(v: &Value) -> &'static str {
@@ -239,5 +234,9 @@ mod tests {
         assert_eq!(registry_of_image("127.0.0.1:5000/x"), "127.0.0.1:5000");
         assert_eq!(registry_of_image("user/repo"), "docker.io");
         assert_eq!(registry_of_image("busybox"), "docker.io");
+        // A digest or a port is not a path separator; an upper-case host is still a host.
+        assert_eq!(registry_of_image("localhost:5000/a/b@sha256:00"), "localhost:5000");
+        assert_eq!(registry_of_image("Quay.IO/a"), "quay.io");
+        assert_eq!(registry_of_image("busybox@sha256:00"), "docker.io");
     }
 }

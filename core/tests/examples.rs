@@ -1,4 +1,5 @@
-//! Every one of Codeship's own example projects validates with no errors.
+//! Every one of Codeship's own example projects validates with no errors, and so do the
+//! fixtures shaped like real projects (`fixtures/real/`) that Codeship ran.
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -116,11 +117,43 @@ fn examples() -> Vec<(&'static str, &'static str, &'static str)> {
     ]
 }
 
+/// Shapes seen in real projects: an ECR push from a service without `build.image` (and one
+/// whose `build.image` differs from `image_name`), sub-step names repeated under two groups.
+fn real_shapes() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        (
+            "real/ecr-push",
+            include_str!("fixtures/real/ecr-push/codeship-services.yml"),
+            include_str!("fixtures/real/ecr-push/codeship-steps.yml"),
+        ),
+        (
+            "real/repeated-step-names",
+            include_str!("fixtures/real/repeated-step-names/codeship-services.yml"),
+            include_str!("fixtures/real/repeated-step-names/codeship-steps.yml"),
+        ),
+    ]
+}
+
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn all_examples_have_no_errors() {
     let all = examples();
     assert!(all.len() >= 20, "examples missing");
+    assert_no_errors(all);
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn real_shapes_have_no_diagnostics() {
+    for (dir, services, steps) in real_shapes() {
+        let services = SourceFile::new("codeship-services.yml", services);
+        let steps = SourceFile::new("codeship-steps.yml", steps);
+        let report = check(&services, &steps).report;
+        assert!(report.diagnostics.is_empty(), "== {dir}\n{}", report.render_text(&[&services, &steps]));
+    }
+}
+
+fn assert_no_errors(all: Vec<(&str, &str, &str)>) {
     let mut failures = String::new();
     for (dir, services, steps) in all {
         let services = SourceFile::new("codeship-services.yml", services);

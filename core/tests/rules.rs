@@ -157,13 +157,22 @@ fn cases() -> Vec<Case> {
         ),
         case("empty services", "# nothing\n", "- service: app\n  command: x\n", Code::EmptyFile, SV, 1, 1),
         case(
-            "duplicate step name",
+            "duplicate sibling step name",
             SERVICES,
             "- name: a\n  service: app\n  command: x\n- name: a\n  service: app\n  command: y\n",
             Code::DuplicateStepName,
             ST,
             4,
             9,
+        ),
+        case(
+            "duplicate sibling step name in a group",
+            SERVICES,
+            "- type: serial\n  service: app\n  steps:\n    - name: a\n      command: x\n    - name: a\n      command: y\n",
+            Code::DuplicateStepName,
+            ST,
+            6,
+            13,
         ),
         case(
             "service and services",
@@ -194,22 +203,103 @@ fn cases() -> Vec<Case> {
             3,
         ),
         case(
-            "push image mismatch",
-            SERVICES,
-            "- type: push\n  service: app\n  image_name: acme/other\n",
-            Code::PushImageMismatch,
-            ST,
-            3,
-            15,
-        ),
-        case(
             "push of a pulled image",
             SERVICES,
-            "- type: push\n  service: db\n  image_name: postgres\n",
-            Code::PushImageMismatch,
+            "- type: push\n  service: db\n  image_name: acme/postgres\n",
+            Code::PushWithoutBuild,
+            ST,
+            2,
+            12,
+        ),
+        case(
+            "push of a pulled image through the group's service",
+            SERVICES,
+            "- type: serial\n  service: db\n  steps:\n    - type: push\n      image_name: acme/postgres\n",
+            Code::PushWithoutBuild,
+            ST,
+            2,
+            12,
+        ),
+        case(
+            "upper-case image_name",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/Java\n",
+            Code::InvalidImageName,
             ST,
             3,
-            15,
+            20,
+        ),
+        case(
+            "upper-case image_name, quoted",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: \"quay.io/Acme/java\"\n",
+            Code::InvalidImageName,
+            ST,
+            3,
+            24,
+        ),
+        case(
+            "image_name with a space",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/my app\n",
+            Code::InvalidImageName,
+            ST,
+            3,
+            22,
+        ),
+        case(
+            "image_name with a tag",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/java:test\n",
+            Code::ImageNameWithTag,
+            ST,
+            3,
+            24,
+        ),
+        case(
+            "image_name with a registry port and a tag",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: localhost:5000/a/b:t\n",
+            Code::ImageNameWithTag,
+            ST,
+            3,
+            33,
+        ),
+        case(
+            "image_name with a digest",
+            SERVICES,
+            "- type: push\n  service: app\n  image_name: acme/java@sha256:0123456789abcdef0123456789abcdef\n",
+            Code::ImageNameWithTag,
+            ST,
+            3,
+            24,
+        ),
+        case(
+            "unexpanded variable",
+            SERVICES,
+            "- service: app\n  command: echo \"build $CI_COMMIT_ID\"\n",
+            Code::UnexpandedVariable,
+            ST,
+            2,
+            24,
+        ),
+        case(
+            "unexpanded variable, braced, in a quoted scalar",
+            SERVICES,
+            "- service: app\n  command: './deploy.sh ${TARGET}'\n",
+            Code::UnexpandedVariable,
+            ST,
+            2,
+            25,
+        ),
+        case(
+            "unexpanded variable after a shell's script",
+            SERVICES,
+            "- service: app\n  command: sh -c 'echo $0' $NAME\n",
+            Code::UnexpandedVariable,
+            ST,
+            2,
+            28,
         ),
         case(
             "invalid regex",
@@ -350,6 +440,76 @@ fn every_code_has_a_case() {
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }
 
+/// Shapes real projects use, which Codeship ran: none may give any diagnostic.
+fn clean_cases() -> Vec<(&'static str, &'static str, &'static str)> {
+    vec![
+        (
+            "ECR push from a service without build.image",
+            "app:\n  build: .\n",
+            "- type: push\n  service: app\n  image_name: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app\n  registry: https://123456789012.dkr.ecr.us-east-1.amazonaws.com\n",
+        ),
+        (
+            "image_name differs from build.image",
+            "app:\n  build:\n    image: acme/app\n",
+            "- type: push\n  service: app\n  image_name: quay.io/acme/app-release\n",
+        ),
+        (
+            "registry with a port",
+            "app:\n  build: .\n",
+            "- type: push\n  service: app\n  image_name: localhost:5000/myapp\n",
+        ),
+        (
+            "the same sub-step names under two groups",
+            "app:\n  build: .\n",
+            "- name: staging\n  type: serial\n  tag: develop\n  steps:\n    - name: build\n      service: app\n      command: make\n    - name: deploy\n      service: app\n      command: ./deploy.sh staging\n- name: production\n  type: serial\n  tag: master\n  steps:\n    - name: build\n      service: app\n      command: make\n    - name: deploy\n      service: app\n      command: ./deploy.sh production\n",
+        ),
+        (
+            "sibling names for different branches",
+            "app:\n  build: .\n",
+            "- name: deploy\n  tag: master\n  service: app\n  command: ./deploy.sh prod\n- name: deploy\n  tag: develop\n  service: app\n  command: ./deploy.sh staging\n",
+        ),
+        (
+            "variables a shell or nobody expands",
+            "app:\n  image: busybox\n",
+            "- service: app\n  command: sh -c 'echo $CI_COMMIT_ID'\n- service: app\n  command: /bin/bash -ec \"test -n \\\"${CI_BRANCH}\\\"\"\n- service: app\n  command: echo '$literal' \\$escaped $$ $1\n",
+        ),
+        (
+            "an entrypoint shell runs the command's first argument",
+            "app:\n  image: busybox\n  entrypoint: [\"/bin/sh\", \"-c\"]\n",
+            "- service: app\n  command: \"'echo $CI_BRANCH'\"\n",
+        ),
+    ]
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn real_shapes_are_clean() {
+    let mut failures = Vec::new();
+    for (name, services, steps) in clean_cases() {
+        let r = check(&SourceFile::new(SV, services), &SourceFile::new(ST, steps)).report;
+        if !r.diagnostics.is_empty() {
+            failures.push(format!(
+                "{name}: {:?}",
+                r.diagnostics
+                    .iter()
+                    .map(|d| format!("{} {}:{} {}", d.code, d.line, d.column, d.message))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn labels_and_shell_hints_are_warnings() {
+    for c in cases().iter().filter(|c| matches!(c.code, Code::DuplicateStepName | Code::UnexpandedVariable)) {
+        let r = run(c);
+        let d = r.diagnostics.iter().find(|d| d.code == c.code).unwrap();
+        assert_eq!((d.severity, r.errors), (Severity::Warning, 0), "{}", c.name);
+    }
+}
+
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn warnings_are_not_errors() {
@@ -379,4 +539,25 @@ fn rendered_text_snapshot() {
     let r = check(&sv, &st).report;
     insta::assert_snapshot!(r.render_text(&[&sv, &st]));
     insta::assert_snapshot!("json", r.to_json());
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn push_and_command_findings_snapshot() {
+    let services = "app:\n  build: .\ndb:\n  image: postgres\n";
+    let steps = "\
+- service: app
+  command: echo \"packaged build $CI_COMMIT_ID\"
+- type: push
+  service: app
+  image_name: acme/Java
+- type: push
+  service: app
+  image_name: acme/java:test
+- type: push
+  service: db
+  image_name: acme/postgres
+";
+    let (sv, st) = (SourceFile::new(SV, services), SourceFile::new(ST, steps));
+    insta::assert_snapshot!(check(&sv, &st).report.render_text(&[&sv, &st]));
 }

@@ -240,7 +240,207 @@ fn generate_never_overwrites_and_respects_git() {
 
 #[test]
 fn explain_lists_and_explains_codes() {
-    slipway().args(["explain", "SW206"]).assert().success().stdout(predicate::str::contains("push-image-mismatch"));
+    slipway().args(["explain", "SW206"]).assert().success().stdout(predicate::str::contains("push-without-build"));
     slipway().args(["explain"]).assert().success().stdout(predicate::str::contains("SW001"));
     slipway().args(["explain", "nope"]).assert().code(2);
+}
+
+/// A git work tree on `branch` with one commit, holding the two files.
+fn git_project(branch: &str, services: &str, steps: &str) -> Option<tempfile::TempDir> {
+    std::process::Command::new("git").arg("--version").output().ok()?;
+    let d = project(services, steps);
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .arg("-C")
+            .arg(d.path())
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", branch]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    Some(d)
+}
+
+const TAGGED_SERVICES: &str = "app:\n  build: .\n";
+const TAGGED_STEPS: &str = "\
+- name: only-on-feature
+  tag: feature-x
+  service: app
+  command: \"true\"
+- name: p
+  type: push
+  service: app
+  image_name: acme/app
+  image_tag: \"{{ .Branch }}\"
+";
+
+#[test]
+fn plan_and_steps_default_to_the_checked_out_branch() {
+    let Some(d) = git_project("feature-x", TAGGED_SERVICES, TAGGED_STEPS) else { return };
+    let out = slipway()
+        .args(["plan", "--format", "json", "--push", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["tag"], "feature-x", "{v}");
+    assert_eq!(v["steps"][0]["status"], "will-run", "{v}");
+    assert_eq!(v["steps"][1]["image_tag"], "feature-x", "{v}");
+    slipway()
+        .args(["plan", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("plan for build tag `feature-x`"));
+    // `steps` announces the same build tag before it needs an engine (here: none answers).
+    slipway()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["steps", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("slipway: build tag `feature-x` (from the checked-out branch)"));
+    // --ci-branch names the build for both, and --tag wins over it.
+    let plan_tag = |extra: &[&str]| {
+        let out = slipway()
+            .args(["plan", "--format", "json", "--push", "--ci-timestamp", "0"])
+            .args(extra)
+            .arg("--dir")
+            .arg(d.path())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        (v["tag"].as_str().unwrap_or_default().to_string(), v["steps"][1]["image_tag"].as_str().unwrap().to_string())
+    };
+    assert_eq!(plan_tag(&["--ci-branch", "release"]), ("release".into(), "release".into()));
+    assert_eq!(plan_tag(&["--tag", "v1.2"]), ("v1.2".into(), "v1.2".into()));
+    slipway()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["steps", "--ci-branch", "release", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("slipway: build tag `release` (from --ci-branch)"));
+}
+
+#[test]
+fn steps_run_and_load_exit_one_on_configuration_errors() {
+    let d = project("app:\n  image: busybox\n", "- service: ap\n  command: x\n");
+    for args in [vec!["steps"], vec!["run", "app"], vec!["load", "app"]] {
+        slipway()
+            // No engine is needed to find the errors, and none is contacted.
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(&args)
+            .arg("--dir")
+            .arg(d.path())
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("error[SW102]: this step names unknown service `ap`"))
+            .stderr(predicate::str::contains("fix them first"));
+    }
+}
+
+/// The engine, base image and registry of `tests/env/up.sh` (idempotent), as its `export` lines.
+fn docker_env() -> std::collections::HashMap<String, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/up.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run tests/env/up.sh");
+    assert!(out.status.success(), "tests/env/up.sh failed: this test needs a Docker engine and a registry");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A service built without `build.image` is pushed under the step's `image_name`, on the build
+/// tag taken from the checked-out branch (no --tag), to a real password-protected registry.
+#[test]
+fn steps_push_an_unnamed_build_under_image_name_on_the_checked_out_branch() {
+    let env = docker_env();
+    let (registry, user, password) =
+        (&env["SLIPWAY_TEST_REGISTRY"], &env["SLIPWAY_TEST_REGISTRY_USER"], &env["SLIPWAY_TEST_REGISTRY_PASSWORD"]);
+    let mut id = [0u8; 4];
+    getrandom::fill(&mut id).unwrap();
+    let repo = format!("slipwaytest/renamed-{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let steps = format!(
+        "- name: push\n  type: push\n  tag: feature-x\n  service: app\n  image_name: {registry}/{repo}\n  registry: {registry}\n  image_tag: \"{{{{ .Branch }}}}\"\n  encrypted_dockercfg_path: dockercfg.encrypted\n"
+    );
+    let d = project("app:\n  build: .\n", &steps);
+    std::fs::write(d.path().join("Dockerfile"), format!("FROM {}\n", env["SLIPWAY_TEST_BASE_IMAGE"])).unwrap();
+    let key = d.path().join("codeship.aes");
+    slipway().args(["generate", "--key-path"]).arg(&key).assert().success();
+    let plain = d.path().join("dockercfg.json");
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(&plain, format!("{{\"auths\": {{\"{registry}\": {{\"auth\": \"{auth}\"}}}}}}")).unwrap();
+    slipway()
+        .args(["encrypt", "--key-path"])
+        .arg(&key)
+        .arg(&plain)
+        .arg(d.path().join("dockercfg.encrypted"))
+        .assert()
+        .success();
+    std::fs::remove_file(&plain).unwrap();
+    std::fs::write(d.path().join(".gitignore"), "codeship.aes\n").unwrap();
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .arg("-C")
+            .arg(d.path())
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "feature-x"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+
+    let out = slipway().env("NO_COLOR", "1").args(["steps", "--push", "--dir"]).arg(d.path()).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("pushing {registry}/{repo}:feature-x to {registry}")), "{text}");
+    assert!(!text.contains(password.as_str()), "password leaked:\n{text}");
+    let tags = std::process::Command::new("curl")
+        .args(["-s", "-u", &format!("{user}:{password}")])
+        .arg(format!("http://{registry}/v2/{repo}/tags/list"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&tags.stdout).trim(),
+        format!("{{\"name\":\"{repo}\",\"tags\":[\"feature-x\"]}}")
+    );
+}
+
+/// The sample project's `package` step prints the commit it packaged, not `$CI_COMMIT_ID`.
+#[test]
+fn sample_project_expands_the_commit_id() {
+    docker_env();
+    let d = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample");
+    for name in ["codeship-services.yml", "codeship-steps.yml"] {
+        std::fs::copy(sample.join(name), d.path().join(name)).unwrap();
+    }
+    slipway()
+        .env("NO_COLOR", "1")
+        .args(["steps", "--ci-commit-id", "abc123", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(step: package) (service: app) packaged build abc123"));
 }

@@ -2,6 +2,8 @@
 //! reported while lowering; these rules check meaning and cross-references. Each rule's
 //! user documentation is its entry in `codes.rs`.
 
+mod command_vars;
+mod push;
 mod services;
 mod steps;
 
@@ -50,6 +52,21 @@ pub(crate) fn check_template(file: &SourceFile, span: Span, text: &str, what: &s
                 diags.push(d);
             }
         }
+    }
+}
+
+/// The span of the bytes `range` of a scalar's `value`, when the source writes the value as is
+/// (plain, or quoted without escapes or line folding); otherwise the scalar's start, which is
+/// still the right line.
+pub(crate) fn span_in(file: &SourceFile, span: Span, value: &str, range: std::ops::Range<usize>) -> Span {
+    let raw = file.slice(span);
+    let quoted = matches!(raw.as_bytes().first(), Some(b'"' | b'\''));
+    let inner = if quoted && raw.len() >= 2 { &raw[1..raw.len() - 1] } else { raw };
+    if inner == value && range.start <= range.end && range.end <= value.len() {
+        let start = span.start + u32::from(quoted);
+        Span::new(start + range.start as u32, start + range.end as u32)
+    } else {
+        Span::at(span.start)
     }
 }
 

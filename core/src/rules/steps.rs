@@ -1,7 +1,7 @@
 //! Rules on the steps file: services in scope, commands, push steps, filters, templates,
-//! unique names and manual groups.
+//! sibling names and manual groups.
 
-use super::{check_template, unknown_service};
+use super::{check_template, command_vars, push, span_in, unknown_service};
 use crate::codes::Code;
 use crate::diagnostics::Diagnostic;
 use crate::model::services::Str;
@@ -14,13 +14,13 @@ struct Ctx<'a> {
     file: &'a SourceFile,
     services: &'a ServicesFile,
     diags: &'a mut Vec<Diagnostic>,
-    names: HashMap<String, u32>,
     /// Patterns already compiled: a pattern repeated on many steps is compiled once.
     filters: HashMap<String, Option<(String, Option<String>)>>,
 }
 
 pub(super) fn check(file: &SourceFile, steps: &StepsFile, services: &ServicesFile, diags: &mut Vec<Diagnostic>) {
-    let mut cx = Ctx { file, services, diags, names: HashMap::new(), filters: HashMap::new() };
+    let mut cx = Ctx { file, services, diags, filters: HashMap::new() };
+    cx.sibling_names(&steps.steps);
     for s in &steps.steps {
         cx.step(s, &[], 0, false);
     }
@@ -35,17 +35,6 @@ impl Ctx<'_> {
 
     /// `scope`: the services an enclosing group put in scope (empty: none).
     fn step(&mut self, s: &Step, scope: &[Str], depth: usize, on_fail: bool) {
-        if let Some(n) = &s.name {
-            let line = self.file.line_col(n.span.start).0;
-            if let Some(first) = self.names.insert(n.value.clone(), line) {
-                self.err(
-                    Code::DuplicateStepName,
-                    n.span,
-                    format!("step name `{}` is already used on line {first}", n.value),
-                )
-                .help = Some("step names must be unique across the steps file".into());
-            }
-        }
         for r in s.service.iter().chain(&s.services).chain(&s.dockercfg_service) {
             if self.services.get(&r.value).is_none() {
                 let d = unknown_service(self.file, r.span, &r.value, self.services, "this step");
@@ -99,10 +88,13 @@ impl Ctx<'_> {
                 if command.as_ref().is_none_or(|c| c.value.trim().is_empty()) {
                     self.err(Code::RunWithoutCommand, s.span, "this run step has no `command`".into()).help =
                         Some("add `command: <what to run>`; use `type: push` for a push step".into());
-                } else if let Some(c) = command
-                    && let Err(e) = crate::plan::argv::split(&c.value)
-                {
-                    self.err(Code::WrongType, c.span, e.to_string());
+                } else if let Some(c) = command {
+                    match crate::plan::argv::split(&c.value) {
+                        Err(e) => {
+                            self.err(Code::WrongType, c.span, e.to_string());
+                        }
+                        Ok(_) => self.unexpanded_variables(c, &in_scope),
+                    }
                 }
                 self.require_service(s, &in_scope);
             }
@@ -111,13 +103,15 @@ impl Ctx<'_> {
                 match image_name {
                     None => {
                         self.err(Code::PushWithoutImageName, s.span, "this push step has no `image_name`".into())
-                            .help = Some("add `image_name:` matching the service's `build.image`".into());
+                            .help = Some(
+                            "add `image_name:` with the repository to push to, e.g. `acme/app` or `quay.io/acme/app`"
+                                .into(),
+                        );
                     }
-                    Some(name) => {
-                        for svc in &in_scope {
-                            self.push_image_matches(name, svc);
-                        }
-                    }
+                    Some(name) => self.diags.extend(push::image_name(self.file, name)),
+                }
+                for svc in &in_scope {
+                    self.diags.extend(push::service_builds(self.file, self.services, svc));
                 }
                 if let Some(t) = image_tag {
                     check_template(self.file, t.span, &t.value, "`image_tag`", self.diags);
@@ -129,14 +123,87 @@ impl Ctx<'_> {
                 }
                 let group_scope: Vec<Str> = s.service.iter().cloned().chain(s.services.iter().cloned()).collect();
                 let child_scope = if group_scope.is_empty() { scope.to_vec() } else { group_scope };
+                self.sibling_names(steps);
                 for c in steps {
                     self.step(c, &child_scope, depth + 1, false);
                 }
             }
         }
+        self.sibling_names(&s.on_fail);
         for f in &s.on_fail {
             self.step(f, &in_scope, depth + 1, true);
         }
+    }
+
+    /// SW201: names are display labels and may repeat under different groups (`deploy` under
+    /// `staging` and under `production`). Two steps of one list with the same name and the
+    /// same filters are hard to tell apart in logs: a warning. With different `tag`/`exclude`
+    /// they are usually alternatives for different branches, and fine.
+    fn sibling_names(&mut self, steps: &[Step]) {
+        let mut seen: HashMap<(&str, Option<&str>, Option<&str>), u32> = HashMap::new();
+        for s in steps {
+            let Some(n) = &s.name else { continue };
+            let key = (
+                n.value.as_str(),
+                s.tag.as_ref().map(|t| t.value.as_str()),
+                s.exclude.as_ref().map(|t| t.value.as_str()),
+            );
+            let line = self.file.line_col(n.span.start).0;
+            if let Some(first) = seen.get(&key) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        Code::DuplicateStepName,
+                        self.file,
+                        n.span,
+                        format!("the step on line {first} in the same list is also named `{}`", n.value),
+                    )
+                    .with_help("give one of them another name, so their logs and results can be told apart"),
+                );
+            } else {
+                seen.insert(key, line);
+            }
+        }
+    }
+
+    /// SW218: `$VAR` in a command that no shell expands. Checked against each service in scope,
+    /// since a service's `entrypoint` may be the shell.
+    fn unexpanded_variables(&mut self, command: &Str, in_scope: &[Str]) {
+        let entrypoints: Vec<Option<&crate::model::Command>> = if in_scope.is_empty() {
+            vec![None]
+        } else {
+            in_scope.iter().map(|svc| self.services.get(&svc.value).and_then(|s| s.entrypoint.as_ref())).collect()
+        };
+        let text = command.value.as_str();
+        let Some(refs) = entrypoints.into_iter().map(|e| command_vars::unexpanded(text, e)).find(|r| !r.is_empty())
+        else {
+            return;
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for r in &refs {
+            if !names.contains(&r.text(text)) {
+                names.push(r.text(text));
+            }
+        }
+        let listed = names.iter().take(3).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let (verb, more) = match names.len() {
+            1 => ("is", String::new()),
+            n if n > 3 => ("are", format!(" (and {} more)", n - 3)),
+            _ => ("are", String::new()),
+        };
+        let help = if text.contains('\'') {
+            "run the command through a shell, `sh -c '…'`, so that it expands variables".to_string()
+        } else {
+            format!("run it through a shell, which expands variables: `command: sh -c '{text}'`")
+        };
+        self.diags.push(
+            Diagnostic::warning(
+                Code::UnexpandedVariable,
+                self.file,
+                span_in(self.file, command.span, text, refs[0].start..refs[0].end),
+                format!("{listed}{more} {verb} passed to the program as written: commands run without a shell, so variables are not expanded"),
+            )
+            .with_help(help),
+        );
     }
 
     fn require_service(&mut self, s: &Step, in_scope: &[Str]) {
@@ -148,37 +215,6 @@ impl Ctx<'_> {
             )
             .help = Some(format!("services defined: {}", self.services.names().collect::<Vec<_>>().join(", ")));
         }
-    }
-
-    fn push_image_matches(&mut self, name: &Str, svc: &Str) {
-        let Some(service) = self.services.get(&svc.value) else {
-            return;
-        };
-        let built = service.build.as_ref().and_then(|b| b.image.as_ref());
-        let msg = match (&service.build, built) {
-            (None, _) => format!(
-                "service `{}` does not build an image (it uses `image:`), so there is nothing to push",
-                svc.value
-            ),
-            (Some(_), None) => format!(
-                "service `{}` builds an image without a name; set `build.image: {}` to push it as `{}`",
-                svc.value, name.value, name.value
-            ),
-            (Some(_), Some(img)) if strip_tag(&img.value) == strip_tag(&name.value) => return,
-            (Some(_), Some(img)) => format!(
-                "`image_name: {}` does not match the image service `{}` builds (`{}`)",
-                name.value, svc.value, img.value
-            ),
-        };
-        self.err(Code::PushImageMismatch, name.span, msg);
-    }
-}
-
-/// `repo:tag` → `repo`, leaving a registry port (`host:5000/repo`) alone.
-fn strip_tag(image: &str) -> &str {
-    match image.rfind(':') {
-        Some(i) if !image[i..].contains('/') => &image[..i],
-        _ => image,
     }
 }
 

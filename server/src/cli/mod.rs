@@ -61,6 +61,19 @@ pub struct ProjectArgs {
     pub steps_path: Option<PathBuf>,
 }
 
+/// The configuration has validation errors (already printed with their positions): exit 1,
+/// as `slipway validate` does, not 2 (which is for usage and unreadable files).
+#[derive(Debug)]
+pub struct ConfigErrors;
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the configuration has errors; fix them first (`slipway validate`)")
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
@@ -86,7 +99,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("slipway: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(if e.is::<ConfigErrors>() { 1 } else { 2 })
         }
     }
 }

@@ -8,7 +8,8 @@ use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
-use slipway_core::dockercfg::{Credential, DockerCfg, registry_of_image};
+use slipway_core::dockercfg::{Credential, DockerCfg};
+use slipway_core::image_ref::ImageRef;
 use slipway_core::model::Service;
 use slipway_core::template::{BuildVars, Template};
 use std::collections::HashMap;
@@ -64,13 +65,7 @@ impl Runner {
         if let Some(img) = svc.build.as_ref().and_then(|b| b.image.as_ref()) {
             return img.value.clone();
         }
-        let clean = |s: &str| -> String {
-            s.to_ascii_lowercase()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-                .collect()
-        };
-        format!("slipway/{}-{}", clean(&self.spec.project), clean(&svc.name.value))
+        format!("slipway/{}", repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
     }
 
     async fn build(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
@@ -142,18 +137,22 @@ impl Runner {
     /// `registry/prefix/project-service:branch` for a `cached: true` service.
     fn cache_ref(&self, svc: &Service, branch: &str) -> Option<String> {
         let prefix = self.spec.options.cache_registry.as_ref().filter(|_| svc.cached)?;
-        let clean = |s: &str| -> String {
-            s.to_ascii_lowercase()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
-                .collect()
-        };
         let tag = slipway_core::template::sanitize_tag(branch).unwrap_or_else(|_| "default".into());
-        Some(format!("{}/{}-{}:{tag}", prefix.trim_end_matches('/'), clean(&self.spec.project), clean(&svc.name.value)))
+        let name = repo_component(&format!("{}-{}", self.spec.project, svc.name.value));
+        Some(format!("{}/{name}:{tag}", prefix.trim_end_matches('/')))
     }
 
-    fn cache_credentials(&self, reference: &str, cfg: Option<&DockerCfg>) -> Option<DockerCredentials> {
-        cfg.and_then(|c| c.lookup(&registry_of_image(reference)).ok()).map(docker_credentials)
+    /// The cache image of `svc` for `branch`, parsed; a `--cache-registry` that makes no valid
+    /// reference is reported once per use and the build goes on without a cache.
+    fn cache_image(&self, svc: &Service, branch: &str) -> Option<ImageRef> {
+        let reference = self.cache_ref(svc, branch)?;
+        ImageRef::parse(&reference)
+            .map_err(|e| self.info(format!("no build cache: `{reference}` is not a valid image reference: {e}")))
+            .ok()
+    }
+
+    fn cache_credentials(&self, reference: &ImageRef, cfg: Option<&DockerCfg>) -> Option<DockerCredentials> {
+        cfg.and_then(|c| c.lookup(reference.registry()).ok()).map(docker_credentials)
     }
 
     /// Pull the branch's cache image, else the default cache branch's; the build uses it as
@@ -161,9 +160,9 @@ impl Runner {
     async fn cache_source(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Option<String> {
         let fallback = svc.default_cache_branch.as_ref().map_or("master".to_string(), |b| b.value.clone());
         for branch in [self.spec.vars.branch.clone(), fallback] {
-            let reference = self.cache_ref(svc, &branch)?;
-            let (repo, tag) = split_tag(&reference);
-            let opts = CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build();
+            let reference = self.cache_image(svc, &branch)?;
+            let repo = reference.repository();
+            let opts = CreateImageOptionsBuilder::default().from_image(&repo).tag(reference.pull_tag()).build();
             let mut stream = self.docker.create_image(Some(opts), None, self.cache_credentials(&reference, cfg));
             let mut ok = true;
             while let Some(item) = stream.next().await {
@@ -173,7 +172,7 @@ impl Runner {
             }
             if ok {
                 self.build_log(step, &svc.name.value, &format!("using cache image {reference}"));
-                return Some(reference);
+                return Some(reference.to_string());
             }
         }
         self.build_log(step, &svc.name.value, "no cache image yet; building without one");
@@ -182,15 +181,15 @@ impl Runner {
 
     /// After a successful build, push it as the branch's cache image.
     async fn push_cache(&self, svc: &Service, built: &str, step: &str, cfg: Option<&DockerCfg>) {
-        let Some(reference) = self.cache_ref(svc, &self.spec.vars.branch) else { return };
-        let (repo, tag) = split_tag(&reference);
+        let Some(reference) = self.cache_image(svc, &self.spec.vars.branch) else { return };
+        let (repo, tag) = (reference.repository(), reference.pull_tag());
         let tagged =
-            self.docker.tag_image(built, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build())).await;
+            self.docker.tag_image(built, Some(TagImageOptionsBuilder::default().repo(&repo).tag(tag).build())).await;
         if let Err(e) = tagged {
             return self.info(format!("cannot tag the cache image {reference}: {e}"));
         }
         let opts = PushImageOptionsBuilder::default().tag(tag).build();
-        let mut stream = self.docker.push_image(repo, Some(opts), self.cache_credentials(&reference, cfg));
+        let mut stream = self.docker.push_image(&repo, Some(opts), self.cache_credentials(&reference, cfg));
         while let Some(item) = stream.next().await {
             if let Err(e) = item {
                 return self.info(format!("cannot push the cache image {reference}: {e} (the build itself succeeded)"));
@@ -208,11 +207,15 @@ impl Runner {
         if self.docker.inspect_image(&image).await.is_ok() {
             return Ok(image);
         }
-        let registry = registry_of_image(&image);
-        let creds = cfg.and_then(|c| c.lookup(&registry).ok()).map(docker_credentials);
+        let reference = ImageRef::parse(&image).map_err(|e| {
+            anyhow!("`image: {image}` of service `{}` is not a valid image reference: {e}", svc.name.value)
+        })?;
+        let registry = reference.registry();
+        let creds = cfg.and_then(|c| c.lookup(registry).ok()).map(docker_credentials);
         self.info(format!("pulling {image}"));
-        let (repo, tag) = split_tag(&image);
-        let opts = CreateImageOptionsBuilder::default().from_image(repo).tag(tag).build();
+        // A digest is pulled as the `tag` parameter, as the Engine API takes it.
+        let opts =
+            CreateImageOptionsBuilder::default().from_image(&reference.repository()).tag(reference.pull_tag()).build();
         let mut stream = self.docker.create_image(Some(opts), None, creds);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| anyhow!("pulling {image} from {registry} failed: {e} (check the image name and, for a private image, the dockercfg credentials)"))?;
@@ -224,11 +227,28 @@ impl Runner {
     }
 }
 
-/// `repo:tag` → (`repo`, `tag`); no tag → `latest`; a registry port is not a tag.
-pub fn split_tag(image: &str) -> (&str, &str) {
-    let image = image.split('@').next().unwrap_or(image);
-    match image.rfind(':') {
-        Some(i) if !image[i..].contains('/') => (&image[..i], &image[i + 1..]),
-        _ => (image, "latest"),
+/// `text` as one path component of a repository name (lowercase letters and digits joined by
+/// single dashes): project folders such as `.tmpAb3` or `My App` must still give a name
+/// Docker accepts.
+fn repo_component(text: &str) -> String {
+    let lowered = text.to_ascii_lowercase();
+    let words: Vec<&str> = lowered.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.is_empty() { "project".into() } else { words.join("-") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repo_component;
+    use slipway_core::image_ref::ImageRef;
+
+    #[test]
+    fn generated_names_are_valid_references() {
+        for (project, want) in
+            [(".tmpMsd0eo-app", "tmpmsd0eo-app"), ("My App_2--x", "my-app-2-x"), ("---", "project"), ("ok-db", "ok-db")]
+        {
+            let got = repo_component(project);
+            assert_eq!(got, want);
+            assert!(ImageRef::parse(&format!("slipway/{got}:latest")).is_ok(), "{got}");
+        }
     }
 }

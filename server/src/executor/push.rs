@@ -9,6 +9,7 @@ use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
 use slipway_core::dockercfg::DockerCfg;
+use slipway_core::image_ref::ImageRef;
 use slipway_core::plan::PlannedStep;
 use std::io::Read;
 use std::sync::Arc;
@@ -100,20 +101,27 @@ impl Runner {
             (None, Some(e)) => bail!("{e}"),
             (None, None) => "latest".to_string(),
         };
-        let registry = step.registry.clone().unwrap_or_else(|| slipway_core::dockercfg::registry_of_image(image_name));
+        // Validation refuses such names; a plan made from an unchecked file must not push anyway.
+        let target = ImageRef::parse(image_name)
+            .ok()
+            .filter(|r| r.tag.is_none() && r.digest.is_none())
+            .ok_or_else(|| anyhow!("push step `{}`: `image_name: {image_name}` is not a repository name", step.name))?;
+        let repo = target.repository();
+        let registry = step.registry.clone().unwrap_or_else(|| target.registry().to_string());
         let cfg = self.step_dockercfg(step).await?;
         let source = self.image_for(service, &step.name, cfg.as_ref()).await?;
         let cfg = cfg.ok_or_else(|| {
             anyhow!("no credentials for registry {registry}: set `encrypted_dockercfg_path` or `dockercfg_service` on the push step")
         })?;
         let cred = cfg.lookup(&registry).map_err(|e| anyhow!("{e}; add an entry for {registry} to the dockercfg"))?;
+        // The built image may have any name (or a generated one): tag it as the step says.
         self.docker
-            .tag_image(&source, Some(TagImageOptionsBuilder::default().repo(image_name).tag(&tag).build()))
+            .tag_image(&source, Some(TagImageOptionsBuilder::default().repo(&repo).tag(&tag).build()))
             .await
-            .with_context(|| format!("cannot tag {source} as {image_name}:{tag}"))?;
-        self.log(&step.name, service, &format!("pushing {image_name}:{tag} to {registry}"));
+            .with_context(|| format!("cannot tag {source} as {repo}:{tag}"))?;
+        self.log(&step.name, service, &format!("pushing {repo}:{tag} to {registry}"));
         let mut stream = self.docker.push_image(
-            image_name,
+            &repo,
             Some(PushImageOptionsBuilder::default().tag(&tag).build()),
             Some(docker_credentials(cred)),
         );

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 /// The build values (jet's `--ci-*` flags); unset ones come from the local git checkout.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CiArgs {
-    /// CI_BRANCH / `.Branch` [default: --tag, else the checked-out branch].
+    /// CI_BRANCH / `.Branch` [default: the build tag].
     #[arg(long)]
     pub ci_branch: Option<String>,
     /// CI_COMMIT_ID / `.CommitID` [default: HEAD].
@@ -50,9 +50,52 @@ pub struct CiArgs {
     pub ci_timestamp: Option<i64>,
 }
 
+/// Where the build tag came from, so a run can say why `tag:` filters matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagSource {
+    Flag,
+    CiBranch,
+    Checkout,
+    None,
+}
+
+/// What one build is about: the build tag that `tag:`/`exclude:` filters match, and the values
+/// templates and step containers see. `plan` and `steps` both get it from [`CiArgs::build`],
+/// so they cannot disagree.
+#[derive(Clone, Debug)]
+pub struct BuildContext {
+    pub tag: Option<String>,
+    pub tag_source: TagSource,
+    pub vars: BuildVars,
+}
+
+impl BuildContext {
+    /// One line for the terminal: which build tag filters match, and why.
+    pub fn describe(&self) -> String {
+        let from = match self.tag_source {
+            TagSource::Flag => "--tag",
+            TagSource::CiBranch => "--ci-branch",
+            TagSource::Checkout => "the checked-out branch",
+            TagSource::None => {
+                return "no build tag (no --tag and no checked-out branch): steps with `tag:` are skipped".into();
+            }
+        };
+        format!("build tag `{}` (from {from})", self.tag.as_deref().unwrap_or_default())
+    }
+}
+
 impl CiArgs {
-    pub fn build_vars(&self, dir: &std::path::Path, tag: Option<&str>) -> Result<BuildVars> {
+    /// The build tag is `--tag`, else `--ci-branch`, else the checked-out branch (a build on
+    /// Codeship was tagged with its branch); `.Branch` is `--ci-branch`, else that tag. Other
+    /// values come from flags, else from the local git checkout.
+    pub fn build(&self, dir: &std::path::Path, tag: Option<&str>) -> Result<BuildContext> {
         let git = GitInfo::read(dir);
+        let (tag, tag_source) = match (tag, &self.ci_branch, &git.branch) {
+            (Some(t), _, _) => (Some(t.to_string()), TagSource::Flag),
+            (None, Some(b), _) => (Some(b.clone()), TagSource::CiBranch),
+            (None, None, Some(b)) => (Some(b.clone()), TagSource::Checkout),
+            (None, None, None) => (None, TagSource::None),
+        };
         let timestamp = match self.ci_timestamp {
             Some(t) => t,
             None => match std::env::var("SOURCE_DATE_EPOCH") {
@@ -64,11 +107,11 @@ impl CiArgs {
             },
         };
         let or = |flag: &Option<String>, git: Option<String>| flag.clone().or(git).unwrap_or_default();
-        Ok(BuildVars {
+        let vars = BuildVars {
             project_id: or(&self.ci_project_id, None),
             build_id: or(&self.ci_build_id, None),
             repo_name: or(&self.ci_repo_name, git.repo_name),
-            branch: or(&self.ci_branch, tag.map(str::to_string).or(git.branch)),
+            branch: or(&self.ci_branch, tag.clone()),
             commit_id: or(&self.ci_commit_id, git.commit_id),
             commit_message: or(&self.ci_commit_message, git.commit_message),
             commit_description: or(&self.ci_commit_description, git.describe),
@@ -80,7 +123,8 @@ impl CiArgs {
             service_name: String::new(),
             image_name: String::new(),
             ci_name: self.ci_name.clone(),
-        })
+        };
+        Ok(BuildContext { tag, tag_source, vars })
     }
 }
 
@@ -88,7 +132,7 @@ impl CiArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match against.
+    /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: --ci-branch, else the checked-out branch].
     #[arg(long)]
     pub tag: Option<String>,
     /// Include push steps (without it they are shown as skipped, as `jet steps` did).
@@ -108,11 +152,8 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         eprintln!("slipway: fix the errors above before planning");
         return Ok(ExitCode::from(1));
     }
-    let opts = PlanOptions {
-        tag: args.tag.clone(),
-        push: args.push,
-        vars: args.ci.build_vars(&args.project.dir, args.tag.as_deref())?,
-    };
+    let build = args.ci.build(&args.project.dir, args.tag.as_deref())?;
+    let opts = PlanOptions { tag: build.tag, push: args.push, vars: build.vars };
     let p = plan(&checked.services, &checked.steps, &opts);
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&p)?),

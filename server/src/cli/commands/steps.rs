@@ -1,9 +1,9 @@
 //! `slipway steps`, `slipway run`, `slipway load` and `slipway cleanup`: the pipeline on a
 //! Docker engine, as `jet` did it.
 
-use super::plan::CiArgs;
-use crate::cli::ProjectArgs;
+use super::plan::{BuildContext, CiArgs};
 use crate::cli::printer::Printer;
+use crate::cli::{ConfigErrors, ProjectArgs};
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
 use crate::{docker, project};
 use anyhow::{Context, Result, bail};
@@ -45,7 +45,7 @@ pub struct RunnerArgs {
 pub struct StepsArgs {
     #[command(flatten)]
     pub runner: RunnerArgs,
-    /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: the checked-out branch].
+    /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: --ci-branch, else the checked-out branch].
     #[arg(long)]
     pub tag: Option<String>,
     /// Run push steps (without it they are skipped, as with `jet steps`).
@@ -111,12 +111,14 @@ fn project_name(dir: &Path) -> String {
 }
 
 struct Prepared {
+    build: BuildContext,
     spec: RunSpec,
 }
 
+/// `tag`: the `--tag` of `slipway steps`; `run` and `load` have none (and no filters to match).
 fn prepare(
     args: &RunnerArgs,
-    tag: Option<String>,
+    tag: Option<&str>,
     push: bool,
     approve: bool,
     make_plan: impl FnOnce(&slipway_core::Checked, &PlanOptions) -> Result<Plan>,
@@ -125,11 +127,12 @@ fn prepare(
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
         eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
-        bail!("the configuration has errors; fix them first (`slipway validate`)");
+        return Err(ConfigErrors.into());
     }
     let dir = files.services_dir.clone();
-    let vars = args.ci.build_vars(&args.project.dir, tag.as_deref())?;
-    let opts = PlanOptions { tag, push, vars: vars.clone() };
+    let build = args.ci.build(&args.project.dir, tag)?;
+    let vars = build.vars.clone();
+    let opts = PlanOptions { tag: build.tag.clone(), push, vars: vars.clone() };
     let plan = make_plan(&checked, &opts)?;
     let key = load_key(&args.project.dir, &args.key_path)?;
     let mut options = RunOptions {
@@ -144,6 +147,7 @@ fn prepare(
         options.parallelism = p.max(1);
     }
     Ok(Prepared {
+        build,
         spec: RunSpec {
             run_id: run_id(),
             project: project_name(&args.project.dir),
@@ -189,9 +193,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn steps(args: StepsArgs) -> Result<ExitCode> {
-    let git_branch = crate::gitinfo::GitInfo::read(&args.runner.project.dir).branch;
-    let tag = args.tag.clone().or(git_branch);
-    let prepared = prepare(&args.runner, tag, args.push, args.approve, |c, o| Ok(plan(&c.services, &c.steps, o)))?;
+    let prepared =
+        prepare(&args.runner, args.tag.as_deref(), args.push, args.approve, |c, o| Ok(plan(&c.services, &c.steps, o)))?;
+    eprintln!("slipway: {}", prepared.build.describe());
     if !args.push && prepared.spec.plan.leaves().iter().any(|s| s.kind == Kind::Push) {
         eprintln!("slipway: push steps are skipped; pass --push to run them");
     }
