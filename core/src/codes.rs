@@ -50,7 +50,7 @@ codes! {
     ServiceOnGroupAndStep = "SW203", "service-on-group-and-step", "A group that sets `service`/`services` must not have sub-steps that set `service` too.";
     RunWithoutCommand = "SW204", "run-without-command", "A run step needs a `command`.";
     PushWithoutImageName = "SW205", "push-without-image-name", "A push step needs `image_name`.";
-    PushWithoutBuild = "SW206", "push-without-build", "A push step pushes the image its service builds, so the service needs `build`; a service with only `image:` has nothing to push. The push tags the built image as `image_name:image_tag`: `image_name` may differ from the service's `build.image`, which may be absent.";
+    PushWithoutBuild = "SW206", "push-without-build", "A push step normally pushes the image its service builds; a service with only `image:` makes it republish the pulled image (a warning: it works, but is often a mistake). The push tags the built image as `image_name:image_tag`: `image_name` may differ from the service's `build.image`, which may be absent.";
     InvalidRegex = "SW207", "invalid-regex", "A `tag`/`exclude` value with `^` or `$` is a Go RE2 regular expression and must compile (no look-around, no backreferences).";
     TemplateSyntax = "SW208", "template-syntax", "An `image_tag` or build arg is not a valid Go text/template.";
     TemplateUnknownVariable = "SW209", "template-unknown-variable", "A template uses a variable or method that does not exist (see the list of build variables).";

@@ -234,8 +234,8 @@ fn aggregate_plan_snapshot() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn repeated_names_get_distinct_ids() {
-    let steps = "- name: staging\n  service: a\n  steps:\n  - name: deploy\n    command: a\n\
-                 - name: production\n  service: a\n  steps:\n  - name: deploy\n    command: b\n    on_fail:\n    - command: c\n";
+    let steps = "- name: staging\n  type: serial\n  service: a\n  steps:\n  - name: deploy\n    command: a\n\
+                 - name: production\n  type: serial\n  service: a\n  steps:\n  - name: deploy\n    command: b\n    on_fail:\n    - command: c\n";
     let p = plan_for(steps, None, false);
     let deploys: Vec<(&str, &str)> =
         p.leaves().iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();

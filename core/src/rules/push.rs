@@ -13,8 +13,10 @@ use crate::model::ServicesFile;
 use crate::model::services::Str;
 use crate::source::SourceFile;
 
-/// SW206: the service a push step pushes must build its image. One that only names a pulled
-/// `image:` has nothing of its own to push.
+/// SW206: a push step normally pushes the image its service builds. One that only names a
+/// pulled `image:` republishes that image under `image_name`: it works (the executor pulls,
+/// retags and pushes), but is more often a mistake, so this is a warning, not an error — a
+/// configuration CodeShip ran must not be refused on a guess.
 pub(super) fn service_builds(file: &SourceFile, services: &ServicesFile, svc: &Str) -> Option<Diagnostic> {
     let service = services.get(&svc.value)?;
     if service.build.is_some() {
@@ -22,13 +24,16 @@ pub(super) fn service_builds(file: &SourceFile, services: &ServicesFile, svc: &S
     }
     let pulled = service.image.as_ref().map_or(String::new(), |i| format!(" (it uses `image: {}`)", i.value));
     Some(
-        Diagnostic::error(
+        Diagnostic::warning(
             Code::PushWithoutBuild,
             file,
             svc.span,
-            format!("service `{}` does not build an image{pulled}, so this push step has nothing to push", svc.value),
+            format!(
+                "service `{}` does not build an image{pulled}; this push republishes the pulled image",
+                svc.value
+            ),
         )
-        .with_help("push a service that has `build:`; to republish a pulled image, build it from a Dockerfile with `FROM` that image"),
+        .with_help("push a service that has `build:` if you meant to publish your own image"),
     )
 }
 
