@@ -48,6 +48,20 @@ impl Masker {
     }
 }
 
+/// The texts a project key goes by: its file's base64 (also without padding and URL-safe)
+/// and its bytes in hex, lower and upper case. Masked like any decrypted value, so a key
+/// passed to a step (an env file, a build arg) never reaches a log.
+pub fn key_forms(key: &slipway_core::crypto::Key) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = key.to_file_text();
+    let Ok(bytes) = STANDARD.decode(text.trim()) else { return vec![text.trim().to_string()] };
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut forms = vec![text.trim().to_string(), hex.to_ascii_uppercase(), hex];
+    forms.extend([STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().map(|e| e.encode(&bytes)));
+    forms
+}
+
 /// Splits a byte stream into lines, so secrets split across chunks are still masked.
 #[derive(Default)]
 pub struct LineBuffer {
@@ -94,6 +108,18 @@ mod tests {
         assert_eq!(m.mask("pw=hunter2! ok"), "pw=*** ok");
         assert_eq!(m.mask("x line-two y"), "x *** y");
         assert_eq!(m.mask("ab stays"), "ab stays");
+    }
+
+    #[test]
+    fn every_form_of_the_key_is_masked() {
+        let key = slipway_core::crypto::Key::from_bytes([0xfb; 32]);
+        let mut m = Masker::new();
+        m.extend(key_forms(&key));
+        let b64 = key.to_file_text().trim().to_string();
+        let line = format!("{b64} {} {} {} {}", "fb".repeat(32), "FB".repeat(32), b64.trim_end_matches('='), {
+            b64.replace('+', "-").replace('/', "_")
+        });
+        assert_eq!(m.mask(&line), "*** *** *** *** ***");
     }
 
     #[test]

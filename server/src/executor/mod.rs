@@ -13,6 +13,7 @@ mod paths;
 mod push;
 pub mod secrets;
 mod step;
+pub mod workspace;
 
 use anyhow::Result;
 use bollard::Docker;
@@ -54,7 +55,12 @@ pub struct RunOptions {
     pub cache_registry: Option<String>,
     /// Keep every path in the project folder: no files or volumes outside it, no absolute
     /// volume paths. The server sets it; its runs' configuration may come from a request.
+    /// A confined run also works on a copy of the project (see `workspace`), never on the
+    /// folder itself: its steps are untrusted code.
     pub confine: bool,
+    /// Where confined runs put their copy of the project (the server: DATA_DIR/workspaces);
+    /// the system's temporary folder when unset.
+    pub workspace_root: Option<PathBuf>,
     /// Whether `add_docker: true` (the host's Docker socket in the container) is allowed. The
     /// CLI allows it, as jet did; the server only with `--allow-add-docker`.
     pub allow_add_docker: bool,
@@ -71,6 +77,7 @@ impl Default for RunOptions {
             extra_env: Vec::new(),
             approval: None,
             confine: false,
+            workspace_root: None,
             allow_add_docker: true,
             cache_registry: None,
         }
@@ -116,9 +123,16 @@ pub(crate) struct Runner {
     results: Mutex<Vec<(String, StepStatus, Duration)>>,
     /// Container removals running in the background; awaited before the run ends.
     removals: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// A confined run's copy of the project (`spec.dir` points into it); removed at the end.
+    workspace: Mutex<Option<workspace::Workspace>>,
 }
 
-fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Arc<Runner>> {
+async fn runner(
+    docker: Docker,
+    mut spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Arc<Runner>> {
     if !spec.options.allow_add_docker
         && let Some(svc) = spec.services.services.iter().find(|s| s.add_docker)
     {
@@ -137,8 +151,13 @@ fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: Cancellati
         spec.key.as_ref(),
         &mut masker,
     )?;
+    if let Some(key) = &spec.key {
+        masker.extend(mask::key_forms(key));
+    }
+    let workspace = if spec.options.confine { Some(copy_project(&mut spec, &secrets).await?) } else { None };
+    let copied = workspace.as_ref().map(|w| w.stats);
     let slots = Semaphore::new(spec.options.parallelism.max(1));
-    Ok(Arc::new(Runner {
+    let runner = Arc::new(Runner {
         docker,
         secrets,
         masker: RwLock::new(masker),
@@ -150,19 +169,44 @@ fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: Cancellati
         failed: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
         removals: Mutex::new(Vec::new()),
+        workspace: Mutex::new(workspace),
         spec,
-    }))
+    });
+    if let Some(c) = copied {
+        runner.info(format!(
+            "steps work on a copy of the project ({} files, {} KiB; {} left out: .git, key files, decrypted files)",
+            c.files,
+            c.bytes.div_ceil(1024),
+            c.hidden
+        ));
+    }
+    Ok(runner)
+}
+
+/// Copy the project for a confined run, after its secrets were read and before any container
+/// exists; point the run at the copy.
+async fn copy_project(spec: &mut RunSpec, secrets: &secrets::Secrets) -> Result<workspace::Workspace> {
+    // Not a fixed folder in /tmp: another user could own it and swap what Docker mounts.
+    let root = spec.options.workspace_root.clone().unwrap_or_else(std::env::temp_dir);
+    let hidden = workspace::Hidden { key: spec.key.clone(), plaintexts: secrets.plaintexts.clone() };
+    let (project, run_id) = (spec.dir.clone(), spec.run_id.clone());
+    let ws = tokio::task::spawn_blocking(move || {
+        workspace::Workspace::create(&project, &root, &run_id, &hidden, workspace::LIMITS)
+    })
+    .await??;
+    spec.dir = ws.path().to_path_buf();
+    Ok(ws)
 }
 
 /// Build or pull one service's image (`slipway load`).
 pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSender) -> Result<String> {
-    let runner = runner(docker, spec, events, CancellationToken::new())?;
+    let runner = runner(docker, spec, events, CancellationToken::new()).await?;
     runner.image_for(service, &format!("load-{service}"), None).await
 }
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.
 pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<RunResult> {
-    let runner = runner(docker, spec, events, cancel.clone())?;
+    let runner = runner(docker, spec, events, cancel.clone()).await?;
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
     let cancelled = cancel.is_cancelled();
@@ -179,6 +223,13 @@ pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: Can
             Ok(_) => {}
             Err(e) => runner.info(format!("cleanup failed: {e}; run `slipway cleanup` to remove what is left")),
         }
+    }
+    // After the containers that mounted it are gone.
+    let workspace = runner.workspace.lock().expect("workspace lock").take();
+    if let Some(ws) = workspace
+        && let Err(e) = tokio::task::spawn_blocking(move || ws.remove()).await?
+    {
+        runner.info(format!("{e:#}"));
     }
     let steps = runner.results.lock().expect("results lock").clone();
     Ok(RunResult { success: ok && !cancelled, cancelled, steps })
