@@ -407,6 +407,37 @@ fn secrets_are_masked_in_split_and_multiline_output() {
 }
 
 #[test]
+fn a_secret_across_the_cut_of_a_long_line_is_masked() {
+    // Lines over 64 KiB reach the log in pieces. Each line here puts the secret at another
+    // offset past 64 KiB (2 KiB apart), so one of them straddles wherever the cut falls.
+    let p = Project::new(
+        "app:\n  image: BASE\n  encrypted_env_file: s.encrypted\n  volumes:\n    - ./:/src\n",
+        "- name: long\n  service: app\n  command: sh /src/long.sh\n",
+    );
+    p.write(
+        "long.sh",
+        "i=0\nwhile [ $i -lt 32 ]; do\n  printf 'L%s:' $i\n  head -c $((65536 + 2048 * i - 3 - 2 - ${#i})) /dev/zero | tr '\\0' a\n  printf '%s' \"$TOKEN\"\n  head -c 100 /dev/zero | tr '\\0' b\n  echo\n  i=$((i + 1))\ndone\n",
+    );
+    p.encrypt("s.encrypted", "TOKEN=tok-7c3e9d0b5a\n");
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 0, "{}", r.out.chars().take(2000).collect::<String>());
+    // Rejoin the pieces: each line starts with its marker.
+    let mut lines: Vec<String> = Vec::new();
+    for piece in r.lines_of("long") {
+        match lines.last_mut() {
+            Some(last) if !piece.starts_with('L') => last.push_str(piece),
+            _ => lines.push(piece.to_string()),
+        }
+    }
+    assert_eq!(lines.len(), 32);
+    for (i, line) in lines.iter().enumerate() {
+        let prefix = format!("L{i}:");
+        let want = format!("{prefix}{}***{}", "a".repeat(65536 + 2048 * i - 3 - prefix.len()), "b".repeat(100));
+        assert!(*line == want, "line {i} is not masked whole (length {} vs {})", line.len(), want.len());
+    }
+}
+
+#[test]
 fn interrupt_stops_the_run_and_cleans_up() {
     let p = Project::new(
         "a:\n  image: BASE\n  depends_on: [dep]\ndep:\n  image: BASE\n  command: sleep 300\n",

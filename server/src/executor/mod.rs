@@ -240,6 +240,11 @@ impl Runner {
         self.masker.read().expect("masker lock").mask(s)
     }
 
+    /// A line splitter for output that will be masked: it never cuts through a secret.
+    fn line_buffer(&self) -> mask::LineBuffer {
+        self.masker.read().expect("masker lock").line_buffer()
+    }
+
     fn add_secrets<I: IntoIterator<Item = String>>(&self, secrets: I) {
         self.masker.write().expect("masker lock").extend(secrets);
     }

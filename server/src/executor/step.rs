@@ -4,7 +4,6 @@
 
 use super::Runner;
 use super::labels::labels;
-use super::mask::LineBuffer;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig};
@@ -392,7 +391,7 @@ impl Runner {
     async fn follow(&self, id: &str, step: &str, service: &str) -> Result<i64> {
         let opts = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
         let mut logs = self.docker.logs(id, Some(opts));
-        let (mut out, mut err) = (LineBuffer::default(), LineBuffer::default());
+        let (mut out, mut err) = (self.line_buffer(), self.line_buffer());
         let timeout = self.spec.options.no_output_timeout;
         loop {
             match tokio::time::timeout(timeout, logs.next()).await {
