@@ -113,6 +113,16 @@ impl Drop for Project {
         for id in String::from_utf8_lossy(&ids).lines() {
             let _ = Command::new("docker").args(["rm", "-fv", id]).output();
         }
+        for kind in ["network", "volume"] {
+            let ids = Command::new("docker")
+                .args([kind, "ls", "-q", "--filter", &label])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default();
+            for id in String::from_utf8_lossy(&ids).lines() {
+                let _ = Command::new("docker").args([kind, "rm", id]).output();
+            }
+        }
     }
 }
 
@@ -463,6 +473,31 @@ fn interrupt_stops_the_run_and_cleans_up() {
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(status.code(), Some(130), "{}", out.out);
     assert!(p.leftovers().is_empty(), "left after SIGINT: {:?}", p.leftovers());
+}
+
+#[test]
+fn an_interrupt_while_containers_are_being_created_leaves_nothing() {
+    // Ctrl-C at different moments right after the step starts: while its network, its
+    // dependency and its own container are being created. Cleanup must wait for Docker's
+    // answers, or what Docker creates after cleanup looked is left behind.
+    let p = Project::new(
+        "a:\n  image: BASE\n  depends_on: [dep]\ndep:\n  image: BASE\n  command: sleep 300\n",
+        "- name: long\n  service: a\n  command: sleep 300\n",
+    );
+    for attempt in 0..12u64 {
+        let mut child = p.command(&[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("(step: long) started") {
+            line.clear();
+            assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "the run ended early");
+        }
+        std::thread::sleep(Duration::from_millis(attempt * 8));
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "attempt {attempt}");
+        assert!(p.leftovers().is_empty(), "attempt {attempt} ({} ms) left {:?}", attempt * 8, p.leftovers());
+    }
 }
 
 #[test]

@@ -123,6 +123,8 @@ pub(crate) struct Runner {
     results: Mutex<Vec<(String, StepStatus, Duration)>>,
     /// Container removals running in the background; awaited before the run ends.
     removals: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Docker requests that create objects; awaited before cleanup (see `Runner::creating`).
+    creations: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// A confined run's copy of the project (`spec.dir` points into it); removed at the end.
     workspace: Mutex<Option<workspace::Workspace>>,
 }
@@ -169,6 +171,7 @@ async fn runner(
         failed: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
         removals: Mutex::new(Vec::new()),
+        creations: Mutex::new(Vec::new()),
         workspace: Mutex::new(workspace),
         spec,
     });
@@ -210,6 +213,9 @@ pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: Can
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
     let cancelled = cancel.is_cancelled();
+    // Cleanup lists objects by label: everything being created must exist by then.
+    let creations = std::mem::take(&mut *runner.creations.lock().expect("creations lock"));
+    futures_util::future::join_all(creations).await;
     let removals = std::mem::take(&mut *runner.removals.lock().expect("removals lock"));
     futures_util::future::join_all(removals).await;
     if runner.spec.options.remove {
@@ -238,6 +244,23 @@ pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: Can
 impl Runner {
     fn mask(&self, s: &str) -> String {
         self.masker.read().expect("masker lock").mask(s)
+    }
+
+    /// Run a Docker request that creates an object (container, network, volume) as a task of
+    /// its own, which the run awaits before cleaning up. A cancelled step drops its future in
+    /// the middle of the request, but Docker still completes it: without this, cleanup could
+    /// look before the object exists and leave it behind.
+    async fn creating<T, E>(&self, request: impl Future<Output = Result<T, E>> + Send + 'static) -> Result<T>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = tx.send(request.await);
+        });
+        self.creations.lock().expect("creations lock").push(task);
+        Ok(rx.await.map_err(|_| anyhow::anyhow!("a Docker request was lost"))??)
     }
 
     /// A line splitter for output that will be masked: it never cuts through a secret.

@@ -55,12 +55,13 @@ impl Runner {
         let has_deps = !svc.links.is_empty() || !svc.depends_on.is_empty();
         let network = has_deps.then(|| self.object_name(&format!("net-{step}")));
         if let Some(network) = &network {
-            self.docker
-                .create_network(NetworkCreateRequest {
-                    name: network.clone(),
-                    labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
-                    ..Default::default()
-                })
+            let request = NetworkCreateRequest {
+                name: network.clone(),
+                labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+                ..Default::default()
+            };
+            let docker = self.docker.clone();
+            self.creating(async move { docker.create_network(request).await })
                 .await
                 .with_context(|| format!("cannot create network {network}"))?;
         }
@@ -192,9 +193,9 @@ impl Runner {
         };
         let name = self.object_name(what);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let docker = self.docker.clone();
         let created = self
-            .docker
-            .create_container(Some(opts), body)
+            .creating(async move { docker.create_container(Some(opts), body).await })
             .await
             .with_context(|| format!("cannot create container {name}"))?;
         Ok(created.id)
