@@ -274,6 +274,31 @@ fn failing_step_stops_the_pipeline_and_on_fail_runs() {
 }
 
 #[test]
+fn a_groups_on_fail_runs_when_a_step_inside_it_fails() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- name: fine\n  type: parallel\n  service: a\n  steps:\n    - command: echo fine\n  on_fail:\n    - name: fine_rescue\n      command: echo not-needed\n\
+         - name: outer\n  type: serial\n  service: a\n  steps:\n    - name: one\n      command: echo one\n\
+         \x20   - name: inner\n      type: parallel\n      steps:\n        - name: two\n          command: sh -c 'exit 3'\n        - name: two_b\n          command: echo two-b\n\
+         \x20   - name: three\n      command: echo never\n\
+         \x20 on_fail:\n    - name: rescue\n      command: sh -c 'echo rescued $CI_BRANCH'\n\
+         - name: after\n  service: a\n  command: echo never\n",
+    );
+    let r = p.steps(&["--tag", "main"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("(step: two) failed"), "{}", r.out);
+    // The group's service runs its on_fail steps, once the group is done.
+    assert_eq!(r.lines_of("rescue"), ["rescued main"], "{}", r.out);
+    assert_eq!(r.lines_of("two_b"), ["two-b"]);
+    let rescue_at = r.out.find("(step: rescue) started").unwrap();
+    assert!(r.out.find("(step: two_b) success").is_some_and(|i| i < rescue_at), "{}", r.out);
+    // A group that succeeded does not run its on_fail; later steps are skipped.
+    assert!(r.lines_of("fine_rescue").is_empty() && r.lines_of("three").is_empty() && r.lines_of("after").is_empty());
+    assert!(r.out.contains("(step: after) skipped: an earlier step failed"), "{}", r.out);
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
+
+#[test]
 fn tag_and_exclude_filters() {
     let p = Project::new(
         "a:\n  image: BASE\n",

@@ -352,33 +352,77 @@ impl Runner {
                 self.skip(&s, s.reason.as_deref().unwrap_or("skipped"));
                 return true;
             }
-            match s.kind {
-                Kind::Serial => self.serial(s.steps).await,
-                Kind::Parallel => self.parallel(s.steps).await,
-                Kind::Manual if !self.spec.options.approve => match self.spec.options.approval.clone() {
-                    Some(gate) => {
-                        let _ = self.events.send(Event::Waiting { group: s.name.clone() });
-                        tokio::select! {
-                            _ = gate.notified() => {
-                                self.info(format!("manual group `{}` approved", s.name));
-                                self.serial(s.steps).await
-                            }
-                            _ = self.cancel.cancelled() => {
-                                self.skip(&s, "cancelled while waiting for approval");
-                                false
-                            }
+            if matches!(s.kind, Kind::Run | Kind::Push) {
+                return self.leaf(s).await;
+            }
+            let ok = self.clone().group(&s).await;
+            // A group's `on_fail` runs once the group is done, when a step inside it failed
+            // (not when it was cancelled or its steps were skipped for a failure elsewhere).
+            if !ok && !s.on_fail.is_empty() && self.failed_inside(&s) {
+                let Ok(_slot) = self.slots.acquire().await else { return false };
+                self.on_fail(&s).await;
+            }
+            ok
+        })
+    }
+
+    async fn group(self: Arc<Self>, s: &PlannedStep) -> bool {
+        match s.kind {
+            Kind::Parallel => self.parallel(s.steps.clone()).await,
+            Kind::Manual if !self.spec.options.approve => match self.spec.options.approval.clone() {
+                Some(gate) => {
+                    let _ = self.events.send(Event::Waiting { group: s.name.clone() });
+                    tokio::select! {
+                        _ = gate.notified() => {
+                            self.info(format!("manual group `{}` approved", s.name));
+                            self.serial(s.steps.clone()).await
+                        }
+                        _ = self.cancel.cancelled() => {
+                            self.skip(s, "cancelled while waiting for approval");
+                            false
                         }
                     }
-                    None => {
-                        self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
-                        self.skip(&s, "manual group not approved (--approve)");
-                        true
-                    }
-                },
-                Kind::Manual => self.serial(s.steps).await,
-                Kind::Run | Kind::Push => self.leaf(s).await,
+                }
+                None => {
+                    self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
+                    self.skip(s, "manual group not approved (--approve)");
+                    true
+                }
+            },
+            _ => self.serial(s.steps.clone()).await,
+        }
+    }
+
+    /// Did a step under this group fail in this run?
+    fn failed_inside(&self, group: &PlannedStep) -> bool {
+        let leaves: Vec<&str> = group.leaves().iter().map(|l| l.name.as_str()).collect();
+        self.results
+            .lock()
+            .expect("results lock")
+            .iter()
+            .any(|(name, st, _)| *st == StepStatus::Failed && leaves.contains(&name.as_str()))
+    }
+
+    /// The `on_fail` steps of a step that failed, in order, each whatever the previous one
+    /// did (the run has failed already); a cancel stops them.
+    async fn on_fail(self: &Arc<Self>, s: &PlannedStep) {
+        for f in &s.on_fail {
+            if self.cancel.is_cancelled() {
+                self.skip(f, "cancelled");
+                continue;
             }
-        })
+            let started = Instant::now();
+            let _ = self.events.send(status(&f.name, StepStatus::Running, None, None));
+            let outcome = tokio::select! {
+                r = self.run_step(f) => Some(r),
+                _ = self.cancel.cancelled() => None,
+            };
+            match outcome {
+                Some(Ok(())) => self.finish(&f.name, StepStatus::Success, started.elapsed(), None),
+                Some(Err(e)) => self.finish(&f.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}"))),
+                None => self.finish(&f.name, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into())),
+            }
+        }
     }
 
     async fn leaf(self: Arc<Self>, s: PlannedStep) -> bool {
@@ -409,14 +453,7 @@ impl Runner {
             Some(Err(e)) => {
                 self.finish(&s.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}")));
                 self.failed.store(true, Ordering::SeqCst);
-                for f in s.on_fail.clone() {
-                    let st = Instant::now();
-                    let _ = self.events.send(status(&f.name, StepStatus::Running, None, None));
-                    match self.run_step(&f).await {
-                        Ok(()) => self.finish(&f.name, StepStatus::Success, st.elapsed(), None),
-                        Err(e) => self.finish(&f.name, StepStatus::Failed, st.elapsed(), Some(format!("{e:#}"))),
-                    }
-                }
+                self.on_fail(&s).await;
                 false
             }
             None => {
