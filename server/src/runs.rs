@@ -80,6 +80,8 @@ pub struct RunPolicy {
     pub cache_registry: Option<String>,
     /// Allow `add_docker: true` (the host's Docker engine inside a step).
     pub allow_add_docker: bool,
+    /// Where runs copy their project (`DATA_DIR/workspaces`; the temp folder when unset).
+    pub workspaces: Option<PathBuf>,
 }
 
 impl Manager {
@@ -251,6 +253,7 @@ impl Manager {
                 cache_registry: self.policy.cache_registry.clone(),
                 confine: true,
                 allow_add_docker: self.policy.allow_add_docker,
+                workspace_root: self.policy.workspaces.clone(),
                 ..RunOptions::default()
             },
         };

@@ -83,6 +83,23 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        // Owner-only, made before SQLite opens it: SQLite gives the -wal and -shm files the
+        // database's mode. A database made by an older version is tightened too.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create the database {}", path.display()))?;
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.as_os_str().to_owned();
+                file.push(suffix);
+                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            }
+        }
         let conn = Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // In WAL mode NORMAL still never corrupts the database; a power cut may lose the last

@@ -113,6 +113,16 @@ impl Drop for Project {
         for id in String::from_utf8_lossy(&ids).lines() {
             let _ = Command::new("docker").args(["rm", "-fv", id]).output();
         }
+        for kind in ["network", "volume"] {
+            let ids = Command::new("docker")
+                .args([kind, "ls", "-q", "--filter", &label])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default();
+            for id in String::from_utf8_lossy(&ids).lines() {
+                let _ = Command::new("docker").args([kind, "rm", id]).output();
+            }
+        }
     }
 }
 
@@ -264,6 +274,31 @@ fn failing_step_stops_the_pipeline_and_on_fail_runs() {
 }
 
 #[test]
+fn a_groups_on_fail_runs_when_a_step_inside_it_fails() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- name: fine\n  type: parallel\n  service: a\n  steps:\n    - command: echo fine\n  on_fail:\n    - name: fine_rescue\n      command: echo not-needed\n\
+         - name: outer\n  type: serial\n  service: a\n  steps:\n    - name: one\n      command: echo one\n\
+         \x20   - name: inner\n      type: parallel\n      steps:\n        - name: two\n          command: sh -c 'exit 3'\n        - name: two_b\n          command: echo two-b\n\
+         \x20   - name: three\n      command: echo never\n\
+         \x20 on_fail:\n    - name: rescue\n      command: sh -c 'echo rescued $CI_BRANCH'\n\
+         - name: after\n  service: a\n  command: echo never\n",
+    );
+    let r = p.steps(&["--tag", "main"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("(step: two) failed"), "{}", r.out);
+    // The group's service runs its on_fail steps, once the group is done.
+    assert_eq!(r.lines_of("rescue"), ["rescued main"], "{}", r.out);
+    assert_eq!(r.lines_of("two_b"), ["two-b"]);
+    let rescue_at = r.out.find("(step: rescue) started").unwrap();
+    assert!(r.out.find("(step: two_b) success").is_some_and(|i| i < rescue_at), "{}", r.out);
+    // A group that succeeded does not run its on_fail; later steps are skipped.
+    assert!(r.lines_of("fine_rescue").is_empty() && r.lines_of("three").is_empty() && r.lines_of("after").is_empty());
+    assert!(r.out.contains("(step: after) skipped: an earlier step failed"), "{}", r.out);
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
+
+#[test]
 fn tag_and_exclude_filters() {
     let p = Project::new(
         "a:\n  image: BASE\n",
@@ -407,6 +442,37 @@ fn secrets_are_masked_in_split_and_multiline_output() {
 }
 
 #[test]
+fn a_secret_across_the_cut_of_a_long_line_is_masked() {
+    // Lines over 64 KiB reach the log in pieces. Each line here puts the secret at another
+    // offset past 64 KiB (2 KiB apart), so one of them straddles wherever the cut falls.
+    let p = Project::new(
+        "app:\n  image: BASE\n  encrypted_env_file: s.encrypted\n  volumes:\n    - ./:/src\n",
+        "- name: long\n  service: app\n  command: sh /src/long.sh\n",
+    );
+    p.write(
+        "long.sh",
+        "i=0\nwhile [ $i -lt 32 ]; do\n  printf 'L%s:' $i\n  head -c $((65536 + 2048 * i - 3 - 2 - ${#i})) /dev/zero | tr '\\0' a\n  printf '%s' \"$TOKEN\"\n  head -c 100 /dev/zero | tr '\\0' b\n  echo\n  i=$((i + 1))\ndone\n",
+    );
+    p.encrypt("s.encrypted", "TOKEN=tok-7c3e9d0b5a\n");
+    let r = p.steps(&[]);
+    assert_eq!(r.code, 0, "{}", r.out.chars().take(2000).collect::<String>());
+    // Rejoin the pieces: each line starts with its marker.
+    let mut lines: Vec<String> = Vec::new();
+    for piece in r.lines_of("long") {
+        match lines.last_mut() {
+            Some(last) if !piece.starts_with('L') => last.push_str(piece),
+            _ => lines.push(piece.to_string()),
+        }
+    }
+    assert_eq!(lines.len(), 32);
+    for (i, line) in lines.iter().enumerate() {
+        let prefix = format!("L{i}:");
+        let want = format!("{prefix}{}***{}", "a".repeat(65536 + 2048 * i - 3 - prefix.len()), "b".repeat(100));
+        assert!(*line == want, "line {i} is not masked whole (length {} vs {})", line.len(), want.len());
+    }
+}
+
+#[test]
 fn interrupt_stops_the_run_and_cleans_up() {
     let p = Project::new(
         "a:\n  image: BASE\n  depends_on: [dep]\ndep:\n  image: BASE\n  command: sleep 300\n",
@@ -432,6 +498,31 @@ fn interrupt_stops_the_run_and_cleans_up() {
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(status.code(), Some(130), "{}", out.out);
     assert!(p.leftovers().is_empty(), "left after SIGINT: {:?}", p.leftovers());
+}
+
+#[test]
+fn an_interrupt_while_containers_are_being_created_leaves_nothing() {
+    // Ctrl-C at different moments right after the step starts: while its network, its
+    // dependency and its own container are being created. Cleanup must wait for Docker's
+    // answers, or what Docker creates after cleanup looked is left behind.
+    let p = Project::new(
+        "a:\n  image: BASE\n  depends_on: [dep]\ndep:\n  image: BASE\n  command: sleep 300\n",
+        "- name: long\n  service: a\n  command: sleep 300\n",
+    );
+    for attempt in 0..12u64 {
+        let mut child = p.command(&[]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("(step: long) started") {
+            line.clear();
+            assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "the run ended early");
+        }
+        std::thread::sleep(Duration::from_millis(attempt * 8));
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "attempt {attempt}");
+        assert!(p.leftovers().is_empty(), "attempt {attempt} ({} ms) left {:?}", attempt * 8, p.leftovers());
+    }
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl Runner {
         let creds: Option<HashMap<String, DockerCredentials>> =
             cfg.map(|c| c.entries.iter().map(|e| (e.registry.clone(), docker_credentials(e))).collect());
         let mut stream = self.docker.build_image(options, creds, Some(bollard::body_full(tar.into())));
-        let mut buf = super::mask::LineBuffer::default();
+        let mut buf = self.line_buffer();
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| anyhow!("building `{name}` failed: {e}"))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {

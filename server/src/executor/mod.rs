@@ -13,6 +13,7 @@ mod paths;
 mod push;
 pub mod secrets;
 mod step;
+pub mod workspace;
 
 use anyhow::Result;
 use bollard::Docker;
@@ -54,7 +55,12 @@ pub struct RunOptions {
     pub cache_registry: Option<String>,
     /// Keep every path in the project folder: no files or volumes outside it, no absolute
     /// volume paths. The server sets it; its runs' configuration may come from a request.
+    /// A confined run also works on a copy of the project (see `workspace`), never on the
+    /// folder itself: its steps are untrusted code.
     pub confine: bool,
+    /// Where confined runs put their copy of the project (the server: DATA_DIR/workspaces);
+    /// the system's temporary folder when unset.
+    pub workspace_root: Option<PathBuf>,
     /// Whether `add_docker: true` (the host's Docker socket in the container) is allowed. The
     /// CLI allows it, as jet did; the server only with `--allow-add-docker`.
     pub allow_add_docker: bool,
@@ -71,6 +77,7 @@ impl Default for RunOptions {
             extra_env: Vec::new(),
             approval: None,
             confine: false,
+            workspace_root: None,
             allow_add_docker: true,
             cache_registry: None,
         }
@@ -116,9 +123,18 @@ pub(crate) struct Runner {
     results: Mutex<Vec<(String, StepStatus, Duration)>>,
     /// Container removals running in the background; awaited before the run ends.
     removals: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Docker requests that create objects; awaited before cleanup (see `Runner::creating`).
+    creations: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// A confined run's copy of the project (`spec.dir` points into it); removed at the end.
+    workspace: Mutex<Option<workspace::Workspace>>,
 }
 
-fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Arc<Runner>> {
+async fn runner(
+    docker: Docker,
+    mut spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Arc<Runner>> {
     if !spec.options.allow_add_docker
         && let Some(svc) = spec.services.services.iter().find(|s| s.add_docker)
     {
@@ -137,8 +153,13 @@ fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: Cancellati
         spec.key.as_ref(),
         &mut masker,
     )?;
+    if let Some(key) = &spec.key {
+        masker.extend(mask::key_forms(key));
+    }
+    let workspace = if spec.options.confine { Some(copy_project(&mut spec, &secrets).await?) } else { None };
+    let copied = workspace.as_ref().map(|w| w.stats);
     let slots = Semaphore::new(spec.options.parallelism.max(1));
-    Ok(Arc::new(Runner {
+    let runner = Arc::new(Runner {
         docker,
         secrets,
         masker: RwLock::new(masker),
@@ -150,22 +171,51 @@ fn runner(docker: Docker, spec: RunSpec, events: EventSender, cancel: Cancellati
         failed: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
         removals: Mutex::new(Vec::new()),
+        creations: Mutex::new(Vec::new()),
+        workspace: Mutex::new(workspace),
         spec,
-    }))
+    });
+    if let Some(c) = copied {
+        runner.info(format!(
+            "steps work on a copy of the project ({} files, {} KiB; {} left out: .git, key files, decrypted files)",
+            c.files,
+            c.bytes.div_ceil(1024),
+            c.hidden
+        ));
+    }
+    Ok(runner)
+}
+
+/// Copy the project for a confined run, after its secrets were read and before any container
+/// exists; point the run at the copy.
+async fn copy_project(spec: &mut RunSpec, secrets: &secrets::Secrets) -> Result<workspace::Workspace> {
+    // Not a fixed folder in /tmp: another user could own it and swap what Docker mounts.
+    let root = spec.options.workspace_root.clone().unwrap_or_else(std::env::temp_dir);
+    let hidden = workspace::Hidden { key: spec.key.clone(), plaintexts: secrets.plaintexts.clone() };
+    let (project, run_id) = (spec.dir.clone(), spec.run_id.clone());
+    let ws = tokio::task::spawn_blocking(move || {
+        workspace::Workspace::create(&project, &root, &run_id, &hidden, workspace::LIMITS)
+    })
+    .await??;
+    spec.dir = ws.path().to_path_buf();
+    Ok(ws)
 }
 
 /// Build or pull one service's image (`slipway load`).
 pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSender) -> Result<String> {
-    let runner = runner(docker, spec, events, CancellationToken::new())?;
+    let runner = runner(docker, spec, events, CancellationToken::new()).await?;
     runner.image_for(service, &format!("load-{service}"), None).await
 }
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.
 pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<RunResult> {
-    let runner = runner(docker, spec, events, cancel.clone())?;
+    let runner = runner(docker, spec, events, cancel.clone()).await?;
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
     let cancelled = cancel.is_cancelled();
+    // Cleanup lists objects by label: everything being created must exist by then.
+    let creations = std::mem::take(&mut *runner.creations.lock().expect("creations lock"));
+    futures_util::future::join_all(creations).await;
     let removals = std::mem::take(&mut *runner.removals.lock().expect("removals lock"));
     futures_util::future::join_all(removals).await;
     if runner.spec.options.remove {
@@ -180,6 +230,13 @@ pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: Can
             Err(e) => runner.info(format!("cleanup failed: {e}; run `slipway cleanup` to remove what is left")),
         }
     }
+    // After the containers that mounted it are gone.
+    let workspace = runner.workspace.lock().expect("workspace lock").take();
+    if let Some(ws) = workspace
+        && let Err(e) = tokio::task::spawn_blocking(move || ws.remove()).await?
+    {
+        runner.info(format!("{e:#}"));
+    }
     let steps = runner.results.lock().expect("results lock").clone();
     Ok(RunResult { success: ok && !cancelled, cancelled, steps })
 }
@@ -187,6 +244,28 @@ pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: Can
 impl Runner {
     fn mask(&self, s: &str) -> String {
         self.masker.read().expect("masker lock").mask(s)
+    }
+
+    /// Run a Docker request that creates an object (container, network, volume) as a task of
+    /// its own, which the run awaits before cleaning up. A cancelled step drops its future in
+    /// the middle of the request, but Docker still completes it: without this, cleanup could
+    /// look before the object exists and leave it behind.
+    async fn creating<T, E>(&self, request: impl Future<Output = Result<T, E>> + Send + 'static) -> Result<T>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = tx.send(request.await);
+        });
+        self.creations.lock().expect("creations lock").push(task);
+        Ok(rx.await.map_err(|_| anyhow::anyhow!("a Docker request was lost"))??)
+    }
+
+    /// A line splitter for output that will be masked: it never cuts through a secret.
+    fn line_buffer(&self) -> mask::LineBuffer {
+        self.masker.read().expect("masker lock").line_buffer()
     }
 
     fn add_secrets<I: IntoIterator<Item = String>>(&self, secrets: I) {
@@ -273,33 +352,77 @@ impl Runner {
                 self.skip(&s, s.reason.as_deref().unwrap_or("skipped"));
                 return true;
             }
-            match s.kind {
-                Kind::Serial => self.serial(s.steps).await,
-                Kind::Parallel => self.parallel(s.steps).await,
-                Kind::Manual if !self.spec.options.approve => match self.spec.options.approval.clone() {
-                    Some(gate) => {
-                        let _ = self.events.send(Event::Waiting { group: s.name.clone() });
-                        tokio::select! {
-                            _ = gate.notified() => {
-                                self.info(format!("manual group `{}` approved", s.name));
-                                self.serial(s.steps).await
-                            }
-                            _ = self.cancel.cancelled() => {
-                                self.skip(&s, "cancelled while waiting for approval");
-                                false
-                            }
+            if matches!(s.kind, Kind::Run | Kind::Push) {
+                return self.leaf(s).await;
+            }
+            let ok = self.clone().group(&s).await;
+            // A group's `on_fail` runs once the group is done, when a step inside it failed
+            // (not when it was cancelled or its steps were skipped for a failure elsewhere).
+            if !ok && !s.on_fail.is_empty() && self.failed_inside(&s) {
+                let Ok(_slot) = self.slots.acquire().await else { return false };
+                self.on_fail(&s).await;
+            }
+            ok
+        })
+    }
+
+    async fn group(self: Arc<Self>, s: &PlannedStep) -> bool {
+        match s.kind {
+            Kind::Parallel => self.parallel(s.steps.clone()).await,
+            Kind::Manual if !self.spec.options.approve => match self.spec.options.approval.clone() {
+                Some(gate) => {
+                    let _ = self.events.send(Event::Waiting { group: s.name.clone() });
+                    tokio::select! {
+                        _ = gate.notified() => {
+                            self.info(format!("manual group `{}` approved", s.name));
+                            self.serial(s.steps.clone()).await
+                        }
+                        _ = self.cancel.cancelled() => {
+                            self.skip(s, "cancelled while waiting for approval");
+                            false
                         }
                     }
-                    None => {
-                        self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
-                        self.skip(&s, "manual group not approved (--approve)");
-                        true
-                    }
-                },
-                Kind::Manual => self.serial(s.steps).await,
-                Kind::Run | Kind::Push => self.leaf(s).await,
+                }
+                None => {
+                    self.info(format!("skipping manual group `{}`: pass --approve to run it", s.name));
+                    self.skip(s, "manual group not approved (--approve)");
+                    true
+                }
+            },
+            _ => self.serial(s.steps.clone()).await,
+        }
+    }
+
+    /// Did a step under this group fail in this run?
+    fn failed_inside(&self, group: &PlannedStep) -> bool {
+        let leaves: Vec<&str> = group.leaves().iter().map(|l| l.name.as_str()).collect();
+        self.results
+            .lock()
+            .expect("results lock")
+            .iter()
+            .any(|(name, st, _)| *st == StepStatus::Failed && leaves.contains(&name.as_str()))
+    }
+
+    /// The `on_fail` steps of a step that failed, in order, each whatever the previous one
+    /// did (the run has failed already); a cancel stops them.
+    async fn on_fail(self: &Arc<Self>, s: &PlannedStep) {
+        for f in &s.on_fail {
+            if self.cancel.is_cancelled() {
+                self.skip(f, "cancelled");
+                continue;
             }
-        })
+            let started = Instant::now();
+            let _ = self.events.send(status(&f.name, StepStatus::Running, None, None));
+            let outcome = tokio::select! {
+                r = self.run_step(f) => Some(r),
+                _ = self.cancel.cancelled() => None,
+            };
+            match outcome {
+                Some(Ok(())) => self.finish(&f.name, StepStatus::Success, started.elapsed(), None),
+                Some(Err(e)) => self.finish(&f.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}"))),
+                None => self.finish(&f.name, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into())),
+            }
+        }
     }
 
     async fn leaf(self: Arc<Self>, s: PlannedStep) -> bool {
@@ -330,14 +453,7 @@ impl Runner {
             Some(Err(e)) => {
                 self.finish(&s.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}")));
                 self.failed.store(true, Ordering::SeqCst);
-                for f in s.on_fail.clone() {
-                    let st = Instant::now();
-                    let _ = self.events.send(status(&f.name, StepStatus::Running, None, None));
-                    match self.run_step(&f).await {
-                        Ok(()) => self.finish(&f.name, StepStatus::Success, st.elapsed(), None),
-                        Err(e) => self.finish(&f.name, StepStatus::Failed, st.elapsed(), Some(format!("{e:#}"))),
-                    }
-                }
+                self.on_fail(&s).await;
                 false
             }
             None => {

@@ -35,12 +35,13 @@ impl Runner {
     async fn generate_dockercfg(self: &Arc<Self>, step: &str, generator: &str) -> Result<DockerCfg> {
         let gen_step = format!("{step}-dockercfg");
         let volume = self.object_name(&format!("dockercfg-{step}"));
-        self.docker
-            .create_volume(VolumeCreateRequest {
-                name: Some(volume.clone()),
-                labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(&gen_step))),
-                ..Default::default()
-            })
+        let request = VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(&gen_step))),
+            ..Default::default()
+        };
+        let docker = self.docker.clone();
+        self.creating(async move { docker.create_volume(request).await })
             .await
             .context("cannot create the generator's volume")?;
         let result = async {

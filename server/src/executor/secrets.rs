@@ -19,6 +19,9 @@ pub struct Secrets {
     pub build_args: HashMap<String, Vec<(String, String)>>,
     /// Decrypted dockercfg files by their path as written in the configuration.
     pub dockercfgs: HashMap<String, DockerCfg>,
+    /// Everything decrypted, as decrypted: a server run's workspace leaves out files that
+    /// hold exactly one of these (a plaintext left next to its encrypted file).
+    pub plaintexts: Vec<Vec<u8>>,
 }
 
 fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
@@ -62,27 +65,25 @@ impl Secrets {
             let mut env = Vec::new();
             for blob in &svc.encrypted_environment {
                 let k = need_key(key, &format!("`encrypted_environment` of service `{name}`"))?;
-                env.extend(env_lines(
-                    decrypt_blob(&blob.value, &k, "encrypted_environment")?,
-                    "encrypted_environment",
-                )?);
+                let plain = s.keep(decrypt_blob(&blob.value, &k, "encrypted_environment")?);
+                env.extend(env_lines(plain, "encrypted_environment")?);
             }
             for f in &svc.encrypted_env_file {
                 let k = need_key(key, &f.value)?;
-                env.extend(env_lines(decrypt_file(dir, confine, &f.value, &k)?, &f.value)?);
+                let plain = s.keep(decrypt_file(dir, confine, &f.value, &k)?);
+                env.extend(env_lines(plain, &f.value)?);
             }
             let mut args = Vec::new();
             if let Some(b) = &svc.build {
                 if let Some(f) = &b.encrypted_args_file {
                     let k = need_key(key, &f.value)?;
-                    args.extend(env_lines(decrypt_file(dir, confine, &f.value, &k)?, &f.value)?);
+                    let plain = s.keep(decrypt_file(dir, confine, &f.value, &k)?);
+                    args.extend(env_lines(plain, &f.value)?);
                 }
                 if let Some(blob) = &b.encrypted_args {
                     let k = need_key(key, &format!("`build.encrypted_args` of service `{name}`"))?;
-                    args.extend(env_lines(
-                        decrypt_blob(&blob.value, &k, "build.encrypted_args")?,
-                        "build.encrypted_args",
-                    )?);
+                    let plain = s.keep(decrypt_blob(&blob.value, &k, "build.encrypted_args")?);
+                    args.extend(env_lines(plain, "build.encrypted_args")?);
                 }
             }
             masker.extend(env.iter().chain(&args).map(|(_, v)| v));
@@ -106,6 +107,12 @@ impl Secrets {
         Ok(s)
     }
 
+    /// Remember a plaintext; returns it for parsing.
+    fn keep(&mut self, plain: Vec<u8>) -> Vec<u8> {
+        self.plaintexts.push(plain.clone());
+        plain
+    }
+
     fn load_dockercfg(
         &mut self,
         dir: &Path,
@@ -118,7 +125,8 @@ impl Secrets {
             return Ok(());
         }
         let k = need_key(key, rel)?;
-        let cfg = DockerCfg::parse(&decrypt_file(dir, confine, rel, &k)?).with_context(|| format!("in {rel}"))?;
+        let plain = self.keep(decrypt_file(dir, confine, rel, &k)?);
+        let cfg = DockerCfg::parse(&plain).with_context(|| format!("in {rel}"))?;
         masker.extend(cfg.secrets());
         self.dockercfgs.insert(rel.to_string(), cfg);
         Ok(())

@@ -4,7 +4,6 @@
 
 use super::Runner;
 use super::labels::labels;
-use super::mask::LineBuffer;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig};
@@ -56,12 +55,13 @@ impl Runner {
         let has_deps = !svc.links.is_empty() || !svc.depends_on.is_empty();
         let network = has_deps.then(|| self.object_name(&format!("net-{step}")));
         if let Some(network) = &network {
-            self.docker
-                .create_network(NetworkCreateRequest {
-                    name: network.clone(),
-                    labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
-                    ..Default::default()
-                })
+            let request = NetworkCreateRequest {
+                name: network.clone(),
+                labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+                ..Default::default()
+            };
+            let docker = self.docker.clone();
+            self.creating(async move { docker.create_network(request).await })
                 .await
                 .with_context(|| format!("cannot create network {network}"))?;
         }
@@ -193,9 +193,9 @@ impl Runner {
         };
         let name = self.object_name(what);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let docker = self.docker.clone();
         let created = self
-            .docker
-            .create_container(Some(opts), body)
+            .creating(async move { docker.create_container(Some(opts), body).await })
             .await
             .with_context(|| format!("cannot create container {name}"))?;
         Ok(created.id)
@@ -392,7 +392,7 @@ impl Runner {
     async fn follow(&self, id: &str, step: &str, service: &str) -> Result<i64> {
         let opts = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();
         let mut logs = self.docker.logs(id, Some(opts));
-        let (mut out, mut err) = (LineBuffer::default(), LineBuffer::default());
+        let (mut out, mut err) = (self.line_buffer(), self.line_buffer());
         let timeout = self.spec.options.no_output_timeout;
         loop {
             match tokio::time::timeout(timeout, logs.next()).await {

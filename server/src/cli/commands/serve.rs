@@ -102,9 +102,32 @@ fn token(data_dir: &Path) -> Result<String> {
     Ok(t)
 }
 
+/// An existing data dir is left as it is (it may be a shared folder chosen on purpose), but a
+/// group- or world-accessible one is worth a warning: its files are owner-only regardless.
+fn warn_if_shared(data_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(data_dir)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "slipway: warning: the data directory {} is accessible to other users (mode {:o}); `chmod 700` it",
+            data_dir.display(),
+            m.permissions().mode() & 0o777
+        );
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    // Owner-only: it holds the token, the run history and the runs' copies of the projects.
+    crate::executor::workspace::create_private_dir(&data_dir)?;
+    warn_if_shared(&data_dir);
+    let workspaces = data_dir.join("workspaces");
+    crate::executor::workspace::create_private_dir(&workspaces)?;
+    // Runs in flight when the server stopped are marked interrupted; their copies go too.
+    if let Err(e) = crate::executor::workspace::sweep(&workspaces) {
+        eprintln!("slipway: warning: {e:#}");
+    }
     let mut wanted: Vec<(String, PathBuf, Option<PathBuf>)> = match &args.config {
         Some(c) => read_config(c)?,
         None => Vec::new(),
@@ -133,7 +156,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             store,
             projects,
             args.max_concurrent_runs,
-            RunPolicy { cache_registry: args.cache_registry.clone(), allow_add_docker: args.allow_add_docker },
+            RunPolicy {
+                cache_registry: args.cache_registry.clone(),
+                allow_add_docker: args.allow_add_docker,
+                workspaces: Some(workspaces),
+            },
         );
         manager.recover().await?;
         tokio::spawn(manager.clone().schedule());
