@@ -1,5 +1,8 @@
 //! Project automation: `cargo xtask test` runs every check CI runs; `cargo xtask studio`
-//! builds and starts the studio; `cargo xtask conformance` regenerates the Go template table.
+//! builds and starts the studio; `cargo xtask conformance` regenerates the Go template table;
+//! `cargo xtask fuzz` runs the fuzz targets in `fuzz/`.
+
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -47,12 +50,16 @@ fn test_env() -> Result<Vec<(String, String)>> {
 
 fn test() -> Result {
     run("cargo", &["fmt", "--all", "--", "--check"])?;
+    // fuzz/ is a workspace of its own, which `--all` does not reach.
+    run("cargo", &["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"])?;
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     let mut envs = build_studio()?;
     envs.extend(test_env()?);
     run_with("cargo", &["test", "--workspace"], &envs)?;
     // The core's tests again, compiled to wasm32 and run in headless Chromium.
     run_with("cargo", &["test", "-p", "slipway-core", "--target", "wasm32-unknown-unknown", "--tests"], &envs)?;
+    // Every fuzz target briefly, so a new panic on fixture-like input fails CI.
+    fuzz::run_all(fuzz::SMOKE_SECS)?;
     Ok(())
 }
 
@@ -179,9 +186,13 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
-         test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), and the core's tests in headless Chromium\n  \
+         test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), the core's tests in headless Chromium, and each fuzz target for {} s\n  \
          studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt if missing) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh)\n  \
-         conformance  regenerate the Go text/template conformance table (needs golang-go)"
+         conformance  regenerate the Go text/template conformance table (needs golang-go)\n  \
+         fuzz [SECS]  build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each for SECS seconds\n               \
+         (default {}); prints executions, coverage and crashes per target, fails with the reproducer's path",
+        fuzz::SMOKE_SECS,
+        fuzz::DEFAULT_SECS
     );
     ExitCode::from(2)
 }
@@ -192,6 +203,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("studio") => studio(&args[1..]),
         Some("conformance") => conformance(),
+        Some("fuzz") => fuzz::command(&args[1..]),
         _ => return usage(),
     };
     match result {

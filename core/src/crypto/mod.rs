@@ -41,6 +41,12 @@ impl Format {
 pub const V2_HEADER: &str = "codeship:v2\n";
 pub const AEAD_HEADER: &str = "slipway:aead1\n";
 
+/// The words our headers start with; a file that starts with one must have a known header.
+const HEADER_NAMES: [&str; 2] = ["codeship", "slipway"];
+
+/// How much of a damaged header line an error shows (the rest may be the whole body).
+const MAX_HEADER_SHOWN: usize = 40;
+
 /// Bytes of randomness `encrypt` needs: a 16-byte IV (v2) or a 12-byte nonce (aead).
 pub const RANDOM_BYTES: usize = 16;
 
@@ -69,6 +75,15 @@ pub fn detect(data: &[u8]) -> Result<Format, CryptoError> {
     }
     if data.starts_with(AEAD_HEADER.as_bytes()) {
         return Ok(Format::Aead);
+    }
+    // Our headers' names with the header damaged (`slipway aead1`: the colon changed to
+    // whitespace). Without this, the whitespace-tolerant v1 reader takes `slipwayaead1…` for
+    // base64 and returns garbage; a real v1 file starts with these letters once in 2^42.
+    let start = data.trim_ascii_start();
+    if HEADER_NAMES.iter().any(|name| start.starts_with(name.as_bytes())) {
+        let line = start.split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = &line[..line.len().min(MAX_HEADER_SHOWN)];
+        return Err(CryptoError::UnknownHeader { header: String::from_utf8_lossy(line).into_owned() });
     }
     // A header-like first line we do not know (e.g. a future `codeship:v3`).
     if let Some(line) = data.split(|b| *b == b'\n').next()
@@ -151,6 +166,24 @@ mod tests {
         }
         let other = Key::from_bytes([8u8; 32]);
         assert_eq!(decrypt(&other, &enc).unwrap_err(), CryptoError::Authentication);
+    }
+
+    /// Found by fuzzing: `slipway:aead1` with its colon changed to whitespace read as v1
+    /// base64 (`slipwayaead1…` is valid base64) and "decrypted" to garbage.
+    #[test]
+    fn aead_rejects_every_single_byte_change() {
+        let enc = encrypt(&key(), b"SECRET=1\n", Format::Aead, &[9u8; 16]).unwrap();
+        for i in 0..enc.len() {
+            for x in 1..=255u8 {
+                let mut bad = enc.clone();
+                bad[i] ^= x;
+                if let Ok((_, format)) = decrypt(&key(), &bad) {
+                    panic!("byte {i} changed to {:?} and the file still decrypted, as {format:?}", bad[i] as char);
+                }
+            }
+        }
+        let e = decrypt(&key(), &[b"slipway aead1\n", &enc[AEAD_HEADER.len()..]].concat()).unwrap_err();
+        assert_eq!(e, CryptoError::UnknownHeader { header: "slipway aead1".into() });
     }
 
     #[test]
