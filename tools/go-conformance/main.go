@@ -36,10 +36,18 @@ type Data struct {
 	CiName            string
 }
 
+// A case is a template, or an object with a template and the build's Unix timestamp
+// (default 1709211909), for times Slipway must handle as Go does.
+type testCase struct {
+	Template  string `json:"template"`
+	Timestamp *int64 `json:"timestamp,omitempty"`
+}
+
 type result struct {
-	Template string  `json:"template"`
-	Output   *string `json:"output,omitempty"`
-	Error    *string `json:"error,omitempty"`
+	Template  string  `json:"template"`
+	Timestamp *int64  `json:"timestamp,omitempty"`
+	Output    *string `json:"output,omitempty"`
+	Error     *string `json:"error,omitempty"`
 }
 
 func main() {
@@ -51,11 +59,34 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	var cases []string
-	if err := json.Unmarshal(raw, &cases); err != nil {
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
 		panic(err)
 	}
+	var out []result
+	for _, e := range entries {
+		var c testCase
+		if err := json.Unmarshal(e, &c.Template); err != nil {
+			if err := json.Unmarshal(e, &c); err != nil {
+				panic(err)
+			}
+		}
+		out = append(out, run(c))
+	}
+	enc, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile(os.Args[2], append(enc, '\n'), 0o644); err != nil {
+		panic(err)
+	}
+}
+
+func run(c testCase) result {
 	ts := int64(1709211909)
+	if c.Timestamp != nil {
+		ts = *c.Timestamp
+	}
 	t := time.Unix(ts, 0).UTC()
 	data := Data{
 		ProjectID:         "4f1c2a",
@@ -77,29 +108,19 @@ func main() {
 		Ci:                "true",
 		CiName:            "codeship",
 	}
-	var out []result
-	for _, c := range cases {
-		r := result{Template: c}
-		tmpl, err := template.New("t").Parse(c)
+	r := result{Template: c.Template, Timestamp: c.Timestamp}
+	tmpl, err := template.New("t").Parse(c.Template)
+	if err == nil {
+		var buf bytes.Buffer
+		err = tmpl.Execute(&buf, data)
 		if err == nil {
-			var buf bytes.Buffer
-			err = tmpl.Execute(&buf, data)
-			if err == nil {
-				s := buf.String()
-				r.Output = &s
-			}
+			s := buf.String()
+			r.Output = &s
 		}
-		if err != nil {
-			msg := err.Error()
-			r.Error = &msg
-		}
-		out = append(out, r)
 	}
-	enc, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
-		panic(err)
+		msg := err.Error()
+		r.Error = &msg
 	}
-	if err := os.WriteFile(os.Args[2], append(enc, '\n'), 0o644); err != nil {
-		panic(err)
-	}
+	return r
 }

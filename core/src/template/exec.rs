@@ -1,8 +1,15 @@
 //! Evaluate a parsed template over the build variables, with Go's semantics for truth,
-//! pipelines, variables, comparison functions and `Time` methods.
+//! pipelines, variables, comparison functions and `Time` methods (go1.19 `exec.go` and
+//! `funcs.go`).
+//!
+//! Work is bounded for hostile templates: the output and every string value stay under
+//! `MAX_OUTPUT`, checked before a value is built, and every value made or copied is charged
+//! against `MAX_WORK`. Nothing loops (`range` has nothing to iterate over here), so a
+//! template's cost is its size times at most `MAX_OUTPUT`, and the work bound keeps that small.
 
-use super::parse::{Arg, Cmd, Node, Pipe};
-use super::printf;
+use super::parse::{Arg, Cmd, Const, Node, Pipe, term_text};
+use super::printf::{self, TooLong};
+use super::scope::Scope;
 use super::timefmt;
 use super::value::{BuildVars, IntTy, Value};
 
@@ -18,27 +25,53 @@ fn fail<T>(offset: usize, message: impl Into<String>) -> R<T> {
     Err(ExecError { offset, message: message.into() })
 }
 
+/// Bound on the output and on any string made while rendering: an image tag or build arg is
+/// short; a template that pads or repeats to gigabytes is cut off with an error.
+pub const MAX_OUTPUT: usize = 64 * 1024;
+
+/// Bound on the bytes of values made or copied in one rendering (256 maximal strings).
+pub const MAX_WORK: usize = 16 * 1024 * 1024;
+
+fn too_long<T>(at: usize) -> R<T> {
+    fail(at, format!("the template's output or a value in it would be longer than {MAX_OUTPUT} bytes"))
+}
+
 enum Flow {
     Normal,
     Break,
     Continue,
 }
 
-/// Bound on output size: an image tag or build arg is short; a template that loops or
-/// pads to gigabytes is cut off with an error.
-const MAX_OUTPUT: usize = 64 * 1024;
-
 pub struct Exec<'a> {
-    vars: Vec<(String, Value)>,
+    vars: Scope<Value>,
     data: &'a BuildVars,
     out: String,
+    work: usize,
 }
 
 impl<'a> Exec<'a> {
     pub fn run(nodes: &[Node], data: &'a BuildVars) -> R<String> {
-        let mut e = Exec { vars: vec![("$".into(), Value::Data)], data, out: String::new() };
+        let mut e = Exec { vars: Scope::new(), data, out: String::new(), work: 0 };
+        e.vars.push("$", Value::Data);
         e.list(nodes, &Value::Data)?;
         Ok(e.out)
+    }
+
+    /// Count a value made or copied against the work bound.
+    fn charge(&mut self, v: &Value, at: usize) -> R<()> {
+        self.work += 1 + v.size();
+        if self.work > MAX_WORK {
+            return fail(at, format!("the template does too much work (more than {MAX_WORK} bytes of values)"));
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, text: &str, at: usize) -> R<()> {
+        if text.len() > MAX_OUTPUT - self.out.len() {
+            return too_long(at);
+        }
+        self.out.push_str(text);
+        Ok(())
     }
 
     fn list(&mut self, nodes: &[Node], dot: &Value) -> R<Flow> {
@@ -53,33 +86,27 @@ impl<'a> Exec<'a> {
 
     fn node(&mut self, n: &Node, dot: &Value) -> R<Flow> {
         match n {
-            Node::Text(t) => self.out.push_str(t),
+            Node::Text(t, at) => self.emit(t, *at)?,
             Node::Action(p) => {
                 let v = self.pipe(p, dot)?;
                 if p.vars.is_empty() {
-                    let text = match v {
-                        // Go prints a struct as `{field field …}`.
-                        Value::Data => {
-                            let fields: Vec<String> = super::value::VARIABLES
-                                .iter()
-                                .map(|f| printf::display(&self.data.field(f).unwrap_or(Value::Nil)))
-                                .collect();
-                            format!("{{{}}}", fields.join(" "))
-                        }
-                        v => printf::display(&v),
-                    };
-                    self.out.push_str(&text);
-                    if self.out.len() > MAX_OUTPUT {
-                        return fail(p.offset, "template output is too long");
+                    if v == Value::Invalid {
+                        self.emit("<no value>", p.offset)?;
+                        return Ok(Flow::Normal);
                     }
+                    let room = MAX_OUTPUT - self.out.len();
+                    let text = printf::sprint(std::slice::from_ref(&v), self.data, room)
+                        .or_else(|TooLong| too_long(p.offset))?;
+                    self.emit(&text, p.offset)?;
                 }
             }
             Node::If { pipe, then, otherwise } | Node::With { pipe, then, otherwise } => {
-                let mark = self.vars.len();
+                let mark = self.vars.mark();
                 let v = self.pipe(pipe, dot)?;
                 let with = matches!(n, Node::With { .. });
                 let flow = if v.truth() {
                     let d = if with { v } else { dot.clone() };
+                    self.charge(&d, pipe.offset)?;
                     self.list(then, &d)?
                 } else {
                     self.list(otherwise, dot)?
@@ -87,9 +114,17 @@ impl<'a> Exec<'a> {
                 self.vars.truncate(mark);
                 return Ok(flow);
             }
-            Node::Range { pipe, .. } => {
+            Node::Range { pipe, otherwise, .. } => {
+                // Go ranges over slices, maps and channels; build variables have none. An
+                // invalid value (`range and nil 1`) is like an empty one.
+                let mark = self.vars.mark();
                 let v = self.pipe(pipe, dot)?;
-                return fail(pipe.offset, format!("range can't iterate over {}", printf::display(&v)));
+                if v != Value::Invalid {
+                    return fail(pipe.offset, format!("range can't iterate over {}", printf::display(&v, self.data)));
+                }
+                let flow = self.list(otherwise, dot)?;
+                self.vars.truncate(mark);
+                return Ok(flow);
             }
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
@@ -104,144 +139,204 @@ impl<'a> Exec<'a> {
         }
         let value = value.unwrap_or(Value::Nil);
         for name in &p.vars {
+            self.charge(&value, p.offset)?;
             if p.assign {
-                match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-                    Some(slot) => slot.1 = value.clone(),
+                match self.vars.get_mut(name) {
+                    Some(slot) => *slot = value.clone(),
                     None => return fail(p.offset, format!("undefined variable: {name}")),
                 }
             } else {
-                self.vars.push((name.clone(), value.clone()));
+                self.vars.push(name, value.clone());
             }
         }
         Ok(value)
     }
 
+    /// `notAFunction`: only functions and methods take arguments.
+    fn not_a_function(cmd: &Cmd, fin: &Option<Value>) -> R<()> {
+        if cmd.args.len() > 1 || fin.is_some() {
+            return fail(cmd.offset, format!("can't give argument to non-function {}", term_text(&cmd.args[0])));
+        }
+        Ok(())
+    }
+
     fn cmd(&mut self, cmd: &Cmd, dot: &Value, fin: Option<Value>) -> R<Value> {
-        let first = &cmd.args[0];
-        match first {
-            Arg::Ident(name, at) => self.call(name, &cmd.args[1..], dot, fin, *at),
-            Arg::Field(..) | Arg::Var(..) | Arg::Sub(..) => {
-                let mut extra = Vec::new();
-                for a in &cmd.args[1..] {
-                    extra.push(self.arg(a, dot)?);
+        let args = &cmd.args[1..];
+        let v = match &cmd.args[0] {
+            Arg::Field(fields, at) => self.field_chain(dot, dot.clone(), fields, args, fin, *at)?,
+            Arg::Var(name, fields, at) => {
+                let v = self.var(name, *at)?;
+                if fields.is_empty() {
+                    Self::not_a_function(cmd, &fin)?;
+                    v
+                } else {
+                    self.field_chain(dot, v, fields, args, fin, *at)?
                 }
-                extra.extend(fin);
-                self.chain(first, dot, extra)
             }
-            Arg::Nil(at) => fail(*at, "nil is not a command"),
-            lit => {
-                if cmd.args.len() > 1 || fin.is_some() {
-                    return fail(cmd.offset, format!("can't give argument to non-function {}", literal_text(lit)));
+            Arg::Chain(base, fields, at) => {
+                let recv = self.arg(base, dot)?;
+                self.field_chain(dot, recv, fields, args, fin, *at)?
+            }
+            Arg::Ident(name, at) => self.call(name, args, dot, fin, *at)?,
+            Arg::Pipe(p, _) => {
+                Self::not_a_function(cmd, &fin)?;
+                self.pipe(p, dot)?
+            }
+            first => {
+                Self::not_a_function(cmd, &fin)?;
+                match first {
+                    Arg::Nil(at) => return fail(*at, "nil is not a command"),
+                    lit => self.arg(lit, dot)?,
                 }
-                self.arg(lit, dot)
             }
+        };
+        self.charge(&v, cmd.offset)?;
+        Ok(v)
+    }
+
+    fn var(&self, name: &str, at: usize) -> R<Value> {
+        match self.vars.get(name) {
+            Some(v) => Ok(v.clone()),
+            None => fail(at, format!("undefined variable: {name}")),
         }
     }
 
-    /// Evaluate an operand in argument position.
+    /// An operand in argument position.
     fn arg(&mut self, a: &Arg, dot: &Value) -> R<Value> {
-        Ok(match a {
+        let v = match a {
             Arg::Str(s) => Value::Str(s.clone()),
-            Arg::Int(i) => Value::Int(*i, IntTy::Int),
-            Arg::Char(c) => Value::Int(*c, IntTy::Int32),
-            Arg::Float(f) => Value::Float(*f),
+            Arg::Num(n, at) => match n.value {
+                Const::Int(i) => Value::Int(i, IntTy::Int),
+                Const::Float(f) => Value::Float(f),
+                Const::Overflow => return fail(*at, format!("{} overflows int", n.text)),
+            },
             Arg::Bool(b) => Value::Bool(*b),
             Arg::Nil(_) => Value::Nil,
+            Arg::Dot(_) => dot.clone(),
             Arg::Ident(name, at) => self.call(name, &[], dot, None, *at)?,
-            Arg::Field(..) | Arg::Var(..) | Arg::Sub(..) => self.chain(a, dot, Vec::new())?,
-        })
-    }
-
-    /// `.A.B`, `$x.A`, `(pipe).A` — `args` go to the last element (a method call).
-    fn chain(&mut self, a: &Arg, dot: &Value, args: Vec<Value>) -> R<Value> {
-        let (mut recv, fields, at) = match a {
-            Arg::Field(f, at) => (dot.clone(), f.as_slice(), *at),
-            Arg::Var(name, f, at) => {
-                let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) else {
-                    return fail(*at, format!("undefined variable: {name}"));
-                };
-                (v.clone(), f.as_slice(), *at)
+            Arg::Field(fields, at) => self.field_chain(dot, dot.clone(), fields, &[], None, *at)?,
+            Arg::Var(name, fields, at) => {
+                let v = self.var(name, *at)?;
+                self.field_chain(dot, v, fields, &[], None, *at)?
             }
-            Arg::Sub(p, f, at) => (self.pipe(p, dot)?, f.as_slice(), *at),
-            _ => unreachable!("chain of a non-chain operand"),
+            Arg::Chain(base, fields, at) => {
+                let recv = self.arg(base, dot)?;
+                self.field_chain(dot, recv, fields, &[], None, *at)?
+            }
+            Arg::Pipe(p, _) => self.pipe(p, dot)?,
         };
-        if fields.is_empty() {
-            if !args.is_empty() {
-                return fail(at, format!("can't give argument to non-function {}", chain_text(a)));
-            }
+        self.charge(&v, arg_offset(a))?;
+        Ok(v)
+    }
+
+    /// `.A.B c d`: fields in turn; the last one gets the arguments (a method call).
+    fn field_chain(
+        &mut self,
+        dot: &Value,
+        mut recv: Value,
+        fields: &[String],
+        args: &[Arg],
+        fin: Option<Value>,
+        at: usize,
+    ) -> R<Value> {
+        // `$x` alone (the parser gives a field chain at least one field).
+        let Some((last, init)) = fields.split_last() else {
             return Ok(recv);
+        };
+        for f in init {
+            recv = field(self.data, &recv, f, Vec::new(), false, at)?;
         }
-        let mut args = Some(args);
-        for (i, f) in fields.iter().enumerate() {
-            let last = i + 1 == fields.len();
-            let call_args = if last { args.take().unwrap_or_default() } else { Vec::new() };
-            recv = self.field(&recv, f, call_args, at)?;
-        }
-        Ok(recv)
-    }
-
-    fn field(&self, recv: &Value, name: &str, args: Vec<Value>, at: usize) -> R<Value> {
-        match recv {
-            Value::Data => {
-                let Some(v) = self.data.field(name) else {
-                    return fail(at, format!("can't evaluate field {name} in type main.Data"));
-                };
-                if !args.is_empty() {
-                    return fail(at, format!("{name} has arguments but cannot be invoked as function"));
-                }
-                Ok(v)
-            }
-            Value::Time(s, n) => time_method(*s, *n, name, args, at),
-            Value::Nil => fail(at, format!("nil pointer evaluating interface {{}}.{name}")),
-            other => fail(at, format!("can't evaluate field {name} in type {}", other.go_type())),
-        }
-    }
-
-    fn call(&mut self, name: &str, args: &[Arg], dot: &Value, fin: Option<Value>, at: usize) -> R<Value> {
-        // `and`/`or` evaluate lazily (Go 1.18+).
-        if name == "and" || name == "or" {
-            let total = args.len() + usize::from(fin.is_some());
-            if total == 0 {
-                return fail(at, format!("wrong number of args for {name}: want at least 1 got 0"));
-            }
-            let mut last = Value::Nil;
-            for a in args {
-                last = self.arg(a, dot)?;
-                if last.truth() != (name == "and") {
-                    return Ok(last);
-                }
-            }
-            if let Some(f) = fin {
-                last = f;
-            }
-            return Ok(last);
-        }
+        let has_args = !args.is_empty() || fin.is_some();
         let mut vals = Vec::with_capacity(args.len() + 1);
         for a in args {
             vals.push(self.arg(a, dot)?);
         }
         vals.extend(fin);
-        builtin(name, vals, at)
+        field(self.data, &recv, last, vals, has_args, at)
+    }
+
+    /// An argument of a builtin: `...any` parameters take nil as a nil interface, the others
+    /// (`reflect.Value`) as an invalid value.
+    fn builtin_arg(&mut self, name: &str, a: &Arg, dot: &Value) -> R<Value> {
+        let v = if let Arg::Nil(_) = a { Value::Invalid } else { self.arg(a, dot)? };
+        Ok(builtin_param(name, v))
+    }
+
+    fn call(&mut self, name: &str, args: &[Arg], dot: &Value, fin: Option<Value>, at: usize) -> R<Value> {
+        // `and`/`or` evaluate lazily (Go 1.18+).
+        if name == "and" || name == "or" {
+            if args.is_empty() && fin.is_none() {
+                return fail(at, format!("wrong number of args for {name}: want at least 1 got 0"));
+            }
+            let mut last = Value::Invalid;
+            for a in args {
+                last = self.builtin_arg(name, a, dot)?;
+                if last.truth() == (name == "or") {
+                    return Ok(last);
+                }
+            }
+            return Ok(fin.map_or(last, |f| builtin_param(name, f)));
+        }
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            vals.push(self.builtin_arg(name, a, dot)?);
+        }
+        vals.extend(fin.map(|f| builtin_param(name, f)));
+        builtin(name, vals, self.data, at)
     }
 }
 
-fn literal_text(a: &Arg) -> String {
-    match a {
-        Arg::Str(s) => printf::quote(s, false),
-        Arg::Int(i) => i.to_string(),
-        Arg::Char(c) => c.to_string(),
-        Arg::Float(f) => printf::display(&Value::Float(*f)),
-        Arg::Bool(b) => b.to_string(),
-        _ => String::new(),
+/// A value as a builtin's parameter receives it (Go's `validateType`): `print`, `printf` and
+/// `println` see nil as a nil interface; `html`, `js` and `urlquery` print it as
+/// `<no value>`; the rest take `reflect.Value`s, for which nil is an invalid value.
+fn builtin_param(name: &str, v: Value) -> Value {
+    if !v.is_nil() {
+        return v;
+    }
+    match name {
+        "print" | "printf" | "println" => Value::Nil,
+        "html" | "js" | "urlquery" => Value::Str("<no value>".into()),
+        _ => Value::Invalid,
     }
 }
 
-fn chain_text(a: &Arg) -> String {
+fn arg_offset(a: &Arg) -> usize {
     match a {
-        Arg::Field(f, _) if f.is_empty() => ".".into(),
-        Arg::Field(f, _) => f.iter().map(|x| format!(".{x}")).collect(),
-        Arg::Var(n, f, _) => format!("{n}{}", f.iter().map(|x| format!(".{x}")).collect::<String>()),
-        _ => "(pipeline)".into(),
+        Arg::Dot(at)
+        | Arg::Field(_, at)
+        | Arg::Var(_, _, at)
+        | Arg::Ident(_, at)
+        | Arg::Pipe(_, at)
+        | Arg::Chain(_, _, at)
+        | Arg::Num(_, at)
+        | Arg::Nil(at) => *at,
+        Arg::Str(_) | Arg::Bool(_) => 0,
+    }
+}
+
+/// `evalField`: a field of the data, or a method of a time, month or weekday.
+fn field(data: &BuildVars, recv: &Value, name: &str, args: Vec<Value>, has_args: bool, at: usize) -> R<Value> {
+    match recv {
+        Value::Data => {
+            let Some(v) = data.field(name) else {
+                return fail(at, format!("can't evaluate field {name} in type main.Data"));
+            };
+            if has_args {
+                return fail(at, format!("{name} has arguments but cannot be invoked as function"));
+            }
+            Ok(v)
+        }
+        Value::Time(s, n) => time_method(*s, *n, name, args, at),
+        Value::Int(i, ty @ (IntTy::Month | IntTy::Weekday)) if name == "String" => {
+            if !args.is_empty() {
+                return fail(at, format!("wrong number of args for String: want 0 got {}", args.len()));
+            }
+            Ok(Value::Str(if *ty == IntTy::Month { timefmt::month_name(*i) } else { timefmt::weekday_name(*i) }))
+        }
+        // Go returns the invalid value for any field of it.
+        Value::Invalid => Ok(Value::Invalid),
+        Value::Nil => fail(at, format!("nil pointer evaluating interface {{}}.{name}")),
+        other => fail(at, format!("can't evaluate field {name} in type {}", other.go_type())),
     }
 }
 
@@ -276,17 +371,27 @@ fn time_method(secs: i64, nanos: u32, name: &str, args: Vec<Value>, at: usize) -
     }
     let c = timefmt::civil(secs);
     let int = |v: i64| Value::Int(v, IntTy::Int);
+    // Go's Unix* results are undefined outside int64; like Go, they wrap rather than fail.
+    let unix_scaled = |per_sec: i64, nanos_per_unit: i64| {
+        Value::Int(secs.wrapping_mul(per_sec).wrapping_add(i64::from(nanos) / nanos_per_unit), IntTy::Int64)
+    };
     Ok(match name {
         "Format" => match &args[0] {
-            Value::Str(layout) => Value::Str(timefmt::format(secs, nanos, layout)),
+            Value::Str(layout) => {
+                let text = timefmt::format(secs, nanos, layout);
+                if text.len() > MAX_OUTPUT {
+                    return too_long(at);
+                }
+                Value::Str(text)
+            }
             other => {
                 return fail(at, format!("wrong type for value; expected string; got {}", other.go_type()));
             }
         },
         "Unix" => Value::Int(secs, IntTy::Int64),
-        "UnixMilli" => Value::Int(secs * 1000 + i64::from(nanos) / 1_000_000, IntTy::Int64),
-        "UnixMicro" => Value::Int(secs * 1_000_000 + i64::from(nanos) / 1000, IntTy::Int64),
-        "UnixNano" => Value::Int(secs * 1_000_000_000 + i64::from(nanos), IntTy::Int64),
+        "UnixMilli" => unix_scaled(1_000, 1_000_000),
+        "UnixMicro" => unix_scaled(1_000_000, 1_000),
+        "UnixNano" => unix_scaled(1_000_000_000, 1),
         "Year" => int(c.year),
         "Month" => Value::Int(c.month, IntTy::Month),
         "Day" => int(c.day),
@@ -297,7 +402,8 @@ fn time_method(secs: i64, nanos: u32, name: &str, args: Vec<Value>, at: usize) -
         "YearDay" => int(c.yday),
         "Weekday" => Value::Int(c.weekday, IntTy::Weekday),
         "String" => Value::Str(timefmt::format(secs, nanos, timefmt::STRING_LAYOUT)),
-        "IsZero" => Value::Bool(false),
+        // The zero time.Time is January 1, year 1.
+        "IsZero" => Value::Bool(secs.wrapping_add(timefmt::UNIX_TO_INTERNAL) == 0 && nanos == 0),
         _ => Value::Time(secs, nanos), // UTC, Local: we only have UTC.
     })
 }
@@ -332,7 +438,8 @@ fn eq2(a: &Value, b: &Value, at: usize) -> R<bool> {
     if ka != kb {
         return match (ka, kb) {
             (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int) => Ok(int_of(a) == int_of(b)),
-            _ if *a == Value::Nil || *b == Value::Nil => Ok(false),
+            // An invalid value equals nothing else, without an error.
+            _ if a.is_nil() || b.is_nil() => Ok(false),
             _ => fail(at, "error calling eq: incompatible types for comparison"),
         };
     }
@@ -345,7 +452,7 @@ fn eq2(a: &Value, b: &Value, at: usize) -> R<bool> {
 
 fn lt2(a: &Value, b: &Value, name: &str, at: usize) -> R<bool> {
     let (ka, kb) = (kind(a), kind(b));
-    if matches!(ka, Kind::Bool | Kind::Other) {
+    if matches!(ka, Kind::Bool | Kind::Other) || matches!(kb, Kind::Bool | Kind::Other) {
         return fail(at, format!("error calling {name}: invalid type for comparison"));
     }
     if ka != kb {
@@ -369,7 +476,8 @@ fn nargs(name: &str, vals: &[Value], want: usize, at: usize) -> R<()> {
     Ok(())
 }
 
-fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
+fn builtin(name: &str, vals: Vec<Value>, data: &BuildVars, at: usize) -> R<Value> {
+    let text = |r: Result<String, TooLong>| r.map(Value::Str).or_else(|TooLong| too_long(at));
     match name {
         "not" => {
             nargs(name, &vals, 1, at)?;
@@ -382,62 +490,10 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
                 other => fail(at, format!("error calling len: len of type {}", other.go_type())),
             }
         }
-        "index" => {
-            let Some((item, idx)) = vals.split_first() else {
-                return fail(at, "wrong number of args for index: want at least 1 got 0");
-            };
-            let mut cur = item.clone();
-            for i in idx {
-                let Value::Str(s) = &cur else {
-                    return fail(at, format!("error calling index: can't index item of type {}", cur.go_type()));
-                };
-                let Value::Int(n, _) = i else {
-                    return fail(
-                        at,
-                        format!("error calling index: cannot index slice/array with type {}", i.go_type()),
-                    );
-                };
-                match usize::try_from(*n).ok().and_then(|n| s.as_bytes().get(n)) {
-                    Some(b) => cur = Value::Int(i64::from(*b), IntTy::Uint8),
-                    None => {
-                        return fail(at, format!("error calling index: index out of range: {n}"));
-                    }
-                }
-            }
-            Ok(cur)
-        }
-        "slice" => {
-            let Some((item, idx)) = vals.split_first() else {
-                return fail(at, "wrong number of args for slice: want at least 1 got 0");
-            };
-            let Value::Str(s) = item else {
-                return fail(at, format!("error calling slice: can't slice item of type {}", item.go_type()));
-            };
-            if idx.len() > 2 {
-                return fail(at, "error calling slice: cannot 3-index slice a string");
-            }
-            let mut bounds = [0usize, s.len()];
-            for (k, i) in idx.iter().enumerate() {
-                let Value::Int(n, _) = i else {
-                    return fail(
-                        at,
-                        format!("error calling slice: cannot index slice/array with type {}", i.go_type()),
-                    );
-                };
-                match usize::try_from(*n).ok().filter(|n| *n <= s.len()) {
-                    Some(n) => bounds[k] = n,
-                    None => {
-                        return fail(at, format!("error calling slice: index out of range: {n}"));
-                    }
-                }
-            }
-            if bounds[0] > bounds[1] {
-                return fail(at, format!("error calling slice: invalid slice index: {} > {}", bounds[0], bounds[1]));
-            }
-            Ok(Value::Str(String::from_utf8_lossy(&s.as_bytes()[bounds[0]..bounds[1]]).into_owned()))
-        }
-        "print" => Ok(Value::Str(printf::sprint(&vals))),
-        "println" => Ok(Value::Str(printf::sprintln(&vals))),
+        "index" => index(vals, at),
+        "slice" => slice(vals, at),
+        "print" => text(printf::sprint(&vals, data, MAX_OUTPUT)),
+        "println" => text(printf::sprintln(&vals, data, MAX_OUTPUT)),
         "printf" => {
             let Some((Value::Str(f), rest)) = vals.split_first() else {
                 return match vals.first() {
@@ -445,11 +501,24 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
                     Some(v) => fail(at, format!("wrong type for value; expected string; got {}", v.go_type())),
                 };
             };
-            Ok(Value::Str(printf::sprintf(f, rest)))
+            text(printf::sprintf(f, rest, data, MAX_OUTPUT))
         }
-        "html" => Ok(Value::Str(html_escape(&eval_args_text(&vals)))),
-        "js" => Ok(Value::Str(js_escape(&eval_args_text(&vals)))),
-        "urlquery" => Ok(Value::Str(query_escape(&eval_args_text(&vals)))),
+        "html" | "js" | "urlquery" => {
+            let s = eval_args_text(&vals, data).or_else(|TooLong| too_long(at))?;
+            // Escaping only grows text (at most sixfold): too long before is too long after.
+            if s.len() > MAX_OUTPUT {
+                return too_long(at);
+            }
+            let out = match name {
+                "html" => html_escape(&s),
+                "js" => js_escape(&s),
+                _ => query_escape(&s),
+            };
+            if out.len() > MAX_OUTPUT {
+                return too_long(at);
+            }
+            Ok(Value::Str(out))
+        }
         "eq" => {
             let Some((a, rest)) = vals.split_first() else {
                 return fail(at, "wrong number of args for eq: want at least 1 got 0");
@@ -481,11 +550,57 @@ fn builtin(name: &str, vals: Vec<Value>, at: usize) -> R<Value> {
     }
 }
 
-/// `html`, `js` and `urlquery` format a single string argument as is, others with Sprint.
-fn eval_args_text(vals: &[Value]) -> String {
+fn index(vals: Vec<Value>, at: usize) -> R<Value> {
+    let Some((item, idx)) = vals.split_first() else {
+        return fail(at, "wrong number of args for index: want at least 1 got 0");
+    };
+    let mut cur = item.clone();
+    for i in idx {
+        let Value::Str(s) = &cur else {
+            return fail(at, format!("error calling index: can't index item of type {}", cur.go_type()));
+        };
+        let Value::Int(n, _) = i else {
+            return fail(at, format!("error calling index: cannot index slice/array with type {}", i.go_type()));
+        };
+        match usize::try_from(*n).ok().and_then(|n| s.as_bytes().get(n)) {
+            Some(b) => cur = Value::Int(i64::from(*b), IntTy::Uint8),
+            None => return fail(at, format!("error calling index: index out of range: {n}")),
+        }
+    }
+    Ok(cur)
+}
+
+fn slice(vals: Vec<Value>, at: usize) -> R<Value> {
+    let Some((item, idx)) = vals.split_first() else {
+        return fail(at, "wrong number of args for slice: want at least 1 got 0");
+    };
+    let Value::Str(s) = item else {
+        return fail(at, format!("error calling slice: can't slice item of type {}", item.go_type()));
+    };
+    if idx.len() > 2 {
+        return fail(at, "error calling slice: cannot 3-index slice a string");
+    }
+    let mut bounds = [0usize, s.len()];
+    for (k, i) in idx.iter().enumerate() {
+        let Value::Int(n, _) = i else {
+            return fail(at, format!("error calling slice: cannot index slice/array with type {}", i.go_type()));
+        };
+        match usize::try_from(*n).ok().filter(|n| *n <= s.len()) {
+            Some(n) => bounds[k] = n,
+            None => return fail(at, format!("error calling slice: index out of range: {n}")),
+        }
+    }
+    if bounds[0] > bounds[1] {
+        return fail(at, format!("error calling slice: invalid slice index: {} > {}", bounds[0], bounds[1]));
+    }
+    Ok(Value::Str(String::from_utf8_lossy(&s.as_bytes()[bounds[0]..bounds[1]]).into_owned()))
+}
+
+/// `html`, `js` and `urlquery` take a single string as is, anything else through Sprint.
+fn eval_args_text(vals: &[Value], data: &BuildVars) -> Result<String, TooLong> {
     match vals {
-        [Value::Str(s)] => s.clone(),
-        _ => printf::sprint(vals),
+        [Value::Str(s)] => Ok(s.clone()),
+        _ => printf::sprint(vals, data, MAX_OUTPUT),
     }
 }
 
@@ -505,6 +620,8 @@ fn html_escape(s: &str) -> String {
     out
 }
 
+/// Go's `JSEscapeString`: quotes, `\\`, `<>&=` and control characters escaped; other
+/// characters as they are if printable, else `\uXXXX`.
 fn js_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -516,11 +633,9 @@ fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
+            c if c < ' ' => out.push_str(&format!("\\u00{:02X}", c as u32)),
+            c if c.is_ascii() || printf::is_print(c) => out.push(c),
+            c => out.push_str(&format!("\\u{:04X}", c as u32)),
         }
     }
     out

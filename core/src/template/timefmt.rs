@@ -39,31 +39,63 @@ pub struct Civil {
     pub yday: i64,
 }
 
+/// Seconds from January 1, year 1 (Go's internal epoch) to the Unix epoch.
+pub const UNIX_TO_INTERNAL: i64 = 62_135_596_800;
+/// Seconds from Go's absolute epoch (January 1, year -292277022399) to the Unix epoch.
+const UNIX_TO_ABSOLUTE: i64 = 9_223_372_028_715_321_600;
+const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+const DAYS_BEFORE: [u64; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+
+/// Calendar fields of a UTC instant, computed as go1.19's `absDate`, `absClock` and
+/// `absWeekday` do: from unsigned seconds since the absolute epoch, with Go's wrapping
+/// arithmetic, so even timestamps near the ends of int64 give what Go gives and never panic.
 pub fn civil(unix: i64) -> Civil {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    const CUM: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let yday = CUM[(month - 1) as usize] + day + i64::from(leap && month > 2);
+    let abs = unix.wrapping_add(UNIX_TO_ABSOLUTE) as u64;
+    let mut d = abs / 86_400;
+    let mut n = d / 146_097;
+    let mut y = 400 * n;
+    d -= 146_097 * n;
+    // The last 100-year cycle has an extra leap day, and the last year of a 4-year cycle.
+    n = d / 36_524;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= 36_524 * n;
+    n = d / 1_461;
+    y += 4 * n;
+    d -= 1_461 * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    let year = y as i64 + ABSOLUTE_ZERO_YEAR;
+    let yday = d;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let (month, day) = if leap && yday == 31 + 29 - 1 {
+        (2, 29)
+    } else {
+        let day = if leap && yday > 31 + 29 - 1 { yday - 1 } else { yday };
+        // Months are estimated at 31 days; the estimate is at most one month low.
+        let mut month = day / 31;
+        let end = DAYS_BEFORE[month as usize + 1];
+        let begin = if day >= end {
+            month += 1;
+            end
+        } else {
+            DAYS_BEFORE[month as usize]
+        };
+        (month + 1, day - begin + 1)
+    };
+    let secs = abs % 86_400;
     Civil {
         year,
-        month,
-        day,
-        hour: secs / 3600,
-        minute: secs % 3600 / 60,
-        second: secs % 60,
-        weekday: (days + 4).rem_euclid(7),
-        yday,
+        month: month as i64,
+        day: day as i64,
+        hour: (secs / 3600) as i64,
+        minute: (secs % 3600 / 60) as i64,
+        second: (secs % 60) as i64,
+        // Day 0 of the absolute epoch was a Monday.
+        weekday: (abs.wrapping_add(86_400) % 604_800 / 86_400) as i64,
+        yday: yday as i64 + 1,
     }
 }
 
@@ -210,7 +242,7 @@ pub fn format(unix: i64, nanos: u32, layout: &str) -> String {
         out.push_str(prefix);
         rest = tail;
         match std {
-            Std::Year => pad(&mut out, c.year.rem_euclid(100), 2),
+            Std::Year => pad(&mut out, (c.year.unsigned_abs() % 100) as i64, 2),
             Std::LongYear => pad(&mut out, c.year, 4),
             Std::Month => out.push_str(&MONTHS[(c.month - 1) as usize][..3]),
             Std::LongMonth => out.push_str(MONTHS[(c.month - 1) as usize]),

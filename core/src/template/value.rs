@@ -34,7 +34,12 @@ pub enum Value {
     Time(i64, u32),
     /// The template's root data (`.`).
     Data,
+    /// A nil interface: what a literal `nil` is to `print`, `printf` and `println`.
     Nil,
+    /// Go's invalid `reflect.Value`: a literal `nil` given to a builtin that takes
+    /// `reflect.Value`s (`and`, `eq`, `not`, …), and what `and`/`or` may return. It prints
+    /// as `<no value>`.
+    Invalid,
 }
 
 impl Value {
@@ -46,8 +51,20 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Time(..) => "time.Time",
             Value::Data => "main.Data",
-            Value::Nil => "<nil>",
+            Value::Nil | Value::Invalid => "<nil>",
         }
+    }
+
+    /// Bytes the value holds, for the execution work bound.
+    pub fn size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            _ => std::mem::size_of::<Value>(),
+        }
+    }
+
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil | Value::Invalid)
     }
 
     /// Go's template truth: the zero value of a type is false.
@@ -58,7 +75,7 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Bool(b) => *b,
             Value::Time(..) | Value::Data => true,
-            Value::Nil => false,
+            Value::Nil | Value::Invalid => false,
         }
     }
 }
