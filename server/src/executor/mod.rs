@@ -177,9 +177,10 @@ async fn runner(
     });
     if let Some(c) = copied {
         runner.info(format!(
-            "steps work on a copy of the project ({} files, {} KiB; {} left out: .git, key files, decrypted files)",
+            "steps work on a copy of the project ({} files, {} KiB, copied in {} ms; {} left out: .git, key files, decrypted files)",
             c.files,
             c.bytes.div_ceil(1024),
+            c.took.as_millis(),
             c.hidden
         ));
     }
