@@ -177,9 +177,10 @@ async fn runner(
     });
     if let Some(c) = copied {
         runner.info(format!(
-            "steps work on a copy of the project ({} files, {} KiB; {} left out: .git, key files, decrypted files)",
+            "steps work on a copy of the project ({} files, {} KiB, copied in {} ms; {} left out: .git, key files, decrypted files)",
             c.files,
             c.bytes.div_ceil(1024),
+            c.took.as_millis(),
             c.hidden
         ));
     }
@@ -191,7 +192,7 @@ async fn runner(
 async fn copy_project(spec: &mut RunSpec, secrets: &secrets::Secrets) -> Result<workspace::Workspace> {
     // Not a fixed folder in /tmp: another user could own it and swap what Docker mounts.
     let root = spec.options.workspace_root.clone().unwrap_or_else(std::env::temp_dir);
-    let hidden = workspace::Hidden { key: spec.key.clone(), plaintexts: secrets.plaintexts.clone() };
+    let hidden = workspace::Hidden { plaintexts: secrets.plaintexts.clone() };
     let (project, run_id) = (spec.dir.clone(), spec.run_id.clone());
     let ws = tokio::task::spawn_blocking(move || {
         workspace::Workspace::create(&project, &root, &run_id, &hidden, workspace::LIMITS)
