@@ -237,8 +237,7 @@ fn repeated_names_get_distinct_ids() {
     let steps = "- name: staging\n  type: serial\n  service: a\n  steps:\n  - name: deploy\n    command: a\n\
                  - name: production\n  type: serial\n  service: a\n  steps:\n  - name: deploy\n    command: b\n    on_fail:\n    - command: c\n";
     let p = plan_for(steps, None, false);
-    let deploys: Vec<(&str, &str)> =
-        p.leaves().iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+    let deploys: Vec<(&str, &str)> = p.leaves().iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
     assert_eq!(deploys, [("1.1", "deploy"), ("2.1", "deploy")]);
     let second = p.find("2.1").expect("found by id");
     assert_eq!(second.command.as_deref(), Some(&["b".to_string()][..]));

@@ -503,7 +503,10 @@ fn real_shapes_are_clean() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn labels_and_shell_hints_are_warnings() {
-    for c in cases().iter().filter(|c| matches!(c.code, Code::DuplicateStepName | Code::UnexpandedVariable | Code::PushWithoutBuild)) {
+    for c in cases()
+        .iter()
+        .filter(|c| matches!(c.code, Code::DuplicateStepName | Code::UnexpandedVariable | Code::PushWithoutBuild))
+    {
         let r = run(c);
         let d = r.diagnostics.iter().find(|d| d.code == c.code).unwrap();
         assert_eq!((d.severity, r.errors), (Severity::Warning, 0), "{}", c.name);

@@ -282,7 +282,7 @@ impl Manager {
                 let mut rows = Vec::with_capacity(batch.len());
                 for ev in batch.drain(..) {
                     seq += 1;
-                    if let Event::StepStatus { step, status, duration_ms, message } = &ev {
+                    if let Event::StepStatus { step, status, duration_ms, message, .. } = &ev {
                         let st = serde_json::to_value(status)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_string))

@@ -258,6 +258,27 @@ fn parallel_steps_overlap_in_time() {
     assert!(p.leftovers().is_empty());
 }
 
+/// Real projects repeat sub-step names under different groups. The runner tells the steps
+/// apart by their id: both run at once (their containers used to be named after the step and
+/// collided), and each reports its own status.
+#[test]
+fn steps_with_the_same_name_under_different_groups_both_run() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- type: parallel\n  service: a\n  steps:\n\
+         \x20   - name: staging\n      type: serial\n      steps:\n        - name: deploy\n          command: sh -c 'sleep 1; echo to-staging'\n\
+         \x20   - name: production\n      type: serial\n      steps:\n        - name: deploy\n          command: sh -c 'sleep 1; echo to-production'\n",
+    );
+    let r = p.steps(&["--parallelism", "2"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    let mut lines = r.lines_of("deploy");
+    lines.sort();
+    assert_eq!(lines, ["to-production", "to-staging"], "{}", r.out);
+    assert_eq!(r.out.matches("(step: deploy) success").count(), 2, "{}", r.out);
+    assert!(r.out.contains("2 succeeded, 0 failed, 0 skipped"), "{}", r.out);
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
+
 #[test]
 fn failing_step_stops_the_pipeline_and_on_fail_runs() {
     let p = Project::new(

@@ -28,10 +28,7 @@ pub(super) fn service_builds(file: &SourceFile, services: &ServicesFile, svc: &S
             Code::PushWithoutBuild,
             file,
             svc.span,
-            format!(
-                "service `{}` does not build an image{pulled}; this push republishes the pulled image",
-                svc.value
-            ),
+            format!("service `{}` does not build an image{pulled}; this push republishes the pulled image", svc.value),
         )
         .with_help("push a service that has `build:` if you meant to publish your own image"),
     )

@@ -43,13 +43,15 @@ impl Printer {
     /// One event as one line of output.
     pub fn line(&self, ev: Event) -> String {
         match ev {
-            Event::Log { step, service, line, build } => {
+            Event::Log { step, service, line, build, .. } => {
                 let prefix = self.paint(Self::step_color(&step), &format!("(step: {step}) (service: {service})"));
                 if build { format!("{prefix} {} {line}", self.paint(2, "(build)")) } else { format!("{prefix} {line}") }
             }
             Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
-            Event::Waiting { group } => self.paint(33, &format!("slipway: manual group `{group}` waits for approval")),
-            Event::StepStatus { step, status, duration_ms, message } => {
+            Event::Waiting { group, .. } => {
+                self.paint(33, &format!("slipway: manual group `{group}` waits for approval"))
+            }
+            Event::StepStatus { step, status, duration_ms, message, .. } => {
                 let took = duration_ms.map(|ms| format!(" ({:.1}s)", ms as f64 / 1000.0)).unwrap_or_default();
                 let prefix = self.paint(Self::step_color(&step), &format!("(step: {step})"));
                 match status {
@@ -74,9 +76,10 @@ impl Printer {
     pub fn summary(&self, result: &RunResult) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\nsummary:");
-        let width = result.steps.iter().map(|(n, _, _)| n.len()).max().unwrap_or(4).max(4);
-        for (name, status, took) in &result.steps {
-            let st = match status {
+        let width = result.steps.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        for r in &result.steps {
+            let (name, took) = (&r.name, r.duration);
+            let st = match r.status {
                 StepStatus::Success => self.paint(32, "success"),
                 StepStatus::Failed => self.paint(31, "failed "),
                 StepStatus::Skipped => "skipped".to_string(),
@@ -85,8 +88,8 @@ impl Printer {
             };
             let _ = writeln!(out, "  {name:<width$}  {st}  {:>7.1}s", took.as_secs_f64());
         }
-        let failed = result.steps.iter().filter(|s| s.1 == StepStatus::Failed).count();
-        let ok = result.steps.iter().filter(|s| s.1 == StepStatus::Success).count();
+        let failed = result.steps.iter().filter(|r| r.status == StepStatus::Failed).count();
+        let ok = result.steps.iter().filter(|r| r.status == StepStatus::Success).count();
         let _ = writeln!(out, "{ok} succeeded, {failed} failed, {} skipped", result.steps.len() - ok - failed);
     }
 }

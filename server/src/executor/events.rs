@@ -19,7 +19,11 @@ pub enum StepStatus {
 pub enum Event {
     /// A line of output from a step's container (or from building/pushing for it).
     Log {
+        /// The step's label (`name` in the steps file, or a generated one).
         step: String,
+        /// The step's path in the plan (see `PlannedStep::id`): names may repeat, ids do not.
+        #[serde(default)]
+        id: String,
         service: String,
         line: String,
         /// Output of building (or pulling) the service's image, not of the step's command.
@@ -29,9 +33,15 @@ pub enum Event {
     /// Runner messages that belong to no step (building images, cleanup).
     Info { message: String },
     /// A `manual` group waits for approval.
-    Waiting { group: String },
+    Waiting {
+        group: String,
+        #[serde(default)]
+        id: String,
+    },
     StepStatus {
         step: String,
+        #[serde(default)]
+        id: String,
         status: StepStatus,
         #[serde(skip_serializing_if = "Option::is_none")]
         duration_ms: Option<u64>,
@@ -42,6 +52,11 @@ pub enum Event {
 
 pub type EventSender = tokio::sync::mpsc::UnboundedSender<Event>;
 
-pub fn status(step: &str, status: StepStatus, duration: Option<Duration>, message: Option<String>) -> Event {
-    Event::StepStatus { step: step.to_string(), status, duration_ms: duration.map(|d| d.as_millis() as u64), message }
+/// One step's result at the end of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepResult {
+    pub id: String,
+    pub name: String,
+    pub status: StepStatus,
+    pub duration: Duration,
 }

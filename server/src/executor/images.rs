@@ -84,7 +84,7 @@ impl Runner {
         // Build args are templates over the build values.
         let vars = BuildVars {
             service_name: name.clone(),
-            step_name: step.to_string(),
+            step_name: self.label(step),
             image_name: tag.clone(),
             ..self.spec.vars.clone()
         };

@@ -17,7 +17,7 @@ pub mod workspace;
 
 use anyhow::Result;
 use bollard::Docker;
-use events::{Event, EventSender, StepStatus, status};
+use events::{Event, EventSender, StepResult, StepStatus};
 use futures_util::future::BoxFuture;
 use mask::Masker;
 use slipway_core::crypto::Key;
@@ -104,7 +104,7 @@ pub struct RunSpec {
 pub struct RunResult {
     pub success: bool,
     pub cancelled: bool,
-    pub steps: Vec<(String, StepStatus, Duration)>,
+    pub steps: Vec<StepResult>,
 }
 
 type Shared<T> = Arc<OnceCell<std::result::Result<T, String>>>;
@@ -120,7 +120,9 @@ pub(crate) struct Runner {
     volume_holders: Mutex<HashMap<String, Shared<String>>>,
     slots: Semaphore,
     failed: AtomicBool,
-    results: Mutex<Vec<(String, StepStatus, Duration)>>,
+    results: Mutex<Vec<StepResult>>,
+    /// Step labels by id: the executor identifies steps by id and shows their names.
+    names: HashMap<String, String>,
     /// Container removals running in the background; awaited before the run ends.
     removals: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Docker requests that create objects; awaited before cleanup (see `Runner::creating`).
@@ -170,6 +172,7 @@ async fn runner(
         slots,
         failed: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
+        names: step_names(&spec.plan),
         removals: Mutex::new(Vec::new()),
         creations: Mutex::new(Vec::new()),
         workspace: Mutex::new(workspace),
@@ -185,6 +188,16 @@ async fn runner(
         ));
     }
     Ok(runner)
+}
+
+fn step_names(plan: &Plan) -> HashMap<String, String> {
+    fn walk(s: &PlannedStep, out: &mut HashMap<String, String>) {
+        out.insert(s.id.clone(), s.name.clone());
+        s.steps.iter().chain(&s.on_fail).for_each(|c| walk(c, out));
+    }
+    let mut out = HashMap::new();
+    plan.steps.iter().for_each(|s| walk(s, &mut out));
+    out
 }
 
 /// Copy the project for a confined run, after its secrets were read and before any container
@@ -285,21 +298,56 @@ impl Runner {
         self.emit_log(step, service, line, true);
     }
 
+    /// The label of a step id: its name, or for a helper of a step (`2.1-dockercfg`), the
+    /// step's name with the same suffix; ids of no step (`load-app`) are their own label.
+    fn label(&self, id: &str) -> String {
+        if let Some(n) = self.names.get(id) {
+            return n.clone();
+        }
+        match id.split_once('-') {
+            Some((step, rest)) if self.names.contains_key(step) => format!("{}-{rest}", self.names[step]),
+            _ => id.to_string(),
+        }
+    }
+
+    /// `step` is a step id (see `PlannedStep::id`).
     fn emit_log(&self, step: &str, service: &str, line: &str, build: bool) {
         let line = self.mask(line);
-        let _ = self.events.send(Event::Log { step: step.to_string(), service: service.to_string(), line, build });
+        let _ = self.events.send(Event::Log {
+            step: self.label(step),
+            id: step.to_string(),
+            service: service.to_string(),
+            line,
+            build,
+        });
+    }
+
+    fn status(&self, id: &str, status: StepStatus, duration: Option<Duration>, message: Option<String>) {
+        let _ = self.events.send(Event::StepStatus {
+            step: self.label(id),
+            id: id.to_string(),
+            status,
+            duration_ms: duration.map(|d| d.as_millis() as u64),
+            message: message.map(|m| self.mask(&m)),
+        });
     }
 
     fn finish(&self, step: &str, st: StepStatus, took: Duration, message: Option<String>) {
-        let message = message.map(|m| self.mask(&m));
-        let _ = self.events.send(status(step, st, Some(took), message));
-        self.results.lock().expect("results lock").push((step.to_string(), st, took));
+        self.status(step, st, Some(took), message);
+        let result = StepResult { id: step.to_string(), name: self.label(step), status: st, duration: took };
+        self.results.lock().expect("results lock").push(result);
     }
 
     fn skip(&self, s: &PlannedStep, reason: &str) {
         for leaf in s.leaves() {
-            let _ = self.events.send(status(&leaf.name, StepStatus::Skipped, None, Some(reason.to_string())));
-            self.results.lock().expect("results lock").push((leaf.name.clone(), StepStatus::Skipped, Duration::ZERO));
+            self.status(&leaf.id, StepStatus::Skipped, None, Some(reason.to_string()));
+            let result = StepResult {
+                id: leaf.id.clone(),
+                name: leaf.name.clone(),
+                status: StepStatus::Skipped,
+                duration: Duration::ZERO,
+            };
+            self.results.lock().expect("results lock").push(result);
         }
     }
 
@@ -372,7 +420,7 @@ impl Runner {
             Kind::Parallel => self.parallel(s.steps.clone()).await,
             Kind::Manual if !self.spec.options.approve => match self.spec.options.approval.clone() {
                 Some(gate) => {
-                    let _ = self.events.send(Event::Waiting { group: s.name.clone() });
+                    let _ = self.events.send(Event::Waiting { group: s.name.clone(), id: s.id.clone() });
                     tokio::select! {
                         _ = gate.notified() => {
                             self.info(format!("manual group `{}` approved", s.name));
@@ -396,12 +444,12 @@ impl Runner {
 
     /// Did a step under this group fail in this run?
     fn failed_inside(&self, group: &PlannedStep) -> bool {
-        let leaves: Vec<&str> = group.leaves().iter().map(|l| l.name.as_str()).collect();
+        let leaves: Vec<&str> = group.leaves().iter().map(|l| l.id.as_str()).collect();
         self.results
             .lock()
             .expect("results lock")
             .iter()
-            .any(|(name, st, _)| *st == StepStatus::Failed && leaves.contains(&name.as_str()))
+            .any(|r| r.status == StepStatus::Failed && leaves.contains(&r.id.as_str()))
     }
 
     /// The `on_fail` steps of a step that failed, in order, each whatever the previous one
@@ -413,15 +461,15 @@ impl Runner {
                 continue;
             }
             let started = Instant::now();
-            let _ = self.events.send(status(&f.name, StepStatus::Running, None, None));
+            self.status(&f.id, StepStatus::Running, None, None);
             let outcome = tokio::select! {
                 r = self.run_step(f) => Some(r),
                 _ = self.cancel.cancelled() => None,
             };
             match outcome {
-                Some(Ok(())) => self.finish(&f.name, StepStatus::Success, started.elapsed(), None),
-                Some(Err(e)) => self.finish(&f.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}"))),
-                None => self.finish(&f.name, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into())),
+                Some(Ok(())) => self.finish(&f.id, StepStatus::Success, started.elapsed(), None),
+                Some(Err(e)) => self.finish(&f.id, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}"))),
+                None => self.finish(&f.id, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into())),
             }
         }
     }
@@ -435,7 +483,7 @@ impl Runner {
             return false;
         }
         let started = Instant::now();
-        let _ = self.events.send(status(&s.name, StepStatus::Running, None, None));
+        self.status(&s.id, StepStatus::Running, None, None);
         let work = async {
             match s.kind {
                 Kind::Push => self.push_step(&s).await,
@@ -448,17 +496,17 @@ impl Runner {
         };
         match outcome {
             Some(Ok(())) => {
-                self.finish(&s.name, StepStatus::Success, started.elapsed(), None);
+                self.finish(&s.id, StepStatus::Success, started.elapsed(), None);
                 true
             }
             Some(Err(e)) => {
-                self.finish(&s.name, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}")));
+                self.finish(&s.id, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}")));
                 self.failed.store(true, Ordering::SeqCst);
                 self.on_fail(&s).await;
                 false
             }
             None => {
-                self.finish(&s.name, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into()));
+                self.finish(&s.id, StepStatus::Cancelled, started.elapsed(), Some("cancelled".into()));
                 false
             }
         }

@@ -25,7 +25,7 @@ impl Runner {
             return Ok(self.secrets.dockercfgs.get(p).cloned());
         }
         if let Some(generator) = &step.dockercfg_service {
-            return Ok(Some(self.generate_dockercfg(&step.name, generator).await?));
+            return Ok(Some(self.generate_dockercfg(&step.id, generator).await?));
         }
         Ok(None)
     }
@@ -110,7 +110,7 @@ impl Runner {
         let repo = target.repository();
         let registry = step.registry.clone().unwrap_or_else(|| target.registry().to_string());
         let cfg = self.step_dockercfg(step).await?;
-        let source = self.image_for(service, &step.name, cfg.as_ref()).await?;
+        let source = self.image_for(service, &step.id, cfg.as_ref()).await?;
         let cfg = cfg.ok_or_else(|| {
             anyhow!("no credentials for registry {registry}: set `encrypted_dockercfg_path` or `dockercfg_service` on the push step")
         })?;
@@ -120,7 +120,7 @@ impl Runner {
             .tag_image(&source, Some(TagImageOptionsBuilder::default().repo(&repo).tag(&tag).build()))
             .await
             .with_context(|| format!("cannot tag {source} as {repo}:{tag}"))?;
-        self.log(&step.name, service, &format!("pushing {repo}:{tag} to {registry}"));
+        self.log(&step.id, service, &format!("pushing {repo}:{tag} to {registry}"));
         let mut stream = self.docker.push_image(
             &repo,
             Some(PushImageOptionsBuilder::default().tag(&tag).build()),
@@ -133,7 +133,7 @@ impl Runner {
                         return Err(push_error(&registry, &e));
                     }
                     if let Some(s) = info.status.filter(|s| s.contains("digest") || s.starts_with("Pushed")) {
-                        self.log(&step.name, service, &s);
+                        self.log(&step.id, service, &s);
                     }
                 }
                 Err(e) => return Err(push_error(&registry, &e.to_string())),

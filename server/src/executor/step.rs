@@ -29,7 +29,7 @@ impl Runner {
         // No command (only for `slipway run SERVICE`): the service's or image's default.
         let argv = step.command.clone();
         let cfg = self.step_dockercfg(step).await?;
-        let (code, _) = self.run_container(&step.name, service, argv, cfg.as_ref(), &[], false).await?;
+        let (code, _) = self.run_container(&step.id, service, argv, cfg.as_ref(), &[], false).await?;
         if code != 0 {
             bail!("exited with status {code}");
         }

@@ -218,6 +218,7 @@ fn one_off(service: &str, command: Vec<String>) -> PlannedStep {
     PlannedStep {
         service: Some(service.to_string()),
         command: (!command.is_empty()).then_some(command),
+        id: "1".to_string(),
         ..PlannedStep::new(format!("run-{service}"), Kind::Run)
     }
 }
