@@ -16,6 +16,7 @@ pub mod envfile;
 pub mod model;
 pub mod plan;
 mod rules;
+pub mod run_state;
 pub mod template;
 
 pub use check::{Checked, check};

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 use slipway_core::plan::{Plan, PlannedStep};
+use slipway_core::run_state::{RunStatus, StepStatus};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -26,8 +27,26 @@ struct RunEvent {
     line: Option<String>,
     message: Option<String>,
     group: Option<String>,
+    /// A `StepStatus` in `step_status`, a `RunStatus` in `run_finished`.
     status: Option<String>,
     error: Option<String>,
+}
+
+/// A node of the run's graph: its steps' status, or a manual group waiting for approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    Step(StepStatus),
+    Waiting,
+}
+
+impl NodeStatus {
+    /// The name the stylesheet colours (`data-run-status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Step(s) => s.as_str(),
+            NodeStatus::Waiting => "waiting",
+        }
+    }
 }
 
 struct Line {
@@ -46,7 +65,7 @@ struct StepLines {
 
 pub struct RunLog {
     pub plan: Option<Plan>,
-    statuses: HashMap<String, (String, Option<String>)>,
+    statuses: HashMap<String, (StepStatus, Option<String>)>,
     /// The newest lines; `dropped` older ones are gone.
     lines: VecDeque<Line>,
     dropped: usize,
@@ -56,7 +75,7 @@ pub struct RunLog {
     /// The `manual` group waiting for approval, if any.
     pub waiting: Option<String>,
     /// The run's final status and error, once it has ended.
-    pub finished: Option<(String, Option<String>)>,
+    pub finished: Option<(RunStatus, Option<String>)>,
     /// The last event applied; a reconnect resumes after it.
     pub last_seq: u64,
 }
@@ -101,8 +120,9 @@ impl RunLog {
                 self.waiting = Some(group);
             }
             "step_status" => {
-                let status = e.status.unwrap_or_default();
-                if status == "running" {
+                // A status this studio does not know (from a newer server): nothing to draw.
+                let Some(status) = e.status.as_deref().and_then(StepStatus::parse) else { return };
+                if status == StepStatus::Running {
                     self.waiting = None;
                 }
                 if let Some(m) = &e.message {
@@ -112,7 +132,8 @@ impl RunLog {
             }
             "run_finished" => {
                 self.waiting = None;
-                self.finished = Some((e.status.unwrap_or_default(), e.error));
+                let status = e.status.as_deref().and_then(RunStatus::parse).unwrap_or(RunStatus::Error);
+                self.finished = Some((status, e.error));
             }
             // Events a newer server may add: ignored, not an error.
             _ => {}
@@ -143,35 +164,44 @@ impl RunLog {
         self.dropped + self.lines.len()
     }
 
-    /// A leaf step's status (`running`, `success`, `failed`, `skipped`, `cancelled`).
-    pub fn status(&self, step: &str) -> Option<&str> {
-        self.statuses.get(step).map(|(s, _)| s.as_str())
+    /// A leaf step's status.
+    pub fn status(&self, step: &str) -> Option<StepStatus> {
+        self.statuses.get(step).map(|(s, _)| *s)
     }
 
-    /// A node's status in the graph: a leaf's own, a group's from its children, `waiting` for
+    /// A node's status in the graph as the stylesheet names it (see [`RunLog::node_state`]).
+    pub fn node_status(&self, node: &PlannedStep) -> Option<&'static str> {
+        self.node_state(node).map(NodeStatus::as_str)
+    }
+
+    /// A node's status in the graph: a leaf's own, a group's from its children, `Waiting` for
     /// a manual group that waits for approval; `None` while nothing under it has started.
-    pub fn node_status(&self, node: &PlannedStep) -> Option<&str> {
+    pub fn node_state(&self, node: &PlannedStep) -> Option<NodeStatus> {
+        use StepStatus::*;
         if self.waiting.as_deref() == Some(node.name.as_str()) {
-            return Some("waiting");
+            return Some(NodeStatus::Waiting);
         }
         if node.steps.is_empty() {
-            return self.status(&node.name);
+            return self.status(&node.name).map(NodeStatus::Step);
         }
-        let children: Vec<Option<&str>> = node.steps.iter().map(|c| self.node_status(c)).collect();
-        let any = |s: &str| children.contains(&Some(s));
-        if any("failed") {
-            Some("failed")
-        } else if any("running") || any("waiting") {
-            Some("running")
-        } else if any("cancelled") {
-            Some("cancelled")
-        } else if children.iter().all(|c| matches!(c, Some("success" | "skipped"))) {
-            Some(if any("success") { "success" } else { "skipped" })
+        let children: Vec<Option<NodeStatus>> = node.steps.iter().map(|c| self.node_state(c)).collect();
+        let any = |s: StepStatus| children.contains(&Some(NodeStatus::Step(s)));
+        let group = if any(Failed) {
+            Failed
+        } else if any(Running) || children.contains(&Some(NodeStatus::Waiting)) {
+            Running
+        } else if any(Cancelled) {
+            Cancelled
+        } else if any(Interrupted) {
+            Interrupted
+        } else if children.iter().all(|c| matches!(c, Some(NodeStatus::Step(Success | Skipped)))) {
+            if any(Success) { Success } else { Skipped }
         } else if children.iter().any(Option::is_some) {
-            Some("running")
+            Running
         } else {
-            None
-        }
+            return None;
+        };
+        Some(NodeStatus::Step(group))
     }
 
     /// The last `cap` lines (of one step, or of all with step prefixes) and how many earlier
@@ -285,9 +315,26 @@ mod tests {
         log.apply(6, r#"{"event":"step_status","step":"lint","status":"failed","message":"exit 1"}"#);
         assert_eq!(log.node_status(&group), Some("failed"));
         log.apply(7, r#"{"event":"run_finished","status":"failed","error":null}"#);
-        assert_eq!(log.finished, Some(("failed".into(), None)));
+        assert_eq!(log.finished, Some((RunStatus::Failed, None)));
         assert_eq!(log.tail(None, RENDER_CAP), (0, "unit | ok 1\nlint | failed: exit 1\n".to_string()));
         assert_eq!(log.last_seq, 7);
+    }
+
+    #[test]
+    fn a_waiting_manual_group_and_unknown_statuses() {
+        let mut log = RunLog::default();
+        log.apply(1, PLAN);
+        let group = log.plan.as_ref().unwrap().steps[0].clone();
+        log.apply(2, r#"{"event":"waiting","group":"tests"}"#);
+        assert_eq!(log.node_state(&group), Some(NodeStatus::Waiting));
+        assert_eq!(log.node_status(&group), Some("waiting"));
+        log.apply(3, r#"{"event":"step_status","step":"unit","status":"running"}"#);
+        assert_eq!((log.waiting.as_deref(), log.node_status(&group)), (None, Some("running")));
+        // A status this studio does not know changes nothing.
+        log.apply(4, r#"{"event":"step_status","step":"unit","status":"teleported"}"#);
+        assert_eq!(log.status("unit"), Some(StepStatus::Running));
+        log.apply(5, r#"{"event":"run_finished","status":"error","error":"internal error"}"#);
+        assert_eq!(log.finished, Some((RunStatus::Error, Some("internal error".into()))));
     }
 
     #[test]
