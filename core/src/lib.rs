@@ -17,6 +17,7 @@ pub mod image_ref;
 pub mod model;
 pub mod plan;
 mod rules;
+pub mod run_state;
 pub mod template;
 
 pub use check::{Checked, check};

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 use slipway_core::plan::{Plan, PlannedStep};
+use slipway_core::run_state::{RunStatus, StepStatus};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -22,17 +23,40 @@ pub const KEEP_LINES: usize = 100_000;
 struct RunEvent {
     event: String,
     plan: Option<Plan>,
+    /// The step's label; `id` identifies it (events of servers before ids: the label).
     step: Option<String>,
+    #[serde(default)]
+    id: String,
     line: Option<String>,
     message: Option<String>,
     group: Option<String>,
+    /// A `StepStatus` in `step_status`, a `RunStatus` in `run_finished`.
     status: Option<String>,
     error: Option<String>,
 }
 
+/// A node of the run's graph: its steps' status, or a manual group waiting for approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    Step(StepStatus),
+    Waiting,
+}
+
+impl NodeStatus {
+    /// The name the stylesheet colours (`data-run-status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Step(s) => s.as_str(),
+            NodeStatus::Waiting => "waiting",
+        }
+    }
+}
+
 struct Line {
-    /// Empty for runner messages that belong to no step.
+    /// The step's id; empty for runner messages that belong to no step.
     step: Rc<str>,
+    /// The step's label, as the log shows it.
+    label: Rc<str>,
     text: String,
 }
 
@@ -46,17 +70,19 @@ struct StepLines {
 
 pub struct RunLog {
     pub plan: Option<Plan>,
-    statuses: HashMap<String, (String, Option<String>)>,
+    statuses: HashMap<String, (StepStatus, Option<String>)>,
     /// The newest lines; `dropped` older ones are gone.
     lines: VecDeque<Line>,
     dropped: usize,
     keep: usize,
     /// Per step, so a step's tail costs its own length only.
     by_step: HashMap<Rc<str>, StepLines>,
-    /// The `manual` group waiting for approval, if any.
+    /// Labels by step id, shared by the lines of a step.
+    labels: HashMap<Rc<str>, Rc<str>>,
+    /// The id of the `manual` group waiting for approval, if any.
     pub waiting: Option<String>,
     /// The run's final status and error, once it has ended.
-    pub finished: Option<(String, Option<String>)>,
+    pub finished: Option<(RunStatus, Option<String>)>,
     /// The last event applied; a reconnect resumes after it.
     pub last_seq: u64,
 }
@@ -77,6 +103,7 @@ impl RunLog {
             dropped: 0,
             keep: keep.max(1),
             by_step: HashMap::new(),
+            labels: HashMap::new(),
             waiting: None,
             finished: None,
             last_seq: 0,
@@ -90,44 +117,55 @@ impl RunLog {
         }
         self.last_seq = seq;
         let Ok(e) = serde_json::from_str::<RunEvent>(data) else { return };
-        let step = e.step.unwrap_or_default();
+        let label = e.step.or(e.group).unwrap_or_default();
+        // Steps are identified by id: names repeat under different groups.
+        let step = if e.id.is_empty() { label.clone() } else { e.id };
         match e.event.as_str() {
             "plan" => self.plan = e.plan,
-            "log" => self.push(&step, e.line.unwrap_or_default()),
-            "info" => self.push("", e.message.unwrap_or_default()),
+            "log" => self.push(&step, &label, e.line.unwrap_or_default()),
+            "info" => self.push("", "", e.message.unwrap_or_default()),
             "waiting" => {
-                let group = e.group.unwrap_or_default();
-                self.push("", format!("waiting for approval of `{group}`"));
-                self.waiting = Some(group);
+                self.push("", "", format!("waiting for approval of `{label}`"));
+                self.waiting = Some(step);
             }
             "step_status" => {
-                let status = e.status.unwrap_or_default();
-                if status == "running" {
+                // A status this studio does not know (from a newer server): nothing to draw.
+                let Some(status) = e.status.as_deref().and_then(StepStatus::parse) else { return };
+                if status == StepStatus::Running {
                     self.waiting = None;
                 }
                 if let Some(m) = &e.message {
-                    self.push(&step, format!("{status}: {m}"));
+                    self.push(&step, &label, format!("{status}: {m}"));
                 }
                 self.statuses.insert(step, (status, e.message));
             }
             "run_finished" => {
                 self.waiting = None;
-                self.finished = Some((e.status.unwrap_or_default(), e.error));
+                let status = e.status.as_deref().and_then(RunStatus::parse).unwrap_or(RunStatus::Error);
+                self.finished = Some((status, e.error));
             }
             // Events a newer server may add: ignored, not an error.
             _ => {}
         }
     }
 
-    fn push(&mut self, step: &str, text: String) {
+    fn push(&mut self, step: &str, label: &str, text: String) {
         let key = match self.by_step.get_key_value(step) {
             Some((k, _)) => k.clone(),
             None => Rc::from(step),
         };
+        let label = match self.labels.get(step) {
+            Some(l) if &**l == label => l.clone(),
+            _ => {
+                let l: Rc<str> = Rc::from(label);
+                self.labels.insert(key.clone(), l.clone());
+                l
+            }
+        };
         let lines = self.by_step.entry(key.clone()).or_default();
         lines.total += 1;
         lines.kept.push_back(self.dropped + self.lines.len());
-        self.lines.push_back(Line { step: key, text });
+        self.lines.push_back(Line { step: key, label, text });
         if self.lines.len() > self.keep
             && let Some(old) = self.lines.pop_front()
         {
@@ -143,39 +181,48 @@ impl RunLog {
         self.dropped + self.lines.len()
     }
 
-    /// A leaf step's status (`running`, `success`, `failed`, `skipped`, `cancelled`).
-    pub fn status(&self, step: &str) -> Option<&str> {
-        self.statuses.get(step).map(|(s, _)| s.as_str())
+    /// A leaf step's status, by its id.
+    pub fn status(&self, id: &str) -> Option<StepStatus> {
+        self.statuses.get(id).map(|(s, _)| *s)
     }
 
-    /// A node's status in the graph: a leaf's own, a group's from its children, `waiting` for
+    /// A node's status in the graph as the stylesheet names it (see [`RunLog::node_state`]).
+    pub fn node_status(&self, node: &PlannedStep) -> Option<&'static str> {
+        self.node_state(node).map(NodeStatus::as_str)
+    }
+
+    /// A node's status in the graph: a leaf's own, a group's from its children, `Waiting` for
     /// a manual group that waits for approval; `None` while nothing under it has started.
-    pub fn node_status(&self, node: &PlannedStep) -> Option<&str> {
-        if self.waiting.as_deref() == Some(node.name.as_str()) {
-            return Some("waiting");
+    pub fn node_state(&self, node: &PlannedStep) -> Option<NodeStatus> {
+        use StepStatus::*;
+        if self.waiting.as_deref() == Some(node.id.as_str()) {
+            return Some(NodeStatus::Waiting);
         }
         if node.steps.is_empty() {
-            return self.status(&node.name);
+            return self.status(&node.id).map(NodeStatus::Step);
         }
-        let children: Vec<Option<&str>> = node.steps.iter().map(|c| self.node_status(c)).collect();
-        let any = |s: &str| children.contains(&Some(s));
-        if any("failed") {
-            Some("failed")
-        } else if any("running") || any("waiting") {
-            Some("running")
-        } else if any("cancelled") {
-            Some("cancelled")
-        } else if children.iter().all(|c| matches!(c, Some("success" | "skipped"))) {
-            Some(if any("success") { "success" } else { "skipped" })
+        let children: Vec<Option<NodeStatus>> = node.steps.iter().map(|c| self.node_state(c)).collect();
+        let any = |s: StepStatus| children.contains(&Some(NodeStatus::Step(s)));
+        let group = if any(Failed) {
+            Failed
+        } else if any(Running) || children.contains(&Some(NodeStatus::Waiting)) {
+            Running
+        } else if any(Cancelled) {
+            Cancelled
+        } else if any(Interrupted) {
+            Interrupted
+        } else if children.iter().all(|c| matches!(c, Some(NodeStatus::Step(Success | Skipped)))) {
+            if any(Success) { Success } else { Skipped }
         } else if children.iter().any(Option::is_some) {
-            Some("running")
+            Running
         } else {
-            None
-        }
+            return None;
+        };
+        Some(NodeStatus::Step(group))
     }
 
-    /// The last `cap` lines (of one step, or of all with step prefixes) and how many earlier
-    /// lines are not shown.
+    /// The last `cap` lines (of one step, by id, or of all with step labels) and how many
+    /// earlier lines are not shown.
     pub fn tail(&self, step: Option<&str>, cap: usize) -> (usize, String) {
         let mut out = String::new();
         match step {
@@ -204,7 +251,7 @@ fn write_line(out: &mut String, line: &Line) {
     if line.step.is_empty() {
         out.push_str("slipway: ");
     } else {
-        out.push_str(&line.step);
+        out.push_str(&line.label);
         out.push_str(" | ");
     }
     out.push_str(&line.text);
@@ -253,9 +300,9 @@ mod tests {
     use super::*;
 
     const PLAN: &str = r#"{"event":"plan","plan":{"tag":"main","push":false,"steps":[
-        {"name":"tests","type":"serial","status":"will-run","steps":[
-            {"name":"unit","type":"run","status":"will-run","service":"app","command":["true"]},
-            {"name":"lint","type":"run","status":"will-run","service":"app","command":["true"]}]}]}}"#;
+        {"id":"1","name":"tests","type":"serial","status":"will-run","steps":[
+            {"id":"1.1","name":"unit","type":"run","status":"will-run","service":"app","command":["true"]},
+            {"id":"1.2","name":"lint","type":"run","status":"will-run","service":"app","command":["true"]}]}]}}"#;
 
     #[test]
     fn sse_frames_split_anywhere_come_out_whole() {
@@ -274,20 +321,65 @@ mod tests {
         log.apply(1, PLAN);
         let group = log.plan.as_ref().unwrap().steps[0].clone();
         assert_eq!(log.node_status(&group), None);
-        log.apply(2, r#"{"event":"step_status","step":"unit","status":"running"}"#);
+        log.apply(2, r#"{"event":"step_status","step":"unit","id":"1.1","status":"running"}"#);
         assert_eq!(log.node_status(&group), Some("running"));
-        log.apply(3, r#"{"event":"log","step":"unit","service":"app","line":"ok 1"}"#);
-        log.apply(3, r#"{"event":"log","step":"unit","service":"app","line":"ok 1"}"#);
-        log.apply(4, r#"{"event":"step_status","step":"unit","status":"success","duration_ms":5}"#);
+        log.apply(3, r#"{"event":"log","step":"unit","id":"1.1","service":"app","line":"ok 1"}"#);
+        log.apply(3, r#"{"event":"log","step":"unit","id":"1.1","service":"app","line":"ok 1"}"#);
+        log.apply(4, r#"{"event":"step_status","step":"unit","id":"1.1","status":"success","duration_ms":5}"#);
         assert_eq!(log.node_status(&group), Some("running"), "lint has not run yet");
-        log.apply(5, r#"{"event":"step_status","step":"lint","status":"success"}"#);
+        log.apply(5, r#"{"event":"step_status","step":"lint","id":"1.2","status":"success"}"#);
         assert_eq!(log.node_status(&group), Some("success"));
-        log.apply(6, r#"{"event":"step_status","step":"lint","status":"failed","message":"exit 1"}"#);
+        log.apply(6, r#"{"event":"step_status","step":"lint","id":"1.2","status":"failed","message":"exit 1"}"#);
         assert_eq!(log.node_status(&group), Some("failed"));
         log.apply(7, r#"{"event":"run_finished","status":"failed","error":null}"#);
-        assert_eq!(log.finished, Some(("failed".into(), None)));
+        assert_eq!(log.finished, Some((RunStatus::Failed, None)));
         assert_eq!(log.tail(None, RENDER_CAP), (0, "unit | ok 1\nlint | failed: exit 1\n".to_string()));
         assert_eq!(log.last_seq, 7);
+    }
+
+    /// Two steps named `deploy` under different groups keep their own status and lines, and
+    /// both show their name in the log.
+    #[test]
+    fn steps_with_the_same_name_are_told_apart_by_id() {
+        let mut log = RunLog::default();
+        log.apply(
+            1,
+            r#"{"event":"plan","plan":{"tag":null,"push":false,"steps":[
+            {"id":"1","name":"staging","type":"serial","status":"will-run","steps":[
+                {"id":"1.1","name":"deploy","type":"run","status":"will-run","service":"app","command":["a"]}]},
+            {"id":"2","name":"production","type":"serial","status":"will-run","steps":[
+                {"id":"2.1","name":"deploy","type":"run","status":"will-run","service":"app","command":["b"]}]}]}}"#,
+        );
+        log.apply(2, r#"{"event":"log","step":"deploy","id":"1.1","service":"app","line":"to staging"}"#);
+        log.apply(3, r#"{"event":"step_status","step":"deploy","id":"1.1","status":"success"}"#);
+        log.apply(4, r#"{"event":"log","step":"deploy","id":"2.1","service":"app","line":"to production"}"#);
+        log.apply(5, r#"{"event":"step_status","step":"deploy","id":"2.1","status":"failed","message":"exit 1"}"#);
+        let plan = log.plan.clone().unwrap();
+        assert_eq!(log.node_status(&plan.steps[0]), Some("success"));
+        assert_eq!(log.node_status(&plan.steps[1]), Some("failed"));
+        assert_eq!(log.tail(Some("1.1"), RENDER_CAP).1, "to staging\n");
+        assert_eq!(log.tail(Some("2.1"), RENDER_CAP).1, "to production\nfailed: exit 1\n");
+        assert_eq!(
+            log.tail(None, RENDER_CAP).1,
+            "deploy | to staging\ndeploy | to production\ndeploy | failed: exit 1\n"
+        );
+    }
+
+    #[test]
+    fn a_waiting_manual_group_and_unknown_statuses() {
+        let mut log = RunLog::default();
+        log.apply(1, PLAN);
+        let group = log.plan.as_ref().unwrap().steps[0].clone();
+        log.apply(2, r#"{"event":"waiting","group":"tests","id":"1"}"#);
+        assert_eq!(log.node_state(&group), Some(NodeStatus::Waiting));
+        assert_eq!(log.node_status(&group), Some("waiting"));
+        log.apply(3, r#"{"event":"step_status","step":"unit","id":"1.1","status":"running"}"#);
+        assert_eq!((log.waiting.as_deref(), log.node_status(&group)), (None, Some("running")));
+        // A status this studio does not know changes nothing.
+        log.apply(4, r#"{"event":"step_status","step":"unit","id":"1.1","status":"teleported"}"#);
+        assert_eq!(log.status("1.1"), Some(StepStatus::Running));
+        log.apply(5, r#"{"event":"run_finished","status":"error","error":"internal error"}"#);
+        assert_eq!(log.finished, Some((RunStatus::Error, Some("internal error".into()))));
     }
 
     #[test]

@@ -5,14 +5,19 @@
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
 use crate::store::Store;
 use anyhow::{Context, Result, anyhow, bail};
+use futures_util::FutureExt;
 use serde::Deserialize;
 use slipway_core::SourceFile;
 use slipway_core::crypto::Key;
-use slipway_core::plan::{PlanOptions, plan};
+use slipway_core::model::ServicesFile;
+use slipway_core::plan::{Plan, PlanOptions, plan};
+use slipway_core::run_state::{RunStatus, StepStatus};
 use slipway_core::template::BuildVars;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
@@ -56,11 +61,54 @@ pub struct CiValues {
 /// Events stored per transaction at most, when a chatty step has many queued up.
 const MAX_EVENT_BATCH: usize = 512;
 
-/// A run in progress: how to cancel, approve and follow it.
+/// How long reading, checking and planning a run's files may take (they may come from the
+/// request); the work runs on the blocking pool, off the threads that answer requests.
+const PREPARE_BUDGET: Duration = Duration::from_secs(30);
+
+/// What a run that panicked says; the panic itself goes to the server's log.
+pub const INTERNAL_ERROR: &str = "the run stopped on an internal error of the server; the server's log has the details";
+pub const INTERRUPTED: &str = "the server stopped during the run";
+pub const CANCELLED_QUEUED: &str = "cancelled before it started";
+
+/// A run that is queued or in progress: how to cancel, approve and follow it. It exists from
+/// the run's creation, so a cancel or approve sent right after it is never lost.
 pub struct Live {
     pub cancel: CancellationToken,
+    /// `notify_one` keeps one permit: an approval sent before the manual group waits counts.
     pub approval: Arc<Notify>,
-    pub events: broadcast::Sender<(u64, String)>,
+    /// The followers' channel, from the run's start on: its buffer (4,096 events) is too much
+    /// to hold for every queued run, whose followers look in the store until it starts.
+    events: OnceLock<broadcast::Sender<(u64, String)>>,
+}
+
+impl Live {
+    fn new() -> Arc<Live> {
+        Arc::new(Live { cancel: CancellationToken::new(), approval: Arc::new(Notify::new()), events: OnceLock::new() })
+    }
+
+    /// The run's events as they happen; `None` while it is queued.
+    pub fn subscribe(&self) -> Option<broadcast::Receiver<(u64, String)>> {
+        self.events.get().map(|s| s.subscribe())
+    }
+
+    fn send(&self, event: (u64, String)) {
+        if let Some(s) = self.events.get() {
+            let _ = s.send(event);
+        }
+    }
+
+    fn open(&self) {
+        self.events.get_or_init(|| broadcast::channel(4096).0);
+    }
+}
+
+/// What became of a cancel or approve request.
+#[derive(Debug, PartialEq)]
+pub enum Control {
+    Done,
+    /// The run has ended already, with this status.
+    Ended(RunStatus),
+    Unknown,
 }
 
 pub struct Manager {
@@ -71,6 +119,9 @@ pub struct Manager {
     wake: Notify,
     running: Mutex<usize>,
     policy: RunPolicy,
+    /// Fault injection for tests only: no real input is known to make a run panic.
+    #[cfg(test)]
+    panic_in_runs: std::sync::atomic::AtomicBool,
 }
 
 /// What the server lets every run do, from `slipway serve`'s flags.
@@ -84,6 +135,12 @@ pub struct RunPolicy {
     pub workspaces: Option<PathBuf>,
 }
 
+/// A locked mutex, also after a panic elsewhere while it was held: what it guards (counters
+/// and maps) is valid between any two statements.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Manager {
     pub fn new(store: Arc<Store>, projects: Vec<Project>, limit: usize, policy: RunPolicy) -> Arc<Manager> {
         Arc::new(Manager {
@@ -94,6 +151,8 @@ impl Manager {
             wake: Notify::new(),
             running: Mutex::new(0),
             policy,
+            #[cfg(test)]
+            panic_in_runs: Default::default(),
         })
     }
 
@@ -102,16 +161,19 @@ impl Manager {
     }
 
     pub fn live(&self, id: &str) -> Option<Arc<Live>> {
-        self.live.lock().expect("live lock").get(id).cloned()
+        lock(&self.live).get(id).cloned()
     }
 
     /// After a restart: runs that were in flight are interrupted (and their containers
     /// removed); queued runs stay queued and start in order.
     pub async fn recover(self: &Arc<Self>) -> Result<()> {
-        let interrupted = self.store.interrupt_running()?;
+        let interrupted = self.store.interrupt_running(INTERRUPTED)?;
         // Followers of these runs (the studio) get a proper end of stream.
         for id in &interrupted {
-            self.finish_events(id, "interrupted", Some("the server stopped during the run"));
+            self.finish_events(id, RunStatus::Interrupted, Some(INTERRUPTED));
+        }
+        for id in self.store.queued()? {
+            lock(&self.live).insert(id, Live::new());
         }
         if !interrupted.is_empty()
             && let Ok(docker) = crate::docker::connect().await
@@ -131,16 +193,45 @@ impl Manager {
         let mut b = [0u8; 6];
         getrandom::fill(&mut b).map_err(|e| anyhow!("no randomness: {e}"))?;
         let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        self.store.insert_run(&id, &req.project, req.tag.as_deref(), req.push, &serde_json::to_string(&req)?)?;
+        lock(&self.live).insert(id.clone(), Live::new());
+        if let Err(e) =
+            self.store.insert_run(&id, &req.project, req.tag.as_deref(), req.push, &serde_json::to_string(&req)?)
+        {
+            lock(&self.live).remove(&id);
+            return Err(e);
+        }
         self.wake.notify_one();
         Ok(id)
+    }
+
+    /// Cancel a run: a queued one ends at once, a running one stops its containers.
+    pub fn cancel(&self, id: &str) -> Result<Control> {
+        let Some(live) = self.live(id) else { return self.ended(id) };
+        live.cancel.cancel();
+        // If the scheduler starts it first, the run sees the cancelled token and ends cancelled.
+        if self.store.cancel_queued(id, CANCELLED_QUEUED)? {
+            self.finish_events(id, RunStatus::Cancelled, Some(CANCELLED_QUEUED));
+            lock(&self.live).remove(id);
+        }
+        Ok(Control::Done)
+    }
+
+    /// Let the run's waiting (or next) manual group run.
+    pub fn approve(&self, id: &str) -> Result<Control> {
+        let Some(live) = self.live(id) else { return self.ended(id) };
+        live.approval.notify_one();
+        Ok(Control::Done)
+    }
+
+    fn ended(&self, id: &str) -> Result<Control> {
+        Ok(self.store.run(id)?.map_or(Control::Unknown, |r| Control::Ended(r.status)))
     }
 
     /// The scheduler: start queued runs, oldest first, while fewer than `limit` run.
     pub async fn schedule(self: Arc<Self>) {
         loop {
-            while *self.running.lock().expect("running lock") < self.limit {
-                let next = match self.store.next_queued() {
+            while *lock(&self.running) < self.limit {
+                let (id, request) = match self.store.next_queued() {
                     Ok(Some(n)) => n,
                     Ok(None) => break,
                     Err(e) => {
@@ -148,103 +239,119 @@ impl Manager {
                         break;
                     }
                 };
-                let (id, request) = next;
-                if let Err(e) = self.store.set_status(&id, "running", None) {
-                    eprintln!("slipway: cannot start run {id}: {e:#}");
-                    break;
+                match self.store.start(&id) {
+                    Ok(true) => self.spawn_run(id, request),
+                    Ok(false) => {} // cancelled between the two queries
+                    Err(e) => {
+                        eprintln!("slipway: cannot start run {id}: {e:#}");
+                        break;
+                    }
                 }
-                *self.running.lock().expect("running lock") += 1;
-                let me = self.clone();
-                tokio::spawn(async move {
-                    let outcome = me.clone().execute(&id, &request).await;
-                    let (status, error) = match outcome {
-                        Ok(s) => (s, None),
-                        Err(e) => ("failed", Some(format!("{e:#}"))),
-                    };
-                    let _ = me.store.set_status(&id, status, error.as_deref());
-                    me.finish_events(&id, status, error.as_deref());
-                    me.live.lock().expect("live lock").remove(&id);
-                    *me.running.lock().expect("running lock") -= 1;
-                    me.wake.notify_one();
-                });
             }
             self.wake.notified().await;
         }
     }
 
-    fn finish_events(&self, id: &str, status: &str, error: Option<&str>) {
+    /// Run one started run in its own task. Whatever happens in it, a panic included, the run
+    /// gets a final status and its slot is freed.
+    fn spawn_run(self: &Arc<Self>, id: String, request: String) {
+        *lock(&self.running) += 1;
+        let slot = Slot { manager: self.clone(), id: id.clone() };
+        let live = lock(&self.live).entry(id.clone()).or_insert_with(Live::new).clone();
+        let me = self.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let outcome = AssertUnwindSafe(me.clone().execute(&id, &request, live.clone())).catch_unwind().await;
+            let (status, error) = match outcome {
+                Ok(Ok(status)) => (status, None),
+                // Cancelled while it was being prepared: what went wrong after that is moot.
+                Ok(Err(e)) if live.cancel.is_cancelled() => {
+                    eprintln!("slipway: run {id} cancelled; it had failed: {e:#}");
+                    (RunStatus::Cancelled, None)
+                }
+                Ok(Err(e)) => {
+                    eprintln!("slipway: run {id} failed: {e:#}");
+                    (RunStatus::Failed, Some(me.public_message(&e)))
+                }
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    eprintln!("slipway: run {id} panicked: {what}");
+                    (RunStatus::Error, Some(INTERNAL_ERROR.to_string()))
+                }
+            };
+            me.finish(&id, status, error.as_deref());
+        });
+    }
+
+    fn finish(&self, id: &str, status: RunStatus, error: Option<&str>) {
+        match self.store.finish(id, status, error) {
+            Ok(true) => self.finish_events(id, status, error),
+            Ok(false) => eprintln!("slipway: run {id} had already ended; {status} not recorded"),
+            Err(e) => eprintln!("slipway: cannot record the end of run {id}: {e:#}"),
+        }
+    }
+
+    fn finish_events(&self, id: &str, status: RunStatus, error: Option<&str>) {
         let data = serde_json::json!({"event": "run_finished", "status": status, "error": error}).to_string();
         let seq = self.store.last_event(id).unwrap_or(0) + 1;
         let _ = self.store.append_event(id, seq, &data);
         if let Some(live) = self.live(id) {
-            let _ = live.events.send((seq, data));
+            live.send((seq, data));
         }
     }
 
-    async fn execute(self: Arc<Self>, id: &str, request: &str) -> Result<&'static str> {
+    /// An error as the run's record shows it to anyone (`GET /api/runs/{id}` needs no token):
+    /// the server's folders become project-relative names; the full text goes to the log.
+    fn public_message(&self, e: &anyhow::Error) -> String {
+        self.public_text(&format!("{e:#}"))
+    }
+
+    fn public_text(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for p in &self.projects {
+            if let Some(key) = &p.key {
+                text = text.replace(&key.display().to_string(), "the project key");
+            }
+            let dir = p.dir.display().to_string();
+            text = text.replace(&format!("{dir}/"), "").replace(&dir, "the project folder");
+        }
+        text
+    }
+
+    async fn execute(self: Arc<Self>, id: &str, request: &str, live: Arc<Live>) -> Result<RunStatus> {
+        #[cfg(test)]
+        if self.panic_in_runs.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("fault injected by a test");
+        }
+        if live.cancel.is_cancelled() {
+            return Ok(RunStatus::Cancelled);
+        }
         let req: RunRequest = serde_json::from_str(request).context("stored run request")?;
         let project = self
             .project(&req.project)
             .ok_or_else(|| anyhow!("project `{}` is no longer registered", req.project))?
             .clone();
-        let read = |given: &Option<String>, names: &[&str]| -> Result<(String, String)> {
-            if let Some(text) = given {
-                return Ok((names[0].to_string(), text.clone()));
+        let prepared = {
+            let (project, run_id) = (project.clone(), id.to_string());
+            let work = tokio::task::spawn_blocking(move || prepare(&project, &req, &run_id));
+            match tokio::time::timeout(PREPARE_BUDGET, work).await {
+                Ok(joined) => joined.context("preparing the run")??,
+                Err(_) => bail!("reading and planning the files took longer than {} s", PREPARE_BUDGET.as_secs()),
             }
-            for n in names {
-                if let Ok(t) = std::fs::read_to_string(project.dir.join(n)) {
-                    return Ok((n.to_string(), t));
-                }
-            }
-            bail!("project `{}` has no {}", project.name, names[0])
         };
-        let (sname, stext) = read(&req.services, &["codeship-services.yml", "docker-compose.yml"])?;
-        let (tname, ttext) = read(&req.steps, &["codeship-steps.yml", "codeship-steps.json"])?;
-        let (sv, st) = (SourceFile::new(sname, stext), SourceFile::new(tname, ttext));
-        let checked = slipway_core::check(&sv, &st);
-        if let Some(d) = checked.report.diagnostics.iter().find(|d| d.is_error()) {
-            bail!(
-                "the configuration has {} error(s), the first at {}:{}:{}: {} [{}]; validate it first",
-                checked.report.errors,
-                d.file,
-                d.line,
-                d.column,
-                d.message,
-                d.code.as_str()
-            );
+        if live.cancel.is_cancelled() {
+            return Ok(RunStatus::Cancelled);
         }
-        // Values the request leaves out come from the project's git work tree, as jet took them.
-        let git = crate::gitinfo::GitInfo::read(&project.dir);
-        let vars = BuildVars {
-            branch: req.ci.branch.clone().or(req.tag.clone()).or(git.branch).unwrap_or_default(),
-            commit_id: req.ci.commit_id.clone().or(git.commit_id).unwrap_or_default(),
-            commit_message: req.ci.commit_message.clone().or(git.commit_message).unwrap_or_default(),
-            committer_name: req.ci.committer_name.clone().or(git.committer_name).unwrap_or_default(),
-            committer_email: req.ci.committer_email.clone().or(git.committer_email).unwrap_or_default(),
-            build_id: req.ci.build_id.clone().unwrap_or_else(|| id.to_string()),
-            repo_name: project.name.clone(),
-            timestamp: req.ci.timestamp.unwrap_or_else(crate::store::now),
-            ..BuildVars::default()
-        };
-        let p = plan(
-            &checked.services,
-            &checked.steps,
-            &PlanOptions { tag: req.tag.clone(), push: req.push, vars: vars.clone() },
-        );
-        let key_path = project.key.clone().unwrap_or_else(|| project.dir.join("codeship.aes"));
-        let key =
-            if key_path.exists() { Some(Key::parse(&std::fs::read(&key_path)?).context("project key")?) } else { None };
-        let live = Arc::new(Live {
-            cancel: CancellationToken::new(),
-            approval: Arc::new(Notify::new()),
-            events: broadcast::channel(4096).0,
-        });
-        self.live.lock().expect("live lock").insert(id.to_string(), live.clone());
+        let Prepared { services, plan: p, key, vars } = prepared;
         let spec = RunSpec {
             run_id: id.to_string(),
             project: project.name.clone(),
             dir: project.dir.clone(),
-            services: checked.services,
+            services,
             plan: p,
             key,
             vars,
@@ -257,16 +364,21 @@ impl Manager {
                 ..RunOptions::default()
             },
         };
-        let docker = crate::docker::connect().await?;
+        let docker = crate::docker::connect().await.map_err(|e| {
+            eprintln!("slipway: run {id}: {e:#}");
+            anyhow!("the server cannot reach its Docker engine; the server's log has the details")
+        })?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         let store = self.store.clone();
         let run_id = id.to_string();
         let pump_live = live.clone();
+        let me = self.clone();
         // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
         // before the first step reports. It holds names, commands and image refs: no secrets.
         let plan_event = serde_json::json!({"event": "plan", "plan": &spec.plan}).to_string();
         self.store.append_event(id, 1, &plan_event)?;
-        let _ = live.events.send((1, plan_event));
+        live.open();
+        live.send((1, plan_event));
         // Store every event (already masked by the executor) and fan it out to followers.
         let pump = tokio::spawn(async move {
             let mut seq = 1u64;
@@ -280,14 +392,15 @@ impl Manager {
                     batch.push(ev);
                 }
                 let mut rows = Vec::with_capacity(batch.len());
-                for ev in batch.drain(..) {
+                for mut ev in batch.drain(..) {
                     seq += 1;
-                    if let Event::StepStatus { step, status, duration_ms, message, .. } = &ev {
-                        let st = serde_json::to_value(status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default();
-                        let _ = store.upsert_step(&run_id, step, &st, *duration_ms, message.as_deref());
+                    if let Event::StepStatus { step, id, status, duration_ms, message } = &mut ev {
+                        // Shown without a token (`GET /api/runs/{id}`), like the run's error.
+                        if let Some(m) = message {
+                            *m = me.public_text(m);
+                        }
+                        let _ =
+                            store.upsert_step(&run_id, id, step, (*status).into(), *duration_ms, message.as_deref());
                     }
                     rows.push((seq, serde_json::to_string(&ev).unwrap_or_default()));
                 }
@@ -295,7 +408,7 @@ impl Manager {
                     eprintln!("slipway: run {run_id}: cannot store events: {e:#}");
                 }
                 for row in rows {
-                    let _ = pump_live.events.send(row);
+                    pump_live.send(row);
                 }
             }
         });
@@ -303,11 +416,224 @@ impl Manager {
         let _ = pump.await;
         let result = result?;
         Ok(if result.cancelled {
-            "cancelled"
+            RunStatus::Cancelled
         } else if result.success {
-            "success"
+            RunStatus::Success
         } else {
-            "failed"
+            RunStatus::Failed
         })
+    }
+}
+
+/// A running run's place among the `limit`: freed when its task ends, however it ends.
+struct Slot {
+    manager: Arc<Manager>,
+    id: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let m = &self.manager;
+        lock(&m.live).remove(&self.id);
+        *lock(&m.running) -= 1;
+        m.wake.notify_one();
+    }
+}
+
+/// What a run needs before it touches Docker: its files read, checked and planned.
+struct Prepared {
+    services: ServicesFile,
+    plan: Plan,
+    key: Option<Key>,
+    vars: BuildVars,
+}
+
+/// Read, check and plan a run's files (the request's or the project's) and read the project's
+/// git values and key: file reads, `git` and CPU work, hence called on the blocking pool.
+fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
+    let read = |given: &Option<String>, names: &[&str]| -> Result<(String, String)> {
+        if let Some(text) = given {
+            return Ok((names[0].to_string(), text.clone()));
+        }
+        for n in names {
+            if let Ok(t) = std::fs::read_to_string(project.dir.join(n)) {
+                return Ok((n.to_string(), t));
+            }
+        }
+        bail!("project `{}` has no {}", project.name, names[0])
+    };
+    let (sname, stext) = read(&req.services, &["codeship-services.yml", "docker-compose.yml"])?;
+    let (tname, ttext) = read(&req.steps, &["codeship-steps.yml", "codeship-steps.json"])?;
+    let (sv, st) = (SourceFile::new(sname, stext), SourceFile::new(tname, ttext));
+    let checked = slipway_core::check(&sv, &st);
+    if let Some(d) = checked.report.diagnostics.iter().find(|d| d.is_error()) {
+        bail!(
+            "the configuration has {} error(s), the first at {}:{}:{}: {} [{}]; validate it first",
+            checked.report.errors,
+            d.file,
+            d.line,
+            d.column,
+            d.message,
+            d.code.as_str()
+        );
+    }
+    // Values the request leaves out come from the project's git work tree, as jet took them.
+    let git = crate::gitinfo::GitInfo::read(&project.dir);
+    let vars = BuildVars {
+        branch: req.ci.branch.clone().or(req.tag.clone()).or(git.branch).unwrap_or_default(),
+        commit_id: req.ci.commit_id.clone().or(git.commit_id).unwrap_or_default(),
+        commit_message: req.ci.commit_message.clone().or(git.commit_message).unwrap_or_default(),
+        committer_name: req.ci.committer_name.clone().or(git.committer_name).unwrap_or_default(),
+        committer_email: req.ci.committer_email.clone().or(git.committer_email).unwrap_or_default(),
+        build_id: req.ci.build_id.clone().unwrap_or_else(|| id.to_string()),
+        repo_name: project.name.clone(),
+        timestamp: req.ci.timestamp.unwrap_or_else(crate::store::now),
+        ..BuildVars::default()
+    };
+    let p = plan(
+        &checked.services,
+        &checked.steps,
+        &PlanOptions { tag: req.tag.clone(), push: req.push, vars: vars.clone() },
+    );
+    let key_path = project.key.clone().unwrap_or_else(|| project.dir.join("codeship.aes"));
+    let key =
+        if key_path.exists() { Some(Key::parse(&std::fs::read(&key_path)?).context("project key")?) } else { None };
+    Ok(Prepared { services: checked.services, plan: p, key, vars })
+}
+
+impl From<executor::events::StepStatus> for StepStatus {
+    fn from(s: executor::events::StepStatus) -> StepStatus {
+        use executor::events::StepStatus as Ev;
+        match s {
+            Ev::Running => StepStatus::Running,
+            Ev::Success => StepStatus::Success,
+            Ev::Failed => StepStatus::Failed,
+            Ev::Skipped => StepStatus::Skipped,
+            Ev::Cancelled => StepStatus::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A manager of one project whose folder has no files, so every run that starts fails
+    /// before it needs Docker, unless it is cancelled first.
+    fn manager(limit: usize) -> (Arc<Manager>, tempfile::TempDir) {
+        let d = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
+        let project = Project { name: "p".into(), dir: d.path().to_path_buf(), key: None };
+        (Manager::new(store, vec![project], limit, RunPolicy::default()), d)
+    }
+
+    fn request() -> RunRequest {
+        serde_json::from_value(serde_json::json!({"project": "p"})).unwrap()
+    }
+
+    async fn ended(m: &Manager, id: &str) -> crate::store::RunRow {
+        let start = Instant::now();
+        loop {
+            let run = m.store.run(id).unwrap().unwrap();
+            if run.status.is_finished() {
+                return run;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "run {id} never ended: {run:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Fault injection: no real input is known to make a run panic, so the test makes every
+    /// run's task panic on purpose. With one slot, a panicking run that kept its slot would
+    /// leave the second run queued for ever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_that_panics_ends_as_error_and_frees_its_slot() {
+        let (m, _dir) = manager(1);
+        m.panic_in_runs.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::spawn(m.clone().schedule());
+        let (a, b) = (m.submit(request()).unwrap(), m.submit(request()).unwrap());
+        for id in [&a, &b] {
+            let run = ended(&m, id).await;
+            assert_eq!((run.status, run.error.as_deref()), (RunStatus::Error, Some(INTERNAL_ERROR)));
+            let last = m.store.events_after(id, 0, 10).unwrap().pop().unwrap().1;
+            assert!(last.contains(r#""event":"run_finished","status":"error""#), "{last}");
+        }
+        assert!(m.live(&a).is_none() && m.live(&b).is_none());
+        // The slot is free: a run without the fault starts (and fails on the empty folder).
+        m.panic_in_runs.store(false, std::sync::atomic::Ordering::SeqCst);
+        let c = m.submit(request()).unwrap();
+        let run = ended(&m, &c).await;
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(run.error.as_deref(), Some("project `p` has no codeship-services.yml"));
+    }
+
+    /// A queued run cancelled before the scheduler sees it is never started, and never goes
+    /// from cancelled to running.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_run_cancelled_is_never_started() {
+        let (m, _dir) = manager(1);
+        let id = m.submit(request()).unwrap();
+        assert_eq!(m.cancel(&id).unwrap(), Control::Done);
+        tokio::spawn(m.clone().schedule());
+        m.wake.notify_one();
+        let c = m.submit(request()).unwrap();
+        ended(&m, &c).await; // the scheduler has looked at the queue since
+        let run = m.store.run(&id).unwrap().unwrap();
+        assert_eq!(
+            (run.status, run.started_at, run.error.as_deref()),
+            (RunStatus::Cancelled, None, Some(CANCELLED_QUEUED))
+        );
+        assert_eq!(m.cancel(&id).unwrap(), Control::Ended(RunStatus::Cancelled));
+        assert_eq!(m.approve(&id).unwrap(), Control::Ended(RunStatus::Cancelled));
+        assert_eq!(m.cancel("nope").unwrap(), Control::Unknown);
+    }
+
+    /// The window the issue found: the run is `running` in the store but still reading its
+    /// files (here held there for real: its services file is a FIFO nobody has written yet).
+    /// A cancel then used to be refused ("run is running") and lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancel_while_the_run_is_being_prepared_cancels_it() {
+        let (m, dir) = manager(1);
+        let fifo = dir.path().join("codeship-services.yml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap();
+        tokio::spawn(m.clone().schedule());
+        let id = m.submit(request()).unwrap();
+        let start = Instant::now();
+        while m.store.run(&id).unwrap().unwrap().status != RunStatus::Running {
+            assert!(start.elapsed() < Duration::from_secs(10), "the run never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(m.cancel(&id).unwrap(), Control::Done);
+        // Let the run read its file and go on: it must notice the cancel.
+        let writer = std::thread::spawn(move || std::fs::write(fifo, "app:\n  image: busybox\n").unwrap());
+        let run = ended(&m, &id).await;
+        writer.join().unwrap();
+        assert_eq!((run.status, run.error), (RunStatus::Cancelled, None));
+        assert!(run.started_at.is_some());
+    }
+
+    /// An approval sent before the run starts is kept for its first manual group.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_approve_right_after_create_is_remembered() {
+        let (m, _dir) = manager(1);
+        let id = m.submit(request()).unwrap();
+        assert_eq!(m.approve(&id).unwrap(), Control::Done);
+        let gate = m.live(&id).unwrap().approval.clone();
+        // The permit is there before anyone waits on it.
+        tokio::time::timeout(Duration::from_secs(1), gate.notified()).await.expect("the approval was lost");
+    }
+
+    /// The record that anyone may read names files relative to the project, not the server's
+    /// folders; the full message goes to the log.
+    #[test]
+    fn errors_on_record_do_not_show_server_paths() {
+        let (m, dir) = manager(1);
+        let root = dir.path().display().to_string();
+        let e = anyhow!("cannot read {root}/env/x.env: No such file").context(format!("project folder {root}"));
+        let text = m.public_message(&e);
+        assert_eq!(text, "project folder the project folder: cannot read env/x.env: No such file");
+        assert!(!text.contains(&root));
     }
 }

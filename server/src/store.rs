@@ -4,10 +4,12 @@
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use slipway_core::run_state::{RunStatus, StepStatus};
 use std::path::Path;
 use std::sync::Mutex;
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE runs (
         id TEXT PRIMARY KEY,
         seq INTEGER NOT NULL UNIQUE,
         project TEXT NOT NULL,
@@ -34,7 +36,23 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
         seq INTEGER NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
-    );"];
+    );",
+    // Steps are identified by their id (their path in the plan): names may repeat. Rows of
+    // older runs keep their name as their id.
+    "CREATE TABLE steps_by_id (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duration_ms INTEGER,
+        message TEXT,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (run_id, step_id)
+    );
+    INSERT INTO steps_by_id SELECT run_id, name, name, status, duration_ms, message, position FROM steps;
+    DROP TABLE steps;
+    ALTER TABLE steps_by_id RENAME TO steps;",
+];
 
 pub struct Store(Mutex<Connection>);
 
@@ -44,7 +62,7 @@ pub struct RunRow {
     pub project: String,
     pub tag: Option<String>,
     pub push: bool,
-    pub status: String,
+    pub status: RunStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub created_at: i64,
@@ -54,8 +72,10 @@ pub struct RunRow {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRow {
+    /// The step's path in the run's plan (`2.1`); `name` is its label and may repeat.
+    pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: StepStatus,
     pub duration_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -67,13 +87,22 @@ pub fn now() -> i64 {
 
 const RUN_COLUMNS: &str = "id, project, tag, push, status, error, created_at, started_at, finished_at";
 
+/// A state column as its enum; a name this version does not know is a conversion error.
+fn column<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    parse(&text).ok_or_else(|| {
+        let e = format!("unknown state `{text}`");
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
         project: r.get(1)?,
         tag: r.get(2)?,
         push: r.get::<_, i64>(3)? != 0,
-        status: r.get(4)?,
+        status: column(r, 4, RunStatus::parse)?,
         error: r.get(5)?,
         created_at: r.get(6)?,
         started_at: r.get(7)?,
@@ -124,8 +153,8 @@ impl Store {
         let c = self.conn();
         let seq: i64 = c.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| r.get(0))?;
         c.execute(
-            "INSERT INTO runs (id, seq, project, tag, push, status, request, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
-            params![id, seq, project, tag, push as i64, request, now()],
+            "INSERT INTO runs (id, seq, project, tag, push, status, request, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![id, seq, project, tag, push as i64, RunStatus::Queued.as_str(), request, now()],
         )?;
         Ok(())
     }
@@ -134,38 +163,67 @@ impl Store {
     pub fn next_queued(&self) -> Result<Option<(String, String)>> {
         Ok(self
             .conn()
-            .query_row("SELECT id, request FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT id, request FROM runs WHERE status = ?1 ORDER BY seq LIMIT 1",
+                [RunStatus::Queued.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?)
     }
 
-    pub fn set_status(&self, id: &str, status: &str, error: Option<&str>) -> Result<()> {
-        let c = self.conn();
-        match status {
-            "running" => {
-                c.execute("UPDATE runs SET status = ?2, started_at = ?3 WHERE id = ?1", params![id, status, now()])?
-            }
-            _ => c.execute(
-                "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id, status, error, now()],
-            )?,
-        };
-        Ok(())
+    /// `queued` → `running`; false when the run is no longer queued (cancelled meanwhile).
+    pub fn start(&self, id: &str) -> Result<bool> {
+        let changed = self.conn().execute(
+            "UPDATE runs SET status = ?2, started_at = ?3 WHERE id = ?1 AND status = ?4",
+            params![id, RunStatus::Running.as_str(), now(), RunStatus::Queued.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// `queued` → `cancelled`; false when the run is no longer queued (it has started).
+    pub fn cancel_queued(&self, id: &str, message: &str) -> Result<bool> {
+        self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(message))
+    }
+
+    /// `running` → a final state; false when the run was not running.
+    pub fn finish(&self, id: &str, status: RunStatus, error: Option<&str>) -> Result<bool> {
+        self.end(id, RunStatus::Running, status, error)
+    }
+
+    fn end(&self, id: &str, from: RunStatus, to: RunStatus, error: Option<&str>) -> Result<bool> {
+        debug_assert!(to.is_finished(), "{to} is not a final state");
+        let changed = self.conn().execute(
+            "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1 AND status = ?5",
+            params![id, to.as_str(), error, now(), from.as_str()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The ids of queued runs, oldest first.
+    pub fn queued(&self) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare("SELECT id FROM runs WHERE status = ?1 ORDER BY seq")?
+            .query_map([RunStatus::Queued.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// Runs that were running when the server stopped: mark them interrupted.
-    pub fn interrupt_running(&self) -> Result<Vec<String>> {
+    pub fn interrupt_running(&self, message: &str) -> Result<Vec<String>> {
         let c = self.conn();
+        let (running, interrupted) = (RunStatus::Running.as_str(), RunStatus::Interrupted.as_str());
         let ids: Vec<String> = c
-            .prepare("SELECT id FROM runs WHERE status = 'running'")?
-            .query_map([], |r| r.get(0))?
+            .prepare("SELECT id FROM runs WHERE status = ?1")?
+            .query_map([running], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         c.execute(
-            "UPDATE runs SET status = 'interrupted', error = 'the server stopped during the run', finished_at = ?1 WHERE status = 'running'",
-            params![now()],
+            "UPDATE runs SET status = ?1, error = ?2, finished_at = ?3 WHERE status = ?4",
+            params![interrupted, message, now(), running],
         )?;
-        c.execute("UPDATE steps SET status = 'interrupted' WHERE status = 'running'", [])?;
+        c.execute(
+            "UPDATE steps SET status = ?1 WHERE status = ?2",
+            [StepStatus::Interrupted.as_str(), StepStatus::Running.as_str()],
+        )?;
         Ok(ids)
     }
 
@@ -173,12 +231,15 @@ impl Store {
         Ok(self.conn().query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_row).optional()?)
     }
 
+    /// Page `page` (from 1) of `per_page` runs, newest first, and the number of runs.
     pub fn runs(&self, page: u32, per_page: u32) -> Result<(Vec<RunRow>, i64)> {
         let c = self.conn();
         let total: i64 = c.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+        // In 64 bits: page × per_page overflows a u32 for large pages.
+        let offset = u64::from(page.saturating_sub(1)) * u64::from(per_page);
         let rows = c
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY seq DESC LIMIT ?1 OFFSET ?2"))?
-            .query_map(params![per_page, page.saturating_sub(1) * per_page], run_row)?
+            .query_map(params![per_page, offset as i64], run_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok((rows, total))
     }
@@ -186,8 +247,9 @@ impl Store {
     pub fn upsert_step(
         &self,
         run: &str,
+        id: &str,
         name: &str,
-        status: &str,
+        status: StepStatus,
         duration_ms: Option<u64>,
         message: Option<&str>,
     ) -> Result<()> {
@@ -195,9 +257,10 @@ impl Store {
         let position: i64 =
             c.query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM steps WHERE run_id = ?1", [run], |r| r.get(0))?;
         c.execute(
-            "INSERT INTO steps (run_id, name, status, duration_ms, message, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (run_id, name) DO UPDATE SET status = ?3, duration_ms = ?4, message = ?5",
-            params![run, name, status, duration_ms.map(|d| d as i64), message, position],
+            "INSERT INTO steps (run_id, step_id, name, status, duration_ms, message, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (run_id, step_id) DO UPDATE SET status = ?4, duration_ms = ?5, message = ?6",
+            params![run, id, name, status.as_str(), duration_ms.map(|d| d as i64), message, position],
         )?;
         Ok(())
     }
@@ -205,9 +268,17 @@ impl Store {
     pub fn steps(&self, run: &str) -> Result<Vec<StepRow>> {
         Ok(self
             .conn()
-            .prepare("SELECT name, status, duration_ms, message FROM steps WHERE run_id = ?1 ORDER BY position")?
+            .prepare(
+                "SELECT step_id, name, status, duration_ms, message FROM steps WHERE run_id = ?1 ORDER BY position",
+            )?
             .query_map([run], |r| {
-                Ok(StepRow { name: r.get(0)?, status: r.get(1)?, duration_ms: r.get(2)?, message: r.get(3)? })
+                Ok(StepRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    status: column(r, 2, StepStatus::parse)?,
+                    duration_ms: r.get(3)?,
+                    message: r.get(4)?,
+                })
             })?
             .collect::<rusqlite::Result<_>>()?)
     }
@@ -234,10 +305,13 @@ impl Store {
     /// At most `limit` events after `after`, in order: callers page through long logs rather
     /// than holding a whole run's log in memory.
     pub fn events_after(&self, run: &str, after: u64, limit: u32) -> Result<Vec<(u64, String)>> {
+        // SQLite's integers are i64: a larger `after` (from `Last-Event-ID`) is after every event,
+        // not (as a wrapping cast made it) before the first.
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
         Ok(self
             .conn()
             .prepare_cached("SELECT seq, data FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?
-            .query_map(params![run, after as i64, limit], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+            .query_map(params![run, after, limit], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?)
     }
 
@@ -253,6 +327,45 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Two steps may share a name (under different groups); each keeps its own row.
+    #[test]
+    fn steps_are_kept_by_id_not_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        s.insert_run("a", "p", None, false, "{}").unwrap();
+        s.upsert_step("a", "1.1", "deploy", StepStatus::Success, Some(5), None).unwrap();
+        s.upsert_step("a", "2.1", "deploy", StepStatus::Running, None, None).unwrap();
+        s.upsert_step("a", "2.1", "deploy", StepStatus::Failed, Some(7), Some("exit 1")).unwrap();
+        let rows: Vec<(String, String, StepStatus)> =
+            s.steps("a").unwrap().into_iter().map(|r| (r.id, r.name, r.status)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("1.1".to_string(), "deploy".to_string(), StepStatus::Success),
+                ("2.1".to_string(), "deploy".to_string(), StepStatus::Failed)
+            ]
+        );
+    }
+
+    /// A database made before steps had ids is migrated: its rows keep their name as the id.
+    #[test]
+    fn old_step_rows_are_migrated() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute_batch(
+                "INSERT INTO runs VALUES ('a', 1, 'p', NULL, 0, 'success', NULL, '{}', 0, NULL, NULL);
+                 INSERT INTO steps VALUES ('a', 'unit', 'success', 3, NULL, 1);",
+            )
+            .unwrap();
+        }
+        let rows = Store::open(&path).unwrap().steps("a").unwrap();
+        assert_eq!((rows[0].id.as_str(), rows[0].name.as_str()), ("unit", "unit"));
+    }
+
     #[test]
     fn runs_events_and_restart() {
         let d = tempfile::tempdir().unwrap();
@@ -261,19 +374,68 @@ mod tests {
             let s = Store::open(&path).unwrap();
             s.insert_run("a", "p", Some("main"), false, "{}").unwrap();
             s.insert_run("b", "p", None, true, "{}").unwrap();
-            s.set_status("a", "running", None).unwrap();
+            assert!(s.start("a").unwrap());
             s.append_event("a", 1, "{\"x\":1}").unwrap();
-            s.upsert_step("a", "t", "running", None, None).unwrap();
+            s.upsert_step("a", "1", "t", StepStatus::Running, None, None).unwrap();
             assert_eq!(s.next_queued().unwrap().unwrap().0, "b");
         }
         // Reopen: migrations are idempotent, history is kept, running becomes interrupted.
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.interrupt_running().unwrap(), ["a"]);
-        assert_eq!(s.run("a").unwrap().unwrap().status, "interrupted");
-        assert_eq!(s.steps("a").unwrap()[0].status, "interrupted");
+        assert_eq!(s.interrupt_running("stopped").unwrap(), ["a"]);
+        let a = s.run("a").unwrap().unwrap();
+        assert_eq!((a.status, a.error.as_deref()), (RunStatus::Interrupted, Some("stopped")));
+        assert_eq!(s.steps("a").unwrap()[0].status, StepStatus::Interrupted);
         assert_eq!(s.events_after("a", 0, 100).unwrap().len(), 1);
+        // A resume point past i64::MAX is after every event, not before the first.
+        assert!(s.events_after("a", 1 << 63, 100).unwrap().is_empty());
+        assert!(s.events_after("a", u64::MAX, 100).unwrap().is_empty());
         assert_eq!(s.last_event("a").unwrap(), 1);
+        assert_eq!(s.queued().unwrap(), ["b"]);
         let (rows, total) = s.runs(1, 10).unwrap();
         assert_eq!((rows[0].id.as_str(), total), ("b", 2));
+    }
+
+    /// Every transition says which state it leaves: a cancelled run is never started, a
+    /// started one is never cancelled as if queued, and a finished one never changes again.
+    #[test]
+    fn transitions_happen_only_from_the_state_they_leave() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        let status = |id: &str| s.run(id).unwrap().unwrap().status;
+        s.insert_run("c", "p", None, false, "{}").unwrap();
+        assert!(s.cancel_queued("c", "cancelled before it started").unwrap());
+        assert!(!s.start("c").unwrap(), "a cancelled run was started");
+        assert_eq!(status("c"), RunStatus::Cancelled);
+
+        s.insert_run("r", "p", None, false, "{}").unwrap();
+        assert!(s.start("r").unwrap());
+        assert!(!s.start("r").unwrap());
+        assert!(!s.cancel_queued("r", "x").unwrap(), "a running run was cancelled as if queued");
+        assert_eq!(status("r"), RunStatus::Running);
+        assert!(s.finish("r", RunStatus::Success, None).unwrap());
+        assert!(!s.finish("r", RunStatus::Failed, Some("late")).unwrap());
+        let r = s.run("r").unwrap().unwrap();
+        assert_eq!((r.status, r.error), (RunStatus::Success, None));
+        assert!(r.started_at.is_some() && r.finished_at.is_some());
+    }
+
+    #[test]
+    fn a_page_far_past_the_end_is_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        s.insert_run("a", "p", None, false, "{}").unwrap();
+        // (u32::MAX - 1) × 100 does not fit a u32: the offset used to overflow.
+        let (rows, total) = s.runs(u32::MAX, 100).unwrap();
+        assert_eq!((rows.len(), total), (0, 1));
+    }
+
+    #[test]
+    fn an_unknown_state_in_the_database_is_an_error_not_a_guess() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        s.insert_run("a", "p", None, false, "{}").unwrap();
+        s.conn().execute("UPDATE runs SET status = 'exploded'", []).unwrap();
+        let e = format!("{:#}", s.run("a").unwrap_err());
+        assert!(e.contains("unknown state `exploded`"), "{e}");
     }
 }

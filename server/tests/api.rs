@@ -20,7 +20,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, project: &Path, limit: usize) -> Server {
-        let args = [
+        Server::start_with(data, project, limit, &[])
+    }
+
+    fn start_with(data: &Path, project: &Path, limit: usize, extra: &[String]) -> Server {
+        let mut args = vec![
             "--max-concurrent-runs".to_string(),
             limit.to_string(),
             "--data-dir".to_string(),
@@ -28,6 +32,7 @@ impl Server {
             "--project".to_string(),
             format!("demo={}", project.display()),
         ];
+        args.extend_from_slice(extra);
         let (child, url) = support::serve(&args, TOKEN);
         Server { child, url, data: data.to_path_buf(), project: project.to_path_buf(), limit }
     }
@@ -51,6 +56,23 @@ impl Server {
         let mut r = req.send_json(body).unwrap();
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Any request; the status, the headers' `content-type` and `retry-after`, and the body.
+    fn request(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String, String, String) {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let uri = format!("{}{path}", self.url);
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("content-type", content_type)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(body.to_string())
+            .unwrap();
+        let mut r = agent.run(req).unwrap();
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let (ct, retry) = (header("content-type"), header("retry-after"));
+        (r.status().as_u16(), ct, retry, r.body_mut().read_to_string().unwrap_or_default())
     }
 
     fn start_run(&self, body: serde_json::Value) -> String {
@@ -109,6 +131,34 @@ fn project(steps: &str) -> (tempfile::TempDir, tempfile::TempDir) {
     (p, tempfile::tempdir().unwrap())
 }
 
+/// The data of the last event in an SSE text.
+fn last_event(events: &str) -> serde_json::Value {
+    let data = events.lines().rev().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+    serde_json::from_str(data).unwrap()
+}
+
+/// A project folder with files that need no engine to validate (tests of the HTTP layer).
+fn plain_project() -> (tempfile::TempDir, tempfile::TempDir) {
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(p.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
+    std::fs::write(p.path().join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap();
+    (p, tempfile::tempdir().unwrap())
+}
+
+/// A services file of one mapping with 100,000 keys (just under the core's 1 MiB limit).
+fn services_with_100_000_keys() -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut text = String::from("app:\n image: busybox\n environment:\n");
+    for i in 0..100_000usize {
+        // `k` and at most three base-62 digits: 10 bytes a line.
+        let (a, b, c) = (i / (62 * 62), i / 62 % 62, i % 62);
+        let key: String = [a, b, c].iter().skip_while(|&&d| d == 0).map(|&d| DIGITS[d] as char).collect();
+        text.push_str(&format!("  k{key}: v\n"));
+    }
+    assert!(text.len() <= 1024 * 1024);
+    text
+}
+
 fn leftovers(run_id: &str) -> usize {
     let out = Command::new("docker")
         .args(["ps", "-aq", "--filter", &format!("label=io.slipway.run={run_id}")])
@@ -149,11 +199,9 @@ fn a_run_succeeds_and_its_events_resume_and_secrets_stay_masked() {
     let events = s.follow(&id, None);
     assert!(events.contains("\"line\":\"hi\"") && events.contains("\"line\":\"bye\""), "{events}");
     assert!(events.contains("\"line\":\"token=***\""), "{events}");
-    assert!(
-        events.contains("\"event\":\"run_finished\",\"status\":\"success\"")
-            || events.contains("\"status\":\"success\""),
-        "{events}"
-    );
+    // The last event ends the run, successfully (a step's `"status":"success"` is not that).
+    let last = last_event(&events);
+    assert_eq!((last["event"].as_str(), last["status"].as_str()), (Some("run_finished"), Some("success")), "{events}");
     let run = s.get(&format!("/api/runs/{id}"));
     assert_eq!(run["status"], "success");
     assert_eq!(run["steps"][0]["name"], "hello");
@@ -329,4 +377,177 @@ fn a_long_log_is_replayed_whole_and_in_order() {
         .collect();
     assert_eq!(lines.len(), 4500);
     assert!(lines.iter().enumerate().all(|(i, l)| *l == (i + 1).to_string()), "lines out of order");
+}
+
+/// Validation needs no token, so anyone can send big files: they are checked on the blocking
+/// pool, a few at a time, and the server's other requests keep being answered. (Two 100,000-key
+/// validations used to stall `/api/health` for the 57 s they took.)
+#[test]
+fn health_answers_while_big_validations_run() {
+    let (p, d) = plain_project();
+    let s = Server::start(d.path(), p.path(), 2);
+    let body =
+        serde_json::json!({"services": services_with_100_000_keys(), "steps": "- service: app\n  command: 'true'\n"})
+            .to_string();
+    assert!(body.len() < 3 * 1024 * 1024);
+    let url = s.url.clone();
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, body) = (url.clone(), body.clone());
+            std::thread::spawn(move || {
+                let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+                let mut r =
+                    agent.post(&format!("{url}/api/validate")).content_type("application/json").send(&body).unwrap();
+                let status = r.status().as_u16();
+                let retry = r.headers().get("retry-after").is_some();
+                let v: serde_json::Value = r.body_mut().read_json().unwrap();
+                (status, retry, v)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..10 {
+        let start = Instant::now();
+        assert_eq!(s.get("/api/health")["status"], "ok");
+        assert!(start.elapsed() < Duration::from_secs(2), "health took {:?}", start.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for sender in senders {
+        let (status, retry, v) = sender.join().unwrap();
+        match status {
+            200 => assert_eq!(v["errors"], 0, "{v}"),
+            // More at once than the server validates at once: told to come back.
+            503 => assert!(retry && v["error"].as_str().unwrap().contains("busy"), "{v}"),
+            _ => panic!("{status}: {v}"),
+        }
+    }
+}
+
+/// `--request-log` reads each body to log it; bodies over 1 MiB (the studio's edited files)
+/// used to reach the handlers empty.
+#[test]
+fn the_request_log_passes_big_bodies_on_whole() {
+    let (p, d) = plain_project();
+    let log = d.path().join("requests.log");
+    let s = Server::start_with(d.path(), p.path(), 2, &["--request-log".to_string(), log.display().to_string()]);
+    let body =
+        serde_json::json!({"services": services_with_100_000_keys(), "steps": "- service: app\n  command: 'true'\n"})
+            .to_string();
+    assert!(body.len() > 1024 * 1024, "the body must be larger than what is logged");
+    let (status, _, _, text) = s.request("POST", "/api/validate", "application/json", &body);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["errors"], 0, "{text}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(logged.lines().find(|l| l.contains("/api/validate")).unwrap()).unwrap();
+    let logged_body = line["body"].as_str().unwrap();
+    let more = body.len() - 1024 * 1024;
+    assert!(logged_body.ends_with(&format!("… ({more} more bytes)")), "{}", &logged_body[logged_body.len() - 60..]);
+    assert_eq!(line["headers"]["authorization"], "***");
+    // Larger than the server takes: refused as JSON, not passed on cut.
+    let huge = "x".repeat(4 * 1024 * 1024);
+    let (status, content_type, _, text) = s.request("POST", "/api/validate", "application/json", &huge);
+    assert_eq!((status, content_type.as_str()), (413, "application/json"), "{text}");
+}
+
+/// Every error the API sends is JSON with an `error` message, with the status saying what
+/// went wrong: 400 bad input, 404 unknown, 405 wrong method, 409 the run's state, 413, 415, 422.
+#[test]
+fn errors_are_json_with_their_status() {
+    let (p, d) = plain_project();
+    let s = Server::start(d.path(), p.path(), 2);
+    let cases = [
+        ("POST", "/api/validate", "text/plain", "{}", 415),
+        ("POST", "/api/validate", "application/json", "{\"services\": ", 400),
+        ("POST", "/api/validate", "application/json", "{\"services\": \"\"}", 422),
+        ("POST", "/api/runs", "application/json", "{\"project\": \"demo\", \"bogus\": 1}", 422),
+        ("POST", "/api/runs", "application/json", "{\"project\": \"nope\"}", 400),
+        ("GET", "/api/runs?page=99999999999", "", "", 400),
+        ("GET", "/api/runs?per_page=x", "", "", 400),
+        ("GET", "/api/runs/nope", "", "", 404),
+        ("POST", "/api/runs/nope/cancel", "", "", 404),
+        ("POST", "/api/runs/nope/approve", "", "", 404),
+        ("GET", "/api/runs/nope/events", "", "", 404),
+        ("GET", "/api/nope", "", "", 404),
+        ("DELETE", "/api/health", "", "", 405),
+    ];
+    for (method, path, content_type, body, want) in cases {
+        let (status, ct, _, text) = s.request(method, path, content_type, body);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(status, want, "{method} {path}: {text}");
+        assert!(ct.starts_with("application/json") && v["error"].is_string(), "{method} {path}: {ct} {text}");
+    }
+    // The last page there could be is empty, not an overflow.
+    assert_eq!(s.get(&format!("/api/runs?page={}", u32::MAX))["runs"], serde_json::json!([]));
+}
+
+/// Slow clients are cut off: headers must arrive within 10 s, a body within 30 s.
+#[test]
+fn slow_clients_are_disconnected() {
+    use std::io::Write;
+    let (p, d) = plain_project();
+    let s = Server::start(d.path(), p.path(), 2);
+    let addr = s.url.strip_prefix("http://").unwrap().to_string();
+    let open = |first: &str| {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+        c.write_all(first.as_bytes()).unwrap();
+        c
+    };
+    let start = Instant::now();
+    let mut headers = open("GET /api/health HTTP/1.1\r\nHost: x\r\n");
+    let mut body = open(
+        "POST /api/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"ser",
+    );
+    let mut answer = String::new();
+    body.read_to_string(&mut answer).expect("the server kept waiting for the body");
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("did not arrive"), "{answer}");
+    let mut rest = Vec::new();
+    headers.read_to_end(&mut rest).expect("the server kept waiting for the headers");
+    assert!(start.elapsed() < Duration::from_secs(45), "{:?}", start.elapsed());
+}
+
+/// Sent right after the run is created (while the server is still starting it): neither is
+/// refused nor lost. They used to be answered "run … is running" and dropped.
+#[test]
+fn a_cancel_or_approve_right_after_create_takes_effect() {
+    let (p, d) = project("- name: long\n  service: a\n  command: sleep 300\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let (status, v) = s.post(&format!("/api/runs/{id}/cancel"), serde_json::json!({}), Some(TOKEN));
+    assert_eq!(status, 200, "{v}");
+    s.wait_status(&id, "cancelled", Duration::from_secs(60));
+    // Cancelling it again: it has ended.
+    let (status, v) = s.post(&format!("/api/runs/{id}/cancel"), serde_json::json!({}), Some(TOKEN));
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(leftovers(&id), 0);
+
+    let steps = "- type: manual\n  steps:\n  - name: gated\n    service: a\n    command: echo approved\n";
+    std::fs::write(p.path().join("codeship-steps.yml"), steps).unwrap();
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let (status, v) = s.post(&format!("/api/runs/{id}/approve"), serde_json::json!({}), Some(TOKEN));
+    assert_eq!(status, 200, "{v}");
+    let run = s.wait_status(&id, "success", Duration::from_secs(60));
+    assert_eq!(run["steps"][0]["status"], "success", "{run}");
+}
+
+/// `GET /api/runs/{id}` needs no token: its errors and step messages name files as the
+/// configuration does, never by their place on the server. A resume point past 2^63 replays nothing.
+#[test]
+fn a_run_error_shows_no_server_paths_and_huge_resume_points_replay_nothing() {
+    let (p, d) = project("- name: s\n  service: a\n  command: echo hi\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let base = support::base_image();
+    let services = format!("a:\n  image: {base}\n  env_file: missing.env\n");
+    let id = s.start_run(serde_json::json!({"project": "demo", "services": services}));
+    s.follow(&id, None);
+    let run = s.wait_status(&id, "failed", Duration::from_secs(60));
+    let message = run["steps"][0]["message"].as_str().unwrap();
+    let dir = p.path().canonicalize().unwrap().display().to_string();
+    assert!(message.contains("cannot read missing.env"), "{run}");
+    assert!(!run.to_string().contains(&dir) && !s.get("/api/runs").to_string().contains(&dir), "{run}");
+    // Every event, then none after 2^63 (it used to wrap around to "after -2^63": all of them).
+    assert!(s.follow(&id, Some(0)).contains("id: 1\n"));
+    let replayed = s.follow(&id, Some(1 << 63));
+    assert!(!replayed.contains("data:"), "{replayed}");
 }

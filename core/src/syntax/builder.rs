@@ -7,11 +7,43 @@ use crate::diagnostics::Diagnostic;
 use crate::source::{SourceFile, Span};
 use granit_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 enum Frame {
     Seq { items: Vec<Node>, span: Span, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, merges: Vec<Node>, key: Option<Node>, span: Span, anchor: usize },
+    Map { entries: Vec<(Node, Node)>, keys: KeySet, merges: Vec<Node>, key: Option<Node>, span: Span, anchor: usize },
 }
+
+/// A map key as a hashable value with the equality of `NodeKind`'s `==` (which decides whether
+/// two keys are the same): a mapping's duplicate keys are found in linear time, not quadratic.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyId {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// The bits of a float, with `-0.0` as `0.0` (they are `==`).
+    Float(u64),
+    Str(String),
+}
+
+impl KeyId {
+    /// `None` for keys equal to nothing, not even themselves (NaN), and for collections,
+    /// which cannot be keys.
+    fn of(node: &Node) -> Option<KeyId> {
+        Some(match &node.kind {
+            NodeKind::Null => KeyId::Null,
+            NodeKind::Bool(b) => KeyId::Bool(*b),
+            NodeKind::Int(i) => KeyId::Int(*i),
+            NodeKind::Float(f) if f.is_nan() => return None,
+            NodeKind::Float(f) => KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            NodeKind::Str(s) => KeyId::Str(s.clone()),
+            NodeKind::Seq(_) | NodeKind::Map(_) => return None,
+        })
+    }
+}
+
+/// The keys of one mapping so far, each with the index of its entry.
+type KeySet = HashMap<KeyId, usize>;
 
 struct Builder<'a> {
     file: &'a SourceFile,
@@ -54,7 +86,17 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
                 b.open(Frame::Seq { items: Vec::new(), span, anchor }, span)?;
             }
             Event::MappingStart(_, anchor, _) => {
-                b.open(Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, span, anchor }, span)?;
+                b.open(
+                    Frame::Map {
+                        entries: Vec::new(),
+                        keys: KeySet::new(),
+                        merges: Vec::new(),
+                        key: None,
+                        span,
+                        anchor,
+                    },
+                    span,
+                )?;
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { items, span: start, anchor }) = b.stack.pop() {
@@ -63,8 +105,8 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { entries, merges, span: start, anchor, .. }) = b.stack.pop() {
-                    let entries = apply_merges(entries, merges);
+                if let Some(Frame::Map { entries, keys, merges, span: start, anchor, .. }) = b.stack.pop() {
+                    let entries = apply_merges(entries, keys, merges);
                     let s = Span::new(start.start, span.end.max(start.start));
                     b.finish(Node { kind: NodeKind::Map(entries), span: s, def: s }, anchor)?;
                 }
@@ -124,7 +166,7 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
+            Some(Frame::Map { entries, keys, merges, key, .. }) => match key.take() {
                 None => {
                     if !node.is_scalar() {
                         return Err(Diagnostic::error(
@@ -138,8 +180,9 @@ impl Builder<'_> {
                 }
                 Some(k) if k.as_str() == Some("<<") => merges.push(node),
                 Some(k) => {
-                    if let Some((prev, _)) = entries.iter().find(|(p, _)| same_key(p, &k)) {
-                        let (line, _) = self.file.line_col(prev.span.start);
+                    let id = KeyId::of(&k);
+                    if let Some(&i) = id.as_ref().and_then(|id| keys.get(id)) {
+                        let (line, _) = self.file.line_col(entries[i].0.span.start);
                         let name = self.file.slice(k.span).to_string();
                         return Err(Diagnostic::error(
                             Code::YamlSyntax,
@@ -147,6 +190,9 @@ impl Builder<'_> {
                             k.span,
                             format!("mapping key `{name}` already defined at line {line}"),
                         ));
+                    }
+                    if let Some(id) = id {
+                        keys.insert(id, entries.len());
                     }
                     entries.push((k, node));
                 }
@@ -156,12 +202,9 @@ impl Builder<'_> {
     }
 }
 
-fn same_key(a: &Node, b: &Node) -> bool {
-    a.kind == b.kind
-}
-
 /// `<<: *base` or `<<: [*a, *b]`: keys already present win; earlier merge sources win over later.
-fn apply_merges(mut entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node, Node)> {
+/// `keys` holds the keys of `entries`.
+fn apply_merges(mut entries: Vec<(Node, Node)>, mut keys: KeySet, merges: Vec<Node>) -> Vec<(Node, Node)> {
     for merge in merges {
         let sources: Vec<Node> = match merge.kind {
             NodeKind::Seq(items) => items,
@@ -171,7 +214,17 @@ fn apply_merges(mut entries: Vec<(Node, Node)>, merges: Vec<Node>) -> Vec<(Node,
             let site = source.span;
             if let NodeKind::Map(src_entries) = source.kind {
                 for (mut k, mut v) in src_entries {
-                    if !entries.iter().any(|(e, _)| same_key(e, &k)) {
+                    let new = match KeyId::of(&k) {
+                        Some(id) => match keys.entry(id) {
+                            Entry::Occupied(_) => false,
+                            Entry::Vacant(slot) => {
+                                slot.insert(entries.len());
+                                true
+                            }
+                        },
+                        None => true,
+                    };
+                    if new {
                         // Report merged values where they are used (the `<<` site), like aliases.
                         k.span = site;
                         v.span = site;

@@ -31,7 +31,7 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
     // Pickable nodes are buttons, so the keyboard reaches them too.
     let name = match on_pick {
         Some(cb) => {
-            let (cb, picked) = (cb.clone(), s.name.clone());
+            let (cb, picked) = (cb.clone(), s.id.clone());
             let onclick = Callback::from(move |_: MouseEvent| cb.emit(picked.clone()));
             html! { <button type="button" class="name" {onclick}>{ &s.name }</button> }
         }
@@ -39,7 +39,7 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
     };
     html! {
         <li class={classes!("step", status, kind_class(s.kind), run_status.clone())}
-            data-step-name={s.name.clone()} data-status={status} data-run-status={run_status.clone()}>
+            data-step-name={s.name.clone()} data-step-id={s.id.clone()} data-status={status} data-run-status={run_status.clone()}>
             { name }
             <span class="what">{ what }</span>
             if let Some(r) = &s.reason { <span class="reason">{ format!("skipped: {r}") }</span> }

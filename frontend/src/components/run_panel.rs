@@ -10,6 +10,7 @@ use crate::server_api::{self, ApiError};
 use crate::state::FileKind;
 use serde::{Deserialize, Serialize};
 use slipway_core::SourceFile;
+use slipway_core::run_state::RunStatus;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
@@ -37,7 +38,7 @@ struct RunSummary {
     project: String,
     tag: Option<String>,
     push: bool,
-    status: String,
+    status: RunStatus,
     #[serde(default)]
     error: Option<String>,
     created_at: i64,
@@ -151,7 +152,7 @@ fn follow(shared: &Shared, id: String, token: String, redraw: Callback<()>, on_e
             // last event (older servers did not send one for interrupted runs) ends here;
             // otherwise resume after the last event applied.
             if let Ok(run) = server_api::json::<RunSummary>("GET", &format!("/api/runs/{id}"), None, None).await
-                && !matches!(run.status.as_str(), "queued" | "running")
+                && run.status.is_finished()
             {
                 let mut f = shared.borrow_mut();
                 if f.generation == generation && f.log.finished.is_none() {
@@ -358,10 +359,11 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     };
     let pick = {
         let (selected, shared) = (selected.clone(), shared.clone());
-        Callback::from(move |name: String| {
+        // Steps are picked by id: names may repeat.
+        Callback::from(move |id: String| {
             let f = shared.borrow();
-            let leaf = f.log.plan.as_ref().and_then(|p| p.find(&name)).is_some_and(|s| s.steps.is_empty());
-            selected.set(leaf.then_some(name));
+            let leaf = f.log.plan.as_ref().and_then(|p| p.find(&id)).is_some_and(|s| s.steps.is_empty());
+            selected.set(leaf.then_some(id));
         })
     };
 
@@ -388,9 +390,9 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
 
     let f = shared.borrow();
     let run_status = match &f.log.finished {
-        Some((s, _)) => s.clone(),
-        None if f.log.plan.is_some() => "running".into(),
-        None => "queued".into(),
+        Some((s, _)) => s.as_str(),
+        None if f.log.plan.is_some() => RunStatus::Running.as_str(),
+        None => RunStatus::Queued.as_str(),
     };
     let (hidden, tail) = f.log.tail(selected.as_deref(), RENDER_CAP);
     let on_project = {
@@ -434,10 +436,10 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             </div>
             if let Some(m) = &*message { <p class="msg bad" data-testid="run-message">{ m }</p> }
             if let Some(id) = &f.id {
-                <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status.clone()}>
+                <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status}>
                     <div class="row">
                         <strong>{ format!("Run {id}") }</strong>
-                        <span class={classes!("badge", run_status.clone())}>{ &run_status }</span>
+                        <span class={classes!("badge", run_status)}>{ run_status }</span>
                         <span class="muted">{ format!("{} log lines", f.log.line_count()) }</span>
                         if let Some((_, Some(e))) = &f.log.finished { <span class="bad">{ e }</span> }
                         if let Some(g) = &f.log.waiting {
@@ -456,7 +458,10 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                         </ul>
                         <div class="log">
                             <div class="row muted">
-                                { selected.as_deref().map_or("All steps".to_string(), |s| format!("Step {s}")) }
+                                { selected.as_deref().map_or("All steps".to_string(), |id| {
+                                    let name = f.log.plan.as_ref().and_then(|p| p.find(id)).map_or(id, |s| s.name.as_str());
+                                    format!("Step {name}")
+                                }) }
                                 if selected.is_some() { <button onclick={show_all}>{ "All steps" }</button> }
                                 if hidden > 0 { { format!(" · {hidden} earlier lines not shown; download the full log") } }
                             </div>
@@ -471,7 +476,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     <tr data-run-id={r.id.clone()} onclick={open(r.id.clone())}>
                         <td class="mono">{ &r.id }</td><td>{ &r.project }</td>
                         <td class="mono">{ r.tag.as_deref().unwrap_or("") }{ if r.push { " · push" } else { "" } }</td>
-                        <td><span class={classes!("badge", r.status.clone())}>{ &r.status }</span></td>
+                        <td><span class={classes!("badge", r.status.as_str())}>{ r.status.as_str() }</span></td>
                         <td class="muted">{ ago(r.created_at) }</td>
                     </tr>
                 }) }

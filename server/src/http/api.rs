@@ -1,11 +1,14 @@
 //! The JSON API: health, projects, validation, and runs (queue, status, live events over
 //! Server-Sent Events with resume, cancel, approve). Mutating endpoints and run logs need the
-//! bearer token.
+//! bearer token. Every error is JSON (`ApiError`), 409 when the run's state forbids the request.
 
+use super::cpu::CpuLimit;
+pub use super::error::ApiError;
+use super::error::{ApiJson, ApiQuery};
 use crate::cli::printer::Printer;
-use crate::runs::{Manager, RunRequest};
+use crate::runs::{Control, Manager, RunRequest};
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -15,6 +18,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use slipway_core::SourceFile;
+use slipway_core::run_state::RunStatus;
 use std::convert::Infallible;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -25,38 +29,6 @@ pub struct Api {
     pub token: Arc<String>,
 }
 
-/// Errors as responses: the message is for the client; nothing secret goes in it.
-pub enum ApiError {
-    BadRequest(String),
-    NotFound(String),
-    Unauthorized,
-    Internal(anyhow::Error),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong bearer token (see the token the server printed at first start)".into(),
-            ),
-            ApiError::Internal(e) => {
-                eprintln!("slipway: internal error: {e:#}");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".into())
-            }
-        };
-        (status, Json(json!({ "error": message }))).into_response()
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError::Internal(e)
-    }
-}
-
 pub fn router(api: Api) -> Router {
     let protected = Router::new()
         .route("/api/runs", post(create_run))
@@ -65,10 +37,11 @@ pub fn router(api: Api) -> Router {
         .route("/api/runs/{id}/cancel", post(cancel))
         .route("/api/runs/{id}/approve", post(approve))
         .layer(axum::middleware::from_fn_with_state(api.clone(), require_token));
+    let validations = Arc::new(CpuLimit::for_validation());
     Router::new()
         .route("/api/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
         .route("/api/projects", get(projects))
-        .route("/api/validate", post(validate))
+        .route("/api/validate", post(validate).with_state(validations))
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}", get(get_run))
         .merge(protected)
@@ -95,15 +68,25 @@ struct ValidateBody {
     steps: String,
 }
 
-async fn validate(Json(body): Json<ValidateBody>) -> Json<slipway_core::Report> {
-    let sv = SourceFile::new("codeship-services.yml", body.services);
-    let st = SourceFile::new("codeship-steps.yml", body.steps);
-    Json(slipway_core::check(&sv, &st).report)
+/// Needs no token, so its CPU work is bounded: on the blocking pool, a few at a time, within a
+/// time budget (`CpuLimit`).
+async fn validate(
+    State(limit): State<Arc<CpuLimit>>,
+    ApiJson(body): ApiJson<ValidateBody>,
+) -> Result<Json<slipway_core::Report>, ApiError> {
+    let report = limit
+        .run(move || {
+            let sv = SourceFile::new("codeship-services.yml", body.services);
+            let st = SourceFile::new("codeship-steps.yml", body.steps);
+            slipway_core::check(&sv, &st).report
+        })
+        .await?;
+    Ok(Json(report))
 }
 
 async fn create_run(
     State(api): State<Api>,
-    Json(req): Json<RunRequest>,
+    ApiJson(req): ApiJson<RunRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     if api.manager.project(&req.project).is_none() {
         return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project)));
@@ -118,36 +101,41 @@ struct Page {
     per_page: Option<u32>,
 }
 
-async fn list_runs(State(api): State<Api>, Query(p): Query<Page>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_runs(State(api): State<Api>, ApiQuery(p): ApiQuery<Page>) -> Result<Json<serde_json::Value>, ApiError> {
     let (page, per_page) = (p.page.unwrap_or(1).max(1), p.per_page.unwrap_or(20).clamp(1, 100));
     let (runs, total) = api.manager.store.runs(page, per_page)?;
     Ok(Json(json!({ "runs": runs, "page": page, "per_page": per_page, "total": total })))
 }
 
 async fn get_run(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let run = api.manager.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    let run = api.manager.store.run(&id)?.ok_or_else(|| no_run(&id))?;
     let steps = api.manager.store.steps(&id)?;
     let mut v = serde_json::to_value(run).map_err(anyhow::Error::from)?;
     v["steps"] = serde_json::to_value(steps).map_err(anyhow::Error::from)?;
     Ok(Json(v))
 }
 
-async fn cancel(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let run = api.manager.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
-    match api.manager.live(&id) {
-        Some(live) => live.cancel.cancel(),
-        None if run.status == "queued" => {
-            api.manager.store.set_status(&id, "cancelled", Some("cancelled before it started"))?
-        }
-        None => return Err(ApiError::BadRequest(format!("run {id} is {}", run.status))),
+fn no_run(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no run {id}"))
+}
+
+/// A cancel or approve: 404 for an unknown run, 409 for one that has ended.
+fn controlled(id: &str, outcome: Control, what: &str) -> Result<Json<serde_json::Value>, ApiError> {
+    match outcome {
+        Control::Done => Ok(Json(json!({ "id": id, what: true }))),
+        Control::Ended(status) => Err(ApiError::Conflict(format!("run {id} has already ended ({status})"))),
+        Control::Unknown => Err(no_run(id)),
     }
-    Ok(Json(json!({ "id": id, "cancelling": true })))
+}
+
+async fn cancel(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let outcome = api.manager.cancel(&id)?;
+    controlled(&id, outcome, "cancelling")
 }
 
 async fn approve(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let live = api.manager.live(&id).ok_or_else(|| ApiError::BadRequest(format!("run {id} is not running")))?;
-    live.approval.notify_one();
-    Ok(Json(json!({ "id": id, "approved": true })))
+    let outcome = api.manager.approve(&id)?;
+    controlled(&id, outcome, "approved")
 }
 
 /// Stored events read per query when a follower catches up.
@@ -158,25 +146,33 @@ struct After {
     after: Option<u64>,
 }
 
-/// Stored events after `Last-Event-ID` (or `?after=`), then live ones until the run ends.
+/// Where a follower resumes: `Last-Event-ID` (an event number) wins over `?after=`.
+fn resume_after(headers: &HeaderMap, query: Option<u64>) -> Result<u64, ApiError> {
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be the number of an event (0, 1, 2, …)".into())),
+        None => Ok(query.unwrap_or(0)),
+    }
+}
+
+/// Stored events after `Last-Event-ID` (or `?after=`), then live ones until the run ends or
+/// the client leaves.
 async fn events(
     State(api): State<Api>,
     Path(id): Path<String>,
-    Query(q): Query<After>,
+    ApiQuery(q): ApiQuery<After>,
     headers: HeaderMap,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let m = api.manager.clone();
-    m.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
-    let after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .or(q.after)
-        .unwrap_or(0);
+    m.store.run(&id)?.ok_or_else(|| no_run(&id))?;
+    let after = resume_after(&headers, q.after)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<(u64, String)>(1024);
     tokio::spawn(async move {
         // Subscribe before reading the store so nothing falls between the two.
-        let mut sub = m.live(&id).map(|l| l.events.subscribe());
+        let mut sub = m.live(&id).and_then(|l| l.subscribe());
         let mut last = after;
         loop {
             // Stored events first, a page at a time.
@@ -193,16 +189,26 @@ async fn events(
                 }
             }
             let Some(s) = sub.as_mut() else {
-                // Not live: finished (everything was sent above) or still queued.
-                let status = m.store.run(&id).ok().flatten().map(|r| r.status).unwrap_or_default();
-                if !matches!(status.as_str(), "queued" | "running") {
+                // Not started yet (a queued run has no channel), or ended: then everything it
+                // stored was sent above.
+                let ended = m.store.run(&id).ok().flatten().is_none_or(|r| r.status.is_finished());
+                if ended {
                     return;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                sub = m.live(&id).map(|l| l.events.subscribe());
+                // Look again shortly, unless the client has left.
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+                }
+                sub = m.live(&id).and_then(|l| l.subscribe());
                 continue;
             };
-            match s.recv().await {
+            // A queued run may wait for hours: stop as soon as the client leaves.
+            let received = tokio::select! {
+                _ = tx.closed() => return,
+                r = s.recv() => r,
+            };
+            match received {
                 Ok((seq, data)) if seq > last => {
                     if !forward(&tx, seq, data, &mut last).await {
                         return;
@@ -224,7 +230,7 @@ async fn events(
 /// The whole log as text, as `slipway steps` prints it (without colours), streamed a page of
 /// stored events at a time: the studio's "Download full log".
 async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    api.manager.store.run(&id)?.ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    api.manager.store.run(&id)?.ok_or_else(|| no_run(&id))?;
     let store = api.manager.store.clone();
     let file = format!("attachment; filename=\"slipway-run-{id}.log\"");
     let pages = futures_util::stream::unfold(Some(0u64), move |after| {
@@ -256,10 +262,16 @@ fn log_line(printer: &Printer, data: &str) -> Option<String> {
     if let Ok(ev) = serde_json::from_str::<crate::executor::events::Event>(data) {
         return Some(printer.line(ev));
     }
-    let v: serde_json::Value = serde_json::from_str(data).ok()?;
-    (v["event"] == "run_finished").then(|| match v["error"].as_str() {
-        Some(e) => format!("slipway: run {}: {e}", v["status"].as_str().unwrap_or("")),
-        None => format!("slipway: run {}", v["status"].as_str().unwrap_or("")),
+    #[derive(Deserialize)]
+    struct RunFinished {
+        event: String,
+        status: RunStatus,
+        error: Option<String>,
+    }
+    let end: RunFinished = serde_json::from_str(data).ok()?;
+    (end.event == "run_finished").then(|| match end.error {
+        Some(e) => format!("slipway: run {}: {e}", end.status),
+        None => format!("slipway: run {}", end.status),
     })
 }
 
@@ -276,10 +288,11 @@ async fn forward(tx: &tokio::sync::mpsc::Sender<(u64, String)>, seq: u64, data: 
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
-    /// Every route the router serves is in docs/openapi.yaml, and nothing else is: the
-    /// document is written by hand, so this keeps the two from drifting apart.
+    /// Every route the router serves is in docs/openapi.yaml, and nothing else is, with the
+    /// errors it can answer: the document is written by hand, so this keeps the two from
+    /// drifting apart.
     #[test]
     fn the_openapi_document_lists_exactly_the_served_routes() {
         let source = include_str!("api.rs");
@@ -295,10 +308,14 @@ mod tests {
         assert!(served.len() >= 9, "route scan found too little: {served:?}");
         let doc = include_str!("../../../docs/openapi.yaml");
         let mut documented = BTreeSet::new();
+        // Per operation: whether it needs the token, and the response codes it lists.
+        let mut ops: BTreeMap<(String, String), (bool, BTreeSet<String>)> = BTreeMap::new();
         let mut path = None;
+        let mut op = None;
         for line in doc.lines() {
             if !line.starts_with(' ') {
                 path = None; // a new top-level section: `paths:` only counts
+                op = None;
                 if line == "paths:" {
                     path = Some(String::new());
                 }
@@ -308,8 +325,32 @@ mod tests {
                 && matches!(m, "get" | "post" | "put" | "delete" | "patch")
             {
                 documented.insert((m.to_string(), p.clone()));
+                op = Some((m.to_string(), p.clone()));
+            } else if let Some(key) = &op {
+                let entry = ops.entry(key.clone()).or_default();
+                if line.starts_with("      security:") {
+                    entry.0 = true;
+                } else if let Some(code) = line.strip_prefix("        '").and_then(|l| l.get(..3)) {
+                    entry.1.insert(code.to_string());
+                }
             }
         }
         assert_eq!(served, documented);
+        // The errors every such route can answer are documented, as JSON (`Error`).
+        for ((method, path), (secured, codes)) in &ops {
+            assert!(codes.iter().any(|c| c.starts_with('2')), "{method} {path} documents no success");
+            if *secured {
+                assert!(codes.contains("401"), "{method} {path} needs the token but documents no 401");
+            }
+            if path.contains("{id}") {
+                assert!(codes.contains("404"), "{method} {path} documents no 404 for an unknown run");
+            }
+            if path.ends_with("}/cancel") || path.ends_with("}/approve") {
+                assert!(codes.contains("409"), "{method} {path} documents no 409 for an ended run");
+            }
+        }
+        for name in doc.split("$ref: '#/components/responses/").skip(1).filter_map(|r| r.split('\'').next()) {
+            assert!(doc.contains(&format!("\n    {name}: ")), "components/responses/{name} is not defined");
+        }
     }
 }

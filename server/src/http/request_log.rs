@@ -1,35 +1,63 @@
 //! A log of every request the server receives (method, URI, headers, body), one JSON line
 //! each. With it, tests prove that the studio never sends a key or plaintext anywhere.
 
+use super::error::{ApiError, BODY_READ_TIMEOUT};
 use anyhow::{Context, Result};
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// Bodies are logged up to this size (the server's own request limits are smaller).
+/// Bodies are logged up to this size; the rest of a longer one is counted, not logged.
 const MAX_LOGGED_BODY: usize = 1024 * 1024;
 
 #[derive(Clone)]
-pub struct RequestLog(Arc<Mutex<std::fs::File>>);
+pub struct RequestLog {
+    file: Arc<Mutex<std::fs::File>>,
+    /// The server's body limit: the whole body is read here and handed on, so this
+    /// middleware (which runs before the limit) must take as much as the handlers may.
+    max_body: usize,
+}
 
 impl RequestLog {
-    pub fn open(path: &Path) -> Result<RequestLog> {
+    pub fn open(path: &Path, max_body: usize) -> Result<RequestLog> {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open request log {}", path.display()))?;
-        Ok(RequestLog(Arc::new(Mutex::new(f))))
+        Ok(RequestLog { file: Arc::new(Mutex::new(f)), max_body })
+    }
+}
+
+/// The logged part of a body: its first `MAX_LOGGED_BODY` bytes (as UTF-8, lossily).
+fn logged(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOGGED_BODY)]).into_owned();
+    if bytes.len() > MAX_LOGGED_BODY {
+        format!("{text}… ({} more bytes)", bytes.len() - MAX_LOGGED_BODY)
+    } else {
+        text
     }
 }
 
 pub async fn record(State(log): State<RequestLog>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_LOGGED_BODY).await.unwrap_or_default();
+    // Read as much as the handlers would accept: a body cut here would reach them empty or cut.
+    let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, log.max_body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            let m = format!("the request body is larger than {} bytes, or was cut off", log.max_body);
+            return ApiError::Rejected(StatusCode::PAYLOAD_TOO_LARGE, m).into_response();
+        }
+        Err(_) => {
+            let m = format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs());
+            return ApiError::Rejected(StatusCode::REQUEST_TIMEOUT, m).into_response();
+        }
+    };
     let headers: serde_json::Map<String, serde_json::Value> = parts
         .headers
         .iter()
@@ -47,9 +75,9 @@ pub async fn record(State(log): State<RequestLog>, req: Request, next: Next) -> 
         "method": parts.method.as_str(),
         "uri": parts.uri.to_string(),
         "headers": headers,
-        "body": String::from_utf8_lossy(&bytes),
+        "body": logged(&bytes),
     });
-    if let Ok(mut f) = log.0.lock() {
+    if let Ok(mut f) = log.file.lock() {
         let _ = writeln!(f, "{line}");
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await

@@ -67,7 +67,14 @@ async fn index(State(s): State<Studio>) -> Response {
 }
 
 async fn asset(State(s): State<Studio>, Path(path): Path<String>) -> Response {
-    if Assets::get(&path).is_some() { serve(&path, &s) } else { (StatusCode::NOT_FOUND, "not found").into_response() }
+    if Assets::get(&path).is_some() {
+        serve(&path, &s)
+    } else if path == "api" || path.starts_with("api/") {
+        // The API's errors are JSON, also for paths it does not have.
+        super::error::ApiError::NotFound(format!("no API endpoint /{path}")).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not found").into_response()
+    }
 }
 
 fn serve(path: &str, s: &Studio) -> Response {

@@ -99,10 +99,11 @@ fn load_key(dir: &Path, explicit: &Option<PathBuf>) -> Result<Option<Key>> {
     }
 }
 
-fn run_id() -> String {
+/// Unique per run (labels, names, cleanup): without randomness every run would be `0000000000`.
+fn run_id() -> Result<String> {
     let mut b = [0u8; 5];
-    getrandom::fill(&mut b).ok();
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a run id: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 fn project_name(dir: &Path) -> String {
@@ -149,7 +150,7 @@ fn prepare(
     Ok(Prepared {
         build,
         spec: RunSpec {
-            run_id: run_id(),
+            run_id: run_id()?,
             project: project_name(&args.project.dir),
             dir,
             services: checked.services,
