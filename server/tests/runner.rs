@@ -459,7 +459,8 @@ fn secrets_are_masked_in_split_and_multiline_output() {
     for s in ["tok-4f8a9b2c1d", "first-secret-line", "second-secret-line"] {
         assert!(!r.out.contains(s), "{s} leaked:\n{}", r.out);
     }
-    assert_eq!(r.lines_of("leak")[0], "start *** end");
+    // Docker copies stdout and stderr separately: the stderr line may come first under load.
+    assert!(r.lines_of("leak").contains(&"start *** end"), "{}", r.out);
 }
 
 #[test]
