@@ -319,7 +319,9 @@ impl Manager {
             let dir = p.dir.display().to_string();
             text = text.replace(&format!("{dir}/"), "").replace(&dir, "the project folder");
         }
-        text
+        // A run's copy of the project (`WORKSPACES/slipway-run-…/`) is the project folder too.
+        let root = self.policy.workspaces.clone().unwrap_or_else(std::env::temp_dir);
+        strip_workspaces(&text, &root.display().to_string())
     }
 
     async fn execute(self: Arc<Self>, id: &str, request: &str, live: Arc<Live>) -> Result<RunStatus> {
@@ -514,8 +516,40 @@ impl From<executor::events::StepStatus> for StepStatus {
     }
 }
 
+/// `ROOT/slipway-run-ID-X/file` → `file`, `ROOT/slipway-run-ID-X` → `the project folder`: paths in
+/// a run's copy of its project, as the configuration names them.
+fn strip_workspaces(text: &str, root: &str) -> String {
+    let marker = format!("{}/slipway-run-", root.trim_end_matches('/'));
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&marker) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + marker.len()..];
+        let end = after.find(|c: char| c == '/' || c.is_whitespace() || c == ':').unwrap_or(after.len());
+        if after[end..].starts_with('/') {
+            rest = &after[end + 1..];
+        } else {
+            out.push_str("the project folder");
+            rest = &after[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_in_a_runs_copy_read_as_the_configuration_names_them() {
+        let text =
+            "cannot read /d/workspaces/slipway-run-ab12-x9/sub/missing.env: gone; in /d/workspaces/slipway-run-ab12-x9";
+        assert_eq!(
+            super::strip_workspaces(text, "/d/workspaces/"),
+            "cannot read sub/missing.env: gone; in the project folder"
+        );
+        assert_eq!(super::strip_workspaces("no paths", "/d/workspaces"), "no paths");
+    }
+
     use super::*;
     use std::time::Instant;
 
