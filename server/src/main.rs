@@ -6,6 +6,7 @@ mod executor;
 mod fsutil;
 mod gitinfo;
 mod http;
+mod keyfile;
 mod project;
 mod runs;
 mod signals;

@@ -1,7 +1,7 @@
 //! Find and read a project's configuration files the way jet did.
 
 use crate::cli::ProjectArgs;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use slipway_core::SourceFile;
 use std::path::{Path, PathBuf};
 
@@ -33,13 +33,7 @@ fn pick(dir: &Path, explicit: &Option<PathBuf>, candidates: &[&str], what: &str)
 }
 
 pub fn read_source(path: &Path) -> Result<SourceFile> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > MAX_READ {
-        bail!("{} is {} bytes; configuration files are limited to 1 MiB", path.display(), meta.len());
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+    let text = crate::fsutil::read_text_limited(path, MAX_READ)?;
     Ok(SourceFile::new(display_name(path), text))
 }
 

@@ -458,8 +458,10 @@ fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
             return Ok((names[0].to_string(), text.clone()));
         }
         for n in names {
-            if let Ok(t) = std::fs::read_to_string(project.dir.join(n)) {
-                return Ok((n.to_string(), t));
+            let path = project.dir.join(n);
+            if path.exists() {
+                // The CLI's reader and limit: a huge file or a FIFO is an error, not a hang.
+                return Ok((n.to_string(), crate::project::read_source(&path)?.text));
             }
         }
         bail!("project `{}` has no {}", project.name, names[0])
@@ -498,8 +500,7 @@ fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
         &PlanOptions { tag: req.tag.clone(), push: req.push, vars: vars.clone() },
     );
     let key_path = project.key.clone().unwrap_or_else(|| project.dir.join("codeship.aes"));
-    let key =
-        if key_path.exists() { Some(Key::parse(&std::fs::read(&key_path)?).context("project key")?) } else { None };
+    let key = if key_path.exists() { Some(crate::keyfile::load_key(&key_path).context("project key")?) } else { None };
     Ok(Prepared { services: checked.services, plan: p, key, vars })
 }
 

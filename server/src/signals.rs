@@ -1,16 +1,19 @@
-//! Waiting for Ctrl-C or SIGTERM: a run cancels and cleans up, the server shuts down gracefully.
+//! Waiting for Ctrl-C, SIGTERM or SIGHUP (the terminal closed, an SSH session dropped): a run
+//! cancels and cleans up, the server shuts down gracefully.
 
 pub async fn terminated() {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+            (Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
-            Err(_) => {
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }

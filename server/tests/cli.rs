@@ -444,3 +444,28 @@ fn sample_project_expands_the_commit_id() {
         .success()
         .stdout(predicate::str::contains("(step: package) (service: app) packaged build abc123"));
 }
+
+/// Input is read through its size limit, not by trusting the file's reported size: `/dev/zero`
+/// reports 0 bytes and never ends (it used to be read until memory ran out), and so would a
+/// FIFO. Each is an error naming the file; `timeout` turns the old hang into a failure.
+#[test]
+fn endless_inputs_are_cut_at_the_limit() {
+    let d = project("app:\n  image: busybox\n", "- service: app\n  command: x\n");
+    let key = d.path().join("codeship.aes");
+    std::fs::write(&key, slipway_core::crypto::Key::from_bytes([7; 32]).to_file_text()).unwrap();
+    for args in [
+        vec!["validate", "--dir", ".", "--services-path", "/dev/zero"],
+        vec!["decrypt", "--key-path", "/dev/zero", "/dev/null", "out.txt"],
+        vec!["decrypt", "/dev/zero", "out.txt"],
+    ] {
+        slipway()
+            .args(&args)
+            .current_dir(d.path())
+            .env("SLIPWAY_KEY_PATH", &key)
+            .timeout(std::time::Duration::from_secs(60))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("/dev/zero is larger than"));
+        assert!(!d.path().join("out.txt").exists(), "{args:?} left an output file");
+    }
+}

@@ -496,6 +496,18 @@ fn a_secret_across_the_cut_of_a_long_line_is_masked() {
 
 #[test]
 fn interrupt_stops_the_run_and_cleans_up() {
+    // SIGINT, as Ctrl-C sends.
+    stopped_by_signal("INT");
+}
+
+/// A closed terminal or dropped SSH session (SIGHUP) stops the run the same way; it used to
+/// kill slipway outright and leave the run's containers behind.
+#[test]
+fn hangup_stops_the_run_and_cleans_up() {
+    stopped_by_signal("HUP");
+}
+
+fn stopped_by_signal(signal: &str) {
     let p = Project::new(
         "a:\n  image: BASE\n  depends_on: [dep]\ndep:\n  image: BASE\n  command: sleep 300\n",
         "- name: long\n  service: a\n  command: sh -c 'echo started-long; sleep 300'\n",
@@ -507,19 +519,18 @@ fn interrupt_stops_the_run_and_cleans_up() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
-    // SIGINT, as Ctrl-C sends.
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
     let started = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "slipway did not stop after SIGINT");
+        assert!(started.elapsed() < Duration::from_secs(60), "slipway did not stop after SIG{signal}");
         std::thread::sleep(Duration::from_millis(100));
     };
     let out = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(status.code(), Some(130), "{}", out.out);
-    assert!(p.leftovers().is_empty(), "left after SIGINT: {:?}", p.leftovers());
+    assert_eq!(status.code(), Some(130), "SIG{signal}: {}", out.out);
+    assert!(p.leftovers().is_empty(), "left after SIG{signal}: {:?}", p.leftovers());
 }
 
 #[test]

@@ -55,8 +55,9 @@ impl Runner {
         }
         for f in &svc.env_file {
             let path = super::paths::project_file(&self.spec.dir, &f.value, self.spec.options.confine)?;
-            let text =
-                std::fs::read_to_string(&path).with_context(|| format!("cannot read env_file {}", path.display()))?;
+            // The env-file parser refuses more than 1 MiB; read no more than that.
+            let text = crate::fsutil::read_text_limited(&path, envfile::MAX_ENV_FILE_BYTES as u64)
+                .context("cannot read env_file")?;
             for (k, v) in envfile::parse(&text).with_context(|| format!("in env_file {}", path.display()))? {
                 env.set(&k, &v);
             }

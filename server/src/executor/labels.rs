@@ -15,17 +15,33 @@ pub const STEP: &str = "io.slipway.step";
 pub const OWNER: &str = "io.slipway.owner";
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+    // Linux's /proc; elsewhere the `hostname` command (macOS has no /proc).
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| {
+            let out = std::process::Command::new("hostname").output().ok()?;
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        })
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 pub fn owner() -> String {
     format!("{}:{}", hostname(), std::process::id())
 }
 
-/// Is the run that owns an object still running on this machine?
+/// Is the run that owns an object still running on this machine? Where that cannot be told
+/// (no /proc, as on macOS), the answer is yes: cleanup must never remove a live run's objects.
 fn owner_alive(owner: Option<&String>) -> bool {
     let Some((host, pid)) = owner.and_then(|o| o.rsplit_once(':')) else { return false };
-    host == hostname() && !host.is_empty() && std::path::Path::new(&format!("/proc/{pid}")).exists()
+    if host.is_empty() || host != hostname() {
+        return false;
+    }
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    proc.join(pid).exists()
 }
 
 pub fn labels(run_id: &str, project: &str, step: Option<&str>) -> HashMap<String, String> {

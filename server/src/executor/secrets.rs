@@ -30,9 +30,12 @@ fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
     })
 }
 
+/// Encrypted env files, build args and dockercfgs are small; this bounds what a run reads.
+const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
+
 fn decrypt_file(dir: &Path, confine: bool, rel: &str, key: &Key) -> Result<Vec<u8>> {
     let path = super::paths::project_file(dir, rel, confine)?;
-    let data = std::fs::read(&path).with_context(|| format!("cannot read encrypted file {}", path.display()))?;
+    let data = crate::fsutil::read_limited(&path, MAX_ENCRYPTED).context("cannot read encrypted file")?;
     let (plain, _) = crypto::decrypt(key, &data).with_context(|| format!("cannot decrypt {}", path.display()))?;
     Ok(plain)
 }

@@ -1,9 +1,9 @@
 //! `slipway encrypt` and `slipway decrypt`
 
 use crate::fsutil::write_atomic;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use slipway_core::crypto::{self, Format, Key};
+use slipway_core::crypto::{self, Format};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -35,27 +35,10 @@ pub struct DecryptArgs {
     pub key_path: PathBuf,
 }
 
-pub fn load_key(path: &Path) -> Result<Key> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-            bail!(
-                "no key: looked for {} (pass --key-path, or put the project's codeship.aes there; `slipway generate` makes a new one)",
-                abs.display()
-            );
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read key {}", path.display())),
-    };
-    Key::parse(&bytes).with_context(|| format!("invalid key file {}", path.display()))
-}
+pub use crate::keyfile::load_key;
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > MAX_INPUT {
-        bail!("{} is {} bytes; the limit is {} bytes", path.display(), meta.len(), MAX_INPUT);
-    }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    crate::fsutil::read_limited(path, MAX_INPUT)
 }
 
 pub fn encrypt(args: EncryptArgs) -> Result<ExitCode> {
