@@ -1,5 +1,5 @@
-//! `cargo xtask fuzz [SECS]`: build the cargo-fuzz targets in `fuzz/` and run each for SECS
-//! seconds on a seed corpus made from the repository's fixtures, then report executions,
+//! `cargo xtask fuzz [SECS] [TARGET…]`: build the cargo-fuzz targets in `fuzz/` and run each
+//! (or the ones named) for SECS seconds on a seed corpus made from the repository's fixtures, then report executions,
 //! coverage and crashes per target. `cargo xtask test` runs the same briefly (a smoke test).
 
 use crate::{Result, root, run_with, tool_path};
@@ -49,44 +49,72 @@ struct Crash {
     what: String,
 }
 
-/// `cargo xtask fuzz [SECS]`.
+/// `cargo xtask fuzz [SECS] [TARGET…]`.
 pub fn command(args: &[String]) -> Result {
-    let secs = match args.first() {
-        None => DEFAULT_SECS,
-        Some(s) => s.parse().map_err(|_| format!("SECS must be a whole number of seconds, not `{s}`"))?,
+    let (secs, names) = match args.split_first() {
+        None => (DEFAULT_SECS, args),
+        Some((s, rest)) => (s.parse().map_err(|_| format!("SECS must be a whole number of seconds, not `{s}`"))?, rest),
     };
-    run_all(secs)
+    let mut targets = Vec::new();
+    for name in names {
+        let t = TARGETS
+            .iter()
+            .find(|t| *t == name)
+            .ok_or_else(|| format!("no fuzz target `{name}`; the targets are {}", TARGETS.join(", ")))?;
+        targets.push(*t);
+    }
+    run(secs, if targets.is_empty() { TARGETS } else { &targets })
 }
 
-/// Build every target, run each for `secs` seconds (one at a time: fuzzing is CPU-bound),
-/// print the table and fail with the reproducers' paths if any target crashed.
+/// Every target for `secs` seconds (CI's smoke run).
 pub fn run_all(secs: u64) -> Result {
+    run(secs, TARGETS)
+}
+
+/// Build every target, run each of `targets` for `secs` seconds (one at a time: fuzzing is
+/// CPU-bound), print the table and fail with the reproducers' paths if any crashed.
+fn run(secs: u64, targets: &[&'static str]) -> Result {
     let envs = tools()?;
     build(&envs)?;
     let mut outcomes = Vec::new();
-    for target in TARGETS {
+    for target in targets {
         outcomes.push(run_one(target, secs)?);
     }
     print_table(&outcomes, secs);
-    let crashes: Vec<String> = outcomes
-        .iter()
-        .flat_map(|o| o.crashes.iter().map(|c| format!("{}: {}\n    {}", o.target, c.reproducer.display(), c.what)))
-        .collect();
-    if crashes.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "fuzzing found {} crash(es); reproduce with `cargo fuzz run -s none TARGET PATH`, minimise with \
-             `cargo fuzz tmin -s none TARGET PATH` (RUSTC_BOOTSTRAP=1 on stable):\n  {}",
-            crashes.len(),
-            crashes.join("\n  ")
-        ))
+    let found: usize = outcomes.iter().map(|o| o.crashes.len()).sum();
+    if found == 0 {
+        return Ok(());
     }
+    let mut report = Vec::new();
+    for o in &outcomes {
+        report.extend(group_crashes(&o.crashes).into_iter().map(|(what, inputs)| {
+            let more =
+                if inputs.len() > 1 { format!(" (and {} more like it)", inputs.len() - 1) } else { String::new() };
+            format!("{}: {what}\n    {}{more}", o.target, inputs[0].display())
+        }));
+    }
+    Err(format!(
+        "fuzzing found {found} crashing input(s); reproduce with `cargo fuzz run -s none TARGET PATH`, minimise with \
+         `cargo fuzz tmin -s none TARGET PATH`:\n  {}",
+        report.join("\n  ")
+    ))
+}
+
+/// Crashes with the same panic (place and message) together, in the order first seen.
+fn group_crashes(crashes: &[Crash]) -> Vec<(&str, Vec<&Path>)> {
+    let mut groups: Vec<(&str, Vec<&Path>)> = Vec::new();
+    for c in crashes {
+        match groups.iter_mut().find(|(what, _)| *what == c.what) {
+            Some((_, inputs)) => inputs.push(&c.reproducer),
+            None => groups.push((&c.what, vec![&c.reproducer])),
+        }
+    }
+    groups
 }
 
 /// cargo-fuzz on the PATH (installed from crates.io when missing), and the environment it runs
-/// in: libFuzzer's instrumentation flags are unstable, and RUSTC_BOOTSTRAP=1 lets the stable
-/// toolchain the project pins accept them.
+/// in: RUSTC_BOOTSTRAP=1 lets the stable toolchain accept the `-Z` flags cargo-fuzz passes with
+/// a sanitizer (none are needed with `--sanitizer none`, but a newer cargo-fuzz may add some).
 fn tools() -> Result<Vec<(String, String)>> {
     let path = tool_path();
     let has = Command::new("cargo")
@@ -170,20 +198,41 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
 }
 
-/// Run a saved input once more and say what it does: the panic's place and message, or
+/// Run a saved input once more and say what it does: the panic's message and place (or an
+/// allocation failure), with the first frame in our code when the place is in std; or
 /// libFuzzer's summary (timeout, out-of-memory).
 fn replay(bin: &Path, input: &Path) -> String {
-    let Ok(out) = Command::new(bin).arg(input).arg("-timeout=10").arg("-rss_limit_mb=2048").output() else {
-        return "could not be run again".into();
-    };
+    let out =
+        Command::new(bin).arg(input).args(["-timeout=10", "-rss_limit_mb=2048"]).env("RUST_BACKTRACE", "1").output();
+    let Ok(out) = out else { return "could not be run again".into() };
     let text = String::from_utf8_lossy(&out.stderr);
-    let mut lines = text.lines();
-    if let Some(at) = lines.by_ref().find_map(|l| l.split_once("panicked at ").map(|(_, at)| at.to_string())) {
-        let at = at.strip_prefix(&format!("{}/", root().display())).unwrap_or(&at).to_string();
-        return format!("panicked at {at} {}", lines.next().unwrap_or_default());
+    let root = format!("{}/", root().display());
+    // Backtrace frames name our files from the root or as `./core/…`.
+    let ours = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("at "))
+        .map(|at| at.strip_prefix(&root).or_else(|| at.strip_prefix("./")).unwrap_or(at))
+        .find(|at| at.starts_with("core/"))
+        .unwrap_or("?");
+    let lines: Vec<&str> = text.lines().collect();
+    let what = lines.iter().enumerate().find_map(|(i, l)| {
+        if let Some((_, at)) = l.split_once("panicked at ") {
+            let at = at.trim_end_matches(':');
+            let at = at.strip_prefix(&root).unwrap_or(at);
+            Some(format!("panicked at {at}: {}", lines.get(i + 1).unwrap_or(&"")))
+        } else {
+            l.starts_with("memory allocation of").then(|| l.to_string())
+        }
+    });
+    match what {
+        // A panic inside std (`capacity overflow`) or an allocation failure: name our frame.
+        Some(what) if what.starts_with("memory") || what.contains(" at /") => format!("{what} (in {ours})"),
+        Some(what) => what,
+        None => text
+            .lines()
+            .find(|l| l.contains("ERROR: libFuzzer") || l.starts_with("SUMMARY:"))
+            .map_or_else(|| "did not fail when run again (flaky?)".to_string(), |l| l.trim().to_string()),
     }
-    let summary = text.lines().find(|l| l.contains("ERROR: libFuzzer") || l.starts_with("SUMMARY:"));
-    summary.map_or_else(|| "did not fail when run again (flaky?)".to_string(), |l| l.trim().to_string())
 }
 
 /// The totals on libFuzzer's last fork-mode status line

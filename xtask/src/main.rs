@@ -189,8 +189,9 @@ fn usage() -> ExitCode {
          test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), the core's tests in headless Chromium, and each fuzz target for {} s\n  \
          studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt if missing) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh)\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)\n  \
-         fuzz [SECS]  build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each for SECS seconds\n               \
-         (default {}); prints executions, coverage and crashes per target, fails with the reproducer's path",
+         fuzz [SECS] [TARGET...]\n               build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each (or those named:\n               \
+         check, template, decrypt, dockercfg, envfile) for SECS seconds (default {}), one at a time; prints\n               \
+         executions, coverage and crashes per target, and fails with each reproducer's path and panic",
         fuzz::SMOKE_SECS,
         fuzz::DEFAULT_SECS
     );
