@@ -556,9 +556,15 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     b.open_with_token(&server.url).await;
     b.set_value("services-editor", "app:\n  image: slipway-test/busybox:latest\n").await;
     b.set_value("steps-editor", "- name: edited\n  service: nope\n  command: echo from-the-editor\n").await;
+    // As a person would: once the page shows the error. Clicking within the same frame as the
+    // edit raced the re-render on a loaded machine (the click saw the previous files).
+    b.wait("the error to show", Duration::from_secs(15), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.contains(&"SW102".to_string())
+    })
+    .await;
     b.click("run-edits").await;
     b.click("run-start").await;
-    b.wait("the refusal to run files with errors", Duration::from_secs(5), || async {
+    b.wait("the refusal to run files with errors", Duration::from_secs(15), || async {
         b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains("1 error(s)"))
     })
     .await;
