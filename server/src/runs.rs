@@ -11,7 +11,7 @@ use slipway_core::SourceFile;
 use slipway_core::crypto::Key;
 use slipway_core::model::ServicesFile;
 use slipway_core::plan::{Plan, PlanOptions, plan};
-use slipway_core::run_state::{RunStatus, StepStatus};
+use slipway_core::run_state::RunStatus;
 use slipway_core::template::BuildVars;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -401,8 +401,7 @@ impl Manager {
                         if let Some(m) = message {
                             *m = me.public_text(m);
                         }
-                        let _ =
-                            store.upsert_step(&run_id, id, step, (*status).into(), *duration_ms, message.as_deref());
+                        let _ = store.upsert_step(&run_id, id, step, *status, *duration_ms, message.as_deref());
                     }
                     rows.push((seq, serde_json::to_string(&ev).unwrap_or_default()));
                 }
@@ -502,19 +501,6 @@ fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
     let key_path = project.key.clone().unwrap_or_else(|| project.dir.join("codeship.aes"));
     let key = if key_path.exists() { Some(crate::keyfile::load_key(&key_path).context("project key")?) } else { None };
     Ok(Prepared { services: checked.services, plan: p, key, vars })
-}
-
-impl From<executor::events::StepStatus> for StepStatus {
-    fn from(s: executor::events::StepStatus) -> StepStatus {
-        use executor::events::StepStatus as Ev;
-        match s {
-            Ev::Running => StepStatus::Running,
-            Ev::Success => StepStatus::Success,
-            Ev::Failed => StepStatus::Failed,
-            Ev::Skipped => StepStatus::Skipped,
-            Ev::Cancelled => StepStatus::Cancelled,
-        }
-    }
 }
 
 /// `ROOT/slipway-run-ID-X/file` → `file`, `ROOT/slipway-run-ID-X` → `the project folder`: paths in

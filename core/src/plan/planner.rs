@@ -118,24 +118,21 @@ impl Plan {
     }
     /// The step with this id (see [`PlannedStep::id`]).
     pub fn find(&self, id: &str) -> Option<&PlannedStep> {
-        fn walk<'a>(s: &'a PlannedStep, id: &str) -> Option<&'a PlannedStep> {
-            if s.id == id {
-                return Some(s);
-            }
-            s.steps.iter().chain(&s.on_fail).find_map(|c| walk(c, id))
-        }
-        self.steps.iter().find_map(|s| walk(s, id))
+        self.find_where(&|s| s.id == id)
     }
     /// The first step, depth first, labelled `name`. Names may repeat: use [`Plan::find`] to
     /// identify a step.
     pub fn find_by_name(&self, name: &str) -> Option<&PlannedStep> {
-        fn walk<'a>(s: &'a PlannedStep, name: &str) -> Option<&'a PlannedStep> {
-            if s.name == name {
+        self.find_where(&|s| s.name == name)
+    }
+    fn find_where(&self, hit: &dyn Fn(&PlannedStep) -> bool) -> Option<&PlannedStep> {
+        fn walk<'a>(s: &'a PlannedStep, hit: &dyn Fn(&PlannedStep) -> bool) -> Option<&'a PlannedStep> {
+            if hit(s) {
                 return Some(s);
             }
-            s.steps.iter().chain(&s.on_fail).find_map(|c| walk(c, name))
+            s.steps.iter().chain(&s.on_fail).find_map(|c| walk(c, hit))
         }
-        self.steps.iter().find_map(|s| walk(s, name))
+        self.steps.iter().find_map(|s| walk(s, hit))
     }
 }
 

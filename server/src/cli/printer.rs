@@ -68,6 +68,9 @@ impl Printer {
                     StepStatus::Cancelled => {
                         format!("{prefix} {}", self.paint(33, "cancelled"))
                     }
+                    StepStatus::Interrupted => {
+                        format!("{prefix} {}", self.paint(33, "interrupted"))
+                    }
                 }
             }
         }
@@ -85,6 +88,7 @@ impl Printer {
                 StepStatus::Skipped => "skipped".to_string(),
                 StepStatus::Cancelled => self.paint(33, "cancelled"),
                 StepStatus::Running => "running".to_string(),
+                StepStatus::Interrupted => self.paint(33, "interrupted"),
             };
             let _ = writeln!(out, "  {name:<width$}  {st}  {:>7.1}s", took.as_secs_f64());
         }

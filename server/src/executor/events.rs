@@ -3,15 +3,9 @@
 
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    Running,
-    Success,
-    Failed,
-    Skipped,
-    Cancelled,
-}
+/// The one step state type, shared with the store, the API and the studio. The executor never
+/// reports `Interrupted`: the server sets it for steps that ran when it stopped.
+pub use slipway_core::run_state::StepStatus;
 
 /// Deserialisable too: the server turns stored events back into text (`GET /api/runs/{id}/log`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
