@@ -190,6 +190,10 @@ fn end_of_input_inside_a_token_is_an_error_with_a_position() {
         "{{ :",
         "{{ \"\\x4",
         "{{ '\\u12",
+        // A backslash before a multi-byte character split it and panicked (found by fuzzing).
+        "{{ \"\\é\" }}",
+        "{{ '\\é' }}",
+        "{{ printf \"\\\u{1F600}\" }}",
     ] {
         let e = Template::parse(src).unwrap_err();
         assert!(e.offset <= src.len(), "{src:?}: offset {} past the end", e.offset);

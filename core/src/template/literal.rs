@@ -17,7 +17,9 @@ pub fn unquote_char(s: &str, quote: u8) -> Option<(u32, bool, &str)> {
         return Some((u32::from(c), false, &s[1..]));
     }
     let e = *s.as_bytes().get(1)?;
-    let rest = &s[2..];
+    // `None` (ErrSyntax) when a multi-byte character follows the backslash: no escape starts
+    // with one, and slicing after its first byte would split it (found by fuzzing).
+    let rest = s.get(2..)?;
     let simple = |v: u8| Some((u32::from(v), false, rest));
     match e {
         b'a' => simple(0x07),
