@@ -160,7 +160,7 @@ pub const IGNORED_KEYS: &[&str] = &[
 
 pub const UNSUPPORTED_KEYS: &[&str] = &["external_links", "ports", "stdin_open"];
 
-const BUILD_KEYS: &[&str] =
+pub const BUILD_KEYS: &[&str] =
     &["image", "context", "dockerfile", "path", "dockerfile_path", "args", "encrypted_args_file", "encrypted_args"];
 
 pub(crate) fn lower(root: &Node, lw: &mut Lower) -> ServicesFile {

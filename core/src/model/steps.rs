@@ -52,7 +52,7 @@ pub enum StepKind {
     },
 }
 
-const STEP_KEYS: &[&str] = &[
+pub const STEP_KEYS: &[&str] = &[
     "name",
     "type",
     "service",
@@ -68,7 +68,7 @@ const STEP_KEYS: &[&str] = &[
     "dockercfg_service",
     "on_fail",
 ];
-const STEP_TYPES: &[&str] = &["run", "push", "serial", "parallel", "manual", "matrix"];
+pub const STEP_TYPES: &[&str] = &["run", "push", "serial", "parallel", "manual", "matrix"];
 
 pub(crate) fn lower(root: &Node, lw: &mut Lower) -> StepsFile {
     match &root.kind {

@@ -1,0 +1,136 @@
+//! Golden tests of the language services (`slipway_core::ide`): one case per folder under
+//! `fixtures/ide/<service>/`, holding a services and/or a steps file (the other comes from
+//! `fixtures/ide/baseline/`), with the cursor marked `‸` in one of them. The expected
+//! answer is an insta snapshot, rendered as text to read in review.
+#![cfg(not(target_arch = "wasm32"))]
+
+use slipway_core::SourceFile;
+use slipway_core::ide::{Analysis, FileId, LineIndex};
+use slipway_core::plan::PlanOptions;
+use slipway_core::source::Span;
+use slipway_core::template::BuildVars;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+const CURSOR: char = '‸';
+const SERVICES: &str = "codeship-services.yml";
+const STEPS: &str = "codeship-steps.yml";
+
+struct Case {
+    name: String,
+    analysis: Analysis,
+    /// The file with the cursor, and the cursor's byte offset.
+    cursor: Option<(FileId, u32)>,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ide")
+}
+
+/// The build values every case uses: branch `master`, a fixed commit and time.
+pub fn options() -> PlanOptions {
+    PlanOptions {
+        tag: Some("master".into()),
+        push: true,
+        vars: BuildVars {
+            branch: "master".into(),
+            commit_id: "0123456789abcdef0123456789abcdef01234567".into(),
+            build_id: "b-42".into(),
+            committer_name: "Ada".into(),
+            timestamp: 1_709_211_909,
+            ..BuildVars::default()
+        },
+    }
+}
+
+fn cases(service: &str) -> Vec<Case> {
+    let dir = root().join(service);
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    names.sort();
+    names.iter().map(|p| load(p)).collect()
+}
+
+fn load(dir: &Path) -> Case {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .or_else(|_| std::fs::read_to_string(root().join("baseline").join(name)))
+            .expect("fixture file")
+    };
+    let mut cursor = None;
+    let mut take = |file: FileId, text: String| {
+        if let Some(at) = text.find(CURSOR) {
+            assert!(cursor.is_none(), "{}: one cursor per case", dir.display());
+            cursor = Some((file, at as u32));
+        }
+        text.replace(CURSOR, "")
+    };
+    let services = take(FileId::Services, read(SERVICES));
+    let steps = take(FileId::Steps, read(STEPS));
+    let analysis = Analysis::new(SourceFile::new(SERVICES, services), SourceFile::new(STEPS, steps), options());
+    Case { name: dir.file_name().unwrap().to_string_lossy().into_owned(), analysis, cursor }
+}
+
+fn file_name(f: FileId) -> &'static str {
+    match f {
+        FileId::Services => "services",
+        FileId::Steps => "steps",
+    }
+}
+
+/// `steps:3:14` (1-based line and column, as editors show them).
+fn at(a: &Analysis, file: FileId, offset: u32) -> String {
+    let p = LineIndex::new(&a.file(file).text).position(offset);
+    format!("{}:{}:{}", file_name(file), p.line + 1, p.character + 1)
+}
+
+fn slice(a: &Analysis, file: FileId, span: Span) -> &str {
+    &a.file(file).text[span.start as usize..span.end as usize]
+}
+
+/// The line of `span` with the span underlined.
+fn underline(a: &Analysis, file: FileId, span: Span) -> String {
+    let text = &a.file(file).text;
+    let start = text[..span.start as usize].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.start as usize..].find('\n').map_or(text.len(), |i| span.start as usize + i);
+    let line = &text[start..end];
+    let lead = text[start..span.start as usize].chars().count();
+    let width = text[span.start as usize..(span.end as usize).min(end)].chars().count();
+    format!("{line}\n{}{}", " ".repeat(lead), if width == 0 { "‸".to_string() } else { "^".repeat(width) })
+}
+
+fn cursor(c: &Case) -> (FileId, u32) {
+    c.cursor.unwrap_or_else(|| panic!("{}: no cursor", c.name))
+}
+
+#[test]
+fn completion() {
+    for c in cases("completion") {
+        let (file, offset) = cursor(&c);
+        let a = &c.analysis;
+        let got = a.completions(file, offset);
+        let mut out = format!(
+            "{} replaces {:?}\n{}\n",
+            at(a, file, offset),
+            slice(a, file, got.span),
+            underline(a, file, got.span)
+        );
+        for i in &got.items {
+            let _ = write!(out, "{:?} {}", i.kind, i.label);
+            if i.insert != i.label {
+                let _ = write!(out, " → {:?}", i.insert);
+            }
+            if let Some(d) = &i.detail {
+                let _ = write!(out, " ({d})");
+            }
+            if let Some(d) = &i.doc {
+                let _ = write!(out, " — {d}");
+            }
+            out.push('\n');
+        }
+        insta::assert_snapshot!(format!("completion__{}", c.name), out);
+    }
+}
