@@ -134,3 +134,44 @@ fn completion() {
         insta::assert_snapshot!(format!("completion__{}", c.name), out);
     }
 }
+
+#[test]
+fn hover() {
+    for c in cases("hover") {
+        let (file, offset) = cursor(&c);
+        let a = &c.analysis;
+        let out = match a.hover(file, offset) {
+            None => format!("{}: no hover\n", at(a, file, offset)),
+            Some(h) => format!("{}\n{}\n\n{}\n", at(a, file, offset), underline(a, file, h.span), h.markdown),
+        };
+        insta::assert_snapshot!(format!("hover__{}", c.name), out);
+    }
+}
+
+#[test]
+fn definition() {
+    for c in cases("definition") {
+        let (file, offset) = cursor(&c);
+        let a = &c.analysis;
+        let out = match a.definition(file, offset) {
+            None => format!("{}: no definition\n", at(a, file, offset)),
+            Some(l) => {
+                format!("{} → {}\n{}\n", at(a, file, offset), at(a, l.file, l.span.start), underline(a, l.file, l.span))
+            }
+        };
+        insta::assert_snapshot!(format!("definition__{}", c.name), out);
+    }
+}
+
+#[test]
+fn references() {
+    for c in cases("references") {
+        let (file, offset) = cursor(&c);
+        let a = &c.analysis;
+        let mut out = format!("{}\n", at(a, file, offset));
+        for l in a.references(file, offset, true) {
+            let _ = writeln!(out, "{}\n{}", at(a, l.file, l.span.start), underline(a, l.file, l.span));
+        }
+        insta::assert_snapshot!(format!("references__{}", c.name), out);
+    }
+}

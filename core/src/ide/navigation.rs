@@ -47,6 +47,50 @@ pub(crate) fn definition(a: &Analysis, file: FileId, offset: u32) -> Option<Loca
     Some(Location { file: FileId::Services, span: def.span })
 }
 
-pub(crate) fn references(_a: &Analysis, _file: FileId, _offset: u32, _include_definition: bool) -> Vec<Location> {
-    Vec::new()
+/// Every use of `name` and the definition, in both files (from the typed model: a file that
+/// does not parse contributes none).
+pub(crate) fn references(a: &Analysis, file: FileId, offset: u32, include_definition: bool) -> Vec<Location> {
+    let Some((name, _, _)) = name_at(a, file, offset) else { return Vec::new() };
+    let mut out: Vec<Location> = uses(a).into_iter().filter(|(n, _)| *n == name).map(|(_, l)| l).collect();
+    out.sort();
+    if include_definition && let Some(def) = scan::find(&scan::services(a), &name) {
+        out.insert(0, Location { file: FileId::Services, span: def.span });
+    }
+    out
+}
+
+/// Every service reference in both files, with the span of the name alone (no quotes, no
+/// `:alias`). References whose text is not the name as written (an alias `*x` or a merge
+/// key, an escaped string) are left out: an edit there would not rename the service.
+pub(crate) fn uses(a: &Analysis) -> Vec<(String, Location)> {
+    let mut out = Vec::new();
+    let mut push = |file: FileId, name: &str, span: Span| {
+        let src = a.file(file);
+        let inner = scan::unquoted(src, span);
+        let span = Span::new(inner.start, inner.start + name.len() as u32);
+        if src.slice(span) == name {
+            out.push((name.to_string(), Location { file, span }));
+        }
+    };
+    for s in &a.checked().services.services {
+        for l in &s.links {
+            push(FileId::Services, &l.service.value, l.service.span);
+        }
+        for r in s.depends_on.iter().chain(&s.volumes_from).chain(&s.dockercfg_service) {
+            push(FileId::Services, &r.value, r.span);
+        }
+    }
+    fn walk(steps: &[crate::model::Step], push: &mut dyn FnMut(FileId, &str, Span)) {
+        for s in steps {
+            for r in s.service.iter().chain(&s.services).chain(&s.dockercfg_service) {
+                push(FileId::Steps, &r.value, r.span);
+            }
+            if let crate::model::StepKind::Group { steps, .. } = &s.kind {
+                walk(steps, push);
+            }
+            walk(&s.on_fail, push);
+        }
+    }
+    walk(&a.checked().steps.steps, &mut push);
+    out
 }
