@@ -224,34 +224,45 @@ impl Analysis {
     /// What may be typed at `offset`: keys valid there, service names, step types, and
     /// inside `{{ }}` of templates the build variables and template functions.
     pub fn completions(&self, file: FileId, offset: u32) -> Completions {
-        completion::completions(self, file, offset)
+        completion::completions(self, file, self.snap(file, offset))
     }
 
     /// Documentation of the key, value or diagnostic at `offset`.
     pub fn hover(&self, file: FileId, offset: u32) -> Option<Hover> {
-        hover::hover(self, file, offset)
+        hover::hover(self, file, self.snap(file, offset))
     }
 
     /// Where the service named at `offset` is defined.
     pub fn definition(&self, file: FileId, offset: u32) -> Option<Location> {
-        navigation::definition(self, file, offset)
+        navigation::definition(self, file, self.snap(file, offset))
     }
 
     /// Every use of the service named (or defined) at `offset`, in both files, in file and
     /// position order; its definition first when `include_definition`.
     pub fn references(&self, file: FileId, offset: u32, include_definition: bool) -> Vec<Location> {
-        navigation::references(self, file, offset, include_definition)
+        navigation::references(self, file, self.snap(file, offset), include_definition)
     }
 
     /// Fixes for the diagnostics that overlap `range` in `file`, then edits offered for the
     /// position itself (e.g. adding `image_tag` to a push step).
     pub fn quick_fixes(&self, file: FileId, range: Span) -> Vec<QuickFix> {
+        let range = Span::new(self.snap(file, range.start), self.snap(file, range.end.max(range.start)));
         fixes::quick_fixes(self, file, range)
     }
 
     /// Fixes for one diagnostic of [`Analysis::report`], by its index there.
     pub fn fixes_for(&self, diagnostic: usize) -> Vec<QuickFix> {
         fixes::fixes_for(self, diagnostic)
+    }
+
+    /// An offset from outside, clamped to the text and moved back to a character boundary.
+    fn snap(&self, file: FileId, offset: u32) -> u32 {
+        let text = &self.file(file).text;
+        let mut o = (offset as usize).min(text.len());
+        while !text.is_char_boundary(o) {
+            o -= 1;
+        }
+        o as u32
     }
 
     /// The services (services file) or the step tree (steps file).
