@@ -12,6 +12,24 @@
 //!
 //! Every result is plain data with `Serialize`, so the browser can hand it to JavaScript as
 //! JSON.
+//!
+//! ```
+//! use slipway_core::SourceFile;
+//! use slipway_core::ide::{Analysis, FileId, Position};
+//! use slipway_core::plan::PlanOptions;
+//!
+//! let services = SourceFile::new("codeship-services.yml", "app:\n  image: ruby\n");
+//! let steps = SourceFile::new("codeship-steps.yml", "- name: tëst\n  service: a\n");
+//! let a = Analysis::new(services, steps, PlanOptions::default());
+//! let ix = a.line_index(FileId::Steps);
+//! // CodeMirror: a UTF-16 offset into the document (after `a`; `ë` is 2 bytes, 1 unit).
+//! let at = ix.from_utf16(25);
+//! let c = a.completions(FileId::Steps, at);
+//! assert_eq!(c.items[0].label, "app");
+//! // The range to replace, back in CodeMirror's units; LSP wants line and character.
+//! assert_eq!((ix.utf16(c.span.start), ix.utf16(c.span.end)), (24, 25));
+//! assert_eq!(ix.position(c.span.start), Position { line: 1, character: 11 });
+//! ```
 
 mod completion;
 mod context;
