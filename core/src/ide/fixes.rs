@@ -161,12 +161,29 @@ fn remove_key(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
     if line.start + range.start as u32 != d.span.start || !line.items.is_empty() {
         return None;
     }
-    let end = block_end(&lines, n, col + 1);
+    let end = entry_end(&lines, n, col);
     let end = if (end as usize) < text.len() { end + 1 } else { end };
     // At the end of the file, take the newline before instead.
     let start =
         if end as usize == text.len() && !text.ends_with('\n') && line.start > 0 { line.start - 1 } else { line.start };
     Some(TextEdit { file, span: Span::new(start, end), new_text: String::new() })
+}
+
+/// The end of the entry whose key is on line `n` at `col`: its value's lines are further
+/// right, or list items at the key's own column.
+fn entry_end(lines: &Lines, n: usize, col: usize) -> u32 {
+    let mut last = n;
+    for j in n + 1..lines.len() {
+        let line = lines.parse(j);
+        if line.blank {
+            continue;
+        }
+        if line.first_col() < col || (line.first_col() == col && line.items.is_empty()) {
+            break;
+        }
+        last = j;
+    }
+    lines.parse(last).start + lines.text(last).len() as u32
 }
 
 /// `image_tag: {{ .Branch }}` is a YAML map (or a syntax error); so is `command: a: b`.
