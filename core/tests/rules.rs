@@ -328,6 +328,32 @@ fn every_folder_is_listed() {
     assert_eq!(on_disk.len(), FOLDERS.len(), "a folder is listed twice");
 }
 
+/// What `slipway explain` shows can't rot: each code's example triggers that code (and what
+/// `COMES_WITH` lists) and nothing else, and its fix triggers nothing.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn every_explained_example_triggers_exactly_its_code_and_the_fix_nothing() {
+    let mut failures = Vec::new();
+    for &code in Code::ALL {
+        let Some(ex) = code.example() else {
+            if !NOT_FROM_FILES.iter().any(|(c, _)| *c == code) {
+                failures.push(format!("{code}: no example"));
+            }
+            continue;
+        };
+        let found = check(&SourceFile::new(SV, ex.services), &SourceFile::new(ST, ex.steps)).report;
+        let expected = |c: Code| c == code || COMES_WITH.iter().any(|(a, b, _)| (*a, *b) == (code, c));
+        if !found.diagnostics.iter().any(|d| d.code == code) || !found.diagnostics.iter().all(|d| expected(d.code)) {
+            failures.push(format!("{code}: the example gives\n{}", summary(&found)));
+        }
+        let fixed = check(&SourceFile::new(SV, ex.fixed_services), &SourceFile::new(ST, ex.fixed_steps)).report;
+        if !fixed.diagnostics.is_empty() {
+            failures.push(format!("{code}: the fix gives\n{}", summary(&fixed)));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
 /// SW002 needs an input over 1 MiB, made here rather than committed.
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
