@@ -2,14 +2,21 @@
 //! ruff use): the header with code and message, `--> file:line:col`, the source lines of the
 //! span with carets under it, and the help. It measures display width, so carets stay under
 //! the right columns after tabs (shown as four spaces), CJK characters and emoji, and it
-//! trims very long lines (minified JSON) around the span instead of printing them whole.
+//! trims very long lines (minified JSON) around the span instead of printing them whole. It is
+//! handed only the lines of the span (of a very long line, a window around it), so the cost per
+//! finding does not grow with the file or the line.
 
 use super::{Diagnostic, Report, Severity};
 use crate::source::SourceFile;
-use annotate_snippets::{Annotation, AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str};
 
 /// Source lines shown for one span; a longer span is cut after them.
 const MAX_SNIPPET_LINES: usize = 6;
+
+/// Bytes of a very long line (over four times this) kept on each side of a span: at least 256
+/// characters, more than the renderer shows of a line anyway (it cuts to 140 columns around the
+/// span and marks the cuts with `...`).
+const WINDOW: usize = 1024;
 
 impl Report {
     /// rustc-style text. `files` supplies the source lines for the snippets; a diagnostic whose
@@ -18,8 +25,7 @@ impl Report {
         let renderer = Renderer::plain();
         let mut out = String::new();
         for d in &self.diagnostics {
-            let file = files.iter().copied().find(|f| f.name == d.file);
-            out.push_str(&renderer.render(&[group(d, file)]));
+            out.push_str(&render_one(&renderer, d, files.iter().copied().find(|f| f.name == d.file)));
             out.push_str("\n\n");
         }
         out.push_str(&summary(self));
@@ -42,10 +48,25 @@ fn level(s: Severity) -> Level<'static> {
     }
 }
 
-fn group<'a>(d: &'a Diagnostic, file: Option<&'a SourceFile>) -> Group<'a> {
+fn render_one(renderer: &Renderer, d: &Diagnostic, file: Option<&SourceFile>) -> String {
+    let shown = file.and_then(|f| shown(d, f));
+    let text = renderer.render(&[group(d, shown.as_ref())]);
+    match shown {
+        Some(s) if s.cut => with_column(text, s.column, d.column),
+        _ => text,
+    }
+}
+
+fn group<'a>(d: &'a Diagnostic, shown: Option<&Shown<'a>>) -> Group<'a> {
     let title = level(d.severity).primary_title(d.message.as_str()).id(d.code.as_str());
-    let mut group = match file.and_then(|f| snippet(d, f)) {
-        Some(snippet) => title.element(snippet),
+    let mut group = match shown {
+        Some(s) => title.element(
+            Snippet::source(s.text)
+                .line_start(d.line as usize)
+                .path(d.file.as_str())
+                .fold(false)
+                .annotation(AnnotationKind::Primary.span(s.lo..s.hi)),
+        ),
         // No text to show: the position alone, as an origin line.
         None => title.element(Origin::path(d.file.as_str()).line(d.line as usize).char_column(d.column as usize)),
     };
@@ -56,34 +77,58 @@ fn group<'a>(d: &'a Diagnostic, file: Option<&'a SourceFile>) -> Group<'a> {
     group
 }
 
-/// The lines the span covers (at most [`MAX_SNIPPET_LINES`]), with the span as byte offsets
-/// into them. Only those lines are handed over, so rendering costs the span, not the file.
-/// `None` when the span does not fit the text (a diagnostic paired with the wrong file).
-fn snippet<'a>(d: &'a Diagnostic, file: &'a SourceFile) -> Option<Snippet<'a, Annotation<'a>>> {
+/// The source text a snippet shows, with the span as byte offsets `lo..hi` into it.
+struct Shown<'a> {
+    text: &'a str,
+    lo: usize,
+    hi: usize,
+    /// Whether `text` starts inside its line (a window of a long line, see [`shown`]).
+    cut: bool,
+    /// The 1-based character column of `lo` in `text`.
+    column: usize,
+}
+
+/// The lines the span covers (at most [`MAX_SNIPPET_LINES`]); of one very long line, only a
+/// window around the span. Only that text is handed over, so rendering costs the span, not the
+/// file or the line (a minified JSON file is one line). `None` when the span does not fit the
+/// text (a diagnostic paired with the wrong file).
+fn shown<'a>(d: &Diagnostic, file: &'a SourceFile) -> Option<Shown<'a>> {
     let text = file.text.as_str();
     let lo = (d.span.start as usize).min(text.len());
     let hi = (d.span.end as usize).clamp(lo, text.len());
     if !text.is_char_boundary(lo) || !text.is_char_boundary(hi) {
         return None;
     }
-    let start = text[..lo].rfind('\n').map_or(0, |i| i + 1);
+    let mut start = text[..lo].rfind('\n').map_or(0, |i| i + 1);
     // The end of the line holding the span's last character, but no more than the line limit.
     let last_char = text[lo..hi].char_indices().last().map_or(lo, |(i, _)| lo + i);
     let mut end = line_end(text, last_char);
     if let Some(cut) = text[start..end].match_indices('\n').nth(MAX_SNIPPET_LINES - 1) {
         end = start + cut.0;
     }
-    let lines = &text[start..end];
+    let cut = end - start > 4 * WINDOW && !text[start..end].contains('\n');
+    if cut {
+        start = text.floor_char_boundary(lo.saturating_sub(WINDOW).max(start));
+        end = text.ceil_char_boundary((hi.min(lo + WINDOW) + WINDOW).min(end));
+    }
+    let shown = &text[start..end];
     let (lo, hi) = (lo - start, hi.min(end) - start);
     // An empty span (a missing value, the end of the file) still gets one caret.
-    let hi = if hi == lo { lines[lo..].chars().next().map_or(lo, |c| lo + c.len_utf8()) } else { hi };
-    Some(
-        Snippet::source(lines)
-            .line_start(d.line as usize)
-            .path(d.file.as_str())
-            .fold(false)
-            .annotation(AnnotationKind::Primary.span(lo..hi)),
-    )
+    let hi = if hi == lo { shown[lo..].chars().next().map_or(lo, |c| lo + c.len_utf8()) } else { hi };
+    Some(Shown { text: shown, lo, hi, cut, column: shown[..lo].chars().count() + 1 })
+}
+
+/// `rendered` with the column of its `-->` line, counted in a window of the line, replaced by
+/// the column in the whole line.
+fn with_column(rendered: String, in_window: usize, in_line: u32) -> String {
+    let (from, to) = (format!(":{in_window}\n"), format!(":{in_line}\n"));
+    let origin_end = rendered.find(" --> ").and_then(|at| rendered[at..].find('\n').map(|nl| at + nl + 1));
+    match origin_end {
+        Some(end) if rendered[..end].ends_with(&from) => {
+            format!("{}{to}{}", &rendered[..end - from.len()], &rendered[end..])
+        }
+        _ => rendered,
+    }
 }
 
 /// The offset of the line break ending the line that holds `at` (or the end of the text).
@@ -151,14 +196,19 @@ mod tests {
 
     #[test]
     fn a_long_line_is_cut_around_the_span() {
-        // A minified JSON steps file: one line of about 19,000 characters with the error at its end.
-        let steps = format!(
-            "[{}{{\"service\": \"ap\", \"command\": \"x\"}}]",
-            "{\"service\": \"app\", \"command\": \"x\"}, ".repeat(500)
-        );
+        // A minified JSON steps file: one line of about 19,000 characters, multi-byte ones
+        // among them, with the error near its end.
+        let item = "{\"service\": \"app\", \"command\": \"é 你好\"}, ";
+        let steps = format!("[{}{{\"service\": \"ap\", \"command\": \"x\"}}]", item.repeat(500));
         let out = render("app:\n  image: busybox\n", &steps);
-        let line = snippet_lines(&out)[0];
-        assert!(line.chars().count() < 200 && line.contains("\"service\": \"ap\""), "{out}");
+        let column = 2 + 500 * item.chars().count() + "{\"service\": ".len();
+        assert!(out.contains(&format!("--> t.yml:1:{column}\n")), "{out}");
+        let [line, carets] = snippet_lines(&out)[..] else { panic!("{out}") };
+        assert!(line.starts_with("...") && line.chars().count() < 200, "{out}");
+        // The carets sit under `"ap"`, counted in display columns (你好 are two each).
+        let width = |s: &str| s.chars().map(|c| if c == '你' || c == '好' { 2 } else { 1 }).sum::<usize>();
+        let under = line.find("\"ap\"").unwrap();
+        assert_eq!(carets, format!("{}^^^^", " ".repeat(width(&line[..under]))), "{out}");
     }
 
     #[test]
