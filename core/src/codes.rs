@@ -1,6 +1,10 @@
 //! Every diagnostic code, once. Codes are stable: never renumber or reuse one.
-//! The summary doubles as `slipway explain CODE` text and the studio's help.
+//! The summary doubles as `slipway explain CODE` text and the studio's help; `Code::example`
+//! (in `examples.rs`) gives the example and fix `slipway explain` shows.
 
+mod examples;
+
+pub use examples::Example;
 use serde::{Serialize, Serializer};
 
 macro_rules! codes {

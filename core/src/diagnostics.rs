@@ -1,5 +1,7 @@
-//! The one diagnostic type, shared by the CLI, the server and the studio, and its rendering
-//! (rustc-like text with the source line and a caret, or JSON).
+//! The one diagnostic type, shared by the CLI, the server and the studio, and its JSON form;
+//! the text form is drawn in `render`.
+
+mod render;
 
 use crate::codes::Code;
 use crate::source::{SourceFile, Span};
@@ -107,46 +109,4 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("diagnostics serialize")
     }
-
-    /// rustc-style text. `files` supplies the source lines for the snippets; a diagnostic whose
-    /// file is not among them is printed without a snippet.
-    pub fn render_text(&self, files: &[&SourceFile]) -> String {
-        let mut out = String::new();
-        for d in &self.diagnostics {
-            render_one(&mut out, d, files.iter().copied().find(|f| f.name == d.file));
-        }
-        if self.diagnostics.is_empty() {
-            out.push_str("no problems found\n");
-        } else {
-            out.push_str(&format!(
-                "{} error{}, {} warning{}\n",
-                self.errors,
-                if self.errors == 1 { "" } else { "s" },
-                self.warnings,
-                if self.warnings == 1 { "" } else { "s" }
-            ));
-        }
-        out
-    }
-}
-
-fn render_one(out: &mut String, d: &Diagnostic, file: Option<&SourceFile>) {
-    use std::fmt::Write;
-    let _ = writeln!(out, "{}[{}]: {}", d.severity.as_str(), d.code, d.message);
-    let _ = writeln!(out, "  --> {}:{}:{}", d.file, d.line, d.column);
-    if let Some(file) = file {
-        let text = file.line_text(d.line);
-        let gutter = d.line.to_string().len();
-        let width = {
-            let len = file.slice(d.span).lines().next().map_or(0, |s| s.chars().count());
-            len.clamp(1, text.chars().count().saturating_sub(d.column as usize - 1).max(1))
-        };
-        let _ = writeln!(out, "{:gutter$} |", "");
-        let _ = writeln!(out, "{} | {}", d.line, text.replace('\t', " "));
-        let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(d.column as usize - 1), "^".repeat(width));
-    }
-    if let Some(help) = &d.help {
-        let _ = writeln!(out, "  = help: {help}");
-    }
-    out.push('\n');
 }

@@ -40,9 +40,10 @@ fn validate_reports_errors_with_caret_and_exit_one() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("error[SW102]: this step names unknown service `ap`"))
-        .stdout(predicate::str::contains("codeship-steps.yml:1:12"))
+        .stdout(predicate::str::is_match(r"(?m)^ --> \S*codeship-steps\.yml:1:12$").unwrap())
         .stdout(predicate::str::contains("1 | - service: ap\n  |            ^^"))
-        .stdout(predicate::str::contains("did you mean `app`?"));
+        .stdout(predicate::str::contains("  = help: did you mean `app`?"))
+        .stdout(predicate::str::contains("1 error, 0 warnings"));
 }
 
 #[test]
@@ -240,9 +241,35 @@ fn generate_never_overwrites_and_respects_git() {
 
 #[test]
 fn explain_lists_and_explains_codes() {
-    slipway().args(["explain", "SW206"]).assert().success().stdout(predicate::str::contains("push-without-build"));
-    slipway().args(["explain"]).assert().success().stdout(predicate::str::contains("SW001"));
-    slipway().args(["explain", "nope"]).assert().code(2);
+    let list = slipway().args(["explain"]).assert().success().get_output().stdout.clone();
+    let list = String::from_utf8(list).unwrap();
+    for code in slipway_core::Code::ALL {
+        assert!(list.lines().any(|l| l.starts_with(code.as_str()) && l.contains(code.name())), "{code} in\n{list}");
+    }
+    slipway()
+        .args(["explain", "push-without-build"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("# SW206 (push-without-build)\n"))
+        .stdout(predicate::str::contains("## Example"))
+        .stdout(predicate::str::contains("warning[SW206]: service `db` does not build an image"))
+        .stdout(predicate::str::contains(" --> codeship-steps.yml:2:12"))
+        .stdout(predicate::str::contains("Use instead:"));
+    slipway().args(["explain", "nope"]).assert().code(2).stderr(predicate::str::contains("unknown code `nope`"));
+}
+
+/// The example `explain` shows, saved as a project, fails `validate` with that code, and the fix passes.
+#[test]
+fn explained_examples_validate_as_they_say() {
+    for code in slipway_core::Code::ALL {
+        let Some(ex) = code.example() else { continue };
+        let bad = project(ex.services, ex.steps);
+        let out = slipway().args(["validate", "--dir"]).arg(bad.path()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(&format!("[{code}]: ")), "{code}: {stdout}");
+        let fixed = project(ex.fixed_services, ex.fixed_steps);
+        slipway().args(["validate", "--dir"]).arg(fixed.path()).assert().success().stdout("no problems found\n");
+    }
 }
 
 /// A git work tree on `branch` with one commit, holding the two files.
