@@ -4,8 +4,9 @@
 //! `expected.snap` (insta; `INSTA_UPDATE=always` or `cargo insta review` to accept a change).
 //!
 //! - `SWnnn-name/…` triggers that code (other findings may come along). Its `example/` is the
-//!   example `slipway explain SWnnn` shows and triggers nothing else; `fixed/` is the fix and
-//!   triggers nothing at all. Every code has such a folder, except those in [`NOT_FROM_FILES`].
+//!   example `slipway explain SWnnn` shows and triggers nothing else (but what [`COMES_WITH`]
+//!   lists); `fixed/` is the fix and triggers nothing at all. Each finding's severity must be
+//!   the code's ([`WARNINGS`]). Every code has such a folder, except those in [`NOT_FROM_FILES`].
 //! - `clean/…` are shapes real projects use, which Codeship ran: no diagnostics.
 //! - `render/…` pin the rendering of several findings together.
 //!
