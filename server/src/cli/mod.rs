@@ -45,6 +45,8 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
+    /// Re-encrypt every secret the configuration references under a new key, all or nothing.
+    Rekey(Box<commands::rekey::RekeyArgs>),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -94,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Load(a) => commands::steps::load(*a),
         Command::Cleanup(a) => commands::steps::cleanup(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Rekey(a) => commands::rekey::run(*a),
     };
     match result {
         Ok(code) => code,
