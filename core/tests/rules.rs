@@ -436,7 +436,8 @@ fn each_rule_fires_at_its_position() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn every_code_has_a_case() {
     let covered: Vec<Code> = cases().iter().map(|c| c.code).collect();
-    let missing: Vec<_> = Code::ALL.iter().filter(|c| !covered.contains(c)).collect();
+    // SW5xx are `slipway export`'s findings, not rules of `check` (tested in server/tests/export.rs).
+    let missing: Vec<_> = Code::ALL.iter().filter(|c| !covered.contains(c) && !c.as_str().starts_with("SW5")).collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }
 

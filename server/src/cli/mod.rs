@@ -47,6 +47,8 @@ pub enum Command {
     Explain(commands::explain::ExplainArgs),
     /// Re-encrypt every secret the configuration references under a new key, all or nothing.
     Rekey(Box<commands::rekey::RekeyArgs>),
+    /// Write a GitHub Actions workflow or a GitLab CI file that runs (or translates) the steps.
+    Export(Box<commands::export::ExportArgs>),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -97,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Cleanup(a) => commands::steps::cleanup(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Rekey(a) => commands::rekey::run(*a),
+        Command::Export(a) => commands::export::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 pub mod crypt;
 pub mod explain;
+pub mod export;
 pub mod generate;
 pub mod plan;
 pub mod rekey;
