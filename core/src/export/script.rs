@@ -164,6 +164,8 @@ impl Writer<'_, '_> {
                         shell_ident(&svc.name.value),
                         svc.name.value
                     );
+                    // Built per job; a shell runner would keep every one of them.
+                    let _ = writeln!(self.out, "docker rmi \"{tag}\" >/dev/null 2>&1");
                 }
                 (None, Some(image)) => {
                     let _ = writeln!(s, "{var}={}", quote(&image.value));
