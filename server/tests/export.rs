@@ -463,4 +463,20 @@ fn secrets_to_writes_values_owner_only_and_nowhere_else() {
     assert_eq!(values["CODESHIP_SECRET_ENV"], "TOKEN=s3cr3t-value\n");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // Inside a git work tree the file must be ignored, like a key `slipway generate` writes.
+    git(d.path(), &["init", "-q"]);
+    let tracked = d.path().join("values.json");
+    let err = slipway()
+        .args(["export", "gitlab-ci", "--mode", "native", "--force", "--dir"])
+        .arg(d.path())
+        .arg("--secrets-to")
+        .arg(&tracked)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("not ignored"));
+    assert!(!tracked.exists());
 }

@@ -114,6 +114,13 @@ fn write_secrets(
     secrets: &[export::SecretRef],
     path: &std::path::Path,
 ) -> Result<()> {
+    if crate::gitinfo::GitInfo::tracked_candidate(path) == Some(true) {
+        bail!(
+            "{} is inside a git work tree and not ignored; the decrypted secrets would be one `git add` from being committed.\n  \
+             write them elsewhere, or ignore the file first",
+            path.display()
+        );
+    }
     let key_path = args.key_path.clone().unwrap_or_else(|| args.project.dir.join("codeship.aes"));
     let key = crate::keyfile::load_key(&key_path)?;
     let mut values = serde_json::Map::new();
