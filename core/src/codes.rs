@@ -67,6 +67,7 @@ codes! {
     InvalidImageName = "SW216", "invalid-image-name", "A push step's `image_name` is not a Docker repository name: `[host[:port]/]path` with a lowercase path of letters, digits and single `.`, `_`, `__` or dashes between them (Docker refuses upper case: \"repository name must be lowercase\").";
     ImageNameWithTag = "SW217", "image-name-with-tag", "A push step's `image_name` carries a tag (`acme/app:test`) or a digest (`@sha256:…`). Give the repository only; the tag comes from `image_tag` (default `latest`).";
     UnexpandedVariable = "SW218", "unexpanded-variable", "A warning: `$VAR` or `${VAR}` in a run step's `command` reaches the program as written. Commands are split into arguments without a shell (as in jet), so nothing expands variables; use `sh -c '…'` (only the script after `-c` is expanded).";
+    ExportInexact = "SW501", "export-inexact", "A warning of `slipway export` (not a validation rule): this part of the configuration is not translated exactly to the forge's file. The generated file carries the same message as a comment next to the job; adjust that job by hand.";
 }
 
 impl Serialize for Code {

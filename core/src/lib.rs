@@ -13,6 +13,7 @@ pub mod check;
 pub mod crypto;
 pub mod dockercfg;
 pub mod envfile;
+pub mod export;
 pub mod image_ref;
 pub mod model;
 pub mod plan;

@@ -24,8 +24,10 @@ const SV: &str = "codeship-services.yml";
 const ST: &str = "codeship-steps.yml";
 
 /// Codes no folder can show, and why.
-const NOT_FROM_FILES: &[(Code, &str)] =
-    &[(Code::InputTooLarge, "needs a file over 1 MiB; `input_too_large` below generates one instead of committing it")];
+const NOT_FROM_FILES: &[(Code, &str)] = &[
+    (Code::InputTooLarge, "needs a file over 1 MiB; `input_too_large` below generates one instead of committing it"),
+    (Code::ExportInexact, "a finding of `slipway export`, not of `check`; server/tests/export.rs tests it"),
+];
 
 /// Findings that necessarily come with a code's example, and why.
 const COMES_WITH: &[(Code, Code, &str)] =

@@ -3,6 +3,7 @@
 use crate::components::crypto_panel::CryptoPanel;
 use crate::components::diagnostics::Diagnostics;
 use crate::components::editor::{Editor, move_caret};
+use crate::components::export_panel::ExportPanel;
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
@@ -162,6 +163,7 @@ pub fn app() -> Html {
                 </div>
                 <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
                     branch={AttrValue::from(state.build.branch.clone())} />
+                <ExportPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())} />
             </main>
         </div>
     }

@@ -45,6 +45,10 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
+    /// Re-encrypt every secret the configuration references under a new key, all or nothing.
+    Rekey(Box<commands::rekey::RekeyArgs>),
+    /// Write a GitHub Actions workflow or a GitLab CI file that runs (or translates) the steps.
+    Export(Box<commands::export::ExportArgs>),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -94,6 +98,8 @@ pub fn main() -> ExitCode {
         Command::Load(a) => commands::steps::load(*a),
         Command::Cleanup(a) => commands::steps::cleanup(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Rekey(a) => commands::rekey::run(*a),
+        Command::Export(a) => commands::export::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,168 @@
+//! `.github/workflows/codeship.yml`: Slipway mode runs `slipway steps`; native mode is one
+//! job per top-level step (or per branch of a top-level parallel group) chained with `needs`.
+//! A filter that is a plain name is the job's `if:`; a regex (expressions have none) is a
+//! guard step that tests it against the pushed ref, as Codeship did.
+
+use super::layout::{self, Job};
+use super::tree::Node;
+use super::yaml::{block, comments, scalar};
+use super::{Cx, Mode, SecretSource, header, script};
+use crate::plan::Kind;
+use crate::plan::argv::quote;
+use crate::plan::filter::Filter;
+use std::fmt::Write;
+
+const TRIGGER: &str = "on:\n  push:\n    branches:\n      - \"**\"\n    tags:\n      - \"**\"\n";
+
+fn prelude(job: &str) -> String {
+    format!(
+        r#"CS_TAG="$GITHUB_REF_NAME"
+CS_RUN="gh-${{GITHUB_RUN_ID}}-${{GITHUB_RUN_ATTEMPT}}-{job}"
+CS_PROJECT_ID="$GITHUB_REPOSITORY_ID"
+CS_BUILD_ID="$GITHUB_RUN_ID"
+CS_REPO_NAME="${{GITHUB_REPOSITORY#*/}}"
+CS_BRANCH="$GITHUB_REF_NAME"
+CS_COMMIT_ID="$GITHUB_SHA"
+CS_COMMIT_MESSAGE=$(git log -1 --format=%B 2>/dev/null)
+CS_COMMIT_DESCRIPTION=$(git describe --abbrev=1 --tags --always 2>/dev/null)
+CS_COMMITTER_NAME=$(git log -1 --format=%cn 2>/dev/null)
+CS_COMMITTER_EMAIL=$(git log -1 --format=%ce 2>/dev/null)
+CS_COMMITTER_USERNAME="$GITHUB_ACTOR"
+CS_TIMESTAMP=$(date +%s)
+cs_secret_file() {{ local f; f=$(mktemp); eval "printf '%s' \"\$$1\"" >"$f"; printf '%s' "$f"; }}
+"#
+    )
+}
+
+/// The `slipway steps` flags both forges pass besides the build values.
+pub(super) fn slipway_flags(cx: &Cx) -> String {
+    match cx.input.dir {
+        "." | "" => String::new(),
+        d => format!(" --dir {}", quote(d)),
+    }
+}
+
+pub fn slipway(cx: &mut Cx) -> String {
+    let mut out = header(cx, Mode::Slipway);
+    out.push_str("name: codeship\n");
+    out.push_str(TRIGGER);
+    out.push_str("  workflow_dispatch:\n    inputs:\n      approve:\n        description: Also run the `manual` groups\n        type: boolean\n        default: false\n");
+    out.push_str("permissions:\n  contents: read\njobs:\n  steps:\n    name: slipway steps\n    runs-on: ubuntu-latest\n    steps:\n");
+    out.push_str("      - uses: actions/checkout@v4\n        with:\n          fetch-depth: 0\n");
+    out.push_str("      # Replace with how you install Slipway (e.g. a release binary).\n");
+    out.push_str(
+        "      - name: Install Slipway\n        run: command -v slipway >/dev/null || cargo install --locked slipway\n",
+    );
+    out.push_str("      - name: Run the Codeship steps\n        env:\n");
+    let mut flags = slipway_flags(cx);
+    let mut s = String::new();
+    if super::gitlab::needs_key(cx) {
+        let name = cx.secret(SecretSource::Key);
+        let _ = writeln!(out, "          {name}: ${{{{ secrets.{name} }}}}");
+        let _ = writeln!(s, "key=\"$RUNNER_TEMP/codeship.aes\"\n(umask 077; printf '%s' \"${name}\" > \"$key\")");
+        flags.push_str(" --key-path \"$key\"");
+    }
+    out.push_str("          APPROVE: ${{ inputs.approve }}\n");
+    let _ = writeln!(
+        s,
+        "approve=\"\"\n[ \"$APPROVE\" = true ] && approve=--approve\nslipway steps{flags} --tag \"$GITHUB_REF_NAME\" --ci-commit-id \"$GITHUB_SHA\" --ci-build-id \"$GITHUB_RUN_ID\" --ci-repo-name \"${{GITHUB_REPOSITORY#*/}}\" --push $approve"
+    );
+    block(&mut out, 8, "run", &s);
+    out
+}
+
+pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
+    let mut out = header(cx, Mode::Native);
+    out.push_str("name: codeship\n");
+    out.push_str(TRIGGER);
+    out.push_str("permissions:\n  contents: read\njobs:\n");
+    let jobs = layout::jobs(cx, nodes);
+    let mut body = String::new();
+    for j in &jobs {
+        let needs: Vec<&str> = jobs.iter().filter(|o| o.stage + 1 == j.stage).map(|o| o.name.as_str()).collect();
+        job(cx, j, &needs, &mut body);
+    }
+    if !cx.secrets.is_empty() {
+        out.push_str("# Repository secrets this workflow reads (create them with):\n");
+        for s in &cx.secrets {
+            let _ = writeln!(out, "#   {}", s.command);
+        }
+    }
+    out + &body
+}
+
+fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
+    let mut notes = Vec::new();
+    let before = cx.secrets.len();
+    let script = script::job(cx, j.root, &prelude(&j.name), &mut notes);
+    let _ = before;
+    let (exact, guards) = conditions(cx, j, &mut notes);
+    comments(out, 2, &notes);
+    let _ = writeln!(out, "  {}:\n    name: {}\n    runs-on: ubuntu-latest", j.name, scalar(&j.root.planned.name));
+    if !needs.is_empty() {
+        let _ = writeln!(
+            out,
+            "    needs:\n{}",
+            needs.iter().map(|n| format!("      - {n}\n")).collect::<String>().trim_end()
+        );
+    }
+    // `!failure() && !cancelled()`: run after a job skipped by its filter, not after a failure.
+    let mut cond = vec!["!failure()".to_string(), "!cancelled()".to_string()];
+    cond.extend(exact);
+    let _ = writeln!(out, "    if: ${{{{ {} }}}}", cond.join(" && "));
+    if j.manual || j.root.planned.kind == Kind::Manual {
+        out.push_str("    # Give the environment `codeship-approval` required reviewers (Settings → Environments).\n");
+        out.push_str("    environment: codeship-approval\n");
+    }
+    let secrets: Vec<String> = cx
+        .secrets
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|n| script.contains(&format!("cs_secret_file {n})")))
+        .collect();
+    out.push_str("    steps:\n      - uses: actions/checkout@v4\n        with:\n          fetch-depth: 0\n");
+    let step_if = if let Some(g) = guards {
+        out.push_str("      - name: filter\n        id: filter\n        shell: bash\n");
+        let s = format!(
+            "CS_TAG=\"$GITHUB_REF_NAME\"\n{}if {g}; then echo run=true; else echo run=false; fi >>\"$GITHUB_OUTPUT\"",
+            script::GUARD_HELPERS
+        );
+        block(out, 8, "run", &s);
+        Some("steps.filter.outputs.run == 'true'")
+    } else {
+        None
+    };
+    let _ = writeln!(out, "      - name: {}\n        shell: bash", scalar(&j.root.planned.name));
+    if let Some(c) = step_if {
+        let _ = writeln!(out, "        if: {c}");
+    }
+    if !secrets.is_empty() {
+        out.push_str("        env:\n");
+        for n in &secrets {
+            let _ = writeln!(out, "          {n}: ${{{{ secrets.{n} }}}}");
+        }
+    }
+    block(out, 8, "run", &script);
+}
+
+/// The job's filters: plain names as expressions on `github.ref_name`, regexes as one shell
+/// condition for the guard step.
+fn conditions(cx: &mut Cx, j: &Job, notes: &mut Vec<String>) -> (Vec<String>, Option<String>) {
+    let mut exact = Vec::new();
+    let mut regex = Vec::new();
+    for n in &j.filtered {
+        for (f, wanted) in [(&n.model.tag, true), (&n.model.exclude, false)] {
+            let Some(f) = f else { continue };
+            match Filter::compile(&f.value) {
+                Ok(Filter::Exact(s)) => {
+                    let op = if wanted { "==" } else { "!=" };
+                    exact.push(format!("github.ref_name {op} '{}'", s.replace('\'', "''")));
+                }
+                _ => regex.push(*n),
+            }
+        }
+    }
+    regex.dedup_by(|a, b| std::ptr::eq(*a, *b));
+    let guards: Vec<String> = regex.iter().filter_map(|n| script::guard_of(cx, n, notes)).collect();
+    (exact, (!guards.is_empty()).then(|| guards.join(" && ")))
+}

@@ -1,0 +1,148 @@
+//! `.gitlab-ci.yml`: Slipway mode runs `slipway steps`; native mode is a stage per top-level
+//! step with `rules:` from the filters (GitLab's `=~` is RE2, as Codeship's filters were).
+
+use super::layout::{self, Job};
+use super::tree::Node;
+use super::yaml::{comments, item, scalar};
+use super::{Cx, Mode, SecretSource, header, script};
+use crate::plan::filter::Filter;
+use std::fmt::Write;
+
+const PRELUDE: &str = r#"CS_TAG="$CI_COMMIT_REF_NAME"
+CS_RUN="gl-${CI_JOB_ID}"
+CS_PROJECT_ID="$CI_PROJECT_ID"
+CS_BUILD_ID="$CI_PIPELINE_ID"
+CS_REPO_NAME="$CI_PROJECT_NAME"
+CS_BRANCH="$CI_COMMIT_REF_NAME"
+CS_COMMIT_ID="$CI_COMMIT_SHA"
+CS_COMMIT_MESSAGE=$(git log -1 --format=%B 2>/dev/null)
+CS_COMMIT_DESCRIPTION=$(git describe --abbrev=1 --tags --always 2>/dev/null)
+CS_COMMITTER_NAME=$(git log -1 --format=%cn 2>/dev/null)
+CS_COMMITTER_EMAIL=$(git log -1 --format=%ce 2>/dev/null)
+CS_COMMITTER_USERNAME=""
+CS_TIMESTAMP=$(date +%s)
+cs_secret_file() { eval "printf '%s' \"\$$1\""; }
+"#;
+
+pub fn slipway(cx: &mut Cx) -> String {
+    let mut out = header(cx, Mode::Slipway);
+    let needs_key = needs_key(cx);
+    out.push_str(
+        "# Slipway talks to the Docker engine of the `docker:dind` service; on a shell runner with\n\
+         # Docker, remove `image`, `services` and `variables`.\n",
+    );
+    if needs_key {
+        let name = cx.secret(SecretSource::Key);
+        let _ = writeln!(out, "# Needs the CI/CD variable {name} (the project key): see `slipway export --help`.");
+    }
+    out.push_str(
+        "# Manual groups run when the pipeline is started with the variable CODESHIP_APPROVE=1.\n\
+         stages:\n  - codeship\n\ncodeship:\n  stage: codeship\n  image: rust:1.95\n  services:\n    - docker:27-dind\n  variables:\n    DOCKER_HOST: tcp://docker:2375\n    DOCKER_TLS_CERTDIR: \"\"\n",
+    );
+    let mut s = String::from(
+        "# Replace with how you install Slipway (e.g. a release binary).\ncommand -v slipway >/dev/null || cargo install --locked slipway\n",
+    );
+    let mut flags = super::github::slipway_flags(cx);
+    if needs_key {
+        s.push_str("key=$(mktemp)\n(umask 077; printf '%s' \"$CODESHIP_AES\" > \"$key\")\n");
+        flags.push_str(" --key-path \"$key\"");
+    }
+    let _ = writeln!(
+        s,
+        "slipway steps{flags} --tag \"$CI_COMMIT_REF_NAME\" --ci-commit-id \"$CI_COMMIT_SHA\" --ci-build-id \"$CI_PIPELINE_ID\" --ci-project-id \"$CI_PROJECT_ID\" --ci-repo-name \"$CI_PROJECT_NAME\" --push ${{CODESHIP_APPROVE:+--approve}}"
+    );
+    out.push_str("  script:\n");
+    item(&mut out, 4, &s);
+    out
+}
+
+pub(super) fn needs_key(cx: &Cx) -> bool {
+    let s = &cx.input.checked.services;
+    let any_service = s.services.iter().any(|svc| {
+        !svc.encrypted_env_file.is_empty()
+            || !svc.encrypted_environment.is_empty()
+            || svc.encrypted_dockercfg_path.is_some()
+            || svc.build.as_ref().is_some_and(|b| b.encrypted_args.is_some() || b.encrypted_args_file.is_some())
+    });
+    any_service || cx.input.plan.leaves().iter().any(|l| l.encrypted_dockercfg_path.is_some())
+}
+
+pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
+    let mut out = header(cx, Mode::Native);
+    out.push_str(
+        "# Jobs need a POSIX shell, git and a Docker engine (a shell runner with Docker, or an image\n\
+         # with the docker CLI and a docker:dind service).\n",
+    );
+    let jobs = layout::jobs(cx, nodes);
+    let mut stages: Vec<&str> = Vec::new();
+    for j in &jobs {
+        if !stages.contains(&j.stage_name.as_str()) {
+            stages.push(&j.stage_name);
+        }
+    }
+    out.push_str("stages:\n");
+    for s in &stages {
+        let _ = writeln!(out, "  - {}", scalar(s));
+    }
+    let mut body = String::new();
+    for j in &jobs {
+        body.push('\n');
+        job(cx, j, &mut body);
+    }
+    if !cx.secrets.is_empty() {
+        out.push_str("# CI/CD variables of type File this pipeline reads (create them with):\n");
+        for s in &cx.secrets {
+            let _ = writeln!(out, "#   {}", s.command);
+        }
+    }
+    out + &body
+}
+
+fn job(cx: &mut Cx, j: &Job, out: &mut String) {
+    let mut notes = Vec::new();
+    let script = script::job(cx, j.root, PRELUDE, &mut notes);
+    let rules = rules(j);
+    comments(out, 0, &notes);
+    let _ = writeln!(out, "{}:\n  stage: {}", scalar(&j.name), scalar(&j.stage_name));
+    if !rules.is_empty() || j.manual {
+        out.push_str("  rules:\n");
+        let when = if j.manual { "manual" } else { "on_success" };
+        if rules.is_empty() {
+            let _ = writeln!(out, "    - when: {when}");
+        } else {
+            let _ = writeln!(out, "    - if: {}\n      when: {when}\n    - when: never", scalar(&rules.join(" && ")));
+        }
+        if j.manual {
+            out.push_str("  allow_failure: false\n");
+        }
+    }
+    out.push_str("  script:\n");
+    item(out, 4, &script);
+}
+
+/// GitLab's condition for each filtered step's `tag`/`exclude`.
+fn rules(j: &Job) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in &j.filtered {
+        if let Some(t) = &n.model.tag {
+            out.push(test(&t.value, true));
+        }
+        if let Some(e) = &n.model.exclude {
+            out.push(test(&e.value, false));
+        }
+    }
+    out
+}
+
+fn test(pattern: &str, wanted: bool) -> String {
+    match Filter::compile(pattern) {
+        Ok(Filter::Exact(s)) => {
+            let op = if wanted { "==" } else { "!=" };
+            format!("$CI_COMMIT_REF_NAME {op} \"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+        _ => {
+            let op = if wanted { "=~" } else { "!~" };
+            format!("$CI_COMMIT_REF_NAME {op} /{}/", pattern.replace('/', "\\/"))
+        }
+    }
+}

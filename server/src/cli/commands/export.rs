@@ -1,0 +1,151 @@
+//! `slipway export github-actions|gitlab-ci`: the core translates; this reads the files,
+//! writes the result atomically and, only when asked, the secrets' values (owner-only).
+
+use crate::cli::{ConfigErrors, ProjectArgs};
+use crate::fsutil::{read_limited, write_atomic};
+use crate::project;
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use slipway_core::Report;
+use slipway_core::crypto;
+use slipway_core::export::{self, Forge, Mode, SecretSource};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ForgeArg {
+    GithubActions,
+    GitlabCi,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ModeArg {
+    /// The forge installs Slipway and runs `slipway steps` on the files.
+    Slipway,
+    /// A translation to the forge's jobs and plain `docker` commands.
+    Native,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The forge to write for.
+    #[arg(value_enum)]
+    pub forge: ForgeArg,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Where to write [default: DIR/.github/workflows/codeship.yml or DIR/.gitlab-ci.yml].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t = ModeArg::Slipway)]
+    pub mode: ModeArg,
+    /// Also write the secrets' values (decrypted) to this file, owner-only, as a JSON object.
+    #[arg(long)]
+    pub secrets_to: Option<PathBuf>,
+    /// The project key, for --secrets-to [default: DIR/codeship.aes].
+    #[arg(long, env = "SLIPWAY_KEY_PATH")]
+    pub key_path: Option<PathBuf>,
+}
+
+pub fn run(args: ExportArgs) -> Result<ExitCode> {
+    let forge = match args.forge {
+        ForgeArg::GithubActions => Forge::GithubActions,
+        ForgeArg::GitlabCi => Forge::GitlabCi,
+    };
+    let mode = match args.mode {
+        ModeArg::Slipway => Mode::Slipway,
+        ModeArg::Native => Mode::Native,
+    };
+    let files = project::load(&args.project)?;
+    let checked = slipway_core::check(&files.services, &files.steps);
+    if checked.report.has_errors() {
+        eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
+        return Err(ConfigErrors.into());
+    }
+    let plan = slipway_core::plan::plan(&checked.services, &checked.steps, &export::plan_options());
+    let input = export::Input {
+        services_file: &files.services,
+        steps_file: &files.steps,
+        checked: &checked,
+        plan: &plan,
+        dir: ".",
+    };
+    let result = export::export(&input, forge, mode);
+    let out = args.out.clone().unwrap_or_else(|| args.project.dir.join(forge.default_path()));
+    if out.exists() && !args.force {
+        bail!("{} already exists; pass --force to replace it", out.display());
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if let Some(path) = &args.secrets_to {
+        write_secrets(&args, &files.services_dir, &checked.services, &result.secrets, path)?;
+    }
+    write_atomic(&out, result.text.as_bytes(), false)?;
+    if !result.diagnostics.is_empty() {
+        eprint!("{}", Report::new(result.diagnostics.clone()).render_text(&[&files.services, &files.steps]));
+    }
+    eprintln!("wrote {} ({} mode, {} not exact)", out.display(), args.mode_name(), result.diagnostics.len());
+    if !result.secrets.is_empty() {
+        eprintln!("secrets it reads (values are never printed; --secrets-to FILE writes them):");
+        for s in &result.secrets {
+            eprintln!("  {}: {}", s.name, s.command);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl ExportArgs {
+    fn mode_name(&self) -> &'static str {
+        match self.mode {
+            ModeArg::Slipway => "slipway",
+            ModeArg::Native => "native",
+        }
+    }
+}
+
+/// The secrets' values as a JSON object, decrypted with the project key, written owner-only.
+fn write_secrets(
+    args: &ExportArgs,
+    services_dir: &std::path::Path,
+    services: &slipway_core::model::ServicesFile,
+    secrets: &[export::SecretRef],
+    path: &std::path::Path,
+) -> Result<()> {
+    if crate::gitinfo::GitInfo::tracked_candidate(path) == Some(true) {
+        bail!(
+            "{} is inside a git work tree and not ignored; the decrypted secrets would be one `git add` from being committed.\n  \
+             write them elsewhere, or ignore the file first",
+            path.display()
+        );
+    }
+    let key_path = args.key_path.clone().unwrap_or_else(|| args.project.dir.join("codeship.aes"));
+    let key = crate::keyfile::load_key(&key_path)?;
+    let mut values = serde_json::Map::new();
+    for s in secrets {
+        let plain = match &s.source {
+            SecretSource::Key => key.to_file_text().into_bytes(),
+            SecretSource::File(f) => {
+                let p = services_dir.join(f);
+                let data = read_limited(&p, 16 * 1024 * 1024)?;
+                crypto::decrypt(&key, &data).with_context(|| format!("cannot decrypt {}", p.display()))?.0
+            }
+            SecretSource::Inline { what, span } => {
+                let blob = services
+                    .services
+                    .iter()
+                    .flat_map(|svc| &svc.encrypted_environment)
+                    .find(|b| b.span == *span)
+                    .with_context(|| format!("{what} not found"))?;
+                crypto::decrypt(&key, blob.value.trim().as_bytes()).with_context(|| format!("cannot decrypt {what}"))?.0
+            }
+        };
+        let text = String::from_utf8(plain).map_err(|_| anyhow::anyhow!("secret {} is not text", s.name))?;
+        values.insert(s.name.clone(), serde_json::Value::String(text));
+    }
+    write_atomic(path, serde_json::to_string_pretty(&values)?.as_bytes(), true)?;
+    eprintln!("wrote the values of {} secrets to {} (owner-only)", values.len(), path.display());
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! `slipway rekey`: re-encrypt every secret a project's configuration references under a new
+//! key, all or nothing. With CodeShip gone nobody can rotate a leaked key for us any more.
+//!
+//! Three phases, so a failure anywhere before the last leaves every file as it was:
+//! 1. read and decrypt everything with the old key (nothing is written);
+//! 2. re-encrypt in memory and check each result decrypts to the same bytes under the new key;
+//! 3. write every output to a temporary file beside its target, then rename them into place.
+//!    A rename that fails puts back the files already renamed (their old bytes are in memory)
+//!    and removes a key file this run created.
+
+use crate::cli::{ConfigErrors, ProjectArgs};
+use crate::fsutil::{read_limited, write_atomic, write_new};
+use crate::gitinfo::GitInfo;
+use crate::project;
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use clap::Args;
+use slipway_core::crypto::{self, Format, Key};
+use slipway_core::model::{ServicesFile, Step, StepsFile};
+use slipway_core::{SourceFile, Span};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The executor's limit for encrypted files; rekey reads no more than a run would.
+const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
+
+#[derive(Args, Debug)]
+pub struct RekeyArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The current project key [default: DIR/codeship.aes].
+    #[arg(long, env = "SLIPWAY_KEY_PATH")]
+    pub key_path: Option<PathBuf>,
+    /// The new key: used if it exists, else generated there (owner-only; refused inside a git
+    /// work tree unless ignored, like `slipway generate`).
+    #[arg(long)]
+    pub new_key_path: PathBuf,
+    /// Upgrade v1 and v2 secrets to the authenticated format (default: keep each one's format).
+    #[arg(long, value_parser = ["aead"])]
+    pub format: Option<String>,
+}
+
+/// What the configuration says is encrypted: a file it names, or a value written inline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Secret {
+    File { path: PathBuf, what: String },
+    Inline { span: Span, value: String, what: String },
+}
+
+/// Every encrypted file and inline value the configuration references, in file order, each
+/// file once (two services may share one env file).
+fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Secret> {
+    let mut out = Vec::new();
+    let mut file = |rel: &str, what: String| {
+        let path = dir.join(rel);
+        if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
+            out.push(Secret::File { path, what });
+        }
+    };
+    for svc in &services.services {
+        let name = &svc.name.value;
+        for f in &svc.encrypted_env_file {
+            file(&f.value, format!("`encrypted_env_file` of service `{name}`"));
+        }
+        if let Some(f) = svc.build.as_ref().and_then(|b| b.encrypted_args_file.as_ref()) {
+            file(&f.value, format!("`build.encrypted_args_file` of service `{name}`"));
+        }
+        if let Some(f) = &svc.encrypted_dockercfg_path {
+            file(&f.value, format!("`encrypted_dockercfg_path` of service `{name}`"));
+        }
+    }
+    fn walk(steps: &[Step], file: &mut dyn FnMut(&str, String)) {
+        for step in steps {
+            if let Some(f) = &step.encrypted_dockercfg_path {
+                let name = step.name.as_ref().map_or("(unnamed)", |n| n.value.as_str());
+                file(&f.value, format!("`encrypted_dockercfg_path` of step `{name}`"));
+            }
+            if let slipway_core::model::StepKind::Group { steps, .. } = &step.kind {
+                walk(steps, file);
+            }
+            walk(&step.on_fail, file);
+        }
+    }
+    walk(&steps.steps, &mut file);
+    for svc in &services.services {
+        let name = &svc.name.value;
+        for blob in &svc.encrypted_environment {
+            let what = format!("`encrypted_environment` of service `{name}`");
+            out.push(Secret::Inline { span: blob.span, value: blob.value.clone(), what });
+        }
+        if let Some(blob) = svc.build.as_ref().and_then(|b| b.encrypted_args.as_ref()) {
+            let what = format!("`build.encrypted_args` of service `{name}`");
+            out.push(Secret::Inline { span: blob.span, value: blob.value.clone(), what });
+        }
+    }
+    out
+}
+
+/// Every inline encrypted value of a services file, in file order.
+fn inline_values(services: &ServicesFile) -> Vec<&str> {
+    let mut out = Vec::new();
+    for svc in &services.services {
+        let build_args = svc.build.as_ref().and_then(|b| b.encrypted_args.as_ref());
+        out.extend(svc.encrypted_environment.iter().chain(build_args).map(|b| b.value.as_str()));
+    }
+    out
+}
+
+/// One secret, decrypted: where it lives, what it was and what it becomes.
+struct Rewrite {
+    secret: Secret,
+    plain: Vec<u8>,
+    from: Format,
+    to: Format,
+    /// The new ciphertext (for a file, its whole content; inline, the value's text).
+    new: Vec<u8>,
+}
+
+/// Inline values are written on one line without the header's LF in some projects; the
+/// executor trims them the same way.
+fn decrypt_blob(key: &Key, blob: &str) -> Result<(Vec<u8>, Format), crypto::CryptoError> {
+    crypto::decrypt(key, blob.trim().as_bytes())
+}
+
+/// v1 has no integrity check: a wrong key decrypts to garbage. Before re-encrypting garbage
+/// under a new key (and losing the secret), require it to be what the executor would read.
+fn check_v1_plaintext(secret: &Secret, plain: &[u8]) -> Result<()> {
+    let what = match secret {
+        Secret::File { what, .. } | Secret::Inline { what, .. } => what,
+    };
+    let ok = if what.contains("dockercfg") {
+        slipway_core::dockercfg::DockerCfg::parse(plain).is_ok()
+    } else {
+        std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok())
+    };
+    if !ok {
+        bail!(
+            "{what} is a v1 file (no integrity check) and did not decrypt to what it should hold: is --key-path the key it was made with?"
+        );
+    }
+    Ok(())
+}
+
+fn random() -> Result<[u8; crypto::RANDOM_BYTES]> {
+    let mut r = [0u8; crypto::RANDOM_BYTES];
+    getrandom::fill(&mut r).map_err(|e| anyhow!("no randomness available: {e}"))?;
+    Ok(r)
+}
+
+/// Encrypt in `format`, v1 included. The core writes only v2 and aead; a v1 file is jet's v2
+/// body without its checksum: v2 is base64(IV ‖ CFB(hex(md5(p)) ‖ p)) and the checksum is
+/// exactly two AES blocks, so with full-block CFB the ciphertext of `p` from byte 32 on is
+/// `p` encrypted with the second ciphertext block as its IV: a valid v1 file whose IV is an
+/// encrypted (unpredictable) block. Phase 2 decrypts every result to prove it.
+fn encrypt_as(key: &Key, plain: &[u8], format: Format) -> Result<Vec<u8>> {
+    if format != Format::V1 {
+        return Ok(crypto::encrypt(key, plain, format, &random()?)?);
+    }
+    let v2 = crypto::encrypt(key, plain, Format::V2, &random()?)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = b64.decode(&v2[crypto::V2_HEADER.len()..]).context("v2 output is base64")?;
+    Ok(b64.encode(&body[32..]).into_bytes())
+}
+
+/// How an inline value is written back into YAML: base64 alone is a plain scalar; a value
+/// with a header line is a double-quoted scalar with `\n` (base64 needs no other escape).
+fn yaml_scalar(ciphertext: &[u8]) -> String {
+    let text = String::from_utf8_lossy(ciphertext);
+    if text.contains('\n') { format!("\"{}\"", text.replace('\n', "\\n")) } else { text.into_owned() }
+}
+
+fn key_for(args: &RekeyArgs) -> Result<(Key, Key, bool)> {
+    let old_path = args.key_path.clone().unwrap_or_else(|| args.project.dir.join("codeship.aes"));
+    let old = crate::keyfile::load_key(&old_path)?;
+    let (new, generate) = if args.new_key_path.exists() {
+        (crate::keyfile::load_key(&args.new_key_path)?, false)
+    } else {
+        if GitInfo::tracked_candidate(&args.new_key_path) == Some(true) {
+            let name = args.new_key_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            bail!(
+                "{} is inside a git work tree and not ignored; a committed key exposes every secret.\n  \
+                 ignore it first: echo '{name}' >> .gitignore",
+                args.new_key_path.display()
+            );
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness available: {e}"))?;
+        (Key::from_bytes(bytes), true)
+    };
+    if new.to_file_text() == old.to_file_text() {
+        bail!("{} holds the same key as {}; nothing to rotate", args.new_key_path.display(), old_path.display());
+    }
+    Ok((old, new, generate))
+}
+
+pub fn run(args: RekeyArgs) -> Result<ExitCode> {
+    let upgrade = args.format.as_deref().map(|_| Format::Aead);
+    let files = project::load(&args.project)?;
+    let checked = slipway_core::check(&files.services, &files.steps);
+    if checked.report.has_errors() {
+        eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
+        return Err(ConfigErrors.into());
+    }
+    let (old, new, generate) = key_for(&args)?;
+    let secrets = references(&files.services_dir, &checked.services, &checked.steps);
+    if secrets.is_empty() {
+        eprintln!("slipway: the configuration references no encrypted file or value; nothing to rekey");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rewrites = decrypt_all(&files.services, &secrets, &old)?;
+    let rewrites = reencrypt_all(rewrites, &new, upgrade)?;
+    let services_path = services_path(&args.project, &files.services);
+    let outputs = outputs(&files.services, &files.steps, &services_path, &rewrites, &new)?;
+    commit(&outputs, generate.then_some((&args.new_key_path, &new)))?;
+    report(&rewrites, &services_path, generate.then_some(&args.new_key_path));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The services file's path on disk (its `SourceFile` name is a display name).
+fn services_path(project_args: &ProjectArgs, services: &SourceFile) -> PathBuf {
+    let p = PathBuf::from(&services.name);
+    if p.exists() { p } else { project_args.dir.join(p.file_name().unwrap_or_default()) }
+}
+
+/// Phase 1: read and decrypt every secret with the old key.
+fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key) -> Result<Vec<Rewrite>> {
+    let mut out = Vec::new();
+    for secret in secrets {
+        let (plain, from) = match secret {
+            Secret::File { path, what } => {
+                let data = read_limited(path, MAX_ENCRYPTED).with_context(|| format!("{what}: nothing was changed"))?;
+                crypto::decrypt(old, &data)
+                    .with_context(|| format!("cannot decrypt {} ({what}); nothing was changed", path.display()))?
+            }
+            Secret::Inline { span, value, what } => {
+                let (line, col) = services.line_col(span.start);
+                decrypt_blob(old, value).with_context(|| {
+                    format!("cannot decrypt {what} at {}:{line}:{col}; nothing was changed", services.name)
+                })?
+            }
+        };
+        if from == Format::V1 {
+            check_v1_plaintext(secret, &plain).context("nothing was changed")?;
+        }
+        out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new() });
+    }
+    Ok(out)
+}
+
+/// Phase 2: encrypt under the new key and prove each result decrypts to the same bytes.
+fn reencrypt_all(rewrites: Vec<Rewrite>, new: &Key, upgrade: Option<Format>) -> Result<Vec<Rewrite>> {
+    rewrites
+        .into_iter()
+        .map(|mut r| {
+            r.to = upgrade.unwrap_or(r.from);
+            r.new = encrypt_as(new, &r.plain, r.to)?;
+            let (back, format) = crypto::decrypt(new, &r.new).context("re-encrypted secret does not decrypt")?;
+            if back != r.plain || format != r.to {
+                bail!("re-encrypted secret does not decrypt to the same bytes; nothing was changed");
+            }
+            Ok(r)
+        })
+        .collect()
+}
+
+/// One file to replace: its path, old and new content.
+struct Output {
+    path: PathBuf,
+    old: Vec<u8>,
+    new: Vec<u8>,
+}
+
+/// The new content of every file to replace, in path order: each encrypted file, and the
+/// services file with its inline values replaced (checked by parsing it again).
+fn outputs(
+    services: &SourceFile,
+    steps: &SourceFile,
+    services_path: &Path,
+    rewrites: &[Rewrite],
+    new: &Key,
+) -> Result<Vec<Output>> {
+    let mut by_path = BTreeMap::new();
+    let mut edits = Vec::new();
+    for r in rewrites {
+        match &r.secret {
+            Secret::File { path, .. } => {
+                let old = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                by_path.insert(path.clone(), Output { path: path.clone(), old, new: r.new.clone() });
+            }
+            Secret::Inline { span, .. } => edits.push((*span, yaml_scalar(&r.new), r.plain.clone())),
+        }
+    }
+    if !edits.is_empty() {
+        let text = replace_spans(&services.text, &edits);
+        verify_inline(services, steps, &text, &edits, new)?;
+        by_path.insert(
+            services_path.to_path_buf(),
+            Output {
+                path: services_path.to_path_buf(),
+                old: services.text.clone().into_bytes(),
+                new: text.into_bytes(),
+            },
+        );
+    }
+    Ok(by_path.into_values().collect())
+}
+
+/// `text` with each span replaced, last first so earlier offsets stay valid.
+fn replace_spans(text: &str, edits: &[(Span, String, Vec<u8>)]) -> String {
+    let mut sorted: Vec<_> = edits.iter().collect();
+    sorted.sort_by_key(|(span, ..)| std::cmp::Reverse(span.start));
+    let mut out = text.to_string();
+    for (span, scalar, _) in sorted {
+        out.replace_range(span.start as usize..span.end as usize, scalar);
+    }
+    out
+}
+
+/// The rewritten services file must parse to the same configuration with every inline value
+/// decrypting to its old plaintext under the new key; a value written through an alias or in
+/// an unusual scalar style would otherwise be corrupted silently.
+fn verify_inline(
+    services: &SourceFile,
+    steps: &SourceFile,
+    text: &str,
+    edits: &[(Span, String, Vec<u8>)],
+    new: &Key,
+) -> Result<()> {
+    let rewritten = SourceFile::new(services.name.clone(), text);
+    let checked = slipway_core::check(&rewritten, steps);
+    let values = inline_values(&checked.services);
+    let mut plains: Vec<&[u8]> = edits.iter().map(|(_, _, p)| p.as_slice()).collect();
+    let mut got = Vec::new();
+    for v in values {
+        got.push(decrypt_blob(new, v).map(|(p, _)| p).ok());
+    }
+    let ok = got.len() == plains.len()
+        && got.iter().all(|g| {
+            g.as_ref().and_then(|g| plains.iter().position(|p| *p == g.as_slice())).map(|i| plains.remove(i)).is_some()
+        });
+    if !ok {
+        bail!(
+            "cannot rewrite the inline encrypted values of {} safely (written through an alias or an unusual YAML style?); nothing was changed",
+            services.name
+        );
+    }
+    Ok(())
+}
+
+/// Phase 3: stage every output beside its target, then rename; undo on a failed rename.
+fn commit(outputs: &[Output], new_key: Option<(&PathBuf, &Key)>) -> Result<()> {
+    let mut staged = Vec::new();
+    for o in outputs {
+        staged.push(stage(o).with_context(|| format!("cannot write {}; nothing was changed", o.path.display()))?);
+    }
+    if let Some((path, key)) = new_key {
+        write_new(path, key.to_file_text().as_bytes(), true)
+            .with_context(|| format!("cannot write the new key {}; nothing was changed", path.display()))?;
+    }
+    for (i, (tmp, o)) in staged.into_iter().zip(outputs).enumerate() {
+        if let Err(e) = tmp.persist(&o.path) {
+            let undone = undo(&outputs[..i], new_key.map(|(p, _)| p.as_path()));
+            return Err(anyhow!(e.error)).with_context(|| format!("cannot replace {}; {undone}", o.path.display()));
+        }
+    }
+    Ok(())
+}
+
+/// A temporary file beside `o.path` with the new content and the old file's permissions.
+fn stage(o: &Output) -> Result<tempfile::NamedTempFile> {
+    let dir = o.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".slipway-rekey-").tempfile_in(dir)?;
+    tmp.write_all(&o.new)?;
+    tmp.as_file().sync_all()?;
+    let perms = std::fs::metadata(&o.path)?.permissions();
+    std::fs::set_permissions(tmp.path(), perms)?;
+    Ok(tmp)
+}
+
+/// Put back the files already replaced and remove the key this run created.
+fn undo(done: &[Output], new_key: Option<&Path>) -> String {
+    let failed: Vec<String> = done
+        .iter()
+        .filter(|o| write_atomic(&o.path, &o.old, false).is_err())
+        .map(|o| o.path.display().to_string())
+        .collect();
+    if let Some(p) = new_key {
+        let _ = std::fs::remove_file(p);
+    }
+    if failed.is_empty() {
+        "every file was put back as it was".into()
+    } else {
+        format!("COULD NOT RESTORE {} (still encrypted with the new key, which was removed)", failed.join(", "))
+    }
+}
+
+fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>) {
+    if let Some(p) = new_key {
+        println!("wrote a new key to {} (keep it out of version control)", p.display());
+    }
+    for r in rewrites {
+        let change = if r.from == r.to {
+            r.to.as_str().to_string()
+        } else {
+            format!("{} → {}", r.from.as_str(), r.to.as_str())
+        };
+        match &r.secret {
+            Secret::File { path, what } => println!("rewrote {} ({change}): {what}", path.display()),
+            Secret::Inline { what, .. } => println!("rewrote {} ({change}): inline {what}", services_path.display()),
+        }
+    }
+    if rewrites.iter().any(|r| r.to == Format::V1) {
+        eprintln!("note: v1 has no integrity check; `--format aead` upgrades such secrets");
+    }
+}

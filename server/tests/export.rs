@@ -1,0 +1,482 @@
+//! `slipway export`: golden files for every Codeship example in both forges and modes, the
+//! forges' own checkers on every generated file, and equivalence on the real engine: the
+//! native GitLab export run by gitlab-ci-local's shell executor runs the same steps with the
+//! same output, and pushes the same tag, as `slipway steps`.
+
+use assert_cmd::Command;
+use slipway_core::SourceFile;
+use slipway_core::export::{Export, Forge, Mode, export_files};
+use std::path::{Path, PathBuf};
+
+fn slipway() -> Command {
+    let mut c = Command::cargo_bin("slipway").unwrap();
+    c.env_remove("SLIPWAY_KEY_PATH").env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    c
+}
+
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every example project: ours and the shared copy (when present on this machine).
+fn examples() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for root in [manifest().join("../core/tests/fixtures/examples"), PathBuf::from("/work/shared/examples")] {
+        let Ok(entries) = std::fs::read_dir(&root) else { continue };
+        let mut found: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        found.sort();
+        dirs.extend(found);
+    }
+    assert!(dirs.len() >= 21, "the examples are missing: {dirs:?}");
+    dirs
+}
+
+const ALL: [(Forge, Mode); 4] = [
+    (Forge::GithubActions, Mode::Slipway),
+    (Forge::GithubActions, Mode::Native),
+    (Forge::GitlabCi, Mode::Slipway),
+    (Forge::GitlabCi, Mode::Native),
+];
+
+fn label(forge: Forge, mode: Mode) -> String {
+    format!("{}-{}", forge.command_name(), if mode == Mode::Slipway { "slipway" } else { "native" })
+}
+
+/// The export of a project folder, with file names as a repository has them (so the shared
+/// copy of an example gives the same text as ours).
+fn export_dir(dir: &Path, forge: Forge, mode: Mode) -> Export {
+    let read = |name: &str| SourceFile::new(name, std::fs::read_to_string(dir.join(name)).unwrap());
+    export_files(&read("codeship-services.yml"), &read("codeship-steps.yml"), forge, mode)
+}
+
+/// What a reviewer sees: the warnings as the CLI prints them, then the file.
+fn golden_text(dir: &Path, e: &Export) -> String {
+    let read = |name: &str| SourceFile::new(name, std::fs::read_to_string(dir.join(name)).unwrap());
+    let (services, steps) = (read("codeship-services.yml"), read("codeship-steps.yml"));
+    let warnings = slipway_core::Report::new(e.diagnostics.clone()).render_text(&[&services, &steps]);
+    let secrets: String = e.secrets.iter().map(|s| format!("secret {}: {}\n", s.name, s.command)).collect();
+    format!("{warnings}{secrets}---\n{}", e.text)
+}
+
+#[test]
+fn golden_exports_of_every_example() {
+    for dir in examples() {
+        for (forge, mode) in ALL {
+            let e = export_dir(&dir, forge, mode);
+            let name = format!("{}__{}", dir.file_name().unwrap().to_str().unwrap(), label(forge, mode));
+            insta::assert_snapshot!(name, golden_text(&dir, &e));
+        }
+    }
+}
+
+#[test]
+fn untranslatable_parts_are_warnings_with_positions_and_comments() {
+    let services = SourceFile::new("codeship-services.yml", "app:\n  image: busybox\n  cached: true\n");
+    let steps = SourceFile::new(
+        "codeship-steps.yml",
+        "- service: app\n  command: true\n- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ printf \\\"%.7s\\\" .CommitID }}\"\n",
+    );
+    for forge in [Forge::GithubActions, Forge::GitlabCi] {
+        let e = export_files(&services, &steps, forge, Mode::Native);
+        let at: Vec<String> =
+            e.diagnostics.iter().map(|d| format!("{}:{}:{} {}", d.file, d.line, d.column, d.code.as_str())).collect();
+        assert_eq!(at, ["codeship-services.yml:1:1 SW501", "codeship-steps.yml:6:14 SW501"], "{forge:?}");
+        for d in &e.diagnostics {
+            let comment = format!("# {}:{}:{}: {}", d.file, d.line, d.column, d.message);
+            assert!(e.text.contains(&comment), "{forge:?}: no comment `{comment}` in\n{}", e.text);
+        }
+    }
+}
+
+#[test]
+fn secrets_are_named_never_valued() {
+    let services = SourceFile::new(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  encrypted_env_file: deploy/env.encrypted\n",
+    );
+    let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: true\n");
+    let gh = export_files(&services, &steps, Forge::GithubActions, Mode::Native);
+    assert_eq!(gh.secrets.len(), 1);
+    assert_eq!(gh.secrets[0].name, "CODESHIP_SECRET_DEPLOY_ENV");
+    assert!(gh.secrets[0].command.contains("gh secret set CODESHIP_SECRET_DEPLOY_ENV"));
+    assert!(gh.text.contains("CODESHIP_SECRET_DEPLOY_ENV: ${{ secrets.CODESHIP_SECRET_DEPLOY_ENV }}"));
+    let gl = export_files(&services, &steps, Forge::GitlabCi, Mode::Native);
+    assert!(gl.secrets[0].command.contains("glab variable set CODESHIP_SECRET_DEPLOY_ENV --type file"));
+    let slip = export_files(&services, &steps, Forge::GithubActions, Mode::Slipway);
+    assert_eq!(slip.secrets[0].name, "CODESHIP_AES");
+}
+
+/// A tool the script `tests/env/export-tools.sh` installs, or a loud skip when it did not run.
+fn tool(var: &str) -> Option<String> {
+    let t = std::env::var(var).ok();
+    if t.is_none() {
+        eprintln!(
+            "\n*** SKIPPED: {var} is not set; run `eval \"$(bash tests/env/up.sh)\"` (it runs tests/env/export-tools.sh) ***\n"
+        );
+    }
+    t
+}
+
+#[test]
+fn actionlint_accepts_every_generated_workflow() {
+    let Some(actionlint) = tool("SLIPWAY_ACTIONLINT") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for dir in examples() {
+        for mode in [Mode::Slipway, Mode::Native] {
+            let e = export_dir(&dir, Forge::GithubActions, mode);
+            let f = out.path().join(format!(
+                "{}-{}.yml",
+                dir.file_name().unwrap().to_str().unwrap(),
+                label(Forge::GithubActions, mode)
+            ));
+            std::fs::write(&f, e.text).unwrap();
+            files.push(f);
+        }
+    }
+    let r = std::process::Command::new(&actionlint).args(&files).output().unwrap();
+    let report = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success() && report.trim().is_empty(), "actionlint found problems:\n{report}");
+    // The checker is real: a broken workflow fails it.
+    let bad = out.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ nope.x }}\n",
+    )
+    .unwrap();
+    assert!(!std::process::Command::new(&actionlint).arg(&bad).status().unwrap().success());
+}
+
+/// A git repository holding `files`, committed on `branch`, as gitlab-ci-local needs.
+fn repo(files: &Path, branch: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(files, d.path());
+    git(d.path(), &["init", "-q", "-b", branch]);
+    git(d.path(), &["add", "-A"]);
+    git(
+        d.path(),
+        &["-c", "user.name=Slipway Test", "-c", "user.email=test@slipway.invalid", "commit", "-qm", "export test"],
+    );
+    d
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let s = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    assert!(s.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&s.stderr));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+fn gitlab_ci_local(bin: &str, dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
+        .current_dir(dir)
+        .env("HOME", dir.join(".home"))
+        .env("NO_COLOR", "1")
+        .env("FORCE_COLOR", "0")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn gitlab_ci_local_lists_every_generated_file() {
+    let Some(bin) = tool("SLIPWAY_GITLAB_CI_LOCAL") else { return };
+    // One checkout for all; each distinct text once (the shared examples repeat ours, and
+    // Slipway mode differs little between projects): gitlab-ci-local takes seconds a file.
+    let r = repo(&manifest().join("../core/tests/fixtures/examples/00.aggregate"), "master");
+    let mut seen = std::collections::HashSet::new();
+    for dir in examples() {
+        for mode in [Mode::Slipway, Mode::Native] {
+            let e = export_dir(&dir, Forge::GitlabCi, mode);
+            if !seen.insert(e.text.clone()) {
+                continue;
+            }
+            std::fs::write(r.path().join(".gitlab-ci.yml"), &e.text).unwrap();
+            let out = gitlab_ci_local(&bin, r.path(), &["--list"]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("stage"),
+                "{} {mode:?}: gitlab-ci-local --list failed:\n{stdout}\n{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // The checker is real: a job without a script fails it.
+    std::fs::write(r.path().join(".gitlab-ci.yml"), "job:\n  stage: test\n").unwrap();
+    assert!(!gitlab_ci_local(&bin, r.path(), &["--list"]).status.success());
+}
+
+// ---- equivalence on the real engine ----
+
+struct Env {
+    registry: String,
+    user: String,
+    password: String,
+}
+
+fn docker_env() -> Option<Env> {
+    if std::env::var("SLIPWAY_TEST_DOCKER").is_err() {
+        eprintln!("\n*** SKIPPED: SLIPWAY_TEST_DOCKER is not set; run `eval \"$(bash tests/env/up.sh)\"` ***\n");
+        return None;
+    }
+    Some(Env {
+        registry: std::env::var("SLIPWAY_TEST_REGISTRY").unwrap(),
+        user: std::env::var("SLIPWAY_TEST_REGISTRY_USER").unwrap(),
+        password: std::env::var("SLIPWAY_TEST_REGISTRY_PASSWORD").unwrap(),
+    })
+}
+
+/// The step output lines (`(step: S) (service: X) line`), sorted: parallel steps interleave
+/// differently from run to run, and gitlab-ci-local puts `JOB > ` in front.
+fn step_lines(output: &str, steps: &[&str]) -> Vec<String> {
+    let mut lines: Vec<String> = output
+        .lines()
+        .map(|l| l.split_once(" > ").filter(|(job, _)| !job.contains('(')).map_or(l, |(_, rest)| rest))
+        .filter(|l| l.starts_with("(step: ") && l.contains(") (service: "))
+        .filter(|l| steps.iter().any(|s| l.starts_with(&format!("(step: {s}) "))))
+        .filter(|l| !l.contains(") (build) "))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Runs `slipway steps` and the native GitLab export (shell executor, no image pulled) in
+/// the same checkout on `branch`; returns both outputs.
+fn run_both(project: &Path, branch: &str, key: Option<&Path>, variables: &[String]) -> (String, String) {
+    let gitlab = tool("SLIPWAY_GITLAB_CI_LOCAL").expect("checked by the caller");
+    let mut steps = slipway();
+    steps.current_dir(project).args(["steps", "--push", "--tag", branch]);
+    if let Some(k) = key {
+        steps.arg("--key-path").arg(k);
+    }
+    let s = steps.output().unwrap();
+    let slipway_out = format!("{}{}", String::from_utf8_lossy(&s.stdout), String::from_utf8_lossy(&s.stderr));
+    assert!(s.status.success(), "slipway steps failed:\n{slipway_out}");
+
+    slipway().current_dir(project).args(["export", "gitlab-ci", "--mode", "native", "--force"]).assert().success();
+    let mut args = vec!["--shell-executor-no-image", "--force-shell-executor"];
+    let vars: Vec<String> = variables.iter().map(|v| format!("--variable={v}")).collect();
+    args.extend(vars.iter().map(String::as_str));
+    let g = gitlab_ci_local(&gitlab, project, &args);
+    let gitlab_out = format!("{}{}", String::from_utf8_lossy(&g.stdout), String::from_utf8_lossy(&g.stderr));
+    assert!(g.status.success(), "gitlab-ci-local failed:\n{gitlab_out}");
+    (slipway_out, gitlab_out)
+}
+
+fn fixture(name: &str) -> PathBuf {
+    manifest().join("tests/fixtures/export").join(name)
+}
+
+#[test]
+fn native_gitlab_runs_a_parallel_group_like_slipway() {
+    let (Some(_), Some(_)) = (docker_env(), tool("SLIPWAY_GITLAB_CI_LOCAL")) else { return };
+    let r = repo(&fixture("parallel"), "master");
+    let (slip, gitlab) = run_both(r.path(), "master", None, &[]);
+    let steps = ["step_1_1", "step_1_2_1", "step_1_2_2_1", "step_1_2_2_2", "step_1_2_3"];
+    let want = step_lines(&slip, &steps);
+    assert_eq!(want.len(), 3, "{slip}");
+    assert_eq!(step_lines(&gitlab, &steps), want, "slipway:\n{slip}\ngitlab-ci-local:\n{gitlab}");
+    // The top-level parallel group became two jobs of one stage, run side by side.
+    assert!(gitlab.contains("PASS  step_1_1") && gitlab.contains("PASS  step_1_2"), "{gitlab}");
+}
+
+#[test]
+fn native_gitlab_applies_tag_and_exclude_filters_like_slipway() {
+    let (Some(_), Some(_)) = (docker_env(), tool("SLIPWAY_GITLAB_CI_LOCAL")) else { return };
+    let steps =
+        ["always", "only-master", "release", "not-master", "nested-master", "nested-other", "check-a", "check-b"];
+    for branch in ["master", "release/1.2", "feature/x"] {
+        let r = repo(&fixture("filters"), branch);
+        let (slip, gitlab) = run_both(r.path(), branch, None, &[]);
+        let want = step_lines(&slip, &steps);
+        assert!(want.iter().any(|l| l.contains("hello world on")), "{slip}");
+        assert_eq!(step_lines(&gitlab, &steps), want, "{branch}: slipway:\n{slip}\ngitlab-ci-local:\n{gitlab}");
+    }
+}
+
+fn registry_get(e: &Env, path: &str, method: &str, accept: &str) -> (u16, String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-D", "-", "-X", method, "-u", &format!("{}:{}", e.user, e.password), "-H"])
+        .arg(format!("Accept: {accept}"))
+        .arg(format!("http://{}/v2/{path}", e.registry))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let digest = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().starts_with("docker-content-digest:").then(|| l[22..].trim().to_string()))
+        .unwrap_or_default();
+    (code, digest, body.to_string())
+}
+
+const MANIFEST_TYPES: &str =
+    "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+
+#[test]
+fn native_gitlab_pushes_the_same_tag_as_slipway() {
+    let (Some(e), Some(_)) = (docker_env(), tool("SLIPWAY_GITLAB_CI_LOCAL")) else { return };
+    let mut rand = [0u8; 4];
+    getrandom::fill(&mut rand).unwrap();
+    let repo_name = format!("export-eq/app-{}", rand.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let image = format!("{}/{repo_name}", e.registry);
+    let src = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("push"), src.path());
+    for f in ["codeship-services.yml", "codeship-steps.yml"] {
+        let p = src.path().join(f);
+        std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("__REPO__", &image)).unwrap();
+    }
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", e.user, e.password));
+    let cfg = format!("{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}", e.registry);
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("codeship.aes");
+    slipway().arg("generate").arg("--key-path").arg(&key).assert().success();
+    std::fs::write(keys.path().join("dockercfg.json"), &cfg).unwrap();
+    slipway()
+        .arg("encrypt")
+        .arg(keys.path().join("dockercfg.json"))
+        .arg(src.path().join("dockercfg.encrypted"))
+        .arg("--key-path")
+        .arg(&key)
+        .assert()
+        .success();
+    let r = repo(src.path(), "master");
+    let tag_path = format!("{repo_name}/manifests/master-app");
+
+    // slipway steps pushes first; the tag is then removed so the export's push is seen alone.
+    let variable = format!("CODESHIP_SECRET_DOCKERCFG={}", keys.path().join("dockercfg.json").display());
+    let gitlab = tool("SLIPWAY_GITLAB_CI_LOCAL").unwrap();
+    let mut steps = slipway();
+    let s = steps
+        .current_dir(r.path())
+        .args(["steps", "--push", "--tag", "master", "--key-path"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let slip = format!("{}{}", String::from_utf8_lossy(&s.stdout), String::from_utf8_lossy(&s.stderr));
+    assert!(s.status.success(), "{slip}");
+    let (code, digest, _) = registry_get(&e, &tag_path, "GET", MANIFEST_TYPES);
+    assert_eq!(code, 200, "slipway steps did not push {image}:master-app:\n{slip}");
+    let (code, ..) = registry_get(&e, &format!("{repo_name}/manifests/{digest}"), "DELETE", MANIFEST_TYPES);
+    assert_eq!(code, 202, "cannot delete the manifest");
+    assert_eq!(registry_get(&e, &tag_path, "GET", MANIFEST_TYPES).0, 404);
+
+    slipway().current_dir(r.path()).args(["export", "gitlab-ci", "--mode", "native", "--force"]).assert().success();
+    let g = gitlab_ci_local(
+        &gitlab,
+        r.path(),
+        &["--shell-executor-no-image", "--force-shell-executor", &format!("--variable={variable}")],
+    );
+    let gl = format!("{}{}", String::from_utf8_lossy(&g.stdout), String::from_utf8_lossy(&g.stderr));
+    assert!(g.status.success(), "{gl}");
+    assert_eq!(
+        registry_get(&e, &tag_path, "GET", MANIFEST_TYPES).0,
+        200,
+        "the export did not push {image}:master-app:\n{gl}"
+    );
+    assert_eq!(step_lines(&gl, &["test"]), step_lines(&slip, &["test"]));
+    assert_eq!(step_lines(&slip, &["test"]), ["(step: test) (service: app) built-by-the-dockerfile"]);
+    assert!(!gl.contains(&e.password) && !gl.contains(&auth), "a credential reached the log");
+}
+
+// ---- the command ----
+
+#[test]
+fn export_writes_the_default_path_and_refuses_to_overwrite() {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(&manifest().join("../core/tests/fixtures/examples/09.branch-only"), d.path());
+    slipway().args(["export", "github-actions", "--dir"]).arg(d.path()).assert().success();
+    let path = d.path().join(".github/workflows/codeship.yml");
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert!(first.contains("slipway steps"));
+    let err = slipway()
+        .args(["export", "github-actions", "--mode", "native", "--dir"])
+        .arg(d.path())
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("--force"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+    slipway()
+        .args(["export", "github-actions", "--mode", "native", "--force", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&path).unwrap().contains("github.ref_name == 'master'"));
+    slipway().args(["export", "gitlab-ci", "--dir"]).arg(d.path()).assert().success();
+    assert!(d.path().join(".gitlab-ci.yml").exists());
+}
+
+#[test]
+fn secrets_to_writes_values_owner_only_and_nowhere_else() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("codeship.aes");
+    slipway().arg("generate").arg("--key-path").arg(&key).assert().success();
+    std::fs::write(d.path().join("env"), "TOKEN=s3cr3t-value\n").unwrap();
+    slipway()
+        .arg("encrypt")
+        .arg(d.path().join("env"))
+        .arg(d.path().join("env.encrypted"))
+        .arg("--key-path")
+        .arg(&key)
+        .assert()
+        .success();
+    std::fs::remove_file(d.path().join("env")).unwrap();
+    std::fs::write(
+        d.path().join("codeship-services.yml"),
+        "app:\n  image: busybox\n  encrypted_env_file: env.encrypted\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), "- service: app\n  command: true\n").unwrap();
+    let secrets = d.path().join("secrets.json");
+    let out = slipway()
+        .args(["export", "gitlab-ci", "--mode", "native", "--dir"])
+        .arg(d.path())
+        .arg("--secrets-to")
+        .arg(&secrets)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("CODESHIP_SECRET_ENV") && !printed.contains("s3cr3t"), "{printed}");
+    let generated = std::fs::read_to_string(d.path().join(".gitlab-ci.yml")).unwrap();
+    assert!(!generated.contains("s3cr3t"));
+    let values: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&secrets).unwrap()).unwrap();
+    assert_eq!(values["CODESHIP_SECRET_ENV"], "TOKEN=s3cr3t-value\n");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // Inside a git work tree the file must be ignored, like a key `slipway generate` writes.
+    git(d.path(), &["init", "-q"]);
+    let tracked = d.path().join("values.json");
+    let err = slipway()
+        .args(["export", "gitlab-ci", "--mode", "native", "--force", "--dir"])
+        .arg(d.path())
+        .arg("--secrets-to")
+        .arg(&tracked)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("not ignored"));
+    assert!(!tracked.exists());
+}
