@@ -1,5 +1,6 @@
 //! `slipway`: validate, plan, encrypt and decrypt Codeship Pro projects like `jet` did.
 
+mod build_values;
 mod cli;
 mod docker;
 mod executor;
@@ -8,6 +9,7 @@ mod gitinfo;
 mod http;
 mod keyfile;
 mod project;
+mod run_log;
 mod runs;
 mod signals;
 mod store;

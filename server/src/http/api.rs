@@ -5,7 +5,7 @@
 use super::cpu::CpuLimit;
 pub use super::error::ApiError;
 use super::error::{ApiJson, ApiQuery};
-use crate::cli::printer::Printer;
+use crate::run_log::LogLines;
 use crate::runs::{Control, Manager, RunRequest};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -18,7 +18,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use slipway_core::SourceFile;
-use slipway_core::run_state::RunStatus;
 use std::convert::Infallible;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -238,10 +237,10 @@ async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response,
         async move {
             let page = store.events_after(&id, after?, STORED_PAGE).ok().filter(|p| !p.is_empty())?;
             let next = (page.len() == STORED_PAGE as usize).then(|| page[page.len() - 1].0);
-            let printer = Printer::plain();
+            let lines = LogLines::plain();
             let mut text = String::new();
             for (_, data) in page {
-                if let Some(line) = log_line(&printer, &data) {
+                if let Some(line) = lines.stored_line(&data) {
                     text.push_str(&line);
                     text.push('\n');
                 }
@@ -254,25 +253,6 @@ async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response,
     // Fused: the compression layer polls the body once more after its end, which a bare
     // `unfold` answers with a panic.
     Ok((headers, Body::from_stream(futures_util::StreamExt::fuse(pages))).into_response())
-}
-
-/// A stored event as a line of the log: the executor's events as the CLI prints them, the run's
-/// end as `slipway: run STATUS`; the plan is not part of the log.
-fn log_line(printer: &Printer, data: &str) -> Option<String> {
-    if let Ok(ev) = serde_json::from_str::<crate::executor::events::Event>(data) {
-        return Some(printer.line(ev));
-    }
-    #[derive(Deserialize)]
-    struct RunFinished {
-        event: String,
-        status: RunStatus,
-        error: Option<String>,
-    }
-    let end: RunFinished = serde_json::from_str(data).ok()?;
-    (end.event == "run_finished").then(|| match end.error {
-        Some(e) => format!("slipway: run {}: {e}", end.status),
-        None => format!("slipway: run {}", end.status),
-    })
 }
 
 /// Send one event to the SSE client; false when the stream should end (the client left, or

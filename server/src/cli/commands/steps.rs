@@ -1,11 +1,12 @@
 //! `slipway steps`, `slipway run`, `slipway load` and `slipway cleanup`: the pipeline on a
 //! Docker engine, as `jet` did it.
 
-use super::plan::{BuildContext, CiArgs};
+use super::plan::CiArgs;
+use crate::build_values::BuildContext;
 use crate::cli::printer::Printer;
 use crate::cli::{ConfigErrors, ProjectArgs};
+use crate::docker;
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
-use crate::{docker, project};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use slipway_core::crypto::Key;
@@ -124,7 +125,7 @@ fn prepare(
     approve: bool,
     make_plan: impl FnOnce(&slipway_core::Checked, &PlanOptions) -> Result<Plan>,
 ) -> Result<Prepared> {
-    let files = project::load(&args.project)?;
+    let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
         eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
