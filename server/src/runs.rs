@@ -212,9 +212,7 @@ impl Manager {
         if self.project(&req.project).is_none() {
             bail!("unknown project `{}`", req.project);
         }
-        let mut b = [0u8; 6];
-        getrandom::fill(&mut b).map_err(|e| anyhow!("no randomness: {e}"))?;
-        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let id = crate::names::random_hex(6)?;
         lock(&self.live).insert(id.clone(), Live::new());
         if let Err(e) =
             self.store.insert_run(&id, &req.project, req.tag.as_deref(), req.push, &serde_json::to_string(&req)?)

@@ -514,10 +514,6 @@ impl Runner {
 
     /// A name for a Docker object of this run: `slipway-<run>-<what>`, in Docker's alphabet.
     fn object_name(&self, what: &str) -> String {
-        let clean: String = what
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' })
-            .collect();
-        format!("slipway-{}-{}", self.spec.run_id, clean)
+        crate::names::docker_object_name(&self.spec.run_id, what)
     }
 }

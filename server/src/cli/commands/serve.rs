@@ -94,9 +94,7 @@ fn token(data_dir: &Path) -> Result<String> {
         eprintln!("slipway: the API token is in {} (the studio asks for it once per tab)", path.display());
         return Ok(t.trim().to_string());
     }
-    let mut b = [0u8; 24];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let t: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let t = crate::names::random_hex(24)?;
     crate::fsutil::write_new(&path, t.as_bytes(), true)?;
     println!("API token (stored owner-only in {}; shown once): {t}", path.display());
     Ok(t)

@@ -102,9 +102,7 @@ fn load_key(dir: &Path, explicit: &Option<PathBuf>) -> Result<Option<Key>> {
 
 /// Unique per run (labels, names, cleanup): without randomness every run would be `0000000000`.
 fn run_id() -> Result<String> {
-    let mut b = [0u8; 5];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a run id: {e}"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    crate::names::random_hex(5)
 }
 
 fn project_name(dir: &Path) -> String {
