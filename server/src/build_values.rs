@@ -63,7 +63,13 @@ impl BuildContext {
 impl BuildValues {
     /// Resolve against the git checkout at `dir` (read without running anything it names).
     pub fn resolve(&self, dir: &Path) -> Result<BuildContext> {
-        Ok(self.resolve_with(GitInfo::read(dir), default_timestamp()?))
+        let build = self.resolve_with(GitInfo::read(dir), default_timestamp()?);
+        // A checked-out branch is as unbounded as a flag; given values are checked earlier,
+        // where the user's error can say which flag or field it was.
+        if let Some(tag) = &build.tag {
+            slipway_core::plan::filter::check_tag(tag)?;
+        }
+        Ok(build)
     }
 
     /// The build tag is the given tag, else the branch, else the checked-out branch (a build

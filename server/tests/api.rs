@@ -481,6 +481,29 @@ fn errors_are_json_with_their_status() {
     assert_eq!(s.get(&format!("/api/runs?page={}", u32::MAX))["runs"], serde_json::json!([]));
 }
 
+/// A build tag (or `ci.branch`, which becomes the tag) over 255 bytes is refused with 422
+/// before a run is queued: `tag:`/`exclude:` matching costs time with its length.
+#[test]
+fn build_tags_over_255_bytes_are_refused() {
+    let (p, d) = plain_project();
+    let s = Server::start(d.path(), p.path(), 2);
+    let long = "a".repeat(256);
+    for body in [
+        serde_json::json!({"project": "demo", "tag": long}),
+        serde_json::json!({"project": "demo", "ci": {"branch": long}}),
+    ] {
+        let (status, v) = s.post("/api/runs", body, Some(TOKEN));
+        assert_eq!(status, 422, "{v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.ends_with("the build tag is 256 bytes long; a branch or tag name has at most 255 bytes"),
+            "{error}"
+        );
+    }
+    assert_eq!(s.get("/api/runs")["total"], 0, "a refused request queued a run");
+    s.start_run(serde_json::json!({"project": "demo", "tag": "a".repeat(255)}));
+}
+
 /// Slow clients are cut off: headers must arrive within 10 s, a body within 30 s.
 #[test]
 fn slow_clients_are_disconnected() {

@@ -90,6 +90,11 @@ async fn create_run(
     if api.manager.project(&req.project).is_none() {
         return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project)));
     }
+    for (field, tag) in [("tag", &req.tag), ("ci.branch", &req.ci.branch)] {
+        if let Some(Err(e)) = tag.as_deref().map(slipway_core::plan::filter::check_tag) {
+            return Err(ApiError::Unprocessable(format!("{field}: {e}")));
+        }
+    }
     let id = api.manager.submit(req)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[derive(Args, Debug, Clone, Default)]
 pub struct CiArgs {
     /// CI_BRANCH / `.Branch` [default: the build tag].
-    #[arg(long)]
+    #[arg(long, value_parser = build_tag)]
     pub ci_branch: Option<String>,
     /// CI_COMMIT_ID / `.CommitID` [default: HEAD].
     #[arg(long)]
@@ -48,6 +48,11 @@ pub struct CiArgs {
     pub ci_timestamp: Option<i64>,
 }
 
+/// `--tag`/`--ci-branch`: a usage error (exit 2) when too long to be a branch or tag name.
+pub fn build_tag(s: &str) -> std::result::Result<String, String> {
+    slipway_core::plan::filter::check_tag(s).map(|()| s.to_string()).map_err(|e| e.to_string())
+}
+
 impl CiArgs {
     /// The flags as build values: `tag` is `--tag` of the command, when it has one.
     pub fn values(&self, tag: Option<&str>) -> BuildValues {
@@ -79,7 +84,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: --ci-branch, else the checked-out branch].
-    #[arg(long)]
+    #[arg(long, value_parser = build_tag)]
     pub tag: Option<String>,
     /// Include push steps (without it they are shown as skipped, as `jet steps` did).
     #[arg(long)]

@@ -47,7 +47,7 @@ pub struct StepsArgs {
     #[command(flatten)]
     pub runner: RunnerArgs,
     /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: --ci-branch, else the checked-out branch].
-    #[arg(long)]
+    #[arg(long, value_parser = super::plan::build_tag)]
     pub tag: Option<String>,
     /// Run push steps (without it they are skipped, as with `jet steps`).
     #[arg(long)]
