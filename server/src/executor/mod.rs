@@ -3,9 +3,12 @@
 //! per-step network, pushes tagged images, masks every decrypted value, and removes
 //! everything it created (by label) at the end, on failure and on cancellation.
 
+mod container;
 pub mod context;
+mod dependencies;
 mod env;
 pub mod events;
+mod follow;
 mod images;
 pub mod labels;
 pub mod mask;

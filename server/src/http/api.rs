@@ -6,7 +6,7 @@ use super::cpu::CpuLimit;
 pub use super::error::ApiError;
 use super::error::{ApiJson, ApiQuery};
 use crate::run_log::LogLines;
-use crate::runs::{Control, Manager, RunRequest};
+use crate::runs::{Control, Manager, RunRequest, STORED_PAGE};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -142,9 +142,6 @@ async fn approve(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<
     controlled(&id, outcome, "approved")
 }
 
-/// Stored events read per query when a follower catches up.
-const STORED_PAGE: u32 = 2000;
-
 #[derive(Deserialize)]
 struct After {
     after: Option<u64>,
@@ -173,57 +170,7 @@ async fn events(
     let m = api.manager.clone();
     m.store.run(&id)?.ok_or_else(|| no_run(&id))?;
     let after = resume_after(&headers, q.after)?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, String)>(1024);
-    tokio::spawn(async move {
-        // Subscribe before reading the store so nothing falls between the two.
-        let mut sub = m.live(&id).and_then(|l| l.subscribe());
-        let mut last = after;
-        loop {
-            // Stored events first, a page at a time.
-            loop {
-                let page = m.store.events_after(&id, last, STORED_PAGE).unwrap_or_default();
-                let full = page.len() == STORED_PAGE as usize;
-                for (seq, data) in page {
-                    if !forward(&tx, seq, data, &mut last).await {
-                        return;
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-            let Some(s) = sub.as_mut() else {
-                // Not started yet (a queued run has no channel), or ended: then everything it
-                // stored was sent above.
-                let ended = m.store.run(&id).ok().flatten().is_none_or(|r| r.status.is_finished());
-                if ended {
-                    return;
-                }
-                // Look again shortly, unless the client has left.
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
-                }
-                sub = m.live(&id).and_then(|l| l.subscribe());
-                continue;
-            };
-            // A queued run may wait for hours: stop as soon as the client leaves.
-            let received = tokio::select! {
-                _ = tx.closed() => return,
-                r = s.recv() => r,
-            };
-            match received {
-                Ok((seq, data)) if seq > last => {
-                    if !forward(&tx, seq, data, &mut last).await {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                // Fell behind or the run ended: catch up from the store.
-                Err(_) => sub = None,
-            }
-        }
-    });
+    let rx = m.follow(id, after);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         let (seq, data) = rx.recv().await?;
         Some((Ok(SseEvent::default().id(seq.to_string()).data(data)), rx))
@@ -258,17 +205,6 @@ async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response,
     // Fused: the compression layer polls the body once more after its end, which a bare
     // `unfold` answers with a panic.
     Ok((headers, Body::from_stream(futures_util::StreamExt::fuse(pages))).into_response())
-}
-
-/// Send one event to the SSE client; false when the stream should end (the client left, or
-/// this was the run's last event).
-async fn forward(tx: &tokio::sync::mpsc::Sender<(u64, String)>, seq: u64, data: String, last: &mut u64) -> bool {
-    let done = data.contains("\"event\":\"run_finished\"");
-    if tx.send((seq, data)).await.is_err() {
-        return false;
-    }
-    *last = seq;
-    !done
 }
 
 #[cfg(test)]

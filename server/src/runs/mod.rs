@@ -2,6 +2,10 @@
 //! executed by the same executor as `slipway steps`, with every event stored (masked) and
 //! broadcast to live subscribers.
 
+mod follow;
+
+pub use follow::STORED_PAGE;
+
 use crate::build_values::BuildValues;
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
 use crate::project::ConfigFile;
