@@ -511,6 +511,33 @@ fn errors_are_json_with_their_status() {
     assert_eq!(s.get(&format!("/api/runs?page={}", u32::MAX))["runs"], serde_json::json!([]));
 }
 
+/// A decrypted value that also appears in the steps file (pasted into a command) or in the
+/// request (an edited file, a build value) is masked in the plan event and in the request
+/// stored with the run, as it is in the log.
+#[test]
+fn the_plan_event_and_the_stored_request_are_masked() {
+    let steps = "- name: shout\n  service: a\n  command: echo api-s3cret-91f\n";
+    let (p, d) = project(steps);
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({
+        "project": "demo",
+        "steps": steps,
+        "ci": {"commit_message": "rotate api-s3cret-91f"},
+    }));
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let events = s.follow(&id, None);
+    let plan = events.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    assert!(plan.starts_with(r#"{"event":"plan""#), "{plan}");
+    assert!(plan.contains(r#""command":["echo","***"]"#), "{plan}");
+    assert!(!events.contains("api-s3cret-91f"), "a secret in the events: {events}");
+    assert!(!run.to_string().contains("api-s3cret-91f"), "{run}");
+    let db = rusqlite::Connection::open(d.path().join("slipway.sqlite")).unwrap();
+    let request: String = db.query_row("SELECT request FROM runs WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    assert!(!request.contains("api-s3cret-91f"), "the stored request holds the secret: {request}");
+    let request: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(request["ci"]["commit_message"], "rotate ***");
+}
+
 /// A build tag (or `ci.branch`, which becomes the tag) over 255 bytes is refused with 422
 /// before a run is queued: `tag:`/`exclude:` matching costs time with its length.
 #[test]

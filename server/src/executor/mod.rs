@@ -226,7 +226,51 @@ pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSen
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.
 pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<RunResult> {
-    let runner = runner(docker, spec, events, cancel.clone()).await?;
+    prepare(docker, spec, events, cancel).await?.run().await
+}
+
+/// A run whose secrets are decrypted (and known to its masker) and whose project is copied,
+/// before any container exists: what the server stores about a run is masked with it.
+pub struct Prepared(Arc<Runner>);
+
+/// Decrypt the run's secrets and copy its project; [`Prepared::run`] runs it.
+pub async fn prepare(
+    docker: Docker,
+    spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Prepared> {
+    Ok(Prepared(runner(docker, spec, events, cancel).await?))
+}
+
+impl Prepared {
+    /// `text` with every decrypted value and the key's forms replaced by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        self.0.mask(text)
+    }
+
+    /// Every string in `value` masked (strings, not the JSON text: an escaped secret would
+    /// not match).
+    pub fn mask_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => *s = self.mask(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.mask_json(v)),
+            _ => {}
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.0.spec.plan
+    }
+
+    pub async fn run(self) -> Result<RunResult> {
+        execute(self.0).await
+    }
+}
+
+async fn execute(runner: Arc<Runner>) -> Result<RunResult> {
+    let cancel = runner.cancel.clone();
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
     let cancelled = cancel.is_cancelled();

@@ -395,16 +395,24 @@ impl Manager {
             anyhow!("the server cannot reach its Docker engine; the server's log has the details")
         })?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let prepared = executor::prepare(docker, spec, tx, live.cancel.clone()).await?;
+        // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
+        // before the first step reports. Commands and values in it may hold a decrypted
+        // value (pasted into the steps file, say): masked like the log.
+        let mut plan = serde_json::to_value(prepared.plan())?;
+        prepared.mask_json(&mut plan);
+        let plan_event = serde_json::json!({"event": "plan", "plan": plan}).to_string();
+        self.store.append_event(id, 1, &plan_event)?;
+        // The request (edited files, build values) is kept with the run: masked from now on.
+        let mut stored: serde_json::Value = serde_json::from_str(request).context("stored run request")?;
+        prepared.mask_json(&mut stored);
+        self.store.set_request(id, &stored.to_string())?;
+        live.open();
+        live.send((1, plan_event));
         let store = self.store.clone();
         let run_id = id.to_string();
         let pump_live = live.clone();
         let me = self.clone();
-        // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
-        // before the first step reports. It holds names, commands and image refs: no secrets.
-        let plan_event = serde_json::json!({"event": "plan", "plan": &spec.plan}).to_string();
-        self.store.append_event(id, 1, &plan_event)?;
-        live.open();
-        live.send((1, plan_event));
         // Store every event (already masked by the executor) and fan it out to followers.
         let pump = tokio::spawn(async move {
             let mut seq = 1u64;
@@ -437,7 +445,7 @@ impl Manager {
                 }
             }
         });
-        let result = executor::run(docker, spec, tx, live.cancel.clone()).await;
+        let result = prepared.run().await;
         let _ = pump.await;
         let result = result?;
         Ok(if result.cancelled {
