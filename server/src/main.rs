@@ -8,6 +8,7 @@ mod fsutil;
 mod gitinfo;
 mod http;
 mod keyfile;
+mod logging;
 mod names;
 mod project;
 mod run_log;

@@ -511,6 +511,42 @@ fn errors_are_json_with_their_status() {
     assert_eq!(s.get(&format!("/api/runs?page={}", u32::MAX))["runs"], serde_json::json!([]));
 }
 
+/// The server's own log goes through `tracing` on stderr: `--log-level` wins over `RUST_LOG`,
+/// and a filter that does not parse is a usage error.
+#[test]
+fn the_server_log_level_comes_from_the_flag_or_rust_log() {
+    use std::io::BufRead;
+    let (p, d) = plain_project();
+    let serve = |flag: Option<&str>, env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        c.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(d.path()).arg("--project");
+        c.arg(format!("demo={}", p.path().display())).env("SLIPWAY_TOKEN", TOKEN).env_remove("RUST_LOG");
+        if let Some(f) = flag {
+            c.args(["--log-level", f]);
+        }
+        if let Some(e) = env {
+            c.env("RUST_LOG", e);
+        }
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        (line, out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (url, _, err) = serve(None, None);
+    assert!(url.starts_with("Slipway studio: http://"), "{url}");
+    assert!(err.contains("INFO") && err.contains("serving on 127.0.0.1:"), "{err}");
+    let (_, _, err) = serve(None, Some("warn"));
+    assert!(!err.contains("serving on"), "RUST_LOG=warn still logged at info: {err}");
+    let (_, _, err) = serve(Some("info"), Some("warn"));
+    assert!(err.contains("serving on"), "--log-level did not win over RUST_LOG: {err}");
+    let (_, status, err) = serve(Some("slipway=loud"), None);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("--log-level `slipway=loud` is not a log filter"), "{err}");
+}
+
 /// A decrypted value that also appears in the steps file (pasted into a command) or in the
 /// request (an edited file, a build value) is masked in the plan event and in the request
 /// stored with the run, as it is in the log.

@@ -94,7 +94,15 @@ impl Runner {
 
     async fn remove_container(&self, id: &str) {
         let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        let _ = self.docker.remove_container(id, Some(opts)).await;
+        let gone = |e: &bollard::errors::Error| {
+            matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+        };
+        if let Err(e) = self.docker.remove_container(id, Some(opts)).await
+            && !gone(&e)
+        {
+            // The run's final cleanup by label tries again; say why this one failed.
+            tracing::warn!(run = %self.spec.run_id, "cannot remove container {id}: {e}");
+        }
     }
 
     /// Remove this step's containers (dependencies included, `keep` excepted) and network.

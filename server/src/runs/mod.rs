@@ -259,7 +259,7 @@ impl Manager {
                     Ok(Some(n)) => n,
                     Ok(None) => break,
                     Err(e) => {
-                        eprintln!("slipway: cannot read the queue: {e:#}");
+                        tracing::error!("cannot read the queue: {e:#}");
                         break;
                     }
                 };
@@ -267,7 +267,7 @@ impl Manager {
                     Ok(true) => self.spawn_run(id, request),
                     Ok(false) => {} // cancelled between the two queries
                     Err(e) => {
-                        eprintln!("slipway: cannot start run {id}: {e:#}");
+                        tracing::error!(run = %id, "cannot start the run: {e:#}");
                         break;
                     }
                 }
@@ -283,6 +283,7 @@ impl Manager {
         let slot = Slot { manager: self.clone(), id: id.clone() };
         let live = lock(&self.live).entry(id.clone()).or_insert_with(Live::new).clone();
         let me = self.clone();
+        tracing::info!(run = %id, "started");
         tokio::spawn(async move {
             let _slot = slot;
             let outcome = AssertUnwindSafe(me.clone().execute(&id, &request, live.clone())).catch_unwind().await;
@@ -290,11 +291,11 @@ impl Manager {
                 Ok(Ok(status)) => (status, None),
                 // Cancelled while it was being prepared: what went wrong after that is moot.
                 Ok(Err(e)) if live.cancel.is_cancelled() => {
-                    eprintln!("slipway: run {id} cancelled; it had failed: {e:#}");
+                    tracing::info!(run = %id, "cancelled; it had failed: {e:#}");
                     (RunStatus::Cancelled, None)
                 }
                 Ok(Err(e)) => {
-                    eprintln!("slipway: run {id} failed: {e:#}");
+                    tracing::warn!(run = %id, "failed: {e:#}");
                     (RunStatus::Failed, Some(me.public_message(&e)))
                 }
                 Err(panic) => {
@@ -303,7 +304,7 @@ impl Manager {
                         .map(|s| s.to_string())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
-                    eprintln!("slipway: run {id} panicked: {what}");
+                    tracing::error!(run = %id, "panicked: {what}");
                     (RunStatus::Error, Some(INTERNAL_ERROR.to_string()))
                 }
             };
@@ -313,9 +314,12 @@ impl Manager {
 
     fn finish(&self, id: &str, status: RunStatus, error: Option<&str>) {
         match self.store.finish(id, status, error) {
-            Ok(true) => self.finish_events(id, status, error),
-            Ok(false) => eprintln!("slipway: run {id} had already ended; {status} not recorded"),
-            Err(e) => eprintln!("slipway: cannot record the end of run {id}: {e:#}"),
+            Ok(true) => {
+                tracing::info!(run = %id, %status, "finished");
+                self.finish_events(id, status, error)
+            }
+            Ok(false) => tracing::warn!(run = %id, "had already ended; {status} not recorded"),
+            Err(e) => tracing::error!(run = %id, "cannot record the end of the run: {e:#}"),
         }
     }
 
@@ -391,7 +395,7 @@ impl Manager {
             },
         };
         let docker = crate::docker::connect().await.map_err(|e| {
-            eprintln!("slipway: run {id}: {e:#}");
+            tracing::error!(run = %id, "{e:#}");
             anyhow!("the server cannot reach its Docker engine; the server's log has the details")
         })?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
@@ -438,7 +442,7 @@ impl Manager {
                     rows.push((seq, serde_json::to_string(&ev).unwrap_or_default()));
                 }
                 if let Err(e) = store.append_events(&run_id, &rows) {
-                    eprintln!("slipway: run {run_id}: cannot store events: {e:#}");
+                    tracing::error!(run = %run_id, "cannot store events: {e:#}");
                 }
                 for row in rows {
                     pump_live.send(row);
