@@ -134,41 +134,51 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             token.set(None);
         })
     };
+    // The editors' files as of the panel's latest render. A click can arrive before the panel
+    // has re-rendered after an edit (Yew renders in a later task, and under load yields to the
+    // browser between components), so the Run button reads them only after pending renders.
+    let latest_files = use_mut_ref(|| (props.services.clone(), props.steps.clone()));
+    *latest_files.borrow_mut() = (props.services.clone(), props.steps.clone());
     let start = {
-        let (token, form) = (token.clone(), form.clone());
+        let (token, form, latest_files) = (token.clone(), form.clone(), latest_files.clone());
         let (message, selected, shared, redraw) = (message.clone(), selected.clone(), shared.clone(), redraw.clone());
         let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
-        let (services, steps) = (props.services.clone(), props.steps.clone());
         Callback::from(move |_| {
-            let Some(t) = (*token).clone() else {
-                message.set(Some("enter the API token first".into()));
-                return;
-            };
-            // Checked now rather than taken from the editors' debounced check, which may be a
-            // keystroke behind.
-            // The form as it is now: the reducer's handle reads the latest state.
-            let form = (*form).clone();
-            let use_edits = form.use_edits;
-            let errors = if use_edits { edited_errors(&services, &steps) } else { 0 };
-            if errors > 0 {
-                message.set(Some(format!(
-                    "the editors' files have {errors} error(s): fix them, or run the project's files"
-                )));
-                return;
-            }
-            let body = serde_json::to_string(&NewRun {
-                project: &form.project,
-                tag: form.tag(),
-                push: form.push,
-                services: use_edits.then_some(services.as_str()),
-                steps: use_edits.then_some(steps.as_str()),
-            })
-            .unwrap_or_default();
-            message.set(None);
-            selected.set(None);
-            let (shared, redraw, on_error, on_end, refresh_history) =
-                (shared.clone(), redraw.clone(), on_error.clone(), on_end.clone(), refresh_history.clone());
+            let (token, form, latest_files) = (token.clone(), form.clone(), latest_files.clone());
+            let (message, selected, shared, redraw) =
+                (message.clone(), selected.clone(), shared.clone(), redraw.clone());
+            let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
             spawn_local(async move {
+                // One task later: renders queued by the edit (microtasks, or a task the
+                // scheduler yielded to) have run, and `latest_files` is the editors' text.
+                gloo::timers::future::TimeoutFuture::new(0).await;
+                let Some(t) = (*token).clone() else {
+                    message.set(Some("enter the API token first".into()));
+                    return;
+                };
+                let (services, steps) = latest_files.borrow().clone();
+                // The form as it is now: the reducer's handle reads the latest state.
+                let form = (*form).clone();
+                let use_edits = form.use_edits;
+                // Checked now rather than taken from the editors' debounced check, which may be
+                // a keystroke behind.
+                let errors = if use_edits { edited_errors(&services, &steps) } else { 0 };
+                if errors > 0 {
+                    message.set(Some(format!(
+                        "the editors' files have {errors} error(s): fix them, or run the project's files"
+                    )));
+                    return;
+                }
+                let body = serde_json::to_string(&NewRun {
+                    project: &form.project,
+                    tag: form.tag(),
+                    push: form.push,
+                    services: use_edits.then_some(services.as_str()),
+                    steps: use_edits.then_some(steps.as_str()),
+                })
+                .unwrap_or_default();
+                message.set(None);
+                selected.set(None);
                 match server_api::json::<Created>("POST", "/api/runs", Some(&t), Some(body)).await {
                     Ok(created) => {
                         follow(&shared, created.id, t, redraw, on_end);
