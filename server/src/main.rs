@@ -1,5 +1,6 @@
 //! `slipway`: validate, plan, encrypt and decrypt Codeship Pro projects like `jet` did.
 
+mod build_values;
 mod cli;
 mod docker;
 mod executor;
@@ -7,7 +8,10 @@ mod fsutil;
 mod gitinfo;
 mod http;
 mod keyfile;
+mod logging;
+mod names;
 mod project;
+mod run_log;
 mod runs;
 mod signals;
 mod store;

@@ -1,12 +1,35 @@
-//! Find and read a project's configuration files the way jet did.
+//! Find and read a project's configuration files the way jet did: one discovery and one size
+//! limit for the CLI and the server's runs.
 
-use crate::cli::ProjectArgs;
 use anyhow::{Result, bail};
 use slipway_core::SourceFile;
 use std::path::{Path, PathBuf};
 
 /// Bigger files are rejected by the core parser anyway; do not read gigabytes to find out.
-const MAX_READ: u64 = 2 * 1024 * 1024;
+pub const MAX_READ: u64 = 2 * 1024 * 1024;
+
+/// One of the two configuration files, with the names jet looked for, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigFile {
+    Services,
+    Steps,
+}
+
+impl ConfigFile {
+    pub fn candidates(self) -> &'static [&'static str] {
+        match self {
+            ConfigFile::Services => &["codeship-services.yml", "docker-compose.yml"],
+            ConfigFile::Steps => &["codeship-steps.yml", "codeship-steps.json"],
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            ConfigFile::Services => "services",
+            ConfigFile::Steps => "steps",
+        }
+    }
+}
 
 pub struct ProjectFiles {
     pub services: SourceFile,
@@ -15,26 +38,31 @@ pub struct ProjectFiles {
     pub services_dir: PathBuf,
 }
 
-fn pick(dir: &Path, explicit: &Option<PathBuf>, candidates: &[&str], what: &str) -> Result<PathBuf> {
-    if let Some(p) = explicit {
-        return Ok(if p.is_absolute() || dir == Path::new(".") { p.clone() } else { dir.join(p) });
-    }
-    for c in candidates {
-        let p = dir.join(c);
-        if p.exists() {
-            return Ok(p);
-        }
-    }
-    bail!(
-        "no {what} file found in {}: looked for {}",
-        dir.display(),
-        candidates.iter().map(|c| dir.join(c).display().to_string()).collect::<Vec<_>>().join(", ")
-    )
+/// The first of `which`'s names that exists in `dir`, as that name (`codeship-services.yml`).
+pub fn discover(dir: &Path, which: ConfigFile) -> Option<&'static str> {
+    which.candidates().iter().copied().find(|c| dir.join(c).exists())
 }
 
+fn pick(dir: &Path, explicit: Option<&Path>, which: ConfigFile) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(if p.is_absolute() || dir == Path::new(".") { p.to_path_buf() } else { dir.join(p) });
+    }
+    if let Some(name) = discover(dir, which) {
+        return Ok(dir.join(name));
+    }
+    let looked: Vec<String> = which.candidates().iter().map(|c| dir.join(c).display().to_string()).collect();
+    bail!("no {} file found in {}: looked for {}", which.what(), dir.display(), looked.join(", "))
+}
+
+/// A configuration file within [`MAX_READ`], named in diagnostics by its path.
 pub fn read_source(path: &Path) -> Result<SourceFile> {
+    read_source_named(path, display_name(path))
+}
+
+/// A configuration file within [`MAX_READ`], named in diagnostics by `name`.
+pub fn read_source_named(path: &Path, name: impl Into<String>) -> Result<SourceFile> {
     let text = crate::fsutil::read_text_limited(path, MAX_READ)?;
-    Ok(SourceFile::new(display_name(path), text))
+    Ok(SourceFile::new(name.into(), text))
 }
 
 fn display_name(path: &Path) -> String {
@@ -42,9 +70,11 @@ fn display_name(path: &Path) -> String {
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
-pub fn load(args: &ProjectArgs) -> Result<ProjectFiles> {
-    let services = pick(&args.dir, &args.services_path, &["codeship-services.yml", "docker-compose.yml"], "services")?;
-    let steps = pick(&args.dir, &args.steps_path, &["codeship-steps.yml", "codeship-steps.json"], "steps")?;
+/// Both files of the project in `dir`; `services`/`steps` override the discovered names
+/// (relative to `dir`).
+pub fn load(dir: &Path, services: Option<&Path>, steps: Option<&Path>) -> Result<ProjectFiles> {
+    let services = pick(dir, services, ConfigFile::Services)?;
+    let steps = pick(dir, steps, ConfigFile::Steps)?;
     let services_dir =
         services.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     Ok(ProjectFiles { services: read_source(&services)?, steps: read_source(&steps)?, services_dir })

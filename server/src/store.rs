@@ -135,6 +135,8 @@ impl Store {
         // few commits, which an interrupted run loses anyway.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A request rewritten in its masked form must not leave the old text in a free page.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             let tx = conn.unchecked_transaction()?;
@@ -156,6 +158,12 @@ impl Store {
             "INSERT INTO runs (id, seq, project, tag, push, status, request, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![id, seq, project, tag, push as i64, RunStatus::Queued.as_str(), request, now()],
         )?;
+        Ok(())
+    }
+
+    /// Replace a run's stored request (with its masked form, once the run knows its secrets).
+    pub fn set_request(&self, id: &str, request: &str) -> Result<()> {
+        self.conn().execute("UPDATE runs SET request = ?2 WHERE id = ?1", params![id, request])?;
         Ok(())
     }
 

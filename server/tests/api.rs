@@ -75,6 +75,35 @@ impl Server {
         (r.status().as_u16(), ct, retry, r.body_mut().read_to_string().unwrap_or_default())
     }
 
+    /// POST a JSON body of `len` bytes, ignoring write errors once the server has stopped
+    /// reading; the status, content type and body of its answer.
+    fn send_oversized(&self, path: &str, len: usize) -> (u16, String, String) {
+        use std::io::Write;
+        let addr = self.url.strip_prefix("http://").unwrap();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..len / chunk.len() {
+            if c.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let mut answer = Vec::new();
+        let _ = c.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let content_type = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string))
+            .unwrap_or_default();
+        (status, content_type, body.to_string())
+    }
+
     fn start_run(&self, body: serde_json::Value) -> String {
         let (status, v) = self.post("/api/runs", body, Some(TOKEN));
         assert_eq!(status, 202, "{v}");
@@ -445,8 +474,9 @@ fn the_request_log_passes_big_bodies_on_whole() {
     assert!(logged_body.ends_with(&format!("… ({more} more bytes)")), "{}", &logged_body[logged_body.len() - 60..]);
     assert_eq!(line["headers"]["authorization"], "***");
     // Larger than the server takes: refused as JSON, not passed on cut.
-    let huge = "x".repeat(4 * 1024 * 1024);
-    let (status, content_type, _, text) = s.request("POST", "/api/validate", "application/json", &huge);
+    // A raw socket: the server answers 413 and closes while the body is still being sent,
+    // which a client may see as a broken pipe before it reads the answer (ureq then fails).
+    let (status, content_type, text) = s.send_oversized("/api/validate", 4 * 1024 * 1024);
     assert_eq!((status, content_type.as_str()), (413, "application/json"), "{text}");
 }
 
@@ -479,6 +509,92 @@ fn errors_are_json_with_their_status() {
     }
     // The last page there could be is empty, not an overflow.
     assert_eq!(s.get(&format!("/api/runs?page={}", u32::MAX))["runs"], serde_json::json!([]));
+}
+
+/// The server's own log goes through `tracing` on stderr: `--log-level` wins over `RUST_LOG`,
+/// and a filter that does not parse is a usage error.
+#[test]
+fn the_server_log_level_comes_from_the_flag_or_rust_log() {
+    use std::io::BufRead;
+    let (p, d) = plain_project();
+    let serve = |flag: Option<&str>, env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        c.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(d.path()).arg("--project");
+        c.arg(format!("demo={}", p.path().display())).env("SLIPWAY_TOKEN", TOKEN).env_remove("RUST_LOG");
+        if let Some(f) = flag {
+            c.args(["--log-level", f]);
+        }
+        if let Some(e) = env {
+            c.env("RUST_LOG", e);
+        }
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        (line, out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (url, _, err) = serve(None, None);
+    assert!(url.starts_with("Slipway studio: http://"), "{url}");
+    assert!(err.contains("INFO") && err.contains("serving on 127.0.0.1:"), "{err}");
+    let (_, _, err) = serve(None, Some("warn"));
+    assert!(!err.contains("serving on"), "RUST_LOG=warn still logged at info: {err}");
+    let (_, _, err) = serve(Some("info"), Some("warn"));
+    assert!(err.contains("serving on"), "--log-level did not win over RUST_LOG: {err}");
+    let (_, status, err) = serve(Some("slipway=loud"), None);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("--log-level `slipway=loud` is not a log filter"), "{err}");
+}
+
+/// A decrypted value that also appears in the steps file (pasted into a command) or in the
+/// request (an edited file, a build value) is masked in the plan event and in the request
+/// stored with the run, as it is in the log.
+#[test]
+fn the_plan_event_and_the_stored_request_are_masked() {
+    let steps = "- name: shout\n  service: a\n  command: echo api-s3cret-91f\n";
+    let (p, d) = project(steps);
+    let s = Server::start(d.path(), p.path(), 2);
+    let id = s.start_run(serde_json::json!({
+        "project": "demo",
+        "steps": steps,
+        "ci": {"commit_message": "rotate api-s3cret-91f"},
+    }));
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let events = s.follow(&id, None);
+    let plan = events.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    assert!(plan.starts_with(r#"{"event":"plan""#), "{plan}");
+    assert!(plan.contains(r#""command":["echo","***"]"#), "{plan}");
+    assert!(!events.contains("api-s3cret-91f"), "a secret in the events: {events}");
+    assert!(!run.to_string().contains("api-s3cret-91f"), "{run}");
+    let db = rusqlite::Connection::open(d.path().join("slipway.sqlite")).unwrap();
+    let request: String = db.query_row("SELECT request FROM runs WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    assert!(!request.contains("api-s3cret-91f"), "the stored request holds the secret: {request}");
+    let request: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(request["ci"]["commit_message"], "rotate ***");
+}
+
+/// A build tag (or `ci.branch`, which becomes the tag) over 255 bytes is refused with 422
+/// before a run is queued: `tag:`/`exclude:` matching costs time with its length.
+#[test]
+fn build_tags_over_255_bytes_are_refused() {
+    let (p, d) = plain_project();
+    let s = Server::start(d.path(), p.path(), 2);
+    let long = "a".repeat(256);
+    for body in [
+        serde_json::json!({"project": "demo", "tag": long}),
+        serde_json::json!({"project": "demo", "ci": {"branch": long}}),
+    ] {
+        let (status, v) = s.post("/api/runs", body, Some(TOKEN));
+        assert_eq!(status, 422, "{v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.ends_with("the build tag is 256 bytes long; a branch or tag name has at most 255 bytes"),
+            "{error}"
+        );
+    }
+    assert_eq!(s.get("/api/runs")["total"], 0, "a refused request queued a run");
+    s.start_run(serde_json::json!({"project": "demo", "tag": "a".repeat(255)}));
 }
 
 /// Slow clients are cut off: headers must arrive within 10 s, a body within 30 s.

@@ -496,3 +496,29 @@ fn endless_inputs_are_cut_at_the_limit() {
         assert!(!d.path().join("out.txt").exists(), "{args:?} left an output file");
     }
 }
+
+/// `tag:`/`exclude:` matching costs time with the tag's length: a build tag over 255 bytes
+/// (`--tag` of `plan` and `steps`, or `--ci-branch`, which becomes the tag) is a usage error.
+#[test]
+fn build_tags_over_255_bytes_are_usage_errors() {
+    let d = project("app:\n  image: busybox\n", "- service: app\n  tag: ^a+$\n  command: 'true'\n");
+    let long = "a".repeat(256);
+    for args in [["plan", "--tag"], ["steps", "--tag"], ["plan", "--ci-branch"]] {
+        slipway().args(args).arg(&long).arg("--dir").arg(d.path()).assert().code(2).stderr(predicate::str::contains(
+            "the build tag is 256 bytes long; a branch or tag name has at most 255 bytes",
+        ));
+    }
+    // 255 bytes is a tag like any other, and the pattern matches it.
+    let out = slipway()
+        .args(["plan", "--format", "json", "--tag"])
+        .arg("a".repeat(255))
+        .arg("--dir")
+        .arg(d.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["steps"][0]["status"], "will-run", "{v}");
+}

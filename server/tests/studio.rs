@@ -548,6 +548,31 @@ async fn the_studio_reconnects_after_a_server_crash_and_shows_the_run_interrupte
     b.close().await;
 }
 
+/// The Run button reads the editors' files as they are when it is clicked. Here the edit, the
+/// tick and the click happen in one task, so the page cannot render in between: the button
+/// used to send the files of the previous render (the sample's, which are valid).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_button_reads_the_files_as_they_are_at_the_click() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    b.js(r#"
+        const steps = document.querySelector('[data-testid=steps-editor]');
+        steps.value = "- name: edited\n  service: nope\n  command: echo from-the-editor\n";
+        steps.dispatchEvent(new InputEvent('input', { bubbles: true }));
+        document.querySelector('[data-testid=run-edits]').click();
+        document.querySelector('[data-testid=run-start]').click();
+    "#)
+        .await;
+    b.wait("the refusal to run files with errors", Duration::from_secs(15), || async {
+        b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains("1 error(s)"))
+    })
+    .await;
+    assert!(b.client.find(Locator::Css("[data-testid=run-current]")).await.is_err(), "a run started anyway");
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     let _serial = SERIAL.lock().await;

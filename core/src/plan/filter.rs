@@ -24,6 +24,30 @@ pub struct FilterError {
     pub help: Option<String>,
 }
 
+/// The longest build tag (branch or git tag name) accepted, in bytes. Matching a `tag:` or
+/// `exclude:` pattern costs time in proportion to the tag's length, and the tag comes from
+/// users (`--tag`, API requests); 255 bytes is more than file systems allow for a ref's name.
+pub const MAX_TAG_LEN: usize = 255;
+
+/// A build tag longer than [`MAX_TAG_LEN`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagTooLong {
+    pub len: usize,
+}
+
+impl std::fmt::Display for TagTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the build tag is {} bytes long; a branch or tag name has at most {MAX_TAG_LEN} bytes", self.len)
+    }
+}
+
+impl std::error::Error for TagTooLong {}
+
+/// Refuse a build tag that is too long to be a branch or tag name, before any filter sees it.
+pub fn check_tag(tag: &str) -> Result<(), TagTooLong> {
+    if tag.len() > MAX_TAG_LEN { Err(TagTooLong { len: tag.len() }) } else { Ok(()) }
+}
+
 /// Compiled regexes are bounded: a filter is a branch name pattern, not a program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -142,6 +166,19 @@ fn translate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_tags_over_255_bytes_are_refused() {
+        assert_eq!(check_tag(&"a".repeat(MAX_TAG_LEN)), Ok(()));
+        assert_eq!(check_tag(""), Ok(()));
+        // Counted in bytes: 128 two-byte characters are 256 bytes.
+        let wide = "é".repeat(128);
+        assert_eq!(check_tag(&wide), Err(TagTooLong { len: 256 }));
+        assert_eq!(
+            check_tag(&"a".repeat(300)).unwrap_err().to_string(),
+            "the build tag is 300 bytes long; a branch or tag name has at most 255 bytes"
+        );
+    }
 
     #[test]
     fn exact_and_patterns() {

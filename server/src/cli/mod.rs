@@ -65,6 +65,12 @@ pub struct ProjectArgs {
     pub steps_path: Option<PathBuf>,
 }
 
+impl ProjectArgs {
+    pub fn load(&self) -> anyhow::Result<crate::project::ProjectFiles> {
+        crate::project::load(&self.dir, self.services_path.as_deref(), self.steps_path.as_deref())
+    }
+}
+
 /// The configuration has validation errors (already printed with their positions): exit 1,
 /// as `slipway validate` does, not 2 (which is for usage and unreadable files).
 #[derive(Debug)]

@@ -65,7 +65,7 @@ impl Runner {
         if let Some(img) = svc.build.as_ref().and_then(|b| b.image.as_ref()) {
             return img.value.clone();
         }
-        format!("slipway/{}", repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
+        format!("slipway/{}", crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
     }
 
     async fn build(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
@@ -138,7 +138,7 @@ impl Runner {
     fn cache_ref(&self, svc: &Service, branch: &str) -> Option<String> {
         let prefix = self.spec.options.cache_registry.as_ref().filter(|_| svc.cached)?;
         let tag = slipway_core::template::sanitize_tag(branch).unwrap_or_else(|_| "default".into());
-        let name = repo_component(&format!("{}-{}", self.spec.project, svc.name.value));
+        let name = crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value));
         Some(format!("{}/{name}:{tag}", prefix.trim_end_matches('/')))
     }
 
@@ -224,31 +224,5 @@ impl Runner {
             }
         }
         Ok(image)
-    }
-}
-
-/// `text` as one path component of a repository name (lowercase letters and digits joined by
-/// single dashes): project folders such as `.tmpAb3` or `My App` must still give a name
-/// Docker accepts.
-fn repo_component(text: &str) -> String {
-    let lowered = text.to_ascii_lowercase();
-    let words: Vec<&str> = lowered.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    if words.is_empty() { "project".into() } else { words.join("-") }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::repo_component;
-    use slipway_core::image_ref::ImageRef;
-
-    #[test]
-    fn generated_names_are_valid_references() {
-        for (project, want) in
-            [(".tmpMsd0eo-app", "tmpmsd0eo-app"), ("My App_2--x", "my-app-2-x"), ("---", "project"), ("ok-db", "ok-db")]
-        {
-            let got = repo_component(project);
-            assert_eq!(got, want);
-            assert!(ImageRef::parse(&format!("slipway/{got}:latest")).is_ok(), "{got}");
-        }
     }
 }

@@ -63,7 +63,7 @@ pub fn key_forms(key: &slipway_core::crypto::Key) -> Vec<String> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let text = key.to_file_text();
     let Ok(bytes) = STANDARD.decode(text.trim()) else { return vec![text.trim().to_string()] };
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::names::hex(&bytes);
     let mut forms = vec![text.trim().to_string(), hex.to_ascii_uppercase(), hex];
     forms.extend([STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().map(|e| e.encode(&bytes)));
     forms

@@ -3,9 +3,12 @@
 //! per-step network, pushes tagged images, masks every decrypted value, and removes
 //! everything it created (by label) at the end, on failure and on cancellation.
 
+mod container;
 pub mod context;
+mod dependencies;
 mod env;
 pub mod events;
+mod follow;
 mod images;
 pub mod labels;
 pub mod mask;
@@ -223,7 +226,51 @@ pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSen
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.
 pub async fn run(docker: Docker, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<RunResult> {
-    let runner = runner(docker, spec, events, cancel.clone()).await?;
+    prepare(docker, spec, events, cancel).await?.run().await
+}
+
+/// A run whose secrets are decrypted (and known to its masker) and whose project is copied,
+/// before any container exists: what the server stores about a run is masked with it.
+pub struct Prepared(Arc<Runner>);
+
+/// Decrypt the run's secrets and copy its project; [`Prepared::run`] runs it.
+pub async fn prepare(
+    docker: Docker,
+    spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Prepared> {
+    Ok(Prepared(runner(docker, spec, events, cancel).await?))
+}
+
+impl Prepared {
+    /// `text` with every decrypted value and the key's forms replaced by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        self.0.mask(text)
+    }
+
+    /// Every string in `value` masked (strings, not the JSON text: an escaped secret would
+    /// not match).
+    pub fn mask_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => *s = self.mask(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.mask_json(v)),
+            _ => {}
+        }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.0.spec.plan
+    }
+
+    pub async fn run(self) -> Result<RunResult> {
+        execute(self.0).await
+    }
+}
+
+async fn execute(runner: Arc<Runner>) -> Result<RunResult> {
+    let cancel = runner.cancel.clone();
     let steps = runner.spec.plan.steps.clone();
     let ok = runner.clone().serial(steps).await;
     let cancelled = cancel.is_cancelled();
@@ -514,10 +561,6 @@ impl Runner {
 
     /// A name for a Docker object of this run: `slipway-<run>-<what>`, in Docker's alphabet.
     fn object_name(&self, what: &str) -> String {
-        let clean: String = what
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '-' })
-            .collect();
-        format!("slipway-{}-{}", self.spec.run_id, clean)
+        crate::names::docker_object_name(&self.spec.run_id, what)
     }
 }

@@ -22,7 +22,10 @@ impl Runner {
     /// The step's registry credentials: the encrypted file wins over a generator.
     pub(super) async fn step_dockercfg(self: &Arc<Self>, step: &PlannedStep) -> Result<Option<DockerCfg>> {
         if let Some(p) = &step.encrypted_dockercfg_path {
-            return Ok(self.secrets.dockercfgs.get(p).cloned());
+            // Decrypted up front for every step that may run; a miss would silently drop the
+            // step's credentials.
+            let cfg = self.secrets.dockercfgs.get(p).cloned();
+            return cfg.map(Some).ok_or_else(|| anyhow!("{p} was not decrypted before the run started"));
         }
         if let Some(generator) = &step.dockercfg_service {
             return Ok(Some(self.generate_dockercfg(&step.id, generator).await?));

@@ -7,7 +7,7 @@ use slipway_core::crypto::{self, Key};
 use slipway_core::dockercfg::DockerCfg;
 use slipway_core::envfile;
 use slipway_core::model::ServicesFile;
-use slipway_core::plan::Plan;
+use slipway_core::plan::{Plan, PlannedStep, Status};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -51,6 +51,23 @@ fn env_lines(bytes: Vec<u8>, what: &str) -> Result<Vec<(String, String)>> {
         anyhow!("{what} did not decrypt to text; the key may be wrong (v1 files have no integrity check)")
     })?;
     envfile::parse(&text).with_context(|| format!("{what} is not a KEY=VALUE file (is the key right?)"))
+}
+
+/// Every step that runs a container if the run gets to it: the leaves that will run and their
+/// `on_fail` steps (which `Plan::leaves` leaves out), at any depth.
+fn steps_that_may_run(plan: &Plan) -> Vec<&PlannedStep> {
+    fn walk<'a>(s: &'a PlannedStep, out: &mut Vec<&'a PlannedStep>) {
+        if s.status != Status::WillRun {
+            return;
+        }
+        if s.steps.is_empty() {
+            out.push(s);
+        }
+        s.steps.iter().chain(&s.on_fail).for_each(|c| walk(c, out));
+    }
+    let mut out = Vec::new();
+    plan.steps.iter().for_each(|s| walk(s, &mut out));
+    out
 }
 
 impl Secrets {
@@ -100,10 +117,8 @@ impl Secrets {
                 s.load_dockercfg(dir, confine, &p.value, key, masker)?;
             }
         }
-        for step in plan.leaves() {
-            if let Some(p) = &step.encrypted_dockercfg_path
-                && step.status == slipway_core::plan::Status::WillRun
-            {
+        for step in steps_that_may_run(plan) {
+            if let Some(p) = &step.encrypted_dockercfg_path {
                 s.load_dockercfg(dir, confine, p, key, masker)?;
             }
         }
@@ -133,5 +148,35 @@ impl Secrets {
         masker.extend(cfg.secrets());
         self.dockercfgs.insert(rel.to_string(), cfg);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_core::SourceFile;
+    use slipway_core::plan::{PlanOptions, plan};
+
+    /// An `on_fail` step's `encrypted_dockercfg_path` is decrypted with the others, so its
+    /// credentials exist when it runs and are masked from the start.
+    #[test]
+    fn on_fail_steps_get_their_dockercfg() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::from_bytes([7; 32]);
+        let cfg = br#"{"auths":{"registry.example.com":{"auth":"dTpzM2NyZXQtcGFzcw=="}}}"#;
+        let sealed = crypto::encrypt(&key, cfg, crypto::Format::Aead, &[1; crypto::RANDOM_BYTES]).unwrap();
+        std::fs::write(dir.path().join("dockercfg.encrypted"), sealed).unwrap();
+        let services = SourceFile::new("codeship-services.yml", "app:\n  image: busybox\n");
+        let steps = SourceFile::new(
+            "codeship-steps.yml",
+            "- service: app\n  command: 'false'\n  on_fail:\n    - service: app\n      command: echo failed\n      encrypted_dockercfg_path: dockercfg.encrypted\n",
+        );
+        let checked = slipway_core::check(&services, &steps);
+        assert!(!checked.report.has_errors(), "{:?}", checked.report.diagnostics);
+        let p = plan(&checked.services, &checked.steps, &PlanOptions::default());
+        let mut masker = Masker::new();
+        let s = Secrets::prepare(dir.path(), true, &checked.services, &p, Some(&key), &mut masker).unwrap();
+        assert!(s.dockercfgs.contains_key("dockercfg.encrypted"), "the on_fail step's dockercfg was not read");
+        assert_eq!(masker.mask("login u s3cret-pass"), "login u ***");
     }
 }

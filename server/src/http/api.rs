@@ -5,8 +5,8 @@
 use super::cpu::CpuLimit;
 pub use super::error::ApiError;
 use super::error::{ApiJson, ApiQuery};
-use crate::cli::printer::Printer;
-use crate::runs::{Control, Manager, RunRequest};
+use crate::run_log::LogLines;
+use crate::runs::{Control, Manager, RunRequest, STORED_PAGE};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,7 +18,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use slipway_core::SourceFile;
-use slipway_core::run_state::RunStatus;
 use std::convert::Infallible;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -91,6 +90,11 @@ async fn create_run(
     if api.manager.project(&req.project).is_none() {
         return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project)));
     }
+    for (field, tag) in [("tag", &req.tag), ("ci.branch", &req.ci.branch)] {
+        if let Some(Err(e)) = tag.as_deref().map(slipway_core::plan::filter::check_tag) {
+            return Err(ApiError::Unprocessable(format!("{field}: {e}")));
+        }
+    }
     let id = api.manager.submit(req)?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
 }
@@ -138,9 +142,6 @@ async fn approve(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<
     controlled(&id, outcome, "approved")
 }
 
-/// Stored events read per query when a follower catches up.
-const STORED_PAGE: u32 = 2000;
-
 #[derive(Deserialize)]
 struct After {
     after: Option<u64>,
@@ -169,57 +170,7 @@ async fn events(
     let m = api.manager.clone();
     m.store.run(&id)?.ok_or_else(|| no_run(&id))?;
     let after = resume_after(&headers, q.after)?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, String)>(1024);
-    tokio::spawn(async move {
-        // Subscribe before reading the store so nothing falls between the two.
-        let mut sub = m.live(&id).and_then(|l| l.subscribe());
-        let mut last = after;
-        loop {
-            // Stored events first, a page at a time.
-            loop {
-                let page = m.store.events_after(&id, last, STORED_PAGE).unwrap_or_default();
-                let full = page.len() == STORED_PAGE as usize;
-                for (seq, data) in page {
-                    if !forward(&tx, seq, data, &mut last).await {
-                        return;
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-            let Some(s) = sub.as_mut() else {
-                // Not started yet (a queued run has no channel), or ended: then everything it
-                // stored was sent above.
-                let ended = m.store.run(&id).ok().flatten().is_none_or(|r| r.status.is_finished());
-                if ended {
-                    return;
-                }
-                // Look again shortly, unless the client has left.
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
-                }
-                sub = m.live(&id).and_then(|l| l.subscribe());
-                continue;
-            };
-            // A queued run may wait for hours: stop as soon as the client leaves.
-            let received = tokio::select! {
-                _ = tx.closed() => return,
-                r = s.recv() => r,
-            };
-            match received {
-                Ok((seq, data)) if seq > last => {
-                    if !forward(&tx, seq, data, &mut last).await {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                // Fell behind or the run ended: catch up from the store.
-                Err(_) => sub = None,
-            }
-        }
-    });
+    let rx = m.follow(id, after);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         let (seq, data) = rx.recv().await?;
         Some((Ok(SseEvent::default().id(seq.to_string()).data(data)), rx))
@@ -238,10 +189,10 @@ async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response,
         async move {
             let page = store.events_after(&id, after?, STORED_PAGE).ok().filter(|p| !p.is_empty())?;
             let next = (page.len() == STORED_PAGE as usize).then(|| page[page.len() - 1].0);
-            let printer = Printer::plain();
+            let lines = LogLines::plain();
             let mut text = String::new();
             for (_, data) in page {
-                if let Some(line) = log_line(&printer, &data) {
+                if let Some(line) = lines.stored_line(&data) {
                     text.push_str(&line);
                     text.push('\n');
                 }
@@ -254,36 +205,6 @@ async fn log(State(api): State<Api>, Path(id): Path<String>) -> Result<Response,
     // Fused: the compression layer polls the body once more after its end, which a bare
     // `unfold` answers with a panic.
     Ok((headers, Body::from_stream(futures_util::StreamExt::fuse(pages))).into_response())
-}
-
-/// A stored event as a line of the log: the executor's events as the CLI prints them, the run's
-/// end as `slipway: run STATUS`; the plan is not part of the log.
-fn log_line(printer: &Printer, data: &str) -> Option<String> {
-    if let Ok(ev) = serde_json::from_str::<crate::executor::events::Event>(data) {
-        return Some(printer.line(ev));
-    }
-    #[derive(Deserialize)]
-    struct RunFinished {
-        event: String,
-        status: RunStatus,
-        error: Option<String>,
-    }
-    let end: RunFinished = serde_json::from_str(data).ok()?;
-    (end.event == "run_finished").then(|| match end.error {
-        Some(e) => format!("slipway: run {}: {e}", end.status),
-        None => format!("slipway: run {}", end.status),
-    })
-}
-
-/// Send one event to the SSE client; false when the stream should end (the client left, or
-/// this was the run's last event).
-async fn forward(tx: &tokio::sync::mpsc::Sender<(u64, String)>, seq: u64, data: String, last: &mut u64) -> bool {
-    let done = data.contains("\"event\":\"run_finished\"");
-    if tx.send((seq, data)).await.is_err() {
-        return false;
-    }
-    *last = seq;
-    !done
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Rejected(status, m) => (status, m),
             ApiError::Internal(e) => {
-                eprintln!("slipway: internal error: {e:#}");
+                tracing::error!("internal error: {e:#}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".into())
             }
         };

@@ -60,8 +60,9 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr} (is it in use?)"))?;
     let local = listener.local_addr()?;
+    // Logged before the URL is printed: whoever waits for the URL then finds the log line.
+    tracing::info!("serving on {local}; press Ctrl-C to stop");
     println!("Slipway studio: http://{local}/");
-    eprintln!("slipway: serving on {local}; press Ctrl-C to stop");
     let app = app(&config)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(crate::signals::terminated());
@@ -71,7 +72,7 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<()> {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
-                    eprintln!("slipway: cannot accept a connection: {e}");
+                    tracing::warn!("cannot accept a connection: {e}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }

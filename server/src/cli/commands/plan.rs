@@ -1,19 +1,17 @@
 //! `slipway plan`
 
+use crate::build_values::{BuildContext, BuildValues};
 use crate::cli::{OutputFormat, ProjectArgs};
-use crate::gitinfo::GitInfo;
-use crate::project;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use slipway_core::plan::{PlanOptions, plan, render_text};
-use slipway_core::template::BuildVars;
 use std::process::ExitCode;
 
 /// The build values (jet's `--ci-*` flags); unset ones come from the local git checkout.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CiArgs {
     /// CI_BRANCH / `.Branch` [default: the build tag].
-    #[arg(long)]
+    #[arg(long, value_parser = build_tag)]
     pub ci_branch: Option<String>,
     /// CI_COMMIT_ID / `.CommitID` [default: HEAD].
     #[arg(long)]
@@ -50,81 +48,34 @@ pub struct CiArgs {
     pub ci_timestamp: Option<i64>,
 }
 
-/// Where the build tag came from, so a run can say why `tag:` filters matched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TagSource {
-    Flag,
-    CiBranch,
-    Checkout,
-    None,
-}
-
-/// What one build is about: the build tag that `tag:`/`exclude:` filters match, and the values
-/// templates and step containers see. `plan` and `steps` both get it from [`CiArgs::build`],
-/// so they cannot disagree.
-#[derive(Clone, Debug)]
-pub struct BuildContext {
-    pub tag: Option<String>,
-    pub tag_source: TagSource,
-    pub vars: BuildVars,
-}
-
-impl BuildContext {
-    /// One line for the terminal: which build tag filters match, and why.
-    pub fn describe(&self) -> String {
-        let from = match self.tag_source {
-            TagSource::Flag => "--tag",
-            TagSource::CiBranch => "--ci-branch",
-            TagSource::Checkout => "the checked-out branch",
-            TagSource::None => {
-                return "no build tag (no --tag and no checked-out branch): steps with `tag:` are skipped".into();
-            }
-        };
-        format!("build tag `{}` (from {from})", self.tag.as_deref().unwrap_or_default())
-    }
+/// `--tag`/`--ci-branch`: a usage error (exit 2) when too long to be a branch or tag name.
+pub fn build_tag(s: &str) -> std::result::Result<String, String> {
+    slipway_core::plan::filter::check_tag(s).map(|()| s.to_string()).map_err(|e| e.to_string())
 }
 
 impl CiArgs {
-    /// The build tag is `--tag`, else `--ci-branch`, else the checked-out branch (a build on
-    /// Codeship was tagged with its branch); `.Branch` is `--ci-branch`, else that tag. Other
-    /// values come from flags, else from the local git checkout.
+    /// The flags as build values: `tag` is `--tag` of the command, when it has one.
+    pub fn values(&self, tag: Option<&str>) -> BuildValues {
+        BuildValues {
+            tag: tag.map(str::to_string),
+            branch: self.ci_branch.clone(),
+            commit_id: self.ci_commit_id.clone(),
+            build_id: self.ci_build_id.clone(),
+            committer_name: self.ci_committer_name.clone(),
+            committer_email: self.ci_committer_email.clone(),
+            committer_username: self.ci_committer_username.clone(),
+            commit_message: self.ci_commit_message.clone(),
+            commit_description: self.ci_commit_description.clone(),
+            project_id: self.ci_project_id.clone(),
+            repo_name: self.ci_repo_name.clone(),
+            ci_name: Some(self.ci_name.clone()),
+            timestamp: self.ci_timestamp,
+        }
+    }
+
+    /// The build of `slipway plan`/`steps` in `dir`: the flags, else the checkout there.
     pub fn build(&self, dir: &std::path::Path, tag: Option<&str>) -> Result<BuildContext> {
-        let git = GitInfo::read(dir);
-        let (tag, tag_source) = match (tag, &self.ci_branch, &git.branch) {
-            (Some(t), _, _) => (Some(t.to_string()), TagSource::Flag),
-            (None, Some(b), _) => (Some(b.clone()), TagSource::CiBranch),
-            (None, None, Some(b)) => (Some(b.clone()), TagSource::Checkout),
-            (None, None, None) => (None, TagSource::None),
-        };
-        let timestamp = match self.ci_timestamp {
-            Some(t) => t,
-            None => match std::env::var("SOURCE_DATE_EPOCH") {
-                Ok(s) => s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={s:?} is not unix seconds"))?,
-                Err(_) => std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0),
-            },
-        };
-        let or = |flag: &Option<String>, git: Option<String>| flag.clone().or(git).unwrap_or_default();
-        let vars = BuildVars {
-            project_id: or(&self.ci_project_id, None),
-            build_id: or(&self.ci_build_id, None),
-            repo_name: or(&self.ci_repo_name, git.repo_name),
-            branch: or(&self.ci_branch, tag.clone()),
-            commit_id: or(&self.ci_commit_id, git.commit_id),
-            commit_message: or(&self.ci_commit_message, git.commit_message),
-            commit_description: or(&self.ci_commit_description, git.describe),
-            committer_name: or(&self.ci_committer_name, git.committer_name),
-            committer_email: or(&self.ci_committer_email, git.committer_email),
-            committer_username: or(&self.ci_committer_username, None),
-            timestamp,
-            step_name: String::new(),
-            service_name: String::new(),
-            image_name: String::new(),
-            ci_name: self.ci_name.clone(),
-        };
-        Ok(BuildContext { tag, tag_source, vars })
+        self.values(tag).resolve(dir)
     }
 }
 
@@ -133,7 +84,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: --ci-branch, else the checked-out branch].
-    #[arg(long)]
+    #[arg(long, value_parser = build_tag)]
     pub tag: Option<String>,
     /// Include push steps (without it they are shown as skipped, as `jet steps` did).
     #[arg(long)]
@@ -145,7 +96,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> Result<ExitCode> {
-    let files = project::load(&args.project)?;
+    let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
         eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));

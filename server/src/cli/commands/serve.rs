@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// default: anyone holding the API token could then control the host through Docker.
     #[arg(long)]
     pub allow_add_docker: bool,
+    /// What the server logs on stderr: a level (`error`, `warn`, `info`, `debug`, `trace`) or
+    /// `tracing` filter directives [default: $RUST_LOG, else info].
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
@@ -91,12 +95,10 @@ fn token(data_dir: &Path) -> Result<String> {
     }
     let path = data_dir.join("token");
     if let Ok(t) = std::fs::read_to_string(&path) {
-        eprintln!("slipway: the API token is in {} (the studio asks for it once per tab)", path.display());
+        tracing::info!("the API token is in {} (the studio asks for it once per tab)", path.display());
         return Ok(t.trim().to_string());
     }
-    let mut b = [0u8; 24];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let t: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let t = crate::names::random_hex(24)?;
     crate::fsutil::write_new(&path, t.as_bytes(), true)?;
     println!("API token (stored owner-only in {}; shown once): {t}", path.display());
     Ok(t)
@@ -109,8 +111,8 @@ fn warn_if_shared(data_dir: &Path) {
     if let Ok(m) = std::fs::metadata(data_dir)
         && m.permissions().mode() & 0o077 != 0
     {
-        eprintln!(
-            "slipway: warning: the data directory {} is accessible to other users (mode {:o}); `chmod 700` it",
+        tracing::warn!(
+            "the data directory {} is accessible to other users (mode {:o}); `chmod 700` it",
             data_dir.display(),
             m.permissions().mode() & 0o777
         );
@@ -118,6 +120,7 @@ fn warn_if_shared(data_dir: &Path) {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    crate::logging::init(args.log_level.as_deref())?;
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     // Owner-only: it holds the token, the run history and the runs' copies of the projects.
     crate::executor::workspace::create_private_dir(&data_dir)?;
@@ -126,7 +129,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     crate::executor::workspace::create_private_dir(&workspaces)?;
     // Runs in flight when the server stopped are marked interrupted; their copies go too.
     if let Err(e) = crate::executor::workspace::sweep(&workspaces) {
-        eprintln!("slipway: warning: {e:#}");
+        tracing::warn!("{e:#}");
     }
     let mut wanted: Vec<(String, PathBuf, Option<PathBuf>)> = match &args.config {
         Some(c) => read_config(c)?,

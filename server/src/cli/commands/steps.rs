@@ -1,11 +1,12 @@
 //! `slipway steps`, `slipway run`, `slipway load` and `slipway cleanup`: the pipeline on a
 //! Docker engine, as `jet` did it.
 
-use super::plan::{BuildContext, CiArgs};
+use super::plan::CiArgs;
+use crate::build_values::BuildContext;
 use crate::cli::printer::Printer;
 use crate::cli::{ConfigErrors, ProjectArgs};
+use crate::docker;
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
-use crate::{docker, project};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use slipway_core::crypto::Key;
@@ -46,7 +47,7 @@ pub struct StepsArgs {
     #[command(flatten)]
     pub runner: RunnerArgs,
     /// The build tag (branch or git tag) that `tag:`/`exclude:` filters match [default: --ci-branch, else the checked-out branch].
-    #[arg(long)]
+    #[arg(long, value_parser = super::plan::build_tag)]
     pub tag: Option<String>,
     /// Run push steps (without it they are skipped, as with `jet steps`).
     #[arg(long)]
@@ -101,9 +102,7 @@ fn load_key(dir: &Path, explicit: &Option<PathBuf>) -> Result<Option<Key>> {
 
 /// Unique per run (labels, names, cleanup): without randomness every run would be `0000000000`.
 fn run_id() -> Result<String> {
-    let mut b = [0u8; 5];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a run id: {e}"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    crate::names::random_hex(5)
 }
 
 fn project_name(dir: &Path) -> String {
@@ -124,7 +123,7 @@ fn prepare(
     approve: bool,
     make_plan: impl FnOnce(&slipway_core::Checked, &PlanOptions) -> Result<Plan>,
 ) -> Result<Prepared> {
-    let files = project::load(&args.project)?;
+    let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
         eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));

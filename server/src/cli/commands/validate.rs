@@ -1,7 +1,6 @@
 //! `slipway validate`
 
 use crate::cli::{OutputFormat, ProjectArgs};
-use crate::project;
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;
@@ -16,7 +15,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> Result<ExitCode> {
-    let files = project::load(&args.project)?;
+    let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     match args.format {
         OutputFormat::Json => println!("{}", checked.report.to_json()),

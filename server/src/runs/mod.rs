@@ -2,7 +2,13 @@
 //! executed by the same executor as `slipway steps`, with every event stored (masked) and
 //! broadcast to live subscribers.
 
+mod follow;
+
+pub use follow::STORED_PAGE;
+
+use crate::build_values::BuildValues;
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
+use crate::project::ConfigFile;
 use crate::store::Store;
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::FutureExt;
@@ -56,6 +62,26 @@ pub struct CiValues {
     pub committer_email: Option<String>,
     pub build_id: Option<String>,
     pub timestamp: Option<i64>,
+}
+
+impl RunRequest {
+    /// The request's values for the build helper the CLI uses too; a run's build id defaults
+    /// to the run's id, its repository name to the project's.
+    fn build_values(&self, run_id: &str, project: &str) -> BuildValues {
+        let ci = &self.ci;
+        BuildValues {
+            tag: self.tag.clone(),
+            branch: ci.branch.clone(),
+            commit_id: ci.commit_id.clone(),
+            commit_message: ci.commit_message.clone(),
+            committer_name: ci.committer_name.clone(),
+            committer_email: ci.committer_email.clone(),
+            build_id: Some(ci.build_id.clone().unwrap_or_else(|| run_id.to_string())),
+            repo_name: Some(project.to_string()),
+            timestamp: ci.timestamp,
+            ..BuildValues::default()
+        }
+    }
 }
 
 /// Events stored per transaction at most, when a chatty step has many queued up.
@@ -190,9 +216,7 @@ impl Manager {
         if self.project(&req.project).is_none() {
             bail!("unknown project `{}`", req.project);
         }
-        let mut b = [0u8; 6];
-        getrandom::fill(&mut b).map_err(|e| anyhow!("no randomness: {e}"))?;
-        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let id = crate::names::random_hex(6)?;
         lock(&self.live).insert(id.clone(), Live::new());
         if let Err(e) =
             self.store.insert_run(&id, &req.project, req.tag.as_deref(), req.push, &serde_json::to_string(&req)?)
@@ -235,7 +259,7 @@ impl Manager {
                     Ok(Some(n)) => n,
                     Ok(None) => break,
                     Err(e) => {
-                        eprintln!("slipway: cannot read the queue: {e:#}");
+                        tracing::error!("cannot read the queue: {e:#}");
                         break;
                     }
                 };
@@ -243,7 +267,7 @@ impl Manager {
                     Ok(true) => self.spawn_run(id, request),
                     Ok(false) => {} // cancelled between the two queries
                     Err(e) => {
-                        eprintln!("slipway: cannot start run {id}: {e:#}");
+                        tracing::error!(run = %id, "cannot start the run: {e:#}");
                         break;
                     }
                 }
@@ -259,6 +283,7 @@ impl Manager {
         let slot = Slot { manager: self.clone(), id: id.clone() };
         let live = lock(&self.live).entry(id.clone()).or_insert_with(Live::new).clone();
         let me = self.clone();
+        tracing::info!(run = %id, "started");
         tokio::spawn(async move {
             let _slot = slot;
             let outcome = AssertUnwindSafe(me.clone().execute(&id, &request, live.clone())).catch_unwind().await;
@@ -266,11 +291,11 @@ impl Manager {
                 Ok(Ok(status)) => (status, None),
                 // Cancelled while it was being prepared: what went wrong after that is moot.
                 Ok(Err(e)) if live.cancel.is_cancelled() => {
-                    eprintln!("slipway: run {id} cancelled; it had failed: {e:#}");
+                    tracing::info!(run = %id, "cancelled; it had failed: {e:#}");
                     (RunStatus::Cancelled, None)
                 }
                 Ok(Err(e)) => {
-                    eprintln!("slipway: run {id} failed: {e:#}");
+                    tracing::warn!(run = %id, "failed: {e:#}");
                     (RunStatus::Failed, Some(me.public_message(&e)))
                 }
                 Err(panic) => {
@@ -279,7 +304,7 @@ impl Manager {
                         .map(|s| s.to_string())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
-                    eprintln!("slipway: run {id} panicked: {what}");
+                    tracing::error!(run = %id, "panicked: {what}");
                     (RunStatus::Error, Some(INTERNAL_ERROR.to_string()))
                 }
             };
@@ -289,9 +314,12 @@ impl Manager {
 
     fn finish(&self, id: &str, status: RunStatus, error: Option<&str>) {
         match self.store.finish(id, status, error) {
-            Ok(true) => self.finish_events(id, status, error),
-            Ok(false) => eprintln!("slipway: run {id} had already ended; {status} not recorded"),
-            Err(e) => eprintln!("slipway: cannot record the end of run {id}: {e:#}"),
+            Ok(true) => {
+                tracing::info!(run = %id, %status, "finished");
+                self.finish_events(id, status, error)
+            }
+            Ok(false) => tracing::warn!(run = %id, "had already ended; {status} not recorded"),
+            Err(e) => tracing::error!(run = %id, "cannot record the end of the run: {e:#}"),
         }
     }
 
@@ -367,20 +395,28 @@ impl Manager {
             },
         };
         let docker = crate::docker::connect().await.map_err(|e| {
-            eprintln!("slipway: run {id}: {e:#}");
+            tracing::error!(run = %id, "{e:#}");
             anyhow!("the server cannot reach its Docker engine; the server's log has the details")
         })?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let prepared = executor::prepare(docker, spec, tx, live.cancel.clone()).await?;
+        // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
+        // before the first step reports. Commands and values in it may hold a decrypted
+        // value (pasted into the steps file, say): masked like the log.
+        let mut plan = serde_json::to_value(prepared.plan())?;
+        prepared.mask_json(&mut plan);
+        let plan_event = serde_json::json!({"event": "plan", "plan": plan}).to_string();
+        self.store.append_event(id, 1, &plan_event)?;
+        // The request (edited files, build values) is kept with the run: masked from now on.
+        let mut stored: serde_json::Value = serde_json::from_str(request).context("stored run request")?;
+        prepared.mask_json(&mut stored);
+        self.store.set_request(id, &stored.to_string())?;
+        live.open();
+        live.send((1, plan_event));
         let store = self.store.clone();
         let run_id = id.to_string();
         let pump_live = live.clone();
         let me = self.clone();
-        // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
-        // before the first step reports. It holds names, commands and image refs: no secrets.
-        let plan_event = serde_json::json!({"event": "plan", "plan": &spec.plan}).to_string();
-        self.store.append_event(id, 1, &plan_event)?;
-        live.open();
-        live.send((1, plan_event));
         // Store every event (already masked by the executor) and fan it out to followers.
         let pump = tokio::spawn(async move {
             let mut seq = 1u64;
@@ -406,14 +442,14 @@ impl Manager {
                     rows.push((seq, serde_json::to_string(&ev).unwrap_or_default()));
                 }
                 if let Err(e) = store.append_events(&run_id, &rows) {
-                    eprintln!("slipway: run {run_id}: cannot store events: {e:#}");
+                    tracing::error!(run = %run_id, "cannot store events: {e:#}");
                 }
                 for row in rows {
                     pump_live.send(row);
                 }
             }
         });
-        let result = executor::run(docker, spec, tx, live.cancel.clone()).await;
+        let result = prepared.run().await;
         let _ = pump.await;
         let result = result?;
         Ok(if result.cancelled {
@@ -452,22 +488,8 @@ struct Prepared {
 /// Read, check and plan a run's files (the request's or the project's) and read the project's
 /// git values and key: file reads, `git` and CPU work, hence called on the blocking pool.
 fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
-    let read = |given: &Option<String>, names: &[&str]| -> Result<(String, String)> {
-        if let Some(text) = given {
-            return Ok((names[0].to_string(), text.clone()));
-        }
-        for n in names {
-            let path = project.dir.join(n);
-            if path.exists() {
-                // The CLI's reader and limit: a huge file or a FIFO is an error, not a hang.
-                return Ok((n.to_string(), crate::project::read_source(&path)?.text));
-            }
-        }
-        bail!("project `{}` has no {}", project.name, names[0])
-    };
-    let (sname, stext) = read(&req.services, &["codeship-services.yml", "docker-compose.yml"])?;
-    let (tname, ttext) = read(&req.steps, &["codeship-steps.yml", "codeship-steps.json"])?;
-    let (sv, st) = (SourceFile::new(sname, stext), SourceFile::new(tname, ttext));
+    let sv = read_config(project, &req.services, ConfigFile::Services)?;
+    let st = read_config(project, &req.steps, ConfigFile::Steps)?;
     let checked = slipway_core::check(&sv, &st);
     if let Some(d) = checked.report.diagnostics.iter().find(|d| d.is_error()) {
         bail!(
@@ -480,27 +502,33 @@ fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
             d.code.as_str()
         );
     }
-    // Values the request leaves out come from the project's git work tree, as jet took them.
-    let git = crate::gitinfo::GitInfo::read(&project.dir);
-    let vars = BuildVars {
-        branch: req.ci.branch.clone().or(req.tag.clone()).or(git.branch).unwrap_or_default(),
-        commit_id: req.ci.commit_id.clone().or(git.commit_id).unwrap_or_default(),
-        commit_message: req.ci.commit_message.clone().or(git.commit_message).unwrap_or_default(),
-        committer_name: req.ci.committer_name.clone().or(git.committer_name).unwrap_or_default(),
-        committer_email: req.ci.committer_email.clone().or(git.committer_email).unwrap_or_default(),
-        build_id: req.ci.build_id.clone().unwrap_or_else(|| id.to_string()),
-        repo_name: project.name.clone(),
-        timestamp: req.ci.timestamp.unwrap_or_else(crate::store::now),
-        ..BuildVars::default()
-    };
+    // Values the request leaves out come from the project's git work tree, as for the CLI.
+    let build = req.build_values(id, &project.name).resolve(&project.dir)?;
     let p = plan(
         &checked.services,
         &checked.steps,
-        &PlanOptions { tag: req.tag.clone(), push: req.push, vars: vars.clone() },
+        &PlanOptions { tag: build.tag.clone(), push: req.push, vars: build.vars.clone() },
     );
+    let vars = build.vars;
     let key_path = project.key.clone().unwrap_or_else(|| project.dir.join("codeship.aes"));
     let key = if key_path.exists() { Some(crate::keyfile::load_key(&key_path).context("project key")?) } else { None };
     Ok(Prepared { services: checked.services, plan: p, key, vars })
+}
+
+/// The request's edited file, else the project's, found and read as the CLI finds and reads
+/// it: the same names, and the same size limit (a huge file or a FIFO is an error, not a hang).
+fn read_config(project: &Project, given: &Option<String>, which: ConfigFile) -> Result<SourceFile> {
+    let first = which.candidates()[0];
+    if let Some(text) = given {
+        if text.len() as u64 > crate::project::MAX_READ {
+            bail!("the edited {first} is larger than the limit of {} bytes", crate::project::MAX_READ);
+        }
+        return Ok(SourceFile::new(first, text.clone()));
+    }
+    let Some(name) = crate::project::discover(&project.dir, which) else {
+        bail!("project `{}` has no {first}", project.name)
+    };
+    crate::project::read_source_named(&project.dir.join(name), name)
 }
 
 /// `ROOT/slipway-run-ID-X/file` → `file`, `ROOT/slipway-run-ID-X` → `the project folder`: paths in
@@ -644,6 +672,27 @@ mod tests {
         let gate = m.live(&id).unwrap().approval.clone();
         // The permit is there before anyone waits on it.
         tokio::time::timeout(Duration::from_secs(1), gate.notified()).await.expect("the approval was lost");
+    }
+
+    /// A run without a tag is planned for the checked-out branch, as `slipway steps` plans it
+    /// (both resolve the build through `build_values`); before, the server planned no tag.
+    #[test]
+    fn a_run_without_a_tag_uses_the_checked_out_branch_like_the_cli() {
+        let (_m, dir) = manager(1);
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git").arg("-C").arg(dir.path()).args(args).status().unwrap();
+            assert!(ok.success(), "git {args:?}");
+        };
+        git(&["init", "-q", "-b", "feature-x"]);
+        git(&["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "one"]);
+        std::fs::write(dir.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
+        std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  tag: feature-x\n  command: 'true'\n")
+            .unwrap();
+        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None };
+        let prepared = prepare(&project, &request(), "run1").unwrap();
+        assert_eq!(prepared.plan.tag.as_deref(), Some("feature-x"));
+        assert_eq!(prepared.vars.branch, "feature-x");
+        assert_eq!(prepared.plan.leaves()[0].status, slipway_core::plan::Status::WillRun);
     }
 
     /// The record that anyone may read names files relative to the project, not the server's

@@ -3,24 +3,25 @@
 //! download the full log, and reopen past runs. Events land in a `RunLog` off the DOM; the
 //! view catches up at most every `FLUSH_MS`, showing the last `RENDER_CAP` lines.
 
+mod follow;
+mod form;
+mod history;
+mod wire;
+
 use crate::components::files::download;
 use crate::components::plan_tree;
-use crate::run_log::{RENDER_CAP, RunLog, SseParser};
+use crate::run_log::RENDER_CAP;
 use crate::server_api::{self, ApiError};
 use crate::state::FileKind;
-use serde::{Deserialize, Serialize};
+use follow::{Following, Shared, follow};
+use form::{FormAction, RunForm};
+use history::History;
 use slipway_core::SourceFile;
 use slipway_core::run_state::RunStatus;
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
+use wire::{Created, NewRun, ProjectList, RunSummary};
 use yew::prelude::*;
-
-/// The view redraws at most this often while events stream in.
-const FLUSH_MS: u32 = 100;
-/// Reconnects after a dropped event stream before giving up.
-const MAX_RECONNECTS: u32 = 30;
 
 #[derive(Properties, PartialEq)]
 pub struct RunPanelProps {
@@ -31,52 +32,6 @@ pub struct RunPanelProps {
     pub branch: AttrValue,
 }
 
-/// A row of `GET /api/runs`.
-#[derive(Clone, PartialEq, Deserialize)]
-struct RunSummary {
-    id: String,
-    project: String,
-    tag: Option<String>,
-    push: bool,
-    status: RunStatus,
-    #[serde(default)]
-    error: Option<String>,
-    created_at: i64,
-}
-
-#[derive(Deserialize)]
-struct RunList {
-    runs: Vec<RunSummary>,
-}
-
-#[derive(Deserialize)]
-struct ProjectList {
-    projects: Vec<ProjectName>,
-}
-
-#[derive(Deserialize)]
-struct ProjectName {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: String,
-}
-
-/// The body of `POST /api/runs`; the files only when the editors' are used.
-#[derive(Serialize)]
-struct NewRun<'a> {
-    project: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tag: Option<&'a str>,
-    push: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    services: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    steps: Option<&'a str>,
-}
-
 #[derive(Clone, PartialEq)]
 enum ServerState {
     Checking,
@@ -84,98 +39,11 @@ enum ServerState {
     Ready(Vec<String>),
 }
 
-/// The run being followed, shared between the stream reader and the view.
-#[derive(Default)]
-struct Following {
-    id: Option<String>,
-    log: RunLog,
-    /// Bumped when another run is opened: the old reader sees it and stops.
-    generation: u32,
-    flush_pending: bool,
-}
-
-type Shared = Rc<RefCell<Following>>;
-
-/// Follow run `id` from its first event; reconnects resume after the last event applied.
-fn follow(shared: &Shared, id: String, token: String, redraw: Callback<()>, on_end: Callback<Option<ApiError>>) {
-    let generation = {
-        let mut f = shared.borrow_mut();
-        f.generation += 1;
-        f.id = Some(id.clone());
-        f.log = RunLog::default();
-        f.generation
-    };
-    redraw.emit(());
-    let shared = shared.clone();
-    spawn_local(async move {
-        let mut reconnects = 0;
-        loop {
-            let after = shared.borrow().log.last_seq;
-            let mut parser = SseParser::default();
-            let result = server_api::stream(&format!("/api/runs/{id}/events?after={after}"), &token, |chunk| {
-                let mut f = shared.borrow_mut();
-                if f.generation != generation {
-                    return false;
-                }
-                for (seq, data) in parser.feed(chunk) {
-                    f.log.apply(seq, &data);
-                }
-                if !f.flush_pending {
-                    f.flush_pending = true;
-                    let (shared, redraw) = (shared.clone(), redraw.clone());
-                    gloo::timers::callback::Timeout::new(FLUSH_MS, move || {
-                        shared.borrow_mut().flush_pending = false;
-                        redraw.emit(());
-                    })
-                    .forget();
-                }
-                true
-            })
-            .await;
-            let (current, finished) = {
-                let f = shared.borrow();
-                (f.generation == generation, f.log.finished.is_some())
-            };
-            if !current {
-                return;
-            }
-            match result {
-                Ok(()) if finished => return on_end.emit(None),
-                Err(e @ (ApiError::Unauthorized | ApiError::Server(..))) => return on_end.emit(Some(e)),
-                _ if reconnects >= MAX_RECONNECTS => {
-                    let e = "the event stream keeps dropping; reopen the run from the list";
-                    return on_end.emit(Some(ApiError::Unreachable(e.into())));
-                }
-                _ => {}
-            }
-            // The stream ended early (server restart, network). A run that ended without its
-            // last event (older servers did not send one for interrupted runs) ends here;
-            // otherwise resume after the last event applied.
-            if let Ok(run) = server_api::json::<RunSummary>("GET", &format!("/api/runs/{id}"), None, None).await
-                && run.status.is_finished()
-            {
-                let mut f = shared.borrow_mut();
-                if f.generation == generation && f.log.finished.is_none() {
-                    f.log.finished = Some((run.status, run.error));
-                    drop(f);
-                    redraw.emit(());
-                    return on_end.emit(None);
-                }
-            }
-            reconnects += 1;
-            gloo::timers::future::TimeoutFuture::new(1000).await;
-        }
-    });
-}
-
 #[function_component(RunPanel)]
 pub fn run_panel(props: &RunPanelProps) -> Html {
     let server = use_state(|| ServerState::Checking);
     let token = use_state(server_api::saved_token);
-    let project = use_state(String::new);
-    let branch = use_state(|| props.branch.to_string());
-    let push = use_state(|| false);
-    let use_edits = use_state(|| false);
+    let form = use_reducer(|| RunForm::new(&props.branch));
     let message = use_state(|| None::<String>);
     let history = use_state(Vec::<RunSummary>::new);
     let selected = use_state(|| None::<String>);
@@ -188,14 +56,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
 
     let refresh_history = {
         let history = history.clone();
-        Callback::from(move |_: ()| {
-            let history = history.clone();
-            spawn_local(async move {
-                if let Ok(list) = server_api::json::<RunList>("GET", "/api/runs?per_page=15", None, None).await {
-                    history.set(list.runs);
-                }
-            });
-        })
+        Callback::from(move |_: ()| history::refresh(history.clone()))
     };
     // A refused token is forgotten at once, so the prompt comes back.
     let on_error = {
@@ -219,13 +80,13 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     };
 
     {
-        let (server, project, refresh_history) = (server.clone(), project.clone(), refresh_history.clone());
+        let (server, form, refresh_history) = (server.clone(), form.clone(), refresh_history.clone());
         use_effect_with((), move |_| {
             spawn_local(async move {
                 match server_api::json::<ProjectList>("GET", "/api/projects", None, None).await {
                     Ok(list) => {
                         let names: Vec<String> = list.projects.into_iter().map(|p| p.name).collect();
-                        project.set(names.first().cloned().unwrap_or_default());
+                        form.dispatch(FormAction::Project(names.first().cloned().unwrap_or_default()));
                         server.set(ServerState::Ready(names));
                         refresh_history.emit(());
                     }
@@ -273,40 +134,51 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             token.set(None);
         })
     };
+    // The editors' files as of the panel's latest render. A click can arrive before the panel
+    // has re-rendered after an edit (Yew renders in a later task, and under load yields to the
+    // browser between components), so the Run button reads them only after pending renders.
+    let latest_files = use_mut_ref(|| (props.services.clone(), props.steps.clone()));
+    *latest_files.borrow_mut() = (props.services.clone(), props.steps.clone());
     let start = {
-        let (token, project, branch, push, use_edits) =
-            (token.clone(), project.clone(), branch.clone(), push.clone(), use_edits.clone());
+        let (token, form, latest_files) = (token.clone(), form.clone(), latest_files.clone());
         let (message, selected, shared, redraw) = (message.clone(), selected.clone(), shared.clone(), redraw.clone());
         let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
-        let (services, steps) = (props.services.clone(), props.steps.clone());
         Callback::from(move |_| {
-            let Some(t) = (*token).clone() else {
-                message.set(Some("enter the API token first".into()));
-                return;
-            };
-            // Checked now rather than taken from the editors' debounced check, which may be a
-            // keystroke behind.
-            let errors = if *use_edits { edited_errors(&services, &steps) } else { 0 };
-            if errors > 0 {
-                message.set(Some(format!(
-                    "the editors' files have {errors} error(s): fix them, or run the project's files"
-                )));
-                return;
-            }
-            let b = branch.trim();
-            let body = serde_json::to_string(&NewRun {
-                project: &project,
-                tag: (!b.is_empty()).then_some(b),
-                push: *push,
-                services: use_edits.then_some(services.as_str()),
-                steps: use_edits.then_some(steps.as_str()),
-            })
-            .unwrap_or_default();
-            message.set(None);
-            selected.set(None);
-            let (shared, redraw, on_error, on_end, refresh_history) =
-                (shared.clone(), redraw.clone(), on_error.clone(), on_end.clone(), refresh_history.clone());
+            let (token, form, latest_files) = (token.clone(), form.clone(), latest_files.clone());
+            let (message, selected, shared, redraw) =
+                (message.clone(), selected.clone(), shared.clone(), redraw.clone());
+            let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
             spawn_local(async move {
+                // One task later: renders queued by the edit (microtasks, or a task the
+                // scheduler yielded to) have run, and `latest_files` is the editors' text.
+                gloo::timers::future::TimeoutFuture::new(0).await;
+                let Some(t) = (*token).clone() else {
+                    message.set(Some("enter the API token first".into()));
+                    return;
+                };
+                let (services, steps) = latest_files.borrow().clone();
+                // The form as it is now: the reducer's handle reads the latest state.
+                let form = (*form).clone();
+                let use_edits = form.use_edits;
+                // Checked now rather than taken from the editors' debounced check, which may be
+                // a keystroke behind.
+                let errors = if use_edits { edited_errors(&services, &steps) } else { 0 };
+                if errors > 0 {
+                    message.set(Some(format!(
+                        "the editors' files have {errors} error(s): fix them, or run the project's files"
+                    )));
+                    return;
+                }
+                let body = serde_json::to_string(&NewRun {
+                    project: &form.project,
+                    tag: form.tag(),
+                    push: form.push,
+                    services: use_edits.then_some(services.as_str()),
+                    steps: use_edits.then_some(steps.as_str()),
+                })
+                .unwrap_or_default();
+                message.set(None);
+                selected.set(None);
                 match server_api::json::<Created>("POST", "/api/runs", Some(&t), Some(body)).await {
                     Ok(created) => {
                         follow(&shared, created.id, t, redraw, on_end);
@@ -317,14 +189,14 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             });
         })
     };
-    let open = |id: String| {
+    let open = {
         let (token, message, selected, shared, redraw, on_end) =
             (token.clone(), message.clone(), selected.clone(), shared.clone(), redraw.clone(), on_end.clone());
-        Callback::from(move |_| match (*token).clone() {
+        Callback::from(move |id: String| match (*token).clone() {
             Some(t) => {
                 message.set(None);
                 selected.set(None);
-                follow(&shared, id.clone(), t, redraw.clone(), on_end.clone());
+                follow(&shared, id, t, redraw.clone(), on_end.clone());
             }
             None => message.set(Some("enter the API token to open a run's log".into())),
         })
@@ -395,17 +267,19 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         None => RunStatus::Queued.as_str(),
     };
     let (hidden, tail) = f.log.tail(selected.as_deref(), RENDER_CAP);
-    let on_project = {
-        let project = project.clone();
-        Callback::from(move |e: Event| project.set(e.target_unchecked_into::<HtmlSelectElement>().value()))
+    // Every field goes through the form's reducer.
+    let dispatch = |make: fn(&Event) -> FormAction| {
+        let form = form.clone();
+        Callback::from(move |e: Event| form.dispatch(make(&e)))
     };
+    let on_project = dispatch(|e| FormAction::Project(e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let on_push = dispatch(|e| FormAction::Push(e.target_unchecked_into::<HtmlInputElement>().checked()));
+    let on_edits = dispatch(|e| FormAction::UseEdits(e.target_unchecked_into::<HtmlInputElement>().checked()));
     let on_branch = {
-        let branch = branch.clone();
-        Callback::from(move |e: InputEvent| branch.set(e.target_unchecked_into::<HtmlInputElement>().value()))
-    };
-    let toggle = |h: &UseStateHandle<bool>| {
-        let h = h.clone();
-        Callback::from(move |e: Event| h.set(e.target_unchecked_into::<HtmlInputElement>().checked()))
+        let form = form.clone();
+        Callback::from(move |e: InputEvent| {
+            form.dispatch(FormAction::Branch(e.target_unchecked_into::<HtmlInputElement>().value()))
+        })
     };
     let show_all = {
         let selected = selected.clone();
@@ -426,11 +300,11 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             }
             <div class="row">
                 <label>{ "Project" }<select data-testid="run-project" onchange={on_project}>
-                    { for projects.iter().map(|p| html! { <option value={p.clone()} selected={*p == *project}>{ p }</option> }) }
+                    { for projects.iter().map(|p| html! { <option value={p.clone()} selected={*p == form.project}>{ p }</option> }) }
                 </select></label>
-                <label>{ "Branch or tag" }<input type="text" data-testid="run-branch" value={(*branch).clone()} oninput={on_branch} /></label>
-                <label class="check"><input type="checkbox" data-testid="run-push" checked={*push} onchange={toggle(&push)} />{ " push" }</label>
-                <label class="check"><input type="checkbox" data-testid="run-edits" checked={*use_edits} onchange={toggle(&use_edits)} />
+                <label>{ "Branch or tag" }<input type="text" data-testid="run-branch" value={form.branch.clone()} oninput={on_branch} /></label>
+                <label class="check"><input type="checkbox" data-testid="run-push" checked={form.push} onchange={on_push} />{ " push" }</label>
+                <label class="check"><input type="checkbox" data-testid="run-edits" checked={form.use_edits} onchange={on_edits} />
                     { " use the editors' files" }</label>
                 <button data-testid="run-start" onclick={start}>{ "Run" }</button>
             </div>
@@ -470,17 +344,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     </div>
                 </div>
             }
-            <h3>{ "Recent runs " }<button onclick={refresh_history.reform(|_| ())}>{ "Refresh" }</button></h3>
-            <table class="history" data-testid="run-history">
-                { for history.iter().map(|r| html! {
-                    <tr data-run-id={r.id.clone()} onclick={open(r.id.clone())}>
-                        <td class="mono">{ &r.id }</td><td>{ &r.project }</td>
-                        <td class="mono">{ r.tag.as_deref().unwrap_or("") }{ if r.push { " · push" } else { "" } }</td>
-                        <td><span class={classes!("badge", r.status.as_str())}>{ r.status.as_str() }</span></td>
-                        <td class="muted">{ ago(r.created_at) }</td>
-                    </tr>
-                }) }
-            </table>
+            <History runs={(*history).clone()} on_open={open} on_refresh={refresh_history} />
         </RunShell>
     }
 }
@@ -503,15 +367,5 @@ fn run_shell(props: &ShellProps) -> Html {
             <header>{ "Run on the server" }</header>
             { props.children.clone() }
         </section>
-    }
-}
-
-fn ago(unix: i64) -> String {
-    let s = ((js_sys::Date::now() / 1000.0) as i64 - unix).max(0);
-    match s {
-        0..60 => format!("{s}s ago"),
-        60..3600 => format!("{}m ago", s / 60),
-        3600..86400 => format!("{}h ago", s / 3600),
-        _ => format!("{}d ago", s / 86400),
     }
 }

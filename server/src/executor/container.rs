@@ -1,0 +1,209 @@
+//! A step's container as Docker creates it: image, argv, environment (link variables
+//! included), binds confined to the project, `volumes_from` holders, network attachment.
+
+use super::Runner;
+use super::labels::labels;
+use anyhow::{Context, Result, anyhow, bail};
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use slipway_core::model::{Command, Service};
+use slipway_core::plan::argv;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a container is attached to a step network.
+pub(super) struct Attach<'a> {
+    pub(super) network: &'a str,
+    pub(super) aliases: Vec<String>,
+}
+
+impl Runner {
+    /// Create (not start) a container for `svc`. Names carry the run id; labels carry run,
+    /// project and step so cleanup finds them.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn create(
+        self: &Arc<Self>,
+        what: &str,
+        step: &str,
+        svc: &Service,
+        image: &str,
+        argv: Option<Vec<String>>,
+        attach: Option<&Attach<'_>>,
+        extra_binds: &[String],
+    ) -> Result<String> {
+        let mut env = self.service_env(svc)?;
+        if attach.is_some() {
+            env.extend(self.link_env(svc).await);
+        }
+        let mut binds: Vec<String> = extra_binds.to_vec();
+        let mut anonymous = Vec::new();
+        for v in &svc.volumes {
+            match &v.host {
+                Some(host) => binds.push(format!(
+                    "{}:{}{}",
+                    self.host_path(host)?,
+                    v.container,
+                    if v.read_only { ":ro" } else { "" }
+                )),
+                None => anonymous.push(v.container.clone()),
+            }
+        }
+        if svc.add_docker {
+            binds.push("/var/run/docker.sock:/var/run/docker.sock".to_string());
+        }
+        let mut volumes_from = Vec::new();
+        for vf in &svc.volumes_from {
+            volumes_from.push(self.volume_holder(&vf.value, step).await?);
+        }
+        let entrypoint = match &svc.entrypoint {
+            Some(Command::Line(l)) => Some(argv::split(&l.value)?),
+            Some(Command::Argv(a)) => Some(a.iter().map(|s| s.value.clone()).collect()),
+            None => None,
+        };
+        let cmd = match (argv, &svc.command) {
+            (Some(a), _) => Some(a),
+            (None, Some(Command::Line(l))) => Some(argv::split(&l.value)?),
+            (None, Some(Command::Argv(a))) => Some(a.iter().map(|s| s.value.clone()).collect()),
+            (None, None) => None,
+        };
+        let passthrough = |key: &str| svc.passthrough.iter().find(|(k, _)| k == key).map(|(_, n)| n);
+        let strings = |key: &str| -> Option<Vec<String>> {
+            passthrough(key).map(|n| n.items().iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+        };
+        let host_config = HostConfig {
+            binds: (!binds.is_empty()).then_some(binds),
+            volumes_from: (!volumes_from.is_empty()).then_some(volumes_from),
+            network_mode: attach.map(|a| a.network.to_string()),
+            extra_hosts: strings("extra_hosts"),
+            dns: strings("dns"),
+            dns_search: strings("dns_search"),
+            cap_add: strings("cap_add"),
+            cap_drop: strings("cap_drop"),
+            ..Default::default()
+        };
+        let networking_config = attach.map(|a| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                a.network.to_string(),
+                EndpointSettings { aliases: Some(a.aliases.clone()), ..Default::default() },
+            )])),
+        });
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd,
+            entrypoint,
+            env: Some(env),
+            working_dir: svc.working_dir.as_ref().map(|w| w.value.clone()),
+            user: svc.user.as_ref().map(|u| u.value.clone()),
+            hostname: passthrough("hostname").and_then(|n| n.as_str()).map(str::to_string),
+            labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+            volumes: (!anonymous.is_empty()).then_some(anonymous),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        };
+        let name = self.object_name(what);
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let docker = self.docker.clone();
+        let created = self
+            .creating(async move { docker.create_container(Some(opts), body).await })
+            .await
+            .with_context(|| format!("cannot create container {name}"))?;
+        Ok(created.id)
+    }
+
+    /// Docker's legacy link variables for each of `links` (`DB_PORT=tcp://db:5432`,
+    /// `DB_PORT_5432_TCP_ADDR=db`, `DB_ENV_POSTGRES_USER=…`), with the alias as the host name
+    /// since every dependency is reachable by name on the step network.
+    async fn link_env(self: &Arc<Self>, svc: &Service) -> Vec<String> {
+        let mut out = Vec::new();
+        for link in &svc.links {
+            let name = link.alias.clone().unwrap_or_else(|| link.service.value.clone());
+            let prefix: String =
+                name.to_ascii_uppercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            let Some(dep) = self.spec.services.get(&link.service.value) else { continue };
+            let image =
+                self.images.lock().expect("images lock").get(&link.service.value).and_then(|c| c.get().cloned());
+            let Some(Ok(image)) = image else { continue };
+            let config = self.docker.inspect_image(&image).await.ok().and_then(|i| i.config);
+            let mut ports: Vec<String> = config.as_ref().and_then(|c| c.exposed_ports.clone()).unwrap_or_default();
+            ports.sort();
+            for (i, p) in ports.iter().enumerate() {
+                let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+                let upper = proto.to_ascii_uppercase();
+                if i == 0 {
+                    out.push(format!("{prefix}_PORT={proto}://{name}:{port}"));
+                }
+                out.push(format!("{prefix}_PORT_{port}_{upper}={proto}://{name}:{port}"));
+                out.push(format!("{prefix}_PORT_{port}_{upper}_ADDR={name}"));
+                out.push(format!("{prefix}_PORT_{port}_{upper}_PORT={port}"));
+                out.push(format!("{prefix}_PORT_{port}_{upper}_PROTO={proto}"));
+            }
+            out.push(format!("{prefix}_NAME=/{}/{name}", svc.name.value));
+            let image_env = config.and_then(|c| c.env).unwrap_or_default();
+            let service_env = dep.environment.iter().map(|(k, v)| format!("{}={}", k.value, v.value));
+            for kv in image_env.into_iter().chain(service_env) {
+                if let Some((k, v)) = kv.split_once('=')
+                    && k != "PATH"
+                    && k != "HOME"
+                {
+                    out.push(format!("{prefix}_ENV_{k}={v}"));
+                }
+            }
+        }
+        out
+    }
+
+    /// A host path from a volume, relative to the project folder; it must stay inside.
+    fn host_path(&self, host: &str) -> Result<String> {
+        let absolute = std::path::Path::new(host).is_absolute();
+        if self.spec.options.confine && absolute {
+            bail!("volume host path `{host}` is absolute; server runs may only mount folders inside the project");
+        }
+        let root = self.spec.dir.canonicalize()?;
+        let path = if absolute { std::path::PathBuf::from(host) } else { root.join(host) };
+        let outside = || anyhow::anyhow!("volume host path `{host}` resolves outside the project folder");
+        // Check `..` before creating a missing folder (nothing may be created outside), then
+        // again once symlinks are resolved.
+        if !absolute && !super::paths::normalize(&path).starts_with(&root) {
+            return Err(outside());
+        }
+        if !path.exists() {
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create volume folder {}", path.display()))?;
+        }
+        let path = path.canonicalize()?;
+        if !absolute && !path.starts_with(&root) {
+            return Err(outside());
+        }
+        Ok(path.display().to_string())
+    }
+
+    /// `volumes_from` holders are created once per run and shared by every step.
+    async fn volume_holder(self: &Arc<Self>, service: &str, step: &str) -> Result<String> {
+        let cell = {
+            let mut map = self.volume_holders.lock().expect("holders lock");
+            map.entry(service.to_string()).or_default().clone()
+        };
+        let r = cell
+            .get_or_init(|| async {
+                let make = async {
+                    let svc =
+                        self.spec.services.get(service).ok_or_else(|| anyhow!("unknown service `{service}`"))?.clone();
+                    let image = self.image_for(service, step, None).await?;
+                    Box::pin(self.create(
+                        &format!("volumes-{service}"),
+                        "volumes",
+                        &svc,
+                        &image,
+                        Some(vec!["true".into()]),
+                        None,
+                        &[],
+                    ))
+                    .await
+                };
+                make.await.map_err(|e: anyhow::Error| format!("{e:#}"))
+            })
+            .await;
+        r.clone().map_err(|e| anyhow!(e))
+    }
+}
