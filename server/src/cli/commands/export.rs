@@ -3,7 +3,6 @@
 
 use crate::cli::{ConfigErrors, ProjectArgs};
 use crate::fsutil::{read_limited, write_atomic};
-use crate::project;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use slipway_core::Report;
@@ -58,7 +57,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         ModeArg::Slipway => Mode::Slipway,
         ModeArg::Native => Mode::Native,
     };
-    let files = project::load(&args.project)?;
+    let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
         eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));

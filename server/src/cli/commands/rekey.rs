@@ -11,7 +11,6 @@
 use crate::cli::{ConfigErrors, ProjectArgs};
 use crate::fsutil::{read_limited, write_atomic, write_new};
 use crate::gitinfo::GitInfo;
-use crate::project;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use clap::Args;
@@ -197,7 +196,7 @@ fn key_for(args: &RekeyArgs) -> Result<(Key, Key, bool)> {
 
 pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     let upgrade = args.format.as_deref().map(|_| Format::Aead);
-    let files = project::load(&args.project)?;
+    let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
         eprint!("{}", checked.report.render_text(&[&files.services, &files.steps]));
