@@ -2,20 +2,40 @@
 
 use crate::components::crypto_panel::CryptoPanel;
 use crate::components::diagnostics::Diagnostics;
-use crate::components::editor::{Editor, move_caret};
+use crate::components::editor::{self, Editor, Editors, SharedWorkspace};
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
-use crate::state::{Action, FileKind, State};
-use slipway_core::plan::{PlanOptions, plan};
+use crate::language::{self, Fix, Workspace};
+use crate::state::{Action, BuildInputs, FileKind, State};
+use slipway_core::plan::{Plan, PlanOptions, plan};
 use slipway_core::template::BuildVars;
 use slipway_core::{Diagnostic, SourceFile, check};
+use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-/// Debounce for re-validation while typing.
+/// Debounce for re-validation while typing, once a check takes long enough to be felt
+/// (large files); quicker checks run on the next tick, so diagnostics follow every keystroke.
 const DEBOUNCE_MS: u32 = 120;
+const INSTANT_CHECK_MS: f64 = 8.0;
+
+fn build_vars(b: &BuildInputs) -> BuildVars {
+    BuildVars {
+        branch: b.branch.clone(),
+        commit_id: b.commit_id.clone(),
+        committer_name: b.committer.clone(),
+        commit_message: b.message.clone(),
+        build_id: b.build_id.clone(),
+        timestamp: b.timestamp,
+        ..BuildVars::default()
+    }
+}
+
+fn kind_of_diagnostic(d: &Diagnostic) -> FileKind {
+    if d.file == FileKind::Services.file_name() { FileKind::Services } else { FileKind::Steps }
+}
 
 fn now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
@@ -39,63 +59,94 @@ fn kind_of(name: &str) -> Option<FileKind> {
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(|| State::load(now_secs()));
-    let services_ref = use_node_ref();
-    let steps_ref = use_node_ref();
     let notice = use_state(|| None::<String>);
+    let workspace: SharedWorkspace = use_mut_ref(|| Workspace {
+        services: state.services.clone(),
+        steps: state.steps.clone(),
+        vars: build_vars(&state.build),
+    });
+    workspace.borrow_mut().vars = build_vars(&state.build);
+    let editors: Editors = use_mut_ref(Vec::new);
     // Time from navigation start to the first render with live editors, for docs/perf.md.
     use_effect_with((), |_| {
         let _ = js_sys::Reflect::set(&gloo::utils::window(), &"slipwayInteractiveMs".into(), &performance_now().into());
     });
 
-    // Validation follows the text after a short pause, never blocking typing.
-    let settled = use_debounced((state.services.clone(), state.steps.clone()), DEBOUNCE_MS);
+    // Validation follows the text: at once while checks are quick, after a pause when not.
+    let last_took = use_mut_ref(|| 0.0_f64);
+    let delay = if *last_took.borrow() < INSTANT_CHECK_MS { 0 } else { DEBOUNCE_MS };
+    let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
     let checked = use_memo(settled.clone(), |(services, steps)| {
         let started = performance_now();
-        let sv = SourceFile::new(FileKind::Services.file_name(), services.clone());
-        let st = SourceFile::new(FileKind::Steps.file_name(), steps.clone());
+        let sv = SourceFile::new(FileKind::Services.file_name(), services.to_string());
+        let st = SourceFile::new(FileKind::Steps.file_name(), steps.to_string());
         let checked = check(&sv, &st);
-        (checked, performance_now() - started)
+        let per_file = |kind: FileKind| -> Rc<Vec<Diagnostic>> {
+            Rc::new(checked.report.diagnostics.iter().filter(|d| d.file == kind.file_name()).cloned().collect())
+        };
+        let files = (per_file(FileKind::Services), per_file(FileKind::Steps));
+        (checked, files, performance_now() - started)
     });
-    let (checked, took_ms) = (&checked.0, checked.1);
+    let (checked, files, took_ms) = (&checked.0, &checked.1, checked.2);
+    *last_took.borrow_mut() = took_ms;
     let build = state.build.clone();
-    // Re-plan when the checked text or the build values change.
-    let the_plan = use_memo((settled, state.build.clone()), {
+    // Re-plan when the checked text or the build values change. With errors, the last valid
+    // plan stays on show, marked stale.
+    let last_plan = use_mut_ref(|| None::<Plan>);
+    let the_plan = use_memo((settled.clone(), state.build.clone()), {
         let checked = checked.clone();
         move |(_, b)| {
             (checked.report.errors == 0).then(|| {
-                let vars = BuildVars {
-                    branch: b.branch.clone(),
-                    commit_id: b.commit_id.clone(),
-                    committer_name: b.committer.clone(),
-                    commit_message: b.message.clone(),
-                    build_id: b.build_id.clone(),
-                    timestamp: b.timestamp,
-                    ..BuildVars::default()
-                };
                 let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
-                plan(&checked.services, &checked.steps, &PlanOptions { tag, push: b.push, vars })
+                plan(&checked.services, &checked.steps, &PlanOptions { tag, push: b.push, vars: build_vars(b) })
             })
         }
     });
+    let (shown_plan, stale) = match &*the_plan {
+        Some(p) => {
+            *last_plan.borrow_mut() = Some(p.clone());
+            (Some(p.clone()), false)
+        }
+        None => (last_plan.borrow().clone(), true),
+    };
 
     let on_edit = |kind: FileKind| {
         let state = state.clone();
         Callback::from(move |text: String| state.dispatch(Action::Edit(kind, text)))
     };
     let on_select = {
-        let (services_ref, steps_ref) = (services_ref.clone(), steps_ref.clone());
+        let (editors, workspace) = (editors.clone(), workspace.clone());
         Callback::from(move |d: Diagnostic| {
-            let node = if d.file == FileKind::Services.file_name() { &services_ref } else { &steps_ref };
-            move_caret(node, d.line, d.column);
+            editor::go_to(&editors, &workspace.borrow(), kind_of_diagnostic(&d), d.span.start as usize);
         })
+    };
+    let on_fix = {
+        let (editors, workspace) = (editors.clone(), workspace.clone());
+        Callback::from(move |(d, fix): (Diagnostic, Fix)| {
+            editor::apply_fix(&editors, &workspace.borrow(), kind_of_diagnostic(&d), fix);
+        })
+    };
+    let fixes: Vec<Vec<Fix>> = {
+        let ws = workspace.borrow();
+        checked.report.diagnostics.iter().map(|d| language::fixes(&ws, d)).collect()
     };
     let on_build = {
         let state = state.clone();
         Callback::from(move |b| state.dispatch(Action::Build(b)))
     };
+    // Undoable in the editors (Ctrl+Z), but a whole project's edits are worth a question.
     let on_reset = {
         let state = state.clone();
-        Callback::from(move |_| state.dispatch(Action::Reset))
+        Callback::from(move |_| {
+            let sure = gloo::utils::window()
+                .confirm_with_message(
+                    "Replace both files with the example project? Ctrl+Z in an editor brings its text back.",
+                )
+                .unwrap_or(false);
+            if sure {
+                state.dispatch(Action::Reset);
+            }
+        })
     };
     let load_files = {
         let state = state.clone();
@@ -129,10 +180,6 @@ pub fn app() -> Html {
         Callback::from(move |_| download(kind.file_name(), state.text(kind).as_bytes(), "text/yaml"))
     };
 
-    let diags_for = |kind: FileKind| -> Vec<Diagnostic> {
-        checked.report.diagnostics.iter().filter(|d| d.file == kind.file_name()).cloned().collect()
-    };
-
     html! {
         <div class="studio" ondrop={on_drop} ondragover={on_dragover}>
             <header class="top">
@@ -149,15 +196,17 @@ pub fn app() -> Html {
             </header>
             <main>
                 <div class="editors">
-                    <Editor title="codeship-services.yml" testid="services-editor" text={state.services.clone()}
-                        diagnostics={diags_for(FileKind::Services)} node_ref={services_ref} on_change={on_edit(FileKind::Services)} />
-                    <Editor title="codeship-steps.yml" testid="steps-editor" text={state.steps.clone()}
-                        diagnostics={diags_for(FileKind::Steps)} node_ref={steps_ref} on_change={on_edit(FileKind::Steps)} />
+                    <Editor title="codeship-services.yml" kind={FileKind::Services} text={AttrValue::from(state.services.clone())}
+                        diagnostics={files.0.clone()} checked_text={settled.0.clone()} workspace={workspace.clone()}
+                        editors={editors.clone()} on_change={on_edit(FileKind::Services)} />
+                    <Editor title="codeship-steps.yml" kind={FileKind::Steps} text={AttrValue::from(state.steps.clone())}
+                        diagnostics={files.1.clone()} checked_text={settled.1.clone()} workspace={workspace.clone()}
+                        editors={editors.clone()} on_change={on_edit(FileKind::Steps)} />
                 </div>
-                <Diagnostics diagnostics={checked.report.diagnostics.clone()} errors={checked.report.errors}
-                    warnings={checked.report.warnings} on_select={on_select} took_ms={took_ms} />
+                <Diagnostics diagnostics={checked.report.diagnostics.clone()} {fixes} errors={checked.report.errors}
+                    warnings={checked.report.warnings} {on_select} {on_fix} took_ms={took_ms} />
                 <div class="lower">
-                    <Preview build={build} plan={(*the_plan).clone()} on_change={on_build} />
+                    <Preview build={build} plan={shown_plan.clone()} {stale} on_change={on_build} />
                     <CryptoPanel plan={(*the_plan).clone()} />
                 </div>
                 <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}

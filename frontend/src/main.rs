@@ -4,6 +4,8 @@ mod app;
 mod bench;
 mod components;
 mod hooks;
+mod language;
+mod offsets;
 mod run_log;
 mod server_api;
 mod state;

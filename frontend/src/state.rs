@@ -19,6 +19,14 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The editor's name in the page's automation hook (`window.slipwayStudio`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Services => "services",
+            FileKind::Steps => "steps",
+        }
+    }
+
     pub fn file_name(self) -> &'static str {
         match self {
             FileKind::Services => "codeship-services.yml",

@@ -4,6 +4,7 @@
 
 mod support;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -142,6 +143,50 @@ impl Browser {
         el.send_keys(text).await.unwrap();
     }
 
+    /// An editor's text, through the page's automation hook.
+    async fn editor_text(&self, name: &str) -> String {
+        self.js(&format!("return window.slipwayStudio.getText('{name}')")).await.as_str().unwrap_or("").to_string()
+    }
+
+    /// Replace an editor's text through the automation hook (for the setup; typing is `type_in`).
+    async fn set_editor(&self, name: &str, text: &str) {
+        self.client
+            .execute("window.slipwayStudio.setText(arguments[0], arguments[1])", vec![json!(name), json!(text)])
+            .await
+            .unwrap();
+    }
+
+    /// Type into an editor, key by key, as a person does: keyboard actions at the cursor (an
+    /// element's send_keys would first move the cursor to the end of the element). As with
+    /// send_keys, a modifier stays pressed until `Key::Null`.
+    async fn type_in(&self, name: &str, keys: &str) {
+        self.js(&format!("document.querySelector('[data-testid={name}-editor] .cm-content').focus()")).await;
+        let modifiers = [Key::Control, Key::Shift, Key::Alt, Key::Meta].map(char::from);
+        let mut held = Vec::new();
+        let mut actions = KeyActions::new("keyboard".into());
+        for c in keys.chars() {
+            if modifiers.contains(&c) {
+                actions = actions.then(KeyAction::Down { value: c });
+                held.push(c);
+            } else if c == char::from(Key::Null) {
+                for m in held.drain(..) {
+                    actions = actions.then(KeyAction::Up { value: m });
+                }
+            } else {
+                actions = actions.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+            }
+        }
+        for m in held {
+            actions = actions.then(KeyAction::Up { value: m });
+        }
+        self.client.perform_actions(actions).await.unwrap();
+    }
+
+    /// The cursor of an editor: UTF-16 offset and whether the editor has focus.
+    async fn cursor(&self, name: &str) -> Value {
+        self.js(&format!("const c = window.slipwayStudio.cursor('{name}'); return [c.head, c.focused]")).await
+    }
+
     async fn attr_list(&self, selector: &str, attr: &str) -> Vec<String> {
         let v = self
             .js(&format!("return [...document.querySelectorAll('{selector}')].map(e => e.getAttribute('{attr}'))"))
@@ -212,18 +257,19 @@ async fn typing_an_error_shows_the_diagnostic_at_its_line() {
     let server = Server::start();
     let b = Browser::start().await;
     b.open(&server.url).await;
-    b.set_value("services-editor", "app:\n  image: busybox\n").await;
-    b.set_value("steps-editor", "- service: app\n  command: echo ok\n").await;
+    b.set_editor("services", "app:\n  image: busybox\n").await;
+    // Non-ASCII before the error: the core's byte spans must land on the right UTF-16 offsets.
+    let clean = "# café 🚀\n- service: app\n  command: echo ok\n";
+    b.set_editor("steps", clean).await;
     b.wait("a clean check", Duration::from_secs(5), || async {
         b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
     })
     .await;
 
-    // Type an unknown service on line 3.
-    let steps = b.client.find(Locator::Css("[data-testid=steps-editor]")).await.unwrap();
-    // Ctrl+End (then release the modifier with NULL) puts the caret at the end; then type.
-    steps.send_keys(&format!("{}{}{}", Key::Control, Key::End, Key::Null)).await.unwrap();
-    steps.send_keys("- service: nope\n  command: x").await.unwrap();
+    // Type an unknown service on line 4. Ctrl+End (then release the modifier with NULL) puts
+    // the cursor at the end; Enter indents the next line of the list item by itself.
+    b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &format!("- service: nope{}{}command: x", Key::Escape, Key::Enter)).await;
     let typed = Instant::now();
     b.wait("the SW102 diagnostic", Duration::from_secs(1), || async {
         b.attr_list("[data-testid=diagnostics] li", "data-code").await.contains(&"SW102".to_string())
@@ -231,17 +277,73 @@ async fn typing_an_error_shows_the_diagnostic_at_its_line() {
     .await;
     let within = typed.elapsed();
     assert!(within < Duration::from_secs(1), "diagnostic took {within:?}");
+    assert_eq!(b.editor_text("steps").await, format!("{clean}- service: nope\n  command: x"));
     let item = "[data-testid=diagnostics] li[data-code=SW102]";
-    assert_eq!(b.attr_list(item, "data-line").await, ["3"]);
+    assert_eq!(b.attr_list(item, "data-line").await, ["4"]);
     assert_eq!(b.attr_list(item, "data-column").await, ["12"]);
     assert_eq!(b.attr_list(item, "data-severity").await, ["error"]);
-    // The gutter marks line 3.
-    assert_eq!(b.attr_list(".editor .gutter .mark-error", "data-line").await, ["3"]);
-    // Clicking the diagnostic puts the caret there: line 3, column 12.
+    // Underlined in the editor at exactly the misspelt name, with a gutter marker.
+    let mark = "[data-testid=steps-editor] [data-testid=diagnostic-mark]";
+    b.wait("the underline", Duration::from_secs(2), || async { !b.texts(mark).await.is_empty() }).await;
+    assert_eq!(b.texts(mark).await, ["nope"]);
+    assert_eq!(b.attr_list(mark, "data-line").await, ["4"]);
+    assert_eq!(b.attr_list(mark, "data-severity").await, ["error"]);
+    assert_eq!(b.texts("[data-testid=steps-editor] .cm-lint-marker-error").await.len(), 1);
+    // Clicking the diagnostic puts the cursor there: line 4, column 12 (in UTF-16 units).
     b.client.find(Locator::Css(item)).await.unwrap().click().await.unwrap();
-    let caret = b.js("const t = document.querySelector('[data-testid=steps-editor]'); return [t.selectionStart, document.activeElement === t]").await;
-    let expected = "- service: app\n  command: echo ok\n".len() + 11;
-    assert_eq!(caret, json!([expected, true]));
+    let expected = clean.encode_utf16().count() + 11;
+    assert_eq!(b.cursor("steps").await, json!([expected, true]));
+    // From the keyboard too: the entry takes focus and Enter moves the cursor.
+    b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
+    b.js("document.querySelector('[data-testid=diagnostics] li').focus()").await;
+    b.client.find(Locator::Css(item)).await.unwrap().send_keys(&Key::Enter.to_string()).await.unwrap();
+    assert_eq!(b.cursor("steps").await, json!([expected, true]));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_indents_in_the_editor_and_escape_then_tab_leaves_it() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("steps", "- service: app\n").await;
+    b.type_in("steps", &format!("{}{}{}x", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &format!("{}", Key::Tab)).await;
+    let in_editor = "return document.activeElement.closest('[data-testid=steps-editor]') !== null";
+    assert_eq!(b.js(in_editor).await, json!(true), "Tab left the editor");
+    assert_eq!(b.editor_text("steps").await, "- service: app\n  x");
+    // Undo takes the indent back.
+    b.type_in("steps", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("steps").await, "- service: app\nx");
+    // Escape, then Tab: the keyboard moves on (CodeMirror's standard way out).
+    b.type_in("steps", &format!("{}{}", Key::Escape, Key::Tab)).await;
+    assert_eq!(b.js(in_editor).await, json!(false), "Escape then Tab did not leave the editor");
+    assert_eq!(b.editor_text("steps").await, "- service: app\nx");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_errors_the_last_plan_stays_marked_stale_and_commands_keep_their_quotes() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("services", "app:\n  image: busybox\n").await;
+    b.set_editor("steps", "- name: probe\n  service: app\n  command: sh -c 'sleep 1; wget -qO- http://app/'\n").await;
+    let what = "[data-testid=plan] [data-step-name=probe] .what";
+    b.wait("the plan", Duration::from_secs(5), || async { !b.texts(what).await.is_empty() }).await;
+    assert_eq!(b.texts(what).await, ["app · sh -c 'sleep 1; wget -qO- http://app/'"]);
+    assert_eq!(b.attr_list("[data-testid=plan]", "data-stale").await, ["false"]);
+
+    b.set_editor("steps", "- name: probe\n  service: nope\n  command: true\n").await;
+    b.wait("the stale mark", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=plan]", "data-stale").await == ["true"]
+    })
+    .await;
+    // Still the last valid plan, with a note that says why it did not change.
+    assert_eq!(b.texts(what).await, ["app · sh -c 'sleep 1; wget -qO- http://app/'"]);
+    assert!(b.texts("[data-testid=plan-stale]").await[0].contains("errors"));
     b.close().await;
 }
 
@@ -251,7 +353,8 @@ async fn branch_changes_which_steps_run_and_the_tags() {
     let server = Server::start();
     let b = Browser::start().await;
     b.open(&server.url).await;
-    b.client.find(Locator::Css("[data-testid=reset-button]")).await.unwrap().click().await.unwrap();
+    b.click("reset-button").await;
+    b.client.accept_alert().await.unwrap();
     let status = |name: &'static str| {
         let b = &b;
         async move { b.attr_list(&format!("[data-testid=plan] [data-step-name={name}]"), "data-status").await }
@@ -351,21 +454,35 @@ async fn encryption_round_trips_with_the_cli_and_nothing_leaves_the_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reload_keeps_the_draft_and_reset_restores_the_example() {
+async fn a_reload_keeps_the_draft_and_reset_asks_restores_the_example_and_can_be_undone() {
     let _serial = SERIAL.lock().await;
     let server = Server::start();
     let b = Browser::start().await;
     b.open(&server.url).await;
-    b.set_value("services-editor", "drafted:\n  image: busybox\n").await;
+    let draft = "drafted:\n  image: busybox\n";
+    b.set_editor("services", draft).await;
     b.client.refresh().await.unwrap();
     b.open(&server.url).await;
-    assert_eq!(b.value("services-editor").await, "drafted:\n  image: busybox\n");
-    b.client.find(Locator::Css("[data-testid=reset-button]")).await.unwrap().click().await.unwrap();
-    b.wait("the example", Duration::from_secs(2), || async { b.value("services-editor").await.contains("postgres") })
+    assert_eq!(b.editor_text("services").await, draft);
+    // Reset asks first; declining keeps the draft.
+    b.click("reset-button").await;
+    b.client.dismiss_alert().await.unwrap();
+    assert_eq!(b.editor_text("services").await, draft);
+    b.click("reset-button").await;
+    b.client.accept_alert().await.unwrap();
+    b.wait("the example", Duration::from_secs(2), || async { b.editor_text("services").await.contains("postgres") })
         .await;
     b.client.refresh().await.unwrap();
     b.open(&server.url).await;
-    assert!(b.value("services-editor").await.contains("postgres"), "reset did not clear the draft");
+    assert!(b.editor_text("services").await.contains("postgres"), "reset did not clear the draft");
+    // Reset is one change in each editor's history: Ctrl+Z brings the draft back.
+    b.set_editor("services", draft).await;
+    b.click("reset-button").await;
+    b.client.accept_alert().await.unwrap();
+    b.wait("the example", Duration::from_secs(2), || async { b.editor_text("services").await.contains("postgres") })
+        .await;
+    b.type_in("services", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("services").await, draft);
     b.close().await;
 }
 
@@ -554,8 +671,8 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     let (server, project) = Server::with_sample();
     let b = Browser::start().await;
     b.open_with_token(&server.url).await;
-    b.set_value("services-editor", "app:\n  image: slipway-test/busybox:latest\n").await;
-    b.set_value("steps-editor", "- name: edited\n  service: nope\n  command: echo from-the-editor\n").await;
+    b.set_editor("services", "app:\n  image: slipway-test/busybox:latest\n").await;
+    b.set_editor("steps", "- name: edited\n  service: nope\n  command: echo from-the-editor\n").await;
     // As a person would: once the page shows the error. Clicking within the same frame as the
     // edit raced the re-render on a loaded machine (the click saw the previous files).
     b.wait("the error to show", Duration::from_secs(15), || async {
@@ -570,7 +687,7 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     .await;
     assert!(b.client.find(Locator::Css("[data-testid=run-current]")).await.is_err(), "a run started anyway");
 
-    b.set_value("steps-editor", "- name: edited\n  service: app\n  command: echo from-the-editor\n").await;
+    b.set_editor("steps", "- name: edited\n  service: app\n  command: echo from-the-editor\n").await;
     b.wait("a clean check", Duration::from_secs(5), || async {
         b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
     })
