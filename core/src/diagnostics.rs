@@ -34,12 +34,34 @@ pub struct Diagnostic {
     pub help: Option<String>,
     #[serde(skip)]
     pub span: Span,
+    /// The edit that does what `help` suggests, when it is one replacement in this file
+    /// ("did you mean `app`?"): editors offer it as a quick fix. Boxed: most diagnostics
+    /// have none, and `Result<_, Diagnostic>` stays small.
+    #[serde(skip)]
+    pub suggestion: Option<Box<Suggestion>>,
+}
+
+/// Replace `span` (in the diagnostic's file) with `replacement`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Suggestion {
+    pub span: Span,
+    pub replacement: String,
 }
 
 impl Diagnostic {
     pub fn new(severity: Severity, code: Code, file: &SourceFile, span: Span, message: impl Into<String>) -> Self {
         let (line, column) = file.line_col(span.start);
-        Diagnostic { severity, code, message: message.into(), file: file.name.clone(), line, column, help: None, span }
+        Diagnostic {
+            severity,
+            code,
+            message: message.into(),
+            file: file.name.clone(),
+            line,
+            column,
+            help: None,
+            span,
+            suggestion: None,
+        }
     }
     pub fn error(code: Code, file: &SourceFile, span: Span, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, code, file, span, message)
@@ -49,6 +71,11 @@ impl Diagnostic {
     }
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+    /// Attach the edit that applies the help's suggestion.
+    pub fn with_suggestion(mut self, span: Span, replacement: impl Into<String>) -> Self {
+        self.suggestion = Some(Box::new(Suggestion { span, replacement: replacement.into() }));
         self
     }
     pub fn is_error(&self) -> bool {

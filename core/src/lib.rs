@@ -7,7 +7,7 @@ pub mod source;
 pub mod syntax;
 
 pub use codes::Code;
-pub use diagnostics::{Diagnostic, Report, Severity};
+pub use diagnostics::{Diagnostic, Report, Severity, Suggestion};
 pub use source::{SourceFile, Span, Spanned};
 pub mod check;
 pub mod crypto;
@@ -21,6 +21,7 @@ pub mod run_state;
 pub mod template;
 
 pub use check::{Checked, check};
+pub mod ide;
 pub mod inspect;
 #[doc(hidden)]
 pub mod synth;

@@ -1,0 +1,235 @@
+//! Completion: keys valid at the position, service names where a service is expected, step
+//! types, and inside `{{ }}` of templates the build variables and functions.
+
+use super::context::{At, Lines, Place, Seg, context, place, value_place};
+use super::docs::{self, GROUP, KEYS, KeyScope, PUSH, RUN};
+use super::{Analysis, CompletionItem, CompletionKind, Completions, FileId, scan};
+use crate::source::Span;
+
+/// Service-file keys whose values (or list items) are service names.
+const SERVICE_LISTS: &[&str] = &["links", "depends_on", "volumes_from"];
+
+pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completions {
+    let text = &a.file(file).text;
+    let offset = offset.min(text.len() as u32);
+    let cx = context(text, offset);
+    let none = Completions { span: Span::at(offset), items: Vec::new() };
+    match &cx.at {
+        At::Nothing => none,
+        At::Key { span } | At::Bare { span } => {
+            let with_colon = matches!(cx.at, At::Bare { .. });
+            let span = Span::new(span.start, span.end.max(offset));
+            let here = place(file, &cx.path);
+            let items = match &here {
+                Place::Service => keys(KeyScope::Service, RUN | PUSH | GROUP, &cx.siblings, with_colon),
+                Place::Build => keys(KeyScope::Build, RUN | PUSH | GROUP, &cx.siblings, with_colon),
+                Place::Step => keys(KeyScope::Step, step_types(&cx.siblings), &cx.siblings, with_colon),
+                Place::ServiceItem(k) if SERVICE_LISTS.contains(&k.as_str()) => {
+                    let listed = listed_items(text, offset);
+                    services(a, own_service(&cx.path).as_deref())
+                        .into_iter()
+                        .filter(|i| !listed.contains(&i.label))
+                        .collect()
+                }
+                Place::StepItem(k) if k == "services" => {
+                    let listed = listed_items(text, offset);
+                    services(a, None).into_iter().filter(|i| !listed.contains(&i.label)).collect()
+                }
+                Place::BuildArg if with_colon => {
+                    return template(text, span.start, offset).unwrap_or(none);
+                }
+                _ => Vec::new(),
+            };
+            Completions { span, items }
+        }
+        At::Value { key, token, value, flow_list } => {
+            let vp = value_place(file, &cx.path, key);
+            if matches!(&vp, Place::BuildArg) || vp == Place::StepValue("image_tag".into()) {
+                return template(text, value.start, offset).unwrap_or(none);
+            }
+            // A flow list's other elements are not offered again.
+            let listed: Vec<String> = if *flow_list {
+                text[value.start as usize..value.end as usize]
+                    .split([',', '[', ']'])
+                    .map(super::context::plain)
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let items = match &vp {
+                Place::ServiceValue(k)
+                    if (*flow_list && SERVICE_LISTS.contains(&k.as_str())) || k == "dockercfg_service" =>
+                {
+                    services(a, own_service(&cx.path).as_deref())
+                }
+                Place::ServiceValue(k) if k == "add_docker" || k == "cached" => booleans(),
+                Place::StepValue(k) if k == "service" || k == "dockercfg_service" => services(a, None),
+                Place::StepValue(k) if k == "services" && *flow_list => services(a, None),
+                Place::StepValue(k) if k == "type" => docs::STEP_TYPES
+                    .iter()
+                    .map(|(t, doc)| item(t, CompletionKind::StepType, None, Some(doc), t))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let typed = &text[token.start as usize..token.end as usize];
+            let items = items.into_iter().filter(|i| i.label == typed || !listed.contains(&i.label)).collect();
+            Completions { span: *token, items }
+        }
+    }
+}
+
+fn item(label: &str, kind: CompletionKind, detail: Option<&str>, doc: Option<&str>, insert: &str) -> CompletionItem {
+    CompletionItem {
+        label: label.to_string(),
+        kind,
+        detail: detail.map(str::to_string),
+        doc: doc.map(str::to_string),
+        insert: insert.to_string(),
+    }
+}
+
+/// The keys of `scope` for step types `types`, without those already in the mapping.
+fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], with_colon: bool) -> Vec<CompletionItem> {
+    KEYS.iter()
+        .filter(|d| d.scope == scope && !d.hidden && d.types & types != 0)
+        .filter(|d| !siblings.iter().any(|(k, _)| k == d.key))
+        .map(|d| {
+            let insert = if with_colon { format!("{}: ", d.key) } else { d.key.to_string() };
+            item(d.key, CompletionKind::Key, Some(d.shape), Some(d.doc), &insert)
+        })
+        .collect()
+}
+
+/// Which step keys apply, from the mapping's `type:` (all of them while it has none).
+pub(crate) fn step_types(siblings: &[(String, String)]) -> u8 {
+    match siblings.iter().find(|(k, _)| k == "type").map(|(_, v)| v.as_str()) {
+        Some("run") => RUN,
+        Some("push") => PUSH,
+        Some("serial" | "parallel" | "manual" | "matrix") => GROUP,
+        _ => RUN | PUSH | GROUP,
+    }
+}
+
+/// The service whose mapping a services-file path is in.
+fn own_service(path: &[Seg]) -> Option<String> {
+    let keys: Vec<&str> = path
+        .iter()
+        .filter_map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Item => None,
+        })
+        .collect();
+    match keys.as_slice() {
+        ["services", name, _, ..] => Some(name.to_string()),
+        [name, ..] => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+fn services(a: &Analysis, except: Option<&str>) -> Vec<CompletionItem> {
+    let model = &a.checked().services;
+    scan::services(a)
+        .into_iter()
+        .filter(|d| Some(d.name.as_str()) != except)
+        .map(|d| {
+            let detail = model.get(&d.name).and_then(|s| match (&s.build, &s.image) {
+                (Some(b), _) => Some(match &b.image {
+                    Some(i) => format!("builds {}", i.value),
+                    None => format!("builds {}", b.context.value),
+                }),
+                (None, Some(i)) => Some(format!("image {}", i.value)),
+                _ => None,
+            });
+            item(&d.name, CompletionKind::Service, detail.as_deref(), None, &d.name)
+        })
+        .collect()
+}
+
+fn booleans() -> Vec<CompletionItem> {
+    ["true", "false"].iter().map(|b| item(b, CompletionKind::Value, None, None, b)).collect()
+}
+
+/// Inside `{{ }}` of a template value that starts at `from`: variables after `.`, `.Time`'s
+/// methods after `.Time.`, functions and keywords elsewhere. `None` outside an action.
+fn template(text: &str, from: u32, offset: u32) -> Option<Completions> {
+    let before = text.get(from as usize..offset as usize)?;
+    let open = before.rfind("{{")?;
+    if before[open..].contains("}}") {
+        return None;
+    }
+    let bytes = before.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut s = bytes.len();
+    while s > open + 2 && ident(bytes[s - 1]) {
+        s -= 1;
+    }
+    let word_start = from + s as u32;
+    let after = &text[offset as usize..];
+    let word_end = offset + after.bytes().take_while(|b| ident(*b)).count() as u32;
+    if s > open + 2 && bytes[s - 1] == b'.' {
+        let dot = s - 1;
+        let span = Span::new(from + dot as u32, word_end);
+        let is_time =
+            before[..dot].ends_with(".Time") && !before[..dot - 5].ends_with(|c: char| ident(c as u8) || c == '.');
+        let items = if is_time {
+            docs::TIME_METHODS
+                .iter()
+                .map(|(m, doc)| {
+                    let label = format!(".{m}");
+                    item(&label, CompletionKind::Method, Some("method of .Time"), Some(doc), &label)
+                })
+                .collect()
+        } else {
+            docs::VARIABLES
+                .iter()
+                .map(|(v, doc)| {
+                    let label = format!(".{v}");
+                    item(&label, CompletionKind::Variable, Some("build variable"), Some(doc), &label)
+                })
+                .collect()
+        };
+        return Some(Completions { span, items });
+    }
+    let span = Span::new(word_start, word_end);
+    let mut items: Vec<CompletionItem> = docs::FUNCTIONS
+        .iter()
+        .map(|(f, doc)| item(f, CompletionKind::Function, Some("function"), Some(doc), f))
+        .collect();
+    items.extend(docs::KEYWORDS.iter().map(|(k, doc)| item(k, CompletionKind::Keyword, Some("keyword"), Some(doc), k)));
+    items.extend(docs::VARIABLES.iter().map(|(v, doc)| {
+        let label = format!(".{v}");
+        item(&label, CompletionKind::Variable, Some("build variable"), Some(doc), &label)
+    }));
+    Some(Completions { span, items })
+}
+
+/// The other items of the block list the line at `offset` is an item of (`- db`).
+fn listed_items(text: &str, offset: u32) -> Vec<String> {
+    let lines = Lines::new(text);
+    let n = lines.line_of(offset);
+    let Some(&col) = lines.parse(n).items.first() else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut take = |j: usize| -> bool {
+        let line = lines.parse(j);
+        if line.blank {
+            return true;
+        }
+        if line.first_col() != col || line.key.is_some() {
+            return false;
+        }
+        out.push(super::context::plain(&lines.text(j)[line.value.clone()]));
+        true
+    };
+    for j in (0..n).rev() {
+        if !take(j) {
+            break;
+        }
+    }
+    for j in n + 1..lines.len() {
+        if !take(j) {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,173 @@
+//! The outline: services, and steps with the names and ids the planner gives them.
+
+use super::context::Lines;
+use super::{Analysis, FileId, Symbol, SymbolKind, scan};
+use crate::model::{GroupMode, Step, StepKind};
+use crate::plan::{Kind, PlannedStep};
+use crate::source::Span;
+
+/// A step of the model with the planned steps it became: one, or one per service when a
+/// group's `services:` copies its sub-steps; none when planning dropped it.
+pub(crate) struct Paired<'a> {
+    pub step: &'a Step,
+    pub planned: Vec<&'a PlannedStep>,
+    pub children: Vec<Paired<'a>>,
+}
+
+/// Pair the model's steps with the plan's, following how the planner expands groups.
+pub(crate) fn pair<'a>(steps: &'a [Step], plan: &'a [PlannedStep]) -> Vec<Paired<'a>> {
+    steps.iter().enumerate().map(|(i, s)| paired(s, plan.get(i).into_iter().collect())).collect()
+}
+
+fn paired<'a>(step: &'a Step, planned: Vec<&'a PlannedStep>) -> Paired<'a> {
+    let mut children = Vec::new();
+    if let StepKind::Group { mode, steps, .. } = &step.kind {
+        for (j, kid) in steps.iter().enumerate() {
+            let copies: Vec<&PlannedStep> = if step.services.is_empty() {
+                planned.iter().filter_map(|p| p.steps.get(j)).collect()
+            } else if *mode == GroupMode::Parallel {
+                // One serial copy of all sub-steps per service.
+                planned.iter().flat_map(|p| p.steps.iter().filter_map(move |g| g.steps.get(j))).collect()
+            } else {
+                // Each sub-step in turn, its per-service copies in parallel.
+                planned.iter().filter_map(|p| p.steps.get(j)).flat_map(|g| g.steps.iter()).collect()
+            };
+            children.push(paired(kid, copies));
+        }
+    }
+    for (j, f) in step.on_fail.iter().enumerate() {
+        children.push(paired(f, planned.iter().filter_map(|p| p.on_fail.get(j)).collect()));
+    }
+    Paired { step, planned, children }
+}
+
+/// The first step, depth first, for which `hit` holds.
+pub(crate) fn find<'p, 'a>(steps: &'p [Paired<'a>], hit: &dyn Fn(&Step) -> bool) -> Option<&'p Paired<'a>> {
+    steps.iter().find_map(|p| if hit(p.step) { Some(p) } else { find(&p.children, hit) })
+}
+
+pub(crate) fn outline(a: &Analysis, file: FileId) -> Vec<Symbol> {
+    match file {
+        FileId::Services => services(a),
+        FileId::Steps => {
+            let text = &a.file(FileId::Steps).text;
+            let lines = Lines::new(text);
+            pair(&a.checked().steps.steps, &a.plan().steps).iter().map(|p| step_symbol(a, &lines, p)).collect()
+        }
+    }
+}
+
+fn services(a: &Analysis) -> Vec<Symbol> {
+    let text = &a.file(FileId::Services).text;
+    let lines = Lines::new(text);
+    let model = &a.checked().services;
+    scan::services(a)
+        .into_iter()
+        .map(|d| {
+            let n = lines.line_of(d.span.start);
+            let col = (d.span.start - lines.parse(n).start) as usize;
+            let end = block_end(&lines, n, col + 1).max(d.span.end);
+            let detail = model.get(&d.name).and_then(|s| match (&s.build, &s.image) {
+                (Some(b), _) => Some(match &b.image {
+                    Some(i) => format!("builds {}", i.value),
+                    None => format!("builds {}", b.context.value),
+                }),
+                (None, Some(i)) => Some(format!("image {}", i.value)),
+                _ => None,
+            });
+            Symbol {
+                name: d.name,
+                kind: SymbolKind::Service,
+                id: None,
+                detail,
+                span: Span::new(d.span.start, end),
+                selection: d.span,
+                children: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// The end of the block that starts on line `n`: the end of the last line before the next
+/// non-blank line that starts left of `min_col`.
+pub(crate) fn block_end(lines: &Lines, n: usize, min_col: usize) -> u32 {
+    let mut last = n;
+    for j in n + 1..lines.len() {
+        let line = lines.parse(j);
+        if line.blank {
+            continue;
+        }
+        if line.first_col() < min_col {
+            break;
+        }
+        last = j;
+    }
+    lines.parse(last).start + lines.text(last).len() as u32
+}
+
+fn step_symbol(a: &Analysis, lines: &Lines, p: &Paired) -> Symbol {
+    let s = p.step;
+    let first = p.planned.first();
+    let n = lines.line_of(s.span.start);
+    let col = (s.span.start - lines.parse(n).start) as usize;
+    let end = block_end(lines, n, col).max(s.span.start);
+    let kind = match (first.map(|f| f.kind), &s.kind) {
+        (Some(Kind::Run), _) | (None, StepKind::Run { .. }) => SymbolKind::Run,
+        (Some(Kind::Push), _) | (None, StepKind::Push { .. }) => SymbolKind::Push,
+        (Some(Kind::Serial), _) | (None, StepKind::Group { mode: GroupMode::Serial, .. }) => SymbolKind::Serial,
+        (Some(Kind::Manual), _) | (None, StepKind::Group { mode: GroupMode::Manual, .. }) => SymbolKind::Manual,
+        _ => SymbolKind::Parallel,
+    };
+    let name = first.map(|f| f.name.clone()).or_else(|| s.name.as_ref().map(|n| n.value.clone())).unwrap_or_default();
+    // The name, or else the step's first key.
+    let first_key = || {
+        let line = lines.parse(n);
+        line.key.map_or(Span::at(s.span.start), |(_, _, r)| {
+            Span::new(line.start + r.start as u32, line.start + r.end as u32)
+        })
+    };
+    let selection = s.name.as_ref().map_or_else(first_key, |n| n.span);
+    Symbol {
+        name,
+        kind,
+        id: first.map(|f| f.id.clone()),
+        detail: detail(a, p),
+        span: Span::new(s.span.start, end),
+        selection,
+        children: p.children.iter().map(|c| step_symbol(a, lines, c)).collect(),
+    }
+}
+
+fn detail(_a: &Analysis, p: &Paired) -> Option<String> {
+    let s = p.step;
+    let service =
+        s.service.as_ref().map(|x| x.value.clone()).or_else(|| p.planned.first().and_then(|f| f.service.clone()));
+    match &s.kind {
+        StepKind::Run { command } => Some(format!(
+            "{}{}",
+            service.map_or(String::new(), |s| format!("{s}: ")),
+            command.as_ref().map_or("", |c| c.value.as_str())
+        )),
+        StepKind::Push { .. } => {
+            let target = p.planned.first().and_then(|f| f.image_ref().or_else(|| f.image_name.clone()));
+            Some(format!("{} → {}", service.unwrap_or_else(|| "?".into()), target.unwrap_or_else(|| "?".into())))
+        }
+        StepKind::Group { mode, matrix, .. } => {
+            let mode = if *matrix { "matrix" } else { mode_name(*mode) };
+            if s.services.is_empty() {
+                Some(mode.to_string())
+            } else {
+                let names: Vec<&str> = s.services.iter().map(|x| x.value.as_str()).collect();
+                Some(format!("{mode} over {}", names.join(", ")))
+            }
+        }
+    }
+}
+
+fn mode_name(m: GroupMode) -> &'static str {
+    match m {
+        GroupMode::Serial => "serial",
+        GroupMode::Parallel => "parallel",
+        GroupMode::Manual => "manual",
+    }
+}
