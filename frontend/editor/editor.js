@@ -99,16 +99,23 @@ const theme = EditorView.theme(
   { dark: true },
 );
 
-/** Text with `backticks` as <code>, everything else as text (never HTML from the caller). */
+/**
+ * The core's small Markdown (`code`, **bold**, line breaks) as DOM nodes; text stays text,
+ * never HTML.
+ */
 function richText(text) {
   const span = document.createElement("span");
-  text.split(/(`[^`]*`)/).forEach((part, i) => {
-    if (i % 2 === 1) {
+  text.split(/(\*\*.+?\*\*|`[^`]*`)/).forEach((part) => {
+    if (part.startsWith("**") && part.endsWith("**") && part.length > 4) {
+      const b = document.createElement("strong");
+      b.appendChild(richText(part.slice(2, -2)));
+      span.appendChild(b);
+    } else if (part.startsWith("`") && part.endsWith("`") && part.length > 1) {
       const code = document.createElement("code");
       code.textContent = part.slice(1, -1);
       span.appendChild(code);
     } else if (part) {
-      span.appendChild(document.createTextNode(part));
+      span.appendChild(document.createTextNode(part.replace(/ {2}\n/g, "\n")));
     }
   });
   return span;
@@ -120,8 +127,16 @@ function parse(json) {
 
 /** Apply edits `[{from, to, insert}]` (UTF-16 offsets) as one undoable change. */
 function applyEdits(view, edits) {
-  view.dispatch({ changes: edits, userEvent: "input.fix" });
+  view.dispatch({ changes: edits.map(({ from, to, insert }) => ({ from, to, insert })), userEvent: "input.fix" });
   view.focus();
+}
+
+/** A quick fix's edits `[{editor, from, to, insert}]`: one undoable change per editor. */
+function applyFix(edits) {
+  for (const [name, ed] of editors) {
+    const mine = edits.filter((e) => e.editor === name);
+    if (mine.length) applyEdits(ed.view, mine);
+  }
 }
 
 /** Jump to a definition `{editor, from}` returned by the Rust side, maybe in the other editor. */
@@ -281,7 +296,7 @@ class Editor {
             b.className = "cm-button cm-quickFix";
             b.dataset.testid = "quick-fix";
             b.textContent = fix.title;
-            b.onclick = (e) => { e.preventDefault(); applyEdits(view, fix.edits); };
+            b.onclick = (e) => { e.preventDefault(); applyFix(fix.edits); };
             box.appendChild(document.createElement("br"));
             box.appendChild(b);
           }

@@ -7,11 +7,12 @@ use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
-use crate::language::{self, Fix, Workspace};
+use crate::language::{self, Workspace};
 use crate::state::{Action, BuildInputs, FileKind, State};
-use slipway_core::plan::{Plan, PlanOptions, plan};
+use slipway_core::Diagnostic;
+use slipway_core::ide::QuickFix;
+use slipway_core::plan::{Plan, PlanOptions};
 use slipway_core::template::BuildVars;
-use slipway_core::{Diagnostic, SourceFile, check};
 use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
@@ -20,6 +21,11 @@ use yew::prelude::*;
 /// (large files); quicker checks run on the next tick, so diagnostics follow every keystroke.
 const DEBOUNCE_MS: u32 = 120;
 const INSTANT_CHECK_MS: f64 = 8.0;
+
+fn plan_options(b: &BuildInputs) -> PlanOptions {
+    let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
+    PlanOptions { tag, push: b.push, vars: build_vars(b) }
+}
 
 fn build_vars(b: &BuildInputs) -> BuildVars {
     BuildVars {
@@ -60,12 +66,9 @@ fn kind_of(name: &str) -> Option<FileKind> {
 pub fn app() -> Html {
     let state = use_reducer(|| State::load(now_secs()));
     let notice = use_state(|| None::<String>);
-    let workspace: SharedWorkspace = use_mut_ref(|| Workspace {
-        services: state.services.clone(),
-        steps: state.steps.clone(),
-        vars: build_vars(&state.build),
-    });
-    workspace.borrow_mut().vars = build_vars(&state.build);
+    let last_build = use_mut_ref(|| state.build.clone());
+    let workspace: SharedWorkspace =
+        use_mut_ref(|| Workspace::new(state.services.clone(), state.steps.clone(), plan_options(&state.build)));
     let editors: Editors = use_mut_ref(Vec::new);
     // Time from navigation start to the first render with live editors, for docs/perf.md.
     use_effect_with((), |_| {
@@ -76,33 +79,29 @@ pub fn app() -> Html {
     let last_took = use_mut_ref(|| 0.0_f64);
     let delay = if *last_took.borrow() < INSTANT_CHECK_MS { 0 } else { DEBOUNCE_MS };
     let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
-    let checked = use_memo(settled.clone(), |(services, steps)| {
+    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values.
+    let analysis = use_memo((settled.clone(), state.build.clone()), |((services, steps), b)| {
         let started = performance_now();
-        let sv = SourceFile::new(FileKind::Services.file_name(), services.to_string());
-        let st = SourceFile::new(FileKind::Steps.file_name(), steps.to_string());
-        let checked = check(&sv, &st);
-        let per_file = |kind: FileKind| -> Rc<Vec<Diagnostic>> {
-            Rc::new(checked.report.diagnostics.iter().filter(|d| d.file == kind.file_name()).cloned().collect())
-        };
-        let files = (per_file(FileKind::Services), per_file(FileKind::Steps));
-        (checked, files, performance_now() - started)
+        let a = Rc::new(language::analyse(services, steps, plan_options(b)));
+        let took = performance_now() - started;
+        let valid_plan = (a.report().errors == 0).then(|| a.plan().clone());
+        (a, took, valid_plan)
     });
-    let (checked, files, took_ms) = (&checked.0, &checked.1, checked.2);
+    let (analysis, took_ms, valid_plan) = (analysis.0.clone(), analysis.1, analysis.2.clone());
     *last_took.borrow_mut() = took_ms;
-    let build = state.build.clone();
-    // Re-plan when the checked text or the build values change. With errors, the last valid
-    // plan stays on show, marked stale.
-    let last_plan = use_mut_ref(|| None::<Plan>);
-    let the_plan = use_memo((settled.clone(), state.build.clone()), {
-        let checked = checked.clone();
-        move |(_, b)| {
-            (checked.report.errors == 0).then(|| {
-                let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
-                plan(&checked.services, &checked.steps, &PlanOptions { tag, push: b.push, vars: build_vars(b) })
-            })
+    {
+        let mut ws = workspace.borrow_mut();
+        if state.build != *last_build.borrow() {
+            ws.set_options(plan_options(&state.build));
+            *last_build.borrow_mut() = state.build.clone();
         }
-    });
-    let (shown_plan, stale) = match &*the_plan {
+        ws.offer(&analysis);
+    }
+    let report = analysis.report();
+    let build = state.build.clone();
+    // With errors, the last valid plan stays on show, marked stale.
+    let last_plan = use_mut_ref(|| None::<Plan>);
+    let (shown_plan, stale) = match &valid_plan {
         Some(p) => {
             *last_plan.borrow_mut() = Some(p.clone());
             (Some(p.clone()), false)
@@ -115,21 +114,16 @@ pub fn app() -> Html {
         Callback::from(move |text: String| state.dispatch(Action::Edit(kind, text)))
     };
     let on_select = {
-        let (editors, workspace) = (editors.clone(), workspace.clone());
+        let (editors, analysis) = (editors.clone(), analysis.clone());
         Callback::from(move |d: Diagnostic| {
-            editor::go_to(&editors, &workspace.borrow(), kind_of_diagnostic(&d), d.span.start as usize);
+            editor::go_to(&editors, &analysis, kind_of_diagnostic(&d), d.span.start);
         })
     };
     let on_fix = {
-        let (editors, workspace) = (editors.clone(), workspace.clone());
-        Callback::from(move |(d, fix): (Diagnostic, Fix)| {
-            editor::apply_fix(&editors, &workspace.borrow(), kind_of_diagnostic(&d), fix);
-        })
+        let (editors, analysis) = (editors.clone(), analysis.clone());
+        Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &analysis, &fix))
     };
-    let fixes: Vec<Vec<Fix>> = {
-        let ws = workspace.borrow();
-        checked.report.diagnostics.iter().map(|d| language::fixes(&ws, d)).collect()
-    };
+    let fixes: Vec<Vec<QuickFix>> = (0..report.diagnostics.len()).map(|i| analysis.fixes_for(i)).collect();
     let on_build = {
         let state = state.clone();
         Callback::from(move |b| state.dispatch(Action::Build(b)))
@@ -197,17 +191,17 @@ pub fn app() -> Html {
             <main>
                 <div class="editors">
                     <Editor title="codeship-services.yml" kind={FileKind::Services} text={AttrValue::from(state.services.clone())}
-                        diagnostics={files.0.clone()} checked_text={settled.0.clone()} workspace={workspace.clone()}
+                        analysis={analysis.clone()} workspace={workspace.clone()}
                         editors={editors.clone()} on_change={on_edit(FileKind::Services)} />
                     <Editor title="codeship-steps.yml" kind={FileKind::Steps} text={AttrValue::from(state.steps.clone())}
-                        diagnostics={files.1.clone()} checked_text={settled.1.clone()} workspace={workspace.clone()}
+                        analysis={analysis.clone()} workspace={workspace.clone()}
                         editors={editors.clone()} on_change={on_edit(FileKind::Steps)} />
                 </div>
-                <Diagnostics diagnostics={checked.report.diagnostics.clone()} {fixes} errors={checked.report.errors}
-                    warnings={checked.report.warnings} {on_select} {on_fix} took_ms={took_ms} />
+                <Diagnostics diagnostics={report.diagnostics.clone()} {fixes} errors={report.errors}
+                    warnings={report.warnings} {on_select} {on_fix} took_ms={took_ms} />
                 <div class="lower">
                     <Preview build={build} plan={shown_plan.clone()} {stale} on_change={on_build} />
-                    <CryptoPanel plan={(*the_plan).clone()} />
+                    <CryptoPanel plan={valid_plan} />
                 </div>
                 <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
                     branch={AttrValue::from(state.build.branch.clone())} />

@@ -1,21 +1,40 @@
-//! The editors' language services: completion, hover, definition and quick fixes for a file
-//! and a byte offset, given both files and the preview's build values. A thin adapter: the
-//! answers come from `slipway_core::ide`, shared with the CLI and the language server.
+//! What the editors' language callbacks ask: an [`Analysis`] (`slipway_core::ide`, shared
+//! with the CLI's language server) of both files exactly as typed, with the preview's build
+//! values. Built once per edit at most, and reused from the check when the texts agree.
 
 use crate::state::FileKind;
-use slipway_core::Diagnostic;
-use slipway_core::template::BuildVars;
-use std::ops::Range;
+use slipway_core::SourceFile;
+use slipway_core::ide::{Analysis, FileId};
+use slipway_core::plan::PlanOptions;
+use std::rc::Rc;
 
-/// What the language services see: both files as typed and the build values of the preview.
-#[derive(Clone, Debug, Default, PartialEq)]
+pub fn file_id(kind: FileKind) -> FileId {
+    match kind {
+        FileKind::Services => FileId::Services,
+        FileKind::Steps => FileId::Steps,
+    }
+}
+
+pub fn kind_of(file: FileId) -> FileKind {
+    match file {
+        FileId::Services => FileKind::Services,
+        FileId::Steps => FileKind::Steps,
+    }
+}
+
+/// Both files as typed, the build values, and the analysis of them once asked for.
 pub struct Workspace {
-    pub services: String,
-    pub steps: String,
-    pub vars: BuildVars,
+    services: String,
+    steps: String,
+    options: PlanOptions,
+    analysis: Option<Rc<Analysis>>,
 }
 
 impl Workspace {
+    pub fn new(services: String, steps: String, options: PlanOptions) -> Workspace {
+        Workspace { services, steps, options, analysis: None }
+    }
+
     pub fn text(&self, kind: FileKind) -> &str {
         match kind {
             FileKind::Services => &self.services,
@@ -24,58 +43,44 @@ impl Workspace {
     }
 
     pub fn set_text(&mut self, kind: FileKind, text: String) {
+        if self.text(kind) == text {
+            return;
+        }
         match kind {
             FileKind::Services => self.services = text,
             FileKind::Steps => self.steps = text,
         }
+        self.analysis = None;
+    }
+
+    pub fn set_options(&mut self, options: PlanOptions) {
+        self.options = options;
+        self.analysis = None;
+    }
+
+    /// Take an analysis made elsewhere (the page's check) if it is of the current texts.
+    pub fn offer(&mut self, analysis: &Rc<Analysis>) {
+        let same = |kind: FileKind| analysis.file(file_id(kind)).text == self.text(kind);
+        if same(FileKind::Services) && same(FileKind::Steps) {
+            self.analysis = Some(analysis.clone());
+        }
+    }
+
+    /// The analysis of the current texts.
+    pub fn analysis(&mut self) -> Rc<Analysis> {
+        if let Some(a) = &self.analysis {
+            return a.clone();
+        }
+        let a = Rc::new(analyse(&self.services, &self.steps, self.options.clone()));
+        self.analysis = Some(a.clone());
+        a
     }
 }
 
-/// Completion items replacing the text from `from` (bytes) to the cursor.
-pub struct Completions {
-    pub from: usize,
-    pub items: Vec<CompletionItem>,
-}
-
-pub struct CompletionItem {
-    pub label: String,
-    /// A one-line description shown beside the label.
-    pub detail: Option<String>,
-    /// The text inserted when it differs from the label.
-    pub insert: Option<String>,
-}
-
-/// Documentation for the range under the pointer.
-pub struct Hover {
-    pub range: Range<usize>,
-    pub text: String,
-}
-
-/// A position in one of the two files.
-pub struct Target {
-    pub file: FileKind,
-    pub offset: usize,
-}
-
-/// An edit that resolves a diagnostic: replacements (byte ranges) in the diagnostic's file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Fix {
-    pub title: String,
-    pub edits: Vec<(Range<usize>, String)>,
-}
-
-pub fn complete(_ws: &Workspace, _file: FileKind, _offset: usize, _explicit: bool) -> Option<Completions> {
-    None
-}
-
-pub fn hover(_ws: &Workspace, _file: FileKind, _offset: usize) -> Option<Hover> {
-    None
-}
-
-pub fn definition(_ws: &Workspace, _file: FileKind, _offset: usize) -> Option<Target> {
-    None
-}
-
-pub fn fixes(_ws: &Workspace, _diagnostic: &Diagnostic) -> Vec<Fix> {
-    Vec::new()
+pub fn analyse(services: &str, steps: &str, options: PlanOptions) -> Analysis {
+    Analysis::new(
+        SourceFile::new(FileKind::Services.file_name(), services.to_string()),
+        SourceFile::new(FileKind::Steps.file_name(), steps.to_string()),
+        options,
+    )
 }

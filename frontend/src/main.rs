@@ -5,7 +5,6 @@ mod bench;
 mod components;
 mod hooks;
 mod language;
-mod offsets;
 mod run_log;
 mod server_api;
 mod state;

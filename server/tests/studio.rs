@@ -4,7 +4,7 @@
 
 mod support;
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -182,6 +182,27 @@ impl Browser {
         self.client.perform_actions(actions).await.unwrap();
     }
 
+    /// Move the mouse over the element at `xpath` (hover tooltips open on a pause there).
+    async fn hover(&self, xpath: &str) {
+        let el = self.client.find(Locator::XPath(xpath)).await.unwrap();
+        let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: el,
+            duration: Some(Duration::from_millis(50)),
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client.perform_actions(mouse).await.unwrap();
+    }
+
+    /// Texts of the hover tooltips once one shows.
+    async fn hover_texts(&self) -> Vec<String> {
+        self.wait("a hover tooltip", Duration::from_secs(5), || async {
+            !self.texts("[data-testid=hover]").await.is_empty()
+        })
+        .await;
+        self.texts("[data-testid=hover]").await
+    }
+
     /// The cursor of an editor: UTF-16 offset and whether the editor has focus.
     async fn cursor(&self, name: &str) -> Value {
         self.js(&format!("const c = window.slipwayStudio.cursor('{name}'); return [c.head, c.focused]")).await
@@ -222,6 +243,10 @@ impl Browser {
             .await;
         let graph: Vec<String> = v[2].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
         (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string(), graph)
+    }
+
+    async fn click_css(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
     async fn click(&self, testid: &str) {
@@ -298,6 +323,124 @@ async fn typing_an_error_shows_the_diagnostic_at_its_line() {
     b.js("document.querySelector('[data-testid=diagnostics] li').focus()").await;
     b.client.find(Locator::Css(item)).await.unwrap().send_keys(&Key::Enter.to_string()).await.unwrap();
     assert_eq!(b.cursor("steps").await, json!([expected, true]));
+    b.close().await;
+}
+
+const IDE_SERVICES: &str = "app:\n  build:\n    image: acme/app\n    context: .\ndb:\n  image: postgres\n";
+const IDE_STEPS: &str = "- name: one\n  service: app\n  command: true\n- name: push\n  type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Branch }}-{{ printf \\\"%.7s\\\" .CommitID }}\"\n";
+
+/// The studio with both IDE files loaded and checked clean.
+async fn ide_page(server: &Server) -> Browser {
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("services", IDE_SERVICES).await;
+    b.set_editor("steps", IDE_STEPS).await;
+    // These files checked (the example project has no step `one`), and clean.
+    b.wait("a clean check of these files", Duration::from_secs(5), || async {
+        !b.texts("[data-testid=plan] [data-step-name=one]").await.is_empty()
+            && b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    b
+}
+
+const STEPS_LINES: &str = "//*[@data-testid='steps-editor']//*[contains(@class, 'cm-line')]";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_offers_the_services_and_a_pick_inserts_one() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &format!("- name: two{}{}service: ", Key::Escape, Key::Enter)).await;
+    let typed = Instant::now();
+    let items = "[data-testid=completion-item]";
+    b.wait("the completion list", Duration::from_secs(2), || async { !b.texts(items).await.is_empty() }).await;
+    eprintln!("completion popup after {:?} (WebDriver round trips included)", typed.elapsed());
+    assert_eq!(b.texts(items).await, ["app", "db"]);
+    save_screenshot("studio-completion.png", &b.client.screenshot().await.unwrap());
+    b.client
+        .find(Locator::XPath("//*[@data-testid='completion-item' and text()='app']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(b.editor_text("steps").await, format!("{IDE_STEPS}- name: two\n  service: app"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_service_is_underlined_at_its_line_and_the_quick_fix_corrects_it() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    b.set_editor("steps", &IDE_STEPS.replacen("service: app", "service: ap", 1)).await;
+    let mark = "[data-testid=steps-editor] [data-testid=diagnostic-mark][data-severity=error]";
+    b.wait("the underline", Duration::from_secs(5), || async { !b.texts(mark).await.is_empty() }).await;
+    assert_eq!(b.texts(mark).await, ["ap"]);
+    assert_eq!(b.attr_list(mark, "data-line").await, ["2"]);
+    b.hover("//*[@data-testid='steps-editor']//*[@data-testid='diagnostic-mark' and @data-severity='error']").await;
+    let fix = "//*[contains(@class, 'cm-tooltip')]//*[@data-testid='quick-fix']";
+    b.wait("the quick fix", Duration::from_secs(5), || async { b.client.find(Locator::XPath(fix)).await.is_ok() })
+        .await;
+    save_screenshot("studio-quick-fix.png", &b.client.screenshot().await.unwrap());
+    b.client.find(Locator::XPath(fix)).await.unwrap().click().await.unwrap();
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS);
+    b.wait("a clean check", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    // The fix is one undoable change; the Problems list offers it too.
+    b.type_in("steps", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS.replacen("service: app", "service: ap", 1));
+    let listed = "[data-testid=diagnostics] [data-testid=quick-fix]";
+    b.wait("the listed fix", Duration::from_secs(5), || async { !b.texts(listed).await.is_empty() }).await;
+    b.click_css(listed).await;
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hovers_render_the_image_tag_and_document_keys() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    // The build preview's values: branch master, commit 4f1c2a9….
+    b.hover(&format!("{STEPS_LINES}//*[contains(text(), '.CommitID')]")).await;
+    let texts = b.hover_texts().await;
+    assert!(texts.iter().any(|t| t.contains("renders to acme/app:master-4f1c2a9")), "{texts:?}");
+    save_screenshot("studio-hover.png", &b.client.screenshot().await.unwrap());
+    // Away and onto a key: its documentation.
+    b.hover("//header[contains(@class, 'top')]//h1").await;
+    b.wait("the tooltip to close", Duration::from_secs(5), || async {
+        b.texts("[data-testid=hover]").await.is_empty()
+    })
+    .await;
+    b.hover(&format!("({STEPS_LINES}//*[text()='command'])[1]")).await;
+    let texts = b.hover_texts().await;
+    assert!(texts.iter().any(|t| t.starts_with("command")), "{texts:?}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f12_on_a_service_jumps_to_its_definition() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    // The cursor on `app` of line 2 (`  service: app`), then F12.
+    b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
+    b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
+    b.type_in("steps", &Key::F12.to_string()).await;
+    // `app` is defined on line 1 of the services file.
+    assert_eq!(b.cursor("services").await, json!([0, true]));
+    // And `db` on line 3.
+    b.set_editor("steps", &IDE_STEPS.replacen("service: app", "service: db", 1)).await;
+    b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
+    b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
+    b.type_in("steps", &Key::F12.to_string()).await;
+    assert_eq!(b.cursor("services").await, json!([IDE_SERVICES.find("db:").unwrap(), true]));
+
     b.close().await;
 }
 

@@ -2,19 +2,19 @@
 //! cursor to its position; entries with quick fixes offer them beside the message.
 
 use crate::components::editor::severity_name;
-use crate::language::Fix;
 use slipway_core::Diagnostic;
+use slipway_core::ide::QuickFix;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct DiagnosticsProps {
     pub diagnostics: Vec<Diagnostic>,
     /// The quick fixes of each diagnostic, in the same order.
-    pub fixes: Vec<Vec<Fix>>,
+    pub fixes: Vec<Vec<QuickFix>>,
     pub errors: usize,
     pub warnings: usize,
     pub on_select: Callback<Diagnostic>,
-    pub on_fix: Callback<(Diagnostic, Fix)>,
+    pub on_fix: Callback<QuickFix>,
     /// Milliseconds the last check took, shown for the curious.
     pub took_ms: f64,
 }
@@ -41,7 +41,7 @@ pub fn diagnostics(props: &DiagnosticsProps) -> Html {
     }
 }
 
-fn item(props: &DiagnosticsProps, d: &Diagnostic, fixes: &[Fix]) -> Html {
+fn item(props: &DiagnosticsProps, d: &Diagnostic, fixes: &[QuickFix]) -> Html {
     let select = {
         let (cb, d) = (props.on_select.clone(), d.clone());
         move || cb.emit(d.clone())
@@ -66,18 +66,18 @@ fn item(props: &DiagnosticsProps, d: &Diagnostic, fixes: &[Fix]) -> Html {
             <span class="pos">{ format!("{}:{}:{}", short(&d.file), d.line, d.column) }</span>
             <span class="msg">{ &d.message }</span>
             if let Some(h) = &d.help { <span class="help">{ h }</span> }
-            { for fixes.iter().map(|f| fix_button(props, d, f)) }
+            { for fixes.iter().map(|f| fix_button(props, f)) }
         </li>
     }
 }
 
-fn fix_button(props: &DiagnosticsProps, d: &Diagnostic, fix: &Fix) -> Html {
+fn fix_button(props: &DiagnosticsProps, fix: &QuickFix) -> Html {
     let onclick = {
-        let (cb, d, fix) = (props.on_fix.clone(), d.clone(), fix.clone());
+        let (cb, fix) = (props.on_fix.clone(), fix.clone());
         // The entry's own click would move the cursor back to the (now fixed) position.
         Callback::from(move |e: MouseEvent| {
             e.stop_propagation();
-            cb.emit((d.clone(), fix.clone()))
+            cb.emit(fix.clone())
         })
     };
     html! { <button type="button" class="fix" data-testid="quick-fix" {onclick}>{ &fix.title }</button> }

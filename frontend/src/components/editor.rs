@@ -1,14 +1,15 @@
 //! The code editor: a thin wrapper over the CodeMirror view in frontend/editor/editor.js.
 //! The view owns the text while typing; this component pushes text changes from outside
 //! (reset, opened files), the diagnostics, and answers the view's completion, hover and
-//! definition requests from [`crate::language`]. CodeMirror counts UTF-16 units, the core
-//! bytes: every offset crosses through [`Utf16Index`].
+//! definition requests from `slipway_core::ide` (through [`crate::language`]). CodeMirror
+//! counts UTF-16 units of the whole text, the core bytes: every offset crosses through the
+//! core's `LineIndex`.
 
-use crate::language::{self, Fix, Workspace};
-use crate::offsets::Utf16Index;
+use crate::language::{Workspace, file_id, kind_of};
 use crate::state::FileKind;
 use serde::Serialize;
-use slipway_core::{Diagnostic, Severity};
+use slipway_core::Severity;
+use slipway_core::ide::{Analysis, QuickFix, TextEdit};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -44,9 +45,8 @@ pub struct EditorProps {
     pub title: AttrValue,
     pub kind: FileKind,
     pub text: AttrValue,
-    /// Diagnostics of this file, and the text they were computed on.
-    pub diagnostics: Rc<Vec<Diagnostic>>,
-    pub checked_text: AttrValue,
+    /// The check of the settled text, whose diagnostics (and fixes) of this file are shown.
+    pub analysis: Rc<Analysis>,
     pub workspace: SharedWorkspace,
     pub editors: Editors,
     pub on_change: Callback<String>,
@@ -57,8 +57,7 @@ impl PartialEq for EditorProps {
         self.title == other.title
             && self.kind == other.kind
             && self.text == other.text
-            && Rc::ptr_eq(&self.diagnostics, &other.diagnostics)
-            && self.checked_text == other.checked_text
+            && Rc::ptr_eq(&self.analysis, &other.analysis)
             && Rc::ptr_eq(&self.workspace, &other.workspace)
             && Rc::ptr_eq(&self.editors, &other.editors)
             && self.on_change == other.on_change
@@ -109,10 +108,10 @@ pub fn editor(props: &EditorProps) -> Html {
         }
     }
     {
-        let (view, ws) = (view.clone(), props.workspace.clone());
-        use_effect_with((props.diagnostics.clone(), props.checked_text.clone()), move |(diags, text)| {
+        let (view, kind) = (view.clone(), props.kind);
+        use_effect_with(AnalysisRef(props.analysis.clone()), move |a| {
             if let Some((js, _)) = &*view.borrow() {
-                js.set_diagnostics(&diagnostics_json(&ws.borrow(), text, diags));
+                js.set_diagnostics(&diagnostics_json(&a.0, kind));
             }
         });
     }
@@ -146,16 +145,21 @@ fn mount(
     };
     let complete = {
         let ws = ws.clone();
-        Closure::<dyn FnMut(u32, bool) -> Option<String>>::new(move |pos: u32, explicit: bool| {
-            let ws = ws.borrow();
-            let ix = Utf16Index::new(ws.text(kind));
-            let c = language::complete(&ws, kind, ix.to_byte(pos), explicit)?;
+        Closure::<dyn FnMut(u32, bool) -> Option<String>>::new(move |pos: u32, _explicit: bool| {
+            let a = ws.borrow_mut().analysis();
+            let ix = a.line_index(file_id(kind));
+            let c = a.completions(file_id(kind), ix.from_utf16(pos));
             json(&CompletionsJs {
-                from: ix.to_utf16(c.from),
+                from: ix.utf16(c.span.start),
                 options: c
                     .items
                     .into_iter()
-                    .map(|i| OptionJs { label: i.label, detail: i.detail, apply: i.insert })
+                    .map(|i| OptionJs {
+                        apply: (i.insert != i.label).then_some(i.insert),
+                        label: i.label,
+                        detail: i.detail,
+                        info: i.doc,
+                    })
                     .collect(),
             })
         })
@@ -163,20 +167,18 @@ fn mount(
     let hover = {
         let ws = ws.clone();
         Closure::<dyn FnMut(u32) -> Option<String>>::new(move |pos: u32| {
-            let ws = ws.borrow();
-            let ix = Utf16Index::new(ws.text(kind));
-            let h = language::hover(&ws, kind, ix.to_byte(pos))?;
-            json(&HoverJs { from: ix.to_utf16(h.range.start), to: ix.to_utf16(h.range.end), text: h.text })
+            let a = ws.borrow_mut().analysis();
+            let ix = a.line_index(file_id(kind));
+            let h = a.hover(file_id(kind), ix.from_utf16(pos))?;
+            json(&HoverJs { from: ix.utf16(h.span.start), to: ix.utf16(h.span.end), text: h.markdown })
         })
     };
     let definition = {
         let ws = ws.clone();
         Closure::<dyn FnMut(u32) -> Option<String>>::new(move |pos: u32| {
-            let ws = ws.borrow();
-            let ix = Utf16Index::new(ws.text(kind));
-            let t = language::definition(&ws, kind, ix.to_byte(pos))?;
-            let from = Utf16Index::new(ws.text(t.file)).to_utf16(t.offset);
-            json(&TargetJs { editor: t.file.name(), from })
+            let a = ws.borrow_mut().analysis();
+            let t = a.definition(file_id(kind), a.line_index(file_id(kind)).from_utf16(pos))?;
+            json(&TargetJs { editor: kind_of(t.file).name(), from: a.line_index(t.file).utf16(t.span.start) })
         })
     };
     let hooks = js_sys::Object::new();
@@ -206,6 +208,7 @@ struct CompletionsJs {
 struct OptionJs {
     label: String,
     detail: Option<String>,
+    info: Option<String>,
     apply: Option<String>,
 }
 
@@ -239,11 +242,23 @@ struct FixJs {
     edits: Vec<EditJs>,
 }
 
+/// One replacement, in UTF-16 units of its editor's text.
 #[derive(Serialize)]
 struct EditJs {
+    editor: &'static str,
     from: u32,
     to: u32,
     insert: String,
+}
+
+/// An `Rc<Analysis>` compared by identity: each check makes a new one.
+#[derive(Clone)]
+struct AnalysisRef(Rc<Analysis>);
+
+impl PartialEq for AnalysisRef {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 pub fn severity_name(s: Severity) -> &'static str {
@@ -253,25 +268,32 @@ pub fn severity_name(s: Severity) -> &'static str {
     }
 }
 
-fn fix_json(ix: &Utf16Index, fix: Fix) -> FixJs {
-    FixJs {
-        title: fix.title,
-        edits: fix
-            .edits
-            .into_iter()
-            .map(|(r, insert)| EditJs { from: ix.to_utf16(r.start), to: ix.to_utf16(r.end), insert })
-            .collect(),
+fn edit_json(a: &Analysis, e: &TextEdit) -> EditJs {
+    let ix = a.line_index(e.file);
+    EditJs {
+        editor: kind_of(e.file).name(),
+        from: ix.utf16(e.span.start),
+        to: ix.utf16(e.span.end),
+        insert: e.new_text.clone(),
     }
 }
 
-/// The diagnostics as editor.js takes them: UTF-16 ranges into `text`, with their fixes.
-fn diagnostics_json(ws: &Workspace, text: &str, diags: &[Diagnostic]) -> String {
-    let ix = Utf16Index::new(text);
-    let list: Vec<DiagnosticJs> = diags
+fn fix_json(a: &Analysis, fix: &QuickFix) -> FixJs {
+    FixJs { title: fix.title.clone(), edits: fix.edits.iter().map(|e| edit_json(a, e)).collect() }
+}
+
+/// The diagnostics of `kind`'s file as editor.js takes them: UTF-16 ranges, with their fixes.
+fn diagnostics_json(a: &Analysis, kind: FileKind) -> String {
+    let ix = a.line_index(file_id(kind));
+    let list: Vec<DiagnosticJs> = a
+        .report()
+        .diagnostics
         .iter()
-        .map(|d| DiagnosticJs {
-            from: ix.to_utf16(d.span.start as usize),
-            to: ix.to_utf16(d.span.end as usize),
+        .enumerate()
+        .filter(|(_, d)| a.file_of(d) == Some(file_id(kind)))
+        .map(|(i, d)| DiagnosticJs {
+            from: ix.utf16(d.span.start),
+            to: ix.utf16(d.span.end),
             line: d.line,
             severity: severity_name(d.severity),
             code: d.code.as_str(),
@@ -279,7 +301,7 @@ fn diagnostics_json(ws: &Workspace, text: &str, diags: &[Diagnostic]) -> String 
                 Some(h) => format!("{} [{}]\n{h}", d.message, d.code.as_str()),
                 None => format!("{} [{}]", d.message, d.code.as_str()),
             },
-            fixes: language::fixes(ws, d).into_iter().map(|f| fix_json(&ix, f)).collect(),
+            fixes: a.fixes_for(i).iter().map(|f| fix_json(a, f)).collect(),
         })
         .collect();
     serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
@@ -289,18 +311,19 @@ fn editor_of(editors: &Editors, kind: FileKind) -> Option<JsEditor> {
     editors.borrow().iter().find(|(k, _)| *k == kind).map(|(_, e)| JsValue::clone(e).unchecked_into())
 }
 
-/// Put the cursor at byte `offset` of `kind`'s text and focus that editor.
-pub fn go_to(editors: &Editors, ws: &Workspace, kind: FileKind, offset: usize) {
+/// Put the cursor at byte `offset` of `kind`'s text (as `a` saw it) and focus that editor.
+pub fn go_to(editors: &Editors, a: &Analysis, kind: FileKind, offset: u32) {
     if let Some(e) = editor_of(editors, kind) {
-        e.go_to(Utf16Index::new(ws.text(kind)).to_utf16(offset));
+        e.go_to(a.line_index(file_id(kind)).utf16(offset));
     }
 }
 
-/// Apply a quick fix to `kind`'s editor, as one undoable change.
-pub fn apply_fix(editors: &Editors, ws: &Workspace, kind: FileKind, fix: Fix) {
-    if let Some(e) = editor_of(editors, kind) {
-        let ix = Utf16Index::new(ws.text(kind));
-        if let Ok(s) = serde_json::to_string(&fix_json(&ix, fix).edits) {
+/// Apply a quick fix, one undoable change per editor it touches.
+pub fn apply_fix(editors: &Editors, a: &Analysis, fix: &QuickFix) {
+    for kind in [FileKind::Services, FileKind::Steps] {
+        let edits: Vec<EditJs> =
+            fix.edits.iter().filter(|e| kind_of(e.file) == kind).map(|e| edit_json(a, e)).collect();
+        if let (false, Some(e), Ok(s)) = (edits.is_empty(), editor_of(editors, kind), serde_json::to_string(&edits)) {
             e.apply_edits(&s);
         }
     }
