@@ -8,19 +8,20 @@ use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
 use crate::language::{self, Workspace};
-use crate::state::{Action, BuildInputs, FileKind, State};
+use crate::state::{Action, BuildInputs, FileKind, SharedPlan, State, save_drafts};
 use slipway_core::Diagnostic;
 use slipway_core::ide::QuickFix;
-use slipway_core::plan::{Plan, PlanOptions};
+use slipway_core::plan::PlanOptions;
 use slipway_core::template::BuildVars;
 use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-/// Debounce for re-validation while typing, once a check takes long enough to be felt
-/// (large files); quicker checks run on the next tick, so diagnostics follow every keystroke.
+/// Debounce for re-validation while typing, once a check takes long enough to be felt; smaller
+/// files are checked on the next tick, so diagnostics follow every keystroke. A check costs
+/// about 0.17 ms per KB of YAML (docs/perf.md): 48 KB is about half a frame.
 const DEBOUNCE_MS: u32 = 120;
-const INSTANT_CHECK_MS: f64 = 8.0;
+const INSTANT_CHECK_BYTES: usize = 48 * 1024;
 
 fn plan_options(b: &BuildInputs) -> PlanOptions {
     let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
@@ -76,31 +77,37 @@ pub fn app() -> Html {
     });
 
     // Validation follows the text: at once while checks are quick, after a pause when not.
-    let last_took = use_mut_ref(|| 0.0_f64);
-    let delay = if *last_took.borrow() < INSTANT_CHECK_MS { 0 } else { DEBOUNCE_MS };
+    let size = state.services.len() + state.steps.len();
+    let delay = if size < INSTANT_CHECK_BYTES { 0 } else { DEBOUNCE_MS };
     let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
-    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values.
+    if state.build != *last_build.borrow() {
+        workspace.borrow_mut().set_options(plan_options(&state.build));
+        *last_build.borrow_mut() = state.build.clone();
+    }
+    let last_plan = use_mut_ref(|| None::<SharedPlan>);
+    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values;
+    // the one a completion already made of the same text if there is one.
     let analysis = use_memo((settled.clone(), state.build.clone()), |((services, steps), b)| {
         let started = performance_now();
-        let a = Rc::new(language::analyse(services, steps, plan_options(b)));
+        let made = workspace.borrow().made_for(services, steps);
+        let a = made.unwrap_or_else(|| Rc::new(language::analyse(services, steps, plan_options(b))));
         let took = performance_now() - started;
-        let valid_plan = (a.report().errors == 0).then(|| a.plan().clone());
-        (a, took, valid_plan)
+        // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly render)
+        // is not drawn again.
+        let valid_plan = (a.report().errors == 0).then(|| match &*last_plan.borrow() {
+            Some(last) if *last.0 == *a.plan() => last.clone(),
+            _ => SharedPlan(Rc::new(a.plan().clone())),
+        });
+        let fixes: Vec<Vec<QuickFix>> = (0..a.report().diagnostics.len()).map(|i| a.fixes_for(i)).collect();
+        (a, took, valid_plan, fixes)
     });
-    let (analysis, took_ms, valid_plan) = (analysis.0.clone(), analysis.1, analysis.2.clone());
-    *last_took.borrow_mut() = took_ms;
-    {
-        let mut ws = workspace.borrow_mut();
-        if state.build != *last_build.borrow() {
-            ws.set_options(plan_options(&state.build));
-            *last_build.borrow_mut() = state.build.clone();
-        }
-        ws.offer(&analysis);
-    }
+    let (analysis, took_ms, valid_plan, fixes) =
+        (analysis.0.clone(), analysis.1, analysis.2.clone(), analysis.3.clone());
+    use_effect_with(settled.clone(), |(services, steps)| save_drafts(services, steps));
+    workspace.borrow_mut().offer(&analysis);
     let report = analysis.report();
     let build = state.build.clone();
     // With errors, the last valid plan stays on show, marked stale.
-    let last_plan = use_mut_ref(|| None::<Plan>);
     let (shown_plan, stale) = match &valid_plan {
         Some(p) => {
             *last_plan.borrow_mut() = Some(p.clone());
@@ -123,7 +130,6 @@ pub fn app() -> Html {
         let (editors, analysis) = (editors.clone(), analysis.clone());
         Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &analysis, &fix))
     };
-    let fixes: Vec<Vec<QuickFix>> = (0..report.diagnostics.len()).map(|i| analysis.fixes_for(i)).collect();
     let on_build = {
         let state = state.clone();
         Callback::from(move |b| state.dispatch(Action::Build(b)))

@@ -66,6 +66,11 @@ impl Workspace {
         }
     }
 
+    /// The analysis of `services` and `steps` if it was already made (by a completion).
+    pub fn made_for(&self, services: &str, steps: &str) -> Option<Rc<Analysis>> {
+        (self.services == services && self.steps == steps).then(|| self.analysis.clone()).flatten()
+    }
+
     /// The analysis of the current texts.
     pub fn analysis(&mut self) -> Rc<Analysis> {
         if let Some(a) = &self.analysis {

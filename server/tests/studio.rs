@@ -846,3 +846,83 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     assert!(steps.contains("name: checks") && !steps.contains("from-the-editor"));
     b.close().await;
 }
+
+/// The editor's figures for docs/perf.md (`cargo test -p slipway --test studio -- --ignored
+/// editor_latency --nocapture`): keystroke → diagnostics in the view, keystroke → next frame
+/// (text and highlighting), keystroke → completion popup, and the longest task meanwhile, for
+/// 00.aggregate and ~5,000 steps. Times are the page's own clock (`performance.now()`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn editor_latency() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    for which in ["aggregate", "large"] {
+        let files = b.js(&format!("return window.wasmBindings.bench_files('{which}')")).await;
+        let (services, steps) = (files[0].as_str().unwrap(), files[1].as_str().unwrap());
+        let first = services.lines().next().unwrap().trim_end_matches(':').to_string();
+        b.set_editor("services", services).await;
+        // A last step whose service name the typing below breaks and mends.
+        b.set_editor("steps", &format!("{steps}- command: \"true\"\n  service: {first}")).await;
+        b.wait("a clean check", Duration::from_secs(20), || async {
+            b.attr_list("[data-testid=diagnostics] li[data-severity=error]", "data-code").await.is_empty()
+        })
+        .await;
+        b.js("window.__long = 0; new PerformanceObserver(l => l.getEntries().forEach(e => \
+              window.__long = Math.max(window.__long, e.duration))).observe({type: 'longtask'}); \
+              document.querySelector('[data-testid=steps-editor] .cm-content').addEventListener('keydown', () => { \
+                window.__t0 = performance.now(); requestAnimationFrame(() => window.__frame = performance.now()); }, true);")
+            .await;
+        b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+        let (mut diag, mut frame) = (Vec::new(), Vec::new());
+        for i in 0..20 {
+            b.js("window.slipwayStudio.diagnosticsAt = 0; window.__frame = 0").await;
+            let key = if i % 2 == 0 { "x".to_string() } else { Key::Backspace.to_string() };
+            b.type_in("steps", &key).await;
+            b.wait("the diagnostics", Duration::from_secs(5), || async {
+                b.js("return window.slipwayStudio.diagnosticsAt > window.__t0 && window.__frame > 0").await
+                    == json!(true)
+            })
+            .await;
+            let t =
+                b.js("return [window.slipwayStudio.diagnosticsAt - window.__t0, window.__frame - window.__t0]").await;
+            diag.push(t[0].as_f64().unwrap());
+            frame.push(t[1].as_f64().unwrap());
+        }
+        // Completion: the service name typed afresh after `service: `.
+        for _ in 0..first.len() {
+            b.type_in("steps", &Key::Backspace.to_string()).await;
+        }
+        let letter = first.chars().next().unwrap().to_string();
+        let mut popup = Vec::new();
+        for _ in 0..10 {
+            b.type_in("steps", &Key::Escape.to_string()).await;
+            b.js("window.__popup = 0; const o = new MutationObserver(() => { \
+                  if (document.querySelector('.cm-tooltip-autocomplete') && !window.__popup) { window.__popup = performance.now(); o.disconnect(); } }); \
+                  o.observe(document.body, {childList: true, subtree: true})")
+                .await;
+            b.type_in("steps", &letter).await;
+            b.wait("the popup", Duration::from_secs(5), || async {
+                b.js("return window.__popup > 0").await == json!(true)
+            })
+            .await;
+            popup.push(b.js("return window.__popup - window.__t0").await.as_f64().unwrap());
+            b.type_in("steps", &format!("{}{}", Key::Escape, Key::Backspace)).await;
+        }
+        let long = b.js("return window.__long").await.as_f64().unwrap_or(0.0);
+        // The bare check, in the same page at the same time: how loaded the machine is.
+        let check = b.js(&format!("return window.wasmBindings.bench_validate('{which}', 5)")).await;
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[v.len() - 1])
+        };
+        let (d, f, p) = (med(&mut diag), med(&mut frame), med(&mut popup));
+        eprintln!(
+            "editor {which}: keystroke → diagnostics median {:.1} ms (max {:.1}); → next frame median {:.1} ms (max {:.1}); \
+             → completion popup median {:.1} ms (max {:.1}); longest task {long:.0} ms; bare check {check} ms",
+            d.0, d.1, f.0, f.1, p.0, p.1
+        );
+    }
+    b.close().await;
+}

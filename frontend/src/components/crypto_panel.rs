@@ -2,17 +2,17 @@
 //! makes a request, and the page's Content-Security-Policy only allows its own origin.
 
 use super::files::{download, file_list, read_files};
+use crate::state::SharedPlan;
 use slipway_core::crypto::{self, Format, Key, KeyError};
 use slipway_core::dockercfg::DockerCfg;
 use slipway_core::inspect::{Contents, inspect, push_registries_covered, redacted};
-use slipway_core::plan::Plan;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct CryptoProps {
     /// The current plan, to check a decrypted dockercfg against the registries pushed to.
-    pub plan: Option<Plan>,
+    pub plan: Option<SharedPlan>,
 }
 
 #[derive(Clone, PartialEq, Default)]

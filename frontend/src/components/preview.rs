@@ -1,8 +1,8 @@
 //! The build preview: build values in, the planned pipeline and rendered image tags out.
 
 use super::plan_tree;
-use crate::state::BuildInputs;
-use slipway_core::plan::{Kind, Plan, PlannedStep, Status};
+use crate::state::{BuildInputs, SharedPlan};
+use slipway_core::plan::{Kind, PlannedStep, Status};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -10,7 +10,7 @@ use yew::prelude::*;
 pub struct PreviewProps {
     pub build: BuildInputs,
     /// The last valid plan; `None` until the configuration has been valid once.
-    pub plan: Option<Plan>,
+    pub plan: Option<SharedPlan>,
     /// The files have errors now: `plan` is from before them.
     pub stale: bool,
     pub on_change: Callback<BuildInputs>,
