@@ -33,6 +33,9 @@ function mirrorStyles() {
 }
 new MutationObserver(mirrorStyles).observe(document.head, { childList: true, subtree: true, characterData: true });
 
+/** UTF-16 units from which a document counts as large (matches the page's check debounce). */
+const LARGE_DOC = 48 * 1024;
+
 /** Editors by name ("services", "steps"), for the automation hook and cross-file jumps. */
 const editors = new Map();
 
@@ -158,7 +161,13 @@ class Editor {
   constructor(parent, name, text, hooks) {
     this.name = name;
     this.hooks = hooks;
-    const completionSource = (ctx) => {
+    const completionSource = async (ctx) => {
+      // A large file costs the core a whole check to analyse (tens of ms at 5,000 steps): let
+      // the keystroke paint first, and skip the work if more typing already made it moot.
+      if (ctx.state.doc.length > LARGE_DOC) {
+        await new Promise((r) => setTimeout(r, 0));
+        if (ctx.aborted) return null;
+      }
       const r = parse(hooks.complete(ctx.pos, ctx.explicit));
       if (!r || !r.options.length) return null;
       return {
