@@ -463,6 +463,20 @@ async fn tab_indents_in_the_editor_and_escape_then_tab_leaves_it() {
     b.type_in("steps", &format!("{}{}", Key::Escape, Key::Tab)).await;
     assert_eq!(b.js(in_editor).await, json!(false), "Escape then Tab did not leave the editor");
     assert_eq!(b.editor_text("steps").await, "- service: app\nx");
+    // Pasted YAML lands as it was copied: no re-indenting, no closed brackets added.
+    let pasted = "  - name: nested\n    steps:\n      - service: app\n        command: echo [a, {b\n";
+    b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &Key::Enter.to_string()).await;
+    b.client
+        .execute(
+            "const dt = new DataTransfer(); dt.setData('text/plain', arguments[0]); \
+             document.querySelector('[data-testid=steps-editor] .cm-content') \
+               .dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}))",
+            vec![json!(pasted)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.editor_text("steps").await, format!("- service: app\nx\n{pasted}"));
     b.close().await;
 }
 
