@@ -367,6 +367,19 @@ async fn completion_offers_the_services_and_a_pick_inserts_one() {
         .await
         .unwrap();
     assert_eq!(b.editor_text("steps").await, format!("{IDE_STEPS}- name: two\n  service: app"));
+    // From the keyboard: a new step (Shift+Tab takes the indent back), then Ctrl+Space opens
+    // the list, Down and Enter pick the second item.
+    b.type_in("steps", &format!("{}{}{}{}{}- name: three", Key::Escape, Key::Enter, Key::Shift, Key::Tab, Key::Null))
+        .await;
+    b.type_in("steps", &format!("{}{}service: ", Key::Escape, Key::Enter)).await;
+    b.type_in("steps", &format!("{}{} {}", Key::Escape, Key::Control, Key::Null)).await;
+    b.wait("the completion list", Duration::from_secs(2), || async { !b.texts(items).await.is_empty() }).await;
+    // A person reads the list first; CodeMirror ignores keys in its first 75 ms, so that a
+    // list popping up under fast typing does not swallow an Enter.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    b.type_in("steps", &format!("{}{}", Key::Down, Key::Enter)).await;
+    let two = "- name: two\n  service: app\n";
+    assert_eq!(b.editor_text("steps").await, format!("{IDE_STEPS}{two}- name: three\n  service: db"));
     b.close().await;
 }
 
@@ -411,6 +424,9 @@ async fn hovers_render_the_image_tag_and_document_keys() {
     let texts = b.hover_texts().await;
     assert!(texts.iter().any(|t| t.contains("renders to acme/app:master-4f1c2a9")), "{texts:?}");
     save_screenshot("studio-hover.png", &b.client.screenshot().await.unwrap());
+    // Template spans have their own colour on top of the YAML string's.
+    let templates = b.texts("[data-testid=steps-editor] .cm-template").await;
+    assert_eq!(templates, ["{{ .Branch }}", "{{ printf \\\"%.7s\\\" .CommitID }}"]);
     // Away and onto a key: its documentation.
     b.hover("//header[contains(@class, 'top')]//h1").await;
     b.wait("the tooltip to close", Duration::from_secs(5), || async {
@@ -477,6 +493,15 @@ async fn tab_indents_in_the_editor_and_escape_then_tab_leaves_it() {
         .await
         .unwrap();
     assert_eq!(b.editor_text("steps").await, format!("- service: app\nx\n{pasted}"));
+    // At 800 px the editors stack and neither overflows the page.
+    b.client.set_window_size(800, 900).await.unwrap();
+    let rects = b
+        .js("return ['services', 'steps'].map(n => document.querySelector(`[data-testid=${n}-editor]`).getBoundingClientRect()) \
+             .map(r => [r.left, r.top, r.right]).concat([[document.documentElement.scrollWidth, window.innerWidth, 0]])")
+        .await;
+    let (sv, st, page) = (&rects[0], &rects[1], &rects[2]);
+    assert!(st[1].as_f64() > sv[1].as_f64() && st[0] == sv[0], "not stacked: {rects}");
+    assert!(page[0].as_f64() <= page[1].as_f64(), "the page scrolls sideways: {rects}");
     b.close().await;
 }
 
