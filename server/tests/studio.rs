@@ -4,7 +4,7 @@
 
 mod support;
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+use fantoccini::actions::{Actions, InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -344,7 +344,7 @@ async fn ide_page(server: &Server) -> Browser {
     b
 }
 
-const STEPS_LINES: &str = "//*[@data-testid='steps-editor']//*[contains(@class, 'cm-line')]";
+const STEPS_LINES: &str = "//*[@data-testid='steps-editor']//*[contains(concat(' ', @class, ' '), ' cm-line ')]";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_offers_the_services_and_a_pick_inserts_one() {
@@ -440,7 +440,7 @@ async fn hovers_render_the_image_tag_and_document_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn f12_on_a_service_jumps_to_its_definition() {
+async fn f12_or_ctrl_click_on_a_service_jumps_to_its_definition() {
     let _serial = SERIAL.lock().await;
     let server = Server::start();
     let b = ide_page(&server).await;
@@ -456,6 +456,35 @@ async fn f12_on_a_service_jumps_to_its_definition() {
     b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
     b.type_in("steps", &Key::F12.to_string()).await;
     assert_eq!(b.cursor("services").await, json!([IDE_SERVICES.find("db:").unwrap(), true]));
+    // Ctrl+click on `app` of the push step (line 6) goes to line 1 again.
+    let app = b.client.find(Locator::XPath(&format!("({STEPS_LINES})[6]"))).await.unwrap();
+    let width = b
+        .js("return document.querySelectorAll('[data-testid=steps-editor] .cm-line')[5].getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .unwrap();
+    // `  service: app` in a monospace font: the pointer goes to the middle of its 13th character,
+    // the second `p`, measured from the line's centre (where WebDriver offsets start).
+    let char_w = b
+        .js("const l = document.querySelectorAll('[data-testid=steps-editor] .cm-line')[5]; const r = document.createRange(); \
+             r.setStart(l.firstChild, 0); r.setEnd(l.firstChild, 1); return r.getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .unwrap();
+    let x = 12.5 * char_w - width / 2.0;
+    let keys = KeyActions::new("ctrl".into())
+        .then(KeyAction::Down { value: char::from(Key::Control) })
+        .then(KeyAction::Pause { duration: Duration::from_millis(30) })
+        .then(KeyAction::Pause { duration: Duration::from_millis(30) })
+        .then(KeyAction::Pause { duration: Duration::from_millis(30) })
+        .then(KeyAction::Up { value: char::from(Key::Control) });
+    let mouse = MouseActions::new("mouse".into())
+        .then(PointerAction::Pause { duration: Duration::from_millis(30) })
+        .then(PointerAction::MoveToElement { element: app, duration: None, x, y: 0.0 })
+        .then(PointerAction::Down { button: fantoccini::actions::MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: fantoccini::actions::MOUSE_BUTTON_LEFT });
+    b.client.perform_actions(Actions::from(keys).and(mouse)).await.unwrap();
+    assert_eq!(b.cursor("services").await, json!([0, true]));
 
     b.close().await;
 }
