@@ -2,21 +2,48 @@
 
 use crate::components::crypto_panel::CryptoPanel;
 use crate::components::diagnostics::Diagnostics;
-use crate::components::editor::{Editor, move_caret};
+use crate::components::editor::{self, Editor, Editors, SharedWorkspace};
 use crate::components::export_panel::ExportPanel;
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
-use crate::state::{Action, FileKind, State};
-use slipway_core::plan::{PlanOptions, plan};
+use crate::language::{self, Workspace};
+use crate::state::{Action, BuildInputs, FileKind, SharedPlan, State, save_drafts};
+use slipway_core::Diagnostic;
+use slipway_core::ide::QuickFix;
+use slipway_core::plan::PlanOptions;
 use slipway_core::template::BuildVars;
-use slipway_core::{Diagnostic, SourceFile, check};
+use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-/// Debounce for re-validation while typing.
+/// Debounce for re-validation while typing, once a check takes long enough to be felt; smaller
+/// files are checked on the next tick, so diagnostics follow every keystroke. A check costs
+/// about 0.17 ms per KB of YAML (docs/perf.md): 48 KB is about half a frame.
 const DEBOUNCE_MS: u32 = 120;
+const INSTANT_CHECK_BYTES: usize = 48 * 1024;
+
+fn plan_options(b: &BuildInputs) -> PlanOptions {
+    let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
+    PlanOptions { tag, push: b.push, vars: build_vars(b) }
+}
+
+fn build_vars(b: &BuildInputs) -> BuildVars {
+    BuildVars {
+        branch: b.branch.clone(),
+        commit_id: b.commit_id.clone(),
+        committer_name: b.committer.clone(),
+        commit_message: b.message.clone(),
+        build_id: b.build_id.clone(),
+        timestamp: b.timestamp,
+        ..BuildVars::default()
+    }
+}
+
+fn kind_of_diagnostic(d: &Diagnostic) -> FileKind {
+    if d.file == FileKind::Services.file_name() { FileKind::Services } else { FileKind::Steps }
+}
 
 fn now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
@@ -40,63 +67,87 @@ fn kind_of(name: &str) -> Option<FileKind> {
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(|| State::load(now_secs()));
-    let services_ref = use_node_ref();
-    let steps_ref = use_node_ref();
     let notice = use_state(|| None::<String>);
+    let last_build = use_mut_ref(|| state.build.clone());
+    let workspace: SharedWorkspace =
+        use_mut_ref(|| Workspace::new(state.services.clone(), state.steps.clone(), plan_options(&state.build)));
+    let editors: Editors = use_mut_ref(Vec::new);
     // Time from navigation start to the first render with live editors, for docs/perf.md.
     use_effect_with((), |_| {
         let _ = js_sys::Reflect::set(&gloo::utils::window(), &"slipwayInteractiveMs".into(), &performance_now().into());
     });
 
-    // Validation follows the text after a short pause, never blocking typing.
-    let settled = use_debounced((state.services.clone(), state.steps.clone()), DEBOUNCE_MS);
-    let checked = use_memo(settled.clone(), |(services, steps)| {
+    // Validation follows the text: at once while checks are quick, after a pause when not.
+    let size = state.services.len() + state.steps.len();
+    let delay = if size < INSTANT_CHECK_BYTES { 0 } else { DEBOUNCE_MS };
+    let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
+    if state.build != *last_build.borrow() {
+        workspace.borrow_mut().set_options(plan_options(&state.build));
+        *last_build.borrow_mut() = state.build.clone();
+    }
+    let last_plan = use_mut_ref(|| None::<SharedPlan>);
+    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values;
+    // the one a completion already made of the same text if there is one.
+    let analysis = use_memo((settled.clone(), state.build.clone()), |((services, steps), b)| {
         let started = performance_now();
-        let sv = SourceFile::new(FileKind::Services.file_name(), services.clone());
-        let st = SourceFile::new(FileKind::Steps.file_name(), steps.clone());
-        let checked = check(&sv, &st);
-        (checked, performance_now() - started)
+        let made = workspace.borrow().made_for(services, steps);
+        let a = made.unwrap_or_else(|| Rc::new(language::analyse(services, steps, plan_options(b))));
+        let took = performance_now() - started;
+        // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly render)
+        // is not drawn again.
+        let valid_plan = (a.report().errors == 0).then(|| match &*last_plan.borrow() {
+            Some(last) if *last.0 == *a.plan() => last.clone(),
+            _ => SharedPlan(Rc::new(a.plan().clone())),
+        });
+        let fixes: Vec<Vec<QuickFix>> = (0..a.report().diagnostics.len()).map(|i| a.fixes_for(i)).collect();
+        (a, took, valid_plan, fixes)
     });
-    let (checked, took_ms) = (&checked.0, checked.1);
+    let (analysis, took_ms, valid_plan, fixes) =
+        (analysis.0.clone(), analysis.1, analysis.2.clone(), analysis.3.clone());
+    use_effect_with(settled.clone(), |(services, steps)| save_drafts(services, steps));
+    workspace.borrow_mut().offer(&analysis);
+    let report = analysis.report();
     let build = state.build.clone();
-    // Re-plan when the checked text or the build values change.
-    let the_plan = use_memo((settled, state.build.clone()), {
-        let checked = checked.clone();
-        move |(_, b)| {
-            (checked.report.errors == 0).then(|| {
-                let vars = BuildVars {
-                    branch: b.branch.clone(),
-                    commit_id: b.commit_id.clone(),
-                    committer_name: b.committer.clone(),
-                    commit_message: b.message.clone(),
-                    build_id: b.build_id.clone(),
-                    timestamp: b.timestamp,
-                    ..BuildVars::default()
-                };
-                let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
-                plan(&checked.services, &checked.steps, &PlanOptions { tag, push: b.push, vars })
-            })
+    // With errors, the last valid plan stays on show, marked stale.
+    let (shown_plan, stale) = match &valid_plan {
+        Some(p) => {
+            *last_plan.borrow_mut() = Some(p.clone());
+            (Some(p.clone()), false)
         }
-    });
+        None => (last_plan.borrow().clone(), true),
+    };
 
     let on_edit = |kind: FileKind| {
         let state = state.clone();
         Callback::from(move |text: String| state.dispatch(Action::Edit(kind, text)))
     };
     let on_select = {
-        let (services_ref, steps_ref) = (services_ref.clone(), steps_ref.clone());
+        let (editors, analysis) = (editors.clone(), analysis.clone());
         Callback::from(move |d: Diagnostic| {
-            let node = if d.file == FileKind::Services.file_name() { &services_ref } else { &steps_ref };
-            move_caret(node, d.line, d.column);
+            editor::go_to(&editors, &analysis, kind_of_diagnostic(&d), d.span.start);
         })
+    };
+    let on_fix = {
+        let (editors, analysis) = (editors.clone(), analysis.clone());
+        Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &analysis, &fix))
     };
     let on_build = {
         let state = state.clone();
         Callback::from(move |b| state.dispatch(Action::Build(b)))
     };
+    // Undoable in the editors (Ctrl+Z), but a whole project's edits are worth a question.
     let on_reset = {
         let state = state.clone();
-        Callback::from(move |_| state.dispatch(Action::Reset))
+        Callback::from(move |_| {
+            let sure = gloo::utils::window()
+                .confirm_with_message(
+                    "Replace both files with the example project? Ctrl+Z in an editor brings its text back.",
+                )
+                .unwrap_or(false);
+            if sure {
+                state.dispatch(Action::Reset);
+            }
+        })
     };
     let load_files = {
         let state = state.clone();
@@ -130,10 +181,6 @@ pub fn app() -> Html {
         Callback::from(move |_| download(kind.file_name(), state.text(kind).as_bytes(), "text/yaml"))
     };
 
-    let diags_for = |kind: FileKind| -> Vec<Diagnostic> {
-        checked.report.diagnostics.iter().filter(|d| d.file == kind.file_name()).cloned().collect()
-    };
-
     html! {
         <div class="studio" ondrop={on_drop} ondragover={on_dragover}>
             <header class="top">
@@ -150,16 +197,18 @@ pub fn app() -> Html {
             </header>
             <main>
                 <div class="editors">
-                    <Editor title="codeship-services.yml" testid="services-editor" text={state.services.clone()}
-                        diagnostics={diags_for(FileKind::Services)} node_ref={services_ref} on_change={on_edit(FileKind::Services)} />
-                    <Editor title="codeship-steps.yml" testid="steps-editor" text={state.steps.clone()}
-                        diagnostics={diags_for(FileKind::Steps)} node_ref={steps_ref} on_change={on_edit(FileKind::Steps)} />
+                    <Editor title="codeship-services.yml" kind={FileKind::Services} text={AttrValue::from(state.services.clone())}
+                        analysis={analysis.clone()} workspace={workspace.clone()}
+                        editors={editors.clone()} on_change={on_edit(FileKind::Services)} />
+                    <Editor title="codeship-steps.yml" kind={FileKind::Steps} text={AttrValue::from(state.steps.clone())}
+                        analysis={analysis.clone()} workspace={workspace.clone()}
+                        editors={editors.clone()} on_change={on_edit(FileKind::Steps)} />
                 </div>
-                <Diagnostics diagnostics={checked.report.diagnostics.clone()} errors={checked.report.errors}
-                    warnings={checked.report.warnings} on_select={on_select} took_ms={took_ms} />
+                <Diagnostics diagnostics={report.diagnostics.clone()} {fixes} errors={report.errors}
+                    warnings={report.warnings} {on_select} {on_fix} took_ms={took_ms} />
                 <div class="lower">
-                    <Preview build={build} plan={(*the_plan).clone()} on_change={on_build} />
-                    <CryptoPanel plan={(*the_plan).clone()} />
+                    <Preview build={build} plan={shown_plan.clone()} {stale} on_change={on_build} />
+                    <CryptoPanel plan={valid_plan} />
                 </div>
                 <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
                     branch={AttrValue::from(state.build.branch.clone())} />

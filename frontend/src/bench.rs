@@ -10,16 +10,28 @@ fn now() -> f64 {
     gloo::utils::window().performance().map_or(0.0, |p| p.now())
 }
 
-/// Average milliseconds of one validation ("aggregate" or "large" = ~5,000 steps).
-#[wasm_bindgen]
-pub fn bench_validate(which: &str, iterations: u32) -> f64 {
-    let (services, steps) = match which {
+/// The benchmark projects: "aggregate" (00.aggregate) or "large" (~5,000 steps).
+fn project(which: &str) -> (String, String) {
+    match which {
         "large" => slipway_core::synth::large_project(5000),
         _ => (
             include_str!("../../core/tests/fixtures/examples/00.aggregate/codeship-services.yml").to_string(),
             include_str!("../../core/tests/fixtures/examples/00.aggregate/codeship-steps.yml").to_string(),
         ),
-    };
+    }
+}
+
+/// `[services, steps]` of a benchmark project, for the editor benchmark to load.
+#[wasm_bindgen]
+pub fn bench_files(which: &str) -> js_sys::Array {
+    let (services, steps) = project(which);
+    [services, steps].iter().map(|s| JsValue::from_str(s)).collect()
+}
+
+/// Average milliseconds of one validation ("aggregate" or "large" = ~5,000 steps).
+#[wasm_bindgen]
+pub fn bench_validate(which: &str, iterations: u32) -> f64 {
+    let (services, steps) = project(which);
     let sv = SourceFile::new("codeship-services.yml", services);
     let st = SourceFile::new("codeship-steps.yml", steps);
     let started = now();

@@ -4,6 +4,7 @@ mod app;
 mod bench;
 mod components;
 mod hooks;
+mod language;
 mod run_log;
 mod server_api;
 mod state;

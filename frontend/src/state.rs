@@ -19,6 +19,14 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The editor's name in the page's automation hook (`window.slipwayStudio`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Services => "services",
+            FileKind::Steps => "steps",
+        }
+    }
+
     pub fn file_name(self) -> &'static str {
         match self {
             FileKind::Services => "codeship-services.yml",
@@ -82,20 +90,44 @@ impl State {
     }
 }
 
+/// Keep the files as drafts for the next visit (the example itself is no draft). Called when
+/// the text settles, not per keystroke: a large file costs milliseconds to store.
+pub fn save_drafts(services: &str, steps: &str) {
+    for (key, text, example) in [(DRAFT_SERVICES, services, EXAMPLE_SERVICES), (DRAFT_STEPS, steps, EXAMPLE_STEPS)] {
+        if text == example {
+            LocalStorage::delete(key);
+        } else {
+            let _ = LocalStorage::set(key, text);
+        }
+    }
+}
+
+/// A plan shared by the panels that show it, compared by identity (each check makes a new
+/// one; comparing 5,000 steps on every render would cost more than the render).
+#[derive(Clone, Debug)]
+pub struct SharedPlan(pub Rc<slipway_core::plan::Plan>);
+
+impl PartialEq for SharedPlan {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for SharedPlan {
+    type Target = slipway_core::plan::Plan;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 impl Reducible for State {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
         match action {
-            Action::Edit(FileKind::Services, text) => {
-                let _ = LocalStorage::set(DRAFT_SERVICES, &text);
-                next.services = text;
-            }
-            Action::Edit(FileKind::Steps, text) => {
-                let _ = LocalStorage::set(DRAFT_STEPS, &text);
-                next.steps = text;
-            }
+            Action::Edit(FileKind::Services, text) => next.services = text,
+            Action::Edit(FileKind::Steps, text) => next.steps = text,
             Action::Build(b) => next.build = b,
             Action::Reset => {
                 LocalStorage::delete(DRAFT_SERVICES);

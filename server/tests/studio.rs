@@ -4,6 +4,7 @@
 
 mod support;
 
+use fantoccini::actions::{Actions, InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -142,6 +143,71 @@ impl Browser {
         el.send_keys(text).await.unwrap();
     }
 
+    /// An editor's text, through the page's automation hook.
+    async fn editor_text(&self, name: &str) -> String {
+        self.js(&format!("return window.slipwayStudio.getText('{name}')")).await.as_str().unwrap_or("").to_string()
+    }
+
+    /// Replace an editor's text through the automation hook (for the setup; typing is `type_in`).
+    async fn set_editor(&self, name: &str, text: &str) {
+        self.client
+            .execute("window.slipwayStudio.setText(arguments[0], arguments[1])", vec![json!(name), json!(text)])
+            .await
+            .unwrap();
+    }
+
+    /// Type into an editor, key by key, as a person does: keyboard actions at the cursor (an
+    /// element's send_keys would first move the cursor to the end of the element). As with
+    /// send_keys, a modifier stays pressed until `Key::Null`.
+    async fn type_in(&self, name: &str, keys: &str) {
+        self.js(&format!("document.querySelector('[data-testid={name}-editor] .cm-content').focus()")).await;
+        let modifiers = [Key::Control, Key::Shift, Key::Alt, Key::Meta].map(char::from);
+        let mut held = Vec::new();
+        let mut actions = KeyActions::new("keyboard".into());
+        for c in keys.chars() {
+            if modifiers.contains(&c) {
+                actions = actions.then(KeyAction::Down { value: c });
+                held.push(c);
+            } else if c == char::from(Key::Null) {
+                for m in held.drain(..) {
+                    actions = actions.then(KeyAction::Up { value: m });
+                }
+            } else {
+                actions = actions.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+            }
+        }
+        for m in held {
+            actions = actions.then(KeyAction::Up { value: m });
+        }
+        self.client.perform_actions(actions).await.unwrap();
+    }
+
+    /// Move the mouse over the element at `xpath` (hover tooltips open on a pause there).
+    async fn hover(&self, xpath: &str) {
+        let el = self.client.find(Locator::XPath(xpath)).await.unwrap();
+        let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: el,
+            duration: Some(Duration::from_millis(50)),
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client.perform_actions(mouse).await.unwrap();
+    }
+
+    /// Texts of the hover tooltips once one shows.
+    async fn hover_texts(&self) -> Vec<String> {
+        self.wait("a hover tooltip", Duration::from_secs(5), || async {
+            !self.texts("[data-testid=hover]").await.is_empty()
+        })
+        .await;
+        self.texts("[data-testid=hover]").await
+    }
+
+    /// The cursor of an editor: UTF-16 offset and whether the editor has focus.
+    async fn cursor(&self, name: &str) -> Value {
+        self.js(&format!("const c = window.slipwayStudio.cursor('{name}'); return [c.head, c.focused]")).await
+    }
+
     async fn attr_list(&self, selector: &str, attr: &str) -> Vec<String> {
         let v = self
             .js(&format!("return [...document.querySelectorAll('{selector}')].map(e => e.getAttribute('{attr}'))"))
@@ -179,6 +245,10 @@ impl Browser {
         (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string(), graph)
     }
 
+    async fn click_css(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
     async fn click(&self, testid: &str) {
         self.client.find(Locator::Css(&format!("[data-testid={testid}]"))).await.unwrap().click().await.unwrap();
     }
@@ -212,18 +282,19 @@ async fn typing_an_error_shows_the_diagnostic_at_its_line() {
     let server = Server::start();
     let b = Browser::start().await;
     b.open(&server.url).await;
-    b.set_value("services-editor", "app:\n  image: busybox\n").await;
-    b.set_value("steps-editor", "- service: app\n  command: echo ok\n").await;
+    b.set_editor("services", "app:\n  image: busybox\n").await;
+    // Non-ASCII before the error: the core's byte spans must land on the right UTF-16 offsets.
+    let clean = "# café 🚀\n- service: app\n  command: echo ok\n";
+    b.set_editor("steps", clean).await;
     b.wait("a clean check", Duration::from_secs(5), || async {
         b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
     })
     .await;
 
-    // Type an unknown service on line 3.
-    let steps = b.client.find(Locator::Css("[data-testid=steps-editor]")).await.unwrap();
-    // Ctrl+End (then release the modifier with NULL) puts the caret at the end; then type.
-    steps.send_keys(&format!("{}{}{}", Key::Control, Key::End, Key::Null)).await.unwrap();
-    steps.send_keys("- service: nope\n  command: x").await.unwrap();
+    // Type an unknown service on line 4. Ctrl+End (then release the modifier with NULL) puts
+    // the cursor at the end; Enter indents the next line of the list item by itself.
+    b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &format!("- service: nope{}{}command: x", Key::Escape, Key::Enter)).await;
     let typed = Instant::now();
     b.wait("the SW102 diagnostic", Duration::from_secs(1), || async {
         b.attr_list("[data-testid=diagnostics] li", "data-code").await.contains(&"SW102".to_string())
@@ -231,17 +302,259 @@ async fn typing_an_error_shows_the_diagnostic_at_its_line() {
     .await;
     let within = typed.elapsed();
     assert!(within < Duration::from_secs(1), "diagnostic took {within:?}");
+    assert_eq!(b.editor_text("steps").await, format!("{clean}- service: nope\n  command: x"));
     let item = "[data-testid=diagnostics] li[data-code=SW102]";
-    assert_eq!(b.attr_list(item, "data-line").await, ["3"]);
+    assert_eq!(b.attr_list(item, "data-line").await, ["4"]);
     assert_eq!(b.attr_list(item, "data-column").await, ["12"]);
     assert_eq!(b.attr_list(item, "data-severity").await, ["error"]);
-    // The gutter marks line 3.
-    assert_eq!(b.attr_list(".editor .gutter .mark-error", "data-line").await, ["3"]);
-    // Clicking the diagnostic puts the caret there: line 3, column 12.
+    // Underlined in the editor at exactly the misspelt name, with a gutter marker.
+    let mark = "[data-testid=steps-editor] [data-testid=diagnostic-mark]";
+    b.wait("the underline", Duration::from_secs(2), || async { !b.texts(mark).await.is_empty() }).await;
+    assert_eq!(b.texts(mark).await, ["nope"]);
+    assert_eq!(b.attr_list(mark, "data-line").await, ["4"]);
+    assert_eq!(b.attr_list(mark, "data-severity").await, ["error"]);
+    assert_eq!(b.texts("[data-testid=steps-editor] .cm-lint-marker-error").await.len(), 1);
+    // Clicking the diagnostic puts the cursor there: line 4, column 12 (in UTF-16 units).
     b.client.find(Locator::Css(item)).await.unwrap().click().await.unwrap();
-    let caret = b.js("const t = document.querySelector('[data-testid=steps-editor]'); return [t.selectionStart, document.activeElement === t]").await;
-    let expected = "- service: app\n  command: echo ok\n".len() + 11;
-    assert_eq!(caret, json!([expected, true]));
+    let expected = clean.encode_utf16().count() + 11;
+    assert_eq!(b.cursor("steps").await, json!([expected, true]));
+    // From the keyboard too: the entry takes focus and Enter moves the cursor.
+    b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
+    b.js("document.querySelector('[data-testid=diagnostics] li').focus()").await;
+    b.client.find(Locator::Css(item)).await.unwrap().send_keys(&Key::Enter.to_string()).await.unwrap();
+    assert_eq!(b.cursor("steps").await, json!([expected, true]));
+    b.close().await;
+}
+
+const IDE_SERVICES: &str = "app:\n  build:\n    image: acme/app\n    context: .\ndb:\n  image: postgres\n";
+const IDE_STEPS: &str = "- name: one\n  service: app\n  command: true\n- name: push\n  type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Branch }}-{{ printf \\\"%.7s\\\" .CommitID }}\"\n";
+
+/// The studio with both IDE files loaded and checked clean.
+async fn ide_page(server: &Server) -> Browser {
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("services", IDE_SERVICES).await;
+    b.set_editor("steps", IDE_STEPS).await;
+    // These files checked (the example project has no step `one`), and clean.
+    b.wait("a clean check of these files", Duration::from_secs(5), || async {
+        !b.texts("[data-testid=plan] [data-step-name=one]").await.is_empty()
+            && b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    b
+}
+
+const STEPS_LINES: &str = "//*[@data-testid='steps-editor']//*[contains(concat(' ', @class, ' '), ' cm-line ')]";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_offers_the_services_and_a_pick_inserts_one() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &format!("- name: two{}{}service: ", Key::Escape, Key::Enter)).await;
+    let typed = Instant::now();
+    let items = "[data-testid=completion-item]";
+    b.wait("the completion list", Duration::from_secs(2), || async { !b.texts(items).await.is_empty() }).await;
+    eprintln!("completion popup after {:?} (WebDriver round trips included)", typed.elapsed());
+    assert_eq!(b.texts(items).await, ["app", "db"]);
+    save_screenshot("studio-completion.png", &b.client.screenshot().await.unwrap());
+    b.client
+        .find(Locator::XPath("//*[@data-testid='completion-item' and text()='app']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(b.editor_text("steps").await, format!("{IDE_STEPS}- name: two\n  service: app"));
+    // From the keyboard: a new step (Shift+Tab takes the indent back), then Ctrl+Space opens
+    // the list, Down and Enter pick the second item.
+    b.type_in("steps", &format!("{}{}{}{}{}- name: three", Key::Escape, Key::Enter, Key::Shift, Key::Tab, Key::Null))
+        .await;
+    b.type_in("steps", &format!("{}{}service: ", Key::Escape, Key::Enter)).await;
+    b.type_in("steps", &format!("{}{} {}", Key::Escape, Key::Control, Key::Null)).await;
+    b.wait("the completion list", Duration::from_secs(2), || async { !b.texts(items).await.is_empty() }).await;
+    // A person reads the list first; CodeMirror ignores keys in its first 75 ms, so that a
+    // list popping up under fast typing does not swallow an Enter.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    b.type_in("steps", &format!("{}{}", Key::Down, Key::Enter)).await;
+    let two = "- name: two\n  service: app\n";
+    assert_eq!(b.editor_text("steps").await, format!("{IDE_STEPS}{two}- name: three\n  service: db"));
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_service_is_underlined_at_its_line_and_the_quick_fix_corrects_it() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    b.set_editor("steps", &IDE_STEPS.replacen("service: app", "service: ap", 1)).await;
+    let mark = "[data-testid=steps-editor] [data-testid=diagnostic-mark][data-severity=error]";
+    b.wait("the underline", Duration::from_secs(5), || async { !b.texts(mark).await.is_empty() }).await;
+    assert_eq!(b.texts(mark).await, ["ap"]);
+    assert_eq!(b.attr_list(mark, "data-line").await, ["2"]);
+    b.hover("//*[@data-testid='steps-editor']//*[@data-testid='diagnostic-mark' and @data-severity='error']").await;
+    let fix = "//*[contains(@class, 'cm-tooltip')]//*[@data-testid='quick-fix']";
+    b.wait("the quick fix", Duration::from_secs(5), || async { b.client.find(Locator::XPath(fix)).await.is_ok() })
+        .await;
+    save_screenshot("studio-quick-fix.png", &b.client.screenshot().await.unwrap());
+    b.client.find(Locator::XPath(fix)).await.unwrap().click().await.unwrap();
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS);
+    b.wait("a clean check", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    // The fix is one undoable change; the Problems list offers it too.
+    b.type_in("steps", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS.replacen("service: app", "service: ap", 1));
+    let listed = "[data-testid=diagnostics] [data-testid=quick-fix]";
+    b.wait("the listed fix", Duration::from_secs(5), || async { !b.texts(listed).await.is_empty() }).await;
+    b.click_css(listed).await;
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hovers_render_the_image_tag_and_document_keys() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    // The build preview's values: branch master, commit 4f1c2a9….
+    b.hover(&format!("{STEPS_LINES}//*[contains(text(), '.CommitID')]")).await;
+    let texts = b.hover_texts().await;
+    assert!(texts.iter().any(|t| t.contains("renders to acme/app:master-4f1c2a9")), "{texts:?}");
+    save_screenshot("studio-hover.png", &b.client.screenshot().await.unwrap());
+    // Template spans have their own colour on top of the YAML string's.
+    let templates = b.texts("[data-testid=steps-editor] .cm-template").await;
+    assert_eq!(templates, ["{{ .Branch }}", "{{ printf \\\"%.7s\\\" .CommitID }}"]);
+    // Away and onto a key: its documentation.
+    b.hover("//header[contains(@class, 'top')]//h1").await;
+    b.wait("the tooltip to close", Duration::from_secs(5), || async {
+        b.texts("[data-testid=hover]").await.is_empty()
+    })
+    .await;
+    b.hover(&format!("({STEPS_LINES}//*[text()='command'])[1]")).await;
+    let texts = b.hover_texts().await;
+    assert!(texts.iter().any(|t| t.starts_with("command")), "{texts:?}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f12_or_ctrl_click_on_a_service_jumps_to_its_definition() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    // The cursor on `app` of line 2 (`  service: app`), then F12.
+    b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
+    b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
+    b.type_in("steps", &Key::F12.to_string()).await;
+    // `app` is defined on line 1 of the services file.
+    assert_eq!(b.cursor("services").await, json!([0, true]));
+    // And `db` on line 3.
+    b.set_editor("steps", &IDE_STEPS.replacen("service: app", "service: db", 1)).await;
+    b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
+    b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
+    b.type_in("steps", &Key::F12.to_string()).await;
+    assert_eq!(b.cursor("services").await, json!([IDE_SERVICES.find("db:").unwrap(), true]));
+    // Ctrl+click on `app` of the push step (line 6) goes to line 1 again.
+    let app = b.client.find(Locator::XPath(&format!("({STEPS_LINES})[6]"))).await.unwrap();
+    let width = b
+        .js("return document.querySelectorAll('[data-testid=steps-editor] .cm-line')[5].getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .unwrap();
+    // `  service: app` in a monospace font: the pointer goes to the middle of its 13th character,
+    // the second `p`, measured from the line's centre (where WebDriver offsets start).
+    let char_w = b
+        .js("const l = document.querySelectorAll('[data-testid=steps-editor] .cm-line')[5]; const r = document.createRange(); \
+             r.setStart(l.firstChild, 0); r.setEnd(l.firstChild, 1); return r.getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .unwrap();
+    let x = 12.5 * char_w - width / 2.0;
+    let keys = KeyActions::new("ctrl".into())
+        .then(KeyAction::Down { value: char::from(Key::Control) })
+        .then(KeyAction::Pause { duration: Duration::from_millis(30) })
+        .then(KeyAction::Pause { duration: Duration::from_millis(30) })
+        .then(KeyAction::Pause { duration: Duration::from_millis(30) })
+        .then(KeyAction::Up { value: char::from(Key::Control) });
+    let mouse = MouseActions::new("mouse".into())
+        .then(PointerAction::Pause { duration: Duration::from_millis(30) })
+        .then(PointerAction::MoveToElement { element: app, duration: None, x, y: 0.0 })
+        .then(PointerAction::Down { button: fantoccini::actions::MOUSE_BUTTON_LEFT })
+        .then(PointerAction::Up { button: fantoccini::actions::MOUSE_BUTTON_LEFT });
+    b.client.perform_actions(Actions::from(keys).and(mouse)).await.unwrap();
+    assert_eq!(b.cursor("services").await, json!([0, true]));
+
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_indents_in_the_editor_and_escape_then_tab_leaves_it() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("steps", "- service: app\n").await;
+    b.type_in("steps", &format!("{}{}{}x", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &format!("{}", Key::Tab)).await;
+    let in_editor = "return document.activeElement.closest('[data-testid=steps-editor]') !== null";
+    assert_eq!(b.js(in_editor).await, json!(true), "Tab left the editor");
+    assert_eq!(b.editor_text("steps").await, "- service: app\n  x");
+    // Undo takes the indent back.
+    b.type_in("steps", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("steps").await, "- service: app\nx");
+    // Escape, then Tab: the keyboard moves on (CodeMirror's standard way out).
+    b.type_in("steps", &format!("{}{}", Key::Escape, Key::Tab)).await;
+    assert_eq!(b.js(in_editor).await, json!(false), "Escape then Tab did not leave the editor");
+    assert_eq!(b.editor_text("steps").await, "- service: app\nx");
+    // Pasted YAML lands as it was copied: no re-indenting, no closed brackets added.
+    let pasted = "  - name: nested\n    steps:\n      - service: app\n        command: echo [a, {b\n";
+    b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+    b.type_in("steps", &Key::Enter.to_string()).await;
+    b.client
+        .execute(
+            "const dt = new DataTransfer(); dt.setData('text/plain', arguments[0]); \
+             document.querySelector('[data-testid=steps-editor] .cm-content') \
+               .dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}))",
+            vec![json!(pasted)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.editor_text("steps").await, format!("- service: app\nx\n{pasted}"));
+    // At 800 px the editors stack and neither overflows the page.
+    b.client.set_window_size(800, 900).await.unwrap();
+    let rects = b
+        .js("return ['services', 'steps'].map(n => document.querySelector(`[data-testid=${n}-editor]`).getBoundingClientRect()) \
+             .map(r => [r.left, r.top, r.right]).concat([[document.documentElement.scrollWidth, window.innerWidth, 0]])")
+        .await;
+    let (sv, st, page) = (&rects[0], &rects[1], &rects[2]);
+    assert!(st[1].as_f64() > sv[1].as_f64() && st[0] == sv[0], "not stacked: {rects}");
+    assert!(page[0].as_f64() <= page[1].as_f64(), "the page scrolls sideways: {rects}");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_errors_the_last_plan_stays_marked_stale_and_commands_keep_their_quotes() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("services", "app:\n  image: busybox\n").await;
+    b.set_editor("steps", "- name: probe\n  service: app\n  command: sh -c 'sleep 1; wget -qO- http://app/'\n").await;
+    let what = "[data-testid=plan] [data-step-name=probe] .what";
+    b.wait("the plan", Duration::from_secs(5), || async { !b.texts(what).await.is_empty() }).await;
+    assert_eq!(b.texts(what).await, ["app · sh -c 'sleep 1; wget -qO- http://app/'"]);
+    assert_eq!(b.attr_list("[data-testid=plan]", "data-stale").await, ["false"]);
+
+    b.set_editor("steps", "- name: probe\n  service: nope\n  command: true\n").await;
+    b.wait("the stale mark", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=plan]", "data-stale").await == ["true"]
+    })
+    .await;
+    // Still the last valid plan, with a note that says why it did not change.
+    assert_eq!(b.texts(what).await, ["app · sh -c 'sleep 1; wget -qO- http://app/'"]);
+    assert!(b.texts("[data-testid=plan-stale]").await[0].contains("errors"));
     b.close().await;
 }
 
@@ -251,7 +564,8 @@ async fn branch_changes_which_steps_run_and_the_tags() {
     let server = Server::start();
     let b = Browser::start().await;
     b.open(&server.url).await;
-    b.client.find(Locator::Css("[data-testid=reset-button]")).await.unwrap().click().await.unwrap();
+    b.click("reset-button").await;
+    b.client.accept_alert().await.unwrap();
     let status = |name: &'static str| {
         let b = &b;
         async move { b.attr_list(&format!("[data-testid=plan] [data-step-name={name}]"), "data-status").await }
@@ -351,21 +665,35 @@ async fn encryption_round_trips_with_the_cli_and_nothing_leaves_the_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reload_keeps_the_draft_and_reset_restores_the_example() {
+async fn a_reload_keeps_the_draft_and_reset_asks_restores_the_example_and_can_be_undone() {
     let _serial = SERIAL.lock().await;
     let server = Server::start();
     let b = Browser::start().await;
     b.open(&server.url).await;
-    b.set_value("services-editor", "drafted:\n  image: busybox\n").await;
+    let draft = "drafted:\n  image: busybox\n";
+    b.set_editor("services", draft).await;
     b.client.refresh().await.unwrap();
     b.open(&server.url).await;
-    assert_eq!(b.value("services-editor").await, "drafted:\n  image: busybox\n");
-    b.client.find(Locator::Css("[data-testid=reset-button]")).await.unwrap().click().await.unwrap();
-    b.wait("the example", Duration::from_secs(2), || async { b.value("services-editor").await.contains("postgres") })
+    assert_eq!(b.editor_text("services").await, draft);
+    // Reset asks first; declining keeps the draft.
+    b.click("reset-button").await;
+    b.client.dismiss_alert().await.unwrap();
+    assert_eq!(b.editor_text("services").await, draft);
+    b.click("reset-button").await;
+    b.client.accept_alert().await.unwrap();
+    b.wait("the example", Duration::from_secs(2), || async { b.editor_text("services").await.contains("postgres") })
         .await;
     b.client.refresh().await.unwrap();
     b.open(&server.url).await;
-    assert!(b.value("services-editor").await.contains("postgres"), "reset did not clear the draft");
+    assert!(b.editor_text("services").await.contains("postgres"), "reset did not clear the draft");
+    // Reset is one change in each editor's history: Ctrl+Z brings the draft back.
+    b.set_editor("services", draft).await;
+    b.click("reset-button").await;
+    b.client.accept_alert().await.unwrap();
+    b.wait("the example", Duration::from_secs(2), || async { b.editor_text("services").await.contains("postgres") })
+        .await;
+    b.type_in("services", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("services").await, draft);
     b.close().await;
 }
 
@@ -579,8 +907,8 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     let (server, project) = Server::with_sample();
     let b = Browser::start().await;
     b.open_with_token(&server.url).await;
-    b.set_value("services-editor", "app:\n  image: slipway-test/busybox:latest\n").await;
-    b.set_value("steps-editor", "- name: edited\n  service: nope\n  command: echo from-the-editor\n").await;
+    b.set_editor("services", "app:\n  image: slipway-test/busybox:latest\n").await;
+    b.set_editor("steps", "- name: edited\n  service: nope\n  command: echo from-the-editor\n").await;
     // As a person would: once the page shows the error. Clicking within the same frame as the
     // edit raced the re-render on a loaded machine (the click saw the previous files).
     b.wait("the error to show", Duration::from_secs(15), || async {
@@ -595,7 +923,7 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     .await;
     assert!(b.client.find(Locator::Css("[data-testid=run-current]")).await.is_err(), "a run started anyway");
 
-    b.set_value("steps-editor", "- name: edited\n  service: app\n  command: echo from-the-editor\n").await;
+    b.set_editor("steps", "- name: edited\n  service: app\n  command: echo from-the-editor\n").await;
     b.wait("a clean check", Duration::from_secs(5), || async {
         b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
     })
@@ -609,5 +937,85 @@ async fn a_run_can_use_the_editors_files_once_they_are_valid() {
     // For that run only: the project's own files are untouched.
     let steps = std::fs::read_to_string(project.path().join("codeship-steps.yml")).unwrap();
     assert!(steps.contains("name: checks") && !steps.contains("from-the-editor"));
+    b.close().await;
+}
+
+/// The editor's figures for docs/perf.md (`cargo test -p slipway --test studio -- --ignored
+/// editor_latency --nocapture`): keystroke → diagnostics in the view, keystroke → next frame
+/// (text and highlighting), keystroke → completion popup, and the longest task meanwhile, for
+/// 00.aggregate and ~5,000 steps. Times are the page's own clock (`performance.now()`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn editor_latency() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    for which in ["aggregate", "large"] {
+        let files = b.js(&format!("return window.wasmBindings.bench_files('{which}')")).await;
+        let (services, steps) = (files[0].as_str().unwrap(), files[1].as_str().unwrap());
+        let first = services.lines().next().unwrap().trim_end_matches(':').to_string();
+        b.set_editor("services", services).await;
+        // A last step whose service name the typing below breaks and mends.
+        b.set_editor("steps", &format!("{steps}- command: \"true\"\n  service: {first}")).await;
+        b.wait("a clean check", Duration::from_secs(20), || async {
+            b.attr_list("[data-testid=diagnostics] li[data-severity=error]", "data-code").await.is_empty()
+        })
+        .await;
+        b.js("window.__long = 0; new PerformanceObserver(l => l.getEntries().forEach(e => \
+              window.__long = Math.max(window.__long, e.duration))).observe({type: 'longtask'}); \
+              document.querySelector('[data-testid=steps-editor] .cm-content').addEventListener('keydown', () => { \
+                window.__t0 = performance.now(); requestAnimationFrame(() => window.__frame = performance.now()); }, true);")
+            .await;
+        b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
+        let (mut diag, mut frame) = (Vec::new(), Vec::new());
+        for i in 0..20 {
+            b.js("window.slipwayStudio.diagnosticsAt = 0; window.__frame = 0").await;
+            let key = if i % 2 == 0 { "x".to_string() } else { Key::Backspace.to_string() };
+            b.type_in("steps", &key).await;
+            b.wait("the diagnostics", Duration::from_secs(5), || async {
+                b.js("return window.slipwayStudio.diagnosticsAt > window.__t0 && window.__frame > 0").await
+                    == json!(true)
+            })
+            .await;
+            let t =
+                b.js("return [window.slipwayStudio.diagnosticsAt - window.__t0, window.__frame - window.__t0]").await;
+            diag.push(t[0].as_f64().unwrap());
+            frame.push(t[1].as_f64().unwrap());
+        }
+        // Completion: the service name typed afresh after `service: `.
+        for _ in 0..first.len() {
+            b.type_in("steps", &Key::Backspace.to_string()).await;
+        }
+        let letter = first.chars().next().unwrap().to_string();
+        let mut popup = Vec::new();
+        for _ in 0..10 {
+            b.type_in("steps", &Key::Escape.to_string()).await;
+            b.js("window.__popup = 0; const o = new MutationObserver(() => { \
+                  if (document.querySelector('.cm-tooltip-autocomplete') && !window.__popup) { window.__popup = performance.now(); o.disconnect(); } }); \
+                  o.observe(document.body, {childList: true, subtree: true})")
+                .await;
+            b.type_in("steps", &letter).await;
+            b.wait("the popup", Duration::from_secs(5), || async {
+                b.js("return window.__popup > 0").await == json!(true)
+            })
+            .await;
+            popup.push(b.js("return window.__popup - window.__t0").await.as_f64().unwrap());
+            b.type_in("steps", &format!("{}{}", Key::Escape, Key::Backspace)).await;
+        }
+        let long = b.js("return window.__long").await.as_f64().unwrap_or(0.0);
+        // The bare check, in the same page at the same time: how loaded the machine is.
+        let check = b.js(&format!("return window.wasmBindings.bench_validate('{which}', 5)")).await;
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[v.len() - 1])
+        };
+        let (d, f, p) = (med(&mut diag), med(&mut frame), med(&mut popup));
+        eprintln!(
+            "editor {which}: keystroke → diagnostics median {:.1} ms (max {:.1}); → next frame median {:.1} ms (max {:.1}); \
+             → completion popup median {:.1} ms (max {:.1}); longest task {long:.0} ms; bare check {check} ms",
+            d.0, d.1, f.0, f.1, p.0, p.1
+        );
+    }
     b.close().await;
 }

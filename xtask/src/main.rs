@@ -137,10 +137,64 @@ fn studio_tools() -> Result<Vec<(String, String)>> {
     Ok(envs)
 }
 
-/// Build the studio into dist/ (release, optimised).
+/// The newest modification time under `path` (a file or a folder), skipping `skip` folders.
+fn newest(path: &Path, skip: &[&str]) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter(|e| !skip.iter().any(|s| e.file_name() == *s))
+        .filter_map(|e| newest(&e.path(), skip))
+        .max()
+}
+
+/// Whether `output` is missing or older than any of `inputs`.
+fn stale(output: &Path, inputs: &[PathBuf], skip: &[&str]) -> bool {
+    let Some(built) = std::fs::metadata(output).and_then(|m| m.modified()).ok() else { return true };
+    inputs.iter().filter_map(|p| newest(p, skip)).any(|t| t > built)
+}
+
+/// CodeMirror: `npm ci` when package-lock.json changed since the last install, then esbuild's
+/// bundle (frontend/editor/dist/editor.js) when its sources changed. Nothing touches the
+/// network when both are current.
+fn editor_bundle() -> Result {
+    let dir = root().join("frontend/editor");
+    let npm = |args: &[&str]| -> Result {
+        eprintln!("xtask: $ (cd frontend/editor && npm {})", args.join(" "));
+        let status = Command::new("npm")
+            .args(args)
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| format!("cannot run npm ({e}); install Node.js and npm"))?;
+        if status.success() { Ok(()) } else { Err(format!("`npm {}` failed in frontend/editor", args.join(" "))) }
+    };
+    // npm writes node_modules/.package-lock.json on every install.
+    if stale(&dir.join("node_modules/.package-lock.json"), &[dir.join("package-lock.json")], &[]) {
+        npm(&["ci", "--prefer-offline", "--no-audit", "--no-fund"])?;
+    }
+    let inputs = [dir.join("editor.js"), dir.join("package.json"), dir.join("package-lock.json")];
+    if stale(&dir.join("dist/editor.js"), &inputs, &[]) {
+        npm(&["run", "--silent", "build"])?;
+    }
+    Ok(())
+}
+
+/// Build the studio into dist/ (release, optimised), unless dist/ is newer than everything it
+/// is built from: trunk always rewrites dist/, which would make cargo rebuild the server that
+/// embeds it.
 fn build_studio() -> Result<Vec<(String, String)>> {
     let envs = studio_tools()?;
-    run_with("trunk", &["build", "--release", "--offline"], &envs)?;
+    editor_bundle()?;
+    let r = root();
+    let inputs = ["frontend", "core", "index.html", "Trunk.toml", "Cargo.toml", "Cargo.lock"].map(|p| r.join(p));
+    if stale(&r.join("dist/index.html"), &inputs, &["node_modules", "target"]) {
+        run_with("trunk", &["build", "--release", "--offline"], &envs)?;
+    } else {
+        eprintln!("xtask: dist/ is up to date");
+    }
     Ok(envs)
 }
 
@@ -187,7 +241,7 @@ fn usage() -> ExitCode {
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
          test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), the core's tests in headless Chromium, and each fuzz target for {} s\n  \
-         studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt if missing) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh)\n  \
+         studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt, CodeMirror via npm ci if missing;\n               nothing is rebuilt when nothing changed) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh)\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)\n  \
          fuzz [SECS] [TARGET...]\n               build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each (or those named:\n               \
          check, template, decrypt, dockercfg, envfile) for SECS seconds (default {}), one at a time; prints\n               \

@@ -2,17 +2,17 @@
 //! makes a request, and the page's Content-Security-Policy only allows its own origin.
 
 use super::files::{download, file_list, read_files};
-use slipway_core::crypto::{self, Format, Key};
+use crate::state::SharedPlan;
+use slipway_core::crypto::{self, Format, Key, KeyError};
 use slipway_core::dockercfg::DockerCfg;
 use slipway_core::inspect::{Contents, inspect, push_registries_covered, redacted};
-use slipway_core::plan::Plan;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct CryptoProps {
     /// The current plan, to check a decrypted dockercfg against the registries pushed to.
-    pub plan: Option<Plan>,
+    pub plan: Option<SharedPlan>,
 }
 
 #[derive(Clone, PartialEq, Default)]
@@ -26,6 +26,23 @@ fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("crypto.getRandomValues");
     b
+}
+
+/// What is wrong with a pasted key, in words a person can act on: the base64 decoder's own
+/// message ("Invalid symbol 45, offset 3.") names byte values. The key's characters are not
+/// repeated, only the position.
+fn key_problem(text: &str, e: &KeyError) -> String {
+    const SHAPE: &str = "a codeship.aes key is one line of 44 characters: A–Z, a–z, 0–9, + and /, ending in =";
+    match e {
+        KeyError::NotBase64 { .. } => {
+            let bad = text.trim().chars().position(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')));
+            match bad {
+                Some(i) => format!("not a key: character {} cannot appear in one; {SHAPE}", i + 1),
+                None => format!("not a key: its length or `=` padding is off; {SHAPE}"),
+            }
+        }
+        other => other.to_string(),
+    }
 }
 
 #[function_component(CryptoPanel)]
@@ -64,7 +81,7 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
         Callback::from(move |_| {
             let k = match Key::parse(key.as_bytes()) {
                 Ok(k) => k,
-                Err(e) => return message.set(Some((false, format!("Key: {e}")))),
+                Err(e) => return message.set(Some((false, format!("Key: {}", key_problem(&key, &e))))),
             };
             let fmt = Format::parse_write(&format).unwrap_or(Format::Aead);
             match crypto::encrypt(&k, plaintext.as_bytes(), fmt, &random16()) {
@@ -84,7 +101,7 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
         Callback::from(move |_| {
             let k = match Key::parse(key.as_bytes()) {
                 Ok(k) => k,
-                Err(e) => return message.set(Some((false, format!("Key: {e}")))),
+                Err(e) => return message.set(Some((false, format!("Key: {}", key_problem(&key, &e))))),
             };
             match crypto::decrypt(&k, ciphertext.as_bytes()) {
                 Ok((bytes, fmt)) => {
@@ -123,7 +140,7 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
     } else {
         match parsed_key() {
             Ok(_) => html! { <span class="ok">{ "valid AES-256 key" }</span> },
-            Err(e) => html! { <span class="bad">{ e.to_string() }</span> },
+            Err(e) => html! { <span class="bad" data-testid="key-error">{ key_problem(&key, &e) }</span> },
         }
     };
 
@@ -240,5 +257,28 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
             }
             { decrypted_view }
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(text: &str) -> String {
+        match Key::parse(text.as_bytes()) {
+            Ok(_) => panic!("{text:?} parsed as a key"),
+            Err(e) => key_problem(text, &e),
+        }
+    }
+
+    #[test]
+    fn a_bad_key_says_where_not_what_the_decoder_saw() {
+        let m = problem("abc-defgh");
+        assert!(m.starts_with("not a key: character 4 cannot appear"), "{m}");
+        assert!(!m.contains("symbol") && !m.contains("offset"), "{m}");
+        let m = problem("abcde");
+        assert!(m.contains("padding is off"), "{m}");
+        // Right alphabet, wrong length: the core's message already says so.
+        assert!(problem("YWJj").contains("decodes to 3 bytes"));
     }
 }

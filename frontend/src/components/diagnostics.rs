@@ -1,14 +1,20 @@
-//! The list of diagnostics; clicking one moves the caret to its position.
+//! The list of diagnostics. Each entry is a button (click, Enter or Space) that moves the
+//! cursor to its position; entries with quick fixes offer them beside the message.
 
-use slipway_core::{Diagnostic, Severity};
+use crate::components::editor::severity_name;
+use slipway_core::Diagnostic;
+use slipway_core::ide::QuickFix;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct DiagnosticsProps {
     pub diagnostics: Vec<Diagnostic>,
+    /// The quick fixes of each diagnostic, in the same order.
+    pub fixes: Vec<Vec<QuickFix>>,
     pub errors: usize,
     pub warnings: usize,
     pub on_select: Callback<Diagnostic>,
+    pub on_fix: Callback<QuickFix>,
     /// Milliseconds the last check took, shown for the curious.
     pub took_ms: f64,
 }
@@ -20,30 +26,61 @@ pub fn diagnostics(props: &DiagnosticsProps) -> Html {
     } else {
         format!("{} error(s), {} warning(s)", props.errors, props.warnings)
     };
+    let no_fixes = Vec::new();
     html! {
         <section class="diagnostics-panel">
             <header>
                 { "Problems " }<span class="muted">{ format!("{summary} · checked in {:.1} ms", props.took_ms) }</span>
             </header>
             <ul data-testid="diagnostics">
-                { for props.diagnostics.iter().map(|d| {
-                    let onclick = { let cb = props.on_select.clone(); let d = d.clone(); Callback::from(move |_| cb.emit(d.clone())) };
-                    let sev = match d.severity { Severity::Error => "error", Severity::Warning => "warning" };
-                    html! {
-                        <li class={classes!("diag", sev)} onclick={onclick} title="Go to this position"
-                            data-line={d.line.to_string()} data-column={d.column.to_string()}
-                            data-severity={sev} data-code={d.code.as_str()} data-file={d.file.clone()}>
-                            <span class="sev">{ sev }</span>
-                            <code class="code">{ d.code.as_str() }</code>
-                            <span class="pos">{ format!("{}:{}:{}", short(&d.file), d.line, d.column) }</span>
-                            <span class="msg">{ &d.message }</span>
-                            if let Some(h) = &d.help { <span class="help">{ h }</span> }
-                        </li>
-                    }
+                { for props.diagnostics.iter().enumerate().map(|(i, d)| {
+                    item(props, d, props.fixes.get(i).unwrap_or(&no_fixes))
                 }) }
             </ul>
         </section>
     }
+}
+
+fn item(props: &DiagnosticsProps, d: &Diagnostic, fixes: &[QuickFix]) -> Html {
+    let select = {
+        let (cb, d) = (props.on_select.clone(), d.clone());
+        move || cb.emit(d.clone())
+    };
+    let onclick = {
+        let select = select.clone();
+        Callback::from(move |_: MouseEvent| select())
+    };
+    let onkeydown = Callback::from(move |e: KeyboardEvent| {
+        if e.key() == "Enter" || e.key() == " " {
+            e.prevent_default();
+            select();
+        }
+    });
+    let sev = severity_name(d.severity);
+    html! {
+        <li class={classes!("diag", sev)} tabindex="0" role="button" {onclick} {onkeydown} title="Go to this position"
+            data-line={d.line.to_string()} data-column={d.column.to_string()}
+            data-severity={sev} data-code={d.code.as_str()} data-file={d.file.clone()}>
+            <span class="sev">{ sev }</span>
+            <code class="code">{ d.code.as_str() }</code>
+            <span class="pos">{ format!("{}:{}:{}", short(&d.file), d.line, d.column) }</span>
+            <span class="msg">{ &d.message }</span>
+            if let Some(h) = &d.help { <span class="help">{ h }</span> }
+            { for fixes.iter().map(|f| fix_button(props, f)) }
+        </li>
+    }
+}
+
+fn fix_button(props: &DiagnosticsProps, fix: &QuickFix) -> Html {
+    let onclick = {
+        let (cb, fix) = (props.on_fix.clone(), fix.clone());
+        // The entry's own click would move the cursor back to the (now fixed) position.
+        Callback::from(move |e: MouseEvent| {
+            e.stop_propagation();
+            cb.emit(fix.clone())
+        })
+    };
+    html! { <button type="button" class="fix" data-testid="quick-fix" {onclick}>{ &fix.title }</button> }
 }
 
 fn short(file: &str) -> &str {

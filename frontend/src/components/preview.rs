@@ -1,16 +1,18 @@
 //! The build preview: build values in, the planned pipeline and rendered image tags out.
 
 use super::plan_tree;
-use crate::state::BuildInputs;
-use slipway_core::plan::{Kind, Plan, PlannedStep, Status};
+use crate::state::{BuildInputs, SharedPlan};
+use slipway_core::plan::{Kind, PlannedStep, Status};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct PreviewProps {
     pub build: BuildInputs,
-    /// `None` while the configuration has errors.
-    pub plan: Option<Plan>,
+    /// The last valid plan; `None` until the configuration has been valid once.
+    pub plan: Option<SharedPlan>,
+    /// The files have errors now: `plan` is from before them.
+    pub stale: bool,
     pub on_change: Callback<BuildInputs>,
 }
 
@@ -57,7 +59,10 @@ pub fn preview(props: &PreviewProps) -> Html {
                     None => html! { <p class="muted" data-testid="plan">{ "Fix the errors to see the plan." }</p> },
                     Some(plan) => html! {
                         <>
-                            <ul class="plan" data-testid="plan">{ for plan.steps.iter().map(|s| plan_tree::node(s, None, None)) }</ul>
+                            if props.stale {
+                                <p class="stale-note" data-testid="plan-stale">{ "The files have errors: this is the plan from before them. Fix the errors (see Problems) to update it." }</p>
+                            }
+                            <ul class={classes!("plan", props.stale.then_some("stale"))} data-testid="plan" data-stale={props.stale.to_string()}>{ for plan.steps.iter().map(|s| plan_tree::node(s, None, None)) }</ul>
                             <h3>{ "Image tags" }</h3>
                             <ul class="tags" data-testid="tag-preview">
                                 { for plan.leaves().into_iter().filter(|s| s.kind == Kind::Push).map(tag_item) }
