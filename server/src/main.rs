@@ -3,6 +3,9 @@
 mod cli;
 mod docker;
 mod executor;
+// The building blocks of issue 11; wiring them into the router and the run manager is the next step.
+#[allow(dead_code)]
+mod forge;
 mod fsutil;
 mod gitinfo;
 mod http;
