@@ -7,6 +7,9 @@ mod executor;
 #[allow(dead_code)]
 mod forge;
 mod fsutil;
+// Mirrors and checkouts for repository projects (issue 11); wired into the run manager next.
+#[allow(dead_code)]
+mod git;
 mod gitinfo;
 mod http;
 mod keyfile;
