@@ -554,3 +554,176 @@ async fn send_runs_on_a_blocking_thread() {
     let out = c.clone().send(update("o/r", State::Pending)).await;
     assert_eq!(out, Outcome::Sent { state: State::Pending, attempts: 1 });
 }
+
+// ---- `[[project]]` in slipway.toml ----
+
+use forge::config::{self, BranchFilter, ProjectSource, RepoProject, SecretRef};
+
+fn parse_config(text: &str) -> Result<Vec<ProjectSource>, String> {
+    config::parse(Path::new("/etc/slipway/slipway.toml"), text).map_err(|e| e.to_string())
+}
+
+fn repo_project(text: &str) -> RepoProject {
+    match parse_config(text).unwrap().pop().unwrap() {
+        ProjectSource::Repo(r) => *r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn config_reads_repository_projects_beside_folder_projects() {
+    let projects = parse_config(
+        r#"
+[[project]]
+name = "sample"
+path = "examples/sample"
+key = "keys/sample.aes"
+
+[[project]]
+name = "web"
+repo = "https://github.com/acme/web.git"
+branches = ["main", "release/*"]
+exclude = ["release/old-*"]
+webhook_secret_file = "secrets/web.hook"
+token_env = "WEB_TOKEN"
+poll = "2m"
+keep_workspaces = 3
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        projects[0],
+        ProjectSource::Folder {
+            name: "sample".into(),
+            path: "/etc/slipway/examples/sample".into(),
+            key: Some("/etc/slipway/keys/sample.aes".into())
+        }
+    );
+    let ProjectSource::Repo(web) = &projects[1] else { panic!("{:?}", projects[1]) };
+    assert_eq!(web.repo, "https://github.com/acme/web.git");
+    assert_eq!(web.forge, Some(Forge::GitHub), "inferred from github.com");
+    assert_eq!(web.api_url.as_deref(), Some("https://api.github.com"));
+    assert_eq!(web.repo_full_name.as_deref(), Some("acme/web"));
+    assert_eq!(web.webhook_secret, Some(SecretRef::File("/etc/slipway/secrets/web.hook".into())));
+    assert_eq!(web.token, Some(SecretRef::Env("WEB_TOKEN".into())));
+    assert_eq!(web.poll, Some(Duration::from_secs(120)));
+    assert_eq!(web.keep_workspaces, 3);
+    for (branch, builds) in
+        [("main", true), ("release/1.2", true), ("release/old-1", false), ("feature/x", false), ("mainline", false)]
+    {
+        assert_eq!(web.filter.matches(branch), builds, "{branch}");
+    }
+    assert!(BranchFilter::default().matches("anything/at/all"));
+}
+
+#[test]
+fn config_defaults_the_api_per_forge_and_host() {
+    for (repo, forge, api, full) in [
+        ("git@github.example:acme/web.git", "github", "https://github.example/api/v3", "acme/web"),
+        ("https://gitlab.com/group/sub/proj.git", "gitlab", "https://gitlab.com/api/v4", "group/sub/proj"),
+        ("ssh://git@gitlab.example:2222/g/p.git", "gitlab", "https://gitlab.example/api/v4", "g/p"),
+        ("https://git.example:3000/alice/app", "gitea", "https://git.example:3000/api/v1", "alice/app"),
+        ("https://codeberg.org/alice/app.git", "forgejo", "https://codeberg.org/api/v1", "alice/app"),
+    ] {
+        let p = repo_project(&format!("[[project]]\nname = \"p\"\nrepo = \"{repo}\"\nforge = \"{forge}\"\n"));
+        assert_eq!(p.api_url.as_deref(), Some(api), "{repo}");
+        assert_eq!(p.repo_full_name.as_deref(), Some(full), "{repo}");
+    }
+    let p = repo_project(
+        "[[project]]\nname = \"p\"\nrepo = \"https://ghe.example/a/b\"\nforge = \"github\"\napi_url = \"https://api.ghe.example/\"\n",
+    );
+    assert_eq!(p.api_url.as_deref(), Some("https://api.ghe.example"));
+    // A local path: builds and polls, no forge.
+    let p = repo_project("[[project]]\nname = \"p\"\nrepo = \"/srv/git/app.git\"\n");
+    assert_eq!((p.forge, p.api_url, p.repo_full_name), (None, None, None));
+}
+
+#[test]
+fn config_refuses_an_inline_secret_and_says_to_use_a_file() {
+    for key in ["webhook_secret", "token"] {
+        let text = format!("[[project]]\nname = \"web\"\nrepo = \"https://github.com/a/b\"\n{key} = \"hunter2\"\n");
+        let err = parse_config(&text).unwrap_err();
+        assert!(err.starts_with("/etc/slipway/slipway.toml:4:"), "{err}");
+        assert!(err.contains(&format!("`{key}`")) && err.contains(&format!("{key}_file")), "{err}");
+        assert!(!err.contains("hunter2"), "the error repeats the secret: {err}");
+    }
+}
+
+#[test]
+fn config_errors_name_the_file_the_line_and_the_key() {
+    let head = "[[project]]\nname = \"web\"\n";
+    for (body, want) in [
+        ("repo = \"https://github.com/a/b\"\npath = \"x\"\n", ":4:8: project `web`: has both `path`"),
+        ("", ":2:8: project `web`: needs `path` (a folder) or `repo`"),
+        ("path = \"x\"\npoll = \"60s\"\n", ":4:8: project `web`: `poll` applies to repository projects"),
+        ("repo = \"https://github.com/a/b\"\nforge = \"bitbucket\"\n", ":4:9: project `web`: `forge = \"bitbucket\"`"),
+        (
+            "repo = \"https://github.com/a/b\"\npoll = \"60\"\n",
+            ":4:8: project `web`: `poll = \"60\"`: expected a duration",
+        ),
+        ("repo = \"https://github.com/a/b\"\npoll = \"0s\"\n", "at least 1s"),
+        ("repo = \"https://github.com/a/b\"\nkeep_workspaces = -1\n", ":4:19: project `web`: `keep_workspaces`"),
+        (
+            "repo = \"https://github.com/a/b\"\ntoken_file = \"t\"\ntoken_env = \"T\"\n",
+            ":5:13: project `web`: set `token_file` or `token_env`, not both",
+        ),
+        ("repo = \"https://github.com/a/b\"\ntoken_env = \"A-B\"\n", "not an environment variable name"),
+        ("repo = \"https://u:pw@github.com/a/b\"\n", ":3:8: project `web`: the repo URL carries a password"),
+        ("repo = \"http://git.example/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "unencrypted over http://"),
+        ("repo = \"https://git.example/a/b\"\nwebhook_secret_file = \"s\"\n", "need `forge = \"github\"`"),
+        ("repo = \"/srv/app.git\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "statuses need `api_url`"),
+        ("repo = \"-oProxyCommand=x\"\n", "is not a clone URL"),
+        ("repo = \"https://github.com/a/b\"\nbranches = [\"\"]\n", "empty branch pattern"),
+        ("repo = \"https://github.com/a/b\"\nbranch = [\"main\"]\n", "unknown field `branch`"),
+    ] {
+        let err = parse_config(&format!("{head}{body}")).unwrap_err();
+        assert!(err.starts_with("/etc/slipway/slipway.toml:"), "{err}");
+        assert!(err.contains(want), "{body:?}: got {err}");
+    }
+    for (text, want) in [
+        ("[[project]]\nname = \"a b\"\npath = \"x\"\n", ":2:8: `name = \"a b\"`"),
+        (
+            "[[project]]\nname = \"a\"\npath = \"x\"\n[[project]]\nname = \"a\"\nrepo = \"/r\"\n",
+            "two projects are named `a`",
+        ),
+    ] {
+        let err = parse_config(text).unwrap_err();
+        assert!(err.contains(want), "{err}");
+    }
+    // A local http forge for tests and a token on loopback are fine.
+    parse_config(&format!("{head}repo = \"http://127.0.0.1:3000/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n"))
+        .unwrap();
+}
+
+#[test]
+fn secrets_load_from_their_file_or_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook"), "s3cret\n").unwrap();
+    std::fs::write(dir.path().join("empty"), "\n").unwrap();
+    let toml_path = dir.path().join("slipway.toml");
+    std::fs::write(
+        &toml_path,
+        "[[project]]\nname = \"web\"\nrepo = \"https://github.com/a/b\"\nwebhook_secret_file = \"hook\"\ntoken_env = \"PATH\"\n",
+    )
+    .unwrap();
+    let ProjectSource::Repo(web) = config::read(&toml_path).unwrap().pop().unwrap() else { panic!() };
+    let secret = web.webhook_secret.as_ref().unwrap().load().unwrap();
+    assert_eq!(secret.expose(), "s3cret", "the trailing newline is not part of it");
+    assert_eq!(web.token.as_ref().unwrap().load().unwrap().expose(), std::env::var("PATH").unwrap());
+    let empty = SecretRef::File(dir.path().join("empty")).load().unwrap_err();
+    assert!(empty.contains("is empty") && empty.contains("empty"), "{empty}");
+    let missing = SecretRef::File(dir.path().join("nope")).load().unwrap_err();
+    assert!(missing.contains(&dir.path().join("nope").display().to_string()), "{missing}");
+    let unset = SecretRef::Env("SLIPWAY_TEST_SURELY_UNSET_VARIABLE".into()).load().unwrap_err();
+    assert!(unset.contains("SLIPWAY_TEST_SURELY_UNSET_VARIABLE named in the config is not set"), "{unset}");
+    let err = config::read(&dir.path().join("absent.toml")).unwrap_err().to_string();
+    assert!(err.contains("absent.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn config_accepts_every_file_the_current_parser_accepts() {
+    // The shape `slipway serve --config` reads today (cli/commands/serve.rs), and an empty file.
+    assert_eq!(parse_config("").unwrap(), vec![]);
+    let p = parse_config("[[project]]\nname = \"sample\"\npath = \"/abs/sample\"\n").unwrap();
+    assert_eq!(p, vec![ProjectSource::Folder { name: "sample".into(), path: "/abs/sample".into(), key: None }]);
+}
