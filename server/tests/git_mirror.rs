@@ -12,6 +12,10 @@ mod gitinfo;
 #[path = "../src/git/mod.rs"]
 mod git;
 
+#[allow(dead_code)]
+#[path = "../src/forge/mod.rs"]
+mod forge;
+
 use git::{GitError, HttpAuth, Mirror, Remote, Update};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -409,4 +413,56 @@ fn clone_vs_fetch_on_a_repository_with_1000_commits() {
         checkout.as_secs_f64() * 1e3
     );
     assert!(fetch < clone, "a fetch ({fetch:?}) should be cheaper than the clone ({clone:?})");
+}
+
+/// The blocks together: a real push, then the delivery GitHub would send for it (the
+/// documented `push` payload of `tests/fixtures/forge/github/push.json` with the pushed commit
+/// in it, signed as GitHub signs), verified and parsed, then the mirror and a checkout of
+/// exactly the commit the event names. A pull request's head, pushed only to
+/// `refs/pull/7/head`, comes through the mirror too.
+#[test]
+fn a_signed_push_delivery_leads_to_a_checkout_of_exactly_the_pushed_commit() {
+    use forge::{Forge, Secret, trigger, verify};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("served");
+    std::fs::create_dir(&root).unwrap();
+    let work = repo_pair(&root, "app.git");
+    let daemon = Daemon::start(&root);
+    let url = daemon.url("app.git");
+    commit(&work, "README", "one\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let mirror = Mirror::new(&tmp.path().join("data"), "app", Remote::new(&url, None));
+    mirror.update().unwrap();
+
+    let pushed = commit(&work, "README", "two\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/forge/github/push.json");
+    let body = std::fs::read_to_string(fixture).unwrap().replace("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", &pushed);
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("X-GitHub-Event", "push".parse().unwrap());
+    headers.insert(
+        "X-Hub-Signature-256",
+        format!("sha256={}", verify::sign("hook secret", body.as_bytes())).parse().unwrap(),
+    );
+    let secret = Secret::new("hook secret").unwrap();
+    let delivery =
+        verify::verify(Forge::GitHub, &secret, &headers, body.as_bytes(), verify::DEFAULT_MAX_BODY_BYTES).unwrap();
+    let trigger::Trigger::Build(build) = trigger::parse(&delivery).unwrap() else { panic!("a build") };
+    assert_eq!(build.commit_id, pushed);
+
+    assert!(!mirror.has_commit(&build.commit_id), "not fetched yet");
+    assert!(matches!(mirror.update().unwrap(), Update::Fetched(_)));
+    let ws = mirror.checkout(&build.commit_id, &tmp.path().join("runs")).unwrap();
+    assert_eq!(sh(ws.path(), &["rev-parse", "HEAD"]), pushed);
+    assert_eq!(std::fs::read_to_string(ws.path().join("README")).unwrap(), "two\n");
+
+    // A pull request from a fork: its head exists on the forge only as refs/pull/7/head.
+    sh(&work, &["checkout", "-qb", "fork-work"]);
+    let head = commit(&work, "FORK", "from a fork\n");
+    sh(&work, &["push", "-q", &url, "HEAD:refs/pull/7/head"]);
+    mirror.fetch_ref("refs/pull/7/head").unwrap();
+    assert!(mirror.has_commit(&head));
+    for bad in ["main", "refs/../x", "refs/a:refs/b"] {
+        assert!(mirror.fetch_ref(bad).is_err(), "{bad}");
+    }
 }
