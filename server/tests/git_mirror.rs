@@ -470,3 +470,27 @@ fn a_signed_push_delivery_leads_to_a_checkout_of_exactly_the_pushed_commit() {
         assert!(mirror.fetch_ref(bad).is_err(), "{bad}");
     }
 }
+
+/// Runs of one project start together (a push to two branches): their mirror updates take
+/// turns instead of racing for the first clone's folder or git's ref locks.
+#[test]
+fn concurrent_updates_of_one_mirror_take_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("served");
+    std::fs::create_dir(&root).unwrap();
+    let work = repo_pair(&root, "app.git");
+    let daemon = Daemon::start(&root);
+    let url = daemon.url("app.git");
+    let head = commit(&work, "README", "one\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let data = tmp.path().join("data");
+    let results: Vec<Result<Update, GitError>> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..4).map(|_| s.spawn(|| Mirror::new(&data, "app", Remote::new(&url, None)).update())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let cloned = results.iter().filter(|r| matches!(r, Ok(Update::Cloned(_)))).count();
+    let fetched = results.iter().filter(|r| matches!(r, Ok(Update::Fetched(_)))).count();
+    assert_eq!((cloned, fetched), (1, 3), "{results:?}");
+    assert!(Mirror::new(&data, "app", Remote::new(&url, None)).has_commit(&head));
+}

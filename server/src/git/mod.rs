@@ -149,7 +149,8 @@ pub enum Update {
 
 /// A bare mirror of a project's repository: every ref of the remote (`+refs/*:refs/*`),
 /// pull-request refs included, so a run of a fork's pull request finds its commit.
-/// Callers serialize updates of one mirror (git locks refs; two fetches at once fail).
+/// Updates of one mirror take turns (a lock file beside it): two fetches at once would fail
+/// on git's ref locks, and two first clones would race for the folder.
 pub struct Mirror {
     dir: PathBuf,
     remote: Remote,
@@ -170,6 +171,7 @@ impl Mirror {
     /// temporary folder beside the mirror first, so a failed clone leaves nothing behind.
     pub fn update(&self) -> Result<Update, GitError> {
         let started = Instant::now();
+        let _turn = self.lock()?;
         if self.dir.join("HEAD").is_file() {
             let mut c = self.remote.command(&self.dir);
             c.args(["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", &self.remote.url, "+refs/*:refs/*"]);
@@ -177,7 +179,6 @@ impl Mirror {
             return Ok(Update::Fetched(started.elapsed()));
         }
         let parent = self.dir.parent().expect("a mirror lives in data_dir/mirrors");
-        std::fs::create_dir_all(parent).map_err(|e| GitError::Io(format!("cannot create {}", parent.display()), e))?;
         let tmp = tempfile::Builder::new()
             .prefix(".clone-")
             .tempdir_in(parent)
@@ -190,6 +191,21 @@ impl Mirror {
         // The folder is gone (renamed); forgetting the guard keeps it from deleting the mirror.
         let _ = tmp.keep();
         Ok(Update::Cloned(started.elapsed()))
+    }
+
+    /// Waits for other updates of this mirror (threads or processes) to finish; released on drop.
+    fn lock(&self) -> Result<std::fs::File, GitError> {
+        let parent = self.dir.parent().expect("a mirror lives in data_dir/mirrors");
+        std::fs::create_dir_all(parent).map_err(|e| GitError::Io(format!("cannot create {}", parent.display()), e))?;
+        let path = self.dir.with_extension("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| GitError::Io(format!("cannot open {}", path.display()), e))?;
+        file.lock().map_err(|e| GitError::Io(format!("cannot lock {}", path.display()), e))?;
+        Ok(file)
     }
 
     pub fn has_commit(&self, sha: &str) -> bool {
