@@ -22,7 +22,7 @@ pub struct GitInfo {
 /// `log.showSignature` is set and HEAD carries a signature; `check-ignore` (and anything
 /// reading the index) runs `core.fsmonitor`; index writes run the `post-index-change` hook;
 /// `core.pager` and `diff.external` are defused in case a command ever pages or diffs.
-const SAFE_CONFIG: &[&str] = &[
+pub(crate) const SAFE_CONFIG: &[&str] = &[
     "log.showSignature=false",
     "gpg.program=false",
     "gpg.openpgp.program=false",
@@ -36,7 +36,7 @@ const SAFE_CONFIG: &[&str] = &[
 ];
 
 /// A git command that reads the repository at `dir` without running anything it names.
-fn git_command(dir: &Path) -> Command {
+pub(crate) fn git_command(dir: &Path) -> Command {
     let mut c = Command::new("git");
     c.arg("--no-pager");
     for setting in SAFE_CONFIG {

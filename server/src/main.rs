@@ -4,7 +4,13 @@ mod build_values;
 mod cli;
 mod docker;
 mod executor;
+// The building blocks of issue 11; wiring them into the router and the run manager is the next step.
+#[allow(dead_code)]
+mod forge;
 mod fsutil;
+// Mirrors and checkouts for repository projects (issue 11); wired into the run manager next.
+#[allow(dead_code)]
+mod git;
 mod gitinfo;
 mod http;
 mod keyfile;

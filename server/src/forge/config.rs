@@ -1,0 +1,466 @@
+//! `[[project]]` in `slipway.toml`, repository projects included:
+//!
+//! ```toml
+//! [[project]]
+//! name = "web"
+//! repo = "https://github.com/acme/web.git"   # or ssh://…, git@host:owner/repo.git, a local path
+//! forge = "github"                             # github | gitlab | gitea (Gitea covers Forgejo)
+//! api_url = "https://github.example/api/v3"    # default: per forge, from the repo's host
+//! branches = ["main", "release/*"]             # globs: `*` any run of characters, `?` one
+//! exclude = ["release/old-*"]
+//! webhook_secret_file = "secrets/web.hook"     # or webhook_secret_env = "WEB_HOOK_SECRET"
+//! token_file = "secrets/web.token"             # or token_env = "WEB_TOKEN"
+//! poll = "60s"                                 # s, m or h; no polling when absent
+//! keep_workspaces = 3                          # keep the last 3 checkouts for debugging
+//! key = "keys/web.aes"                         # the project's codeship.aes, on the server
+//! ```
+//!
+//! Secrets are named by reference only: an inline `webhook_secret` or `token` is an error.
+//! Relative paths are relative to the file's folder. Folder projects (`path = …`) are as before.
+//! This parser accepts everything `cli::commands::serve`'s `read_config` accepts.
+
+use super::{Forge, Secret};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProjectSource {
+    Folder { name: String, path: PathBuf, key: Option<PathBuf> },
+    Repo(Box<RepoProject>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoProject {
+    pub name: String,
+    pub repo: String,
+    pub key: Option<PathBuf>,
+    pub filter: BranchFilter,
+    /// `None` for a repository on a host we cannot place, without secrets: it can be polled
+    /// and built, but gets no webhooks and no statuses.
+    pub forge: Option<Forge>,
+    /// The API root for statuses (`None` when there is no forge or no host to derive it from).
+    pub api_url: Option<String>,
+    /// `owner/name` (GitLab: the path with its namespace), from the repo URL.
+    pub repo_full_name: Option<String>,
+    pub webhook_secret: Option<SecretRef>,
+    pub token: Option<SecretRef>,
+    pub poll: Option<Duration>,
+    pub keep_workspaces: usize,
+}
+
+/// Where a secret is, never what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    File(PathBuf),
+    Env(String),
+}
+
+impl SecretRef {
+    /// Reads the secret (a file's trailing newline is not part of it); an empty secret is an error.
+    pub fn load(&self) -> Result<Secret, String> {
+        let value = match self {
+            SecretRef::File(p) => std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read the secret file {}: {e}", p.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            SecretRef::Env(v) => {
+                std::env::var(v).map_err(|_| format!("the environment variable {v} named in the config is not set"))?
+            }
+        };
+        Secret::new(value).ok_or_else(|| match self {
+            SecretRef::File(p) => format!("the secret file {} is empty", p.display()),
+            SecretRef::Env(v) => format!("the environment variable {v} is empty"),
+        })
+    }
+}
+
+/// Which branches build: any that matches an `include` glob (all when there are none) and
+/// no `exclude` glob.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BranchFilter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl BranchFilter {
+    pub fn matches(&self, branch: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|g| glob(g, branch)))
+            && !self.exclude.iter().any(|g| glob(g, branch))
+    }
+}
+
+/// `*` matches any run of characters (`/` included), `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A config error: the file, the line and column when known, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    project: Vec<RawProject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    name: Spanned<String>,
+    path: Option<Spanned<PathBuf>>,
+    key: Option<PathBuf>,
+    repo: Option<Spanned<String>>,
+    branches: Option<Spanned<Vec<String>>>,
+    exclude: Option<Spanned<Vec<String>>>,
+    forge: Option<Spanned<String>>,
+    api_url: Option<Spanned<String>>,
+    webhook_secret_file: Option<Spanned<PathBuf>>,
+    webhook_secret_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<PathBuf>>,
+    token_env: Option<Spanned<String>>,
+    /// Accepted by the parser only to be refused with a useful message.
+    webhook_secret: Option<Spanned<toml::Value>>,
+    token: Option<Spanned<toml::Value>>,
+    poll: Option<Spanned<String>>,
+    keep_workspaces: Option<Spanned<i64>>,
+}
+
+/// Reads and validates `path`.
+pub fn read(path: &Path) -> Result<Vec<ProjectSource>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        position: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// Validates `text`, the contents of `path` (which names the file in errors and is the base of
+/// relative paths).
+pub fn parse(path: &Path, text: &str) -> Result<Vec<ProjectSource>, ConfigError> {
+    let cx = Cx { file: path, text, base: path.parent().unwrap_or(Path::new(".")) };
+    // toml's message names the line and column and quotes the line.
+    let raw: RawFile = toml::from_str(text).map_err(|e| cx.error(None, e.to_string()))?;
+    let mut out: Vec<ProjectSource> = Vec::new();
+    for p in raw.project {
+        let source = cx.project(p)?;
+        let name = match &source {
+            ProjectSource::Folder { name, .. } => name,
+            ProjectSource::Repo(r) => &r.name,
+        };
+        if out.iter().any(|o| {
+            matches!(o, ProjectSource::Folder { name: n, .. } if n == name)
+                || matches!(o, ProjectSource::Repo(r) if &r.name == name)
+        }) {
+            return Err(cx.error(None, format!("two projects are named `{name}`")));
+        }
+        out.push(source);
+    }
+    Ok(out)
+}
+
+struct Cx<'a> {
+    file: &'a Path,
+    text: &'a str,
+    base: &'a Path,
+}
+
+impl Cx<'_> {
+    fn error(&self, span: Option<std::ops::Range<usize>>, message: String) -> ConfigError {
+        let position = span.map(|s| {
+            let before = &self.text[..s.start.min(self.text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (line, col)
+        });
+        ConfigError { file: self.file.to_path_buf(), position, message }
+    }
+
+    fn at<T>(&self, v: &Spanned<T>, project: &str, message: impl std::fmt::Display) -> ConfigError {
+        self.error(Some(v.span()), format!("project `{project}`: {message}"))
+    }
+
+    fn project(&self, p: RawProject) -> Result<ProjectSource, ConfigError> {
+        let name = p.name.get_ref().clone();
+        let valid = !name.is_empty()
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(self.error(
+                Some(p.name.span()),
+                format!("`name = {name:?}`: a project name is letters, digits, `.`, `_` and `-` (it names a URL and a folder)"),
+            ));
+        }
+        for (key, inline) in [("webhook_secret", &p.webhook_secret), ("token", &p.token)] {
+            if let Some(v) = inline {
+                return Err(self.at(
+                    v,
+                    &name,
+                    format!(
+                        "`{key}` would keep the secret in the config file; put it in a file readable only by the server and set `{key}_file = \"…\"` (or `{key}_env = \"VARIABLE\"`)"
+                    ),
+                ));
+            }
+        }
+        match (&p.path, &p.repo) {
+            (Some(path), Some(_)) => {
+                Err(self.at(path, &name, "has both `path` (a folder) and `repo` (a clone URL); keep one"))
+            }
+            (None, None) => Err(self.at(&p.name, &name, "needs `path` (a folder) or `repo` (a clone URL)")),
+            (Some(path), None) => self.folder(&name, path, &p),
+            (None, Some(repo)) => self.repo(&name, repo, &p).map(|r| ProjectSource::Repo(Box::new(r))),
+        }
+    }
+
+    fn folder(&self, name: &str, path: &Spanned<PathBuf>, p: &RawProject) -> Result<ProjectSource, ConfigError> {
+        let repo_only = [
+            ("branches", p.branches.as_ref().map(|s| s.span())),
+            ("exclude", p.exclude.as_ref().map(|s| s.span())),
+            ("forge", p.forge.as_ref().map(|s| s.span())),
+            ("api_url", p.api_url.as_ref().map(|s| s.span())),
+            ("webhook_secret_file", p.webhook_secret_file.as_ref().map(|s| s.span())),
+            ("webhook_secret_env", p.webhook_secret_env.as_ref().map(|s| s.span())),
+            ("token_file", p.token_file.as_ref().map(|s| s.span())),
+            ("token_env", p.token_env.as_ref().map(|s| s.span())),
+            ("poll", p.poll.as_ref().map(|s| s.span())),
+            ("keep_workspaces", p.keep_workspaces.as_ref().map(|s| s.span())),
+        ];
+        if let Some((key, span)) = repo_only.into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
+            return Err(self.error(
+                Some(span),
+                format!("project `{name}`: `{key}` applies to repository projects (`repo = …`), not to a folder"),
+            ));
+        }
+        Ok(ProjectSource::Folder {
+            name: name.to_string(),
+            path: self.base.join(path.get_ref()),
+            key: p.key.as_ref().map(|k| self.base.join(k)),
+        })
+    }
+
+    fn repo(&self, name: &str, repo: &Spanned<String>, p: &RawProject) -> Result<RepoProject, ConfigError> {
+        let url = repo.get_ref().trim();
+        if url.is_empty() || url.starts_with('-') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.at(repo, name, format!("`repo = {url:?}` is not a clone URL")));
+        }
+        let place = RepoPlace::of(url);
+        if place.as_ref().is_some_and(|pl| pl.password_in_url) {
+            return Err(self.at(repo, name, "the repo URL carries a password; name a token with `token_file` instead"));
+        }
+        let forge = match &p.forge {
+            Some(f) => Some(match f.get_ref().as_str() {
+                "github" => Forge::GitHub,
+                "gitlab" => Forge::GitLab,
+                "gitea" | "forgejo" => Forge::Gitea,
+                other => {
+                    return Err(self.at(
+                        f,
+                        name,
+                        format!("`forge = {other:?}`: expected \"github\", \"gitlab\" or \"gitea\""),
+                    ));
+                }
+            }),
+            None => place.as_ref().and_then(|pl| match pl.host.as_str() {
+                "github.com" => Some(Forge::GitHub),
+                "gitlab.com" => Some(Forge::GitLab),
+                "codeberg.org" => Some(Forge::Gitea),
+                _ => None,
+            }),
+        };
+        let webhook_secret = self.secret(name, "webhook_secret", &p.webhook_secret_file, &p.webhook_secret_env)?;
+        let token = self.secret(name, "token", &p.token_file, &p.token_env)?;
+        if forge.is_none() && (webhook_secret.is_some() || token.is_some()) {
+            return Err(self.at(
+                repo,
+                name,
+                "webhooks and statuses need `forge = \"github\"`, \"gitlab\" or \"gitea\"",
+            ));
+        }
+        if token.is_some() && place.as_ref().is_some_and(|pl| pl.scheme == "http" && !pl.loopback()) {
+            return Err(self.at(repo, name, "a token would travel unencrypted over http://; use an https URL"));
+        }
+        let api_url = match (&p.api_url, forge) {
+            (Some(a), _) => {
+                let v = a.get_ref().trim_end_matches('/');
+                if !(v.starts_with("https://") || v.starts_with("http://")) {
+                    return Err(self.at(a, name, format!("`api_url = {v:?}` is not an http(s) URL")));
+                }
+                Some(v.to_string())
+            }
+            (None, Some(f)) => place.as_ref().map(|pl| pl.default_api(f)),
+            (None, None) => None,
+        };
+        if token.is_some() && api_url.is_none() {
+            return Err(self.at(repo, name, "statuses need `api_url`: the repo URL names no host to derive it from"));
+        }
+        Ok(RepoProject {
+            name: name.to_string(),
+            repo: url.to_string(),
+            key: p.key.as_ref().map(|k| self.base.join(k)),
+            filter: BranchFilter { include: self.globs(name, &p.branches)?, exclude: self.globs(name, &p.exclude)? },
+            forge,
+            api_url,
+            repo_full_name: place.map(|pl| pl.full_name).filter(|n| !n.is_empty()),
+            webhook_secret,
+            token,
+            poll: p.poll.as_ref().map(|s| self.duration(name, s)).transpose()?,
+            keep_workspaces: match &p.keep_workspaces {
+                Some(k) if !(0..=1000).contains(k.get_ref()) => {
+                    return Err(self.at(k, name, "`keep_workspaces` is a count from 0 to 1000"));
+                }
+                Some(k) => *k.get_ref() as usize,
+                None => 0,
+            },
+        })
+    }
+
+    fn secret(
+        &self,
+        name: &str,
+        key: &str,
+        file: &Option<Spanned<PathBuf>>,
+        env: &Option<Spanned<String>>,
+    ) -> Result<Option<SecretRef>, ConfigError> {
+        match (file, env) {
+            (Some(_), Some(e)) => Err(self.at(e, name, format!("set `{key}_file` or `{key}_env`, not both"))),
+            (Some(f), None) => Ok(Some(SecretRef::File(self.base.join(f.get_ref())))),
+            (None, Some(e)) => {
+                let v = e.get_ref();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(self.at(e, name, format!("`{key}_env = {v:?}` is not an environment variable name")));
+                }
+                Ok(Some(SecretRef::Env(v.clone())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn globs(&self, name: &str, v: &Option<Spanned<Vec<String>>>) -> Result<Vec<String>, ConfigError> {
+        let Some(v) = v else { return Ok(Vec::new()) };
+        if v.get_ref().iter().any(|g| g.is_empty()) {
+            return Err(self.at(v, name, "an empty branch pattern matches nothing; remove it"));
+        }
+        Ok(v.get_ref().clone())
+    }
+
+    fn duration(&self, name: &str, s: &Spanned<String>) -> Result<Duration, ConfigError> {
+        let text = s.get_ref().trim();
+        let bad = || self.at(s, name, format!("`poll = {text:?}`: expected a duration like \"60s\", \"5m\" or \"1h\""));
+        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n.saturating_mul(60),
+            "h" => n.saturating_mul(3600),
+            _ => return Err(bad()),
+        };
+        if secs == 0 {
+            return Err(self.at(s, name, "`poll` must be at least 1s (leave it out to not poll)"));
+        }
+        Ok(Duration::from_secs(secs))
+    }
+}
+
+/// Where a repo URL points: `https://host[:port]/owner/name.git`, `ssh://user@host[:port]/…`,
+/// `git://host/…` or scp-like `user@host:owner/name.git`. `None` for a local path.
+struct RepoPlace {
+    scheme: String,
+    /// With its port for http(s) (the API lives there too); without for ssh.
+    host: String,
+    host_port: String,
+    full_name: String,
+    password_in_url: bool,
+}
+
+impl RepoPlace {
+    fn of(url: &str) -> Option<RepoPlace> {
+        if let Some((scheme, rest)) = url.split_once("://") {
+            let scheme = scheme.to_ascii_lowercase();
+            if scheme == "file" {
+                return None;
+            }
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let (userinfo, host_port) = match authority.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, authority),
+            };
+            let host = host_port.split(':').next().unwrap_or("").to_ascii_lowercase();
+            return Some(RepoPlace {
+                password_in_url: userinfo.is_some_and(|u| u.contains(':')),
+                host_port: if scheme.starts_with("http") { host_port.to_ascii_lowercase() } else { host.clone() },
+                host,
+                scheme,
+                full_name: repo_path(path),
+            });
+        }
+        // scp-like: [user@]host:path, where host has no slash (else it is a local path).
+        let (before, path) = url.split_once(':')?;
+        if before.contains('/') || path.starts_with("//") {
+            return None;
+        }
+        let host = before.rsplit('@').next().unwrap_or(before).to_ascii_lowercase();
+        Some(RepoPlace {
+            scheme: "ssh".into(),
+            host_port: host.clone(),
+            host,
+            full_name: repo_path(path),
+            password_in_url: false,
+        })
+    }
+
+    fn loopback(&self) -> bool {
+        matches!(self.host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+    }
+
+    fn default_api(&self, forge: Forge) -> String {
+        let scheme = if self.scheme == "http" { "http" } else { "https" };
+        match (forge, self.host.as_str()) {
+            (Forge::GitHub, "github.com") => "https://api.github.com".to_string(),
+            (Forge::GitHub, _) => format!("{scheme}://{}/api/v3", self.host_port),
+            (Forge::GitLab, _) => format!("{scheme}://{}/api/v4", self.host_port),
+            (Forge::Gitea, _) => format!("{scheme}://{}/api/v1", self.host_port),
+        }
+    }
+}
+
+fn repo_path(path: &str) -> String {
+    let p = path.trim_matches('/');
+    p.strip_suffix(".git").unwrap_or(p).to_string()
+}
