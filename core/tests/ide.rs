@@ -175,3 +175,55 @@ fn references() {
         insta::assert_snapshot!(format!("references__{}", c.name), out);
     }
 }
+
+/// Apply edits (of one file) to its text, last first.
+fn apply(text: &str, edits: &[&slipway_core::ide::TextEdit]) -> String {
+    let mut edits = edits.to_vec();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
+    let mut out = text.to_string();
+    for e in edits {
+        out.replace_range(e.span.start as usize..e.span.end as usize, &e.new_text);
+    }
+    out
+}
+
+#[test]
+fn quick_fixes() {
+    for c in cases("fixes") {
+        let (file, offset) = cursor(&c);
+        let a = &c.analysis;
+        let mut out = format!("{}\n", at(a, file, offset));
+        let fixes = a.quick_fixes(file, Span::at(offset));
+        if fixes.is_empty() {
+            out.push_str("no fixes\n");
+        }
+        for f in &fixes {
+            let about = f.diagnostic.map_or(String::new(), |i| {
+                let d = &a.report().diagnostics[i];
+                format!(" for {}: {}", d.code, d.message)
+            });
+            let _ = writeln!(out, "== {}{about}{}", f.title, if f.preferred { " (preferred)" } else { "" });
+            for target in [FileId::Services, FileId::Steps] {
+                let edits: Vec<_> = f.edits.iter().filter(|e| e.file == target).collect();
+                if edits.is_empty() {
+                    continue;
+                }
+                let fixed = apply(&a.file(target).text, &edits);
+                let _ = writeln!(out, "-- {} becomes:\n{fixed}", file_name(target));
+                // The fix must remove its diagnostic.
+                if let Some(i) = f.diagnostic {
+                    let d = &a.report().diagnostics[i];
+                    let (sv, st) = match target {
+                        FileId::Services => (fixed.clone(), a.file(FileId::Steps).text.clone()),
+                        FileId::Steps => (a.file(FileId::Services).text.clone(), fixed.clone()),
+                    };
+                    let after = slipway_core::check(&SourceFile::new(SERVICES, sv), &SourceFile::new(STEPS, st));
+                    let left = after.report.diagnostics.iter().filter(|x| x.code == d.code).count();
+                    let before = a.report().diagnostics.iter().filter(|x| x.code == d.code).count();
+                    assert!(left < before, "{}: `{}` did not fix {}", c.name, f.title, d.code);
+                }
+            }
+        }
+        insta::assert_snapshot!(format!("fixes__{}", c.name), out);
+    }
+}

@@ -2,7 +2,7 @@
 //! diagnostics (never `Err`s): a wrong type is reported and the value is skipped.
 
 use crate::codes::Code;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Suggestion};
 use crate::source::{SourceFile, Span, Spanned};
 use crate::syntax::{Node, NodeKind};
 
@@ -111,9 +111,14 @@ impl Lower<'_> {
 
     /// Warn about a key nobody knows, suggesting the closest known one.
     pub fn unknown_key(&mut self, key: &Node, name: &str, known: &[&str], what: &str) {
+        // Not for a key merged in through `<<` (its span is the merge's).
+        let exact = crate::rules::name_span(self.file, key.span, name).is_some();
         let d = self.warning(Code::UnknownKey, key.span, format!("unknown key `{name}` in {what}; it is ignored"));
         if let Some(s) = suggest(name, known.iter().copied()) {
             d.help = Some(format!("did you mean `{s}`?"));
+            if exact {
+                d.suggestion = Some(Box::new(Suggestion { span: key.span, replacement: s.to_string() }));
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::lower::Lower;
 use crate::codes::Code;
+use crate::diagnostics::Suggestion;
 use crate::source::{Span, Spanned};
 use crate::syntax::{Node, NodeKind};
 
@@ -330,14 +331,21 @@ fn lower_build(node: &Node, lw: &mut Lower) -> Option<Build> {
                     "image" => b.image = lw.string(v, "build.image"),
                     "context" => b.context = lw.string(v, "build.context")?,
                     "path" => {
-                        lw.warning(Code::DeprecatedKey, k.span, "`build.path` is deprecated").help =
-                            Some("use `build.context`".into());
+                        let d = lw.warning(Code::DeprecatedKey, k.span, "`build.path` is deprecated");
+                        d.help = Some("use `build.context`".into());
+                        if node.get("context").is_none() {
+                            d.suggestion = Some(Box::new(Suggestion { span: k.span, replacement: "context".into() }));
+                        }
                         b.context = lw.string(v, "build.path")?;
                     }
                     "dockerfile" => b.dockerfile = lw.string(v, "build.dockerfile"),
                     "dockerfile_path" => {
-                        lw.warning(Code::DeprecatedKey, k.span, "`build.dockerfile_path` is deprecated").help =
-                            Some("use `build.dockerfile`".into());
+                        let d = lw.warning(Code::DeprecatedKey, k.span, "`build.dockerfile_path` is deprecated");
+                        d.help = Some("use `build.dockerfile`".into());
+                        if node.get("dockerfile").is_none() {
+                            d.suggestion =
+                                Some(Box::new(Suggestion { span: k.span, replacement: "dockerfile".into() }));
+                        }
                         b.dockerfile = lw.string(v, "build.dockerfile_path");
                     }
                     "args" => b.args = lw.key_values(v, "build.args"),

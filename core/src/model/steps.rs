@@ -3,6 +3,7 @@
 use super::lower::Lower;
 use super::services::Str;
 use crate::codes::Code;
+use crate::diagnostics::Suggestion;
 use crate::source::{Span, Spanned};
 use crate::syntax::{Node, NodeKind};
 
@@ -185,10 +186,14 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
         Some(other) => {
             let t = ty.as_ref().expect("type present");
             let d = lw.error(Code::UnknownStepType, t.span, format!("unknown step type `{other}`"));
-            d.help = Some(match super::lower::suggest(other, STEP_TYPES.iter().copied()) {
+            let suggestion = super::lower::suggest(other, STEP_TYPES.iter().copied());
+            d.help = Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("use one of: {}", STEP_TYPES.join(", ")),
             });
+            if let Some(s) = suggestion {
+                d.suggestion = Some(Box::new(Suggestion { span: t.span, replacement: s.to_string() }));
+            }
             StepKind::Run { command }
         }
     };

@@ -48,10 +48,9 @@ pub(super) fn image_name(file: &SourceFile, name: &Str) -> Option<Diagnostic> {
                 format!("`image_name: {text}` is not a valid repository name: {e}"),
             );
             return Some(match e.kind {
-                ImageRefErrorKind::Uppercase => d.with_help(format!(
-                    "Docker refuses upper case in repository names; use `{}`",
-                    lowercase_path(text)
-                )),
+                ImageRefErrorKind::Uppercase => d
+                    .with_help(format!("Docker refuses upper case in repository names; use `{}`", lowercase_path(text)))
+                    .with_suggestion(name.span, super::yaml_scalar(&lowercase_path(text))),
                 _ => d.with_help(
                     "a repository is `[host[:port]/]name[/name…]` in lowercase, e.g. `acme/app` or `quay.io/acme/app`",
                 ),
@@ -67,7 +66,8 @@ pub(super) fn image_name(file: &SourceFile, name: &Str) -> Option<Diagnostic> {
                 span_in(file, name.span, text, at..text.len()),
                 format!("`image_name: {text}` has a digest; a push creates a tag, it cannot write to a digest"),
             )
-            .with_help(format!("use `image_name: {repo}` and set the tag with `image_tag`")),
+            .with_help(format!("use `image_name: {repo}` and set the tag with `image_tag`"))
+            .with_suggestion(name.span, super::yaml_scalar(&repo)),
         );
     }
     let (Some(at), Some(tag)) = (r.tag_at, &r.tag) else { return None };
@@ -78,7 +78,8 @@ pub(super) fn image_name(file: &SourceFile, name: &Str) -> Option<Diagnostic> {
             span_in(file, name.span, text, at..text.len()),
             format!("`image_name: {text}` has a tag; the push step's tag comes from `image_tag`"),
         )
-        .with_help(format!("use `image_name: {repo}` and `image_tag: {tag}`")),
+        .with_help(format!("use `image_name: {repo}` and `image_tag: {tag}`"))
+        .with_suggestion(name.span, super::yaml_scalar(&repo)),
     )
 }
 

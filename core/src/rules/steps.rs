@@ -195,15 +195,18 @@ impl Ctx<'_> {
         } else {
             format!("run it through a shell, which expands variables: `command: sh -c '{text}'`")
         };
-        self.diags.push(
-            Diagnostic::warning(
-                Code::UnexpandedVariable,
-                self.file,
-                span_in(self.file, command.span, text, refs[0].start..refs[0].end),
-                format!("{listed}{more} {verb} passed to the program as written: commands run without a shell, so variables are not expanded"),
-            )
-            .with_help(help),
-        );
+        let mut d = Diagnostic::warning(
+            Code::UnexpandedVariable,
+            self.file,
+            span_in(self.file, command.span, text, refs[0].start..refs[0].end),
+            format!("{listed}{more} {verb} passed to the program as written: commands run without a shell, so variables are not expanded"),
+        )
+        .with_help(help);
+        // Only a scalar command can be rewritten in place (a list's span is the whole list).
+        if !text.contains('\'') && super::name_span(self.file, command.span, text).is_some() {
+            d = d.with_suggestion(command.span, super::yaml_scalar(&format!("sh -c '{text}'")));
+        }
+        self.diags.push(d);
     }
 
     fn require_service(&mut self, s: &Step, in_scope: &[Str]) {
