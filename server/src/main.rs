@@ -7,6 +7,7 @@ mod fsutil;
 mod gitinfo;
 mod http;
 mod keyfile;
+mod lsp;
 mod project;
 mod runs;
 mod signals;

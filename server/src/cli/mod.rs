@@ -45,6 +45,8 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
+    /// Serve the language services (diagnostics, completion, hover, rename…) to an editor over stdio.
+    Lsp(Box<commands::lsp::LspArgs>),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -94,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Load(a) => commands::steps::load(*a),
         Command::Cleanup(a) => commands::steps::cleanup(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Lsp(a) => commands::lsp::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 pub mod crypt;
 pub mod explain;
 pub mod generate;
+pub mod lsp;
 pub mod plan;
 pub mod serve;
 pub mod steps;
