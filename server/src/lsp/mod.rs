@@ -28,11 +28,12 @@ pub fn run(build_options: BuildOptions) -> Result<()> {
 
 /// The handshake, then the main loop; over any [`Connection`] (stdio, or memory in tests).
 pub fn serve(connection: Connection, build_options: BuildOptions) -> Result<()> {
-    let capabilities = serde_json::to_value(capabilities())?;
-    connection.initialize(serde_json::json!({
-        "capabilities": capabilities,
-        "serverInfo": { "name": "slipway", "version": env!("CARGO_PKG_VERSION") },
-    }))?;
+    let (id, _params) = connection.initialize_start()?;
+    let result = lsp::InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(lsp::ServerInfo { name: "slipway".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+    };
+    connection.initialize_finish(id, serde_json::to_value(result)?)?;
     server::main_loop(&connection, build_options)
 }
 
