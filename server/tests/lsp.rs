@@ -152,3 +152,64 @@ fn neovim_gets_diagnostics_completion_hover_definition_and_rename() {
     let lines: Vec<u64> = after.iter().map(|x| x["range"]["start"]["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, [10, 10, 11], "{after:?}");
 }
+
+/// Write `slipway schema WHICH` to `dir`; its path.
+fn schema_file(dir: &Path, which: &str) -> PathBuf {
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway")).args(["schema", which]).output().unwrap();
+    assert!(out.status.success());
+    let path = dir.join(format!("{which}.schema.json"));
+    std::fs::write(&path, out.stdout).unwrap();
+    path
+}
+
+/// check-jsonschema's verdict on `files`: Ok, or its report.
+fn check(schema: &Path, files: &[PathBuf]) -> Result<(), String> {
+    let out = Command::new(tool("SLIPWAY_TEST_CHECK_JSONSCHEMA"))
+        .arg("--schemafile")
+        .arg(schema)
+        .args(files)
+        .output()
+        .expect("run check-jsonschema");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Every example project, the fixtures' and the shared Codeship examples, passes the schemas
+/// (they validate without errors, so a schema error would be a false one); files with wrong
+/// shapes or unknown keys fail them.
+#[test]
+fn schemas_accept_the_examples_and_reject_invalid_files() {
+    let d = tempfile::tempdir().unwrap();
+    let services_schema = schema_file(d.path(), "services");
+    let steps_schema = schema_file(d.path(), "steps");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots = [manifest.join("../core/tests/fixtures/examples"), manifest.join("../../shared/examples")];
+    let (mut services, mut steps) = (Vec::new(), Vec::new());
+    for root in roots.iter().filter(|r| r.is_dir()) {
+        for project in std::fs::read_dir(root).unwrap() {
+            let project = project.unwrap().path();
+            let first = |names: &[&str]| names.iter().map(|n| project.join(n)).find(|p| p.is_file());
+            services.extend(first(&["codeship-services.yml", "docker-compose.yml"]));
+            steps.extend(first(&["codeship-steps.yml", "codeship-steps.json"]));
+        }
+    }
+    assert!(services.len() >= 20 && steps.len() >= 20, "{} {}", services.len(), steps.len());
+    assert!(services.iter().any(|p| p.ends_with("00.aggregate/codeship-services.yml")));
+    check(&services_schema, &services).unwrap();
+    check(&steps_schema, &steps).unwrap();
+
+    let invalid = manifest.join("tests/lsp/schema-invalid");
+    let mut rejected = 0;
+    for f in std::fs::read_dir(&invalid).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        let schema = if name.ends_with(".services.yml") { &services_schema } else { &steps_schema };
+        let report = check(schema, std::slice::from_ref(&f)).expect_err(&format!("{name} passed the schema"));
+        assert!(report.contains("Schema validation errors"), "{name}: {report}");
+        rejected += 1;
+    }
+    assert_eq!(rejected, 8);
+}

@@ -47,6 +47,8 @@ pub enum Command {
     Explain(commands::explain::ExplainArgs),
     /// Serve the language services (diagnostics, completion, hover, rename…) to an editor over stdio.
     Lsp(Box<commands::lsp::LspArgs>),
+    /// Print the JSON Schema of codeship-services.yml or codeship-steps.yml, for editors.
+    Schema(commands::schema::SchemaArgs),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -97,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Cleanup(a) => commands::steps::cleanup(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Lsp(a) => commands::lsp::run(*a),
+        Command::Schema(a) => commands::schema::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@ pub mod explain;
 pub mod generate;
 pub mod lsp;
 pub mod plan;
+pub mod schema;
 pub mod serve;
 pub mod steps;
 pub mod validate;
