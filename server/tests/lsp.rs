@@ -95,6 +95,8 @@ fn neovim_gets_diagnostics_completion_hover_definition_and_rename() {
     assert_eq!(sw102["severity"], 1);
     assert!(sw102["message"].as_str().unwrap().contains("did you mean `app`?"), "{sw102}");
 
+    assert_eq!(r["bad_params"]["err"]["code"], -32602, "{}", r["bad_params"]);
+
     let labels: Vec<&str> = r["completion"]["result"]["items"]
         .as_array()
         .expect("completion items")

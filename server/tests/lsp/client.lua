@@ -69,6 +69,9 @@ local ok, err = pcall(function()
   local steps, steps_uri = open("codeship-steps.yml")
   results.steps_uri = steps_uri
   results.opened = wait_diags(steps_uri)
+  -- Nonsense parameters get an error answer; everything after shows the server lived on.
+  results.bad_params = client.request_sync("textDocument/hover",
+    { textDocument = { uri = steps_uri }, position = "nonsense" }, 10000, steps)
 
   -- Incremental change: a new step typed at the end, then completion after `service: `.
   local n = vim.api.nvim_buf_line_count(steps)
