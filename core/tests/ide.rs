@@ -227,3 +227,139 @@ fn quick_fixes() {
         insta::assert_snapshot!(format!("fixes__{}", c.name), out);
     }
 }
+
+fn symbols(out: &mut String, a: &Analysis, file: FileId, symbols: &[slipway_core::ide::Symbol], depth: usize) {
+    for s in symbols {
+        let (from, to) = (at(a, file, s.span.start), at(a, file, s.span.end));
+        let _ = writeln!(
+            out,
+            "{}{:?} {}{} [{from}..{to}] selects {:?}{}",
+            "  ".repeat(depth),
+            s.kind,
+            s.name,
+            s.id.as_ref().map_or(String::new(), |i| format!(" #{i}")),
+            slice(a, file, s.selection),
+            s.detail.as_ref().map_or(String::new(), |d| format!(" — {d}")),
+        );
+        symbols_children(out, a, file, s, depth);
+    }
+}
+
+fn symbols_children(out: &mut String, a: &Analysis, file: FileId, s: &slipway_core::ide::Symbol, depth: usize) {
+    symbols(out, a, file, &s.children, depth + 1);
+}
+
+/// Outline cases need no cursor: both files' outlines are snapshotted.
+#[test]
+fn outline() {
+    for c in cases("outline") {
+        let a = &c.analysis;
+        let mut out = String::new();
+        for file in [FileId::Services, FileId::Steps] {
+            let _ = writeln!(out, "-- {}", file_name(file));
+            symbols(&mut out, a, file, &a.outline(file), 0);
+        }
+        insta::assert_snapshot!(format!("outline__{}", c.name), out);
+    }
+}
+
+/// Every query at every offset of every fixture (and of text with multi-byte characters,
+/// tabs, CRLF and half-typed lines) answers without panicking, inside the text's bounds.
+#[test]
+fn every_offset_is_safe() {
+    let odd = [
+        "é:\r\n  build:\r\n    args:\r\n      X: \"{{ .Tïme.\"\n  depends_on: [ü, \n",
+        "- name: ✓\n  type: push\n  image_tag: {{ .Branch\n\t- service: \"ap\n  services: [\n- - x: y\n  on_fail:\n    - comm",
+        "services:\n  app:\n    links: [\"db:\n  db:\n    image: |\n      {{ x }}\n",
+        "",
+        "-",
+        ":",
+        "- \"a\": b\n  'c': [d, {e: f}]\n  g: &anchor\n    h: *anchor\n  <<: *anchor\n",
+    ];
+    let mut all: Vec<(String, String)> = Vec::new();
+    for service in ["completion", "hover", "definition", "references", "fixes", "outline"] {
+        // The aggregate is large and plain; its every offset would only slow the test.
+        for c in cases(service).into_iter().filter(|c| c.name != "aggregate") {
+            all.push((c.analysis.file(FileId::Services).text.clone(), c.analysis.file(FileId::Steps).text.clone()));
+        }
+    }
+    for t in odd {
+        all.push((t.to_string(), t.to_string()));
+    }
+    for (sv, st) in all {
+        let a = Analysis::new(SourceFile::new(SERVICES, sv), SourceFile::new(STEPS, st), options());
+        for file in [FileId::Services, FileId::Steps] {
+            let len = a.file(file).text.len() as u32;
+            for offset in 0..=len + 2 {
+                let c = a.completions(file, offset);
+                assert!(c.span.start <= c.span.end && c.span.end <= len, "{file:?} {offset}: {c:?}");
+                if let Some(h) = a.hover(file, offset) {
+                    assert!(h.span.end <= len);
+                }
+                for l in a.references(file, offset, true).iter().chain(a.definition(file, offset).as_ref()) {
+                    assert!(l.span.end <= a.file(l.file).text.len() as u32);
+                }
+                for f in a.quick_fixes(file, Span::at(offset)) {
+                    for e in &f.edits {
+                        let text = &a.file(e.file).text;
+                        assert!(
+                            text.is_char_boundary(e.span.start as usize) && text.is_char_boundary(e.span.end as usize)
+                        );
+                    }
+                }
+            }
+            let _ = a.outline(file);
+        }
+    }
+}
+
+/// Every "did you mean …?" comes with the edit that applies it, and that edit is a quick fix.
+#[test]
+fn every_did_you_mean_has_a_fix() {
+    let services = "\
+app:
+  imgae: ruby
+  build:
+    contxt: .
+    args:
+      REV: \"{{ .ComitID }}\"
+  depends_on: [dbb]
+  links:
+    - \"dbb:database\"
+  volumes_from: [dta]
+  dockercfg_service: gne
+db:
+  image: postgres
+data:
+  image: busybox
+gen:
+  image: acme/gen
+";
+    let steps = "\
+- name: test
+  servce: app
+  service: ap
+  command: ./test.sh
+- type: paralel
+  services: [app, dv]
+  steps:
+    - command: ./x
+- type: push
+  service: app
+  dockercfg_service: gen
+  image_name: acme/app
+  image_tag: \"{{ .Brnch }}-{{ .Time.Fromat \\\"2006\\\" }}\"
+";
+    let a = Analysis::new(SourceFile::new(SERVICES, services), SourceFile::new(STEPS, steps), options());
+    let mut checked = 0;
+    for (i, d) in a.report().diagnostics.iter().enumerate() {
+        if !d.help.as_deref().is_some_and(|h| h.starts_with("did you mean")) {
+            continue;
+        }
+        checked += 1;
+        let s = d.suggestion.as_ref().unwrap_or_else(|| panic!("no suggestion: {d:?}"));
+        let fixes = a.fixes_for(i);
+        assert!(fixes.iter().any(|f| f.edits.iter().any(|e| e.span == s.span && e.new_text == s.replacement)), "{d:?}");
+    }
+    assert_eq!(checked, 13, "suggestions: {:#?}", a.report().diagnostics);
+}

@@ -1,7 +1,7 @@
 //! Completion: keys valid at the position, service names where a service is expected, step
 //! types, and inside `{{ }}` of templates the build variables and functions.
 
-use super::context::{At, Place, Seg, context, place, value_place};
+use super::context::{At, Lines, Place, Seg, context, place, value_place};
 use super::docs::{self, GROUP, KEYS, KeyScope, PUSH, RUN};
 use super::{Analysis, CompletionItem, CompletionKind, Completions, FileId, scan};
 use crate::source::Span;
@@ -25,9 +25,16 @@ pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completion
                 Place::Build => keys(KeyScope::Build, RUN | PUSH | GROUP, &cx.siblings, with_colon),
                 Place::Step => keys(KeyScope::Step, step_types(&cx.siblings), &cx.siblings, with_colon),
                 Place::ServiceItem(k) if SERVICE_LISTS.contains(&k.as_str()) => {
+                    let listed = listed_items(text, offset);
                     services(a, own_service(&cx.path).as_deref())
+                        .into_iter()
+                        .filter(|i| !listed.contains(&i.label))
+                        .collect()
                 }
-                Place::StepItem(k) if k == "services" => services(a, None),
+                Place::StepItem(k) if k == "services" => {
+                    let listed = listed_items(text, offset);
+                    services(a, None).into_iter().filter(|i| !listed.contains(&i.label)).collect()
+                }
                 Place::BuildArg if with_colon => {
                     return template(text, span.start, offset).unwrap_or(none);
                 }
@@ -40,6 +47,16 @@ pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completion
             if matches!(&vp, Place::BuildArg) || vp == Place::StepValue("image_tag".into()) {
                 return template(text, value.start, offset).unwrap_or(none);
             }
+            // A flow list's other elements are not offered again.
+            let listed: Vec<String> = if *flow_list {
+                text[value.start as usize..value.end as usize]
+                    .split([',', '[', ']'])
+                    .map(super::context::plain)
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let items = match &vp {
                 Place::ServiceValue(k)
                     if (*flow_list && SERVICE_LISTS.contains(&k.as_str())) || k == "dockercfg_service" =>
@@ -55,6 +72,8 @@ pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completion
                     .collect(),
                 _ => Vec::new(),
             };
+            let typed = &text[token.start as usize..token.end as usize];
+            let items = items.into_iter().filter(|i| i.label == typed || !listed.contains(&i.label)).collect();
             Completions { span: *token, items }
         }
     }
@@ -183,4 +202,34 @@ fn template(text: &str, from: u32, offset: u32) -> Option<Completions> {
         item(&label, CompletionKind::Variable, Some("build variable"), Some(doc), &label)
     }));
     Some(Completions { span, items })
+}
+
+/// The other items of the block list the line at `offset` is an item of (`- db`).
+fn listed_items(text: &str, offset: u32) -> Vec<String> {
+    let lines = Lines::new(text);
+    let n = lines.line_of(offset);
+    let Some(&col) = lines.parse(n).items.first() else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut take = |j: usize| -> bool {
+        let line = lines.parse(j);
+        if line.blank {
+            return true;
+        }
+        if line.first_col() != col || line.key.is_some() {
+            return false;
+        }
+        out.push(super::context::plain(&lines.text(j)[line.value.clone()]));
+        true
+    };
+    for j in (0..n).rev() {
+        if !take(j) {
+            break;
+        }
+    }
+    for j in n + 1..lines.len() {
+        if !take(j) {
+            break;
+        }
+    }
+    out
 }

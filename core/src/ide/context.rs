@@ -206,8 +206,12 @@ pub(crate) fn context(text: &str, offset: u32) -> Context {
     // Siblings only exist above when this line does not start the mapping itself.
     let mut collect_above = own_items.is_empty();
     let mut threshold = own_items.first().copied().unwrap_or(content_col);
+    // YAML lets a list sit at its key's own column (`steps:` then `- …` under the `s`).
+    let mut threshold_is_item = !own_items.is_empty();
     let mut at = at;
     let mut i = n;
+    // Column 0 is the root: no Codeship file nests a list at column 0 under a key, so an
+    // item there ends the walk (instead of reading every line above it).
     while threshold > 0 && i > 0 {
         i -= 1;
         let line = lines.parse(i);
@@ -215,7 +219,11 @@ pub(crate) fn context(text: &str, offset: u32) -> Context {
             continue;
         }
         let t = lines.text(i);
-        if line.first_col() >= threshold {
+        let indentless_parent = threshold_is_item
+            && line.items.is_empty()
+            && line.key.as_ref().is_some_and(|(c, _, _)| *c == threshold)
+            && opens_block(&line, t);
+        if line.first_col() >= threshold && !indentless_parent {
             if collect_above
                 && line.items.is_empty()
                 && line.content == content_col
@@ -233,7 +241,7 @@ pub(crate) fn context(text: &str, offset: u32) -> Context {
             }
         }
         if let Some((kcol, k, _)) = &line.key {
-            if *kcol < threshold {
+            if *kcol < threshold || indentless_parent {
                 if is_block_scalar(&line, t) || !opens_block(&line, t) {
                     at = At::Nothing;
                 }
@@ -246,6 +254,7 @@ pub(crate) fn context(text: &str, offset: u32) -> Context {
         }
         collect_above = false;
         threshold = line.first_col();
+        threshold_is_item = !line.items.is_empty();
         path.splice(0..0, segs);
     }
     // Siblings below: until the mapping ends.
@@ -349,6 +358,18 @@ mod tests {
         let mut sib: Vec<_> = c.siblings.iter().map(|(k, v)| format!("{k}={v}")).collect();
         sib.sort();
         assert_eq!(sib, ["name=a", "type=push"]);
+    }
+
+    /// `steps:` with its items at the key's own column.
+    #[test]
+    fn indentless_lists() {
+        let (c, _) = ctx("- type: serial\n  steps:\n  - service: app\n    comm‸\n  - service: db\n");
+        assert_eq!(keys(&c.path), ["-", "steps", "-"]);
+        let mut sib: Vec<_> = c.siblings.iter().map(|(k, _)| k.clone()).collect();
+        sib.sort();
+        assert_eq!(sib, ["service"]);
+        let (c, _) = ctx("app:\n  links:\n  - db\n  - ‸\n");
+        assert_eq!(keys(&c.path), ["app", "links", "-"]);
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
         Code::IgnoredKey | Code::UnsupportedKey => {
             out.extend(remove_key(a, file, d).map(|e| fix("Remove the key".into(), vec![e])))
         }
+        Code::PushWithoutImageName => {
+            out.extend(add_image_name(a, d).map(|(name, e)| fix(format!("Add `image_name: {name}`"), vec![e])))
+        }
         Code::WrongType | Code::YamlSyntax => {
             out.extend(quote_value(a, file, d).map(|e| fix("Quote the value".into(), vec![e])))
         }
@@ -98,16 +101,29 @@ fn key_col_of(a: &Analysis, offset: u32) -> Option<usize> {
     line.key.map(|(col, _, _)| col)
 }
 
+/// A push step without `image_name`: the image its service builds, when that is named.
+fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
+    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
+    let p = outline::find(&pairs, &|s| s.span == d.span)?;
+    let service = p.planned.first()?.service.as_deref()?;
+    let image = a.checked().services.get(service)?.build.as_ref()?.image.as_ref()?.value.clone();
+    let indent = " ".repeat(key_col_of(a, d.span.start)?);
+    let value = crate::rules::yaml_scalar(&image);
+    Some((image, insert_line_after(a, FileId::Steps, d.span.start, format!("{indent}image_name: {value}"))))
+}
+
 /// A push step at `range` without `image_tag`: add one after `image_name`.
 fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
     let text = &a.file(FileId::Steps).text;
     let lines = Lines::new(text);
     let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
     let holds = |s: &crate::model::Step| {
+        if !matches!(s.kind, StepKind::Push { image_tag: None, .. }) || s.span.start > range.start {
+            return false;
+        }
         let n = lines.line_of(s.span.start);
         let col = (s.span.start - lines.parse(n).start) as usize;
-        let end = block_end(&lines, n, col);
-        matches!(s.kind, StepKind::Push { image_tag: None, .. }) && s.span.start <= range.start && range.start <= end
+        range.start <= block_end(&lines, n, col)
     };
     let step = innermost(&pairs, &holds)?;
     let StepKind::Push { image_name, .. } = &step.kind else { return None };
@@ -145,12 +161,29 @@ fn remove_key(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
     if line.start + range.start as u32 != d.span.start || !line.items.is_empty() {
         return None;
     }
-    let end = block_end(&lines, n, col + 1);
+    let end = entry_end(&lines, n, col);
     let end = if (end as usize) < text.len() { end + 1 } else { end };
     // At the end of the file, take the newline before instead.
     let start =
         if end as usize == text.len() && !text.ends_with('\n') && line.start > 0 { line.start - 1 } else { line.start };
     Some(TextEdit { file, span: Span::new(start, end), new_text: String::new() })
+}
+
+/// The end of the entry whose key is on line `n` at `col`: its value's lines are further
+/// right, or list items at the key's own column.
+fn entry_end(lines: &Lines, n: usize, col: usize) -> u32 {
+    let mut last = n;
+    for j in n + 1..lines.len() {
+        let line = lines.parse(j);
+        if line.blank {
+            continue;
+        }
+        if line.first_col() < col || (line.first_col() == col && line.items.is_empty()) {
+            break;
+        }
+        last = j;
+    }
+    lines.parse(last).start + lines.text(last).len() as u32
 }
 
 /// `image_tag: {{ .Branch }}` is a YAML map (or a syntax error); so is `command: a: b`.

@@ -12,6 +12,24 @@
 //!
 //! Every result is plain data with `Serialize`, so the browser can hand it to JavaScript as
 //! JSON.
+//!
+//! ```
+//! use slipway_core::SourceFile;
+//! use slipway_core::ide::{Analysis, FileId, Position};
+//! use slipway_core::plan::PlanOptions;
+//!
+//! let services = SourceFile::new("codeship-services.yml", "app:\n  image: ruby\n");
+//! let steps = SourceFile::new("codeship-steps.yml", "- name: tëst\n  service: a\n");
+//! let a = Analysis::new(services, steps, PlanOptions::default());
+//! let ix = a.line_index(FileId::Steps);
+//! // CodeMirror: a UTF-16 offset into the document (after `a`; `ë` is 2 bytes, 1 unit).
+//! let at = ix.from_utf16(25);
+//! let c = a.completions(FileId::Steps, at);
+//! assert_eq!(c.items[0].label, "app");
+//! // The range to replace, back in CodeMirror's units; LSP wants line and character.
+//! assert_eq!((ix.utf16(c.span.start), ix.utf16(c.span.end)), (24, 25));
+//! assert_eq!(ix.position(c.span.start), Position { line: 1, character: 11 });
+//! ```
 
 mod completion;
 mod context;
@@ -159,8 +177,10 @@ pub struct Symbol {
     pub children: Vec<Symbol>,
 }
 
-/// Both files, checked, with what editors ask about them. Build one per edit (it is cheap
-/// next to typing; see docs/perf.md) and query it with a file and a byte offset.
+/// Both files, checked, with what editors ask about them. Build one per edit and query it
+/// with a file and a byte offset. Building costs what `check` costs (the queries are far
+/// cheaper; `examples/ide_latency.rs` measures both), so an editor that already checks on
+/// each edit should build this instead and read [`Analysis::report`].
 pub struct Analysis {
     services: SourceFile,
     steps: SourceFile,
@@ -224,34 +244,45 @@ impl Analysis {
     /// What may be typed at `offset`: keys valid there, service names, step types, and
     /// inside `{{ }}` of templates the build variables and template functions.
     pub fn completions(&self, file: FileId, offset: u32) -> Completions {
-        completion::completions(self, file, offset)
+        completion::completions(self, file, self.snap(file, offset))
     }
 
     /// Documentation of the key, value or diagnostic at `offset`.
     pub fn hover(&self, file: FileId, offset: u32) -> Option<Hover> {
-        hover::hover(self, file, offset)
+        hover::hover(self, file, self.snap(file, offset))
     }
 
     /// Where the service named at `offset` is defined.
     pub fn definition(&self, file: FileId, offset: u32) -> Option<Location> {
-        navigation::definition(self, file, offset)
+        navigation::definition(self, file, self.snap(file, offset))
     }
 
     /// Every use of the service named (or defined) at `offset`, in both files, in file and
     /// position order; its definition first when `include_definition`.
     pub fn references(&self, file: FileId, offset: u32, include_definition: bool) -> Vec<Location> {
-        navigation::references(self, file, offset, include_definition)
+        navigation::references(self, file, self.snap(file, offset), include_definition)
     }
 
     /// Fixes for the diagnostics that overlap `range` in `file`, then edits offered for the
     /// position itself (e.g. adding `image_tag` to a push step).
     pub fn quick_fixes(&self, file: FileId, range: Span) -> Vec<QuickFix> {
+        let range = Span::new(self.snap(file, range.start), self.snap(file, range.end.max(range.start)));
         fixes::quick_fixes(self, file, range)
     }
 
     /// Fixes for one diagnostic of [`Analysis::report`], by its index there.
     pub fn fixes_for(&self, diagnostic: usize) -> Vec<QuickFix> {
         fixes::fixes_for(self, diagnostic)
+    }
+
+    /// An offset from outside, clamped to the text and moved back to a character boundary.
+    fn snap(&self, file: FileId, offset: u32) -> u32 {
+        let text = &self.file(file).text;
+        let mut o = (offset as usize).min(text.len());
+        while !text.is_char_boundary(o) {
+            o -= 1;
+        }
+        o as u32
     }
 
     /// The services (services file) or the step tree (steps file).

@@ -1,6 +1,6 @@
 //! Go to definition and find references, for service names across both files.
 
-use super::context::{At, Place, context, place, value_place};
+use super::context::{At, Lines, Place, context, place, value_place};
 use super::scan::{self, ServiceDef};
 use super::{Analysis, FileId, Location};
 use crate::source::Span;
@@ -29,6 +29,9 @@ pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String
         },
         At::Nothing => return None,
     };
+    if !(span.start <= offset && offset <= span.end) {
+        return None;
+    }
     let raw = text.get(span.start as usize..span.end as usize)?;
     let mut name = super::context::plain(raw);
     let mut span = if name.len() < raw.trim().len() { Span::new(span.start + 1, span.end - 1) } else { span };
@@ -37,7 +40,7 @@ pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String
         span.end = span.start + svc.len() as u32;
         name = svc.to_string();
     }
-    (!name.is_empty() && span.start <= offset && offset <= span.end).then_some((name, span, is_definition))
+    (!name.is_empty()).then_some((name, span, is_definition))
 }
 
 pub(crate) fn definition(a: &Analysis, file: FileId, offset: u32) -> Option<Location> {
@@ -52,6 +55,13 @@ pub(crate) fn definition(a: &Analysis, file: FileId, offset: u32) -> Option<Loca
 pub(crate) fn references(a: &Analysis, file: FileId, offset: u32, include_definition: bool) -> Vec<Location> {
     let Some((name, _, _)) = name_at(a, file, offset) else { return Vec::new() };
     let mut out: Vec<Location> = uses(a).into_iter().filter(|(n, _)| *n == name).map(|(_, l)| l).collect();
+    // A file that does not parse (a line being typed) is read from its text instead.
+    for f in [FileId::Services, FileId::Steps] {
+        if scan::broken(a, f) {
+            out.retain(|l| l.file != f);
+            out.extend(uses_in_text(a, f).into_iter().filter(|(n, _)| *n == name).map(|(_, l)| l));
+        }
+    }
     out.sort();
     if include_definition && let Some(def) = scan::find(&scan::services(a), &name) {
         out.insert(0, Location { file: FileId::Services, span: def.span });
@@ -93,4 +103,69 @@ pub(crate) fn uses(a: &Analysis) -> Vec<(String, Location)> {
     }
     walk(&a.checked().steps.steps, &mut push);
     out
+}
+
+/// Service references found line by line: each `key: value` of a service key, each element
+/// of its flow list, and each list item whose context is a service list.
+fn uses_in_text(a: &Analysis, file: FileId) -> Vec<(String, Location)> {
+    let text = &a.file(file).text;
+    let lines = Lines::new(text);
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        let line = lines.parse(i);
+        if line.blank || line.value.is_empty() {
+            continue;
+        }
+        match &line.key {
+            Some((_, k, _)) if !SERVICE_VALUE_KEYS.contains(&k.as_str()) => continue,
+            None if line.items.is_empty() => continue,
+            _ => {}
+        }
+        let value = &lines.text(i)[line.value.clone()];
+        let mut starts = vec![line.value.start];
+        if value.starts_with('[') {
+            starts = value.match_indices(['[', ',']).map(|(j, _)| line.value.start + j + 1).collect();
+        }
+        for s in starts {
+            let at = lines.text(i)[s..].len() - lines.text(i)[s..].trim_start().len();
+            let offset = line.start + (s + at) as u32;
+            if let Some((name, span, false)) = name_at(a, file, offset) {
+                out.push((name, Location { file, span }));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    /// Reading references from the text finds what the model finds, on files that parse.
+    #[test]
+    fn text_and_model_agree() {
+        let (services, steps) = crate::synth::large_project(60);
+        let projects = [
+            (
+                include_str!("../../tests/fixtures/examples/00.aggregate/codeship-services.yml").to_string(),
+                include_str!("../../tests/fixtures/examples/00.aggregate/codeship-steps.yml").to_string(),
+            ),
+            (services, steps),
+        ];
+        for (sv, st) in projects {
+            let a = Analysis::new(
+                SourceFile::new("s.yml", sv),
+                SourceFile::new("t.yml", st),
+                crate::plan::PlanOptions::default(),
+            );
+            let mut model = uses(&a);
+            let mut text: Vec<_> =
+                [FileId::Services, FileId::Steps].into_iter().flat_map(|f| uses_in_text(&a, f)).collect();
+            model.sort_by_key(|(_, l)| *l);
+            text.sort_by_key(|(_, l)| *l);
+            assert!(!model.is_empty());
+            assert_eq!(text, model);
+        }
+    }
 }

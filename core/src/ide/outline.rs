@@ -119,7 +119,14 @@ fn step_symbol(a: &Analysis, lines: &Lines, p: &Paired) -> Symbol {
         _ => SymbolKind::Parallel,
     };
     let name = first.map(|f| f.name.clone()).or_else(|| s.name.as_ref().map(|n| n.value.clone())).unwrap_or_default();
-    let selection = s.name.as_ref().map_or(Span::at(s.span.start), |n| n.span);
+    // The name, or else the step's first key.
+    let first_key = || {
+        let line = lines.parse(n);
+        line.key.map_or(Span::at(s.span.start), |(_, _, r)| {
+            Span::new(line.start + r.start as u32, line.start + r.end as u32)
+        })
+    };
+    let selection = s.name.as_ref().map_or_else(first_key, |n| n.span);
     Symbol {
         name,
         kind,
