@@ -19,6 +19,7 @@ pub mod model;
 pub mod plan;
 mod rules;
 pub mod run_state;
+pub mod schema;
 pub mod template;
 
 pub use check::{Checked, check};

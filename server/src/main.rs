@@ -15,6 +15,7 @@ mod gitinfo;
 mod http;
 mod keyfile;
 mod logging;
+mod lsp;
 mod names;
 mod project;
 mod run_log;

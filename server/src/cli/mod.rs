@@ -49,6 +49,10 @@ pub enum Command {
     Rekey(Box<commands::rekey::RekeyArgs>),
     /// Write a GitHub Actions workflow or a GitLab CI file that runs (or translates) the steps.
     Export(Box<commands::export::ExportArgs>),
+    /// Serve the language services (diagnostics, completion, hover, rename…) to an editor over stdio.
+    Lsp(Box<commands::lsp::LspArgs>),
+    /// Print the JSON Schema of codeship-services.yml or codeship-steps.yml, for editors.
+    Schema(commands::schema::SchemaArgs),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -106,6 +110,8 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => commands::serve::run(a),
         Command::Rekey(a) => commands::rekey::run(*a),
         Command::Export(a) => commands::export::run(*a),
+        Command::Lsp(a) => commands::lsp::run(*a),
+        Command::Schema(a) => commands::schema::run(a),
     };
     match result {
         Ok(code) => code,
