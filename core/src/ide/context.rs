@@ -135,6 +135,13 @@ fn comment_start(text: &str, from: usize) -> usize {
     bytes.len()
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many times [`Lines::new`] ran on this thread: a query that rebuilds the lines per
+    /// candidate is quadratic, and the tests count instead of timing.
+    pub(crate) static LINES_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The lines of a text with their byte starts.
 pub(crate) struct Lines<'a> {
     text: &'a str,
@@ -143,6 +150,8 @@ pub(crate) struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Lines<'a> {
+        #[cfg(test)]
+        LINES_BUILT.with(|n| n.set(n.get() + 1));
         let mut starts = vec![0];
         starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
         Lines { text, starts }
@@ -177,8 +186,14 @@ fn is_block_scalar(line: &Line, text: &str) -> bool {
 
 /// The context of byte `offset` in `text`.
 pub(crate) fn context(text: &str, offset: u32) -> Context {
+    context_at(&Lines::new(text), offset)
+}
+
+/// The context of byte `offset`, over lines already split (a query asking about many
+/// offsets of one text splits it once).
+pub(crate) fn context_at(lines: &Lines, offset: u32) -> Context {
+    let text = lines.text;
     let offset = offset.min(text.len() as u32);
-    let lines = Lines::new(text);
     let n = lines.line_of(offset);
     let cur_text = lines.text(n);
     let cur = lines.parse(n);

@@ -1,6 +1,6 @@
 //! Go to definition and find references, for service names across both files.
 
-use super::context::{At, Lines, Place, context, place, value_place};
+use super::context::{At, Lines, Place, context_at, place, value_place};
 use super::scan::{self, ServiceDef};
 use super::{Analysis, FileId, Location};
 use crate::source::Span;
@@ -12,8 +12,13 @@ const SERVICE_VALUE_KEYS: &[&str] =
 /// The service name at `offset`: a reference to one, or a definition (the top-level key).
 /// Returns the name and its span; works from the text alone.
 pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
+    name_in(a, file, &Lines::new(&a.file(file).text), offset)
+}
+
+/// [`name_at`] over the file's lines split once (for a query asking at many offsets).
+fn name_in(a: &Analysis, file: FileId, lines: &Lines, offset: u32) -> Option<(String, Span, bool)> {
     let text = &a.file(file).text;
-    let cx = context(text, offset);
+    let cx = context_at(lines, offset);
     let (span, is_definition) = match &cx.at {
         At::Key { span } => match place(file, &cx.path) {
             Place::ServicesTop => (*span, true),
@@ -129,7 +134,7 @@ fn uses_in_text(a: &Analysis, file: FileId) -> Vec<(String, Location)> {
         for s in starts {
             let at = lines.text(i)[s..].len() - lines.text(i)[s..].trim_start().len();
             let offset = line.start + (s + at) as u32;
-            if let Some((name, span, false)) = name_at(a, file, offset) {
+            if let Some((name, span, false)) = name_in(a, file, &lines, offset) {
                 out.push((name, Location { file, span }));
             }
         }
@@ -167,5 +172,25 @@ mod tests {
             assert!(!model.is_empty());
             assert_eq!(text, model);
         }
+    }
+
+    /// References in a file that does not parse split its lines once, not once per
+    /// candidate line (that was quadratic: 94 s at 5,000 steps).
+    #[test]
+    fn broken_file_references_split_lines_once() {
+        let (services, steps) = crate::synth::large_project(200);
+        let steps = format!("{steps}- service: [\n");
+        let at = steps.find("service: ").unwrap() as u32 + 9;
+        let a = Analysis::new(
+            SourceFile::new("s.yml", services),
+            SourceFile::new("t.yml", steps),
+            crate::plan::PlanOptions::default(),
+        );
+        assert!(scan::broken(&a, FileId::Steps));
+        let before = super::super::context::LINES_BUILT.with(|n| n.get());
+        let refs = references(&a, FileId::Steps, at, true);
+        let built = super::super::context::LINES_BUILT.with(|n| n.get()) - before;
+        assert!(refs.len() > 2, "{refs:?}");
+        assert!(built <= 4, "split the lines {built} times");
     }
 }
