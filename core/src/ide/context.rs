@@ -159,6 +159,10 @@ impl<'a> Lines<'a> {
     pub fn len(&self) -> usize {
         self.starts.len()
     }
+    /// The byte offset where line `i` starts.
+    pub fn start(&self, i: usize) -> u32 {
+        self.starts[i]
+    }
     pub fn line_of(&self, offset: u32) -> usize {
         self.starts.partition_point(|&s| s <= offset) - 1
     }
