@@ -93,7 +93,7 @@ fn item(label: &str, kind: CompletionKind, detail: Option<&str>, doc: Option<&st
 fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], with_colon: bool) -> Vec<CompletionItem> {
     KEYS.iter()
         .filter(|d| d.scope == scope && !d.hidden && d.types & types != 0)
-        .filter(|d| !siblings.iter().any(|(k, _)| k == d.key))
+        .filter(|d| !siblings.iter().any(|(k, _)| k == d.key || exclusive(k, d.key)))
         .map(|d| {
             let insert = if with_colon { format!("{}: ", d.key) } else { d.key.to_string() };
             item(d.key, CompletionKind::Key, Some(d.shape), Some(d.doc), &insert)
@@ -101,13 +101,20 @@ fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], with_colon: b
         .collect()
 }
 
-/// Which step keys apply, from the mapping's `type:` (all of them while it has none).
+/// Keys that cannot stand together in one mapping: a step names one `service` or a group
+/// runs over `services`.
+fn exclusive(present: &str, key: &str) -> bool {
+    matches!((present, key), ("service", "services") | ("services", "service"))
+}
+
+/// Which step keys apply, from the mapping's `type:`. A step without one is a run step (as
+/// the model reads it); a `type:` being typed (not a type yet) may become any.
 pub(crate) fn step_types(siblings: &[(String, String)]) -> u8 {
     match siblings.iter().find(|(k, _)| k == "type").map(|(_, v)| v.as_str()) {
-        Some("run") => RUN,
+        None | Some("run") => RUN,
         Some("push") => PUSH,
         Some("serial" | "parallel" | "manual" | "matrix") => GROUP,
-        _ => RUN | PUSH | GROUP,
+        Some(_) => RUN | PUSH | GROUP,
     }
 }
 
