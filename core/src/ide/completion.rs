@@ -127,8 +127,10 @@ fn own_service(path: &[Seg]) -> Option<String> {
             Seg::Item => None,
         })
         .collect();
+    // A top-level `services:` wraps the services (as `place` reads it), at any depth below.
     match keys.as_slice() {
-        ["services", name, _, ..] => Some(name.to_string()),
+        ["services"] => None,
+        ["services", name, ..] => Some(name.to_string()),
         [name, ..] => Some(name.to_string()),
         _ => None,
     }
