@@ -1,7 +1,7 @@
 //! Completion: keys valid at the position, service names where a service is expected, step
 //! types, and inside `{{ }}` of templates the build variables and functions.
 
-use super::context::{At, Lines, Place, Seg, context, place, value_place};
+use super::context::{At, Lines, Place, Seg, context_at, place, value_place};
 use super::docs::{self, GROUP, KEYS, KeyScope, PUSH, RUN};
 use super::{Analysis, CompletionItem, CompletionKind, Completions, FileId, scan};
 use crate::source::Span;
@@ -12,7 +12,8 @@ const SERVICE_LISTS: &[&str] = &["links", "depends_on", "volumes_from"];
 pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completions {
     let text = &a.file(file).text;
     let offset = offset.min(text.len() as u32);
-    let cx = context(text, offset);
+    let lines = a.lines(file);
+    let cx = context_at(&lines, offset);
     let none = Completions { span: Span::at(offset), items: Vec::new() };
     match &cx.at {
         At::Nothing => none,
@@ -25,14 +26,14 @@ pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completion
                 Place::Build => keys(KeyScope::Build, RUN | PUSH | GROUP, &cx.siblings, with_colon),
                 Place::Step => keys(KeyScope::Step, step_types(&cx.siblings), &cx.siblings, with_colon),
                 Place::ServiceItem(k) if SERVICE_LISTS.contains(&k.as_str()) => {
-                    let listed = listed_items(text, offset);
+                    let listed = listed_items(&lines, offset);
                     services(a, own_service(&cx.path).as_deref())
                         .into_iter()
                         .filter(|i| !listed.contains(&i.label))
                         .collect()
                 }
                 Place::StepItem(k) if k == "services" => {
-                    let listed = listed_items(text, offset);
+                    let listed = listed_items(&lines, offset);
                     services(a, None).into_iter().filter(|i| !listed.contains(&i.label)).collect()
                 }
                 Place::BuildArg if with_colon => {
@@ -214,8 +215,7 @@ fn template(text: &str, from: u32, offset: u32) -> Option<Completions> {
 }
 
 /// The other items of the block list the line at `offset` is an item of (`- db`).
-fn listed_items(text: &str, offset: u32) -> Vec<String> {
-    let lines = Lines::new(text);
+fn listed_items(lines: &Lines, offset: u32) -> Vec<String> {
     let n = lines.line_of(offset);
     let Some(&col) = lines.parse(n).items.first() else { return Vec::new() };
     let mut out = Vec::new();

@@ -135,26 +135,28 @@ fn comment_start(text: &str, from: usize) -> usize {
     bytes.len()
 }
 
-#[cfg(test)]
-thread_local! {
-    /// How many times [`Lines::new`] ran on this thread: a query that rebuilds the lines per
-    /// candidate is quadratic, and the tests count instead of timing.
-    pub(crate) static LINES_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+/// The byte offset of each line's start.
+pub(crate) fn line_starts(text: &str) -> Vec<u32> {
+    super::work::count(&super::work::LINES);
+    let mut starts = vec![0];
+    starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
+    starts
 }
 
-/// The lines of a text with their byte starts.
+/// The lines of a text with their byte starts (split here, or kept by the analysis).
 pub(crate) struct Lines<'a> {
     text: &'a str,
-    starts: Vec<u32>,
+    starts: std::borrow::Cow<'a, [u32]>,
 }
 
 impl<'a> Lines<'a> {
+    #[cfg(test)]
     pub fn new(text: &'a str) -> Lines<'a> {
-        #[cfg(test)]
-        LINES_BUILT.with(|n| n.set(n.get() + 1));
-        let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
-        Lines { text, starts }
+        Lines { text, starts: line_starts(text).into() }
+    }
+    /// Over `starts` already computed by [`line_starts`] for `text`.
+    pub fn with_starts(text: &'a str, starts: &'a [u32]) -> Lines<'a> {
+        Lines { text, starts: starts.into() }
     }
     pub fn len(&self) -> usize {
         self.starts.len()
@@ -189,6 +191,7 @@ fn is_block_scalar(line: &Line, text: &str) -> bool {
 }
 
 /// The context of byte `offset` in `text`.
+#[cfg(test)]
 pub(crate) fn context(text: &str, offset: u32) -> Context {
     context_at(&Lines::new(text), offset)
 }
@@ -196,6 +199,7 @@ pub(crate) fn context(text: &str, offset: u32) -> Context {
 /// The context of byte `offset`, over lines already split (a query asking about many
 /// offsets of one text splits it once).
 pub(crate) fn context_at(lines: &Lines, offset: u32) -> Context {
+    super::work::count(&super::work::CONTEXTS);
     let text = lines.text;
     let offset = offset.min(text.len() as u32);
     let n = lines.line_of(offset);

@@ -13,7 +13,24 @@ use crate::source::Span;
 /// The tag a new `image_tag` gets: the branch and the short commit, as projects often do.
 const DEFAULT_IMAGE_TAG: &str = "\"{{ .Branch }}-{{ printf \\\"%.7s\\\" .CommitID }}\"";
 
+/// The model's steps paired with the plan's, paired on first use and then shared by the
+/// fixes of one call.
+struct Pairs<'a> {
+    a: &'a Analysis,
+    cell: std::cell::OnceCell<Vec<outline::Paired<'a>>>,
+}
+
+impl<'a> Pairs<'a> {
+    fn new(a: &'a Analysis) -> Pairs<'a> {
+        Pairs { a, cell: std::cell::OnceCell::new() }
+    }
+    fn get(&self) -> &[outline::Paired<'a>] {
+        self.cell.get_or_init(|| outline::pair(&self.a.checked().steps.steps, &self.a.plan().steps))
+    }
+}
+
 pub(crate) fn quick_fixes(a: &Analysis, file: FileId, range: Span) -> Vec<QuickFix> {
+    let pairs = Pairs::new(a);
     let name = &a.file(file).name;
     let mut out: Vec<QuickFix> = Vec::new();
     let text = &a.file(file).text;
@@ -24,23 +41,27 @@ pub(crate) fn quick_fixes(a: &Analysis, file: FileId, range: Span) -> Vec<QuickF
         let (start, end) =
             (line_start(d.span.start.min(text.len() as u32)), line_end(d.span.end.min(text.len() as u32)));
         if &d.file == name && start <= range.end && range.start <= end {
-            out.extend(fixes_for(a, i));
+            out.extend(fixes_with(a, i, &pairs));
         }
     }
     if file == FileId::Steps {
-        out.extend(add_image_tag(a, range));
+        out.extend(add_image_tag(a, range, &pairs));
     }
     out
 }
 
 pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
+    fixes_with(a, index, &Pairs::new(a))
+}
+
+fn fixes_with(a: &Analysis, index: usize, pairs: &Pairs) -> Vec<QuickFix> {
     let Some(d) = a.report().diagnostics.get(index) else { return Vec::new() };
     let Some(file) = a.file_of(d) else { return Vec::new() };
     let fix = |title: String, edits: Vec<TextEdit>| QuickFix { title, diagnostic: Some(index), preferred: true, edits };
     let mut out = Vec::new();
     if let Some(s) = &d.suggestion {
         let replace = TextEdit { file, span: s.span, new_text: s.replacement.clone() };
-        match (d.code == Code::ImageNameWithTag).then(|| tag_from_image_name(a, d)).flatten() {
+        match (d.code == Code::ImageNameWithTag).then(|| tag_from_image_name(a, d, pairs)).flatten() {
             Some(TagMove::Insert(edit)) => out.push(fix("Move the tag to `image_tag`".into(), vec![replace, edit])),
             Some(TagMove::Replace { edit, old }) => {
                 // `image_tag` is set already: dropping the tag is the fix; moving it over the
@@ -61,7 +82,7 @@ pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
             out.extend(remove_key(a, file, d).map(|e| fix("Remove the key".into(), vec![e])))
         }
         Code::PushWithoutImageName => {
-            out.extend(add_image_name(a, d).map(|(name, e)| fix(format!("Add `image_name: {name}`"), vec![e])))
+            out.extend(add_image_name(a, d, pairs).map(|(name, e)| fix(format!("Add `image_name: {name}`"), vec![e])))
         }
         Code::WrongType | Code::YamlSyntax => {
             out.extend(quote_value(a, file, d).map(|e| fix("Quote the value".into(), vec![e])))
@@ -108,13 +129,12 @@ enum TagMove {
 }
 
 /// `image_name: acme/app:1.2` → also set `image_tag: "1.2"`.
-fn tag_from_image_name(a: &Analysis, d: &Diagnostic) -> Option<TagMove> {
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
+fn tag_from_image_name(a: &Analysis, d: &Diagnostic, pairs: &Pairs) -> Option<TagMove> {
     let holds = |s: &crate::model::Step| match &s.kind {
         StepKind::Push { image_name: Some(n), .. } => n.span.start <= d.span.start && d.span.start <= n.span.end,
         _ => false,
     };
-    let step = outline::find(&pairs, &holds)?.step;
+    let step = outline::find(pairs.get(), &holds)?.step;
     let StepKind::Push { image_name: Some(name), image_tag, .. } = &step.kind else { return None };
     let r = crate::image_ref::ImageRef::parse(&name.value).ok()?;
     let tag = r.tag.as_ref()?;
@@ -133,16 +153,14 @@ fn tag_from_image_name(a: &Analysis, d: &Diagnostic) -> Option<TagMove> {
 
 /// The column of the key on the line of `offset` in the steps file.
 fn key_col_of(a: &Analysis, offset: u32) -> Option<usize> {
-    let text = &a.file(FileId::Steps).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(FileId::Steps);
     let line = lines.parse(lines.line_of(offset));
     line.key.map(|(col, _, _)| col)
 }
 
 /// A push step without `image_name`: the image its service builds, when that is named.
-fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
-    let p = outline::find(&pairs, &|s| s.span == d.span)?;
+fn add_image_name(a: &Analysis, d: &Diagnostic, pairs: &Pairs) -> Option<(String, TextEdit)> {
+    let p = outline::find(pairs.get(), &|s| s.span == d.span)?;
     let service = p.planned.first()?.service.as_deref()?;
     let image = a.checked().services.get(service)?.build.as_ref()?.image.as_ref()?.value.clone();
     if is_flow(a, p.step) {
@@ -160,10 +178,8 @@ fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
 }
 
 /// A push step at `range` without `image_tag`: add one after `image_name`.
-fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
-    let text = &a.file(FileId::Steps).text;
-    let lines = Lines::new(text);
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
+fn add_image_tag(a: &Analysis, range: Span, pairs: &Pairs) -> Option<QuickFix> {
+    let lines = a.lines(FileId::Steps);
     let holds = |s: &crate::model::Step| {
         if !matches!(s.kind, StepKind::Push { image_tag: None, .. }) || s.span.start > range.start {
             return false;
@@ -172,7 +188,7 @@ fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
         let col = (s.span.start - lines.parse(n).start) as usize;
         range.start <= block_end(&lines, n, col)
     };
-    let step = innermost(&pairs, &holds)?;
+    let step = innermost(pairs.get(), &holds)?;
     let StepKind::Push { image_name, .. } = &step.kind else { return None };
     // A flow mapping has no line to add; a tag in `image_name` is SW217's fix to move.
     let has_tag = image_name.as_ref().is_some_and(|n| {
@@ -212,7 +228,7 @@ fn innermost<'a>(
 /// Delete an ignored key's entry: its line and the lines of its value.
 fn remove_key(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
     let text = &a.file(file).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(file);
     let n = lines.line_of(d.span.start);
     let line = lines.parse(n);
     let (col, _, range) = line.key.clone()?;
@@ -255,8 +271,7 @@ fn entry_last_line(lines: &Lines, n: usize, col: usize) -> usize {
 /// `image_tag: {{ .Branch }}` is a YAML map (or a syntax error); so is `command: a: b`.
 /// Quote the value on the diagnostic's line (or the line before, where YAML noticed late).
 fn quote_value(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
-    let text = &a.file(file).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(file);
     let n = lines.line_of(d.span.start);
     let candidates: &[usize] = if d.code == Code::YamlSyntax { &[n, n.saturating_sub(1)] } else { &[n] };
     for &i in candidates {

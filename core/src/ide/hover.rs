@@ -2,7 +2,7 @@
 //! service reference's definition in brief, what an `image_tag` or build arg renders to with
 //! the current build values, whether a `tag`/`exclude` filter matches the current branch.
 
-use super::context::{At, Place, context, place, plain, value_place};
+use super::context::{At, Place, context_at, place, plain, value_place};
 use super::docs::{self, KeyScope, key_doc};
 use super::{Analysis, FileId, Hover, navigation, outline};
 use crate::model::StepKind;
@@ -57,11 +57,11 @@ fn diagnostics_at(a: &Analysis, file: FileId, offset: u32) -> Vec<&crate::Diagno
 
 /// What the text at `offset` is, and its documentation.
 fn about(a: &Analysis, file: FileId, offset: u32) -> Option<(Span, String)> {
-    if let Some((name, span, _)) = navigation::name_at(a, file, offset) {
+    let cx = context_at(&a.lines(file), offset);
+    if let Some((name, span, _)) = navigation::name_in(a, file, &cx, offset) {
         return Some((span, service_brief(a, &name)?));
     }
     let text = &a.file(file).text;
-    let cx = context(text, offset);
     match &cx.at {
         At::Key { span } => {
             let key = plain(&text[span.start as usize..span.end as usize]);

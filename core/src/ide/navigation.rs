@@ -1,6 +1,6 @@
 //! Go to definition and find references, for service names across both files.
 
-use super::context::{At, Lines, Place, context_at, place, value_place};
+use super::context::{At, Context, Place, context_at, place, value_place};
 use super::scan::{self, ServiceDef};
 use super::{Analysis, FileId, Location};
 use crate::source::Span;
@@ -12,13 +12,12 @@ const SERVICE_VALUE_KEYS: &[&str] =
 /// The service name at `offset`: a reference to one, or a definition (the top-level key).
 /// Returns the name and its span; works from the text alone.
 pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
-    name_in(a, file, &Lines::new(&a.file(file).text), offset)
+    name_in(a, file, &context_at(&a.lines(file), offset), offset)
 }
 
-/// [`name_at`] over the file's lines split once (for a query asking at many offsets).
-fn name_in(a: &Analysis, file: FileId, lines: &Lines, offset: u32) -> Option<(String, Span, bool)> {
+/// [`name_at`] for the context `cx` of `offset` (read once by a caller that needs it too).
+pub(crate) fn name_in(a: &Analysis, file: FileId, cx: &Context, offset: u32) -> Option<(String, Span, bool)> {
     let text = &a.file(file).text;
-    let cx = context_at(lines, offset);
     let (span, is_definition) = match &cx.at {
         At::Key { span } => match place(file, &cx.path) {
             Place::ServicesTop => (*span, true),
@@ -113,8 +112,7 @@ pub(crate) fn uses(a: &Analysis) -> Vec<(String, Location)> {
 /// Service references found line by line: each `key: value` of a service key, each element
 /// of its flow list, and each list item whose context is a service list.
 fn uses_in_text(a: &Analysis, file: FileId) -> Vec<(String, Location)> {
-    let text = &a.file(file).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(file);
     let mut out = Vec::new();
     for i in 0..lines.len() {
         let line = lines.parse(i);
@@ -134,7 +132,7 @@ fn uses_in_text(a: &Analysis, file: FileId) -> Vec<(String, Location)> {
         for s in starts {
             let at = lines.text(i)[s..].len() - lines.text(i)[s..].trim_start().len();
             let offset = line.start + (s + at) as u32;
-            if let Some((name, span, false)) = name_in(a, file, &lines, offset) {
+            if let Some((name, span, false)) = name_in(a, file, &context_at(&lines, offset), offset) {
                 out.push((name, Location { file, span }));
             }
         }
@@ -187,9 +185,9 @@ mod tests {
             crate::plan::PlanOptions::default(),
         );
         assert!(scan::broken(&a, FileId::Steps));
-        let before = super::super::context::LINES_BUILT.with(|n| n.get());
+        let before = super::super::work::LINES.with(|n| n.get());
         let refs = references(&a, FileId::Steps, at, true);
-        let built = super::super::context::LINES_BUILT.with(|n| n.get()) - before;
+        let built = super::super::work::LINES.with(|n| n.get()) - before;
         assert!(refs.len() > 2, "{refs:?}");
         assert!(built <= 4, "split the lines {built} times");
     }

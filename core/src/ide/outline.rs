@@ -16,6 +16,7 @@ pub(crate) struct Paired<'a> {
 
 /// Pair the model's steps with the plan's, following how the planner expands groups.
 pub(crate) fn pair<'a>(steps: &'a [Step], plan: &'a [PlannedStep]) -> Vec<Paired<'a>> {
+    super::work::count(&super::work::PAIRS);
     steps.iter().enumerate().map(|(i, s)| paired(s, plan.get(i).into_iter().collect())).collect()
 }
 
@@ -50,16 +51,14 @@ pub(crate) fn outline(a: &Analysis, file: FileId) -> Vec<Symbol> {
     match file {
         FileId::Services => services(a),
         FileId::Steps => {
-            let text = &a.file(FileId::Steps).text;
-            let lines = Lines::new(text);
+            let lines = a.lines(FileId::Steps);
             pair(&a.checked().steps.steps, &a.plan().steps).iter().map(|p| step_symbol(a, &lines, p)).collect()
         }
     }
 }
 
 fn services(a: &Analysis) -> Vec<Symbol> {
-    let text = &a.file(FileId::Services).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(FileId::Services);
     let model = &a.checked().services;
     scan::services(a)
         .into_iter()
