@@ -108,8 +108,7 @@ fn step_symbol(a: &Analysis, lines: &Lines, p: &Paired) -> Symbol {
     let s = p.step;
     let first = p.planned.first();
     let n = lines.line_of(s.span.start);
-    let col = (s.span.start - lines.parse(n).start) as usize;
-    let end = block_end(lines, n, col).max(s.span.start);
+    let end = node_end(a, s.span);
     let kind = match (first.map(|f| f.kind), &s.kind) {
         (Some(Kind::Run), _) | (None, StepKind::Run { .. }) => SymbolKind::Run,
         (Some(Kind::Push), _) | (None, StepKind::Push { .. }) => SymbolKind::Push,
@@ -118,14 +117,18 @@ fn step_symbol(a: &Analysis, lines: &Lines, p: &Paired) -> Symbol {
         _ => SymbolKind::Parallel,
     };
     let name = first.map(|f| f.name.clone()).or_else(|| s.name.as_ref().map(|n| n.value.clone())).unwrap_or_default();
-    // The name, or else the step's first key.
+    // The name, or else the step's first key (of a flow mapping, its brace).
     let first_key = || {
         let line = lines.parse(n);
-        line.key.map_or(Span::at(s.span.start), |(_, _, r)| {
-            Span::new(line.start + r.start as u32, line.start + r.end as u32)
-        })
+        match line.key {
+            Some((col, _, r)) if line.start + col as u32 == s.span.start => {
+                Span::new(line.start + r.start as u32, line.start + r.end as u32)
+            }
+            _ => Span::new(s.span.start, (s.span.start + 1).min(end)),
+        }
     };
-    let selection = s.name.as_ref().map_or_else(first_key, |n| n.span);
+    let steps = a.file(FileId::Steps);
+    let selection = s.name.as_ref().map_or_else(first_key, |n| scan::unquoted(steps, n.span));
     Symbol {
         name,
         kind,
@@ -135,6 +138,26 @@ fn step_symbol(a: &Analysis, lines: &Lines, p: &Paired) -> Symbol {
         selection,
         children: p.children.iter().map(|c| step_symbol(a, lines, c)).collect(),
     }
+}
+
+/// Where the step's mapping ends: its node's end, without the blank lines and comments the
+/// parser may count to it (a block mapping ends where the next item starts).
+fn node_end(a: &Analysis, span: Span) -> u32 {
+    let text = &a.file(FileId::Steps).text;
+    let node = &text[span.start as usize..(span.end as usize).min(text.len())];
+    let mut end = node.len();
+    // Drop trailing lines that hold nothing but blanks or a comment.
+    loop {
+        let kept = node[..end].trim_end();
+        let line_start = kept.rfind('\n').map_or(0, |i| i + 1);
+        let last = kept[line_start..].trim_start();
+        end = kept.len();
+        if !last.starts_with('#') || line_start == 0 {
+            break;
+        }
+        end = line_start;
+    }
+    span.start + end as u32
 }
 
 fn detail(_a: &Analysis, p: &Paired) -> Option<String> {
