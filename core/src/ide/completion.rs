@@ -3,11 +3,9 @@
 
 use super::context::{At, Lines, Place, Seg, context_at, place, value_place};
 use super::docs::{self, GROUP, KEYS, KeyScope, PUSH, RUN};
+use super::navigation::SERVICE_VALUE_KEYS as SERVICE_LISTS;
 use super::{Analysis, CompletionItem, CompletionKind, Completions, FileId, scan};
 use crate::source::Span;
-
-/// Service-file keys whose values (or list items) are service names.
-const SERVICE_LISTS: &[&str] = &["links", "depends_on", "volumes_from"];
 
 pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completions {
     let text = &a.file(file).text;

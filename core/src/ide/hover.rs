@@ -179,7 +179,8 @@ fn filter(a: &Analysis, key: &str, pattern: &str) -> String {
         Err(e) => return format!("{head}  \ninvalid: {}", e.message),
     };
     let Some(tag) = a.options().tag.as_deref() else {
-        return format!("{head}  \nno build tag is set: a step with `tag` does not run");
+        let effect = if key == "tag" { "a step with `tag` does not run" } else { "nothing is excluded" };
+        return format!("{head}  \nno build tag is set: {effect}");
     };
     let matches = f.matches(tag);
     let effect = match (key, matches) {
@@ -205,5 +206,29 @@ fn with_word_doc(text: &str, token: Span, hover: String) -> String {
     match table.iter().find(|(n, _)| *n == name) {
         Some((_, doc)) if !name.is_empty() => format!("**`{word}`**: {doc}\n\n{hover}"),
         _ => hover,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceFile;
+
+    /// Without a build tag, `tag` never matches (the step does not run) and `exclude` never
+    /// matches either (the step is not excluded).
+    #[test]
+    fn filters_without_a_build_tag() {
+        let steps =
+            "- service: app\n  tag: master\n  command: ./a\n- service: app\n  exclude: master\n  command: ./b\n";
+        let a = Analysis::new(
+            SourceFile::new("s.yml", "app:\n  image: ruby\n"),
+            SourceFile::new("t.yml", steps),
+            crate::plan::PlanOptions::default(),
+        );
+        let at = |needle: &str| steps.find(needle).unwrap() as u32 + needle.len() as u32 + 1;
+        let tag = hover(&a, FileId::Steps, at("tag: ")).unwrap().markdown;
+        assert!(tag.ends_with("no build tag is set: a step with `tag` does not run"), "{tag}");
+        let exclude = hover(&a, FileId::Steps, at("exclude: ")).unwrap().markdown;
+        assert!(exclude.ends_with("no build tag is set: nothing is excluded"), "{exclude}");
     }
 }

@@ -5,8 +5,8 @@ use super::scan::{self, ServiceDef};
 use super::{Analysis, FileId, Location};
 use crate::source::Span;
 
-/// Keys whose value names a service (or, for lists, whose items do).
-const SERVICE_VALUE_KEYS: &[&str] =
+/// Keys whose value names a service (or, for lists, whose items do), in either file.
+pub(crate) const SERVICE_VALUE_KEYS: &[&str] =
     &["service", "services", "dockercfg_service", "links", "depends_on", "volumes_from"];
 
 /// The service name at `offset`: a reference to one, or a definition (the top-level key).
