@@ -5,6 +5,7 @@ use super::{Analysis, FileId, Symbol, SymbolKind, scan};
 use crate::model::{GroupMode, Step, StepKind};
 use crate::plan::{Kind, PlannedStep};
 use crate::source::Span;
+use std::collections::HashMap;
 
 /// A step of the model with the planned steps it became: one, or one per service when a
 /// group's `services:` copies its sub-steps; none when planning dropped it.
@@ -14,32 +15,31 @@ pub(crate) struct Paired<'a> {
     pub children: Vec<Paired<'a>>,
 }
 
-/// Pair the model's steps with the plan's, following how the planner expands groups.
+/// Pair the model's steps with the plan's, by the source span the planner records on each
+/// planned step (so this never re-implements how groups expand).
 pub(crate) fn pair<'a>(steps: &'a [Step], plan: &'a [PlannedStep]) -> Vec<Paired<'a>> {
     super::work::count(&super::work::PAIRS);
-    steps.iter().enumerate().map(|(i, s)| paired(s, plan.get(i).into_iter().collect())).collect()
-}
-
-fn paired<'a>(step: &'a Step, planned: Vec<&'a PlannedStep>) -> Paired<'a> {
-    let mut children = Vec::new();
-    if let StepKind::Group { mode, steps, .. } = &step.kind {
-        for (j, kid) in steps.iter().enumerate() {
-            let copies: Vec<&PlannedStep> = if step.services.is_empty() {
-                planned.iter().filter_map(|p| p.steps.get(j)).collect()
-            } else if *mode == GroupMode::Parallel {
-                // One serial copy of all sub-steps per service.
-                planned.iter().flat_map(|p| p.steps.iter().filter_map(move |g| g.steps.get(j))).collect()
-            } else {
-                // Each sub-step in turn, its per-service copies in parallel.
-                planned.iter().filter_map(|p| p.steps.get(j)).flat_map(|g| g.steps.iter()).collect()
-            };
-            children.push(paired(kid, copies));
+    fn index<'a>(plan: &'a [PlannedStep], by_source: &mut HashMap<Span, Vec<&'a PlannedStep>>) {
+        for p in plan {
+            if let Some(span) = p.source {
+                by_source.entry(span).or_default().push(p);
+            }
+            index(&p.steps, by_source);
+            index(&p.on_fail, by_source);
         }
     }
-    for (j, f) in step.on_fail.iter().enumerate() {
-        children.push(paired(f, planned.iter().filter_map(|p| p.on_fail.get(j)).collect()));
+    let mut by_source = HashMap::new();
+    index(plan, &mut by_source);
+    steps.iter().map(|s| paired(s, &by_source)).collect()
+}
+
+fn paired<'a>(step: &'a Step, by_source: &HashMap<Span, Vec<&'a PlannedStep>>) -> Paired<'a> {
+    let mut children = Vec::new();
+    if let StepKind::Group { steps, .. } = &step.kind {
+        children.extend(steps.iter().map(|kid| paired(kid, by_source)));
     }
-    Paired { step, planned, children }
+    children.extend(step.on_fail.iter().map(|f| paired(f, by_source)));
+    Paired { step, planned: by_source.get(&step.span).cloned().unwrap_or_default(), children }
 }
 
 /// The first step, depth first, for which `hit` holds.
@@ -191,5 +191,61 @@ fn mode_name(m: GroupMode) -> &'static str {
         GroupMode::Serial => "serial",
         GroupMode::Parallel => "parallel",
         GroupMode::Manual => "manual",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceFile;
+
+    /// Every planned run or push step is paired with exactly one model step, of its kind, and
+    /// every model step the planner kept has its copies (one per service of a group).
+    #[test]
+    fn every_planned_step_has_its_model_step() {
+        let groups = include_str!("../../tests/fixtures/ide/outline/groups/codeship-steps.yml");
+        let aggregate = include_str!("../../tests/fixtures/examples/00.aggregate/codeship-steps.yml");
+        let services = include_str!("../../tests/fixtures/examples/00.aggregate/codeship-services.yml");
+        for steps in [groups, aggregate] {
+            let a = Analysis::new(
+                SourceFile::new("s.yml", services),
+                SourceFile::new("t.yml", steps),
+                crate::plan::PlanOptions::default(),
+            );
+            let pairs = pair(&a.checked().steps.steps, &a.plan().steps);
+            let mut paired: Vec<&PlannedStep> = Vec::new();
+            fn walk<'a>(pairs: &[Paired<'a>], out: &mut Vec<&'a PlannedStep>) {
+                for p in pairs {
+                    for planned in &p.planned {
+                        let same = match (&p.step.kind, planned.kind) {
+                            (StepKind::Run { .. }, Kind::Run) | (StepKind::Push { .. }, Kind::Push) => true,
+                            (StepKind::Group { .. }, k) => !matches!(k, Kind::Run | Kind::Push),
+                            _ => false,
+                        };
+                        assert!(same, "{:?} paired with {:?}", p.step.kind, planned.kind);
+                    }
+                    assert!(!p.planned.is_empty(), "no planned step for {:?}", p.step.span);
+                    out.extend(&p.planned);
+                    walk(&p.children, out);
+                }
+            }
+            walk(&pairs, &mut paired);
+            let mut leaves: Vec<&PlannedStep> = a.plan().steps.iter().flat_map(PlannedStep::leaves).collect();
+            fn on_fail<'a>(p: &'a PlannedStep, out: &mut Vec<&'a PlannedStep>) {
+                for f in &p.on_fail {
+                    out.extend(f.leaves());
+                    on_fail(f, out);
+                }
+                for c in &p.steps {
+                    on_fail(c, out);
+                }
+            }
+            for p in &a.plan().steps {
+                on_fail(p, &mut leaves);
+            }
+            for leaf in leaves {
+                assert_eq!(paired.iter().filter(|p| std::ptr::eq(**p, leaf)).count(), 1, "{}", leaf.id);
+            }
+        }
     }
 }
