@@ -13,24 +13,7 @@ use crate::source::Span;
 /// The tag a new `image_tag` gets: the branch and the short commit, as projects often do.
 const DEFAULT_IMAGE_TAG: &str = "\"{{ .Branch }}-{{ printf \\\"%.7s\\\" .CommitID }}\"";
 
-/// The model's steps paired with the plan's, paired on first use and then shared by the
-/// fixes of one call.
-struct Pairs<'a> {
-    a: &'a Analysis,
-    cell: std::cell::OnceCell<Vec<outline::Paired<'a>>>,
-}
-
-impl<'a> Pairs<'a> {
-    fn new(a: &'a Analysis) -> Pairs<'a> {
-        Pairs { a, cell: std::cell::OnceCell::new() }
-    }
-    fn get(&self) -> &[outline::Paired<'a>] {
-        self.cell.get_or_init(|| outline::pair(&self.a.checked().steps.steps, &self.a.plan().steps))
-    }
-}
-
 pub(crate) fn quick_fixes(a: &Analysis, file: FileId, range: Span) -> Vec<QuickFix> {
-    let pairs = Pairs::new(a);
     let name = &a.file(file).name;
     let mut out: Vec<QuickFix> = Vec::new();
     let text = &a.file(file).text;
@@ -41,27 +24,23 @@ pub(crate) fn quick_fixes(a: &Analysis, file: FileId, range: Span) -> Vec<QuickF
         let (start, end) =
             (line_start(d.span.start.min(text.len() as u32)), line_end(d.span.end.min(text.len() as u32)));
         if &d.file == name && start <= range.end && range.start <= end {
-            out.extend(fixes_with(a, i, &pairs));
+            out.extend(fixes_for(a, i));
         }
     }
     if file == FileId::Steps {
-        out.extend(add_image_tag(a, range, &pairs));
+        out.extend(add_image_tag(a, range));
     }
     out
 }
 
 pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
-    fixes_with(a, index, &Pairs::new(a))
-}
-
-fn fixes_with(a: &Analysis, index: usize, pairs: &Pairs) -> Vec<QuickFix> {
     let Some(d) = a.report().diagnostics.get(index) else { return Vec::new() };
     let Some(file) = a.file_of(d) else { return Vec::new() };
     let fix = |title: String, edits: Vec<TextEdit>| QuickFix { title, diagnostic: Some(index), preferred: true, edits };
     let mut out = Vec::new();
     if let Some(s) = &d.suggestion {
         let replace = TextEdit { file, span: s.span, new_text: s.replacement.clone() };
-        match (d.code == Code::ImageNameWithTag).then(|| tag_from_image_name(a, d, pairs)).flatten() {
+        match (d.code == Code::ImageNameWithTag).then(|| tag_from_image_name(a, d)).flatten() {
             Some(TagMove::Insert(edit)) => out.push(fix("Move the tag to `image_tag`".into(), vec![replace, edit])),
             Some(TagMove::Replace { edit, old }) => {
                 // `image_tag` is set already: dropping the tag is the fix; moving it over the
@@ -82,7 +61,7 @@ fn fixes_with(a: &Analysis, index: usize, pairs: &Pairs) -> Vec<QuickFix> {
             out.extend(remove_key(a, file, d).map(|e| fix("Remove the key".into(), vec![e])))
         }
         Code::PushWithoutImageName => {
-            out.extend(add_image_name(a, d, pairs).map(|(name, e)| fix(format!("Add `image_name: {name}`"), vec![e])))
+            out.extend(add_image_name(a, d).map(|(name, e)| fix(format!("Add `image_name: {name}`"), vec![e])))
         }
         Code::WrongType | Code::YamlSyntax => {
             out.extend(quote_value(a, file, d).map(|e| fix("Quote the value".into(), vec![e])))
@@ -129,12 +108,12 @@ enum TagMove {
 }
 
 /// `image_name: acme/app:1.2` → also set `image_tag: "1.2"`.
-fn tag_from_image_name(a: &Analysis, d: &Diagnostic, pairs: &Pairs) -> Option<TagMove> {
+fn tag_from_image_name(a: &Analysis, d: &Diagnostic) -> Option<TagMove> {
     let holds = |s: &crate::model::Step| match &s.kind {
         StepKind::Push { image_name: Some(n), .. } => n.span.start <= d.span.start && d.span.start <= n.span.end,
         _ => false,
     };
-    let step = outline::find(pairs.get(), &holds)?.step;
+    let step = outline::find_step(&a.checked().steps.steps, &holds)?;
     let StepKind::Push { image_name: Some(name), image_tag, .. } = &step.kind else { return None };
     let r = crate::image_ref::ImageRef::parse(&name.value).ok()?;
     let tag = r.tag.as_ref()?;
@@ -159,11 +138,13 @@ fn key_col_of(a: &Analysis, offset: u32) -> Option<usize> {
 }
 
 /// A push step without `image_name`: the image its service builds, when that is named.
-fn add_image_name(a: &Analysis, d: &Diagnostic, pairs: &Pairs) -> Option<(String, TextEdit)> {
-    let p = outline::find(pairs.get(), &|s| s.span == d.span)?;
-    let service = p.planned.first()?.service.as_deref()?;
+fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
+    let step = outline::find_step(&a.checked().steps.steps, &|s| s.span == d.span)?;
+    // The service may be inherited from a group: the plan knows.
+    let planned = outline::planned_for(&a.plan().steps, step.span);
+    let service = planned.first()?.service.as_deref()?;
     let image = a.checked().services.get(service)?.build.as_ref()?.image.as_ref()?.value.clone();
-    if is_flow(a, p.step) {
+    if is_flow(a, step) {
         // `{"image_name": "acme/app", …`: first in the mapping, before its first key.
         let text = &a.file(FileId::Steps).text;
         let inner = text[d.span.start as usize..].strip_prefix('{')?;
@@ -178,7 +159,7 @@ fn add_image_name(a: &Analysis, d: &Diagnostic, pairs: &Pairs) -> Option<(String
 }
 
 /// A push step at `range` without `image_tag`: add one after `image_name`.
-fn add_image_tag(a: &Analysis, range: Span, pairs: &Pairs) -> Option<QuickFix> {
+fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
     let lines = a.lines(FileId::Steps);
     let holds = |s: &crate::model::Step| {
         if !matches!(s.kind, StepKind::Push { image_tag: None, .. }) || s.span.start > range.start {
@@ -188,7 +169,7 @@ fn add_image_tag(a: &Analysis, range: Span, pairs: &Pairs) -> Option<QuickFix> {
         let col = (s.span.start - lines.parse(n).start) as usize;
         range.start <= block_end(&lines, n, col)
     };
-    let step = innermost(pairs.get(), &holds)?;
+    let step = outline::innermost(&a.checked().steps.steps, &holds)?;
     let StepKind::Push { image_name, .. } = &step.kind else { return None };
     // A flow mapping has no line to add; a tag in `image_name` is SW217's fix to move.
     let has_tag = image_name.as_ref().is_some_and(|n| {
@@ -207,22 +188,6 @@ fn add_image_tag(a: &Analysis, range: Span, pairs: &Pairs) -> Option<QuickFix> {
     let after = image_name.as_ref().map_or_else(|| block_end(&lines, n, col), |i| i.span.start);
     let edit = insert_line_after(a, FileId::Steps, after, format!("{}image_tag: {DEFAULT_IMAGE_TAG}", " ".repeat(col)));
     Some(QuickFix { title: "Add `image_tag`".into(), diagnostic: None, preferred: false, edits: vec![edit] })
-}
-
-/// The deepest step for which `hit` holds.
-fn innermost<'a>(
-    pairs: &[outline::Paired<'a>],
-    hit: &dyn Fn(&crate::model::Step) -> bool,
-) -> Option<&'a crate::model::Step> {
-    for p in pairs {
-        if let Some(s) = innermost(&p.children, hit) {
-            return Some(s);
-        }
-        if hit(p.step) {
-            return Some(p.step);
-        }
-    }
-    None
 }
 
 /// Delete an ignored key's entry: its line and the lines of its value.

@@ -126,15 +126,15 @@ fn service_brief(a: &Analysis, name: &str) -> Option<String> {
 
 /// The tags a push step's `image_tag` renders to, from the plan.
 fn image_tag(a: &Analysis, offset: u32) -> Option<String> {
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
     let holds = |s: &crate::model::Step| match &s.kind {
         StepKind::Push { image_tag: Some(t), .. } => t.span.start <= offset && offset <= t.span.end,
         _ => false,
     };
-    let p = outline::find(&pairs, &holds)?;
+    let step = outline::find_step(&a.checked().steps.steps, &holds)?;
+    let planned = outline::planned_for(&a.plan().steps, step.span);
     let mut lines = vec![format!("**`image_tag`** with {}", build_values(&a.options().vars))];
     let mut seen = Vec::new();
-    for planned in &p.planned {
+    for planned in planned {
         let line = match (&planned.image_ref(), &planned.tag_error) {
             (Some(r), _) => format!("renders to `{r}` (step `{}`)", planned.name),
             (None, Some(e)) => format!("fails: {e} (step `{}`)", planned.name),

@@ -42,9 +42,42 @@ fn paired<'a>(step: &'a Step, by_source: &HashMap<Span, Vec<&'a PlannedStep>>) -
     Paired { step, planned: by_source.get(&step.span).cloned().unwrap_or_default(), children }
 }
 
-/// The first step, depth first, for which `hit` holds.
-pub(crate) fn find<'p, 'a>(steps: &'p [Paired<'a>], hit: &dyn Fn(&Step) -> bool) -> Option<&'p Paired<'a>> {
-    steps.iter().find_map(|p| if hit(p.step) { Some(p) } else { find(&p.children, hit) })
+/// The first model step, depth first, for which `hit` holds (no plan needed).
+pub(crate) fn find_step<'a>(steps: &'a [Step], hit: &dyn Fn(&Step) -> bool) -> Option<&'a Step> {
+    steps.iter().find_map(|s| {
+        if hit(s) { Some(s) } else { find_step(sub_steps(s), hit).or_else(|| find_step(&s.on_fail, hit)) }
+    })
+}
+
+/// The deepest model step for which `hit` holds.
+pub(crate) fn innermost<'a>(steps: &'a [Step], hit: &dyn Fn(&Step) -> bool) -> Option<&'a Step> {
+    steps.iter().find_map(|s| {
+        innermost(sub_steps(s), hit).or_else(|| innermost(&s.on_fail, hit)).or_else(|| hit(s).then_some(s))
+    })
+}
+
+fn sub_steps(s: &Step) -> &[Step] {
+    match &s.kind {
+        StepKind::Group { steps, .. } => steps,
+        _ => &[],
+    }
+}
+
+/// The planned steps made from the model step at `span` (its copies, one per service of an
+/// enclosing group), depth first: one walk of the plan, for a query about one step.
+pub(crate) fn planned_for(plan: &[PlannedStep], span: Span) -> Vec<&PlannedStep> {
+    fn walk<'a>(plan: &'a [PlannedStep], span: Span, out: &mut Vec<&'a PlannedStep>) {
+        for p in plan {
+            if p.source == Some(span) {
+                out.push(p);
+            }
+            walk(&p.steps, span, out);
+            walk(&p.on_fail, span, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(plan, span, &mut out);
+    out
 }
 
 pub(crate) fn outline(a: &Analysis, file: FileId) -> Vec<Symbol> {
