@@ -19,27 +19,54 @@ pub(crate) struct Paired<'a> {
 /// planned step (so this never re-implements how groups expand).
 pub(crate) fn pair<'a>(steps: &'a [Step], plan: &'a [PlannedStep]) -> Vec<Paired<'a>> {
     super::work::count(&super::work::PAIRS);
-    fn index<'a>(plan: &'a [PlannedStep], by_source: &mut HashMap<Span, Vec<&'a PlannedStep>>) {
+    fn index<'a>(plan: &'a [PlannedStep], by_source: &mut HashMap<Span, Source<'a>>) {
         for p in plan {
             if let Some(span) = p.source {
-                by_source.entry(span).or_default().push(p);
+                by_source.entry(span).or_default().planned.push(p);
             }
             index(&p.steps, by_source);
             index(&p.on_fail, by_source);
         }
     }
+    fn occurrences(steps: &[Step], by_source: &mut HashMap<Span, Source>) {
+        for s in steps {
+            by_source.entry(s.span).or_default().steps += 1;
+            occurrences(sub_steps(s), by_source);
+            occurrences(&s.on_fail, by_source);
+        }
+    }
     let mut by_source = HashMap::new();
     index(plan, &mut by_source);
-    steps.iter().map(|s| paired(s, &by_source)).collect()
+    occurrences(steps, &mut by_source);
+    steps.iter().map(|s| paired(s, &mut by_source)).collect()
 }
 
-fn paired<'a>(step: &'a Step, by_source: &HashMap<Span, Vec<&'a PlannedStep>>) -> Paired<'a> {
+/// The planned steps made from one span of the text, and how many model steps have that
+/// span: more than one when a group is repeated through a YAML alias (`- *tests`: its
+/// sub-steps keep the anchor's spans), each occurrence taking its share in order.
+#[derive(Default)]
+struct Source<'a> {
+    planned: Vec<&'a PlannedStep>,
+    steps: usize,
+    taken: usize,
+}
+
+fn paired<'a>(step: &'a Step, by_source: &mut HashMap<Span, Source<'a>>) -> Paired<'a> {
+    let planned = match by_source.get_mut(&step.span) {
+        Some(src) => {
+            let share = src.planned.len() / src.steps.max(1);
+            let from = (src.taken * share).min(src.planned.len());
+            src.taken += 1;
+            src.planned[from..(from + share).min(src.planned.len())].to_vec()
+        }
+        None => Vec::new(),
+    };
     let mut children = Vec::new();
     if let StepKind::Group { steps, .. } = &step.kind {
         children.extend(steps.iter().map(|kid| paired(kid, by_source)));
     }
     children.extend(step.on_fail.iter().map(|f| paired(f, by_source)));
-    Paired { step, planned: by_source.get(&step.span).cloned().unwrap_or_default(), children }
+    Paired { step, planned, children }
 }
 
 /// The first model step, depth first, for which `hit` holds (no plan needed).
