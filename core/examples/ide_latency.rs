@@ -95,10 +95,22 @@ fn project(name: &str, services: String, steps: String, runs: usize) {
     time("outline: steps", runs, || {
         std::hint::black_box(a.outline(FileId::Steps));
     });
+    // References while the steps file does not parse (a flow list being typed at the end):
+    // the file is read line by line instead of from the model.
+    let broken = format!("{steps}- service: [\n");
+    let b = Analysis::new(sv.clone(), SourceFile::new("codeship-steps.yml", broken), options());
+    time("references: steps file does not parse", broken_runs(runs), || {
+        std::hint::black_box(b.references(FileId::Steps, service, true));
+    });
     let ix = a.line_index(FileId::Steps);
     time("line_index: utf16 ↔ byte of the last offset", runs, || {
         std::hint::black_box(ix.from_utf16(ix.utf16(service)));
     });
+}
+
+/// `IDE_LATENCY_BROKEN_RUNS` bounds the runs of the broken-file case (to time a slow build).
+fn broken_runs(runs: usize) -> usize {
+    std::env::var("IDE_LATENCY_BROKEN_RUNS").ok().and_then(|r| r.parse().ok()).map_or(runs, |r: usize| r.clamp(1, runs))
 }
 
 fn main() {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 const CURSOR: char = '‸';
 const SERVICES: &str = "codeship-services.yml";
 const STEPS: &str = "codeship-steps.yml";
+const STEPS_JSON: &str = "codeship-steps.json";
 
 struct Case {
     name: String,
@@ -69,8 +70,13 @@ fn load(dir: &Path) -> Case {
         text.replace(CURSOR, "")
     };
     let services = take(FileId::Services, read(SERVICES));
-    let steps = take(FileId::Steps, read(STEPS));
-    let analysis = Analysis::new(SourceFile::new(SERVICES, services), SourceFile::new(STEPS, steps), options());
+    // A case may give its steps as JSON, as projects may.
+    let (steps_name, steps) = match std::fs::read_to_string(dir.join(STEPS_JSON)) {
+        Ok(json) => (STEPS_JSON, json),
+        Err(_) => (STEPS, read(STEPS)),
+    };
+    let steps = take(FileId::Steps, steps);
+    let analysis = Analysis::new(SourceFile::new(SERVICES, services), SourceFile::new(steps_name, steps), options());
     Case { name: dir.file_name().unwrap().to_string_lossy().into_owned(), analysis, cursor }
 }
 
@@ -210,22 +216,47 @@ fn quick_fixes() {
                 }
                 let fixed = apply(&a.file(target).text, &edits);
                 let _ = writeln!(out, "-- {} becomes:\n{fixed}", file_name(target));
-                // The fix must remove its diagnostic.
+                // The fix must remove its diagnostic, and break nothing else: no code the
+                // files did not have before, and never a syntax error (a YAML line in JSON).
                 if let Some(i) = f.diagnostic {
                     let d = &a.report().diagnostics[i];
                     let (sv, st) = match target {
                         FileId::Services => (fixed.clone(), a.file(FileId::Steps).text.clone()),
                         FileId::Steps => (a.file(FileId::Services).text.clone(), fixed.clone()),
                     };
-                    let after = slipway_core::check(&SourceFile::new(SERVICES, sv), &SourceFile::new(STEPS, st));
+                    let after = slipway_core::check(
+                        &SourceFile::new(SERVICES, sv),
+                        &SourceFile::new(a.file(FileId::Steps).name.as_str(), st),
+                    );
                     let left = after.report.diagnostics.iter().filter(|x| x.code == d.code).count();
                     let before = a.report().diagnostics.iter().filter(|x| x.code == d.code).count();
                     assert!(left < before, "{}: `{}` did not fix {}", c.name, f.title, d.code);
                 }
+                assert_fix_breaks_nothing(&c.name, &f.title, a, target, &fixed);
             }
         }
         insta::assert_snapshot!(format!("fixes__{}", c.name), out);
     }
+}
+
+/// Applying a fix adds no diagnostic code the files did not already have (and no syntax
+/// error), and keeps the file's line endings.
+fn assert_fix_breaks_nothing(case: &str, title: &str, a: &Analysis, target: FileId, fixed: &str) {
+    let name = |f: FileId| a.file(f).name.clone();
+    let text = |f: FileId| if f == target { fixed.to_string() } else { a.file(f).text.clone() };
+    let after = slipway_core::check(
+        &SourceFile::new(name(FileId::Services), text(FileId::Services)),
+        &SourceFile::new(name(FileId::Steps), text(FileId::Steps)),
+    );
+    let had: Vec<_> = a.report().diagnostics.iter().map(|d| d.code).collect();
+    for d in &after.report.diagnostics {
+        assert!(d.code != slipway_core::Code::YamlSyntax, "{case}: `{title}` made a syntax error: {d:?}\n{fixed}");
+        assert!(had.contains(&d.code), "{case}: `{title}` added {}: {}\n{fixed}", d.code, d.message);
+    }
+    let crlf = a.file(target).text.contains("\r\n");
+    let bare_lf = fixed.replace("\r\n", "").contains('\n');
+    assert!(!crlf || !bare_lf, "{case}: `{title}` mixed line endings: {fixed:?}");
+    assert!(crlf || !fixed.contains('\r'), "{case}: `{title}` added a carriage return: {fixed:?}");
 }
 
 fn symbols(out: &mut String, a: &Analysis, file: FileId, symbols: &[slipway_core::ide::Symbol], depth: usize) {

@@ -131,9 +131,11 @@ fn with_column(rendered: String, in_window: usize, in_line: u32) -> String {
     }
 }
 
-/// The offset of the line break ending the line that holds `at` (or the end of the text).
+/// The offset of the line break ending the line that holds `at` (or the end of the text):
+/// before a `\r\n`, whose `\r` would be shown as `␍`.
 fn line_end(text: &str, at: usize) -> usize {
-    text[at..].find('\n').map_or(text.len(), |i| at + i)
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    if end > at && text[..end].ends_with('\r') { end - 1 } else { end }
 }
 
 #[cfg(test)]
@@ -171,6 +173,15 @@ mod tests {
     fn render_at(text: &str, span: Span) -> String {
         let file = SourceFile::new("t.yml", text);
         Report::new(vec![Diagnostic::error(Code::YamlSyntax, &file, span, "x")]).render_text(&[&file])
+    }
+
+    /// A CRLF file's snippet ends its lines before `\r\n`: no `␍` after every line.
+    #[test]
+    fn crlf_lines_show_no_carriage_return() {
+        let out = render_at("a: 1\r\nb: [x\r\nc: 3\r\n", Span::new(9, 10));
+        assert_eq!(snippet_lines(&out), ["b: [x", "   ^"], "{out:?}");
+        let out = render_at("- a: 1\r\n  b: 2\r\n- c\r\n", Span::new(2, 14));
+        assert!(!out.contains('\r') && !out.contains('␍'), "{out:?}");
     }
 
     #[test]

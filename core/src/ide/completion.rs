@@ -1,18 +1,17 @@
 //! Completion: keys valid at the position, service names where a service is expected, step
 //! types, and inside `{{ }}` of templates the build variables and functions.
 
-use super::context::{At, Lines, Place, Seg, context, place, value_place};
+use super::context::{At, Lines, Place, Seg, context_at, place, value_place};
 use super::docs::{self, GROUP, KEYS, KeyScope, PUSH, RUN};
+use super::navigation::SERVICE_VALUE_KEYS as SERVICE_LISTS;
 use super::{Analysis, CompletionItem, CompletionKind, Completions, FileId, scan};
 use crate::source::Span;
-
-/// Service-file keys whose values (or list items) are service names.
-const SERVICE_LISTS: &[&str] = &["links", "depends_on", "volumes_from"];
 
 pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completions {
     let text = &a.file(file).text;
     let offset = offset.min(text.len() as u32);
-    let cx = context(text, offset);
+    let lines = a.lines(file);
+    let cx = context_at(&lines, offset);
     let none = Completions { span: Span::at(offset), items: Vec::new() };
     match &cx.at {
         At::Nothing => none,
@@ -25,14 +24,14 @@ pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completion
                 Place::Build => keys(KeyScope::Build, RUN | PUSH | GROUP, &cx.siblings, with_colon),
                 Place::Step => keys(KeyScope::Step, step_types(&cx.siblings), &cx.siblings, with_colon),
                 Place::ServiceItem(k) if SERVICE_LISTS.contains(&k.as_str()) => {
-                    let listed = listed_items(text, offset);
+                    let listed = listed_items(&lines, offset);
                     services(a, own_service(&cx.path).as_deref())
                         .into_iter()
                         .filter(|i| !listed.contains(&i.label))
                         .collect()
                 }
                 Place::StepItem(k) if k == "services" => {
-                    let listed = listed_items(text, offset);
+                    let listed = listed_items(&lines, offset);
                     services(a, None).into_iter().filter(|i| !listed.contains(&i.label)).collect()
                 }
                 Place::BuildArg if with_colon => {
@@ -93,7 +92,7 @@ fn item(label: &str, kind: CompletionKind, detail: Option<&str>, doc: Option<&st
 fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], with_colon: bool) -> Vec<CompletionItem> {
     KEYS.iter()
         .filter(|d| d.scope == scope && !d.hidden && d.types & types != 0)
-        .filter(|d| !siblings.iter().any(|(k, _)| k == d.key))
+        .filter(|d| !siblings.iter().any(|(k, _)| k == d.key || exclusive(k, d.key)))
         .map(|d| {
             let insert = if with_colon { format!("{}: ", d.key) } else { d.key.to_string() };
             item(d.key, CompletionKind::Key, Some(d.shape), Some(d.doc), &insert)
@@ -101,13 +100,20 @@ fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], with_colon: b
         .collect()
 }
 
-/// Which step keys apply, from the mapping's `type:` (all of them while it has none).
+/// Keys that cannot stand together in one mapping: a step names one `service` or a group
+/// runs over `services`.
+fn exclusive(present: &str, key: &str) -> bool {
+    matches!((present, key), ("service", "services") | ("services", "service"))
+}
+
+/// Which step keys apply, from the mapping's `type:`. A step without one is a run step (as
+/// the model reads it); a `type:` being typed (not a type yet) may become any.
 pub(crate) fn step_types(siblings: &[(String, String)]) -> u8 {
     match siblings.iter().find(|(k, _)| k == "type").map(|(_, v)| v.as_str()) {
-        Some("run") => RUN,
+        None | Some("run") => RUN,
         Some("push") => PUSH,
         Some("serial" | "parallel" | "manual" | "matrix") => GROUP,
-        _ => RUN | PUSH | GROUP,
+        Some(_) => RUN | PUSH | GROUP,
     }
 }
 
@@ -120,8 +126,10 @@ fn own_service(path: &[Seg]) -> Option<String> {
             Seg::Item => None,
         })
         .collect();
+    // A top-level `services:` wraps the services (as `place` reads it), at any depth below.
     match keys.as_slice() {
-        ["services", name, _, ..] => Some(name.to_string()),
+        ["services"] => None,
+        ["services", name, ..] => Some(name.to_string()),
         [name, ..] => Some(name.to_string()),
         _ => None,
     }
@@ -205,8 +213,7 @@ fn template(text: &str, from: u32, offset: u32) -> Option<Completions> {
 }
 
 /// The other items of the block list the line at `offset` is an item of (`- db`).
-fn listed_items(text: &str, offset: u32) -> Vec<String> {
-    let lines = Lines::new(text);
+fn listed_items(lines: &Lines, offset: u32) -> Vec<String> {
     let n = lines.line_of(offset);
     let Some(&col) = lines.parse(n).items.first() else { return Vec::new() };
     let mut out = Vec::new();

@@ -85,7 +85,7 @@ pub(crate) fn parse_line(text: &str, start: u32) -> Line {
     if let Some((name, key_end)) = key_at(text, p, end) {
         line.key = Some((p, name, p..key_end));
         let after = key_end + 1;
-        let v = after + bytes[after.min(end)..end].iter().take_while(|b| **b == b' ').count();
+        let v = after + bytes[after.min(end)..end].iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
         line.value = v.min(end)..end;
     } else {
         line.value = p..end;
@@ -99,14 +99,14 @@ fn key_at(text: &str, p: usize, end: usize) -> Option<(String, usize)> {
     match bytes.get(p)? {
         q @ (b'"' | b'\'') => {
             let close = text[p + 1..end].find(*q as char)? + p + 1;
-            (bytes.get(close + 1) == Some(&b':') && matches!(bytes.get(close + 2), None | Some(b' ') | Some(b'\r')))
+            (bytes.get(close + 1) == Some(&b':') && matches!(bytes.get(close + 2), None | Some(b' ' | b'\t' | b'\r')))
                 .then(|| (text[p + 1..close].to_string(), close + 1))
         }
         b'[' | b'{' | b'|' | b'>' | b'&' | b'*' | b'!' | b'%' | b'@' | b'`' => None,
         _ => {
             let mut i = p;
             while i < end {
-                if bytes[i] == b':' && (i + 1 >= end || bytes[i + 1] == b' ') {
+                if bytes[i] == b':' && (i + 1 >= end || matches!(bytes[i + 1], b' ' | b'\t')) {
                     return Some((text[p..i].trim_end().to_string(), i));
                 }
                 i += 1;
@@ -125,30 +125,45 @@ fn comment_start(text: &str, from: usize) -> usize {
         match quote {
             Some(q) if b == q => quote = None,
             Some(_) => {}
-            None if (b == b'"' || b == b'\'') && (i == from || bytes[i - 1] == b' ' || bytes[i - 1] == b':') => {
+            None if (b == b'"' || b == b'\'') && (i == from || matches!(bytes[i - 1], b' ' | b'\t' | b':')) => {
                 quote = Some(b)
             }
-            None if b == b'#' && (i == from || bytes[i - 1] == b' ') => return i,
+            None if b == b'#' && (i == from || matches!(bytes[i - 1], b' ' | b'\t')) => return i,
             None => {}
         }
     }
     bytes.len()
 }
 
-/// The lines of a text with their byte starts.
+/// The byte offset of each line's start.
+pub(crate) fn line_starts(text: &str) -> Vec<u32> {
+    super::work::count(&super::work::LINES);
+    let mut starts = vec![0];
+    starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
+    starts
+}
+
+/// The lines of a text with their byte starts (split here, or kept by the analysis).
 pub(crate) struct Lines<'a> {
     text: &'a str,
-    starts: Vec<u32>,
+    starts: std::borrow::Cow<'a, [u32]>,
 }
 
 impl<'a> Lines<'a> {
+    #[cfg(test)]
     pub fn new(text: &'a str) -> Lines<'a> {
-        let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
-        Lines { text, starts }
+        Lines { text, starts: line_starts(text).into() }
+    }
+    /// Over `starts` already computed by [`line_starts`] for `text`.
+    pub fn with_starts(text: &'a str, starts: &'a [u32]) -> Lines<'a> {
+        Lines { text, starts: starts.into() }
     }
     pub fn len(&self) -> usize {
         self.starts.len()
+    }
+    /// The byte offset where line `i` starts.
+    pub fn start(&self, i: usize) -> u32 {
+        self.starts[i]
     }
     pub fn line_of(&self, offset: u32) -> usize {
         self.starts.partition_point(|&s| s <= offset) - 1
@@ -176,9 +191,17 @@ fn is_block_scalar(line: &Line, text: &str) -> bool {
 }
 
 /// The context of byte `offset` in `text`.
+#[cfg(test)]
 pub(crate) fn context(text: &str, offset: u32) -> Context {
+    context_at(&Lines::new(text), offset)
+}
+
+/// The context of byte `offset`, over lines already split (a query asking about many
+/// offsets of one text splits it once).
+pub(crate) fn context_at(lines: &Lines, offset: u32) -> Context {
+    super::work::count(&super::work::CONTEXTS);
+    let text = lines.text;
     let offset = offset.min(text.len() as u32);
-    let lines = Lines::new(text);
     let n = lines.line_of(offset);
     let cur_text = lines.text(n);
     let cur = lines.parse(n);
@@ -384,6 +407,16 @@ mod tests {
         assert_eq!(&t[token.start as usize..token.end as usize], "ca");
         let (c, _) = ctx("app:\n  command: |\n    echo ‸\n");
         assert_eq!(c.at, At::Nothing);
+    }
+
+    /// YAML separates a key from its value by any blank, a tab too.
+    #[test]
+    fn tab_after_colon() {
+        for marked in ["- service:\tap‸\n", "- \"service\":\tap‸\n", "- service:\t ap‸\n"] {
+            let (c, t) = ctx(marked);
+            let At::Value { key, token, .. } = c.at else { panic!("{marked:?}: {:?}", c.at) };
+            assert_eq!((key.as_str(), &t[token.start as usize..token.end as usize]), ("service", "ap"), "{marked:?}");
+        }
     }
 }
 

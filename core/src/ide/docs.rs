@@ -316,6 +316,23 @@ mod tests {
     use crate::model::services::{BUILD_KEYS, PASSTHROUGH_KEYS, SERVICE_KEYS};
     use crate::model::steps::{STEP_KEYS, STEP_TYPES as MODEL_STEP_TYPES};
 
+    /// The documented `.Time` methods are the ones the template checker knows (it lists them
+    /// when a name is far from all), and every documented function is one the parser knows.
+    #[test]
+    fn template_tables_match_the_template_engine() {
+        let problems = crate::template::Template::parse("{{ .Time.Qqqqqqqq }}").unwrap().unknown_variables();
+        let help = problems[0].help.as_deref().unwrap_or_default();
+        let known: Vec<&str> = help.strip_prefix("known: ").expect("the known methods").split(", ").collect();
+        let documented: Vec<&str> = TIME_METHODS.iter().map(|(m, _)| *m).collect();
+        assert_eq!(documented, known);
+        for (f, _) in FUNCTIONS {
+            let t = crate::template::Template::parse(&format!("{{{{ {f} }}}}"));
+            assert!(t.is_ok(), "`{f}` is documented but the parser rejects it: {t:?}");
+        }
+        let t = crate::template::Template::parse("{{ qqqqqqqq }}");
+        assert!(t.is_err(), "an unknown function parses, so the check above proves nothing");
+    }
+
     /// Every key the model accepts has a doc, and the table documents nothing else.
     #[test]
     fn the_table_matches_the_model() {

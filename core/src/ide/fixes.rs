@@ -39,16 +39,22 @@ pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
     let fix = |title: String, edits: Vec<TextEdit>| QuickFix { title, diagnostic: Some(index), preferred: true, edits };
     let mut out = Vec::new();
     if let Some(s) = &d.suggestion {
-        let mut edits = vec![TextEdit { file, span: s.span, new_text: s.replacement.clone() }];
-        if d.code == Code::ImageNameWithTag {
-            edits.extend(tag_from_image_name(a, d));
+        let replace = TextEdit { file, span: s.span, new_text: s.replacement.clone() };
+        match (d.code == Code::ImageNameWithTag).then(|| tag_from_image_name(a, d)).flatten() {
+            Some(TagMove::Insert(edit)) => out.push(fix("Move the tag to `image_tag`".into(), vec![replace, edit])),
+            Some(TagMove::Replace { edit, old }) => {
+                // `image_tag` is set already: dropping the tag is the fix; moving it over the
+                // old value is offered too, saying so.
+                out.push(fix("Remove the tag (`image_tag` sets it)".into(), vec![replace.clone()]));
+                out.push(QuickFix {
+                    title: format!("Move the tag to `image_tag`, replacing `{old}`"),
+                    diagnostic: Some(index),
+                    preferred: false,
+                    edits: vec![replace, edit],
+                });
+            }
+            None => out.push(fix(format!("Replace with `{}`", s.replacement), vec![replace])),
         }
-        let title = if d.code == Code::ImageNameWithTag && edits.len() > 1 {
-            "Move the tag to `image_tag`".to_string()
-        } else {
-            format!("Replace with `{}`", s.replacement)
-        };
-        out.push(fix(title, edits));
     }
     match d.code {
         Code::IgnoredKey | Code::UnsupportedKey => {
@@ -65,48 +71,88 @@ pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
     out
 }
 
-/// An edit inserting `text` as a new line after the line holding `offset`.
+/// An edit inserting `text` as a new line after the line holding `offset`, with the line
+/// ending that line has.
 fn insert_line_after(a: &Analysis, file: FileId, offset: u32, text: String) -> TextEdit {
     let src = &a.file(file).text;
-    let end = src[offset as usize..].find('\n').map_or(src.len(), |i| offset as usize + i) as u32;
-    TextEdit { file, span: Span::at(end), new_text: format!("\n{text}") }
+    let newline = src[offset as usize..].find('\n').map(|i| offset as usize + i);
+    let crlf = newline.map_or_else(|| src.contains("\r\n"), |n| src[..n].ends_with('\r'));
+    let end = newline.map_or(src.len(), |n| if crlf { n - 1 } else { n }) as u32;
+    TextEdit { file, span: Span::at(end), new_text: format!("{}{text}", if crlf { "\r\n" } else { "\n" }) }
 }
 
-/// `image_name: acme/app:1.2` → also set `image_tag: "1.2"` (replacing one already there).
-fn tag_from_image_name(a: &Analysis, d: &Diagnostic) -> Option<TextEdit> {
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
+/// Whether the step at `step` is written as a flow mapping (`- {type: push, …}`, or any step
+/// of a JSON file), where a new key cannot go on a line of its own.
+fn is_flow(a: &Analysis, step: &crate::model::Step) -> bool {
+    let text = &a.file(FileId::Steps).text;
+    text[step.span.start as usize..].starts_with('{') || crate::rules::in_flow(text, step.span.start as usize)
+}
+
+/// An edit adding `key: value` to the mapping of `step` after the value at `after` (a new
+/// line in a block mapping, `, "key": value` in a flow one).
+fn add_entry(a: &Analysis, step: &crate::model::Step, after: Span, key: &str, value: &str) -> Option<TextEdit> {
+    if is_flow(a, step) {
+        let entry = format!(", {}: {}", serde_json::to_string(key).expect("a string serializes"), value);
+        return Some(TextEdit { file: FileId::Steps, span: Span::at(after.end), new_text: entry });
+    }
+    let indent = " ".repeat(key_col_of(a, after.start)?);
+    Some(insert_line_after(a, FileId::Steps, after.start, format!("{indent}{key}: {value}")))
+}
+
+/// How to move an `image_name`'s tag into `image_tag`.
+enum TagMove {
+    /// Add `image_tag` (there is none).
+    Insert(TextEdit),
+    /// Overwrite the `image_tag` there is, whose text is `old`.
+    Replace { edit: TextEdit, old: String },
+}
+
+/// `image_name: acme/app:1.2` → also set `image_tag: "1.2"`.
+fn tag_from_image_name(a: &Analysis, d: &Diagnostic) -> Option<TagMove> {
     let holds = |s: &crate::model::Step| match &s.kind {
         StepKind::Push { image_name: Some(n), .. } => n.span.start <= d.span.start && d.span.start <= n.span.end,
         _ => false,
     };
-    let step = outline::find(&pairs, &holds)?.step;
+    let step = outline::find_step(&a.checked().steps.steps, &holds)?;
     let StepKind::Push { image_name: Some(name), image_tag, .. } = &step.kind else { return None };
     let r = crate::image_ref::ImageRef::parse(&name.value).ok()?;
     let tag = r.tag.as_ref()?;
-    let value = crate::rules::yaml_scalar(tag);
+    let steps = a.file(FileId::Steps);
     Some(match image_tag {
-        Some(t) => TextEdit { file: FileId::Steps, span: t.span, new_text: value },
+        Some(t) => TagMove::Replace {
+            edit: TextEdit { file: FileId::Steps, span: t.span, new_text: crate::rules::scalar_at(steps, t.span, tag) },
+            old: t.value.clone(),
+        },
         None => {
-            let indent = " ".repeat(key_col_of(a, name.span.start).unwrap_or(0));
-            insert_line_after(a, FileId::Steps, name.span.start, format!("{indent}image_tag: {value}"))
+            let value = crate::rules::scalar_at(steps, name.span, tag);
+            TagMove::Insert(add_entry(a, step, name.span, "image_tag", &value)?)
         }
     })
 }
 
 /// The column of the key on the line of `offset` in the steps file.
 fn key_col_of(a: &Analysis, offset: u32) -> Option<usize> {
-    let text = &a.file(FileId::Steps).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(FileId::Steps);
     let line = lines.parse(lines.line_of(offset));
     line.key.map(|(col, _, _)| col)
 }
 
 /// A push step without `image_name`: the image its service builds, when that is named.
 fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
-    let p = outline::find(&pairs, &|s| s.span == d.span)?;
-    let service = p.planned.first()?.service.as_deref()?;
+    let step = outline::find_step(&a.checked().steps.steps, &|s| s.span == d.span)?;
+    // The service may be inherited from a group: the plan knows.
+    let planned = outline::planned_for(&a.plan().steps, step.span);
+    let service = planned.first()?.service.as_deref()?;
     let image = a.checked().services.get(service)?.build.as_ref()?.image.as_ref()?.value.clone();
+    if is_flow(a, step) {
+        // `{"image_name": "acme/app", …`: first in the mapping, before its first key.
+        let text = &a.file(FileId::Steps).text;
+        let inner = text[d.span.start as usize..].strip_prefix('{')?;
+        let at = text.len() - inner.trim_start().len();
+        let json = |s: &str| serde_json::to_string(s).expect("a string serializes");
+        let entry = format!("{}: {}, ", json("image_name"), json(&image));
+        return Some((image, TextEdit { file: FileId::Steps, span: Span::at(at as u32), new_text: entry }));
+    }
     let indent = " ".repeat(key_col_of(a, d.span.start)?);
     let value = crate::rules::yaml_scalar(&image);
     Some((image, insert_line_after(a, FileId::Steps, d.span.start, format!("{indent}image_name: {value}"))))
@@ -114,9 +160,7 @@ fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
 
 /// A push step at `range` without `image_tag`: add one after `image_name`.
 fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
-    let text = &a.file(FileId::Steps).text;
-    let lines = Lines::new(text);
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
+    let lines = a.lines(FileId::Steps);
     let holds = |s: &crate::model::Step| {
         if !matches!(s.kind, StepKind::Push { image_tag: None, .. }) || s.span.start > range.start {
             return false;
@@ -125,8 +169,20 @@ fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
         let col = (s.span.start - lines.parse(n).start) as usize;
         range.start <= block_end(&lines, n, col)
     };
-    let step = innermost(&pairs, &holds)?;
+    let step = outline::innermost(&a.checked().steps.steps, &holds)?;
     let StepKind::Push { image_name, .. } = &step.kind else { return None };
+    // A flow mapping has no line to add; a tag in `image_name` is SW217's fix to move.
+    let has_tag = image_name.as_ref().is_some_and(|n| {
+        a.report().diagnostics.iter().any(|d| {
+            d.code == Code::ImageNameWithTag
+                && d.file == a.file(FileId::Steps).name
+                && n.span.start <= d.span.start
+                && d.span.start <= n.span.end
+        })
+    });
+    if has_tag || is_flow(a, step) {
+        return None;
+    }
     let n = lines.line_of(step.span.start);
     let col = (step.span.start - lines.parse(n).start) as usize;
     let after = image_name.as_ref().map_or_else(|| block_end(&lines, n, col), |i| i.span.start);
@@ -134,26 +190,10 @@ fn add_image_tag(a: &Analysis, range: Span) -> Option<QuickFix> {
     Some(QuickFix { title: "Add `image_tag`".into(), diagnostic: None, preferred: false, edits: vec![edit] })
 }
 
-/// The deepest step for which `hit` holds.
-fn innermost<'a>(
-    pairs: &[outline::Paired<'a>],
-    hit: &dyn Fn(&crate::model::Step) -> bool,
-) -> Option<&'a crate::model::Step> {
-    for p in pairs {
-        if let Some(s) = innermost(&p.children, hit) {
-            return Some(s);
-        }
-        if hit(p.step) {
-            return Some(p.step);
-        }
-    }
-    None
-}
-
 /// Delete an ignored key's entry: its line and the lines of its value.
 fn remove_key(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
     let text = &a.file(file).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(file);
     let n = lines.line_of(d.span.start);
     let line = lines.parse(n);
     let (col, _, range) = line.key.clone()?;
@@ -161,17 +201,24 @@ fn remove_key(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
     if line.start + range.start as u32 != d.span.start || !line.items.is_empty() {
         return None;
     }
-    let end = entry_end(&lines, n, col);
-    let end = if (end as usize) < text.len() { end + 1 } else { end };
-    // At the end of the file, take the newline before instead.
-    let start =
-        if end as usize == text.len() && !text.ends_with('\n') && line.start > 0 { line.start - 1 } else { line.start };
+    if crate::rules::in_flow(text, d.span.start as usize) {
+        return None;
+    }
+    // The entry with its line ending: up to the start of the line after it.
+    let last = entry_last_line(&lines, n, col);
+    let end = if last + 1 < lines.len() { lines.start(last + 1) } else { text.len() as u32 };
+    // At the end of the file, take the line ending before instead.
+    let start = if end as usize == text.len() && !text.ends_with('\n') && n > 0 {
+        lines.start(n - 1) + lines.text(n - 1).len() as u32
+    } else {
+        line.start
+    };
     Some(TextEdit { file, span: Span::new(start, end), new_text: String::new() })
 }
 
-/// The end of the entry whose key is on line `n` at `col`: its value's lines are further
-/// right, or list items at the key's own column.
-fn entry_end(lines: &Lines, n: usize, col: usize) -> u32 {
+/// The last line of the entry whose key is on line `n` at `col`: its value's lines are
+/// further right, or list items at the key's own column.
+fn entry_last_line(lines: &Lines, n: usize, col: usize) -> usize {
     let mut last = n;
     for j in n + 1..lines.len() {
         let line = lines.parse(j);
@@ -183,14 +230,13 @@ fn entry_end(lines: &Lines, n: usize, col: usize) -> u32 {
         }
         last = j;
     }
-    lines.parse(last).start + lines.text(last).len() as u32
+    last
 }
 
 /// `image_tag: {{ .Branch }}` is a YAML map (or a syntax error); so is `command: a: b`.
 /// Quote the value on the diagnostic's line (or the line before, where YAML noticed late).
 fn quote_value(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
-    let text = &a.file(file).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(file);
     let n = lines.line_of(d.span.start);
     let candidates: &[usize] = if d.code == Code::YamlSyntax { &[n, n.saturating_sub(1)] } else { &[n] };
     for &i in candidates {

@@ -2,7 +2,7 @@
 //! service reference's definition in brief, what an `image_tag` or build arg renders to with
 //! the current build values, whether a `tag`/`exclude` filter matches the current branch.
 
-use super::context::{At, Place, context, place, plain, value_place};
+use super::context::{At, Place, context_at, place, plain, value_place};
 use super::docs::{self, KeyScope, key_doc};
 use super::{Analysis, FileId, Hover, navigation, outline};
 use crate::model::StepKind;
@@ -57,11 +57,11 @@ fn diagnostics_at(a: &Analysis, file: FileId, offset: u32) -> Vec<&crate::Diagno
 
 /// What the text at `offset` is, and its documentation.
 fn about(a: &Analysis, file: FileId, offset: u32) -> Option<(Span, String)> {
-    if let Some((name, span, _)) = navigation::name_at(a, file, offset) {
+    let cx = context_at(&a.lines(file), offset);
+    if let Some((name, span, _)) = navigation::name_in(a, file, &cx, offset) {
         return Some((span, service_brief(a, &name)?));
     }
     let text = &a.file(file).text;
-    let cx = context(text, offset);
     match &cx.at {
         At::Key { span } => {
             let key = plain(&text[span.start as usize..span.end as usize]);
@@ -126,15 +126,15 @@ fn service_brief(a: &Analysis, name: &str) -> Option<String> {
 
 /// The tags a push step's `image_tag` renders to, from the plan.
 fn image_tag(a: &Analysis, offset: u32) -> Option<String> {
-    let pairs = outline::pair(&a.checked().steps.steps, &a.plan().steps);
     let holds = |s: &crate::model::Step| match &s.kind {
         StepKind::Push { image_tag: Some(t), .. } => t.span.start <= offset && offset <= t.span.end,
         _ => false,
     };
-    let p = outline::find(&pairs, &holds)?;
+    let step = outline::find_step(&a.checked().steps.steps, &holds)?;
+    let planned = outline::planned_for(&a.plan().steps, step.span);
     let mut lines = vec![format!("**`image_tag`** with {}", build_values(&a.options().vars))];
     let mut seen = Vec::new();
-    for planned in &p.planned {
+    for planned in planned {
         let line = match (&planned.image_ref(), &planned.tag_error) {
             (Some(r), _) => format!("renders to `{r}` (step `{}`)", planned.name),
             (None, Some(e)) => format!("fails: {e} (step `{}`)", planned.name),
@@ -179,7 +179,8 @@ fn filter(a: &Analysis, key: &str, pattern: &str) -> String {
         Err(e) => return format!("{head}  \ninvalid: {}", e.message),
     };
     let Some(tag) = a.options().tag.as_deref() else {
-        return format!("{head}  \nno build tag is set: a step with `tag` does not run");
+        let effect = if key == "tag" { "a step with `tag` does not run" } else { "nothing is excluded" };
+        return format!("{head}  \nno build tag is set: {effect}");
     };
     let matches = f.matches(tag);
     let effect = match (key, matches) {
@@ -205,5 +206,29 @@ fn with_word_doc(text: &str, token: Span, hover: String) -> String {
     match table.iter().find(|(n, _)| *n == name) {
         Some((_, doc)) if !name.is_empty() => format!("**`{word}`**: {doc}\n\n{hover}"),
         _ => hover,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceFile;
+
+    /// Without a build tag, `tag` never matches (the step does not run) and `exclude` never
+    /// matches either (the step is not excluded).
+    #[test]
+    fn filters_without_a_build_tag() {
+        let steps =
+            "- service: app\n  tag: master\n  command: ./a\n- service: app\n  exclude: master\n  command: ./b\n";
+        let a = Analysis::new(
+            SourceFile::new("s.yml", "app:\n  image: ruby\n"),
+            SourceFile::new("t.yml", steps),
+            crate::plan::PlanOptions::default(),
+        );
+        let at = |needle: &str| steps.find(needle).unwrap() as u32 + needle.len() as u32 + 1;
+        let tag = hover(&a, FileId::Steps, at("tag: ")).unwrap().markdown;
+        assert!(tag.ends_with("no build tag is set: a step with `tag` does not run"), "{tag}");
+        let exclude = hover(&a, FileId::Steps, at("exclude: ")).unwrap().markdown;
+        assert!(exclude.ends_with("no build tag is set: nothing is excluded"), "{exclude}");
     }
 }

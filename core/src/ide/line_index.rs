@@ -30,18 +30,19 @@ impl LineIndex {
         let mut starts = vec![0u32];
         let mut starts16 = vec![0u32];
         let mut ascii = Vec::new();
-        let (mut units, mut line_ascii) = (0u32, true);
-        for (i, c) in text.char_indices() {
-            units += c.len_utf16() as u32;
-            line_ascii &= c.is_ascii();
-            if c == '\n' {
-                starts.push(i as u32 + 1);
-                starts16.push(units);
-                ascii.push(line_ascii);
-                line_ascii = true;
-            }
+        let (mut units, mut start) = (0u32, 0usize);
+        // Line by line: an ASCII line (most are) is counted by its length, not char by char.
+        loop {
+            let newline = text.as_bytes()[start..].iter().position(|&b| b == b'\n').map(|i| start + i);
+            let line = &text[start..newline.map_or(text.len(), |n| n + 1)];
+            let is_ascii = line.is_ascii();
+            units += if is_ascii { line.len() } else { line.encode_utf16().count() } as u32;
+            ascii.push(is_ascii);
+            let Some(n) = newline else { break };
+            start = n + 1;
+            starts.push(start as u32);
+            starts16.push(units);
         }
-        ascii.push(line_ascii);
         LineIndex { text_len: text.len() as u32, starts, starts16, ascii, text: text.to_string() }
     }
 
@@ -109,7 +110,8 @@ impl LineIndex {
         }
         let mut units = 0;
         for (i, c) in self.text[start as usize..].char_indices() {
-            if start + i as u32 >= offset {
+            // A character reaching past `offset` holds it: it counts from its start.
+            if start + (i + c.len_utf8()) as u32 > offset {
                 break;
             }
             units += c.len_utf16() as u32;
@@ -176,6 +178,17 @@ mod tests {
         assert_eq!(ix.from_utf16(10), u);
         assert_eq!(ix.len_utf16(), 12);
         assert_eq!(ix.from_utf16(99), text.len() as u32);
+    }
+
+    /// An offset inside a multi-byte character is that character's start, as documented.
+    #[test]
+    fn inside_a_character_counts_as_its_start() {
+        let ix = LineIndex::new("aé😀\n");
+        assert_eq!(ix.position(2), Position { line: 0, character: 1 });
+        assert_eq!(ix.position(3), Position { line: 0, character: 2 });
+        assert_eq!(ix.position(5), Position { line: 0, character: 2 });
+        assert_eq!(ix.position(7), Position { line: 0, character: 4 });
+        assert_eq!(ix.utf16(2), 1);
     }
 
     #[test]

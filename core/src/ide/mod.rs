@@ -41,6 +41,39 @@ mod navigation;
 mod outline;
 mod scan;
 
+/// Counters of the repeated work a query may do (split a text into lines, read a position's
+/// context, pair the model's steps with the plan's), so tests can pin how often it happens
+/// instead of timing it. Nothing is counted outside tests.
+pub(crate) mod work {
+    #[cfg(test)]
+    thread_local! {
+        pub(crate) static LINES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        pub(crate) static CONTEXTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        pub(crate) static PAIRS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    #[cfg(test)]
+    pub(crate) type Counter = std::thread::LocalKey<std::cell::Cell<usize>>;
+    #[cfg(test)]
+    pub(crate) fn count(c: &'static Counter) {
+        c.with(|n| n.set(n.get() + 1));
+    }
+    #[cfg(test)]
+    pub(crate) fn get(c: &'static Counter) -> usize {
+        c.with(|n| n.get())
+    }
+    #[cfg(not(test))]
+    pub(crate) struct Counter;
+    #[cfg(not(test))]
+    pub(crate) static LINES: Counter = Counter;
+    #[cfg(not(test))]
+    pub(crate) static CONTEXTS: Counter = Counter;
+    #[cfg(not(test))]
+    pub(crate) static PAIRS: Counter = Counter;
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub(crate) fn count(_: &'static Counter) {}
+}
+
 pub use docs::{KeyDoc, KeyScope, key_doc};
 pub use line_index::{LineIndex, Position};
 
@@ -186,8 +219,11 @@ pub struct Analysis {
     steps: SourceFile,
     options: PlanOptions,
     checked: Checked,
-    services_index: LineIndex,
-    steps_index: LineIndex,
+    /// Built on first use, per file (services, steps): an edit's analysis may never be
+    /// asked for positions.
+    indexes: [OnceLock<LineIndex>; 2],
+    /// Each file's line starts, split once for all queries.
+    line_starts: [OnceLock<Vec<u32>>; 2],
     /// Planned on first use: hover and outline need it, completion does not.
     plan: OnceLock<Plan>,
 }
@@ -197,9 +233,15 @@ impl Analysis {
     /// `tag`/`exclude` hovers and the variables `image_tag` hovers render with.
     pub fn new(services: SourceFile, steps: SourceFile, options: PlanOptions) -> Analysis {
         let checked = check(&services, &steps);
-        let services_index = LineIndex::new(&services.text);
-        let steps_index = LineIndex::new(&steps.text);
-        Analysis { services, steps, options, checked, services_index, steps_index, plan: OnceLock::new() }
+        Analysis {
+            services,
+            steps,
+            options,
+            checked,
+            indexes: Default::default(),
+            line_starts: Default::default(),
+            plan: OnceLock::new(),
+        }
     }
 
     /// The source of one file.
@@ -216,10 +258,13 @@ impl Analysis {
     }
 
     pub fn line_index(&self, file: FileId) -> &LineIndex {
-        match file {
-            FileId::Services => &self.services_index,
-            FileId::Steps => &self.steps_index,
-        }
+        self.indexes[file as usize].get_or_init(|| LineIndex::new(&self.file(file).text))
+    }
+
+    /// The lines of a file, split on first use.
+    pub(crate) fn lines(&self, file: FileId) -> context::Lines<'_> {
+        let text = &self.file(file).text;
+        context::Lines::with_starts(text, self.line_starts[file as usize].get_or_init(|| context::line_starts(text)))
     }
 
     /// Everything `check` found, sorted by file and position.
@@ -288,5 +333,42 @@ impl Analysis {
     /// The services (services file) or the step tree (steps file).
     pub fn outline(&self, file: FileId) -> Vec<Symbol> {
         outline::outline(self, file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queries reuse what the analysis has computed: each file is split into lines once per
+    /// analysis, a hover reads its position's context once, and quick fixes find their step
+    /// in the model instead of pairing every step with the plan.
+    #[test]
+    fn queries_do_not_repeat_work() {
+        let services = "app:\n  build:\n    image: acme/app\n  depends_on: [db]\ndb:\n  image: postgres\n";
+        let steps = "- service: app\n  command: ./t\n- type: push\n  service: app\n  image_name: acme/app:1.2\n- type: push\n  service: app\n";
+        let a =
+            Analysis::new(SourceFile::new("s.yml", services), SourceFile::new("t.yml", steps), PlanOptions::default());
+        let tag = steps.find("1.2").unwrap() as u32;
+        let service = steps.find("app").unwrap() as u32;
+        let lines = work::get(&work::LINES);
+        for _ in 0..3 {
+            let _ = a.completions(FileId::Steps, service);
+            let _ = a.hover(FileId::Steps, tag);
+            let _ = a.quick_fixes(FileId::Steps, Span::at(tag));
+            let _ = a.references(FileId::Steps, service, true);
+            let _ = a.outline(FileId::Services);
+            let _ = a.outline(FileId::Steps);
+        }
+        assert!(work::get(&work::LINES) - lines <= 2, "split lines {} times", work::get(&work::LINES) - lines);
+        let contexts = work::get(&work::CONTEXTS);
+        let _ = a.hover(FileId::Steps, tag);
+        assert_eq!(work::get(&work::CONTEXTS) - contexts, 1, "contexts read by one hover");
+        for at in [tag, steps.rfind("type").unwrap() as u32] {
+            let pairs = work::get(&work::PAIRS);
+            let fixes = a.quick_fixes(FileId::Steps, Span::at(at));
+            assert!(!fixes.is_empty());
+            assert_eq!(work::get(&work::PAIRS) - pairs, 0, "quick fixes paired the whole plan");
+        }
     }
 }

@@ -1,19 +1,23 @@
 //! Go to definition and find references, for service names across both files.
 
-use super::context::{At, Lines, Place, context, place, value_place};
+use super::context::{At, Context, Place, context_at, place, value_place};
 use super::scan::{self, ServiceDef};
 use super::{Analysis, FileId, Location};
 use crate::source::Span;
 
-/// Keys whose value names a service (or, for lists, whose items do).
-const SERVICE_VALUE_KEYS: &[&str] =
+/// Keys whose value names a service (or, for lists, whose items do), in either file.
+pub(crate) const SERVICE_VALUE_KEYS: &[&str] =
     &["service", "services", "dockercfg_service", "links", "depends_on", "volumes_from"];
 
 /// The service name at `offset`: a reference to one, or a definition (the top-level key).
 /// Returns the name and its span; works from the text alone.
 pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
+    name_in(a, file, &context_at(&a.lines(file), offset), offset)
+}
+
+/// [`name_at`] for the context `cx` of `offset` (read once by a caller that needs it too).
+pub(crate) fn name_in(a: &Analysis, file: FileId, cx: &Context, offset: u32) -> Option<(String, Span, bool)> {
     let text = &a.file(file).text;
-    let cx = context(text, offset);
     let (span, is_definition) = match &cx.at {
         At::Key { span } => match place(file, &cx.path) {
             Place::ServicesTop => (*span, true),
@@ -108,8 +112,7 @@ pub(crate) fn uses(a: &Analysis) -> Vec<(String, Location)> {
 /// Service references found line by line: each `key: value` of a service key, each element
 /// of its flow list, and each list item whose context is a service list.
 fn uses_in_text(a: &Analysis, file: FileId) -> Vec<(String, Location)> {
-    let text = &a.file(file).text;
-    let lines = Lines::new(text);
+    let lines = a.lines(file);
     let mut out = Vec::new();
     for i in 0..lines.len() {
         let line = lines.parse(i);
@@ -129,7 +132,7 @@ fn uses_in_text(a: &Analysis, file: FileId) -> Vec<(String, Location)> {
         for s in starts {
             let at = lines.text(i)[s..].len() - lines.text(i)[s..].trim_start().len();
             let offset = line.start + (s + at) as u32;
-            if let Some((name, span, false)) = name_at(a, file, offset) {
+            if let Some((name, span, false)) = name_in(a, file, &context_at(&lines, offset), offset) {
                 out.push((name, Location { file, span }));
             }
         }
@@ -167,5 +170,25 @@ mod tests {
             assert!(!model.is_empty());
             assert_eq!(text, model);
         }
+    }
+
+    /// References in a file that does not parse split its lines once, not once per
+    /// candidate line (that was quadratic: 94 s at 5,000 steps).
+    #[test]
+    fn broken_file_references_split_lines_once() {
+        let (services, steps) = crate::synth::large_project(200);
+        let steps = format!("{steps}- service: [\n");
+        let at = steps.find("service: ").unwrap() as u32 + 9;
+        let a = Analysis::new(
+            SourceFile::new("s.yml", services),
+            SourceFile::new("t.yml", steps),
+            crate::plan::PlanOptions::default(),
+        );
+        assert!(scan::broken(&a, FileId::Steps));
+        let before = super::super::work::LINES.with(|n| n.get());
+        let refs = references(&a, FileId::Steps, at, true);
+        let built = super::super::work::LINES.with(|n| n.get()) - before;
+        assert!(refs.len() > 2, "{refs:?}");
+        assert!(built <= 4, "split the lines {built} times");
     }
 }

@@ -33,12 +33,11 @@ pub(crate) fn services(a: &Analysis) -> Vec<ServiceDef> {
             .map(|s| ServiceDef { name: s.name.value.clone(), span: unquoted(file, s.name.span) })
             .collect();
     }
-    from_text(&a.file(FileId::Services).text)
+    from_text(&a.lines(FileId::Services))
 }
 
 /// The top-level keys (or those under a top-level `services:`), read line by line.
-fn from_text(text: &str) -> Vec<ServiceDef> {
-    let lines = Lines::new(text);
+fn from_text(lines: &Lines) -> Vec<ServiceDef> {
     let (mut top, mut nested) = (Vec::new(), Vec::new());
     let mut nested_col: Option<usize> = None;
     let mut in_services = false;

@@ -14,7 +14,9 @@ pub struct StepsFile {
 
 #[derive(Clone, Debug)]
 pub struct Step {
-    /// Where the step starts (its first key), for diagnostics on the step as a whole.
+    /// The step's mapping, from its first key (or the `{` of a flow mapping) to the end of
+    /// its last value: diagnostics on the step as a whole start here, editors take it as the
+    /// step's extent.
     pub span: Span,
     pub name: Option<Str>,
     pub kind: StepKind,
@@ -37,6 +39,7 @@ pub enum GroupMode {
 
 #[derive(Clone, Debug)]
 pub enum StepKind {
+    /// `type: run`, or no `type` at all (a step without one is a run step).
     Run {
         command: Option<Str>,
     },

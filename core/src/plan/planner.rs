@@ -7,6 +7,7 @@ use super::filter::Filter;
 use crate::dockercfg::registry_of_image;
 use crate::model::services::Str;
 use crate::model::{GroupMode, ServicesFile, Step, StepKind, StepsFile};
+use crate::source::Span;
 use crate::template::{BuildVars, Template, sanitize_tag};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -72,6 +73,11 @@ pub struct PlannedStep {
     pub steps: Vec<PlannedStep>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_fail: Vec<PlannedStep>,
+    /// The span of the model step this was planned from ([`Step::span`]), for editors to go
+    /// from a planned step to its text. `None` for the groups planned to expand a group's
+    /// `services:`, and in a plan read back (it is not serialized).
+    #[serde(skip)]
+    pub source: Option<Span>,
 }
 
 impl PlannedStep {
@@ -93,6 +99,7 @@ impl PlannedStep {
             dockercfg_service: None,
             steps: Vec::new(),
             on_fail: Vec::new(),
+            source: None,
         }
     }
 
@@ -229,7 +236,7 @@ impl Planner<'_> {
             inherit.dockercfg_service = Some(d.value.clone());
             inherit.encrypted_dockercfg_path = None;
         }
-        let mut out = PlannedStep::new(name.clone(), Kind::Run);
+        let mut out = PlannedStep { source: Some(s.span), ..PlannedStep::new(name.clone(), Kind::Run) };
         match &s.kind {
             StepKind::Run { command } => {
                 out.service = inherit.service.clone();

@@ -111,8 +111,79 @@ pub(crate) fn name_span(file: &SourceFile, span: Span, name: &str) -> Option<Spa
     (file.slice(at) == name).then_some(at)
 }
 
-/// `value` as a YAML scalar: plain when YAML reads it back as this very string, else
-/// double-quoted.
+/// `value` as the scalar replacing the one at `span` of `file`: JSON-quoted inside a flow
+/// collection (a JSON steps file, `- {type: push, …}`), where a plain scalar may not hold
+/// `,[]{}` and JSON needs its quotes; else as [`yaml_scalar`] writes it.
+pub(crate) fn scalar_at(file: &SourceFile, span: Span, value: &str) -> String {
+    if in_flow(&file.text, span.start as usize) {
+        serde_json::to_string(value).expect("a string serializes")
+    } else {
+        yaml_scalar(value)
+    }
+}
+
+/// Whether `offset` is inside a flow collection (`[…]`, `{…}`; a JSON document is one),
+/// reading the text before it: brackets outside quoted scalars and comments.
+pub(crate) fn in_flow(text: &str, offset: usize) -> bool {
+    let offset = offset.min(text.len());
+    let first = text.len() - text.trim_start().len();
+    if first < offset && text[first..].starts_with(['[', '{']) {
+        return true; // a JSON document: everything in it is flow
+    }
+    // Within a block document a flow collection cannot reach back past a line that starts
+    // at column 0 (a top-level item or key): read from the last one, not the whole file.
+    let from = text[..offset]
+        .match_indices('\n')
+        .rev()
+        .map(|(i, _)| i + 1)
+        .find(|&i| text[i..].starts_with(|c: char| !c.is_whitespace() && c != '#'))
+        .unwrap_or(0);
+    in_flow_from(&text[from..offset])
+}
+
+/// [`in_flow`] for the end of `text`, read from its start.
+fn in_flow_from(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let token_start = |i: usize| i == 0 || b" \t\r\n[{,:".contains(&bytes[i - 1]);
+    // A quote or a bracket opens a node only where one starts: after `key:`, `-`, `[`, `{`
+    // or `,` (`name: don't [x` is one plain scalar).
+    let node_start = |i: usize| {
+        let before = bytes[..i].iter().rev().find(|b| !b.is_ascii_whitespace());
+        token_start(i) && before.is_none_or(|b| b"[{,:-".contains(b))
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' if node_start(i) => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'\'' if node_start(i) => {
+                i += 1;
+                // `''` inside is an escaped quote: the loop reopens on it.
+                while i < bytes.len() && bytes[i] != b'\'' {
+                    i += 1;
+                }
+            }
+            b'#' if token_start(i) => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'[' | b'{' if node_start(i) => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    depth > 0
+}
+
+/// `value` as a YAML scalar in block context: plain when YAML reads it back as this very
+/// string, else double-quoted.
 pub(crate) fn yaml_scalar(value: &str) -> String {
     let plain_safe = !value.is_empty()
         && !value.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace())
@@ -142,5 +213,24 @@ pub(crate) fn unknown_service(
             }
         }
         None => d.with_help(format!("services defined: {}", services.names().collect::<Vec<_>>().join(", "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Brackets in quotes, comments and plain words do not open a flow collection.
+    #[test]
+    fn flow_context() {
+        let at = |text: &str| in_flow(text, text.find('‸').expect("a cursor"));
+        assert!(at("[\n  {\"image_name\": ‸\"a\"}]"));
+        assert!(at("- {type: push,\n   image_name: ‸a}"));
+        assert!(!at("- type: push # [not flow\n  image_name: ‸a"));
+        assert!(!at("- command: \"echo [\"\n  image_name: ‸a"));
+        assert!(!at("- name: don't [x\n  image_name: ‸a"));
+        assert!(!at("- services: [a, b]\n  image_name: ‸a"));
+        let json = SourceFile::new("s.json", "[{\"image_name\": \"A\"}]");
+        assert_eq!(scalar_at(&json, Span::new(16, 19), "a"), "\"a\"");
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn image_name(file: &SourceFile, name: &Str) -> Option<Diagnostic> {
             return Some(match e.kind {
                 ImageRefErrorKind::Uppercase => d
                     .with_help(format!("Docker refuses upper case in repository names; use `{}`", lowercase_path(text)))
-                    .with_suggestion(name.span, super::yaml_scalar(&lowercase_path(text))),
+                    .with_suggestion(name.span, super::scalar_at(file, name.span, &lowercase_path(text))),
                 _ => d.with_help(
                     "a repository is `[host[:port]/]name[/name…]` in lowercase, e.g. `acme/app` or `quay.io/acme/app`",
                 ),
@@ -67,7 +67,7 @@ pub(super) fn image_name(file: &SourceFile, name: &Str) -> Option<Diagnostic> {
                 format!("`image_name: {text}` has a digest; a push creates a tag, it cannot write to a digest"),
             )
             .with_help(format!("use `image_name: {repo}` and set the tag with `image_tag`"))
-            .with_suggestion(name.span, super::yaml_scalar(&repo)),
+            .with_suggestion(name.span, super::scalar_at(file, name.span, &repo)),
         );
     }
     let (Some(at), Some(tag)) = (r.tag_at, &r.tag) else { return None };
@@ -79,7 +79,7 @@ pub(super) fn image_name(file: &SourceFile, name: &Str) -> Option<Diagnostic> {
             format!("`image_name: {text}` has a tag; the push step's tag comes from `image_tag`"),
         )
         .with_help(format!("use `image_name: {repo}` and `image_tag: {tag}`"))
-        .with_suggestion(name.span, super::yaml_scalar(&repo)),
+        .with_suggestion(name.span, super::scalar_at(file, name.span, &repo)),
     )
 }
 

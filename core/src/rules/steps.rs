@@ -204,7 +204,7 @@ impl Ctx<'_> {
         .with_help(help);
         // Only a scalar command can be rewritten in place (a list's span is the whole list).
         if !text.contains('\'') && super::name_span(self.file, command.span, text).is_some() {
-            d = d.with_suggestion(command.span, super::yaml_scalar(&format!("sh -c '{text}'")));
+            d = d.with_suggestion(command.span, super::scalar_at(self.file, command.span, &format!("sh -c '{text}'")));
         }
         self.diags.push(d);
     }
