@@ -480,3 +480,81 @@ fn secrets_to_writes_values_owner_only_and_nowhere_else() {
     assert!(String::from_utf8(err).unwrap().contains("not ignored"));
     assert!(!tracked.exists());
 }
+
+// ---- hostile names: text from the project files never runs as code ----
+
+/// Every script block of a native GitLab export, unindented.
+fn script_blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        if let Some(s) = cur.as_mut() {
+            if line.is_empty() || line.starts_with("      ") {
+                s.push_str(line.get(6..).unwrap_or(""));
+                s.push('\n');
+                continue;
+            }
+            out.push(cur.take().unwrap());
+        }
+        if line == "    - |" {
+            cur = Some(String::new());
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+/// Runs each job script of the native GitLab export of the project in `dir` with bash (and the
+/// real Docker engine, which refuses the odd names; that is fine, what matters is what the
+/// shell ran before it got there). Returns the combined output.
+fn run_native_scripts(dir: &Path) -> String {
+    let e = export_dir(dir, Forge::GitlabCi, Mode::Native);
+    let blocks = script_blocks(&e.text);
+    assert!(!blocks.is_empty(), "no script in\n{}", e.text);
+    let mut all = String::new();
+    for script in blocks {
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir)
+            .env("CI_JOB_ID", "hostile")
+            .env("CI_COMMIT_REF_NAME", "master")
+            .output()
+            .unwrap();
+        all.push_str(&String::from_utf8_lossy(&o.stdout));
+        all.push_str(&String::from_utf8_lossy(&o.stderr));
+    }
+    all
+}
+
+/// A project whose names try to run `touch MARKER`; returns it and the marker.
+fn hostile_project(services: &str, steps: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let marker = d.path().join("PWNED");
+    let m = marker.display().to_string();
+    let image = std::env::var("SLIPWAY_TEST_BASE_IMAGE").unwrap_or_else(|_| "busybox".into());
+    let fill = |s: &str| s.replace("MARKER", &m).replace("IMAGE", &image);
+    std::fs::write(d.path().join("codeship-services.yml"), fill(services)).unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), fill(steps)).unwrap();
+    std::fs::write(d.path().join("Dockerfile"), format!("FROM {image}\n")).unwrap();
+    (d, marker)
+}
+
+#[test]
+fn a_step_name_with_a_newline_stays_a_comment_and_a_quoted_argument() {
+    let Some(_) = docker_env() else { return };
+    let (d, marker) = hostile_project(
+        "app:\n  image: IMAGE\n",
+        "- name: \"a\\ntouch MARKER\\n$(touch MARKER)\"\n  service: app\n  command: \"true\"\n",
+    );
+    let out = run_native_scripts(d.path());
+    assert!(!marker.exists(), "the step name ran as code:\n{out}");
+    for (forge, mode) in ALL {
+        let e = export_dir(d.path(), forge, mode);
+        assert!(
+            !e.text.lines().any(|l| l.trim_start() == "touch ".to_string() + &marker.display().to_string()),
+            "{}",
+            e.text
+        );
+    }
+}

@@ -259,8 +259,13 @@ impl Writer<'_, '_> {
             }
         };
         let on_fail: Vec<String> = n.on_fail.iter().map(|f| self.guarded_call(f)).collect();
-        let _ =
-            writeln!(self.functions, "# {} `{}` (step {})", kind_name(n.planned.kind), n.planned.name, n.planned.id);
+        let _ = writeln!(
+            self.functions,
+            "# {} `{}` (step {})",
+            kind_name(n.planned.kind),
+            one_line(&n.planned.name),
+            n.planned.id
+        );
         if on_fail.is_empty() {
             let _ = writeln!(self.functions, "{fname}() {{\n{body}}}");
         } else {
@@ -333,7 +338,7 @@ impl Writer<'_, '_> {
         b.push_str("  docker network create \"$net\" >/dev/null || return 1\n");
         let mut started = Vec::new();
         self.start_dependencies(svc, &mut b, &mut started, &mut Vec::new());
-        let prefix = format!("(step: {}) (service: {}) ", n.planned.name, svc.name.value);
+        let prefix = format!("(step: {}) (service: {}) ", one_line(&n.planned.name), one_line(&svc.name.value));
         let command = n.planned.command.clone().unwrap_or_default();
         let args = self.run_args(svc, &command);
         let _ = writeln!(
@@ -438,7 +443,7 @@ impl Writer<'_, '_> {
         let image = n.planned.image_name.clone().unwrap_or_default();
         let StepKind::Push { image_tag, .. } = &n.model.kind else { return "  return 1\n".into() };
         let template = image_tag.as_ref().map_or("latest", |t| t.value.as_str());
-        let prefix = format!("(step: {}) (service: {}) ", n.planned.name, svc.name.value);
+        let prefix = format!("(step: {}) (service: {}) ", one_line(&n.planned.name), one_line(&svc.name.value));
         match tag::shell_word(template, &n.planned.name, &svc.name.value, &image) {
             Ok(word) => {
                 let _ = writeln!(b, "  local tag cfg s\n  tag=$(printf '%s' \"{word}\" | tr -cd 'A-Za-z0-9_.-')");
@@ -484,6 +489,12 @@ impl Writer<'_, '_> {
         b.push_str("  return $s\n");
         b
     }
+}
+
+/// `s` with every newline and control character as a space: a comment (or an output prefix)
+/// that stays on its line, whatever a name holds.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 fn kind_name(k: Kind) -> &'static str {
