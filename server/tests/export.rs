@@ -558,3 +558,27 @@ fn a_step_name_with_a_newline_stays_a_comment_and_a_quoted_argument() {
         );
     }
 }
+
+#[test]
+fn service_names_are_quoted_everywhere_they_reach_the_shell() {
+    let Some(_) = docker_env() else { return };
+    let (d, marker) = hostile_project(
+        "'we\"ird$(touch MARKER)':\n  build: .\n  links:\n    - 'd\"b$(touch MARKER)'\n  volumes_from:\n    - 'h\"old$(touch MARKER)'\n'd\"b$(touch MARKER)':\n  image: IMAGE\n'h\"old$(touch MARKER)':\n  image: IMAGE\n'we\"ird$(touch MARKER)x':\n  image: IMAGE\n",
+        "- service: 'we\"ird$(touch MARKER)'\n  command: \"true\"\n- service: 'we\"ird$(touch MARKER)x'\n  command: \"true\"\n",
+    );
+    let out = run_native_scripts(d.path());
+    assert!(!marker.exists(), "a service name ran as code:\n{out}");
+    // Shell variables derived from names are plain identifiers, one per service.
+    let e = export_dir(d.path(), Forge::GitlabCi, Mode::Native);
+    let vars: std::collections::BTreeSet<&str> = e
+        .text
+        .lines()
+        .filter_map(|l| l.trim_start().split_once('=').map(|(v, _)| v))
+        .filter(|v| v.starts_with("CS_IMAGE_"))
+        .collect();
+    assert!(
+        vars.iter().all(|v| v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')),
+        "{vars:?}"
+    );
+    assert_eq!(vars.len(), 4, "{vars:?}\n{}", e.text);
+}

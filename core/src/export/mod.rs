@@ -107,7 +107,8 @@ pub fn export_files(services_file: &SourceFile, steps_file: &SourceFile, forge: 
 }
 
 pub fn export(input: &Input, forge: Forge, mode: Mode) -> Export {
-    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new() };
+    let image_vars = script::image_vars(&input.checked.services.services);
+    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new(), image_vars };
     let nodes = tree::pair(&input.checked.steps.steps, &input.plan.steps);
     let text = match (forge, mode) {
         (Forge::GithubActions, Mode::Slipway) => github::slipway(&mut cx),
@@ -134,6 +135,8 @@ pub(crate) struct Cx<'a> {
     pub forge: Forge,
     pub warnings: Vec<Diagnostic>,
     pub secrets: Vec<SecretRef>,
+    /// Service name → the shell variable holding its image ([`script::image_vars`]).
+    pub image_vars: std::collections::HashMap<String, String>,
 }
 
 impl Cx<'_> {
