@@ -582,3 +582,26 @@ fn service_names_are_quoted_everywhere_they_reach_the_shell() {
     );
     assert_eq!(vars.len(), 4, "{vars:?}\n{}", e.text);
 }
+
+#[test]
+fn github_never_evaluates_expressions_from_the_project_files() {
+    let dir = fixture("expressions");
+    for mode in [Mode::Native, Mode::Slipway] {
+        let e = export_dir(&dir, Forge::GithubActions, mode);
+        // Without the escapes, what is left are the workflow's own expressions only.
+        let live = e.text.replace("${{ '${{' }}", "");
+        for user in ["github.event.head_commit.message", "secrets.GITHUB_TOKEN"] {
+            assert!(!live.contains(&format!("${{{{ {user}")), "{mode:?}: `{user}` is evaluated:\n{}", e.text);
+        }
+        if mode == Mode::Native {
+            assert!(e.text.contains("${{ '${{' }} github.event.head_commit.message }}"), "{}", e.text);
+        }
+        insta::assert_snapshot!(format!("expressions__{}", label(Forge::GithubActions, mode)), golden_text(&dir, &e));
+    }
+    let Some(actionlint) = tool("SLIPWAY_ACTIONLINT") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let f = out.path().join("expressions.yml");
+    std::fs::write(&f, export_dir(&dir, Forge::GithubActions, Mode::Native).text).unwrap();
+    let r = std::process::Command::new(&actionlint).arg(&f).output().unwrap();
+    assert!(r.status.success(), "actionlint:\n{}", String::from_utf8_lossy(&r.stdout));
+}

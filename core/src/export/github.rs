@@ -34,6 +34,13 @@ cs_secret_file() {{ local f; f=$(mktemp); eval "printf '%s' \"\$$1\"" >"$f"; pri
     )
 }
 
+/// Text from the project's files as GitHub must see it: the runner evaluates `${{ … }}` in
+/// `name:`, `run:` and `env:` before any shell runs, so each `${{` becomes the expression
+/// `${{ '${{' }}`, which evaluates to itself. Only the workflow's own expressions stay live.
+fn literal(s: &str) -> String {
+    s.replace("${{", "${{ '${{' }}")
+}
+
 /// The `slipway steps` flags both forges pass besides the build values.
 pub(super) fn slipway_flags(cx: &Cx) -> String {
     match cx.input.dir {
@@ -67,7 +74,7 @@ pub fn slipway(cx: &mut Cx) -> String {
         s,
         "approve=\"\"\n[ \"$APPROVE\" = true ] && approve=--approve\nslipway steps{flags} --tag \"$GITHUB_REF_NAME\" --ci-commit-id \"$GITHUB_SHA\" --ci-build-id \"$GITHUB_RUN_ID\" --ci-repo-name \"${{GITHUB_REPOSITORY#*/}}\" --push $approve"
     );
-    block(&mut out, 8, "run", &s);
+    block(&mut out, 8, "run", &literal(&s));
     out
 }
 
@@ -98,7 +105,12 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
     let _ = before;
     let (exact, guards) = conditions(cx, j, &mut notes);
     comments(out, 2, &notes);
-    let _ = writeln!(out, "  {}:\n    name: {}\n    runs-on: ubuntu-latest", j.name, scalar(&j.root.planned.name));
+    let _ = writeln!(
+        out,
+        "  {}:\n    name: {}\n    runs-on: ubuntu-latest",
+        j.name,
+        scalar(&literal(&j.root.planned.name))
+    );
     if !needs.is_empty() {
         let _ = writeln!(
             out,
@@ -127,12 +139,12 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
             "CS_TAG=\"$GITHUB_REF_NAME\"\n{}if {g}; then echo run=true; else echo run=false; fi >>\"$GITHUB_OUTPUT\"",
             script::GUARD_HELPERS
         );
-        block(out, 8, "run", &s);
+        block(out, 8, "run", &literal(&s));
         Some("steps.filter.outputs.run == 'true'")
     } else {
         None
     };
-    let _ = writeln!(out, "      - name: {}\n        shell: bash", scalar(&j.root.planned.name));
+    let _ = writeln!(out, "      - name: {}\n        shell: bash", scalar(&literal(&j.root.planned.name)));
     if let Some(c) = step_if {
         let _ = writeln!(out, "        if: {c}");
     }
@@ -142,7 +154,7 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
             let _ = writeln!(out, "          {n}: ${{{{ secrets.{n} }}}}");
         }
     }
-    block(out, 8, "run", &script);
+    block(out, 8, "run", &literal(&script));
 }
 
 /// The job's filters: plain names as expressions on `github.ref_name`, regexes as one shell
