@@ -605,3 +605,21 @@ fn github_never_evaluates_expressions_from_the_project_files() {
     let r = std::process::Command::new(&actionlint).arg(&f).output().unwrap();
     assert!(r.status.success(), "actionlint:\n{}", String::from_utf8_lossy(&r.stdout));
 }
+
+#[test]
+fn two_files_never_share_a_secret_name() {
+    let services = SourceFile::new(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  encrypted_env_file:\n    - a.env.encrypted\n    - a-env.encrypted\n    - a_env.encrypted\n",
+    );
+    let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: \"true\"\n");
+    for forge in [Forge::GithubActions, Forge::GitlabCi] {
+        let e = export_files(&services, &steps, forge, Mode::Native);
+        let names: Vec<&str> = e.secrets.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["CODESHIP_SECRET_A_ENV", "CODESHIP_SECRET_A_ENV_2", "CODESHIP_SECRET_A_ENV_3"], "{forge:?}");
+        // Each file's secret is the one its --env-file reads.
+        for s in &e.secrets {
+            assert!(e.text.contains(&format!("cs_secret_file {})", s.name)), "{forge:?} {}:\n{}", s.name, e.text);
+        }
+    }
+}

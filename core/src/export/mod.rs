@@ -158,7 +158,15 @@ impl Cx<'_> {
         if let Some(s) = self.secrets.iter().find(|s| s.source == source) {
             return s.name.clone();
         }
-        let name = secret_name(&source, self.secrets.len());
+        // Two files can give the same name (`a.env.encrypted`, `a-env.encrypted`): the later
+        // one, in the order the export meets them, is numbered.
+        let wanted = secret_name(&source, self.secrets.len());
+        let mut name = wanted.clone();
+        let mut n = 2;
+        while self.secrets.iter().any(|s| s.name == name) {
+            name = format!("{wanted}_{n}");
+            n += 1;
+        }
         let set = match self.forge {
             Forge::GithubActions => format!("gh secret set {name}"),
             Forge::GitlabCi => {
