@@ -378,20 +378,27 @@ fn stage(o: &Output) -> Result<tempfile::NamedTempFile> {
     Ok(tmp)
 }
 
-/// Put back the files already replaced and remove the key this run created.
+/// Put back the files already replaced; remove the key this run created only when every file
+/// was put back (a file still encrypted with it would otherwise be lost for good).
 fn undo(done: &[Output], new_key: Option<&Path>) -> String {
     let failed: Vec<String> = done
         .iter()
         .filter(|o| write_atomic(&o.path, &o.old, false).is_err())
         .map(|o| o.path.display().to_string())
         .collect();
-    if let Some(p) = new_key {
-        let _ = std::fs::remove_file(p);
-    }
     if failed.is_empty() {
-        "every file was put back as it was".into()
-    } else {
-        format!("COULD NOT RESTORE {} (still encrypted with the new key, which was removed)", failed.join(", "))
+        if let Some(p) = new_key {
+            let _ = std::fs::remove_file(p);
+        }
+        return "every file was put back as it was".into();
+    }
+    match new_key {
+        Some(p) => format!(
+            "COULD NOT RESTORE {} (still encrypted with the new key, kept at {})",
+            failed.join(", "),
+            p.display()
+        ),
+        None => format!("COULD NOT RESTORE {} (still encrypted with the new key)", failed.join(", ")),
     }
 }
 
@@ -412,5 +419,35 @@ fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>)
     }
     if rewrites.iter().any(|r| r.to == Format::V1) {
         eprintln!("note: v1 has no integrity check; `--format aead` upgrades such secrets");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rollback that cannot put a file back must keep the key that file is now encrypted
+    /// with, and say where it is.
+    #[test]
+    fn a_failed_rollback_keeps_the_new_key() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("new.aes");
+        std::fs::write(&key, "key").unwrap();
+        // A file whose folder is gone cannot be written back, whoever runs the test.
+        let lost = d.path().join("gone/a.encrypted");
+        let done = [Output { path: lost.clone(), old: b"old".to_vec(), new: b"new".to_vec() }];
+        let message = undo(&done, Some(&key));
+        assert!(key.exists(), "the key of an unrestored file was removed: {message}");
+        assert!(
+            message.contains(&lost.display().to_string()) && message.contains(&key.display().to_string()),
+            "{message}"
+        );
+        // Every file restored: the key goes.
+        let ok = d.path().join("b.encrypted");
+        std::fs::write(&ok, "new").unwrap();
+        let done = [Output { path: ok.clone(), old: b"old".to_vec(), new: b"new".to_vec() }];
+        assert_eq!(undo(&done, Some(&key)), "every file was put back as it was");
+        assert!(!key.exists());
+        assert_eq!(std::fs::read(&ok).unwrap(), b"old");
     }
 }
