@@ -337,3 +337,51 @@ fn the_same_key_twice_is_refused() {
     let err = rekey(d.path(), &k, &k, &[]).code(2).get_output().stderr.clone();
     assert!(String::from_utf8(err).unwrap().contains("same key"));
 }
+
+/// Symlinked secrets: the target is rewritten and the link stays a link; a file reached by two
+/// names is rewritten once; a file outside the project folder needs `--allow-outside`.
+#[test]
+fn symlinks_stay_links_and_files_outside_the_project_need_allow_outside() {
+    let d = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let old = random_key();
+    let old_path = d.path().join("codeship.aes");
+    std::fs::write(&old_path, old.to_file_text()).unwrap();
+    std::fs::create_dir(d.path().join("real")).unwrap();
+    let real = d.path().join("real/a.encrypted");
+    std::fs::write(&real, encrypt(&old, b"A=1\n", Format::Aead)).unwrap();
+    std::os::unix::fs::symlink("real/a.encrypted", d.path().join("a.encrypted")).unwrap();
+    std::os::unix::fs::symlink("real/a.encrypted", d.path().join("also-a.encrypted")).unwrap();
+    let far = outside.path().join("far.encrypted");
+    std::fs::write(&far, encrypt(&old, b"F=1\n", Format::Aead)).unwrap();
+    std::os::unix::fs::symlink(&far, d.path().join("far.encrypted")).unwrap();
+    std::fs::write(
+        d.path().join("codeship-services.yml"),
+        "app:\n  image: busybox\n  encrypted_env_file: [a.encrypted, also-a.encrypted, far.encrypted]\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), "- service: app\n  command: true\n").unwrap();
+    let new_path = d.path().join("new.aes");
+
+    let before = (std::fs::read(&real).unwrap(), std::fs::read(&far).unwrap());
+    let err = rekey(d.path(), &old_path, &new_path, &[]).code(2).get_output().stderr.clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains("far.encrypted") && err.contains("outside the project") && err.contains("--allow-outside"),
+        "{err}"
+    );
+    assert_eq!((std::fs::read(&real).unwrap(), std::fs::read(&far).unwrap()), before);
+    assert!(!new_path.exists());
+
+    let out = rekey(d.path(), &old_path, &new_path, &["--allow-outside"]).success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("real/a.encrypted").count(), 1, "rewritten once:\n{out}");
+    let new = key_of(&new_path);
+    for (link, file, plain) in [("a.encrypted", &real, b"A=1\n"), ("far.encrypted", &far, b"F=1\n")] {
+        let meta = std::fs::symlink_metadata(d.path().join(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} was replaced by a file");
+        let (got, _) = crypto::decrypt(&new, &std::fs::read(file).unwrap()).unwrap();
+        assert_eq!(got, plain);
+    }
+    assert!(std::fs::symlink_metadata(d.path().join("also-a.encrypted")).unwrap().file_type().is_symlink());
+}

@@ -39,21 +39,34 @@ pub struct RekeyArgs {
     /// Upgrade v1 and v2 secrets to the authenticated format (default: keep each one's format).
     #[arg(long, value_parser = ["aead"])]
     pub format: Option<String>,
+    /// Also rewrite encrypted files that are (or whose symlinks point) outside the project folder.
+    #[arg(long)]
+    pub allow_outside: bool,
 }
 
 /// What the configuration says is encrypted: a file it names, or a value written inline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Secret {
-    File { path: PathBuf, what: String },
-    Inline { span: Span, value: String, what: String },
+    /// `path` is the file itself (symlinks resolved): what is read, and what the rename
+    /// replaces, so a link stays a link.
+    File {
+        path: PathBuf,
+        what: String,
+    },
+    Inline {
+        span: Span,
+        value: String,
+        what: String,
+    },
 }
 
 /// Every encrypted file and inline value the configuration references, in file order, each
-/// file once (two services may share one env file).
+/// file once (two services may share one env file, or reach it through a symlink).
 fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Secret> {
     let mut out = Vec::new();
     let mut file = |rel: &str, what: String| {
-        let path = dir.join(rel);
+        // A path that does not resolve stays as written: phase 1 reports it.
+        let path = std::fs::canonicalize(dir.join(rel)).unwrap_or_else(|_| dir.join(rel));
         if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
             out.push(Secret::File { path, what });
         }
@@ -204,6 +217,9 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     }
     let (old, new, generate) = key_for(&args)?;
     let secrets = references(&files.services_dir, &checked.services, &checked.steps);
+    if !args.allow_outside {
+        refuse_outside(&files.services_dir, &secrets)?;
+    }
     if secrets.is_empty() {
         eprintln!("slipway: the configuration references no encrypted file or value; nothing to rekey");
         return Ok(ExitCode::SUCCESS);
@@ -217,10 +233,32 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The services file's path on disk (its `SourceFile` name is a display name).
+/// A rekey rewrites files in place; one outside the project folder (by path or by symlink)
+/// may belong to another project or to nobody's repository, so it needs `--allow-outside`.
+fn refuse_outside(dir: &Path, secrets: &[Secret]) -> Result<()> {
+    let root = std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    for s in secrets {
+        if let Secret::File { path, what } = s
+            && path.is_absolute()
+            && !path.starts_with(&root)
+        {
+            bail!(
+                "{} ({what}) is outside the project folder {}; nothing was changed.\n  \
+                 pass --allow-outside to rewrite it anyway",
+                path.display(),
+                root.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The services file's path on disk (its `SourceFile` name is a display name), symlinks
+/// resolved so the rename replaces the file and keeps the link.
 fn services_path(project_args: &ProjectArgs, services: &SourceFile) -> PathBuf {
     let p = PathBuf::from(&services.name);
-    if p.exists() { p } else { project_args.dir.join(p.file_name().unwrap_or_default()) }
+    let p = if p.exists() { p } else { project_args.dir.join(p.file_name().unwrap_or_default()) };
+    std::fs::canonicalize(&p).unwrap_or(p)
 }
 
 /// Phase 1: read and decrypt every secret with the old key.
