@@ -385,3 +385,29 @@ fn symlinks_stay_links_and_files_outside_the_project_need_allow_outside() {
     }
     assert!(std::fs::symlink_metadata(d.path().join("also-a.encrypted")).unwrap().file_type().is_symlink());
 }
+
+/// A rekey that stopped between renames left some files under the new key: running it again
+/// finishes the job and says which files it found already done.
+#[test]
+fn a_rekey_that_stopped_half_way_is_finished_by_running_it_again() {
+    let (d, old) = five_file_project();
+    let new = random_key();
+    let new_path = d.path().join("new.aes");
+    std::fs::write(&new_path, new.to_file_text()).unwrap();
+    // What the first run had done: a and b renamed into place under the new key.
+    for n in ["a.encrypted", "b.encrypted"] {
+        std::fs::write(d.path().join(n), encrypt(&new, format!("N={n}\n").as_bytes(), Format::Aead)).unwrap();
+    }
+    let out = rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("2 secrets were already encrypted with the new key"), "{out}");
+    assert!(out.contains("already rekeyed") && out.contains("a.encrypted"), "{out}");
+    for n in ["a.encrypted", "b.encrypted", "c.encrypted", "d.encrypted", "e.encrypted"] {
+        let data = std::fs::read(d.path().join(n)).unwrap();
+        assert_eq!(crypto::decrypt(&new, &data).unwrap().0, format!("N={n}\n").as_bytes(), "{n}");
+        assert_old_key_fails(&old, &data, format!("N={n}\n").as_bytes(), Path::new(n));
+    }
+    // Run once more: everything is done, nothing breaks.
+    let out = rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success().get_output().stdout.clone();
+    assert!(String::from_utf8(out).unwrap().contains("6 secrets were already encrypted with the new key"));
+}

@@ -6,7 +6,11 @@
 //! 2. re-encrypt in memory and check each result decrypts to the same bytes under the new key;
 //! 3. write every output to a temporary file beside its target, then rename them into place.
 //!    A rename that fails puts back the files already renamed (their old bytes are in memory)
-//!    and removes a key file this run created.
+//!    and removes a key file this run created (kept, with its path printed, if one cannot be
+//!    put back).
+//!
+//! A run that died between renames is finished by running it again: a secret the old key does
+//! not open but the new one does is reported as already rekeyed and left as it is.
 
 use crate::cli::{ConfigErrors, ProjectArgs};
 use crate::fsutil::{read_limited, write_atomic, write_new};
@@ -128,6 +132,8 @@ struct Rewrite {
     to: Format,
     /// The new ciphertext (for a file, its whole content; inline, the value's text).
     new: Vec<u8>,
+    /// Already encrypted with the new key (a rekey that stopped half way): left as it is.
+    done: bool,
 }
 
 /// Inline values are written on one line without the header's LF in some projects; the
@@ -139,20 +145,27 @@ fn decrypt_blob(key: &Key, blob: &str) -> Result<(Vec<u8>, Format), crypto::Cryp
 /// v1 has no integrity check: a wrong key decrypts to garbage. Before re-encrypting garbage
 /// under a new key (and losing the secret), require it to be what the executor would read.
 fn check_v1_plaintext(secret: &Secret, plain: &[u8]) -> Result<()> {
-    let what = match secret {
-        Secret::File { what, .. } | Secret::Inline { what, .. } => what,
-    };
-    let ok = if what.contains("dockercfg") {
-        slipway_core::dockercfg::DockerCfg::parse(plain).is_ok()
-    } else {
-        std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok())
-    };
-    if !ok {
+    if !plausible(secret, plain) {
+        let what = match secret {
+            Secret::File { what, .. } | Secret::Inline { what, .. } => what,
+        };
         bail!(
             "{what} is a v1 file (no integrity check) and did not decrypt to what it should hold: is --key-path the key it was made with?"
         );
     }
     Ok(())
+}
+
+/// Whether a v1 plaintext is what the executor would read (v1 cannot tell a wrong key).
+fn plausible(secret: &Secret, plain: &[u8]) -> bool {
+    let what = match secret {
+        Secret::File { what, .. } | Secret::Inline { what, .. } => what,
+    };
+    if what.contains("dockercfg") {
+        slipway_core::dockercfg::DockerCfg::parse(plain).is_ok()
+    } else {
+        std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok())
+    }
 }
 
 fn random() -> Result<[u8; crypto::RANDOM_BYTES]> {
@@ -224,7 +237,7 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
         eprintln!("slipway: the configuration references no encrypted file or value; nothing to rekey");
         return Ok(ExitCode::SUCCESS);
     }
-    let rewrites = decrypt_all(&files.services, &secrets, &old)?;
+    let rewrites = decrypt_all(&files.services, &secrets, &old, &new)?;
     let rewrites = reencrypt_all(rewrites, &new, upgrade)?;
     let services_path = services_path(&args.project, &files.services);
     let outputs = outputs(&files.services, &files.steps, &services_path, &rewrites, &new)?;
@@ -261,29 +274,48 @@ fn services_path(project_args: &ProjectArgs, services: &SourceFile) -> PathBuf {
     std::fs::canonicalize(&p).unwrap_or(p)
 }
 
-/// Phase 1: read and decrypt every secret with the old key.
-fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key) -> Result<Vec<Rewrite>> {
+/// Phase 1: read and decrypt every secret with the old key. One the old key cannot open but
+/// the new key can was rewritten by a rekey that stopped half way: it is kept as it is, so
+/// running the same rekey again finishes the job.
+fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key, new: &Key) -> Result<Vec<Rewrite>> {
     let mut out = Vec::new();
     for secret in secrets {
-        let (plain, from) = match secret {
+        let data = match secret {
             Secret::File { path, what } => {
-                let data = read_limited(path, MAX_ENCRYPTED).with_context(|| format!("{what}: nothing was changed"))?;
-                crypto::decrypt(old, &data)
-                    .with_context(|| format!("cannot decrypt {} ({what}); nothing was changed", path.display()))?
+                read_limited(path, MAX_ENCRYPTED).with_context(|| format!("{what}: nothing was changed"))?
             }
-            Secret::Inline { span, value, what } => {
-                let (line, col) = services.line_col(span.start);
-                decrypt_blob(old, value).with_context(|| {
-                    format!("cannot decrypt {what} at {}:{line}:{col}; nothing was changed", services.name)
-                })?
-            }
+            Secret::Inline { value, .. } => value.trim().as_bytes().to_vec(),
         };
-        if from == Format::V1 {
-            check_v1_plaintext(secret, &plain).context("nothing was changed")?;
+        let opened = |key: &Key| {
+            crypto::decrypt(key, &data).ok().filter(|(plain, f)| *f != Format::V1 || plausible(secret, plain))
+        };
+        if let Some((plain, from)) = opened(old) {
+            out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new(), done: false });
+        } else if let Some((plain, from)) = opened(new) {
+            out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new(), done: true });
+        } else {
+            return Err(old_key_error(services, secret, &data, old));
         }
-        out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new() });
     }
     Ok(out)
+}
+
+/// Why the old key does not open a secret (which the new key does not open either).
+fn old_key_error(services: &SourceFile, secret: &Secret, data: &[u8], old: &Key) -> anyhow::Error {
+    let err = match crypto::decrypt(old, data) {
+        // Only a v1 secret "opens" under a wrong key; the check says why it was refused.
+        Ok((plain, _)) => check_v1_plaintext(secret, &plain).err().unwrap_or_else(|| anyhow!("refused")),
+        Err(e) => anyhow::Error::from(e),
+    };
+    match secret {
+        Secret::File { path, what } => {
+            err.context(format!("cannot decrypt {} ({what}); nothing was changed", path.display()))
+        }
+        Secret::Inline { span, what, .. } => {
+            let (line, col) = services.line_col(span.start);
+            err.context(format!("cannot decrypt {what} at {}:{line}:{col}; nothing was changed", services.name))
+        }
+    }
 }
 
 /// Phase 2: encrypt under the new key and prove each result decrypts to the same bytes.
@@ -291,6 +323,9 @@ fn reencrypt_all(rewrites: Vec<Rewrite>, new: &Key, upgrade: Option<Format>) -> 
     rewrites
         .into_iter()
         .map(|mut r| {
+            if r.done {
+                return Ok(r);
+            }
             r.to = upgrade.unwrap_or(r.from);
             r.new = encrypt_as(new, &r.plain, r.to)?;
             let (back, format) = crypto::decrypt(new, &r.new).context("re-encrypted secret does not decrypt")?;
@@ -322,6 +357,13 @@ fn outputs(
     let mut edits = Vec::new();
     for r in rewrites {
         match &r.secret {
+            // Already rewritten: an inline value is replaced by its own text (so the check
+            // below still sees every value), a file is left alone.
+            Secret::Inline { span, .. } if r.done => {
+                let own = services.text[span.start as usize..span.end as usize].to_string();
+                edits.push((*span, own, r.plain.clone()));
+            }
+            Secret::File { .. } if r.done => {}
             Secret::File { path, .. } => {
                 let old = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
                 by_path.insert(path.clone(), Output { path: path.clone(), old, new: r.new.clone() });
@@ -444,7 +486,20 @@ fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>)
     if let Some(p) = new_key {
         println!("wrote a new key to {} (keep it out of version control)", p.display());
     }
+    let resumed = rewrites.iter().filter(|r| r.done).count();
+    if resumed > 0 {
+        println!(
+            "{resumed} secrets were already encrypted with the new key (an earlier rekey stopped half way); left as they are"
+        );
+    }
     for r in rewrites {
+        if r.done {
+            match &r.secret {
+                Secret::File { path, what } => println!("already rekeyed {}: {what}", path.display()),
+                Secret::Inline { what, .. } => println!("already rekeyed {}: inline {what}", services_path.display()),
+            }
+            continue;
+        }
         let change = if r.from == r.to {
             r.to.as_str().to_string()
         } else {
