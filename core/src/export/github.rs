@@ -14,6 +14,9 @@ use std::fmt::Write;
 
 const TRIGGER: &str = "on:\n  push:\n    branches:\n      - \"**\"\n    tags:\n      - \"**\"\n";
 
+/// The build values from GitHub's, and `cs_secret_file NAME`: the secret's value in a private
+/// file under `$RUNNER_TEMP`, removed when the job's shell exits (a self-hosted runner keeps
+/// its temporary folders between jobs).
 fn prelude(job: &str) -> String {
     format!(
         r#"CS_TAG="$GITHUB_REF_NAME"
@@ -29,7 +32,9 @@ CS_COMMITTER_NAME=$(git log -1 --format=%cn 2>/dev/null)
 CS_COMMITTER_EMAIL=$(git log -1 --format=%ce 2>/dev/null)
 CS_COMMITTER_USERNAME="$GITHUB_ACTOR"
 CS_TIMESTAMP=$(date +%s)
-cs_secret_file() {{ local f; f=$(mktemp); eval "printf '%s' \"\$$1\"" >"$f"; printf '%s' "$f"; }}
+CS_SECRETS=$(umask 077; mktemp -d "${{RUNNER_TEMP:-/tmp}}/cs-secrets.XXXXXX") || exit 1
+trap 'rm -rf "$CS_SECRETS"' EXIT
+cs_secret_file() {{ local f="$CS_SECRETS/$1"; (umask 077; eval "printf '%s' \"\$$1\"" >"$f"); printf '%s' "$f"; }}
 "#
     )
 }
