@@ -411,3 +411,26 @@ fn a_rekey_that_stopped_half_way_is_finished_by_running_it_again() {
     let out = rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success().get_output().stdout.clone();
     assert!(String::from_utf8(out).unwrap().contains("6 secrets were already encrypted with the new key"));
 }
+
+/// How a v1 plaintext is checked follows the key that names the file, not the words in a
+/// service's name: an env file of a service called `dockercfg-gen` is an env file.
+#[test]
+fn a_v1_env_file_of_a_service_named_like_a_dockercfg_is_an_env_file() {
+    let d = tempfile::tempdir().unwrap();
+    let src = vectors().join("jet-v1-official");
+    for n in ["codeship.aes", "environment.encrypted", "environment.expected"] {
+        std::fs::copy(src.join(n), d.path().join(n)).unwrap();
+    }
+    std::fs::write(
+        d.path().join("codeship-services.yml"),
+        "dockercfg-gen:\n  image: busybox\n  encrypted_env_file: environment.encrypted\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), "- service: dockercfg-gen\n  command: true\n").unwrap();
+    let new_path = d.path().join("new.aes");
+    rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success();
+    let (plain, format) =
+        crypto::decrypt(&key_of(&new_path), &std::fs::read(d.path().join("environment.encrypted")).unwrap()).unwrap();
+    assert_eq!(format, Format::V1);
+    assert_eq!(plain, std::fs::read(d.path().join("environment.expected")).unwrap());
+}

@@ -48,6 +48,13 @@ pub struct RekeyArgs {
     pub allow_outside: bool,
 }
 
+/// What a secret decrypts to, by the key that names it: how a v1 plaintext is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holds {
+    EnvFile,
+    DockerCfg,
+}
+
 /// What the configuration says is encrypted: a file it names, or a value written inline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Secret {
@@ -56,6 +63,7 @@ enum Secret {
     File {
         path: PathBuf,
         what: String,
+        holds: Holds,
     },
     Inline {
         span: Span,
@@ -68,30 +76,30 @@ enum Secret {
 /// file once (two services may share one env file, or reach it through a symlink).
 fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Secret> {
     let mut out = Vec::new();
-    let mut file = |rel: &str, what: String| {
+    let mut file = |rel: &str, what: String, holds: Holds| {
         // A path that does not resolve stays as written: phase 1 reports it.
         let path = std::fs::canonicalize(dir.join(rel)).unwrap_or_else(|_| dir.join(rel));
         if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
-            out.push(Secret::File { path, what });
+            out.push(Secret::File { path, what, holds });
         }
     };
     for svc in &services.services {
         let name = &svc.name.value;
         for f in &svc.encrypted_env_file {
-            file(&f.value, format!("`encrypted_env_file` of service `{name}`"));
+            file(&f.value, format!("`encrypted_env_file` of service `{name}`"), Holds::EnvFile);
         }
         if let Some(f) = svc.build.as_ref().and_then(|b| b.encrypted_args_file.as_ref()) {
-            file(&f.value, format!("`build.encrypted_args_file` of service `{name}`"));
+            file(&f.value, format!("`build.encrypted_args_file` of service `{name}`"), Holds::EnvFile);
         }
         if let Some(f) = &svc.encrypted_dockercfg_path {
-            file(&f.value, format!("`encrypted_dockercfg_path` of service `{name}`"));
+            file(&f.value, format!("`encrypted_dockercfg_path` of service `{name}`"), Holds::DockerCfg);
         }
     }
-    fn walk(steps: &[Step], file: &mut dyn FnMut(&str, String)) {
+    fn walk(steps: &[Step], file: &mut dyn FnMut(&str, String, Holds)) {
         for step in steps {
             if let Some(f) = &step.encrypted_dockercfg_path {
                 let name = step.name.as_ref().map_or("(unnamed)", |n| n.value.as_str());
-                file(&f.value, format!("`encrypted_dockercfg_path` of step `{name}`"));
+                file(&f.value, format!("`encrypted_dockercfg_path` of step `{name}`"), Holds::DockerCfg);
             }
             if let slipway_core::model::StepKind::Group { steps, .. } = &step.kind {
                 walk(steps, file);
@@ -158,13 +166,13 @@ fn check_v1_plaintext(secret: &Secret, plain: &[u8]) -> Result<()> {
 
 /// Whether a v1 plaintext is what the executor would read (v1 cannot tell a wrong key).
 fn plausible(secret: &Secret, plain: &[u8]) -> bool {
-    let what = match secret {
-        Secret::File { what, .. } | Secret::Inline { what, .. } => what,
+    let holds = match secret {
+        Secret::File { holds, .. } => *holds,
+        Secret::Inline { .. } => Holds::EnvFile,
     };
-    if what.contains("dockercfg") {
-        slipway_core::dockercfg::DockerCfg::parse(plain).is_ok()
-    } else {
-        std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok())
+    match holds {
+        Holds::DockerCfg => slipway_core::dockercfg::DockerCfg::parse(plain).is_ok(),
+        Holds::EnvFile => std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok()),
     }
 }
 
@@ -251,7 +259,7 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
 fn refuse_outside(dir: &Path, secrets: &[Secret]) -> Result<()> {
     let root = std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     for s in secrets {
-        if let Secret::File { path, what } = s
+        if let Secret::File { path, what, .. } = s
             && path.is_absolute()
             && !path.starts_with(&root)
         {
@@ -281,7 +289,7 @@ fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key, new: &Key) 
     let mut out = Vec::new();
     for secret in secrets {
         let data = match secret {
-            Secret::File { path, what } => {
+            Secret::File { path, what, .. } => {
                 read_limited(path, MAX_ENCRYPTED).with_context(|| format!("{what}: nothing was changed"))?
             }
             Secret::Inline { value, .. } => value.trim().as_bytes().to_vec(),
@@ -308,7 +316,7 @@ fn old_key_error(services: &SourceFile, secret: &Secret, data: &[u8], old: &Key)
         Err(e) => anyhow::Error::from(e),
     };
     match secret {
-        Secret::File { path, what } => {
+        Secret::File { path, what, .. } => {
             err.context(format!("cannot decrypt {} ({what}); nothing was changed", path.display()))
         }
         Secret::Inline { span, what, .. } => {
@@ -495,7 +503,7 @@ fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>)
     for r in rewrites {
         if r.done {
             match &r.secret {
-                Secret::File { path, what } => println!("already rekeyed {}: {what}", path.display()),
+                Secret::File { path, what, .. } => println!("already rekeyed {}: {what}", path.display()),
                 Secret::Inline { what, .. } => println!("already rekeyed {}: inline {what}", services_path.display()),
             }
             continue;
@@ -506,7 +514,7 @@ fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>)
             format!("{} → {}", r.from.as_str(), r.to.as_str())
         };
         match &r.secret {
-            Secret::File { path, what } => println!("rewrote {} ({change}): {what}", path.display()),
+            Secret::File { path, what, .. } => println!("rewrote {} ({change}): {what}", path.display()),
             Secret::Inline { what, .. } => println!("rewrote {} ({change}): inline {what}", services_path.display()),
         }
     }
