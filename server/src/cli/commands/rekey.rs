@@ -469,11 +469,8 @@ fn stage(o: &Output) -> Result<tempfile::NamedTempFile> {
 /// Put back the files already replaced; remove the key this run created only when every file
 /// was put back (a file still encrypted with it would otherwise be lost for good).
 fn undo(done: &[Output], new_key: Option<&Path>) -> String {
-    let failed: Vec<String> = done
-        .iter()
-        .filter(|o| write_atomic(&o.path, &o.old, false).is_err())
-        .map(|o| o.path.display().to_string())
-        .collect();
+    let failed: Vec<String> =
+        done.iter().filter(|o| restore(o).is_err()).map(|o| o.path.display().to_string()).collect();
     if failed.is_empty() {
         if let Some(p) = new_key {
             let _ = std::fs::remove_file(p);
@@ -488,6 +485,17 @@ fn undo(done: &[Output], new_key: Option<&Path>) -> String {
         ),
         None => format!("COULD NOT RESTORE {} (still encrypted with the new key)", failed.join(", ")),
     }
+}
+
+/// Write a file's old bytes back with the mode it had: the replaced file carries it (staged
+/// with the old file's permissions), and `write_atomic` alone would make it 0644.
+fn restore(o: &Output) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let perms = std::fs::metadata(&o.path)?.permissions();
+    // Owner-only files stay owner-only while in the temporary file too.
+    write_atomic(&o.path, &o.old, perms.mode() & 0o077 == 0)?;
+    std::fs::set_permissions(&o.path, perms)?;
+    Ok(())
 }
 
 fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>) {
@@ -550,5 +558,18 @@ mod tests {
         assert_eq!(undo(&done, Some(&key)), "every file was put back as it was");
         assert!(!key.exists());
         assert_eq!(std::fs::read(&ok).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_rollback_restores_the_mode_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.encrypted");
+        std::fs::write(&f, "new").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let done = [Output { path: f.clone(), old: b"old".to_vec(), new: b"new".to_vec() }];
+        assert_eq!(undo(&done, None), "every file was put back as it was");
+        assert_eq!(std::fs::read(&f).unwrap(), b"old");
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
