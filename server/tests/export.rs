@@ -665,3 +665,22 @@ fn decrypted_secrets_do_not_outlive_a_github_job() {
     let left: Vec<_> = std::fs::read_dir(runner_temp.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left on the runner: {left:?}");
 }
+
+#[test]
+fn encrypted_env_files_get_the_env_file_warning_too() {
+    let services = SourceFile::new(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  env_file: plain.env\n  encrypted_env_file: secret.env.encrypted\n",
+    );
+    let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: \"true\"\n");
+    for forge in [Forge::GithubActions, Forge::GitlabCi] {
+        let e = export_files(&services, &steps, forge, Mode::Native);
+        let at: Vec<String> = e
+            .diagnostics
+            .iter()
+            .filter(|d| d.message.contains("--env-file"))
+            .map(|d| format!("{}:{}:{}", d.file, d.line, d.column))
+            .collect();
+        assert_eq!(at, ["codeship-services.yml:3:13", "codeship-services.yml:4:23"], "{forge:?}");
+    }
+}

@@ -243,7 +243,8 @@ impl Writer<'_, '_> {
             if !svc.environment.is_empty() && env_files {
                 self.inexact(In::Services, svc.name.span, format!("service `{}`: Docker gives `environment` precedence over env files; Codeship did the opposite for a variable set in both", svc.name.value));
             }
-            for f in &svc.env_file {
+            // Decrypted, an encrypted env file is read by the same `--env-file`.
+            for f in svc.env_file.iter().chain(&svc.encrypted_env_file) {
                 self.inexact(In::Services, f.span, "Docker's `--env-file` reads values literally (no quotes, no `export`), unlike Codeship's env files");
             }
         }
