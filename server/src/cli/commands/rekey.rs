@@ -26,8 +26,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The executor's limit for encrypted files; rekey reads no more than a run would.
-const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
+// The executor's limit for encrypted files: rekey reads no more than a run would.
+use crate::executor::secrets::MAX_ENCRYPTED;
 
 #[derive(Args, Debug)]
 pub struct RekeyArgs {
