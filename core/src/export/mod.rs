@@ -107,7 +107,8 @@ pub fn export_files(services_file: &SourceFile, steps_file: &SourceFile, forge: 
 }
 
 pub fn export(input: &Input, forge: Forge, mode: Mode) -> Export {
-    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new() };
+    let image_vars = script::image_vars(&input.checked.services.services);
+    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new(), image_vars };
     let nodes = tree::pair(&input.checked.steps.steps, &input.plan.steps);
     let text = match (forge, mode) {
         (Forge::GithubActions, Mode::Slipway) => github::slipway(&mut cx),
@@ -134,6 +135,8 @@ pub(crate) struct Cx<'a> {
     pub forge: Forge,
     pub warnings: Vec<Diagnostic>,
     pub secrets: Vec<SecretRef>,
+    /// Service name → the shell variable holding its image ([`script::image_vars`]).
+    pub image_vars: std::collections::HashMap<String, String>,
 }
 
 impl Cx<'_> {
@@ -155,7 +158,15 @@ impl Cx<'_> {
         if let Some(s) = self.secrets.iter().find(|s| s.source == source) {
             return s.name.clone();
         }
-        let name = secret_name(&source, self.secrets.len());
+        // Two files can give the same name (`a.env.encrypted`, `a-env.encrypted`): the later
+        // one, in the order the export meets them, is numbered.
+        let wanted = secret_name(&source, self.secrets.len());
+        let mut name = wanted.clone();
+        let mut n = 2;
+        while self.secrets.iter().any(|s| s.name == name) {
+            name = format!("{wanted}_{n}");
+            n += 1;
+        }
         let set = match self.forge {
             Forge::GithubActions => format!("gh secret set {name}"),
             Forge::GitlabCi => {

@@ -110,13 +110,32 @@ fn dependencies(svc: &Service) -> Vec<(String, String)> {
     out
 }
 
-/// The image a service runs: its own build, or the image it names.
-fn image_var(svc: &Service) -> String {
-    format!("\"$CS_IMAGE_{}\"", shell_ident(&svc.name.value))
+/// The shell variable holding each service's image: `CS_IMAGE_` and the name in `[A-Z0-9_]`,
+/// numbered in file order when two names give the same variable (`a-b`, `a_b`).
+pub(super) fn image_vars(services: &[Service]) -> std::collections::HashMap<String, String> {
+    let mut taken = BTreeSet::new();
+    let mut out = std::collections::HashMap::new();
+    for svc in services {
+        let base = format!("CS_IMAGE_{}", shell_ident(&svc.name.value));
+        let mut var = base.clone();
+        let mut n = 2;
+        while !taken.insert(var.clone()) {
+            var = format!("{base}_{n}");
+            n += 1;
+        }
+        out.insert(svc.name.value.clone(), var);
+    }
+    out
 }
 
 fn shell_ident(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// `prefix` followed by a name as one shell word: the fixed part may hold `$VAR`s, the name is
+/// single-quoted, so nothing in it is expanded (`"$net-"'we"ird$(id)'`).
+fn word(prefix: &str, name: &str) -> String {
+    format!("\"{prefix}\"{}", quote(name))
 }
 
 fn argv_of(c: &Command) -> Vec<String> {
@@ -127,6 +146,15 @@ fn argv_of(c: &Command) -> Vec<String> {
 }
 
 impl Writer<'_, '_> {
+    /// `"$CS_IMAGE_…"`: the image a service runs, its own build or the image it names.
+    fn image_var(&self, svc: &Service) -> String {
+        format!("\"${}\"", self.var(svc))
+    }
+
+    fn var(&self, svc: &Service) -> &str {
+        self.cx.image_vars.get(&svc.name.value).map_or("CS_IMAGE_", String::as_str)
+    }
+
     fn inexact(&mut self, file: In, span: crate::source::Span, message: impl Into<String>) {
         let c = self.cx.inexact(file, span, message);
         if !self.comments.contains(&c) {
@@ -138,14 +166,18 @@ impl Writer<'_, '_> {
     fn builds(&mut self, services: &[&Service]) -> String {
         let mut s = String::new();
         for svc in services {
-            let var = format!("CS_IMAGE_{}", shell_ident(&svc.name.value));
+            let var = self.var(svc).to_string();
             match (&svc.build, &svc.image) {
                 (Some(b), _) => {
-                    let tag = format!("codeship-export/{}:${{CS_RUN}}", svc.name.value.to_ascii_lowercase());
+                    // The name single-quoted, `$CS_RUN` outside the quotes.
+                    let tag = format!(
+                        "{}\":${{CS_RUN}}\"",
+                        quote(&format!("codeship-export/{}", svc.name.value.to_ascii_lowercase()))
+                    );
                     let ctx = &b.context.value;
                     let df = b.dockerfile.as_ref().map_or("Dockerfile".to_string(), |d| d.value.clone());
                     let mut cmd = format!(
-                        "docker build -q -t \"{tag}\" -f {} {}",
+                        "docker build -q -t {tag} -f {} {}",
                         quote(&format!("{}/{}", ctx.trim_end_matches('/'), df)),
                         quote(ctx)
                     );
@@ -160,12 +192,11 @@ impl Writer<'_, '_> {
                     }
                     let _ = writeln!(
                         s,
-                        "{var}=\"{tag}\"\necho \"building $CS_IMAGE_{} for service {}\"\n{cmd} >/dev/null || exit 1",
-                        shell_ident(&svc.name.value),
-                        svc.name.value
+                        "{var}={tag}\necho \"building ${var} for service \"{}\n{cmd} >/dev/null || exit 1",
+                        quote(&svc.name.value)
                     );
                     // Built per job; a shell runner would keep every one of them.
-                    let _ = writeln!(self.out, "docker rmi \"{tag}\" >/dev/null 2>&1");
+                    let _ = writeln!(self.out, "docker rmi \"${var}\" >/dev/null 2>&1");
                 }
                 (None, Some(image)) => {
                     let _ = writeln!(s, "{var}={}", quote(&image.value));
@@ -212,16 +243,17 @@ impl Writer<'_, '_> {
             if !svc.environment.is_empty() && env_files {
                 self.inexact(In::Services, svc.name.span, format!("service `{}`: Docker gives `environment` precedence over env files; Codeship did the opposite for a variable set in both", svc.name.value));
             }
-            for f in &svc.env_file {
+            // Decrypted, an encrypted env file is read by the same `--env-file`.
+            for f in svc.env_file.iter().chain(&svc.encrypted_env_file) {
                 self.inexact(In::Services, f.span, "Docker's `--env-file` reads values literally (no quotes, no `export`), unlike Codeship's env files");
             }
         }
         for svc in services {
             for holder in &svc.volumes_from {
                 if let Some(h) = self.cx.input.checked.services.get(&holder.value) {
-                    let name = format!("cs-${{CS_RUN}}-holder-{}", holder.value);
-                    let _ = writeln!(s, "docker create --name \"{name}\" {} >/dev/null 2>&1", image_var(h));
-                    let _ = writeln!(self.out, "docker rm -f -v \"{name}\" >/dev/null 2>&1");
+                    let name = word("cs-${CS_RUN}-holder-", &holder.value);
+                    let _ = writeln!(s, "docker create --name {name} {} >/dev/null 2>&1", self.image_var(h));
+                    let _ = writeln!(self.out, "docker rm -f -v {name} >/dev/null 2>&1");
                 }
             }
         }
@@ -259,8 +291,13 @@ impl Writer<'_, '_> {
             }
         };
         let on_fail: Vec<String> = n.on_fail.iter().map(|f| self.guarded_call(f)).collect();
-        let _ =
-            writeln!(self.functions, "# {} `{}` (step {})", kind_name(n.planned.kind), n.planned.name, n.planned.id);
+        let _ = writeln!(
+            self.functions,
+            "# {} `{}` (step {})",
+            kind_name(n.planned.kind),
+            one_line(&n.planned.name),
+            n.planned.id
+        );
         if on_fail.is_empty() {
             let _ = writeln!(self.functions, "{fname}() {{\n{body}}}");
         } else {
@@ -333,7 +370,7 @@ impl Writer<'_, '_> {
         b.push_str("  docker network create \"$net\" >/dev/null || return 1\n");
         let mut started = Vec::new();
         self.start_dependencies(svc, &mut b, &mut started, &mut Vec::new());
-        let prefix = format!("(step: {}) (service: {}) ", n.planned.name, svc.name.value);
+        let prefix = format!("(step: {}) (service: {}) ", one_line(&n.planned.name), one_line(&svc.name.value));
         let command = n.planned.command.clone().unwrap_or_default();
         let args = self.run_args(svc, &command);
         let _ = writeln!(
@@ -343,7 +380,7 @@ impl Writer<'_, '_> {
             quote(&prefix)
         );
         for c in started.iter().rev() {
-            let _ = writeln!(b, "  docker rm -f -v \"$net-{c}\" >/dev/null 2>&1");
+            let _ = writeln!(b, "  docker rm -f -v {} >/dev/null 2>&1", word("$net-", c));
         }
         b.push_str("  docker network rm \"$net\" >/dev/null 2>&1\n  return $s\n");
         b
@@ -362,9 +399,10 @@ impl Writer<'_, '_> {
             let args = self.run_args(d, &[]);
             let _ = writeln!(
                 b,
-                "  docker run -d --name \"$net-{dep}\" --network \"$net\" --network-alias {} {args} >/dev/null || {{ s=1; }}\n  cs_wait_healthy \"$net-{dep}\" || echo {}",
+                "  docker run -d --name {c} --network \"$net\" --network-alias {} {args} >/dev/null || {{ s=1; }}\n  cs_wait_healthy {c} || echo {}",
                 quote(&alias),
-                quote(&format!("service {dep} did not become healthy"))
+                quote(&format!("service {dep} did not become healthy")),
+                c = word("$net-", &dep),
             );
             started.push(dep);
         }
@@ -403,7 +441,7 @@ impl Writer<'_, '_> {
             let _ = write!(a, " -v {spec}");
         }
         for vf in &svc.volumes_from {
-            let _ = write!(a, " --volumes-from \"cs-${{CS_RUN}}-holder-{}\"", vf.value);
+            let _ = write!(a, " --volumes-from {}", word("cs-${CS_RUN}-holder-", &vf.value));
         }
         if let Some(w) = &svc.working_dir {
             let _ = write!(a, " -w {}", quote(&w.value));
@@ -418,7 +456,7 @@ impl Writer<'_, '_> {
         if let Some((first, _)) = entrypoint.split_first() {
             let _ = write!(a, " --entrypoint {}", quote(first));
         }
-        let _ = write!(a, " {}", image_var(svc));
+        let _ = write!(a, " {}", self.image_var(svc));
         let mut argv: Vec<String> = entrypoint.iter().skip(1).cloned().collect();
         if command.is_empty() {
             argv.extend(svc.command.as_ref().map(argv_of).unwrap_or_default());
@@ -438,7 +476,7 @@ impl Writer<'_, '_> {
         let image = n.planned.image_name.clone().unwrap_or_default();
         let StepKind::Push { image_tag, .. } = &n.model.kind else { return "  return 1\n".into() };
         let template = image_tag.as_ref().map_or("latest", |t| t.value.as_str());
-        let prefix = format!("(step: {}) (service: {}) ", n.planned.name, svc.name.value);
+        let prefix = format!("(step: {}) (service: {}) ", one_line(&n.planned.name), one_line(&svc.name.value));
         match tag::shell_word(template, &n.planned.name, &svc.name.value, &image) {
             Ok(word) => {
                 let _ = writeln!(b, "  local tag cfg s\n  tag=$(printf '%s' \"{word}\" | tr -cd 'A-Za-z0-9_.-')");
@@ -459,14 +497,14 @@ impl Writer<'_, '_> {
         }
         b.push_str("  case \"$tag\" in ''|[.-]*) echo \"invalid image tag '$tag'\" >&2; return 1;; esac\n");
         b.push_str("  [ ${#tag} -le 128 ] || { echo \"image tag longer than 128 characters\" >&2; return 1; }\n");
-        let target = format!("{image}:$tag");
-        let _ = writeln!(b, "  docker tag {} \"{target}\" || return 1", image_var(svc));
+        let target = format!("{}\":$tag\"", quote(&image));
+        let _ = writeln!(b, "  docker tag {} {target} || return 1", self.image_var(svc));
         match &n.planned.encrypted_dockercfg_path {
             Some(p) => {
                 let name = self.cx.secret(SecretSource::File(p.clone()));
                 let _ = writeln!(
                     b,
-                    "  cfg=$(mktemp -d)\n  cp \"$(cs_secret_file {name})\" \"$cfg/config.json\"\n  docker --config \"$cfg\" push -q \"{target}\" 2>&1 | cs_prefix {}\n  s=$?\n  rm -rf \"$cfg\"",
+                    "  cfg=$(mktemp -d)\n  cp \"$(cs_secret_file {name})\" \"$cfg/config.json\"\n  docker --config \"$cfg\" push -q {target} 2>&1 | cs_prefix {}\n  s=$?\n  rm -rf \"$cfg\"",
                     quote(&prefix)
                 );
             }
@@ -478,12 +516,18 @@ impl Writer<'_, '_> {
                         "`dockercfg_service` credentials are not translated; the push uses the runner's Docker login",
                     );
                 }
-                let _ = writeln!(b, "  docker push -q \"{target}\" 2>&1 | cs_prefix {}\n  s=$?", quote(&prefix));
+                let _ = writeln!(b, "  docker push -q {target} 2>&1 | cs_prefix {}\n  s=$?", quote(&prefix));
             }
         }
         b.push_str("  return $s\n");
         b
     }
+}
+
+/// `s` with every newline and control character as a space: a comment (or an output prefix)
+/// that stays on its line, whatever a name holds.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 fn kind_name(k: Kind) -> &'static str {

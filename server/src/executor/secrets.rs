@@ -30,8 +30,9 @@ fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
     })
 }
 
-/// Encrypted env files, build args and dockercfgs are small; this bounds what a run reads.
-const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
+/// Encrypted env files, build args and dockercfgs are small; this bounds what a run reads
+/// (and what `slipway rekey` and `slipway export --secrets-to` read: the same files).
+pub const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
 
 fn decrypt_file(dir: &Path, confine: bool, rel: &str, key: &Key) -> Result<Vec<u8>> {
     let path = super::paths::project_file(dir, rel, confine)?;

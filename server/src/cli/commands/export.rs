@@ -128,7 +128,7 @@ fn write_secrets(
             SecretSource::Key => key.to_file_text().into_bytes(),
             SecretSource::File(f) => {
                 let p = services_dir.join(f);
-                let data = read_limited(&p, 16 * 1024 * 1024)?;
+                let data = read_limited(&p, crate::executor::secrets::MAX_ENCRYPTED)?;
                 crypto::decrypt(&key, &data).with_context(|| format!("cannot decrypt {}", p.display()))?.0
             }
             SecretSource::Inline { what, span } => {

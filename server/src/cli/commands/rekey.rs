@@ -6,7 +6,11 @@
 //! 2. re-encrypt in memory and check each result decrypts to the same bytes under the new key;
 //! 3. write every output to a temporary file beside its target, then rename them into place.
 //!    A rename that fails puts back the files already renamed (their old bytes are in memory)
-//!    and removes a key file this run created.
+//!    and removes a key file this run created (kept, with its path printed, if one cannot be
+//!    put back).
+//!
+//! A run that died between renames is finished by running it again: a secret the old key does
+//! not open but the new one does is reported as already rekeyed and left as it is.
 
 use crate::cli::{ConfigErrors, ProjectArgs};
 use crate::fsutil::{read_limited, write_atomic, write_new};
@@ -22,8 +26,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The executor's limit for encrypted files; rekey reads no more than a run would.
-const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
+// The executor's limit for encrypted files: rekey reads no more than a run would.
+use crate::executor::secrets::MAX_ENCRYPTED;
 
 #[derive(Args, Debug)]
 pub struct RekeyArgs {
@@ -39,42 +43,63 @@ pub struct RekeyArgs {
     /// Upgrade v1 and v2 secrets to the authenticated format (default: keep each one's format).
     #[arg(long, value_parser = ["aead"])]
     pub format: Option<String>,
+    /// Also rewrite encrypted files that are (or whose symlinks point) outside the project folder.
+    #[arg(long)]
+    pub allow_outside: bool,
+}
+
+/// What a secret decrypts to, by the key that names it: how a v1 plaintext is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holds {
+    EnvFile,
+    DockerCfg,
 }
 
 /// What the configuration says is encrypted: a file it names, or a value written inline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Secret {
-    File { path: PathBuf, what: String },
-    Inline { span: Span, value: String, what: String },
+    /// `path` is the file itself (symlinks resolved): what is read, and what the rename
+    /// replaces, so a link stays a link.
+    File {
+        path: PathBuf,
+        what: String,
+        holds: Holds,
+    },
+    Inline {
+        span: Span,
+        value: String,
+        what: String,
+    },
 }
 
 /// Every encrypted file and inline value the configuration references, in file order, each
-/// file once (two services may share one env file).
+/// file once (two services may share one env file, or reach it through a symlink).
 fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Secret> {
     let mut out = Vec::new();
-    let mut file = |rel: &str, what: String| {
-        let path = dir.join(rel);
+    let mut file = |rel: &str, what: String, holds: Holds| {
+        // A path that does not resolve stays as written: phase 1 reports it.
+        let path = std::fs::canonicalize(dir.join(rel)).unwrap_or_else(|_| dir.join(rel));
         if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
-            out.push(Secret::File { path, what });
+            out.push(Secret::File { path, what, holds });
         }
     };
     for svc in &services.services {
         let name = &svc.name.value;
         for f in &svc.encrypted_env_file {
-            file(&f.value, format!("`encrypted_env_file` of service `{name}`"));
+            file(&f.value, format!("`encrypted_env_file` of service `{name}`"), Holds::EnvFile);
         }
         if let Some(f) = svc.build.as_ref().and_then(|b| b.encrypted_args_file.as_ref()) {
-            file(&f.value, format!("`build.encrypted_args_file` of service `{name}`"));
+            file(&f.value, format!("`build.encrypted_args_file` of service `{name}`"), Holds::EnvFile);
         }
         if let Some(f) = &svc.encrypted_dockercfg_path {
-            file(&f.value, format!("`encrypted_dockercfg_path` of service `{name}`"));
+            file(&f.value, format!("`encrypted_dockercfg_path` of service `{name}`"), Holds::DockerCfg);
         }
     }
-    fn walk(steps: &[Step], file: &mut dyn FnMut(&str, String)) {
+    fn walk(steps: &[Step], file: &mut dyn FnMut(&str, String, Holds)) {
         for step in steps {
             if let Some(f) = &step.encrypted_dockercfg_path {
                 let name = step.name.as_ref().map_or("(unnamed)", |n| n.value.as_str());
-                file(&f.value, format!("`encrypted_dockercfg_path` of step `{name}`"));
+                file(&f.value, format!("`encrypted_dockercfg_path` of step `{name}`"), Holds::DockerCfg);
             }
             if let slipway_core::model::StepKind::Group { steps, .. } = &step.kind {
                 walk(steps, file);
@@ -115,6 +140,8 @@ struct Rewrite {
     to: Format,
     /// The new ciphertext (for a file, its whole content; inline, the value's text).
     new: Vec<u8>,
+    /// Already encrypted with the new key (a rekey that stopped half way): left as it is.
+    done: bool,
 }
 
 /// Inline values are written on one line without the header's LF in some projects; the
@@ -126,20 +153,27 @@ fn decrypt_blob(key: &Key, blob: &str) -> Result<(Vec<u8>, Format), crypto::Cryp
 /// v1 has no integrity check: a wrong key decrypts to garbage. Before re-encrypting garbage
 /// under a new key (and losing the secret), require it to be what the executor would read.
 fn check_v1_plaintext(secret: &Secret, plain: &[u8]) -> Result<()> {
-    let what = match secret {
-        Secret::File { what, .. } | Secret::Inline { what, .. } => what,
-    };
-    let ok = if what.contains("dockercfg") {
-        slipway_core::dockercfg::DockerCfg::parse(plain).is_ok()
-    } else {
-        std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok())
-    };
-    if !ok {
+    if !plausible(secret, plain) {
+        let what = match secret {
+            Secret::File { what, .. } | Secret::Inline { what, .. } => what,
+        };
         bail!(
             "{what} is a v1 file (no integrity check) and did not decrypt to what it should hold: is --key-path the key it was made with?"
         );
     }
     Ok(())
+}
+
+/// Whether a v1 plaintext is what the executor would read (v1 cannot tell a wrong key).
+fn plausible(secret: &Secret, plain: &[u8]) -> bool {
+    let holds = match secret {
+        Secret::File { holds, .. } => *holds,
+        Secret::Inline { .. } => Holds::EnvFile,
+    };
+    match holds {
+        Holds::DockerCfg => slipway_core::dockercfg::DockerCfg::parse(plain).is_ok(),
+        Holds::EnvFile => std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok()),
+    }
 }
 
 fn random() -> Result<[u8; crypto::RANDOM_BYTES]> {
@@ -204,11 +238,14 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     }
     let (old, new, generate) = key_for(&args)?;
     let secrets = references(&files.services_dir, &checked.services, &checked.steps);
+    if !args.allow_outside {
+        refuse_outside(&files.services_dir, &secrets)?;
+    }
     if secrets.is_empty() {
         eprintln!("slipway: the configuration references no encrypted file or value; nothing to rekey");
         return Ok(ExitCode::SUCCESS);
     }
-    let rewrites = decrypt_all(&files.services, &secrets, &old)?;
+    let rewrites = decrypt_all(&files.services, &secrets, &old, &new)?;
     let rewrites = reencrypt_all(rewrites, &new, upgrade)?;
     let services_path = services_path(&args.project, &files.services);
     let outputs = outputs(&files.services, &files.steps, &services_path, &rewrites, &new)?;
@@ -217,35 +254,76 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The services file's path on disk (its `SourceFile` name is a display name).
-fn services_path(project_args: &ProjectArgs, services: &SourceFile) -> PathBuf {
-    let p = PathBuf::from(&services.name);
-    if p.exists() { p } else { project_args.dir.join(p.file_name().unwrap_or_default()) }
+/// A rekey rewrites files in place; one outside the project folder (by path or by symlink)
+/// may belong to another project or to nobody's repository, so it needs `--allow-outside`.
+fn refuse_outside(dir: &Path, secrets: &[Secret]) -> Result<()> {
+    let root = std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    for s in secrets {
+        if let Secret::File { path, what, .. } = s
+            && path.is_absolute()
+            && !path.starts_with(&root)
+        {
+            bail!(
+                "{} ({what}) is outside the project folder {}; nothing was changed.\n  \
+                 pass --allow-outside to rewrite it anyway",
+                path.display(),
+                root.display()
+            );
+        }
+    }
+    Ok(())
 }
 
-/// Phase 1: read and decrypt every secret with the old key.
-fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key) -> Result<Vec<Rewrite>> {
+/// The services file's path on disk (its `SourceFile` name is a display name), symlinks
+/// resolved so the rename replaces the file and keeps the link.
+fn services_path(project_args: &ProjectArgs, services: &SourceFile) -> PathBuf {
+    let p = PathBuf::from(&services.name);
+    let p = if p.exists() { p } else { project_args.dir.join(p.file_name().unwrap_or_default()) };
+    std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+/// Phase 1: read and decrypt every secret with the old key. One the old key cannot open but
+/// the new key can was rewritten by a rekey that stopped half way: it is kept as it is, so
+/// running the same rekey again finishes the job.
+fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key, new: &Key) -> Result<Vec<Rewrite>> {
     let mut out = Vec::new();
     for secret in secrets {
-        let (plain, from) = match secret {
-            Secret::File { path, what } => {
-                let data = read_limited(path, MAX_ENCRYPTED).with_context(|| format!("{what}: nothing was changed"))?;
-                crypto::decrypt(old, &data)
-                    .with_context(|| format!("cannot decrypt {} ({what}); nothing was changed", path.display()))?
+        let data = match secret {
+            Secret::File { path, what, .. } => {
+                read_limited(path, MAX_ENCRYPTED).with_context(|| format!("{what}: nothing was changed"))?
             }
-            Secret::Inline { span, value, what } => {
-                let (line, col) = services.line_col(span.start);
-                decrypt_blob(old, value).with_context(|| {
-                    format!("cannot decrypt {what} at {}:{line}:{col}; nothing was changed", services.name)
-                })?
-            }
+            Secret::Inline { value, .. } => value.trim().as_bytes().to_vec(),
         };
-        if from == Format::V1 {
-            check_v1_plaintext(secret, &plain).context("nothing was changed")?;
+        let opened = |key: &Key| {
+            crypto::decrypt(key, &data).ok().filter(|(plain, f)| *f != Format::V1 || plausible(secret, plain))
+        };
+        if let Some((plain, from)) = opened(old) {
+            out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new(), done: false });
+        } else if let Some((plain, from)) = opened(new) {
+            out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new(), done: true });
+        } else {
+            return Err(old_key_error(services, secret, &data, old));
         }
-        out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new() });
     }
     Ok(out)
+}
+
+/// Why the old key does not open a secret (which the new key does not open either).
+fn old_key_error(services: &SourceFile, secret: &Secret, data: &[u8], old: &Key) -> anyhow::Error {
+    let err = match crypto::decrypt(old, data) {
+        // Only a v1 secret "opens" under a wrong key; the check says why it was refused.
+        Ok((plain, _)) => check_v1_plaintext(secret, &plain).err().unwrap_or_else(|| anyhow!("refused")),
+        Err(e) => anyhow::Error::from(e),
+    };
+    match secret {
+        Secret::File { path, what, .. } => {
+            err.context(format!("cannot decrypt {} ({what}); nothing was changed", path.display()))
+        }
+        Secret::Inline { span, what, .. } => {
+            let (line, col) = services.line_col(span.start);
+            err.context(format!("cannot decrypt {what} at {}:{line}:{col}; nothing was changed", services.name))
+        }
+    }
 }
 
 /// Phase 2: encrypt under the new key and prove each result decrypts to the same bytes.
@@ -253,6 +331,9 @@ fn reencrypt_all(rewrites: Vec<Rewrite>, new: &Key, upgrade: Option<Format>) -> 
     rewrites
         .into_iter()
         .map(|mut r| {
+            if r.done {
+                return Ok(r);
+            }
             r.to = upgrade.unwrap_or(r.from);
             r.new = encrypt_as(new, &r.plain, r.to)?;
             let (back, format) = crypto::decrypt(new, &r.new).context("re-encrypted secret does not decrypt")?;
@@ -284,6 +365,13 @@ fn outputs(
     let mut edits = Vec::new();
     for r in rewrites {
         match &r.secret {
+            // Already rewritten: an inline value is replaced by its own text (so the check
+            // below still sees every value), a file is left alone.
+            Secret::Inline { span, .. } if r.done => {
+                let own = services.text[span.start as usize..span.end as usize].to_string();
+                edits.push((*span, own, r.plain.clone()));
+            }
+            Secret::File { .. } if r.done => {}
             Secret::File { path, .. } => {
                 let old = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
                 by_path.insert(path.clone(), Output { path: path.clone(), old, new: r.new.clone() });
@@ -378,39 +466,110 @@ fn stage(o: &Output) -> Result<tempfile::NamedTempFile> {
     Ok(tmp)
 }
 
-/// Put back the files already replaced and remove the key this run created.
+/// Put back the files already replaced; remove the key this run created only when every file
+/// was put back (a file still encrypted with it would otherwise be lost for good).
 fn undo(done: &[Output], new_key: Option<&Path>) -> String {
-    let failed: Vec<String> = done
-        .iter()
-        .filter(|o| write_atomic(&o.path, &o.old, false).is_err())
-        .map(|o| o.path.display().to_string())
-        .collect();
-    if let Some(p) = new_key {
-        let _ = std::fs::remove_file(p);
-    }
+    let failed: Vec<String> =
+        done.iter().filter(|o| restore(o).is_err()).map(|o| o.path.display().to_string()).collect();
     if failed.is_empty() {
-        "every file was put back as it was".into()
-    } else {
-        format!("COULD NOT RESTORE {} (still encrypted with the new key, which was removed)", failed.join(", "))
+        if let Some(p) = new_key {
+            let _ = std::fs::remove_file(p);
+        }
+        return "every file was put back as it was".into();
     }
+    match new_key {
+        Some(p) => format!(
+            "COULD NOT RESTORE {} (still encrypted with the new key, kept at {})",
+            failed.join(", "),
+            p.display()
+        ),
+        None => format!("COULD NOT RESTORE {} (still encrypted with the new key)", failed.join(", ")),
+    }
+}
+
+/// Write a file's old bytes back with the mode it had: the replaced file carries it (staged
+/// with the old file's permissions), and `write_atomic` alone would make it 0644.
+fn restore(o: &Output) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let perms = std::fs::metadata(&o.path)?.permissions();
+    // Owner-only files stay owner-only while in the temporary file too.
+    write_atomic(&o.path, &o.old, perms.mode() & 0o077 == 0)?;
+    std::fs::set_permissions(&o.path, perms)?;
+    Ok(())
 }
 
 fn report(rewrites: &[Rewrite], services_path: &Path, new_key: Option<&PathBuf>) {
     if let Some(p) = new_key {
         println!("wrote a new key to {} (keep it out of version control)", p.display());
     }
+    let resumed = rewrites.iter().filter(|r| r.done).count();
+    if resumed > 0 {
+        println!(
+            "{resumed} secrets were already encrypted with the new key (an earlier rekey stopped half way); left as they are"
+        );
+    }
     for r in rewrites {
+        if r.done {
+            match &r.secret {
+                Secret::File { path, what, .. } => println!("already rekeyed {}: {what}", path.display()),
+                Secret::Inline { what, .. } => println!("already rekeyed {}: inline {what}", services_path.display()),
+            }
+            continue;
+        }
         let change = if r.from == r.to {
             r.to.as_str().to_string()
         } else {
             format!("{} → {}", r.from.as_str(), r.to.as_str())
         };
         match &r.secret {
-            Secret::File { path, what } => println!("rewrote {} ({change}): {what}", path.display()),
+            Secret::File { path, what, .. } => println!("rewrote {} ({change}): {what}", path.display()),
             Secret::Inline { what, .. } => println!("rewrote {} ({change}): inline {what}", services_path.display()),
         }
     }
     if rewrites.iter().any(|r| r.to == Format::V1) {
         eprintln!("note: v1 has no integrity check; `--format aead` upgrades such secrets");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rollback that cannot put a file back must keep the key that file is now encrypted
+    /// with, and say where it is.
+    #[test]
+    fn a_failed_rollback_keeps_the_new_key() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("new.aes");
+        std::fs::write(&key, "key").unwrap();
+        // A file whose folder is gone cannot be written back, whoever runs the test.
+        let lost = d.path().join("gone/a.encrypted");
+        let done = [Output { path: lost.clone(), old: b"old".to_vec(), new: b"new".to_vec() }];
+        let message = undo(&done, Some(&key));
+        assert!(key.exists(), "the key of an unrestored file was removed: {message}");
+        assert!(
+            message.contains(&lost.display().to_string()) && message.contains(&key.display().to_string()),
+            "{message}"
+        );
+        // Every file restored: the key goes.
+        let ok = d.path().join("b.encrypted");
+        std::fs::write(&ok, "new").unwrap();
+        let done = [Output { path: ok.clone(), old: b"old".to_vec(), new: b"new".to_vec() }];
+        assert_eq!(undo(&done, Some(&key)), "every file was put back as it was");
+        assert!(!key.exists());
+        assert_eq!(std::fs::read(&ok).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_rollback_restores_the_mode_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a.encrypted");
+        std::fs::write(&f, "new").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let done = [Output { path: f.clone(), old: b"old".to_vec(), new: b"new".to_vec() }];
+        assert_eq!(undo(&done, None), "every file was put back as it was");
+        assert_eq!(std::fs::read(&f).unwrap(), b"old");
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
