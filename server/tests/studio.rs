@@ -886,9 +886,7 @@ async fn the_run_button_reads_the_files_as_they_are_at_the_click() {
     let b = Browser::start().await;
     b.open_with_token(&server.url).await;
     b.js(r#"
-        const steps = document.querySelector('[data-testid=steps-editor]');
-        steps.value = "- name: edited\n  service: nope\n  command: echo from-the-editor\n";
-        steps.dispatchEvent(new InputEvent('input', { bubbles: true }));
+        window.slipwayStudio.setText("steps", "- name: edited\n  service: nope\n  command: echo from-the-editor\n");
         document.querySelector('[data-testid=run-edits]').click();
         document.querySelector('[data-testid=run-start]').click();
     "#)
