@@ -1118,3 +1118,148 @@ async fn the_export_panel_previews_both_forges_live_with_their_warnings() {
     save_screenshot("studio-export.png", &b.client.screenshot().await.unwrap());
     b.close().await;
 }
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures/vectors");
+
+/// Set a text field's value as a paste does (one input event), faster than typing a file.
+async fn paste(b: &Browser, testid: &str, text: &str) {
+    b.client
+        .execute(
+            "const e = document.querySelector(`[data-testid=${arguments[0]}]`); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![json!(testid), json!(text)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Drop files (name, text) on an element, as a drag from the file manager does.
+async fn drop_files(b: &Browser, testid: &str, files: &[(&str, String)]) {
+    let files: Vec<Value> = files.iter().map(|(n, t)| json!([n, t])).collect();
+    b.client
+        .execute(
+            "const dt = new DataTransfer(); for (const [n, t] of arguments[1]) dt.items.add(new File([t], n)); \
+             document.querySelector(`[data-testid=${arguments[0]}]`)\
+               .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));",
+            vec![json!(testid), json!(files)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Decrypt `cipher` with `key` in the page's crypto panel: the plaintext, or the error shown.
+async fn decrypt_in_page(b: &Browser, key: &str, cipher: &str) -> Result<String, String> {
+    paste(b, "key-input", key).await;
+    paste(b, "ciphertext-output", cipher).await;
+    // The callers alternate success and failure, so each decryption changes the message.
+    let before = b.texts("[data-testid=crypto-message]").await;
+    b.click("decrypt-button").await;
+    b.wait("the decryption", Duration::from_secs(2), || async {
+        let now = b.texts("[data-testid=crypto-message]").await;
+        !now.is_empty() && now != before
+    })
+    .await;
+    let message = b.texts("[data-testid=crypto-message]").await.join("");
+    let ok = b.attr_list("[data-testid=crypto-message]", "class").await.join("").contains("ok");
+    if ok { Ok(b.value("plaintext-output").await) } else { Err(message) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekey_in_the_page_keeps_formats_and_is_all_or_nothing() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let read = |name: &str| std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap();
+    let key_a = read("jet-v2-generated/codeship.aes").trim().to_string();
+    let env = read("jet-v2-generated/env");
+
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    let steps = b.editor_text("steps").await;
+    // Key A encrypts a file in the page (aead); jet's vectors add a v2 and a v1 file under it.
+    paste(&b, "key-input", &key_a).await;
+    paste(&b, "plaintext-input", "PAGE_SECRET=made-in-the-page\n").await;
+    b.click("encrypt-button").await;
+    b.wait("ciphertext", Duration::from_secs(2), || async {
+        b.value("ciphertext-output").await.starts_with("slipway:aead1\n")
+    })
+    .await;
+    let files = [
+        ("env.encrypted", read("jet-v2-generated/env.encrypted")),
+        ("env.v1.encrypted", read("jet-v2-generated/env.v1.encrypted")),
+        ("page.encrypted", b.value("ciphertext-output").await),
+    ];
+    let originals = [env.as_str(), env.as_str(), "PAGE_SECRET=made-in-the-page\n"];
+
+    // Key B, generated in the page.
+    b.click("rekey-generate").await;
+    let key_b = b.value("rekey-new-key").await;
+    assert_eq!(key_b.len(), 44, "{key_b:?}");
+    assert_ne!(key_b, key_a);
+
+    drop_files(&b, "rekey-drop", &files).await;
+    b.wait("three rekeyed files", Duration::from_secs(5), || async {
+        b.texts("[data-testid=rekey-result]").await.len() == 3
+    })
+    .await;
+    // The drop was the panel's: the studio did not take the files for configuration files.
+    assert_eq!(b.editor_text("steps").await, steps);
+    let item = "[data-testid=rekey-result]";
+    assert_eq!(b.attr_list(item, "data-name").await, files.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    assert_eq!(b.attr_list(item, "data-from").await, ["v2", "v1", "aead"]);
+    // v2 and aead kept; v1 upgraded (to aead by default), and the page says so.
+    assert_eq!(b.attr_list(item, "data-to").await, ["v2", "aead", "aead"]);
+    assert!(b.texts(item).await[1].contains("v1 upgraded to aead"), "{:?}", b.texts(item).await);
+    let outputs: Vec<String> = b
+        .js("return [...document.querySelectorAll('[data-testid=rekey-output]')].map(e => e.value)")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(outputs[0].starts_with("codeship:v2\n") && outputs[2].starts_with("slipway:aead1\n"), "{outputs:?}");
+
+    // Key B opens each result to the original bytes; key A opens none of them.
+    for ((name, _), (out, original)) in files.iter().zip(outputs.iter().zip(originals)) {
+        assert_eq!(decrypt_in_page(&b, &key_b, out).await.as_deref(), Ok(original), "{name} with the new key");
+        let err = decrypt_in_page(&b, &key_a, out).await.expect_err("the old key still opens it");
+        assert!(err.contains("checksum") || err.contains("authentication failed"), "{name}: {err}");
+    }
+
+    // v1 can become jet v2 instead (the key field holds key A again after the loop).
+    b.js("const s = document.querySelector('[data-testid=rekey-v1-format]'); s.value = 'v2'; \
+          s.dispatchEvent(new Event('change', { bubbles: true }))")
+        .await;
+    b.wait("v1 written as v2", Duration::from_secs(5), || async {
+        b.attr_list(item, "data-to").await == ["v2", "v2", "aead"]
+    })
+    .await;
+
+    // A wrong old key: an error naming the first file that fails, and nothing offered.
+    let key_c = read("negative/wrong-key.aes").trim().to_string();
+    paste(&b, "key-input", &key_c).await;
+    drop_files(&b, "rekey-drop", &files).await;
+    b.wait("the rekey error", Duration::from_secs(5), || async {
+        !b.texts("[data-testid=rekey-error]").await.is_empty()
+    })
+    .await;
+    let error = b.texts("[data-testid=rekey-error]").await.join("");
+    assert!(error.starts_with("Nothing was rekeyed: env.encrypted: does not decrypt with the old key"), "{error}");
+    assert!(b.texts(item).await.is_empty(), "files were offered despite the error");
+
+    // Neither key nor any plaintext left the page.
+    let log = server.requests();
+    assert!(log.contains("\"uri\":\"/\""), "the request log is empty: {log}");
+    for secret in [key_a.as_str(), key_b.as_str(), "made-in-the-page", "www.example.com"] {
+        assert!(!log.contains(secret), "a request carried {secret:?}");
+    }
+    b.client.set_window_size(800, 900).await.unwrap();
+    paste(&b, "key-input", &key_a).await;
+    b.wait("the rekeyed files again", Duration::from_secs(5), || async {
+        b.texts("[data-testid=rekey-result]").await.len() == 3
+    })
+    .await;
+    b.js("document.querySelector('[data-testid=rekey]').scrollIntoView()").await;
+    save_screenshot("studio-rekey.png", &b.client.screenshot().await.unwrap());
+    b.close().await;
+}
