@@ -1201,8 +1201,10 @@ async fn rekey_in_the_page_keeps_formats_and_is_all_or_nothing() {
         b.texts("[data-testid=rekey-result]").await.len() == 3
     })
     .await;
-    // The drop was the panel's: the studio did not take the files for configuration files.
+    // The drop was the panel's: the studio did not take the files for configuration files
+    // (it would say "Ignored env.encrypted: not a Codeship services or steps file").
     assert_eq!(b.editor_text("steps").await, steps);
+    assert_eq!(b.texts("header.top .notice").await, Vec::<String>::new());
     let item = "[data-testid=rekey-result]";
     assert_eq!(b.attr_list(item, "data-name").await, files.iter().map(|(n, _)| *n).collect::<Vec<_>>());
     assert_eq!(b.attr_list(item, "data-from").await, ["v2", "v1", "aead"]);
