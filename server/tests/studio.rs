@@ -1017,3 +1017,249 @@ async fn editor_latency() {
     }
     b.close().await;
 }
+
+/// The Export panel's text for one forge (`github-actions` or `gitlab-ci`).
+async fn export_text(b: &Browser, forge: &str) -> String {
+    let v = b.js(&format!("const e = document.querySelector('[data-testid=export-{forge}] [data-testid=export-text]'); return e ? e.textContent : ''")).await;
+    v.as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_panel_previews_both_forges_live_with_their_warnings() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    // The example project, exported in Slipway mode: a workflow and a GitLab file running it.
+    b.wait("both exports of the example", Duration::from_secs(5), || async {
+        export_text(&b, "github-actions").await.contains("slipway steps")
+            && export_text(&b, "gitlab-ci").await.contains("slipway steps")
+    })
+    .await;
+    let github = export_text(&b, "github-actions").await;
+    let gitlab = export_text(&b, "gitlab-ci").await;
+    assert!(github.contains("\njobs:") && github.contains("runs-on:"), "{github}");
+    assert!(gitlab.contains("script:") && !gitlab.contains("runs-on:"), "{gitlab}");
+    assert_eq!(
+        b.texts("[data-testid=export-github-actions] [data-testid=export-path]").await,
+        [".github/workflows/codeship.yml"]
+    );
+    assert_eq!(b.texts("[data-testid=export-gitlab-ci] [data-testid=export-path]").await, [".gitlab-ci.yml"]);
+
+    // Native mode translates the steps into jobs: the step names appear, and what Docker or
+    // the forge's shell does differently is listed as SW501 with its file and line.
+    b.click("export-native").await;
+    b.wait("native exports", Duration::from_secs(5), || async {
+        export_text(&b, "gitlab-ci").await.contains("deploy_production")
+            && !export_text(&b, "gitlab-ci").await.contains("slipway steps")
+    })
+    .await;
+    for forge in ["github-actions", "gitlab-ci"] {
+        let item = format!("[data-testid=export-{forge}] [data-testid=export-warning]");
+        assert!(b.attr_list(&item, "data-code").await.iter().all(|c| c == "SW501"));
+        let at: Vec<String> = b
+            .attr_list(&item, "data-file")
+            .await
+            .into_iter()
+            .zip(b.attr_list(&item, "data-line").await)
+            .map(|(f, l)| format!("{f}:{l}"))
+            .collect();
+        // The example's `environment` beside an env file (services line 2) and its
+        // `printf` image tag (steps line 16), as `slipway export --mode native` reports them.
+        assert!(at.contains(&"codeship-services.yml:2".to_string()), "{forge}: {at:?}");
+        assert!(at.contains(&"codeship-steps.yml:16".to_string()), "{forge}: {at:?}");
+    }
+    let text = export_text(&b, "github-actions").await;
+    assert!(text.contains("deploy_production"), "{text}");
+
+    // Editing the steps file updates both previews (a step first: a manual group must be last).
+    let steps = b.editor_text("steps").await;
+    b.set_editor("steps", &format!("- name: smoke_after_edit\n  service: app\n  command: ./bin/smoke\n{steps}")).await;
+    b.wait("the new step in both exports", Duration::from_secs(5), || async {
+        export_text(&b, "github-actions").await.contains("smoke_after_edit")
+            && export_text(&b, "gitlab-ci").await.contains("smoke_after_edit")
+    })
+    .await;
+    // Back to Slipway mode: the workflow runs `slipway steps` again and has no per-step jobs.
+    b.click("export-native").await;
+    b.wait("slipway-mode exports", Duration::from_secs(5), || async {
+        let t = export_text(&b, "github-actions").await;
+        t.contains("slipway steps") && !t.contains("smoke_after_edit")
+    })
+    .await;
+    // An error in the files: no export, and the panel says why.
+    b.set_editor("steps", "- service: nope\n  command: x\n").await;
+    b.wait("the exports withheld", Duration::from_secs(5), || async {
+        export_text(&b, "github-actions").await.is_empty() && !b.texts("[data-testid=export-blocked]").await.is_empty()
+    })
+    .await;
+
+    // Readable at 800 px: nothing wider than the window.
+    b.set_editor("steps", &steps).await;
+    b.click("export-native").await;
+    b.client.set_window_size(800, 900).await.unwrap();
+    b.wait("native exports again", Duration::from_secs(5), || async {
+        export_text(&b, "gitlab-ci").await.contains("deploy_production")
+    })
+    .await;
+    let widths = b
+        .js("const p = document.querySelector('[data-testid=export-panel]'); \
+             return [document.documentElement.clientWidth, p.getBoundingClientRect().right, \
+               document.documentElement.scrollWidth, getComputedStyle(p).backgroundColor]")
+        .await;
+    let client = widths[0].as_f64().unwrap();
+    assert!(widths[1].as_f64().unwrap() <= client + 0.5, "the panel overflows 800 px: {widths}");
+    assert!(widths[2].as_f64().unwrap() <= client + 0.5, "the page scrolls sideways at 800 px: {widths}");
+    // The dark theme's panel colour (--panel), like the other panels.
+    assert_eq!(widths[3], "rgb(22, 28, 36)");
+    b.js("document.querySelector('[data-testid=export-panel]').scrollIntoView()").await;
+    save_screenshot("studio-export.png", &b.client.screenshot().await.unwrap());
+    b.close().await;
+}
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures/vectors");
+
+/// Set a text field's value as a paste does (one input event), faster than typing a file.
+async fn paste(b: &Browser, testid: &str, text: &str) {
+    b.client
+        .execute(
+            "const e = document.querySelector(`[data-testid=${arguments[0]}]`); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![json!(testid), json!(text)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Drop files (name, text) on an element, as a drag from the file manager does.
+async fn drop_files(b: &Browser, testid: &str, files: &[(&str, String)]) {
+    let files: Vec<Value> = files.iter().map(|(n, t)| json!([n, t])).collect();
+    b.client
+        .execute(
+            "const dt = new DataTransfer(); for (const [n, t] of arguments[1]) dt.items.add(new File([t], n)); \
+             document.querySelector(`[data-testid=${arguments[0]}]`)\
+               .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));",
+            vec![json!(testid), json!(files)],
+        )
+        .await
+        .unwrap();
+}
+
+/// Decrypt `cipher` with `key` in the page's crypto panel: the plaintext, or the error shown.
+async fn decrypt_in_page(b: &Browser, key: &str, cipher: &str) -> Result<String, String> {
+    paste(b, "key-input", key).await;
+    paste(b, "ciphertext-output", cipher).await;
+    // The callers alternate success and failure, so each decryption changes the message.
+    let before = b.texts("[data-testid=crypto-message]").await;
+    b.click("decrypt-button").await;
+    b.wait("the decryption", Duration::from_secs(2), || async {
+        let now = b.texts("[data-testid=crypto-message]").await;
+        !now.is_empty() && now != before
+    })
+    .await;
+    let message = b.texts("[data-testid=crypto-message]").await.join("");
+    let ok = b.attr_list("[data-testid=crypto-message]", "class").await.join("").contains("ok");
+    if ok { Ok(b.value("plaintext-output").await) } else { Err(message) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekey_in_the_page_keeps_formats_and_is_all_or_nothing() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let read = |name: &str| std::fs::read_to_string(format!("{VECTORS}/{name}")).unwrap();
+    let key_a = read("jet-v2-generated/codeship.aes").trim().to_string();
+    let env = read("jet-v2-generated/env");
+
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    let steps = b.editor_text("steps").await;
+    // Key A encrypts a file in the page (aead); jet's vectors add a v2 and a v1 file under it.
+    paste(&b, "key-input", &key_a).await;
+    paste(&b, "plaintext-input", "PAGE_SECRET=made-in-the-page\n").await;
+    b.click("encrypt-button").await;
+    b.wait("ciphertext", Duration::from_secs(2), || async {
+        b.value("ciphertext-output").await.starts_with("slipway:aead1\n")
+    })
+    .await;
+    let files = [
+        ("env.encrypted", read("jet-v2-generated/env.encrypted")),
+        ("env.v1.encrypted", read("jet-v2-generated/env.v1.encrypted")),
+        ("page.encrypted", b.value("ciphertext-output").await),
+    ];
+    let originals = [env.as_str(), env.as_str(), "PAGE_SECRET=made-in-the-page\n"];
+
+    // Key B, generated in the page.
+    b.click("rekey-generate").await;
+    let key_b = b.value("rekey-new-key").await;
+    assert_eq!(key_b.len(), 44, "{key_b:?}");
+    assert_ne!(key_b, key_a);
+
+    drop_files(&b, "rekey-drop", &files).await;
+    b.wait("three rekeyed files", Duration::from_secs(5), || async {
+        b.texts("[data-testid=rekey-result]").await.len() == 3
+    })
+    .await;
+    // The drop was the panel's: the studio did not take the files for configuration files
+    // (it would say "Ignored env.encrypted: not a Codeship services or steps file").
+    assert_eq!(b.editor_text("steps").await, steps);
+    assert_eq!(b.texts("header.top .notice").await, Vec::<String>::new());
+    let item = "[data-testid=rekey-result]";
+    assert_eq!(b.attr_list(item, "data-name").await, files.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    assert_eq!(b.attr_list(item, "data-from").await, ["v2", "v1", "aead"]);
+    // v2 and aead kept; v1 upgraded (to aead by default), and the page says so.
+    assert_eq!(b.attr_list(item, "data-to").await, ["v2", "aead", "aead"]);
+    assert!(b.texts(item).await[1].contains("v1 upgraded to aead"), "{:?}", b.texts(item).await);
+    let outputs: Vec<String> = b
+        .js("return [...document.querySelectorAll('[data-testid=rekey-output]')].map(e => e.value)")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(outputs[0].starts_with("codeship:v2\n") && outputs[2].starts_with("slipway:aead1\n"), "{outputs:?}");
+
+    // Key B opens each result to the original bytes; key A opens none of them.
+    for ((name, _), (out, original)) in files.iter().zip(outputs.iter().zip(originals)) {
+        assert_eq!(decrypt_in_page(&b, &key_b, out).await.as_deref(), Ok(original), "{name} with the new key");
+        let err = decrypt_in_page(&b, &key_a, out).await.expect_err("the old key still opens it");
+        assert!(err.contains("checksum") || err.contains("authentication failed"), "{name}: {err}");
+    }
+
+    // v1 can become jet v2 instead (the key field holds key A again after the loop).
+    b.js("const s = document.querySelector('[data-testid=rekey-v1-format]'); s.value = 'v2'; \
+          s.dispatchEvent(new Event('change', { bubbles: true }))")
+        .await;
+    b.wait("v1 written as v2", Duration::from_secs(5), || async {
+        b.attr_list(item, "data-to").await == ["v2", "v2", "aead"]
+    })
+    .await;
+
+    // A wrong old key: an error naming the first file that fails, and nothing offered.
+    let key_c = read("negative/wrong-key.aes").trim().to_string();
+    paste(&b, "key-input", &key_c).await;
+    drop_files(&b, "rekey-drop", &files).await;
+    b.wait("the rekey error", Duration::from_secs(5), || async {
+        !b.texts("[data-testid=rekey-error]").await.is_empty()
+    })
+    .await;
+    let error = b.texts("[data-testid=rekey-error]").await.join("");
+    assert!(error.starts_with("Nothing was rekeyed: env.encrypted: does not decrypt with the old key"), "{error}");
+    assert!(b.texts(item).await.is_empty(), "files were offered despite the error");
+
+    // Neither key nor any plaintext left the page.
+    let log = server.requests();
+    assert!(log.contains("\"uri\":\"/\""), "the request log is empty: {log}");
+    for secret in [key_a.as_str(), key_b.as_str(), "made-in-the-page", "www.example.com"] {
+        assert!(!log.contains(secret), "a request carried {secret:?}");
+    }
+    b.client.set_window_size(800, 900).await.unwrap();
+    paste(&b, "key-input", &key_a).await;
+    b.wait("the rekeyed files again", Duration::from_secs(5), || async {
+        b.texts("[data-testid=rekey-result]").await.len() == 3
+    })
+    .await;
+    b.js("document.querySelector('[data-testid=rekey]').scrollIntoView()").await;
+    save_screenshot("studio-rekey.png", &b.client.screenshot().await.unwrap());
+    b.close().await;
+}

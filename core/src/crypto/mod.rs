@@ -5,6 +5,7 @@
 mod aead;
 mod jet;
 mod key;
+pub mod rekey;
 
 pub use key::{Key, KeyError};
 

@@ -3,7 +3,7 @@
 
 use crate::hooks::use_debounced::use_debounced;
 use slipway_core::SourceFile;
-use slipway_core::export::{Export, Forge, Mode, export_files};
+use slipway_core::export::{Export, Forge, Input, Mode, export, plan_options};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -12,19 +12,30 @@ pub struct ExportProps {
     pub steps: AttrValue,
 }
 
+/// Both forges' exports, or how many errors keep the files from being exported.
+type Outputs = Result<[(Forge, Export); 2], usize>;
+
+/// Check and plan once, then export for both forges (what `slipway export` does per forge).
+fn export_both(services: &str, steps: &str, mode: Mode) -> Outputs {
+    let services_file = SourceFile::new("codeship-services.yml", services.to_string());
+    let steps_file = SourceFile::new("codeship-steps.yml", steps.to_string());
+    let checked = slipway_core::check(&services_file, &steps_file);
+    if checked.report.errors > 0 {
+        return Err(checked.report.errors);
+    }
+    let plan = slipway_core::plan::plan(&checked.services, &checked.steps, &plan_options());
+    let input =
+        Input { services_file: &services_file, steps_file: &steps_file, checked: &checked, plan: &plan, dir: "." };
+    Ok([Forge::GithubActions, Forge::GitlabCi].map(|forge| (forge, export(&input, forge, mode))))
+}
+
 #[function_component(ExportPanel)]
 pub fn export_panel(props: &ExportProps) -> Html {
     let native = use_state(|| false);
     let mode = if *native { Mode::Native } else { Mode::Slipway };
     // Like validation, the exports follow the text after a pause, never blocking typing.
     let settled = use_debounced((props.services.clone(), props.steps.clone()), 200);
-    let outputs = use_memo((settled, mode), |((services, steps), mode)| {
-        let sv = SourceFile::new("codeship-services.yml", services.to_string());
-        let st = SourceFile::new("codeship-steps.yml", steps.to_string());
-        let errors = slipway_core::check(&sv, &st).report.errors;
-        (errors == 0)
-            .then(|| [Forge::GithubActions, Forge::GitlabCi].map(|forge| (forge, export_files(&sv, &st, forge, *mode))))
-    });
+    let outputs = use_memo((settled, mode), |((services, steps), mode)| export_both(services, steps, *mode));
     let on_mode = {
         let native = native.clone();
         Callback::from(move |e: Event| {
@@ -33,15 +44,23 @@ pub fn export_panel(props: &ExportProps) -> Html {
     };
     html! {
         <section class="export" data-testid="export-panel">
-            <h2>{ "Export" }</h2>
-            <label>
-                <input type="checkbox" data-testid="export-native" checked={*native} onchange={on_mode} />
-                { " native (no Slipway at run time)" }
-            </label>
+            <header>
+                { "Export to GitHub Actions / GitLab CI" }
+                <label class="check">
+                    <input type="checkbox" data-testid="export-native" checked={*native} onchange={on_mode} />
+                    { " native: jobs and plain docker commands (no Slipway at run time)" }
+                </label>
+            </header>
             {
                 match &*outputs {
-                    None => html! { <p class="muted">{ "Fix the errors above to see the exports." }</p> },
-                    Some(outs) => outs.iter().map(|(forge, e)| output(*forge, e)).collect::<Html>(),
+                    Err(errors) => html! {
+                        <p class="msg muted" data-testid="export-blocked">
+                            { format!("Fix the {errors} error(s) above to see the exports.") }
+                        </p>
+                    },
+                    Ok(outs) => html! {
+                        <div class="export-outputs">{ for outs.iter().map(|(forge, e)| output(*forge, e)) }</div>
+                    },
                 }
             }
         </section>
@@ -51,21 +70,28 @@ pub fn export_panel(props: &ExportProps) -> Html {
 fn output(forge: Forge, e: &Export) -> Html {
     let testid = format!("export-{}", forge.command_name());
     html! {
-        <details open=true data-testid={testid}>
-            <summary>{ format!("{} ({} not exact)", forge.default_path(), e.diagnostics.len()) }</summary>
+        <div class="export-output" data-testid={testid}>
+            <h3>
+                <code data-testid="export-path">{ forge.default_path() }</code>
+                <span class="muted">{ format!(" · {} not exact", e.diagnostics.len()) }</span>
+            </h3>
             if !e.diagnostics.is_empty() {
                 <ul class="export-warnings">
                     { for e.diagnostics.iter().map(|d| html! {
-                        <li>{ format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message) }</li>
+                        <li data-testid="export-warning" data-code={d.code.as_str()} data-file={d.file.clone()}
+                            data-line={d.line.to_string()} data-column={d.column.to_string()}>
+                            <span class="where">{ format!("{}:{}:{}", d.file, d.line, d.column) }</span>
+                            { format!(" {}", d.message) }
+                        </li>
                     }) }
                 </ul>
             }
             if !e.secrets.is_empty() {
-                <ul class="export-secrets">
+                <ul class="export-secrets" data-testid="export-secrets">
                     { for e.secrets.iter().map(|s| html! { <li><code>{ &s.command }</code></li> }) }
                 </ul>
             }
-            <pre class="export-text">{ &e.text }</pre>
-        </details>
+            <pre class="export-text" data-testid="export-text">{ &e.text }</pre>
+        </div>
     }
 }
