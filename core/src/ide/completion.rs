@@ -141,14 +141,7 @@ fn services(a: &Analysis, except: Option<&str>) -> Vec<CompletionItem> {
         .into_iter()
         .filter(|d| Some(d.name.as_str()) != except)
         .map(|d| {
-            let detail = model.get(&d.name).and_then(|s| match (&s.build, &s.image) {
-                (Some(b), _) => Some(match &b.image {
-                    Some(i) => format!("builds {}", i.value),
-                    None => format!("builds {}", b.context.value),
-                }),
-                (None, Some(i)) => Some(format!("image {}", i.value)),
-                _ => None,
-            });
+            let detail = model.get(&d.name).and_then(scan::service_detail);
             item(&d.name, CompletionKind::Service, detail.as_deref(), None, &d.name)
         })
         .collect()

@@ -126,14 +126,7 @@ fn services(a: &Analysis) -> Vec<Symbol> {
             let n = lines.line_of(d.span.start);
             let col = (d.span.start - lines.parse(n).start) as usize;
             let end = block_end(&lines, n, col + 1).max(d.span.end);
-            let detail = model.get(&d.name).and_then(|s| match (&s.build, &s.image) {
-                (Some(b), _) => Some(match &b.image {
-                    Some(i) => format!("builds {}", i.value),
-                    None => format!("builds {}", b.context.value),
-                }),
-                (None, Some(i)) => Some(format!("image {}", i.value)),
-                _ => None,
-            });
+            let detail = model.get(&d.name).and_then(scan::service_detail);
             Symbol {
                 name: d.name,
                 kind: SymbolKind::Service,

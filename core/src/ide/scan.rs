@@ -80,3 +80,16 @@ pub(crate) fn find<'a>(defs: &'a [ServiceDef], text: &str) -> Option<&'a Service
     let name = plain(text);
     defs.iter().find(|d| d.name == name)
 }
+
+/// What a service is in a few words, for completion details and the outline: `builds IMAGE`
+/// (or the build context when the build names no image), or `image IMAGE`.
+pub(crate) fn service_detail(s: &crate::model::Service) -> Option<String> {
+    match (&s.build, &s.image) {
+        (Some(b), _) => Some(match &b.image {
+            Some(i) => format!("builds {}", i.value),
+            None => format!("builds {}", b.context.value),
+        }),
+        (None, Some(i)) => Some(format!("image {}", i.value)),
+        _ => None,
+    }
+}
