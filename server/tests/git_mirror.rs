@@ -88,6 +88,26 @@ impl Drop for Daemon {
 }
 
 /// A bare repository `root/name` and a work tree `root/name-work` that pushes to `push_url`.
+/// What most tests start from: `app.git` served by `git daemon`, with a work tree to commit
+/// in. The temporary folder and the daemon live as long as their bindings (bind them as
+/// `_tmp`/`_daemon`, never `_`, or they are gone at once).
+struct Served {
+    tmp: tempfile::TempDir,
+    work: PathBuf,
+    daemon: Daemon,
+    url: String,
+}
+
+fn served_app() -> Served {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("served");
+    std::fs::create_dir(&root).unwrap();
+    let work = repo_pair(&root, "app.git");
+    let daemon = Daemon::start(&root);
+    let url = daemon.url("app.git");
+    Served { tmp, work, daemon, url }
+}
+
 fn repo_pair(root: &Path, name: &str) -> PathBuf {
     sh(root, &["init", "-q", "--bare", name]);
     let work = root.join(format!("{name}-work"));
@@ -111,12 +131,7 @@ fn object_counts(repo: &Path) -> (u64, u64) {
 
 #[test]
 fn mirror_and_checkout_give_exactly_the_pushed_commit_and_a_fetch_is_incremental() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("served");
-    std::fs::create_dir(&root).unwrap();
-    let work = repo_pair(&root, "app.git");
-    let daemon = Daemon::start(&root);
-    let url = daemon.url("app.git");
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
     let first = commit(&work, "README", "one\n");
     sh(&work, &["push", "-q", &url, "main"]);
     sh(&work, &["push", "-q", &url, "main:feature/old"]);
@@ -196,12 +211,7 @@ fn a_commit_id_is_checked_before_git_sees_it() {
 
 #[test]
 fn ls_remote_lists_the_heads_the_filter_wants() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("served");
-    std::fs::create_dir(&root).unwrap();
-    let work = repo_pair(&root, "app.git");
-    let daemon = Daemon::start(&root);
-    let url = daemon.url("app.git");
+    let Served { tmp: _tmp, work, daemon, url } = served_app();
     let main = commit(&work, "a", "1");
     sh(&work, &["push", "-q", &url, "main"]);
     let feature = commit(&work, "b", "2");
@@ -427,12 +437,7 @@ fn clone_vs_fetch_on_a_repository_with_1000_commits() {
 #[test]
 fn a_signed_push_delivery_leads_to_a_checkout_of_exactly_the_pushed_commit() {
     use forge::{Forge, Secret, trigger, verify};
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("served");
-    std::fs::create_dir(&root).unwrap();
-    let work = repo_pair(&root, "app.git");
-    let daemon = Daemon::start(&root);
-    let url = daemon.url("app.git");
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
     commit(&work, "README", "one\n");
     sh(&work, &["push", "-q", &url, "main"]);
     let mirror = Mirror::new(&tmp.path().join("data"), "app", Remote::new(&url, None));
@@ -475,12 +480,7 @@ fn a_signed_push_delivery_leads_to_a_checkout_of_exactly_the_pushed_commit() {
 /// turns instead of racing for the first clone's folder or git's ref locks.
 #[test]
 fn concurrent_updates_of_one_mirror_take_turns() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("served");
-    std::fs::create_dir(&root).unwrap();
-    let work = repo_pair(&root, "app.git");
-    let daemon = Daemon::start(&root);
-    let url = daemon.url("app.git");
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
     let head = commit(&work, "README", "one\n");
     sh(&work, &["push", "-q", &url, "main"]);
     let data = tmp.path().join("data");
