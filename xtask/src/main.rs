@@ -55,7 +55,8 @@ fn test() -> Result {
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     let mut envs = build_studio()?;
     envs.extend(test_env()?);
-    run_with("cargo", &["test", "--workspace"], &envs)?;
+    // --no-fail-fast: one failing test binary must not hide the others' results in CI's log.
+    run_with("cargo", &["test", "--workspace", "--no-fail-fast"], &envs)?;
     // The core's tests again, compiled to wasm32 and run in headless Chromium.
     run_with("cargo", &["test", "-p", "slipway-core", "--target", "wasm32-unknown-unknown", "--tests"], &envs)?;
     // Every fuzz target briefly, so a new panic on fixture-like input fails CI.
