@@ -432,6 +432,27 @@ fn export_writes_the_default_path_and_refuses_to_overwrite() {
     assert!(d.path().join(".gitlab-ci.yml").exists());
 }
 
+/// `--out -` is standard output (it used to write a file named `-`); only the workflow goes
+/// there, the summary stays on stderr.
+#[test]
+fn export_out_dash_writes_the_workflow_to_stdout_and_no_file() {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(&manifest().join("../core/tests/fixtures/examples/09.branch-only"), d.path());
+    let out = slipway()
+        .current_dir(d.path())
+        .args(["export", "github-actions", "--mode", "native", "--out", "-"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("github.ref_name == 'master'"), "{stdout}");
+    assert!(!stdout.contains("wrote"), "the summary belongs on stderr:\n{stdout}");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("to stdout"));
+    assert!(!d.path().join("-").exists(), "a file named `-` was written");
+    assert!(!d.path().join(".github").exists());
+}
+
 #[test]
 fn secrets_to_writes_values_owner_only_and_nowhere_else() {
     let d = tempfile::tempdir().unwrap();

@@ -32,7 +32,7 @@ pub struct ExportArgs {
     pub forge: ForgeArg,
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Where to write [default: DIR/.github/workflows/codeship.yml or DIR/.gitlab-ci.yml].
+    /// Where to write; `-` for standard output [default: DIR/.github/workflows/codeship.yml or DIR/.gitlab-ci.yml].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Replace an existing file.
@@ -73,20 +73,30 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     };
     let result = export::export(&input, forge, mode);
     let out = args.out.clone().unwrap_or_else(|| args.project.dir.join(forge.default_path()));
-    if out.exists() && !args.force {
+    // `-` is standard output, as for most tools that take an output path; the warnings and the
+    // summary stay on stderr, so `slipway export … --out - > file` holds only the workflow.
+    let to_stdout = out.as_os_str() == "-";
+    if !to_stdout && out.exists() && !args.force {
         bail!("{} already exists; pass --force to replace it", out.display());
     }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = out.parent().filter(|p| !to_stdout && !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     if let Some(path) = &args.secrets_to {
         write_secrets(&args, &files.services_dir, &checked.services, &result.secrets, path)?;
     }
-    write_atomic(&out, result.text.as_bytes(), false)?;
+    if to_stdout {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(result.text.as_bytes()).and_then(|()| stdout.flush()).context("cannot write to stdout")?;
+    } else {
+        write_atomic(&out, result.text.as_bytes(), false)?;
+    }
     if !result.diagnostics.is_empty() {
         eprint!("{}", Report::new(result.diagnostics.clone()).render_text(&[&files.services, &files.steps]));
     }
-    eprintln!("wrote {} ({} mode, {} not exact)", out.display(), args.mode_name(), result.diagnostics.len());
+    let written = if to_stdout { "the workflow to stdout".to_string() } else { out.display().to_string() };
+    eprintln!("wrote {written} ({} mode, {} not exact)", args.mode_name(), result.diagnostics.len());
     if !result.secrets.is_empty() {
         eprintln!("secrets it reads (values are never printed; --secrets-to FILE writes them):");
         for s in &result.secrets {
