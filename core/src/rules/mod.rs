@@ -212,7 +212,18 @@ pub(crate) fn unknown_service(
                 None => d,
             }
         }
-        None => d.with_help(format!("services defined: {}", services.names().collect::<Vec<_>>().join(", "))),
+        None => d.with_help(services_defined(services)),
+    }
+}
+
+/// The help that lists the services a step may name, or says there are none (an empty list
+/// read as "services defined: " with nothing after it).
+pub(crate) fn services_defined(services: &ServicesFile) -> String {
+    let names: Vec<_> = services.names().collect();
+    if names.is_empty() {
+        "the services file defines no services yet".to_string()
+    } else {
+        format!("services defined: {}", names.join(", "))
     }
 }
 

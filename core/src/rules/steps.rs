@@ -216,7 +216,7 @@ impl Ctx<'_> {
                 s.span,
                 "this step has no `service` (on itself or on an enclosing group)".into(),
             )
-            .help = Some(format!("services defined: {}", self.services.names().collect::<Vec<_>>().join(", ")));
+            .help = Some(super::services_defined(self.services));
         }
     }
 }
