@@ -5,8 +5,9 @@
 //! key   := HKDF-SHA256(ikm = project key, salt = none, info = "slipway aead1 aes-256-gcm")
 //! aad   := "slipway:aead1\n"
 //! ```
-//! The body must be canonical base64 followed by at most one newline, so any changed byte
-//! of the file fails decryption.
+//! The body must be canonical base64 (a changed character fails decryption, GCM authenticates
+//! every byte it decodes to). Line ends around it may be `\n` or `\r\n`, and trailing blank
+//! lines are fine: editors and git's `core.autocrlf` change those without changing the data.
 
 use super::{AEAD_HEADER, CryptoError, Key, encode_b64};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -30,10 +31,10 @@ pub fn encrypt(key: &Key, plaintext: &[u8], nonce: &[u8; 12]) -> Vec<u8> {
     format!("{AEAD_HEADER}{}\n", encode_b64(&raw)).into_bytes()
 }
 
-pub fn decrypt(key: &Key, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+/// Decrypt the body that follows the header line.
+pub fn decrypt(key: &Key, body: &[u8]) -> Result<Vec<u8>, CryptoError> {
     use base64::Engine;
-    let body = &data[AEAD_HEADER.len()..];
-    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    let body = body.trim_ascii_end();
     let raw = base64::engine::general_purpose::STANDARD
         .decode(body)
         .map_err(|e| CryptoError::NotBase64 { detail: e.to_string() })?;
