@@ -59,14 +59,7 @@ pub fn slipway(cx: &mut Cx) -> String {
 }
 
 pub(super) fn needs_key(cx: &Cx) -> bool {
-    let s = &cx.input.checked.services;
-    let any_service = s.services.iter().any(|svc| {
-        !svc.encrypted_env_file.is_empty()
-            || !svc.encrypted_environment.is_empty()
-            || svc.encrypted_dockercfg_path.is_some()
-            || svc.build.as_ref().is_some_and(|b| b.encrypted_args.is_some() || b.encrypted_args_file.is_some())
-    });
-    any_service || cx.input.plan.leaves().iter().any(|l| l.encrypted_dockercfg_path.is_some())
+    !crate::model::encrypted_refs(&cx.input.checked.services, &cx.input.checked.steps).is_empty()
 }
 
 pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {

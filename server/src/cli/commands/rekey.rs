@@ -19,7 +19,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use clap::Args;
 use slipway_core::crypto::{self, Format, Key};
-use slipway_core::model::{ServicesFile, Step, StepsFile};
+use slipway_core::model::encrypted::{self, Where};
+use slipway_core::model::{ServicesFile, StepsFile};
 use slipway_core::{SourceFile, Span};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -75,48 +76,23 @@ enum Secret {
 /// Every encrypted file and inline value the configuration references, in file order, each
 /// file once (two services may share one env file, or reach it through a symlink).
 fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Secret> {
-    let mut out = Vec::new();
-    let mut file = |rel: &str, what: String, holds: Holds| {
-        // A path that does not resolve stays as written: phase 1 reports it.
-        let path = std::fs::canonicalize(dir.join(rel)).unwrap_or_else(|_| dir.join(rel));
-        if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
-            out.push(Secret::File { path, what, holds });
-        }
-    };
-    for svc in &services.services {
-        let name = &svc.name.value;
-        for f in &svc.encrypted_env_file {
-            file(&f.value, format!("`encrypted_env_file` of service `{name}`"), Holds::EnvFile);
-        }
-        if let Some(f) = svc.build.as_ref().and_then(|b| b.encrypted_args_file.as_ref()) {
-            file(&f.value, format!("`build.encrypted_args_file` of service `{name}`"), Holds::EnvFile);
-        }
-        if let Some(f) = &svc.encrypted_dockercfg_path {
-            file(&f.value, format!("`encrypted_dockercfg_path` of service `{name}`"), Holds::DockerCfg);
-        }
-    }
-    fn walk(steps: &[Step], file: &mut dyn FnMut(&str, String, Holds)) {
-        for step in steps {
-            if let Some(f) = &step.encrypted_dockercfg_path {
-                let name = step.name.as_ref().map_or("(unnamed)", |n| n.value.as_str());
-                file(&f.value, format!("`encrypted_dockercfg_path` of step `{name}`"), Holds::DockerCfg);
+    let mut out: Vec<Secret> = Vec::new();
+    for r in slipway_core::model::encrypted_refs(services, steps) {
+        let what = r.describe();
+        match r.place {
+            Where::Inline => out.push(Secret::Inline { span: r.value.span, value: r.value.value.clone(), what }),
+            Where::File => {
+                let rel = &r.value.value;
+                // A path that does not resolve stays as written: phase 1 reports it.
+                let path = std::fs::canonicalize(dir.join(rel)).unwrap_or_else(|_| dir.join(rel));
+                let holds = match r.holds {
+                    encrypted::Holds::EnvLines => Holds::EnvFile,
+                    encrypted::Holds::DockerCfg => Holds::DockerCfg,
+                };
+                if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
+                    out.push(Secret::File { path, what, holds });
+                }
             }
-            if let slipway_core::model::StepKind::Group { steps, .. } = &step.kind {
-                walk(steps, file);
-            }
-            walk(&step.on_fail, file);
-        }
-    }
-    walk(&steps.steps, &mut file);
-    for svc in &services.services {
-        let name = &svc.name.value;
-        for blob in &svc.encrypted_environment {
-            let what = format!("`encrypted_environment` of service `{name}`");
-            out.push(Secret::Inline { span: blob.span, value: blob.value.clone(), what });
-        }
-        if let Some(blob) = svc.build.as_ref().and_then(|b| b.encrypted_args.as_ref()) {
-            let what = format!("`build.encrypted_args` of service `{name}`");
-            out.push(Secret::Inline { span: blob.span, value: blob.value.clone(), what });
         }
     }
     out
@@ -124,12 +100,9 @@ fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Sec
 
 /// Every inline encrypted value of a services file, in file order.
 fn inline_values(services: &ServicesFile) -> Vec<&str> {
-    let mut out = Vec::new();
-    for svc in &services.services {
-        let build_args = svc.build.as_ref().and_then(|b| b.encrypted_args.as_ref());
-        out.extend(svc.encrypted_environment.iter().chain(build_args).map(|b| b.value.as_str()));
-    }
-    out
+    static NO_STEPS: StepsFile = StepsFile { steps: Vec::new() };
+    let refs = slipway_core::model::encrypted_refs(services, &NO_STEPS);
+    refs.into_iter().filter(|r| r.place == Where::Inline).map(|r| r.value.value.as_str()).collect()
 }
 
 /// One secret, decrypted: where it lives, what it was and what it becomes.
