@@ -57,8 +57,18 @@ fn test() -> Result {
     envs.extend(test_env()?);
     // --no-fail-fast: one failing test binary must not hide the others' results in CI's log.
     run_with("cargo", &["test", "--workspace", "--no-fail-fast"], &envs)?;
-    // The core's tests again, compiled to wasm32 and run in headless Chromium.
-    run_with("cargo", &["test", "-p", "slipway-core", "--target", "wasm32-unknown-unknown", "--tests"], &envs)?;
+    // The core's tests again, compiled to wasm32 and run in headless Chromium. The runner
+    // starts chromedriver without a profile, so chromedriver makes one per test binary in
+    // TMPDIR and leaves it behind (~25 MB each): give it a TMPDIR of its own, removed after.
+    let tmp = root().join("target/tmp/wasm-tests");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let mut wasm_envs = envs.clone();
+    wasm_envs.push(("TMPDIR".into(), tmp.display().to_string()));
+    let wasm =
+        run_with("cargo", &["test", "-p", "slipway-core", "--target", "wasm32-unknown-unknown", "--tests"], &wasm_envs);
+    let _ = std::fs::remove_dir_all(&tmp);
+    wasm?;
     // Every fuzz target briefly, so a new panic on fixture-like input fails CI.
     fuzz::run_all(fuzz::SMOKE_SECS)?;
     Ok(())
