@@ -12,7 +12,23 @@ pub(crate) const SERVICE_VALUE_KEYS: &[&str] =
 /// The service name at `offset`: a reference to one, or a definition (the top-level key).
 /// Returns the name and its span; works from the text alone.
 pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
-    name_in(a, file, &context_at(&a.lines(file), offset), offset)
+    name_in_model(a, file, offset).or_else(|| name_in(a, file, &context_at(&a.lines(file), offset), offset))
+}
+
+/// The reference or definition at `offset` from the typed model, whose spans are exact also
+/// where the line-based reading is not (a flow mapping: `- { service: app, command: x }`).
+/// `None` for a file that does not parse: the text is read then.
+fn name_in_model(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
+    if scan::broken(a, file) {
+        return None;
+    }
+    let inside = |span: Span| span.start <= offset && offset <= span.end;
+    if file == FileId::Services
+        && let Some(def) = scan::services(a).into_iter().find(|d| inside(d.span))
+    {
+        return Some((def.name, def.span, true));
+    }
+    uses(a).into_iter().find(|(_, l)| l.file == file && inside(l.span)).map(|(name, l)| (name, l.span, false))
 }
 
 /// [`name_at`] for the context `cx` of `offset` (read once by a caller that needs it too).
@@ -170,6 +186,26 @@ mod tests {
             assert!(!model.is_empty());
             assert_eq!(text, model);
         }
+    }
+
+    /// A flow-mapping step (`- { service: app, … }`) is not readable line by line; the model
+    /// has its spans. Before, F12 there found nothing.
+    #[test]
+    fn definition_and_references_work_inside_a_flow_mapping_step() {
+        let steps = "- { name: t, service: app, command: x }\n- service: app\n  command: y\n";
+        let services = "db:\n  image: busybox\napp:\n  image: busybox\n";
+        let a = Analysis::new(
+            SourceFile::new("s.yml", services),
+            SourceFile::new("t.yml", steps),
+            crate::plan::PlanOptions::default(),
+        );
+        let at = steps.find("app").unwrap() as u32 + 1;
+        let def = definition(&a, FileId::Steps, at).expect("a definition");
+        let app = services.find("app").unwrap() as u32;
+        assert_eq!((def.file, def.span), (FileId::Services, Span::new(app, app + 3)));
+        let refs = references(&a, FileId::Steps, at, false);
+        let starts: Vec<u32> = refs.iter().map(|l| l.span.start).collect();
+        assert_eq!(starts, [steps.find("app").unwrap() as u32, steps.rfind("app").unwrap() as u32]);
     }
 
     /// References in a file that does not parse split its lines once, not once per
