@@ -36,6 +36,8 @@ pub struct ProjectFiles {
     pub steps: SourceFile,
     /// The services file's folder: build contexts, volumes and encrypted files are relative to it.
     pub services_dir: PathBuf,
+    /// Where the services file was read from (`services.name` is how messages name it).
+    pub services_path: PathBuf,
 }
 
 /// The first of `which`'s names that exists in `dir`, as that name (`codeship-services.yml`).
@@ -77,5 +79,10 @@ pub fn load(dir: &Path, services: Option<&Path>, steps: Option<&Path>) -> Result
     let steps = pick(dir, steps, ConfigFile::Steps)?;
     let services_dir =
         services.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    Ok(ProjectFiles { services: read_source(&services)?, steps: read_source(&steps)?, services_dir })
+    Ok(ProjectFiles {
+        services: read_source(&services)?,
+        steps: read_source(&steps)?,
+        services_dir,
+        services_path: services,
+    })
 }

@@ -220,7 +220,8 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     }
     let rewrites = decrypt_all(&files.services, &secrets, &old, &new)?;
     let rewrites = reencrypt_all(rewrites, &new, upgrade)?;
-    let services_path = services_path(&args.project, &files.services);
+    // Symlinks resolved, so the rename replaces the file and keeps the link.
+    let services_path = std::fs::canonicalize(&files.services_path).unwrap_or_else(|_| files.services_path.clone());
     let outputs = outputs(&files.services, &files.steps, &services_path, &rewrites, &new)?;
     commit(&outputs, generate.then_some((&args.new_key_path, &new)))?;
     report(&rewrites, &services_path, generate.then_some(&args.new_key_path));
@@ -245,14 +246,6 @@ fn refuse_outside(dir: &Path, secrets: &[Secret]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The services file's path on disk (its `SourceFile` name is a display name), symlinks
-/// resolved so the rename replaces the file and keeps the link.
-fn services_path(project_args: &ProjectArgs, services: &SourceFile) -> PathBuf {
-    let p = PathBuf::from(&services.name);
-    let p = if p.exists() { p } else { project_args.dir.join(p.file_name().unwrap_or_default()) };
-    std::fs::canonicalize(&p).unwrap_or(p)
 }
 
 /// Phase 1: read and decrypt every secret with the old key. One the old key cannot open but
