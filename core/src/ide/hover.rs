@@ -58,7 +58,8 @@ fn diagnostics_at(a: &Analysis, file: FileId, offset: u32) -> Vec<&crate::Diagno
 /// What the text at `offset` is, and its documentation.
 fn about(a: &Analysis, file: FileId, offset: u32) -> Option<(Span, String)> {
     let cx = context_at(&a.lines(file), offset);
-    if let Some((name, span, _)) = navigation::name_in(a, file, &cx, offset) {
+    let service = navigation::name_in_model(a, file, offset).or_else(|| navigation::name_in(a, file, &cx, offset));
+    if let Some((name, span, _)) = service {
         return Some((span, service_brief(a, &name)?));
     }
     let text = &a.file(file).text;

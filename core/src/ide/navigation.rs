@@ -18,7 +18,7 @@ pub(crate) fn name_at(a: &Analysis, file: FileId, offset: u32) -> Option<(String
 /// The reference or definition at `offset` from the typed model, whose spans are exact also
 /// where the line-based reading is not (a flow mapping: `- { service: app, command: x }`).
 /// `None` for a file that does not parse: the text is read then.
-fn name_in_model(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
+pub(crate) fn name_in_model(a: &Analysis, file: FileId, offset: u32) -> Option<(String, Span, bool)> {
     if scan::broken(a, file) {
         return None;
     }
@@ -203,6 +203,8 @@ mod tests {
         let def = definition(&a, FileId::Steps, at).expect("a definition");
         let app = services.find("app").unwrap() as u32;
         assert_eq!((def.file, def.span), (FileId::Services, Span::new(app, app + 3)));
+        let hover = a.hover(FileId::Steps, at).expect("a hover on the service name");
+        assert!(hover.markdown.contains("busybox"), "{}", hover.markdown);
         let refs = references(&a, FileId::Steps, at, false);
         let starts: Vec<u32> = refs.iter().map(|l| l.span.start).collect();
         assert_eq!(starts, [steps.find("app").unwrap() as u32, steps.rfind("app").unwrap() as u32]);
