@@ -185,4 +185,26 @@ mod tests {
         assert!(s.dockercfgs.contains_key("dockercfg.encrypted"), "the on_fail step's dockercfg was not read");
         assert_eq!(masker.mask("login u s3cret-pass"), "login u ***");
     }
+
+    /// Without a key, a server run (confined) says how to give the server one; the CLI keeps
+    /// its own flag. (The studio showed the CLI's `--key-path` for server runs.)
+    #[test]
+    fn a_missing_key_is_explained_in_the_terms_of_the_front_end() {
+        let services =
+            SourceFile::new("codeship-services.yml", "app:\n  image: busybox\n  encrypted_environment: c2VjcmV0\n");
+        let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: 'true'\n");
+        let checked = slipway_core::check(&services, &steps);
+        let p = plan(&checked.services, &checked.steps, &PlanOptions::default());
+        let dir = tempfile::tempdir().unwrap();
+        let error = |confine| {
+            let e = Secrets::prepare(dir.path(), confine, &checked.services, &p, None, &mut Masker::new());
+            format!("{:#}", e.err().expect("a run without its key"))
+        };
+        let (server, cli) = (error(true), error(false));
+        assert!(
+            server.contains("start `slipway serve` with --key NAME=PATH") && !server.contains("--key-path"),
+            "{server}"
+        );
+        assert!(cli.contains("pass --key-path") && !cli.contains("slipway serve"), "{cli}");
+    }
 }
