@@ -504,6 +504,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     { " use the editors' files" }</label>
                 <button data-testid="run-start" onclick={start}>{ "Run" }</button>
             </div>
+            <p class="muted note">{ "The branch and push are the build preview's. The commit id, message and committer of a run started here come from the project's git checkout on the server." }</p>
             { message_view(&message, &props.on_show_error, &goto_ref) }
             if let Some(id) = &f.id {
                 <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status} ref={current_ref}>

@@ -36,7 +36,8 @@ pub(super) fn view(t: &Trigger) -> TriggerView {
     TriggerView {
         what,
         short_sha: present(&t.commit_id).map(|c| c.chars().take(7).collect()),
-        commit_url: present(&t.commit_url),
+        // Only web links: the URL comes from a webhook's payload.
+        commit_url: present(&t.commit_url).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         title: present(&t.commit_message).and_then(|m| m.lines().next().map(str::to_string)),
         author: present(&t.author),
     }
@@ -117,6 +118,8 @@ mod tests {
             TriggerView { what: "push".into(), short_sha: None, commit_url: None, title: None, author: None }
         );
         assert_eq!(view(&Trigger { kind: "merge_train".into(), ..Trigger::default() }).what, "merge train");
+        let script = Trigger { commit_url: Some("javascript:alert(1)".into()), ..trigger("push") };
+        assert_eq!((view(&script).commit_url, view(&script).short_sha.as_deref()), (None, Some("4f1c2a9")));
     }
 
     #[test]
