@@ -1567,9 +1567,17 @@ async fn a_deep_link_opens_a_run_live_and_the_run_list_filters_by_project_and_br
     let id = b.current_run_id().await;
     assert_eq!(b.js("return location.hash").await, json!(format!("#/runs/{id}")));
 
-    // A fresh page at the link: the run, live (it still waits, and goes on when approved).
+    // The link in a new tab (a commit status's link: no token in that tab yet) asks for the
+    // token, then shows the run, live (it still waits, and goes on when approved).
+    b.js("sessionStorage.clear()").await;
     b.client.goto("about:blank").await.unwrap();
     b.open(&format!("{}#/runs/{id}", server.url)).await;
+    b.wait("the token prompt for the linked run", Duration::from_secs(10), || async {
+        b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains(&format!("open run {id}")))
+    })
+    .await;
+    b.set_value("token-input", "studio-test-token").await;
+    b.click("token-save").await;
     b.wait("the linked run", Duration::from_secs(20), || async {
         b.current_run_id().await == id && b.run_snapshot().await.2.contains(&"release=waiting".to_string())
     })
