@@ -53,6 +53,15 @@ fn performance_now() -> f64 {
     gloo::utils::window().performance().map_or(0.0, |p| p.now())
 }
 
+/// Bring a part of the page into view (the header's links: the page is taller than a screen).
+fn scroll_to(selector: &'static str) -> Callback<MouseEvent> {
+    Callback::from(move |_| {
+        if let Ok(Some(el)) = gloo::utils::document().query_selector(selector) {
+            el.scroll_into_view_with_bool(true);
+        }
+    })
+}
+
 /// Which editor a file belongs in, from its name.
 fn kind_of(name: &str) -> Option<FileKind> {
     match name {
@@ -135,6 +144,11 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(move |b| state.dispatch(Action::Build(b)))
     };
+    // A project's files from the server; undoable in the editors like any replacement.
+    let on_load = {
+        let state = state.clone();
+        Callback::from(move |(services, steps): (String, String)| state.dispatch(Action::Load(services, steps)))
+    };
     // Undoable in the editors (Ctrl+Z), but a whole project's edits are worth a question.
     let on_reset = {
         let state = state.clone();
@@ -193,6 +207,11 @@ pub fn app() -> Html {
                     <button onclick={on_download(FileKind::Steps)}>{ "Download steps" }</button>
                     <button data-testid="reset-button" onclick={on_reset}>{ "Reset to example" }</button>
                 </div>
+                <nav class="jump" aria-label="Parts of the page">
+                    <button onclick={scroll_to("[data-testid=diagnostics]")}>{ "Problems" }</button>
+                    <button onclick={scroll_to(".preview")}>{ "Preview" }</button>
+                    <button data-testid="nav-run" onclick={scroll_to("#run-panel")}>{ "Run on the server" }</button>
+                </nav>
                 if let Some(n) = &*notice { <p class="notice">{ n }</p> }
             </header>
             <main>
@@ -205,13 +224,13 @@ pub fn app() -> Html {
                         editors={editors.clone()} on_change={on_edit(FileKind::Steps)} />
                 </div>
                 <Diagnostics diagnostics={report.diagnostics.clone()} {fixes} errors={report.errors}
-                    warnings={report.warnings} {on_select} {on_fix} took_ms={took_ms} />
+                    warnings={report.warnings} on_select={on_select.clone()} {on_fix} took_ms={took_ms} />
                 <div class="lower">
-                    <Preview build={build} plan={shown_plan.clone()} {stale} on_change={on_build} />
+                    <Preview build={build.clone()} plan={shown_plan.clone()} {stale} on_change={on_build.clone()} />
                     <CryptoPanel plan={valid_plan} />
                 </div>
                 <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
-                    branch={AttrValue::from(state.build.branch.clone())} />
+                    {build} {on_build} {on_load} on_show_error={on_select.clone()} />
                 <ExportPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())} />
             </main>
         </div>

@@ -33,6 +33,10 @@ struct RunEvent {
     /// A `StepStatus` in `step_status`, a `RunStatus` in `run_finished`.
     status: Option<String>,
     error: Option<String>,
+    /// A finished step's time (`step_status`).
+    duration_ms: Option<u64>,
+    /// When a log line was read (Unix ms); servers before 2026-12 sent none.
+    at_ms: Option<u64>,
 }
 
 /// A node of the run's graph: its steps' status, or a manual group waiting for approval.
@@ -58,6 +62,7 @@ struct Line {
     /// The step's label, as the log shows it.
     label: Rc<str>,
     text: String,
+    at_ms: Option<u64>,
 }
 
 /// One step's lines among those kept, and how many it has had in all.
@@ -71,6 +76,10 @@ struct StepLines {
 pub struct RunLog {
     pub plan: Option<Plan>,
     statuses: HashMap<String, (StepStatus, Option<String>)>,
+    /// Finished steps' times by id.
+    durations: HashMap<String, u64>,
+    /// Show each line's time, in the reader's zone (minutes east of UTC); `None`: no times.
+    pub clock: Option<i64>,
     /// The newest lines; `dropped` older ones are gone.
     lines: VecDeque<Line>,
     dropped: usize,
@@ -99,6 +108,8 @@ impl RunLog {
         RunLog {
             plan: None,
             statuses: HashMap::new(),
+            durations: HashMap::new(),
+            clock: None,
             lines: VecDeque::new(),
             dropped: 0,
             keep: keep.max(1),
@@ -122,10 +133,10 @@ impl RunLog {
         let step = if e.id.is_empty() { label.clone() } else { e.id };
         match e.event.as_str() {
             "plan" => self.plan = e.plan,
-            "log" => self.push(&step, &label, e.line.unwrap_or_default()),
-            "info" => self.push("", "", e.message.unwrap_or_default()),
+            "log" => self.push(&step, &label, e.line.unwrap_or_default(), e.at_ms),
+            "info" => self.push("", "", e.message.unwrap_or_default(), None),
             "waiting" => {
-                self.push("", "", format!("waiting for approval of `{label}`"));
+                self.push("", "", format!("waiting for approval of `{label}`"), None);
                 self.waiting = Some(step);
             }
             "step_status" => {
@@ -135,8 +146,12 @@ impl RunLog {
                     self.waiting = None;
                 }
                 if let Some(m) = &e.message {
-                    self.push(&step, &label, format!("{status}: {m}"));
+                    self.push(&step, &label, format!("{status}: {m}"), None);
                 }
+                match e.duration_ms {
+                    Some(ms) => self.durations.insert(step.clone(), ms),
+                    None => self.durations.remove(&step),
+                };
                 self.statuses.insert(step, (status, e.message));
             }
             "run_finished" => {
@@ -149,7 +164,7 @@ impl RunLog {
         }
     }
 
-    fn push(&mut self, step: &str, label: &str, text: String) {
+    fn push(&mut self, step: &str, label: &str, text: String, at_ms: Option<u64>) {
         let key = match self.by_step.get_key_value(step) {
             Some((k, _)) => k.clone(),
             None => Rc::from(step),
@@ -165,7 +180,7 @@ impl RunLog {
         let lines = self.by_step.entry(key.clone()).or_default();
         lines.total += 1;
         lines.kept.push_back(self.dropped + self.lines.len());
-        self.lines.push_back(Line { step: key, label, text });
+        self.lines.push_back(Line { step: key, label, text, at_ms });
         if self.lines.len() > self.keep
             && let Some(old) = self.lines.pop_front()
         {
@@ -184,6 +199,11 @@ impl RunLog {
     /// A leaf step's status, by its id.
     pub fn status(&self, id: &str) -> Option<StepStatus> {
         self.statuses.get(id).map(|(s, _)| *s)
+    }
+
+    /// How long a finished leaf step took, by its id.
+    pub fn duration_ms(&self, id: &str) -> Option<u64> {
+        self.durations.get(id).copied()
     }
 
     /// A node's status in the graph as the stylesheet names it (see [`RunLog::node_state`]).
@@ -230,7 +250,9 @@ impl RunLog {
                 let Some(l) = self.by_step.get(s) else { return (0, out) };
                 let from = l.kept.len().saturating_sub(cap);
                 for &i in l.kept.range(from..) {
-                    out.push_str(&self.lines[i - self.dropped].text);
+                    let line = &self.lines[i - self.dropped];
+                    self.write_time(&mut out, line);
+                    out.push_str(&line.text);
                     out.push('\n');
                 }
                 (l.total - (l.kept.len() - from), out)
@@ -238,11 +260,43 @@ impl RunLog {
             None => {
                 let from = self.lines.len().saturating_sub(cap);
                 for line in self.lines.range(from..) {
+                    self.write_time(&mut out, line);
                     write_line(&mut out, line);
                 }
                 (self.dropped + from, out)
             }
         }
+    }
+}
+
+impl RunLog {
+    /// `15:04:05 ` before a line with a time, as many blanks before one without, when times
+    /// are shown.
+    fn write_time(&self, out: &mut String, line: &Line) {
+        let Some(offset) = self.clock else { return };
+        match line.at_ms {
+            Some(ms) => {
+                out.push_str(&clock_time(ms, offset));
+                out.push(' ');
+            }
+            None => out.push_str("         "),
+        }
+    }
+}
+
+/// `HH:MM:SS` of Unix milliseconds `ms` in a zone `offset_min` minutes east of UTC.
+pub fn clock_time(ms: u64, offset_min: i64) -> String {
+    let secs = (ms / 1000) as i64 + offset_min * 60;
+    let day = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
+}
+
+/// A step's time as the graph shows it: `850 ms`, `4.2 s`, `3 m 05 s`.
+pub fn format_duration(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms} ms"),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} m {:02} s", ms / 60_000, ms / 1000 % 60),
     }
 }
 
@@ -414,6 +468,29 @@ mod tests {
         assert_eq!((hidden, text.lines().count()), (30, 20));
         assert_eq!(text.lines().next(), Some("n155"));
         assert_eq!(log.tail(Some("fifth"), 5).0, 45);
+    }
+
+    #[test]
+    fn lines_show_their_time_in_the_readers_zone_and_steps_their_duration() {
+        let mut log = RunLog::default();
+        log.apply(1, PLAN);
+        // 2026-12-01 15:04:05.250 UTC.
+        let at = 1_796_137_445_250u64;
+        log.apply(
+            2,
+            &format!(r#"{{"event":"log","step":"unit","id":"1.1","service":"app","line":"ok 1","at_ms":{at}}}"#),
+        );
+        log.apply(3, r#"{"event":"info","message":"building app"}"#);
+        log.apply(4, r#"{"event":"step_status","step":"unit","id":"1.1","status":"success","duration_ms":4250}"#);
+        assert_eq!(log.tail(None, RENDER_CAP).1, "unit | ok 1\nslipway: building app\n", "no times unless asked");
+        log.clock = Some(60); // UTC+1
+        assert_eq!(log.tail(None, RENDER_CAP).1, "16:04:05 unit | ok 1\n         slipway: building app\n");
+        assert_eq!(log.tail(Some("1.1"), RENDER_CAP).1, "16:04:05 ok 1\n");
+        assert_eq!((log.duration_ms("1.1"), log.duration_ms("1.2")), (Some(4250), None));
+        assert_eq!(clock_time(at, -300), "10:04:05");
+        assert_eq!(clock_time(0, -60), "23:00:00", "before midnight UTC, west of it");
+        let shown: Vec<String> = [0, 999, 1000, 4250, 59_999, 60_000, 185_000].map(format_duration).into();
+        assert_eq!(shown, ["0 ms", "999 ms", "1.0 s", "4.2 s", "60.0 s", "1 m 00 s", "3 m 05 s"]);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub enum Action {
     Build(BuildInputs),
     /// Back to the example project, and forget the drafts.
     Reset,
+    /// Both files at once (a project's, from the server): services, steps.
+    Load(String, String),
 }
 
 impl State {
@@ -129,6 +131,10 @@ impl Reducible for State {
             Action::Edit(FileKind::Services, text) => next.services = text,
             Action::Edit(FileKind::Steps, text) => next.steps = text,
             Action::Build(b) => next.build = b,
+            Action::Load(services, steps) => {
+                next.services = services;
+                next.steps = steps;
+            }
             Action::Reset => {
                 LocalStorage::delete(DRAFT_SERVICES);
                 LocalStorage::delete(DRAFT_STEPS);

@@ -239,15 +239,24 @@ impl Store {
         Ok(self.conn().query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_row).optional()?)
     }
 
-    /// Page `page` (from 1) of `per_page` runs, newest first, and the number of runs.
-    pub fn runs(&self, page: u32, per_page: u32) -> Result<(Vec<RunRow>, i64)> {
+    /// Page `page` (from 1) of `per_page` runs, newest first, and the number of runs; only
+    /// those of `project` and of `branch` (the run's branch or tag) when given.
+    pub fn runs(
+        &self,
+        project: Option<&str>,
+        branch: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<RunRow>, i64)> {
+        const MATCHES: &str = "(?1 IS NULL OR project = ?1) AND (?2 IS NULL OR tag = ?2)";
         let c = self.conn();
-        let total: i64 = c.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+        let total: i64 =
+            c.query_row(&format!("SELECT COUNT(*) FROM runs WHERE {MATCHES}"), params![project, branch], |r| r.get(0))?;
         // In 64 bits: page × per_page overflows a u32 for large pages.
         let offset = u64::from(page.saturating_sub(1)) * u64::from(per_page);
         let rows = c
-            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY seq DESC LIMIT ?1 OFFSET ?2"))?
-            .query_map(params![per_page, offset as i64], run_row)?
+            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE {MATCHES} ORDER BY seq DESC LIMIT ?3 OFFSET ?4"))?
+            .query_map(params![project, branch, per_page, offset as i64], run_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok((rows, total))
     }
@@ -399,7 +408,7 @@ mod tests {
         assert!(s.events_after("a", u64::MAX, 100).unwrap().is_empty());
         assert_eq!(s.last_event("a").unwrap(), 1);
         assert_eq!(s.queued().unwrap(), ["b"]);
-        let (rows, total) = s.runs(1, 10).unwrap();
+        let (rows, total) = s.runs(None, None, 1, 10).unwrap();
         assert_eq!((rows[0].id.as_str(), total), ("b", 2));
     }
 
@@ -433,8 +442,30 @@ mod tests {
         let s = Store::open(&d.path().join("db.sqlite")).unwrap();
         s.insert_run("a", "p", None, false, "{}").unwrap();
         // (u32::MAX - 1) × 100 does not fit a u32: the offset used to overflow.
-        let (rows, total) = s.runs(u32::MAX, 100).unwrap();
+        let (rows, total) = s.runs(None, None, u32::MAX, 100).unwrap();
         assert_eq!((rows.len(), total), (0, 1));
+    }
+
+    #[test]
+    fn the_list_filters_by_project_and_branch_and_counts_what_matches() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        for (id, project, tag) in [("a", "web", Some("main")), ("b", "web", Some("dev")), ("c", "api", Some("main"))] {
+            s.insert_run(id, project, tag, false, "{}").unwrap();
+        }
+        s.insert_run("d", "web", None, false, "{}").unwrap();
+        let ids = |project, branch| {
+            let (rows, total) = s.runs(project, branch, 1, 10).unwrap();
+            (rows.into_iter().map(|r| r.id).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(ids(None, None), (vec!["d".into(), "c".into(), "b".into(), "a".into()], 4));
+        assert_eq!(ids(Some("web"), None), (vec!["d".into(), "b".into(), "a".into()], 3));
+        assert_eq!(ids(None, Some("main")), (vec!["c".into(), "a".into()], 2));
+        assert_eq!(ids(Some("web"), Some("main")), (vec!["a".into()], 1));
+        assert_eq!(ids(Some("nope"), None), (vec![], 0));
+        // A page of a filtered list counts only what matches.
+        let (rows, total) = s.runs(Some("web"), None, 2, 2).unwrap();
+        assert_eq!((rows.len(), rows[0].id.as_str(), total), (1, "a", 3));
     }
 
     #[test]

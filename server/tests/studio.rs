@@ -245,6 +245,41 @@ impl Browser {
         (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string(), graph)
     }
 
+    /// A request from the page (same origin, as the studio makes them), with the token or
+    /// without: the status and the body.
+    async fn xhr(&self, method: &str, path: &str, token: bool, body: Option<&str>) -> (u64, String) {
+        let v = self
+            .client
+            .execute(
+                "const x = new XMLHttpRequest(); x.open(arguments[0], arguments[1], false); \
+                 if (arguments[2]) x.setRequestHeader('Authorization', 'Bearer studio-test-token'); \
+                 if (arguments[3] !== null) x.setRequestHeader('Content-Type', 'application/json'); \
+                 x.send(arguments[3]); return [x.status, x.responseText];",
+                vec![json!(method), json!(path), json!(token), json!(body)],
+            )
+            .await
+            .unwrap();
+        (v[0].as_u64().unwrap(), v[1].as_str().unwrap().to_string())
+    }
+
+    /// The `top` and `bottom` of an element's box in the viewport, and the viewport's height.
+    async fn rect(&self, css: &str) -> (f64, f64, f64) {
+        let v = self
+            .client
+            .execute(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect(); \
+                 return [r.top, r.bottom, window.innerHeight];",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        (v[0].as_f64().unwrap(), v[1].as_f64().unwrap(), v[2].as_f64().unwrap())
+    }
+
+    async fn current_run_id(&self) -> String {
+        self.attr_list("[data-testid=run-current]", "data-run-id").await.pop().unwrap_or_default()
+    }
+
     async fn click_css(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
@@ -808,7 +843,8 @@ async fn a_run_started_in_the_studio_streams_its_log_live_and_the_graph_turns_gr
         .unwrap();
     b.wait("lint's own log", Duration::from_secs(2), || async {
         let t = snapshot().await.1;
-        t.starts_with("lint pass 1") && !t.contains("unit test")
+        // Each line starts with its time (`15:04:05 `).
+        t.get(9..).is_some_and(|l| l.starts_with("lint pass 1")) && !t.contains("unit test")
     })
     .await;
 
@@ -1261,5 +1297,376 @@ async fn rekey_in_the_page_keeps_formats_and_is_all_or_nothing() {
     .await;
     b.js("document.querySelector('[data-testid=rekey]').scrollIntoView()").await;
     save_screenshot("studio-rekey.png", &b.client.screenshot().await.unwrap());
+    b.close().await;
+}
+
+// The Run panel as a new user needs it (issue 9 part 3, issue 11 part 6).
+
+/// A registered copy of examples/sample without the Docker engine: enough for what happens
+/// before a run starts.
+fn with_sample_no_engine() -> (Server, tempfile::TempDir) {
+    let project = sample_project();
+    (Server::start_with(&["--project".into(), format!("sample={}", project.path().display())]), project)
+}
+
+const BUSYBOX_SERVICES: &str = "app:\n  image: slipway-test/busybox:latest\n";
+
+/// Start a run of the editors' files from the page, once the page shows them clean.
+async fn run_edited(b: &Browser, services: &str, steps: &str) {
+    b.set_editor("services", services).await;
+    b.set_editor("steps", steps).await;
+    b.wait("a clean check", Duration::from_secs(10), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    if b.js("return document.querySelector('[data-testid=run-edits]').checked").await != json!(true) {
+        b.click("run-edits").await;
+    }
+    b.click("run-start").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_and_the_run_panel_share_one_branch_and_push() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    assert_eq!(b.value("run-branch").await, b.value("branch-input").await);
+    b.set_value("branch-input", "feature/x").await;
+    b.wait("the Run panel to follow the preview", Duration::from_secs(5), || async {
+        b.value("run-branch").await == "feature/x"
+    })
+    .await;
+    b.set_value("run-branch", "main").await;
+    b.wait("the preview to follow the Run panel", Duration::from_secs(5), || async {
+        b.value("branch-input").await == "main"
+    })
+    .await;
+    let checked = "return ['push-toggle', 'run-push'].map(t => document.querySelector(`[data-testid=${t}]`).checked)";
+    let before = b.js(checked).await;
+    b.click("run-push").await;
+    b.wait("one push toggle for both", Duration::from_secs(5), || async {
+        let now = b.js(checked).await;
+        now[0] == now[1] && now != before
+    })
+    .await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_for_editor_errors_leads_to_the_first_error() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    let steps = "- name: ok\n  service: app\n  command: true\n- name: edited\n  service: nope\n  command: echo hi\n";
+    b.set_editor("services", BUSYBOX_SERVICES).await;
+    b.set_editor("steps", steps).await;
+    b.wait("the error to show", Duration::from_secs(15), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.contains(&"SW102".to_string())
+    })
+    .await;
+    b.click("run-edits").await;
+    b.click("run-start").await;
+    b.wait("the refusal", Duration::from_secs(15), || async {
+        b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains("1 error(s)"))
+    })
+    .await;
+    // The way to the error has the keyboard: Enter goes there.
+    b.wait("focus on the way to the error", Duration::from_secs(5), || async {
+        b.js("return document.activeElement.dataset.testid").await == json!("run-goto-error")
+    })
+    .await;
+    assert!(b.texts("[data-testid=run-goto-error]").await[0].contains("codeship-steps.yml line 5"));
+    b.client.active_element().await.unwrap().send_keys(&Key::Enter.to_string()).await.unwrap();
+    let nope = steps.find("nope").unwrap() as u64;
+    b.wait("the cursor at the error, in the steps editor", Duration::from_secs(5), || async {
+        b.cursor("steps").await == json!([nope, true])
+    })
+    .await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_project_files_asks_then_replaces_the_editors_undoably_and_never_sends_the_key() {
+    let _serial = SERIAL.lock().await;
+    let (server, project) = with_sample_no_engine();
+    // A key in the project folder must never leave the server.
+    std::fs::write(project.path().join("codeship.aes"), "a-key-that-stays-on-the-server\n").unwrap();
+    let sample_steps = std::fs::read_to_string(project.path().join("codeship-steps.yml")).unwrap();
+    let sample_services = std::fs::read_to_string(project.path().join("codeship-services.yml")).unwrap();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+
+    // The endpoint: behind the token, 404 for an unknown project, the two texts only.
+    assert_eq!(b.xhr("GET", "/api/projects/sample/files", false, None).await.0, 401);
+    let (status, body) = b.xhr("GET", "/api/projects/nope/files", true, None).await;
+    assert_eq!((status, body.contains("no project `nope`")), (404, true), "{body}");
+    let (status, body) = b.xhr("GET", "/api/projects/sample/files", true, None).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["steps"], json!({"name": "codeship-steps.yml", "text": sample_steps}));
+    assert_eq!(v["services"]["text"], json!(sample_services));
+    assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["project", "services", "steps"]);
+    assert!(!body.contains("a-key-that-stays") && !body.contains(&project.path().display().to_string()), "{body}");
+
+    let mine = "- name: mine\n  service: app\n  command: true\n";
+    b.set_editor("steps", mine).await;
+    // Asks first; declining keeps the edits.
+    b.click("run-load-files").await;
+    b.wait("the question", Duration::from_secs(5), || async { b.client.get_alert_text().await.is_ok() }).await;
+    b.client.dismiss_alert().await.unwrap();
+    assert_eq!(b.editor_text("steps").await, mine);
+    b.click("run-load-files").await;
+    b.wait("the question", Duration::from_secs(5), || async { b.client.get_alert_text().await.is_ok() }).await;
+    b.client.accept_alert().await.unwrap();
+    b.wait("the project's files in the editors", Duration::from_secs(5), || async {
+        b.editor_text("steps").await == sample_steps && b.editor_text("services").await == sample_services
+    })
+    .await;
+    assert!(b.texts("[data-testid=run-info]").await[0].contains("Loaded project sample's files"));
+    // One change in each editor's history.
+    b.type_in("steps", &format!("{}z{}", Key::Control, Key::Null)).await;
+    assert_eq!(b.editor_text("steps").await, mine);
+    b.close().await;
+}
+
+/// At 800 px the page is much taller than the window: the header's link reaches the Run
+/// panel, and a run's graph and log come into view when Run is pressed. In the graph, the
+/// three parallel checks share one row and the serial step after them has its own below
+/// (the third check used to wrap onto a row of its own, as if it ran after the others).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_800_px_the_run_comes_into_view_and_parallel_steps_share_a_row() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.client.set_window_size(800, 700).await.unwrap();
+    b.open_with_token(&server.url).await;
+    let (top, _, height) = b.rect("[data-testid=run-panel]").await;
+    assert!(top > height, "the Run panel is not below the fold at 800 px ({top} of {height}): test the wrong thing");
+    b.click("nav-run").await;
+    b.wait("the Run panel in view", Duration::from_secs(5), || async {
+        let (top, _, height) = b.rect("[data-testid=run-panel]").await;
+        (-2.0..height / 2.0).contains(&top)
+    })
+    .await;
+
+    let steps = concat!(
+        "- name: checks\n  type: parallel\n  steps:\n",
+        "  - name: lint\n    service: app\n    command: sh -c 'echo linting the whole tree; sleep 0.2'\n",
+        "  - name: unit\n    service: app\n    command: sh -c 'echo running the unit tests; sleep 0.2'\n",
+        "  - name: integration\n    service: app\n    command: sh -c 'echo running the integration tests; sleep 0.2'\n",
+        "- name: package\n  service: app\n  command: echo packaged\n",
+    );
+    run_edited(&b, BUSYBOX_SERVICES, steps).await;
+    b.wait("the run's graph and log in view", Duration::from_secs(30), || async {
+        if b.client.find(Locator::Css("[data-testid=run-graph] [data-step-name=package]")).await.is_err() {
+            return false;
+        }
+        let (top, _, height) = b.rect("[data-testid=run-current]").await;
+        let (log_top, _, _) = b.rect("[data-testid=run-log]").await;
+        (-2.0..60.0).contains(&top) && log_top < height
+    })
+    .await;
+    b.wait("the run to succeed", Duration::from_secs(60), || async { b.run_snapshot().await.0 == "success" }).await;
+    let node = |name: &str| format!("[data-testid=run-graph] [data-step-name={name}] > .name");
+    let (lint, unit) = (b.rect(&node("lint")).await, b.rect(&node("unit")).await);
+    let (integration, package) = (b.rect(&node("integration")).await, b.rect(&node("package")).await);
+    assert!((lint.0 - unit.0).abs() < 1.0 && (lint.0 - integration.0).abs() < 1.0, "{lint:?} {unit:?} {integration:?}");
+    assert!(package.0 >= lint.1.max(unit.1).max(integration.1), "package is not below the checks: {package:?}");
+    // Nothing in the panel is wider than the window.
+    let wide =
+        b.js("const p = document.querySelector('[data-testid=run-panel]'); return p.scrollWidth - p.clientWidth").await;
+    assert!(wide.as_f64().unwrap() <= 0.0, "the Run panel scrolls sideways by {wide}");
+    save_screenshot("studio-run-800.png", &b.client.screenshot().await.unwrap());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_show_their_durations_lines_their_times_and_rerun_sends_the_same_request() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    run_edited(&b, BUSYBOX_SERVICES, "- name: hello\n  service: app\n  command: sh -c 'echo hi; sleep 0.3'\n").await;
+    b.wait("the run to succeed", Duration::from_secs(60), || async { b.run_snapshot().await.0 == "success" }).await;
+    let first = b.current_run_id().await;
+    let took = b.texts("[data-testid=run-graph] [data-step-name=hello] [data-testid=step-duration]").await;
+    let ms = |t: &str| -> Option<f64> {
+        let (n, unit) = t.split_once(' ')?;
+        Some(
+            n.parse::<f64>().ok()?
+                * if unit == "s" {
+                    1000.0
+                } else if unit == "ms" {
+                    1.0
+                } else {
+                    return None;
+                },
+        )
+    };
+    // The step sleeps 0.3 s.
+    assert!(took.len() == 1 && ms(&took[0]).is_some_and(|ms| ms >= 300.0), "{took:?}");
+    let log = b.run_snapshot().await.1;
+    let line = log.lines().find(|l| l.ends_with("hello | hi")).unwrap_or_else(|| panic!("{log}"));
+    let time = &line[..8];
+    assert!(
+        time.len() == 8
+            && time.bytes().enumerate().all(|(i, c)| if i % 3 == 2 { c == b':' } else { c.is_ascii_digit() }),
+        "no time before the line: {line:?}"
+    );
+    assert_eq!(b.js("return location.hash").await, json!(format!("#/runs/{first}")));
+
+    b.click("run-rerun").await;
+    b.wait("a second run", Duration::from_secs(10), || async {
+        let id = b.current_run_id().await;
+        !id.is_empty() && id != first
+    })
+    .await;
+    b.wait("the rerun to succeed", Duration::from_secs(60), || async { b.run_snapshot().await.0 == "success" }).await;
+    assert!(b.run_snapshot().await.1.contains("hello | hi"));
+    let second = b.current_run_id().await;
+    assert_eq!(b.js("return location.hash").await, json!(format!("#/runs/{second}")));
+    // The same body twice, in the server's request log.
+    let bodies: Vec<String> = server
+        .requests()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["method"] == "POST" && r["uri"] == "/api/runs")
+        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies[0], bodies[1]);
+    assert!(bodies[0].contains("echo hi"), "{}", bodies[0]);
+    b.close().await;
+}
+
+/// `/#/runs/{id}` opens that run live in a fresh page; the run list filters by project and
+/// branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_link_opens_a_run_live_and_the_run_list_filters_by_project_and_branch() {
+    let _serial = SERIAL.lock().await;
+    support::env_up();
+    let (sample, other) = (sample_project(), sample_project());
+    let server = Server::start_with(&[
+        "--project".into(),
+        format!("sample={}", sample.path().display()),
+        "--project".into(),
+        format!("other={}", other.path().display()),
+        "--max-concurrent-runs".into(),
+        "4".into(),
+    ]);
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    b.set_value("run-branch", "main").await;
+    b.click("run-start").await;
+    b.wait("the run to wait for approval", Duration::from_secs(60), || async {
+        b.run_snapshot().await.2.contains(&"release=waiting".to_string())
+    })
+    .await;
+    let id = b.current_run_id().await;
+    assert_eq!(b.js("return location.hash").await, json!(format!("#/runs/{id}")));
+
+    // The link in a new tab (a commit status's link: no token in that tab yet) asks for the
+    // token, then shows the run, live (it still waits, and goes on when approved).
+    b.js("sessionStorage.clear()").await;
+    b.client.goto("about:blank").await.unwrap();
+    b.open(&format!("{}#/runs/{id}", server.url)).await;
+    b.wait("the token prompt for the linked run", Duration::from_secs(10), || async {
+        b.texts("[data-testid=run-message]").await.first().is_some_and(|m| m.contains(&format!("open run {id}")))
+    })
+    .await;
+    b.set_value("token-input", "studio-test-token").await;
+    b.click("token-save").await;
+    b.wait("the linked run", Duration::from_secs(20), || async {
+        b.current_run_id().await == id && b.run_snapshot().await.2.contains(&"release=waiting".to_string())
+    })
+    .await;
+    assert!(b.run_snapshot().await.1.contains("unit | unit test 6 ok"));
+    b.click("run-approve").await;
+    b.wait("the run to succeed", Duration::from_secs(60), || async { b.run_snapshot().await.0 == "success" }).await;
+
+    // More runs: other@dev twice, sample@dev once; cancelled at once (only the list matters).
+    let mut ids = vec![id.clone()];
+    for (project, tag) in [("other", "dev"), ("sample", "dev"), ("other", "dev")] {
+        let body = json!({ "project": project, "tag": tag }).to_string();
+        let (status, created) = b.xhr("POST", "/api/runs", true, Some(&body)).await;
+        assert_eq!(status, 202, "{created}");
+        let new: Value = serde_json::from_str(&created).unwrap();
+        let new = new["id"].as_str().unwrap().to_string();
+        b.xhr("POST", &format!("/api/runs/{new}/cancel"), true, None).await;
+        ids.push(new);
+    }
+    let rows = || async {
+        let v = b
+            .js("return [...document.querySelectorAll('[data-testid=run-history] tr')] \
+                 .map(r => [r.dataset.runId, r.children[1].textContent, r.children[2].textContent])")
+            .await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {} {}", r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let row = |i: usize, project: &str, tag: &str| format!("{} {project} {tag}", ids[i]);
+    b.click_css("[data-testid=run-panel] h3 button").await;
+    b.wait("all four runs", Duration::from_secs(5), || async { rows().await.len() == 4 }).await;
+    b.client.find(Locator::Css("[data-testid=history-project]")).await.unwrap().select_by_value("other").await.unwrap();
+    b.wait("other's runs only", Duration::from_secs(5), || async {
+        rows().await == [row(3, "other", "dev"), row(1, "other", "dev")]
+    })
+    .await;
+    b.client.find(Locator::Css("[data-testid=history-project]")).await.unwrap().select_by_value("").await.unwrap();
+    b.set_value("history-branch", "main").await;
+    b.client
+        .find(Locator::Css("[data-testid=history-branch]"))
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    b.wait("main's runs only", Duration::from_secs(5), || async { rows().await == [row(0, "sample", "main · push")] })
+        .await;
+    b.client
+        .find(Locator::Css("[data-testid=history-project]"))
+        .await
+        .unwrap()
+        .select_by_value("sample")
+        .await
+        .unwrap();
+    b.set_value("history-branch", "dev").await;
+    b.client
+        .find(Locator::Css("[data-testid=history-branch]"))
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    b.wait("sample's dev runs only", Duration::from_secs(5), || async { rows().await == [row(2, "sample", "dev")] })
+        .await;
+    // The API itself, with both filters and a page.
+    let (_, body) = b.xhr("GET", "/api/runs?project=other&branch=dev&per_page=1", false, None).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["total"].clone(), v["runs"][0]["id"].clone()), (json!(2), json!(ids[3])), "{body}");
+    b.close().await;
+}
+
+/// A server run of encrypted values without a key says what to do in the server's terms, not
+/// the CLI's (`--key-path` is a flag of `slipway steps`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_encrypted_values_without_a_key_says_how_to_give_the_server_one() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    let services = "app:\n  image: slipway-test/busybox:latest\n  encrypted_environment: c2VjcmV0\n";
+    run_edited(&b, services, "- name: hello\n  service: app\n  command: echo hi\n").await;
+    b.wait("the run to end", Duration::from_secs(60), || async {
+        !b.texts("[data-testid=run-error]").await.is_empty()
+    })
+    .await;
+    let error = b.texts("[data-testid=run-error]").await.remove(0);
+    assert!(error.contains("no key on the server") && error.contains("slipway serve` with --key NAME=PATH"), "{error}");
+    assert!(!error.contains("--key-path"), "{error}");
     b.close().await;
 }

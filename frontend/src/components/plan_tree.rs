@@ -28,6 +28,7 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
         Kind::Manual => "manual · waits for approval".into(),
     };
     let run_status = run.map(|r| r.node_status(s).unwrap_or("pending").to_string());
+    let took = run.and_then(|r| r.duration_ms(&s.id)).map(crate::run_log::format_duration);
     // Pickable nodes are buttons, so the keyboard reaches them too.
     let name = match on_pick {
         Some(cb) => {
@@ -41,6 +42,7 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
         <li class={classes!("step", status, kind_class(s.kind), run_status.clone())}
             data-step-name={s.name.clone()} data-step-id={s.id.clone()} data-status={status} data-run-status={run_status.clone()}>
             { name }
+            if let Some(t) = took { <span class="duration" data-testid="step-duration">{ t }</span> }
             <span class="what">{ what }</span>
             if let Some(r) = &s.reason { <span class="reason">{ format!("skipped: {r}") }</span> }
             if !s.steps.is_empty() {

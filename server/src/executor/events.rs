@@ -23,6 +23,10 @@ pub enum Event {
         /// Output of building (or pulling) the service's image, not of the step's command.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         build: bool,
+        /// When the line was read, in Unix milliseconds (events stored by older versions
+        /// have none): the studio shows it beside the line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<u64>,
     },
     /// Runner messages that belong to no step (building images, cleanup).
     Info { message: String },
@@ -42,6 +46,11 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+}
+
+/// Now, in Unix milliseconds, for [`Event::Log`]'s `at_ms`.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 pub type EventSender = tokio::sync::mpsc::UnboundedSender<Event>;

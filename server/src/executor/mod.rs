@@ -366,6 +366,7 @@ impl Runner {
             service: service.to_string(),
             line,
             build,
+            at_ms: Some(events::now_ms()),
         });
     }
 

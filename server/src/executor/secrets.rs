@@ -24,9 +24,14 @@ pub struct Secrets {
     pub plaintexts: Vec<Vec<u8>>,
 }
 
-fn need_key(key: Option<&Key>, what: &str) -> Result<Key> {
+/// `confine` is set for the server's runs: what to do is then said in `slipway serve`'s terms.
+fn need_key(key: Option<&Key>, confine: bool, what: &str) -> Result<Key> {
     key.cloned().ok_or_else(|| {
-        anyhow!("no key: {what} is encrypted, but no project key was found (pass --key-path, or put codeship.aes in the project folder)")
+        if confine {
+            anyhow!("no key: {what} is encrypted, but this project has no key on the server (start `slipway serve` with --key NAME=PATH, or put codeship.aes in the project folder)")
+        } else {
+            anyhow!("no key: {what} is encrypted, but no project key was found (pass --key-path, or put codeship.aes in the project folder)")
+        }
     })
 }
 
@@ -85,24 +90,24 @@ impl Secrets {
             let name = &svc.name.value;
             let mut env = Vec::new();
             for blob in &svc.encrypted_environment {
-                let k = need_key(key, &format!("`encrypted_environment` of service `{name}`"))?;
+                let k = need_key(key, confine, &format!("`encrypted_environment` of service `{name}`"))?;
                 let plain = s.keep(decrypt_blob(&blob.value, &k, "encrypted_environment")?);
                 env.extend(env_lines(plain, "encrypted_environment")?);
             }
             for f in &svc.encrypted_env_file {
-                let k = need_key(key, &f.value)?;
+                let k = need_key(key, confine, &f.value)?;
                 let plain = s.keep(decrypt_file(dir, confine, &f.value, &k)?);
                 env.extend(env_lines(plain, &f.value)?);
             }
             let mut args = Vec::new();
             if let Some(b) = &svc.build {
                 if let Some(f) = &b.encrypted_args_file {
-                    let k = need_key(key, &f.value)?;
+                    let k = need_key(key, confine, &f.value)?;
                     let plain = s.keep(decrypt_file(dir, confine, &f.value, &k)?);
                     args.extend(env_lines(plain, &f.value)?);
                 }
                 if let Some(blob) = &b.encrypted_args {
-                    let k = need_key(key, &format!("`build.encrypted_args` of service `{name}`"))?;
+                    let k = need_key(key, confine, &format!("`build.encrypted_args` of service `{name}`"))?;
                     let plain = s.keep(decrypt_blob(&blob.value, &k, "build.encrypted_args")?);
                     args.extend(env_lines(plain, "build.encrypted_args")?);
                 }
@@ -143,7 +148,7 @@ impl Secrets {
         if self.dockercfgs.contains_key(rel) {
             return Ok(());
         }
-        let k = need_key(key, rel)?;
+        let k = need_key(key, confine, rel)?;
         let plain = self.keep(decrypt_file(dir, confine, rel, &k)?);
         let cfg = DockerCfg::parse(&plain).with_context(|| format!("in {rel}"))?;
         masker.extend(cfg.secrets());
@@ -179,5 +184,27 @@ mod tests {
         let s = Secrets::prepare(dir.path(), true, &checked.services, &p, Some(&key), &mut masker).unwrap();
         assert!(s.dockercfgs.contains_key("dockercfg.encrypted"), "the on_fail step's dockercfg was not read");
         assert_eq!(masker.mask("login u s3cret-pass"), "login u ***");
+    }
+
+    /// Without a key, a server run (confined) says how to give the server one; the CLI keeps
+    /// its own flag. (The studio showed the CLI's `--key-path` for server runs.)
+    #[test]
+    fn a_missing_key_is_explained_in_the_terms_of_the_front_end() {
+        let services =
+            SourceFile::new("codeship-services.yml", "app:\n  image: busybox\n  encrypted_environment: c2VjcmV0\n");
+        let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: 'true'\n");
+        let checked = slipway_core::check(&services, &steps);
+        let p = plan(&checked.services, &checked.steps, &PlanOptions::default());
+        let dir = tempfile::tempdir().unwrap();
+        let error = |confine| {
+            let e = Secrets::prepare(dir.path(), confine, &checked.services, &p, None, &mut Masker::new());
+            format!("{:#}", e.err().expect("a run without its key"))
+        };
+        let (server, cli) = (error(true), error(false));
+        assert!(
+            server.contains("start `slipway serve` with --key NAME=PATH") && !server.contains("--key-path"),
+            "{server}"
+        );
+        assert!(cli.contains("pass --key-path") && !cli.contains("slipway serve"), "{cli}");
     }
 }

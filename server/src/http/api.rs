@@ -1,12 +1,13 @@
-//! The JSON API: health, projects, validation, and runs (queue, status, live events over
+//! The JSON API: health, projects (and their configuration files), validation, and runs (queue, status, live events over
 //! Server-Sent Events with resume, cancel, approve). Mutating endpoints and run logs need the
 //! bearer token. Every error is JSON (`ApiError`), 409 when the run's state forbids the request.
 
 use super::cpu::CpuLimit;
 pub use super::error::ApiError;
 use super::error::{ApiJson, ApiQuery};
+use crate::project::ConfigFile;
 use crate::run_log::LogLines;
-use crate::runs::{Control, Manager, RunRequest, STORED_PAGE};
+use crate::runs::{Control, Manager, Project, RunRequest, STORED_PAGE};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -30,6 +31,7 @@ pub struct Api {
 
 pub fn router(api: Api) -> Router {
     let protected = Router::new()
+        .route("/api/projects/{name}/files", get(project_files))
         .route("/api/runs", post(create_run))
         .route("/api/runs/{id}/events", get(events))
         .route("/api/runs/{id}/log", get(log))
@@ -58,6 +60,35 @@ async fn require_token(State(api): State<Api>, headers: HeaderMap, req: Request,
 async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {
     // Names only: paths and keys stay on the server.
     Json(json!({ "projects": api.manager.projects.iter().map(|p| json!({"name": p.name})).collect::<Vec<_>>() }))
+}
+
+/// The services and steps files of a project as a run of it would read them (the same names
+/// in the same order, the same size limit), for the studio's editors. Only these two texts:
+/// never the key, never a decrypted file. Behind the token: the files may name private images,
+/// registries and commands.
+async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let project = api.manager.project(&name).ok_or_else(|| ApiError::NotFound(format!("no project `{name}`")))?.clone();
+    let files = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>((read_config(&project, ConfigFile::Services)?, read_config(&project, ConfigFile::Steps)?))
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    let file = |f: &SourceFile| json!({ "name": f.name, "text": f.text });
+    Ok(Json(json!({ "project": name, "services": file(&files.0), "steps": file(&files.1) })))
+}
+
+/// One of a project's files, named as in the project (`codeship-services.yml`); errors name
+/// it that way too, since the server's paths are not the client's business.
+fn read_config(project: &Project, which: ConfigFile) -> Result<SourceFile, ApiError> {
+    let Some(file) = crate::project::discover(&project.dir, which) else {
+        let looked = which.candidates().join(", ");
+        return Err(ApiError::NotFound(format!("project `{}` has no such file: looked for {looked}", project.name)));
+    };
+    crate::project::read_source_named(&project.dir.join(file), file).map_err(|e| {
+        let dir = project.dir.display().to_string();
+        let why = format!("{e:#}").replace(&dir, "the project folder");
+        ApiError::Unprocessable(format!("cannot load {file} of project `{}`: {why}", project.name))
+    })
 }
 
 #[derive(Deserialize)]
@@ -103,11 +134,18 @@ async fn create_run(
 struct Page {
     page: Option<u32>,
     per_page: Option<u32>,
+    /// Only this project's runs.
+    project: Option<String>,
+    /// Only runs of this branch or tag.
+    branch: Option<String>,
 }
 
 async fn list_runs(State(api): State<Api>, ApiQuery(p): ApiQuery<Page>) -> Result<Json<serde_json::Value>, ApiError> {
     let (page, per_page) = (p.page.unwrap_or(1).max(1), p.per_page.unwrap_or(20).clamp(1, 100));
-    let (runs, total) = api.manager.store.runs(page, per_page)?;
+    // An empty filter (a cleared field in a form) filters nothing.
+    let given = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
+    let (project, branch) = (given(&p.project), given(&p.branch));
+    let (runs, total) = api.manager.store.runs(project.as_deref(), branch.as_deref(), page, per_page)?;
     Ok(Json(json!({ "runs": runs, "page": page, "per_page": per_page, "total": total })))
 }
 

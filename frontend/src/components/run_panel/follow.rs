@@ -39,6 +39,8 @@ pub(super) fn follow(
         f.generation += 1;
         f.id = Some(id.clone());
         f.log = RunLog::default();
+        // Line times in the reader's zone (`getTimezoneOffset` is minutes west of UTC).
+        f.log.clock = Some(-(js_sys::Date::new_0().get_timezone_offset() as i64));
         f.generation
     };
     redraw.emit(());

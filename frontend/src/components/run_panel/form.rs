@@ -1,5 +1,6 @@
-//! The panel's form (project, branch, push, files to use) as a reducer: one state, changed
-//! only by `FormAction`s, read by the Run button when it is clicked.
+//! The panel's own form (project, files to use) as a reducer: one state, changed only by
+//! `FormAction`s, read by the Run button when it is clicked. The branch and push come from the
+//! build preview's values: one set for the plan shown and the run started.
 
 use std::rc::Rc;
 use yew::Reducible;
@@ -7,29 +8,19 @@ use yew::Reducible;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct RunForm {
     pub(super) project: String,
-    pub(super) branch: String,
-    pub(super) push: bool,
     /// Send the editors' files instead of running the project's.
     pub(super) use_edits: bool,
 }
 
 pub(super) enum FormAction {
     Project(String),
-    Branch(String),
-    Push(bool),
     UseEdits(bool),
 }
 
-impl RunForm {
-    pub(super) fn new(branch: &str) -> RunForm {
-        RunForm { branch: branch.to_string(), ..RunForm::default() }
-    }
-
-    /// The build tag to send: the branch field, unless it is blank.
-    pub(super) fn tag(&self) -> Option<&str> {
-        let b = self.branch.trim();
-        (!b.is_empty()).then_some(b)
-    }
+/// The build tag to send: the branch, unless it is blank.
+pub(super) fn tag(branch: &str) -> Option<&str> {
+    let b = branch.trim();
+    (!b.is_empty()).then_some(b)
 }
 
 impl Reducible for RunForm {
@@ -39,8 +30,6 @@ impl Reducible for RunForm {
         let mut next = (*self).clone();
         match action {
             FormAction::Project(p) => next.project = p,
-            FormAction::Branch(b) => next.branch = b,
-            FormAction::Push(p) => next.push = p,
             FormAction::UseEdits(u) => next.use_edits = u,
         }
         Rc::new(next)
@@ -53,17 +42,11 @@ mod tests {
 
     #[test]
     fn actions_change_one_field_each_and_a_blank_branch_sends_no_tag() {
-        let mut f = Rc::new(RunForm::new("  "));
-        assert_eq!(f.tag(), None);
-        for a in [
-            FormAction::Project("demo".into()),
-            FormAction::Branch(" main ".into()),
-            FormAction::Push(true),
-            FormAction::UseEdits(true),
-        ] {
+        let mut f = Rc::new(RunForm::default());
+        for a in [FormAction::Project("demo".into()), FormAction::UseEdits(true)] {
             f = f.reduce(a);
         }
-        assert_eq!(*f, RunForm { project: "demo".into(), branch: " main ".into(), push: true, use_edits: true });
-        assert_eq!(f.tag(), Some("main"));
+        assert_eq!(*f, RunForm { project: "demo".into(), use_edits: true });
+        assert_eq!((tag("  "), tag(" main ")), (None, Some("main")));
     }
 }

@@ -1,26 +1,33 @@
 //! The Run panel: start a run of a project registered with `slipway serve`, follow it live (the
-//! graph coloured by status, the log of one step or of all), approve a manual group, cancel,
-//! download the full log, and reopen past runs. Events land in a `RunLog` off the DOM; the
-//! view catches up at most every `FLUSH_MS`, showing the last `RENDER_CAP` lines.
+//! graph coloured by status with each step's time, the log of one step or of all with each
+//! line's time), approve a manual group, cancel, rerun, download the full log, load a
+//! project's files into the editors, and reopen past runs (also by link: `#/runs/{id}`).
+//! Events land in a `RunLog` off the DOM; the view catches up at most every `FLUSH_MS`,
+//! showing the last `RENDER_CAP` lines. The branch and push are the build preview's.
 
 mod follow;
 mod form;
 mod history;
+mod link;
+mod trigger;
 mod wire;
 
 use crate::components::files::download;
 use crate::components::plan_tree;
 use crate::run_log::RENDER_CAP;
 use crate::server_api::{self, ApiError};
-use crate::state::FileKind;
+use crate::state::{BuildInputs, FileKind};
 use follow::{Following, Shared, follow};
 use form::{FormAction, RunForm};
-use history::History;
-use slipway_core::SourceFile;
+use history::{Filter, History};
 use slipway_core::run_state::RunStatus;
+use slipway_core::{Diagnostic, Severity, SourceFile};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
-use wire::{Created, NewRun, ProjectList, RunSummary};
+use wire::{Created, NewRun, ProjectFiles, ProjectList, RunSummary};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -28,8 +35,13 @@ pub struct RunPanelProps {
     /// The editors' files, sent only when "use the editors' files" is ticked.
     pub services: AttrValue,
     pub steps: AttrValue,
-    /// The build preview's branch, the default for a run.
-    pub branch: AttrValue,
+    /// The build preview's values: the branch and push of a run are the preview's.
+    pub build: BuildInputs,
+    pub on_build: Callback<BuildInputs>,
+    /// A project's files, to replace the editors' text (`(services, steps)`).
+    pub on_load: Callback<(String, String)>,
+    /// Show this diagnostic in its editor (the first error, when a run is refused for it).
+    pub on_show_error: Callback<Diagnostic>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -39,24 +51,54 @@ enum ServerState {
     Ready(Vec<String>),
 }
 
+/// What the panel has to say under its form.
+#[derive(Clone, PartialEq)]
+enum Message {
+    Error(String),
+    /// Run refused: the editors' files have errors; the first one, to go to.
+    EditorErrors {
+        count: usize,
+        first: Diagnostic,
+    },
+    Info(String),
+}
+
+/// The requests of the runs started from this page, by run id, for Rerun.
+type Requests = Rc<RefCell<HashMap<String, String>>>;
+
 #[function_component(RunPanel)]
 pub fn run_panel(props: &RunPanelProps) -> Html {
     let server = use_state(|| ServerState::Checking);
     let token = use_state(server_api::saved_token);
-    let form = use_reducer(|| RunForm::new(&props.branch));
-    let message = use_state(|| None::<String>);
+    let form = use_reducer(RunForm::default);
+    let message = use_state(|| None::<Message>);
     let history = use_state(Vec::<RunSummary>::new);
+    let filter = use_state(Filter::default);
     let selected = use_state(|| None::<String>);
+    // The opened run as the server lists it (its project, branch, trigger).
+    let current = use_state(|| None::<RunSummary>);
+    let requests: Requests = use_mut_ref(HashMap::new);
+    // A run named by the page's address before the token was entered.
+    let pending = use_mut_ref(|| None::<String>);
     let shared: Shared = use_mut_ref(Following::default);
     let token_ref = use_node_ref();
     let log_ref = use_node_ref();
+    let current_ref = use_node_ref();
+    let goto_ref = use_node_ref();
     let stick_to_bottom = use_mut_ref(|| true);
     let force = use_force_update();
     let redraw = Callback::from(move |_| force.force_update());
 
     let refresh_history = {
-        let history = history.clone();
-        Callback::from(move |_: ()| history::refresh(history.clone()))
+        let (history, filter) = (history.clone(), filter.clone());
+        Callback::from(move |_: ()| history::refresh(history.clone(), (*filter).clone()))
+    };
+    let on_filter = {
+        let (history, filter) = (history.clone(), filter.clone());
+        Callback::from(move |f: Filter| {
+            history::refresh(history.clone(), f.clone());
+            filter.set(f);
+        })
     };
     // A refused token is forgotten at once, so the prompt comes back.
     let on_error = {
@@ -66,21 +108,61 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                 server_api::save_token(None);
                 token.set(None);
             }
-            message.set(Some(e.to_string()));
+            message.set(Some(Message::Error(e.to_string())));
         })
     };
     let on_end = {
-        let (refresh_history, on_error) = (refresh_history.clone(), on_error.clone());
+        let (refresh_history, on_error, shared, current) =
+            (refresh_history.clone(), on_error.clone(), shared.clone(), current.clone());
         Callback::from(move |e: Option<ApiError>| {
             if let Some(e) = e {
                 on_error.emit(e);
             }
             refresh_history.emit(());
+            if let Some(id) = shared.borrow().id.clone() {
+                load_summary(&id, current.clone());
+            }
         })
     };
+    // Follow run `id` (unless it is already followed), and name it in the page's address.
+    let open = {
+        let (token, message, selected, shared, redraw, on_end, current, pending) = (
+            token.clone(),
+            message.clone(),
+            selected.clone(),
+            shared.clone(),
+            redraw.clone(),
+            on_end.clone(),
+            current.clone(),
+            pending.clone(),
+        );
+        Callback::from(move |id: String| {
+            link::show(&id);
+            if shared.borrow().id.as_deref() == Some(id.as_str()) {
+                return;
+            }
+            match (*token).clone() {
+                Some(t) => {
+                    message.set(None);
+                    selected.set(None);
+                    current.set(None);
+                    load_summary(&id, current.clone());
+                    follow(&shared, id, t, redraw.clone(), on_end.clone());
+                }
+                None => {
+                    message.set(Some(Message::Error(format!("enter the API token to open run {id}"))));
+                    *pending.borrow_mut() = Some(id);
+                }
+            }
+        })
+    };
+    // The listener below outlives this render: it calls the newest `open`.
+    let latest_open = use_mut_ref(|| open.clone());
+    *latest_open.borrow_mut() = open.clone();
 
     {
-        let (server, form, refresh_history) = (server.clone(), form.clone(), refresh_history.clone());
+        let (server, form, refresh_history, latest_open) =
+            (server.clone(), form.clone(), refresh_history.clone(), latest_open.clone());
         use_effect_with((), move |_| {
             spawn_local(async move {
                 match server_api::json::<ProjectList>("GET", "/api/projects", None, None).await {
@@ -89,10 +171,43 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                         form.dispatch(FormAction::Project(names.first().cloned().unwrap_or_default()));
                         server.set(ServerState::Ready(names));
                         refresh_history.emit(());
+                        if let Some(id) = link::run_in_address() {
+                            latest_open.borrow().emit(id);
+                        }
                     }
                     Err(e) => server.set(ServerState::Unavailable(e.to_string())),
                 }
             });
+        });
+    }
+    // `#/runs/{id}` typed or pasted into this tab's address opens that run.
+    {
+        let latest_open = latest_open.clone();
+        use_effect_with((), move |_| {
+            let listener = link::on_change(move |id| latest_open.borrow().emit(id));
+            move || drop(listener)
+        });
+    }
+    // A run opened or started comes into view: its graph and log are below the form.
+    let current_id = shared.borrow().id.clone();
+    {
+        let current_ref = current_ref.clone();
+        use_effect_with(current_id.clone(), move |id| {
+            if id.is_some()
+                && let Some(el) = current_ref.cast::<web_sys::Element>()
+            {
+                el.scroll_into_view_with_bool(true);
+            }
+        });
+    }
+    // A refusal for the editors' errors puts the way to the first one under the keyboard.
+    {
+        let goto_ref = goto_ref.clone();
+        let refused = matches!(&*message, Some(Message::EditorErrors { .. }));
+        use_effect_with((refused, (*message).clone()), move |(refused, _)| {
+            if *refused && let Some(b) = goto_ref.cast::<web_sys::HtmlElement>() {
+                let _ = b.focus();
+            }
         });
     }
     // Keep the log scrolled to its end unless the reader scrolled up.
@@ -116,7 +231,8 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     };
 
     let save_token = {
-        let (token, token_ref, message) = (token.clone(), token_ref.clone(), message.clone());
+        let (token, token_ref, message, pending, open) =
+            (token.clone(), token_ref.clone(), message.clone(), pending.clone(), latest_open.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let value = token_ref.cast::<HtmlInputElement>().map(|i| i.value().trim().to_string()).unwrap_or_default();
@@ -124,6 +240,15 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                 server_api::save_token(Some(&value));
                 token.set(Some(value));
                 message.set(None);
+                // The run the address named, now that it can be read (after this render,
+                // when `open` sees the token).
+                if let Some(id) = pending.borrow_mut().take() {
+                    let open = open.clone();
+                    spawn_local(async move {
+                        gloo::timers::future::TimeoutFuture::new(0).await;
+                        open.borrow().emit(id);
+                    });
+                }
             }
         })
     };
@@ -134,53 +259,34 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             token.set(None);
         })
     };
-    // The editors' files as of the panel's latest render. A click can arrive before the panel
-    // has re-rendered after an edit (Yew renders in a later task, and under load yields to the
-    // browser between components), so the Run button reads them only after pending renders.
-    let latest_files = use_mut_ref(|| (props.services.clone(), props.steps.clone()));
-    *latest_files.borrow_mut() = (props.services.clone(), props.steps.clone());
-    let start = {
-        let (token, form, latest_files) = (token.clone(), form.clone(), latest_files.clone());
-        let (message, selected, shared, redraw) = (message.clone(), selected.clone(), shared.clone(), redraw.clone());
-        let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
-        Callback::from(move |_| {
-            let (token, form, latest_files) = (token.clone(), form.clone(), latest_files.clone());
-            let (message, selected, shared, redraw) =
-                (message.clone(), selected.clone(), shared.clone(), redraw.clone());
-            let (on_error, on_end, refresh_history) = (on_error.clone(), on_end.clone(), refresh_history.clone());
+    // Queue a run with this request body, follow it, and keep the body for Rerun.
+    let submit = {
+        let (token, message, selected, shared, redraw, current) =
+            (token.clone(), message.clone(), selected.clone(), shared.clone(), redraw.clone(), current.clone());
+        let (on_error, on_end, refresh_history, requests) =
+            (on_error.clone(), on_end.clone(), refresh_history.clone(), requests.clone());
+        Callback::from(move |body: String| {
+            let Some(t) = (*token).clone() else {
+                message.set(Some(Message::Error("enter the API token first".into())));
+                return;
+            };
+            message.set(None);
+            selected.set(None);
+            let (shared, redraw, current, on_error, on_end, refresh_history, requests) = (
+                shared.clone(),
+                redraw.clone(),
+                current.clone(),
+                on_error.clone(),
+                on_end.clone(),
+                refresh_history.clone(),
+                requests.clone(),
+            );
             spawn_local(async move {
-                // One task later: renders queued by the edit (microtasks, or a task the
-                // scheduler yielded to) have run, and `latest_files` is the editors' text.
-                gloo::timers::future::TimeoutFuture::new(0).await;
-                let Some(t) = (*token).clone() else {
-                    message.set(Some("enter the API token first".into()));
-                    return;
-                };
-                let (services, steps) = latest_files.borrow().clone();
-                // The form as it is now: the reducer's handle reads the latest state.
-                let form = (*form).clone();
-                let use_edits = form.use_edits;
-                // Checked now rather than taken from the editors' debounced check, which may be
-                // a keystroke behind.
-                let errors = if use_edits { edited_errors(&services, &steps) } else { 0 };
-                if errors > 0 {
-                    message.set(Some(format!(
-                        "the editors' files have {errors} error(s): fix them, or run the project's files"
-                    )));
-                    return;
-                }
-                let body = serde_json::to_string(&NewRun {
-                    project: &form.project,
-                    tag: form.tag(),
-                    push: form.push,
-                    services: use_edits.then_some(services.as_str()),
-                    steps: use_edits.then_some(steps.as_str()),
-                })
-                .unwrap_or_default();
-                message.set(None);
-                selected.set(None);
-                match server_api::json::<Created>("POST", "/api/runs", Some(&t), Some(body)).await {
+                match server_api::json::<Created>("POST", "/api/runs", Some(&t), Some(body.clone())).await {
                     Ok(created) => {
+                        requests.borrow_mut().insert(created.id.clone(), body);
+                        link::show(&created.id);
+                        load_summary(&created.id, current.clone());
                         follow(&shared, created.id, t, redraw, on_end);
                         refresh_history.emit(());
                     }
@@ -189,16 +295,95 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             });
         })
     };
-    let open = {
-        let (token, message, selected, shared, redraw, on_end) =
-            (token.clone(), message.clone(), selected.clone(), shared.clone(), redraw.clone(), on_end.clone());
-        Callback::from(move |id: String| match (*token).clone() {
-            Some(t) => {
-                message.set(None);
-                selected.set(None);
-                follow(&shared, id, t, redraw.clone(), on_end.clone());
+    // The editors' files as of the panel's latest render. A click can arrive before the panel
+    // has re-rendered after an edit (Yew renders in a later task, and under load yields to the
+    // browser between components), so the Run button reads them only after pending renders.
+    let latest = use_mut_ref(|| (props.services.clone(), props.steps.clone(), props.build.clone()));
+    *latest.borrow_mut() = (props.services.clone(), props.steps.clone(), props.build.clone());
+    let start = {
+        let (form, latest, message, submit) = (form.clone(), latest.clone(), message.clone(), submit.clone());
+        Callback::from(move |_| {
+            let (form, latest, message, submit) = (form.clone(), latest.clone(), message.clone(), submit.clone());
+            spawn_local(async move {
+                // One task later: renders queued by the edit (microtasks, or a task the
+                // scheduler yielded to) have run, and `latest` is the editors' text.
+                gloo::timers::future::TimeoutFuture::new(0).await;
+                let (services, steps, build) = latest.borrow().clone();
+                // The form as it is now: the reducer's handle reads the latest state.
+                let form = (*form).clone();
+                let use_edits = form.use_edits;
+                // Checked now rather than taken from the editors' debounced check, which may be
+                // a keystroke behind.
+                if use_edits && let Some((count, first)) = edited_errors(&services, &steps) {
+                    message.set(Some(Message::EditorErrors { count, first }));
+                    return;
+                }
+                let body = serde_json::to_string(&NewRun {
+                    project: &form.project,
+                    tag: form::tag(&build.branch),
+                    push: build.push,
+                    services: use_edits.then_some(services.as_str()),
+                    steps: use_edits.then_some(steps.as_str()),
+                })
+                .unwrap_or_default();
+                submit.emit(body);
+            });
+        })
+    };
+    // The same request again: the one this page sent, else the run's project, branch and push.
+    let rerun = {
+        let (shared, current, requests, submit) = (shared.clone(), current.clone(), requests.clone(), submit.clone());
+        Callback::from(move |_| {
+            let Some(id) = shared.borrow().id.clone() else { return };
+            let body = requests.borrow().get(&id).cloned().or_else(|| {
+                let run = (*current).clone().filter(|r| r.id == id)?;
+                let again = NewRun {
+                    project: &run.project,
+                    tag: run.tag.as_deref(),
+                    push: run.push,
+                    services: None,
+                    steps: None,
+                };
+                serde_json::to_string(&again).ok()
+            });
+            if let Some(body) = body {
+                submit.emit(body);
             }
-            None => message.set(Some("enter the API token to open a run's log".into())),
+        })
+    };
+    let load_files = {
+        let (token, form, latest, message, on_load) =
+            (token.clone(), form.clone(), latest.clone(), message.clone(), props.on_load.clone());
+        Callback::from(move |_| {
+            let Some(t) = (*token).clone() else {
+                message.set(Some(Message::Error("enter the API token first".into())));
+                return;
+            };
+            let (project, latest, message, on_load) =
+                (form.project.clone(), latest.clone(), message.clone(), on_load.clone());
+            spawn_local(async move {
+                let path = format!("/api/projects/{}/files", String::from(js_sys::encode_uri_component(&project)));
+                let files = match server_api::json::<ProjectFiles>("GET", &path, Some(&t), None).await {
+                    Ok(f) => f,
+                    Err(e) => return message.set(Some(Message::Error(e.to_string()))),
+                };
+                let (services, steps, _) = latest.borrow().clone();
+                if *services == files.services.text && *steps == files.steps.text {
+                    return message
+                        .set(Some(Message::Info(format!("The editors already hold project {project}'s files."))));
+                }
+                let sure = gloo::utils::window()
+                    .confirm_with_message(&format!(
+                        "Replace both editors' text with project {project}'s files? Ctrl+Z in an editor brings its text back."
+                    ))
+                    .unwrap_or(false);
+                if sure {
+                    on_load.emit((files.services.text, files.steps.text));
+                    message.set(Some(Message::Info(format!(
+                        "Loaded project {project}'s files into the editors (Ctrl+Z in an editor undoes it)."
+                    ))));
+                }
+            });
         })
     };
     let post_action = |action: &'static str| {
@@ -267,24 +452,32 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         None => RunStatus::Queued.as_str(),
     };
     let (hidden, tail) = f.log.tail(selected.as_deref(), RENDER_CAP);
-    // Every field goes through the form's reducer.
+    // The panel's own fields go through its reducer, the branch and push to the preview's.
     let dispatch = |make: fn(&Event) -> FormAction| {
         let form = form.clone();
         Callback::from(move |e: Event| form.dispatch(make(&e)))
     };
     let on_project = dispatch(|e| FormAction::Project(e.target_unchecked_into::<HtmlSelectElement>().value()));
-    let on_push = dispatch(|e| FormAction::Push(e.target_unchecked_into::<HtmlInputElement>().checked()));
     let on_edits = dispatch(|e| FormAction::UseEdits(e.target_unchecked_into::<HtmlInputElement>().checked()));
     let on_branch = {
-        let form = form.clone();
+        let (cb, build) = (props.on_build.clone(), props.build.clone());
         Callback::from(move |e: InputEvent| {
-            form.dispatch(FormAction::Branch(e.target_unchecked_into::<HtmlInputElement>().value()))
+            let branch = e.target_unchecked_into::<HtmlInputElement>().value();
+            cb.emit(BuildInputs { branch, ..build.clone() })
+        })
+    };
+    let on_push = {
+        let (cb, build) = (props.on_build.clone(), props.build.clone());
+        Callback::from(move |e: Event| {
+            let push = e.target_unchecked_into::<HtmlInputElement>().checked();
+            cb.emit(BuildInputs { push, ..build.clone() })
         })
     };
     let show_all = {
         let selected = selected.clone();
         Callback::from(move |_| selected.set(None))
     };
+    let summary = (*current).clone().filter(|r| f.id.as_deref() == Some(r.id.as_str()));
 
     html! {
         <RunShell>
@@ -302,25 +495,35 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                 <label>{ "Project" }<select data-testid="run-project" onchange={on_project}>
                     { for projects.iter().map(|p| html! { <option value={p.clone()} selected={*p == form.project}>{ p }</option> }) }
                 </select></label>
-                <label>{ "Branch or tag" }<input type="text" data-testid="run-branch" value={form.branch.clone()} oninput={on_branch} /></label>
-                <label class="check"><input type="checkbox" data-testid="run-push" checked={form.push} onchange={on_push} />{ " push" }</label>
+                <button data-testid="run-load-files" onclick={load_files} title="Replace the editors' text with this project's files on the server">
+                    { "Load project files" }</button>
+                <label title="The build preview's branch: one for the plan shown and the run">{ "Branch or tag (as in the preview)" }
+                    <input type="text" data-testid="run-branch" value={props.build.branch.clone()} oninput={on_branch} /></label>
+                <label class="check"><input type="checkbox" data-testid="run-push" checked={props.build.push} onchange={on_push} />{ " push" }</label>
                 <label class="check"><input type="checkbox" data-testid="run-edits" checked={form.use_edits} onchange={on_edits} />
                     { " use the editors' files" }</label>
                 <button data-testid="run-start" onclick={start}>{ "Run" }</button>
             </div>
-            if let Some(m) = &*message { <p class="msg bad" data-testid="run-message">{ m }</p> }
+            <p class="muted note">{ "The branch and push are the build preview's. The commit id, message and committer of a run started here come from the project's git checkout on the server." }</p>
+            { message_view(&message, &props.on_show_error, &goto_ref) }
             if let Some(id) = &f.id {
-                <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status}>
+                <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status} ref={current_ref}>
                     <div class="row">
-                        <strong>{ format!("Run {id}") }</strong>
+                        <strong><a href={format!("#/runs/{id}")} data-testid="run-link">{ format!("Run {id}") }</a></strong>
                         <span class={classes!("badge", run_status)}>{ run_status }</span>
+                        if let Some(r) = &summary {
+                            <span class="muted mono">{ format!("{}{}", r.project, r.tag.as_deref().map(|t| format!(" · {t}")).unwrap_or_default()) }</span>
+                            { trigger::render(r.trigger.as_ref(), r.status_error.as_deref()) }
+                        }
                         <span class="muted">{ format!("{} log lines", f.log.line_count()) }</span>
-                        if let Some((_, Some(e))) = &f.log.finished { <span class="bad">{ e }</span> }
+                        if let Some((_, Some(e))) = &f.log.finished { <span class="bad" data-testid="run-error">{ e }</span> }
                         if let Some(g) = &f.log.waiting {
                             <button data-testid="run-approve" onclick={post_action("approve")}>{ format!("Approve `{g}`") }</button>
                         }
                         if f.log.finished.is_none() {
                             <button data-testid="run-cancel" onclick={post_action("cancel")}>{ "Cancel" }</button>
+                        } else {
+                            <button data-testid="run-rerun" onclick={rerun}>{ "Rerun" }</button>
                         }
                         <button data-testid="run-download" onclick={download_log}>{ "Download full log" }</button>
                     </div>
@@ -344,15 +547,48 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     </div>
                 </div>
             }
-            <History runs={(*history).clone()} on_open={open} on_refresh={refresh_history} />
+            <History runs={(*history).clone()} projects={projects} filter={(*filter).clone()} {on_filter}
+                on_open={open} on_refresh={refresh_history} />
         </RunShell>
     }
 }
 
-fn edited_errors(services: &str, steps: &str) -> usize {
+fn message_view(message: &Option<Message>, on_show_error: &Callback<Diagnostic>, goto_ref: &NodeRef) -> Html {
+    match message {
+        None => html! {},
+        Some(Message::Error(m)) => html! { <p class="msg bad" data-testid="run-message">{ m }</p> },
+        Some(Message::Info(m)) => html! { <p class="msg" data-testid="run-info">{ m }</p> },
+        Some(Message::EditorErrors { count, first }) => {
+            let d = first.clone();
+            let onclick = on_show_error.reform(move |_| d.clone());
+            html! {
+                <p class="msg bad" data-testid="run-message">
+                    { format!("the editors' files have {count} error(s): fix them (see Problems), or run the project's files. ") }
+                    <button data-testid="run-goto-error" ref={goto_ref.clone()} {onclick}>
+                        { format!("Go to the first error: {} line {}", first.file, first.line) }</button>
+                </p>
+            }
+        }
+    }
+}
+
+/// The run as the server lists it, into `current` (for its trigger and for Rerun).
+fn load_summary(id: &str, current: UseStateHandle<Option<RunSummary>>) {
+    let path = format!("/api/runs/{id}");
+    spawn_local(async move {
+        if let Ok(run) = server_api::json::<RunSummary>("GET", &path, None, None).await {
+            current.set(Some(run));
+        }
+    });
+}
+
+/// The number of errors in the editors' files and the first of them, if there are any.
+fn edited_errors(services: &str, steps: &str) -> Option<(usize, Diagnostic)> {
     let sv = SourceFile::new(FileKind::Services.file_name(), services.to_string());
     let st = SourceFile::new(FileKind::Steps.file_name(), steps.to_string());
-    slipway_core::check(&sv, &st).report.errors
+    let report = slipway_core::check(&sv, &st).report;
+    let first = report.diagnostics.into_iter().find(|d| d.severity == Severity::Error)?;
+    Some((report.errors, first))
 }
 
 #[derive(Properties, PartialEq)]
@@ -363,7 +599,7 @@ struct ShellProps {
 #[function_component(RunShell)]
 fn run_shell(props: &ShellProps) -> Html {
     html! {
-        <section class="runs" data-testid="run-panel">
+        <section class="runs" id="run-panel" data-testid="run-panel">
             <header>{ "Run on the server" }</header>
             { props.children.clone() }
         </section>

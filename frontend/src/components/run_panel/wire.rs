@@ -14,6 +14,28 @@ pub(super) struct RunSummary {
     #[serde(default)]
     pub(super) error: Option<String>,
     pub(super) created_at: i64,
+    /// What started the run (a push, a pull request, a poll); none for runs started by hand.
+    #[serde(default)]
+    pub(super) trigger: Option<Trigger>,
+    /// Why the forge was not told the run's status, if it was not.
+    #[serde(default)]
+    pub(super) status_error: Option<String>,
+}
+
+/// A run's trigger, as the server records it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub(super) struct Trigger {
+    /// `push`, `tag`, `pull_request` or `poll`.
+    pub(super) kind: String,
+    pub(super) branch: Option<String>,
+    pub(super) tag: Option<String>,
+    pub(super) commit_id: Option<String>,
+    pub(super) commit_message: Option<String>,
+    pub(super) author: Option<String>,
+    pub(super) commit_url: Option<String>,
+    pub(super) pr_number: Option<i64>,
+    pub(super) delivery: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -29,6 +51,18 @@ pub(super) struct ProjectList {
 #[derive(Deserialize)]
 pub(super) struct ProjectName {
     pub(super) name: String,
+}
+
+/// `GET /api/projects/{name}/files`.
+#[derive(Deserialize)]
+pub(super) struct ProjectFiles {
+    pub(super) services: ProjectFile,
+    pub(super) steps: ProjectFile,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ProjectFile {
+    pub(super) text: String,
 }
 
 #[derive(Deserialize)]
