@@ -1,6 +1,7 @@
 //! Run history in SQLite: runs, their steps, and every (already masked) event in order.
 //! The schema is created and migrated on open (`PRAGMA user_version`).
 
+use crate::runs::trigger::{RunTrigger, TriggerView};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -52,6 +53,25 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO steps_by_id SELECT run_id, name, name, status, duration_ms, message, position FROM steps;
     DROP TABLE steps;
     ALTER TABLE steps_by_id RENAME TO steps;",
+    // Repository runs: what triggered them and the last commit status that could not be sent;
+    // webhook deliveries seen (a forge re-sends with the same id) and polled branch heads, both
+    // kept across restarts.
+    "ALTER TABLE runs ADD COLUMN trigger_json TEXT;
+    ALTER TABLE runs ADD COLUMN status_error TEXT;
+    CREATE TABLE deliveries (
+        project TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (project, delivery)
+    );
+    CREATE TABLE poll_heads (
+        project TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        PRIMARY KEY (project, branch)
+    );
+    CREATE TABLE polled (project TEXT PRIMARY KEY, at INTEGER NOT NULL);",
 ];
 
 pub struct Store(Mutex<Connection>);
@@ -68,6 +88,10 @@ pub struct RunRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// What started a repository run (`None` for a run started through the API).
+    pub trigger: Option<TriggerView>,
+    /// Why the last commit status for the run could not be sent (`None` once one was).
+    pub status_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,7 +109,8 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-const RUN_COLUMNS: &str = "id, project, tag, push, status, error, created_at, started_at, finished_at";
+const RUN_COLUMNS: &str =
+    "id, project, tag, push, status, error, created_at, started_at, finished_at, trigger_json, status_error";
 
 /// A state column as its enum; a name this version does not know is a conversion error.
 fn column<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
@@ -107,7 +132,25 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         created_at: r.get(6)?,
         started_at: r.get(7)?,
         finished_at: r.get(8)?,
+        trigger: trigger_column(r, 9)?.map(|t| t.view()),
+        status_error: r.get(10)?,
     })
+}
+
+/// The stored trigger; text this version cannot read is a conversion error, not a guess.
+fn trigger_column(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<RunTrigger>> {
+    let Some(text) = r.get::<_, Option<String>>(i)? else { return Ok(None) };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+}
+
+/// What became of a delivery offered to [`Store::insert_triggered_run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Queued,
+    /// The project has seen this delivery id before: it queued the run named here.
+    Duplicate(String),
 }
 
 impl Store {
@@ -158,6 +201,125 @@ impl Store {
             "INSERT INTO runs (id, seq, project, tag, push, status, request, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![id, seq, project, tag, push as i64, RunStatus::Queued.as_str(), request, now()],
         )?;
+        Ok(())
+    }
+
+    /// Queue a repository run and remember its delivery id, in one transaction: a delivery
+    /// seen before (also before a restart) queues nothing.
+    pub fn insert_triggered_run(
+        &self,
+        id: &str,
+        project: &str,
+        push: bool,
+        request: &str,
+        trigger: &RunTrigger,
+    ) -> Result<Inserted> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        if let Some(delivery) = &trigger.delivery {
+            let seen: Option<String> = tx
+                .query_row(
+                    "SELECT run_id FROM deliveries WHERE project = ?1 AND delivery = ?2",
+                    params![project, delivery],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(run) = seen {
+                return Ok(Inserted::Duplicate(run));
+            }
+            tx.execute(
+                "INSERT INTO deliveries (project, delivery, run_id, received_at) VALUES (?1, ?2, ?3, ?4)",
+                params![project, delivery, id, now()],
+            )?;
+        }
+        let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| r.get(0))?;
+        tx.execute(
+            "INSERT INTO runs (id, seq, project, tag, push, status, request, created_at, trigger_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id,
+                seq,
+                project,
+                None::<&str>,
+                push as i64,
+                RunStatus::Queued.as_str(),
+                request,
+                now(),
+                serde_json::to_string(trigger)?
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Inserted::Queued)
+    }
+
+    /// The run's trigger in full (`None` for a run started through the API).
+    pub fn trigger(&self, id: &str) -> Result<Option<RunTrigger>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT trigger_json FROM runs WHERE id = ?1", [id], |r| trigger_column(r, 0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Replace the trigger (with the commit's message and author once the checkout has them).
+    pub fn set_trigger(&self, id: &str, trigger: &RunTrigger) -> Result<()> {
+        self.conn()
+            .execute("UPDATE runs SET trigger_json = ?2 WHERE id = ?1", params![id, serde_json::to_string(trigger)?])?;
+        Ok(())
+    }
+
+    /// The outcome of the run's last commit status: `None` when it was sent.
+    pub fn set_status_error(&self, id: &str, error: Option<&str>) -> Result<()> {
+        self.conn().execute("UPDATE runs SET status_error = ?2 WHERE id = ?1", params![id, error])?;
+        Ok(())
+    }
+
+    /// Queued or running runs of `project` triggered on `branch` (tag pushes excluded),
+    /// other than `except`: what a new push to the branch supersedes.
+    pub fn active_runs_on_branch(&self, project: &str, branch: &str, except: &str) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare(
+                "SELECT id FROM runs WHERE project = ?1 AND id != ?3 AND status IN (?4, ?5)
+                   AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') != 'tag'
+                   AND json_extract(trigger_json, '$.branch') = ?2
+                 ORDER BY seq",
+            )?
+            .query_map(
+                params![project, branch, except, RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The branch heads polling last saw for `project`, by branch; `None` if it never polled.
+    pub fn poll_heads(&self, project: &str) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+        let c = self.conn();
+        let polled: Option<i64> =
+            c.query_row("SELECT at FROM polled WHERE project = ?1", [project], |r| r.get(0)).optional()?;
+        if polled.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            c.prepare("SELECT branch, commit_id FROM poll_heads WHERE project = ?1")?
+                .query_map([project], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?,
+        ))
+    }
+
+    /// Remember the heads polling saw (branches gone from the remote are forgotten).
+    pub fn set_poll_heads(&self, project: &str, heads: &[(String, String)]) -> Result<()> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        tx.execute("DELETE FROM poll_heads WHERE project = ?1", [project])?;
+        tx.execute("INSERT OR REPLACE INTO polled (project, at) VALUES (?1, ?2)", params![project, now()])?;
+        for (branch, commit) in heads {
+            tx.execute(
+                "INSERT INTO poll_heads (project, branch, commit_id) VALUES (?1, ?2, ?3)",
+                params![project, branch, commit],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
