@@ -589,6 +589,70 @@ mod tests {
         assert!(r.started_at.is_some() && r.finished_at.is_some());
     }
 
+    fn trigger(kind: &str, branch: Option<&str>, delivery: Option<&str>) -> RunTrigger {
+        let mut t = RunTrigger::from_poll("x", "0123456789012345678901234567890123456789");
+        t.kind = serde_json::from_value(serde_json::json!(kind)).unwrap();
+        t.branch = branch.map(str::to_string);
+        t.tag = (kind == "tag").then(|| "v1".to_string());
+        t.delivery = delivery.map(str::to_string);
+        t
+    }
+
+    /// A forge re-sends a delivery with the same id (a retry, or "Redeliver"): the second
+    /// queues nothing, also after a restart; another project may use the same id.
+    #[test]
+    fn a_delivery_id_queues_one_run_across_restarts() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db.sqlite");
+        let t = trigger("push", Some("main"), Some("d-1"));
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.insert_triggered_run("a", "web", true, "{}", &t).unwrap(), Inserted::Queued);
+            assert_eq!(s.insert_triggered_run("b", "web", true, "{}", &t).unwrap(), Inserted::Duplicate("a".into()));
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.insert_triggered_run("c", "web", true, "{}", &t).unwrap(), Inserted::Duplicate("a".into()));
+        assert_eq!(s.insert_triggered_run("d", "api", true, "{}", &t).unwrap(), Inserted::Queued);
+        // Without an id (polling) nothing is de-duplicated.
+        let polled = trigger("poll", Some("main"), None);
+        assert_eq!(s.insert_triggered_run("e", "web", true, "{}", &polled).unwrap(), Inserted::Queued);
+        assert_eq!(s.insert_triggered_run("f", "web", true, "{}", &polled).unwrap(), Inserted::Queued);
+        assert_eq!(s.queued().unwrap(), ["a", "d", "e", "f"]);
+        let (rows, _) = s.runs(1, 10).unwrap();
+        assert_eq!(rows.iter().find(|r| r.id == "a").unwrap().trigger, Some(t.view()));
+    }
+
+    /// What a push to `main` supersedes: the project's queued or running runs on `main`, not
+    /// tags, other branches, other projects or ended runs.
+    #[test]
+    fn a_push_supersedes_only_active_runs_of_its_branch() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        let main = trigger("push", Some("main"), None);
+        s.insert_triggered_run("queued", "web", true, "{}", &main).unwrap();
+        s.insert_triggered_run("running", "web", true, "{}", &trigger("poll", Some("main"), None)).unwrap();
+        assert!(s.start("running").unwrap());
+        s.insert_triggered_run("ended", "web", true, "{}", &main).unwrap();
+        assert!(s.cancel_queued("ended", "x").unwrap());
+        s.insert_triggered_run("tag", "web", true, "{}", &trigger("tag", None, None)).unwrap();
+        s.insert_triggered_run("other", "web", true, "{}", &trigger("push", Some("dev"), None)).unwrap();
+        s.insert_triggered_run("elsewhere", "api", true, "{}", &main).unwrap();
+        s.insert_triggered_run("new", "web", true, "{}", &main).unwrap();
+        assert_eq!(s.active_runs_on_branch("web", "main", "new").unwrap(), ["queued", "running"]);
+    }
+
+    #[test]
+    fn polled_heads_say_whether_a_project_was_ever_polled() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        assert_eq!(s.poll_heads("web").unwrap(), None);
+        s.set_poll_heads("web", &[]).unwrap();
+        assert_eq!(s.poll_heads("web").unwrap(), Some(Default::default()));
+        s.set_poll_heads("web", &[("main".into(), "abc".into())]).unwrap();
+        assert_eq!(s.poll_heads("web").unwrap().unwrap().get("main").map(String::as_str), Some("abc"));
+        assert_eq!(s.poll_heads("api").unwrap(), None);
+    }
+
     #[test]
     fn a_page_far_past_the_end_is_empty() {
         let d = tempfile::tempdir().unwrap();

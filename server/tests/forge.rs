@@ -727,3 +727,14 @@ fn config_accepts_every_file_the_current_parser_accepts() {
     let p = parse_config("[[project]]\nname = \"sample\"\npath = \"/abs/sample\"\n").unwrap();
     assert_eq!(p, vec![ProjectSource::Folder { name: "sample".into(), path: "/abs/sample".into(), key: None }]);
 }
+
+#[test]
+fn config_cancels_superseded_runs_unless_told_not_to() {
+    let base = "[[project]]\nname = \"p\"\nrepo = \"https://github.com/a/b\"\n";
+    assert!(repo_project(base).cancel_superseded, "on by default");
+    assert!(!repo_project(&format!("{base}cancel_superseded = false\n")).cancel_superseded);
+    let err = parse_config("[[project]]\nname = \"f\"\npath = \"x\"\ncancel_superseded = false\n").unwrap_err();
+    assert!(err.contains(":4:21: project `f`: `cancel_superseded` applies to repository projects"), "{err}");
+    let err = parse_config(&format!("{base}cancel_superseded = \"yes\"\n")).unwrap_err();
+    assert!(err.contains("line 4, column 21") && err.contains("expected a boolean"), "{err}");
+}

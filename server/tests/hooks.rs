@@ -68,6 +68,29 @@ fn github_push(branch: &str, before: &str, after: &str, message: &str) -> Value 
     })
 }
 
+/// A GitHub `pull_request` delivery (action `opened`) as GitHub's documentation shows it,
+/// trimmed to the documented fields a receiver reads.
+fn github_pull_request(number: u64, head_branch: &str, head_sha: &str) -> Value {
+    json!({
+        "action": "opened",
+        "number": number,
+        "pull_request": {
+            "url": format!("https://api.github.com/repos/acme/web/pulls/{number}"),
+            "html_url": format!("https://github.com/acme/web/pull/{number}"),
+            "number": number,
+            "state": "open",
+            "title": "Fix the thing",
+            "user": {"login": "grace", "id": 2},
+            "head": {"label": format!("grace:{head_branch}"), "ref": head_branch, "sha": head_sha,
+                     "repo": {"name": "web", "full_name": "grace/web"}},
+            "base": {"label": "acme:main", "ref": "main", "sha": "0000000000000000000000000000000000000001",
+                     "repo": {"name": "web", "full_name": "acme/web"}}
+        },
+        "repository": {"id": 1296269, "name": "web", "full_name": "acme/web", "private": true},
+        "sender": {"login": "grace", "id": 2, "type": "User"}
+    })
+}
+
 struct Answer {
     status: u16,
     body: Value,
@@ -125,7 +148,8 @@ struct Setup {
 
 impl Setup {
     /// `steps`: the project's steps file; `forge_answers`: the status API's code for all.
-    fn start(steps: &str, forge_answers: Option<u16>, max_concurrent: usize) -> Setup {
+    /// `extra`: more keys for the project in slipway.toml.
+    fn start(steps: &str, forge_answers: Option<u16>, max_concurrent: usize, extra: &str) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("served");
         std::fs::create_dir(&root).unwrap();
@@ -147,7 +171,7 @@ impl Setup {
         let config = format!(
             "[[project]]\nname = \"web\"\nrepo = \"{}\"\nforge = \"github\"\napi_url = \"{}\"\n\
              branches = [\"main\", \"feature/*\"]\n\
-             webhook_secret_file = \"secrets/hook\"\ntoken_file = \"secrets/token\"\n",
+             webhook_secret_file = \"secrets/hook\"\ntoken_file = \"secrets/token\"\n{extra}",
             daemon.url("web.git"),
             api.url
         );
@@ -366,7 +390,7 @@ fn a_pushed_commit_is_built_exactly_with_statuses_in_order_and_nothing_left_behi
         eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
         return;
     }
-    let mut s = Setup::start(SHOW_STEPS, None, 2);
+    let mut s = Setup::start(SHOW_STEPS, None, 2, "");
     // Two commits pushed; the delivery names the first. The run must build that one, not
     // whatever the branch's head is by the time it runs.
     let wanted = s.push("main", &[("version.txt", "the wanted commit 7f3a\n")], "Make it 7f3a");
@@ -456,7 +480,7 @@ fn bad_deliveries_are_refused_and_queue_nothing() {
         eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
         return;
     }
-    let mut s = Setup::start(SHOW_STEPS, None, 1);
+    let mut s = Setup::start(SHOW_STEPS, None, 1, "");
     let sha = s.push("main", &[("version.txt", "x\n")], "x");
     let body = github_push("main", &s.head, &sha, "x").to_string();
     let signed_other = {
@@ -515,17 +539,47 @@ fn bad_deliveries_are_refused_and_queue_nothing() {
     // A project that does not exist.
     let a = http(&s.url, "POST", "/hooks/nope", &[("X-GitHub-Event", "push".to_string())], b"{}");
     assert_eq!(a.status, 404, "{:?}", a.body);
+    // A repository project's runs come from its forge, not from POST /api/runs.
+    let headers = [("Authorization", format!("Bearer {API_TOKEN}")), ("Content-Type", "application/json".to_string())];
+    let a = http(&s.url, "POST", "/api/runs", &headers, br#"{"project":"web"}"#);
+    assert_eq!(a.status, 422, "{:?}", a.body);
     assert_eq!(s.total_runs(), 0, "a refused or ignored delivery queued a run");
     assert!(s.api.received().is_empty(), "statuses were sent for nothing");
     // The server keeps working: a good delivery after all that is queued.
     let a = s.deliver("main", &sha, "x", "good-1");
     assert_eq!(a.status, 202, "{:?}", a.body);
     s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));
+
+    // A pull request from a fork: its head commit is on no branch of the repository, only
+    // under the ref GitHub keeps for it (refs/pull/7/head), which a real push puts there.
+    sh(&s.work, &["checkout", "-q", "-b", "fork-work"]);
+    let pr_sha = commit(&s.work, &[("version.txt", "from a fork\n")], "Fix the thing");
+    sh(&s.work, &["push", "-q", &s._daemon.url("web.git"), &format!("{pr_sha}:refs/pull/7/head")]);
+    sh(&s.work, &["checkout", "-q", "main"]);
+    let pr = github_pull_request(7, "feature/fix", &pr_sha).to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "pull_request".to_string()),
+        ("X-GitHub-Delivery", "pr-7-opened".to_string()),
+        ("X-Hub-Signature-256", sign(pr.as_bytes())),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, pr.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let pr_run = s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{}/log", pr_run["id"].as_str().unwrap()));
+    assert!(log.contains("content=from a fork"), "{log}");
+    let url = "https://github.com/acme/web/pull/7";
+    assert!(log.contains(&format!("commit={pr_sha} branch=feature/fix pr={url}/7 repo=web")), "{log}");
+    // The event names no message or committer: they come from the commit itself.
+    assert!(log.contains("message=Fix the thing by=Ada Lovelace <ada@example.com> @grace"), "{log}");
+    let t = &pr_run["trigger"];
+    assert_eq!((t["kind"].as_str(), t["pr_number"].as_u64()), (Some("pull_request"), Some(7)), "{t}");
+    assert_eq!((t["commit_message"].as_str(), t["author"].as_str()), (Some("Fix the thing"), Some("Ada Lovelace")));
     s.restart(1);
     // The delivery id is remembered across a restart.
     let again = s.deliver("main", &sha, "x", "good-1");
     assert_eq!((again.status, again.body["duplicate"].as_bool()), (200, Some(true)), "{:?}", again.body);
-    assert_eq!(s.total_runs(), 1);
+    assert_eq!(s.total_runs(), 2);
 }
 
 const SLOW_STEPS: &str = "- name: slow\n  service: app\n  command: sh -c 'echo \"content=$(cat /code/version.txt)\"; sleep $(cat /code/delay)'\n";
@@ -537,7 +591,7 @@ fn a_second_push_cancels_the_first_a_failing_forge_fails_no_run_and_a_restart_ke
         return;
     }
     // The forge's status API answers 500 to everything.
-    let mut s = Setup::start(SLOW_STEPS, Some(500), 1);
+    let mut s = Setup::start(SLOW_STEPS, Some(500), 1, "");
     let a_sha = s.push("main", &[("version.txt", "A\n"), ("delay", "120\n")], "A");
     let a = s.deliver("main", &a_sha, "A", "d-a").body["id"].as_str().unwrap().to_string();
     s.first_step_started(&a, Instant::now());
@@ -583,4 +637,57 @@ fn a_second_push_cancels_the_first_a_failing_forge_fails_no_run_and_a_restart_ke
     });
     s.assert_no_workspaces_left();
     s.assert_token_nowhere(&[&a, &b, &q]);
+}
+
+#[test]
+fn polling_builds_each_new_head_once_keeps_the_last_checkouts_and_survives_a_restart() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 1, "poll = \"1s\"\nkeep_workspaces = 1\n");
+    // The first poll only records the heads (main's first commit builds nothing).
+    wait_for("the first poll", Duration::from_secs(20), || {
+        std::fs::read_to_string(s.tmp.path().join("server.log")).unwrap().contains("first poll").then_some(())
+    });
+    assert_eq!(s.total_runs(), 0);
+    let one = s.push("main", &[("version.txt", "polled one\n")], "Polled one");
+    let two = s.push("feature/p", &[("version.txt", "polled two\n")], "Polled two");
+    let untracked = s.push("experiment", &[("version.txt", "not built\n")], "Filtered out");
+    let runs = wait_for("two polled runs", Duration::from_secs(30), || {
+        let v = s.get("/api/runs");
+        (v["total"] == 2).then_some(v["runs"].as_array().unwrap().clone())
+    });
+    let mut built: Vec<(String, String, String)> = runs
+        .iter()
+        .map(|r| {
+            let t = &r["trigger"];
+            (
+                t["kind"].as_str().unwrap().into(),
+                t["branch"].as_str().unwrap().into(),
+                t["commit_id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    built.sort();
+    assert_eq!(built, [("poll".into(), "feature/p".into(), two.clone()), ("poll".into(), "main".into(), one.clone())]);
+    assert!(!built.iter().any(|b| b.2 == untracked));
+    for r in &runs {
+        let id = r["id"].as_str().unwrap();
+        let run = s.wait_status(id, "success", Duration::from_secs(120));
+        let message = run["trigger"]["commit_message"].as_str().unwrap().to_string();
+        assert!(message == "Polled one" || message == "Polled two", "{run}");
+    }
+    // Later polls, and a restart, build nothing again.
+    s.restart(1);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(s.total_runs(), 2);
+    // keep_workspaces = 1: the last checkout is kept (without .git), the other removed.
+    let kept: Vec<PathBuf> =
+        std::fs::read_dir(s.data().join("kept/web")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let content = std::fs::read_to_string(kept[0].join("version.txt")).unwrap();
+    assert!(content == "polled one\n" || content == "polled two\n", "{content}");
+    assert!(!kept[0].join(".git").exists());
+    s.assert_no_workspaces_left();
 }

@@ -187,7 +187,12 @@ async fn runner(
     });
     if let Some(c) = copied {
         runner.info(format!(
-            "steps work on a copy of the project ({} files, {} KiB, copied in {} ms; {} left out: .git, key files, decrypted files)",
+            "steps work on {} ({} files, {} KiB, made ready in {} ms; {} left out: .git, key files, decrypted files)",
+            if runner.spec.options.adopt_workspace {
+                "a fresh checkout of the commit"
+            } else {
+                "a copy of the project"
+            },
             c.files,
             c.bytes.div_ceil(1024),
             c.took.as_millis(),

@@ -482,7 +482,10 @@ impl Manager {
             trigger.commit_message = trigger.commit_message.or(git.commit_message);
             trigger.committer_name = trigger.committer_name.or(git.committer_name);
             trigger.committer_email = trigger.committer_email.or(git.committer_email);
-            trigger.author = trigger.author.or_else(|| trigger.committer_name.clone());
+            trigger.author = trigger
+                .author
+                .or_else(|| trigger.committer_name.clone())
+                .or_else(|| trigger.committer_username.clone());
             self.store.set_trigger(id, &trigger)?;
         }
         Ok(Checkout { ws, trigger })

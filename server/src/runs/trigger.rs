@@ -69,7 +69,8 @@ impl RunTrigger {
             tag,
             commit_id: b.commit_id.clone(),
             commit_message: commit.map(|c| c.message.clone()),
-            author: commit.map(|c| c.committer_name.clone()).filter(|n| !n.is_empty()).or_else(|| b.username.clone()),
+            // Without the commit in the event (a pull request), the checkout fills it in.
+            author: commit.map(|c| c.committer_name.clone()).filter(|n| !n.is_empty()),
             commit_url: b.commit_url.clone(),
             pr_number,
             delivery: b.delivery.clone(),
