@@ -145,6 +145,11 @@ fn trigger_column(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<RunTri
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
 }
 
+/// A run's last event: how it ended.
+pub fn run_finished_event(status: RunStatus, error: Option<&str>) -> String {
+    serde_json::json!({"event": "run_finished", "status": status, "error": error}).to_string()
+}
+
 /// What became of a delivery offered to [`Store::insert_triggered_run`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -360,13 +365,25 @@ impl Store {
         self.end(id, RunStatus::Running, status, error)
     }
 
+    /// `from` → the final state `to`, with the run's last event ([`run_finished_event`])
+    /// stored in the same transaction: whoever sees the run ended finds the event too.
     fn end(&self, id: &str, from: RunStatus, to: RunStatus, error: Option<&str>) -> Result<bool> {
         debug_assert!(to.is_finished(), "{to} is not a final state");
-        let changed = self.conn().execute(
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let changed = tx.execute(
             "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1 AND status = ?5",
             params![id, to.as_str(), error, now(), from.as_str()],
         )?;
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        let seq: i64 =
+            tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?1", [id], |r| r.get(0))?;
+        let event = run_finished_event(to, error);
+        tx.execute("INSERT INTO events (run_id, seq, data) VALUES (?1, ?2, ?3)", params![id, seq, event])?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// The ids of queued runs, oldest first.
@@ -584,6 +601,13 @@ mod tests {
         assert_eq!(status("r"), RunStatus::Running);
         assert!(s.finish("r", RunStatus::Success, None).unwrap());
         assert!(!s.finish("r", RunStatus::Failed, Some("late")).unwrap());
+        // The end and its event are one change: whoever sees the run ended finds the event
+        // (a follower that saw `success` first used to stop before the event was stored).
+        for (id, end) in [("c", r#""status":"cancelled""#), ("r", r#""status":"success""#)] {
+            let events = s.events_after(id, 0, 10).unwrap();
+            assert_eq!(events.len(), 1, "{events:?}");
+            assert!(events[0].1.contains(r#""event":"run_finished""#) && events[0].1.contains(end), "{events:?}");
+        }
         let r = s.run("r").unwrap().unwrap();
         assert_eq!((r.status, r.error), (RunStatus::Success, None));
         assert!(r.started_at.is_some() && r.finished_at.is_some());

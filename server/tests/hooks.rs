@@ -13,7 +13,7 @@ mod support;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -144,12 +144,26 @@ struct Setup {
     url: String,
     /// The commit on `main` the forge last told about (`before` of the next push).
     head: String,
+    /// Where the project's repository is served from when not `git daemon`.
+    _http: Option<support::git::HttpServer>,
 }
 
 impl Setup {
     /// `steps`: the project's steps file; `forge_answers`: the status API's code for all.
     /// `extra`: more keys for the project in slipway.toml.
     fn start(steps: &str, forge_answers: Option<u16>, max_concurrent: usize, extra: &str) -> Setup {
+        Setup::start_on(steps, forge_answers, max_concurrent, extra, None)
+    }
+
+    /// `gitlab`: the repository is served over HTTP by `git http-backend`, behind basic auth
+    /// with GitLab's `oauth2` user and the forge token, and the project is a GitLab one.
+    fn start_on(
+        steps: &str,
+        forge_answers: Option<u16>,
+        max_concurrent: usize,
+        extra: &str,
+        gitlab: Option<()>,
+    ) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("served");
         std::fs::create_dir(&root).unwrap();
@@ -168,15 +182,22 @@ impl Setup {
         std::fs::create_dir(&secrets).unwrap();
         std::fs::write(secrets.join("hook"), format!("{HOOK_SECRET}\n")).unwrap();
         std::fs::write(secrets.join("token"), format!("{FORGE_TOKEN}\n")).unwrap();
+        let http = gitlab.map(|()| {
+            let conf = tmp.path().join("lighttpd");
+            std::fs::create_dir(&conf).unwrap();
+            support::git::HttpServer::start(&root, &conf, "oauth2", FORGE_TOKEN)
+        });
+        let (repo, forge, api_url) = match &http {
+            Some(h) => (h.url("web.git"), "gitlab", format!("{}/api/v4", api.url)),
+            None => (daemon.url("web.git"), "github", api.url.clone()),
+        };
         let config = format!(
-            "[[project]]\nname = \"web\"\nrepo = \"{}\"\nforge = \"github\"\napi_url = \"{}\"\n\
+            "[[project]]\nname = \"web\"\nrepo = \"{repo}\"\nforge = \"{forge}\"\napi_url = \"{api_url}\"\n\
              branches = [\"main\", \"feature/*\"]\n\
              webhook_secret_file = \"secrets/hook\"\ntoken_file = \"secrets/token\"\n{extra}",
-            daemon.url("web.git"),
-            api.url
         );
         std::fs::write(tmp.path().join("slipway.toml"), config).unwrap();
-        let mut s = Setup { tmp, work, _daemon: daemon, api, server: None, url: String::new(), head };
+        let mut s = Setup { tmp, work, _daemon: daemon, api, server: None, url: String::new(), head, _http: http };
         s.launch(max_concurrent);
         s
     }
@@ -269,24 +290,18 @@ impl Setup {
         }
     }
 
-    /// Follow the run's events until its first step runs; how long after `since` that was.
+    /// How long after `since` the run's first step was recorded as running (polled every
+    /// 10 ms: the event stream looks for a queued run's start only every 250 ms).
     fn first_step_started(&self, id: &str, since: Instant) -> Duration {
-        let addr = self.url.strip_prefix("http://").unwrap();
-        let mut c = std::net::TcpStream::connect(addr).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(
-            c,
-            "GET /api/runs/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {API_TOKEN}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        for line in BufReader::new(c).lines() {
-            let line = line.expect("the event stream ended before a step ran");
-            if line.contains(r#""event":"step_status""#) && line.contains(r#""status":"running""#) {
+        loop {
+            let v = self.get(&format!("/api/runs/{id}"));
+            if v["steps"].as_array().is_some_and(|s| !s.is_empty()) {
                 return since.elapsed();
             }
-            assert!(!line.contains(r#""event":"run_finished""#), "the run ended before a step ran: {line}");
+            assert!(!v["finished_at"].is_i64(), "the run ended before a step ran: {v}");
+            assert!(since.elapsed() < Duration::from_secs(120), "no step started: {v}");
+            std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("the event stream ended before a step ran");
     }
 
     /// The checkouts and workspaces folders hold nothing (once every run has ended).
@@ -312,10 +327,12 @@ impl Setup {
             texts.push(self.get_text(&format!("/api/runs/{id}/log")));
         }
         texts.push(all_bytes_under(&self.data()));
-        let b64 = support_base64(&format!("x-access-token:{FORGE_TOKEN}"));
+        // The forms git's basic auth would carry it in, too.
+        let b64: Vec<String> =
+            ["x-access-token", "oauth2"].iter().map(|u| support_base64(&format!("{u}:{FORGE_TOKEN}"))).collect();
         for t in &texts {
             assert!(
-                !t.contains(FORGE_TOKEN) && !t.contains(&b64),
+                !t.contains(FORGE_TOKEN) && !b64.iter().any(|b| t.contains(b)),
                 "the forge token leaked: {}",
                 &t[..t.len().min(2000)]
             );
@@ -690,4 +707,94 @@ fn polling_builds_each_new_head_once_keeps_the_last_checkouts_and_survives_a_res
     assert!(content == "polled one\n" || content == "polled two\n", "{content}");
     assert!(!kept[0].join(".git").exists());
     s.assert_no_workspaces_left();
+}
+
+/// A GitLab push delivery as GitLab's "Push events" documentation shows it, trimmed to the
+/// documented fields a receiver reads.
+fn gitlab_push(branch: &str, before: &str, after: &str, message: &str) -> Value {
+    json!({
+        "object_kind": "push",
+        "event_name": "push",
+        "before": before,
+        "after": after,
+        "ref": format!("refs/heads/{branch}"),
+        "ref_protected": true,
+        "checkout_sha": after,
+        "user_id": 4,
+        "user_name": "Ada Lovelace",
+        "user_username": "ada",
+        "user_email": "",
+        "project_id": 15,
+        "project": {"id": 15, "name": "web", "path_with_namespace": "acme/web", "default_branch": "main",
+                    "web_url": "https://gitlab.example.com/acme/web"},
+        "commits": [{
+            "id": after,
+            "message": message,
+            "title": message,
+            "timestamp": "2026-12-01T15:00:00+00:00",
+            "url": format!("https://gitlab.example.com/acme/web/-/commit/{after}"),
+            "author": {"name": "Ada Lovelace", "email": "ada@example.com"},
+            "added": [], "modified": ["version.txt"], "removed": []
+        }],
+        "total_commits_count": 1
+    })
+}
+
+/// GitLab: the token is the git password (HTTP basic auth with GitLab's `oauth2` user) as well
+/// as the status API's `PRIVATE-TOKEN`, and the repository is only reachable with it.
+#[test]
+fn a_gitlab_push_over_authenticated_http_builds_and_reports_without_leaking_the_token() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start_on(SHOW_STEPS, None, 1, "", Some(()));
+    let repo_url = s._http.as_ref().unwrap().url("web.git");
+    let anonymous = std::process::Command::new("git")
+        .args(["ls-remote", &repo_url])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!anonymous.status.success(), "the repository is readable without the token");
+    let sha = s.push("main", &[("version.txt", "over http\n")], "Over HTTP");
+    let body = gitlab_push("main", &s.head, &sha, "Over HTTP").to_string();
+    let headers = |token: &str| {
+        [
+            ("Content-Type", "application/json".to_string()),
+            ("User-Agent", "GitLab/17.5.0".to_string()),
+            ("X-Gitlab-Event", "Push Hook".to_string()),
+            ("X-Gitlab-Token", token.to_string()),
+            ("X-Gitlab-Event-UUID", "13792a34-cac6-4fda-95a8-c58e00a3954e".to_string()),
+            ("Idempotency-Key", "f5e5f430-f57b-4e6e-9fac-d9128cd7232f".to_string()),
+        ]
+    };
+    let wrong = http(&s.url, "POST", "/hooks/web", &headers("not the secret"), body.as_bytes());
+    assert_eq!(wrong.status, 401, "{:?}", wrong.body);
+    let a = http(&s.url, "POST", "/hooks/web", &headers(HOOK_SECRET), body.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    assert!(log.contains("content=over http"), "{log}");
+    assert!(log.contains(&format!("commit={sha} branch=main pr=false/0 repo=web")), "{log}");
+    assert_eq!(run["trigger"]["commit_url"], format!("https://gitlab.example.com/acme/web/-/commit/{sha}"));
+    assert_eq!(run["trigger"]["delivery"], "f5e5f430-f57b-4e6e-9fac-d9128cd7232f", "GitLab's retry-stable id");
+    // GitLab has a running state; the project is named by its encoded path.
+    let got = wait_for("three GitLab statuses", Duration::from_secs(20), || {
+        let got: Vec<_> = s.api.received().into_iter().filter(|r| r.path.contains("/statuses/")).collect();
+        (got.len() == 3).then_some(got)
+    });
+    for r in &got {
+        assert_eq!(r.path, format!("/api/v4/projects/acme%2Fweb/statuses/{sha}"));
+        assert_eq!(r.header("private-token"), Some(FORGE_TOKEN));
+        assert_eq!(r.body["name"], "slipway/web");
+    }
+    let states: Vec<&str> = got.iter().map(|r| r.body["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["pending", "running", "success"]);
+    s.assert_no_workspaces_left();
+    s.assert_token_nowhere(&[&id]);
+    // The mirror is where a token would most easily end up (a remote URL carrying it).
+    let config = std::fs::read_to_string(s.data().join("mirrors/web.git/config")).unwrap();
+    assert!(config.contains(&repo_url) && !config.contains(FORGE_TOKEN), "{config}");
 }

@@ -304,8 +304,7 @@ impl Manager {
         let Some(live) = self.live(id) else { return self.ended(id) };
         live.cancel.cancel();
         // If the scheduler starts it first, the run sees the cancelled token and ends cancelled.
-        if self.store.cancel_queued(id, CANCELLED_QUEUED)? {
-            self.finish_events(id, RunStatus::Cancelled, Some(CANCELLED_QUEUED));
+        if self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(CANCELLED_QUEUED))? {
             lock(&self.live).remove(id);
             self.final_status(id, RunStatus::Cancelled);
         }
@@ -394,15 +393,28 @@ impl Manager {
     }
 
     fn finish(self: &Arc<Self>, id: &str, status: RunStatus, error: Option<&str>) {
-        match self.store.finish(id, status, error) {
+        match self.end(id, RunStatus::Running, status, error) {
             Ok(true) => {
                 tracing::info!(run = %id, %status, "finished");
-                self.finish_events(id, status, error);
                 self.final_status(id, status);
             }
             Ok(false) => tracing::warn!(run = %id, "had already ended; {status} not recorded"),
             Err(e) => tracing::error!(run = %id, "cannot record the end of the run: {e:#}"),
         }
+    }
+
+    /// `from` → `status`, with the `run_finished` event stored in the same transaction (a
+    /// follower that sees the run ended finds the event) and sent to live followers.
+    fn end(&self, id: &str, from: RunStatus, status: RunStatus, error: Option<&str>) -> Result<bool> {
+        let ended = match from {
+            RunStatus::Queued => self.store.cancel_queued(id, error.unwrap_or(CANCELLED_QUEUED))?,
+            _ => self.store.finish(id, status, error)?,
+        };
+        // Nothing is stored after it: the run's pump has ended, or (queued) never started.
+        if ended && let Some(live) = self.live(id) {
+            live.send((self.store.last_event(id)?, crate::store::run_finished_event(status, error)));
+        }
+        Ok(ended)
     }
 
     fn finish_events(&self, id: &str, status: RunStatus, error: Option<&str>) {
@@ -426,8 +438,10 @@ impl Manager {
             if let Some(key) = &p.key {
                 text = text.replace(&key.display().to_string(), "the project key");
             }
-            if p.repo.is_some() {
+            if let Some(r) = &p.repo {
                 text = repo::strip_checkouts(&text, &p.dir);
+                // A failed clone or fetch names the mirror's folder.
+                text = text.replace(&r.data_dir.display().to_string(), "DATA_DIR");
             }
             let dir = p.dir.display().to_string();
             text = text.replace(&format!("{dir}/"), "").replace(&dir, "the project folder");
@@ -852,6 +866,53 @@ mod tests {
         assert_eq!(prepared.plan.tag.as_deref(), Some("feature-x"));
         assert_eq!(prepared.vars.branch, "feature-x");
         assert_eq!(prepared.plan.leaves()[0].status, slipway_core::plan::Status::WillRun);
+    }
+
+    /// A repository project whose repository is a folder that does not exist.
+    fn repo_manager(dir: &std::path::Path) -> Arc<Manager> {
+        let text = format!("[[project]]\nname = \"web\"\nrepo = \"{}/gone.git\"\n", dir.display());
+        let Some(crate::forge::config::ProjectSource::Repo(config)) =
+            crate::forge::config::parse(&dir.join("slipway.toml"), &text).unwrap().pop()
+        else {
+            panic!("not a repository project")
+        };
+        let data = dir.join("data");
+        let setup = repo::RepoSetup {
+            remote: crate::git::Remote::new(&config.repo, None),
+            config: *config,
+            webhook_secret: None,
+            statuses: None,
+            data_dir: data.clone(),
+            checkouts: data.join("checkouts/web"),
+            kept: data.join("kept/web"),
+        };
+        let project =
+            Project { name: "web".into(), dir: setup.checkouts.clone(), key: None, repo: Some(Arc::new(setup)) };
+        let store = Arc::new(Store::open(&dir.join("db.sqlite")).unwrap());
+        Manager::new(store, vec![project], 1, RunPolicy::default())
+    }
+
+    /// A run whose repository cannot be fetched fails with git's reason, without the server's
+    /// folders in the record anyone may read, and leaves no checkout behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_repository_that_cannot_be_fetched_fails_the_run_with_gits_reason() {
+        let d = tempfile::tempdir().unwrap();
+        let m = repo_manager(d.path());
+        tokio::spawn(m.clone().schedule());
+        let t = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
+        let Submitted::Queued { id, superseded } = m.submit_triggered("web", t).unwrap() else { panic!("not queued") };
+        assert!(superseded.is_empty());
+        let run = ended(&m, &id).await;
+        let error = run.error.unwrap();
+        assert_eq!(run.status, RunStatus::Failed, "{error}");
+        assert!(error.contains("git clone --mirror") && error.contains("gone.git"), "{error}");
+        assert!(!error.contains(&d.path().join("data").display().to_string()), "{error}");
+        assert!(run.trigger.is_some());
+        let left = std::fs::read_dir(d.path().join("data/mirrors")).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(left, 1, "only the mirror's lock file: a failed clone leaves no folder");
+        // Runs of a repository project come from its forge, not from the API.
+        let e = m.submit(serde_json::from_value(serde_json::json!({"project": "web"})).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("repository project"), "{e}");
     }
 
     /// The record that anyone may read names files relative to the project, not the server's

@@ -83,3 +83,62 @@ pub fn commit(work: &Path, files: &[(&str, &str)], message: &str) -> String {
     sh(work, &["commit", "-qm", message]);
     sh(work, &["rev-parse", "HEAD"])
 }
+
+/// lighttpd running `git http-backend` for every repository under `root`, behind HTTP basic
+/// auth with one user (how a forge serves git over https, minus the TLS). Killed on drop.
+pub struct HttpServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl HttpServer {
+    pub fn start(root: &Path, conf_dir: &Path, user: &str, password: &str) -> HttpServer {
+        let port = free_port();
+        std::fs::write(conf_dir.join("users"), format!("{user}:{password}\n")).unwrap();
+        let conf = format!(
+            r#"server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{dir}/error.log"
+server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file")
+auth.backend = "plain"
+auth.backend.plain.userfile = "{dir}/users"
+auth.require = ("/git/" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+alias.url = ("/git" => "/usr/lib/git-core/git-http-backend")
+$HTTP["url"] =~ "^/git" {{
+    cgi.assign = ("" => "")
+    setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "")
+}}
+"#,
+            root = root.display(),
+            dir = conf_dir.display(),
+        );
+        let path = conf_dir.join("lighttpd.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut child = Command::new("lighttpd")
+            .arg("-D")
+            .arg("-f")
+            .arg(&path)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("lighttpd (Debian's `lighttpd` package)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(child.try_wait().unwrap().is_none(), "lighttpd exited");
+            assert!(Instant::now() < deadline, "lighttpd does not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        HttpServer { child, port }
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("http://127.0.0.1:{}/git/{repo}", self.port)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
