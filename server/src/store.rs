@@ -1,7 +1,7 @@
 //! Run history in SQLite: runs, their steps, and every (already masked) event in order.
 //! The schema is created and migrated on open (`PRAGMA user_version`).
 
-use crate::runs::trigger::{RunTrigger, TriggerView};
+use crate::runs::trigger::{RunTrigger, TriggerKind, TriggerView};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -279,21 +279,28 @@ impl Store {
         Ok(())
     }
 
-    /// Queued or running runs of `project` triggered on `branch` (tag pushes excluded),
-    /// other than `except`: what a new push to the branch supersedes.
-    pub fn active_runs_on_branch(&self, project: &str, branch: &str, except: &str) -> Result<Vec<String>> {
+    /// Queued or running runs of `project`, other than `except`, that `t` supersedes: for a
+    /// push (or a polled head), the earlier pushes and polled heads of its branch; for a pull
+    /// request, the earlier runs of the same pull request. A push to a branch with an open
+    /// pull request brings both events: neither cancels the other. Tags supersede nothing.
+    pub fn superseded_by(&self, project: &str, t: &RunTrigger, except: &str) -> Result<Vec<String>> {
+        let (kinds, key, value): (&str, &str, String) = match (t.kind, &t.branch, t.pr_number) {
+            (TriggerKind::Push | TriggerKind::Poll, Some(b), _) => ("'push', 'poll'", "$.branch", b.clone()),
+            (TriggerKind::PullRequest, _, Some(n)) => ("'pull_request'", "$.pr_number", n.to_string()),
+            _ => return Ok(Vec::new()),
+        };
+        let sql = format!(
+            "SELECT id FROM runs WHERE project = ?1 AND id != ?3 AND status IN (?4, ?5)
+               AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
+               AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
+             ORDER BY seq"
+        );
         Ok(self
             .conn()
-            .prepare(
-                "SELECT id FROM runs WHERE project = ?1 AND id != ?3 AND status IN (?4, ?5)
-                   AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') != 'tag'
-                   AND json_extract(trigger_json, '$.branch') = ?2
-                 ORDER BY seq",
-            )?
-            .query_map(
-                params![project, branch, except, RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
-                |r| r.get(0),
-            )?
+            .prepare(&sql)?
+            .query_map(params![project, value, except, RunStatus::Queued.as_str(), RunStatus::Running.as_str()], |r| {
+                r.get(0)
+            })?
             .collect::<rusqlite::Result<_>>()?)
     }
 
@@ -647,7 +654,7 @@ mod tests {
     }
 
     /// What a push to `main` supersedes: the project's queued or running runs on `main`, not
-    /// tags, other branches, other projects or ended runs.
+    /// tags, pull requests, other branches, other projects or ended runs.
     #[test]
     fn a_push_supersedes_only_active_runs_of_its_branch() {
         let d = tempfile::tempdir().unwrap();
@@ -661,8 +668,17 @@ mod tests {
         s.insert_triggered_run("tag", "web", true, "{}", &trigger("tag", None, None)).unwrap();
         s.insert_triggered_run("other", "web", true, "{}", &trigger("push", Some("dev"), None)).unwrap();
         s.insert_triggered_run("elsewhere", "api", true, "{}", &main).unwrap();
+        let mut pr = trigger("pull_request", Some("main"), None);
+        pr.pr_number = Some(7);
+        s.insert_triggered_run("pr-7", "web", true, "{}", &pr).unwrap();
         s.insert_triggered_run("new", "web", true, "{}", &main).unwrap();
-        assert_eq!(s.active_runs_on_branch("web", "main", "new").unwrap(), ["queued", "running"]);
+        assert_eq!(s.superseded_by("web", &main, "new").unwrap(), ["queued", "running"]);
+        // The pull request's own later run supersedes its earlier one, not the pushes.
+        s.insert_triggered_run("pr-7-again", "web", true, "{}", &pr).unwrap();
+        assert_eq!(s.superseded_by("web", &pr, "pr-7-again").unwrap(), ["pr-7"]);
+        pr.pr_number = Some(8);
+        assert!(s.superseded_by("web", &pr, "x").unwrap().is_empty());
+        assert!(s.superseded_by("web", &trigger("tag", None, None), "x").unwrap().is_empty());
     }
 
     #[test]

@@ -285,10 +285,8 @@ impl Manager {
         tracing::info!(run = %id, project, commit = %trigger.commit_id, "queued by {:?}", trigger.kind);
         self.send_status(&id, project, crate::forge::status::State::Pending);
         let mut superseded = Vec::new();
-        if repo.config.cancel_superseded
-            && let Some(branch) = trigger.superseding_branch()
-        {
-            for old in self.store.active_runs_on_branch(project, branch, &id)? {
+        if repo.config.cancel_superseded {
+            for old in self.store.superseded_by(project, &trigger, &id)? {
                 if self.cancel(&old)? == Control::Done {
                     tracing::info!(run = %old, "superseded by run {id}");
                     superseded.push(old);
@@ -680,8 +678,16 @@ fn prepare(
         &PlanOptions { tag: build.tag.clone(), push: req.push, vars: build.vars.clone() },
     );
     let vars = build.vars;
-    let key_path = project.key.clone().unwrap_or_else(|| dir.join("codeship.aes"));
-    let key = if key_path.exists() { Some(crate::keyfile::load_key(&key_path).context("project key")?) } else { None };
+    // A repository run's key is the server's (`key = …`), never a file in the checkout, which
+    // whoever can push (or open a pull request) controls.
+    let key_path = match trigger {
+        None => Some(project.key.clone().unwrap_or_else(|| dir.join("codeship.aes"))),
+        Some(_) => project.key.clone(),
+    };
+    let key = match key_path {
+        Some(k) if k.exists() => Some(crate::keyfile::load_key(&k).context("project key")?),
+        _ => None,
+    };
     Ok(Prepared { services: checked.services, plan: p, key, vars })
 }
 
@@ -845,6 +851,28 @@ mod tests {
         let gate = m.live(&id).unwrap().approval.clone();
         // The permit is there before anyone waits on it.
         tokio::time::timeout(Duration::from_secs(1), gate.notified()).await.expect("the approval was lost");
+    }
+
+    /// A repository run's key is the server's, never a `codeship.aes` in the checkout (which
+    /// whoever pushes controls); its CI values come from the trigger, not from the checkout.
+    #[test]
+    fn a_repository_run_takes_no_key_from_its_checkout_and_its_values_from_the_trigger() {
+        let (_m, dir) = manager(1);
+        std::fs::write(dir.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
+        std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap();
+        let planted = slipway_core::crypto::Key::from_bytes([7; 32]);
+        std::fs::write(dir.path().join("codeship.aes"), planted.to_file_text()).unwrap();
+        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None, repo: None };
+        let folder = prepare(&project, &request(), "run1", dir.path(), None).unwrap();
+        assert!(folder.key.is_some(), "a folder project reads its codeship.aes");
+        let mut t = trigger::RunTrigger::from_poll("feature/x", "0123456789abcdef0123456789abcdef01234567");
+        t.commit_message = Some("From the event".into());
+        let repo_run = prepare(&project, &request(), "run1", dir.path(), Some(&t)).unwrap();
+        assert!(repo_run.key.is_none(), "a key file in the checkout was used");
+        assert_eq!(repo_run.vars.branch, "feature/x");
+        assert_eq!(repo_run.vars.commit_id, t.commit_id);
+        assert_eq!(repo_run.vars.commit_message, "From the event");
+        assert_eq!(repo_run.plan.tag.as_deref(), Some("feature/x"));
     }
 
     /// A run without a tag is planned for the checked-out branch, as `slipway steps` plans it

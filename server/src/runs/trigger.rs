@@ -111,14 +111,6 @@ impl RunTrigger {
         self.branch.as_deref().or(self.tag.as_deref())
     }
 
-    /// The branch whose older runs a new one supersedes (tags supersede nothing).
-    pub fn superseding_branch(&self) -> Option<&str> {
-        match self.kind {
-            TriggerKind::Tag => None,
-            _ => self.branch.as_deref(),
-        }
-    }
-
     pub fn view(&self) -> TriggerView {
         TriggerView {
             kind: self.kind,
