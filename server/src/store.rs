@@ -304,6 +304,18 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Whether `project` has a run of `commit` on `branch` already (a webhook's, say): polling
+    /// does not build it again.
+    pub fn has_run_of(&self, project: &str, branch: &str, commit: &str) -> Result<bool> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM runs WHERE project = ?1 AND trigger_json IS NOT NULL
+               AND json_extract(trigger_json, '$.branch') = ?2 AND json_extract(trigger_json, '$.commit_id') = ?3",
+            params![project, branch, commit],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
     /// The branch heads polling last saw for `project`, by branch; `None` if it never polled.
     pub fn poll_heads(&self, project: &str) -> Result<Option<std::collections::BTreeMap<String, String>>> {
         let c = self.conn();
@@ -691,6 +703,12 @@ mod tests {
         s.set_poll_heads("web", &[("main".into(), "abc".into())]).unwrap();
         assert_eq!(s.poll_heads("web").unwrap().unwrap().get("main").map(String::as_str), Some("abc"));
         assert_eq!(s.poll_heads("api").unwrap(), None);
+        let t = trigger("push", Some("main"), Some("d"));
+        assert!(!s.has_run_of("web", "main", &t.commit_id).unwrap());
+        s.insert_triggered_run("a", "web", true, "{}", &t).unwrap();
+        assert!(s.has_run_of("web", "main", &t.commit_id).unwrap());
+        assert!(!s.has_run_of("web", "dev", &t.commit_id).unwrap());
+        assert!(!s.has_run_of("api", "main", &t.commit_id).unwrap());
     }
 
     #[test]

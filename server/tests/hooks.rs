@@ -464,7 +464,8 @@ fn a_pushed_commit_is_built_exactly_with_statuses_in_order_and_nothing_left_behi
     assert_eq!(got, expected);
     let first = &s.api.received()[0];
     assert_eq!(first.header("authorization"), Some(format!("Bearer {FORGE_TOKEN}").as_str()));
-    assert!(s.get(&format!("/api/runs/{id}"))["status_error"].is_null());
+    let after = s.get(&format!("/api/runs/{id}"));
+    assert!(after.as_object().unwrap().contains_key("status_error") && after["status_error"].is_null(), "{after}");
 
     // A replay of the same delivery (the forge's "Redeliver") queues nothing.
     let total = s.total_runs();
@@ -797,4 +798,27 @@ fn a_gitlab_push_over_authenticated_http_builds_and_reports_without_leaking_the_
     // The mirror is where a token would most easily end up (a remote URL carrying it).
     let config = std::fs::read_to_string(s.data().join("mirrors/web.git/config")).unwrap();
     assert!(config.contains(&repo_url) && !config.contains(FORGE_TOKEN), "{config}");
+}
+
+/// Webhooks and polling together: a head a webhook built is not built again by the next poll
+/// (here the poll at start, after a restart: `poll = "1h"` keeps it out of the way before).
+#[test]
+fn a_head_a_webhook_built_is_not_built_again_by_polling() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 1, "poll = \"1h\"\n");
+    let log = s.tmp.path().join("server.log");
+    let polls = || std::fs::read_to_string(&log).unwrap().matches("polled").count();
+    wait_for("the first poll", Duration::from_secs(20), || {
+        std::fs::read_to_string(&log).unwrap().contains("first poll").then_some(())
+    });
+    let sha = s.push("main", &[("version.txt", "hooked\n")], "Hooked");
+    let a = s.deliver("main", &sha, "Hooked", "hooked-1");
+    s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));
+    let before = polls();
+    s.restart(1);
+    wait_for("the poll after the restart", Duration::from_secs(20), || (polls() > before).then_some(()));
+    assert_eq!(s.total_runs(), 1, "polling built the webhook's commit again");
 }

@@ -202,7 +202,7 @@ const LS_REMOTE_BUDGET: Duration = Duration::from_secs(120);
 impl Manager {
     /// Polling for a project without inbound webhooks: every `every`, `git ls-remote` the
     /// repository and queue a run for each branch head that the filters accept and that was
-    /// not seen before. The heads seen are kept in the store, so a restart rebuilds nothing;
+    /// not seen before (nor built on a webhook's word). The heads seen are kept in the store, so a restart rebuilds nothing;
     /// the very first poll of a project only records them (it would otherwise build every
     /// branch of the repository at once).
     pub async fn poll(self: Arc<Self>, project: String, every: Duration) {
@@ -228,7 +228,12 @@ impl Manager {
         let seen = self.store.poll_heads(project)?;
         let mut queued = Vec::new();
         if let Some(seen) = seen {
-            for h in heads.iter().filter(|h| seen.get(&h.branch) != Some(&h.commit)) {
+            let new = heads.iter().filter(|h| seen.get(&h.branch) != Some(&h.commit));
+            for h in new {
+                // A webhook may have built it already.
+                if self.store.has_run_of(project, &h.branch, &h.commit)? {
+                    continue;
+                }
                 match self.submit_triggered(project, RunTrigger::from_poll(&h.branch, &h.commit))? {
                     super::Submitted::Queued { id, .. } => queued.push(id),
                     super::Submitted::Duplicate(_) => {}
@@ -239,6 +244,7 @@ impl Manager {
         }
         let pairs: Vec<(String, String)> = heads.into_iter().map(|h| (h.branch, h.commit)).collect();
         self.store.set_poll_heads(project, &pairs)?;
+        tracing::debug!(project, "polled: {} heads, {} runs queued", pairs.len(), queued.len());
         Ok(queued)
     }
 }
