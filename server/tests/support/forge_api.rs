@@ -1,6 +1,6 @@
 //! A stand-in for a forge's commit-status API (no forge runs in these tests): a plain HTTP/1.1
-//! listener that answers every request with the next of the given codes (201 once they run
-//! out) and records what it received.
+//! listener over `std::net::TcpListener` that answers every request with the next of the given
+//! answers (then always `otherwise`) and records what it received.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -26,13 +26,15 @@ pub struct StatusApi {
 }
 
 impl StatusApi {
-    /// `always`: the code for every request (None: 201).
-    pub fn start(always: Option<u16>) -> StatusApi {
+    /// Answers `answers` in turn, then `otherwise` (with a body naming the forge as down for
+    /// an error code) to every request.
+    pub fn start(answers: Vec<(u16, &'static str)>, otherwise: u16) -> StatusApi {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let recorded = received.clone();
         std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -65,8 +67,8 @@ impl StatusApi {
                 let _ = reader.read_exact(&mut body);
                 let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
                 recorded.lock().unwrap().push(Received { method, path, headers, body });
-                let code = always.unwrap_or(201);
-                let text = if code < 300 { "{}" } else { "{\"message\":\"the forge is down\"}" };
+                let fallback = if otherwise < 300 { "{}" } else { "{\"message\":\"the forge is down\"}" };
+                let (code, text) = answers.next().unwrap_or((otherwise, fallback));
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
