@@ -105,7 +105,8 @@ fn http(url: &str, method: &str, path: &str, headers: &[(&str, String)], body: &
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+    let framed = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !framed("content-length") && !framed("transfer-encoding") {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
@@ -532,6 +533,18 @@ fn bad_deliveries_are_refused_and_queue_nothing() {
     ];
     let a = http(&s.url, "POST", "/hooks/web", &headers, b"{");
     assert_eq!(a.status, 413, "{:?}", a.body);
+    // … and without a Content-Length (chunked), once the limit is read.
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", sign(b"")),
+        ("Transfer-Encoding", "chunked".to_string()),
+    ];
+    let mut chunked = format!("{:x}\r\n", 26 * 1024 * 1024).into_bytes();
+    chunked.extend(std::iter::repeat_n(b' ', 26 * 1024 * 1024));
+    chunked.extend(b"\r\n0\r\n\r\n");
+    let a = http(&s.url, "POST", "/hooks/web", &headers, &chunked);
+    assert_eq!(a.status, 413, "{:?}", a.body);
     // Events that build nothing: a ping, a deleted branch, a branch the filter leaves out.
     let ping = json!({"zen": "Keep it logically awesome.", "hook_id": 1}).to_string();
     let headers = [
@@ -821,4 +834,35 @@ fn a_head_a_webhook_built_is_not_built_again_by_polling() {
     s.restart(1);
     wait_for("the poll after the restart", Duration::from_secs(20), || (polls() > before).then_some(()));
     assert_eq!(s.total_runs(), 1, "polling built the webhook's commit again");
+}
+
+/// A repository project's secrets are read at start: a missing one stops `slipway serve` with
+/// the file's name (not the first run), and so does a `--public-url` that is no address.
+#[test]
+fn serve_refuses_to_start_without_a_projects_secret_or_with_a_bad_public_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("slipway.toml");
+    std::fs::write(
+        &config,
+        "[[project]]\nname = \"web\"\nrepo = \"https://github.com/acme/web.git\"\nwebhook_secret_file = \"missing.hook\"\n",
+    )
+    .unwrap();
+    let serve = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+            .args(["--data-dir", tmp.path().join("data").to_str().unwrap()])
+            .args(extra)
+            .env("SLIPWAY_TOKEN", API_TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = serve(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("project `web`") && stderr.contains("missing.hook"), "{stderr}");
+    std::fs::write(tmp.path().join("missing.hook"), "s3cret\n").unwrap();
+    let out = serve(&["--public-url", "ci.example.com"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--public-url \"ci.example.com\""), "{stderr}");
 }

@@ -156,6 +156,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         key: None,
     }));
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.addr));
+    if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        bail!("--public-url {public_url:?}: expected the server's http(s) address, like https://ci.example.com");
+    }
     // In-flight runs' checkouts are stale after a restart (their runs are interrupted).
     let checkouts = data_dir.join("checkouts");
     if let Err(e) = crate::executor::workspace::sweep(&checkouts) {
