@@ -153,18 +153,13 @@ impl Setup {
     /// `steps`: the project's steps file; `forge_answers`: the status API's code for all.
     /// `extra`: more keys for the project in slipway.toml.
     fn start(steps: &str, forge_answers: Option<u16>, max_concurrent: usize, extra: &str) -> Setup {
-        Setup::start_on(steps, forge_answers, max_concurrent, extra, None)
+        Setup::start_on(steps, forge_answers, max_concurrent, extra, "github")
     }
 
-    /// `gitlab`: the repository is served over HTTP by `git http-backend`, behind basic auth
-    /// with GitLab's `oauth2` user and the forge token, and the project is a GitLab one.
-    fn start_on(
-        steps: &str,
-        forge_answers: Option<u16>,
-        max_concurrent: usize,
-        extra: &str,
-        gitlab: Option<()>,
-    ) -> Setup {
+    /// `forge`: `github` or `gitea`, the repository served by `git daemon`; `gitlab`, served
+    /// over HTTP by `git http-backend` behind basic auth with GitLab's `oauth2` user and the
+    /// forge token.
+    fn start_on(steps: &str, forge_answers: Option<u16>, max_concurrent: usize, extra: &str, forge: &str) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("served");
         std::fs::create_dir(&root).unwrap();
@@ -183,14 +178,15 @@ impl Setup {
         std::fs::create_dir(&secrets).unwrap();
         std::fs::write(secrets.join("hook"), format!("{HOOK_SECRET}\n")).unwrap();
         std::fs::write(secrets.join("token"), format!("{FORGE_TOKEN}\n")).unwrap();
-        let http = gitlab.map(|()| {
+        let http = (forge == "gitlab").then(|| {
             let conf = tmp.path().join("lighttpd");
             std::fs::create_dir(&conf).unwrap();
             support::git::HttpServer::start(&root, &conf, "oauth2", FORGE_TOKEN)
         });
-        let (repo, forge, api_url) = match &http {
-            Some(h) => (h.url("web.git"), "gitlab", format!("{}/api/v4", api.url)),
-            None => (daemon.url("web.git"), "github", api.url.clone()),
+        let (repo, api_url) = match (&http, forge) {
+            (Some(h), _) => (h.url("web.git"), format!("{}/api/v4", api.url)),
+            (None, "gitea") => (daemon.url("web.git"), format!("{}/api/v1", api.url)),
+            (None, _) => (daemon.url("web.git"), api.url.clone()),
         };
         let config = format!(
             "[[project]]\nname = \"web\"\nrepo = \"{repo}\"\nforge = \"{forge}\"\napi_url = \"{api_url}\"\n\
@@ -762,7 +758,7 @@ fn a_gitlab_push_over_authenticated_http_builds_and_reports_without_leaking_the_
         eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
         return;
     }
-    let mut s = Setup::start_on(SHOW_STEPS, None, 1, "", Some(()));
+    let mut s = Setup::start_on(SHOW_STEPS, None, 1, "", "gitlab");
     let repo_url = s._http.as_ref().unwrap().url("web.git");
     let anonymous = std::process::Command::new("git")
         .args(["ls-remote", &repo_url])
@@ -865,4 +861,53 @@ fn serve_refuses_to_start_without_a_projects_secret_or_with_a_bad_public_url() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("--public-url \"ci.example.com\""), "{stderr}");
+}
+
+/// Forgejo (Gitea's fork; same events and API): a push delivery as Forgejo's webhook
+/// documentation shows it, signed in `X-Forgejo-Signature` (hex HMAC-SHA256, no prefix); the
+/// statuses go to `/api/v1/repos/{owner}/{repo}/statuses/{sha}` with a `token` header.
+#[test]
+fn a_forgejo_push_builds_and_reports_with_giteas_api() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start_on(SHOW_STEPS, None, 1, "", "gitea");
+    let sha = s.push("main", &[("version.txt", "forged\n")], "Forged");
+    // Gitea and Forgejo send GitHub's push shape, users with `login`/`username`.
+    let mut body = github_push("main", &s.head, &sha, "Forged");
+    body["pusher"] = json!({"id": 1, "login": "ada", "username": "ada", "email": "ada@example.com"});
+    body["commits"][0]["url"] = json!(format!("https://codeberg.org/acme/web/commit/{sha}"));
+    body["head_commit"]["url"] = body["commits"][0]["url"].clone();
+    let body = body.to_string();
+    let hex = sign(body.as_bytes()).trim_start_matches("sha256=").to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-Forgejo-Event", "push".to_string()),
+        ("X-Forgejo-Delivery", "8d3c7bd1-5d0a-4e5e-9c43-4c3f1d2b1a09".to_string()),
+        ("X-Forgejo-Signature", hex.clone()),
+        ("X-Gitea-Event", "push".to_string()),
+        ("X-Gitea-Delivery", "8d3c7bd1-5d0a-4e5e-9c43-4c3f1d2b1a09".to_string()),
+        ("X-Gitea-Signature", hex),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, body.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    assert!(log.contains("content=forged") && log.contains(&format!("commit={sha} branch=main")), "{log}");
+    let got = wait_for("three Gitea statuses", Duration::from_secs(20), || {
+        let got: Vec<_> = s.api.received().into_iter().filter(|r| r.path.contains("/statuses/")).collect();
+        (got.len() == 3).then_some(got)
+    });
+    for r in &got {
+        assert_eq!(r.path, format!("/api/v1/repos/acme/web/statuses/{sha}"));
+        assert_eq!(r.header("authorization"), Some(format!("token {FORGE_TOKEN}").as_str()));
+        assert_eq!(r.body["context"], "slipway/web");
+    }
+    let states: Vec<&str> = got.iter().map(|r| r.body["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["pending", "pending", "success"]);
+    let replay = http(&s.url, "POST", "/hooks/web", &headers, body.as_bytes());
+    assert_eq!(replay.status, 200, "{:?}", replay.body);
+    s.assert_token_nowhere(&[&id]);
 }
