@@ -1,6 +1,7 @@
 //! Run history in SQLite: runs, their steps, and every (already masked) event in order.
 //! The schema is created and migrated on open (`PRAGMA user_version`).
 
+use crate::runs::trigger::{RunTrigger, TriggerKind, TriggerView};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -52,6 +53,25 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO steps_by_id SELECT run_id, name, name, status, duration_ms, message, position FROM steps;
     DROP TABLE steps;
     ALTER TABLE steps_by_id RENAME TO steps;",
+    // Repository runs: what triggered them and the last commit status that could not be sent;
+    // webhook deliveries seen (a forge re-sends with the same id) and polled branch heads, both
+    // kept across restarts.
+    "ALTER TABLE runs ADD COLUMN trigger_json TEXT;
+    ALTER TABLE runs ADD COLUMN status_error TEXT;
+    CREATE TABLE deliveries (
+        project TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (project, delivery)
+    );
+    CREATE TABLE poll_heads (
+        project TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        PRIMARY KEY (project, branch)
+    );
+    CREATE TABLE polled (project TEXT PRIMARY KEY, at INTEGER NOT NULL);",
 ];
 
 pub struct Store(Mutex<Connection>);
@@ -68,6 +88,10 @@ pub struct RunRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// What started a repository run (`None` for a run started through the API).
+    pub trigger: Option<TriggerView>,
+    /// Why the last commit status for the run could not be sent (`None` once one was).
+    pub status_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,7 +109,8 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-const RUN_COLUMNS: &str = "id, project, tag, push, status, error, created_at, started_at, finished_at";
+const RUN_COLUMNS: &str =
+    "id, project, tag, push, status, error, created_at, started_at, finished_at, trigger_json, status_error";
 
 /// A state column as its enum; a name this version does not know is a conversion error.
 fn column<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
@@ -107,7 +132,30 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         created_at: r.get(6)?,
         started_at: r.get(7)?,
         finished_at: r.get(8)?,
+        trigger: trigger_column(r, 9)?.map(|t| t.view()),
+        status_error: r.get(10)?,
     })
+}
+
+/// The stored trigger; text this version cannot read is a conversion error, not a guess.
+fn trigger_column(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<RunTrigger>> {
+    let Some(text) = r.get::<_, Option<String>>(i)? else { return Ok(None) };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+}
+
+/// A run's last event: how it ended.
+pub fn run_finished_event(status: RunStatus, error: Option<&str>) -> String {
+    serde_json::json!({"event": "run_finished", "status": status, "error": error}).to_string()
+}
+
+/// What became of a delivery offered to [`Store::insert_triggered_run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Queued,
+    /// The project has seen this delivery id before: it queued the run named here.
+    Duplicate(String),
 }
 
 impl Store {
@@ -161,6 +209,144 @@ impl Store {
         Ok(())
     }
 
+    /// Queue a repository run and remember its delivery id, in one transaction: a delivery
+    /// seen before (also before a restart) queues nothing.
+    pub fn insert_triggered_run(
+        &self,
+        id: &str,
+        project: &str,
+        push: bool,
+        request: &str,
+        trigger: &RunTrigger,
+    ) -> Result<Inserted> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        if let Some(delivery) = &trigger.delivery {
+            let seen: Option<String> = tx
+                .query_row(
+                    "SELECT run_id FROM deliveries WHERE project = ?1 AND delivery = ?2",
+                    params![project, delivery],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(run) = seen {
+                return Ok(Inserted::Duplicate(run));
+            }
+            tx.execute(
+                "INSERT INTO deliveries (project, delivery, run_id, received_at) VALUES (?1, ?2, ?3, ?4)",
+                params![project, delivery, id, now()],
+            )?;
+        }
+        let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM runs", [], |r| r.get(0))?;
+        tx.execute(
+            "INSERT INTO runs (id, seq, project, tag, push, status, request, created_at, trigger_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id,
+                seq,
+                project,
+                None::<&str>,
+                push as i64,
+                RunStatus::Queued.as_str(),
+                request,
+                now(),
+                serde_json::to_string(trigger)?
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Inserted::Queued)
+    }
+
+    /// The run's trigger in full (`None` for a run started through the API).
+    pub fn trigger(&self, id: &str) -> Result<Option<RunTrigger>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT trigger_json FROM runs WHERE id = ?1", [id], |r| trigger_column(r, 0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Replace the trigger (with the commit's message and author once the checkout has them).
+    pub fn set_trigger(&self, id: &str, trigger: &RunTrigger) -> Result<()> {
+        self.conn()
+            .execute("UPDATE runs SET trigger_json = ?2 WHERE id = ?1", params![id, serde_json::to_string(trigger)?])?;
+        Ok(())
+    }
+
+    /// The outcome of the run's last commit status: `None` when it was sent.
+    pub fn set_status_error(&self, id: &str, error: Option<&str>) -> Result<()> {
+        self.conn().execute("UPDATE runs SET status_error = ?2 WHERE id = ?1", params![id, error])?;
+        Ok(())
+    }
+
+    /// Queued or running runs of `project`, other than `except`, that `t` supersedes: for a
+    /// push (or a polled head), the earlier pushes and polled heads of its branch; for a pull
+    /// request, the earlier runs of the same pull request. A push to a branch with an open
+    /// pull request brings both events: neither cancels the other. Tags supersede nothing.
+    pub fn superseded_by(&self, project: &str, t: &RunTrigger, except: &str) -> Result<Vec<String>> {
+        let (kinds, key, value): (&str, &str, String) = match (t.kind, &t.branch, t.pr_number) {
+            (TriggerKind::Push | TriggerKind::Poll, Some(b), _) => ("'push', 'poll'", "$.branch", b.clone()),
+            (TriggerKind::PullRequest, _, Some(n)) => ("'pull_request'", "$.pr_number", n.to_string()),
+            _ => return Ok(Vec::new()),
+        };
+        let sql = format!(
+            "SELECT id FROM runs WHERE project = ?1 AND id != ?3 AND status IN (?4, ?5)
+               AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
+               AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
+             ORDER BY seq"
+        );
+        Ok(self
+            .conn()
+            .prepare(&sql)?
+            .query_map(params![project, value, except, RunStatus::Queued.as_str(), RunStatus::Running.as_str()], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether `project` has a run of `commit` on `branch` already (a webhook's, say): polling
+    /// does not build it again.
+    pub fn has_run_of(&self, project: &str, branch: &str, commit: &str) -> Result<bool> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM runs WHERE project = ?1 AND trigger_json IS NOT NULL
+               AND json_extract(trigger_json, '$.branch') = ?2 AND json_extract(trigger_json, '$.commit_id') = ?3",
+            params![project, branch, commit],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The branch heads polling last saw for `project`, by branch; `None` if it never polled.
+    pub fn poll_heads(&self, project: &str) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+        let c = self.conn();
+        let polled: Option<i64> =
+            c.query_row("SELECT at FROM polled WHERE project = ?1", [project], |r| r.get(0)).optional()?;
+        if polled.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            c.prepare("SELECT branch, commit_id FROM poll_heads WHERE project = ?1")?
+                .query_map([project], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?,
+        ))
+    }
+
+    /// Remember the heads polling saw (branches gone from the remote are forgotten).
+    pub fn set_poll_heads(&self, project: &str, heads: &[(String, String)]) -> Result<()> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        tx.execute("DELETE FROM poll_heads WHERE project = ?1", [project])?;
+        tx.execute("INSERT OR REPLACE INTO polled (project, at) VALUES (?1, ?2)", params![project, now()])?;
+        for (branch, commit) in heads {
+            tx.execute(
+                "INSERT INTO poll_heads (project, branch, commit_id) VALUES (?1, ?2, ?3)",
+                params![project, branch, commit],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Replace a run's stored request (with its masked form, once the run knows its secrets).
     pub fn set_request(&self, id: &str, request: &str) -> Result<()> {
         self.conn().execute("UPDATE runs SET request = ?2 WHERE id = ?1", params![id, request])?;
@@ -198,13 +384,25 @@ impl Store {
         self.end(id, RunStatus::Running, status, error)
     }
 
+    /// `from` → the final state `to`, with the run's last event ([`run_finished_event`])
+    /// stored in the same transaction: whoever sees the run ended finds the event too.
     fn end(&self, id: &str, from: RunStatus, to: RunStatus, error: Option<&str>) -> Result<bool> {
         debug_assert!(to.is_finished(), "{to} is not a final state");
-        let changed = self.conn().execute(
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let changed = tx.execute(
             "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1 AND status = ?5",
             params![id, to.as_str(), error, now(), from.as_str()],
         )?;
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        let seq: i64 =
+            tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?1", [id], |r| r.get(0))?;
+        let event = run_finished_event(to, error);
+        tx.execute("INSERT INTO events (run_id, seq, data) VALUES (?1, ?2, ?3)", params![id, seq, event])?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// The ids of queued runs, oldest first.
@@ -431,9 +629,95 @@ mod tests {
         assert_eq!(status("r"), RunStatus::Running);
         assert!(s.finish("r", RunStatus::Success, None).unwrap());
         assert!(!s.finish("r", RunStatus::Failed, Some("late")).unwrap());
+        // The end and its event are one change: whoever sees the run ended finds the event
+        // (a follower that saw `success` first used to stop before the event was stored).
+        for (id, end) in [("c", r#""status":"cancelled""#), ("r", r#""status":"success""#)] {
+            let events = s.events_after(id, 0, 10).unwrap();
+            assert_eq!(events.len(), 1, "{events:?}");
+            assert!(events[0].1.contains(r#""event":"run_finished""#) && events[0].1.contains(end), "{events:?}");
+        }
         let r = s.run("r").unwrap().unwrap();
         assert_eq!((r.status, r.error), (RunStatus::Success, None));
         assert!(r.started_at.is_some() && r.finished_at.is_some());
+    }
+
+    fn trigger(kind: &str, branch: Option<&str>, delivery: Option<&str>) -> RunTrigger {
+        let mut t = RunTrigger::from_poll("x", "0123456789012345678901234567890123456789");
+        t.kind = serde_json::from_value(serde_json::json!(kind)).unwrap();
+        t.branch = branch.map(str::to_string);
+        t.tag = (kind == "tag").then(|| "v1".to_string());
+        t.delivery = delivery.map(str::to_string);
+        t
+    }
+
+    /// A forge re-sends a delivery with the same id (a retry, or "Redeliver"): the second
+    /// queues nothing, also after a restart; another project may use the same id.
+    #[test]
+    fn a_delivery_id_queues_one_run_across_restarts() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db.sqlite");
+        let t = trigger("push", Some("main"), Some("d-1"));
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.insert_triggered_run("a", "web", true, "{}", &t).unwrap(), Inserted::Queued);
+            assert_eq!(s.insert_triggered_run("b", "web", true, "{}", &t).unwrap(), Inserted::Duplicate("a".into()));
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.insert_triggered_run("c", "web", true, "{}", &t).unwrap(), Inserted::Duplicate("a".into()));
+        assert_eq!(s.insert_triggered_run("d", "api", true, "{}", &t).unwrap(), Inserted::Queued);
+        // Without an id (polling) nothing is de-duplicated.
+        let polled = trigger("poll", Some("main"), None);
+        assert_eq!(s.insert_triggered_run("e", "web", true, "{}", &polled).unwrap(), Inserted::Queued);
+        assert_eq!(s.insert_triggered_run("f", "web", true, "{}", &polled).unwrap(), Inserted::Queued);
+        assert_eq!(s.queued().unwrap(), ["a", "d", "e", "f"]);
+        let (rows, _) = s.runs(1, 10).unwrap();
+        assert_eq!(rows.iter().find(|r| r.id == "a").unwrap().trigger, Some(t.view()));
+    }
+
+    /// What a push to `main` supersedes: the project's queued or running runs on `main`, not
+    /// tags, pull requests, other branches, other projects or ended runs.
+    #[test]
+    fn a_push_supersedes_only_active_runs_of_its_branch() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        let main = trigger("push", Some("main"), None);
+        s.insert_triggered_run("queued", "web", true, "{}", &main).unwrap();
+        s.insert_triggered_run("running", "web", true, "{}", &trigger("poll", Some("main"), None)).unwrap();
+        assert!(s.start("running").unwrap());
+        s.insert_triggered_run("ended", "web", true, "{}", &main).unwrap();
+        assert!(s.cancel_queued("ended", "x").unwrap());
+        s.insert_triggered_run("tag", "web", true, "{}", &trigger("tag", None, None)).unwrap();
+        s.insert_triggered_run("other", "web", true, "{}", &trigger("push", Some("dev"), None)).unwrap();
+        s.insert_triggered_run("elsewhere", "api", true, "{}", &main).unwrap();
+        let mut pr = trigger("pull_request", Some("main"), None);
+        pr.pr_number = Some(7);
+        s.insert_triggered_run("pr-7", "web", true, "{}", &pr).unwrap();
+        s.insert_triggered_run("new", "web", true, "{}", &main).unwrap();
+        assert_eq!(s.superseded_by("web", &main, "new").unwrap(), ["queued", "running"]);
+        // The pull request's own later run supersedes its earlier one, not the pushes.
+        s.insert_triggered_run("pr-7-again", "web", true, "{}", &pr).unwrap();
+        assert_eq!(s.superseded_by("web", &pr, "pr-7-again").unwrap(), ["pr-7"]);
+        pr.pr_number = Some(8);
+        assert!(s.superseded_by("web", &pr, "x").unwrap().is_empty());
+        assert!(s.superseded_by("web", &trigger("tag", None, None), "x").unwrap().is_empty());
+    }
+
+    #[test]
+    fn polled_heads_say_whether_a_project_was_ever_polled() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        assert_eq!(s.poll_heads("web").unwrap(), None);
+        s.set_poll_heads("web", &[]).unwrap();
+        assert_eq!(s.poll_heads("web").unwrap(), Some(Default::default()));
+        s.set_poll_heads("web", &[("main".into(), "abc".into())]).unwrap();
+        assert_eq!(s.poll_heads("web").unwrap().unwrap().get("main").map(String::as_str), Some("abc"));
+        assert_eq!(s.poll_heads("api").unwrap(), None);
+        let t = trigger("push", Some("main"), Some("d"));
+        assert!(!s.has_run_of("web", "main", &t.commit_id).unwrap());
+        s.insert_triggered_run("a", "web", true, "{}", &t).unwrap();
+        assert!(s.has_run_of("web", "main", &t.commit_id).unwrap());
+        assert!(!s.has_run_of("web", "dev", &t.commit_id).unwrap());
+        assert!(!s.has_run_of("api", "main", &t.commit_id).unwrap());
     }
 
     #[test]

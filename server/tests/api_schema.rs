@@ -67,6 +67,9 @@ fn the_api_gives_no_server_error_and_never_hangs_on_generated_requests() {
         // refused, while the server is lenient on purpose (`null` means absent, `per_page=0`
         // is taken as 1).
         .args(["--checks", "all", "--exclude-checks", "negative_data_rejection"])
+        // Webhooks need a repository project and a forge's signature, which no generated
+        // request has (every one would be a 404 here): tests/hooks.rs covers them end to end.
+        .args(["--exclude-path", "/hooks/{project}"])
         .args(["--max-time", BUDGET_SECS])
         .args(["--request-timeout", "10"])
         .args(["--max-response-time", "5"])

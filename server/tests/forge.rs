@@ -1,23 +1,25 @@
 //! The forge building blocks of issue 11: webhook verification, payload parsing and commit
 //! statuses. No forge runs here: the payloads under `tests/fixtures/forge/` are built from the
-//! forges' documentation (see the README there), and a local HTTP server in this file stands in
-//! for the forge's status API (a few lines over `std::net::TcpListener`, recording every request).
+//! forges' documentation (see the README there), and a local HTTP server (`support::forge_api`)
+//! stands in for the forge's status API, recording every request.
 
 // The server is a binary crate: its modules are compiled into this test directly.
 #[allow(dead_code)]
 #[path = "../src/forge/mod.rs"]
 mod forge;
 
+mod support;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use forge::status::{Outcome, Retry, State, StatusClient, Update};
 use forge::trigger::{self, Build, CommitInfo, Event, Trigger};
 use forge::verify::{self, DEFAULT_MAX_BODY_BYTES, Refused};
 use forge::{Forge, Secret};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+use support::forge_api::StatusApi;
 
 const SECRET: &str = "It's a Secret to Everybody";
 
@@ -363,72 +365,10 @@ fn a_signed_body_that_is_not_the_documented_json_is_an_error_with_a_position() {
 
 // ---- commit statuses, against a local stand-in for the forge API ----
 
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: serde_json::Value,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// A stand-in for the forge's status API: answers each request with the next code from
-/// `answers` (201 once they run out) and records what it received.
-struct Receiver {
-    url: String,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-fn receiver(answers: Vec<(u16, &'static str)>) -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let recorded = requests.clone();
-    std::thread::spawn(move || {
-        let mut answers = answers.into_iter();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() || line.is_empty() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-            let len = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .map(|(_, v)| v.parse::<usize>().unwrap())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-            recorded.lock().unwrap().push(Request { method, path, headers, body });
-            let (code, text) = answers.next().unwrap_or((201, "{}"));
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    Receiver { url, requests }
+/// A stand-in for the forge's status API (`support::forge_api`): answers each request with the
+/// next code from `answers` (201 once they run out) and records what it received.
+fn receiver(answers: Vec<(u16, &'static str)>) -> StatusApi {
+    StatusApi::start(answers, 201)
 }
 
 const TOKEN: &str = "ghp_s3cr3tT0k3nThatMustNotLeak";
@@ -453,7 +393,7 @@ fn github_statuses_arrive_in_order_with_the_documented_request() {
     for s in [State::Pending, State::Running, State::Success] {
         assert_eq!(c.post(&update("octo-org/hello-world", s)), Outcome::Sent { state: s, attempts: 1 });
     }
-    let got = r.requests.lock().unwrap().clone();
+    let got = r.received();
     let states: Vec<_> = got.iter().map(|q| q.body["state"].as_str().unwrap().to_string()).collect();
     assert_eq!(states, ["pending", "pending", "success"], "GitHub has no `running`");
     for q in &got {
@@ -476,7 +416,7 @@ fn gitea_statuses_use_its_token_header() {
     for s in [State::Pending, State::Failure] {
         assert!(matches!(c.post(&update("gitea/webhooks", s)), Outcome::Sent { .. }));
     }
-    let got = r.requests.lock().unwrap().clone();
+    let got = r.received();
     assert_eq!(got[0].path, format!("/api/v1/repos/gitea/webhooks/statuses/{SHA}"));
     assert_eq!(got[0].header("Authorization"), Some(format!("token {TOKEN}").as_str()));
     assert_eq!(got[0].body["context"], "slipway/web");
@@ -491,7 +431,7 @@ fn gitlab_statuses_name_the_project_by_its_encoded_path() {
     for s in [State::Pending, State::Running, State::Failure, State::Canceled] {
         assert!(matches!(c.post(&update("group/sub group/diaspora", s)), Outcome::Sent { .. }));
     }
-    let got = r.requests.lock().unwrap().clone();
+    let got = r.received();
     assert_eq!(got[0].path, format!("/api/v4/projects/group%2Fsub%20group%2Fdiaspora/statuses/{SHA}"));
     assert_eq!(got[0].header("PRIVATE-TOKEN"), Some(TOKEN));
     assert_eq!(got[0].header("Authorization"), None);
@@ -505,7 +445,7 @@ fn a_500_is_retried_then_the_status_goes_through() {
     let r = receiver(vec![(500, "{\"message\":\"boom\"}"), (502, "bad gateway")]);
     let c = client(Forge::GitHub, &r.url);
     assert_eq!(c.post(&update("o/r", State::Success)), Outcome::Sent { state: State::Success, attempts: 3 });
-    assert_eq!(r.requests.lock().unwrap().len(), 3);
+    assert_eq!(r.received().len(), 3);
 }
 
 #[test]
@@ -520,7 +460,7 @@ fn a_forge_that_keeps_failing_is_reported_with_the_token_masked() {
     assert_eq!((*state, *attempts), (State::Failure, 4));
     assert!(reason.contains("HTTP 500") && reason.contains("bad token ***"), "{reason}");
     assert!(!out.to_string().contains(TOKEN), "{out}");
-    assert_eq!(r.requests.lock().unwrap().len(), 4);
+    assert_eq!(r.received().len(), 4);
     // 10 + 20 + 40 ms of backoff.
     assert!(started.elapsed() >= Duration::from_millis(70), "{:?}", started.elapsed());
 }
@@ -534,7 +474,7 @@ fn a_client_error_is_not_retried() {
         matches!(&out, Outcome::Failed { attempts: 1, reason, .. } if reason.contains("HTTP 422") && reason.contains("No commit found")),
         "{out:?}"
     );
-    assert_eq!(r.requests.lock().unwrap().len(), 1);
+    assert_eq!(r.received().len(), 1);
 }
 
 #[test]
@@ -726,4 +666,15 @@ fn config_accepts_every_file_the_current_parser_accepts() {
     assert_eq!(parse_config("").unwrap(), vec![]);
     let p = parse_config("[[project]]\nname = \"sample\"\npath = \"/abs/sample\"\n").unwrap();
     assert_eq!(p, vec![ProjectSource::Folder { name: "sample".into(), path: "/abs/sample".into(), key: None }]);
+}
+
+#[test]
+fn config_cancels_superseded_runs_unless_told_not_to() {
+    let base = "[[project]]\nname = \"p\"\nrepo = \"https://github.com/a/b\"\n";
+    assert!(repo_project(base).cancel_superseded, "on by default");
+    assert!(!repo_project(&format!("{base}cancel_superseded = false\n")).cancel_superseded);
+    let err = parse_config("[[project]]\nname = \"f\"\npath = \"x\"\ncancel_superseded = false\n").unwrap_err();
+    assert!(err.contains(":4:21: project `f`: `cancel_superseded` applies to repository projects"), "{err}");
+    let err = parse_config(&format!("{base}cancel_superseded = \"yes\"\n")).unwrap_err();
+    assert!(err.contains("line 4, column 21") && err.contains("expected a boolean"), "{err}");
 }

@@ -16,78 +16,15 @@ mod git;
 #[path = "../src/forge/mod.rs"]
 mod forge;
 
+mod support;
+
 use git::{GitError, HttpAuth, Mirror, Remote, Update};
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use support::git::{Daemon, HttpServer, repo_pair, sh};
 
-/// git as a person at a terminal runs it (identity given, no global config of this machine).
-fn sh(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for_port(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `git daemon` serving every repository under `root`, pushes allowed. Killed on drop.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Daemon {
-    fn start(root: &Path) -> Daemon {
-        let port = free_port();
-        // `git daemon` would run git-daemon as a child that outlives a killed `git`: start it directly.
-        let exec_path = Command::new("git").arg("--exec-path").output().unwrap().stdout;
-        let daemon = Path::new(String::from_utf8(exec_path).unwrap().trim()).join("git-daemon");
-        let mut child = Command::new(daemon)
-            .args(["--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1"])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", root.display()))
-            .arg(root)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("git daemon");
-        wait_for_port(port, &mut child);
-        Daemon { child, port }
-    }
-
-    fn url(&self, repo: &str) -> String {
-        format!("git://127.0.0.1:{}/{repo}", self.port)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A bare repository `root/name` and a work tree `root/name-work` that pushes to `push_url`.
 /// What most tests start from: `app.git` served by `git daemon`, with a work tree to commit
 /// in. The temporary folder and the daemon live as long as their bindings (bind them as
 /// `_tmp`/`_daemon`, never `_`, or they are gone at once).
@@ -106,13 +43,6 @@ fn served_app() -> Served {
     let daemon = Daemon::start(&root);
     let url = daemon.url("app.git");
     Served { tmp, work, daemon, url }
-}
-
-fn repo_pair(root: &Path, name: &str) -> PathBuf {
-    sh(root, &["init", "-q", "--bare", name]);
-    let work = root.join(format!("{name}-work"));
-    sh(root, &["init", "-q", work.to_str().unwrap()]);
-    work
 }
 
 fn commit(work: &Path, file: &str, text: &str) -> String {
@@ -254,56 +184,6 @@ fn submodules_are_checked_out_at_their_pinned_commit() {
     assert_eq!(std::fs::read_to_string(ws.path().join("vendor/lib/lib.txt")).unwrap(), "v1\n");
 }
 
-/// lighttpd running `git http-backend` for every repository under `root`, behind HTTP basic
-/// auth with one user. Killed on drop.
-struct HttpServer {
-    child: Child,
-    port: u16,
-}
-
-impl HttpServer {
-    fn start(root: &Path, conf_dir: &Path, user: &str, password: &str) -> HttpServer {
-        let port = free_port();
-        std::fs::write(conf_dir.join("users"), format!("{user}:{password}\n")).unwrap();
-        let conf = format!(
-            r#"server.document-root = "{root}"
-server.bind = "127.0.0.1"
-server.port = {port}
-server.errorlog = "{dir}/error.log"
-server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file")
-auth.backend = "plain"
-auth.backend.plain.userfile = "{dir}/users"
-auth.require = ("/git/" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
-alias.url = ("/git" => "/usr/lib/git-core/git-http-backend")
-$HTTP["url"] =~ "^/git" {{
-    cgi.assign = ("" => "")
-    setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "")
-}}
-"#,
-            root = root.display(),
-            dir = conf_dir.display(),
-        );
-        let path = conf_dir.join("lighttpd.conf");
-        std::fs::File::create(&path).unwrap().write_all(conf.as_bytes()).unwrap();
-        let mut child = Command::new("lighttpd")
-            .arg("-D")
-            .arg("-f")
-            .arg(&path)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("lighttpd (Debian's `lighttpd` package)");
-        wait_for_port(port, &mut child);
-        HttpServer { child, port }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn all_text_under(dir: &Path) -> String {
     let mut text = String::new();
     for e in ignore::WalkBuilder::new(dir).hidden(false).ignore(false).git_ignore(false).build().flatten() {
@@ -326,7 +206,7 @@ fn a_token_reaches_the_https_server_and_nowhere_else() {
     let head = commit(&work, "README", "private\n");
     sh(&work, &["push", "-q", root.join("app.git").to_str().unwrap(), "main"]);
     let server = HttpServer::start(&root, &conf, "oauth2", TOKEN);
-    let url = format!("http://127.0.0.1:{}/git/app.git", server.port);
+    let url = server.url("app.git");
 
     // Without the token, or with a wrong one, the server refuses; the error says so and
     // carries neither token.

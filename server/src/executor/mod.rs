@@ -64,6 +64,9 @@ pub struct RunOptions {
     /// Where confined runs put their copy of the project (the server: DATA_DIR/workspaces);
     /// the system's temporary folder when unset.
     pub workspace_root: Option<PathBuf>,
+    /// `dir` is already this run's own checkout (a repository run): a confined run uses it in
+    /// place (see `workspace::Workspace::adopt`) instead of copying it.
+    pub adopt_workspace: bool,
     /// Whether `add_docker: true` (the host's Docker socket in the container) is allowed. The
     /// CLI allows it, as jet did; the server only with `--allow-add-docker`.
     pub allow_add_docker: bool,
@@ -81,6 +84,7 @@ impl Default for RunOptions {
             approval: None,
             confine: false,
             workspace_root: None,
+            adopt_workspace: false,
             allow_add_docker: true,
             cache_registry: None,
         }
@@ -183,7 +187,12 @@ async fn runner(
     });
     if let Some(c) = copied {
         runner.info(format!(
-            "steps work on a copy of the project ({} files, {} KiB, copied in {} ms; {} left out: .git, key files, decrypted files)",
+            "steps work on {} ({} files, {} KiB, made ready in {} ms; {} left out: .git, key files, decrypted files)",
+            if runner.spec.options.adopt_workspace {
+                "a fresh checkout of the commit"
+            } else {
+                "a copy of the project"
+            },
             c.files,
             c.bytes.div_ceil(1024),
             c.took.as_millis(),
@@ -209,9 +218,10 @@ async fn copy_project(spec: &mut RunSpec, secrets: &secrets::Secrets) -> Result<
     // Not a fixed folder in /tmp: another user could own it and swap what Docker mounts.
     let root = spec.options.workspace_root.clone().unwrap_or_else(std::env::temp_dir);
     let hidden = workspace::Hidden { plaintexts: secrets.plaintexts.clone() };
-    let (project, run_id) = (spec.dir.clone(), spec.run_id.clone());
-    let ws = tokio::task::spawn_blocking(move || {
-        workspace::Workspace::create(&project, &root, &run_id, &hidden, workspace::LIMITS)
+    let (project, run_id, adopt) = (spec.dir.clone(), spec.run_id.clone(), spec.options.adopt_workspace);
+    let ws = tokio::task::spawn_blocking(move || match adopt {
+        true => workspace::Workspace::adopt(&project, &hidden),
+        false => workspace::Workspace::create(&project, &root, &run_id, &hidden, workspace::LIMITS),
     })
     .await??;
     spec.dir = ws.path().to_path_buf();

@@ -52,9 +52,15 @@ impl Hidden {
 }
 
 /// A copy of a project folder for one run, removed by [`Workspace::remove`] (or on drop).
+/// An adopted folder (a repository run's own checkout) is its owner's to remove.
 pub struct Workspace {
-    dir: tempfile::TempDir,
+    dir: WorkspaceDir,
     pub stats: CopyStats,
+}
+
+enum WorkspaceDir {
+    Copy(tempfile::TempDir),
+    Adopted(PathBuf),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -77,17 +83,70 @@ impl Workspace {
         let started = std::time::Instant::now();
         let mut stats = copy_tree(project, dir.path(), hidden, limits)?;
         stats.took = started.elapsed();
-        Ok(Workspace { dir, stats })
+        Ok(Workspace { dir: WorkspaceDir::Copy(dir), stats })
+    }
+
+    /// Use `dir`, a fresh checkout made for this run alone, as the workspace without copying
+    /// it: what a copy would leave out (`.git`, whose objects are hard links into the
+    /// server's mirror, key files, decrypted files) is removed in place instead.
+    /// [`Workspace::remove`] leaves the folder to whoever made it (it may be kept).
+    pub fn adopt(dir: &Path, hidden: &Hidden) -> Result<Workspace> {
+        let started = std::time::Instant::now();
+        let mut stats = scrub_tree(dir, hidden)?;
+        stats.took = started.elapsed();
+        Ok(Workspace { dir: WorkspaceDir::Adopted(dir.to_path_buf()), stats })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        match &self.dir {
+            WorkspaceDir::Copy(d) => d.path(),
+            WorkspaceDir::Adopted(p) => p,
+        }
     }
 
     pub fn remove(self) -> Result<()> {
-        let path = self.dir.path().to_path_buf();
-        self.dir.close().with_context(|| format!("cannot remove the run's workspace {}", path.display()))
+        match self.dir {
+            WorkspaceDir::Copy(d) => {
+                let path = d.path().to_path_buf();
+                d.close().with_context(|| format!("cannot remove the run's workspace {}", path.display()))
+            }
+            WorkspaceDir::Adopted(_) => Ok(()),
+        }
     }
+}
+
+/// Removes from the tree at `root`, in place, what [`copy_tree`] would leave out; symbolic
+/// links are never followed.
+fn scrub_tree(root: &Path, hidden: &Hidden) -> Result<CopyStats> {
+    let sniff = hidden.sniff_limit();
+    let mut stats = CopyStats::default();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let read = std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        for entry in read {
+            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+            let path = entry.path();
+            let ft = entry.file_type().with_context(|| format!("cannot read {}", path.display()))?;
+            let skipped = SKIPPED_NAMES.iter().any(|s| entry.file_name() == *s);
+            let secret = !skipped && ft.is_file() && {
+                let len = entry.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+                stats.bytes += len;
+                len <= sniff
+                    && hidden
+                        .holds_secret(&std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)
+            };
+            if skipped || secret {
+                stats.hidden += 1;
+                let removed = if ft.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                removed.with_context(|| format!("cannot remove {}", path.display()))?;
+            } else if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                stats.files += 1;
+            }
+        }
+    }
+    Ok(stats)
 }
 
 /// `dir` and missing parents; `dir` itself owner-only when this creates it.

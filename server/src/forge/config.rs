@@ -12,6 +12,7 @@
 //! token_file = "secrets/web.token"             # or token_env = "WEB_TOKEN"
 //! poll = "60s"                                 # s, m or h; no polling when absent
 //! keep_workspaces = 3                          # keep the last 3 checkouts for debugging
+//! cancel_superseded = true                     # a new push cancels the branch's older runs (default)
 //! key = "keys/web.aes"                         # the project's codeship.aes, on the server
 //! ```
 //!
@@ -48,6 +49,8 @@ pub struct RepoProject {
     pub token: Option<SecretRef>,
     pub poll: Option<Duration>,
     pub keep_workspaces: usize,
+    /// A new push to a branch cancels that branch's older queued or running runs.
+    pub cancel_superseded: bool,
 }
 
 /// Where a secret is, never what it is.
@@ -160,6 +163,7 @@ struct RawProject {
     token: Option<Spanned<toml::Value>>,
     poll: Option<Spanned<String>>,
     keep_workspaces: Option<Spanned<i64>>,
+    cancel_superseded: Option<Spanned<bool>>,
 }
 
 /// Reads and validates `path`.
@@ -261,6 +265,7 @@ impl Cx<'_> {
             ("token_env", p.token_env.as_ref().map(|s| s.span())),
             ("poll", p.poll.as_ref().map(|s| s.span())),
             ("keep_workspaces", p.keep_workspaces.as_ref().map(|s| s.span())),
+            ("cancel_superseded", p.cancel_superseded.as_ref().map(|s| s.span())),
         ];
         if let Some((key, span)) = repo_only.into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
             return Err(self.error(
@@ -348,6 +353,7 @@ impl Cx<'_> {
                 Some(k) => *k.get_ref() as usize,
                 None => 0,
             },
+            cancel_superseded: p.cancel_superseded.as_ref().is_none_or(|c| *c.get_ref()),
         })
     }
 

@@ -118,8 +118,13 @@ async fn create_run(
     State(api): State<Api>,
     ApiJson(req): ApiJson<RunRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    if api.manager.project(&req.project).is_none() {
-        return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project)));
+    match api.manager.project(&req.project) {
+        None => return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project))),
+        Some(p) if p.repo.is_some() => {
+            let why = "is a repository project: its runs are started by webhooks or polling";
+            return Err(ApiError::Unprocessable(format!("`{}` {why}", req.project)));
+        }
+        Some(_) => {}
     }
     for (field, tag) in [("tag", &req.tag), ("ci.branch", &req.ci.branch)] {
         if let Some(Err(e)) = tag.as_deref().map(slipway_core::plan::filter::check_tag) {
@@ -254,7 +259,7 @@ mod tests {
     /// drifting apart.
     #[test]
     fn the_openapi_document_lists_exactly_the_served_routes() {
-        let source = include_str!("api.rs");
+        let source = [include_str!("api.rs"), include_str!("hooks.rs")].concat();
         let served: BTreeSet<(String, String)> = source
             .split(".route(\"")
             .skip(1)

@@ -3,6 +3,7 @@
 pub mod api;
 mod cpu;
 mod error;
+pub mod hooks;
 mod request_log;
 mod studio;
 
@@ -36,7 +37,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub fn app(config: &Config) -> Result<Router> {
     let mut router = studio::router()?;
     if let Some(api) = &config.api {
-        router = router.merge(api::router(api.clone()));
+        router = router.merge(api::router(api.clone())).merge(hooks::router(api.manager.clone()));
     }
     // JSON like every other error (axum's own answer has no body), also for the studio's paths.
     router = router.method_not_allowed_fallback(|| async {

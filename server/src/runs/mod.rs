@@ -3,6 +3,8 @@
 //! broadcast to live subscribers.
 
 mod follow;
+pub mod repo;
+pub mod trigger;
 
 pub use follow::STORED_PAGE;
 
@@ -30,8 +32,22 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Debug)]
 pub struct Project {
     pub name: String,
+    /// A folder project's folder; a repository project's checkouts folder.
     pub dir: PathBuf,
     pub key: Option<PathBuf>,
+    /// A repository project: runs check out the commit that triggered them.
+    pub repo: Option<Arc<repo::RepoSetup>>,
+}
+
+/// What became of a delivery or a polled head offered to [`Manager::submit_triggered`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    Queued {
+        id: String,
+        superseded: Vec<String>,
+    },
+    /// The delivery id was seen before: the run it queued then.
+    Duplicate(String),
 }
 
 /// What `POST /api/runs` takes.
@@ -145,6 +161,8 @@ pub struct Manager {
     wake: Notify,
     running: Mutex<usize>,
     policy: RunPolicy,
+    /// Per run, its commit statuses waiting to be sent in order (see `repo::send_status`).
+    status_queues: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<crate::forge::status::Update>>>,
     /// Fault injection for tests only: no real input is known to make a run panic.
     #[cfg(test)]
     panic_in_runs: std::sync::atomic::AtomicBool,
@@ -177,6 +195,7 @@ impl Manager {
             wake: Notify::new(),
             running: Mutex::new(0),
             policy,
+            status_queues: Mutex::new(HashMap::new()),
             #[cfg(test)]
             panic_in_runs: Default::default(),
         })
@@ -197,6 +216,7 @@ impl Manager {
         // Followers of these runs (the studio) get a proper end of stream.
         for id in &interrupted {
             self.finish_events(id, RunStatus::Interrupted, Some(INTERRUPTED));
+            self.final_status(id, RunStatus::Interrupted);
         }
         for id in self.store.queued()? {
             lock(&self.live).insert(id, Live::new());
@@ -213,8 +233,12 @@ impl Manager {
 
     /// Queue a run; returns its id.
     pub fn submit(self: &Arc<Self>, req: RunRequest) -> Result<String> {
-        if self.project(&req.project).is_none() {
-            bail!("unknown project `{}`", req.project);
+        match self.project(&req.project) {
+            None => bail!("unknown project `{}`", req.project),
+            Some(p) if p.repo.is_some() => {
+                bail!("`{}` is a repository project: its runs are started by webhooks or polling", req.project)
+            }
+            Some(_) => {}
         }
         let id = crate::names::random_hex(6)?;
         lock(&self.live).insert(id.clone(), Live::new());
@@ -228,16 +252,70 @@ impl Manager {
         Ok(id)
     }
 
+    /// Queue a repository run for `trigger` (a verified delivery or a polled head): at most
+    /// once per delivery id, with a pending status sent to the forge; with
+    /// `cancel_superseded`, the branch's older queued or running runs are cancelled.
+    pub fn submit_triggered(self: &Arc<Self>, project: &str, trigger: trigger::RunTrigger) -> Result<Submitted> {
+        let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else {
+            bail!("`{project}` is not a repository project");
+        };
+        let id = crate::names::random_hex(6)?;
+        let req = RunRequest {
+            project: project.to_string(),
+            tag: None,
+            // A build of a pushed commit runs its push steps, as CodeShip's did.
+            push: true,
+            ci: CiValues::default(),
+            services: None,
+            steps: None,
+        };
+        lock(&self.live).insert(id.clone(), Live::new());
+        let inserted = self.store.insert_triggered_run(&id, project, req.push, &serde_json::to_string(&req)?, &trigger);
+        match inserted {
+            Ok(crate::store::Inserted::Queued) => {}
+            Ok(crate::store::Inserted::Duplicate(first)) => {
+                lock(&self.live).remove(&id);
+                return Ok(Submitted::Duplicate(first));
+            }
+            Err(e) => {
+                lock(&self.live).remove(&id);
+                return Err(e);
+            }
+        }
+        tracing::info!(run = %id, project, commit = %trigger.commit_id, "queued by {:?}", trigger.kind);
+        self.send_status(&id, project, crate::forge::status::State::Pending);
+        let mut superseded = Vec::new();
+        if repo.config.cancel_superseded {
+            for old in self.store.superseded_by(project, &trigger, &id)? {
+                if self.cancel(&old)? == Control::Done {
+                    tracing::info!(run = %old, "superseded by run {id}");
+                    superseded.push(old);
+                }
+            }
+        }
+        self.wake.notify_one();
+        Ok(Submitted::Queued { id, superseded })
+    }
+
     /// Cancel a run: a queued one ends at once, a running one stops its containers.
-    pub fn cancel(&self, id: &str) -> Result<Control> {
+    pub fn cancel(self: &Arc<Self>, id: &str) -> Result<Control> {
         let Some(live) = self.live(id) else { return self.ended(id) };
         live.cancel.cancel();
         // If the scheduler starts it first, the run sees the cancelled token and ends cancelled.
-        if self.store.cancel_queued(id, CANCELLED_QUEUED)? {
-            self.finish_events(id, RunStatus::Cancelled, Some(CANCELLED_QUEUED));
+        if self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(CANCELLED_QUEUED))? {
             lock(&self.live).remove(id);
+            self.final_status(id, RunStatus::Cancelled);
         }
         Ok(Control::Done)
+    }
+
+    /// The run's final status on its forge (repository runs only).
+    fn final_status(self: &Arc<Self>, id: &str, status: RunStatus) {
+        if let Ok(Some(run)) = self.store.run(id)
+            && run.trigger.is_some()
+        {
+            self.send_status(id, &run.project, repo::final_state(status));
+        }
     }
 
     /// Let the run's waiting (or next) manual group run.
@@ -312,15 +390,29 @@ impl Manager {
         });
     }
 
-    fn finish(&self, id: &str, status: RunStatus, error: Option<&str>) {
-        match self.store.finish(id, status, error) {
+    fn finish(self: &Arc<Self>, id: &str, status: RunStatus, error: Option<&str>) {
+        match self.end(id, RunStatus::Running, status, error) {
             Ok(true) => {
                 tracing::info!(run = %id, %status, "finished");
-                self.finish_events(id, status, error)
+                self.final_status(id, status);
             }
             Ok(false) => tracing::warn!(run = %id, "had already ended; {status} not recorded"),
             Err(e) => tracing::error!(run = %id, "cannot record the end of the run: {e:#}"),
         }
+    }
+
+    /// `from` → `status`, with the `run_finished` event stored in the same transaction (a
+    /// follower that sees the run ended finds the event) and sent to live followers.
+    fn end(&self, id: &str, from: RunStatus, status: RunStatus, error: Option<&str>) -> Result<bool> {
+        let ended = match from {
+            RunStatus::Queued => self.store.cancel_queued(id, error.unwrap_or(CANCELLED_QUEUED))?,
+            _ => self.store.finish(id, status, error)?,
+        };
+        // Nothing is stored after it: the run's pump has ended, or (queued) never started.
+        if ended && let Some(live) = self.live(id) {
+            live.send((self.store.last_event(id)?, crate::store::run_finished_event(status, error)));
+        }
+        Ok(ended)
     }
 
     fn finish_events(&self, id: &str, status: RunStatus, error: Option<&str>) {
@@ -344,12 +436,17 @@ impl Manager {
             if let Some(key) = &p.key {
                 text = text.replace(&key.display().to_string(), "the project key");
             }
+            if let Some(r) = &p.repo {
+                text = repo::strip_checkouts(&text, &p.dir);
+                // A failed clone or fetch names the mirror's folder.
+                text = text.replace(&r.data_dir.display().to_string(), "DATA_DIR");
+            }
             let dir = p.dir.display().to_string();
             text = text.replace(&format!("{dir}/"), "").replace(&dir, "the project folder");
         }
         // A run's copy of the project (`WORKSPACES/slipway-run-…/`) is the project folder too.
         let root = self.policy.workspaces.clone().unwrap_or_else(std::env::temp_dir);
-        strip_workspaces(&text, &root.display().to_string())
+        strip_under(&text, &root.display().to_string(), "slipway-run-")
     }
 
     async fn execute(self: Arc<Self>, id: &str, request: &str, live: Arc<Live>) -> Result<RunStatus> {
@@ -365,9 +462,61 @@ impl Manager {
             .project(&req.project)
             .ok_or_else(|| anyhow!("project `{}` is no longer registered", req.project))?
             .clone();
+        // A repository run works in a fresh checkout of its commit, removed (or kept) when the
+        // run ends, however it ends.
+        let checkout = match &project.repo {
+            Some(repo) => Some(self.checkout(id, &project.name, repo).await?),
+            None => None,
+        };
+        let dir = checkout.as_ref().map_or_else(|| project.dir.clone(), |c| c.ws.path().to_path_buf());
+        let trigger = checkout.as_ref().map(|c| c.trigger.clone());
+        let result = self.run_in(id, &project, req, &dir, trigger.as_ref(), request, live).await;
+        if let (Some(c), Some(repo)) = (checkout, project.repo.clone()) {
+            let _ = tokio::task::spawn_blocking(move || repo.finish_checkout(c.ws)).await;
+        }
+        result
+    }
+
+    /// The mirror updated and the run's commit checked out, on the blocking pool within
+    /// [`repo::GIT_BUDGET`]; a running status sent.
+    async fn checkout(self: &Arc<Self>, id: &str, project: &str, repo: &Arc<repo::RepoSetup>) -> Result<Checkout> {
+        let mut trigger = self.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
+        self.send_status(id, project, crate::forge::status::State::Running);
+        let (r, t, name) = (repo.clone(), trigger.clone(), project.to_string());
+        let work = tokio::task::spawn_blocking(move || r.checkout(&name, &t));
+        let ws = match tokio::time::timeout(repo::GIT_BUDGET, work).await {
+            Ok(joined) => joined.context("checking out the commit")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?,
+            Err(_) => bail!("fetching and checking out the commit took longer than {} s", repo::GIT_BUDGET.as_secs()),
+        };
+        // What the event did not carry (a pull request names only its head), from the commit.
+        if trigger.commit_message.is_none() || trigger.author.is_none() {
+            let git = crate::gitinfo::GitInfo::read(ws.path());
+            trigger.commit_message = trigger.commit_message.or(git.commit_message);
+            trigger.committer_name = trigger.committer_name.or(git.committer_name);
+            trigger.committer_email = trigger.committer_email.or(git.committer_email);
+            trigger.author = trigger
+                .author
+                .or_else(|| trigger.committer_name.clone())
+                .or_else(|| trigger.committer_username.clone());
+            self.store.set_trigger(id, &trigger)?;
+        }
+        Ok(Checkout { ws, trigger })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_in(
+        self: &Arc<Self>,
+        id: &str,
+        project: &Project,
+        req: RunRequest,
+        dir: &std::path::Path,
+        trigger: Option<&trigger::RunTrigger>,
+        request: &str,
+        live: Arc<Live>,
+    ) -> Result<RunStatus> {
         let prepared = {
-            let (project, run_id) = (project.clone(), id.to_string());
-            let work = tokio::task::spawn_blocking(move || prepare(&project, &req, &run_id));
+            let (project, run_id, dir, t) = (project.clone(), id.to_string(), dir.to_path_buf(), trigger.cloned());
+            let work = tokio::task::spawn_blocking(move || prepare(&project, &req, &run_id, &dir, t.as_ref()));
             match tokio::time::timeout(PREPARE_BUDGET, work).await {
                 Ok(joined) => joined.context("preparing the run")??,
                 Err(_) => bail!("reading and planning the files took longer than {} s", PREPARE_BUDGET.as_secs()),
@@ -380,7 +529,7 @@ impl Manager {
         let spec = RunSpec {
             run_id: id.to_string(),
             project: project.name.clone(),
-            dir: project.dir.clone(),
+            dir: dir.to_path_buf(),
             services,
             plan: p,
             key,
@@ -391,6 +540,8 @@ impl Manager {
                 confine: true,
                 allow_add_docker: self.policy.allow_add_docker,
                 workspace_root: self.policy.workspaces.clone(),
+                adopt_workspace: trigger.is_some(),
+                extra_env: trigger.map(repo::pull_request_env).unwrap_or_default(),
                 ..RunOptions::default()
             },
         };
@@ -462,6 +613,12 @@ impl Manager {
     }
 }
 
+/// A repository run's checkout and its trigger (completed from the commit).
+struct Checkout {
+    ws: crate::git::Workspace,
+    trigger: trigger::RunTrigger,
+}
+
 /// A running run's place among the `limit`: freed when its task ends, however it ends.
 struct Slot {
     manager: Arc<Manager>,
@@ -487,9 +644,16 @@ struct Prepared {
 
 /// Read, check and plan a run's files (the request's or the project's) and read the project's
 /// git values and key: file reads, `git` and CPU work, hence called on the blocking pool.
-fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
-    let sv = read_config(project, &req.services, ConfigFile::Services)?;
-    let st = read_config(project, &req.steps, ConfigFile::Steps)?;
+/// `dir` is the project's folder, or a repository run's checkout of the commit `trigger` names.
+fn prepare(
+    project: &Project,
+    req: &RunRequest,
+    id: &str,
+    dir: &std::path::Path,
+    trigger: Option<&trigger::RunTrigger>,
+) -> Result<Prepared> {
+    let sv = read_config(project, dir, &req.services, ConfigFile::Services)?;
+    let st = read_config(project, dir, &req.steps, ConfigFile::Steps)?;
     let checked = slipway_core::check(&sv, &st);
     if let Some(d) = checked.report.diagnostics.iter().find(|d| d.is_error()) {
         bail!(
@@ -502,22 +666,39 @@ fn prepare(project: &Project, req: &RunRequest, id: &str) -> Result<Prepared> {
             d.code.as_str()
         );
     }
-    // Values the request leaves out come from the project's git work tree, as for the CLI.
-    let build = req.build_values(id, &project.name).resolve(&project.dir)?;
+    // Values the request (or the trigger) leaves out come from the git work tree, as for the CLI.
+    let mut values = req.build_values(id, &project.name);
+    if let Some(t) = trigger {
+        values = repo::build_values(values, t);
+    }
+    let build = values.resolve(dir)?;
     let p = plan(
         &checked.services,
         &checked.steps,
         &PlanOptions { tag: build.tag.clone(), push: req.push, vars: build.vars.clone() },
     );
     let vars = build.vars;
-    let key_path = project.key.clone().unwrap_or_else(|| project.dir.join("codeship.aes"));
-    let key = if key_path.exists() { Some(crate::keyfile::load_key(&key_path).context("project key")?) } else { None };
+    // A repository run's key is the server's (`key = …`), never a file in the checkout, which
+    // whoever can push (or open a pull request) controls.
+    let key_path = match trigger {
+        None => Some(project.key.clone().unwrap_or_else(|| dir.join("codeship.aes"))),
+        Some(_) => project.key.clone(),
+    };
+    let key = match key_path {
+        Some(k) if k.exists() => Some(crate::keyfile::load_key(&k).context("project key")?),
+        _ => None,
+    };
     Ok(Prepared { services: checked.services, plan: p, key, vars })
 }
 
 /// The request's edited file, else the project's, found and read as the CLI finds and reads
 /// it: the same names, and the same size limit (a huge file or a FIFO is an error, not a hang).
-fn read_config(project: &Project, given: &Option<String>, which: ConfigFile) -> Result<SourceFile> {
+fn read_config(
+    project: &Project,
+    dir: &std::path::Path,
+    given: &Option<String>,
+    which: ConfigFile,
+) -> Result<SourceFile> {
     let first = which.candidates()[0];
     if let Some(text) = given {
         if text.len() as u64 > crate::project::MAX_READ {
@@ -525,16 +706,14 @@ fn read_config(project: &Project, given: &Option<String>, which: ConfigFile) -> 
         }
         return Ok(SourceFile::new(first, text.clone()));
     }
-    let Some(name) = crate::project::discover(&project.dir, which) else {
-        bail!("project `{}` has no {first}", project.name)
-    };
-    crate::project::read_source_named(&project.dir.join(name), name)
+    let Some(name) = crate::project::discover(dir, which) else { bail!("project `{}` has no {first}", project.name) };
+    crate::project::read_source_named(&dir.join(name), name)
 }
 
-/// `ROOT/slipway-run-ID-X/file` → `file`, `ROOT/slipway-run-ID-X` → `the project folder`: paths in
-/// a run's copy of its project, as the configuration names them.
-fn strip_workspaces(text: &str, root: &str) -> String {
-    let marker = format!("{}/slipway-run-", root.trim_end_matches('/'));
+/// `ROOT/PREFIX-ID-X/file` → `file`, `ROOT/PREFIX-ID-X` → `the project folder`: paths in
+/// a run's copy (or checkout) of its project, as the configuration names them.
+fn strip_under(text: &str, root: &str, prefix: &str) -> String {
+    let marker = format!("{}/{prefix}", root.trim_end_matches('/'));
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(&marker) {
@@ -559,10 +738,10 @@ mod tests {
         let text =
             "cannot read /d/workspaces/slipway-run-ab12-x9/sub/missing.env: gone; in /d/workspaces/slipway-run-ab12-x9";
         assert_eq!(
-            super::strip_workspaces(text, "/d/workspaces/"),
+            super::strip_under(text, "/d/workspaces/", "slipway-run-"),
             "cannot read sub/missing.env: gone; in the project folder"
         );
-        assert_eq!(super::strip_workspaces("no paths", "/d/workspaces"), "no paths");
+        assert_eq!(super::strip_under("no paths", "/d/workspaces", "slipway-run-"), "no paths");
     }
 
     use super::*;
@@ -573,7 +752,7 @@ mod tests {
     fn manager(limit: usize) -> (Arc<Manager>, tempfile::TempDir) {
         let d = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
-        let project = Project { name: "p".into(), dir: d.path().to_path_buf(), key: None };
+        let project = Project { name: "p".into(), dir: d.path().to_path_buf(), key: None, repo: None };
         (Manager::new(store, vec![project], limit, RunPolicy::default()), d)
     }
 
@@ -674,6 +853,28 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), gate.notified()).await.expect("the approval was lost");
     }
 
+    /// A repository run's key is the server's, never a `codeship.aes` in the checkout (which
+    /// whoever pushes controls); its CI values come from the trigger, not from the checkout.
+    #[test]
+    fn a_repository_run_takes_no_key_from_its_checkout_and_its_values_from_the_trigger() {
+        let (_m, dir) = manager(1);
+        std::fs::write(dir.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
+        std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap();
+        let planted = slipway_core::crypto::Key::from_bytes([7; 32]);
+        std::fs::write(dir.path().join("codeship.aes"), planted.to_file_text()).unwrap();
+        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None, repo: None };
+        let folder = prepare(&project, &request(), "run1", dir.path(), None).unwrap();
+        assert!(folder.key.is_some(), "a folder project reads its codeship.aes");
+        let mut t = trigger::RunTrigger::from_poll("feature/x", "0123456789abcdef0123456789abcdef01234567");
+        t.commit_message = Some("From the event".into());
+        let repo_run = prepare(&project, &request(), "run1", dir.path(), Some(&t)).unwrap();
+        assert!(repo_run.key.is_none(), "a key file in the checkout was used");
+        assert_eq!(repo_run.vars.branch, "feature/x");
+        assert_eq!(repo_run.vars.commit_id, t.commit_id);
+        assert_eq!(repo_run.vars.commit_message, "From the event");
+        assert_eq!(repo_run.plan.tag.as_deref(), Some("feature/x"));
+    }
+
     /// A run without a tag is planned for the checked-out branch, as `slipway steps` plans it
     /// (both resolve the build through `build_values`); before, the server planned no tag.
     #[test]
@@ -688,11 +889,58 @@ mod tests {
         std::fs::write(dir.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
         std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  tag: feature-x\n  command: 'true'\n")
             .unwrap();
-        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None };
-        let prepared = prepare(&project, &request(), "run1").unwrap();
+        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None, repo: None };
+        let prepared = prepare(&project, &request(), "run1", dir.path(), None).unwrap();
         assert_eq!(prepared.plan.tag.as_deref(), Some("feature-x"));
         assert_eq!(prepared.vars.branch, "feature-x");
         assert_eq!(prepared.plan.leaves()[0].status, slipway_core::plan::Status::WillRun);
+    }
+
+    /// A repository project whose repository is a folder that does not exist.
+    fn repo_manager(dir: &std::path::Path) -> Arc<Manager> {
+        let text = format!("[[project]]\nname = \"web\"\nrepo = \"{}/gone.git\"\n", dir.display());
+        let Some(crate::forge::config::ProjectSource::Repo(config)) =
+            crate::forge::config::parse(&dir.join("slipway.toml"), &text).unwrap().pop()
+        else {
+            panic!("not a repository project")
+        };
+        let data = dir.join("data");
+        let setup = repo::RepoSetup {
+            remote: crate::git::Remote::new(&config.repo, None),
+            config: *config,
+            webhook_secret: None,
+            statuses: None,
+            data_dir: data.clone(),
+            checkouts: data.join("checkouts/web"),
+            kept: data.join("kept/web"),
+        };
+        let project =
+            Project { name: "web".into(), dir: setup.checkouts.clone(), key: None, repo: Some(Arc::new(setup)) };
+        let store = Arc::new(Store::open(&dir.join("db.sqlite")).unwrap());
+        Manager::new(store, vec![project], 1, RunPolicy::default())
+    }
+
+    /// A run whose repository cannot be fetched fails with git's reason, without the server's
+    /// folders in the record anyone may read, and leaves no checkout behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_repository_that_cannot_be_fetched_fails_the_run_with_gits_reason() {
+        let d = tempfile::tempdir().unwrap();
+        let m = repo_manager(d.path());
+        tokio::spawn(m.clone().schedule());
+        let t = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
+        let Submitted::Queued { id, superseded } = m.submit_triggered("web", t).unwrap() else { panic!("not queued") };
+        assert!(superseded.is_empty());
+        let run = ended(&m, &id).await;
+        let error = run.error.unwrap();
+        assert_eq!(run.status, RunStatus::Failed, "{error}");
+        assert!(error.contains("git clone --mirror") && error.contains("gone.git"), "{error}");
+        assert!(!error.contains(&d.path().join("data").display().to_string()), "{error}");
+        assert!(run.trigger.is_some());
+        let left = std::fs::read_dir(d.path().join("data/mirrors")).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(left, 1, "only the mirror's lock file: a failed clone leaves no folder");
+        // Runs of a repository project come from its forge, not from the API.
+        let e = m.submit(serde_json::from_value(serde_json::json!({"project": "web"})).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("repository project"), "{e}");
     }
 
     /// The record that anyone may read names files relative to the project, not the server's

@@ -100,3 +100,25 @@ impl Chromium {
         let _ = self.driver.wait();
     }
 }
+
+pub mod forge_api;
+pub mod git;
+
+/// [`serve`], with the server's log (stderr) appended to `log`: tests read it for secrets.
+pub fn serve_logged(args: &[String], token: &str, log: &Path) -> (Child, String) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("serve")
+        .args(if args.iter().any(|a| a == "--addr") { &[][..] } else { &["--addr", "127.0.0.1:0"][..] })
+        .args(args)
+        .env("SLIPWAY_TOKEN", token)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("Slipway studio: ").expect("serve prints its URL").trim_end_matches('/');
+    (child, url.to_string())
+}

@@ -1,6 +1,10 @@
 //! `slipway serve`
 
+use crate::forge::config::{ProjectSource, RepoProject};
+use crate::forge::status::{Retry, StatusClient};
+use crate::git::{HttpAuth, Remote};
 use crate::http;
+use crate::runs::repo::RepoSetup;
 use crate::runs::{Manager, Project, RunPolicy};
 use crate::store::Store;
 use anyhow::{Context, Result, bail};
@@ -21,8 +25,9 @@ pub struct ServeArgs {
     /// The key file of a project: NAME=PATH [default: PATH/codeship.aes]. Stays on the server.
     #[arg(long = "key", value_name = "NAME=PATH", value_parser = parse_pair)]
     pub keys: Vec<(String, PathBuf)>,
-    /// Projects from a TOML file, besides any --project: `[[project]]` tables with `name`,
-    /// `path` and optional `key` (paths relative to the file's folder).
+    /// Projects from a TOML file, besides any --project: `[[project]]` tables with `name` and
+    /// `path` (a folder) or `repo` (a clone URL, built on webhooks or polling), and optional
+    /// `key` (paths relative to the file's folder). See the README.
     #[arg(long, value_name = "slipway.toml")]
     pub config: Option<PathBuf>,
     /// Where the database and the API token live [default: $XDG_DATA_HOME/slipway or ~/.local/share/slipway].
@@ -45,6 +50,10 @@ pub struct ServeArgs {
     /// `tracing` filter directives [default: $RUST_LOG, else info].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// The server's address as forges and browsers reach it, for the run links in commit
+    /// statuses (`{public_url}/#/runs/{id}`) [default: http://ADDR].
+    #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
@@ -54,29 +63,35 @@ fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// `slipway.toml`: the projects a server may run.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    project: Vec<ConfigProject>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigProject {
-    name: String,
-    path: PathBuf,
-    key: Option<PathBuf>,
-}
-
-/// Projects (name, folder, key) from a config file, paths resolved against its folder.
-fn read_config(path: &Path) -> Result<Vec<(String, PathBuf, Option<PathBuf>)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // toml's message names the line and column and quotes the line.
-    let file: ConfigFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    Ok(file.project.into_iter().map(|p| (p.name, base.join(p.path), p.key.map(|k| base.join(k)))).collect())
+/// A repository project: its secrets read now (a missing one stops the server, not a run),
+/// its checkouts folder made.
+fn repo_project(config: RepoProject, data_dir: &Path, public_url: &str) -> Result<Project> {
+    let name = config.name.clone();
+    let load = |s: &Option<crate::forge::config::SecretRef>| {
+        s.as_ref().map(|r| r.load()).transpose().map_err(|e| anyhow::anyhow!("project `{name}`: {e}"))
+    };
+    let webhook_secret = load(&config.webhook_secret)?;
+    let token = load(&config.token)?;
+    let auth = match (&token, config.forge) {
+        (Some(t), Some(f)) => Some(HttpAuth::new(f.git_username(), t.expose())),
+        _ => None,
+    };
+    let statuses = match (token, config.forge, &config.api_url) {
+        (Some(t), Some(f), Some(api)) => Some(Arc::new(StatusClient::new(f, api, public_url, t, Retry::default()))),
+        _ => None,
+    };
+    let checkouts = data_dir.join("checkouts").join(&name);
+    crate::executor::workspace::create_private_dir(&checkouts)?;
+    let setup = RepoSetup {
+        remote: Remote::new(&config.repo, auth),
+        webhook_secret,
+        statuses,
+        data_dir: data_dir.to_path_buf(),
+        checkouts: checkouts.clone(),
+        kept: data_dir.join("kept").join(&name),
+        config,
+    };
+    Ok(Project { name, dir: checkouts, key: setup.config.key.clone(), repo: Some(Arc::new(setup)) })
 }
 
 fn default_data_dir() -> PathBuf {
@@ -131,18 +146,39 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Err(e) = crate::executor::workspace::sweep(&workspaces) {
         tracing::warn!("{e:#}");
     }
-    let mut wanted: Vec<(String, PathBuf, Option<PathBuf>)> = match &args.config {
-        Some(c) => read_config(c)?,
+    let mut wanted: Vec<ProjectSource> = match &args.config {
+        Some(c) => crate::forge::config::read(c)?,
         None => Vec::new(),
     };
-    wanted.extend(args.projects.iter().map(|(name, dir)| (name.clone(), dir.clone(), None)));
+    wanted.extend(args.projects.iter().map(|(name, dir)| ProjectSource::Folder {
+        name: name.clone(),
+        path: dir.clone(),
+        key: None,
+    }));
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.addr));
+    if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        bail!("--public-url {public_url:?}: expected the server's http(s) address, like https://ci.example.com");
+    }
+    // In-flight runs' checkouts are stale after a restart (their runs are interrupted).
+    let checkouts = data_dir.join("checkouts");
+    if let Err(e) = crate::executor::workspace::sweep(&checkouts) {
+        tracing::warn!("{e:#}");
+    }
     let mut projects = Vec::new();
-    for (name, dir, key) in wanted {
-        let dir = dir.canonicalize().with_context(|| format!("project `{name}`: {} does not exist", dir.display()))?;
-        if projects.iter().any(|p: &Project| p.name == name) {
-            bail!("project `{name}` is registered twice");
+    for source in wanted {
+        let project = match source {
+            ProjectSource::Folder { name, path, key } => {
+                let dir = path
+                    .canonicalize()
+                    .with_context(|| format!("project `{name}`: {} does not exist", path.display()))?;
+                Project { name, dir, key, repo: None }
+            }
+            ProjectSource::Repo(r) => repo_project(*r, &data_dir, &public_url)?,
+        };
+        if projects.iter().any(|p: &Project| p.name == project.name) {
+            bail!("project `{}` is registered twice", project.name);
         }
-        projects.push(Project { name, dir, key });
+        projects.push(project);
     }
     for (name, key) in &args.keys {
         match projects.iter_mut().find(|p| &p.name == name) {
@@ -167,6 +203,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         );
         manager.recover().await?;
         tokio::spawn(manager.clone().schedule());
+        for p in &manager.projects {
+            if let Some(every) = p.repo.as_ref().and_then(|r| r.config.poll) {
+                tokio::spawn(manager.clone().poll(p.name.clone(), every));
+            }
+        }
         let api = http::api::Api { manager, token: Arc::new(token) };
         http::serve(args.addr, http::Config { request_log: args.request_log, api: Some(api) }).await
     })?;

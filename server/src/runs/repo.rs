@@ -1,0 +1,250 @@
+//! Repository projects in the run manager: what a project needs besides its config (its
+//! secrets loaded, its remote, its status client), the checkout of a run's commit, and the
+//! commit statuses of its runs, sent in order and never in a run's way.
+
+use super::trigger::RunTrigger;
+use super::{Manager, lock};
+use crate::forge::Secret;
+use crate::forge::config::RepoProject;
+use crate::forge::status::{Outcome, State, StatusClient, Update};
+use crate::git::{self, GitError, Mirror, Remote};
+use slipway_core::run_state::RunStatus;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long fetching and checking out a run's commit may take (a first clone of a big
+/// repository included); git runs on the blocking pool.
+pub const GIT_BUDGET: Duration = Duration::from_secs(600);
+
+/// A repository project, ready to run: secrets loaded once at start, so a missing secret file
+/// stops `slipway serve` rather than a run.
+pub struct RepoSetup {
+    pub config: RepoProject,
+    pub webhook_secret: Option<Secret>,
+    /// The clone URL and, for https, the token (sent as a header, never in the URL).
+    pub remote: Remote,
+    /// `None` without a token or forge: no statuses.
+    pub statuses: Option<Arc<StatusClient>>,
+    /// `DATA_DIR`: the mirror lives in `DATA_DIR/mirrors/<project>.git`.
+    pub data_dir: PathBuf,
+    /// Where runs' checkouts are made (`DATA_DIR/checkouts/<project>`), and where the last
+    /// `keep_workspaces` of them are kept (`DATA_DIR/kept/<project>`).
+    pub checkouts: PathBuf,
+    pub kept: PathBuf,
+}
+
+impl std::fmt::Debug for RepoSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoSetup")
+            .field("config", &self.config)
+            .field("remote", &self.remote)
+            .field("statuses", &self.statuses.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RepoSetup {
+    /// `text` without the token, in any form it travels in.
+    pub fn mask(&self, text: &str) -> String {
+        self.remote.mask(text)
+    }
+
+    /// The mirror brought up to date as far as `t` needs, then a fresh checkout of exactly
+    /// its commit. Blocking.
+    pub fn checkout(&self, project: &str, t: &RunTrigger) -> Result<git::Workspace, GitError> {
+        let mirror = Mirror::new(&self.data_dir, project, self.remote.clone());
+        if !mirror.has_commit(&t.commit_id) {
+            let update = mirror.update()?;
+            tracing::info!(project, "mirror: {update:?}");
+        }
+        // A commit no mirrored ref names yet (a merge request ref created after the fetch).
+        if !mirror.has_commit(&t.commit_id) {
+            mirror.fetch_ref(&t.fetch_ref)?;
+        }
+        mirror.checkout(&t.commit_id, &self.checkouts)
+    }
+
+    /// After the run: the checkout is removed, or kept with the last `keep_workspaces`.
+    /// Blocking.
+    pub fn finish_checkout(&self, ws: git::Workspace) {
+        let keep = self.config.keep_workspaces;
+        if keep == 0 {
+            drop(ws);
+            return;
+        }
+        let from = ws.keep();
+        let kept = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.kept)?;
+            let name = from.file_name().unwrap_or_default();
+            std::fs::rename(&from, self.kept.join(name))?;
+            git::prune_kept(&self.kept, keep)?;
+            Ok(())
+        })();
+        if let Err(e) = kept {
+            tracing::warn!("cannot keep the checkout {}: {e}", from.display());
+            let _ = std::fs::remove_dir_all(&from);
+        }
+    }
+
+    /// The status update for `state` of the run `id`, if the project sends statuses.
+    fn update(&self, id: &str, t: &RunTrigger, state: State) -> Option<Update> {
+        self.statuses.as_ref()?;
+        let repo = t.repo_full_name.clone().or_else(|| self.config.repo_full_name.clone())?;
+        Some(Update {
+            repo,
+            sha: t.commit_id.clone(),
+            state,
+            run_id: id.to_string(),
+            project: self.config.name.clone(),
+        })
+    }
+}
+
+/// A run's status on the forge for its final state.
+pub fn final_state(status: RunStatus) -> State {
+    match status {
+        RunStatus::Success => State::Success,
+        RunStatus::Failed => State::Failure,
+        RunStatus::Cancelled => State::Canceled,
+        RunStatus::Queued => State::Pending,
+        RunStatus::Running => State::Running,
+        RunStatus::Interrupted | RunStatus::Error => State::Error,
+    }
+}
+
+fn is_final(state: State) -> bool {
+    !matches!(state, State::Pending | State::Running)
+}
+
+impl Manager {
+    /// Send `state` for run `id` to its forge: queued behind the run's earlier statuses (they
+    /// arrive in order) on a task of its own, so a forge that is slow or down never holds up
+    /// the run. The outcome is recorded on the run (`status_error`).
+    pub(super) fn send_status(self: &Arc<Self>, id: &str, project: &str, state: State) {
+        let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else { return };
+        let Some(client) = repo.statuses.clone() else { return };
+        let trigger = match self.store.trigger(id) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(run = %id, "no status sent: cannot read the run's trigger: {e:#}");
+                return;
+            }
+        };
+        let Some(update) = repo.update(id, &trigger, state) else { return };
+        let mut queues = lock(&self.status_queues);
+        let tx = queues
+            .entry(id.to_string())
+            .or_insert_with(|| {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
+                let (me, run) = (self.clone(), id.to_string());
+                tokio::spawn(async move {
+                    while let Some(u) = rx.recv().await {
+                        let outcome = client.clone().send(u).await;
+                        me.record_status(&run, &outcome);
+                    }
+                });
+                tx
+            })
+            .clone();
+        let _ = tx.send(update);
+        // The run's last status: its worker ends once it has sent what is queued.
+        if is_final(state) {
+            queues.remove(id);
+        }
+    }
+
+    fn record_status(&self, id: &str, outcome: &Outcome) {
+        let error = match outcome {
+            Outcome::Sent { .. } => None,
+            Outcome::Failed { .. } => {
+                tracing::warn!(run = %id, "{outcome}");
+                Some(outcome.to_string())
+            }
+        };
+        if let Err(e) = self.store.set_status_error(id, error.as_deref()) {
+            tracing::warn!(run = %id, "cannot record the status outcome: {e:#}");
+        }
+    }
+}
+
+/// The values a repository run's steps see, from its trigger (and, for what the event did
+/// not carry, from the checked-out commit itself: `resolve` reads the checkout's git).
+pub fn build_values(mut values: crate::build_values::BuildValues, t: &RunTrigger) -> crate::build_values::BuildValues {
+    let or = |given: &Option<String>, old: Option<String>| given.clone().filter(|s| !s.is_empty()).or(old);
+    values.branch = t.ci_branch().map(str::to_string).or(values.branch);
+    values.commit_id = Some(t.commit_id.clone());
+    values.commit_message = or(&t.commit_message, values.commit_message);
+    values.committer_name = or(&t.committer_name, values.committer_name);
+    values.committer_email = or(&t.committer_email, values.committer_email);
+    values.committer_username = or(&t.committer_username, values.committer_username);
+    values.repo_name = or(&t.repo_name, values.repo_name);
+    values
+}
+
+/// `CI_PULL_REQUEST` and `CI_PR_NUMBER`, which CodeShip set for every build.
+pub fn pull_request_env(t: &RunTrigger) -> Vec<(String, String)> {
+    vec![
+        ("CI_PULL_REQUEST".to_string(), t.ci_pull_request.clone()),
+        ("CI_PR_NUMBER".to_string(), t.pr_number.unwrap_or(0).to_string()),
+    ]
+}
+
+/// A checkout's folder name in text shown to anyone: `CHECKOUTS/<sha>-XXXX/file` → `file`.
+pub fn strip_checkouts(text: &str, checkouts: &Path) -> String {
+    super::strip_under(text, &checkouts.display().to_string(), "")
+}
+
+/// How long one `git ls-remote` may take.
+const LS_REMOTE_BUDGET: Duration = Duration::from_secs(120);
+
+impl Manager {
+    /// Polling for a project without inbound webhooks: every `every`, `git ls-remote` the
+    /// repository and queue a run for each branch head that the filters accept and that was
+    /// not seen before (nor built on a webhook's word). The heads seen are kept in the store, so a restart rebuilds nothing;
+    /// the very first poll of a project only records them (it would otherwise build every
+    /// branch of the repository at once).
+    pub async fn poll(self: Arc<Self>, project: String, every: Duration) {
+        loop {
+            if let Err(e) = self.poll_once(&project).await {
+                tracing::warn!(project, "polling failed: {e:#}");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// One poll; the runs it queued.
+    pub async fn poll_once(self: &Arc<Self>, project: &str) -> anyhow::Result<Vec<String>> {
+        let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else {
+            anyhow::bail!("`{project}` is not a repository project");
+        };
+        let r = repo.clone();
+        let work = tokio::task::spawn_blocking(move || git::ls_remote(&r.remote, |b| r.config.filter.matches(b)));
+        let heads = match tokio::time::timeout(LS_REMOTE_BUDGET, work).await {
+            Ok(joined) => joined?.map_err(|e| anyhow::anyhow!(repo.mask(&e.to_string())))?,
+            Err(_) => anyhow::bail!("git ls-remote took longer than {} s", LS_REMOTE_BUDGET.as_secs()),
+        };
+        let seen = self.store.poll_heads(project)?;
+        let mut queued = Vec::new();
+        if let Some(seen) = seen {
+            let new = heads.iter().filter(|h| seen.get(&h.branch) != Some(&h.commit));
+            for h in new {
+                // A webhook may have built it already.
+                if self.store.has_run_of(project, &h.branch, &h.commit)? {
+                    continue;
+                }
+                match self.submit_triggered(project, RunTrigger::from_poll(&h.branch, &h.commit))? {
+                    super::Submitted::Queued { id, .. } => queued.push(id),
+                    super::Submitted::Duplicate(_) => {}
+                }
+            }
+        } else {
+            tracing::info!(project, "first poll: {} branch heads recorded, none built", heads.len());
+        }
+        let pairs: Vec<(String, String)> = heads.into_iter().map(|h| (h.branch, h.commit)).collect();
+        self.store.set_poll_heads(project, &pairs)?;
+        tracing::debug!(project, "polled: {} heads, {} runs queued", pairs.len(), queued.len());
+        Ok(queued)
+    }
+}

@@ -1,0 +1,127 @@
+//! What started a repository run, as the run keeps it: everything the run needs to fetch and
+//! check out its commit and to set the CI values, and the part the API shows
+//! ([`TriggerView`], a contract the studio is built against: keep its field names).
+
+use crate::forge::trigger::{Build, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    Push,
+    Tag,
+    PullRequest,
+    Poll,
+}
+
+/// Stored with the run (the `trigger_json` column). Never holds a token: every field comes
+/// from a verified delivery or from `git ls-remote`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTrigger {
+    pub kind: TriggerKind,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub commit_id: String,
+    pub commit_message: Option<String>,
+    pub author: Option<String>,
+    pub commit_url: Option<String>,
+    pub pr_number: Option<u64>,
+    pub delivery: Option<String>,
+    /// The ref that holds the commit (what the mirror fetches when no mirrored ref does yet).
+    pub fetch_ref: String,
+    pub committer_name: Option<String>,
+    pub committer_email: Option<String>,
+    pub committer_username: Option<String>,
+    pub repo_name: Option<String>,
+    /// `owner/name`, for the status API.
+    pub repo_full_name: Option<String>,
+    /// `CI_PULL_REQUEST`: the pull request's address (or number), `false` for a push.
+    pub ci_pull_request: String,
+}
+
+/// The trigger as `GET /api/runs` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TriggerView {
+    pub kind: TriggerKind,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub commit_id: String,
+    pub commit_message: Option<String>,
+    pub author: Option<String>,
+    pub commit_url: Option<String>,
+    pub pr_number: Option<u64>,
+    pub delivery: Option<String>,
+}
+
+impl RunTrigger {
+    pub fn from_build(b: &Build) -> RunTrigger {
+        let (kind, branch, tag, pr_number) = match &b.event {
+            Event::Branch(x) => (TriggerKind::Push, Some(x.clone()), None, None),
+            Event::Tag(x) => (TriggerKind::Tag, None, Some(x.clone()), None),
+            Event::PullRequest { number, head_branch, .. } => {
+                (TriggerKind::PullRequest, Some(head_branch.clone()), None, Some(*number))
+            }
+        };
+        let commit = b.commit.as_ref();
+        RunTrigger {
+            kind,
+            branch,
+            tag,
+            commit_id: b.commit_id.clone(),
+            commit_message: commit.map(|c| c.message.clone()),
+            // Without the commit in the event (a pull request), the checkout fills it in.
+            author: commit.map(|c| c.committer_name.clone()).filter(|n| !n.is_empty()),
+            commit_url: b.commit_url.clone(),
+            pr_number,
+            delivery: b.delivery.clone(),
+            fetch_ref: b.fetch_ref.clone(),
+            committer_name: commit.map(|c| c.committer_name.clone()),
+            committer_email: commit.map(|c| c.committer_email.clone()),
+            committer_username: b.username.clone(),
+            repo_name: Some(b.repo_name.clone()).filter(|n| !n.is_empty()),
+            repo_full_name: Some(b.repo_full_name.clone()).filter(|n| !n.is_empty()),
+            ci_pull_request: b.ci_pull_request(),
+        }
+    }
+
+    /// A new head seen by polling: only the branch and the commit are known until checkout.
+    pub fn from_poll(branch: &str, commit_id: &str) -> RunTrigger {
+        RunTrigger {
+            kind: TriggerKind::Poll,
+            branch: Some(branch.to_string()),
+            tag: None,
+            commit_id: commit_id.to_string(),
+            commit_message: None,
+            author: None,
+            commit_url: None,
+            pr_number: None,
+            delivery: None,
+            fetch_ref: format!("refs/heads/{branch}"),
+            committer_name: None,
+            committer_email: None,
+            committer_username: None,
+            repo_name: None,
+            repo_full_name: None,
+            ci_pull_request: "false".into(),
+        }
+    }
+
+    /// `CI_BRANCH` (and the build tag): the branch, or the tag for a tag push.
+    pub fn ci_branch(&self) -> Option<&str> {
+        self.branch.as_deref().or(self.tag.as_deref())
+    }
+
+    pub fn view(&self) -> TriggerView {
+        TriggerView {
+            kind: self.kind,
+            branch: self.branch.clone(),
+            tag: self.tag.clone(),
+            commit_id: self.commit_id.clone(),
+            commit_message: self.commit_message.clone(),
+            author: self.author.clone(),
+            commit_url: self.commit_url.clone(),
+            pr_number: self.pr_number,
+            delivery: self.delivery.clone(),
+        }
+    }
+}

@@ -1,0 +1,913 @@
+//! Builds from git, end to end (issue 11): `slipway serve` with a repository project, a bare
+//! repository served by `git daemon`, real `git push`es of new commits, then webhook
+//! deliveries to `POST /hooks/{project}`.
+//!
+//! No forge runs here. The deliveries are built from the forges' documentation (GitHub's
+//! "Webhook events and payloads" for `push`, signed as "Validating webhook deliveries"
+//! describes: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`; GitLab's "Push
+//! events" with its `X-Gitlab-Token`), and the commit statuses go to a local HTTP receiver
+//! standing in for the forge's status API (`support::forge_api`). Runs need the Docker engine
+//! and the busybox base image (tests/env/up.sh).
+
+mod support;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+use support::forge_api::StatusApi;
+use support::git::{Daemon, commit, repo_pair, sh};
+
+const API_TOKEN: &str = "api-token-for-the-hooks-tests";
+const HOOK_SECRET: &str = "It's a Secret to Everybody";
+/// The forge token (statuses; git over https would carry it too): must never show up.
+const FORGE_TOKEN: &str = "ghp_f0rgeT0kenThatMustNeverLeak42";
+
+fn docker() -> bool {
+    std::env::var("SLIPWAY_TEST_DOCKER").is_ok_and(|v| v == "1")
+}
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// A GitHub `push` delivery as GitHub's documentation shows it (trimmed to the documented
+/// fields a receiver reads; GitHub sends more).
+fn github_push(branch: &str, before: &str, after: &str, message: &str) -> Value {
+    let commit = json!({
+        "id": after,
+        "tree_id": "0000000000000000000000000000000000000000",
+        "distinct": true,
+        "message": message,
+        "timestamp": "2026-12-01T15:00:00+00:00",
+        "url": format!("https://github.com/acme/web/commit/{after}"),
+        "author": {"name": "Ada Lovelace", "email": "ada@example.com", "username": "ada"},
+        "committer": {"name": "Ada Lovelace", "email": "ada@example.com", "username": "ada"},
+        "added": [], "removed": [], "modified": ["version.txt"]
+    });
+    json!({
+        "ref": format!("refs/heads/{branch}"),
+        "before": before,
+        "after": after,
+        "created": false,
+        "deleted": false,
+        "forced": false,
+        "base_ref": null,
+        "compare": format!("https://github.com/acme/web/compare/{}...{}", &before[..12], &after[..12]),
+        "commits": [commit.clone()],
+        "head_commit": commit,
+        "repository": {"id": 1296269, "name": "web", "full_name": "acme/web", "private": true,
+                       "html_url": "https://github.com/acme/web", "default_branch": "main"},
+        "pusher": {"name": "ada", "email": "ada@example.com"},
+        "sender": {"login": "ada", "id": 1, "type": "User"}
+    })
+}
+
+/// A GitHub `pull_request` delivery (action `opened`) as GitHub's documentation shows it,
+/// trimmed to the documented fields a receiver reads.
+fn github_pull_request(number: u64, head_branch: &str, head_sha: &str) -> Value {
+    json!({
+        "action": "opened",
+        "number": number,
+        "pull_request": {
+            "url": format!("https://api.github.com/repos/acme/web/pulls/{number}"),
+            "html_url": format!("https://github.com/acme/web/pull/{number}"),
+            "number": number,
+            "state": "open",
+            "title": "Fix the thing",
+            "user": {"login": "grace", "id": 2},
+            "head": {"label": format!("grace:{head_branch}"), "ref": head_branch, "sha": head_sha,
+                     "repo": {"name": "web", "full_name": "grace/web"}},
+            "base": {"label": "acme:main", "ref": "main", "sha": "0000000000000000000000000000000000000001",
+                     "repo": {"name": "web", "full_name": "acme/web"}}
+        },
+        "repository": {"id": 1296269, "name": "web", "full_name": "acme/web", "private": true},
+        "sender": {"login": "grace", "id": 2, "type": "User"}
+    })
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+/// One HTTP request over a fresh connection, with exactly these headers and body bytes.
+fn http(url: &str, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Answer {
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let framed = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !framed("content-length") && !framed("transfer-encoding") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    c.write_all(head.as_bytes()).unwrap();
+    let _ = c.write_all(body);
+    let mut answer = Vec::new();
+    let _ = c.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let text = if chunked { dechunk(rest) } else { rest.to_string() };
+    Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The server, its data folder, the served repository and its work tree, and the status API.
+struct Setup {
+    tmp: tempfile::TempDir,
+    work: PathBuf,
+    _daemon: Daemon,
+    api: StatusApi,
+    server: Option<Child>,
+    url: String,
+    /// The commit on `main` the forge last told about (`before` of the next push).
+    head: String,
+    /// Where the project's repository is served from when not `git daemon`.
+    _http: Option<support::git::HttpServer>,
+}
+
+impl Setup {
+    /// `steps`: the project's steps file; `forge_answers`: the status API's code for all.
+    /// `extra`: more keys for the project in slipway.toml.
+    fn start(steps: &str, forge_answers: Option<u16>, max_concurrent: usize, extra: &str) -> Setup {
+        Setup::start_on(steps, forge_answers, max_concurrent, extra, "github")
+    }
+
+    /// `forge`: `github` or `gitea`, the repository served by `git daemon`; `gitlab`, served
+    /// over HTTP by `git http-backend` behind basic auth with GitLab's `oauth2` user and the
+    /// forge token.
+    fn start_on(steps: &str, forge_answers: Option<u16>, max_concurrent: usize, extra: &str, forge: &str) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("served");
+        std::fs::create_dir(&root).unwrap();
+        let work = repo_pair(&root, "web.git");
+        let daemon = Daemon::start(&root);
+        let base = support::base_image();
+        let services = format!("app:\n  image: {base}\n  volumes:\n    - ./:/code\n");
+        let head = commit(
+            &work,
+            &[("codeship-services.yml", &services), ("codeship-steps.yml", steps), ("version.txt", "first\n")],
+            "the pipeline",
+        );
+        sh(&work, &["push", "-q", &daemon.url("web.git"), "main"]);
+        let api = StatusApi::start(Vec::new(), forge_answers.unwrap_or(201));
+        let secrets = tmp.path().join("secrets");
+        std::fs::create_dir(&secrets).unwrap();
+        std::fs::write(secrets.join("hook"), format!("{HOOK_SECRET}\n")).unwrap();
+        std::fs::write(secrets.join("token"), format!("{FORGE_TOKEN}\n")).unwrap();
+        let http = (forge == "gitlab").then(|| {
+            let conf = tmp.path().join("lighttpd");
+            std::fs::create_dir(&conf).unwrap();
+            support::git::HttpServer::start(&root, &conf, "oauth2", FORGE_TOKEN)
+        });
+        let (repo, api_url) = match (&http, forge) {
+            (Some(h), _) => (h.url("web.git"), format!("{}/api/v4", api.url)),
+            (None, "gitea") => (daemon.url("web.git"), format!("{}/api/v1", api.url)),
+            (None, _) => (daemon.url("web.git"), api.url.clone()),
+        };
+        let config = format!(
+            "[[project]]\nname = \"web\"\nrepo = \"{repo}\"\nforge = \"{forge}\"\napi_url = \"{api_url}\"\n\
+             branches = [\"main\", \"feature/*\"]\n\
+             webhook_secret_file = \"secrets/hook\"\ntoken_file = \"secrets/token\"\n{extra}",
+        );
+        std::fs::write(tmp.path().join("slipway.toml"), config).unwrap();
+        let mut s = Setup { tmp, work, _daemon: daemon, api, server: None, url: String::new(), head, _http: http };
+        s.launch(max_concurrent);
+        s
+    }
+
+    fn data(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    fn launch(&mut self, max_concurrent: usize) {
+        let args: Vec<String> = [
+            "--config",
+            self.tmp.path().join("slipway.toml").to_str().unwrap(),
+            "--data-dir",
+            self.data().to_str().unwrap(),
+            "--max-concurrent-runs",
+            &max_concurrent.to_string(),
+            "--public-url",
+            "https://ci.example.com/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (child, url) = support::serve_logged(&args, API_TOKEN, &self.tmp.path().join("server.log"));
+        self.server = Some(child);
+        self.url = url;
+    }
+
+    /// SIGKILL: a crash, no chance to clean up; then start again on the same data.
+    fn restart(&mut self, max_concurrent: usize) {
+        let mut child = self.server.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        self.launch(max_concurrent);
+    }
+
+    /// Commit `files` on `branch` (created from main if new) and `git push` it; the commit id.
+    fn push(&mut self, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+        sh(&self.work, &["checkout", "-q", "-B", branch]);
+        let id = commit(&self.work, files, message);
+        sh(&self.work, &["push", "-q", "-f", &self._daemon.url("web.git"), branch]);
+        sh(&self.work, &["checkout", "-q", "main"]);
+        id
+    }
+
+    /// A signed GitHub push delivery of `after` on `branch`.
+    fn deliver(&self, branch: &str, after: &str, message: &str, delivery: &str) -> Answer {
+        let body = github_push(branch, &self.head, after, message).to_string();
+        self.deliver_raw(body.as_bytes(), &sign(body.as_bytes()), delivery)
+    }
+
+    fn deliver_raw(&self, body: &[u8], signature: &str, delivery: &str) -> Answer {
+        let headers = [
+            ("Content-Type", "application/json".to_string()),
+            ("User-Agent", "GitHub-Hookshot/044aadd".to_string()),
+            ("X-GitHub-Event", "push".to_string()),
+            ("X-GitHub-Delivery", delivery.to_string()),
+            ("X-GitHub-Hook-ID", "292430182".to_string()),
+            ("X-Hub-Signature-256", signature.to_string()),
+        ];
+        http(&self.url, "POST", "/hooks/web", &headers, body)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let a = http(&self.url, "GET", path, &[], b"");
+        assert_eq!(a.status, 200, "GET {path}: {:?}", a.body);
+        a.body
+    }
+
+    fn get_text(&self, path: &str) -> String {
+        let a = http(&self.url, "GET", path, &[("Authorization", format!("Bearer {API_TOKEN}"))], b"");
+        match a.body {
+            Value::String(s) => s,
+            v => v.to_string(),
+        }
+    }
+
+    fn total_runs(&self) -> i64 {
+        self.get("/api/runs")["total"].as_i64().unwrap()
+    }
+
+    fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.get(&format!("/api/runs/{id}"));
+            if v["status"] == want {
+                return v;
+            }
+            assert!(start.elapsed() < timeout, "run {id} never became {want}: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// How long after `since` the run's first step was recorded as running (polled every
+    /// 10 ms: the event stream looks for a queued run's start only every 250 ms).
+    fn first_step_started(&self, id: &str, since: Instant) -> Duration {
+        loop {
+            let v = self.get(&format!("/api/runs/{id}"));
+            if v["steps"].as_array().is_some_and(|s| !s.is_empty()) {
+                return since.elapsed();
+            }
+            assert!(!v["finished_at"].is_i64(), "the run ended before a step ran: {v}");
+            assert!(since.elapsed() < Duration::from_secs(120), "no step started: {v}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The checkouts and workspaces folders hold nothing (once every run has ended).
+    fn assert_no_workspaces_left(&self) {
+        for dir in ["checkouts/web", "workspaces"] {
+            let path = self.data().join(dir);
+            let left: Vec<_> =
+                std::fs::read_dir(&path).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            assert!(left.is_empty(), "left in {}: {left:?}", path.display());
+        }
+    }
+
+    /// Everything a token could have leaked into: the server's log, the database files, the
+    /// data folder's other files (mirror config, kept checkouts), and the API's answers.
+    fn assert_token_nowhere(&self, ids: &[&str]) {
+        let mut texts = vec![
+            std::fs::read_to_string(self.tmp.path().join("server.log")).unwrap(),
+            self.get("/api/runs").to_string(),
+        ];
+        for id in ids {
+            texts.push(self.get(&format!("/api/runs/{id}")).to_string());
+            texts.push(self.get_text(&format!("/api/runs/{id}/events")));
+            texts.push(self.get_text(&format!("/api/runs/{id}/log")));
+        }
+        texts.push(all_bytes_under(&self.data()));
+        // The forms git's basic auth would carry it in, too.
+        let b64: Vec<String> =
+            ["x-access-token", "oauth2"].iter().map(|u| support_base64(&format!("{u}:{FORGE_TOKEN}"))).collect();
+        for t in &texts {
+            assert!(
+                !t.contains(FORGE_TOKEN) && !b64.iter().any(|b| t.contains(b)),
+                "the forge token leaked: {}",
+                &t[..t.len().min(2000)]
+            );
+            assert!(!t.contains(HOOK_SECRET), "the webhook secret leaked");
+        }
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn all_bytes_under(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+fn support_base64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The statuses the stand-in received for `sha`, as (state, description, context, target_url).
+fn statuses(api: &StatusApi, sha: &str) -> Vec<(String, String, String, String)> {
+    api.received()
+        .into_iter()
+        .filter(|r| r.path == format!("/repos/acme/web/statuses/{sha}"))
+        .map(|r| {
+            let s = |k: &str| r.body[k].as_str().unwrap_or_default().to_string();
+            (s("state"), s("description"), s("context"), s("target_url"))
+        })
+        .collect()
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The step shows what the run checked out: the pushed file's content (the base image has
+/// no git), the CI values, and whether a `.git` is in the workspace.
+const SHOW_STEPS: &str = "- name: show\n  service: app\n  command: sh -c 'echo \"content=$(cat /code/version.txt)\"; \
+echo \"commit=$CI_COMMIT_ID branch=$CI_BRANCH pr=$CI_PULL_REQUEST/$CI_PR_NUMBER repo=$CI_REPO_NAME\"; \
+echo \"message=$CI_COMMIT_MESSAGE by=$CI_COMMITTER_NAME <$CI_COMMITTER_EMAIL> @$CI_COMMITTER_USERNAME\"; \
+ls -a /code | tr \"\\n\" \" \"; echo'\n";
+
+#[test]
+fn a_pushed_commit_is_built_exactly_with_statuses_in_order_and_nothing_left_behind() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 2, "");
+    // Two commits pushed; the delivery names the first. The run must build that one, not
+    // whatever the branch's head is by the time it runs.
+    let wanted = s.push("main", &[("version.txt", "the wanted commit 7f3a\n")], "Make it 7f3a");
+    let later = s.push("main", &[("version.txt", "a later commit\n")], "Later");
+    let sent = Instant::now();
+    let a = s.deliver("main", &wanted, "Make it 7f3a", "b1e8c6a0-1111-11ef-8000-000000000001");
+    let answered = sent.elapsed();
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    assert!(answered < Duration::from_millis(500), "the webhook took {answered:?} to answer");
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let cold = s.first_step_started(&id, sent);
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    let shown = |key: &str| log.lines().find_map(|l| l.split_once(key).map(|(_, v)| v.trim().to_string()));
+    // The content the step saw is the wanted commit's, as git itself has it.
+    let committed = sh(&s.work, &["show", &format!("{wanted}:version.txt")]);
+    assert_eq!(shown("content=").as_deref(), Some(committed.as_str()), "{log}");
+    assert_ne!(committed, sh(&s.work, &["show", &format!("{later}:version.txt")]));
+    let ci = shown("commit=").unwrap();
+    assert_eq!(ci, format!("{wanted} branch=main pr=false/0 repo=web"), "{log}");
+    assert_eq!(shown("message=").unwrap(), "Make it 7f3a by=Ada Lovelace <ada@example.com> @ada", "{log}");
+    let listing = log.lines().find(|l| l.contains("codeship-steps.yml")).unwrap_or_default().to_string();
+    assert!(!listing.split_whitespace().any(|n| n == ".git"), "the workspace has .git: {listing}");
+
+    // The trigger, in exactly the shape the studio reads.
+    let t = &run["trigger"];
+    let mut keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["author", "branch", "commit_id", "commit_message", "commit_url", "delivery", "kind", "pr_number", "tag"]
+    );
+    assert_eq!(t["kind"], "push");
+    assert_eq!((t["branch"].as_str(), t["tag"].as_str()), (Some("main"), None));
+    assert_eq!(t["commit_id"], wanted.as_str());
+    assert_eq!(t["commit_message"], "Make it 7f3a");
+    assert_eq!(t["author"], "Ada Lovelace");
+    assert_eq!(t["commit_url"], format!("https://github.com/acme/web/commit/{wanted}"));
+    assert_eq!(t["delivery"], "b1e8c6a0-1111-11ef-8000-000000000001");
+    assert!(t["pr_number"].is_null());
+
+    // pending (queued) → pending "Running" (GitHub has no running state) → success, each
+    // with the context and a deep link to the run.
+    let link = format!("https://ci.example.com/#/runs/{id}");
+    let got = wait_for("the final status", Duration::from_secs(20), || {
+        let got = statuses(&s.api, &wanted);
+        (got.len() == 3).then_some(got)
+    });
+    let expected: Vec<(String, String, String, String)> =
+        [("pending", "Queued on Slipway"), ("pending", "Running on Slipway"), ("success", "The pipeline passed")]
+            .iter()
+            .map(|(st, d)| (st.to_string(), d.to_string(), "slipway/web".to_string(), link.clone()))
+            .collect();
+    assert_eq!(got, expected);
+    let first = &s.api.received()[0];
+    assert_eq!(first.header("authorization"), Some(format!("Bearer {FORGE_TOKEN}").as_str()));
+    let after = s.get(&format!("/api/runs/{id}"));
+    assert!(after.as_object().unwrap().contains_key("status_error") && after["status_error"].is_null(), "{after}");
+
+    // A replay of the same delivery (the forge's "Redeliver") queues nothing.
+    let total = s.total_runs();
+    let replay = s.deliver("main", &wanted, "Make it 7f3a", "b1e8c6a0-1111-11ef-8000-000000000001");
+    assert_eq!((replay.status, &replay.body["duplicate"], &replay.body["id"]), (200, &json!(true), &json!(id)));
+    assert_eq!(s.total_runs(), total);
+
+    // Warm mirror: the next push is fetched, not cloned.
+    s.head = later.clone();
+    let next = s.push("main", &[("version.txt", "warm\n")], "Warm");
+    let sent = Instant::now();
+    let a = s.deliver("main", &next, "Warm", "b1e8c6a0-1111-11ef-8000-000000000002");
+    let id2 = a.body["id"].as_str().unwrap().to_string();
+    let warm = s.first_step_started(&id2, sent);
+    s.wait_status(&id2, "success", Duration::from_secs(120));
+    println!(
+        "webhook answered in {answered:?}; webhook → first step started: {cold:?} (first clone of the mirror), {warm:?} (warm mirror)"
+    );
+    assert!(warm < Duration::from_secs(2), "webhook → first step took {warm:?} on a warm mirror");
+    wait_for("the second run's final status", Duration::from_secs(20), || {
+        (statuses(&s.api, &next).len() == 3).then_some(())
+    });
+    s.assert_no_workspaces_left();
+    s.assert_token_nowhere(&[&id, &id2]);
+}
+
+#[test]
+fn bad_deliveries_are_refused_and_queue_nothing() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 1, "");
+    let sha = s.push("main", &[("version.txt", "x\n")], "x");
+    let body = github_push("main", &s.head, &sha, "x").to_string();
+    let signed_other = {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"not the secret").unwrap();
+        mac.update(body.as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256={hex}")
+    };
+    // Signed with another secret; signed correctly but the body altered; not signed at all.
+    let cases: Vec<(Vec<u8>, String, u16)> = vec![
+        (body.clone().into_bytes(), signed_other, 401),
+        (body.replace("refs/heads/main", "refs/heads/evil").into_bytes(), sign(body.as_bytes()), 401),
+        (body.clone().into_bytes(), String::new(), 401),
+    ];
+    for (i, (b, sig, want)) in cases.into_iter().enumerate() {
+        let a = if sig.is_empty() {
+            let headers = [("Content-Type", "application/json".to_string()), ("X-GitHub-Event", "push".to_string())];
+            http(&s.url, "POST", "/hooks/web", &headers, &b)
+        } else {
+            s.deliver_raw(&b, &sig, &format!("bad-{i}"))
+        };
+        assert_eq!(a.status, want, "case {i}: {:?}", a.body);
+        assert!(a.body["error"].as_str().unwrap().contains("X-Hub-Signature-256"), "{:?}", a.body);
+    }
+    // Over the limit: refused on its Content-Length, before a byte of the body is read.
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", sign(b"")),
+        ("Content-Length", (26 * 1024 * 1024).to_string()),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, b"{");
+    assert_eq!(a.status, 413, "{:?}", a.body);
+    // … and without a Content-Length (chunked), once the limit is read.
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", sign(b"")),
+        ("Transfer-Encoding", "chunked".to_string()),
+    ];
+    let mut chunked = format!("{:x}\r\n", 26 * 1024 * 1024).into_bytes();
+    chunked.extend(std::iter::repeat_n(b' ', 26 * 1024 * 1024));
+    chunked.extend(b"\r\n0\r\n\r\n");
+    let a = http(&s.url, "POST", "/hooks/web", &headers, &chunked);
+    assert_eq!(a.status, 413, "{:?}", a.body);
+    // Events that build nothing: a ping, a deleted branch, a branch the filter leaves out.
+    let ping = json!({"zen": "Keep it logically awesome.", "hook_id": 1}).to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "ping".to_string()),
+        ("X-GitHub-Delivery", "ping-1".to_string()),
+        ("X-Hub-Signature-256", sign(ping.as_bytes())),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, ping.as_bytes());
+    assert_eq!((a.status, a.body["queued"].as_bool()), (202, Some(false)), "{:?}", a.body);
+    let mut deleted = github_push("feature/x", &sha, "0000000000000000000000000000000000000000", "x");
+    deleted["deleted"] = json!(true);
+    deleted["head_commit"] = Value::Null;
+    let d = deleted.to_string();
+    let a = s.deliver_raw(d.as_bytes(), &sign(d.as_bytes()), "deleted-1");
+    assert_eq!((a.status, a.body["queued"].as_bool()), (202, Some(false)), "{:?}", a.body);
+    let a = s.deliver("experiment", &sha, "x", "filtered-1");
+    assert_eq!((a.status, a.body["queued"].as_bool()), (202, Some(false)), "{:?}", a.body);
+    assert!(a.body["reason"].as_str().unwrap().contains("experiment"), "{:?}", a.body);
+    // Signed, but not the JSON GitHub documents for a push: 400 with where it went wrong.
+    let a = s.deliver_raw(b"{}", &sign(b"{}"), "shapeless-1");
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    // A project that does not exist.
+    let a = http(&s.url, "POST", "/hooks/nope", &[("X-GitHub-Event", "push".to_string())], b"{}");
+    assert_eq!(a.status, 404, "{:?}", a.body);
+    // A repository project's runs come from its forge, not from POST /api/runs.
+    let headers = [("Authorization", format!("Bearer {API_TOKEN}")), ("Content-Type", "application/json".to_string())];
+    let a = http(&s.url, "POST", "/api/runs", &headers, br#"{"project":"web"}"#);
+    assert_eq!(a.status, 422, "{:?}", a.body);
+    assert_eq!(s.total_runs(), 0, "a refused or ignored delivery queued a run");
+    assert!(s.api.received().is_empty(), "statuses were sent for nothing");
+    // The server keeps working: a good delivery after all that is queued.
+    let a = s.deliver("main", &sha, "x", "good-1");
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));
+
+    // A pull request from a fork: its head commit is on no branch of the repository, only
+    // under the ref GitHub keeps for it (refs/pull/7/head), which a real push puts there.
+    sh(&s.work, &["checkout", "-q", "-b", "fork-work"]);
+    let pr_sha = commit(&s.work, &[("version.txt", "from a fork\n")], "Fix the thing");
+    sh(&s.work, &["push", "-q", &s._daemon.url("web.git"), &format!("{pr_sha}:refs/pull/7/head")]);
+    sh(&s.work, &["checkout", "-q", "main"]);
+    let pr = github_pull_request(7, "feature/fix", &pr_sha).to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "pull_request".to_string()),
+        ("X-GitHub-Delivery", "pr-7-opened".to_string()),
+        ("X-Hub-Signature-256", sign(pr.as_bytes())),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, pr.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let pr_run = s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{}/log", pr_run["id"].as_str().unwrap()));
+    assert!(log.contains("content=from a fork"), "{log}");
+    let url = "https://github.com/acme/web/pull/7";
+    assert!(log.contains(&format!("commit={pr_sha} branch=feature/fix pr={url}/7 repo=web")), "{log}");
+    // The event names no message or committer: they come from the commit itself.
+    assert!(log.contains("message=Fix the thing by=Ada Lovelace <ada@example.com> @grace"), "{log}");
+    let t = &pr_run["trigger"];
+    assert_eq!((t["kind"].as_str(), t["pr_number"].as_u64()), (Some("pull_request"), Some(7)), "{t}");
+    assert_eq!((t["commit_message"].as_str(), t["author"].as_str()), (Some("Fix the thing"), Some("Ada Lovelace")));
+    s.restart(1);
+    // The delivery id is remembered across a restart.
+    let again = s.deliver("main", &sha, "x", "good-1");
+    assert_eq!((again.status, again.body["duplicate"].as_bool()), (200, Some(true)), "{:?}", again.body);
+    assert_eq!(s.total_runs(), 2);
+}
+
+const SLOW_STEPS: &str = "- name: slow\n  service: app\n  command: sh -c 'echo \"content=$(cat /code/version.txt)\"; sleep $(cat /code/delay)'\n";
+
+#[test]
+fn a_second_push_cancels_the_first_a_failing_forge_fails_no_run_and_a_restart_keeps_the_queue() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    // The forge's status API answers 500 to everything.
+    let mut s = Setup::start(SLOW_STEPS, Some(500), 1, "");
+    let a_sha = s.push("main", &[("version.txt", "A\n"), ("delay", "120\n")], "A");
+    let a = s.deliver("main", &a_sha, "A", "d-a").body["id"].as_str().unwrap().to_string();
+    s.first_step_started(&a, Instant::now());
+    // A new push to main supersedes A, which is running.
+    s.head = a_sha.clone();
+    let b_sha = s.push("main", &[("version.txt", "B\n"), ("delay", "120\n")], "B");
+    let answer = s.deliver("main", &b_sha, "B", "d-b");
+    assert_eq!(answer.body["superseded"], json!([a]), "{:?}", answer.body);
+    let b = answer.body["id"].as_str().unwrap().to_string();
+    s.wait_status(&a, "cancelled", Duration::from_secs(60));
+    s.first_step_started(&b, Instant::now());
+    // Another branch's push waits for the one slot.
+    let q_sha = s.push("feature/q", &[("version.txt", "Q\n"), ("delay", "0\n")], "Q");
+    let q = s.deliver("feature/q", &q_sha, "Q", "d-q").body["id"].as_str().unwrap().to_string();
+    assert_eq!(s.get(&format!("/api/runs/{q}"))["status"], "queued");
+    // (Statuses waiting to be sent are not kept across a restart: let A's go out first.)
+    // Every status was tried, and retried, in order; A's ended as an error (GitHub has no
+    // "cancelled").
+    let a_states = wait_for("A's final status", Duration::from_secs(60), || {
+        let got: Vec<String> = statuses(&s.api, &a_sha).into_iter().map(|t| t.1).collect();
+        (got.iter().filter(|d| *d == "The run was canceled").count() == 4).then_some(got)
+    });
+    let mut distinct = a_states.clone();
+    distinct.dedup();
+    assert_eq!(distinct, ["Queued on Slipway", "Running on Slipway", "The run was canceled"], "{a_states:?}");
+    assert_eq!(a_states.len(), 12, "4 attempts for each of the 3 statuses: {a_states:?}");
+    // The server dies during B: B is interrupted, Q is still queued and runs after the restart.
+    s.restart(1);
+    let b_run = s.get(&format!("/api/runs/{b}"));
+    assert_eq!(b_run["status"], "interrupted", "{b_run}");
+    let q_run = s.wait_status(&q, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{q}/log"));
+    assert!(log.lines().any(|l| l.trim_end().ends_with("content=Q")), "{log}");
+    // The forge never took a status, and no run failed for it; the failure is on the run.
+    let error = wait_for("Q's status error", Duration::from_secs(60), || {
+        let v = s.get(&format!("/api/runs/{q}"));
+        v["status_error"].as_str().map(str::to_string)
+    });
+    assert_eq!(q_run["status"], "success");
+    assert!(error.contains("HTTP 500") && error.contains("4 attempts"), "{error}");
+    wait_for("B's error status after the restart", Duration::from_secs(60), || {
+        statuses(&s.api, &b_sha).iter().any(|t| t.0 == "error" && t.1 == "The run could not complete").then_some(())
+    });
+    s.assert_no_workspaces_left();
+    s.assert_token_nowhere(&[&a, &b, &q]);
+}
+
+#[test]
+fn polling_builds_each_new_head_once_keeps_the_last_checkouts_and_survives_a_restart() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 1, "poll = \"1s\"\nkeep_workspaces = 1\n");
+    // The first poll only records the heads (main's first commit builds nothing).
+    wait_for("the first poll", Duration::from_secs(20), || {
+        std::fs::read_to_string(s.tmp.path().join("server.log")).unwrap().contains("first poll").then_some(())
+    });
+    assert_eq!(s.total_runs(), 0);
+    let one = s.push("main", &[("version.txt", "polled one\n")], "Polled one");
+    let two = s.push("feature/p", &[("version.txt", "polled two\n")], "Polled two");
+    let untracked = s.push("experiment", &[("version.txt", "not built\n")], "Filtered out");
+    let runs = wait_for("two polled runs", Duration::from_secs(30), || {
+        let v = s.get("/api/runs");
+        (v["total"] == 2).then_some(v["runs"].as_array().unwrap().clone())
+    });
+    let mut built: Vec<(String, String, String)> = runs
+        .iter()
+        .map(|r| {
+            let t = &r["trigger"];
+            (
+                t["kind"].as_str().unwrap().into(),
+                t["branch"].as_str().unwrap().into(),
+                t["commit_id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    built.sort();
+    assert_eq!(built, [("poll".into(), "feature/p".into(), two.clone()), ("poll".into(), "main".into(), one.clone())]);
+    assert!(!built.iter().any(|b| b.2 == untracked));
+    for r in &runs {
+        let id = r["id"].as_str().unwrap();
+        let run = s.wait_status(id, "success", Duration::from_secs(120));
+        let message = run["trigger"]["commit_message"].as_str().unwrap().to_string();
+        assert!(message == "Polled one" || message == "Polled two", "{run}");
+    }
+    // Later polls, and a restart, build nothing again.
+    s.restart(1);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(s.total_runs(), 2);
+    // keep_workspaces = 1: the last checkout is kept (without .git), the other removed.
+    let kept: Vec<PathBuf> =
+        std::fs::read_dir(s.data().join("kept/web")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let content = std::fs::read_to_string(kept[0].join("version.txt")).unwrap();
+    assert!(content == "polled one\n" || content == "polled two\n", "{content}");
+    assert!(!kept[0].join(".git").exists());
+    s.assert_no_workspaces_left();
+}
+
+/// A GitLab push delivery as GitLab's "Push events" documentation shows it, trimmed to the
+/// documented fields a receiver reads.
+fn gitlab_push(branch: &str, before: &str, after: &str, message: &str) -> Value {
+    json!({
+        "object_kind": "push",
+        "event_name": "push",
+        "before": before,
+        "after": after,
+        "ref": format!("refs/heads/{branch}"),
+        "ref_protected": true,
+        "checkout_sha": after,
+        "user_id": 4,
+        "user_name": "Ada Lovelace",
+        "user_username": "ada",
+        "user_email": "",
+        "project_id": 15,
+        "project": {"id": 15, "name": "web", "path_with_namespace": "acme/web", "default_branch": "main",
+                    "web_url": "https://gitlab.example.com/acme/web"},
+        "commits": [{
+            "id": after,
+            "message": message,
+            "title": message,
+            "timestamp": "2026-12-01T15:00:00+00:00",
+            "url": format!("https://gitlab.example.com/acme/web/-/commit/{after}"),
+            "author": {"name": "Ada Lovelace", "email": "ada@example.com"},
+            "added": [], "modified": ["version.txt"], "removed": []
+        }],
+        "total_commits_count": 1
+    })
+}
+
+/// GitLab: the token is the git password (HTTP basic auth with GitLab's `oauth2` user) as well
+/// as the status API's `PRIVATE-TOKEN`, and the repository is only reachable with it.
+#[test]
+fn a_gitlab_push_over_authenticated_http_builds_and_reports_without_leaking_the_token() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start_on(SHOW_STEPS, None, 1, "", "gitlab");
+    let repo_url = s._http.as_ref().unwrap().url("web.git");
+    let anonymous = std::process::Command::new("git")
+        .args(["ls-remote", &repo_url])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!anonymous.status.success(), "the repository is readable without the token");
+    let sha = s.push("main", &[("version.txt", "over http\n")], "Over HTTP");
+    let body = gitlab_push("main", &s.head, &sha, "Over HTTP").to_string();
+    let headers = |token: &str| {
+        [
+            ("Content-Type", "application/json".to_string()),
+            ("User-Agent", "GitLab/17.5.0".to_string()),
+            ("X-Gitlab-Event", "Push Hook".to_string()),
+            ("X-Gitlab-Token", token.to_string()),
+            ("X-Gitlab-Event-UUID", "13792a34-cac6-4fda-95a8-c58e00a3954e".to_string()),
+            ("Idempotency-Key", "f5e5f430-f57b-4e6e-9fac-d9128cd7232f".to_string()),
+        ]
+    };
+    let wrong = http(&s.url, "POST", "/hooks/web", &headers("not the secret"), body.as_bytes());
+    assert_eq!(wrong.status, 401, "{:?}", wrong.body);
+    let a = http(&s.url, "POST", "/hooks/web", &headers(HOOK_SECRET), body.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    assert!(log.contains("content=over http"), "{log}");
+    assert!(log.contains(&format!("commit={sha} branch=main pr=false/0 repo=web")), "{log}");
+    assert_eq!(run["trigger"]["commit_url"], format!("https://gitlab.example.com/acme/web/-/commit/{sha}"));
+    assert_eq!(run["trigger"]["delivery"], "f5e5f430-f57b-4e6e-9fac-d9128cd7232f", "GitLab's retry-stable id");
+    // GitLab has a running state; the project is named by its encoded path.
+    let got = wait_for("three GitLab statuses", Duration::from_secs(20), || {
+        let got: Vec<_> = s.api.received().into_iter().filter(|r| r.path.contains("/statuses/")).collect();
+        (got.len() == 3).then_some(got)
+    });
+    for r in &got {
+        assert_eq!(r.path, format!("/api/v4/projects/acme%2Fweb/statuses/{sha}"));
+        assert_eq!(r.header("private-token"), Some(FORGE_TOKEN));
+        assert_eq!(r.body["name"], "slipway/web");
+    }
+    let states: Vec<&str> = got.iter().map(|r| r.body["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["pending", "running", "success"]);
+    s.assert_no_workspaces_left();
+    s.assert_token_nowhere(&[&id]);
+    // The mirror is where a token would most easily end up (a remote URL carrying it).
+    let config = std::fs::read_to_string(s.data().join("mirrors/web.git/config")).unwrap();
+    assert!(config.contains(&repo_url) && !config.contains(FORGE_TOKEN), "{config}");
+}
+
+/// Webhooks and polling together: a head a webhook built is not built again by the next poll
+/// (here the poll at start, after a restart: `poll = "1h"` keeps it out of the way before).
+#[test]
+fn a_head_a_webhook_built_is_not_built_again_by_polling() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 1, "poll = \"1h\"\n");
+    let log = s.tmp.path().join("server.log");
+    let polls = || std::fs::read_to_string(&log).unwrap().matches("polled").count();
+    wait_for("the first poll", Duration::from_secs(20), || {
+        std::fs::read_to_string(&log).unwrap().contains("first poll").then_some(())
+    });
+    let sha = s.push("main", &[("version.txt", "hooked\n")], "Hooked");
+    let a = s.deliver("main", &sha, "Hooked", "hooked-1");
+    s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));
+    let before = polls();
+    s.restart(1);
+    wait_for("the poll after the restart", Duration::from_secs(20), || (polls() > before).then_some(()));
+    assert_eq!(s.total_runs(), 1, "polling built the webhook's commit again");
+}
+
+/// A repository project's secrets are read at start: a missing one stops `slipway serve` with
+/// the file's name (not the first run), and so does a `--public-url` that is no address.
+#[test]
+fn serve_refuses_to_start_without_a_projects_secret_or_with_a_bad_public_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("slipway.toml");
+    std::fs::write(
+        &config,
+        "[[project]]\nname = \"web\"\nrepo = \"https://github.com/acme/web.git\"\nwebhook_secret_file = \"missing.hook\"\n",
+    )
+    .unwrap();
+    let serve = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+            .args(["--data-dir", tmp.path().join("data").to_str().unwrap()])
+            .args(extra)
+            .env("SLIPWAY_TOKEN", API_TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = serve(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("project `web`") && stderr.contains("missing.hook"), "{stderr}");
+    std::fs::write(tmp.path().join("missing.hook"), "s3cret\n").unwrap();
+    let out = serve(&["--public-url", "ci.example.com"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--public-url \"ci.example.com\""), "{stderr}");
+}
+
+/// Forgejo (Gitea's fork; same events and API): a push delivery as Forgejo's webhook
+/// documentation shows it, signed in `X-Forgejo-Signature` (hex HMAC-SHA256, no prefix); the
+/// statuses go to `/api/v1/repos/{owner}/{repo}/statuses/{sha}` with a `token` header.
+#[test]
+fn a_forgejo_push_builds_and_reports_with_giteas_api() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start_on(SHOW_STEPS, None, 1, "", "gitea");
+    let sha = s.push("main", &[("version.txt", "forged\n")], "Forged");
+    // Gitea and Forgejo send GitHub's push shape, users with `login`/`username`.
+    let mut body = github_push("main", &s.head, &sha, "Forged");
+    body["pusher"] = json!({"id": 1, "login": "ada", "username": "ada", "email": "ada@example.com"});
+    body["commits"][0]["url"] = json!(format!("https://codeberg.org/acme/web/commit/{sha}"));
+    body["head_commit"]["url"] = body["commits"][0]["url"].clone();
+    let body = body.to_string();
+    let hex = sign(body.as_bytes()).trim_start_matches("sha256=").to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-Forgejo-Event", "push".to_string()),
+        ("X-Forgejo-Delivery", "8d3c7bd1-5d0a-4e5e-9c43-4c3f1d2b1a09".to_string()),
+        ("X-Forgejo-Signature", hex.clone()),
+        ("X-Gitea-Event", "push".to_string()),
+        ("X-Gitea-Delivery", "8d3c7bd1-5d0a-4e5e-9c43-4c3f1d2b1a09".to_string()),
+        ("X-Gitea-Signature", hex),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, body.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    assert!(log.contains("content=forged") && log.contains(&format!("commit={sha} branch=main")), "{log}");
+    let got = wait_for("three Gitea statuses", Duration::from_secs(20), || {
+        let got: Vec<_> = s.api.received().into_iter().filter(|r| r.path.contains("/statuses/")).collect();
+        (got.len() == 3).then_some(got)
+    });
+    for r in &got {
+        assert_eq!(r.path, format!("/api/v1/repos/acme/web/statuses/{sha}"));
+        assert_eq!(r.header("authorization"), Some(format!("token {FORGE_TOKEN}").as_str()));
+        assert_eq!(r.body["context"], "slipway/web");
+    }
+    let states: Vec<&str> = got.iter().map(|r| r.body["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["pending", "pending", "success"]);
+    let replay = http(&s.url, "POST", "/hooks/web", &headers, body.as_bytes());
+    assert_eq!(replay.status, 200, "{:?}", replay.body);
+    s.assert_token_nowhere(&[&id]);
+}
