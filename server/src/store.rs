@@ -245,7 +245,9 @@ impl Store {
                 id,
                 seq,
                 project,
-                None::<&str>,
+                // What the run is planned for, as for an API run: the list's branch filter
+                // and the studio's run list read it.
+                trigger.tag.as_deref().or(trigger.branch.as_deref()),
                 push as i64,
                 RunStatus::Queued.as_str(),
                 request,
@@ -348,6 +350,13 @@ impl Store {
     }
 
     /// Replace a run's stored request (with its masked form, once the run knows its secrets).
+    /// Record the tag a run was planned for when its request named none (the server then
+    /// plans for the project's checked-out branch): the list shows it and filters by it.
+    pub fn set_tag_if_unset(&self, id: &str, tag: &str) -> Result<()> {
+        self.conn().execute("UPDATE runs SET tag = ?2 WHERE id = ?1 AND tag IS NULL", params![id, tag])?;
+        Ok(())
+    }
+
     pub fn set_request(&self, id: &str, request: &str) -> Result<()> {
         self.conn().execute("UPDATE runs SET request = ?2 WHERE id = ?1", params![id, request])?;
         Ok(())
@@ -670,8 +679,11 @@ mod tests {
         assert_eq!(s.insert_triggered_run("e", "web", true, "{}", &polled).unwrap(), Inserted::Queued);
         assert_eq!(s.insert_triggered_run("f", "web", true, "{}", &polled).unwrap(), Inserted::Queued);
         assert_eq!(s.queued().unwrap(), ["a", "d", "e", "f"]);
-        let (rows, _) = s.runs(1, 10).unwrap();
+        let (rows, _) = s.runs(None, None, 1, 10).unwrap();
         assert_eq!(rows.iter().find(|r| r.id == "a").unwrap().trigger, Some(t.view()));
+        // A triggered run is listed under its branch, like an API run under its tag.
+        let (on_main, _) = s.runs(Some("web"), t.branch.as_deref(), 1, 10).unwrap();
+        assert!(t.branch.is_some() && on_main.iter().any(|r| r.id == "a"), "{on_main:?}");
     }
 
     /// What a push to `main` supersedes: the project's queued or running runs on `main`, not
@@ -750,6 +762,12 @@ mod tests {
         // A page of a filtered list counts only what matches.
         let (rows, total) = s.runs(Some("web"), None, 2, 2).unwrap();
         assert_eq!((rows.len(), rows[0].id.as_str(), total), (1, "a", 3));
+        // Once planned, a run without a tag is listed under the branch it ran for; a tag the
+        // request named is never replaced.
+        s.set_tag_if_unset("d", "dev").unwrap();
+        s.set_tag_if_unset("a", "other").unwrap();
+        assert_eq!(ids(Some("web"), Some("dev")), (vec!["d".into(), "b".into()], 2));
+        assert_eq!(ids(Some("web"), Some("main")), (vec!["a".into()], 1));
     }
 
     #[test]

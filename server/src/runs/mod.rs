@@ -525,6 +525,9 @@ impl Manager {
         if live.cancel.is_cancelled() {
             return Ok(RunStatus::Cancelled);
         }
+        if let Some(tag) = &prepared.plan.tag {
+            self.store.set_tag_if_unset(id, tag)?;
+        }
         let Prepared { services, plan: p, key, vars } = prepared;
         let spec = RunSpec {
             run_id: id.to_string(),
