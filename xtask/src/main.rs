@@ -253,6 +253,7 @@ fn usage() -> ExitCode {
          commands:\n  \
          test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), the core's tests in headless Chromium, and each fuzz target for {} s\n  \
          studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt, CodeMirror via npm ci if missing;\n               nothing is rebuilt when nothing changed) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh);\n               SERVE ARGS go to `slipway serve` (see `slipway serve --help`)\n  \
+         build        build the studio into dist/ (as `studio` does) without starting anything\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)\n  \
          fuzz [SECS] [TARGET...]\n               build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each (or those named:\n               \
          check, template, decrypt, dockercfg, envfile) for SECS seconds (default {}), one at a time; prints\n               \
@@ -273,6 +274,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("studio") => studio(&args[1..]),
+        Some("build") => build_studio().map(|_| ()),
         Some("conformance") => conformance(),
         Some("fuzz") => fuzz::command(&args[1..]),
         _ => return usage(),
