@@ -29,23 +29,41 @@ pub struct FilterError {
 /// users (`--tag`, API requests); 255 bytes is more than file systems allow for a ref's name.
 pub const MAX_TAG_LEN: usize = 255;
 
-/// A build tag longer than [`MAX_TAG_LEN`].
+/// A build tag that cannot be a branch or tag name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TagTooLong {
-    pub len: usize,
+pub enum BadTag {
+    /// Longer than [`MAX_TAG_LEN`] bytes.
+    TooLong { len: usize },
+    /// A control character (a newline, say) at this byte offset: git refuses them in ref
+    /// names, and one in a tag would reach logs, image tags and commit statuses as it is.
+    Control { at: usize },
 }
 
-impl std::fmt::Display for TagTooLong {
+impl std::fmt::Display for BadTag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the build tag is {} bytes long; a branch or tag name has at most {MAX_TAG_LEN} bytes", self.len)
+        match self {
+            BadTag::TooLong { len } => {
+                write!(f, "the build tag is {len} bytes long; a branch or tag name has at most {MAX_TAG_LEN} bytes")
+            }
+            BadTag::Control { at } => write!(
+                f,
+                "the build tag has a control character at byte {at}; a branch or tag name has none (pass the name alone)"
+            ),
+        }
     }
 }
 
-impl std::error::Error for TagTooLong {}
+impl std::error::Error for BadTag {}
 
-/// Refuse a build tag that is too long to be a branch or tag name, before any filter sees it.
-pub fn check_tag(tag: &str) -> Result<(), TagTooLong> {
-    if tag.len() > MAX_TAG_LEN { Err(TagTooLong { len: tag.len() }) } else { Ok(()) }
+/// Refuse a build tag that cannot be a branch or tag name, before any filter sees it.
+pub fn check_tag(tag: &str) -> Result<(), BadTag> {
+    if tag.len() > MAX_TAG_LEN {
+        return Err(BadTag::TooLong { len: tag.len() });
+    }
+    match tag.char_indices().find(|(_, c)| c.is_control()) {
+        Some((at, _)) => Err(BadTag::Control { at }),
+        None => Ok(()),
+    }
 }
 
 /// Compiled regexes are bounded: a filter is a branch name pattern, not a program.
@@ -173,11 +191,21 @@ mod tests {
         assert_eq!(check_tag(""), Ok(()));
         // Counted in bytes: 128 two-byte characters are 256 bytes.
         let wide = "é".repeat(128);
-        assert_eq!(check_tag(&wide), Err(TagTooLong { len: 256 }));
+        assert_eq!(check_tag(&wide), Err(BadTag::TooLong { len: 256 }));
         assert_eq!(
             check_tag(&"a".repeat(300)).unwrap_err().to_string(),
             "the build tag is 300 bytes long; a branch or tag name has at most 255 bytes"
         );
+    }
+
+    /// A newline in a tag (`main\nfake log line`) used to be planned for as it was.
+    #[test]
+    fn build_tags_with_control_characters_are_refused() {
+        assert_eq!(check_tag("feature/é-ü"), Ok(()));
+        assert_eq!(check_tag("main\nfake"), Err(BadTag::Control { at: 4 }));
+        assert_eq!(check_tag("a\u{7f}"), Err(BadTag::Control { at: 1 }));
+        assert_eq!(check_tag("\u{85}x"), Err(BadTag::Control { at: 0 }));
+        assert!(check_tag("x\ty").unwrap_err().to_string().contains("control character at byte 1"));
     }
 
     #[test]
