@@ -84,7 +84,7 @@ fn read_config(project: &Project, which: ConfigFile) -> Result<SourceFile, ApiEr
         let looked = which.candidates().join(", ");
         return Err(ApiError::NotFound(format!("project `{}` has no such file: looked for {looked}", project.name)));
     };
-    crate::project::read_source_named(&project.dir.join(file), file).map_err(|e| {
+    crate::project::read_server_config(&project.dir, file).map_err(|e| {
         let dir = project.dir.display().to_string();
         let why = format!("{e:#}").replace(&dir, "the project folder");
         ApiError::Unprocessable(format!("cannot load {file} of project `{}`: {why}", project.name))
