@@ -2,13 +2,13 @@
 
 use crate::components::crypto_panel::CryptoPanel;
 use crate::components::diagnostics::Diagnostics;
-use crate::components::editor::{self, Editor, Editors, SharedWorkspace};
+use crate::components::editor::{self, Editor, Editors};
 use crate::components::export_panel::ExportPanel;
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
-use crate::language::{self, Workspace};
+use crate::language;
 use crate::state::{Action, BuildInputs, FileKind, SharedPlan, State, save_drafts};
 use slipway_core::Diagnostic;
 use slipway_core::ide::QuickFix;
@@ -68,9 +68,6 @@ fn kind_of(name: &str) -> Option<FileKind> {
 pub fn app() -> Html {
     let state = use_reducer(|| State::load(now_secs()));
     let notice = use_state(|| None::<String>);
-    let last_build = use_mut_ref(|| state.build.clone());
-    let workspace: SharedWorkspace =
-        use_mut_ref(|| Workspace::new(state.services.clone(), state.steps.clone(), plan_options(&state.build)));
     let editors: Editors = use_mut_ref(Vec::new);
     // Time from navigation start to the first render with live editors, for docs/perf.md.
     use_effect_with((), |_| {
@@ -81,17 +78,14 @@ pub fn app() -> Html {
     let size = state.services.len() + state.steps.len();
     let delay = if size < INSTANT_CHECK_BYTES { 0 } else { DEBOUNCE_MS };
     let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
-    if state.build != *last_build.borrow() {
-        workspace.borrow_mut().set_options(plan_options(&state.build));
-        *last_build.borrow_mut() = state.build.clone();
-    }
+    // The editors' completion and hovers (in the analysis worker) use the preview's values.
+    use_effect_with(state.build.clone(), |b| language::set_options(&plan_options(b)));
     let last_plan = use_mut_ref(|| None::<SharedPlan>);
-    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values;
-    // the one a completion already made of the same text if there is one.
+    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values, for
+    // the Problems list and the preview (the editors get theirs from the analysis worker).
     let analysis = use_memo((settled.clone(), state.build.clone()), |((services, steps), b)| {
         let started = performance_now();
-        let made = workspace.borrow().made_for(services, steps);
-        let a = made.unwrap_or_else(|| Rc::new(language::analyse(services, steps, plan_options(b))));
+        let a = Rc::new(language::analyse(services, steps, plan_options(b)));
         let took = performance_now() - started;
         // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly render)
         // is not drawn again.
@@ -105,7 +99,6 @@ pub fn app() -> Html {
     let (analysis, took_ms, valid_plan, fixes) =
         (analysis.0.clone(), analysis.1, analysis.2.clone(), analysis.3.clone());
     use_effect_with(settled.clone(), |(services, steps)| save_drafts(services, steps));
-    workspace.borrow_mut().offer(&analysis);
     let report = analysis.report();
     let build = state.build.clone();
     // With errors, the last valid plan stays on show, marked stale.
@@ -198,10 +191,8 @@ pub fn app() -> Html {
             <main>
                 <div class="editors">
                     <Editor title="codeship-services.yml" kind={FileKind::Services} text={AttrValue::from(state.services.clone())}
-                        analysis={analysis.clone()} workspace={workspace.clone()}
                         editors={editors.clone()} on_change={on_edit(FileKind::Services)} />
                     <Editor title="codeship-steps.yml" kind={FileKind::Steps} text={AttrValue::from(state.steps.clone())}
-                        analysis={analysis.clone()} workspace={workspace.clone()}
                         editors={editors.clone()} on_change={on_edit(FileKind::Steps)} />
                 </div>
                 <Diagnostics diagnostics={report.diagnostics.clone()} {fixes} errors={report.errors}

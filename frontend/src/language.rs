@@ -1,12 +1,21 @@
-//! What the editors' language callbacks ask: an [`Analysis`] (`slipway_core::ide`, shared
-//! with the CLI's language server) of both files exactly as typed, with the preview's build
-//! values. Built once per edit at most, and reused from the check when the texts agree.
+//! The language services' plumbing shared by the page and its analysis worker: file ids, the
+//! build values as JSON (the worker gets them by message), and the one way an [`Analysis`]
+//! (`slipway_core::ide`, shared with the CLI's language server) of both files is made.
 
 use crate::state::FileKind;
+use serde::{Deserialize, Serialize};
 use slipway_core::SourceFile;
 use slipway_core::ide::{Analysis, FileId};
 use slipway_core::plan::PlanOptions;
-use std::rc::Rc;
+use slipway_core::template::BuildVars;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Hand the build values to the analysis worker (editor.js keeps them until it starts).
+    #[wasm_bindgen(js_namespace = SlipwayEditor, js_name = setOptions)]
+    fn set_worker_options(json: &str);
+}
 
 pub fn file_id(kind: FileKind) -> FileId {
     match kind {
@@ -22,63 +31,24 @@ pub fn kind_of(file: FileId) -> FileKind {
     }
 }
 
-/// Both files as typed, the build values, and the analysis of them once asked for.
-pub struct Workspace {
-    services: String,
-    steps: String,
-    options: PlanOptions,
-    analysis: Option<Rc<Analysis>>,
+/// [`PlanOptions`] as they cross to the worker.
+#[derive(Serialize, Deserialize)]
+struct OptionsJs {
+    tag: Option<String>,
+    push: bool,
+    vars: BuildVars,
 }
 
-impl Workspace {
-    pub fn new(services: String, steps: String, options: PlanOptions) -> Workspace {
-        Workspace { services, steps, options, analysis: None }
-    }
+pub fn options_from_json(json: &str) -> Result<PlanOptions, serde_json::Error> {
+    let o: OptionsJs = serde_json::from_str(json)?;
+    Ok(PlanOptions { tag: o.tag, push: o.push, vars: o.vars })
+}
 
-    pub fn text(&self, kind: FileKind) -> &str {
-        match kind {
-            FileKind::Services => &self.services,
-            FileKind::Steps => &self.steps,
-        }
-    }
-
-    pub fn set_text(&mut self, kind: FileKind, text: String) {
-        if self.text(kind) == text {
-            return;
-        }
-        match kind {
-            FileKind::Services => self.services = text,
-            FileKind::Steps => self.steps = text,
-        }
-        self.analysis = None;
-    }
-
-    pub fn set_options(&mut self, options: PlanOptions) {
-        self.options = options;
-        self.analysis = None;
-    }
-
-    /// Take an analysis made elsewhere (the page's check) if it is of the current texts.
-    pub fn offer(&mut self, analysis: &Rc<Analysis>) {
-        let same = |kind: FileKind| analysis.file(file_id(kind)).text == self.text(kind);
-        if same(FileKind::Services) && same(FileKind::Steps) {
-            self.analysis = Some(analysis.clone());
-        }
-    }
-
-    /// The analysis of `services` and `steps` if it was already made (by a completion).
-    pub fn made_for(&self, services: &str, steps: &str) -> Option<Rc<Analysis>> {
-        (self.services == services && self.steps == steps).then(|| self.analysis.clone()).flatten()
-    }
-
-    /// The analysis of the current texts.
-    pub fn analysis(&mut self) -> Rc<Analysis> {
-        if let Some(a) = &self.analysis {
-            return a.clone();
-        }
-        let a = Rc::new(analyse(&self.services, &self.steps, self.options.clone()));
-        self.analysis = Some(a.clone());
-        a
+/// The build values the editors' completion and hovers use (image tags, branch filters).
+pub fn set_options(options: &PlanOptions) {
+    let o = OptionsJs { tag: options.tag.clone(), push: options.push, vars: options.vars.clone() };
+    if let Ok(json) = serde_json::to_string(&o) {
+        set_worker_options(&json);
     }
 }
 

@@ -449,13 +449,13 @@ async fn f12_or_ctrl_click_on_a_service_jumps_to_its_definition() {
     b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
     b.type_in("steps", &Key::F12.to_string()).await;
     // `app` is defined on line 1 of the services file.
-    assert_eq!(b.cursor("services").await, json!([0, true]));
+    cursor_reaches(&b, "services", json!([0, true])).await;
     // And `db` on line 3.
     b.set_editor("steps", &IDE_STEPS.replacen("service: app", "service: db", 1)).await;
     b.type_in("steps", &format!("{}{}", Key::Control, Key::Home)).await;
     b.type_in("steps", &format!("{}{}{}{}", Key::Null, Key::Down, Key::End, Key::Left)).await;
     b.type_in("steps", &Key::F12.to_string()).await;
-    assert_eq!(b.cursor("services").await, json!([IDE_SERVICES.find("db:").unwrap(), true]));
+    cursor_reaches(&b, "services", json!([IDE_SERVICES.find("db:").unwrap(), true])).await;
     // Ctrl+click on `app` of the push step (line 6) goes to line 1 again.
     let app = b.client.find(Locator::XPath(&format!("({STEPS_LINES})[6]"))).await.unwrap();
     let width = b
@@ -484,7 +484,7 @@ async fn f12_or_ctrl_click_on_a_service_jumps_to_its_definition() {
         .then(PointerAction::Down { button: fantoccini::actions::MOUSE_BUTTON_LEFT })
         .then(PointerAction::Up { button: fantoccini::actions::MOUSE_BUTTON_LEFT });
     b.client.perform_actions(Actions::from(keys).and(mouse)).await.unwrap();
-    assert_eq!(b.cursor("services").await, json!([0, true]));
+    cursor_reaches(&b, "services", json!([0, true])).await;
 
     b.close().await;
 }
@@ -1262,4 +1262,14 @@ async fn rekey_in_the_page_keeps_formats_and_is_all_or_nothing() {
     b.js("document.querySelector('[data-testid=rekey]').scrollIntoView()").await;
     save_screenshot("studio-rekey.png", &b.client.screenshot().await.unwrap());
     b.close().await;
+}
+
+/// Wait for an editor's cursor to be `want` (`[offset, focused]`): a jump to a definition
+/// waits for the analysis worker's answer.
+async fn cursor_reaches(b: &Browser, name: &str, want: Value) {
+    let start = Instant::now();
+    while b.cursor(name).await != want && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(b.cursor(name).await, want);
 }

@@ -1,0 +1,164 @@
+// The editors' analysis, off the page's thread. The page's own wasm module (glue and .wasm
+// that trunk emits, found by their preload links) is loaded a second time in a module worker
+// started from this bundle's URL; there `main` renders nothing and the worker drives the
+// module's `Analyst` (frontend/src/analyst.rs): a whole check after each edit, diagnostics
+// for the version it checked, completion, hover and definition from that check. The page
+// sends edits (CodeMirror's changes, not the whole text), asks for one check at a time and
+// drops diagnostics of a version that typing has already overtaken.
+
+/** The page's side: one worker for both editors. */
+export class AnalysisClient {
+  /** @param {(result: object) => void} onDiagnostics `{thread, services: [...], steps: [...]}` */
+  constructor(onDiagnostics) {
+    this.onDiagnostics = onDiagnostics;
+    this.worker = null;
+    /** Counts every edit of either file; an answer is current if it is of this version. */
+    this.version = 0;
+    this.checking = false;
+    this.wanted = false;
+    this.options = null;
+    this.requests = new Map();
+    this.nextId = 1;
+  }
+
+  start() {
+    if (this.worker) return;
+    const glue = document.querySelector('link[rel="modulepreload"][href$=".js"]');
+    const wasm = document.querySelector('link[rel="preload"][href$=".wasm"]');
+    if (!glue || !wasm) throw new Error("the studio's wasm module is not preloaded (index.html built by trunk?)");
+    this.worker = new Worker(import.meta.url, { type: "module", name: "slipway-analysis" });
+    this.worker.onmessage = (e) => this.received(e.data);
+    this.worker.onerror = (e) => console.error("slipway analysis worker:", e.message || e);
+    this.worker.postMessage({ type: "init", glue: glue.href, wasm: wasm.href });
+    if (this.options) this.worker.postMessage({ type: "options", json: this.options });
+  }
+
+  /** A file's whole text (an editor was created). */
+  open(name, text) {
+    this.start();
+    this.version += 1;
+    this.worker.postMessage({ type: "open", name, text, version: this.version });
+    this.check();
+  }
+
+  /** `[[from, to, insert], …]` in UTF-16 units of the previous text, ascending. */
+  edit(name, changes) {
+    this.version += 1;
+    this.worker.postMessage({ type: "edit", name, changes, version: this.version });
+    this.check();
+  }
+
+  setOptions(json) {
+    this.options = json;
+    if (!this.worker) return;
+    this.version += 1;
+    this.worker.postMessage({ type: "options", json, version: this.version });
+    this.check();
+  }
+
+  /** One check in flight at most: typing faster than checks coalesces into the next one. */
+  check() {
+    if (this.checking) {
+      this.wanted = true;
+      return;
+    }
+    this.checking = true;
+    this.wanted = false;
+    this.worker.postMessage({ type: "check" });
+  }
+
+  /**
+   * Ask the worker ("complete" | "hover" | "definition") at a UTF-16 offset of `name`'s text
+   * of `length` units; resolves to its JSON answer or undefined.
+   */
+  async request(type, name, pos, length) {
+    // The view's update listener posts the edit this state came from; a source called
+    // during that update runs before it: let it finish first.
+    await Promise.resolve();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.requests.set(id, resolve);
+      this.worker.postMessage({ type, id, name, pos, length });
+    });
+  }
+
+  received(msg) {
+    if (msg.type === "diagnostics") {
+      this.checking = false;
+      // Stale (typing went on meanwhile) answers are dropped; the next check is on its way.
+      if (msg.version === this.version && msg.result) this.onDiagnostics(JSON.parse(msg.result), msg);
+      if (this.wanted) this.check();
+    } else if (msg.type === "answer") {
+      const resolve = this.requests.get(msg.id);
+      this.requests.delete(msg.id);
+      if (resolve) resolve(msg.result);
+    } else if (msg.type === "error") {
+      console.error("slipway analysis worker:", msg.message);
+    }
+  }
+}
+
+/** The worker's side: texts, the module's `Analyst`, and the messages in order. */
+export function serveAnalysis() {
+  const texts = { services: "", steps: "" };
+  let analyst = null;
+  let version = 0;
+  let analysed = -1;
+  let took = 0;
+
+  const current = () => {
+    if (analysed !== version) {
+      took = analyst.analyse(texts.services, texts.steps);
+      analysed = version;
+    }
+  };
+  const handlers = {
+    async init({ glue, wasm }) {
+      const m = await import(glue);
+      await m.default({ module_or_path: wasm });
+      analyst = new m.Analyst();
+    },
+    open({ name, text, version: v }) {
+      texts[name] = text;
+      version = v;
+    },
+    edit({ name, changes, version: v }) {
+      let t = texts[name];
+      // Ascending and non-overlapping offsets into the old text: apply from the end.
+      for (let i = changes.length - 1; i >= 0; i--) {
+        const [from, to, insert] = changes[i];
+        t = t.slice(0, from) + insert + t.slice(to);
+      }
+      texts[name] = t;
+      version = v;
+    },
+    options({ json, version: v }) {
+      analyst.setOptions(json);
+      if (v !== undefined) version = v;
+      analysed = -1;
+    },
+    check() {
+      current();
+      self.postMessage({ type: "diagnostics", version, took, result: analyst.diagnostics() });
+    },
+  };
+  const query = (method) => ({ id, name, pos, length }) => {
+    // A text out of step with the editor's would answer for the wrong place: no answer.
+    if (texts[name].length !== length) return self.postMessage({ type: "answer", id, result: undefined });
+    current();
+    self.postMessage({ type: "answer", id, result: analyst[method](name, pos) });
+  };
+  handlers.complete = query("complete");
+  handlers.hover = query("hover");
+  handlers.definition = query("definition");
+
+  // Strictly in order, the first (init) awaited before the rest.
+  let chain = Promise.resolve();
+  self.onmessage = ({ data }) => {
+    chain = chain.then(() => handlers[data.type](data)).catch((e) => {
+      self.postMessage({ type: "error", message: String(e && e.stack || e) });
+      if (data.id !== undefined) self.postMessage({ type: "answer", id: data.id, result: undefined });
+      if (data.type === "check") self.postMessage({ type: "diagnostics", version: -1 });
+    });
+  };
+}
