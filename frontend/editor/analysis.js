@@ -4,13 +4,28 @@
 // module's `Analyst` (frontend/src/analyst.rs): a whole check after each edit, diagnostics
 // for the version it checked, completion, hover and definition from that check. The page
 // sends edits (CodeMirror's changes, not the whole text), asks for one check at a time and
-// drops diagnostics of a version that typing has already overtaken.
+// drops answers of a version that typing has already overtaken. The page's Problems list and
+// preview get a report of the same check (`onReport`): with every check while the files are
+// small, once typing pauses when they are large.
 
 /** The page's side: one worker for both editors. */
 export class AnalysisClient {
-  /** @param {(result: object) => void} onDiagnostics `{thread, services: [...], steps: [...]}` */
-  constructor(onDiagnostics) {
+  /**
+   * @param {(result: object) => void} onDiagnostics `{thread, services: [...], steps: [...]}`
+   * @param {number} large UTF-16 units of both files from which reports wait for a pause
+   * @param {number} pause that pause, in milliseconds
+   */
+  constructor(onDiagnostics, large, pause) {
     this.onDiagnostics = onDiagnostics;
+    this.large = large;
+    this.pause = pause;
+    /** Rust's callback with the report (JSON) of settled texts. */
+    this.onReport = null;
+    this.reportWanted = false;
+    this.pauseTimer = 0;
+    /** The id of the plan the page has (0: none): the worker leaves an unchanged plan out. */
+    this.knownPlan = 0;
+    this.lengths = {};
     this.worker = null;
     /** Counts every edit of either file; an answer is current if it is of this version. */
     this.version = 0;
@@ -37,14 +52,35 @@ export class AnalysisClient {
   open(name, text) {
     this.start();
     this.version += 1;
+    this.lengths[name] = text.length;
     this.worker.postMessage({ type: "open", name, text, version: this.version });
     this.check();
   }
 
-  /** `[[from, to, insert], …]` in UTF-16 units of the previous text, ascending. */
-  edit(name, changes) {
+  /**
+   * `[[from, to, insert], …]` in UTF-16 units of the previous text, ascending; `length` of
+   * the new text.
+   */
+  edit(name, changes, length) {
     this.version += 1;
+    this.lengths[name] = length;
     this.worker.postMessage({ type: "edit", name, changes, version: this.version });
+    clearTimeout(this.pauseTimer);
+    if (this.isLarge()) this.pauseTimer = setTimeout(() => this.wantReport(), this.pause);
+    this.check();
+  }
+
+  isLarge() {
+    return Object.values(this.lengths).reduce((a, b) => a + b, 0) >= this.large;
+  }
+
+  setOnReport(f) {
+    this.onReport = f;
+    if (f && this.worker) this.wantReport();
+  }
+
+  wantReport() {
+    this.reportWanted = true;
     this.check();
   }
 
@@ -64,7 +100,9 @@ export class AnalysisClient {
     }
     this.checking = true;
     this.wanted = false;
-    this.worker.postMessage({ type: "check" });
+    const report = this.onReport !== null && (this.reportWanted || !this.isLarge());
+    this.reportWanted = false;
+    this.worker.postMessage({ type: "check", report, knownPlan: this.knownPlan });
   }
 
   /**
@@ -86,7 +124,14 @@ export class AnalysisClient {
     if (msg.type === "diagnostics") {
       this.checking = false;
       // Stale (typing went on meanwhile) answers are dropped; the next check is on its way.
-      if (msg.version === this.version && msg.result) this.onDiagnostics(JSON.parse(msg.result), msg);
+      const current = msg.version === this.version;
+      if (current && msg.result) this.onDiagnostics(JSON.parse(msg.result), msg);
+      if (current && msg.report && this.onReport) {
+        this.knownPlan = msg.planId;
+        this.onReport(msg.report);
+      } else if (msg.report) {
+        this.reportWanted = true;
+      }
       if (this.wanted) this.check();
     } else if (msg.type === "answer") {
       const resolve = this.requests.get(msg.id);
@@ -137,9 +182,11 @@ export function serveAnalysis() {
       if (v !== undefined) version = v;
       analysed = -1;
     },
-    check() {
+    check({ report, knownPlan }) {
       current();
-      self.postMessage({ type: "diagnostics", version, took, result: analyst.diagnostics() });
+      const msg = { type: "diagnostics", version, took, result: analyst.diagnostics() };
+      if (report) Object.assign(msg, { report: analyst.report(knownPlan), planId: analyst.planId() });
+      self.postMessage(msg);
     },
   };
   const query = (method) => ({ id, name, pos, length }) => {

@@ -50,7 +50,9 @@ const SETTLE_MS = 250;
 /** Editors by name ("services", "steps"), for the automation hook and cross-file jumps. */
 const editors = new Map();
 
-const analysis = new AnalysisClient((result, msg) => {
+const analysis = new AnalysisClient(onDiagnostics, LARGE_DOC, SETTLE_MS);
+
+function onDiagnostics(result, msg) {
   for (const [name, ed] of editors) ed.setDiagnostics(result[name] || []);
   // For docs/perf.md and the browser tests: when the last diagnostics reached the views, of
   // which version of the texts, and which thread checked them.
@@ -60,7 +62,7 @@ const analysis = new AnalysisClient((result, msg) => {
     diagnosticsVersion: msg.version,
     checkMs: msg.took,
   });
-});
+}
 
 // `{{ … }}` spans (Go templates in image_tag and build args) get their own colour on top of
 // the YAML highlighting.
@@ -282,7 +284,7 @@ class Editor {
             if (!u.docChanged) return;
             const changes = [];
             u.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => changes.push([fromA, toA, inserted.toString()]));
-            analysis.edit(name, changes);
+            analysis.edit(name, changes, u.state.doc.length);
             this.settle(u.state.doc.length);
           }),
           EditorView.contentAttributes.of({ "aria-label": `${name} file`, spellcheck: "false" }),
@@ -388,6 +390,8 @@ if (inPage) {
     create: (parent, name, text, hooks) => new Editor(parent, name, text, hooks),
     /** The build values (JSON) completion and hovers use. */
     setOptions: (json) => analysis.setOptions(json),
+    /** Rust's callback (or null) with the worker's report of the settled texts (JSON). */
+    onChecked: (f) => analysis.setOnReport(f || null),
   };
   window.slipwayStudio = automation();
 } else {

@@ -6,11 +6,11 @@
 //! the core's byte spans cross through its `LineIndex`.
 
 use crate::components::editor::severity_name;
-use crate::language::{analyse, file_id, kind_of, options_from_json};
+use crate::language::{CheckedWire, analyse, file_id, kind_of, options_from_json};
 use crate::state::FileKind;
 use serde::Serialize;
-use slipway_core::ide::{Analysis, FileId, QuickFix, TextEdit};
-use slipway_core::plan::PlanOptions;
+use slipway_core::ide::{Analysis, FileId, LineIndex, QuickFix, TextEdit};
+use slipway_core::plan::{Plan, PlanOptions};
 use wasm_bindgen::prelude::*;
 
 /// Both files' analysis, made once per edit and read by every query until the next.
@@ -18,6 +18,9 @@ use wasm_bindgen::prelude::*;
 pub struct Analyst {
     options: PlanOptions,
     analysis: Option<Analysis>,
+    took_ms: f64,
+    /// The last plan reported, with its id: the page is sent a plan only when it changed.
+    plan: Option<(u32, Plan)>,
 }
 
 impl Default for Analyst {
@@ -30,7 +33,7 @@ impl Default for Analyst {
 impl Analyst {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Analyst {
-        Analyst { options: PlanOptions::default(), analysis: None }
+        Analyst { options: PlanOptions::default(), analysis: None, took_ms: 0.0, plan: None }
     }
 
     /// The build values (JSON of [`crate::language::OptionsJs`]); the next [`Analyst::analyse`]
@@ -45,7 +48,32 @@ impl Analyst {
     pub fn analyse(&mut self, services: String, steps: String) -> f64 {
         let started = now();
         self.analysis = Some(analyse(&services, &steps, self.options.clone()));
-        now() - started
+        self.took_ms = now() - started;
+        self.took_ms
+    }
+
+    /// The check for the page's Problems list and preview (JSON of [`CheckedWire`]); the plan
+    /// is left out when it is the one the page has (`known_plan`, its id).
+    pub fn report(&mut self, known_plan: u32) -> String {
+        let Some(a) = &self.analysis else { return "null".into() };
+        let plan = (a.report().errors == 0).then(|| {
+            let id = match &self.plan {
+                Some((id, p)) if p == a.plan() => *id,
+                last => {
+                    let id = last.as_ref().map_or(1, |(id, _)| id + 1);
+                    self.plan = Some((id, a.plan().clone()));
+                    id
+                }
+            };
+            (id, (id != known_plan).then(|| a.plan().clone()))
+        });
+        json(&CheckedWire::new(a, self.took_ms, plan)).unwrap_or_else(|| "null".into())
+    }
+
+    /// The id of the plan last reported (0: none yet).
+    #[wasm_bindgen(js_name = planId)]
+    pub fn plan_id(&self) -> u32 {
+        self.plan.as_ref().map_or(0, |(id, _)| *id)
     }
 
     /// The diagnostics of both files as editor.js shows them:
@@ -176,8 +204,8 @@ pub struct EditJs {
     insert: String,
 }
 
-pub fn edit_json(a: &Analysis, e: &TextEdit) -> EditJs {
-    let ix = a.line_index(e.file);
+/// `e` in UTF-16 units, `ix` indexing its file's text.
+pub fn edit_json(ix: &LineIndex, e: &TextEdit) -> EditJs {
     EditJs {
         editor: kind_of(e.file).name(),
         from: ix.utf16(e.span.start),
@@ -187,7 +215,7 @@ pub fn edit_json(a: &Analysis, e: &TextEdit) -> EditJs {
 }
 
 fn fix_json(a: &Analysis, fix: &QuickFix) -> FixJs {
-    FixJs { title: fix.title.clone(), edits: fix.edits.iter().map(|e| edit_json(a, e)).collect() }
+    FixJs { title: fix.title.clone(), edits: fix.edits.iter().map(|e| edit_json(a.line_index(e.file), e)).collect() }
 }
 
 /// The diagnostics of `kind`'s file: UTF-16 ranges, with their fixes.

@@ -8,19 +8,27 @@ use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
-use crate::language;
+use crate::language::{self, PlanUpdate};
 use crate::state::{Action, BuildInputs, FileKind, SharedPlan, State, save_drafts};
-use slipway_core::Diagnostic;
 use slipway_core::ide::QuickFix;
 use slipway_core::plan::PlanOptions;
 use slipway_core::template::BuildVars;
+use slipway_core::{Diagnostic, Report};
 use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-/// Debounce for re-validation while typing, once a check takes long enough to be felt; smaller
-/// files are checked on the next tick, so diagnostics follow every keystroke. A check costs
-/// about 0.17 ms per KB of YAML (docs/perf.md): 48 KB is about half a frame.
+/// What the Problems list and the preview show of the analysis worker's last report.
+struct Shown {
+    report: Report,
+    fixes: Vec<Vec<QuickFix>>,
+    took_ms: f64,
+    /// The plan when the files are valid.
+    plan: Option<SharedPlan>,
+}
+
+/// Debounce for saving drafts while typing, once storing them takes long enough to be felt;
+/// smaller files are saved on the next tick.
 const DEBOUNCE_MS: u32 = 120;
 const INSTANT_CHECK_BYTES: usize = 48 * 1024;
 
@@ -74,32 +82,36 @@ pub fn app() -> Html {
         let _ = js_sys::Reflect::set(&gloo::utils::window(), &"slipwayInteractiveMs".into(), &performance_now().into());
     });
 
-    // Validation follows the text: at once while checks are quick, after a pause when not.
+    // Drafts follow the text: at once while it is small, after a pause when not.
     let size = state.services.len() + state.steps.len();
     let delay = if size < INSTANT_CHECK_BYTES { 0 } else { DEBOUNCE_MS };
     let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
-    // The editors' completion and hovers (in the analysis worker) use the preview's values.
+    use_effect_with(settled.clone(), |(services, steps)| save_drafts(services, steps));
+    // The check (with the preview's build values) runs in the analysis worker, off this
+    // thread; the Problems list and the preview show its report of the settled texts.
     use_effect_with(state.build.clone(), |b| language::set_options(&plan_options(b)));
     let last_plan = use_mut_ref(|| None::<SharedPlan>);
-    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values, for
-    // the Problems list and the preview (the editors get theirs from the analysis worker).
-    let analysis = use_memo((settled.clone(), state.build.clone()), |((services, steps), b)| {
-        let started = performance_now();
-        let a = Rc::new(language::analyse(services, steps, plan_options(b)));
-        let took = performance_now() - started;
-        // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly render)
-        // is not drawn again.
-        let valid_plan = (a.report().errors == 0).then(|| match &*last_plan.borrow() {
-            Some(last) if *last.0 == *a.plan() => last.clone(),
-            _ => SharedPlan(Rc::new(a.plan().clone())),
+    let checked = use_state(|| None::<Rc<Shown>>);
+    {
+        let (set, last_plan) = (checked.setter(), last_plan.clone());
+        use_effect_with((), move |_| {
+            let on = language::OnChecked::new(move |c| {
+                // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly
+                // render) is not drawn again.
+                let plan = match c.plan {
+                    PlanUpdate::Invalid => None,
+                    PlanUpdate::Same => last_plan.borrow().clone(),
+                    PlanUpdate::New(p) => Some(SharedPlan(Rc::new(*p))),
+                };
+                set.set(Some(Rc::new(Shown { report: c.report, fixes: c.fixes, took_ms: c.took_ms, plan })));
+            });
+            move || drop(on)
         });
-        let fixes: Vec<Vec<QuickFix>> = (0..a.report().diagnostics.len()).map(|i| a.fixes_for(i)).collect();
-        (a, took, valid_plan, fixes)
-    });
-    let (analysis, took_ms, valid_plan, fixes) =
-        (analysis.0.clone(), analysis.1, analysis.2.clone(), analysis.3.clone());
-    use_effect_with(settled.clone(), |(services, steps)| save_drafts(services, steps));
-    let report = analysis.report();
+    }
+    let (report, fixes, took_ms, valid_plan) = match &*checked {
+        Some(c) => (c.report.clone(), c.fixes.clone(), c.took_ms, c.plan.clone()),
+        None => (Report::default(), Vec::new(), 0.0, None),
+    };
     let build = state.build.clone();
     // With errors, the last valid plan stays on show, marked stale.
     let (shown_plan, stale) = match &valid_plan {
@@ -107,7 +119,7 @@ pub fn app() -> Html {
             *last_plan.borrow_mut() = Some(p.clone());
             (Some(p.clone()), false)
         }
-        None => (last_plan.borrow().clone(), true),
+        None => (last_plan.borrow().clone(), checked.is_some()),
     };
 
     let on_edit = |kind: FileKind| {
@@ -115,14 +127,12 @@ pub fn app() -> Html {
         Callback::from(move |text: String| state.dispatch(Action::Edit(kind, text)))
     };
     let on_select = {
-        let (editors, analysis) = (editors.clone(), analysis.clone());
-        Callback::from(move |d: Diagnostic| {
-            editor::go_to(&editors, &analysis, kind_of_diagnostic(&d), d.span.start);
-        })
+        let editors = editors.clone();
+        Callback::from(move |d: Diagnostic| editor::go_to(&editors, kind_of_diagnostic(&d), d.span.start))
     };
     let on_fix = {
-        let (editors, analysis) = (editors.clone(), analysis.clone());
-        Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &analysis, &fix))
+        let editors = editors.clone();
+        Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &fix))
     };
     let on_build = {
         let state = state.clone();

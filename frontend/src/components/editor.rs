@@ -8,10 +8,10 @@
 //! every offset crosses through the core's `LineIndex`.
 
 use crate::analyst::{EditJs, edit_json};
-use crate::language::{file_id, kind_of};
+use crate::language::kind_of;
 use crate::state::FileKind;
 use slipway_core::Severity;
-use slipway_core::ide::{Analysis, QuickFix};
+use slipway_core::ide::{LineIndex, QuickFix};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -26,6 +26,8 @@ extern "C" {
     fn create_editor(parent: &web_sys::Element, name: &str, text: &str, hooks: &js_sys::Object) -> JsEditor;
     #[wasm_bindgen(method, js_name = setText)]
     fn set_text(this: &JsEditor, text: &str);
+    #[wasm_bindgen(method, js_name = getText)]
+    fn get_text(this: &JsEditor) -> String;
     #[wasm_bindgen(method, js_name = applyEdits)]
     fn apply_edits(this: &JsEditor, json: &str);
     #[wasm_bindgen(method, js_name = goTo)]
@@ -135,19 +137,28 @@ fn editor_of(editors: &Editors, kind: FileKind) -> Option<JsEditor> {
     editors.borrow().iter().find(|(k, _)| *k == kind).map(|(_, e)| JsValue::clone(e).unchecked_into())
 }
 
-/// Put the cursor at byte `offset` of `kind`'s text (as `a` saw it) and focus that editor.
-pub fn go_to(editors: &Editors, a: &Analysis, kind: FileKind, offset: u32) {
+// The Problems list's byte offsets are of the settled text the worker checked, which is the
+// editor's text unless typing went on meanwhile (then the list is about to be replaced): they
+// cross to UTF-16 through the editor's text as it is, indexed on each click.
+
+/// Put the cursor at byte `offset` of `kind`'s text and focus that editor.
+pub fn go_to(editors: &Editors, kind: FileKind, offset: u32) {
     if let Some(e) = editor_of(editors, kind) {
-        e.go_to(a.line_index(file_id(kind)).utf16(offset));
+        e.go_to(LineIndex::new(&e.get_text()).utf16(offset));
     }
 }
 
 /// Apply a quick fix, one undoable change per editor it touches.
-pub fn apply_fix(editors: &Editors, a: &Analysis, fix: &QuickFix) {
+pub fn apply_fix(editors: &Editors, fix: &QuickFix) {
     for kind in [FileKind::Services, FileKind::Steps] {
-        let edits: Vec<EditJs> =
-            fix.edits.iter().filter(|e| kind_of(e.file) == kind).map(|e| edit_json(a, e)).collect();
-        if let (false, Some(e), Ok(s)) = (edits.is_empty(), editor_of(editors, kind), serde_json::to_string(&edits)) {
+        let Some(e) = editor_of(editors, kind) else { continue };
+        let mine: Vec<_> = fix.edits.iter().filter(|edit| kind_of(edit.file) == kind).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let ix = LineIndex::new(&e.get_text());
+        let edits: Vec<EditJs> = mine.into_iter().map(|edit| edit_json(&ix, edit)).collect();
+        if let Ok(s) = serde_json::to_string(&edits) {
             e.apply_edits(&s);
         }
     }
