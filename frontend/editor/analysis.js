@@ -19,7 +19,7 @@ export class AnalysisClient {
     this.onDiagnostics = onDiagnostics;
     this.large = large;
     this.pause = pause;
-    /** Rust's callback with the report (JSON) of settled texts. */
+    /** Rust's callback with the report of settled texts (arrays, see language.rs). */
     this.onReport = null;
     this.reportWanted = false;
     this.pauseTimer = 0;
@@ -31,6 +31,8 @@ export class AnalysisClient {
     this.version = 0;
     this.checking = false;
     this.wanted = false;
+    /** The version whose diagnostics the views show. */
+    this.shownVersion = -1;
     this.options = null;
     this.requests = new Map();
     this.nextId = 1;
@@ -45,7 +47,7 @@ export class AnalysisClient {
     this.worker.onmessage = (e) => this.received(e.data);
     this.worker.onerror = (e) => console.error("slipway analysis worker:", e.message || e);
     this.worker.postMessage({ type: "init", glue: glue.href, wasm: wasm.href });
-    if (this.options) this.worker.postMessage({ type: "options", json: this.options });
+    if (this.options) this.worker.postMessage({ type: "options", options: this.options });
   }
 
   /** A file's whole text (an editor was created). */
@@ -84,11 +86,11 @@ export class AnalysisClient {
     this.check();
   }
 
-  setOptions(json) {
-    this.options = json;
+  setOptions(options) {
+    this.options = options;
     if (!this.worker) return;
     this.version += 1;
-    this.worker.postMessage({ type: "options", json, version: this.version });
+    this.worker.postMessage({ type: "options", options, version: this.version });
     this.check();
   }
 
@@ -125,10 +127,17 @@ export class AnalysisClient {
       this.checking = false;
       // Stale (typing went on meanwhile) answers are dropped; the next check is on its way.
       const current = msg.version === this.version;
-      if (current && msg.result) this.onDiagnostics(JSON.parse(msg.result), msg);
+      // A report comes with the diagnostics of its check again: those are on show already.
+      if (current && msg.result && this.shownVersion !== msg.version) {
+        this.shownVersion = msg.version;
+        this.onDiagnostics(JSON.parse(msg.result), msg);
+      }
       if (current && msg.report && this.onReport) {
         this.knownPlan = msg.planId;
+        const started = performance.now();
         this.onReport(msg.report);
+        // For docs/perf.md: the report's cost in the worker and on this thread.
+        Object.assign(window.slipwayStudio, { reportAt: started, reportMs: msg.reportMs, reportPageMs: performance.now() - started });
       } else if (msg.report) {
         this.reportWanted = true;
       }
@@ -177,15 +186,19 @@ export function serveAnalysis() {
       texts[name] = t;
       version = v;
     },
-    options({ json, version: v }) {
-      analyst.setOptions(json);
+    options({ options, version: v }) {
+      analyst.setOptions(options);
       if (v !== undefined) version = v;
       analysed = -1;
     },
     check({ report, knownPlan }) {
       current();
       const msg = { type: "diagnostics", version, took, result: analyst.diagnostics() };
-      if (report) Object.assign(msg, { report: analyst.report(knownPlan), planId: analyst.planId() });
+      if (report) {
+        const started = performance.now();
+        Object.assign(msg, { report: analyst.report(knownPlan), planId: analyst.planId() });
+        msg.reportMs = performance.now() - started;
+      }
       self.postMessage(msg);
     },
   };

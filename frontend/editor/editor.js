@@ -301,8 +301,14 @@ class Editor {
   /** Hand the text to the page: at once when small, after a pause in typing when large. */
   settle(length) {
     clearTimeout(this.settleTimer);
-    if (length < LARGE_DOC) this.hooks.change(this.getText());
-    else this.settleTimer = setTimeout(() => this.hooks.change(this.getText()), SETTLE_MS);
+    const hand = () => {
+      const started = performance.now();
+      this.hooks.change(this.getText());
+      // For docs/perf.md: when the page last got the text.
+      window.slipwayStudio.settledAt = started;
+    };
+    if (length < LARGE_DOC) hand();
+    else this.settleTimer = setTimeout(hand, SETTLE_MS);
   }
 
   getText() {
@@ -388,9 +394,9 @@ class Editor {
 if (inPage) {
   window.SlipwayEditor = {
     create: (parent, name, text, hooks) => new Editor(parent, name, text, hooks),
-    /** The build values (JSON) completion and hovers use. */
-    setOptions: (json) => analysis.setOptions(json),
-    /** Rust's callback (or null) with the worker's report of the settled texts (JSON). */
+    /** The build values completion and hovers use (an array made by language.rs). */
+    setOptions: (options) => analysis.setOptions(options),
+    /** Rust's callback (or null) with the worker's report of the settled texts. */
     onChecked: (f) => analysis.setOnReport(f || null),
   };
   window.slipwayStudio = automation();

@@ -6,7 +6,7 @@
 //! the core's byte spans cross through its `LineIndex`.
 
 use crate::components::editor::severity_name;
-use crate::language::{CheckedWire, analyse, file_id, kind_of, options_from_json};
+use crate::language::{analyse, file_id, kind_of, options_from_js, report_js};
 use crate::state::FileKind;
 use serde::Serialize;
 use slipway_core::ide::{Analysis, FileId, LineIndex, QuickFix, TextEdit};
@@ -36,11 +36,11 @@ impl Analyst {
         Analyst { options: PlanOptions::default(), analysis: None, took_ms: 0.0, plan: None }
     }
 
-    /// The build values (JSON of [`crate::language::OptionsJs`]); the next [`Analyst::analyse`]
-    /// uses them.
+    /// The build values (made by `language::options_js`); the next [`Analyst::analyse`] uses
+    /// them.
     #[wasm_bindgen(js_name = setOptions)]
-    pub fn set_options(&mut self, json: &str) -> Result<(), JsError> {
-        self.options = options_from_json(json).map_err(|e| JsError::new(&format!("build values: {e}")))?;
+    pub fn set_options(&mut self, options: JsValue) -> Result<(), JsError> {
+        self.options = options_from_js(options).map_err(|e| JsError::new(&format!("build values: {e}")))?;
         Ok(())
     }
 
@@ -52,10 +52,10 @@ impl Analyst {
         self.took_ms
     }
 
-    /// The check for the page's Problems list and preview (JSON of [`CheckedWire`]); the plan
-    /// is left out when it is the one the page has (`known_plan`, its id).
-    pub fn report(&mut self, known_plan: u32) -> String {
-        let Some(a) = &self.analysis else { return "null".into() };
+    /// The check for the page's Problems list and preview (see [`report_js`]); the plan is
+    /// left out when it is the one the page has (`known_plan`, its id).
+    pub fn report(&mut self, known_plan: u32) -> JsValue {
+        let Some(a) = &self.analysis else { return JsValue::UNDEFINED };
         let plan = (a.report().errors == 0).then(|| {
             let id = match &self.plan {
                 Some((id, p)) if p == a.plan() => *id,
@@ -65,9 +65,9 @@ impl Analyst {
                     id
                 }
             };
-            (id, (id != known_plan).then(|| a.plan().clone()))
+            (id, id != known_plan)
         });
-        json(&CheckedWire::new(a, self.took_ms, plan)).unwrap_or_else(|| "null".into())
+        report_js(a, self.took_ms, plan.map(|(id, send)| (id, send.then(|| a.plan()))))
     }
 
     /// The id of the plan last reported (0: none yet).

@@ -960,8 +960,8 @@ async fn editor_latency() {
             b.attr_list("[data-testid=diagnostics] li[data-severity=error]", "data-code").await.is_empty()
         })
         .await;
-        b.js("window.__long = 0; new PerformanceObserver(l => l.getEntries().forEach(e => \
-              window.__long = Math.max(window.__long, e.duration))).observe({type: 'longtask'}); \
+        b.js("window.__longs = []; new PerformanceObserver(l => l.getEntries().forEach(e => \
+              window.__longs.push([e.startTime, e.duration]))).observe({type: 'longtask'}); \
               document.querySelector('[data-testid=steps-editor] .cm-content').addEventListener('keydown', () => { \
                 window.__t0 = performance.now(); requestAnimationFrame(() => window.__frame = performance.now()); }, true);")
             .await;
@@ -1001,7 +1001,18 @@ async fn editor_latency() {
             popup.push(b.js("return window.__popup - window.__t0").await.as_f64().unwrap());
             b.type_in("steps", &format!("{}{}", Key::Escape, Key::Backspace)).await;
         }
-        let long = b.js("return window.__long").await.as_f64().unwrap_or(0.0);
+        // Long tasks while typing, and (after the typing) while the page takes the settled
+        // text and the worker's report: the Problems list, the preview, the drafts, the
+        // Export panel.
+        let typed = b.js("return performance.now()").await.as_f64().unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let longs = b.js("return window.__longs").await;
+        let longs: Vec<(f64, f64)> =
+            longs.as_array().unwrap().iter().map(|e| (e[0].as_f64().unwrap(), e[1].as_f64().unwrap())).collect();
+        let longest =
+            |typing: bool| longs.iter().filter(|(at, _)| (*at < typed) == typing).map(|(_, d)| *d).fold(0.0, f64::max);
+        let (long, long_after) = (longest(true), longest(false));
+        let report = b.js("const s = window.slipwayStudio; return [s.reportMs, s.reportPageMs, s.checkMs]").await;
         // The bare check, in the same page at the same time: how loaded the machine is.
         let check = b.js(&format!("return window.wasmBindings.bench_validate('{which}', 5)")).await;
         let med = |v: &mut Vec<f64>| {
@@ -1011,8 +1022,19 @@ async fn editor_latency() {
         let (d, f, p) = (med(&mut diag), med(&mut frame), med(&mut popup));
         eprintln!(
             "editor {which}: keystroke → diagnostics median {:.1} ms (max {:.1}); → next frame median {:.1} ms (max {:.1}); \
-             → completion popup median {:.1} ms (max {:.1}); longest task {long:.0} ms; bare check {check} ms",
-            d.0, d.1, f.0, f.1, p.0, p.1
+             → completion popup median {:.1} ms (max {:.1}); longest task {long:.0} ms while typing, {long_after:.0} ms \
+             after; {} long tasks; last check in the worker {} ms, its report {} ms there and {} ms on the page; \
+             bare check {check} ms",
+            d.0,
+            d.1,
+            f.0,
+            f.1,
+            p.0,
+            p.1,
+            longs.len(),
+            report[2],
+            report[0],
+            report[1]
         );
     }
     b.close().await;
@@ -1272,4 +1294,47 @@ async fn cursor_reaches(b: &Browser, name: &str, want: Value) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(b.cursor(name).await, want);
+}
+
+/// The editors' analysis runs in the worker, never on the page's thread. In the ~5,000-step
+/// project (a whole check there is tens of milliseconds, enough to be felt in every
+/// keystroke), a misspelt service typed at the end gets its underline and its Problems entry,
+/// and the page records which thread made the diagnostics it shows: the wasm module's own
+/// view of its global (a window, or a worker's scope). That is a fact of the page, not a time,
+/// so it holds on a loaded machine where a long-task or latency bound would not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editors_analysis_runs_in_a_worker_not_on_the_page_thread() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    let files = b.js("return window.wasmBindings.bench_files('large')").await;
+    let (services, steps) = (files[0].as_str().unwrap(), files[1].as_str().unwrap());
+    let first = services.lines().next().unwrap().trim_end_matches(':').to_string();
+    let steps = format!("{steps}- command: \"true\"\n  service: {first}");
+    b.set_editor("services", services).await;
+    b.set_editor("steps", &steps).await;
+    b.wait("a clean check of 5,000 steps", Duration::from_secs(30), || async {
+        b.js("return window.slipwayStudio.diagnosticsAt > 0").await == json!(true)
+            && b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+
+    b.type_in("steps", &format!("{}{}{}zz", Key::Control, Key::End, Key::Null)).await;
+    let last = steps.lines().count().to_string();
+    let mark = "[data-testid=steps-editor] [data-testid=diagnostic-mark]";
+    b.wait("the underline of the misspelt service", Duration::from_secs(10), || async {
+        b.texts(mark).await == [format!("{first}zz")]
+    })
+    .await;
+    assert_eq!(b.attr_list(mark, "data-line").await, std::slice::from_ref(&last));
+    assert_eq!(b.js("return window.slipwayStudio.diagnosticsThread").await, json!("worker"));
+    // The Problems list gets the worker's report of the same check once typing pauses.
+    let item = "[data-testid=diagnostics] li[data-code=SW102]";
+    b.wait("the Problems entry", Duration::from_secs(10), || async {
+        !b.attr_list(item, "data-line").await.is_empty()
+    })
+    .await;
+    assert_eq!(b.attr_list(item, "data-line").await, [last]);
+    b.close().await;
 }
