@@ -13,7 +13,9 @@ import {
 } from "@codemirror/view";
 import { EditorState, StateField, StateEffect } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
-import { syntaxHighlighting, HighlightStyle, indentUnit, indentOnInput, bracketMatching } from "@codemirror/language";
+import {
+  syntaxHighlighting, HighlightStyle, indentUnit, indentOnInput, bracketMatching, syntaxTreeAvailable,
+} from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
 import { autocompletion, completionKeymap, startCompletion } from "@codemirror/autocomplete";
@@ -41,11 +43,14 @@ if (inPage) {
 }
 
 /**
- * UTF-16 units from which a document counts as large: its text reaches the page (Problems
- * list, preview, drafts: a whole check on the page's thread) only after a pause in typing.
+ * UTF-16 units from which a document counts as large: its text and the worker's report reach
+ * the rest of the page (Problems list, preview, drafts, Run and Export panels) only after a
+ * pause in typing. Taking a 5,000-step text costs the page's thread tens of milliseconds
+ * (the Export panel converts it, the drafts store it): 1 s, so that it falls in a real pause
+ * rather than between two keystrokes (docs/perf.md).
  */
 const LARGE_DOC = 48 * 1024;
-const SETTLE_MS = 250;
+const SETTLE_MS = 1000;
 
 /** Editors by name ("services", "steps"), for the automation hook and cross-file jumps. */
 const editors = new Map();
@@ -53,6 +58,7 @@ const editors = new Map();
 const analysis = new AnalysisClient(onDiagnostics, LARGE_DOC, SETTLE_MS);
 
 function onDiagnostics(result, msg) {
+  const started = performance.now();
   for (const [name, ed] of editors) ed.setDiagnostics(result[name] || []);
   // For docs/perf.md and the browser tests: when the last diagnostics reached the views, of
   // which version of the texts, and which thread checked them.
@@ -61,6 +67,9 @@ function onDiagnostics(result, msg) {
     diagnosticsThread: result.thread,
     diagnosticsVersion: msg.version,
     checkMs: msg.took,
+    checkedMs: msg.checkedMs,
+    diagnosticsMs: msg.diagnosticsMs,
+    showMs: performance.now() - started,
   });
 }
 
@@ -418,5 +427,10 @@ function automation() {
       return ed.getText();
     },
     cursor: (name) => editors.get(name)?.cursor(),
+    /** Whether CodeMirror has parsed all of an editor's text (it does so in the background). */
+    parsed: (name) => {
+      const s = editors.get(name)?.view.state;
+      return !!s && syntaxTreeAvailable(s, s.doc.length);
+    },
   };
 }
