@@ -427,6 +427,8 @@ function automation() {
       return ed.getText();
     },
     cursor: (name) => editors.get(name)?.cursor(),
+    /** How many edits (of either file) the analysis worker has been sent. */
+    edits: () => analysis.version,
     /** Whether CodeMirror has parsed all of an editor's text (it does so in the background). */
     parsed: (name) => {
       const s = editors.get(name)?.view.state;

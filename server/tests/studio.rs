@@ -978,6 +978,7 @@ async fn editor_latency() {
             .await;
         b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
         let (mut diag, mut frame) = (Vec::new(), Vec::new());
+        let edits_before = b.js("return window.slipwayStudio.edits ? window.slipwayStudio.edits() : 0").await;
         for i in 0..20 {
             b.js("window.slipwayStudio.diagnosticsAt = 0; window.__frame = 0").await;
             let key = if i % 2 == 0 { "x".to_string() } else { Key::Backspace.to_string() };
@@ -992,6 +993,11 @@ async fn editor_latency() {
             diag.push(t[0].as_f64().unwrap());
             frame.push(t[1].as_f64().unwrap());
         }
+        let edits = b.js("return window.slipwayStudio.edits ? window.slipwayStudio.edits() : 0").await;
+        eprintln!(
+            "editor {which}: {} edits sent to the worker for 20 keystrokes",
+            edits.as_i64().unwrap_or(0) - edits_before.as_i64().unwrap_or(0)
+        );
         // Completion: the service name typed afresh after `service: `.
         for _ in 0..first.len() {
             b.type_in("steps", &Key::Backspace.to_string()).await;
