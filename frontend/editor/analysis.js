@@ -8,6 +8,9 @@
 // preview get a report of the same check (`onReport`): with every check while the files are
 // small, once typing pauses when they are large.
 
+/** Milliseconds on a clock the page and the worker share. */
+const clock = () => performance.timeOrigin + performance.now();
+
 /** The page's side: one worker for both editors. */
 export class AnalysisClient {
   /**
@@ -104,7 +107,7 @@ export class AnalysisClient {
     this.wanted = false;
     const report = this.onReport !== null && (this.reportWanted || !this.isLarge());
     this.reportWanted = false;
-    this.worker.postMessage({ type: "check", report, knownPlan: this.knownPlan });
+    this.worker.postMessage({ type: "check", report, knownPlan: this.knownPlan, sentAt: clock() });
   }
 
   /**
@@ -124,6 +127,8 @@ export class AnalysisClient {
 
   received(msg) {
     if (msg.type === "diagnostics") {
+      // For docs/perf.md: where the time between a check's request and its answer goes.
+      window.slipwayStudio.hops = { toWorker: msg.receivedAt - msg.sentAt, work: msg.repliedAt - msg.receivedAt, back: clock() - msg.repliedAt };
       this.checking = false;
       // Stale (typing went on meanwhile) answers are dropped; the next check is on its way.
       const current = msg.version === this.version;
@@ -191,18 +196,20 @@ export function serveAnalysis() {
       if (v !== undefined) version = v;
       analysed = -1;
     },
-    check({ report, knownPlan }) {
+    check({ report, knownPlan, sentAt }) {
+      const receivedAt = clock();
       const started = performance.now();
       current();
       const checked = performance.now();
       const msg = { type: "diagnostics", version, took, result: analyst.diagnostics() };
       // For docs/perf.md: the whole check (with its copies) and the diagnostics' JSON, here.
-      Object.assign(msg, { checkedMs: checked - started, diagnosticsMs: performance.now() - checked });
+      Object.assign(msg, { checkedMs: checked - started, diagnosticsMs: performance.now() - checked, sentAt, receivedAt });
       if (report) {
         const started = performance.now();
         Object.assign(msg, { report: analyst.report(knownPlan), planId: analyst.planId() });
         msg.reportMs = performance.now() - started;
       }
+      msg.repliedAt = clock();
       self.postMessage(msg);
     },
   };

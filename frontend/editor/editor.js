@@ -289,12 +289,19 @@ class Editor {
               return definitionAt(view, pos);
             },
           }),
+          // The edit goes to the worker as soon as the transaction exists (after the change
+          // filters), before CodeMirror applies it: its parse and DOM update (tens of ms in a
+          // large file) then overlap with the check.
+          EditorState.transactionExtender.of((tr) => {
+            if (tr.docChanged) {
+              const changes = [];
+              tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => changes.push([fromA, toA, inserted.toString()]));
+              analysis.edit(name, changes, tr.newDoc.length);
+            }
+            return null;
+          }),
           EditorView.updateListener.of((u) => {
-            if (!u.docChanged) return;
-            const changes = [];
-            u.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => changes.push([fromA, toA, inserted.toString()]));
-            analysis.edit(name, changes, u.state.doc.length);
-            this.settle(u.state.doc.length);
+            if (u.docChanged) this.settle(u.state.doc.length);
           }),
           EditorView.contentAttributes.of({ "aria-label": `${name} file`, spellcheck: "false" }),
           theme,

@@ -990,6 +990,10 @@ async fn editor_latency() {
             .await;
             let t =
                 b.js("return [window.slipwayStudio.diagnosticsAt - window.__t0, window.__frame - window.__t0]").await;
+            if i >= 18 {
+                let hops = b.js("return JSON.stringify(window.slipwayStudio.hops)").await;
+                eprintln!("editor {which}: keystroke {i}: {} ms to diagnostics, hops {hops}", t[0]);
+            }
             diag.push(t[0].as_f64().unwrap());
             frame.push(t[1].as_f64().unwrap());
         }
