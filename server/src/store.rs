@@ -350,6 +350,17 @@ impl Store {
     }
 
     /// Replace a run's stored request (with its masked form, once the run knows its secrets).
+    /// The run's project and stored request (masked once the run was prepared), and whether
+    /// a trigger started it; `None` for an unknown run.
+    pub fn request(&self, id: &str) -> Result<Option<(String, String, bool)>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT project, request, trigger_json IS NOT NULL FROM runs WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+    }
+
     /// Record the tag a run was planned for when its request named none (the server then
     /// plans for the project's checked-out branch): the list shows it and filters by it.
     pub fn set_tag_if_unset(&self, id: &str, tag: &str) -> Result<()> {
