@@ -608,7 +608,9 @@ fn config_errors_name_the_file_the_line_and_the_key() {
             ":5:13: project `web`: set `token_file` or `token_env`, not both",
         ),
         ("repo = \"https://github.com/a/b\"\ntoken_env = \"A-B\"\n", "not an environment variable name"),
-        ("repo = \"https://u:pw@github.com/a/b\"\n", ":3:8: project `web`: the repo URL carries a password"),
+        ("repo = \"https://u:pw@github.com/a/b\"\n", ":3:8: project `web`: the repo URL carries credentials"),
+        // A token as the user name (a form GitHub documents) reached git's error messages.
+        ("repo = \"https://ghp_abc123@github.com/a/b\"\n", "the repo URL carries credentials"),
         ("repo = \"http://git.example/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "unencrypted over http://"),
         ("repo = \"https://git.example/a/b\"\nwebhook_secret_file = \"s\"\n", "need `forge = \"github\"`"),
         ("repo = \"/srv/app.git\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "statuses need `api_url`"),

@@ -286,8 +286,12 @@ impl Cx<'_> {
             return Err(self.at(repo, name, format!("`repo = {url:?}` is not a clone URL")));
         }
         let place = RepoPlace::of(url);
-        if place.as_ref().is_some_and(|pl| pl.password_in_url) {
-            return Err(self.at(repo, name, "the repo URL carries a password; name a token with `token_file` instead"));
+        if place.as_ref().is_some_and(|pl| pl.credentials_in_url) {
+            return Err(self.at(
+                repo,
+                name,
+                "the repo URL carries credentials (a user or password before `@`); use the plain URL and name the token with `token_file` or `token_env`",
+            ));
         }
         let forge = match &p.forge {
             Some(f) => Some(match f.get_ref().as_str() {
@@ -412,7 +416,7 @@ struct RepoPlace {
     host: String,
     host_port: String,
     full_name: String,
-    password_in_url: bool,
+    credentials_in_url: bool,
 }
 
 impl RepoPlace {
@@ -429,7 +433,9 @@ impl RepoPlace {
             };
             let host = host_port.split(':').next().unwrap_or("").to_ascii_lowercase();
             return Some(RepoPlace {
-                password_in_url: userinfo.is_some_and(|u| u.contains(':')),
+                // `https://TOKEN@host/…` is a form forges document: for http(s) any user part
+                // is a credential (git would print it in its errors); ssh's `git@` is not.
+                credentials_in_url: userinfo.is_some_and(|u| u.contains(':') || scheme.starts_with("http")),
                 host_port: if scheme.starts_with("http") { host_port.to_ascii_lowercase() } else { host.clone() },
                 host,
                 scheme,
@@ -447,7 +453,7 @@ impl RepoPlace {
             host_port: host.clone(),
             host,
             full_name: repo_path(path),
-            password_in_url: false,
+            credentials_in_url: false,
         })
     }
 
