@@ -374,3 +374,20 @@ fn concurrent_updates_of_one_mirror_take_turns() {
     assert_eq!((cloned, fetched), (1, 3), "{results:?}");
     assert!(Mirror::new(&data, "app", Remote::new(&url, None)).has_commit(&head));
 }
+
+/// A forge may name an annotated tag by its tag object's id: the checkout is of the commit it
+/// tags, and says which commit that is (the run's CI values and statuses use it).
+#[test]
+fn a_checkout_of_an_annotated_tags_id_is_of_the_tagged_commit() {
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
+    let tagged = commit(&work, "README", "one\n");
+    sh(&work, &["tag", "-a", "-m", "Release 1", "v1"]);
+    sh(&work, &["push", "-q", &url, "main", "refs/tags/v1"]);
+    let tag_object = sh(&work, &["rev-parse", "refs/tags/v1"]);
+    assert_ne!(tag_object, tagged);
+    let mirror = Mirror::new(&tmp.path().join("data"), "app", Remote::new(&url, None));
+    mirror.update().unwrap();
+    let ws = mirror.checkout(&tag_object, &tmp.path().join("runs")).unwrap();
+    assert_eq!(sh(ws.path(), &["rev-parse", "HEAD"]), tagged);
+    assert_eq!(ws.commit(), tagged);
+}

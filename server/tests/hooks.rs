@@ -911,3 +911,46 @@ fn a_forgejo_push_builds_and_reports_with_giteas_api() {
     assert_eq!(replay.status, 200, "{:?}", replay.body);
     s.assert_token_nowhere(&[&id]);
 }
+
+/// An annotated tag pushed to GitHub: the delivery's `after` is the tag object's id and its
+/// `head_commit` the tagged commit (GitHub's documentation of `push`, a tag created). The run
+/// must build the commit: `CI_COMMIT_ID` is what `git rev-parse HEAD` says, and the statuses
+/// go to the commit (GitHub refuses a status on a tag object).
+#[test]
+fn an_annotated_tag_builds_and_reports_the_tagged_commit() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let steps = "- name: show\n  service: app\n  command: sh -c 'echo \"commit=$CI_COMMIT_ID\"; \
+                 echo \"head=$(cat /code/version.txt)\"'\n";
+    let s = Setup::start(steps, None, 1, "");
+    // The project builds `main` and `feature/*`; the tag's name passes that filter.
+    let tag = "feature/v1.0";
+    sh(&s.work, &["tag", "-a", "-m", "Release 1.0", tag]);
+    sh(&s.work, &["push", "-q", &s._daemon.url("web.git"), &format!("refs/tags/{tag}")]);
+    let tag_object = sh(&s.work, &["rev-parse", &format!("refs/tags/{tag}")]);
+    let commit_id = sh(&s.work, &["rev-parse", &format!("refs/tags/{tag}^{{commit}}")]);
+    assert_ne!(tag_object, commit_id, "an annotated tag is an object of its own");
+
+    let mut body = github_push("main", "0000000000000000000000000000000000000000", &commit_id, "the pipeline");
+    body["ref"] = json!(format!("refs/tags/{tag}"));
+    body["after"] = json!(tag_object);
+    body["created"] = json!(true);
+    body["commits"] = json!([]);
+    let body = body.to_string();
+    let a = s.deliver_raw(body.as_bytes(), &sign(body.as_bytes()), "b1e8c6a0-5555-11ef-8000-000000000001");
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    assert!(log.contains(&format!("commit={commit_id}")), "{log}");
+    assert_eq!(run["trigger"]["commit_id"], commit_id.as_str());
+    assert_eq!(run["trigger"]["tag"], tag);
+    let got = wait_for("the final status", Duration::from_secs(20), || {
+        let got = statuses(&s.api, &commit_id);
+        (got.len() == 3).then_some(got)
+    });
+    assert_eq!(got.last().unwrap().0, "success", "{got:?}");
+    assert!(statuses(&s.api, &tag_object).is_empty(), "a status went to the tag object");
+}

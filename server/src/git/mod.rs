@@ -249,16 +249,28 @@ impl Mirror {
         let mut c = git_command(&path);
         c.args(["remote", "set-url", "origin", "--", &self.remote.url]);
         run(&self.remote, c, "git remote set-url")?;
+        // An annotated tag's id names the tag object: the work tree is the commit it tags.
+        let commit = self.peel(sha)?;
         let mut c = git_command(&path);
-        c.args(["checkout", "--quiet", "--detach", sha]);
-        run(&self.remote, c, &format!("git checkout {sha}"))?;
+        c.args(["checkout", "--quiet", "--detach", &commit]);
+        run(&self.remote, c, &format!("git checkout {commit}"))?;
         if path.join(".gitmodules").is_file() {
             // Relative submodule URLs resolve against origin: the project's own host.
             let mut c = self.remote.command(&path);
             c.args(["submodule", "update", "--init", "--recursive", "--quiet"]);
             run(&self.remote, c, "git submodule update")?;
         }
-        Ok(Workspace { dir: Some(dir), path, commit: sha.to_string() })
+        Ok(Workspace { dir: Some(dir), path, commit })
+    }
+
+    /// The commit `sha` is or (an annotated tag) points to.
+    fn peel(&self, sha: &str) -> Result<String, GitError> {
+        let mut c = git_command(&self.dir);
+        c.args(["rev-parse", "--verify", "--quiet", &format!("{sha}^{{commit}}")]);
+        let out = run(&self.remote, c, &format!("git rev-parse {sha}"))?;
+        let commit = out.trim().to_string();
+        check_commit_id(&commit)?;
+        Ok(commit)
     }
 }
 
@@ -274,6 +286,7 @@ impl Workspace {
         &self.path
     }
 
+    /// The commit checked out: the run's commit id, or the commit its annotated tag points to.
     pub fn commit(&self) -> &str {
         &self.commit
     }
