@@ -610,6 +610,10 @@ fn config_errors_name_the_file_the_line_and_the_key() {
         ("repo = \"https://github.com/a/b\"\ntoken_env = \"A-B\"\n", "not an environment variable name"),
         ("repo = \"https://u:pw@github.com/a/b\"\n", ":3:8: project `web`: the repo URL carries a password"),
         ("repo = \"http://git.example/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "unencrypted over http://"),
+        (
+            "repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://git.example/api/v1\"\ntoken_file = \"t\"\n",
+            ":5:11: project `web`: `api_url = \"http://git.example/api/v1\"`: the token would travel unencrypted over http://",
+        ),
         ("repo = \"https://git.example/a/b\"\nwebhook_secret_file = \"s\"\n", "need `forge = \"github\"`"),
         ("repo = \"/srv/app.git\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "statuses need `api_url`"),
         ("repo = \"-oProxyCommand=x\"\n", "is not a clone URL"),
@@ -633,6 +637,15 @@ fn config_errors_name_the_file_the_line_and_the_key() {
     // A local http forge for tests and a token on loopback are fine.
     parse_config(&format!("{head}repo = \"http://127.0.0.1:3000/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n"))
         .unwrap();
+    parse_config(&format!(
+        "{head}repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://localhost:3000/api/v1\"\ntoken_file = \"t\"\n"
+    ))
+    .unwrap();
+    // Without a token nothing is sent to the API, so http is no risk there.
+    parse_config(&format!(
+        "{head}repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://git.example/api/v1\"\n"
+    ))
+    .unwrap();
 }
 
 #[test]
