@@ -691,3 +691,30 @@ fn config_cancels_superseded_runs_unless_told_not_to() {
     let err = parse_config(&format!("{base}cancel_superseded = \"yes\"\n")).unwrap_err();
     assert!(err.contains("line 4, column 21") && err.contains("expected a boolean"), "{err}");
 }
+
+/// GitHub's webhook form offers two content types; with `application/x-www-form-urlencoded`
+/// the JSON arrives percent-encoded in a `payload=` field. The answer says which setting to
+/// change, not where JSON parsing stopped.
+#[test]
+fn a_form_encoded_delivery_is_told_to_use_application_json() {
+    let json = fixture("github/push.json");
+    let encoded: String = json
+        .iter()
+        .map(|&b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let body = format!("payload={encoded}").into_bytes();
+    for content_type in [Some("application/x-www-form-urlencoded"), None] {
+        let mut h = signed(Forge::GitHub, "push", &body);
+        if let Some(ct) = content_type {
+            h.insert("Content-Type", HeaderValue::from_static(ct));
+        }
+        let v = verify::verify(Forge::GitHub, &secret(), &h, &body, DEFAULT_MAX_BODY_BYTES).unwrap();
+        let err = trigger::parse(&v).unwrap_err().to_string();
+        assert!(err.contains("set the webhook's Content type to application/json"), "{content_type:?}: {err}");
+    }
+    // A JSON body of the wrong shape still says where it went wrong.
+    let h = signed(Forge::GitHub, "push", b"[1]");
+    let v = verify::verify(Forge::GitHub, &secret(), &h, b"[1]", DEFAULT_MAX_BODY_BYTES).unwrap();
+    let err = trigger::parse(&v).unwrap_err().to_string();
+    assert!(err.contains("not what the forge documents") && err.contains("line 1 column"), "{err}");
+}

@@ -954,3 +954,31 @@ fn an_annotated_tag_builds_and_reports_the_tagged_commit() {
     assert_eq!(got.last().unwrap().0, "success", "{got:?}");
     assert!(statuses(&s.api, &tag_object).is_empty(), "a status went to the tag object");
 }
+
+/// A delivery whose connection breaks before the body is all there (the sender stops after
+/// 100 of the 5,000 bytes it announced) is told so with 400, not "larger than the limit";
+/// a body over the limit still gets 413 (`bad_deliveries_are_refused_and_queue_nothing`).
+#[test]
+fn a_body_that_ends_early_is_not_called_too_large() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let s = Setup::start(SHOW_STEPS, None, 1, "");
+    let addr = s.url.strip_prefix("http://").unwrap().to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /hooks/web HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n\
+         X-Hub-Signature-256: {}\r\nContent-Length: 5000\r\n\r\n",
+        sign(b"")
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&[b' '; 100]).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("the body ended early"), "{answer}");
+    assert_eq!(s.total_runs(), 0);
+}

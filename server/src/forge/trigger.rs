@@ -114,6 +114,12 @@ pub fn parse(delivery: &Verified) -> Result<Trigger, ParseError> {
 fn decode<'de, T: Deserialize<'de>>(delivery: &'de Verified) -> Result<T, ParseError> {
     // serde_json's message names the line and column, and the missing or mistyped field.
     serde_json::from_slice(delivery.body).map_err(|e| {
+        if delivery.form_encoded || delivery.body.starts_with(b"payload=") {
+            return ParseError(format!(
+                "the {} `{}` delivery is form-encoded; set the webhook's Content type to application/json",
+                delivery.forge, delivery.event
+            ));
+        }
         ParseError(format!("the {} `{}` payload is not what the forge documents: {e}", delivery.forge, delivery.event))
     })
 }
