@@ -383,7 +383,14 @@ fn client(forge: Forge, api_url: &str) -> StatusClient {
 }
 
 fn update(repo: &str, state: State) -> Update {
-    Update { repo: repo.into(), sha: SHA.into(), state, run_id: "17".into(), project: "web".into() }
+    Update {
+        repo: repo.into(),
+        sha: SHA.into(),
+        state,
+        run_id: "17".into(),
+        project: "web".into(),
+        pull_request: false,
+    }
 }
 
 #[test]

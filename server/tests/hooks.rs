@@ -982,3 +982,45 @@ fn a_body_that_ends_early_is_not_called_too_large() {
     assert!(answer.contains("the body ended early"), "{answer}");
     assert_eq!(s.total_runs(), 0);
 }
+
+/// A push to a branch with an open pull request from the same repository: GitHub sends a
+/// `push` and a `pull_request` (`synchronize`) for the same commit, and both run (their CI
+/// values differ). Each reports under its own context, `slipway/web` and `slipway/web/pr`, so
+/// the pull request's checks show both and neither run's result overwrites the other's.
+#[test]
+fn a_push_and_its_pull_request_report_under_their_own_contexts() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 2, "");
+    let sha = s.push("feature/fix", &[("version.txt", "the fix\n")], "Fix the thing");
+    let a = s.deliver("feature/fix", &sha, "Fix the thing", "b1e8c6a0-7777-11ef-8000-000000000001");
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let push_run = a.body["id"].as_str().unwrap().to_string();
+    let mut pr = github_pull_request(9, "feature/fix", &sha);
+    pr["action"] = json!("synchronize");
+    pr["pull_request"]["head"]["repo"] = json!({"name": "web", "full_name": "acme/web"});
+    let pr = pr.to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "pull_request".to_string()),
+        ("X-GitHub-Delivery", "b1e8c6a0-7777-11ef-8000-000000000002".to_string()),
+        ("X-Hub-Signature-256", sign(pr.as_bytes())),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, pr.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let pr_run = a.body["id"].as_str().unwrap().to_string();
+    s.wait_status(&push_run, "success", Duration::from_secs(120));
+    s.wait_status(&pr_run, "success", Duration::from_secs(120));
+    let got = wait_for("both runs' final statuses", Duration::from_secs(20), || {
+        let got = statuses(&s.api, &sha);
+        (got.len() == 6).then_some(got)
+    });
+    for (context, run) in [("slipway/web", &push_run), ("slipway/web/pr", &pr_run)] {
+        let mine: Vec<_> = got.iter().filter(|g| g.2 == context).collect();
+        let states: Vec<&str> = mine.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(states, ["pending", "pending", "success"], "{context}: {got:?}");
+        assert!(mine.iter().all(|g| g.3.ends_with(&format!("/#/runs/{run}"))), "{context}: {got:?}");
+    }
+}

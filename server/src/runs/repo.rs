@@ -97,6 +97,7 @@ impl RepoSetup {
             state,
             run_id: id.to_string(),
             project: self.config.name.clone(),
+            pull_request: t.pr_number.is_some(),
         })
     }
 }
