@@ -162,7 +162,7 @@ pub struct Manager {
     running: Mutex<usize>,
     policy: RunPolicy,
     /// Per run, its commit statuses waiting to be sent in order (see `repo::send_status`).
-    status_queues: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<crate::forge::status::Update>>>,
+    status_queues: Mutex<HashMap<String, repo::StatusQueue>>,
     /// Fault injection for tests only: no real input is known to make a run panic.
     #[cfg(test)]
     panic_in_runs: std::sync::atomic::AtomicBool,
