@@ -331,6 +331,16 @@ impl Cx<'_> {
                 if !(v.starts_with("https://") || v.starts_with("http://")) {
                     return Err(self.at(a, name, format!("`api_url = {v:?}` is not an http(s) URL")));
                 }
+                if token.is_some() && plain_http_off_loopback(v) {
+                    return Err(self.at(
+                        a,
+                        name,
+                        format!(
+                            "`api_url = {v:?}`: the token would travel unencrypted over http://; use an https URL \
+                             (http is for a forge on this machine only)"
+                        ),
+                    ));
+                }
                 Some(v.to_string())
             }
             (None, Some(f)) => place.as_ref().map(|pl| pl.default_api(f)),
@@ -470,6 +480,12 @@ impl RepoPlace {
             (Forge::Gitea, _) => format!("{scheme}://{}/api/v1", self.host_port),
         }
     }
+}
+
+/// An `http://` URL to another machine: a token sent there travels in the clear (a forge on
+/// this machine, as in tests, is fine).
+fn plain_http_off_loopback(url: &str) -> bool {
+    RepoPlace::of(url).is_some_and(|pl| pl.scheme == "http" && !pl.loopback())
 }
 
 fn repo_path(path: &str) -> String {
