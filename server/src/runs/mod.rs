@@ -831,8 +831,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancel_while_the_run_is_being_prepared_cancels_it() {
         let (m, dir) = manager(1);
-        let fifo = dir.path().join("codeship-services.yml");
+        // The key file, read last in `prepare`, is the FIFO (the configuration files must be
+        // regular files, so one of them cannot hold the run there any more).
+        let fifo = dir.path().join("codeship.aes");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        std::fs::write(dir.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
         std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap();
         tokio::spawn(m.clone().schedule());
         let id = m.submit(request()).unwrap();
@@ -843,7 +846,8 @@ mod tests {
         }
         assert_eq!(m.cancel(&id).unwrap(), Control::Done);
         // Let the run read its file and go on: it must notice the cancel.
-        let writer = std::thread::spawn(move || std::fs::write(fifo, "app:\n  image: busybox\n").unwrap());
+        let key = slipway_core::crypto::Key::from_bytes([7; 32]).to_file_text();
+        let writer = std::thread::spawn(move || std::fs::write(fifo, key).unwrap());
         let run = ended(&m, &id).await;
         writer.join().unwrap();
         assert_eq!((run.status, run.error), (RunStatus::Cancelled, None));
