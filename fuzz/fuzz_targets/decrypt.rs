@@ -42,7 +42,12 @@ fn one(data: &[u8]) {
         let mut file = crypto::encrypt(key, data, Format::Aead, &random).expect("aead is writable");
         let at = usize::from(u16::from_le_bytes([a, b])) % file.len();
         file[at] ^= x;
-        if let Ok((_, format)) = crypto::decrypt(key, &file) {
+        // The final newline may become other trailing whitespace: line ends change no data
+        // (git's autocrlf), so they are tolerated (docs/encryption.md).
+        let trailing_space = at == file.len() - 1 && file[at].is_ascii_whitespace();
+        if let Ok((_, format)) = crypto::decrypt(key, &file)
+            && !trailing_space
+        {
             panic!("byte {at} of an aead1 file changed (xor {x:#04x}) and it still decrypted, as {format:?}");
         }
     }
