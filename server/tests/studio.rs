@@ -1483,7 +1483,7 @@ async fn at_800_px_the_run_comes_into_view_and_parallel_steps_share_a_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn steps_show_their_durations_lines_their_times_and_rerun_sends_the_same_request() {
+async fn steps_show_their_durations_lines_their_times_and_rerun_asks_the_server_to_rerun() {
     let _serial = SERIAL.lock().await;
     let (server, _project) = Server::with_sample();
     let b = Browser::start().await;
@@ -1527,17 +1527,15 @@ async fn steps_show_their_durations_lines_their_times_and_rerun_sends_the_same_r
     assert!(b.run_snapshot().await.1.contains("hello | hi"));
     let second = b.current_run_id().await;
     assert_eq!(b.js("return location.hash").await, json!(format!("#/runs/{second}")));
-    // The same body twice, in the server's request log.
-    let bodies: Vec<String> = server
+    // One request to start, one to rerun (the server re-queues the request it stored).
+    let posts: Vec<String> = server
         .requests()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["method"] == "POST" && r["uri"] == "/api/runs")
-        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+        .filter(|r| r["method"] == "POST")
+        .map(|r| r["uri"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(bodies.len(), 2, "{bodies:?}");
-    assert_eq!(bodies[0], bodies[1]);
-    assert!(bodies[0].contains("echo hi"), "{}", bodies[0]);
+    assert_eq!(posts, ["/api/runs".to_string(), format!("/api/runs/{first}/rerun")]);
     b.close().await;
 }
 
@@ -1668,5 +1666,134 @@ async fn a_run_of_encrypted_values_without_a_key_says_how_to_give_the_server_one
     let error = b.texts("[data-testid=run-error]").await.remove(0);
     assert!(error.contains("no key on the server") && error.contains("slipway serve` with --key NAME=PATH"), "{error}");
     assert!(!error.contains("--key-path"), "{error}");
+    b.close().await;
+}
+
+// The Run panel's review fixes (s17).
+
+/// A link to a run the server does not have shows no run, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_to_a_missing_run_shows_no_run_and_says_to_check_the_link() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&format!("{}#/runs/nosuchrun", server.url)).await;
+    b.wait("the missing run's message", Duration::from_secs(10), || async {
+        b.texts("[data-testid=run-message]").await == ["no run nosuchrun (check the link)"]
+    })
+    .await;
+    assert_eq!(b.current_run_id().await, "", "a phantom run is on show");
+    b.close().await;
+}
+
+/// A refused token on "Load project files" brings the token field back, like any refusal;
+/// a link opened with a stale token opens once the right one is entered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_asks_again_and_the_linked_run_opens_after_it() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    // A run to link to (cancelled at once: only its existence matters).
+    let (status, created) = b.xhr("POST", "/api/runs", true, Some(r#"{"project":"sample"}"#)).await;
+    assert_eq!(status, 202, "{created}");
+    let id = serde_json::from_str::<Value>(&created).unwrap()["id"].as_str().unwrap().to_string();
+    b.xhr("POST", &format!("/api/runs/{id}/cancel"), true, None).await;
+
+    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('stale-token'))").await;
+    b.client.goto("about:blank").await.unwrap();
+    b.open(&server.url).await;
+    b.wait("the Run panel", Duration::from_secs(5), || async {
+        b.client.find(Locator::Css("[data-testid=run-load-files]")).await.is_ok()
+    })
+    .await;
+    b.click("run-load-files").await;
+    b.wait("the token prompt after Load project files", Duration::from_secs(10), || async {
+        b.client.find(Locator::Css("[data-testid=token-input]")).await.is_ok()
+    })
+    .await;
+
+    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('stale-token'))").await;
+    b.client.goto("about:blank").await.unwrap();
+    b.open(&format!("{}#/runs/{id}", server.url)).await;
+    b.wait("the token prompt for the linked run", Duration::from_secs(10), || async {
+        b.client.find(Locator::Css("[data-testid=token-input]")).await.is_ok()
+    })
+    .await;
+    b.set_value("token-input", "studio-test-token").await;
+    b.click("token-save").await;
+    b.wait("the linked run, opened after the token", Duration::from_secs(20), || async {
+        // Followed, so its end is known (a run shown but not followed stays `queued`).
+        let (status, _, _) = b.run_snapshot().await;
+        b.current_run_id().await == id && !["", "queued", "running"].contains(&status.as_str())
+    })
+    .await;
+    b.close().await;
+}
+
+/// With the server gone, a request says what to do rather than `{}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_server_down_the_panel_says_to_check_slipway_serve() {
+    let _serial = SERIAL.lock().await;
+    let (mut server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    b.click("run-load-files").await;
+    b.wait("the message", Duration::from_secs(10), || async { !b.texts("[data-testid=run-message]").await.is_empty() })
+        .await;
+    let m = b.texts("[data-testid=run-message]").await.remove(0);
+    assert!(m.contains("is `slipway serve` still running? Reload when it is.") && !m.contains("{}"), "{m}");
+    b.close().await;
+}
+
+/// The header's jump buttons move the focus, not only the view, and leave the address alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_jumps_move_the_focus_to_their_part_of_the_page() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    b.click("nav-run").await;
+    b.wait("the focus in the Run panel", Duration::from_secs(5), || async {
+        b.js("return document.activeElement.id").await == json!("run-panel")
+    })
+    .await;
+    b.click_css("nav.jump button:first-child").await;
+    b.wait("the focus on Problems", Duration::from_secs(5), || async {
+        b.js("return document.activeElement.dataset.testid").await == json!("diagnostics")
+    })
+    .await;
+    assert_eq!(b.js("return location.hash").await, json!(""));
+    b.close().await;
+}
+
+/// Rerun of a run this page did not start (another tab's, a link's) runs the same files: the
+/// server re-queues the request it stored, edited files and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_of_a_run_started_elsewhere_keeps_its_edited_files() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    let steps = "- name: hello\n  service: app\n  command: echo edited-here\n";
+    let body = json!({ "project": "sample", "services": BUSYBOX_SERVICES, "steps": steps }).to_string();
+    let (status, created) = b.xhr("POST", "/api/runs", true, Some(&body)).await;
+    assert_eq!(status, 202, "{created}");
+    let first = serde_json::from_str::<Value>(&created).unwrap()["id"].as_str().unwrap().to_string();
+    b.js(&format!("location.hash = '#/runs/{first}'")).await;
+    b.wait("the linked run to succeed", Duration::from_secs(60), || async {
+        b.current_run_id().await == first && b.run_snapshot().await.0 == "success"
+    })
+    .await;
+    b.click("run-rerun").await;
+    b.wait("the rerun to succeed", Duration::from_secs(60), || async {
+        let id = b.current_run_id().await;
+        !id.is_empty() && id != first && b.run_snapshot().await.0 == "success"
+    })
+    .await;
+    let log = b.run_snapshot().await.1;
+    assert!(log.contains("hello | edited-here"), "{log}");
     b.close().await;
 }
