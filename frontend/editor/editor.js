@@ -1,9 +1,11 @@
 // The studio's code editor: CodeMirror 6 with YAML highlighting, diagnostics, completion,
-// hover and go-to-definition. The language intelligence is not here: every source calls back
-// into the Rust component (frontend/src/components/editor.rs), which asks slipway-core.
-// Offsets crossing that boundary are UTF-16 code units (CodeMirror's); the Rust side converts
-// from the core's byte spans. Bundled by esbuild into one ES module (see package.json) that
-// sets `window.SlipwayEditor`; no eval, so the page's CSP (`script-src 'self'`) holds.
+// hover and go-to-definition. The language intelligence is not here: diagnostics and every
+// source come from slipway-core in the analysis worker (analysis.js), which this same bundle
+// becomes when it is loaded without a window. Offsets crossing to the core are UTF-16 code
+// units (CodeMirror's); the Rust side converts from the core's byte spans. The view owns the
+// text; the Rust component (frontend/src/components/editor.rs) gets it once it settles.
+// Bundled by esbuild into one ES module (see package.json) that sets `window.SlipwayEditor`;
+// no eval, so the page's CSP (`script-src 'self'`) holds.
 
 import {
   EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine, highlightActiveLineGutter,
@@ -11,19 +13,23 @@ import {
 } from "@codemirror/view";
 import { EditorState, StateField, StateEffect } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
-import { syntaxHighlighting, HighlightStyle, indentUnit, indentOnInput, bracketMatching } from "@codemirror/language";
+import {
+  syntaxHighlighting, HighlightStyle, indentUnit, indentOnInput, bracketMatching, syntaxTreeAvailable,
+} from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
 import { autocompletion, completionKeymap, startCompletion } from "@codemirror/autocomplete";
 import { search, searchKeymap, highlightSelectionMatches } from "@codemirror/search";
 import { history, historyKeymap, defaultKeymap, indentWithTab } from "@codemirror/commands";
+import { AnalysisClient, serveAnalysis } from "./analysis.js";
+
+const inPage = typeof window !== "undefined";
 
 // CodeMirror's styles (style-mod) go into a <style> element, which the page's CSP
 // (`style-src 'self'`, no 'unsafe-inline') does not apply: no `white-space: pre`, so Chrome
 // collapses an indent-only line and typing lands on the line above. A constructed stylesheet
 // is CSSOM, which CSP allows; mirror the element's text into one whenever it changes.
-const mirrored = new CSSStyleSheet();
-document.adoptedStyleSheets = [...document.adoptedStyleSheets, mirrored];
+const mirrored = inPage ? new CSSStyleSheet() : null;
 function mirrorStyles() {
   const css = [...document.querySelectorAll("head style")].map((s) => s.textContent).join("\n");
   if (css !== mirrored.__css) {
@@ -31,13 +37,41 @@ function mirrorStyles() {
     mirrored.__css = css;
   }
 }
-new MutationObserver(mirrorStyles).observe(document.head, { childList: true, subtree: true, characterData: true });
+if (inPage) {
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, mirrored];
+  new MutationObserver(mirrorStyles).observe(document.head, { childList: true, subtree: true, characterData: true });
+}
 
-/** UTF-16 units from which a document counts as large (matches the page's check debounce). */
+/**
+ * UTF-16 units from which a document counts as large: its text and the worker's report reach
+ * the rest of the page (Problems list, preview, drafts, Run and Export panels) only after a
+ * pause in typing. Taking a 5,000-step text costs the page's thread tens of milliseconds
+ * (the Export panel converts it, the drafts store it): 1 s, so that it falls in a real pause
+ * rather than between two keystrokes (docs/perf.md).
+ */
 const LARGE_DOC = 48 * 1024;
+const SETTLE_MS = 1000;
 
 /** Editors by name ("services", "steps"), for the automation hook and cross-file jumps. */
 const editors = new Map();
+
+const analysis = new AnalysisClient(onDiagnostics, LARGE_DOC, SETTLE_MS);
+
+function onDiagnostics(result, msg) {
+  const started = performance.now();
+  for (const [name, ed] of editors) ed.setDiagnostics(result[name] || []);
+  // For docs/perf.md and the browser tests: when the last diagnostics reached the views, of
+  // which version of the texts, and which thread checked them.
+  Object.assign(window.slipwayStudio, {
+    diagnosticsAt: performance.now(),
+    diagnosticsThread: result.thread,
+    diagnosticsVersion: msg.version,
+    checkMs: msg.took,
+    checkedMs: msg.checkedMs,
+    diagnosticsMs: msg.diagnosticsMs,
+    showMs: performance.now() - started,
+  });
+}
 
 // `{{ … }}` spans (Go templates in image_tag and build args) get their own colour on top of
 // the YAML highlighting.
@@ -155,21 +189,16 @@ class Editor {
    * @param {HTMLElement} parent
    * @param {string} name "services" or "steps"
    * @param {string} text
-   * @param {object} hooks Rust callbacks: change(text), complete(pos, explicit) → JSON|null,
-   *   hover(pos) → JSON|null, definition(pos) → JSON|null
+   * @param {object} hooks Rust callbacks: change(text), with the text once it settles
    */
   constructor(parent, name, text, hooks) {
     this.name = name;
     this.hooks = hooks;
+    this.settleTimer = 0;
+    const ask = (type, state, pos) => analysis.request(type, name, pos, state.doc.length).then(parse);
     const completionSource = async (ctx) => {
-      // A large file costs the core a whole check to analyse (tens of ms at 5,000 steps): let
-      // the keystroke paint first, and skip the work if more typing already made it moot.
-      if (ctx.state.doc.length > LARGE_DOC) {
-        await new Promise((r) => setTimeout(r, 0));
-        if (ctx.aborted) return null;
-      }
-      const r = parse(hooks.complete(ctx.pos, ctx.explicit));
-      if (!r || !r.options.length) return null;
+      const r = await ask("complete", ctx.state, ctx.pos);
+      if (ctx.aborted || !r || !r.options.length) return null;
       return {
         from: r.from,
         validFor: /^[\w.-]*$/,
@@ -182,8 +211,8 @@ class Editor {
         })),
       };
     };
-    const hover = hoverTooltip((view, pos) => {
-      const r = parse(hooks.hover(pos));
+    const hover = hoverTooltip(async (view, pos) => {
+      const r = await ask("hover", view.state, pos);
       if (!r) return null;
       return {
         pos: r.from,
@@ -198,7 +227,10 @@ class Editor {
         },
       };
     });
-    const definitionAt = (pos) => goToTarget(parse(hooks.definition(pos)));
+    const definitionAt = (view, pos) => {
+      ask("definition", view.state, pos).then(goToTarget);
+      return true;
+    };
     this.view = new EditorView({
       parent,
       state: EditorState.create({
@@ -240,7 +272,7 @@ class Editor {
           }),
           hover,
           keymap.of([
-            { key: "F12", run: (v) => definitionAt(v.state.selection.main.head) },
+            { key: "F12", run: (v) => definitionAt(v, v.state.selection.main.head) },
             { key: "Mod-Space", run: startCompletion },
             ...completionKeymap,
             ...searchKeymap,
@@ -252,13 +284,24 @@ class Editor {
             mousedown(e, view) {
               if (!(e.ctrlKey || e.metaKey) || e.button !== 0) return false;
               const pos = view.posAtCoords({ x: e.clientX, y: e.clientY });
-              if (pos == null || !definitionAt(pos)) return false;
+              if (pos == null) return false;
               e.preventDefault();
-              return true;
+              return definitionAt(view, pos);
             },
           }),
+          // The edit goes to the worker as soon as the transaction exists (after the change
+          // filters), before CodeMirror applies it: its parse and DOM update (tens of ms in a
+          // large file) then overlap with the check.
+          EditorState.transactionExtender.of((tr) => {
+            if (tr.docChanged) {
+              const changes = [];
+              tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => changes.push([fromA, toA, inserted.toString()]));
+              analysis.edit(name, changes, tr.newDoc.length);
+            }
+            return null;
+          }),
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) hooks.change(u.state.doc.toString());
+            if (u.docChanged) this.settle(u.state.doc.length);
           }),
           EditorView.contentAttributes.of({ "aria-label": `${name} file`, spellcheck: "false" }),
           theme,
@@ -268,6 +311,20 @@ class Editor {
     this.view.dom.dataset.testid = `${name}-editor`;
     mirrorStyles();
     editors.set(name, this);
+    analysis.open(name, text);
+  }
+
+  /** Hand the text to the page: at once when small, after a pause in typing when large. */
+  settle(length) {
+    clearTimeout(this.settleTimer);
+    const hand = () => {
+      const started = performance.now();
+      this.hooks.change(this.getText());
+      // For docs/perf.md: when the page last got the text.
+      window.slipwayStudio.settledAt = started;
+    };
+    if (length < LARGE_DOC) hand();
+    else this.settleTimer = setTimeout(hand, SETTLE_MS);
   }
 
   getText() {
@@ -281,13 +338,12 @@ class Editor {
   }
 
   /**
-   * Show diagnostics: JSON `[{from, to, line, severity, message, fixes: [{title, edits}]}]`
-   * with UTF-16 offsets into the current text.
+   * Show diagnostics `[{from, to, line, severity, message, fixes: [{title, edits}]}]` with
+   * UTF-16 offsets into the current text.
    */
-  setDiagnostics(json) {
+  setDiagnostics(list) {
     const view = this.view;
     const len = view.state.doc.length;
-    const list = JSON.parse(json);
     const diagnostics = [];
     const ranges = [];
     for (const d of list) {
@@ -325,8 +381,6 @@ class Editor {
     ranges.sort((a, b) => a.from - b.from);
     view.dispatch(setDiagnostics(view.state, diagnostics));
     view.dispatch({ effects: setMarks.of(Decoration.set(ranges, true)) });
-    // For docs/perf.md: when the last diagnostics reached a view.
-    window.slipwayStudio.diagnosticsAt = performance.now();
   }
 
   /** Apply edits `[{from, to, insert}]` as one undoable change (quick fixes from the Problems list). */
@@ -347,26 +401,45 @@ class Editor {
   }
 
   destroy() {
+    clearTimeout(this.settleTimer);
     if (editors.get(this.name) === this) editors.delete(this.name);
     this.view.destroy();
   }
 }
 
-window.SlipwayEditor = {
-  create: (parent, name, text, hooks) => new Editor(parent, name, text, hooks),
-};
+if (inPage) {
+  window.SlipwayEditor = {
+    create: (parent, name, text, hooks) => new Editor(parent, name, text, hooks),
+    /** The build values completion and hovers use (an array made by language.rs). */
+    setOptions: (options) => analysis.setOptions(options),
+    /** Rust's callback (or null) with the worker's report of the settled texts. */
+    onChecked: (f) => analysis.setOnReport(f || null),
+  };
+  window.slipwayStudio = automation();
+} else {
+  serveAnalysis();
+}
 
-// The automation hook for tests and for people scripting the page.
-window.slipwayStudio = {
-  setText(name, text) {
-    const ed = editors.get(name);
-    if (!ed) throw new Error(`no editor named ${name}; use "services" or "steps"`);
-    ed.setText(text);
-  },
-  getText(name) {
-    const ed = editors.get(name);
-    if (!ed) throw new Error(`no editor named ${name}; use "services" or "steps"`);
-    return ed.getText();
-  },
-  cursor: (name) => editors.get(name)?.cursor(),
-};
+/** The automation hook for tests and for people scripting the page. */
+function automation() {
+  return {
+    setText(name, text) {
+      const ed = editors.get(name);
+      if (!ed) throw new Error(`no editor named ${name}; use "services" or "steps"`);
+      ed.setText(text);
+    },
+    getText(name) {
+      const ed = editors.get(name);
+      if (!ed) throw new Error(`no editor named ${name}; use "services" or "steps"`);
+      return ed.getText();
+    },
+    cursor: (name) => editors.get(name)?.cursor(),
+    /** How many edits (of either file) the analysis worker has been sent. */
+    edits: () => analysis.version,
+    /** Whether CodeMirror has parsed all of an editor's text (it does so in the background). */
+    parsed: (name) => {
+      const s = editors.get(name)?.view.state;
+      return !!s && syntaxTreeAvailable(s, s.doc.length);
+    },
+  };
+}

@@ -2,25 +2,33 @@
 
 use crate::components::crypto_panel::CryptoPanel;
 use crate::components::diagnostics::Diagnostics;
-use crate::components::editor::{self, Editor, Editors, SharedWorkspace};
+use crate::components::editor::{self, Editor, Editors};
 use crate::components::export_panel::ExportPanel;
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
-use crate::language::{self, Workspace};
+use crate::language::{self, PlanUpdate};
 use crate::state::{Action, BuildInputs, FileKind, SharedPlan, State, save_drafts};
-use slipway_core::Diagnostic;
 use slipway_core::ide::QuickFix;
 use slipway_core::plan::PlanOptions;
 use slipway_core::template::BuildVars;
+use slipway_core::{Diagnostic, Report};
 use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-/// Debounce for re-validation while typing, once a check takes long enough to be felt; smaller
-/// files are checked on the next tick, so diagnostics follow every keystroke. A check costs
-/// about 0.17 ms per KB of YAML (docs/perf.md): 48 KB is about half a frame.
+/// What the Problems list and the preview show of the analysis worker's last report.
+struct Shown {
+    report: Report,
+    fixes: Vec<Vec<QuickFix>>,
+    took_ms: f64,
+    /// The plan when the files are valid.
+    plan: Option<SharedPlan>,
+}
+
+/// Debounce for saving drafts while typing, once storing them takes long enough to be felt;
+/// smaller files are saved on the next tick.
 const DEBOUNCE_MS: u32 = 120;
 const INSTANT_CHECK_BYTES: usize = 48 * 1024;
 
@@ -88,45 +96,42 @@ fn kind_of(name: &str) -> Option<FileKind> {
 pub fn app() -> Html {
     let state = use_reducer(|| State::load(now_secs()));
     let notice = use_state(|| None::<String>);
-    let last_build = use_mut_ref(|| state.build.clone());
-    let workspace: SharedWorkspace =
-        use_mut_ref(|| Workspace::new(state.services.clone(), state.steps.clone(), plan_options(&state.build)));
     let editors: Editors = use_mut_ref(Vec::new);
     // Time from navigation start to the first render with live editors, for docs/perf.md.
     use_effect_with((), |_| {
         let _ = js_sys::Reflect::set(&gloo::utils::window(), &"slipwayInteractiveMs".into(), &performance_now().into());
     });
 
-    // Validation follows the text: at once while checks are quick, after a pause when not.
+    // Drafts follow the text: at once while it is small, after a pause when not.
     let size = state.services.len() + state.steps.len();
     let delay = if size < INSTANT_CHECK_BYTES { 0 } else { DEBOUNCE_MS };
     let settled = use_debounced((AttrValue::from(state.services.clone()), AttrValue::from(state.steps.clone())), delay);
-    if state.build != *last_build.borrow() {
-        workspace.borrow_mut().set_options(plan_options(&state.build));
-        *last_build.borrow_mut() = state.build.clone();
-    }
-    let last_plan = use_mut_ref(|| None::<SharedPlan>);
-    // One analysis (check, plan, fixes; `slipway_core::ide`) per settled text and build values;
-    // the one a completion already made of the same text if there is one.
-    let analysis = use_memo((settled.clone(), state.build.clone()), |((services, steps), b)| {
-        let started = performance_now();
-        let made = workspace.borrow().made_for(services, steps);
-        let a = made.unwrap_or_else(|| Rc::new(language::analyse(services, steps, plan_options(b))));
-        let took = performance_now() - started;
-        // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly render)
-        // is not drawn again.
-        let valid_plan = (a.report().errors == 0).then(|| match &*last_plan.borrow() {
-            Some(last) if *last.0 == *a.plan() => last.clone(),
-            _ => SharedPlan(Rc::new(a.plan().clone())),
-        });
-        let fixes: Vec<Vec<QuickFix>> = (0..a.report().diagnostics.len()).map(|i| a.fixes_for(i)).collect();
-        (a, took, valid_plan, fixes)
-    });
-    let (analysis, took_ms, valid_plan, fixes) =
-        (analysis.0.clone(), analysis.1, analysis.2.clone(), analysis.3.clone());
     use_effect_with(settled.clone(), |(services, steps)| save_drafts(services, steps));
-    workspace.borrow_mut().offer(&analysis);
-    let report = analysis.report();
+    // The check (with the preview's build values) runs in the analysis worker, off this
+    // thread; the Problems list and the preview show its report of the settled texts.
+    use_effect_with(state.build.clone(), |b| language::set_options(&plan_options(b)));
+    let last_plan = use_mut_ref(|| None::<SharedPlan>);
+    let checked = use_state(|| None::<Rc<Shown>>);
+    {
+        let (set, last_plan) = (checked.setter(), last_plan.clone());
+        use_effect_with((), move |_| {
+            let on = language::OnChecked::new(move |c| {
+                // An unchanged plan keeps its identity, so the preview (5,000 steps: a costly
+                // render) is not drawn again.
+                let plan = match c.plan {
+                    PlanUpdate::Invalid => None,
+                    PlanUpdate::Same => last_plan.borrow().clone(),
+                    PlanUpdate::New(p) => Some(SharedPlan(Rc::new(*p))),
+                };
+                set.set(Some(Rc::new(Shown { report: c.report, fixes: c.fixes, took_ms: c.took_ms, plan })));
+            });
+            move || drop(on)
+        });
+    }
+    let (report, fixes, took_ms, valid_plan) = match &*checked {
+        Some(c) => (c.report.clone(), c.fixes.clone(), c.took_ms, c.plan.clone()),
+        None => (Report::default(), Vec::new(), 0.0, None),
+    };
     let build = state.build.clone();
     // With errors, the last valid plan stays on show, marked stale.
     let (shown_plan, stale) = match &valid_plan {
@@ -134,7 +139,7 @@ pub fn app() -> Html {
             *last_plan.borrow_mut() = Some(p.clone());
             (Some(p.clone()), false)
         }
-        None => (last_plan.borrow().clone(), true),
+        None => (last_plan.borrow().clone(), checked.is_some()),
     };
 
     let on_edit = |kind: FileKind| {
@@ -142,14 +147,12 @@ pub fn app() -> Html {
         Callback::from(move |text: String| state.dispatch(Action::Edit(kind, text)))
     };
     let on_select = {
-        let (editors, analysis) = (editors.clone(), analysis.clone());
-        Callback::from(move |d: Diagnostic| {
-            editor::go_to(&editors, &analysis, kind_of_diagnostic(&d), d.span.start);
-        })
+        let editors = editors.clone();
+        Callback::from(move |d: Diagnostic| editor::go_to(&editors, kind_of_diagnostic(&d), d.span.start))
     };
     let on_fix = {
-        let (editors, analysis) = (editors.clone(), analysis.clone());
-        Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &analysis, &fix))
+        let editors = editors.clone();
+        Callback::from(move |fix: QuickFix| editor::apply_fix(&editors, &fix))
     };
     let on_build = {
         let state = state.clone();
@@ -228,10 +231,8 @@ pub fn app() -> Html {
             <main>
                 <div class="editors">
                     <Editor title="codeship-services.yml" kind={FileKind::Services} text={AttrValue::from(state.services.clone())}
-                        analysis={analysis.clone()} workspace={workspace.clone()}
                         editors={editors.clone()} on_change={on_edit(FileKind::Services)} />
                     <Editor title="codeship-steps.yml" kind={FileKind::Steps} text={AttrValue::from(state.steps.clone())}
-                        analysis={analysis.clone()} workspace={workspace.clone()}
                         editors={editors.clone()} on_change={on_edit(FileKind::Steps)} />
                 </div>
                 <Diagnostics diagnostics={report.diagnostics.clone()} {fixes} errors={report.errors}

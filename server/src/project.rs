@@ -1,7 +1,7 @@
 //! Find and read a project's configuration files the way jet did: one discovery and one size
 //! limit for the CLI and the server's runs.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use slipway_core::SourceFile;
 use std::path::{Path, PathBuf};
 
@@ -65,6 +65,24 @@ pub fn read_source(path: &Path) -> Result<SourceFile> {
 pub fn read_source_named(path: &Path, name: impl Into<String>) -> Result<SourceFile> {
     let text = crate::fsutil::read_text_limited(path, MAX_READ)?;
     Ok(SourceFile::new(name.into(), text))
+}
+
+/// A project's configuration file as the server reads it (for a run, or for the studio's
+/// editors): confined like every other file of a server run, because the folder (a repository
+/// checkout, say) may come from someone who cannot read the server's files. After symlinks it
+/// must be inside `dir` and a regular file (a FIFO would hang the reader), and it must not be
+/// a key file (the files endpoint would hand the key to the studio).
+pub fn read_server_config(dir: &Path, name: &str) -> Result<SourceFile> {
+    let path = crate::executor::paths::project_file(dir, name, true)?;
+    let meta = std::fs::metadata(&path).with_context(|| format!("cannot read {name}"))?;
+    if !meta.is_file() {
+        bail!("{name} is not a regular file");
+    }
+    let source = read_source_named(&path, name)?;
+    if slipway_core::crypto::Key::parse(source.text.as_bytes()).is_ok() {
+        bail!("{name} holds a project key, not a configuration; the server does not read it as one");
+    }
+    Ok(source)
 }
 
 fn display_name(path: &Path) -> String {

@@ -667,3 +667,52 @@ fn a_run_error_shows_no_server_paths_and_huge_resume_points_replay_nothing() {
     let replayed = s.follow(&id, Some(1 << 63));
     assert!(!replayed.contains("data:"), "{replayed}");
 }
+
+/// The studio's "Load project files" reads a project's two files for the editors. A steps file
+/// that is a symlink to the key (inside the folder) or to a host file (outside it), or a FIFO,
+/// is refused with a message naming the file; before, the key and the host file were returned
+/// as the "steps" text and a FIFO hung the request.
+#[test]
+fn project_files_stay_inside_the_project_are_regular_and_never_a_key() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mk = |name: &str, steps: &dyn Fn(&Path)| {
+        let dir = root.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
+        steps(&dir);
+        format!("{name}={}", dir.display())
+    };
+    let key_text = "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789+/ABCDE=\n";
+    let outside = root.path().join("host-secret.yml");
+    std::fs::write(&outside, "- service: app\n  command: echo host-secret\n").unwrap();
+    let projects = [
+        mk("plain", &|d| std::fs::write(d.join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap()),
+        mk("tokey", &|d| {
+            std::fs::write(d.join("codeship.aes"), key_text).unwrap();
+            std::os::unix::fs::symlink("codeship.aes", d.join("codeship-steps.yml")).unwrap();
+        }),
+        mk("outside", &|d| std::os::unix::fs::symlink(&outside, d.join("codeship-steps.yml")).unwrap()),
+        mk("fifo", &|d| {
+            let ok = Command::new("mkfifo").arg(d.join("codeship-steps.yml")).status().unwrap().success();
+            assert!(ok, "mkfifo");
+        }),
+    ];
+    let extra: Vec<String> = projects.iter().flat_map(|p| ["--project".to_string(), p.clone()]).collect();
+    let server = Server::start_with(data.path(), &root.path().join("plain"), 1, &extra);
+    let (status, _, _, body) = server.request("GET", "/api/projects/plain/files", "application/json", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("command: 'true'"), "{body}");
+    for (name, want) in
+        [("tokey", "holds a project key"), ("outside", "outside the project folder"), ("fifo", "not a regular file")]
+    {
+        let start = Instant::now();
+        let (status, _, _, body) =
+            server.request("GET", &format!("/api/projects/{name}/files"), "application/json", "");
+        assert!(start.elapsed() < Duration::from_secs(10), "{name}: the request hung");
+        assert_eq!(status, 422, "{name}: {body}");
+        assert!(body.contains(want) && body.contains("codeship-steps.yml"), "{name}: {body}");
+        assert!(!body.contains(key_text.trim()) && !body.contains("host-secret"), "{name} leaked: {body}");
+        assert!(!body.contains(&root.path().display().to_string()), "{name}: a server path in {body}");
+    }
+}

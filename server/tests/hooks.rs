@@ -257,7 +257,14 @@ impl Setup {
         http(&self.url, "POST", "/hooks/web", &headers, body)
     }
 
+    /// A GET with the API token (without it, runs are listed without their triggers).
     fn get(&self, path: &str) -> Value {
+        let a = http(&self.url, "GET", path, &[("Authorization", format!("Bearer {API_TOKEN}"))], b"");
+        assert_eq!(a.status, 200, "GET {path}: {:?}", a.body);
+        a.body
+    }
+
+    fn get_public(&self, path: &str) -> Value {
         let a = http(&self.url, "GET", path, &[], b"");
         assert_eq!(a.status, 200, "GET {path}: {:?}", a.body);
         a.body
@@ -445,6 +452,13 @@ fn a_pushed_commit_is_built_exactly_with_statuses_in_order_and_nothing_left_behi
     assert_eq!(t["commit_url"], format!("https://github.com/acme/web/commit/{wanted}"));
     assert_eq!(t["delivery"], "b1e8c6a0-1111-11ef-8000-000000000001");
     assert!(t["pr_number"].is_null());
+    // Without the token a private repository's commit message, author and links stay hidden.
+    let public = s.get_public(&format!("/api/runs/{id}"));
+    assert!(public["trigger"].is_null() && public["status_error"].is_null(), "{public}");
+    assert_eq!(public["status"], run["status"]);
+    let listed = s.get_public("/api/runs");
+    assert!(listed["runs"].as_array().unwrap().iter().all(|r| r["trigger"].is_null()), "{listed}");
+    assert!(!listed.to_string().contains("Make it 7f3a"), "{listed}");
 
     // pending (queued) → pending "Running" (GitHub has no running state) → success, each
     // with the context and a deep link to the run.

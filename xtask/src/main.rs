@@ -186,7 +186,7 @@ fn editor_bundle() -> Result {
     if stale(&dir.join("node_modules/.package-lock.json"), &[dir.join("package-lock.json")], &[]) {
         npm(&["ci", "--prefer-offline", "--no-audit", "--no-fund"])?;
     }
-    let inputs = [dir.join("editor.js"), dir.join("package.json"), dir.join("package-lock.json")];
+    let inputs = ["editor.js", "analysis.js", "package.json", "package-lock.json"].map(|f| dir.join(f));
     if stale(&dir.join("dist/editor.js"), &inputs, &[]) {
         npm(&["run", "--silent", "build"])?;
     }

@@ -12,7 +12,7 @@ mod follow;
 mod images;
 pub mod labels;
 pub mod mask;
-mod paths;
+pub(crate) mod paths;
 mod push;
 pub mod secrets;
 mod step;

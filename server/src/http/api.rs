@@ -49,12 +49,22 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-async fn require_token(State(api): State<Api>, headers: HeaderMap, req: Request, next: Next) -> Response {
+/// Whether the request carries the API token (compared in constant time).
+fn has_token(api: &Api, headers: &HeaderMap) -> bool {
     let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if bool::from(t.as_bytes().ct_eq(api.token.as_bytes())) => next.run(req).await,
-        _ => ApiError::Unauthorized.into_response(),
-    }
+    given.is_some_and(|t| bool::from(t.as_bytes().ct_eq(api.token.as_bytes())))
+}
+
+async fn require_token(State(api): State<Api>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    if has_token(&api, &headers) { next.run(req).await } else { ApiError::Unauthorized.into_response() }
+}
+
+/// Runs are listed without the token (a team's status board), but what triggered a repository
+/// run (a private repository's commit messages, authors, links) and why its commit status
+/// failed are shown only to a client with the token.
+fn redact_for_public(run: &mut crate::store::RunRow) {
+    run.trigger = None;
+    run.status_error = None;
 }
 
 async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {
@@ -84,7 +94,7 @@ fn read_config(project: &Project, which: ConfigFile) -> Result<SourceFile, ApiEr
         let looked = which.candidates().join(", ");
         return Err(ApiError::NotFound(format!("project `{}` has no such file: looked for {looked}", project.name)));
     };
-    crate::project::read_source_named(&project.dir.join(file), file).map_err(|e| {
+    crate::project::read_server_config(&project.dir, file).map_err(|e| {
         let dir = project.dir.display().to_string();
         let why = format!("{e:#}").replace(&dir, "the project folder");
         ApiError::Unprocessable(format!("cannot load {file} of project `{}`: {why}", project.name))
@@ -145,17 +155,31 @@ struct Page {
     branch: Option<String>,
 }
 
-async fn list_runs(State(api): State<Api>, ApiQuery(p): ApiQuery<Page>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_runs(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (page, per_page) = (p.page.unwrap_or(1).max(1), p.per_page.unwrap_or(20).clamp(1, 100));
     // An empty filter (a cleared field in a form) filters nothing.
     let given = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
     let (project, branch) = (given(&p.project), given(&p.branch));
-    let (runs, total) = api.manager.store.runs(project.as_deref(), branch.as_deref(), page, per_page)?;
+    let (mut runs, total) = api.manager.store.runs(project.as_deref(), branch.as_deref(), page, per_page)?;
+    if !has_token(&api, &headers) {
+        runs.iter_mut().for_each(redact_for_public);
+    }
     Ok(Json(json!({ "runs": runs, "page": page, "per_page": per_page, "total": total })))
 }
 
-async fn get_run(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let run = api.manager.store.run(&id)?.ok_or_else(|| no_run(&id))?;
+async fn get_run(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut run = api.manager.store.run(&id)?.ok_or_else(|| no_run(&id))?;
+    if !has_token(&api, &headers) {
+        redact_for_public(&mut run);
+    }
     let steps = api.manager.store.steps(&id)?;
     let mut v = serde_json::to_value(run).map_err(anyhow::Error::from)?;
     v["steps"] = serde_json::to_value(steps).map_err(anyhow::Error::from)?;

@@ -710,7 +710,7 @@ fn read_config(
         return Ok(SourceFile::new(first, text.clone()));
     }
     let Some(name) = crate::project::discover(dir, which) else { bail!("project `{}` has no {first}", project.name) };
-    crate::project::read_source_named(&dir.join(name), name)
+    crate::project::read_server_config(dir, name)
 }
 
 /// `ROOT/PREFIX-ID-X/file` → `file`, `ROOT/PREFIX-ID-X` → `the project folder`: paths in
