@@ -1899,3 +1899,74 @@ async fn rerun_of_a_run_started_elsewhere_keeps_its_edited_files() {
     assert!(log.contains("hello | edited-here"), "{log}");
     b.close().await;
 }
+
+/// A polled repository project's run shows what started it (the commit's first line, its
+/// author) in the run list and on the opened run: the studio sends its token on the GETs, as
+/// the server shows triggers only with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_runs_trigger_shows_in_the_list_and_on_the_run_with_the_token() {
+    use support::git::{Daemon, commit, repo_pair, sh};
+    let _serial = SERIAL.lock().await;
+    support::env_up();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("served");
+    std::fs::create_dir(&root).unwrap();
+    let work = repo_pair(&root, "web.git");
+    let daemon = Daemon::start(&root);
+    let services = format!("app:\n  image: {}\n", support::base_image());
+    let steps = "- name: hello\n  service: app\n  command: echo hi\n";
+    commit(&work, &[("codeship-services.yml", &services), ("codeship-steps.yml", steps)], "the pipeline");
+    sh(&work, &["push", "-q", &daemon.url("web.git"), "main"]);
+    let api = support::forge_api::StatusApi::start(Vec::new(), 201);
+    std::fs::create_dir(tmp.path().join("secrets")).unwrap();
+    std::fs::write(tmp.path().join("secrets/hook"), "hook-secret\n").unwrap();
+    std::fs::write(tmp.path().join("secrets/token"), "forge-token\n").unwrap();
+    let config = format!(
+        "[[project]]\nname = \"web\"\nrepo = \"{}\"\nforge = \"github\"\napi_url = \"{}\"\nbranches = [\"main\"]\n\
+         webhook_secret_file = \"secrets/hook\"\ntoken_file = \"secrets/token\"\npoll = \"1s\"\n",
+        daemon.url("web.git"),
+        api.url
+    );
+    std::fs::write(tmp.path().join("slipway.toml"), config).unwrap();
+    let log = tmp.path().join("server.log");
+    let args: Vec<String> = [
+        "--config",
+        tmp.path().join("slipway.toml").to_str().unwrap(),
+        "--data-dir",
+        tmp.path().join("data").to_str().unwrap(),
+        "--public-url",
+        "https://ci.example.com/",
+    ]
+    .map(String::from)
+    .into();
+    let (mut child, url) = support::serve_logged(&args, "studio-test-token", &log);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("first poll") {
+        assert!(Instant::now() < deadline, "no first poll");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sh(&work, &["commit", "-q", "--allow-empty", "-m", "Show the trigger\n\nThe long story."]);
+    sh(&work, &["push", "-q", &daemon.url("web.git"), "main"]);
+
+    let b = Browser::start().await;
+    b.open_with_token(&url).await;
+    let trigger = "[data-testid=run-history] [data-testid=run-trigger]";
+    b.wait("the polled run's trigger in the list", Duration::from_secs(30), || async {
+        b.click_css("[data-testid=run-panel] h3 button").await;
+        b.texts(trigger).await.first().is_some_and(|t| t.contains("Show the trigger"))
+    })
+    .await;
+    let shown = b.texts(trigger).await.remove(0);
+    assert!(shown.contains("poll of main") && shown.contains("by Ada Lovelace"), "{shown}");
+    b.click_css("[data-testid=run-history] tr[data-run-id]").await;
+    b.wait("the trigger on the opened run", Duration::from_secs(10), || async {
+        b.texts("[data-testid=run-current] [data-testid=run-trigger]")
+            .await
+            .first()
+            .is_some_and(|t| t.contains("Show the trigger"))
+    })
+    .await;
+    b.close().await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
