@@ -1904,7 +1904,7 @@ async fn rerun_of_a_run_started_elsewhere_keeps_its_edited_files() {
 /// author) in the run list and on the opened run: the studio sends its token on the GETs, as
 /// the server shows triggers only with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repository_runs_trigger_shows_in_the_list_and_on_the_run_with_the_token() {
+async fn a_repository_runs_trigger_shows_with_the_token_and_the_page_offers_no_run_load_or_rerun() {
     use support::git::{Daemon, commit, repo_pair, sh};
     let _serial = SERIAL.lock().await;
     support::env_up();
@@ -1939,7 +1939,16 @@ async fn a_repository_runs_trigger_shows_in_the_list_and_on_the_run_with_the_tok
     ]
     .map(String::from)
     .into();
-    let (mut child, url) = support::serve_logged(&args, "studio-test-token", &log);
+    let (child, url) = support::serve_logged(&args, "studio-test-token", &log);
+    // Killed on drop, also when the test fails.
+    struct Serving(std::process::Child);
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serving = Serving(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&log).unwrap_or_default().contains("first poll") {
         assert!(Instant::now() < deadline, "no first poll");
@@ -1966,7 +1975,20 @@ async fn a_repository_runs_trigger_shows_in_the_list_and_on_the_run_with_the_tok
             .is_some_and(|t| t.contains("Show the trigger"))
     })
     .await;
+    // A repository project's runs start from a push: the page offers no Run, Load or Rerun.
+    let disabled = |testid: &'static str| {
+        let b = &b;
+        async move { b.js(&format!("return document.querySelector('[data-testid={testid}]').disabled")).await }
+    };
+    assert_eq!((disabled("run-start").await, disabled("run-load-files").await), (json!(true), json!(true)));
+    assert_eq!(
+        b.texts("[data-testid=run-repo-note]").await,
+        ["runs of repository projects start from a push; see the README"]
+    );
+    b.wait("the run to end, with Rerun off", Duration::from_secs(60), || async {
+        b.client.find(Locator::Css("[data-testid=run-rerun]")).await.is_ok()
+            && disabled("run-rerun").await == json!(true)
+    })
+    .await;
     b.close().await;
-    let _ = child.kill();
-    let _ = child.wait();
 }
