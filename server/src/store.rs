@@ -281,7 +281,9 @@ impl Store {
         Ok(())
     }
 
-    /// Queued or running runs of `project`, other than `except`, that `t` supersedes: for a
+    /// Queued or running runs of `project`, older than `except` (the new run), that `t`
+    /// supersedes (only older ones: two runs of one head queued together by a webhook and a
+    /// poll must not cancel each other, leaving the commit unbuilt): for a
     /// push (or a polled head), the earlier pushes and polled heads of its branch; for a pull
     /// request, the earlier runs of the same pull request. A push to a branch with an open
     /// pull request brings both events: neither cancels the other. Tags supersede nothing.
@@ -293,6 +295,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT id FROM runs WHERE project = ?1 AND id != ?3 AND status IN (?4, ?5)
+               AND seq < (SELECT seq FROM runs WHERE id = ?3)
                AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
                AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
              ORDER BY seq"
@@ -350,6 +353,17 @@ impl Store {
     }
 
     /// Replace a run's stored request (with its masked form, once the run knows its secrets).
+    /// The run's project and stored request (masked once the run was prepared), and whether
+    /// a trigger started it; `None` for an unknown run.
+    pub fn request(&self, id: &str) -> Result<Option<(String, String, bool)>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT project, request, trigger_json IS NOT NULL FROM runs WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+    }
+
     /// Record the tag a run was planned for when its request named none (the server then
     /// plans for the project's checked-out branch): the list shows it and filters by it.
     pub fn set_tag_if_unset(&self, id: &str, tag: &str) -> Result<()> {
@@ -712,6 +726,14 @@ mod tests {
         pr.pr_number = Some(8);
         assert!(s.superseded_by("web", &pr, "x").unwrap().is_empty());
         assert!(s.superseded_by("web", &trigger("tag", None, None), "x").unwrap().is_empty());
+        // The race a review found: a polled head and a webhook of the same push, queued one
+        // after the other, each then asking what it supersedes. The older must not cancel
+        // the newer (before, each cancelled the other and the commit was never built).
+        let (polled, hooked) = (trigger("poll", Some("dev"), None), trigger("push", Some("dev"), None));
+        s.insert_triggered_run("p", "web", true, "{}", &polled).unwrap();
+        s.insert_triggered_run("w", "web", true, "{}", &hooked).unwrap();
+        assert!(!s.superseded_by("web", &polled, "p").unwrap().contains(&"w".to_string()));
+        assert!(s.superseded_by("web", &hooked, "w").unwrap().contains(&"p".to_string()));
     }
 
     #[test]

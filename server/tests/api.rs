@@ -373,7 +373,7 @@ fn projects_come_from_a_config_file_too() {
     let projects: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(projects, serde_json::json!({"projects": [{"name": "web"}]}));
+    assert_eq!(projects, serde_json::json!({"projects": [{"name": "web", "kind": "folder"}]}));
 
     // A mistake is reported with its position, and the server does not start.
     std::fs::write(&config, "[[project]]\nname = \"web\"\npaht = \"web\"\n").unwrap();
@@ -715,4 +715,27 @@ fn project_files_stay_inside_the_project_are_regular_and_never_a_key() {
         assert!(!body.contains(key_text.trim()) && !body.contains("host-secret"), "{name} leaked: {body}");
         assert!(!body.contains(&root.path().display().to_string()), "{name}: a server path in {body}");
     }
+}
+
+/// Rerun queues the stored request of a run again: the same edited files and values (here a
+/// steps file given in the request, not the project's), under a new id; the token is needed,
+/// an unknown run is a 404, and the project list says which kind each project is.
+#[test]
+fn rerun_queues_the_stored_request_again() {
+    let (p, d) = project("- name: from-disk\n  service: a\n  command: echo disk\n");
+    let s = Server::start(d.path(), p.path(), 2);
+    let edited = "- name: edited\n  service: a\n  command: echo edited-text\n";
+    let first = s.start_run(serde_json::json!({"project": "demo", "tag": "feature/x", "steps": edited}));
+    s.wait_status(&first, "success", Duration::from_secs(120));
+    assert_eq!(s.post(&format!("/api/runs/{first}/rerun"), serde_json::json!({}), None).0, 401);
+    assert_eq!(s.post("/api/runs/nope/rerun", serde_json::json!({}), Some(TOKEN)).0, 404);
+    let (status, v) = s.post(&format!("/api/runs/{first}/rerun"), serde_json::json!({}), Some(TOKEN));
+    assert_eq!(status, 202, "{v}");
+    let second = v["id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let run = s.wait_status(&second, "success", Duration::from_secs(120));
+    assert_eq!(run["tag"], "feature/x");
+    assert_eq!(run["steps"][0]["name"], "edited", "{run}");
+    let projects = s.get("/api/projects");
+    assert_eq!(projects["projects"][0], serde_json::json!({"name": "demo", "kind": "folder"}));
 }

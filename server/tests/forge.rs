@@ -383,7 +383,14 @@ fn client(forge: Forge, api_url: &str) -> StatusClient {
 }
 
 fn update(repo: &str, state: State) -> Update {
-    Update { repo: repo.into(), sha: SHA.into(), state, run_id: "17".into(), project: "web".into() }
+    Update {
+        repo: repo.into(),
+        sha: SHA.into(),
+        state,
+        run_id: "17".into(),
+        project: "web".into(),
+        pull_request: false,
+    }
 }
 
 #[test]
@@ -608,8 +615,14 @@ fn config_errors_name_the_file_the_line_and_the_key() {
             ":5:13: project `web`: set `token_file` or `token_env`, not both",
         ),
         ("repo = \"https://github.com/a/b\"\ntoken_env = \"A-B\"\n", "not an environment variable name"),
-        ("repo = \"https://u:pw@github.com/a/b\"\n", ":3:8: project `web`: the repo URL carries a password"),
+        ("repo = \"https://u:pw@github.com/a/b\"\n", ":3:8: project `web`: the repo URL carries credentials"),
+        // A token as the user name (a form GitHub documents) reached git's error messages.
+        ("repo = \"https://ghp_abc123@github.com/a/b\"\n", "the repo URL carries credentials"),
         ("repo = \"http://git.example/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "unencrypted over http://"),
+        (
+            "repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://git.example/api/v1\"\ntoken_file = \"t\"\n",
+            ":5:11: project `web`: `api_url = \"http://git.example/api/v1\"`: the token would travel unencrypted over http://",
+        ),
         ("repo = \"https://git.example/a/b\"\nwebhook_secret_file = \"s\"\n", "need `forge = \"github\"`"),
         ("repo = \"/srv/app.git\"\nforge = \"gitea\"\ntoken_file = \"t\"\n", "statuses need `api_url`"),
         ("repo = \"-oProxyCommand=x\"\n", "is not a clone URL"),
@@ -633,6 +646,15 @@ fn config_errors_name_the_file_the_line_and_the_key() {
     // A local http forge for tests and a token on loopback are fine.
     parse_config(&format!("{head}repo = \"http://127.0.0.1:3000/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n"))
         .unwrap();
+    parse_config(&format!(
+        "{head}repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://localhost:3000/api/v1\"\ntoken_file = \"t\"\n"
+    ))
+    .unwrap();
+    // Without a token nothing is sent to the API, so http is no risk there.
+    parse_config(&format!(
+        "{head}repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://git.example/api/v1\"\n"
+    ))
+    .unwrap();
 }
 
 #[test]
@@ -677,4 +699,31 @@ fn config_cancels_superseded_runs_unless_told_not_to() {
     assert!(err.contains(":4:21: project `f`: `cancel_superseded` applies to repository projects"), "{err}");
     let err = parse_config(&format!("{base}cancel_superseded = \"yes\"\n")).unwrap_err();
     assert!(err.contains("line 4, column 21") && err.contains("expected a boolean"), "{err}");
+}
+
+/// GitHub's webhook form offers two content types; with `application/x-www-form-urlencoded`
+/// the JSON arrives percent-encoded in a `payload=` field. The answer says which setting to
+/// change, not where JSON parsing stopped.
+#[test]
+fn a_form_encoded_delivery_is_told_to_use_application_json() {
+    let json = fixture("github/push.json");
+    let encoded: String = json
+        .iter()
+        .map(|&b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let body = format!("payload={encoded}").into_bytes();
+    for content_type in [Some("application/x-www-form-urlencoded"), None] {
+        let mut h = signed(Forge::GitHub, "push", &body);
+        if let Some(ct) = content_type {
+            h.insert("Content-Type", HeaderValue::from_static(ct));
+        }
+        let v = verify::verify(Forge::GitHub, &secret(), &h, &body, DEFAULT_MAX_BODY_BYTES).unwrap();
+        let err = trigger::parse(&v).unwrap_err().to_string();
+        assert!(err.contains("set the webhook's Content type to application/json"), "{content_type:?}: {err}");
+    }
+    // A JSON body of the wrong shape still says where it went wrong.
+    let h = signed(Forge::GitHub, "push", b"[1]");
+    let v = verify::verify(Forge::GitHub, &secret(), &h, b"[1]", DEFAULT_MAX_BODY_BYTES).unwrap();
+    let err = trigger::parse(&v).unwrap_err().to_string();
+    assert!(err.contains("not what the forge documents") && err.contains("line 1 column"), "{err}");
 }

@@ -374,3 +374,91 @@ fn concurrent_updates_of_one_mirror_take_turns() {
     assert_eq!((cloned, fetched), (1, 3), "{results:?}");
     assert!(Mirror::new(&data, "app", Remote::new(&url, None)).has_commit(&head));
 }
+
+/// A forge may name an annotated tag by its tag object's id: the checkout is of the commit it
+/// tags, and says which commit that is (the run's CI values and statuses use it).
+#[test]
+fn a_checkout_of_an_annotated_tags_id_is_of_the_tagged_commit() {
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
+    let tagged = commit(&work, "README", "one\n");
+    sh(&work, &["tag", "-a", "-m", "Release 1", "v1"]);
+    sh(&work, &["push", "-q", &url, "main", "refs/tags/v1"]);
+    let tag_object = sh(&work, &["rev-parse", "refs/tags/v1"]);
+    assert_ne!(tag_object, tagged);
+    let mirror = Mirror::new(&tmp.path().join("data"), "app", Remote::new(&url, None));
+    mirror.update().unwrap();
+    let ws = mirror.checkout(&tag_object, &tmp.path().join("runs")).unwrap();
+    assert_eq!(sh(ws.path(), &["rev-parse", "HEAD"]), tagged);
+    assert_eq!(ws.commit(), tagged);
+}
+
+/// A "forge" that accepts connections, reads what it is sent and never answers (how a hung
+/// server or a black-holing proxy looks to git). The connections stay open while it lives.
+fn silent_forge() -> (String, std::net::TcpListener) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/git/app.git", listener.local_addr().unwrap().port());
+    let l = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                while std::io::Read::read(&mut stream, &mut buf).is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    (url, listener)
+}
+
+/// Processes of this test's user whose command line names `needle`.
+fn processes_naming(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+/// A fetch from a forge that never answers ends at its deadline with an error that says so,
+/// stops git and everything it started, and frees the mirror: an update waiting for the lock
+/// gives up with an error naming the project, and the next fetch of the project works.
+#[test]
+fn a_fetch_from_a_forge_that_never_answers_times_out_and_blocks_nothing() {
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
+    let head = commit(&work, "README", "one\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let (silent, _listener) = silent_forge();
+    let data = tmp.path().join("data");
+    let deadline = std::time::Duration::from_secs(3);
+    let started = Instant::now();
+    let (hung, waiting) = std::thread::scope(|s| {
+        let hung = s.spawn(|| Mirror::new(&data, "app", Remote::new(&silent, None).with_timeout(deadline)).update());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let short = std::time::Duration::from_secs(1);
+        let waiting = Mirror::new(&data, "app", Remote::new(&url, None).with_timeout(short)).update();
+        (hung.join().unwrap(), waiting)
+    });
+    let took = started.elapsed();
+    let err = hung.unwrap_err();
+    assert!(matches!(err, GitError::TimedOut { .. }), "{err:?}");
+    assert!(err.to_string().contains("timed out") && err.to_string().contains(&silent), "{err}");
+    assert!(took < deadline + std::time::Duration::from_secs(3), "the fetch ended after {took:?}");
+    let err = waiting.unwrap_err();
+    assert!(matches!(err, GitError::Busy { .. }), "{err:?}");
+    assert!(err.to_string().contains("project `app`"), "{err}");
+
+    let port = silent.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    let left = processes_naming(&format!("127.0.0.1:{port}"));
+    assert!(left.is_empty(), "git still runs: {left:?}");
+
+    let mirror = Mirror::new(&data, "app", Remote::new(&url, None).with_timeout(deadline));
+    assert!(matches!(mirror.update(), Ok(Update::Cloned(_))));
+    assert!(mirror.has_commit(&head));
+    // ls-remote stops at its deadline as well.
+    let err = git::ls_remote(&Remote::new(&silent, None).with_timeout(deadline), |_| true).unwrap_err();
+    assert!(matches!(err, GitError::TimedOut { .. }), "{err:?}");
+    assert!(processes_naming(&format!("127.0.0.1:{port}")).is_empty());
+}

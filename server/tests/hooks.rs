@@ -925,3 +925,116 @@ fn a_forgejo_push_builds_and_reports_with_giteas_api() {
     assert_eq!(replay.status, 200, "{:?}", replay.body);
     s.assert_token_nowhere(&[&id]);
 }
+
+/// An annotated tag pushed to GitHub: the delivery's `after` is the tag object's id and its
+/// `head_commit` the tagged commit (GitHub's documentation of `push`, a tag created). The run
+/// must build the commit: `CI_COMMIT_ID` is what `git rev-parse HEAD` says, and the statuses
+/// go to the commit (GitHub refuses a status on a tag object).
+#[test]
+fn an_annotated_tag_builds_and_reports_the_tagged_commit() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let steps = "- name: show\n  service: app\n  command: sh -c 'echo \"commit=$CI_COMMIT_ID\"; \
+                 echo \"head=$(cat /code/version.txt)\"'\n";
+    let s = Setup::start(steps, None, 1, "");
+    // The project builds `main` and `feature/*`; the tag's name passes that filter.
+    let tag = "feature/v1.0";
+    sh(&s.work, &["tag", "-a", "-m", "Release 1.0", tag]);
+    sh(&s.work, &["push", "-q", &s._daemon.url("web.git"), &format!("refs/tags/{tag}")]);
+    let tag_object = sh(&s.work, &["rev-parse", &format!("refs/tags/{tag}")]);
+    let commit_id = sh(&s.work, &["rev-parse", &format!("refs/tags/{tag}^{{commit}}")]);
+    assert_ne!(tag_object, commit_id, "an annotated tag is an object of its own");
+
+    let mut body = github_push("main", "0000000000000000000000000000000000000000", &commit_id, "the pipeline");
+    body["ref"] = json!(format!("refs/tags/{tag}"));
+    body["after"] = json!(tag_object);
+    body["created"] = json!(true);
+    body["commits"] = json!([]);
+    let body = body.to_string();
+    let a = s.deliver_raw(body.as_bytes(), &sign(body.as_bytes()), "b1e8c6a0-5555-11ef-8000-000000000001");
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let run = s.wait_status(&id, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{id}/log"));
+    assert!(log.contains(&format!("commit={commit_id}")), "{log}");
+    assert_eq!(run["trigger"]["commit_id"], commit_id.as_str());
+    assert_eq!(run["trigger"]["tag"], tag);
+    let got = wait_for("the final status", Duration::from_secs(20), || {
+        let got = statuses(&s.api, &commit_id);
+        (got.len() == 3).then_some(got)
+    });
+    assert_eq!(got.last().unwrap().0, "success", "{got:?}");
+    assert!(statuses(&s.api, &tag_object).is_empty(), "a status went to the tag object");
+}
+
+/// A delivery whose connection breaks before the body is all there (the sender stops after
+/// 100 of the 5,000 bytes it announced) is told so with 400, not "larger than the limit";
+/// a body over the limit still gets 413 (`bad_deliveries_are_refused_and_queue_nothing`).
+#[test]
+fn a_body_that_ends_early_is_not_called_too_large() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let s = Setup::start(SHOW_STEPS, None, 1, "");
+    let addr = s.url.strip_prefix("http://").unwrap().to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /hooks/web HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n\
+         X-Hub-Signature-256: {}\r\nContent-Length: 5000\r\n\r\n",
+        sign(b"")
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&[b' '; 100]).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("the body ended early"), "{answer}");
+    assert_eq!(s.total_runs(), 0);
+}
+
+/// A push to a branch with an open pull request from the same repository: GitHub sends a
+/// `push` and a `pull_request` (`synchronize`) for the same commit, and both run (their CI
+/// values differ). Each reports under its own context, `slipway/web` and `slipway/web/pr`, so
+/// the pull request's checks show both and neither run's result overwrites the other's.
+#[test]
+fn a_push_and_its_pull_request_report_under_their_own_contexts() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, None, 2, "");
+    let sha = s.push("feature/fix", &[("version.txt", "the fix\n")], "Fix the thing");
+    let a = s.deliver("feature/fix", &sha, "Fix the thing", "b1e8c6a0-7777-11ef-8000-000000000001");
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let push_run = a.body["id"].as_str().unwrap().to_string();
+    let mut pr = github_pull_request(9, "feature/fix", &sha);
+    pr["action"] = json!("synchronize");
+    pr["pull_request"]["head"]["repo"] = json!({"name": "web", "full_name": "acme/web"});
+    let pr = pr.to_string();
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "pull_request".to_string()),
+        ("X-GitHub-Delivery", "b1e8c6a0-7777-11ef-8000-000000000002".to_string()),
+        ("X-Hub-Signature-256", sign(pr.as_bytes())),
+    ];
+    let a = http(&s.url, "POST", "/hooks/web", &headers, pr.as_bytes());
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    let pr_run = a.body["id"].as_str().unwrap().to_string();
+    s.wait_status(&push_run, "success", Duration::from_secs(120));
+    s.wait_status(&pr_run, "success", Duration::from_secs(120));
+    let got = wait_for("both runs' final statuses", Duration::from_secs(20), || {
+        let got = statuses(&s.api, &sha);
+        (got.len() == 6).then_some(got)
+    });
+    for (context, run) in [("slipway/web", &push_run), ("slipway/web/pr", &pr_run)] {
+        let mine: Vec<_> = got.iter().filter(|g| g.2 == context).collect();
+        let states: Vec<&str> = mine.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(states, ["pending", "pending", "success"], "{context}: {got:?}");
+        assert!(mine.iter().all(|g| g.3.ends_with(&format!("/#/runs/{run}"))), "{context}: {got:?}");
+    }
+}

@@ -28,7 +28,9 @@ pub struct Secrets {
 fn need_key(key: Option<&Key>, confine: bool, what: &str) -> Result<Key> {
     key.cloned().ok_or_else(|| {
         if confine {
-            anyhow!("no key: {what} is encrypted, but this project has no key on the server (start `slipway serve` with --key NAME=PATH, or put codeship.aes in the project folder)")
+            // A repository project never takes the key from its checkout (anyone who can push
+            // could plant one), so the folder is named for folder projects only.
+            anyhow!("no key: {what} is encrypted, but this project has no key on the server (start `slipway serve` with --key NAME=PATH, or set `key = \"PATH\"` in its [[project]] of slipway.toml; a folder project also finds codeship.aes in its folder)")
         } else {
             anyhow!("no key: {what} is encrypted, but no project key was found (pass --key-path, or put codeship.aes in the project folder)")
         }

@@ -286,8 +286,12 @@ impl Cx<'_> {
             return Err(self.at(repo, name, format!("`repo = {url:?}` is not a clone URL")));
         }
         let place = RepoPlace::of(url);
-        if place.as_ref().is_some_and(|pl| pl.password_in_url) {
-            return Err(self.at(repo, name, "the repo URL carries a password; name a token with `token_file` instead"));
+        if place.as_ref().is_some_and(|pl| pl.credentials_in_url) {
+            return Err(self.at(
+                repo,
+                name,
+                "the repo URL carries credentials (a user or password before `@`); use the plain URL and name the token with `token_file` or `token_env`",
+            ));
         }
         let forge = match &p.forge {
             Some(f) => Some(match f.get_ref().as_str() {
@@ -326,6 +330,16 @@ impl Cx<'_> {
                 let v = a.get_ref().trim_end_matches('/');
                 if !(v.starts_with("https://") || v.starts_with("http://")) {
                     return Err(self.at(a, name, format!("`api_url = {v:?}` is not an http(s) URL")));
+                }
+                if token.is_some() && plain_http_off_loopback(v) {
+                    return Err(self.at(
+                        a,
+                        name,
+                        format!(
+                            "`api_url = {v:?}`: the token would travel unencrypted over http://; use an https URL \
+                             (http is for a forge on this machine only)"
+                        ),
+                    ));
                 }
                 Some(v.to_string())
             }
@@ -412,7 +426,7 @@ struct RepoPlace {
     host: String,
     host_port: String,
     full_name: String,
-    password_in_url: bool,
+    credentials_in_url: bool,
 }
 
 impl RepoPlace {
@@ -429,7 +443,9 @@ impl RepoPlace {
             };
             let host = host_port.split(':').next().unwrap_or("").to_ascii_lowercase();
             return Some(RepoPlace {
-                password_in_url: userinfo.is_some_and(|u| u.contains(':')),
+                // `https://TOKEN@host/…` is a form forges document: for http(s) any user part
+                // is a credential (git would print it in its errors); ssh's `git@` is not.
+                credentials_in_url: userinfo.is_some_and(|u| u.contains(':') || scheme.starts_with("http")),
                 host_port: if scheme.starts_with("http") { host_port.to_ascii_lowercase() } else { host.clone() },
                 host,
                 scheme,
@@ -447,7 +463,7 @@ impl RepoPlace {
             host_port: host.clone(),
             host,
             full_name: repo_path(path),
-            password_in_url: false,
+            credentials_in_url: false,
         })
     }
 
@@ -464,6 +480,12 @@ impl RepoPlace {
             (Forge::Gitea, _) => format!("{scheme}://{}/api/v1", self.host_port),
         }
     }
+}
+
+/// An `http://` URL to another machine: a token sent there travels in the clear (a forge on
+/// this machine, as in tests, is fine).
+fn plain_http_off_loopback(url: &str) -> bool {
+    RepoPlace::of(url).is_some_and(|pl| pl.scheme == "http" && !pl.loopback())
 }
 
 fn repo_path(path: &str) -> String {

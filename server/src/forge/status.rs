@@ -73,6 +73,16 @@ pub struct Update {
     pub state: State,
     pub run_id: String,
     pub project: String,
+    /// A pull request's run: a push to a branch with an open pull request starts a run for
+    /// each event, and each reports under its own context so neither hides the other.
+    pub pull_request: bool,
+}
+
+impl Update {
+    /// `slipway/{project}` for pushes and tags, `slipway/{project}/pr` for pull requests.
+    pub fn context(&self) -> String {
+        if self.pull_request { format!("slipway/{}/pr", self.project) } else { format!("slipway/{}", self.project) }
+    }
 }
 
 /// What happened to a status, for the run's page.
@@ -153,7 +163,7 @@ impl StatusClient {
 
     /// The JSON body: GitLab calls the context `name`.
     pub fn body(&self, u: &Update) -> serde_json::Value {
-        let context = format!("slipway/{}", u.project);
+        let context = u.context();
         let mut body = serde_json::json!({
             "state": u.state.on(self.forge),
             "target_url": self.target_url(&u.run_id),

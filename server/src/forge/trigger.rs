@@ -114,6 +114,12 @@ pub fn parse(delivery: &Verified) -> Result<Trigger, ParseError> {
 fn decode<'de, T: Deserialize<'de>>(delivery: &'de Verified) -> Result<T, ParseError> {
     // serde_json's message names the line and column, and the missing or mistyped field.
     serde_json::from_slice(delivery.body).map_err(|e| {
+        if delivery.form_encoded || delivery.body.starts_with(b"payload=") {
+            return ParseError(format!(
+                "the {} `{}` delivery is form-encoded; set the webhook's Content type to application/json",
+                delivery.forge, delivery.event
+            ));
+        }
         ParseError(format!("the {} `{}` payload is not what the forge documents: {e}", delivery.forge, delivery.event))
     })
 }
@@ -194,9 +200,16 @@ fn hub_push(p: HubPush) -> Trigger {
     // Gitea before 1.21 sends no head_commit; the head is then the commit whose id is `after`.
     let head = p.head_commit.or_else(|| p.commits.iter().find(|c| c.id == p.after).cloned());
     let pusher = p.sender.as_ref().and_then(HubUser::login).or_else(|| p.pusher.as_ref().and_then(HubUser::login));
+    // For an annotated tag `after` is the tag object; `head_commit` is the commit it tags,
+    // which is what is checked out and what a status can be set on. (The checkout peels
+    // `after` too, for a forge that sends no `head_commit`.)
+    let commit_id = match (&event, &head) {
+        (Event::Tag(_), Some(c)) if !c.id.is_empty() => c.id.clone(),
+        _ => p.after,
+    };
     Trigger::Build(Box::new(Build {
         event,
-        commit_id: p.after,
+        commit_id,
         fetch_ref: p.git_ref,
         repo_name: p.repository.name,
         repo_full_name: p.repository.full_name,

@@ -27,6 +27,9 @@ pub struct Verified<'a> {
     /// The delivery id, for de-duplication (a forge re-sends a delivery with the same id).
     pub delivery: Option<String>,
     pub body: &'a [u8],
+    /// Sent as `application/x-www-form-urlencoded` (GitHub's other content type): the JSON is
+    /// then inside a `payload=` field, which is not read.
+    pub form_encoded: bool,
 }
 
 /// Why a delivery was refused. Nothing about the secret or the expected signature is in it.
@@ -97,7 +100,11 @@ pub fn verify<'a>(
     };
     let event = first_header(headers, event_headers).ok_or(Refused::MissingEvent { header: event_headers[0] })?;
     let delivery = first_header(headers, delivery_headers);
-    Ok(Verified { forge, event, delivery, body })
+    let form_encoded = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    Ok(Verified { forge, event, delivery, body, form_encoded })
 }
 
 fn first_header(headers: &HeaderMap, names: &[&str]) -> Option<String> {

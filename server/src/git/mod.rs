@@ -17,7 +17,27 @@ use std::time::{Duration, Instant};
 /// Settings for commands that talk to a remote, on top of gitinfo's: no helper program may
 /// run for credentials (a token comes only from us), and no `ext::` transport (which runs a
 /// command named in the URL, e.g. a submodule's).
-const REMOTE_CONFIG: &[&str] = &["credential.helper=", "protocol.ext.allow=never", "core.askPass="];
+/// A transfer slower than 1 KB/s for a minute ends (curl's low-speed limit): a forge that
+/// accepted the connection and then went quiet.
+const REMOTE_CONFIG: &[&str] = &[
+    "credential.helper=",
+    "protocol.ext.allow=never",
+    "core.askPass=",
+    "http.lowSpeedLimit=1000",
+    "http.lowSpeedTime=60",
+];
+
+/// How long one git command may run before it is stopped (its process group killed): under the
+/// run's budget for fetching and checking out (`runs::repo::GIT_BUDGET`, 600 s), so the git
+/// is gone, and the mirror's lock free, by the time the run gives up.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(540);
+
+/// How long one `git ls-remote` may run: under polling's budget (`LS_REMOTE_BUDGET`, 120 s).
+const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(100);
+
+/// ssh that gives up on a host that does not answer, or goes quiet for a minute; used only
+/// when neither the environment nor git's config names an ssh command of its own.
+const SSH_COMMAND: &str = "ssh -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4";
 
 /// A token for git over https, sent as HTTP basic auth.
 #[derive(Clone)]
@@ -48,11 +68,18 @@ impl HttpAuth {
 pub struct Remote {
     pub url: String,
     pub auth: Option<HttpAuth>,
+    /// How long one git command may run, and how long an update waits for the mirror's lock.
+    pub timeout: Duration,
 }
 
 impl Remote {
     pub fn new(url: &str, auth: Option<HttpAuth>) -> Remote {
-        Remote { url: url.to_string(), auth }
+        Remote { url: url.to_string(), auth, timeout: DEFAULT_TIMEOUT }
+    }
+
+    /// The same remote with another deadline per git command.
+    pub fn with_timeout(self, timeout: Duration) -> Remote {
+        Remote { timeout, ..self }
     }
 
     /// `https://host:port/` of an http(s) URL: the scope of the auth header.
@@ -79,6 +106,9 @@ impl Remote {
         {
             c.env_remove(var);
         }
+        if !has_own_ssh_command() {
+            c.env("GIT_SSH_COMMAND", SSH_COMMAND);
+        }
         if let (Some(auth), Some(origin)) = (&self.auth, self.http_origin()) {
             c.env("GIT_CONFIG_COUNT", "1")
                 .env("GIT_CONFIG_KEY_0", format!("http.{origin}.extraHeader"))
@@ -96,6 +126,21 @@ impl Remote {
     }
 }
 
+/// Whether the server's environment or git's global config names the ssh to run (then it
+/// stays as it is: it may carry a key or options of its own).
+fn has_own_ssh_command() -> bool {
+    static OWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| {
+        std::env::var_os("GIT_SSH_COMMAND").is_some()
+            || std::env::var_os("GIT_SSH").is_some()
+            || git_command(&std::env::temp_dir())
+                .args(["config", "--global", "--get", "core.sshCommand"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success())
+    })
+}
+
 #[derive(Debug)]
 pub enum GitError {
     /// git could not be started.
@@ -109,6 +154,16 @@ pub enum GitError {
     BadCommitId(String),
     /// The mirror does not have the commit, even after fetching.
     MissingCommit(String),
+    /// git ran longer than its deadline and was stopped (with everything it started).
+    TimedOut {
+        what: String,
+        after: Duration,
+    },
+    /// Another update of the project's mirror held its lock for longer than we wait.
+    Busy {
+        project: String,
+        waited: Duration,
+    },
     Io(String, std::io::Error),
 }
 
@@ -119,6 +174,14 @@ impl std::fmt::Display for GitError {
             GitError::Failed { what, stderr } => write!(f, "{what} failed: {}", stderr.trim()),
             GitError::BadCommitId(s) => write!(f, "`{s}` is not a full commit id"),
             GitError::MissingCommit(s) => write!(f, "commit {s} is not in the repository (after fetching)"),
+            GitError::TimedOut { what, after } => {
+                write!(f, "{what} timed out: no result within {} s, so it was stopped", after.as_secs())
+            }
+            GitError::Busy { project, waited } => write!(
+                f,
+                "the mirror of project `{project}` is still being updated by another fetch after {} s; gave up waiting",
+                waited.as_secs()
+            ),
             GitError::Io(what, e) => write!(f, "{what}: {e}"),
         }
     }
@@ -126,13 +189,69 @@ impl std::fmt::Display for GitError {
 
 impl std::error::Error for GitError {}
 
-fn run(remote: &Remote, mut cmd: Command, what: &str) -> Result<String, GitError> {
-    let out = cmd.stdin(std::process::Stdio::null()).output().map_err(GitError::Spawn)?;
-    if !out.status.success() {
-        let stderr = remote.mask(&String::from_utf8_lossy(&out.stderr));
+fn run(remote: &Remote, cmd: Command, what: &str) -> Result<String, GitError> {
+    run_within(remote, cmd, what, remote.timeout)
+}
+
+/// Runs git in a process group of its own and stops the whole group (git-remote-http, ssh,
+/// …) if it is not done within `limit`: a forge that accepts a connection and never answers
+/// must not keep a thread, a process and the mirror's lock forever.
+fn run_within(remote: &Remote, mut cmd: Command, what: &str, limit: Duration) -> Result<String, GitError> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let mut child = cmd.spawn().map_err(GitError::Spawn)?;
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => break None,
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(GitError::Spawn(e));
+            }
+        }
+    };
+    let Some(status) = status else {
+        kill_group(&mut child);
+        let _ = (stdout.join(), stderr.join());
+        return Err(GitError::TimedOut { what: remote.mask(what), after: limit });
+    };
+    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    if !status.success() {
+        let stderr = remote.mask(&String::from_utf8_lossy(&stderr));
         return Err(GitError::Failed { what: remote.mask(what), stderr });
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
+}
+
+/// Everything a child writes to a pipe, read on a thread of its own (so neither pipe fills up).
+fn read_all(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// SIGKILL to git's process group (it leads it: `process_group(0)`), then to git itself in
+/// case `kill` is missing; and the zombie reaped.
+fn kill_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn check_commit_id(sha: &str) -> Result<(), GitError> {
@@ -154,13 +273,14 @@ pub enum Update {
 pub struct Mirror {
     dir: PathBuf,
     remote: Remote,
+    project: String,
 }
 
 impl Mirror {
     /// The mirror of `project` under `data_dir/mirrors/`. `project` is a validated name
     /// (letters, digits, `.`, `_`, `-`), so it is one path component.
     pub fn new(data_dir: &Path, project: &str, remote: Remote) -> Mirror {
-        Mirror { dir: data_dir.join("mirrors").join(format!("{project}.git")), remote }
+        Mirror { dir: data_dir.join("mirrors").join(format!("{project}.git")), remote, project: project.to_string() }
     }
 
     pub fn dir(&self) -> &Path {
@@ -193,7 +313,8 @@ impl Mirror {
         Ok(Update::Cloned(started.elapsed()))
     }
 
-    /// Waits for other updates of this mirror (threads or processes) to finish; released on drop.
+    /// Waits for other updates of this mirror (threads or processes) to finish, at most the
+    /// remote's timeout; released on drop.
     fn lock(&self) -> Result<std::fs::File, GitError> {
         let parent = self.dir.parent().expect("a mirror lives in data_dir/mirrors");
         std::fs::create_dir_all(parent).map_err(|e| GitError::Io(format!("cannot create {}", parent.display()), e))?;
@@ -204,8 +325,24 @@ impl Mirror {
             .write(true)
             .open(&path)
             .map_err(|e| GitError::Io(format!("cannot open {}", path.display()), e))?;
-        file.lock().map_err(|e| GitError::Io(format!("cannot lock {}", path.display()), e))?;
-        Ok(file)
+        // The holder's git is stopped at its deadline, so waiting as long as that is enough.
+        let waited = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if waited.elapsed() < self.remote.timeout => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(GitError::Busy { project: self.project.clone(), waited: self.remote.timeout });
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(GitError::Io(format!("cannot lock {}", path.display()), e));
+                }
+            }
+        }
     }
 
     pub fn has_commit(&self, sha: &str) -> bool {
@@ -249,16 +386,28 @@ impl Mirror {
         let mut c = git_command(&path);
         c.args(["remote", "set-url", "origin", "--", &self.remote.url]);
         run(&self.remote, c, "git remote set-url")?;
+        // An annotated tag's id names the tag object: the work tree is the commit it tags.
+        let commit = self.peel(sha)?;
         let mut c = git_command(&path);
-        c.args(["checkout", "--quiet", "--detach", sha]);
-        run(&self.remote, c, &format!("git checkout {sha}"))?;
+        c.args(["checkout", "--quiet", "--detach", &commit]);
+        run(&self.remote, c, &format!("git checkout {commit}"))?;
         if path.join(".gitmodules").is_file() {
             // Relative submodule URLs resolve against origin: the project's own host.
             let mut c = self.remote.command(&path);
             c.args(["submodule", "update", "--init", "--recursive", "--quiet"]);
             run(&self.remote, c, "git submodule update")?;
         }
-        Ok(Workspace { dir: Some(dir), path, commit: sha.to_string() })
+        Ok(Workspace { dir: Some(dir), path, commit })
+    }
+
+    /// The commit `sha` is or (an annotated tag) points to.
+    fn peel(&self, sha: &str) -> Result<String, GitError> {
+        let mut c = git_command(&self.dir);
+        c.args(["rev-parse", "--verify", "--quiet", &format!("{sha}^{{commit}}")]);
+        let out = run(&self.remote, c, &format!("git rev-parse {sha}"))?;
+        let commit = out.trim().to_string();
+        check_commit_id(&commit)?;
+        Ok(commit)
     }
 }
 
@@ -274,6 +423,7 @@ impl Workspace {
         &self.path
     }
 
+    /// The commit checked out: the run's commit id, or the commit its annotated tag points to.
     pub fn commit(&self) -> &str {
         &self.commit
     }
@@ -314,7 +464,8 @@ pub struct Head {
 pub fn ls_remote(remote: &Remote, wanted: impl Fn(&str) -> bool) -> Result<Vec<Head>, GitError> {
     let mut c = remote.command(&std::env::temp_dir());
     c.args(["ls-remote", "--heads", "--", &remote.url]);
-    let out = run(remote, c, &format!("git ls-remote {}", remote.url))?;
+    let what = format!("git ls-remote {}", remote.url);
+    let out = run_within(remote, c, &what, LS_REMOTE_TIMEOUT.min(remote.timeout))?;
     let mut heads: Vec<Head> = out
         .lines()
         .filter_map(|l| l.split_once('\t'))

@@ -37,6 +37,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/runs/{id}/log", get(log))
         .route("/api/runs/{id}/cancel", post(cancel))
         .route("/api/runs/{id}/approve", post(approve))
+        .route("/api/runs/{id}/rerun", post(rerun))
         .layer(axum::middleware::from_fn_with_state(api.clone(), require_token));
     let validations = Arc::new(CpuLimit::for_validation());
     Router::new()
@@ -68,8 +69,35 @@ fn redact_for_public(run: &mut crate::store::RunRow) {
 }
 
 async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {
-    // Names only: paths and keys stay on the server.
-    Json(json!({ "projects": api.manager.projects.iter().map(|p| json!({"name": p.name})).collect::<Vec<_>>() }))
+    // Names and kinds only: paths, repository URLs and keys stay on the server. A repository
+    // project's runs start from its forge, so the studio offers no Run for it.
+    let kind = |p: &Project| if p.repo.is_some() { "repo" } else { "folder" };
+    let list: Vec<_> = api.manager.projects.iter().map(|p| json!({"name": p.name, "kind": kind(p)})).collect();
+    Json(json!({ "projects": list }))
+}
+
+/// Queue a new run with the stored request of run `id` (the same project, files and values;
+/// values that a run's decryption masked stay masked). A repository run is rerun from its forge.
+async fn rerun(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let (_, request, triggered) = api.manager.store.request(&id)?.ok_or_else(|| no_run(&id))?;
+    if triggered {
+        return Err(ApiError::Unprocessable(format!(
+            "run {id} was started by its repository: push again, or redeliver the webhook from the forge"
+        )));
+    }
+    let req: RunRequest = serde_json::from_str(&request)
+        .map_err(|e| ApiError::Unprocessable(format!("run {id}'s stored request cannot be read: {e}")))?;
+    if api.manager.project(&req.project).is_none() {
+        return Err(ApiError::Unprocessable(format!(
+            "run {id}'s project `{}` is no longer registered on this server",
+            req.project
+        )));
+    }
+    let new = api.manager.submit(req)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": new, "rerun_of": id }))))
 }
 
 /// The services and steps files of a project as a run of it would read them (the same names
@@ -78,6 +106,11 @@ async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {
 /// registries and commands.
 async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
     let project = api.manager.project(&name).ok_or_else(|| ApiError::NotFound(format!("no project `{name}`")))?.clone();
+    if project.repo.is_some() {
+        return Err(ApiError::Unprocessable(format!(
+            "`{name}` is a repository project: its files are in its repository, one checkout per commit"
+        )));
+    }
     let files = tokio::task::spawn_blocking(move || {
         Ok::<_, ApiError>((read_config(&project, ConfigFile::Services)?, read_config(&project, ConfigFile::Steps)?))
     })

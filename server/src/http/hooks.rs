@@ -44,6 +44,18 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::Rejected(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than the limit of {limit} bytes"))
 }
 
+/// Whether reading the body failed because it passed the limit (and not on a broken connection).
+fn over_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Request) -> Result<Response, ApiError> {
     let manager = &hooks.manager;
     let project = manager.project(&name).and_then(|p| p.repo.clone());
@@ -65,7 +77,11 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
     let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => b,
         // `to_bytes` fails on a body over the limit, or on a connection that broke.
-        Ok(Err(_)) => return Err(too_large(limit)),
+        Ok(Err(e)) if over_limit(&e) => return Err(too_large(limit)),
+        Ok(Err(e)) => {
+            tracing::warn!(project = %name, "webhook body not read: {e}");
+            return Err(ApiError::BadRequest("the body ended early (the connection broke while it was sent)".into()));
+        }
         Err(_) => {
             return Err(ApiError::Rejected(
                 StatusCode::REQUEST_TIMEOUT,

@@ -25,9 +25,12 @@ pub struct RequestLog {
 
 impl RequestLog {
     pub fn open(path: &Path, max_body: usize) -> Result<RequestLog> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Owner-only: bodies hold edited configuration files and webhook payloads.
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .with_context(|| format!("cannot open request log {}", path.display()))?;
         Ok(RequestLog { file: Arc::new(Mutex::new(f)), max_body })
@@ -42,6 +45,13 @@ fn logged(bytes: &[u8]) -> String {
     } else {
         text
     }
+}
+
+/// Header names (lower case, as `http` keeps them) whose values are credentials.
+fn is_credential(name: &str) -> bool {
+    matches!(name, "authorization" | "cookie" | "proxy-authorization")
+        || name.ends_with("-token")
+        || name.contains("-signature")
 }
 
 pub async fn record(State(log): State<RequestLog>, req: Request, next: Next) -> Response {
@@ -62,8 +72,9 @@ pub async fn record(State(log): State<RequestLog>, req: Request, next: Next) -> 
         .headers
         .iter()
         .map(|(k, v)| {
-            // The API token must not end up in a file.
-            let value = if matches!(k.as_str(), "authorization" | "cookie") {
+            // No credential ends up in the file: the API token, and webhook secrets and
+            // signatures (GitLab's `X-Gitlab-Token` is the secret itself).
+            let value = if is_credential(k.as_str()) {
                 "***".to_string()
             } else {
                 String::from_utf8_lossy(v.as_bytes()).into_owned()
@@ -81,4 +92,18 @@ pub async fn record(State(log): State<RequestLog>, req: Request, next: Next) -> 
         let _ = writeln!(f, "{line}");
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+#[cfg(test)]
+mod tests {
+    /// A GitLab delivery's `X-Gitlab-Token` is the webhook secret: it was logged in clear.
+    #[test]
+    fn credentials_in_headers_are_recognised() {
+        for name in ["authorization", "cookie", "x-gitlab-token", "x-hub-signature-256", "x-gitea-signature"] {
+            assert!(super::is_credential(name), "{name}");
+        }
+        for name in ["content-type", "x-github-event", "x-github-delivery", "user-agent"] {
+            assert!(!super::is_credential(name), "{name}");
+        }
+    }
 }

@@ -162,7 +162,7 @@ pub struct Manager {
     running: Mutex<usize>,
     policy: RunPolicy,
     /// Per run, its commit statuses waiting to be sent in order (see `repo::send_status`).
-    status_queues: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<crate::forge::status::Update>>>,
+    status_queues: Mutex<HashMap<String, repo::StatusQueue>>,
     /// Fault injection for tests only: no real input is known to make a run panic.
     #[cfg(test)]
     panic_in_runs: std::sync::atomic::AtomicBool,
@@ -488,6 +488,11 @@ impl Manager {
             Ok(joined) => joined.context("checking out the commit")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?,
             Err(_) => bail!("fetching and checking out the commit took longer than {} s", repo::GIT_BUDGET.as_secs()),
         };
+        // An annotated tag's object id, peeled by the checkout: the values and statuses name the commit.
+        if ws.commit() != trigger.commit_id {
+            trigger.commit_id = ws.commit().to_string();
+            self.store.set_trigger(id, &trigger)?;
+        }
         // What the event did not carry (a pull request names only its head), from the commit.
         if trigger.commit_message.is_none() || trigger.author.is_none() {
             let git = crate::gitinfo::GitInfo::read(ws.path());

@@ -12,6 +12,7 @@ use slipway_core::run_state::RunStatus;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// How long fetching and checking out a run's commit may take (a first clone of a big
 /// repository included); git runs on the blocking pool.
@@ -97,9 +98,23 @@ impl RepoSetup {
             state,
             run_id: id.to_string(),
             project: self.config.name.clone(),
+            pull_request: t.pr_number.is_some(),
         })
     }
 }
+
+/// A run's commit statuses on their way to the forge.
+pub(super) enum StatusQueue {
+    /// Sent in order by the run's worker task; "pending" is always the first.
+    Open(UnboundedSender<Update>),
+    /// The final status is queued: anything later (a "pending" whose submitter was slower than
+    /// the whole run) is dropped.
+    Closed,
+}
+
+/// Ended runs whose queues are remembered (as [`StatusQueue::Closed`]) before they are forgotten:
+/// a late "pending" comes microseconds after the run was stored, so a few suffice.
+const MAX_CLOSED_QUEUES: usize = 1000;
 
 /// A run's status on the forge for its final state.
 pub fn final_state(status: RunStatus) -> State {
@@ -134,25 +149,44 @@ impl Manager {
         };
         let Some(update) = repo.update(id, &trigger, state) else { return };
         let mut queues = lock(&self.status_queues);
-        let tx = queues
-            .entry(id.to_string())
-            .or_insert_with(|| {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
-                let (me, run) = (self.clone(), id.to_string());
-                tokio::spawn(async move {
-                    while let Some(u) = rx.recv().await {
-                        let outcome = client.clone().send(u).await;
-                        me.record_status(&run, &outcome);
-                    }
-                });
+        let tx = match queues.get(id) {
+            Some(StatusQueue::Closed) => return,
+            // Pending went (or was put) first already.
+            Some(StatusQueue::Open(_)) if matches!(state, State::Pending) => return,
+            Some(StatusQueue::Open(tx)) => tx.clone(),
+            None => {
+                let tx = self.status_worker(id, client);
+                // The scheduler started the run before its submitter queued "pending": the
+                // forge still sees pending first (the submitter's own is then dropped).
+                if !matches!(state, State::Pending) {
+                    let _ = repo.update(id, &trigger, State::Pending).map(|p| tx.send(p));
+                }
+                queues.insert(id.to_string(), StatusQueue::Open(tx.clone()));
                 tx
-            })
-            .clone();
+            }
+        };
         let _ = tx.send(update);
-        // The run's last status: its worker ends once it has sent what is queued.
+        // The run's last status: its worker ends once it has sent what is queued (dropping the
+        // sender), and nothing is sent after it.
         if is_final(state) {
-            queues.remove(id);
+            queues.insert(id.to_string(), StatusQueue::Closed);
+            if queues.len() > MAX_CLOSED_QUEUES {
+                queues.retain(|_, q| matches!(q, StatusQueue::Open(_)));
+            }
         }
+    }
+
+    /// The task that sends one run's statuses, in the order they are queued.
+    fn status_worker(self: &Arc<Self>, id: &str, client: Arc<StatusClient>) -> UnboundedSender<Update> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let (me, run) = (self.clone(), id.to_string());
+        tokio::spawn(async move {
+            while let Some(u) = rx.recv().await {
+                let outcome = client.clone().send(u).await;
+                me.record_status(&run, &outcome);
+            }
+        });
+        tx
     }
 
     fn record_status(&self, id: &str, outcome: &Outcome) {
@@ -246,5 +280,120 @@ impl Manager {
         self.store.set_poll_heads(project, &pairs)?;
         tracing::debug!(project, "polled: {} heads, {} runs queued", pairs.len(), queued.len());
         Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::Forge;
+    use crate::forge::status::Retry;
+    use crate::runs::RunPolicy;
+    use crate::store::Store;
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    /// A local HTTP receiver standing in for GitHub's status API: answers 201 to every request
+    /// and keeps the JSON bodies, in the order they arrived.
+    fn receiver() -> (String, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let g = g.clone();
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(stream.try_clone().unwrap());
+                    let mut w = stream;
+                    loop {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        loop {
+                            line.clear();
+                            r.read_line(&mut line).unwrap();
+                            if line.trim().is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = line.split_once(':')
+                                && k.eq_ignore_ascii_case("content-length")
+                            {
+                                length = v.trim().parse().unwrap();
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        r.read_exact(&mut body).unwrap();
+                        g.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                        w.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+                    }
+                });
+            }
+        });
+        (url, got)
+    }
+
+    /// The scheduler may start a run before the webhook's handler has queued its "pending":
+    /// the forge still sees pending, then running, then the end, and no pending after running.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pending_goes_first_even_when_running_is_queued_before_it() {
+        let d = tempfile::tempdir().unwrap();
+        let (api, got) = receiver();
+        let text = format!(
+            "[[project]]\nname = \"web\"\nrepo = \"https://github.com/acme/web.git\"\nforge = \"github\"\n\
+             api_url = \"{api}\"\ntoken_file = \"t\"\n"
+        );
+        let Some(crate::forge::config::ProjectSource::Repo(config)) =
+            crate::forge::config::parse(&d.path().join("slipway.toml"), &text).unwrap().pop()
+        else {
+            panic!("not a repository project")
+        };
+        let client = StatusClient::new(
+            Forge::GitHub,
+            &api,
+            "https://ci.example/",
+            Secret::new("forge-token").unwrap(),
+            Retry::default(),
+        );
+        let data = d.path().join("data");
+        let setup = RepoSetup {
+            remote: Remote::new(&config.repo, None),
+            config: *config,
+            webhook_secret: None,
+            statuses: Some(Arc::new(client)),
+            data_dir: data.clone(),
+            checkouts: data.join("checkouts/web"),
+            kept: data.join("kept/web"),
+        };
+        let project = crate::runs::Project {
+            name: "web".into(),
+            dir: setup.checkouts.clone(),
+            key: None,
+            repo: Some(Arc::new(setup)),
+        };
+        let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
+        let m = Manager::new(store.clone(), vec![project], 1, RunPolicy::default());
+        let t = RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
+        store.insert_triggered_run("r1", "web", true, r#"{"project":"web"}"#, &t).unwrap();
+        m.send_status("r1", "web", State::Running);
+        m.send_status("r1", "web", State::Pending);
+        m.send_status("r1", "web", State::Success);
+        m.send_status("r1", "web", State::Pending);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while got.lock().unwrap().len() < 3 {
+            assert!(std::time::Instant::now() < deadline, "{:?}", got.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent: Vec<(String, String)> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| (b["state"].as_str().unwrap().to_string(), b["description"].as_str().unwrap().to_string()))
+            .collect();
+        let want =
+            [("pending", "Queued on Slipway"), ("pending", "Running on Slipway"), ("success", "The pipeline passed")];
+        assert_eq!(sent, want.map(|(a, b)| (a.to_string(), b.to_string())));
     }
 }
