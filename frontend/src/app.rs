@@ -32,14 +32,17 @@ struct Shown {
 const DEBOUNCE_MS: u32 = 120;
 const INSTANT_CHECK_BYTES: usize = 48 * 1024;
 
+/// The plan's options from the build values. The branch is trimmed as the Run panel trims it
+/// (`run_panel::form::tag`), so the plan shown is the one a run gets.
 fn plan_options(b: &BuildInputs) -> PlanOptions {
-    let tag = (!b.branch.is_empty()).then(|| b.branch.clone());
+    let branch = b.branch.trim();
+    let tag = (!branch.is_empty()).then(|| branch.to_string());
     PlanOptions { tag, push: b.push, vars: build_vars(b) }
 }
 
 fn build_vars(b: &BuildInputs) -> BuildVars {
     BuildVars {
-        branch: b.branch.clone(),
+        branch: b.branch.trim().to_string(),
         commit_id: b.commit_id.clone(),
         committer_name: b.committer.clone(),
         commit_message: b.message.clone(),
@@ -61,11 +64,19 @@ fn performance_now() -> f64 {
     gloo::utils::window().performance().map_or(0.0, |p| p.now())
 }
 
-/// Bring a part of the page into view (the header's links: the page is taller than a screen).
+/// Bring a part of the page into view and move the focus there (the header's links: the page
+/// is taller than a screen), so the keyboard goes on from it. Not a `#` link: the address
+/// names the opened run (`#/runs/{id}`).
 fn scroll_to(selector: &'static str) -> Callback<MouseEvent> {
     Callback::from(move |_| {
-        if let Ok(Some(el)) = gloo::utils::document().query_selector(selector) {
-            el.scroll_into_view_with_bool(true);
+        let Ok(Some(el)) = gloo::utils::document().query_selector(selector) else { return };
+        el.scroll_into_view_with_bool(true);
+        // Focusable by script only, not a stop for Tab.
+        if !el.has_attribute("tabindex") {
+            let _ = el.set_attribute("tabindex", "-1");
+        }
+        if let Some(el) = wasm_bindgen::JsCast::dyn_ref::<web_sys::HtmlElement>(&el) {
+            let _ = el.focus();
         }
     })
 }
@@ -235,5 +246,27 @@ pub fn app() -> Html {
                 <ExportPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())} />
             </main>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preview_trims_the_branch_as_a_run_does() {
+        let mut b = BuildInputs {
+            branch: " main ".into(),
+            commit_id: String::new(),
+            committer: String::new(),
+            message: String::new(),
+            build_id: String::new(),
+            timestamp: 0,
+            push: false,
+        };
+        let o = plan_options(&b);
+        assert_eq!((o.tag.as_deref(), o.vars.branch.as_str()), (Some("main"), "main"));
+        b.branch = "  ".into();
+        assert_eq!(plan_options(&b).tag, None);
     }
 }

@@ -78,8 +78,10 @@ pub struct RunLog {
     statuses: HashMap<String, (StepStatus, Option<String>)>,
     /// Finished steps' times by id.
     durations: HashMap<String, u64>,
-    /// Show each line's time, in the reader's zone (minutes east of UTC); `None`: no times.
-    pub clock: Option<i64>,
+    /// Show each line's time in the reader's zone: the zone's offset east of UTC, in minutes,
+    /// at a Unix millisecond (per line: a log can span a daylight-saving change); `None`: no
+    /// times.
+    pub clock: Option<fn(u64) -> i64>,
     /// The newest lines; `dropped` older ones are gone.
     lines: VecDeque<Line>,
     dropped: usize,
@@ -276,7 +278,7 @@ impl RunLog {
         let Some(offset) = self.clock else { return };
         match line.at_ms {
             Some(ms) => {
-                out.push_str(&clock_time(ms, offset));
+                out.push_str(&clock_time(ms, offset(ms)));
                 out.push(' ');
             }
             None => out.push_str("         "),
@@ -483,7 +485,7 @@ mod tests {
         log.apply(3, r#"{"event":"info","message":"building app"}"#);
         log.apply(4, r#"{"event":"step_status","step":"unit","id":"1.1","status":"success","duration_ms":4250}"#);
         assert_eq!(log.tail(None, RENDER_CAP).1, "unit | ok 1\nslipway: building app\n", "no times unless asked");
-        log.clock = Some(60); // UTC+1
+        log.clock = Some(|_| 60); // UTC+1
         assert_eq!(log.tail(None, RENDER_CAP).1, "16:04:05 unit | ok 1\n         slipway: building app\n");
         assert_eq!(log.tail(Some("1.1"), RENDER_CAP).1, "16:04:05 ok 1\n");
         assert_eq!((log.duration_ms("1.1"), log.duration_ms("1.2")), (Some(4250), None));
@@ -499,5 +501,19 @@ mod tests {
         log.apply(1, r#"{"event":"something_new","x":1}"#);
         log.apply(2, "not json");
         assert_eq!((log.line_count(), log.last_seq), (0, 2));
+    }
+
+    #[test]
+    fn each_line_takes_the_zone_offset_of_its_own_time() {
+        // A run across the end of summer time in Berlin (2026-10-25 01:00 UTC): +2 h, then +1 h.
+        let change = 1_792_890_000_000u64;
+        let mut log = RunLog { clock: Some(|ms| if ms < 1_792_890_000_000 { 120 } else { 60 }), ..RunLog::default() };
+        for (seq, at) in [(1, change - 60_000), (2, change + 60_000)] {
+            log.apply(
+                seq,
+                &format!(r#"{{"event":"log","step":"unit","id":"1.1","service":"app","line":"l{seq}","at_ms":{at}}}"#),
+            );
+        }
+        assert_eq!(log.tail(None, RENDER_CAP).1, "02:59:00 unit | l1\n02:01:00 unit | l2\n");
     }
 }

@@ -43,15 +43,21 @@ impl std::fmt::Display for ApiError {
                 f.write_str("the server refused the token; enter the one it printed at first start")
             }
             ApiError::Server(code, m) => write!(f, "the server answered {code}: {m}"),
-            ApiError::Unreachable(m) => write!(f, "cannot reach the run API: {m}"),
+            ApiError::Unreachable(m) => {
+                write!(f, "cannot reach the run API ({m}): is `slipway serve` still running? Reload when it is.")
+            }
         }
     }
 }
 
+/// A failed browser call: an `Error`'s message (a `TypeError` serialises as `{}`), else the
+/// value as text.
 fn js_err(e: JsValue) -> ApiError {
-    ApiError::Unreachable(
-        e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().map(String::from)).unwrap_or_default(),
-    )
+    let message = match e.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => e.as_string().or_else(|| js_sys::JSON::stringify(&e).ok().map(String::from)).unwrap_or_default(),
+    };
+    ApiError::Unreachable(message)
 }
 
 async fn fetch(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Result<Response, ApiError> {
@@ -128,5 +134,16 @@ pub async fn stream(path: &str, token: &str, mut on_chunk: impl FnMut(&[u8]) -> 
             let _ = reader.cancel();
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+
+    #[test]
+    fn an_unreachable_server_says_what_to_do() {
+        let shown = ApiError::Unreachable("Failed to fetch".into()).to_string();
+        assert!(shown.contains("(Failed to fetch)") && shown.contains("is `slipway serve` still running?"), "{shown}");
     }
 }

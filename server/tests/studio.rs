@@ -1532,7 +1532,7 @@ async fn at_800_px_the_run_comes_into_view_and_parallel_steps_share_a_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn steps_show_their_durations_lines_their_times_and_rerun_sends_the_same_request() {
+async fn steps_show_their_durations_lines_their_times_and_rerun_asks_the_server_to_rerun() {
     let _serial = SERIAL.lock().await;
     let (server, _project) = Server::with_sample();
     let b = Browser::start().await;
@@ -1576,17 +1576,15 @@ async fn steps_show_their_durations_lines_their_times_and_rerun_sends_the_same_r
     assert!(b.run_snapshot().await.1.contains("hello | hi"));
     let second = b.current_run_id().await;
     assert_eq!(b.js("return location.hash").await, json!(format!("#/runs/{second}")));
-    // The same body twice, in the server's request log.
-    let bodies: Vec<String> = server
+    // One request to start, one to rerun (the server re-queues the request it stored).
+    let posts: Vec<String> = server
         .requests()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["method"] == "POST" && r["uri"] == "/api/runs")
-        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+        .filter(|r| r["method"] == "POST")
+        .map(|r| r["uri"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(bodies.len(), 2, "{bodies:?}");
-    assert_eq!(bodies[0], bodies[1]);
-    assert!(bodies[0].contains("echo hi"), "{}", bodies[0]);
+    assert_eq!(posts, ["/api/runs".to_string(), format!("/api/runs/{first}/rerun")]);
     b.close().await;
 }
 
@@ -1770,5 +1768,227 @@ async fn the_editors_analysis_runs_in_a_worker_not_on_the_page_thread() {
     })
     .await;
     assert_eq!(b.attr_list(item, "data-line").await, [last]);
+    b.close().await;
+}
+
+// The Run panel's review fixes (s17).
+
+/// A link to a run the server does not have shows no run, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_to_a_missing_run_shows_no_run_and_says_to_check_the_link() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&format!("{}#/runs/nosuchrun", server.url)).await;
+    b.wait("the missing run's message", Duration::from_secs(10), || async {
+        b.texts("[data-testid=run-message]").await == ["no run nosuchrun (check the link)"]
+    })
+    .await;
+    assert_eq!(b.current_run_id().await, "", "a phantom run is on show");
+    b.close().await;
+}
+
+/// A refused token on "Load project files" brings the token field back, like any refusal;
+/// a link opened with a stale token opens once the right one is entered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_asks_again_and_the_linked_run_opens_after_it() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    // A run to link to (cancelled at once: only its existence matters).
+    let (status, created) = b.xhr("POST", "/api/runs", true, Some(r#"{"project":"sample"}"#)).await;
+    assert_eq!(status, 202, "{created}");
+    let id = serde_json::from_str::<Value>(&created).unwrap()["id"].as_str().unwrap().to_string();
+    b.xhr("POST", &format!("/api/runs/{id}/cancel"), true, None).await;
+
+    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('stale-token'))").await;
+    b.client.goto("about:blank").await.unwrap();
+    b.open(&server.url).await;
+    b.wait("the Run panel", Duration::from_secs(5), || async {
+        b.client.find(Locator::Css("[data-testid=run-load-files]")).await.is_ok()
+    })
+    .await;
+    b.click("run-load-files").await;
+    b.wait("the token prompt after Load project files", Duration::from_secs(10), || async {
+        b.client.find(Locator::Css("[data-testid=token-input]")).await.is_ok()
+    })
+    .await;
+
+    b.js("sessionStorage.setItem('slipway.token', JSON.stringify('stale-token'))").await;
+    b.client.goto("about:blank").await.unwrap();
+    b.open(&format!("{}#/runs/{id}", server.url)).await;
+    b.wait("the token prompt for the linked run", Duration::from_secs(10), || async {
+        b.client.find(Locator::Css("[data-testid=token-input]")).await.is_ok()
+    })
+    .await;
+    b.set_value("token-input", "studio-test-token").await;
+    b.click("token-save").await;
+    b.wait("the linked run, opened after the token", Duration::from_secs(20), || async {
+        // Followed, so its end is known (a run shown but not followed stays `queued`).
+        let (status, _, _) = b.run_snapshot().await;
+        b.current_run_id().await == id && !["", "queued", "running"].contains(&status.as_str())
+    })
+    .await;
+    b.close().await;
+}
+
+/// With the server gone, a request says what to do rather than `{}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_server_down_the_panel_says_to_check_slipway_serve() {
+    let _serial = SERIAL.lock().await;
+    let (mut server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    b.click("run-load-files").await;
+    b.wait("the message", Duration::from_secs(10), || async { !b.texts("[data-testid=run-message]").await.is_empty() })
+        .await;
+    let m = b.texts("[data-testid=run-message]").await.remove(0);
+    assert!(m.contains("is `slipway serve` still running? Reload when it is.") && !m.contains("{}"), "{m}");
+    b.close().await;
+}
+
+/// The header's jump buttons move the focus, not only the view, and leave the address alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_jumps_move_the_focus_to_their_part_of_the_page() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = with_sample_no_engine();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    b.click("nav-run").await;
+    b.wait("the focus in the Run panel", Duration::from_secs(5), || async {
+        b.js("return document.activeElement.id").await == json!("run-panel")
+    })
+    .await;
+    b.click_css("nav.jump button:first-child").await;
+    b.wait("the focus on Problems", Duration::from_secs(5), || async {
+        b.js("return document.activeElement.dataset.testid").await == json!("diagnostics")
+    })
+    .await;
+    assert_eq!(b.js("return location.hash").await, json!(""));
+    b.close().await;
+}
+
+/// Rerun of a run this page did not start (another tab's, a link's) runs the same files: the
+/// server re-queues the request it stored, edited files and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_of_a_run_started_elsewhere_keeps_its_edited_files() {
+    let _serial = SERIAL.lock().await;
+    let (server, _project) = Server::with_sample();
+    let b = Browser::start().await;
+    b.open_with_token(&server.url).await;
+    let steps = "- name: hello\n  service: app\n  command: echo edited-here\n";
+    let body = json!({ "project": "sample", "services": BUSYBOX_SERVICES, "steps": steps }).to_string();
+    let (status, created) = b.xhr("POST", "/api/runs", true, Some(&body)).await;
+    assert_eq!(status, 202, "{created}");
+    let first = serde_json::from_str::<Value>(&created).unwrap()["id"].as_str().unwrap().to_string();
+    b.js(&format!("location.hash = '#/runs/{first}'")).await;
+    b.wait("the linked run to succeed", Duration::from_secs(60), || async {
+        b.current_run_id().await == first && b.run_snapshot().await.0 == "success"
+    })
+    .await;
+    b.click("run-rerun").await;
+    b.wait("the rerun to succeed", Duration::from_secs(60), || async {
+        let id = b.current_run_id().await;
+        !id.is_empty() && id != first && b.run_snapshot().await.0 == "success"
+    })
+    .await;
+    let log = b.run_snapshot().await.1;
+    assert!(log.contains("hello | edited-here"), "{log}");
+    b.close().await;
+}
+
+/// A polled repository project's run shows what started it (the commit's first line, its
+/// author) in the run list and on the opened run: the studio sends its token on the GETs, as
+/// the server shows triggers only with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_runs_trigger_shows_with_the_token_and_the_page_offers_no_run_load_or_rerun() {
+    use support::git::{Daemon, commit, repo_pair, sh};
+    let _serial = SERIAL.lock().await;
+    support::env_up();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("served");
+    std::fs::create_dir(&root).unwrap();
+    let work = repo_pair(&root, "web.git");
+    let daemon = Daemon::start(&root);
+    let services = format!("app:\n  image: {}\n", support::base_image());
+    let steps = "- name: hello\n  service: app\n  command: echo hi\n";
+    commit(&work, &[("codeship-services.yml", &services), ("codeship-steps.yml", steps)], "the pipeline");
+    sh(&work, &["push", "-q", &daemon.url("web.git"), "main"]);
+    let api = support::forge_api::StatusApi::start(Vec::new(), 201);
+    std::fs::create_dir(tmp.path().join("secrets")).unwrap();
+    std::fs::write(tmp.path().join("secrets/hook"), "hook-secret\n").unwrap();
+    std::fs::write(tmp.path().join("secrets/token"), "forge-token\n").unwrap();
+    let config = format!(
+        "[[project]]\nname = \"web\"\nrepo = \"{}\"\nforge = \"github\"\napi_url = \"{}\"\nbranches = [\"main\"]\n\
+         webhook_secret_file = \"secrets/hook\"\ntoken_file = \"secrets/token\"\npoll = \"1s\"\n",
+        daemon.url("web.git"),
+        api.url
+    );
+    std::fs::write(tmp.path().join("slipway.toml"), config).unwrap();
+    let log = tmp.path().join("server.log");
+    let args: Vec<String> = [
+        "--config",
+        tmp.path().join("slipway.toml").to_str().unwrap(),
+        "--data-dir",
+        tmp.path().join("data").to_str().unwrap(),
+        "--public-url",
+        "https://ci.example.com/",
+    ]
+    .map(String::from)
+    .into();
+    let (child, url) = support::serve_logged(&args, "studio-test-token", &log);
+    // Killed on drop, also when the test fails.
+    struct Serving(std::process::Child);
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _serving = Serving(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("first poll") {
+        assert!(Instant::now() < deadline, "no first poll");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sh(&work, &["commit", "-q", "--allow-empty", "-m", "Show the trigger\n\nThe long story."]);
+    sh(&work, &["push", "-q", &daemon.url("web.git"), "main"]);
+
+    let b = Browser::start().await;
+    b.open_with_token(&url).await;
+    let trigger = "[data-testid=run-history] [data-testid=run-trigger]";
+    b.wait("the polled run's trigger in the list", Duration::from_secs(30), || async {
+        b.click_css("[data-testid=run-panel] h3 button").await;
+        b.texts(trigger).await.first().is_some_and(|t| t.contains("Show the trigger"))
+    })
+    .await;
+    let shown = b.texts(trigger).await.remove(0);
+    assert!(shown.contains("poll of main") && shown.contains("by Ada Lovelace"), "{shown}");
+    b.click_css("[data-testid=run-history] tr[data-run-id]").await;
+    b.wait("the trigger on the opened run", Duration::from_secs(10), || async {
+        b.texts("[data-testid=run-current] [data-testid=run-trigger]")
+            .await
+            .first()
+            .is_some_and(|t| t.contains("Show the trigger"))
+    })
+    .await;
+    // A repository project's runs start from a push: the page offers no Run, Load or Rerun.
+    let disabled = |testid: &'static str| {
+        let b = &b;
+        async move { b.js(&format!("return document.querySelector('[data-testid={testid}]').disabled")).await }
+    };
+    assert_eq!((disabled("run-start").await, disabled("run-load-files").await), (json!(true), json!(true)));
+    assert_eq!(
+        b.texts("[data-testid=run-repo-note]").await,
+        ["runs of repository projects start from a push; see the README"]
+    );
+    b.wait("the run to end, with Rerun off", Duration::from_secs(60), || async {
+        b.client.find(Locator::Css("[data-testid=run-rerun]")).await.is_ok()
+            && disabled("run-rerun").await == json!(true)
+    })
+    .await;
     b.close().await;
 }

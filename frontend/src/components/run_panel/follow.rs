@@ -22,9 +22,33 @@ pub(super) struct Following {
     /// Bumped when another run is opened: the old reader sees it and stops.
     pub(super) generation: u32,
     pub(super) flush_pending: bool,
+    /// The reader gave up with an error (token refused, server error, stream kept dropping):
+    /// opening the run again follows it anew.
+    pub(super) stopped: bool,
+}
+
+impl Following {
+    /// Whether run `id` is being followed now (so opening it again has nothing to do).
+    pub(super) fn follows(&self, id: &str) -> bool {
+        self.id.as_deref() == Some(id) && !self.stopped
+    }
+
+    /// No run any more (one that does not exist): its reader, if any, stops.
+    pub(super) fn forget(&mut self) {
+        self.generation += 1;
+        self.id = None;
+        self.log = RunLog::default();
+        self.stopped = false;
+    }
 }
 
 pub(super) type Shared = Rc<RefCell<Following>>;
+
+/// The reader's zone's offset east of UTC, in minutes, at Unix millisecond `ms`: asked per
+/// line, as a run can cross a daylight-saving change (`getTimezoneOffset` is minutes west).
+fn local_offset(ms: u64) -> i64 {
+    -(js_sys::Date::new(&(ms as f64).into()).get_timezone_offset() as i64)
+}
 
 /// Follow run `id` from its first event; reconnects resume after the last event applied.
 pub(super) fn follow(
@@ -38,9 +62,9 @@ pub(super) fn follow(
         let mut f = shared.borrow_mut();
         f.generation += 1;
         f.id = Some(id.clone());
+        f.stopped = false;
         f.log = RunLog::default();
-        // Line times in the reader's zone (`getTimezoneOffset` is minutes west of UTC).
-        f.log.clock = Some(-(js_sys::Date::new_0().get_timezone_offset() as i64));
+        f.log.clock = Some(local_offset);
         f.generation
     };
     redraw.emit(());
@@ -77,19 +101,23 @@ pub(super) fn follow(
             if !current {
                 return;
             }
-            match result {
+            let gave_up = match result {
                 Ok(()) if finished => return on_end.emit(None),
-                Err(e @ (ApiError::Unauthorized | ApiError::Server(..))) => return on_end.emit(Some(e)),
+                Err(e @ (ApiError::Unauthorized | ApiError::Server(..))) => Some(e),
                 _ if reconnects >= MAX_RECONNECTS => {
                     let e = "the event stream keeps dropping; reopen the run from the list";
-                    return on_end.emit(Some(ApiError::Unreachable(e.into())));
+                    Some(ApiError::Unreachable(e.into()))
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some(e) = gave_up {
+                shared.borrow_mut().stopped = true;
+                return on_end.emit(Some(e));
             }
             // The stream ended early (server restart, network). A run that ended without its
             // last event (older servers did not send one for interrupted runs) ends here;
             // otherwise resume after the last event applied.
-            if let Ok(run) = server_api::json::<RunSummary>("GET", &format!("/api/runs/{id}"), None, None).await
+            if let Ok(run) = server_api::json::<RunSummary>("GET", &format!("/api/runs/{id}"), Some(&token), None).await
                 && run.status.is_finished()
             {
                 let mut f = shared.borrow_mut();
@@ -104,4 +132,20 @@ pub(super) fn follow(
             gloo::timers::future::TimeoutFuture::new(1000).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_whose_reader_gave_up_or_was_forgotten_is_not_followed() {
+        let mut f = Following { id: Some("r1".into()), ..Following::default() };
+        assert!(f.follows("r1") && !f.follows("r2"));
+        f.stopped = true;
+        assert!(!f.follows("r1"), "reopening a run whose stream ended follows it again");
+        let before = f.generation;
+        f.forget();
+        assert!(!f.follows("r1") && f.id.is_none() && f.generation > before);
+    }
 }

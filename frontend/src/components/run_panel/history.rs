@@ -28,9 +28,11 @@ impl Filter {
 }
 
 /// Load the newest runs that pass `filter` into `history`.
-pub(super) fn refresh(history: UseStateHandle<Vec<RunSummary>>, filter: Filter) {
+/// With the token when there is one: only then does the server include the triggers (commit
+/// messages and authors may be private).
+pub(super) fn refresh(history: UseStateHandle<Vec<RunSummary>>, filter: Filter, token: Option<String>) {
     spawn_local(async move {
-        if let Ok(list) = server_api::json::<RunList>("GET", &filter.path(), None, None).await {
+        if let Ok(list) = server_api::json::<RunList>("GET", &filter.path(), token.as_deref(), None).await {
             history.set(list.runs);
         }
     });

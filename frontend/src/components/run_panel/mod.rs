@@ -22,12 +22,9 @@ use form::{FormAction, RunForm};
 use history::{Filter, History};
 use slipway_core::run_state::RunStatus;
 use slipway_core::{Diagnostic, Severity, SourceFile};
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
-use wire::{Created, NewRun, ProjectFiles, ProjectList, RunSummary};
+use wire::{Created, NewRun, Project, ProjectFiles, ProjectList, RunSummary, startable};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -48,7 +45,7 @@ pub struct RunPanelProps {
 enum ServerState {
     Checking,
     Unavailable(String),
-    Ready(Vec<String>),
+    Ready(Vec<Project>),
 }
 
 /// What the panel has to say under its form.
@@ -63,8 +60,8 @@ enum Message {
     Info(String),
 }
 
-/// The requests of the runs started from this page, by run id, for Rerun.
-type Requests = Rc<RefCell<HashMap<String, String>>>;
+/// Why Run, Load project files and Rerun are off for a repository project.
+const REPO_NOTE: &str = "runs of repository projects start from a push; see the README";
 
 #[function_component(RunPanel)]
 pub fn run_panel(props: &RunPanelProps) -> Html {
@@ -77,7 +74,6 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     let selected = use_state(|| None::<String>);
     // The opened run as the server lists it (its project, branch, trigger).
     let current = use_state(|| None::<RunSummary>);
-    let requests: Requests = use_mut_ref(HashMap::new);
     // A run named by the page's address before the token was entered.
     let pending = use_mut_ref(|| None::<String>);
     let shared: Shared = use_mut_ref(Following::default);
@@ -90,13 +86,13 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     let redraw = Callback::from(move |_| force.force_update());
 
     let refresh_history = {
-        let (history, filter) = (history.clone(), filter.clone());
-        Callback::from(move |_: ()| history::refresh(history.clone(), (*filter).clone()))
+        let (history, filter, token) = (history.clone(), filter.clone(), token.clone());
+        Callback::from(move |_: ()| history::refresh(history.clone(), (*filter).clone(), (*token).clone()))
     };
     let on_filter = {
-        let (history, filter) = (history.clone(), filter.clone());
+        let (history, filter, token) = (history.clone(), filter.clone(), token.clone());
         Callback::from(move |f: Filter| {
-            history::refresh(history.clone(), f.clone());
+            history::refresh(history.clone(), f.clone(), (*token).clone());
             filter.set(f);
         })
     };
@@ -111,22 +107,50 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             message.set(Some(Message::Error(e.to_string())));
         })
     };
+    // A run the server does not have (a stale or mistyped link): nothing of it stays on show.
+    let on_missing = {
+        let (shared, current, message, selected) = (shared.clone(), current.clone(), message.clone(), selected.clone());
+        Callback::from(move |id: String| {
+            if shared.borrow().id.as_deref() != Some(id.as_str()) {
+                return;
+            }
+            shared.borrow_mut().forget();
+            current.set(None);
+            selected.set(None);
+            message.set(Some(Message::Error(format!("no run {id} (check the link)"))));
+        })
+    };
     let on_end = {
-        let (refresh_history, on_error, shared, current) =
-            (refresh_history.clone(), on_error.clone(), shared.clone(), current.clone());
+        let (refresh_history, on_error, on_missing, shared, current, pending, token) = (
+            refresh_history.clone(),
+            on_error.clone(),
+            on_missing.clone(),
+            shared.clone(),
+            current.clone(),
+            pending.clone(),
+            token.clone(),
+        );
         Callback::from(move |e: Option<ApiError>| {
-            if let Some(e) = e {
-                on_error.emit(e);
+            let id = shared.borrow().id.clone();
+            match (e, id.clone()) {
+                (Some(ApiError::Server(404, _)), Some(id)) => return on_missing.emit(id),
+                // Opened once the right token is entered.
+                (Some(e @ ApiError::Unauthorized), id) => {
+                    *pending.borrow_mut() = id;
+                    on_error.emit(e);
+                }
+                (Some(e), _) => on_error.emit(e),
+                (None, _) => {}
             }
             refresh_history.emit(());
-            if let Some(id) = shared.borrow().id.clone() {
-                load_summary(&id, current.clone());
+            if let Some(id) = id {
+                load_summary(&id, (*token).clone(), current.clone(), on_missing.clone());
             }
         })
     };
-    // Follow run `id` (unless it is already followed), and name it in the page's address.
+    // Follow run `id` (unless it is followed now), and name it in the page's address.
     let open = {
-        let (token, message, selected, shared, redraw, on_end, current, pending) = (
+        let (token, message, selected, shared, redraw, on_end, current, pending, on_missing) = (
             token.clone(),
             message.clone(),
             selected.clone(),
@@ -135,10 +159,11 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             on_end.clone(),
             current.clone(),
             pending.clone(),
+            on_missing.clone(),
         );
         Callback::from(move |id: String| {
             link::show(&id);
-            if shared.borrow().id.as_deref() == Some(id.as_str()) {
+            if shared.borrow().follows(&id) {
                 return;
             }
             match (*token).clone() {
@@ -146,7 +171,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     message.set(None);
                     selected.set(None);
                     current.set(None);
-                    load_summary(&id, current.clone());
+                    load_summary(&id, Some(t.clone()), current.clone(), on_missing.clone());
                     follow(&shared, id, t, redraw.clone(), on_end.clone());
                 }
                 None => {
@@ -167,9 +192,9 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             spawn_local(async move {
                 match server_api::json::<ProjectList>("GET", "/api/projects", None, None).await {
                     Ok(list) => {
-                        let names: Vec<String> = list.projects.into_iter().map(|p| p.name).collect();
-                        form.dispatch(FormAction::Project(names.first().cloned().unwrap_or_default()));
-                        server.set(ServerState::Ready(names));
+                        let first = list.projects.first().map(|p| p.name.clone()).unwrap_or_default();
+                        form.dispatch(FormAction::Project(first));
+                        server.set(ServerState::Ready(list.projects));
                         refresh_history.emit(());
                         if let Some(id) = link::run_in_address() {
                             latest_open.borrow().emit(id);
@@ -259,42 +284,44 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             token.set(None);
         })
     };
-    // Queue a run with this request body, follow it, and keep the body for Rerun.
-    let submit = {
-        let (token, message, selected, shared, redraw, current) =
-            (token.clone(), message.clone(), selected.clone(), shared.clone(), redraw.clone(), current.clone());
-        let (on_error, on_end, refresh_history, requests) =
-            (on_error.clone(), on_end.clone(), refresh_history.clone(), requests.clone());
-        Callback::from(move |body: String| {
+    // A run the server queued (started or rerun here): follow it and name it in the address.
+    let queued = {
+        let (shared, redraw, current, on_end, on_missing, refresh_history) = (
+            shared.clone(),
+            redraw.clone(),
+            current.clone(),
+            on_end.clone(),
+            on_missing.clone(),
+            refresh_history.clone(),
+        );
+        Callback::from(move |(created, t): (Created, String)| {
+            link::show(&created.id);
+            load_summary(&created.id, Some(t.clone()), current.clone(), on_missing.clone());
+            follow(&shared, created.id, t, redraw.clone(), on_end.clone());
+            refresh_history.emit(());
+        })
+    };
+    // A POST that queues a run (`/api/runs` with a body, `/api/runs/{id}/rerun`), then follow it.
+    let queue = {
+        let (token, message, selected, on_error, queued) =
+            (token.clone(), message.clone(), selected.clone(), on_error.clone(), queued.clone());
+        Callback::from(move |(path, body): (String, Option<String>)| {
             let Some(t) = (*token).clone() else {
                 message.set(Some(Message::Error("enter the API token first".into())));
                 return;
             };
             message.set(None);
             selected.set(None);
-            let (shared, redraw, current, on_error, on_end, refresh_history, requests) = (
-                shared.clone(),
-                redraw.clone(),
-                current.clone(),
-                on_error.clone(),
-                on_end.clone(),
-                refresh_history.clone(),
-                requests.clone(),
-            );
+            let (on_error, queued) = (on_error.clone(), queued.clone());
             spawn_local(async move {
-                match server_api::json::<Created>("POST", "/api/runs", Some(&t), Some(body.clone())).await {
-                    Ok(created) => {
-                        requests.borrow_mut().insert(created.id.clone(), body);
-                        link::show(&created.id);
-                        load_summary(&created.id, current.clone());
-                        follow(&shared, created.id, t, redraw, on_end);
-                        refresh_history.emit(());
-                    }
+                match server_api::json::<Created>("POST", &path, Some(&t), body).await {
+                    Ok(created) => queued.emit((created, t)),
                     Err(e) => on_error.emit(e),
                 }
             });
         })
     };
+    let submit = queue.reform(|body: String| ("/api/runs".to_string(), Some(body)));
     // The editors' files as of the panel's latest render. A click can arrive before the panel
     // has re-rendered after an edit (Yew renders in a later task, and under load yields to the
     // browser between components), so the Run button reads them only after pending renders.
@@ -330,42 +357,30 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             });
         })
     };
-    // The same request again: the one this page sent, else the run's project, branch and push.
+    // The same request again, as the server stored it (the files sent too), whoever started it.
     let rerun = {
-        let (shared, current, requests, submit) = (shared.clone(), current.clone(), requests.clone(), submit.clone());
+        let (shared, queue) = (shared.clone(), queue.clone());
         Callback::from(move |_| {
-            let Some(id) = shared.borrow().id.clone() else { return };
-            let body = requests.borrow().get(&id).cloned().or_else(|| {
-                let run = (*current).clone().filter(|r| r.id == id)?;
-                let again = NewRun {
-                    project: &run.project,
-                    tag: run.tag.as_deref(),
-                    push: run.push,
-                    services: None,
-                    steps: None,
-                };
-                serde_json::to_string(&again).ok()
-            });
-            if let Some(body) = body {
-                submit.emit(body);
+            if let Some(id) = shared.borrow().id.clone() {
+                queue.emit((format!("/api/runs/{id}/rerun"), None));
             }
         })
     };
     let load_files = {
-        let (token, form, latest, message, on_load) =
-            (token.clone(), form.clone(), latest.clone(), message.clone(), props.on_load.clone());
+        let (token, form, latest, message, on_load, on_error) =
+            (token.clone(), form.clone(), latest.clone(), message.clone(), props.on_load.clone(), on_error.clone());
         Callback::from(move |_| {
             let Some(t) = (*token).clone() else {
                 message.set(Some(Message::Error("enter the API token first".into())));
                 return;
             };
-            let (project, latest, message, on_load) =
-                (form.project.clone(), latest.clone(), message.clone(), on_load.clone());
+            let (project, latest, message, on_load, on_error) =
+                (form.project.clone(), latest.clone(), message.clone(), on_load.clone(), on_error.clone());
             spawn_local(async move {
                 let path = format!("/api/projects/{}/files", String::from(js_sys::encode_uri_component(&project)));
                 let files = match server_api::json::<ProjectFiles>("GET", &path, Some(&t), None).await {
                     Ok(f) => f,
-                    Err(e) => return message.set(Some(Message::Error(e.to_string()))),
+                    Err(e) => return on_error.emit(e),
                 };
                 let (services, steps, _) = latest.borrow().clone();
                 if *services == files.services.text && *steps == files.steps.text {
@@ -478,6 +493,9 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
         Callback::from(move |_| selected.set(None))
     };
     let summary = (*current).clone().filter(|r| f.id.as_deref() == Some(r.id.as_str()));
+    let can_start = startable(&projects, &form.project);
+    // Unknown until the run's summary is in: left to the server.
+    let can_rerun = summary.as_ref().is_none_or(|r| startable(&projects, &r.project));
 
     html! {
         <RunShell>
@@ -493,18 +511,21 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             }
             <div class="row">
                 <label>{ "Project" }<select data-testid="run-project" onchange={on_project}>
-                    { for projects.iter().map(|p| html! { <option value={p.clone()} selected={*p == form.project}>{ p }</option> }) }
+                    { for projects.iter().map(|p| html! {
+                        <option value={p.name.clone()} selected={p.name == form.project}>{ &p.name }</option>
+                    }) }
                 </select></label>
-                <button data-testid="run-load-files" onclick={load_files} title="Replace the editors' text with this project's files on the server">
+                <button data-testid="run-load-files" onclick={load_files} disabled={!can_start} title="Replace the editors' text with this project's files on the server">
                     { "Load project files" }</button>
                 <label title="The build preview's branch: one for the plan shown and the run">{ "Branch or tag (as in the preview)" }
                     <input type="text" data-testid="run-branch" value={props.build.branch.clone()} oninput={on_branch} /></label>
                 <label class="check"><input type="checkbox" data-testid="run-push" checked={props.build.push} onchange={on_push} />{ " push" }</label>
                 <label class="check"><input type="checkbox" data-testid="run-edits" checked={form.use_edits} onchange={on_edits} />
                     { " use the editors' files" }</label>
-                <button data-testid="run-start" onclick={start}>{ "Run" }</button>
+                <button data-testid="run-start" onclick={start} disabled={!can_start}>{ "Run" }</button>
             </div>
-            <p class="muted note">{ "The branch and push are the build preview's. The commit id, message and committer of a run started here come from the project's git checkout on the server." }</p>
+            if !can_start { <p class="muted note" data-testid="run-repo-note">{ REPO_NOTE }</p> }
+            <p class="muted note">{ "The branch and push are the build preview's; a blank branch means the branch of the server's checkout. The commit id, message and committer of a run started here come from the project's git checkout on the server." }</p>
             { message_view(&message, &props.on_show_error, &goto_ref) }
             if let Some(id) = &f.id {
                 <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status} ref={current_ref}>
@@ -523,7 +544,8 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                         if f.log.finished.is_none() {
                             <button data-testid="run-cancel" onclick={post_action("cancel")}>{ "Cancel" }</button>
                         } else {
-                            <button data-testid="run-rerun" onclick={rerun}>{ "Rerun" }</button>
+                            <button data-testid="run-rerun" onclick={rerun} disabled={!can_rerun}
+                                title={(!can_rerun).then_some(REPO_NOTE)}>{ "Rerun" }</button>
                         }
                         <button data-testid="run-download" onclick={download_log}>{ "Download full log" }</button>
                     </div>
@@ -547,7 +569,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     </div>
                 </div>
             }
-            <History runs={(*history).clone()} projects={projects} filter={(*filter).clone()} {on_filter}
+            <History runs={(*history).clone()} projects={projects.iter().map(|p| p.name.clone()).collect::<Vec<_>>()} filter={(*filter).clone()} {on_filter}
                 on_open={open} on_refresh={refresh_history} />
         </RunShell>
     }
@@ -572,12 +594,21 @@ fn message_view(message: &Option<Message>, on_show_error: &Callback<Diagnostic>,
     }
 }
 
-/// The run as the server lists it, into `current` (for its trigger and for Rerun).
-fn load_summary(id: &str, current: UseStateHandle<Option<RunSummary>>) {
-    let path = format!("/api/runs/{id}");
+/// The run as the server lists it, into `current` (for its trigger and project); `on_missing`
+/// when the server has no such run. With the token when there is one: only then does the
+/// server include the trigger (commit messages and authors may be private).
+fn load_summary(
+    id: &str,
+    token: Option<String>,
+    current: UseStateHandle<Option<RunSummary>>,
+    on_missing: Callback<String>,
+) {
+    let (path, id) = (format!("/api/runs/{id}"), id.to_string());
     spawn_local(async move {
-        if let Ok(run) = server_api::json::<RunSummary>("GET", &path, None, None).await {
-            current.set(Some(run));
+        match server_api::json::<RunSummary>("GET", &path, token.as_deref(), None).await {
+            Ok(run) => current.set(Some(run)),
+            Err(ApiError::Server(404, _)) => on_missing.emit(id),
+            Err(_) => {}
         }
     });
 }

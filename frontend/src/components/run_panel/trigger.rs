@@ -49,7 +49,9 @@ pub(super) fn render(trigger: Option<&Trigger>, status_error: Option<&str>) -> H
         let v = view(t);
         let sha = match (&v.short_sha, &v.commit_url) {
             (Some(s), Some(url)) => html! {
-                <a class="mono" href={url.clone()} target="_blank" rel="noopener noreferrer" data-testid="trigger-commit">{ s }</a>
+                // In a run list row, which opens its run on a click: the link opens the commit only.
+                <a class="mono" href={url.clone()} target="_blank" rel="noopener noreferrer" data-testid="trigger-commit"
+                    onclick={Callback::from(|e: MouseEvent| e.stop_propagation())}>{ s }</a>
             },
             (Some(s), None) => html! { <span class="mono" data-testid="trigger-commit">{ s }</span> },
             _ => html! {},

@@ -45,12 +45,32 @@ pub(super) struct RunList {
 
 #[derive(Deserialize)]
 pub(super) struct ProjectList {
-    pub(super) projects: Vec<ProjectName>,
+    pub(super) projects: Vec<Project>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct ProjectName {
+/// A project registered with the server (`GET /api/projects`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub(super) struct Project {
     pub(super) name: String,
+    /// Older servers did not say; they had folder projects only.
+    #[serde(default)]
+    pub(super) kind: ProjectKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum ProjectKind {
+    /// A folder on the server: runs start from the page.
+    #[default]
+    Folder,
+    /// A repository: its runs start from a push (a webhook), never from the page.
+    Repo,
+}
+
+/// Whether the page can start runs of project `name` (and load its files): a folder project's,
+/// not a repository project's. A name the list does not have is left to the server to refuse.
+pub(super) fn startable(projects: &[Project], name: &str) -> bool {
+    projects.iter().find(|p| p.name == name).is_none_or(|p| p.kind != ProjectKind::Repo)
 }
 
 /// `GET /api/projects/{name}/files`.
@@ -81,4 +101,21 @@ pub(super) struct NewRun<'a> {
     pub(super) services: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) steps: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_projects_are_not_started_from_the_page() {
+        let list: ProjectList = serde_json::from_str(
+            r#"{"projects":[{"name":"app","kind":"folder"},{"name":"site","kind":"repo"},{"name":"old"}]}"#,
+        )
+        .unwrap();
+        let kinds: Vec<ProjectKind> = list.projects.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [ProjectKind::Folder, ProjectKind::Repo, ProjectKind::Folder]);
+        let can: Vec<bool> = ["app", "site", "old", "gone"].map(|n| startable(&list.projects, n)).into();
+        assert_eq!(can, [true, false, true, true]);
+    }
 }
