@@ -31,14 +31,21 @@ pub fn base_image() -> String {
 /// `SLIPWAY_TOKEN=token`; the child and its URL (without a trailing slash), read from the line
 /// it prints first.
 pub fn serve(args: &[String], token: &str) -> (Child, String) {
+    spawn_serve(args, token, Stdio::null(), &[])
+}
+
+/// Start `slipway serve` with `stderr` for its log and `envs` besides the token; the child and
+/// its URL, read from the first line it prints.
+fn spawn_serve(args: &[String], token: &str, stderr: Stdio, envs: &[(&str, &str)]) -> (Child, String) {
     let any_port = ["--addr", "127.0.0.1:0"];
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .arg("serve")
         .args(if args.iter().any(|a| a == "--addr") { &[][..] } else { &any_port[..] })
         .args(args)
         .env("SLIPWAY_TOKEN", token)
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -107,18 +114,5 @@ pub mod git;
 /// [`serve`], with the server's log (stderr) appended to `log`: tests read it for secrets.
 pub fn serve_logged(args: &[String], token: &str, log: &Path) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .arg("serve")
-        .args(if args.iter().any(|a| a == "--addr") { &[][..] } else { &["--addr", "127.0.0.1:0"][..] })
-        .args(args)
-        .env("SLIPWAY_TOKEN", token)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("Slipway studio: ").expect("serve prints its URL").trim_end_matches('/');
-    (child, url.to_string())
+    spawn_serve(args, token, Stdio::from(log), &[("RUST_LOG", "debug")])
 }
