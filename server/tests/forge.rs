@@ -643,9 +643,11 @@ fn config_errors_name_the_file_the_line_and_the_key() {
         let err = parse_config(text).unwrap_err();
         assert!(err.contains(want), "{err}");
     }
-    // A local http forge for tests and a token on loopback are fine.
+    // A local http forge for tests and a token on loopback are fine, IPv6 loopback with a
+    // port included (its host was read as `[`, so it was refused).
     parse_config(&format!("{head}repo = \"http://127.0.0.1:3000/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n"))
         .unwrap();
+    parse_config(&format!("{head}repo = \"http://[::1]:3000/a/b\"\nforge = \"gitea\"\ntoken_file = \"t\"\n")).unwrap();
     parse_config(&format!(
         "{head}repo = \"https://git.example/a/b\"\nforge = \"gitea\"\napi_url = \"http://localhost:3000/api/v1\"\ntoken_file = \"t\"\n"
     ))

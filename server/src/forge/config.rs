@@ -441,7 +441,7 @@ impl RepoPlace {
                 Some((u, h)) => (Some(u), h),
                 None => (None, authority),
             };
-            let host = host_port.split(':').next().unwrap_or("").to_ascii_lowercase();
+            let host = host_of(host_port).to_ascii_lowercase();
             return Some(RepoPlace {
                 // `https://TOKEN@host/…` is a form forges document: for http(s) any user part
                 // is a credential (git would print it in its errors); ssh's `git@` is not.
@@ -486,6 +486,14 @@ impl RepoPlace {
 /// this machine, as in tests, is fine).
 fn plain_http_off_loopback(url: &str) -> bool {
     RepoPlace::of(url).is_some_and(|pl| pl.scheme == "http" && !pl.loopback())
+}
+
+/// The host of `host[:port]`, an IPv6 literal with its brackets (`[::1]:3000` → `[::1]`).
+fn host_of(host_port: &str) -> &str {
+    match host_port.strip_prefix('[').and_then(|rest| rest.find(']')) {
+        Some(end) => &host_port[..end + 2],
+        None => host_port.split(':').next().unwrap_or(""),
+    }
 }
 
 fn repo_path(path: &str) -> String {
