@@ -94,6 +94,17 @@ fn repo_project(config: RepoProject, data_dir: &Path, public_url: &str) -> Resul
     Ok(Project { name, dir: checkouts, key: setup.config.key.clone(), repo: Some(Arc::new(setup)) })
 }
 
+/// The default public URL is `http://ADDR`; for commit-status links that nobody can open
+/// (all addresses, or any port), say what to pass instead.
+fn default_public_url_warning(has_repos: bool, given: bool, addr: SocketAddr) -> Option<String> {
+    if !has_repos || given || !(addr.ip().is_unspecified() || addr.port() == 0) {
+        return None;
+    }
+    Some(format!(
+        "commit statuses will link to http://{addr}/#/runs/…, which no browser can open; pass --public-url with the address people reach this server at (like https://ci.example.com)"
+    ))
+}
+
 fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
         return PathBuf::from(x).join("slipway");
@@ -159,6 +170,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
         bail!("--public-url {public_url:?}: expected the server's http(s) address, like https://ci.example.com");
     }
+    let has_repos = wanted.iter().any(|w| matches!(w, ProjectSource::Repo(_)));
+    if let Some(warning) = default_public_url_warning(has_repos, args.public_url.is_some(), args.addr) {
+        tracing::warn!("{warning}");
+    }
     // In-flight runs' checkouts are stale after a restart (their runs are interrupted).
     let checkouts = data_dir.join("checkouts");
     if let Err(e) = crate::executor::workspace::sweep(&checkouts) {
@@ -212,4 +227,21 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         http::serve(args.addr, http::Config { request_log: args.request_log, api: Some(api) }).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_public_url_warning as warning;
+
+    #[test]
+    fn a_default_public_url_nobody_can_open_is_warned_about() {
+        let any = "0.0.0.0:7878".parse().unwrap();
+        let port0 = "127.0.0.1:0".parse().unwrap();
+        let fine = "127.0.0.1:7878".parse().unwrap();
+        assert!(warning(true, false, any).unwrap().contains("--public-url"));
+        assert!(warning(true, false, port0).unwrap().contains("http://127.0.0.1:0/#/runs/"));
+        assert_eq!(warning(true, false, fine), None);
+        assert_eq!(warning(true, true, any), None, "an explicit --public-url is the operator's choice");
+        assert_eq!(warning(false, false, any), None, "no repository projects, no statuses");
+    }
 }
