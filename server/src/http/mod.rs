@@ -62,12 +62,13 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr} (is it in use?)"))?;
     let local = listener.local_addr()?;
+    // Before the URL is printed: whoever sees it may send SIGTERM at once.
+    let mut signals = crate::signals::Signals::install().context("cannot install signal handlers")?;
     // Logged before the URL is printed: whoever waits for the URL then finds the log line.
     tracing::info!("serving on {local}; press Ctrl-C to stop");
     println!("Slipway studio: http://{local}/");
     let app = app(&config)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut stop = std::pin::pin!(crate::signals::terminated());
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -79,7 +80,7 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<()> {
                     continue;
                 }
             },
-            _ = &mut stop => break,
+            _ = signals.recv() => break,
         };
         let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(app.clone());

@@ -161,21 +161,24 @@ fn prepare(
     })
 }
 
-/// Cancel on Ctrl-C or SIGTERM; cleanup runs before the process exits.
-fn cancel_on_signals(cancel: CancellationToken) {
+/// Cancel on Ctrl-C, SIGTERM or SIGHUP; cleanup runs before the process exits. The handlers
+/// are installed before this returns, so before the run creates anything.
+fn cancel_on_signals(cancel: CancellationToken) -> Result<()> {
+    let mut signals = crate::signals::Signals::install().context("cannot install signal handlers")?;
     tokio::spawn(async move {
-        crate::signals::terminated().await;
+        signals.recv().await;
         eprintln!("slipway: interrupted; stopping steps and removing containers…");
         cancel.cancel();
     });
+    Ok(())
 }
 
 async fn execute(prepared: Prepared) -> Result<ExitCode> {
+    let cancel = CancellationToken::new();
+    cancel_on_signals(cancel.clone())?;
     let docker = docker::connect().await?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(Printer::new().run(rx));
-    let cancel = CancellationToken::new();
-    cancel_on_signals(cancel.clone());
     let run_id = prepared.spec.run_id.clone();
     let result = executor::run(docker, prepared.spec, tx, cancel).await;
     let printer = printer.await.context("printer task")?;
