@@ -74,6 +74,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE polled (project TEXT PRIMARY KEY, at INTEGER NOT NULL);",
 ];
 
+/// Which runs follow one line of work, as SQL: a branch's pushes and polls, or one pull
+/// request's updates (kinds, the JSON path that names the line, its value). Tags have none.
+fn line_of_work(t: &RunTrigger) -> Option<(&'static str, &'static str, String)> {
+    match (t.kind, &t.branch, t.pr_number) {
+        (TriggerKind::Push | TriggerKind::Poll, Some(b), _) => Some(("'push', 'poll'", "$.branch", b.clone())),
+        (TriggerKind::PullRequest, _, Some(n)) => Some(("'pull_request'", "$.pr_number", n.to_string())),
+        _ => None,
+    }
+}
+
 pub struct Store(Mutex<Connection>);
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,11 +298,7 @@ impl Store {
     /// request, the earlier runs of the same pull request. A push to a branch with an open
     /// pull request brings both events: neither cancels the other. Tags supersede nothing.
     pub fn superseded_by(&self, project: &str, t: &RunTrigger, except: &str) -> Result<Vec<String>> {
-        let (kinds, key, value): (&str, &str, String) = match (t.kind, &t.branch, t.pr_number) {
-            (TriggerKind::Push | TriggerKind::Poll, Some(b), _) => ("'push', 'poll'", "$.branch", b.clone()),
-            (TriggerKind::PullRequest, _, Some(n)) => ("'pull_request'", "$.pr_number", n.to_string()),
-            _ => return Ok(Vec::new()),
-        };
+        let Some((kinds, key, value)) = line_of_work(t) else { return Ok(Vec::new()) };
         let sql = format!(
             "SELECT id FROM runs WHERE project = ?1 AND id != ?3 AND status IN (?4, ?5)
                AND seq < (SELECT seq FROM runs WHERE id = ?3)
@@ -307,6 +313,20 @@ impl Store {
                 r.get(0)
             })?
             .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A run of `project` on the same branch (or pull request) as `t` whose event moved the
+    /// ref on from `t`'s commit: `t` is the older push, delivered late. The first such run.
+    pub fn later_push_than(&self, project: &str, t: &RunTrigger, except: &str) -> Result<Option<String>> {
+        let Some((kinds, key, value)) = line_of_work(t) else { return Ok(None) };
+        let sql = format!(
+            "SELECT id FROM runs WHERE project = ?1 AND id != ?3
+               AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
+               AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
+               AND json_extract(trigger_json, '$.before') = ?4
+             ORDER BY seq LIMIT 1"
+        );
+        Ok(self.conn().query_row(&sql, params![project, value, except, t.commit_id], |r| r.get(0)).optional()?)
     }
 
     /// Whether `project` has a run of `commit` on `branch` already (a webhook's, say): polling
@@ -734,6 +754,37 @@ mod tests {
         s.insert_triggered_run("w", "web", true, "{}", &hooked).unwrap();
         assert!(!s.superseded_by("web", &polled, "p").unwrap().contains(&"w".to_string()));
         assert!(s.superseded_by("web", &hooked, "w").unwrap().contains(&"p".to_string()));
+    }
+
+    /// Whether a late delivery is the older push: a run on the same branch (or pull request)
+    /// moved the ref on from its commit, whatever that run's state.
+    #[test]
+    fn a_push_knows_a_later_push_moved_on_from_its_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        let mut pushed_b = trigger("push", Some("main"), None);
+        (pushed_b.commit_id, pushed_b.before) = (b.clone(), Some(a.clone()));
+        s.insert_triggered_run("run-b", "web", true, "{}", &pushed_b).unwrap();
+        assert!(s.cancel_queued("run-b", "x").unwrap(), "ended runs count too");
+        let mut pushed_a = trigger("push", Some("main"), None);
+        pushed_a.commit_id = a.clone();
+        s.insert_triggered_run("run-a", "web", true, "{}", &pushed_a).unwrap();
+        assert_eq!(s.later_push_than("web", &pushed_a, "run-a").unwrap().as_deref(), Some("run-b"));
+        // Not B itself, another branch, another project, or a pull request of the same commit.
+        assert_eq!(s.later_push_than("web", &pushed_b, "run-b").unwrap(), None);
+        pushed_a.branch = Some("dev".into());
+        assert_eq!(s.later_push_than("web", &pushed_a, "x").unwrap(), None);
+        pushed_a.branch = Some("main".into());
+        assert_eq!(s.later_push_than("api", &pushed_a, "x").unwrap(), None);
+        let mut pr = trigger("pull_request", Some("main"), None);
+        (pr.pr_number, pr.commit_id) = (Some(7), a.clone());
+        assert_eq!(s.later_push_than("web", &pr, "x").unwrap(), None);
+        // A pull request's update that moved its head on from A.
+        let mut pr_b = pr.clone();
+        (pr_b.commit_id, pr_b.before) = (b, Some(a));
+        s.insert_triggered_run("pr-b", "web", true, "{}", &pr_b).unwrap();
+        assert_eq!(s.later_push_than("web", &pr, "x").unwrap().as_deref(), Some("pr-b"));
     }
 
     #[test]

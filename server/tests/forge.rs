@@ -239,6 +239,30 @@ fn github_push_to_a_branch() {
     assert_eq!(b.ci_pr_number(), 0);
     assert_eq!(b.delivery.as_deref(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
     assert!(b.commit_url.unwrap().ends_with("/commit/0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"));
+    assert_eq!(b.before.as_deref(), Some("6113728f27ae82c7b1a177c8d03f9e96e0adf246"));
+}
+
+/// The head a push moved its ref from tells a late delivery it is the older push; a new
+/// ref (all zeros) has none.
+#[test]
+fn each_forge_names_the_head_a_push_moved_from() {
+    for (forge, event, file, want) in [
+        (Forge::GitHub, "push", "github/push.json", Some("6113728f27ae82c7b1a177c8d03f9e96e0adf246")),
+        (Forge::GitHub, "push", "github/push_tag.json", None),
+        (Forge::Gitea, "push", "gitea/push.json", Some("28e1879d029cb852e4844d9c718537df08844e03")),
+        (Forge::GitLab, "Push Hook", "gitlab/push.json", Some("95790bf891e76fee5e1747ab589903a6a1f80f22")),
+        (Forge::GitLab, "Tag Push Hook", "gitlab/tag_push.json", None),
+        (
+            Forge::GitLab,
+            "Merge Request Hook",
+            "gitlab/merge_request_update_commits.json",
+            Some("b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327"),
+        ),
+        (Forge::GitLab, "Merge Request Hook", "gitlab/merge_request_open.json", None),
+        (Forge::GitHub, "pull_request", "github/pull_request_opened.json", None),
+    ] {
+        assert_eq!(build(parse(forge, event, file)).before.as_deref(), want, "{file}");
+    }
 }
 
 #[test]

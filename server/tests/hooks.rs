@@ -1042,3 +1042,42 @@ fn a_push_and_its_pull_request_report_under_their_own_contexts() {
         assert!(mine.iter().all(|g| g.3.ends_with(&format!("/#/runs/{run}"))), "{context}: {got:?}");
     }
 }
+
+/// Two quick pushes whose deliveries arrive the wrong way round (a forge retries the first
+/// after the second went through): the late, older push must not cancel the newer run. Its
+/// own run is cancelled at once, as it would have been, had it arrived first.
+#[test]
+fn a_late_delivery_of_an_older_push_does_not_cancel_the_newer_run() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SLOW_STEPS, None, 1, "");
+    let first = s.head.clone();
+    let a_sha = s.push("main", &[("version.txt", "A\n"), ("delay", "0\n")], "A");
+    s.head = a_sha.clone();
+    let b_sha = s.push("main", &[("version.txt", "B\n"), ("delay", "0\n")], "B");
+    // B (before = A) is delivered first, then A (before = the first commit).
+    let b = s.deliver("main", &b_sha, "B", "d-b").body["id"].as_str().unwrap().to_string();
+    s.head = first;
+    let late = s.deliver("main", &a_sha, "A", "d-a");
+    assert_eq!(late.body["superseded"], json!([]), "{:?}", late.body);
+    assert_eq!(late.body["superseded_by"], json!(b), "{:?}", late.body);
+    let a = late.body["id"].as_str().unwrap().to_string();
+    let a_run = s.wait_status(&a, "cancelled", Duration::from_secs(30));
+    assert!(a_run["error"].as_str().is_some_and(|e| e.contains(&b)), "{a_run}");
+    s.wait_status(&b, "success", Duration::from_secs(120));
+    let log = s.get_text(&format!("/api/runs/{b}/log"));
+    assert!(log.lines().any(|l| l.trim_end().ends_with("content=B")), "{log}");
+    // In order, the newer push still cancels the older one (the check above is not all-or-nothing).
+    s.head = b_sha.clone();
+    let c_sha = s.push("main", &[("version.txt", "C\n"), ("delay", "120\n")], "C");
+    let c = s.deliver("main", &c_sha, "C", "d-c").body["id"].as_str().unwrap().to_string();
+    s.first_step_started(&c, Instant::now());
+    s.head = c_sha;
+    let d_sha = s.push("main", &[("version.txt", "D\n"), ("delay", "0\n")], "D");
+    let d = s.deliver("main", &d_sha, "D", "d-d");
+    assert_eq!(d.body["superseded"], json!([c]), "{:?}", d.body);
+    assert!(d.body.get("superseded_by").is_none(), "{:?}", d.body);
+    s.wait_status(&c, "cancelled", Duration::from_secs(60));
+}

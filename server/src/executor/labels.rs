@@ -73,7 +73,10 @@ impl Leftovers {
 }
 
 /// Remove everything labelled with `run_id`; with `None`, everything any run left behind,
-/// except objects of runs whose process is still alive on this machine.
+/// except objects of runs whose process is still alive on this machine. An object Docker
+/// refuses to remove (a removal already in progress after a crash, a network whose
+/// container is still going) does not stop the rest: the first such error is returned after
+/// everything else was tried.
 pub async fn cleanup(
     docker: &Docker,
     run_id: Option<&str>,
@@ -85,6 +88,7 @@ pub async fn cleanup(
     };
     let filters = HashMap::from([("label".to_string(), vec![filter])]);
     let mut found = Leftovers::default();
+    let mut first_error = None;
     let containers = docker
         .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
         .await?;
@@ -102,7 +106,8 @@ pub async fn cleanup(
             if let Err(e) = docker.remove_container(&id, Some(opts)).await
                 && !is_not_found(&e)
             {
-                return Err(e);
+                first_error.get_or_insert(e);
+                continue;
             }
         }
         found.containers.push(name.trim_start_matches('/').to_string());
@@ -118,7 +123,8 @@ pub async fn cleanup(
             && let Err(e) = docker.remove_network(&id).await
             && !is_not_found(&e)
         {
-            return Err(e);
+            first_error.get_or_insert(e);
+            continue;
         }
         found.networks.push(n.name.unwrap_or(id));
     }
@@ -133,11 +139,15 @@ pub async fn cleanup(
                 docker.remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await
             && !is_not_found(&e)
         {
-            return Err(e);
+            first_error.get_or_insert(e);
+            continue;
         }
         found.volumes.push(v.name);
     }
-    Ok(found)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
 }
 
 pub fn is_not_found(e: &bollard::errors::Error) -> bool {

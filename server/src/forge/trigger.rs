@@ -47,6 +47,9 @@ pub struct Build {
     pub username: Option<String>,
     pub commit_url: Option<String>,
     pub delivery: Option<String>,
+    /// A push's previous head of the ref (`before`), when the ref existed: tells a delivery that
+    /// arrives after a later push's delivery that it is the older one.
+    pub before: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +132,11 @@ fn is_zero_sha(s: &str) -> bool {
 }
 
 /// `refs/heads/x` → Branch(x), `refs/tags/v1` → Tag(v1); anything else (notes, …) → None.
+/// A push's `before`, unless the ref is new (all zeros) or the field is missing.
+fn previous_head(before: Option<String>) -> Option<String> {
+    before.filter(|b| !b.is_empty() && !is_zero_sha(b))
+}
+
 fn ref_event(git_ref: &str) -> Option<Event> {
     if let Some(b) = git_ref.strip_prefix("refs/heads/") {
         Some(Event::Branch(b.to_string()))
@@ -144,6 +152,8 @@ fn ref_event(git_ref: &str) -> Option<Event> {
 struct HubPush {
     #[serde(rename = "ref")]
     git_ref: String,
+    #[serde(default)]
+    before: Option<String>,
     after: String,
     #[serde(default)]
     deleted: bool,
@@ -221,12 +231,15 @@ fn hub_push(p: HubPush) -> Trigger {
             committer_email: c.committer.email.unwrap_or_default(),
         }),
         delivery: None,
+        before: previous_head(p.before),
     }))
 }
 
 #[derive(Deserialize)]
 struct HubPull {
     action: String,
+    #[serde(default)]
+    before: Option<String>,
     number: u64,
     pull_request: HubPr,
     repository: HubRepo,
@@ -265,6 +278,8 @@ fn hub_pull(p: HubPull) -> Trigger {
         username: p.sender.as_ref().and_then(HubUser::login),
         commit_url: None,
         delivery: None,
+        // `synchronize` names the head it moved from.
+        before: previous_head(p.before),
     }))
 }
 
@@ -274,6 +289,8 @@ fn hub_pull(p: HubPull) -> Trigger {
 struct LabPush {
     #[serde(rename = "ref")]
     git_ref: String,
+    #[serde(default)]
+    before: Option<String>,
     after: String,
     /// The commit a tag points to (`after` is the tag object for an annotated tag).
     checkout_sha: Option<String>,
@@ -322,6 +339,7 @@ fn lab_push(p: LabPush) -> Trigger {
         commit: head.map(lab_commit_info),
         username: p.user_username.filter(|u| !u.is_empty()),
         delivery: None,
+        before: previous_head(p.before),
     }))
 }
 
@@ -378,5 +396,6 @@ fn lab_merge_request(m: LabMergeRequest) -> Trigger {
         commit: Some(lab_commit_info(a.last_commit)),
         username: m.user.and_then(|u| u.username).filter(|u| !u.is_empty()),
         delivery: None,
+        before: previous_head(a.oldrev),
     }))
 }

@@ -115,9 +115,14 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
     }
     let run_trigger = RunTrigger::from_build(&build);
     match manager.submit_triggered(&name, run_trigger)? {
-        Submitted::Queued { id, superseded } => {
+        Submitted::Queued { id, superseded, superseded_by: None } => {
             Ok(answer(StatusCode::ACCEPTED, json!({"queued": true, "id": id, "superseded": superseded})))
         }
+        Submitted::Queued { id, superseded_by: Some(later), .. } => Ok(answer(
+            StatusCode::ACCEPTED,
+            json!({"queued": true, "id": id, "superseded": [], "superseded_by": later,
+                   "reason": "a later push's delivery arrived first: this run was cancelled"}),
+        )),
         Submitted::Duplicate(id) => Ok(answer(
             StatusCode::OK,
             json!({"queued": false, "duplicate": true, "id": id, "reason": "this delivery id was received before"}),

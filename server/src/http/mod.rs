@@ -87,6 +87,10 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<()> {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            // A client that shuts its side down before its body is complete still gets the
+            // answer (400, "the body ended early") rather than a closed connection; without
+            // this, hyper closes as soon as it reads the end, racing the handler's answer.
+            .half_close(true)
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

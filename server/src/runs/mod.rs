@@ -44,7 +44,11 @@ pub struct Project {
 pub enum Submitted {
     Queued {
         id: String,
+        /// The older runs of the same branch or pull request this one cancelled.
         superseded: Vec<String>,
+        /// A later push's run that was queued first (out-of-order deliveries): this run was
+        /// cancelled at once instead.
+        superseded_by: Option<String>,
     },
     /// The delivery id was seen before: the run it queued then.
     Duplicate(String),
@@ -225,7 +229,7 @@ impl Manager {
             && let Ok(docker) = crate::docker::connect().await
         {
             for id in &interrupted {
-                let _ = executor::labels::cleanup(&docker, Some(id), false).await;
+                remove_leftovers(&docker, id).await;
             }
         }
         Ok(())
@@ -285,6 +289,17 @@ impl Manager {
         tracing::info!(run = %id, project, commit = %trigger.commit_id, "queued by {:?}", trigger.kind);
         self.send_status(&id, project, crate::forge::status::State::Pending);
         let mut superseded = Vec::new();
+        if repo.config.cancel_superseded
+            && let Some(later) = self.store.later_push_than(project, &trigger, &id)?
+        {
+            // Deliveries can arrive out of order: this is the older push, and the run of the
+            // push that moved the ref on from it is already here. It must not cancel that run;
+            // had it come in order, it would have been superseded by it.
+            let reason = format!("superseded by run {later}, a later push whose delivery arrived first");
+            tracing::info!(run = %id, "{reason}");
+            self.cancel_because(&id, &reason)?;
+            return Ok(Submitted::Queued { id, superseded, superseded_by: Some(later) });
+        }
         if repo.config.cancel_superseded {
             for old in self.store.superseded_by(project, &trigger, &id)? {
                 if self.cancel(&old)? == Control::Done {
@@ -294,15 +309,20 @@ impl Manager {
             }
         }
         self.wake.notify_one();
-        Ok(Submitted::Queued { id, superseded })
+        Ok(Submitted::Queued { id, superseded, superseded_by: None })
     }
 
     /// Cancel a run: a queued one ends at once, a running one stops its containers.
     pub fn cancel(self: &Arc<Self>, id: &str) -> Result<Control> {
+        self.cancel_because(id, CANCELLED_QUEUED)
+    }
+
+    /// [`Manager::cancel`], with what a queued run's record says about why.
+    fn cancel_because(self: &Arc<Self>, id: &str, reason: &str) -> Result<Control> {
         let Some(live) = self.live(id) else { return self.ended(id) };
         live.cancel.cancel();
         // If the scheduler starts it first, the run sees the cancelled token and ends cancelled.
-        if self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(CANCELLED_QUEUED))? {
+        if self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(reason))? {
             lock(&self.live).remove(id);
             self.final_status(id, RunStatus::Cancelled);
         }
@@ -739,6 +759,21 @@ fn strip_under(text: &str, root: &str, prefix: &str) -> String {
     out
 }
 
+/// Remove what a run that was in flight at a crash left in Docker. The engine may still be
+/// finishing what the dead server asked of it (a container's removal, a creation), so this
+/// tries again, for up to ~5 s, until nothing labelled with the run is left.
+async fn remove_leftovers(docker: &bollard::Docker, id: &str) {
+    for attempt in 0..6 {
+        match executor::labels::cleanup(docker, Some(id), false).await {
+            Ok(removed) if removed.is_empty() => return,
+            Ok(_) => {} // removed some: look again, something may have appeared meanwhile
+            Err(e) if attempt == 5 => tracing::warn!(run = %id, "cannot remove what the run left behind: {e}"),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -940,7 +975,9 @@ mod tests {
         let m = repo_manager(d.path());
         tokio::spawn(m.clone().schedule());
         let t = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
-        let Submitted::Queued { id, superseded } = m.submit_triggered("web", t).unwrap() else { panic!("not queued") };
+        let Submitted::Queued { id, superseded, .. } = m.submit_triggered("web", t).unwrap() else {
+            panic!("not queued")
+        };
         assert!(superseded.is_empty());
         let run = ended(&m, &id).await;
         let error = run.error.unwrap();

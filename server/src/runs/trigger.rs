@@ -37,6 +37,9 @@ pub struct RunTrigger {
     pub repo_full_name: Option<String>,
     /// `CI_PULL_REQUEST`: the pull request's address (or number), `false` for a push.
     pub ci_pull_request: String,
+    /// The head the push (or pull request update) moved its ref from, if the event said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
 }
 
 /// The trigger as `GET /api/runs` shows it.
@@ -81,6 +84,7 @@ impl RunTrigger {
             repo_name: Some(b.repo_name.clone()).filter(|n| !n.is_empty()),
             repo_full_name: Some(b.repo_full_name.clone()).filter(|n| !n.is_empty()),
             ci_pull_request: b.ci_pull_request(),
+            before: b.before.clone(),
         }
     }
 
@@ -103,6 +107,7 @@ impl RunTrigger {
             repo_name: None,
             repo_full_name: None,
             ci_pull_request: "false".into(),
+            before: None,
         }
     }
 
