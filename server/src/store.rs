@@ -72,6 +72,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, branch)
     );
     CREATE TABLE polled (project TEXT PRIMARY KEY, at INTEGER NOT NULL);",
+    // The newest commit status queued for a run and not yet sent (nor given up on): a restart
+    // sends it, instead of the forge showing "pending" for ever.
+    "ALTER TABLE runs ADD COLUMN status_unsent TEXT;",
 ];
 
 /// Which runs follow one line of work, as SQL: a branch's pushes and polls, or one pull
@@ -286,6 +289,29 @@ impl Store {
     }
 
     /// The outcome of the run's last commit status: `None` when it was sent.
+    /// `state` (a commit status's name) was queued for run `id` and is not sent yet.
+    pub fn set_status_unsent(&self, id: &str, state: &str) -> Result<()> {
+        self.conn().execute("UPDATE runs SET status_unsent = ?2 WHERE id = ?1", params![id, state])?;
+        Ok(())
+    }
+
+    /// `state` went out (or was given up on): unless a newer one was queued meanwhile,
+    /// nothing of the run is waiting any more.
+    pub fn clear_status_unsent(&self, id: &str, state: &str) -> Result<()> {
+        self.conn()
+            .execute("UPDATE runs SET status_unsent = NULL WHERE id = ?1 AND status_unsent = ?2", params![id, state])?;
+        Ok(())
+    }
+
+    /// Runs with a status that had not gone out when the server stopped, oldest first.
+    pub fn unsent_statuses(&self) -> Result<Vec<(String, String, String)>> {
+        Ok(self
+            .conn()
+            .prepare("SELECT id, project, status_unsent FROM runs WHERE status_unsent IS NOT NULL ORDER BY seq")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn set_status_error(&self, id: &str, error: Option<&str>) -> Result<()> {
         self.conn().execute("UPDATE runs SET status_error = ?2 WHERE id = ?1", params![id, error])?;
         Ok(())

@@ -652,7 +652,7 @@ fn a_second_push_cancels_the_first_a_failing_forge_fails_no_run_and_a_restart_ke
     let q_sha = s.push("feature/q", &[("version.txt", "Q\n"), ("delay", "0\n")], "Q");
     let q = s.deliver("feature/q", &q_sha, "Q", "d-q").body["id"].as_str().unwrap().to_string();
     assert_eq!(s.get(&format!("/api/runs/{q}"))["status"], "queued");
-    // (Statuses waiting to be sent are not kept across a restart: let A's go out first.)
+    // (Let A's statuses go out first: after a restart only the newest waiting one is sent.)
     // Every status was tried, and retried, in order; A's ended as an error (GitHub has no
     // "cancelled").
     let a_states = wait_for("A's final status", Duration::from_secs(60), || {
@@ -1080,4 +1080,36 @@ fn a_late_delivery_of_an_older_push_does_not_cancel_the_newer_run() {
     assert_eq!(d.body["superseded"], json!([c]), "{:?}", d.body);
     assert!(d.body.get("superseded_by").is_none(), "{:?}", d.body);
     s.wait_status(&c, "cancelled", Duration::from_secs(60));
+}
+
+/// The server stops while a run's final status is still being retried against a forge that
+/// is down: after the restart (the forge is back) that status goes out, alone; before, it was
+/// lost and the commit showed "pending" for ever.
+#[test]
+fn a_status_still_waiting_at_a_restart_is_sent_after_it() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let mut s = Setup::start(SHOW_STEPS, Some(500), 1, "");
+    let sha = s.push("main", &[("version.txt", "A\n")], "A");
+    let id = s.deliver("main", &sha, "A", "d-a").body["id"].as_str().unwrap().to_string();
+    s.wait_status(&id, "success", Duration::from_secs(120));
+    // Its "passed" status has had at most a first try: four tries take 3.5 s.
+    s.restart(1);
+    let before_restart = statuses(&s.api, &sha).len();
+    s.api.answer_from_now_on(201);
+    // The restarted server has already queued it; a second restart once it is sent sends nothing.
+    let sent = wait_for("the final status after the restart", Duration::from_secs(60), || {
+        let got = statuses(&s.api, &sha);
+        got.last().is_some_and(|t| t.1 == "The pipeline passed" && got.len() > before_restart).then_some(got)
+    });
+    let after: Vec<&str> = sent[before_restart..].iter().map(|t| t.1.as_str()).collect();
+    assert!(after.iter().all(|d| *d == "The pipeline passed"), "only the newest status is sent again: {after:?}");
+    assert_eq!(sent.last().unwrap().0, "success");
+    std::thread::sleep(Duration::from_millis(300));
+    let settled = statuses(&s.api, &sha).len();
+    s.restart(1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(statuses(&s.api, &sha).len(), settled, "a status that went out is not sent again");
 }

@@ -36,6 +36,24 @@ impl State {
         }
     }
 
+    /// The state's name where Slipway stores it (not a forge's word for it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Running => "running",
+            State::Success => "success",
+            State::Failure => "failure",
+            State::Error => "error",
+            State::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<State> {
+        [State::Pending, State::Running, State::Success, State::Failure, State::Error, State::Canceled]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+
     /// The status's description line on the forge.
     pub fn description(self) -> &'static str {
         match self {

@@ -222,6 +222,9 @@ impl Manager {
             self.finish_events(id, RunStatus::Interrupted, Some(INTERRUPTED));
             self.final_status(id, RunStatus::Interrupted);
         }
+        // Statuses that had not reached the forge when the server stopped (the interrupted
+        // runs' final ones were just queued).
+        self.resend_unsent_statuses(&interrupted);
         for id in self.store.queued()? {
             lock(&self.live).insert(id, Live::new());
         }

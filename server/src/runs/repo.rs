@@ -137,6 +137,30 @@ impl Manager {
     /// arrive in order) on a task of its own, so a forge that is slow or down never holds up
     /// the run. The outcome is recorded on the run (`status_error`).
     pub(super) fn send_status(self: &Arc<Self>, id: &str, project: &str, state: State) {
+        self.queue_status(id, project, state, true);
+    }
+
+    /// After a restart: send the newest status of each run that had not gone out when the
+    /// server stopped (the forge needs only the newest; what came before is not sent again).
+    pub(super) fn resend_unsent_statuses(self: &Arc<Self>, except: &[String]) {
+        let unsent = match self.store.unsent_statuses() {
+            Ok(u) => u,
+            Err(e) => return tracing::warn!("cannot read the statuses waiting to be sent: {e:#}"),
+        };
+        for (id, project, state) in unsent {
+            if except.contains(&id) {
+                continue;
+            }
+            match State::parse(&state) {
+                Some(state) => self.queue_status(&id, &project, state, false),
+                None => tracing::warn!(run = %id, "unknown stored status `{state}`: not sent"),
+            }
+        }
+    }
+
+    /// `lead_with_pending`: a run's first status is always pending (see below); a status sent
+    /// again after a restart goes alone.
+    fn queue_status(self: &Arc<Self>, id: &str, project: &str, state: State, lead_with_pending: bool) {
         let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else { return };
         let Some(client) = repo.statuses.clone() else { return };
         let trigger = match self.store.trigger(id) {
@@ -158,13 +182,17 @@ impl Manager {
                 let tx = self.status_worker(id, client);
                 // The scheduler started the run before its submitter queued "pending": the
                 // forge still sees pending first (the submitter's own is then dropped).
-                if !matches!(state, State::Pending) {
+                if lead_with_pending && !matches!(state, State::Pending) {
                     let _ = repo.update(id, &trigger, State::Pending).map(|p| tx.send(p));
                 }
                 queues.insert(id.to_string(), StatusQueue::Open(tx.clone()));
                 tx
             }
         };
+        // Recorded before it is queued, so the worker's "sent" can never come first.
+        if let Err(e) = self.store.set_status_unsent(id, state.as_str()) {
+            tracing::warn!(run = %id, "cannot record the status waiting to be sent: {e:#}");
+        }
         let _ = tx.send(update);
         // The run's last status: its worker ends once it has sent what is queued (dropping the
         // sender), and nothing is sent after it.
@@ -182,8 +210,12 @@ impl Manager {
         let (me, run) = (self.clone(), id.to_string());
         tokio::spawn(async move {
             while let Some(u) = rx.recv().await {
+                let state = u.state;
                 let outcome = client.clone().send(u).await;
                 me.record_status(&run, &outcome);
+                if let Err(e) = me.store.clear_status_unsent(&run, state.as_str()) {
+                    tracing::warn!(run = %run, "cannot record the status as sent: {e:#}");
+                }
             }
         });
         tx

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,7 @@ impl Received {
 pub struct StatusApi {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
+    otherwise: Arc<AtomicU16>,
 }
 
 impl StatusApi {
@@ -33,6 +35,8 @@ impl StatusApi {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let recorded = received.clone();
+        let otherwise = Arc::new(AtomicU16::new(otherwise));
+        let answer_code = otherwise.clone();
         std::thread::spawn(move || {
             let mut answers = answers.into_iter();
             for stream in listener.incoming() {
@@ -67,6 +71,7 @@ impl StatusApi {
                 let _ = reader.read_exact(&mut body);
                 let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
                 recorded.lock().unwrap().push(Received { method, path, headers, body });
+                let otherwise = answer_code.load(Ordering::SeqCst);
                 let fallback = if otherwise < 300 { "{}" } else { "{\"message\":\"the forge is down\"}" };
                 let (code, text) = answers.next().unwrap_or((otherwise, fallback));
                 let _ = write!(
@@ -76,7 +81,12 @@ impl StatusApi {
                 );
             }
         });
-        StatusApi { url, received }
+        StatusApi { url, received, otherwise }
+    }
+
+    /// From now on, answer `code` once the given answers are used up (a forge coming back).
+    pub fn answer_from_now_on(&self, code: u16) {
+        self.otherwise.store(code, Ordering::SeqCst);
     }
 
     pub fn received(&self) -> Vec<Received> {
