@@ -536,6 +536,39 @@ fn the_servers_own_agent_and_ssh_command_never_stand_in_for_a_projects_key() {
     drop(agent);
 }
 
+const HOOK_SECRET: &str = "ssh-test-hook-secret";
+
+/// A signed GitHub `push` delivery of `after` on main (the fields a receiver reads, as GitHub's
+/// "Webhook events and payloads" shows them); the id of the run it queued.
+fn deliver_push(url: &str, before: &str, after: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let commit = serde_json::json!({
+        "id": after, "message": "after", "url": format!("https://github.com/acme/web/commit/{after}"),
+        "committer": {"name": "Ada Lovelace", "email": "ada@example.com", "username": "ada"}
+    });
+    let body = serde_json::json!({
+        "ref": "refs/heads/main", "before": before, "after": after, "deleted": false,
+        "head_commit": commit, "commits": [commit],
+        "repository": {"name": "web", "full_name": "acme/web"},
+        "pusher": {"name": "ada"}, "sender": {"login": "ada"}
+    })
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let answer: Value = ureq::post(&format!("{url}/hooks/web"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "5e1f0a3c-ssh0-11ef-8000-000000000001")
+        .header("x-hub-signature-256", &format!("sha256={hex}"))
+        .send(body)
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    answer["id"].as_str().unwrap_or_else(|| panic!("no run queued: {answer}")).to_string()
+}
+
 fn get(url: &str, path: &str) -> Value {
     ureq::get(&format!("{url}{path}"))
         .header("authorization", &format!("Bearer {API_TOKEN}"))
@@ -581,11 +614,13 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
     std::fs::write(
         &config,
         format!(
-            "[[project]]\nname = \"web\"\nrepo = \"{}\"\npoll = \"1s\"\nssh_key_file = \"it's 100% a key dir/{key}\"\n",
+            "[[project]]\nname = \"web\"\nrepo = \"{}\"\npoll = \"1s\"\nssh_key_file = \"it's 100% a key dir/{key}\"\n\
+             forge = \"github\"\nwebhook_secret_file = \"hook\"\n",
             s.url
         ),
     )
     .unwrap();
+    std::fs::write(s.tmp.path().join("hook"), HOOK_SECRET).unwrap();
     let (data, log) = (s.tmp.path().join("data"), s.tmp.path().join("server.log"));
     let (child, url) = serve(&config, &data, &log, &[]);
     let _server = Killed(child);
@@ -620,16 +655,30 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
     assert!(known.contains(s.sshd.known_hosts_line().split_whitespace().nth(2).unwrap()), "{known}");
 
     s.sshd.restart_with_new_host_key(&s.authorized);
-    s.push(&[("version.txt", "after the host changed\n")], "after");
+    let after = s.push(&[("version.txt", "after the host changed\n")], "after");
     let failed = log_event(&log, "web", "polling failed", Duration::from_secs(60));
     assert!(failed.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{failed}");
     assert!(failed.contains("Host key verification failed"), "{failed}");
+    // A forge's webhook still queues the run; its fetch fails, and the run says why.
+    let hooked = deliver_push(&url, &wanted, &after);
+    let run2 = loop {
+        let v = get(&url, &format!("/api/runs/{hooked}"));
+        if !matches!(v["status"].as_str(), Some("queued" | "running")) {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(240), "run {hooked} did not finish: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let error = run2["error"].as_str().unwrap_or_default();
+    assert_eq!(run2["status"], "failed", "{run2}");
+    assert!(error.contains("Host key verification failed"), "{run2}");
+    assert!(error.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{run2}");
 
     // The key was never copied or logged: not in the data dir, the log, or the run's answers.
     let body = key_body(&s.key);
     let mut texts = all_text_under(&data);
     texts.push((log.clone(), std::fs::read_to_string(&log).unwrap()));
-    texts.push(("run".into(), run.to_string() + &run_log));
+    texts.push(("runs".into(), run.to_string() + &run_log + &run2.to_string()));
     for (path, text) in texts {
         assert!(!text.contains(&body), "the private key is in {}", path.display());
     }
