@@ -21,10 +21,19 @@ command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)
 command -v curl >/dev/null || need_pkgs+=(curl)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
+# sshd for server/tests/git_ssh.rs, which starts its own on a free port (never the system's).
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then
     log "not root: install them with: sudo apt-get install -y ${need_pkgs[*]}"; exit 1
+  fi
+  # A package's postinst must not start its service (openssh-server would listen on port 22):
+  # policy-rc.d answering 101 forbids it, as in Debian's container images.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >"$STATE/apt.log" 2>&1 || {
     DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$STATE/apt.log" 2>&1

@@ -10,6 +10,8 @@
 //! exclude = ["release/old-*"]
 //! webhook_secret_file = "secrets/web.hook"     # or webhook_secret_env = "WEB_HOOK_SECRET"
 //! token_file = "secrets/web.token"             # or token_env = "WEB_TOKEN"
+//! ssh_key_file = "secrets/web.ssh"             # ssh URLs only: this key and no other (mode 600)
+//! ssh_known_hosts_file = "secrets/known_hosts" # default: trust on first use, per project
 //! poll = "60s"                                 # s, m or h; no polling when absent
 //! keep_workspaces = 3                          # keep the last 3 checkouts for debugging
 //! cancel_superseded = true                     # a new push cancels the branch's older runs (default)
@@ -47,6 +49,11 @@ pub struct RepoProject {
     pub repo_full_name: Option<String>,
     pub webhook_secret: Option<SecretRef>,
     pub token: Option<SecretRef>,
+    /// The project's own ssh key (an ssh `repo` only), checked at load: a private key that
+    /// only its owner can read. Absolute.
+    pub ssh_key: Option<PathBuf>,
+    /// The only host keys its ssh accepts; `None`: trust on first use (see `git::KnownHosts`).
+    pub ssh_known_hosts: Option<PathBuf>,
     pub poll: Option<Duration>,
     pub keep_workspaces: usize,
     /// A new push to a branch cancels that branch's older queued or running runs.
@@ -158,9 +165,12 @@ struct RawProject {
     webhook_secret_env: Option<Spanned<String>>,
     token_file: Option<Spanned<PathBuf>>,
     token_env: Option<Spanned<String>>,
+    ssh_key_file: Option<Spanned<PathBuf>>,
+    ssh_known_hosts_file: Option<Spanned<PathBuf>>,
     /// Accepted by the parser only to be refused with a useful message.
     webhook_secret: Option<Spanned<toml::Value>>,
     token: Option<Spanned<toml::Value>>,
+    ssh_key: Option<Spanned<toml::Value>>,
     poll: Option<Spanned<String>>,
     keep_workspaces: Option<Spanned<i64>>,
     cancel_superseded: Option<Spanned<bool>>,
@@ -243,6 +253,13 @@ impl Cx<'_> {
                 ));
             }
         }
+        if let Some(v) = &p.ssh_key {
+            return Err(self.at(
+                v,
+                &name,
+                "`ssh_key` would keep the private key in the config file; put it in a file readable only by the server (chmod 600) and set `ssh_key_file = \"…\"`",
+            ));
+        }
         match (&p.path, &p.repo) {
             (Some(path), Some(_)) => {
                 Err(self.at(path, &name, "has both `path` (a folder) and `repo` (a clone URL); keep one"))
@@ -263,6 +280,8 @@ impl Cx<'_> {
             ("webhook_secret_env", p.webhook_secret_env.as_ref().map(|s| s.span())),
             ("token_file", p.token_file.as_ref().map(|s| s.span())),
             ("token_env", p.token_env.as_ref().map(|s| s.span())),
+            ("ssh_key_file", p.ssh_key_file.as_ref().map(|s| s.span())),
+            ("ssh_known_hosts_file", p.ssh_known_hosts_file.as_ref().map(|s| s.span())),
             ("poll", p.poll.as_ref().map(|s| s.span())),
             ("keep_workspaces", p.keep_workspaces.as_ref().map(|s| s.span())),
             ("cancel_superseded", p.cancel_superseded.as_ref().map(|s| s.span())),
@@ -325,6 +344,7 @@ impl Cx<'_> {
         if token.is_some() && place.as_ref().is_some_and(|pl| pl.scheme == "http" && !pl.loopback()) {
             return Err(self.at(repo, name, "a token would travel unencrypted over http://; use an https URL"));
         }
+        let (ssh_key, ssh_known_hosts) = self.ssh(name, repo, place.as_ref(), p)?;
         let api_url = match (&p.api_url, forge) {
             (Some(a), _) => {
                 let v = a.get_ref().trim_end_matches('/');
@@ -359,6 +379,8 @@ impl Cx<'_> {
             repo_full_name: place.map(|pl| pl.full_name).filter(|n| !n.is_empty()),
             webhook_secret,
             token,
+            ssh_key,
+            ssh_known_hosts,
             poll: p.poll.as_ref().map(|s| self.duration(name, s)).transpose()?,
             keep_workspaces: match &p.keep_workspaces {
                 Some(k) if !(0..=1000).contains(k.get_ref()) => {
@@ -392,6 +414,75 @@ impl Cx<'_> {
         }
     }
 
+    /// `ssh_key_file` and `ssh_known_hosts_file`, checked now so that a key ssh would refuse
+    /// stops `slipway serve` with its name instead of failing every fetch.
+    fn ssh(
+        &self,
+        name: &str,
+        repo: &Spanned<String>,
+        place: Option<&RepoPlace>,
+        p: &RawProject,
+    ) -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
+        let Some(key) = &p.ssh_key_file else {
+            return match &p.ssh_known_hosts_file {
+                Some(k) => Err(self.at(
+                    k,
+                    name,
+                    "`ssh_known_hosts_file` goes with `ssh_key_file` (without a key of its own, ssh uses the server account's setup and its known_hosts)",
+                )),
+                None => Ok((None, None)),
+            };
+        };
+        if !place.is_some_and(|pl| matches!(pl.scheme.as_str(), "ssh" | "git+ssh" | "ssh+git")) {
+            return Err(self.at(
+                key,
+                name,
+                format!(
+                    "`ssh_key_file` applies only to ssh URLs (`ssh://user@host/path` or `user@host:path`), and `repo = {:?}` is not one{}",
+                    repo.get_ref(),
+                    if place.is_some_and(|pl| pl.scheme.starts_with("http")) {
+                        "; for https, name a token with `token_file`"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let path = self.absolute(key.get_ref());
+        no_ssh_variables(&path).and_then(|()| check_private_key(&path)).map_err(|m| self.at(key, name, m))?;
+        let known_hosts = match &p.ssh_known_hosts_file {
+            Some(k) => {
+                let kh = self.absolute(k.get_ref());
+                no_ssh_variables(&kh).map_err(|m| self.at(k, name, m))?;
+                match std::fs::metadata(&kh).and_then(|m| std::fs::File::open(&kh).map(|_| m)) {
+                    Ok(m) if m.is_file() => Some(kh),
+                    Ok(_) => {
+                        return Err(self.at(
+                            k,
+                            name,
+                            format!("the ssh_known_hosts_file {} is not a file", kh.display()),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(self.at(
+                            k,
+                            name,
+                            format!("cannot read the ssh_known_hosts_file {}: {e}", kh.display()),
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok((Some(path), known_hosts))
+    }
+
+    /// `path` relative to the config's folder, made absolute (ssh runs in another folder).
+    fn absolute(&self, path: &Path) -> PathBuf {
+        let p = self.base.join(path);
+        std::path::absolute(&p).unwrap_or(p)
+    }
+
     fn globs(&self, name: &str, v: &Option<Spanned<Vec<String>>>) -> Result<Vec<String>, ConfigError> {
         let Some(v) = v else { return Ok(Vec::new()) };
         if v.get_ref().iter().any(|g| g.is_empty()) {
@@ -416,6 +507,46 @@ impl Cx<'_> {
         }
         Ok(Duration::from_secs(secs))
     }
+}
+
+/// ssh reads `${NAME}` in a key or known_hosts path as an environment variable, with no way to
+/// write it literally.
+fn no_ssh_variables(path: &Path) -> Result<(), String> {
+    if path.to_string_lossy().contains("${") {
+        return Err(format!(
+            "ssh would read the `${{` in {} as the start of an environment variable; use a path without it",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// A private key file that ssh will use: a file (a symlink to one is fine, as for token files)
+/// that only its owner can read or write (ssh refuses any other as "UNPROTECTED PRIVATE KEY
+/// FILE") and that holds a private key (not the `.pub`). The content is read only to look at
+/// its armour line; it is never kept or shown.
+fn check_private_key(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the ssh key file {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("the ssh key file {shown} is not a file"));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the ssh key file {shown} can be read by others than its owner (mode {mode:03o}), and ssh refuses such a key \
+             (\"UNPROTECTED PRIVATE KEY FILE\"); run `chmod 600 {shown}`"
+        ));
+    }
+    let text = std::fs::read(path).map_err(|e| format!("cannot read the ssh key file {shown}: {e}"))?;
+    let armoured = text.starts_with(b"-----BEGIN ") && text.windows(16).any(|w| w == b"PRIVATE KEY-----");
+    if !armoured {
+        return Err(format!(
+            "the ssh key file {shown} does not hold a private key (`-----BEGIN … PRIVATE KEY-----`); is it the `.pub` file?"
+        ));
+    }
+    Ok(())
 }
 
 /// Where a repo URL points: `https://host[:port]/owner/name.git`, `ssh://user@host[:port]/…`,

@@ -7,9 +7,16 @@
 //! scoped to the repository's scheme, host and port: it is never in a URL, an argument (so
 //! not in `ps` either), `.git/config` or an error, and a submodule on another host never
 //! sees it.
+//!
+//! A project's own ssh key ([`SshAuth`]) reaches git only as the `GIT_SSH_COMMAND` of its
+//! commands: that key alone, no agent, no `~/.ssh/config`, no prompt, and host keys checked
+//! against a file of the project's. The key stays where it is: never copied, never in
+//! `.git/config`, never in a workspace.
 
 use crate::gitinfo::git_command;
 use base64::Engine;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -38,6 +45,125 @@ const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(100);
 /// ssh that gives up on a host that does not answer, or goes quiet for a minute; used only
 /// when neither the environment nor git's config names an ssh command of its own.
 const SSH_COMMAND: &str = "ssh -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4";
+
+/// Options of a project's own ssh on top of [`SSH_COMMAND`]'s: no config file (`-F /dev/null`:
+/// the account's `~/.ssh/config` and the system's could name other keys, hosts or a proxy), no
+/// agent and only the given key (its keys must not stand in for the project's), never a prompt.
+const SSH_KEY_OPTIONS: &[&str] = &[
+    "-F",
+    "/dev/null",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "IdentityAgent=none",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "PasswordAuthentication=no",
+    "-o",
+    "KbdInteractiveAuthentication=no",
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "UpdateHostKeys=no",
+    // Errors only: "Permanently added … to the list of known hosts" is no part of an error.
+    "-o",
+    "LogLevel=ERROR",
+];
+
+/// Which host keys a project's own ssh accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KnownHosts {
+    /// Only those in this file (`ssh_known_hosts_file`): an unknown or changed host key fails.
+    Pinned(PathBuf),
+    /// Trust on first use: the first key a host shows is recorded in this file (the project's
+    /// own, under the data dir); a different key later fails the connection.
+    FirstUse(PathBuf),
+}
+
+/// A project's own ssh key (`ssh_key_file`): the path only, never its content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshAuth {
+    key: PathBuf,
+    known_hosts: KnownHosts,
+}
+
+impl SshAuth {
+    /// Relative paths are made absolute here: git runs in the mirror's folder, and ssh in git's.
+    pub fn new(key: &Path, known_hosts: KnownHosts) -> SshAuth {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let known_hosts = match known_hosts {
+            KnownHosts::Pinned(p) => KnownHosts::Pinned(abs(&p)),
+            KnownHosts::FirstUse(p) => KnownHosts::FirstUse(abs(&p)),
+        };
+        SshAuth { key: abs(key), known_hosts }
+    }
+
+    /// The `GIT_SSH_COMMAND` for this key. Each path is quoted twice over: for the shell git
+    /// runs the command with, and for ssh, which expands `%` in both paths and splits an `-o`
+    /// value at spaces and quotes (`UserKnownHostsFile` takes a list). The key goes in as
+    /// `-o IdentityFile=`, not `-i`: ssh drops an `-i` path that it cannot find before
+    /// expanding it, so a `%%` there would lose the key.
+    fn command(&self) -> OsString {
+        let (file, checking) = match &self.known_hosts {
+            KnownHosts::Pinned(p) => (p, "yes"),
+            KnownHosts::FirstUse(p) => (p, "accept-new"),
+        };
+        let mut cmd = OsString::from(SSH_COMMAND);
+        for opt in SSH_KEY_OPTIONS {
+            cmd.push(" ");
+            cmd.push(opt);
+        }
+        cmd.push(format!(" -o StrictHostKeyChecking={checking}"));
+        for (option, path) in [("UserKnownHostsFile=", file), ("IdentityFile=", &self.key)] {
+            let mut arg = option.as_bytes().to_vec();
+            arg.extend(ssh_config_word(&ssh_percent_escape(path.as_os_str().as_bytes())));
+            cmd.push(" -o ");
+            cmd.push(shell_quote(&arg));
+        }
+        cmd
+    }
+}
+
+/// `s` as one word for a POSIX shell: in single quotes, a `'` written as `'\''`.
+fn shell_quote(s: &[u8]) -> OsString {
+    let mut out = vec![b'\''];
+    for &b in s {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+    OsString::from_vec(out)
+}
+
+/// A path as ssh reads it literally where it expands `%d`, `%h`, …: each `%` doubled.
+fn ssh_percent_escape(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for &b in path {
+        out.push(b);
+        if b == b'%' {
+            out.push(b'%');
+        }
+    }
+    out
+}
+
+/// `s` as one word of an ssh option value (OpenSSH's `argv_split`): in double quotes, with
+/// `\`, `"` and `'` escaped by a backslash.
+fn ssh_config_word(s: &[u8]) -> Vec<u8> {
+    let mut out = vec![b'"'];
+    for &b in s {
+        if matches!(b, b'\\' | b'"' | b'\'') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+    out
+}
 
 /// A token for git over https, sent as HTTP basic auth.
 #[derive(Clone)]
@@ -68,13 +194,20 @@ impl HttpAuth {
 pub struct Remote {
     pub url: String,
     pub auth: Option<HttpAuth>,
+    /// The project's own ssh key, for an ssh URL.
+    pub ssh: Option<SshAuth>,
     /// How long one git command may run, and how long an update waits for the mirror's lock.
     pub timeout: Duration,
 }
 
 impl Remote {
     pub fn new(url: &str, auth: Option<HttpAuth>) -> Remote {
-        Remote { url: url.to_string(), auth, timeout: DEFAULT_TIMEOUT }
+        Remote { url: url.to_string(), auth, ssh: None, timeout: DEFAULT_TIMEOUT }
+    }
+
+    /// The same remote reached with the project's own ssh key.
+    pub fn with_ssh(self, ssh: Option<SshAuth>) -> Remote {
+        Remote { ssh, ..self }
     }
 
     /// The same remote with another deadline per git command.
@@ -106,8 +239,17 @@ impl Remote {
         {
             c.env_remove(var);
         }
-        if !has_own_ssh_command() {
-            c.env("GIT_SSH_COMMAND", SSH_COMMAND);
+        match &self.ssh {
+            // The project's key wins over the server's own ssh command (the environment's
+            // GIT_SSH_COMMAND is replaced; it and GIT_SSH both rank above core.sshCommand).
+            Some(ssh) => {
+                c.env("GIT_SSH_COMMAND", ssh.command()).env("GIT_SSH_VARIANT", "ssh");
+                c.env_remove("GIT_SSH").env_remove("SSH_AUTH_SOCK");
+            }
+            None if !has_own_ssh_command() => {
+                c.env("GIT_SSH_COMMAND", SSH_COMMAND);
+            }
+            None => {}
         }
         if let (Some(auth), Some(origin)) = (&self.auth, self.http_origin()) {
             c.env("GIT_CONFIG_COUNT", "1")
@@ -226,10 +368,17 @@ fn run_within(remote: &Remote, mut cmd: Command, what: &str, limit: Duration) ->
     };
     let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
     if !status.success() {
-        let stderr = remote.mask(&String::from_utf8_lossy(&stderr));
+        let stderr = remote.mask(&tidy_stderr(&String::from_utf8_lossy(&stderr)));
         return Err(GitError::Failed { what: remote.mask(what), stderr });
     }
     Ok(String::from_utf8_lossy(&stdout).into_owned())
+}
+
+/// git's stderr as an error shows it: without blank lines, the carriage returns of ssh's
+/// messages, and the rows of `@` around ssh's host-key warning (its words stay).
+fn tidy_stderr(text: &str) -> String {
+    let useful = |l: &&str| !l.is_empty() && !l.chars().all(|c| c == '@');
+    text.split(['\n', '\r']).map(str::trim_end).filter(useful).collect::<Vec<_>>().join("\n")
 }
 
 /// Everything a child writes to a pipe, read on a thread of its own (so neither pipe fills up).

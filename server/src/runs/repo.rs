@@ -7,7 +7,7 @@ use super::{Manager, lock};
 use crate::forge::Secret;
 use crate::forge::config::RepoProject;
 use crate::forge::status::{Outcome, State, StatusClient, Update};
-use crate::git::{self, GitError, Mirror, Remote};
+use crate::git::{self, GitError, KnownHosts, Mirror, Remote, SshAuth};
 use slipway_core::run_state::RunStatus;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -233,6 +233,21 @@ impl Manager {
             tracing::warn!(run = %id, "cannot record the status outcome: {e:#}");
         }
     }
+}
+
+/// The project's own ssh key, if it has one: with its `ssh_known_hosts_file`, or else trust on
+/// first use recorded in `DATA_DIR/ssh/<project>.known_hosts` (a folder only the server reads).
+pub fn ssh_auth(config: &RepoProject, data_dir: &Path) -> anyhow::Result<Option<SshAuth>> {
+    let Some(key) = &config.ssh_key else { return Ok(None) };
+    let known_hosts = match &config.ssh_known_hosts {
+        Some(file) => KnownHosts::Pinned(file.clone()),
+        None => {
+            let dir = data_dir.join("ssh");
+            crate::executor::workspace::create_private_dir(&dir)?;
+            KnownHosts::FirstUse(dir.join(format!("{}.known_hosts", config.name)))
+        }
+    };
+    Ok(Some(SshAuth::new(key, known_hosts)))
 }
 
 /// The values a repository run's steps see, from its trigger (and, for what the event did
