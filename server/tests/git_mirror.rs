@@ -462,3 +462,55 @@ fn a_fetch_from_a_forge_that_never_answers_times_out_and_blocks_nothing() {
     assert!(matches!(err, GitError::TimedOut { .. }), "{err:?}");
     assert!(processes_naming(&format!("127.0.0.1:{port}")).is_empty());
 }
+
+/// A cancelled run stops its fetch at once (not at the 9-minute deadline), with everything
+/// git started, and the lock files a git stopped mid-fetch can leave are gone: the next fetch
+/// updates the refs. A run waiting for the mirror's lock stops waiting too.
+#[test]
+fn a_cancelled_fetch_stops_at_once_and_leaves_the_mirror_usable() {
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
+    commit(&work, "README", "one\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let data = tmp.path().join("data");
+    assert!(matches!(Mirror::new(&data, "app", Remote::new(&url, None)).update(), Ok(Update::Cloned(_))));
+    // What a git stopped while updating `main` leaves behind.
+    let mirror_dir = data.join("mirrors/app.git");
+    std::fs::write(mirror_dir.join("refs/heads/main.lock"), "").unwrap();
+    std::fs::write(mirror_dir.join("packed-refs.lock"), "").unwrap();
+    let (silent, _listener) = silent_forge();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let started = Instant::now();
+    let (hung, waiting) = std::thread::scope(|s| {
+        let hung_remote = Remote::new(&silent, None).with_stop(stop.clone());
+        let hung = s.spawn(|| Mirror::new(&data, "app", hung_remote).update());
+        // Once its git talks to the silent forge, it holds the mirror's lock.
+        let port = silent.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+        while processes_naming(&format!("127.0.0.1:{port}")).is_empty() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "git never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let waiting_remote = Remote::new(&url, None).with_stop(stop.clone());
+        let waiting = s.spawn(|| Mirror::new(&data, "app", waiting_remote).update());
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        stop.cancel();
+        (hung.join().unwrap(), waiting.join().unwrap())
+    });
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "the cancelled fetch ended after {took:?}");
+    // The one on the silent forge, and the one waiting for its turn: both stopped.
+    for r in [&hung, &waiting] {
+        let err = r.as_ref().map(|_| ()).unwrap_err();
+        assert!(matches!(err, GitError::Cancelled { .. }), "{err:?}");
+        assert!(err.to_string().contains("the run was cancelled"), "{err}");
+    }
+    let port = silent.split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    assert!(processes_naming(&format!("127.0.0.1:{port}")).is_empty(), "git still runs");
+    // A new commit on main: the next fetch must update the ref whose lock was left behind.
+    let head = commit(&work, "README", "two\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let mirror = Mirror::new(&data, "app", Remote::new(&url, None));
+    let fetched = mirror.update();
+    assert!(matches!(fetched, Ok(Update::Fetched(_))), "{fetched:?}");
+    assert!(mirror.has_commit(&head));
+    assert_eq!(sh(&mirror_dir, &["rev-parse", "refs/heads/main"]), head);
+}

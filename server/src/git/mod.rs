@@ -20,6 +20,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Settings for commands that talk to a remote, on top of gitinfo's: no helper program may
 /// run for credentials (a token comes only from us), and no `ext::` transport (which runs a
@@ -198,11 +199,14 @@ pub struct Remote {
     pub ssh: Option<SshAuth>,
     /// How long one git command may run, and how long an update waits for the mirror's lock.
     pub timeout: Duration,
+    /// Cancelled (the run was): git is stopped with everything it started, and waiting for
+    /// the mirror's lock ends.
+    pub stop: Option<CancellationToken>,
 }
 
 impl Remote {
     pub fn new(url: &str, auth: Option<HttpAuth>) -> Remote {
-        Remote { url: url.to_string(), auth, ssh: None, timeout: DEFAULT_TIMEOUT }
+        Remote { url: url.to_string(), auth, ssh: None, timeout: DEFAULT_TIMEOUT, stop: None }
     }
 
     /// The same remote reached with the project's own ssh key.
@@ -213,6 +217,15 @@ impl Remote {
     /// The same remote with another deadline per git command.
     pub fn with_timeout(self, timeout: Duration) -> Remote {
         Remote { timeout, ..self }
+    }
+
+    /// The same remote, whose git commands stop once `stop` is cancelled.
+    pub fn with_stop(self, stop: CancellationToken) -> Remote {
+        Remote { stop: Some(stop), ..self }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(CancellationToken::is_cancelled)
     }
 
     /// `https://host:port/` of an http(s) URL: the scope of the auth header.
@@ -301,6 +314,10 @@ pub enum GitError {
         what: String,
         after: Duration,
     },
+    /// The run was cancelled: git was stopped (with everything it started).
+    Cancelled {
+        what: String,
+    },
     /// Another update of the project's mirror held its lock for longer than we wait.
     Busy {
         project: String,
@@ -319,6 +336,7 @@ impl std::fmt::Display for GitError {
             GitError::TimedOut { what, after } => {
                 write!(f, "{what} timed out: no result within {} s, so it was stopped", after.as_secs())
             }
+            GitError::Cancelled { what } => write!(f, "{what} was stopped: the run was cancelled"),
             GitError::Busy { project, waited } => write!(
                 f,
                 "the mirror of project `{project}` is still being updated by another fetch after {} s; gave up waiting",
@@ -351,6 +369,11 @@ fn run_within(remote: &Remote, mut cmd: Command, what: &str, limit: Duration) ->
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if Instant::now() >= deadline => break None,
+            Ok(None) if remote.stopped() => {
+                kill_group(&mut child);
+                let _ = (stdout.join(), stderr.join());
+                return Err(GitError::Cancelled { what: remote.mask(what) });
+            }
             Ok(None) => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
@@ -444,7 +467,11 @@ impl Mirror {
         if self.dir.join("HEAD").is_file() {
             let mut c = self.remote.command(&self.dir);
             c.args(["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", &self.remote.url, "+refs/*:refs/*"]);
-            run(&self.remote, c, &format!("git fetch {}", self.remote.url))?;
+            let fetched = run(&self.remote, c, &format!("git fetch {}", self.remote.url));
+            if matches!(fetched, Err(GitError::TimedOut { .. } | GitError::Cancelled { .. })) {
+                self.remove_stale_locks();
+            }
+            fetched?;
             return Ok(Update::Fetched(started.elapsed()));
         }
         let parent = self.dir.parent().expect("a mirror lives in data_dir/mirrors");
@@ -460,6 +487,28 @@ impl Mirror {
         // The folder is gone (renamed); forgetting the guard keeps it from deleting the mirror.
         let _ = tmp.keep();
         Ok(Update::Cloned(started.elapsed()))
+    }
+
+    /// The `*.lock` files a git stopped mid-fetch can leave (a ref's, `packed-refs.lock`, …):
+    /// with one left, every later fetch fails with "File exists". Called with the mirror's
+    /// own lock held, so no other git of ours is working in it.
+    fn remove_stale_locks(&self) {
+        fn walk(dir: &Path, depth: usize) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for e in entries.flatten() {
+                let Ok(kind) = e.file_type() else { continue };
+                let path = e.path();
+                if kind.is_dir() && depth < 32 {
+                    walk(&path, depth + 1);
+                } else if kind.is_file() && path.extension().is_some_and(|x| x == "lock") {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        for name in ["packed-refs.lock", "config.lock", "shallow.lock", "HEAD.lock"] {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        walk(&self.dir.join("refs"), 0);
     }
 
     /// Waits for other updates of this mirror (threads or processes) to finish, at most the
@@ -480,6 +529,9 @@ impl Mirror {
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if self.remote.stopped() => {
+                    return Err(GitError::Cancelled { what: format!("waiting for the mirror of `{}`", self.project) });
+                }
                 Err(std::fs::TryLockError::WouldBlock) if waited.elapsed() < self.remote.timeout => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(200));

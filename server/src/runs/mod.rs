@@ -488,7 +488,7 @@ impl Manager {
         // A repository run works in a fresh checkout of its commit, removed (or kept) when the
         // run ends, however it ends.
         let checkout = match &project.repo {
-            Some(repo) => Some(self.checkout(id, &project.name, repo).await?),
+            Some(repo) => Some(self.checkout(id, &project.name, repo, &live).await?),
             None => None,
         };
         let dir = checkout.as_ref().map_or_else(|| project.dir.clone(), |c| c.ws.path().to_path_buf());
@@ -502,11 +502,18 @@ impl Manager {
 
     /// The mirror updated and the run's commit checked out, on the blocking pool within
     /// [`repo::GIT_BUDGET`]; a running status sent.
-    async fn checkout(self: &Arc<Self>, id: &str, project: &str, repo: &Arc<repo::RepoSetup>) -> Result<Checkout> {
+    async fn checkout(
+        self: &Arc<Self>,
+        id: &str,
+        project: &str,
+        repo: &Arc<repo::RepoSetup>,
+        live: &Live,
+    ) -> Result<Checkout> {
         let mut trigger = self.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
         self.send_status(id, project, crate::forge::status::State::Running);
         let (r, t, name) = (repo.clone(), trigger.clone(), project.to_string());
-        let work = tokio::task::spawn_blocking(move || r.checkout(&name, &t));
+        let stop = live.cancel.clone();
+        let work = tokio::task::spawn_blocking(move || r.checkout(&name, &t, stop));
         let ws = match tokio::time::timeout(repo::GIT_BUDGET, work).await {
             Ok(joined) => joined.context("checking out the commit")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?,
             Err(_) => bail!("fetching and checking out the commit took longer than {} s", repo::GIT_BUDGET.as_secs()),

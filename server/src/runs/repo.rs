@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 /// How long fetching and checking out a run's commit may take (a first clone of a big
 /// repository included); git runs on the blocking pool.
@@ -53,8 +54,9 @@ impl RepoSetup {
 
     /// The mirror brought up to date as far as `t` needs, then a fresh checkout of exactly
     /// its commit. Blocking.
-    pub fn checkout(&self, project: &str, t: &RunTrigger) -> Result<git::Workspace, GitError> {
-        let mirror = Mirror::new(&self.data_dir, project, self.remote.clone());
+    /// `stop`: the run's cancel, which stops the fetch or checkout under way.
+    pub fn checkout(&self, project: &str, t: &RunTrigger, stop: CancellationToken) -> Result<git::Workspace, GitError> {
+        let mirror = Mirror::new(&self.data_dir, project, self.remote.clone().with_stop(stop));
         if !mirror.has_commit(&t.commit_id) {
             let update = mirror.update()?;
             tracing::info!(project, "mirror: {update:?}");
