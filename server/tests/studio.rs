@@ -311,6 +311,48 @@ fn slipway(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// A small text is checked on the page's thread right after each edit: its underline is there
+/// before the page runs its next task (no round trip through the worker, which waits for a
+/// core on a busy machine). A large text's diagnostics come from the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_texts_underlines_come_in_the_edits_own_task_and_a_large_ones_from_the_worker() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = Browser::start().await;
+    b.open(&server.url).await;
+    b.set_editor("services", "app:\n  image: busybox\n").await;
+    b.set_editor("steps", "- service: app\n  command: echo ok\n").await;
+    b.wait("a clean check", Duration::from_secs(5), || async {
+        b.attr_list("[data-testid=diagnostics] li", "data-code").await.is_empty()
+    })
+    .await;
+    // Only microtasks between the edit and the look: no message from the worker can arrive.
+    let seen = b
+        .js("const s = window.slipwayStudio; s.setText('steps', '- service: nope\\n  command: x\\n'); \
+             return new Promise(r => queueMicrotask(() => r([s.diagnosticsVersion === s.edits(), s.diagnosticsThread, \
+               [...document.querySelectorAll('[data-testid=steps-editor] [data-testid=diagnostic-mark]')].map(m => m.textContent)])))")
+        .await;
+    assert_eq!(seen, json!([true, "main", ["nope"]]), "the underline of the edit, checked on the page");
+    // ~40 KB of steps: the worker checks, the page does not.
+    let mut large = String::new();
+    for i in 0..800 {
+        large.push_str(&format!("- name: step{i}\n  service: app\n  command: echo {i}\n"));
+    }
+    large.push_str("- service: nope\n  command: x\n");
+    assert!(large.len() > 32 * 1024);
+    b.set_editor("steps", &large).await;
+    b.wait("the large text's diagnostics", Duration::from_secs(20), || async {
+        b.js("const s = window.slipwayStudio; return s.diagnosticsVersion === s.edits()").await == json!(true)
+    })
+    .await;
+    assert_eq!(b.js("return window.slipwayStudio.diagnosticsThread").await, json!("worker"));
+    // (Its underline is out of view; the Problems list has it, once typing pauses.)
+    b.wait("the large text's problem", Duration::from_secs(20), || async {
+        b.attr_list("[data-testid=diagnostics] li[data-code=SW102]", "data-line").await == ["2401"]
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_an_error_shows_the_diagnostic_at_its_line() {
     let _serial = SERIAL.lock().await;
