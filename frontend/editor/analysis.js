@@ -81,6 +81,8 @@ export class AnalysisClient {
    * the new text.
    */
   edit(name, changes, length) {
+    // For docs/perf.md: when the keystroke's transaction was made.
+    window.slipwayStudio.editAt = performance.now();
     this.version += 1;
     this.lengths[name] = length;
     this.worker.postMessage({ type: "edit", name, changes, version: this.version });

@@ -348,6 +348,11 @@ class Editor {
    * UTF-16 offsets into the current text.
    */
   setDiagnostics(list) {
+    // Most checks leave one of the two files' diagnostics as they were: an update of that view
+    // (a DOM pass, a few ms) would change nothing.
+    const key = JSON.stringify(list);
+    if (key === this.shownDiagnostics) return;
+    this.shownDiagnostics = key;
     const view = this.view;
     const len = view.state.doc.length;
     const diagnostics = [];
@@ -385,8 +390,9 @@ class Editor {
       if (end > from) ranges.push(mark.range(from, end));
     }
     ranges.sort((a, b) => a.from - b.from);
-    view.dispatch(setDiagnostics(view.state, diagnostics));
-    view.dispatch({ effects: setMarks.of(Decoration.set(ranges, true)) });
+    // One transaction, one update of the view.
+    const lint = setDiagnostics(view.state, diagnostics);
+    view.dispatch({ effects: [].concat(lint.effects || [], setMarks.of(Decoration.set(ranges, true))) });
   }
 
   /** Apply edits `[{from, to, insert}]` as one undoable change (quick fixes from the Problems list). */

@@ -559,6 +559,7 @@ webhook_secret_file = "secrets/web.hook"
 token_env = "WEB_TOKEN"
 poll = "2m"
 keep_workspaces = 3
+git_timeout = "45m"
 "#,
     )
     .unwrap();
@@ -579,6 +580,7 @@ keep_workspaces = 3
     assert_eq!(web.token, Some(SecretRef::Env("WEB_TOKEN".into())));
     assert_eq!(web.poll, Some(Duration::from_secs(120)));
     assert_eq!(web.keep_workspaces, 3);
+    assert_eq!(web.git_timeout, Duration::from_secs(45 * 60));
     for (branch, builds) in
         [("main", true), ("release/1.2", true), ("release/old-1", false), ("feature/x", false), ("mainline", false)]
     {
@@ -607,6 +609,7 @@ fn config_defaults_the_api_per_forge_and_host() {
     // A local path: builds and polls, no forge.
     let p = repo_project("[[project]]\nname = \"p\"\nrepo = \"/srv/git/app.git\"\n");
     assert_eq!((p.forge, p.api_url, p.repo_full_name), (None, None, None));
+    assert_eq!(p.git_timeout, config::DEFAULT_GIT_TIMEOUT, "10 minutes unless set");
 }
 
 #[test]
@@ -633,6 +636,15 @@ fn config_errors_name_the_file_the_line_and_the_key() {
             ":4:8: project `web`: `poll = \"60\"`: expected a duration",
         ),
         ("repo = \"https://github.com/a/b\"\npoll = \"0s\"\n", "at least 1s"),
+        (
+            "repo = \"https://github.com/a/b\"\ngit_timeout = \"30\"\n",
+            ":4:15: project `web`: `git_timeout = \"30\"`: expected a duration",
+        ),
+        (
+            "repo = \"https://github.com/a/b\"\ngit_timeout = \"90s\"\n",
+            ":4:15: project `web`: `git_timeout` is from 2m to 24h",
+        ),
+        ("path = \"x\"\ngit_timeout = \"30m\"\n", "`git_timeout` applies to repository projects"),
         ("repo = \"https://github.com/a/b\"\nkeep_workspaces = -1\n", ":4:19: project `web`: `keep_workspaces`"),
         (
             "repo = \"https://github.com/a/b\"\ntoken_file = \"t\"\ntoken_env = \"T\"\n",

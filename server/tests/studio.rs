@@ -1055,7 +1055,7 @@ async fn editor_latency() {
                 window.__t0 = performance.now(); requestAnimationFrame(() => window.__frame = performance.now()); }, true);")
             .await;
         b.type_in("steps", &format!("{}{}{}", Key::Control, Key::End, Key::Null)).await;
-        let (mut diag, mut frame) = (Vec::new(), Vec::new());
+        let (mut diag, mut frame, mut edit) = (Vec::new(), Vec::new(), Vec::new());
         let edits_before = b.js("return window.slipwayStudio.edits ? window.slipwayStudio.edits() : 0").await;
         for i in 0..20 {
             b.js("window.slipwayStudio.diagnosticsAt = 0; window.__frame = 0").await;
@@ -1067,13 +1067,16 @@ async fn editor_latency() {
             })
             .await;
             let t =
-                b.js("return [window.slipwayStudio.diagnosticsAt - window.__t0, window.__frame - window.__t0]").await;
+                b.js("const s = window.slipwayStudio; \
+                      return [s.diagnosticsAt - window.__t0, window.__frame - window.__t0, (s.editAt || 0) - window.__t0]")
+                    .await;
             if i >= 18 {
                 let hops = b.js("return JSON.stringify(window.slipwayStudio.hops)").await;
                 eprintln!("editor {which}: keystroke {i}: {} ms to diagnostics, hops {hops}", t[0]);
             }
             diag.push(t[0].as_f64().unwrap());
             frame.push(t[1].as_f64().unwrap());
+            edit.push(t[2].as_f64().unwrap());
         }
         let edits = b.js("return window.slipwayStudio.edits ? window.slipwayStudio.edits() : 0").await;
         eprintln!(
@@ -1121,7 +1124,11 @@ async fn editor_latency() {
             v.sort_by(f64::total_cmp);
             (v[v.len() / 2], v[v.len() - 1])
         };
-        let (d, f, p) = (med(&mut diag), med(&mut frame), med(&mut popup));
+        let (d, f, p, e) = (med(&mut diag), med(&mut frame), med(&mut popup), med(&mut edit));
+        eprintln!(
+            "editor {which}: keystroke → its transaction (CodeMirror has the edit) median {:.1} ms (max {:.1})",
+            e.0, e.1
+        );
         eprintln!(
             "editor {which}: keystroke → diagnostics median {:.1} ms (max {:.1}); → next frame median {:.1} ms (max {:.1}); \
              → completion popup median {:.1} ms (max {:.1}); longest task {long:.0} ms while typing, {long_after:.0} ms \

@@ -14,6 +14,7 @@
 //! ssh_known_hosts_file = "secrets/known_hosts" # default: trust on first use, per project
 //! poll = "60s"                                 # s, m or h; no polling when absent
 //! keep_workspaces = 3                          # keep the last 3 checkouts for debugging
+//! git_timeout = "30m"                          # fetch + checkout of one run (default 10m)
 //! cancel_superseded = true                     # a new push cancels the branch's older runs (default)
 //! key = "keys/web.aes"                         # the project's codeship.aes, on the server
 //! ```
@@ -56,6 +57,9 @@ pub struct RepoProject {
     pub ssh_known_hosts: Option<PathBuf>,
     pub poll: Option<Duration>,
     pub keep_workspaces: usize,
+    /// How long fetching and checking out one run's commit may take (each git command gets
+    /// this less a minute): a first clone of a large repository needs more than the default.
+    pub git_timeout: Duration,
     /// A new push to a branch cancels that branch's older queued or running runs.
     pub cancel_superseded: bool,
 }
@@ -173,8 +177,16 @@ struct RawProject {
     ssh_key: Option<Spanned<toml::Value>>,
     poll: Option<Spanned<String>>,
     keep_workspaces: Option<Spanned<i64>>,
+    git_timeout: Option<Spanned<String>>,
     cancel_superseded: Option<Spanned<bool>>,
 }
+
+/// `git_timeout`'s default, bounds, and what each git command gets less than it (the rest is
+/// for the steps between commands and for stopping git in time).
+pub const DEFAULT_GIT_TIMEOUT: Duration = Duration::from_secs(600);
+const MIN_GIT_TIMEOUT: Duration = Duration::from_secs(120);
+const MAX_GIT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+pub const GIT_COMMAND_MARGIN: Duration = Duration::from_secs(60);
 
 /// Reads and validates `path`.
 pub fn read(path: &Path) -> Result<Vec<ProjectSource>, ConfigError> {
@@ -284,6 +296,7 @@ impl Cx<'_> {
             ("ssh_known_hosts_file", p.ssh_known_hosts_file.as_ref().map(|s| s.span())),
             ("poll", p.poll.as_ref().map(|s| s.span())),
             ("keep_workspaces", p.keep_workspaces.as_ref().map(|s| s.span())),
+            ("git_timeout", p.git_timeout.as_ref().map(|s| s.span())),
             ("cancel_superseded", p.cancel_superseded.as_ref().map(|s| s.span())),
         ];
         if let Some((key, span)) = repo_only.into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
@@ -381,7 +394,23 @@ impl Cx<'_> {
             token,
             ssh_key,
             ssh_known_hosts,
-            poll: p.poll.as_ref().map(|s| self.duration(name, s)).transpose()?,
+            poll: match &p.poll {
+                Some(s) if self.duration(name, "poll", s)?.is_zero() => {
+                    return Err(self.at(s, name, "`poll` must be at least 1s (leave it out to not poll)"));
+                }
+                Some(s) => Some(self.duration(name, "poll", s)?),
+                None => None,
+            },
+            git_timeout: match &p.git_timeout {
+                Some(s) => {
+                    let t = self.duration(name, "git_timeout", s)?;
+                    if !(MIN_GIT_TIMEOUT..=MAX_GIT_TIMEOUT).contains(&t) {
+                        return Err(self.at(s, name, "`git_timeout` is from 2m to 24h"));
+                    }
+                    t
+                }
+                None => DEFAULT_GIT_TIMEOUT,
+            },
             keep_workspaces: match &p.keep_workspaces {
                 Some(k) if !(0..=1000).contains(k.get_ref()) => {
                     return Err(self.at(k, name, "`keep_workspaces` is a count from 0 to 1000"));
@@ -491,9 +520,10 @@ impl Cx<'_> {
         Ok(v.get_ref().clone())
     }
 
-    fn duration(&self, name: &str, s: &Spanned<String>) -> Result<Duration, ConfigError> {
+    fn duration(&self, name: &str, key: &str, s: &Spanned<String>) -> Result<Duration, ConfigError> {
         let text = s.get_ref().trim();
-        let bad = || self.at(s, name, format!("`poll = {text:?}`: expected a duration like \"60s\", \"5m\" or \"1h\""));
+        let bad =
+            || self.at(s, name, format!("`{key} = {text:?}`: expected a duration like \"60s\", \"5m\" or \"1h\""));
         let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
         let n: u64 = digits.parse().map_err(|_| bad())?;
         let secs = match unit {
@@ -502,9 +532,6 @@ impl Cx<'_> {
             "h" => n.saturating_mul(3600),
             _ => return Err(bad()),
         };
-        if secs == 0 {
-            return Err(self.at(s, name, "`poll` must be at least 1s (leave it out to not poll)"));
-        }
         Ok(Duration::from_secs(secs))
     }
 }

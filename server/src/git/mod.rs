@@ -36,8 +36,8 @@ const REMOTE_CONFIG: &[&str] = &[
 ];
 
 /// How long one git command may run before it is stopped (its process group killed): under the
-/// run's budget for fetching and checking out (`runs::repo::GIT_BUDGET`, 600 s), so the git
-/// is gone, and the mirror's lock free, by the time the run gives up.
+/// run's budget for fetching and checking out (a project's `git_timeout`, 600 s by default, less
+/// a minute), so the git is gone, and the mirror's lock free, by the time the run gives up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(540);
 
 /// How long one `git ls-remote` may run: under polling's budget (`LS_REMOTE_BUDGET`, 120 s).

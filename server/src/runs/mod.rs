@@ -501,7 +501,7 @@ impl Manager {
     }
 
     /// The mirror updated and the run's commit checked out, on the blocking pool within
-    /// [`repo::GIT_BUDGET`]; a running status sent.
+    /// the project's `git_timeout`; a running status sent.
     async fn checkout(
         self: &Arc<Self>,
         id: &str,
@@ -514,9 +514,13 @@ impl Manager {
         let (r, t, name) = (repo.clone(), trigger.clone(), project.to_string());
         let stop = live.cancel.clone();
         let work = tokio::task::spawn_blocking(move || r.checkout(&name, &t, stop));
-        let ws = match tokio::time::timeout(repo::GIT_BUDGET, work).await {
+        let budget = repo.config.git_timeout;
+        let ws = match tokio::time::timeout(budget, work).await {
             Ok(joined) => joined.context("checking out the commit")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?,
-            Err(_) => bail!("fetching and checking out the commit took longer than {} s", repo::GIT_BUDGET.as_secs()),
+            Err(_) => bail!(
+                "fetching and checking out the commit took longer than {} s (`git_timeout` in slipway.toml)",
+                budget.as_secs()
+            ),
         };
         // An annotated tag's object id, peeled by the checkout: the values and statuses name the commit.
         if ws.commit() != trigger.commit_id {

@@ -15,10 +15,6 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-/// How long fetching and checking out a run's commit may take (a first clone of a big
-/// repository included); git runs on the blocking pool.
-pub const GIT_BUDGET: Duration = Duration::from_secs(600);
-
 /// A repository project, ready to run: secrets loaded once at start, so a missing secret file
 /// stops `slipway serve` rather than a run.
 pub struct RepoSetup {

@@ -83,7 +83,9 @@ fn repo_project(config: RepoProject, data_dir: &Path, public_url: &str) -> Resul
     let checkouts = data_dir.join("checkouts").join(&name);
     crate::executor::workspace::create_private_dir(&checkouts)?;
     let setup = RepoSetup {
-        remote: Remote::new(&config.repo, auth).with_ssh(crate::runs::repo::ssh_auth(&config, data_dir)?),
+        remote: Remote::new(&config.repo, auth)
+            .with_ssh(crate::runs::repo::ssh_auth(&config, data_dir)?)
+            .with_timeout(config.git_timeout - crate::forge::config::GIT_COMMAND_MARGIN),
         webhook_secret,
         statuses,
         data_dir: data_dir.to_path_buf(),
