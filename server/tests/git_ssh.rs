@@ -24,7 +24,6 @@ mod support;
 
 use git::{GitError, KnownHosts, Mirror, Remote, SshAuth, Update};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -440,23 +439,8 @@ fn serve_stops_at_start_on_a_key_others_can_read() {
 /// `slipway serve` with its log (debug) in `log` and `envs` besides the API token; the child and
 /// its URL.
 fn serve(config: &Path, data: &Path, log: &Path, envs: &[(&str, &str)]) -> (Child, String) {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SLIPWAY_TOKEN", API_TOKEN)
-        .env("RUST_LOG", "debug")
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("Slipway studio: ").expect("serve prints its URL").trim_end_matches('/');
-    (child, url.to_string())
+    let args = ["--config".to_string(), config.display().to_string(), "--data-dir".into(), data.display().to_string()];
+    support::serve_logged_with(&args, API_TOKEN, log, envs)
 }
 
 struct Killed(Child);

@@ -113,6 +113,13 @@ pub mod git;
 
 /// [`serve`], with the server's log (stderr) appended to `log`: tests read it for secrets.
 pub fn serve_logged(args: &[String], token: &str, log: &Path) -> (Child, String) {
+    serve_logged_with(args, token, log, &[])
+}
+
+/// [`serve_logged`], with `envs` in the server's environment besides the token.
+pub fn serve_logged_with(args: &[String], token: &str, log: &Path, envs: &[(&str, &str)]) -> (Child, String) {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    spawn_serve(args, token, Stdio::from(log), &[("RUST_LOG", "debug")])
+    let mut all = vec![("RUST_LOG", "debug")];
+    all.extend_from_slice(envs);
+    spawn_serve(args, token, Stdio::from(log), &all)
 }
