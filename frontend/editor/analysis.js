@@ -113,9 +113,18 @@ export class AnalysisClient {
       const analyst = this.localAnalyst();
       if (!analyst) return;
       const version = this.version;
-      const took = analyst.analyse(this.textOf("services"), this.textOf("steps"));
-      const result = JSON.parse(analyst.diagnostics());
-      if (!result || version !== this.version) return;
+      let result, took;
+      try {
+        took = analyst.analyse(this.textOf("services"), this.textOf("steps"));
+        result = JSON.parse(analyst.diagnostics());
+      } catch (e) {
+        // A failure here is on the page's own module: leave checking to the worker from now on.
+        console.error("slipway: the check on the page failed; the worker checks from now on:", e);
+        this.inline = 0;
+        this.local = null;
+        return;
+      }
+      if (!result) return;
       this.shownVersion = version;
       this.onDiagnostics(result, { version, took, checkedMs: took, diagnosticsMs: 0 });
     });

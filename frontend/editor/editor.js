@@ -307,7 +307,11 @@ class Editor {
             return null;
           }),
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) this.settle(u.state.doc.length);
+            if (!u.docChanged) return;
+            // What is shown was mapped through the edit (or dropped, by a whole-text
+            // replacement): the next list must be shown whatever it is.
+            this.shownDiagnostics = undefined;
+            this.settle(u.state.doc.length);
           }),
           EditorView.contentAttributes.of({ "aria-label": `${name} file`, spellcheck: "false" }),
           theme,
@@ -348,8 +352,8 @@ class Editor {
    * UTF-16 offsets into the current text.
    */
   setDiagnostics(list) {
-    // Most checks leave one of the two files' diagnostics as they were: an update of that view
-    // (a DOM pass, a few ms) would change nothing.
+    // Most checks leave the other file's diagnostics as they were: an update of that view
+    // (a DOM pass, a few ms) would change nothing. (Any edit of this file forgets the key.)
     const key = JSON.stringify(list);
     if (key === this.shownDiagnostics) return;
     this.shownDiagnostics = key;

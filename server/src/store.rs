@@ -118,6 +118,9 @@ pub struct StepRow {
     pub message: Option<String>,
 }
 
+/// How long after a push's run a delivery of the push before it counts as late, not new.
+pub const LATE_DELIVERY_WINDOW_SECS: i64 = 600;
+
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -341,18 +344,29 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// A run of `project` on the same branch (or pull request) as `t` whose event moved the
-    /// ref on from `t`'s commit: `t` is the older push, delivered late. The first such run.
+    /// The run of a later push that arrived before `t` (deliveries out of order): the newest
+    /// run on `t`'s branch (or pull request) moved the ref on from `t`'s commit, `t` did not
+    /// come from that run's commit (a force-push back to an older commit is new, not late),
+    /// and it is recent (within [`LATE_DELIVERY_WINDOW_SECS`]: a branch deleted and made again
+    /// at an old commit later is new too).
     pub fn later_push_than(&self, project: &str, t: &RunTrigger, except: &str) -> Result<Option<String>> {
         let Some((kinds, key, value)) = line_of_work(t) else { return Ok(None) };
         let sql = format!(
-            "SELECT id FROM runs WHERE project = ?1 AND id != ?3
+            "SELECT id, trigger_json, created_at FROM runs WHERE project = ?1 AND id != ?3
                AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
                AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
-               AND json_extract(trigger_json, '$.before') = ?4
-             ORDER BY seq LIMIT 1"
+             ORDER BY seq DESC LIMIT 1"
         );
-        Ok(self.conn().query_row(&sql, params![project, value, except, t.commit_id], |r| r.get(0)).optional()?)
+        let newest: Option<(String, String, i64)> = self
+            .conn()
+            .query_row(&sql, params![project, value, except], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((id, json, created_at)) = newest else { return Ok(None) };
+        let Ok(newer) = serde_json::from_str::<RunTrigger>(&json) else { return Ok(None) };
+        let late = newer.before.as_deref() == Some(t.commit_id.as_str())
+            && t.before.as_deref() != Some(newer.commit_id.as_str())
+            && now() - created_at <= LATE_DELIVERY_WINDOW_SECS;
+        Ok(late.then_some(id))
     }
 
     /// Whether `project` has a run of `commit` on `branch` already (a webhook's, say): polling
@@ -811,6 +825,26 @@ mod tests {
         (pr_b.commit_id, pr_b.before) = (b, Some(a));
         s.insert_triggered_run("pr-b", "web", true, "{}", &pr_b).unwrap();
         assert_eq!(s.later_push_than("web", &pr, "x").unwrap().as_deref(), Some("pr-b"));
+        // A force-push of main back to A comes from B: it is new, not late.
+        pushed_a.before = Some(pushed_b.commit_id.clone());
+        assert_eq!(s.later_push_than("web", &pushed_a, "x").unwrap(), None);
+        // Only the newest run on the line counts: after C (from B), A's late delivery is not B's.
+        pushed_a.before = None;
+        let mut pushed_c = trigger("push", Some("main"), None);
+        (pushed_c.commit_id, pushed_c.before) = ("c".repeat(40), Some(pushed_b.commit_id.clone()));
+        s.insert_triggered_run("run-c", "web", true, "{}", &pushed_c).unwrap();
+        assert_eq!(s.later_push_than("web", &pushed_a, "x").unwrap(), None);
+        // Nor does a run from longer ago than the window (a branch made again at an old commit).
+        let mut pushed_d = trigger("push", Some("dev"), None);
+        (pushed_d.commit_id, pushed_d.before) = ("d".repeat(40), Some(pushed_a.commit_id.clone()));
+        s.insert_triggered_run("run-d", "web", true, "{}", &pushed_d).unwrap();
+        let mut on_dev = pushed_a.clone();
+        on_dev.branch = Some("dev".into());
+        assert_eq!(s.later_push_than("web", &on_dev, "x").unwrap().as_deref(), Some("run-d"));
+        s.conn()
+            .execute("UPDATE runs SET created_at = created_at - ?1 WHERE id = 'run-d'", [LATE_DELIVERY_WINDOW_SECS + 1])
+            .unwrap();
+        assert_eq!(s.later_push_than("web", &on_dev, "x").unwrap(), None);
     }
 
     #[test]

@@ -514,3 +514,22 @@ fn a_cancelled_fetch_stops_at_once_and_leaves_the_mirror_usable() {
     assert!(mirror.has_commit(&head));
     assert_eq!(sh(&mirror_dir, &["rev-parse", "refs/heads/main"]), head);
 }
+
+/// A ref lock left by a git that died with the server (a crash, a reboot) does not fail every
+/// later fetch of the mirror with "File exists": the next update clears it and fetches.
+#[test]
+fn a_lock_left_by_a_git_that_died_with_the_server_is_cleared_by_the_next_fetch() {
+    let Served { tmp, work, daemon: _daemon, url } = served_app();
+    commit(&work, "README", "one\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let data = tmp.path().join("data");
+    let mirror = Mirror::new(&data, "app", Remote::new(&url, None));
+    assert!(matches!(mirror.update(), Ok(Update::Cloned(_))));
+    std::fs::write(mirror.dir().join("refs/heads/main.lock"), "").unwrap();
+    let head = commit(&work, "README", "two\n");
+    sh(&work, &["push", "-q", &url, "main"]);
+    let fetched = mirror.update();
+    assert!(matches!(fetched, Ok(Update::Fetched(_))), "{fetched:?}");
+    assert_eq!(sh(mirror.dir(), &["rev-parse", "refs/heads/main"]), head);
+    assert!(!mirror.dir().join("refs/heads/main.lock").exists());
+}

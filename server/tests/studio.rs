@@ -333,6 +333,14 @@ async fn a_small_texts_underlines_come_in_the_edits_own_task_and_a_large_ones_fr
                [...document.querySelectorAll('[data-testid=steps-editor] [data-testid=diagnostic-mark]')].map(m => m.textContent)])))")
         .await;
     assert_eq!(seen, json!([true, "main", ["nope"]]), "the underline of the edit, checked on the page");
+    // A whole-text replacement (Reset, an opened file) whose diagnostics are the same list as
+    // before: the replacement dropped the old marks, so the list must be shown again.
+    let again = b
+        .js("const s = window.slipwayStudio; s.setText('steps', '- service: nope\\n  command: y\\n'); \
+             return new Promise(r => queueMicrotask(() => r( \
+               [...document.querySelectorAll('[data-testid=steps-editor] [data-testid=diagnostic-mark]')].map(m => m.textContent))))")
+        .await;
+    assert_eq!(again, json!(["nope"]), "the underline after a replacement with the same diagnostics");
     // ~40 KB of steps: the worker checks, the page does not.
     let mut large = String::new();
     for i in 0..800 {

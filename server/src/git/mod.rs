@@ -26,13 +26,17 @@ use tokio_util::sync::CancellationToken;
 /// run for credentials (a token comes only from us), and no `ext::` transport (which runs a
 /// command named in the URL, e.g. a submodule's).
 /// A transfer slower than 1 KB/s for a minute ends (curl's low-speed limit): a forge that
-/// accepted the connection and then went quiet.
+/// accepted the connection and then went quiet. The automatic gc a fetch may start stays in
+/// the foreground, so in git's process group, under its deadline and the mirror's lock (a
+/// detached one would outlive a stopped fetch and hold ref locks no one is waiting for).
 const REMOTE_CONFIG: &[&str] = &[
     "credential.helper=",
     "protocol.ext.allow=never",
     "core.askPass=",
     "http.lowSpeedLimit=1000",
     "http.lowSpeedTime=60",
+    "gc.autoDetach=false",
+    "maintenance.autoDetach=false",
 ];
 
 /// How long one git command may run before it is stopped (its process group killed): under the
@@ -465,11 +469,29 @@ impl Mirror {
         let started = Instant::now();
         let _turn = self.lock()?;
         if self.dir.join("HEAD").is_file() {
-            let mut c = self.remote.command(&self.dir);
-            c.args(["fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", &self.remote.url, "+refs/*:refs/*"]);
-            let fetched = run(&self.remote, c, &format!("git fetch {}", self.remote.url));
-            if matches!(fetched, Err(GitError::TimedOut { .. } | GitError::Cancelled { .. })) {
-                self.remove_stale_locks();
+            let fetch = || {
+                let mut c = self.remote.command(&self.dir);
+                c.args([
+                    "fetch",
+                    "--prune",
+                    "--quiet",
+                    "--no-write-fetch-head",
+                    "--",
+                    &self.remote.url,
+                    "+refs/*:refs/*",
+                ]);
+                run(&self.remote, c, &format!("git fetch {}", self.remote.url))
+            };
+            let mut fetched = fetch();
+            match &fetched {
+                Err(GitError::TimedOut { .. } | GitError::Cancelled { .. }) => self.remove_stale_locks(),
+                // A lock left by a git that died with the server (a crash, a reboot): we hold
+                // the mirror's lock, so no git of ours is using it. Once more without it.
+                Err(GitError::Failed { stderr, .. }) if stderr.contains(".lock': File exists") => {
+                    self.remove_stale_locks();
+                    fetched = fetch();
+                }
+                _ => {}
             }
             fetched?;
             return Ok(Update::Fetched(started.elapsed()));
@@ -561,9 +583,15 @@ impl Mirror {
         if !git_ref.starts_with("refs/") || git_ref.contains("..") || git_ref.contains(':') {
             return Err(GitError::Failed { what: format!("fetch {git_ref}"), stderr: "not a ref".into() });
         }
+        // Under the mirror's lock, like an update: two fetches at once would fail on ref locks.
+        let _turn = self.lock()?;
         let mut c = self.remote.command(&self.dir);
         c.args(["fetch", "--quiet", "--no-write-fetch-head", "--", &self.remote.url, &format!("+{git_ref}:{git_ref}")]);
-        run(&self.remote, c, &format!("git fetch {git_ref}")).map(|_| ())
+        let fetched = run(&self.remote, c, &format!("git fetch {git_ref}"));
+        if matches!(fetched, Err(GitError::TimedOut { .. } | GitError::Cancelled { .. })) {
+            self.remove_stale_locks();
+        }
+        fetched.map(|_| ())
     }
 
     /// A new folder under `parent` holding a work tree of exactly `sha` (detached HEAD), its

@@ -276,7 +276,16 @@ impl Manager {
             services: None,
             steps: None,
         };
-        lock(&self.live).insert(id.clone(), Live::new());
+        // Decided before the run exists, so the scheduler can never start a late one.
+        let later = match repo.config.cancel_superseded {
+            true => self.store.later_push_than(project, &trigger, &id)?,
+            false => None,
+        };
+        let live = Live::new();
+        if later.is_some() {
+            live.cancel.cancel();
+        }
+        lock(&self.live).insert(id.clone(), live);
         let inserted = self.store.insert_triggered_run(&id, project, req.push, &serde_json::to_string(&req)?, &trigger);
         match inserted {
             Ok(crate::store::Inserted::Queued) => {}
@@ -292,9 +301,7 @@ impl Manager {
         tracing::info!(run = %id, project, commit = %trigger.commit_id, "queued by {:?}", trigger.kind);
         self.send_status(&id, project, crate::forge::status::State::Pending);
         let mut superseded = Vec::new();
-        if repo.config.cancel_superseded
-            && let Some(later) = self.store.later_push_than(project, &trigger, &id)?
-        {
+        if let Some(later) = later {
             // Deliveries can arrive out of order: this is the older push, and the run of the
             // push that moved the ref on from it is already here. It must not cancel that run;
             // had it come in order, it would have been superseded by it.
@@ -512,15 +519,20 @@ impl Manager {
         let mut trigger = self.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
         self.send_status(id, project, crate::forge::status::State::Running);
         let (r, t, name) = (repo.clone(), trigger.clone(), project.to_string());
-        let stop = live.cancel.clone();
-        let work = tokio::task::spawn_blocking(move || r.checkout(&name, &t, stop));
+        // Stopped by the run's cancel, or when the budget is spent: no git outlives the run.
+        let stop = live.cancel.child_token();
+        let git_stop = stop.clone();
+        let work = tokio::task::spawn_blocking(move || r.checkout(&name, &t, git_stop));
         let budget = repo.config.git_timeout;
         let ws = match tokio::time::timeout(budget, work).await {
             Ok(joined) => joined.context("checking out the commit")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?,
-            Err(_) => bail!(
-                "fetching and checking out the commit took longer than {} s (`git_timeout` in slipway.toml)",
-                budget.as_secs()
-            ),
+            Err(_) => {
+                stop.cancel();
+                bail!(
+                    "fetching and checking out the commit took longer than {} s (`git_timeout` in slipway.toml)",
+                    budget.as_secs()
+                )
+            }
         };
         // An annotated tag's object id, peeled by the checkout: the values and statuses name the commit.
         if ws.commit() != trigger.commit_id {
