@@ -1091,14 +1091,15 @@ fn a_status_still_waiting_at_a_restart_is_sent_after_it() {
         eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
         return;
     }
-    let mut s = Setup::start(SHOW_STEPS, Some(500), 1, "");
+    // The forge takes each status request and never answers: the first (pending) waits for
+    // its 10 s timeout four times, so the run's "passed" is still queued behind it.
+    let mut s = Setup::start(SHOW_STEPS, Some(support::forge_api::HANG), 1, "");
     let sha = s.push("main", &[("version.txt", "A\n")], "A");
     let id = s.deliver("main", &sha, "A", "d-a").body["id"].as_str().unwrap().to_string();
-    s.wait_status(&id, "success", Duration::from_secs(120));
-    // Its "passed" status has had at most a first try: four tries take 3.5 s.
-    s.restart(1);
+    s.wait_status(&id, "success", Duration::from_secs(30));
     let before_restart = statuses(&s.api, &sha).len();
     s.api.answer_from_now_on(201);
+    s.restart(1);
     // The restarted server has already queued it; a second restart once it is sent sends nothing.
     let sent = wait_for("the final status after the restart", Duration::from_secs(60), || {
         let got = statuses(&s.api, &sha);
@@ -1107,7 +1108,8 @@ fn a_status_still_waiting_at_a_restart_is_sent_after_it() {
     let after: Vec<&str> = sent[before_restart..].iter().map(|t| t.1.as_str()).collect();
     assert!(after.iter().all(|d| *d == "The pipeline passed"), "only the newest status is sent again: {after:?}");
     assert_eq!(sent.last().unwrap().0, "success");
-    std::thread::sleep(Duration::from_millis(300));
+    // (Recorded as sent once the forge's answer is in: give it time.)
+    std::thread::sleep(Duration::from_millis(1500));
     let settled = statuses(&s.api, &sha).len();
     s.restart(1);
     std::thread::sleep(Duration::from_secs(2));

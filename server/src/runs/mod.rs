@@ -467,6 +467,13 @@ impl Manager {
                 text = text.replace(&key.display().to_string(), "the project key");
             }
             if let Some(r) = &p.repo {
+                // ssh names them in its errors ("UNPROTECTED PRIVATE KEY FILE", "Offending key in").
+                if let Some(k) = &r.config.ssh_key {
+                    text = text.replace(&k.display().to_string(), "the project's ssh key");
+                }
+                if let Some(k) = &r.config.ssh_known_hosts {
+                    text = text.replace(&k.display().to_string(), "the project's known_hosts file");
+                }
                 text = repo::strip_checkouts(&text, &p.dir);
                 // A failed clone or fetch names the mirror's folder.
                 text = text.replace(&r.data_dir.display().to_string(), "DATA_DIR");

@@ -21,6 +21,9 @@ impl Received {
     }
 }
 
+/// As an answer code: take the request and never answer.
+pub const HANG: u16 = 0;
+
 pub struct StatusApi {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -72,6 +75,14 @@ impl StatusApi {
                 let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
                 recorded.lock().unwrap().push(Received { method, path, headers, body });
                 let otherwise = answer_code.load(Ordering::SeqCst);
+                if otherwise == HANG {
+                    // A forge that took the request and never answers; the connection is held.
+                    std::thread::spawn(move || {
+                        std::thread::sleep(std::time::Duration::from_secs(120));
+                        drop(stream);
+                    });
+                    continue;
+                }
                 let fallback = if otherwise < 300 { "{}" } else { "{\"message\":\"the forge is down\"}" };
                 let (code, text) = answers.next().unwrap_or((otherwise, fallback));
                 let _ = write!(
