@@ -375,6 +375,12 @@ fn a_key_ssh_would_refuse_or_cannot_use_stops_the_config_with_the_project_and_th
     std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o600)).unwrap();
     let e = err(&project(ssh, "ssh_key_file = \"secrets/web.ssh.pub\"\n"));
     assert!(e.contains("does not hold a private key") && e.contains("web.ssh.pub"), "{e}");
+    // A key with a passphrase: the server's batch-mode ssh could never use it.
+    let locked = dir.join("secrets/locked");
+    run_ok(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"]).arg(&locked));
+    let e = err(&project(ssh, "ssh_key_file = \"secrets/locked\"\n"));
+    assert!(e.contains("project `web`") && e.contains("protected by a passphrase"), "{e}");
+    assert!(e.contains(&locked.display().to_string()) && !e.contains("a passphrase\""), "{e}");
     // A symlink to the key is fine, as for token files.
     std::os::unix::fs::symlink(&key, dir.join("secrets/link")).unwrap();
     assert!(parse(dir, &project(ssh, "ssh_key_file = \"secrets/link\"\n")).is_ok());

@@ -573,6 +573,26 @@ fn check_private_key(path: &Path) -> Result<(), String> {
             "the ssh key file {shown} does not hold a private key (`-----BEGIN … PRIVATE KEY-----`); is it the `.pub` file?"
         ));
     }
+    // The server's ssh runs in batch mode: it cannot ask for a passphrase, and every fetch
+    // would fail with "Permission denied (publickey)". ssh-keygen tells (without one, skip).
+    let loaded = std::process::Command::new("ssh-keygen")
+        .args(["-y", "-P", "", "-f"])
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output();
+    if let Ok(out) = loaded
+        && !out.status.success()
+    {
+        let why = String::from_utf8_lossy(&out.stderr);
+        if why.contains("passphrase") {
+            return Err(format!(
+                "the ssh key file {shown} is protected by a passphrase, which the server cannot type;                  give it a key without one (`ssh-keygen -p -N '' -f COPY` removes it from a copy)"
+            ));
+        }
+        return Err(format!("ssh-keygen cannot read the ssh key file {shown}: {}", why.trim()));
+    }
     Ok(())
 }
 
