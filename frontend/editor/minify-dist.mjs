@@ -2,10 +2,10 @@
 // and the stylesheet as they are (its own JS minifier stops at the glue's
 // `export { … as default }`), and the wasm's imports keep wasm-bindgen's names
 // (`__wbg_preventDefault_cfb06b02e7406899`: a 16-digit hash each, which gzip cannot shrink,
-// in both files). Here: the imports get short names in the wasm and the glue, the glue and
-// the css are minified, and index.html gets their new SRI hashes. Saves ~8.6 KB gzip of the
-// studio's download (docs/perf.md, "Bundle under the goal"). The CodeMirror bundle is
-// minified when it is built (package.json) and is left alone.
+// in both files), as do the exports the glue calls. Here: they get short names in the wasm
+// and the glue, the glue and the css are minified, and index.html gets their new SRI hashes.
+// Saves ~9 KB gzip of the studio's download (docs/perf.md, "Bundle under the goal"). The
+// CodeMirror bundle is minified when it is built (package.json) and is left alone.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -63,57 +63,89 @@ function skipImportDesc(bytes, at) {
   }
 }
 
+const IMPORT = 2;
+const EXPORT = 7;
+
+/** The import section's entries, each with its field name's place. */
+function imports(wasm, body) {
+  let [count, p] = readU32(wasm, body);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    const [moduleLen, m] = readU32(wasm, p);
+    const [fieldLen, f] = readU32(wasm, m + moduleLen);
+    const end = skipImportDesc(wasm, f + fieldLen);
+    entries.push({ before: wasm.subarray(p, m + moduleLen), field: wasm.toString("utf8", f, f + fieldLen), after: wasm.subarray(f + fieldLen, end) });
+    p = end;
+  }
+  return [entries, p];
+}
+
+/** The export section's entries: name, then kind and index. */
+function exports(wasm, body) {
+  let [count, p] = readU32(wasm, body);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    const [nameLen, n] = readU32(wasm, p);
+    const end = readU32(wasm, n + nameLen + 1)[1];
+    entries.push({ before: Buffer.alloc(0), field: wasm.toString("utf8", n, n + nameLen), after: wasm.subarray(n + nameLen, end) });
+    p = end;
+  }
+  return [entries, p];
+}
+
 /**
- * Rename wasm-bindgen's imports (`__wbg_…`, `__wbindgen_…`) to `w0`, `w1`, …: the new wasm
- * and the map from old names to new.
+ * The wasm with short names for its imports from the glue (`__wbg_…`, `__wbindgen_…` become
+ * `w0`, `w1`, …) and for the exports the glue calls (`wasm.NAME`: `x0`, `x1`, …), with the two
+ * maps from old names to new.
  */
-function renameImports(wasm) {
+function rename(wasm, exportsUsed) {
   if (wasm.readUInt32BE(0) !== 0x0061736d) fail("not a wasm module");
   const parts = [wasm.subarray(0, 8)];
-  const renamed = new Map();
+  const renamed = { imports: new Map(), exports: new Map() };
   let at = 8;
   while (at < wasm.length) {
     const id = wasm[at];
     const [size, body] = readU32(wasm, at + 1);
     const end = body + size;
-    if (id !== 2) {
+    if (id !== IMPORT && id !== EXPORT) {
       parts.push(wasm.subarray(at, end));
     } else {
-      let [count, p] = readU32(wasm, body);
-      const entries = [u32(count)];
-      for (let i = 0; i < count; i++) {
-        const [moduleLen, m] = readU32(wasm, p);
-        const module = wasm.subarray(p, m + moduleLen);
-        const [fieldLen, f] = readU32(wasm, m + moduleLen);
-        const field = wasm.toString("utf8", f, f + fieldLen);
-        const descEnd = skipImportDesc(wasm, f + fieldLen);
-        let short = field;
-        if (/^__wbg(indgen)?_/.test(field)) {
-          short = `w${renamed.size.toString(36)}`;
-          renamed.set(field, short);
+      const [entries, stop] = id === IMPORT ? imports(wasm, body) : exports(wasm, body);
+      if (stop !== end) fail(`section ${id} does not end where its size says`);
+      const map = id === IMPORT ? renamed.imports : renamed.exports;
+      const wanted = id === IMPORT ? (f) => /^__wbg(indgen)?_/.test(f) : (f) => exportsUsed.has(f) && f !== "memory";
+      const section = [u32(entries.length)];
+      for (const e of entries) {
+        let field = e.field;
+        if (wanted(field)) {
+          field = `${id === IMPORT ? "w" : "x"}${map.size.toString(36)}`;
+          map.set(e.field, field);
         }
-        entries.push(module, name(short), wasm.subarray(f + fieldLen, descEnd));
-        p = descEnd;
+        section.push(e.before, name(field), e.after);
       }
-      if (p !== end) fail("the import section did not end where its size says");
-      const section = Buffer.concat(entries);
-      parts.push(Buffer.from([2]), u32(section.length), section);
+      const bytes = Buffer.concat(section);
+      parts.push(Buffer.from([id]), u32(bytes.length), bytes);
     }
     at = end;
   }
   return [Buffer.concat(parts), renamed];
 }
 
-/** The glue with the imports' new names: each old name must be there exactly once. */
+/** The exports the glue calls, as `wasm.NAME`. */
+const EXPORT_USE = /\bwasm\.([A-Za-z_$][A-Za-z0-9_$]*)/g;
+
+/** The glue with the new names: each import's name must be there exactly once. */
 function renameInGlue(glue, renamed) {
   const seen = new Map();
-  const out = glue.replace(/__wbg(?:indgen)?_[A-Za-z0-9_$]+/g, (word) => {
-    const short = renamed.get(word);
-    if (!short) return word;
-    seen.set(word, (seen.get(word) || 0) + 1);
-    return short;
-  });
-  for (const old of renamed.keys()) {
+  const out = glue
+    .replace(/__wbg(?:indgen)?_[A-Za-z0-9_$]+/g, (word) => {
+      const short = renamed.imports.get(word);
+      if (!short) return word;
+      seen.set(word, (seen.get(word) || 0) + 1);
+      return short;
+    })
+    .replace(EXPORT_USE, (use, field) => (renamed.exports.has(field) ? `wasm.${renamed.exports.get(field)}` : use));
+  for (const old of renamed.imports.keys()) {
     if (seen.get(old) !== 1) fail(`the glue names import ${old} ${seen.get(old) || 0} times, not once`);
   }
   return out;
@@ -141,8 +173,9 @@ if (process.env.TRUNK_PROFILE === "release") {
     writeFileSync(path, bytes);
   };
 
-  const [wasm, renamed] = renameImports(readFileSync(wasmPath));
-  const glue = renameInGlue(readFileSync(gluePath, "utf8"), renamed);
+  const original = readFileSync(gluePath, "utf8");
+  const [wasm, renamed] = rename(readFileSync(wasmPath), new Set([...original.matchAll(EXPORT_USE)].map((m) => m[1])));
+  const glue = renameInGlue(original, renamed);
   replace(wasmPath, wasm);
   replace(gluePath, Buffer.from(transformSync(glue, { loader: "js", minify: true, target: "es2020" }).code));
   const css = readFileSync(cssPath, "utf8");
