@@ -8,7 +8,7 @@
 // no eval, so the page's CSP (`script-src 'self'`) holds.
 
 import {
-  EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine, highlightActiveLineGutter,
+  EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter,
   highlightSpecialChars, ViewPlugin, Decoration, MatchDecorator, hoverTooltip,
 } from "@codemirror/view";
 import { EditorState, StateField, StateEffect } from "@codemirror/state";
@@ -19,7 +19,7 @@ import {
 import { tags as t } from "@lezer/highlight";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
 import { autocompletion, completionKeymap, startCompletion } from "@codemirror/autocomplete";
-import { search, searchKeymap, highlightSelectionMatches } from "@codemirror/search";
+import { search, searchKeymap } from "@codemirror/search";
 import { history, historyKeymap, defaultKeymap, indentWithTab } from "@codemirror/commands";
 import { AnalysisClient, serveAnalysis } from "./analysis.js";
 
@@ -246,11 +246,9 @@ class Editor {
           highlightActiveLineGutter(),
           highlightSpecialChars(),
           history(),
-          drawSelection(),
           indentOnInput(),
           bracketMatching(),
           highlightActiveLine(),
-          highlightSelectionMatches(),
           indentUnit.of("  "),
           EditorState.tabSize.of(2),
           yaml(),

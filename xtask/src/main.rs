@@ -193,6 +193,31 @@ fn editor_bundle() -> Result {
     Ok(())
 }
 
+/// The wasm's panic locations name source files; without the folders they live in (this
+/// checkout, cargo's registry) they are 1.8 KB less gzip in the bundle (docs/perf.md) and say
+/// nothing about the machine that built it. With `--target` (trunk's), rustflags reach the
+/// wasm crates only, not build scripts. Encoded (one flag per 0x1f-separated field), so a
+/// folder with a space in its name stays one flag; the caller's own rustflags are kept.
+fn studio_rustflags() -> (String, String) {
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let mut flags: Vec<String> = match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        Ok(e) if !e.is_empty() => e.split('\x1f').map(str::to_string).collect(),
+        _ => std::env::var("RUSTFLAGS").unwrap_or_default().split_whitespace().map(str::to_string).collect(),
+    };
+    // Each registry's own folder (`index.crates.io-…`). (The standard library's paths,
+    // `/rustc/<commit>/…`, come precompiled: remapping them changes nothing.)
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.extend([cargo_home.join("git/checkouts"), root()]);
+    for dir in dirs {
+        flags.push(format!("--remap-path-prefix={}=", dir.display()));
+    }
+    ("CARGO_ENCODED_RUSTFLAGS".to_string(), flags.join("\x1f"))
+}
+
 /// Build the studio into dist/ (release, optimised), unless dist/ is newer than everything it
 /// is built from: trunk always rewrites dist/, which would make cargo rebuild the server that
 /// embeds it.
@@ -202,7 +227,9 @@ fn build_studio() -> Result<Vec<(String, String)>> {
     let r = root();
     let inputs = ["frontend", "core", "index.html", "Trunk.toml", "Cargo.toml", "Cargo.lock"].map(|p| r.join(p));
     if stale(&r.join("dist/index.html"), &inputs, &["node_modules", "target"]) {
-        run_with("trunk", &["build", "--release", "--offline"], &envs)?;
+        let mut trunk_envs = envs.clone();
+        trunk_envs.push(studio_rustflags());
+        run_with("trunk", &["build", "--release", "--offline"], &trunk_envs)?;
     } else {
         eprintln!("xtask: dist/ is up to date");
     }
