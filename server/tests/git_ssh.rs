@@ -673,3 +673,34 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
         assert!(!text.contains(&body), "the private key is in {}", path.display());
     }
 }
+
+/// A `.gitmodules` (a pull request's, say) naming a submodule on another ssh host: with the
+/// project's own key the checkout refuses it before any ssh to that host (the key is offered
+/// to the repository's own host only), and nothing is left behind or trusted.
+#[test]
+fn a_submodule_on_another_ssh_host_is_refused_with_the_projects_key() {
+    if !have_sshd() {
+        return;
+    }
+    let s = served();
+    let gitlink = |path: &str| {
+        sh(&s.work, &["update-index", "--add", "--cacheinfo", &format!("160000,{},{path}", "a".repeat(40))]);
+    };
+    gitlink("evil");
+    let evil = s.push(
+        &[(".gitmodules", "[submodule \"evil\"]\n\tpath = evil\n\turl = git@elsewhere.example:acme/evil.git\n")],
+        "a submodule elsewhere",
+    );
+    let data = s.tmp.path().join("data");
+    let known = data.join("ssh/app.known_hosts");
+    std::fs::create_dir_all(known.parent().unwrap()).unwrap();
+    let remote = Remote::new(&s.url, None).with_ssh(Some(SshAuth::new(&s.key, first_use(&known))));
+    let mirror = Mirror::new(&data, "app", remote);
+    mirror.update().unwrap();
+    let err = mirror.checkout(&evil, &data.join("checkouts")).map(|_| ()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("submodule `evil` is on another ssh host (elsewhere.example)"), "{text}");
+    let trusted = std::fs::read_to_string(&known).unwrap_or_default();
+    assert!(!trusted.contains("elsewhere.example"), "the other host was trusted: {trusted}");
+    assert!(std::fs::read_dir(data.join("checkouts")).map_or(true, |mut d| d.next().is_none()), "a checkout was left");
+}

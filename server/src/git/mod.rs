@@ -430,6 +430,50 @@ fn kill_group(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
+/// The host of an ssh clone URL (`ssh://[user@]host[:port]/…` or scp-like `[user@]host:path`);
+/// `None` for any other kind (https, a relative or local path).
+fn ssh_host(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(r) = lower.strip_prefix("ssh://").or_else(|| lower.strip_prefix("git+ssh://")) {
+        r.split('/').next()?.rsplit('@').next()?.split(':').next()?
+    } else if !lower.contains("://") && !lower.starts_with('.') && !lower.starts_with('/') {
+        // scp-like: a colon before any slash.
+        let (host, _) = lower.split_once(':')?;
+        if host.contains('/') {
+            return None;
+        }
+        host.rsplit('@').next()?
+    } else {
+        return None;
+    };
+    Some(rest.trim_start_matches('[').trim_end_matches(']').to_string())
+}
+
+/// With the project's own ssh key, a submodule may only be fetched from the repository's own
+/// host: a `.gitmodules` (a pull request's, say) that names another ssh host would have the
+/// key offered there, and that host recorded as trusted.
+fn submodules_stay_on_the_host(work: &Path, repo_url: &str) -> Result<(), GitError> {
+    let home = ssh_host(repo_url);
+    let mut c = git_command(work);
+    c.args(["config", "--file", ".gitmodules", "--get-regexp", r"^submodule\..*\.url$"]);
+    let out = c.output().map_err(GitError::Spawn)?;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((key, url)) = line.split_once(' ') else { continue };
+        let Some(host) = ssh_host(url.trim()) else { continue };
+        if home.as_deref() != Some(host.as_str()) {
+            let name = key.trim_start_matches("submodule.").trim_end_matches(".url");
+            return Err(GitError::Failed {
+                what: "git submodule update".into(),
+                stderr: format!(
+                    "submodule `{name}` is on another ssh host ({host}) than the repository; the project's ssh key \
+                     is offered to its own host only (use a relative URL such as ../{name}.git, or an https one)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn check_commit_id(sha: &str) -> Result<(), GitError> {
     let ok = matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit());
     if ok { Ok(()) } else { Err(GitError::BadCommitId(sha.chars().take(80).collect())) }
@@ -621,6 +665,9 @@ impl Mirror {
         c.args(["checkout", "--quiet", "--detach", &commit]);
         run(&self.remote, c, &format!("git checkout {commit}"))?;
         if path.join(".gitmodules").is_file() {
+            if self.remote.ssh.is_some() {
+                submodules_stay_on_the_host(&path, &self.remote.url)?;
+            }
             // Relative submodule URLs resolve against origin: the project's own host.
             let mut c = self.remote.command(&path);
             c.args(["submodule", "update", "--init", "--recursive", "--quiet"]);
