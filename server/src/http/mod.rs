@@ -57,13 +57,13 @@ pub fn app(config: &Config) -> Result<Router> {
 
 /// Serve `config` on `addr` until Ctrl-C or SIGTERM. HTTP/1.1 through hyper directly rather
 /// than `axum::serve`, which sets no timer and so no timeout on reading request headers.
-pub async fn serve(addr: SocketAddr, config: Config) -> Result<()> {
+/// `signals` were installed by the caller before anything else started (a restart's recovery
+/// included), so a Ctrl-C or SIGTERM that came meanwhile stops the server here, gracefully.
+pub async fn serve(addr: SocketAddr, config: Config, mut signals: crate::signals::Signals) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is it in use?)"))?;
     let local = listener.local_addr()?;
-    // Before the URL is printed: whoever sees it may send SIGTERM at once.
-    let mut signals = crate::signals::Signals::install().context("cannot install signal handlers")?;
     // Logged before the URL is printed: whoever waits for the URL then finds the log line.
     tracing::info!("serving on {local}; press Ctrl-C to stop");
     println!("Slipway studio: http://{local}/");

@@ -231,9 +231,8 @@ impl Manager {
         if !interrupted.is_empty()
             && let Ok(docker) = crate::docker::connect().await
         {
-            for id in &interrupted {
-                remove_leftovers(&docker, id).await;
-            }
+            // Side by side: each may wait a few seconds for Docker.
+            futures_util::future::join_all(interrupted.iter().map(|id| remove_leftovers(&docker, id))).await;
         }
         Ok(())
     }

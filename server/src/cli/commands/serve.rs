@@ -208,6 +208,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {
+        // First: a signal during the recovery below must stop the server gracefully, not kill it.
+        let signals = crate::signals::Signals::install().context("cannot install signal handlers")?;
         let manager = Manager::new(
             store,
             projects,
@@ -226,7 +228,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             }
         }
         let api = http::api::Api { manager, token: Arc::new(token) };
-        http::serve(args.addr, http::Config { request_log: args.request_log, api: Some(api) }).await
+        http::serve(args.addr, http::Config { request_log: args.request_log, api: Some(api) }, signals).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
