@@ -115,12 +115,12 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
     }
     let run_trigger = RunTrigger::from_build(&build);
     match manager.submit_triggered(&name, run_trigger)? {
-        Submitted::Queued { id, superseded, superseded_by: None } => {
+        Submitted::Queued { id, superseded } => {
             Ok(answer(StatusCode::ACCEPTED, json!({"queued": true, "id": id, "superseded": superseded})))
         }
-        Submitted::Queued { id, superseded_by: Some(later), .. } => Ok(answer(
+        Submitted::Late { id, superseded_by } => Ok(answer(
             StatusCode::ACCEPTED,
-            json!({"queued": true, "id": id, "superseded": [], "superseded_by": later,
+            json!({"queued": true, "id": id, "superseded": [], "superseded_by": superseded_by,
                    "reason": "a later push's delivery arrived first: this run was cancelled"}),
         )),
         Submitted::Duplicate(id) => Ok(answer(

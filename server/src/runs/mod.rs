@@ -46,10 +46,10 @@ pub enum Submitted {
         id: String,
         /// The older runs of the same branch or pull request this one cancelled.
         superseded: Vec<String>,
-        /// A later push's run that was queued first (out-of-order deliveries): this run was
-        /// cancelled at once instead.
-        superseded_by: Option<String>,
     },
+    /// An older push delivered after a later one (deliveries out of order): its run `id` was
+    /// recorded and cancelled at once, superseded by the later push's run.
+    Late { id: String, superseded_by: String },
     /// The delivery id was seen before: the run it queued then.
     Duplicate(String),
 }
@@ -299,7 +299,6 @@ impl Manager {
         }
         tracing::info!(run = %id, project, commit = %trigger.commit_id, "queued by {:?}", trigger.kind);
         self.send_status(&id, project, crate::forge::status::State::Pending);
-        let mut superseded = Vec::new();
         if let Some(later) = later {
             // Deliveries can arrive out of order: this is the older push, and the run of the
             // push that moved the ref on from it is already here. It must not cancel that run;
@@ -307,8 +306,9 @@ impl Manager {
             let reason = format!("superseded by run {later}, a later push whose delivery arrived first");
             tracing::info!(run = %id, "{reason}");
             self.cancel_because(&id, &reason)?;
-            return Ok(Submitted::Queued { id, superseded, superseded_by: Some(later) });
+            return Ok(Submitted::Late { id, superseded_by: later });
         }
+        let mut superseded = Vec::new();
         if repo.config.cancel_superseded {
             for old in self.store.superseded_by(project, &trigger, &id)? {
                 if self.cancel(&old)? == Control::Done {
@@ -318,7 +318,7 @@ impl Manager {
             }
         }
         self.wake.notify_one();
-        Ok(Submitted::Queued { id, superseded, superseded_by: None })
+        Ok(Submitted::Queued { id, superseded })
     }
 
     /// Cancel a run: a queued one ends at once, a running one stops its containers.
@@ -1007,9 +1007,7 @@ mod tests {
         let m = repo_manager(d.path());
         tokio::spawn(m.clone().schedule());
         let t = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
-        let Submitted::Queued { id, superseded, .. } = m.submit_triggered("web", t).unwrap() else {
-            panic!("not queued")
-        };
+        let Submitted::Queued { id, superseded } = m.submit_triggered("web", t).unwrap() else { panic!("not queued") };
         assert!(superseded.is_empty());
         let run = ended(&m, &id).await;
         let error = run.error.unwrap();

@@ -315,7 +315,8 @@ impl Manager {
                 }
                 match self.submit_triggered(project, RunTrigger::from_poll(&h.branch, &h.commit))? {
                     super::Submitted::Queued { id, .. } => queued.push(id),
-                    super::Submitted::Duplicate(_) => {}
+                    // (A polled head names no `before`: never late.)
+                    super::Submitted::Late { .. } | super::Submitted::Duplicate(_) => {}
                 }
             }
         } else {
