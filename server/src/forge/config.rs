@@ -596,6 +596,12 @@ fn check_private_key(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The host of an ssh clone URL (`ssh://[user@]host[:port]/…` or scp-like `[user@]host:path`),
+/// lower-case; `None` for any other kind (https, git://, a relative or local path).
+pub fn ssh_host(url: &str) -> Option<String> {
+    RepoPlace::of(url).filter(|p| matches!(p.scheme.as_str(), "ssh" | "git+ssh")).map(|p| p.host)
+}
+
 /// Where a repo URL points: `https://host[:port]/owner/name.git`, `ssh://user@host[:port]/…`,
 /// `git://host/…` or scp-like `user@host:owner/name.git`. `None` for a local path.
 struct RepoPlace {

@@ -430,29 +430,11 @@ fn kill_group(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-/// The host of an ssh clone URL (`ssh://[user@]host[:port]/…` or scp-like `[user@]host:path`);
-/// `None` for any other kind (https, a relative or local path).
-fn ssh_host(url: &str) -> Option<String> {
-    let lower = url.to_ascii_lowercase();
-    let rest = if let Some(r) = lower.strip_prefix("ssh://").or_else(|| lower.strip_prefix("git+ssh://")) {
-        r.split('/').next()?.rsplit('@').next()?.split(':').next()?
-    } else if !lower.contains("://") && !lower.starts_with('.') && !lower.starts_with('/') {
-        // scp-like: a colon before any slash.
-        let (host, _) = lower.split_once(':')?;
-        if host.contains('/') {
-            return None;
-        }
-        host.rsplit('@').next()?
-    } else {
-        return None;
-    };
-    Some(rest.trim_start_matches('[').trim_end_matches(']').to_string())
-}
-
 /// With the project's own ssh key, a submodule may only be fetched from the repository's own
 /// host: a `.gitmodules` (a pull request's, say) that names another ssh host would have the
 /// key offered there, and that host recorded as trusted.
 fn submodules_stay_on_the_host(work: &Path, repo_url: &str) -> Result<(), GitError> {
+    use crate::forge::config::ssh_host;
     let home = ssh_host(repo_url);
     let mut c = git_command(work);
     c.args(["config", "--file", ".gitmodules", "--get-regexp", r"^submodule\..*\.url$"]);
