@@ -1,7 +1,9 @@
 //! Validation cost against a parse-only baseline, for the aggregate example and a
-//! generated ~5,000-step project. Figures go to docs/perf.md.
+//! generated ~5,000-step project, and an editor's check after a keystroke. Figures go to
+//! docs/perf.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use slipway_core::check::Checker;
 use slipway_core::{SourceFile, check, syntax};
 use std::hint::black_box;
 
@@ -22,6 +24,23 @@ fn bench(c: &mut Criterion) {
             b.iter(|| (black_box(syntax::parse(sv).is_ok()), black_box(syntax::parse(st).is_ok())))
         });
         g.bench_function("validate", |b| b.iter(|| black_box(check(sv, st).report.errors)));
+        // An editor's check after a keystroke: the studio's benchmark adds a last step and
+        // types at its end, breaking and mending its service's name; `Checker` re-parses
+        // that step only.
+        let service = sv.text.lines().next().unwrap_or_default().trim_end_matches(':');
+        let typed = |end: &str| {
+            let text = format!("{}- command: \"true\"\n  service: {service}{end}", st.text);
+            SourceFile::new("codeship-steps.yml", text)
+        };
+        let (mended, broken) = (typed(""), typed("x"));
+        let mut checker = Checker::default();
+        let mut flip = false;
+        g.bench_function("validate_after_edit", |b| {
+            b.iter(|| {
+                flip = !flip;
+                black_box(checker.check(sv, if flip { &broken } else { &mended }).report.errors)
+            })
+        });
         g.finish();
     }
 }

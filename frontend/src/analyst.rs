@@ -9,6 +9,7 @@ use crate::components::editor::severity_name;
 use crate::language::{analyse, file_id, kind_of, options_from_js, report_js};
 use crate::state::FileKind;
 use serde::Serialize;
+use slipway_core::check::Checker;
 use slipway_core::ide::{Analysis, FileId, LineIndex, QuickFix, TextEdit};
 use slipway_core::plan::{Plan, PlanOptions};
 use wasm_bindgen::prelude::*;
@@ -18,6 +19,8 @@ use wasm_bindgen::prelude::*;
 pub struct Analyst {
     options: PlanOptions,
     analysis: Option<Analysis>,
+    /// The last parses, so an edit re-parses only the steps it touched.
+    checker: Checker,
     took_ms: f64,
     /// The last plan reported, with its id: the page is sent a plan only when it changed.
     plan: Option<(u32, Plan)>,
@@ -33,7 +36,13 @@ impl Default for Analyst {
 impl Analyst {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Analyst {
-        Analyst { options: PlanOptions::default(), analysis: None, took_ms: 0.0, plan: None }
+        Analyst {
+            options: PlanOptions::default(),
+            analysis: None,
+            checker: Checker::default(),
+            took_ms: 0.0,
+            plan: None,
+        }
     }
 
     /// The build values (made by `language::options_js`); the next [`Analyst::analyse`] uses
@@ -47,7 +56,7 @@ impl Analyst {
     /// Check both texts; returns the milliseconds it took.
     pub fn analyse(&mut self, services: String, steps: String) -> f64 {
         let started = now();
-        self.analysis = Some(analyse(&services, &steps, self.options.clone()));
+        self.analysis = Some(analyse(services, steps, self.options.clone(), &mut self.checker));
         self.took_ms = now() - started;
         self.took_ms
     }

@@ -3,6 +3,7 @@
 //! (`slipway_core::ide`, shared with the CLI's language server) of both files is made.
 
 use crate::state::FileKind;
+use slipway_core::check::Checker;
 use slipway_core::ide::{Analysis, FileId, QuickFix, TextEdit};
 use slipway_core::plan::{Plan, PlanOptions};
 use slipway_core::template::BuildVars;
@@ -103,11 +104,12 @@ pub fn set_options(options: &PlanOptions) {
     set_worker_options(&options_js(options));
 }
 
-pub fn analyse(services: &str, steps: &str, options: PlanOptions) -> Analysis {
-    Analysis::new(
-        SourceFile::new(FileKind::Services.file_name(), services.to_string()),
-        SourceFile::new(FileKind::Steps.file_name(), steps.to_string()),
+pub fn analyse(services: String, steps: String, options: PlanOptions, checker: &mut Checker) -> Analysis {
+    Analysis::with_checker(
+        SourceFile::new(FileKind::Services.file_name(), services),
+        SourceFile::new(FileKind::Steps.file_name(), steps),
         options,
+        checker,
     )
 }
 

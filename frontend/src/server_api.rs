@@ -2,10 +2,9 @@
 //! other). Run events are read with `fetch` and a stream reader rather than `EventSource`,
 //! because `EventSource` cannot send the bearer token.
 
+use crate::components::run_panel::wire::FromJson;
 use gloo::storage::{SessionStorage, Storage};
 use js_sys::{Reflect, Uint8Array};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, ReadableStreamDefaultReader, RequestInit, Response};
@@ -79,9 +78,10 @@ async fn fetch(method: &str, path: &str, token: Option<&str>, body: Option<&str>
         401 => Err(ApiError::Unauthorized),
         code => {
             let text = text(&response).await.unwrap_or_default();
-            let message = serde_json::from_str::<ErrorBody>(&text)
-                .map(|b| b.error)
-                .unwrap_or_else(|_| "not the Slipway run API".into());
+            let message = serde_json::from_slice::<serde_json::Value>(text.as_bytes())
+                .ok()
+                .and_then(|b| Some(b.get("error")?.as_str()?.to_string()))
+                .unwrap_or_else(|| "not the Slipway run API".into());
             Err(ApiError::Server(code, message))
         }
     }
@@ -92,14 +92,9 @@ async fn text(response: &Response) -> Result<String, ApiError> {
     Ok(JsFuture::from(promise).await.map_err(js_err)?.as_string().unwrap_or_default())
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-}
-
-/// A request with an optional JSON body (serialised by the caller); the answer parsed as `T`.
-/// Typed rather than `serde_json::Value`, whose code would add to the studio's download.
-pub async fn json<T: DeserializeOwned>(
+/// A request with an optional JSON body (serialised by the caller); the answer read as `T`.
+/// Parsed by `serde_json::from_slice` into a `Value`, the parser the core already has.
+pub async fn json<T: FromJson>(
     method: &str,
     path: &str,
     token: Option<&str>,
@@ -107,7 +102,10 @@ pub async fn json<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let response = fetch(method, path, token, body.as_deref()).await?;
     let t = text(&response).await?;
-    serde_json::from_str(&t).map_err(|_| ApiError::Unreachable(format!("{path} did not answer as expected")))
+    serde_json::from_slice(t.as_bytes())
+        .ok()
+        .and_then(|v| T::from_json(&v))
+        .ok_or_else(|| ApiError::Unreachable(format!("{path} did not answer as expected")))
 }
 
 /// A response body as bytes (the full log for download).

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 mod seeds;
 
 /// Every target in `fuzz/fuzz_targets/`, in the order they run.
-pub const TARGETS: &[&str] = &["check", "template", "decrypt", "dockercfg", "envfile"];
+pub const TARGETS: &[&str] = &["check", "reparse", "template", "decrypt", "dockercfg", "envfile"];
 
 /// Seconds per target when `cargo xtask fuzz` is given none.
 pub const DEFAULT_SECS: u64 = 60;

@@ -233,6 +233,22 @@ impl Analysis {
     /// `tag`/`exclude` hovers and the variables `image_tag` hovers render with.
     pub fn new(services: SourceFile, steps: SourceFile, options: PlanOptions) -> Analysis {
         let checked = check(&services, &steps);
+        Analysis::of(services, steps, options, checked)
+    }
+
+    /// [`Analysis::new`] for an editor checking the same files after each edit: `checker`
+    /// keeps the last parses and re-parses only what changed since.
+    pub fn with_checker(
+        services: SourceFile,
+        steps: SourceFile,
+        options: PlanOptions,
+        checker: &mut crate::check::Checker,
+    ) -> Analysis {
+        let checked = checker.check(&services, &steps);
+        Analysis::of(services, steps, options, checked)
+    }
+
+    fn of(services: SourceFile, steps: SourceFile, options: PlanOptions, checked: crate::Checked) -> Analysis {
         Analysis {
             services,
             steps,

@@ -148,8 +148,8 @@ impl Ctx<'_> {
                 s.tag.as_ref().map(|t| t.value.as_str()),
                 s.exclude.as_ref().map(|t| t.value.as_str()),
             );
-            let line = self.file.line_col(n.span.start).0;
-            if let Some(first) = seen.get(&key) {
+            if let Some(&first) = seen.get(&key) {
+                let first = self.file.line_col(first).0;
                 self.diags.push(
                     Diagnostic::warning(
                         Code::DuplicateStepName,
@@ -160,7 +160,7 @@ impl Ctx<'_> {
                     .with_help("give one of them another name, so their logs and results can be told apart"),
                 );
             } else {
-                seen.insert(key, line);
+                seen.insert(key, n.span.start);
             }
         }
     }

@@ -53,7 +53,14 @@ struct Builder<'a> {
     root: Option<Node>,
 }
 
-pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
+/// A parsed file.
+pub(super) struct Built {
+    pub root: Node,
+    /// Whether the file defines an anchor (then later text may depend on earlier text).
+    pub anchored: bool,
+}
+
+pub(super) fn build(file: &SourceFile) -> Result<Built, Diagnostic> {
     let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), replayed: 0, root: None };
     let mut documents = 0;
     for event in Parser::new_from_str(&file.text) {
@@ -140,7 +147,8 @@ pub(super) fn build(file: &SourceFile) -> Result<Node, Diagnostic> {
             _ => {}
         }
     }
-    Ok(b.root.unwrap_or_else(|| Node::null(Span::at(0))))
+    let anchored = !b.anchors.is_empty();
+    Ok(Built { root: b.root.unwrap_or_else(|| Node::null(Span::at(0))), anchored })
 }
 
 impl Builder<'_> {

@@ -5,8 +5,10 @@
 //! builds, and the browser's stack is smaller. Merge keys, aliases and budgets are ours.
 
 mod builder;
+mod incremental;
 mod node;
 
+pub use incremental::{LastParse, Reparser};
 pub use node::{Node, NodeKind};
 
 use crate::codes::Code;
@@ -21,6 +23,11 @@ pub const MAX_ALIAS_REPLAY_EVENTS: usize = 100_000;
 
 /// Parse one file. Returns a positioned diagnostic when the file is not YAML or breaks a limit.
 pub fn parse(file: &SourceFile) -> Result<Node, Diagnostic> {
+    check_size(file)?;
+    builder::build(file).map(|b| b.root)
+}
+
+fn check_size(file: &SourceFile) -> Result<(), Diagnostic> {
     if file.text.len() > MAX_INPUT_BYTES {
         return Err(Diagnostic::error(
             Code::InputTooLarge,
@@ -29,7 +36,7 @@ pub fn parse(file: &SourceFile) -> Result<Node, Diagnostic> {
             format!("file is {} bytes; the limit is {} bytes (1 MiB)", file.text.len(), MAX_INPUT_BYTES),
         ));
     }
-    builder::build(file)
+    Ok(())
 }
 #[cfg(test)]
 mod tests {

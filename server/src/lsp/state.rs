@@ -10,6 +10,7 @@ use lsp_server::{Message, Notification};
 use lsp_types as lsp;
 use lsp_types::notification::Notification as _;
 use slipway_core::SourceFile;
+use slipway_core::check::Checker;
 use slipway_core::ide::{Analysis, FileId};
 use slipway_core::plan::PlanOptions;
 use std::collections::{HashMap, HashSet};
@@ -23,6 +24,8 @@ pub struct State {
     sender: Sender<Message>,
     pub docs: Documents,
     analyses: HashMap<Pair, Rc<Analysis>>,
+    /// Each project's last parses: an edit re-parses only the steps it touched.
+    checkers: HashMap<Pair, Checker>,
     build_options: BuildOptions,
     options: HashMap<PathBuf, PlanOptions>,
     published: HashSet<PathBuf>,
@@ -47,6 +50,7 @@ impl State {
             sender,
             docs: Documents::default(),
             analyses: HashMap::new(),
+            checkers: HashMap::new(),
             build_options,
             options: HashMap::new(),
             published: HashSet::new(),
@@ -80,7 +84,8 @@ impl State {
                 o
             }
         };
-        let a = Rc::new(Analysis::new(services, steps, options));
+        let checker = self.checkers.entry(pair.clone()).or_default();
+        let a = Rc::new(Analysis::with_checker(services, steps, options, checker));
         self.analyses.insert(pair.clone(), a.clone());
         a
     }
@@ -112,13 +117,17 @@ impl State {
                 let a = self.analysis(&pair);
                 self.publish(&pair, &a);
             }
-            None => self.clear(path),
+            None => {
+                self.checkers.retain(|pair, _| !pair.contains(path));
+                self.clear(path);
+            }
         }
     }
 
     /// Forget cached analyses (after a panic, in case one was half-built).
     pub fn reset(&mut self) {
         self.analyses.clear();
+        self.checkers.clear();
     }
 
     fn publish(&mut self, pair: &Pair, a: &Analysis) {

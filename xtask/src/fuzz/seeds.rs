@@ -4,6 +4,8 @@
 //! - `check`: every fixture folder with a `codeship-services.yml` (Codeship's examples, in
 //!   `core/tests/fixtures/` and `../shared/examples/`), as `services NUL steps`; and every YAML
 //!   string literal of `core/tests/rules.rs`, paired with that file's clean baseline.
+//! - `reparse`: every fixture steps file, followed by a few edits (typing in its middle, a
+//!   new item, a deletion across lines).
 //! - `template`: the Go conformance cases (`core/tests/fixtures/templates/cases.json`), the
 //!   templated values of those YAML files, and the time-formatting cases again at extreme
 //!   timestamps.
@@ -24,6 +26,7 @@ pub fn write(target: &str, dir: &Path) -> Result<usize> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let seeds = match target {
         "check" => check()?,
+        "reparse" => reparse()?,
         "template" => template()?,
         "decrypt" => files(&vector_files()?),
         "dockercfg" => plain_vectors_and_tests("dockercfg", "core/src/dockercfg.rs", "{")?,
@@ -118,6 +121,27 @@ fn check() -> Result<Vec<Vec<u8>>> {
         }
     }
     seeds.extend(rule_fixtures()?.into_iter().map(|(services, steps)| pair(services.as_bytes(), steps.as_bytes())));
+    Ok(seeds)
+}
+
+/// Each steps file, then edits as the `reparse` target reads them (NUL, position as two
+/// little-endian bytes, bytes to delete, text to insert).
+fn reparse() -> Result<Vec<Vec<u8>>> {
+    let mut seeds = Vec::new();
+    for path in all_files()? {
+        if path.file_name().is_some_and(|n| n == "codeship-steps.yml") {
+            let text = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let [lo, hi] = ((text.len() / 2) as u16).to_le_bytes();
+            let mut seed = text.clone();
+            for edit in
+                [&[lo, hi, 0, b'x'][..], &[lo, hi, 0, b'\n', b'-', b' ', b'a'], &[lo, hi, 12], &[lo, hi, 1, b'"']]
+            {
+                seed.push(0);
+                seed.extend_from_slice(edit);
+            }
+            seeds.push(seed);
+        }
+    }
     Ok(seeds)
 }
 

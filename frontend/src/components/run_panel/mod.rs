@@ -10,7 +10,7 @@ mod form;
 mod history;
 mod link;
 mod trigger;
-mod wire;
+pub(crate) mod wire;
 
 use crate::components::files::download;
 use crate::components::plan_tree;
@@ -383,7 +383,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     Err(e) => return on_error.emit(e),
                 };
                 let (services, steps, _) = latest.borrow().clone();
-                if *services == files.services.text && *steps == files.steps.text {
+                if *services == files.services && *steps == files.steps {
                     return message
                         .set(Some(Message::Info(format!("The editors already hold project {project}'s files."))));
                 }
@@ -393,7 +393,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
                     ))
                     .unwrap_or(false);
                 if sure {
-                    on_load.emit((files.services.text, files.steps.text));
+                    on_load.emit((files.services, files.steps));
                     message.set(Some(Message::Info(format!(
                         "Loaded project {project}'s files into the editors (Ctrl+Z in an editor undoes it)."
                     ))));
@@ -408,7 +408,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             let on_error = on_error.clone();
             spawn_local(async move {
                 let path = format!("/api/runs/{id}/{action}");
-                if let Err(e) = server_api::json::<serde::de::IgnoredAny>("POST", &path, Some(&t), None).await {
+                if let Err(e) = server_api::json::<()>("POST", &path, Some(&t), None).await {
                     on_error.emit(e);
                 }
             });

@@ -126,21 +126,22 @@ mod tests {
 
     #[test]
     fn the_trigger_is_read_from_the_run_json_and_absent_fields_are_none() {
-        let run: super::super::wire::RunSummary = serde_json::from_str(
+        use super::super::wire::{FromJson, RunSummary, tests::json};
+        let run = RunSummary::from_json(&json(
             r#"{"id":"r1","project":"app","tag":"main","push":false,"status":"success","created_at":1,
                 "trigger":{"kind":"pull_request","branch":"feature","tag":null,"commit_id":"abcdef0123","commit_message":"Add x",
                            "author":"Ada","commit_url":null,"pr_number":7,"delivery":"d-1"},
                 "status_error":"GitHub answered 500"}"#,
-        )
+        ))
         .unwrap();
         let t = run.trigger.as_ref().unwrap();
         assert_eq!((t.pr_number, t.delivery.as_deref()), (Some(7), Some("d-1")));
         assert_eq!(view(t).what, "pull request #7");
         assert_eq!(view(t).commit_url, None);
         assert_eq!(run.status_error.as_deref(), Some("GitHub answered 500"));
-        let old: super::super::wire::RunSummary = serde_json::from_str(
+        let old = RunSummary::from_json(&json(
             r#"{"id":"r2","project":"app","tag":null,"push":false,"status":"queued","created_at":1}"#,
-        )
+        ))
         .unwrap();
         assert_eq!((old.trigger, old.status_error), (None, None));
     }

@@ -1,30 +1,63 @@
-//! The run API's bodies as the panel reads and sends them.
+//! The run API's bodies as the panel reads and sends them. Answers are read from a
+//! `serde_json::Value` field by field (`FromJson`) rather than by serde's derived
+//! `Deserialize`: the core already carries the `Value` parser (for dockercfg files), and each
+//! derived reader cost the studio's download more than these few lines (docs/perf.md).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use slipway_core::run_state::RunStatus;
 
+/// A body read from the JSON the API answers; `None` when it is not that shape.
+pub trait FromJson: Sized {
+    fn from_json(v: &Value) -> Option<Self>;
+}
+
+/// Answers read for their status only.
+impl FromJson for () {
+    fn from_json(_: &Value) -> Option<()> {
+        Some(())
+    }
+}
+
+/// Field `key` of object `v` as a string; `None` when absent, null or not a string.
+fn string(v: &Value, key: &str) -> Option<String> {
+    v.get(key)?.as_str().map(str::to_string)
+}
+
 /// A row of `GET /api/runs`.
-#[derive(Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq)]
 pub(super) struct RunSummary {
     pub(super) id: String,
     pub(super) project: String,
     pub(super) tag: Option<String>,
     pub(super) push: bool,
     pub(super) status: RunStatus,
-    #[serde(default)]
     pub(super) error: Option<String>,
     pub(super) created_at: i64,
     /// What started the run (a push, a pull request, a poll); none for runs started by hand.
-    #[serde(default)]
     pub(super) trigger: Option<Trigger>,
     /// Why the forge was not told the run's status, if it was not.
-    #[serde(default)]
     pub(super) status_error: Option<String>,
 }
 
+impl FromJson for RunSummary {
+    fn from_json(v: &Value) -> Option<Self> {
+        Some(RunSummary {
+            id: string(v, "id")?,
+            project: string(v, "project")?,
+            tag: string(v, "tag"),
+            push: v.get("push")?.as_bool()?,
+            status: RunStatus::parse(v.get("status")?.as_str()?)?,
+            error: string(v, "error"),
+            created_at: v.get("created_at")?.as_i64()?,
+            trigger: v.get("trigger").filter(|t| t.is_object()).map(Trigger::read),
+            status_error: string(v, "status_error"),
+        })
+    }
+}
+
 /// A run's trigger, as the server records it.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Trigger {
     /// `push`, `tag`, `pull_request` or `poll`.
     pub(super) kind: String,
@@ -38,27 +71,66 @@ pub(super) struct Trigger {
     pub(super) delivery: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl Trigger {
+    /// Every field is optional (servers add them over time).
+    fn read(v: &Value) -> Trigger {
+        Trigger {
+            kind: string(v, "kind").unwrap_or_default(),
+            branch: string(v, "branch"),
+            tag: string(v, "tag"),
+            commit_id: string(v, "commit_id"),
+            commit_message: string(v, "commit_message"),
+            author: string(v, "author"),
+            commit_url: string(v, "commit_url"),
+            pr_number: v.get("pr_number").and_then(Value::as_i64),
+            delivery: string(v, "delivery"),
+        }
+    }
+}
+
 pub(super) struct RunList {
     pub(super) runs: Vec<RunSummary>,
 }
 
-#[derive(Deserialize)]
+impl FromJson for RunList {
+    fn from_json(v: &Value) -> Option<Self> {
+        let runs = v.get("runs")?.as_array()?.iter().map(RunSummary::from_json).collect::<Option<_>>()?;
+        Some(RunList { runs })
+    }
+}
+
 pub(super) struct ProjectList {
     pub(super) projects: Vec<Project>,
 }
 
+impl FromJson for ProjectList {
+    fn from_json(v: &Value) -> Option<Self> {
+        let projects = v
+            .get("projects")?
+            .as_array()?
+            .iter()
+            .map(|p| {
+                let kind = match p.get("kind").and_then(Value::as_str) {
+                    Some("repo") => ProjectKind::Repo,
+                    // Older servers did not say; they had folder projects only.
+                    None | Some("folder") => ProjectKind::Folder,
+                    Some(_) => return None,
+                };
+                Some(Project { name: string(p, "name")?, kind })
+            })
+            .collect::<Option<_>>()?;
+        Some(ProjectList { projects })
+    }
+}
+
 /// A project registered with the server (`GET /api/projects`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(super) struct Project {
     pub(super) name: String,
-    /// Older servers did not say; they had folder projects only.
-    #[serde(default)]
     pub(super) kind: ProjectKind,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(super) enum ProjectKind {
     /// A folder on the server: runs start from the page.
     #[default]
@@ -73,21 +145,27 @@ pub(super) fn startable(projects: &[Project], name: &str) -> bool {
     projects.iter().find(|p| p.name == name).is_none_or(|p| p.kind != ProjectKind::Repo)
 }
 
-/// `GET /api/projects/{name}/files`.
-#[derive(Deserialize)]
+/// `GET /api/projects/{name}/files`: both files' text.
 pub(super) struct ProjectFiles {
-    pub(super) services: ProjectFile,
-    pub(super) steps: ProjectFile,
+    pub(super) services: String,
+    pub(super) steps: String,
 }
 
-#[derive(Deserialize)]
-pub(super) struct ProjectFile {
-    pub(super) text: String,
+impl FromJson for ProjectFiles {
+    fn from_json(v: &Value) -> Option<Self> {
+        Some(ProjectFiles { services: string(v.get("services")?, "text")?, steps: string(v.get("steps")?, "text")? })
+    }
 }
 
-#[derive(Deserialize)]
+/// `POST /api/runs`'s answer.
 pub(super) struct Created {
     pub(super) id: String,
+}
+
+impl FromJson for Created {
+    fn from_json(v: &Value) -> Option<Self> {
+        Some(Created { id: string(v, "id")? })
+    }
 }
 
 /// The body of `POST /api/runs`; the files only when the editors' are used.
@@ -104,18 +182,44 @@ pub(super) struct NewRun<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
     fn repository_projects_are_not_started_from_the_page() {
-        let list: ProjectList = serde_json::from_str(
+        let list = ProjectList::from_json(&json(
             r#"{"projects":[{"name":"app","kind":"folder"},{"name":"site","kind":"repo"},{"name":"old"}]}"#,
-        )
+        ))
         .unwrap();
         let kinds: Vec<ProjectKind> = list.projects.iter().map(|p| p.kind).collect();
         assert_eq!(kinds, [ProjectKind::Folder, ProjectKind::Repo, ProjectKind::Folder]);
         let can: Vec<bool> = ["app", "site", "old", "gone"].map(|n| startable(&list.projects, n)).into();
         assert_eq!(can, [true, false, true, true]);
+        assert!(ProjectList::from_json(&json(r#"{"projects":[{"name":"x","kind":"cloud"}]}"#)).is_none());
+        assert!(ProjectList::from_json(&json(r#"{"projects":[{"kind":"repo"}]}"#)).is_none());
+    }
+
+    pub(crate) fn json(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_run_list_with_a_row_that_is_not_a_run_is_refused() {
+        let row = r#"{"id":"r1","project":"app","tag":null,"push":false,"status":"running","created_at":5}"#;
+        let list = RunList::from_json(&json(&format!(r#"{{"runs":[{row}]}}"#))).unwrap();
+        assert_eq!(
+            (list.runs[0].id.as_str(), list.runs[0].status, list.runs[0].created_at),
+            ("r1", RunStatus::Running, 5)
+        );
+        for bad in [
+            row.replace("running", "sleeping"),
+            row.replace(r#""push":false"#, r#""push":"no""#),
+            row.replace(r#""id":"r1","#, ""),
+        ] {
+            assert!(RunList::from_json(&json(&format!(r#"{{"runs":[{bad}]}}"#))).is_none(), "{bad}");
+        }
+        let files = ProjectFiles::from_json(&json(r#"{"services":{"text":"a"},"steps":{"text":"b"}}"#)).unwrap();
+        assert_eq!((files.services.as_str(), files.steps.as_str()), ("a", "b"));
+        assert_eq!(Created::from_json(&json(r#"{"id":"r9"}"#)).map(|c| c.id).as_deref(), Some("r9"));
     }
 }
