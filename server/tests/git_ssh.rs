@@ -531,6 +531,11 @@ const HOOK_SECRET: &str = "ssh-test-hook-secret";
 /// A signed GitHub `push` delivery of `after` on main (the fields a receiver reads, as GitHub's
 /// "Webhook events and payloads" shows them); the id of the run it queued.
 fn deliver_push(url: &str, before: &str, after: &str) -> String {
+    deliver_push_as(url, "5e1f0a3c-ssh0-11ef-8000-000000000001", before, after)
+}
+
+/// [`deliver_push`] with its own delivery id (the server ignores a delivery it has seen).
+fn deliver_push_as(url: &str, delivery: &str, before: &str, after: &str) -> String {
     use hmac::{Hmac, KeyInit, Mac};
     let commit = serde_json::json!({
         "id": after, "message": "after", "url": format!("https://github.com/acme/web/commit/{after}"),
@@ -549,7 +554,7 @@ fn deliver_push(url: &str, before: &str, after: &str) -> String {
     let answer: Value = ureq::post(&format!("{url}/hooks/web"))
         .header("content-type", "application/json")
         .header("x-github-event", "push")
-        .header("x-github-delivery", "5e1f0a3c-ssh0-11ef-8000-000000000001")
+        .header("x-github-delivery", delivery)
         .header("x-hub-signature-256", &format!("sha256={hex}"))
         .send(body)
         .unwrap()
@@ -703,4 +708,77 @@ fn a_submodule_on_another_ssh_host_is_refused_with_the_projects_key() {
     let trusted = std::fs::read_to_string(&known).unwrap_or_default();
     assert!(!trusted.contains("elsewhere.example"), "the other host was trusted: {trusted}");
     assert!(std::fs::read_dir(data.join("checkouts")).map_or(true, |mut d| d.next().is_none()), "a checkout was left");
+}
+
+/// What ssh says when it cannot use the project's key or its pinned host keys names their
+/// files; a run's error (which `GET /api/runs/{id}` shows without a token) names them as "the
+/// project's ssh key" and "the project's known_hosts file" instead, and keeps ssh's words.
+#[test]
+fn a_run_error_names_the_projects_key_and_known_hosts_file_not_their_paths() {
+    if !have_sshd() {
+        return;
+    }
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let s = served();
+    let first = s.push(&[("README", "one\n")], "one");
+    let known = s.tmp.path().join("it's 100% a key dir/pinned hosts");
+    std::fs::write(&known, s.sshd.known_hosts_line()).unwrap();
+    let config = s.tmp.path().join("slipway.toml");
+    let key = s.key.file_name().unwrap().to_str().unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[project]]\nname = \"web\"\nrepo = \"{}\"\nssh_key_file = \"it's 100% a key dir/{key}\"\n\
+             ssh_known_hosts_file = \"it's 100% a key dir/pinned hosts\"\nforge = \"github\"\nwebhook_secret_file = \"hook\"\n",
+            s.url
+        ),
+    )
+    .unwrap();
+    std::fs::write(s.tmp.path().join("hook"), HOOK_SECRET).unwrap();
+    let (data, log) = (s.tmp.path().join("data"), s.tmp.path().join("server.log"));
+    let (child, url) = serve(&config, &data, &log, &[]);
+    let _server = Killed(child);
+    let finished = |id: &str| {
+        let start = Instant::now();
+        loop {
+            let v = get(&url, &format!("/api/runs/{id}"));
+            if !matches!(v["status"].as_str(), Some("queued" | "running")) {
+                return v;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "run {id} did not finish: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // (The repository's URL, which the error names too, is the project's configuration.)
+    let paths =
+        [s.key.display().to_string(), known.display().to_string(), s.key.parent().unwrap().display().to_string()];
+
+    // Another host key pinned than the server's: ssh names the file with the offending key.
+    let other = s.tmp.path().join("other_host_key");
+    keygen(&other);
+    let other_key: Vec<String> = public_key(&other).split_whitespace().take(2).map(str::to_string).collect();
+    std::fs::write(&known, format!("[127.0.0.1]:{} {}\n", s.sshd.port, other_key.join(" "))).unwrap();
+    let second = s.push(&[("README", "two\n")], "two");
+    let run = finished(&deliver_push_as(&url, "5e1f0a3c-ssh1-11ef-8000-000000000001", &first, &second));
+    let error = run["error"].as_str().unwrap_or_default();
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(error.contains("Offending") && error.contains("the project's known_hosts file"), "{error}");
+    for p in &paths {
+        assert!(!error.contains(p.as_str()), "{p} is in the public error: {error}");
+    }
+
+    // The right host key again, and a key file ssh cannot read: ssh names the key's file.
+    std::fs::write(&known, s.sshd.known_hosts_line()).unwrap();
+    std::fs::write(&s.key, "not a key\n").unwrap();
+    let third = s.push(&[("README", "three\n")], "three");
+    let run = finished(&deliver_push_as(&url, "5e1f0a3c-ssh2-11ef-8000-000000000001", &second, &third));
+    let error = run["error"].as_str().unwrap_or_default();
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(error.contains("Load key") && error.contains("the project's ssh key"), "{error}");
+    for p in &paths {
+        assert!(!error.contains(p.as_str()), "{p} is in the public error: {error}");
+    }
 }

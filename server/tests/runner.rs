@@ -558,8 +558,13 @@ fn an_interrupt_while_containers_are_being_created_leaves_nothing() {
     }
 }
 
+/// `slipway cleanup` looks at every labelled object: the tests that run it take turns, or one
+/// would remove (or fail on) what the other set up.
+static GLOBAL_CLEANUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn cleanup_removes_only_labelled_leftovers() {
+    let _turn = GLOBAL_CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
     let p = Project::new("a:\n  image: BASE\n", "- name: keep\n  service: a\n  command: echo kept\n");
     let r = p.steps(&["--no-remove"]);
     assert_eq!(r.code, 0, "{}", r.out);
@@ -575,6 +580,35 @@ fn cleanup_removes_only_labelled_leftovers() {
     let still = Command::new("docker").args(["inspect", &foreign]).output().unwrap();
     assert!(still.status.success(), "cleanup removed a container it did not create");
     let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
+}
+
+/// A volume Docker will not remove (a container of someone else's uses it) is reported, with
+/// what was removed before and after it, and the exit code says cleanup is not done. Before,
+/// the first refusal was the only output: what had been removed went unsaid.
+#[test]
+fn cleanup_reports_what_it_removed_and_what_docker_refused() {
+    let _turn = GLOBAL_CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    let suffix = format!("{}-{}", std::process::id(), std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos());
+    let run = format!("io.slipway.run=refused-{suffix}");
+    let (volume, network) = (format!("slipway-test-held-{suffix}"), format!("slipway-test-free-{suffix}"));
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker").args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    docker(&["volume", "create", "--label", &run, &volume]);
+    docker(&["network", "create", "--label", &run, &network]);
+    // Not labelled: cleanup leaves it alone, and it holds the volume.
+    let holder = docker(&["create", "-v", &format!("{volume}:/held"), &env().base_image, "true"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway")).arg("cleanup").output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let _ = Command::new("docker").args(["rm", "-f", &holder]).output();
+    let _ = Command::new("docker").args(["volume", "rm", "-f", &volume]).output();
+    let _ = Command::new("docker").args(["network", "rm", &network]).output();
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains(&format!("removed network {network}")), "{stdout}");
+    assert!(stderr.contains(&format!("cannot remove volume {volume}")) && stderr.contains("in use"), "{stderr}");
+    assert!(stderr.contains("run `slipway cleanup` again"), "{stderr}");
 }
 
 #[test]

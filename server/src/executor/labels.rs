@@ -56,7 +56,8 @@ pub fn labels(run_id: &str, project: &str, step: Option<&str>) -> HashMap<String
     l
 }
 
-/// What cleanup found (and removed unless it was a dry run).
+/// What cleanup found (and removed unless it was a dry run). Listing errors are errors;
+/// refusals to remove one object are in `failed`.
 #[derive(Debug, Default)]
 pub struct Leftovers {
     pub containers: Vec<String>,
@@ -64,11 +65,24 @@ pub struct Leftovers {
     pub volumes: Vec<String>,
     /// Objects of runs whose process is still alive, left alone.
     pub in_use: usize,
+    /// What Docker refused to remove (a volume another container uses, say); cleanup goes on
+    /// past each, so the lists above still say what was removed.
+    pub failed: Vec<Failure>,
+}
+
+/// One object cleanup could not remove.
+#[derive(Debug)]
+pub struct Failure {
+    /// `container`, `network` or `volume`.
+    pub kind: &'static str,
+    pub name: String,
+    pub error: bollard::errors::Error,
 }
 
 impl Leftovers {
+    /// Nothing was found to remove (what was refused counts as found).
     pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty() && self.failed.is_empty()
     }
 }
 
@@ -88,7 +102,6 @@ pub async fn cleanup(
     };
     let filters = HashMap::from([("label".to_string(), vec![filter])]);
     let mut found = Leftovers::default();
-    let mut first_error = None;
     let containers = docker
         .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
         .await?;
@@ -101,16 +114,17 @@ pub async fn cleanup(
         }
         let Some(id) = c.id else { continue };
         let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_else(|| id.clone());
+        let name = name.trim_start_matches('/').to_string();
         if !dry_run {
             let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-            if let Err(e) = docker.remove_container(&id, Some(opts)).await
-                && !is_not_found(&e)
+            if let Err(error) = docker.remove_container(&id, Some(opts)).await
+                && !is_not_found(&error)
             {
-                first_error.get_or_insert(e);
+                found.failed.push(Failure { kind: "container", name, error });
                 continue;
             }
         }
-        found.containers.push(name.trim_start_matches('/').to_string());
+        found.containers.push(name);
     }
     let networks = docker.list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build())).await?;
     for n in networks {
@@ -119,14 +133,15 @@ pub async fn cleanup(
             continue;
         }
         let Some(id) = n.id else { continue };
+        let name = n.name.unwrap_or_else(|| id.clone());
         if !dry_run
-            && let Err(e) = docker.remove_network(&id).await
-            && !is_not_found(&e)
+            && let Err(error) = docker.remove_network(&id).await
+            && !is_not_found(&error)
         {
-            first_error.get_or_insert(e);
+            found.failed.push(Failure { kind: "network", name, error });
             continue;
         }
-        found.networks.push(n.name.unwrap_or(id));
+        found.networks.push(name);
     }
     let volumes = docker.list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build())).await?;
     for v in volumes.volumes.unwrap_or_default() {
@@ -135,19 +150,16 @@ pub async fn cleanup(
             continue;
         }
         if !dry_run
-            && let Err(e) =
+            && let Err(error) =
                 docker.remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await
-            && !is_not_found(&e)
+            && !is_not_found(&error)
         {
-            first_error.get_or_insert(e);
+            found.failed.push(Failure { kind: "volume", name: v.name, error });
             continue;
         }
         found.volumes.push(v.name);
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(found),
-    }
+    Ok(found)
 }
 
 pub fn is_not_found(e: &bollard::errors::Error) -> bool {

@@ -291,13 +291,22 @@ async fn execute(runner: Arc<Runner>) -> Result<RunResult> {
     futures_util::future::join_all(removals).await;
     if runner.spec.options.remove {
         match labels::cleanup(&runner.docker, Some(&runner.spec.run_id), false).await {
-            Ok(left) if !left.is_empty() => runner.info(format!(
-                "removed {} containers, {} networks, {} volumes",
-                left.containers.len(),
-                left.networks.len(),
-                left.volumes.len()
-            )),
-            Ok(_) => {}
+            Ok(left) => {
+                if !left.containers.is_empty() || !left.networks.is_empty() || !left.volumes.is_empty() {
+                    runner.info(format!(
+                        "removed {} containers, {} networks, {} volumes",
+                        left.containers.len(),
+                        left.networks.len(),
+                        left.volumes.len()
+                    ));
+                }
+                for f in &left.failed {
+                    runner.info(format!(
+                        "cannot remove {} {}: {}; run `slipway cleanup` to remove what is left",
+                        f.kind, f.name, f.error
+                    ));
+                }
+            }
             Err(e) => runner.info(format!("cleanup failed: {e}; run `slipway cleanup` to remove what is left")),
         }
     }

@@ -798,7 +798,13 @@ async fn remove_leftovers(docker: &bollard::Docker, id: &str) {
     for attempt in 0..6 {
         match executor::labels::cleanup(docker, Some(id), false).await {
             Ok(removed) if removed.is_empty() => return,
-            Ok(_) => {} // removed some: look again, something may have appeared meanwhile
+            Ok(left) if attempt == 5 => {
+                for f in &left.failed {
+                    tracing::warn!(run = %id, "cannot remove the {} {} the run left behind: {}", f.kind, f.name, f.error);
+                }
+            }
+            // Removed some, or refused some: look again, something may have appeared meanwhile.
+            Ok(_) => {}
             Err(e) if attempt == 5 => tracing::warn!(run = %id, "cannot remove what the run left behind: {e}"),
             Err(_) => {}
         }

@@ -263,6 +263,13 @@ pub fn cleanup(args: CleanupArgs) -> Result<ExitCode> {
         if found.is_empty() {
             println!("nothing to clean up (only objects labelled by slipway are considered)");
         }
+        for f in &found.failed {
+            eprintln!("error: cannot remove {} {}: {}", f.kind, f.name, f.error);
+        }
+        if !found.failed.is_empty() {
+            eprintln!("remove what still uses them, then run `slipway cleanup` again");
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
