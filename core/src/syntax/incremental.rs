@@ -104,12 +104,21 @@ fn reparse(last: &mut Last, file: &SourceFile) -> Option<usize> {
     if region.is_empty() || !region_lines_fit(region) {
         return None;
     }
-    let built = builder::build(&SourceFile::new(file.name.as_str(), region)).ok()?;
+    // Where an item follows, the region is parsed with a stand-in for it: the parser puts
+    // some spans at the next token (an empty block scalar's, `command: |` just typed, at the
+    // next item's `-`), which the region's own end would put elsewhere.
+    let followed = k1 < starts.len();
+    let source = if followed { format!("{region}-\n") } else { region.to_string() };
+    let built = builder::build(&SourceFile::new(file.name.as_str(), source.as_str())).ok()?;
     if built.anchored {
         return None;
     }
-    let region_starts = item_lines(region, &built.root)?;
+    let mut region_starts = item_lines(&source, &built.root)?;
     let NodeKind::Seq(mut items) = built.root.kind else { return None };
+    if followed {
+        items.pop();
+        region_starts.pop();
+    }
     let (region_start, region_end) = (built.root.span.start, built.root.span.end);
     let shift_new = start as i64;
     let delta = new.len() as i64 - old.len() as i64;
@@ -141,6 +150,11 @@ fn reparse(last: &mut Last, file: &SourceFile) -> Option<usize> {
 /// starts on or after its line and no later than the next item's line); `None` otherwise.
 fn item_lines(text: &str, root: &Node) -> Option<Vec<u32>> {
     let NodeKind::Seq(items) = &root.kind else { return None };
+    // A lone CR breaks a line for YAML, not for the line scan here.
+    let bytes = text.as_bytes();
+    if bytes.iter().enumerate().any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+        return None;
+    }
     let lines: Vec<u32> =
         line_starts(text).filter(|&at| is_item_line(&text.as_bytes()[at..])).map(|at| at as u32).collect();
     if lines.len() != items.len() || lines.first() != Some(&root.span.start) {

@@ -84,8 +84,16 @@ impl State {
                 o
             }
         };
-        let checker = self.checkers.entry(pair.clone()).or_default();
-        let a = Rc::new(Analysis::with_checker(services, steps, options, checker));
+        // The last parses are kept while one of the project's files is open in the editor:
+        // files on disk alone change seldom, and their project may never come back.
+        let a = if self.docs.is_open(&pair.services) || self.docs.is_open(&pair.steps) {
+            let checker = self.checkers.entry(pair.clone()).or_default();
+            Analysis::with_checker(services, steps, options, checker)
+        } else {
+            self.checkers.remove(pair);
+            Analysis::new(services, steps, options)
+        };
+        let a = Rc::new(a);
         self.analyses.insert(pair.clone(), a.clone());
         a
     }

@@ -5,7 +5,7 @@
 //!   `core/tests/fixtures/` and `../shared/examples/`), as `services NUL steps`; and every YAML
 //!   string literal of `core/tests/rules.rs`, paired with that file's clean baseline.
 //! - `reparse`: every fixture steps file, followed by a few edits (typing in its middle, a
-//!   new item, a deletion across lines).
+//!   new item, a deletion across lines, an empty block scalar, a lone CR).
 //! - `template`: the Go conformance cases (`core/tests/fixtures/templates/cases.json`), the
 //!   templated values of those YAML files, and the time-formatting cases again at extreme
 //!   timestamps.
@@ -133,9 +133,14 @@ fn reparse() -> Result<Vec<Vec<u8>>> {
             let text = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let [lo, hi] = ((text.len() / 2) as u16).to_le_bytes();
             let mut seed = text.clone();
-            for edit in
-                [&[lo, hi, 0, b'x'][..], &[lo, hi, 0, b'\n', b'-', b' ', b'a'], &[lo, hi, 12], &[lo, hi, 1, b'"']]
-            {
+            for edit in [
+                &[lo, hi, 0, b'x'][..],
+                &[lo, hi, 0, b'\n', b'-', b' ', b'a'],
+                &[lo, hi, 12],
+                &[lo, hi, 1, b'"'],
+                &[lo, hi, 0, b':', b' ', b'|', b'\n'],
+                &[lo, hi, 0, b'\r'],
+            ] {
                 seed.push(0);
                 seed.extend_from_slice(edit);
             }

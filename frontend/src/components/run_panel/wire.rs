@@ -110,10 +110,12 @@ impl FromJson for ProjectList {
             .as_array()?
             .iter()
             .map(|p| {
-                let kind = match p.get("kind").and_then(Value::as_str) {
-                    Some("repo") => ProjectKind::Repo,
+                let kind = match p.get("kind").map(Value::as_str) {
+                    Some(Some("repo")) => ProjectKind::Repo,
                     // Older servers did not say; they had folder projects only.
-                    None | Some("folder") => ProjectKind::Folder,
+                    None | Some(Some("folder")) => ProjectKind::Folder,
+                    // Anything else (null included) is not a kind this page knows: refused,
+                    // rather than offering to start runs of a project that may not take them.
                     Some(_) => return None,
                 };
                 Some(Project { name: string(p, "name")?, kind })
@@ -197,6 +199,7 @@ pub(super) mod tests {
         assert_eq!(can, [true, false, true, true]);
         assert!(ProjectList::from_json(&json(r#"{"projects":[{"name":"x","kind":"cloud"}]}"#)).is_none());
         assert!(ProjectList::from_json(&json(r#"{"projects":[{"kind":"repo"}]}"#)).is_none());
+        assert!(ProjectList::from_json(&json(r#"{"projects":[{"name":"x","kind":null}]}"#)).is_none());
     }
 
     pub(crate) fn json(text: &str) -> Value {
