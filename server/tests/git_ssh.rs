@@ -584,6 +584,40 @@ fn get_text(url: &str, path: &str) -> String {
         .unwrap()
 }
 
+/// `slipway serve` for one project `web` of the served repository, signed in with the
+/// served key (whose folder holds a space, a quote and a `%`), with GitHub webhooks and the
+/// `extra` lines of its config; the server, its URL, its data folder and its log.
+fn serve_web(s: &Served, extra: &str) -> (Killed, String, PathBuf, PathBuf) {
+    let config = s.tmp.path().join("slipway.toml");
+    let key = s.key.file_name().unwrap().to_str().unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[project]]\nname = \"web\"\nrepo = \"{}\"\nssh_key_file = \"it's 100% a key dir/{key}\"\n\
+             forge = \"github\"\nwebhook_secret_file = \"hook\"\n{extra}",
+            s.url
+        ),
+    )
+    .unwrap();
+    std::fs::write(s.tmp.path().join("hook"), HOOK_SECRET).unwrap();
+    let (data, log) = (s.tmp.path().join("data"), s.tmp.path().join("server.log"));
+    let (child, url) = serve(&config, &data, &log, &[]);
+    (Killed(child), url, data, log)
+}
+
+/// The run `id` once it has finished (waiting at most `limit`).
+fn finished_run(url: &str, id: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let v = get(url, &format!("/api/runs/{id}"));
+        if !matches!(v["status"].as_str(), Some("queued" | "running")) {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "run {id} did not finish: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// End to end: `slipway serve` polls the repository over ssh with the project's key, builds a
 /// pushed commit (the step shows the file as committed), keeps the host key it met in
 /// `DATA_DIR/ssh/`, and, once the host key changes, polling fails with ssh's host-key error.
@@ -604,21 +638,7 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
         &[("codeship-services.yml", &services), ("codeship-steps.yml", steps), ("version.txt", "first\n")],
         "the pipeline",
     );
-    let config = s.tmp.path().join("slipway.toml");
-    let key = s.key.file_name().unwrap().to_str().unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "[[project]]\nname = \"web\"\nrepo = \"{}\"\npoll = \"1s\"\nssh_key_file = \"it's 100% a key dir/{key}\"\n\
-             forge = \"github\"\nwebhook_secret_file = \"hook\"\n",
-            s.url
-        ),
-    )
-    .unwrap();
-    std::fs::write(s.tmp.path().join("hook"), HOOK_SECRET).unwrap();
-    let (data, log) = (s.tmp.path().join("data"), s.tmp.path().join("server.log"));
-    let (child, url) = serve(&config, &data, &log, &[]);
-    let _server = Killed(child);
+    let (_server, url, data, log) = serve_web(&s, "poll = \"1s\"\n");
     log_event(&log, "web", "first poll: 1 branch heads recorded", Duration::from_secs(60));
 
     let wanted = s.push(&[("version.txt", "the wanted commit c0ffee\n")], "Make it c0ffee");
@@ -632,14 +652,7 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
         assert!(start.elapsed() < Duration::from_secs(60), "no run queued: {runs}");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let run = loop {
-        let v = get(&url, &format!("/api/runs/{id}"));
-        if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-            break v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(180), "run {id} did not finish: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let run = finished_run(&url, &id, Duration::from_secs(180).saturating_sub(start.elapsed()));
     println!("push → polled, cloned over ssh and built: {:?}", pushed.elapsed());
     assert_eq!(run["status"], "success", "{run}");
     assert_eq!(run["trigger"]["commit_id"], wanted.as_str(), "{run}");
@@ -656,14 +669,7 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
     assert!(failed.contains("Host key verification failed"), "{failed}");
     // A forge's webhook still queues the run; its fetch fails, and the run says why.
     let hooked = deliver_push(&url, &wanted, &after);
-    let run2 = loop {
-        let v = get(&url, &format!("/api/runs/{hooked}"));
-        if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-            break v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(240), "run {hooked} did not finish: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let run2 = finished_run(&url, &hooked, Duration::from_secs(240).saturating_sub(start.elapsed()));
     let error = run2["error"].as_str().unwrap_or_default();
     assert_eq!(run2["status"], "failed", "{run2}");
     assert!(error.contains("Host key verification failed"), "{run2}");
@@ -726,32 +732,8 @@ fn a_run_error_names_the_projects_key_and_known_hosts_file_not_their_paths() {
     let first = s.push(&[("README", "one\n")], "one");
     let known = s.tmp.path().join("it's 100% a key dir/pinned hosts");
     std::fs::write(&known, s.sshd.known_hosts_line()).unwrap();
-    let config = s.tmp.path().join("slipway.toml");
-    let key = s.key.file_name().unwrap().to_str().unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "[[project]]\nname = \"web\"\nrepo = \"{}\"\nssh_key_file = \"it's 100% a key dir/{key}\"\n\
-             ssh_known_hosts_file = \"it's 100% a key dir/pinned hosts\"\nforge = \"github\"\nwebhook_secret_file = \"hook\"\n",
-            s.url
-        ),
-    )
-    .unwrap();
-    std::fs::write(s.tmp.path().join("hook"), HOOK_SECRET).unwrap();
-    let (data, log) = (s.tmp.path().join("data"), s.tmp.path().join("server.log"));
-    let (child, url) = serve(&config, &data, &log, &[]);
-    let _server = Killed(child);
-    let finished = |id: &str| {
-        let start = Instant::now();
-        loop {
-            let v = get(&url, &format!("/api/runs/{id}"));
-            if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-                return v;
-            }
-            assert!(start.elapsed() < Duration::from_secs(120), "run {id} did not finish: {v}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let (_server, url, _, _) = serve_web(&s, "ssh_known_hosts_file = \"it's 100% a key dir/pinned hosts\"\n");
+    let finished = |id: &str| finished_run(&url, id, Duration::from_secs(120));
     // (The repository's URL, which the error names too, is the project's configuration.)
     let paths =
         [s.key.display().to_string(), known.display().to_string(), s.key.parent().unwrap().display().to_string()];
