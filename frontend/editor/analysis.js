@@ -11,8 +11,9 @@
 // Small texts (both files under `inline` UTF-16 units, like Codeship's 00.aggregate) are also
 // checked on the page's thread, in a microtask right after the edit's transaction: about a
 // millisecond there, and the underlines are up in the keystroke's own frame instead of after
-// two thread hops, which on a busy machine each wait for a core (docs/perf.md). The worker
-// still gets every edit: completion, hover and the report come from it.
+// two thread hops, which on a busy machine each wait for a core (docs/perf.md). Completion,
+// hover and definition of such texts are answered from that check too. The worker still
+// gets every edit: the report comes from it, and everything for larger texts.
 
 /** Milliseconds on a clock the page and the worker share. */
 const clock = () => performance.timeOrigin + performance.now();
@@ -34,6 +35,9 @@ export class AnalysisClient {
     this.textOf = textOf;
     /** The page's own `Analyst` (the page's wasm module), made on first use. */
     this.local = null;
+    /** The version the page's `Analyst` last checked, and the lengths of the texts it had. */
+    this.localVersion = -1;
+    this.localLengths = {};
     this.inlineQueued = false;
     /** Rust's callback with the report of settled texts (arrays, see language.rs). */
     this.onReport = null;
@@ -113,10 +117,13 @@ export class AnalysisClient {
       const analyst = this.localAnalyst();
       if (!analyst) return;
       const version = this.version;
+      const texts = { services: this.textOf("services"), steps: this.textOf("steps") };
       let result, took;
       try {
-        took = analyst.analyse(this.textOf("services"), this.textOf("steps"));
+        took = analyst.analyse(texts.services, texts.steps);
         result = JSON.parse(analyst.diagnostics());
+        this.localVersion = version;
+        this.localLengths = { services: texts.services.length, steps: texts.steps.length };
       } catch (e) {
         // A failure here is on the page's own module: leave checking to the worker from now on.
         console.error("slipway: the check on the page failed; the worker checks from now on:", e);
@@ -179,8 +186,21 @@ export class AnalysisClient {
    */
   async request(type, name, pos, length) {
     // The view's update listener posts the edit this state came from; a source called
-    // during that update runs before it: let it finish first.
+    // during that update runs before it: let it finish first (and the check on this thread
+    // of a small text, a microtask queued with the edit).
     await Promise.resolve();
+    // A small text's analysis on this thread, of this very version, answers at once: no
+    // round trip through the worker, where the request would also wait behind the check.
+    if (this.local && this.localVersion === this.version && this.localLengths[name] === length) {
+      try {
+        const answer = this.local[type](name, pos);
+        window.slipwayStudio.answeredOn = "main";
+        return answer;
+      } catch (e) {
+        console.error("slipway: the page's analysis failed to answer; asking the worker:", e);
+      }
+    }
+    window.slipwayStudio.answeredOn = "worker";
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.requests.set(id, resolve);

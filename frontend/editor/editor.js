@@ -450,6 +450,16 @@ function automation() {
     cursor: (name) => editors.get(name)?.cursor(),
     /** How many edits (of either file) the analysis worker has been sent. */
     edits: () => analysis.version,
+    /**
+     * Ask the analysis what the editors ask it: `type` "complete", "hover" or "definition" at
+     * UTF-16 offset `pos` of editor `name`; a promise of the answer's JSON (or undefined).
+     * `answeredOn` then says which thread answered ("main" for small texts, else "worker").
+     */
+    ask: (type, name, pos) => {
+      const ed = editors.get(name);
+      if (!ed) throw new Error(`no editor named ${name}; use "services" or "steps"`);
+      return analysis.request(type, name, pos, ed.view.state.doc.length);
+    },
     /** Whether CodeMirror has parsed all of an editor's text (it does so in the background). */
     parsed: (name) => {
       const s = editors.get(name)?.view.state;

@@ -341,6 +341,12 @@ async fn a_small_texts_underlines_come_in_the_edits_own_task_and_a_large_ones_fr
                [...document.querySelectorAll('[data-testid=steps-editor] [data-testid=diagnostic-mark]')].map(m => m.textContent))))")
         .await;
     assert_eq!(again, json!(["nope"]), "the underline after a replacement with the same diagnostics");
+    // Completion of a small text comes from the same check on the page, not from the worker.
+    let asked = b
+        .js("const s = window.slipwayStudio; s.setText('steps', '- service: a'); \
+             return s.ask('complete', 'steps', 12).then(a => [s.answeredOn, JSON.parse(a).options.map(o => o.label)])")
+        .await;
+    assert_eq!(asked, json!(["main", ["app"]]), "completion of a small text");
     // ~40 KB of steps: the worker checks, the page does not.
     let mut large = String::new();
     for i in 0..800 {
@@ -354,6 +360,11 @@ async fn a_small_texts_underlines_come_in_the_edits_own_task_and_a_large_ones_fr
     })
     .await;
     assert_eq!(b.js("return window.slipwayStudio.diagnosticsThread").await, json!("worker"));
+    let asked = b
+        .js("const s = window.slipwayStudio; const at = s.getText('steps').lastIndexOf('nope') + 2; \
+             return s.ask('complete', 'steps', at).then(a => [s.answeredOn, JSON.parse(a).options.map(o => o.label)])")
+        .await;
+    assert_eq!(asked, json!(["worker", ["app"]]), "completion of a large text");
     // (Its underline is out of view; the Problems list has it, once typing pauses.)
     b.wait("the large text's problem", Duration::from_secs(20), || async {
         b.attr_list("[data-testid=diagnostics] li[data-code=SW102]", "data-line").await == ["2401"]
@@ -1839,6 +1850,11 @@ async fn the_editors_analysis_runs_in_a_worker_not_on_the_page_thread() {
     .await;
     assert_eq!(b.attr_list(mark, "data-line").await, std::slice::from_ref(&last));
     assert_eq!(b.js("return window.slipwayStudio.diagnosticsThread").await, json!("worker"));
+    let asked = b
+        .js("const s = window.slipwayStudio; const at = s.getText('steps').lastIndexOf('nope') + 2; \
+             return s.ask('complete', 'steps', at).then(a => [s.answeredOn, JSON.parse(a).options.map(o => o.label)])")
+        .await;
+    assert_eq!(asked, json!(["worker", ["app"]]), "completion of a large text");
     // The Problems list gets the worker's report of the same check once typing pauses.
     let item = "[data-testid=diagnostics] li[data-code=SW102]";
     b.wait("the Problems entry", Duration::from_secs(10), || async {
