@@ -66,7 +66,7 @@ impl Reparser {
                 // On an error the last good parse stays: typing goes through texts that are
                 // not YAML yet, and the next good one differs from it only where typed.
                 let built = builder::build(file)?;
-                let items = (!built.anchored).then(|| item_lines(&file.text, &built.root)).flatten();
+                let items = (!built.anchored).then(|| item_lines(file, &built.root)).flatten();
                 self.last = Some(Last { text: file.text.clone(), root: built.root, items });
             }
         }
@@ -101,15 +101,18 @@ fn reparse(last: &mut Last, file: &SourceFile) -> Option<usize> {
         return None;
     }
     let region = file.text.get(start..new_stop)?;
-    if region.is_empty() || !region_lines_fit(region) {
+    if region.is_empty() {
         return None;
     }
     // Where an item follows, the region is parsed with a stand-in for it: the parser puts
     // some spans at the next token (an empty block scalar's, `command: |` just typed, at the
     // next item's `-`), which the region's own end would put elsewhere.
     let followed = k1 < starts.len();
-    let source = if followed { format!("{region}-\n") } else { region.to_string() };
-    let built = builder::build(&SourceFile::new(file.name.as_str(), source.as_str())).ok()?;
+    let source = SourceFile::new(file.name.as_str(), if followed { format!("{region}-\n") } else { region.into() });
+    if !region_lines_fit(&source) {
+        return None;
+    }
+    let built = builder::build(&source).ok()?;
     if built.anchored {
         return None;
     }
@@ -148,15 +151,15 @@ fn reparse(last: &mut Last, file: &SourceFile) -> Option<usize> {
 /// The start of each column-0 item line (`-` then a blank or the end of the line) of `text`,
 /// when `root` is a sequence whose items line up with them one to one (each item's node
 /// starts on or after its line and no later than the next item's line); `None` otherwise.
-fn item_lines(text: &str, root: &Node) -> Option<Vec<u32>> {
+fn item_lines(file: &SourceFile, root: &Node) -> Option<Vec<u32>> {
     let NodeKind::Seq(items) = &root.kind else { return None };
-    // A lone CR breaks a line for YAML, not for the line scan here.
-    let bytes = text.as_bytes();
+    // A lone CR breaks a line for YAML, not for the line starts here.
+    let bytes = file.text.as_bytes();
     if bytes.iter().enumerate().any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
         return None;
     }
     let lines: Vec<u32> =
-        line_starts(text).filter(|&at| is_item_line(&text.as_bytes()[at..])).map(|at| at as u32).collect();
+        file.line_starts().iter().copied().filter(|&at| is_item_line(&bytes[at as usize..])).collect();
     if lines.len() != items.len() || lines.first() != Some(&root.span.start) {
         return None;
     }
@@ -167,24 +170,20 @@ fn item_lines(text: &str, root: &Node) -> Option<Vec<u32>> {
     fits.then_some(lines)
 }
 
-/// Whether every column-0 line of `region` is an item line, a comment or blank, and the
+/// Whether every column-0 line of `region` (with its stand-in item) is an item line, a comment or blank, and the
 /// first is an item line: anything else at column 0 (`---`, `...`, a directive, a key) could
 /// end the sequence, which only a whole parse can tell.
-fn region_lines_fit(region: &str) -> bool {
-    let bytes = region.as_bytes();
+fn region_lines_fit(region: &SourceFile) -> bool {
+    let bytes = region.text.as_bytes();
     is_item_line(bytes)
-        && line_starts(region).all(|at| {
-            let line = &bytes[at..];
+        && region.line_starts().iter().all(|&at| {
+            let line = &bytes[at as usize..];
             is_item_line(line) || matches!(line.first(), None | Some(b' ' | b'#' | b'\n' | b'\r'))
         })
 }
 
 fn is_item_line(line: &[u8]) -> bool {
     line.first() == Some(&b'-') && matches!(line.get(1), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
-}
-
-fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(0).chain(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1))
 }
 
 fn moved(at: u32, by: i64) -> u32 {
