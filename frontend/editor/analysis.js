@@ -15,6 +15,9 @@
 // hover and definition of such texts are answered from that check too. The worker still
 // gets every edit: the report comes from it, and everything for larger texts.
 
+/** What the editors ask the analysis, by the `Analyst` method that answers. */
+const QUERIES = ["complete", "hover", "definition"];
+
 /** Milliseconds on a clock the page and the worker share. */
 const clock = () => performance.timeOrigin + performance.now();
 
@@ -191,13 +194,17 @@ export class AnalysisClient {
     await Promise.resolve();
     // A small text's analysis on this thread, of this very version, answers at once: no
     // round trip through the worker, where the request would also wait behind the check.
+    if (!QUERIES.includes(type)) throw new Error(`no query ${type}; use ${QUERIES.join(", ")}`);
     if (this.local && this.localVersion === this.version && this.localLengths[name] === length) {
       try {
         const answer = this.local[type](name, pos);
         window.slipwayStudio.answeredOn = "main";
         return answer;
       } catch (e) {
-        console.error("slipway: the page's analysis failed to answer; asking the worker:", e);
+        // As in `checkInline`: the page's module failed; the worker answers from now on.
+        console.error("slipway: the page's analysis failed to answer; the worker answers from now on:", e);
+        this.inline = 0;
+        this.local = null;
       }
     }
     window.slipwayStudio.answeredOn = "worker";

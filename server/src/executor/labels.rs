@@ -79,6 +79,23 @@ pub struct Failure {
     pub error: bollard::errors::Error,
 }
 
+impl Failure {
+    /// What the user can do about it, with Docker's own commands: `slipway cleanup` would
+    /// skip the object while the run that made it is alive (a server's run, say).
+    pub fn hint(&self) -> String {
+        let name = &self.name;
+        match self.kind {
+            "volume" => format!(
+                "`docker ps -a --filter volume={name}` lists what still uses it; then `docker volume rm {name}`"
+            ),
+            "network" => {
+                format!("`docker network inspect {name}` lists what is still attached; then `docker network rm {name}`")
+            }
+            _ => format!("try again in a moment: `docker rm -f {name}`"),
+        }
+    }
+}
+
 impl Leftovers {
     /// Nothing was found to remove (what was refused counts as found).
     pub fn is_empty(&self) -> bool {
@@ -89,8 +106,8 @@ impl Leftovers {
 /// Remove everything labelled with `run_id`; with `None`, everything any run left behind,
 /// except objects of runs whose process is still alive on this machine. An object Docker
 /// refuses to remove (a removal already in progress after a crash, a network whose
-/// container is still going) does not stop the rest: the first such error is returned after
-/// everything else was tried.
+/// container is still going, a volume another container uses) does not stop the rest: it is
+/// listed in `failed`. Only failing to list the objects is an error.
 pub async fn cleanup(
     docker: &Docker,
     run_id: Option<&str>,

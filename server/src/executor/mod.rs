@@ -301,13 +301,16 @@ async fn execute(runner: Arc<Runner>) -> Result<RunResult> {
                     ));
                 }
                 for f in &left.failed {
-                    runner.info(format!(
-                        "cannot remove {} {}: {}; run `slipway cleanup` to remove what is left",
-                        f.kind, f.name, f.error
-                    ));
+                    runner.info(format!("cannot remove {} {}: {}; {}", f.kind, f.name, f.error, f.hint()));
                 }
             }
-            Err(e) => runner.info(format!("cleanup failed: {e}; run `slipway cleanup` to remove what is left")),
+            Err(e) => runner.info(format!(
+                "cleanup failed: {e}; what the run left carries the label {}={} (`docker ps -a --filter label={}={}`)",
+                labels::RUN,
+                runner.spec.run_id,
+                labels::RUN,
+                runner.spec.run_id
+            )),
         }
     }
     // After the containers that mounted it are gone.

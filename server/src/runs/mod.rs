@@ -800,7 +800,7 @@ async fn remove_leftovers(docker: &bollard::Docker, id: &str) {
             Ok(removed) if removed.is_empty() => return,
             Ok(left) if attempt == 5 => {
                 for f in &left.failed {
-                    tracing::warn!(run = %id, "cannot remove the {} {} the run left behind: {}", f.kind, f.name, f.error);
+                    tracing::warn!(run = %id, "cannot remove the {} {} the run left behind: {}; {}", f.kind, f.name, f.error, f.hint());
                 }
             }
             // Removed some, or refused some: look again, something may have appeared meanwhile.

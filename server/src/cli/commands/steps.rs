@@ -264,10 +264,9 @@ pub fn cleanup(args: CleanupArgs) -> Result<ExitCode> {
             println!("nothing to clean up (only objects labelled by slipway are considered)");
         }
         for f in &found.failed {
-            eprintln!("error: cannot remove {} {}: {}", f.kind, f.name, f.error);
+            eprintln!("error: cannot remove {} {}: {}\n  {}", f.kind, f.name, f.error, f.hint());
         }
         if !found.failed.is_empty() {
-            eprintln!("remove what still uses them, then run `slipway cleanup` again");
             return Ok(ExitCode::FAILURE);
         }
         Ok(ExitCode::SUCCESS)
