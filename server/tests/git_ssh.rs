@@ -461,6 +461,11 @@ impl Drop for Killed {
 /// Waits (at most `limit`) for the log event of `project` whose message starts with `message`;
 /// its text. An event may span lines (git's stderr); its fields, `project="…"`, end it.
 fn log_event(log: &Path, project: &str, message: &str, limit: Duration) -> String {
+    log_event_containing(log, project, message, "", limit)
+}
+
+/// [`log_event`], the first such event whose text also contains `needle`.
+fn log_event_containing(log: &Path, project: &str, message: &str, needle: &str, limit: Duration) -> String {
     let start = Instant::now();
     let field = format!("project=\"{project}\"");
     loop {
@@ -468,7 +473,8 @@ fn log_event(log: &Path, project: &str, message: &str, limit: Duration) -> Strin
         let lines: Vec<&str> = text.lines().collect();
         let found = lines.iter().enumerate().filter(|(_, l)| l.contains(message)).find_map(|(i, _)| {
             let end = lines[i..].iter().position(|l| l.contains(" project="))?;
-            lines[i + end].contains(&field).then(|| lines[i..=i + end].join("\n"))
+            let event = lines[i..=i + end].join("\n");
+            (lines[i + end].contains(&field) && event.contains(needle)).then_some(event)
         });
         if let Some(event) = found {
             return event;
@@ -664,7 +670,10 @@ fn a_polled_push_over_ssh_builds_exactly_its_commit_and_a_changed_host_key_stops
 
     s.sshd.restart_with_new_host_key(&s.authorized);
     let after = s.push(&[("version.txt", "after the host changed\n")], "after");
-    let failed = log_event(&log, "web", "polling failed", Duration::from_secs(60));
+    // A poll that was connected to the old sshd as it was killed fails first, with
+    // "Connection reset by peer": the host-key failure is the one after.
+    let changed = "REMOTE HOST IDENTIFICATION HAS CHANGED";
+    let failed = log_event_containing(&log, "web", "polling failed", changed, Duration::from_secs(60));
     assert!(failed.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{failed}");
     assert!(failed.contains("Host key verification failed"), "{failed}");
     // A forge's webhook still queues the run; its fetch fails, and the run says why.
