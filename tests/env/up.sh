@@ -1,50 +1,30 @@
 #!/usr/bin/env bash
-# Bring up what the integration tests need, idempotently: a Docker engine, a busybox base
-# image made from Debian's busybox-static (no image is ever pulled), a password-protected
-# registry on 127.0.0.1, and Chromium with chromedriver for the browser tests. Prints the environment the tests read, as `export` lines, on stdout.
+# Bring up what the integration tests need, idempotently: every Debian package of
+# programs.tsv, a Docker engine, a busybox base image made from Debian's busybox-static (no
+# image is ever pulled), a password-protected registry on 127.0.0.1, and Chromium with
+# chromedriver for the browser tests. Prints the environment the tests read, as `export`
+# lines, on stdout. Tests run it at the same moment: what it starts is started under a lock.
 set -euo pipefail
 
-STATE=${SLIPWAY_TEST_STATE:-/tmp/slipway-test-env}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REGISTRY_ADDR=${SLIPWAY_TEST_REGISTRY:-127.0.0.1:5000}
 REG_USER=ci-pusher
 REG_PASS=slipway-test-password
 BASE_IMAGE=slipway-test/busybox:latest
-mkdir -p "$STATE"
 
-log() { echo "env: $*" >&2; }
+# Every Debian package programs.tsv lists, installed when its program is missing.
+need
 
-need_pkgs=()
-command -v dockerd >/dev/null || need_pkgs+=(docker.io)
-command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)
-[ -x /bin/busybox ] || need_pkgs+=(busybox-static)
-command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)
-command -v curl >/dev/null || need_pkgs+=(curl)
-[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
-command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
-# sshd for server/tests/git_ssh.rs, which starts its own on a free port (never the system's).
-[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
-command -v ssh-keygen >/dev/null || need_pkgs+=(openssh-client)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  log "installing ${need_pkgs[*]} (Debian packages)"
-  if [ "$(id -u)" -ne 0 ]; then
-    log "not root: install them with: sudo apt-get install -y ${need_pkgs[*]}"; exit 1
-  fi
-  # A package's postinst must not start its service (openssh-server would listen on port 22):
-  # policy-rc.d answering 101 forbids it, as in Debian's container images.
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >"$STATE/apt.log" 2>&1 || {
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$STATE/apt.log" 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >>"$STATE/apt.log" 2>&1
-  } || { log "apt-get failed; see $STATE/apt.log"; tail -20 "$STATE/apt.log" >&2; exit 1; }
-fi
+# The rest runs under a lock, so that two tests never start two engines or import the image
+# twice. The daemons are started without the lock's descriptor (9>&-): they outlive this script
+# and would otherwise hold the lock for ever.
+exec 9>"$STATE/up.lock"
+flock -w 600 9 || { log "waited 10 minutes for $STATE/up.lock; giving up"; exit 1; }
 
 # 1. Docker engine
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd (log: $STATE/dockerd.log)"
-  nohup dockerd >"$STATE/dockerd.log" 2>&1 &
+  nohup dockerd >"$STATE/dockerd.log" 2>&1 9>&- &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { log "dockerd did not come up"; tail -30 "$STATE/dockerd.log" >&2; exit 1; }
 fi
@@ -86,13 +66,14 @@ auth:
     realm: slipway-test
     path: $STATE/htpasswd
 YAML
-  nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
+  nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 9>&- &
   for _ in $(seq 1 30); do
     curl -s -o /dev/null -w '%{http_code}' "http://$REGISTRY_ADDR/v2/" 2>/dev/null | grep -q 401 && break
     sleep 0.5
   done
   curl -s -o /dev/null -w '%{http_code}' "http://$REGISTRY_ADDR/v2/" | grep -q 401 || { log "registry did not come up"; tail -20 "$STATE/registry.log" >&2; exit 1; }
 fi
+exec 9>&-
 
 echo "export CHROMEDRIVER=$(command -v chromedriver)"
 echo "export SLIPWAY_TEST_DOCKER=1"
