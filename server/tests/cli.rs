@@ -124,6 +124,24 @@ fn plan_text_shows_skipped_push_reason() {
         .stdout(predicate::str::contains("skipped: push steps run only with --push"));
 }
 
+/// `plan` shows a command as it is written, quotes and all, as the studio does: joined without
+/// them, `sh -c 'echo deploying $CI_COMMIT_ID'` read as `sh -c echo deploying $CI_COMMIT_ID`.
+#[test]
+fn plan_text_shows_commands_with_their_quotes() {
+    let d = project(
+        "app:\n  image: busybox\n",
+        "- name: deploy\n  service: app\n  command: sh -c 'echo deploying $CI_COMMIT_ID'\n\
+         - name: quoted\n  service: app\n  command: [\"echo\", \"it's\", \"\"]\n",
+    );
+    slipway()
+        .args(["plan", "--ci-timestamp", "0", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("run  app `sh -c 'echo deploying $CI_COMMIT_ID'`"))
+        .stdout(predicate::str::contains(r#"run  app `echo 'it'\''s' ''`"#));
+}
+
 #[test]
 fn encrypt_decrypt_round_trip_in_both_formats() {
     let d = tempfile::tempdir().unwrap();

@@ -294,6 +294,56 @@ fn failing_step_stops_the_pipeline_and_on_fail_runs() {
     assert!(p.leftovers().is_empty(), "left after failure: {:?}", p.leftovers());
 }
 
+/// Every sibling of a parallel group runs to its own result, however few run at once:
+/// CodeShip started them all. With one slot, `lint` fails while `unit` and `integration`
+/// still wait for it; they used to be skipped ("an earlier step failed"). What comes after the
+/// group is skipped, and inside a sibling that is a serial line, a failure stops that line only.
+#[test]
+fn a_failing_parallel_step_does_not_skip_its_queued_siblings() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- name: tests\n  type: parallel\n  service: a\n  steps:\n\
+         \x20   - name: lint\n      command: sh -c 'echo linting; exit 2'\n\
+         \x20   - name: unit\n      command: echo unit-ran\n\
+         \x20   - name: integration\n      command: echo integration-ran\n\
+         \x20   - name: line\n      type: serial\n      steps:\n\
+         \x20       - name: first\n          command: sh -c 'exit 5'\n\
+         \x20       - name: second\n          command: echo never\n\
+         - name: deploy\n  service: a\n  command: echo never\n",
+    );
+    let r = p.steps(&["--parallelism", "1"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("(step: lint) failed"), "{}", r.out);
+    assert_eq!(r.lines_of("unit"), ["unit-ran"], "{}", r.out);
+    assert_eq!(r.lines_of("integration"), ["integration-ran"], "{}", r.out);
+    assert!(r.out.contains("(step: unit) success") && r.out.contains("(step: integration) success"), "{}", r.out);
+    assert!(r.out.contains("(step: first) failed"), "{}", r.out);
+    assert!(r.out.contains("(step: second) skipped: an earlier step failed"), "{}", r.out);
+    assert!(r.out.contains("(step: deploy) skipped: an earlier step failed"), "{}", r.out);
+    assert!(r.out.contains("2 succeeded, 2 failed, 2 skipped"), "{}", r.out);
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
+
+/// The summary lists steps in the order of the pipeline, not the order they ended in.
+#[test]
+fn the_summary_follows_the_pipeline_not_the_finish_order() {
+    let p = Project::new(
+        "a:\n  image: BASE\n",
+        "- type: parallel\n  service: a\n  steps:\n\
+         \x20   - name: slow\n      command: sh -c 'sleep 1.5'\n\
+         \x20   - name: fast\n      command: 'true'\n\
+         - name: last\n  service: a\n  command: 'true'\n",
+    );
+    let r = p.steps(&["--parallelism", "2"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    let ended = |step: &str| r.out.find(&format!("(step: {step}) success")).unwrap();
+    assert!(ended("fast") < ended("slow"), "fast must end first for this test to mean anything: {}", r.out);
+    let summary = &r.out[r.out.find("summary:").expect("a summary")..];
+    let at = |step: &str| summary.find(&format!("  {step} ")).unwrap_or_else(|| panic!("{step} in {summary}"));
+    assert!(at("slow") < at("fast") && at("fast") < at("last"), "{summary}");
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}
+
 #[test]
 fn a_groups_on_fail_runs_when_a_step_inside_it_fails() {
     let p = Project::new(

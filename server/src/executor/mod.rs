@@ -29,7 +29,6 @@ use slipway_core::plan::{Kind, Plan, PlannedStep, Status};
 use slipway_core::template::BuildVars;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore};
@@ -126,7 +125,6 @@ pub(crate) struct Runner {
     images: Mutex<HashMap<String, Shared<String>>>,
     volume_holders: Mutex<HashMap<String, Shared<String>>>,
     slots: Semaphore,
-    failed: AtomicBool,
     results: Mutex<Vec<StepResult>>,
     /// Step labels by id: the executor identifies steps by id and shows their names.
     names: HashMap<String, String>,
@@ -177,7 +175,6 @@ async fn runner(
         images: Mutex::new(HashMap::new()),
         volume_holders: Mutex::new(HashMap::new()),
         slots,
-        failed: AtomicBool::new(false),
         results: Mutex::new(Vec::new()),
         names: step_names(&spec.plan),
         removals: Mutex::new(Vec::new()),
@@ -202,14 +199,19 @@ async fn runner(
     Ok(runner)
 }
 
-fn step_names(plan: &Plan) -> HashMap<String, String> {
-    fn walk(s: &PlannedStep, out: &mut HashMap<String, String>) {
-        out.insert(s.id.clone(), s.name.clone());
+/// Every step of the plan, groups and `on_fail` steps included, in pipeline order.
+fn pipeline_order(plan: &Plan) -> Vec<&PlannedStep> {
+    fn walk<'a>(s: &'a PlannedStep, out: &mut Vec<&'a PlannedStep>) {
+        out.push(s);
         s.steps.iter().chain(&s.on_fail).for_each(|c| walk(c, out));
     }
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     plan.steps.iter().for_each(|s| walk(s, &mut out));
     out
+}
+
+fn step_names(plan: &Plan) -> HashMap<String, String> {
+    pipeline_order(plan).into_iter().map(|s| (s.id.clone(), s.name.clone())).collect()
 }
 
 /// Copy the project for a confined run, after its secrets were read and before any container
@@ -320,7 +322,11 @@ async fn execute(runner: Arc<Runner>) -> Result<RunResult> {
     {
         runner.info(format!("{e:#}"));
     }
-    let steps = runner.results.lock().expect("results lock").clone();
+    // Results arrive in the order steps end; a summary reads in the order of the pipeline.
+    let mut steps = runner.results.lock().expect("results lock").clone();
+    let order: HashMap<&str, usize> =
+        pipeline_order(&runner.spec.plan).iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    steps.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
     Ok(RunResult { success: ok && !cancelled, cancelled, steps })
 }
 
@@ -421,14 +427,11 @@ impl Runner {
         }
     }
 
+    /// Why a step that has not started must not start: the run was cancelled. (A failure
+    /// stops only what comes after it in its own serial line — see `serial` — never a sibling
+    /// of a parallel group.)
     fn stopping(&self) -> Option<&'static str> {
-        if self.cancel.is_cancelled() {
-            Some("cancelled")
-        } else if self.failed.load(Ordering::SeqCst) {
-            Some("an earlier step failed")
-        } else {
-            None
-        }
+        self.cancel.is_cancelled().then_some("cancelled")
     }
 
     /// Run steps one after another; stop at the first failure.
@@ -436,7 +439,7 @@ impl Runner {
         Box::pin(async move {
             let mut ok = true;
             for s in steps {
-                if let Some(reason) = self.stopping() {
+                if let Some(reason) = self.stopping().or((!ok).then_some("an earlier step failed")) {
                     self.skip(&s, reason);
                     ok = false;
                     continue;
@@ -447,8 +450,9 @@ impl Runner {
         })
     }
 
-    /// Run steps at once (bounded by the slots). After a failure, steps that have not
-    /// started are skipped; running siblings finish.
+    /// Run steps at once (bounded by the slots). Every sibling runs to its own result, as
+    /// CodeShip started them all: a sibling waiting for a slot when another fails still runs;
+    /// the group's failure stops what comes after the group (in `serial`).
     fn parallel(self: Arc<Self>, steps: Vec<PlannedStep>) -> BoxFuture<'static, bool> {
         Box::pin(async move {
             let futures = steps.into_iter().map(|s| {
@@ -571,7 +575,6 @@ impl Runner {
             }
             Some(Err(e)) => {
                 self.finish(&s.id, StepStatus::Failed, started.elapsed(), Some(format!("{e:#}")));
-                self.failed.store(true, Ordering::SeqCst);
                 self.on_fail(&s).await;
                 false
             }
