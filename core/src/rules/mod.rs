@@ -191,7 +191,7 @@ pub(crate) fn yaml_scalar(value: &str) -> String {
         && !value.contains(": ")
         && !value.contains(" #")
         && !value.contains(['\n', '\t'])
-        && matches!(crate::syntax::parse(&SourceFile::new("", format!("k: {value}"))).map(|n| n.get("k").and_then(|v| v.as_str().map(str::to_string))), Ok(Some(ref s)) if s == value);
+        && matches!(crate::syntax::parse(&SourceFile::new("", format!("k: {value}"))).map(|n| n.root.get("k").and_then(|v| v.as_str().map(str::to_string))), Ok(Some(ref s)) if s == value);
     if plain_safe { value.to_string() } else { serde_json::to_string(value).expect("a string serializes") }
 }
 
