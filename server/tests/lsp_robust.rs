@@ -241,7 +241,8 @@ fn a_sibling_that_is_a_fifo_or_a_link_to_stdin_is_not_read() {
     fn link_outside(p: &Path) {
         std::os::unix::fs::symlink("/etc/hostname", p).unwrap();
     }
-    let cases: [(&str, fn(&Path)); 3] =
+    type Make = fn(&Path);
+    let cases: [(&str, Make); 3] =
         [("a FIFO", fifo), ("a symlink to stdin", link_to_stdin), ("a symlink outside the project", link_outside)];
     for (what, make) in cases {
         let d = tempfile::tempdir().unwrap();
