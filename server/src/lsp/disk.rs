@@ -43,7 +43,7 @@ pub fn read_project_file(dir: &Path, path: &Path) -> Result<Option<String>> {
     let file = std::fs::File::from(fd);
     let kind = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.file_type();
     if !kind.is_file() {
-        bail!("{} is not a regular file (a FIFO, socket or device); not read", path.display());
+        bail!("{} is not a regular file (a folder, FIFO, socket or device); not read", path.display());
     }
     let mut bytes = Vec::new();
     file.take(MAX_READ + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
