@@ -5,7 +5,7 @@ use crate::diagnostics::{Diagnostic, Report};
 use crate::model::lower::Lower;
 use crate::model::{ServicesFile, StepsFile, services, steps};
 use crate::source::SourceFile;
-use crate::syntax::{self, Node, Reparser};
+use crate::syntax::{self, Node, Parsed, Reparser};
 
 /// Both files, lowered, with the diagnostics found on the way.
 #[derive(Debug, Clone)]
@@ -45,13 +45,13 @@ impl Checker {
 
 fn check_parsed(
     services_file: &SourceFile,
-    services_root: Result<&Node, Diagnostic>,
+    services_root: Result<&Parsed, Diagnostic>,
     steps_file: &SourceFile,
-    steps_root: Result<&Node, Diagnostic>,
+    steps_root: Result<&Parsed, Diagnostic>,
 ) -> Checked {
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let services_root = services_root.map_err(|d| diags.push(d)).ok();
-    let steps_root = steps_root.map_err(|d| diags.push(d)).ok();
+    let services_root = root(services_root, services_file, &mut diags);
+    let steps_root = root(steps_root, steps_file, &mut diags);
     let services = services_root
         .map(|root| services::lower(root, &mut Lower { file: services_file, diags: &mut diags }))
         .unwrap_or_default();
@@ -63,4 +63,22 @@ fn check_parsed(
         crate::rules::run(services_file, &services, steps_file, &steps, &mut diags);
     }
     Checked { services, steps, report: Report::new(diags) }
+}
+
+/// The tree of a parse, its warnings (repeated keys) or its error added to `diags`.
+fn root<'a>(
+    parsed: Result<&'a Parsed, Diagnostic>,
+    file: &SourceFile,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a Node> {
+    match parsed {
+        Ok(p) => {
+            diags.extend(p.warnings(file));
+            Some(&p.root)
+        }
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
 }

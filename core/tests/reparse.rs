@@ -71,6 +71,12 @@ const SNIPPETS: &[&str] = &[
     ">\n",
     "\r",
     "\r...\r\n",
+    // Repeated keys (a warning, the later value wins): within a snippet, and likely with a
+    // key already in the item.
+    "\n  name: one\n  name: two\n",
+    "\n  command: again\n",
+    "\n  service: app\n",
+    "{ a: 1, a: 2 }",
 ];
 
 fn steps_files() -> Vec<(String, String)> {
@@ -132,8 +138,8 @@ fn edit(rng: &mut Rng, text: &str) -> String {
 }
 
 fn same(
-    a: &Result<&syntax::Node, slipway_core::Diagnostic>,
-    b: &Result<syntax::Node, slipway_core::Diagnostic>,
+    a: &Result<&syntax::Parsed, slipway_core::Diagnostic>,
+    b: &Result<syntax::Parsed, slipway_core::Diagnostic>,
 ) -> bool {
     // Debug, not `==`: a NaN float is equal to nothing, not even itself.
     match (a, b) {
@@ -241,6 +247,37 @@ fn edits_that_reach_past_their_item_are_parsed_whole() {
         let want2 = syntax::parse(&file2).map(|n| format!("{n:?}")).map_err(|d| format!("{d:?}"));
         assert_eq!(got2, want2, "{text2:?}");
     }
+}
+
+/// Repeated keys are warnings now (they were a parse error), so an item with one re-parses
+/// on its own: its repeats replace the item's old ones and later items' move with the edit.
+#[test]
+fn repeated_keys_follow_their_items() {
+    let base = "- name: a\n  command: one\n  command: uno\n- name: b\n  command: two\n- name: c\n  name: cc\n";
+    let mut reparser = Reparser::default();
+    let first = reparser.parse(&SourceFile::new("s.yml", base)).unwrap();
+    assert_eq!(first.duplicates.len(), 2);
+    let mut text = base.to_string();
+    for (from, to) in [
+        // Longer text in the middle item: the last item's repeat moves.
+        ("command: two", "command: two two two"),
+        // The first item's repeat goes.
+        ("  command: uno\n", ""),
+        // A repeat appears in the middle item, and another in the last.
+        ("command: two two two\n", "command: two\n  name: bb\n"),
+        ("name: cc\n", "name: cc\n  name: ccc\n"),
+        // Shorter text before every repeat.
+        ("name: a\n", "name: \n"),
+    ] {
+        text = text.replacen(from, to, 1);
+        let file = SourceFile::new("s.yml", text.as_str());
+        let got = reparser.parse(&file).map(|n| format!("{n:?}")).map_err(|d| format!("{d:?}"));
+        let want = syntax::parse(&file).map(|n| format!("{n:?}")).map_err(|d| format!("{d:?}"));
+        assert_eq!(got, want, "{text:?}");
+        assert!(matches!(reparser.last_parse, LastParse::Items(_)), "{:?} for {text:?}", reparser.last_parse);
+    }
+    let last = syntax::parse(&SourceFile::new("s.yml", text.as_str())).unwrap();
+    assert_eq!(last.duplicates.len(), 3, "{text:?}");
 }
 
 /// `check` with a reparser gives the diagnostics `check` does, positions included.

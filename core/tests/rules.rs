@@ -44,6 +44,7 @@ const WARNINGS: &[Code] = &[
     Code::PushWithoutBuild,
     Code::BothDockercfg,
     Code::UnexpandedVariable,
+    Code::DuplicateKey,
 ];
 
 /// What a folder's place in the tree promises about its findings.
@@ -276,6 +277,10 @@ cases! {
     sw217_image_name_with_tag_fixed: "SW217-image-name-with-tag/fixed";
     sw218_unexpanded_variable_example: "SW218-unexpanded-variable/example";
     sw218_unexpanded_variable_fixed: "SW218-unexpanded-variable/fixed";
+    sw009_duplicate_key_example: "SW009-duplicate-key/example";
+    sw009_duplicate_key_fixed: "SW009-duplicate-key/fixed";
+    sw009_duplicate_key_services_file: "SW009-duplicate-key/services-file";
+    sw009_duplicate_key_in_a_flow_mapping: "SW009-duplicate-key/in-a-flow-mapping";
 }
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

@@ -1,5 +1,5 @@
-//! Reading input files within a size limit, and writing output files safely: all or nothing,
-//! never a partial file.
+//! Reading input files within a size limit, and writing output files safely: all or nothing
+//! (never a partial file), never through a symlink, never over a file without `--force`.
 
 use anyhow::{Context, Result, bail};
 use std::io::{Read, Write};
@@ -34,27 +34,75 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// Write `bytes` to `path` through a temporary file in the same folder, renamed into place
-/// only when complete. `private` makes the file owner-only (decrypted secrets, keys).
-///
-/// A symlink is followed: the file it points to is replaced and the link stays (a rename onto
-/// the link itself would replace the link). A path that is not a regular file (`/dev/stdout`,
-/// a FIFO, a terminal) is written directly: it has no folder to stage in, and renaming over it
-/// would replace the device node, not write to it.
-pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
-    let target = match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => bail!("cannot write {}: it is a folder", path.display()),
-        Ok(meta) if !meta.is_file() => return write_special(path, bytes),
-        Ok(_) => std::fs::canonicalize(path).with_context(|| format!("cannot resolve {}", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if std::fs::symlink_metadata(path).is_ok() {
-                bail!("cannot write {}: it is a symlink to a file that does not exist", path.display());
-            }
-            path.to_path_buf()
-        }
+/// Whether an output may replace a file that is already there (`--force`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    Refuse,
+    Replace,
+}
+
+impl Existing {
+    pub fn replace_if(force: bool) -> Existing {
+        if force { Existing::Replace } else { Existing::Refuse }
+    }
+}
+
+/// What is at an output's path, as far as writing it goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Nothing: the file is created.
+    New,
+    /// A regular file, to be replaced (allowed by [`Existing::Replace`]).
+    Replace,
+    /// A FIFO or device (`/dev/null`, `/dev/stdout`): written to as it is.
+    Special,
+}
+
+/// Check that `path` may be written, before anything is: not a folder, not a symlink (a link
+/// planted in a checkout would send the output, decrypted secrets say, wherever it points),
+/// not an existing file unless `existing` allows it. A symlink under `/dev/` to a FIFO or
+/// device (`/dev/stdout`, `/dev/fd/3`) is the user's choice of a stream and is written to.
+pub fn check_output(path: &Path, existing: Existing) -> Result<Output> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Output::New),
         Err(e) => return Err(e).with_context(|| format!("cannot write {}", path.display())),
     };
-    let dir = match target.parent() {
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        let stream = path.starts_with("/dev/") && std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        if stream {
+            return Ok(Output::Special);
+        }
+        let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+        bail!(
+            "cannot write {}: it is a symlink (to {target}); Slipway does not write through links, which a \
+             checkout can plant to send the output elsewhere. Write to the target's own path, or remove the link",
+            path.display()
+        );
+    }
+    if kind.is_dir() {
+        bail!("cannot write {}: it is a folder", path.display());
+    }
+    if !kind.is_file() {
+        return Ok(Output::Special);
+    }
+    match existing {
+        Existing::Replace => Ok(Output::Replace),
+        Existing::Refuse => bail!("{} already exists; pass --force to replace it", path.display()),
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder, renamed into place
+/// only when complete. `private` makes the file owner-only (decrypted secrets, keys). What may
+/// be at `path` is [`check_output`]'s rule; the rename itself never follows a link, so one
+/// planted after the check is replaced, not written through, and a file that appeared after
+/// it is not replaced unless `existing` allows it.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool, existing: Existing) -> Result<()> {
+    if check_output(path, existing)? == Output::Special {
+        return write_special(path, bytes);
+    }
+    let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
@@ -71,8 +119,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
     }
     let _ = private;
-    tmp.persist(&target).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let persisted = match existing {
+        Existing::Replace => tmp.persist(path).map(drop),
+        Existing::Refuse => tmp.persist_noclobber(path).map(drop),
+    };
+    persisted.map_err(|e| e.error).with_context(|| match existing {
+        Existing::Refuse => format!("cannot create {} (pass --force to replace a file there)", path.display()),
+        Existing::Replace => format!("cannot write {}", path.display()),
+    })
 }
 
 /// Write to a device or FIFO as it is (no truncation, no rename).
@@ -107,17 +161,40 @@ pub fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Finding 14 of issue 19: an output path that is a symlink was written through (and
+    /// `export --secrets-to` put decrypted secrets wherever the link pointed).
     #[cfg(unix)]
     #[test]
-    fn a_symlink_is_followed_and_stays_a_link() {
+    fn a_symlink_is_refused_not_written_through() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.txt");
         std::fs::write(&real, "old").unwrap();
         let link = dir.path().join("link.txt");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_atomic(&link, b"new", false).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced by a file");
-        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        for existing in [Existing::Refuse, Existing::Replace] {
+            let err = write_atomic(&link, b"new", true, existing).unwrap_err().to_string();
+            assert!(err.contains("is a symlink") && err.contains("link.txt"), "{err}");
+        }
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "old");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        // A stream under /dev/ is the user's choice, link or not.
+        write_atomic(Path::new("/dev/null"), b"x", true, Existing::Refuse).unwrap();
+        if std::fs::metadata("/dev/stdout").is_ok_and(|m| !m.is_file()) {
+            assert_eq!(check_output(Path::new("/dev/stdout"), Existing::Refuse).unwrap(), Output::Special);
+        }
+    }
+
+    #[test]
+    fn an_existing_file_is_replaced_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("out.txt");
+        write_atomic(&f, b"one", false, Existing::Refuse).unwrap();
+        let err = write_atomic(&f, b"two", false, Existing::Refuse).unwrap_err().to_string();
+        assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "one");
+        write_atomic(&f, b"two", false, Existing::Replace).unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary file was left");
     }
 
     #[cfg(unix)]
@@ -132,7 +209,7 @@ mod tests {
             let fifo = fifo.clone();
             std::thread::spawn(move || std::fs::read(fifo).unwrap())
         };
-        write_atomic(&fifo, b"plaintext", true).unwrap();
+        write_atomic(&fifo, b"plaintext", true, Existing::Refuse).unwrap();
         assert_eq!(reader.join().unwrap(), b"plaintext");
         assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced by a file");
     }
@@ -140,14 +217,14 @@ mod tests {
     #[test]
     fn a_folder_or_a_dangling_link_is_refused_with_its_path() {
         let dir = tempfile::tempdir().unwrap();
-        let err = write_atomic(dir.path(), b"x", false).unwrap_err().to_string();
+        let err = write_atomic(dir.path(), b"x", false, Existing::Replace).unwrap_err().to_string();
         assert!(err.contains("is a folder") && err.contains(&dir.path().display().to_string()), "{err}");
         #[cfg(unix)]
         {
             let link = dir.path().join("dangling");
             std::os::unix::fs::symlink(dir.path().join("missing"), &link).unwrap();
-            let err = write_atomic(&link, b"x", false).unwrap_err().to_string();
-            assert!(err.contains("does not exist"), "{err}");
+            let err = write_atomic(&link, b"x", false, Existing::Replace).unwrap_err().to_string();
+            assert!(err.contains("is a symlink"), "{err}");
             assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         }
     }

@@ -67,4 +67,5 @@ examples! {
     InvalidImageName => "SW216-invalid-image-name",
     ImageNameWithTag => "SW217-image-name-with-tag",
     UnexpandedVariable => "SW218-unexpanded-variable",
+    DuplicateKey => "SW009-duplicate-key",
 }

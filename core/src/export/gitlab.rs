@@ -137,7 +137,99 @@ fn test(pattern: &str, wanted: bool) -> String {
         }
         _ => {
             let op = if wanted { "=~" } else { "!~" };
-            format!("$CI_COMMIT_REF_NAME {op} /{}/", pattern.replace('/', "\\/"))
+            format!("$CI_COMMIT_REF_NAME {op} {}", regex_literal(pattern))
         }
+    }
+}
+
+/// A Go (RE2) pattern as a GitLab `/…/` literal that means the same regex. GitLab ends the
+/// literal at the first `/` without a backslash before it and then turns every `\/` into `/`
+/// (gitlab-ci-local hands the text to RE2, where `\/` is `/` too). So a bare `/` becomes
+/// `\/`, an escaped one (`\/`) stays as it is, and an escaped backslash `\\` becomes `\x5c`:
+/// written as `\\`, a `\\/` would lose its backslash to that replacement and a trailing `\\`
+/// would hide the closing `/`. Every other escape is copied as written.
+fn regex_literal(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 2);
+    out.push('/');
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\\') => out.push_str("\\x5c"),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                // A pattern that ends in a lone `\` does not compile; the check refused it.
+                None => out.push_str("\\x5c"),
+            },
+            '/' => out.push_str("\\/"),
+            c => out.push(c),
+        }
+    }
+    out.push('/');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::filter::Filter;
+
+    /// The text of a `/…/` literal, up to the first `/` without a backslash before it (GitLab's
+    /// `Lexeme::Pattern::PATTERN` and gitlab-ci-local's `evaluateRuleIf` both end it there).
+    fn body(literal: &str) -> &str {
+        let body = literal.strip_prefix('/').expect("starts with /");
+        let bytes = body.as_bytes();
+        let end = (0..bytes.len()).find(|&i| bytes[i] == b'/' && (i == 0 || bytes[i - 1] != b'\\')).expect("closed");
+        assert_eq!(end + 1, body.len(), "{literal}: the literal ends early, at byte {end}");
+        &body[..end]
+    }
+
+    /// The regex GitLab reads: every `\/` turned into `/` (`Lexeme::Pattern#initialize`).
+    fn read_as_gitlab(literal: &str) -> String {
+        body(literal).replace("\\/", "/")
+    }
+
+    /// The regex gitlab-ci-local reads: the text as it is, compiled by RE2JS.
+    fn read_as_gitlab_ci_local(literal: &str) -> String {
+        body(literal).to_string()
+    }
+
+    #[test]
+    fn a_regex_means_the_same_in_gitlab() {
+        let names =
+            ["release/v1", "release/v12", "release\\/v1", "releasev1", "a/b/c", "a\\b", "feature/x", "x/", "/x", "v1"];
+        for pattern in [
+            "^release\\/v[0-9]+$",
+            "^release/v[0-9]+$",
+            "^a/b/c$",
+            "^a\\\\b$",
+            "^[a-z]+[/][a-z]$",
+            "^(feature|fix)/",
+            "/$",
+            "^/",
+            "\\\\$",
+            "^x\\\\/",
+            "^v\\d+$",
+        ] {
+            let literal = regex_literal(pattern);
+            let Ok(Filter::Pattern(want)) = Filter::compile(pattern) else { panic!("{pattern}: not a regex") };
+            for read in [read_as_gitlab(&literal), read_as_gitlab_ci_local(&literal)] {
+                let Ok(Filter::Pattern(got)) = Filter::compile(&read) else {
+                    panic!("{pattern} → {literal} → {read}: not a regex");
+                };
+                for name in names {
+                    assert_eq!(got.is_match(name), want.is_match(name), "{pattern} → {literal} → {read}: {name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_finding() {
+        assert_eq!(regex_literal("^release\\/v[0-9]+$"), "/^release\\/v[0-9]+$/");
+        assert_eq!(test("^release\\/v[0-9]+$", true), "$CI_COMMIT_REF_NAME =~ /^release\\/v[0-9]+$/");
+        assert_eq!(regex_literal("^a/b$"), "/^a\\/b$/");
     }
 }

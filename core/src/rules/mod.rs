@@ -26,15 +26,19 @@ pub(crate) fn run(
 
 /// Report template syntax errors and unknown variables in a YAML string value at `span`.
 pub(crate) fn check_template(file: &SourceFile, span: Span, text: &str, what: &str, diags: &mut Vec<Diagnostic>) {
-    // Offsets inside a quoted scalar start after the quote.
+    // The bytes the error is about, when the source writes the value as is; else the point
+    // where they start (offsets inside a quoted scalar start after the quote).
     let quote = matches!(file.text.as_bytes().get(span.start as usize), Some(b'"' | b'\''));
-    let at = |offset: usize| Span::at(span.start + u32::from(quote) + offset as u32);
+    let at = |e: &crate::template::TemplateError| match span_in(file, span, text, e.offset..e.end) {
+        exact if exact.end > exact.start => exact,
+        _ => Span::at(span.start + u32::from(quote) + e.offset as u32),
+    };
     match Template::parse(text) {
         Err(e) => {
             let mut d = Diagnostic::error(
                 Code::TemplateSyntax,
                 file,
-                at(e.offset),
+                at(&e),
                 format!("{what} is not a valid Go template: {}", e.message),
             );
             d.help = e.help;
@@ -42,12 +46,8 @@ pub(crate) fn check_template(file: &SourceFile, span: Span, text: &str, what: &s
         }
         Ok(t) => {
             for e in t.unknown_variables() {
-                let mut d = Diagnostic::error(
-                    Code::TemplateUnknownVariable,
-                    file,
-                    at(e.offset),
-                    format!("{what}: {}", e.message),
-                );
+                let mut d =
+                    Diagnostic::error(Code::TemplateUnknownVariable, file, at(&e), format!("{what}: {}", e.message));
                 d.suggestion = template_suggestion(file, span, &e);
                 d.help = e.help;
                 diags.push(d);
@@ -191,7 +191,7 @@ pub(crate) fn yaml_scalar(value: &str) -> String {
         && !value.contains(": ")
         && !value.contains(" #")
         && !value.contains(['\n', '\t'])
-        && matches!(crate::syntax::parse(&SourceFile::new("", format!("k: {value}"))).map(|n| n.get("k").and_then(|v| v.as_str().map(str::to_string))), Ok(Some(ref s)) if s == value);
+        && matches!(crate::syntax::parse(&SourceFile::new("", format!("k: {value}"))).map(|n| n.root.get("k").and_then(|v| v.as_str().map(str::to_string))), Ok(Some(ref s)) if s == value);
     if plain_safe { value.to_string() } else { serde_json::to_string(value).expect("a string serializes") }
 }
 

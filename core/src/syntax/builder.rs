@@ -1,7 +1,7 @@
 //! Build a [`Node`] tree from parser events with an explicit stack (no recursion), resolving
 //! anchors, aliases and `<<` merge keys, and enforcing the depth and alias budgets.
 
-use super::{MAX_ALIAS_REPLAY_EVENTS, MAX_DEPTH, Node, NodeKind};
+use super::{Duplicate, MAX_ALIAS_REPLAY_EVENTS, MAX_DEPTH, Node, NodeKind};
 use crate::codes::Code;
 use crate::diagnostics::Diagnostic;
 use crate::source::{SourceFile, Span};
@@ -11,7 +11,17 @@ use std::collections::hash_map::Entry;
 
 enum Frame {
     Seq { items: Vec<Node>, span: Span, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, keys: KeySet, merges: Vec<Node>, key: Option<Node>, span: Span, anchor: usize },
+    Map { entries: Vec<(Node, Node)>, keys: KeySet, merges: Vec<Node>, key: Option<Key>, span: Span, anchor: usize },
+}
+
+/// A map key read, waiting for its value.
+enum Key {
+    /// `<<`: the value is merged.
+    Merge,
+    /// A key new to the mapping, with its identity (`None` for a key equal to nothing).
+    New(Node, Option<KeyId>),
+    /// A key the mapping has already, at this entry: the value replaces that entry's.
+    Again(Node, usize),
 }
 
 /// A map key as a hashable value with the equality of `NodeKind`'s `==` (which decides whether
@@ -51,6 +61,7 @@ struct Builder<'a> {
     anchors: HashMap<usize, (Node, usize)>,
     replayed: usize,
     root: Option<Node>,
+    duplicates: Vec<Duplicate>,
 }
 
 /// A parsed file.
@@ -58,10 +69,13 @@ pub(super) struct Built {
     pub root: Node,
     /// Whether the file defines an anchor (then later text may depend on earlier text).
     pub anchored: bool,
+    /// Keys repeated in their mapping, in the order of the repeats' positions.
+    pub duplicates: Vec<Duplicate>,
 }
 
 pub(super) fn build(file: &SourceFile) -> Result<Built, Diagnostic> {
-    let mut b = Builder { file, stack: Vec::new(), anchors: HashMap::new(), replayed: 0, root: None };
+    let mut b =
+        Builder { file, stack: Vec::new(), anchors: HashMap::new(), replayed: 0, root: None, duplicates: Vec::new() };
     let mut documents = 0;
     for event in Parser::new_from_str(&file.text) {
         let (event, span) = event.map_err(|e| {
@@ -148,7 +162,7 @@ pub(super) fn build(file: &SourceFile) -> Result<Built, Diagnostic> {
         }
     }
     let anchored = !b.anchors.is_empty();
-    Ok(Built { root: b.root.unwrap_or_else(|| Node::null(Span::at(0))), anchored })
+    Ok(Built { root: b.root.unwrap_or_else(|| Node::null(Span::at(0))), anchored, duplicates: b.duplicates })
 }
 
 impl Builder<'_> {
@@ -184,21 +198,25 @@ impl Builder<'_> {
                             "a map key must be a plain value, not a list or map",
                         ));
                     }
-                    *key = Some(node);
+                    // Repeats are found when the key is read, so they come in the order of
+                    // their positions (a repeat inside the value comes after its key's).
+                    *key = Some(if node.as_str() == Some("<<") {
+                        Key::Merge
+                    } else {
+                        let id = KeyId::of(&node);
+                        match id.as_ref().and_then(|id| keys.get(id)) {
+                            Some(&i) => {
+                                self.duplicates.push(Duplicate { first: entries[i].0.span, again: node.span });
+                                Key::Again(node, i)
+                            }
+                            None => Key::New(node, id),
+                        }
+                    });
                 }
-                Some(k) if k.as_str() == Some("<<") => merges.push(node),
-                Some(k) => {
-                    let id = KeyId::of(&k);
-                    if let Some(&i) = id.as_ref().and_then(|id| keys.get(id)) {
-                        let (line, _) = self.file.line_col(entries[i].0.span.start);
-                        let name = self.file.slice(k.span).to_string();
-                        return Err(Diagnostic::error(
-                            Code::YamlSyntax,
-                            self.file,
-                            k.span,
-                            format!("mapping key `{name}` already defined at line {line}"),
-                        ));
-                    }
+                Some(Key::Merge) => merges.push(node),
+                // As jet's YAML parser (Go's yaml.v2) did: the later value wins.
+                Some(Key::Again(k, i)) => entries[i] = (k, node),
+                Some(Key::New(k, id)) => {
                     if let Some(id) = id {
                         keys.insert(id, entries.len());
                     }

@@ -10,13 +10,15 @@
 //! not line up with, a region that does not parse on its own — is parsed whole, so the result
 //! (tree or error) is always the whole parse's. A text with an error is parsed whole (for the
 //! error at its place) and the last good parse is kept, so the next good text re-parses only
-//! what differs from it. Tests (core/tests/reparse.rs) and a fuzz target (`reparse`) compare
-//! the two parses on random edits.
+//! what differs from it. Repeated keys (warnings, see [`super::Duplicate`]) lie inside one
+//! item, so the region's replace the old region's, and later ones move with the edit. Tests
+//! (core/tests/reparse.rs) and a fuzz target (`reparse`) compare the two parses on random
+//! edits.
 //!
 //! At 5,000 steps (480 KB) a whole parse is ~15 ms natively and ~25 ms in the browser; a
 //! keystroke's re-parse is a compare with the last text, one item, and moving later spans.
 
-use super::{Node, NodeKind, builder};
+use super::{Duplicate, Node, NodeKind, Parsed, builder};
 use crate::diagnostics::Diagnostic;
 use crate::source::{SourceFile, Span};
 
@@ -44,7 +46,7 @@ pub enum LastParse {
 #[derive(Debug)]
 struct Last {
     text: String,
-    root: Node,
+    parsed: Parsed,
     /// Where each top-level item's line starts, when the root is a block sequence of items
     /// at column 0 that the tree's items line up with; `None`: every parse is whole.
     items: Option<Vec<u32>>,
@@ -52,7 +54,7 @@ struct Last {
 
 impl Reparser {
     /// Parse `file`, as [`super::parse`] would.
-    pub fn parse(&mut self, file: &SourceFile) -> Result<&Node, Diagnostic> {
+    pub fn parse(&mut self, file: &SourceFile) -> Result<&Parsed, Diagnostic> {
         self.last_parse = LastParse::Whole;
         super::check_size(file)?;
         let reused = match self.last.as_mut() {
@@ -67,10 +69,11 @@ impl Reparser {
                 // not YAML yet, and the next good one differs from it only where typed.
                 let built = builder::build(file)?;
                 let items = (!built.anchored).then(|| item_lines(file, &built.root)).flatten();
-                self.last = Some(Last { text: file.text.clone(), root: built.root, items });
+                let parsed = Parsed { root: built.root, duplicates: built.duplicates };
+                self.last = Some(Last { text: file.text.clone(), parsed, items });
             }
         }
-        Ok(&self.last.as_ref().expect("parsed").root)
+        Ok(&self.last.as_ref().expect("parsed").parsed)
     }
 }
 
@@ -128,13 +131,16 @@ fn reparse(last: &mut Last, file: &SourceFile) -> Option<usize> {
     for item in &mut items {
         shift(item, shift_new);
     }
-    let NodeKind::Seq(all) = &mut last.root.kind else { return None };
+    let NodeKind::Seq(all) = &mut last.parsed.root.kind else { return None };
     for item in &mut all[k1..] {
         shift(item, delta);
     }
     let parsed = items.len();
     all.splice(k0..k1, items);
-    let root = &mut last.root;
+    // The stand-in item has no keys, so every repeat the region holds is its items'.
+    let region_duplicates = built.duplicates.into_iter().map(|d| shift_duplicate(d, shift_new));
+    splice_duplicates(&mut last.parsed.duplicates, start as u32..old_stop as u32, delta, region_duplicates);
+    let root = &mut last.parsed.root;
     if k0 == 0 {
         root.span.start = moved(region_start, shift_new);
     }
@@ -188,6 +194,27 @@ fn is_item_line(line: &[u8]) -> bool {
 
 fn moved(at: u32, by: i64) -> u32 {
     (at as i64 + by) as u32
+}
+
+/// Replace the repeats inside `old` (the old text's bytes of the re-parsed items) with the
+/// region's, and move the ones after it by `delta`; the list stays in position order.
+fn splice_duplicates(
+    all: &mut Vec<Duplicate>,
+    old: std::ops::Range<u32>,
+    delta: i64,
+    region: impl Iterator<Item = Duplicate>,
+) {
+    let from = all.partition_point(|d| d.again.start < old.start);
+    let to = all.partition_point(|d| d.again.start < old.end);
+    for d in &mut all[to..] {
+        *d = shift_duplicate(*d, delta);
+    }
+    all.splice(from..to, region);
+}
+
+fn shift_duplicate(d: Duplicate, by: i64) -> Duplicate {
+    let span = |s: Span| Span::new(moved(s.start, by), moved(s.end, by));
+    Duplicate { first: span(d.first), again: span(d.again) }
 }
 
 /// Move every span of `node` by `by` bytes.

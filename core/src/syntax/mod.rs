@@ -21,10 +21,50 @@ pub const MAX_DEPTH: usize = 64;
 /// Total events replayed through aliases; a normal config replays a few hundred.
 pub const MAX_ALIAS_REPLAY_EVENTS: usize = 100_000;
 
+/// A parsed file: its tree, and the keys it repeats (accepted, with a warning each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed {
+    pub root: Node,
+    /// In the order of the repeats' positions.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A key written twice in one mapping (`service:` twice in a step). jet's YAML parser (Go's
+/// yaml.v2) took the later value without a word, and real projects rely on it, so the tree
+/// holds the later value and [`Duplicate::diagnostic`] warns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The key's use before this one (whose value is dropped).
+    pub first: Span,
+    /// The repeat, whose value is kept.
+    pub again: Span,
+}
+
+impl Duplicate {
+    pub fn diagnostic(&self, file: &SourceFile) -> Diagnostic {
+        let name = file.slice(self.again);
+        let (line, _) = file.line_col(self.first.start);
+        Diagnostic::warning(
+            Code::DuplicateKey,
+            file,
+            self.again,
+            format!("mapping key `{name}` is already defined at line {line}; this later value replaces that one"),
+        )
+        .with_help("jet used the later value too; delete one of the two to say which you mean")
+    }
+}
+
+impl Parsed {
+    /// The warnings about repeated keys.
+    pub fn warnings<'a>(&'a self, file: &'a SourceFile) -> impl Iterator<Item = Diagnostic> + 'a {
+        self.duplicates.iter().map(move |d| d.diagnostic(file))
+    }
+}
+
 /// Parse one file. Returns a positioned diagnostic when the file is not YAML or breaks a limit.
-pub fn parse(file: &SourceFile) -> Result<Node, Diagnostic> {
+pub fn parse(file: &SourceFile) -> Result<Parsed, Diagnostic> {
     check_size(file)?;
-    builder::build(file).map(|b| b.root)
+    builder::build(file).map(|b| Parsed { root: b.root, duplicates: b.duplicates })
 }
 
 fn check_size(file: &SourceFile) -> Result<(), Diagnostic> {
@@ -41,9 +81,16 @@ fn check_size(file: &SourceFile) -> Result<(), Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostics::Severity;
 
     fn p(text: &str) -> Result<Node, Diagnostic> {
-        parse(&SourceFile::new("t.yml", text))
+        parse(&SourceFile::new("t.yml", text)).map(|p| p.root)
+    }
+
+    /// The warnings of a text that parses.
+    fn warnings(text: &str) -> Vec<Diagnostic> {
+        let file = SourceFile::new("t.yml", text);
+        parse(&file).unwrap().warnings(&file).collect()
     }
 
     #[test]
@@ -99,12 +146,33 @@ mod tests {
     }
 
     #[test]
-    fn a_duplicate_key_is_reported_at_its_second_use_with_the_first_line() {
-        let d = p("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!((d.code, d.line, d.column), (Code::YamlSyntax, 3, 1));
-        assert_eq!(d.message, "mapping key `a` already defined at line 1");
+    fn a_repeated_key_keeps_the_later_value_with_a_warning_at_the_repeat() {
+        let text = "a: 1\nb: 2\na: 3\n";
+        let n = p(text).unwrap();
+        assert_eq!(n.get("a").unwrap().kind, NodeKind::Int(3), "the later value wins, as in jet");
+        assert_eq!(n.entries().len(), 2);
+        let w = warnings(text);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!((w[0].code, w[0].severity, w[0].line, w[0].column), (Code::DuplicateKey, Severity::Warning, 3, 1));
+        assert_eq!(w[0].span, Span::new(10, 11), "the repeated key is underlined");
+        assert!(w[0].message.starts_with("mapping key `a` is already defined at line 1"), "{}", w[0].message);
         // Nested maps have their own keys; the same key in two maps is fine.
-        assert!(p("x:\n  a: 1\ny:\n  a: 2\n").is_ok());
+        assert!(warnings("x:\n  a: 1\ny:\n  a: 2\n").is_empty());
+        // A key three times: each repeat names the use before it; the last value wins.
+        let text = "k: 1\nk: 2\nk: 3\n";
+        assert_eq!(p(text).unwrap().get("k").unwrap().kind, NodeKind::Int(3));
+        let lines: Vec<(u32, String)> = warnings(text).into_iter().map(|d| (d.line, d.message)).collect();
+        assert!(lines[0].0 == 2 && lines[0].1.contains("at line 1"), "{lines:?}");
+        assert!(lines[1].0 == 3 && lines[1].1.contains("at line 2"), "{lines:?}");
+    }
+
+    /// Repeats come in the order of their positions, a repeat inside a repeated key's value
+    /// after that key (the incremental parser splices them by position).
+    #[test]
+    fn repeats_are_listed_by_position() {
+        let text = "a: 1\na:\n  b: 1\n  b: 2\n";
+        let got: Vec<u32> = warnings(text).iter().map(|d| d.line).collect();
+        assert_eq!(got, [2, 4]);
     }
 
     /// Keys are the same when their values are, as YAML 1.1 resolves them (octal `01` is 1,
@@ -121,13 +189,15 @@ mod tests {
             ("'1': a\n1: b\n", None),
             ("a: 1\n'a': 2\n", Some("'a'")),
         ] {
-            match (p(text), dup) {
-                (Ok(_), None) => {}
-                (Err(d), Some(name)) => {
-                    assert_eq!(d.message, format!("mapping key `{name}` already defined at line 1"), "{text:?}");
-                    assert_eq!(d.line, 2, "{text:?}");
+            let w = warnings(text);
+            match dup {
+                None => assert!(w.is_empty(), "{text:?}: {w:?}"),
+                Some(name) => {
+                    assert_eq!(w.len(), 1, "{text:?}: {w:?}");
+                    let want = format!("mapping key `{name}` is already defined at line 1");
+                    assert!(w[0].message.starts_with(&want), "{text:?}: {}", w[0].message);
+                    assert_eq!(w[0].line, 2, "{text:?}");
                 }
-                (other, _) => panic!("{text:?}: {other:?}"),
             }
         }
     }
@@ -163,9 +233,11 @@ mod tests {
         text.push_str("k7: 2\n");
         assert!(text.len() <= MAX_INPUT_BYTES);
         let start = std::time::Instant::now();
-        let d = p(&text).unwrap_err();
+        let w = warnings(&text);
         let took = start.elapsed();
-        assert_eq!((d.line, d.message.as_str()), (100_001, "mapping key `k7` already defined at line 8"));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].line, 100_001);
+        assert!(w[0].message.starts_with("mapping key `k7` is already defined at line 8"), "{}", w[0].message);
         assert!(took.as_secs() < 10, "took {took:?}");
     }
 

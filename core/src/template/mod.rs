@@ -16,6 +16,7 @@
 //! - `.Time` has the methods in `exec::TIME_METHODS`; `.Local` is UTC.
 
 mod exec;
+mod extent;
 mod lex;
 mod literal;
 mod parse;
@@ -30,11 +31,15 @@ pub use value::{BuildVars, VARIABLES};
 
 use parse::{Arg, Node, Pipe};
 
-/// A template error at a byte offset into the template text.
+/// A template error about the bytes `offset..end` of the template text: the whole action of
+/// a syntax error (`{{ .Branch }` to the end of the text), the unknown name of an unknown
+/// variable (`.Brnch`), so an editor underlines what is wrong and not a point before it.
+/// `end == offset` only for errors of a rendering, which knows positions, not extents.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct TemplateError {
     pub offset: usize,
+    pub end: usize,
     pub message: String,
     pub help: Option<String>,
 }
@@ -47,8 +52,10 @@ pub struct Template {
 impl Template {
     /// Parse, including Go's parse-time check that every `$variable` is declared.
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
-        let nodes =
-            parse::parse(src).map_err(|e| TemplateError { offset: e.offset, message: e.message, help: None })?;
+        let nodes = parse::parse(src).map_err(|e| {
+            let at = extent::action_around(src, e.offset);
+            TemplateError { offset: at.start, end: at.end, message: e.message, help: None }
+        })?;
         Ok(Template { nodes })
     }
 
@@ -57,6 +64,7 @@ impl Template {
     pub fn render(&self, vars: &BuildVars) -> Result<String, TemplateError> {
         exec::Exec::run(&self.nodes, vars).map_err(|e| TemplateError {
             offset: e.offset,
+            end: e.offset,
             message: e.message,
             help: None,
         })
@@ -135,7 +143,7 @@ impl Checker {
             Arg::Field(fields, at) => self.fields(dot, fields, *at),
             Arg::Var(name, fields, at) => {
                 let base = if name == "$" { Ty::Data } else { Ty::Unknown };
-                self.fields(base, fields, *at)
+                self.fields(base, fields, at + name.len())
             }
             Arg::Pipe(p, _) => self.pipe(p, dot),
             Arg::Chain(base, fields, at) => {
@@ -147,8 +155,12 @@ impl Checker {
         }
     }
 
-    fn fields(&mut self, mut ty: Ty, fields: &[String], at: usize) -> Ty {
+    /// `fields` written one after the other from `at` (`.Time.Format`: the lexer allows no
+    /// space inside a chain), so each one's place is known.
+    fn fields(&mut self, mut ty: Ty, fields: &[String], mut at: usize) -> Ty {
         for f in fields {
+            let here = at..at + 1 + f.len();
+            at = here.end;
             ty = match ty {
                 Ty::Data => {
                     if f == "Time" {
@@ -156,7 +168,7 @@ impl Checker {
                     } else if VARIABLES.contains(&f.as_str()) {
                         Ty::Other(if f == "Timestamp" { "int64" } else { "string" })
                     } else {
-                        self.unknown(at, format!("unknown variable `.{f}`"), f, VARIABLES);
+                        self.unknown(here, format!("unknown variable `.{f}`"), f, VARIABLES);
                         Ty::Unknown
                     }
                 }
@@ -167,12 +179,12 @@ impl Checker {
                             _ => Ty::Unknown,
                         }
                     } else {
-                        self.unknown(at, format!("`.Time` has no method `{f}`"), f, exec::TIME_METHODS);
+                        self.unknown(here, format!("`.Time` has no method `{f}`"), f, exec::TIME_METHODS);
                         Ty::Unknown
                     }
                 }
                 Ty::Other(name) => {
-                    self.unknown(at, format!("can't evaluate field {f} in type {name}"), f, &[]);
+                    self.unknown(here, format!("can't evaluate field {f} in type {name}"), f, &[]);
                     Ty::Unknown
                 }
                 Ty::Unknown => Ty::Unknown,
@@ -181,7 +193,7 @@ impl Checker {
         ty
     }
 
-    fn unknown(&mut self, at: usize, message: String, name: &str, known: &[&str]) {
+    fn unknown(&mut self, at: std::ops::Range<usize>, message: String, name: &str, known: &[&str]) {
         let suggestion = if name.len() <= MAX_SUGGESTED_NAME {
             crate::model::lower::suggest(name, known.iter().copied())
         } else {
@@ -190,7 +202,7 @@ impl Checker {
         let help = suggestion
             .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));
-        self.problems.push(TemplateError { offset: at, message, help });
+        self.problems.push(TemplateError { offset: at.start, end: at.end, message, help });
     }
 }
 
@@ -250,6 +262,44 @@ mod tests {
         assert_eq!(u[0].offset, 3);
         assert_eq!(u[0].help.as_deref(), Some("did you mean `Branch`?"));
         assert!(Template::parse("{{ $x }}").is_err());
+    }
+
+    /// What an error is about, as text: what an editor underlines.
+    fn underlined(src: &str, e: &TemplateError) -> String {
+        src[e.offset..e.end].to_string()
+    }
+
+    #[test]
+    fn an_unknown_name_is_underlined_whole() {
+        for (src, want) in [
+            ("{{ .Brnch }}", ".Brnch"),
+            ("v-{{ .Time.Fromat \"2006\" }}", ".Fromat"),
+            ("{{ $.Brnch }}", ".Brnch"),
+            ("{{ .Branch.Oops }}", ".Oops"),
+            ("{{ with .Time }}{{ .UTC.Nope }}{{ end }}", ".Nope"),
+            ("{{ (.Time).Fromat }}", ".Fromat"),
+        ] {
+            let problems = Template::parse(src).unwrap().unknown_variables();
+            let got: Vec<String> = problems.iter().map(|e| underlined(src, e)).collect();
+            assert_eq!(got, [want], "{src}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_underlines_its_action() {
+        for (src, want) in [
+            ("v-{{ .Branch }", "{{ .Branch }"),
+            ("v-{{ .Branch ", "{{ .Branch "),
+            ("a {{ .Branch }} b {{ nope }} c", "{{ nope }}"),
+            ("{{- .Branch | printf \"%s\" 1 2 3 ) -}}x", "{{- .Branch | printf \"%s\" 1 2 3 ) -}}"),
+            ("{{ \"}}\" | nope }}", "{{ \"}}\" | nope }}"),
+            ("{{ if .Branch }}x", "{{ if .Branch }}"),
+            ("x {{ end }}", "{{ end }}"),
+            ("{{/* open", "{{/* open"),
+        ] {
+            let e = Template::parse(src).unwrap_err();
+            assert_eq!(underlined(src, &e), want, "{src}: {}", e.message);
+        }
     }
 
     #[test]

@@ -4,36 +4,45 @@
 //! No formatting: re-emitting YAML would lose comments and anchors.
 
 mod convert;
+mod disk;
 mod documents;
 mod handlers;
 mod rename;
 mod server;
 mod siblings;
 mod state;
+mod transport;
 mod uri;
 
 pub use state::BuildOptions;
 
 use anyhow::{Context, Result};
-use lsp_server::Connection;
+use lsp_server::{Connection, Message, Response};
 use lsp_types as lsp;
 
-/// Serve on stdin/stdout until the client says `exit`.
+/// Serve on stdin/stdout until the client says `exit` (or closes stdin). A frame that is not
+/// a message is answered and skipped ([`transport`]), never the end of the session.
 pub fn run(build_options: BuildOptions) -> Result<()> {
-    let (connection, io_threads) = Connection::stdio();
-    serve(connection, build_options)?;
+    let (sender, receiver, io_threads) = transport::stdio();
+    serve(Connection { sender, receiver }, build_options)?;
     io_threads.join().context("the stdio threads failed")?;
     Ok(())
 }
 
 /// The handshake, then the main loop; over any [`Connection`] (stdio, or memory in tests).
+/// lsp-server's `initialize_finish` ends the session when the message after the answer is not
+/// `initialized`; here `initialized` is optional (the main loop ignores it) and anything else
+/// is handled as usual.
 pub fn serve(connection: Connection, build_options: BuildOptions) -> Result<()> {
     let (id, _params) = connection.initialize_start()?;
     let result = lsp::InitializeResult {
         capabilities: capabilities(),
         server_info: Some(lsp::ServerInfo { name: "slipway".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
     };
-    connection.initialize_finish(id, serde_json::to_value(result)?)?;
+    connection
+        .sender
+        .send(Message::Response(Response::new_ok(id, serde_json::to_value(result)?)))
+        .context("the editor has gone")?;
     server::main_loop(&connection, build_options)
 }
 

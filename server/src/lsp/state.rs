@@ -2,6 +2,7 @@
 //! got diagnostics (to clear them when a file leaves the project).
 
 use super::convert;
+use super::disk;
 use super::documents::Documents;
 use super::siblings::{self, Pair};
 use super::uri;
@@ -98,17 +99,16 @@ impl State {
         a
     }
 
-    /// The open buffer, else the file on disk, else nothing (a file still to be written).
+    /// The open buffer, else the file on disk, else nothing (a file still to be written, or
+    /// one that is not safe to read: see [`disk`]).
     fn source(&self, path: &Path) -> SourceFile {
         let name = path.display().to_string();
         if let Some(text) = self.docs.get(path) {
             return SourceFile::new(name, text);
         }
-        if !path.exists() {
-            return SourceFile::new(name, "");
-        }
-        match crate::project::read_source(path) {
-            Ok(f) => SourceFile::new(name, f.text),
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        match disk::read_project_file(dir, path) {
+            Ok(text) => SourceFile::new(name, text.unwrap_or_default()),
             Err(e) => {
                 self.log(lsp::MessageType::WARNING, format!("{e:#}"));
                 SourceFile::new(name, "")

@@ -2,7 +2,7 @@
 //! writes the result atomically and, only when asked, the secrets' values (owner-only).
 
 use crate::cli::{ConfigErrors, ProjectArgs};
-use crate::fsutil::{read_limited, write_atomic};
+use crate::fsutil::{Existing, check_output, read_limited, write_atomic};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use slipway_core::Report;
@@ -35,12 +35,13 @@ pub struct ExportArgs {
     /// Where to write; `-` for standard output [default: DIR/.github/workflows/codeship.yml or DIR/.gitlab-ci.yml].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace an existing file.
+    /// Replace existing files (the workflow and the --secrets-to file).
     #[arg(long)]
     pub force: bool,
     #[arg(long, value_enum, default_value_t = ModeArg::Slipway)]
     pub mode: ModeArg,
-    /// Also write the secrets' values (decrypted) to this file, owner-only, as a JSON object.
+    /// Also write the secrets' values (decrypted) to this file, owner-only, as a JSON object
+    /// (never through a symlink).
     #[arg(long)]
     pub secrets_to: Option<PathBuf>,
     /// The project key, for --secrets-to [default: DIR/codeship.aes].
@@ -76,8 +77,13 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
     // `-` is standard output, as for most tools that take an output path; the warnings and the
     // summary stay on stderr, so `slipway export … --out - > file` holds only the workflow.
     let to_stdout = out.as_os_str() == "-";
-    if !to_stdout && out.exists() && !args.force {
-        bail!("{} already exists; pass --force to replace it", out.display());
+    // Both outputs are checked before either is written.
+    let existing = Existing::replace_if(args.force);
+    if !to_stdout {
+        check_output(&out, existing)?;
+    }
+    if let Some(path) = &args.secrets_to {
+        check_output(path, existing)?;
     }
     if let Some(parent) = out.parent().filter(|p| !to_stdout && !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -90,7 +96,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(result.text.as_bytes()).and_then(|()| stdout.flush()).context("cannot write to stdout")?;
     } else {
-        write_atomic(&out, result.text.as_bytes(), false)?;
+        write_atomic(&out, result.text.as_bytes(), false, existing)?;
     }
     if !result.diagnostics.is_empty() {
         eprint!("{}", Report::new(result.diagnostics.clone()).render_text(&[&files.services, &files.steps]));
@@ -154,7 +160,7 @@ fn write_secrets(
         let text = String::from_utf8(plain).map_err(|_| anyhow::anyhow!("secret {} is not text", s.name))?;
         values.insert(s.name.clone(), serde_json::Value::String(text));
     }
-    write_atomic(path, serde_json::to_string_pretty(&values)?.as_bytes(), true)?;
+    write_atomic(path, serde_json::to_string_pretty(&values)?.as_bytes(), true, Existing::replace_if(args.force))?;
     eprintln!("wrote the values of {} secrets to {} (owner-only)", values.len(), path.display());
     Ok(())
 }

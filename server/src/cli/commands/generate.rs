@@ -2,7 +2,7 @@
 
 use crate::fsutil::write_new;
 use crate::gitinfo::GitInfo;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use slipway_core::crypto::Key;
 use std::path::PathBuf;
@@ -17,11 +17,18 @@ pub struct GenerateArgs {
 
 pub fn run(args: GenerateArgs) -> Result<ExitCode> {
     let path = &args.key_path;
-    if path.exists() {
-        bail!(
+    // Not `exists()`, which follows a link: a key is never written through one either.
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "{} is a symlink; a new key is never written through one (give the target's own path, or remove the link)",
+            path.display()
+        ),
+        Ok(_) => bail!(
             "{} already exists; refusing to overwrite a key (files encrypted with it would become unreadable)",
             path.display()
-        );
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot write {}", path.display())),
     }
     if GitInfo::tracked_candidate(path) == Some(true) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

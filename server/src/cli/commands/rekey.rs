@@ -10,10 +10,13 @@
 //!    put back).
 //!
 //! A run that died between renames is finished by running it again: a secret the old key does
-//! not open but the new one does is reported as already rekeyed and left as it is.
+//! not open but the new one does is reported as already rekeyed and left as it is. A run killed
+//! while staging leaves `.slipway-rekey-*` files beside the targets; the next run removes them
+//! first and says so. Two rekeys of one project at once are refused (a lock on its folder), so
+//! one never removes the other's staging files.
 
 use crate::cli::{ConfigErrors, ProjectArgs};
-use crate::fsutil::{read_limited, write_atomic, write_new};
+use crate::fsutil::{Existing, read_limited, write_atomic, write_new};
 use crate::gitinfo::GitInfo;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
@@ -214,6 +217,12 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     if !args.allow_outside {
         refuse_outside(&files.services_dir, &secrets)?;
     }
+    // Held until the end of the run; the kernel lets go of it if the run is killed.
+    let _lock = lock_project(&files.services_dir)?;
+    let services_real = std::fs::canonicalize(&files.services_path).unwrap_or_else(|_| files.services_path.clone());
+    for stale in remove_stale_staging(&staging_dirs(&services_real, &secrets)) {
+        eprintln!("slipway: removed {}, a staging file an interrupted rekey left behind", stale.display());
+    }
     if secrets.is_empty() {
         eprintln!("slipway: the configuration references no encrypted file or value; nothing to rekey");
         return Ok(ExitCode::SUCCESS);
@@ -221,11 +230,65 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
     let rewrites = decrypt_all(&files.services, &secrets, &old, &new)?;
     let rewrites = reencrypt_all(rewrites, &new, upgrade)?;
     // Symlinks resolved, so the rename replaces the file and keeps the link.
-    let services_path = std::fs::canonicalize(&files.services_path).unwrap_or_else(|_| files.services_path.clone());
+    let services_path = services_real;
     let outputs = outputs(&files.services, &files.steps, &services_path, &rewrites, &new)?;
     commit(&outputs, generate.then_some((&args.new_key_path, &new)))?;
     report(&rewrites, &services_path, generate.then_some(&args.new_key_path));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The prefix of the files a rekey stages its outputs in, beside their targets.
+const STAGING_PREFIX: &str = ".slipway-rekey-";
+
+/// An exclusive lock on the project folder for the run (`flock`, released when the process
+/// ends, however it ends): a second rekey of the project is refused.
+fn lock_project(dir: &Path) -> Result<std::fs::File> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let fd = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot open the project folder {}", dir.display()))?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(std::fs::File::from(fd)),
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            bail!("another `slipway rekey` is running on {}; nothing was changed", dir.display())
+        }
+        Err(e) => Err(std::io::Error::from(e)).with_context(|| format!("cannot lock {}", dir.display())),
+    }
+}
+
+/// The folders a run stages outputs in: those of the encrypted files and the services file.
+fn staging_dirs(services_path: &Path, secrets: &[Secret]) -> std::collections::BTreeSet<PathBuf> {
+    let files = secrets.iter().filter_map(|s| match s {
+        Secret::File { path, .. } => Some(path.as_path()),
+        Secret::Inline { .. } => None,
+    });
+    std::iter::once(services_path)
+        .chain(files)
+        .filter_map(|p| p.parent())
+        .map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })
+        .collect()
+}
+
+/// Remove the staging files (`.slipway-rekey-` and tempfile's six random characters, regular
+/// files only) an earlier run left in `dirs`; returns what was removed.
+fn remove_stale_staging(dirs: &std::collections::BTreeSet<PathBuf>) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let is_staging = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(STAGING_PREFIX))
+                .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+            // `file_type` does not follow links: a link with that name is left alone.
+            if is_staging && entry.file_type().is_ok_and(|t| t.is_file()) && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
+        }
+    }
+    removed
 }
 
 /// A rekey rewrites files in place; one outside the project folder (by path or by symlink)
@@ -424,7 +487,7 @@ fn commit(outputs: &[Output], new_key: Option<(&PathBuf, &Key)>) -> Result<()> {
 /// A temporary file beside `o.path` with the new content and the old file's permissions.
 fn stage(o: &Output) -> Result<tempfile::NamedTempFile> {
     let dir = o.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".slipway-rekey-").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(STAGING_PREFIX).tempfile_in(dir)?;
     tmp.write_all(&o.new)?;
     tmp.as_file().sync_all()?;
     let perms = std::fs::metadata(&o.path)?.permissions();
@@ -459,7 +522,7 @@ fn restore(o: &Output) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let perms = std::fs::metadata(&o.path)?.permissions();
     // Owner-only files stay owner-only while in the temporary file too.
-    write_atomic(&o.path, &o.old, perms.mode() & 0o077 == 0)?;
+    write_atomic(&o.path, &o.old, perms.mode() & 0o077 == 0, Existing::Replace)?;
     std::fs::set_permissions(&o.path, perms)?;
     Ok(())
 }
