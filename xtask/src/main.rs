@@ -69,6 +69,7 @@ fn test() -> Result {
         run_with("cargo", &["test", "-p", "slipway-core", "--target", "wasm32-unknown-unknown", "--tests"], &wasm_envs);
     let _ = std::fs::remove_dir_all(&tmp);
     wasm?;
+    readme_install()?;
     // Every fuzz target briefly, so a new panic on fixture-like input fails CI.
     fuzz::run_all(fuzz::SMOKE_SECS)?;
     Ok(())
@@ -226,7 +227,10 @@ fn build_studio() -> Result<Vec<(String, String)>> {
     editor_bundle()?;
     let r = root();
     let inputs = ["frontend", "core", "index.html", "Trunk.toml", "Cargo.toml", "Cargo.lock"].map(|p| r.join(p));
-    if stale(&r.join("dist/index.html"), &inputs, &["node_modules", "target"]) {
+    // Older server build scripts wrote a placeholder index.html into dist/: not a studio.
+    let placeholder = std::fs::read_to_string(r.join("dist/index.html"))
+        .is_ok_and(|index| index.contains("The studio has not been built"));
+    if placeholder || stale(&r.join("dist/index.html"), &inputs, &["node_modules", "target"]) {
         let mut trunk_envs = envs.clone();
         trunk_envs.push(studio_rustflags());
         run_with("trunk", &["build", "--release", "--offline"], &trunk_envs)?;
@@ -259,6 +263,84 @@ fn studio(args: &[String]) -> Result {
     run(root().join("target/release/slipway").to_str().expect("utf-8 path"), &serve)
 }
 
+/// Build the studio, then `cargo install` the server with it embedded. `args` go to
+/// `cargo install` (`--root DIR`, `--force`, …).
+fn install(args: &[String]) -> Result {
+    build_studio()?;
+    let mut cargo: Vec<&str> = vec!["install", "--path", "server", "--locked"];
+    cargo.extend(args.iter().map(String::as_str));
+    run("cargo", &cargo)
+}
+
+/// The README's Install section, tested: its commands, run as written into a folder of our own
+/// (`--root`), must give a `slipway` whose page is the studio, not the page of a build without
+/// it. Only the release profile's optimisation is turned down (the build is what is tested,
+/// not its speed): a full release build takes minutes more on a 2-core machine.
+fn readme_install() -> Result {
+    let readme =
+        std::fs::read_to_string(root().join("README.md")).map_err(|e| format!("cannot read README.md: {e}"))?;
+    let section = readme.split("\n## Install\n").nth(1).ok_or("README.md has no `## Install` section")?;
+    let block =
+        section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).ok_or("no ```sh block in Install")?;
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split(" #").next().unwrap_or(l).trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let prefix = root().join("target/tmp/readme-install");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let bin = prefix.join("bin");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let quick = [("LTO", "false"), ("CODEGEN_UNITS", "256"), ("OPT_LEVEL", "0"), ("DEBUG", "false")]
+        .map(|(k, v)| (format!("CARGO_PROFILE_RELEASE_{k}"), v.to_string()));
+    for command in &commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let (program, args) = words.split_first().ok_or("an empty command")?;
+        let mut args: Vec<&str> = args.to_vec();
+        if args.contains(&"install") {
+            args.extend(["--root", prefix.to_str().ok_or("a non-UTF-8 path")?]);
+        }
+        let mut envs = quick.to_vec();
+        envs.push(("PATH".into(), path.clone()));
+        run_with(program, &args, &envs).map_err(|e| format!("README's Install: {e}"))?;
+    }
+    let slipway = bin.join("slipway");
+    let page = studio_page(&slipway)?;
+    if !page.contains("<script") || page.contains("has no studio") {
+        return Err(format!("README's Install gave a slipway without the studio; its page:\n{page}"));
+    }
+    eprintln!("xtask: README's Install gives a slipway with the studio ({})", slipway.display());
+    let _ = std::fs::remove_dir_all(&prefix);
+    Ok(())
+}
+
+/// `slipway serve` on a free port, the page it serves at `/`, then stopped.
+fn studio_page(slipway: &Path) -> Result<String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let data = root().join("target/tmp/readme-install/data");
+    let mut child = Command::new(slipway)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("SLIPWAY_TOKEN", "readme-install-check")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", slipway.display()))?;
+    let mut line = String::new();
+    let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
+    let page = (|| {
+        let url = line.trim().strip_prefix("Slipway studio: http://").ok_or(format!("serve printed {line:?}"))?;
+        let mut conn = std::net::TcpStream::connect(url.trim_end_matches('/')).map_err(|e| e.to_string())?;
+        conn.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(|e| e.to_string())?;
+        let mut page = String::new();
+        conn.read_to_string(&mut page).map_err(|e| e.to_string())?;
+        Ok::<_, String>(page)
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    page
+}
+
 fn conformance() -> Result {
     let dir = root().join("core/tests/fixtures/templates");
     let cases = dir.join("cases.json");
@@ -281,6 +363,7 @@ fn usage() -> ExitCode {
          test         run every check CI runs: fmt, clippy, build the studio, all tests (starting Docker, a registry and\n               Chromium via tests/env/up.sh), the core's tests in headless Chromium, and each fuzz target for {} s\n  \
          studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt, CodeMirror via npm ci if missing;\n               nothing is rebuilt when nothing changed) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh);\n               SERVE ARGS go to `slipway serve` (see `slipway serve --help`)\n  \
          build        build the studio into dist/ (as `studio` does) without starting anything\n  \
+         install [CARGO INSTALL ARGS]\n               build the studio, then `cargo install --path server --locked` with it embedded\n               (e.g. `cargo xtask install --root ~/.local`); a plain `cargo install` refuses without the studio\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)\n  \
          fuzz [SECS] [TARGET...]\n               build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each (or those named:\n               \
          check, template, decrypt, dockercfg, envfile) for SECS seconds (default {}), one at a time; prints\n               \
@@ -302,6 +385,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("studio") => studio(&args[1..]),
         Some("build") => build_studio().map(|_| ()),
+        Some("install") => install(&args[1..]),
         Some("conformance") => conformance(),
         Some("fuzz") => fuzz::command(&args[1..]),
         _ => return usage(),

@@ -31,6 +31,8 @@ const DYNAMIC: &[(&str, &str, &[&str], &str)] = &[
     ("server/tests/api_schema.rs", "&st", &["st"], "the path schemathesis.sh prints"),
     ("server/tests/export.rs", "&actionlint", &["actionlint"], "the path export-tools.sh prints"),
     ("server/tests/export.rs", "bin", &["gitlab-ci-local"], "the path export-tools.sh prints"),
+    ("server/tests/export_regex.rs", "&gitlab", &["gitlab-ci-local"], "the path export-tools.sh prints"),
+    ("xtask/src/main.rs", "slipway", &[], "the slipway the README's Install section installed"),
 ];
 
 /// Functions whose first argument is a program they start (xtask's helpers).

@@ -12,8 +12,17 @@ use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+/// The studio trunk built (build.rs sets `studio_built` when `dist/` holds one).
+#[cfg(studio_built)]
 #[derive(RustEmbed)]
 #[folder = "../dist"]
+struct Assets;
+
+/// A page that says how to build the studio, for development builds made without it (a
+/// release build without it fails instead: see build.rs).
+#[cfg(not(studio_built))]
+#[derive(RustEmbed)]
+#[folder = "src/http/no-studio"]
 struct Assets;
 
 #[derive(Clone)]
