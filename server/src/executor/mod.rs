@@ -5,15 +5,19 @@
 
 mod container;
 pub mod context;
+mod context_dockerfile;
 mod dependencies;
+mod dockerfile;
 mod env;
 pub mod events;
+mod file_out;
 mod follow;
 mod images;
 pub mod labels;
 pub mod mask;
 pub(crate) mod paths;
 mod push;
+mod resolve;
 pub mod secrets;
 mod step;
 pub mod workspace;
@@ -123,7 +127,10 @@ pub(crate) struct Runner {
     masker: RwLock<Masker>,
     events: EventSender,
     cancel: CancellationToken,
+    /// Image ids by service.
     images: Mutex<HashMap<String, Shared<String>>>,
+    /// Builds waiting for a sibling's build (their Dockerfile starts FROM its image), by service.
+    build_waits: Mutex<HashMap<String, String>>,
     volume_holders: Mutex<HashMap<String, Shared<String>>>,
     slots: Semaphore,
     failed: AtomicBool,
@@ -175,6 +182,7 @@ async fn runner(
         events,
         cancel: cancel.clone(),
         images: Mutex::new(HashMap::new()),
+        build_waits: Mutex::new(HashMap::new()),
         volume_holders: Mutex::new(HashMap::new()),
         slots,
         failed: AtomicBool::new(false),
