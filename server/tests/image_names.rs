@@ -269,7 +269,6 @@ fn a_project_does_not_run_an_image_another_projects_run_built() {
         &format!("peek:\n  image: {owners}\nderived:\n  build: .\n"),
         "- name: peek\n  service: peek\n  command: cat /marker\n",
     );
-    reader.write("Dockerfile", &format!("FROM {owners}\nRUN cp /marker /copied\n"));
     let server = Server::start(&[(&a, &owner), (&b, &reader)], &[]);
 
     let (status, log) = server.run(serde_json::json!({"project": a}));
@@ -281,11 +280,18 @@ fn a_project_does_not_run_an_image_another_projects_run_built() {
     assert!(!log.contains("owners-build-secret"), "B ran A's image: {log}");
     assert!(log.contains("made by another project's run"), "{log}");
 
+    // FROM (with a blank Docker reads as a space) and COPY --from alike.
     reader.write("codeship-steps.yml", "- name: derived\n  service: derived\n  command: cat /copied\n");
-    let (status, log) = server.run(serde_json::json!({"project": b}));
-    assert_eq!(status, "failed", "{log}");
-    assert!(!log.contains("owners-build-secret"), "B built FROM A's image: {log}");
-    assert!(log.contains("made by another project's run"), "{log}");
+    for dockerfile in [
+        format!("FROM\x0b{owners}\nRUN cp /marker /copied\n"),
+        format!("FROM BASE\nCOPY --from {owners} /marker /copied\n"),
+    ] {
+        reader.write("Dockerfile", &dockerfile);
+        let (status, log) = server.run(serde_json::json!({"project": b}));
+        assert_eq!(status, "failed", "{log}");
+        assert!(!log.contains("owners-build-secret"), "B built from A's image: {log}");
+        assert!(log.contains("made by another project's run"), "{log}");
+    }
 }
 
 #[test]
@@ -293,20 +299,28 @@ fn build_image_names_resolve_inside_the_run() {
     let id = hex();
     let project = format!("inrun-{id}");
     let base = format!("slipwaytest-inrun-{id}/base");
-    let _made = Images(vec![namespace_tag(&project, "base"), namespace_tag(&project, "app")]);
+    let _made = Images(vec![
+        namespace_tag(&project, "base"),
+        namespace_tag(&project, "app"),
+        namespace_tag(&project, "copier"),
+    ]);
     let p = Project::new(
         &format!(
-            "base:\n  build:\n    context: base\n    image: {base}\napp:\n  build:\n    context: app\ntool:\n  image: {base}\n"
+            "base:\n  build:\n    context: base\n    image: {base}\napp:\n  build:\n    context: app\n\
+             copier:\n  build:\n    context: copier\ntool:\n  image: {base}\n"
         ),
         // `app` first: its Dockerfile starts FROM `base`'s image, which is not built yet.
-        "- name: app\n  service: app\n  command: cat /copied\n- name: tool\n  service: tool\n  command: cat /marker\n",
+        "- name: app\n  service: app\n  command: cat /copied\n- name: copier\n  service: copier\n  command: cat /copied\n\
+         - name: tool\n  service: tool\n  command: cat /marker\n",
     );
     p.write("base/Dockerfile", "FROM BASE\nRUN echo built-in-this-run > /marker\n");
     p.write("app/Dockerfile", &format!("ARG TAG=latest\nFROM {base}:${{TAG}} AS start\nRUN cp /marker /copied\n"));
+    p.write("copier/Dockerfile", &format!("FROM BASE\nCOPY --from {base} \\\n  /marker /copied\n"));
     let server = Server::start(&[(&project, &p)], &[]);
     let (status, log) = server.run(serde_json::json!({"project": project}));
     assert_eq!(status, "success", "{log}");
     assert_eq!(printed(&log, "app"), ["built-in-this-run"], "{log}");
+    assert_eq!(printed(&log, "copier"), ["built-in-this-run"], "{log}");
     assert_eq!(printed(&log, "tool"), ["built-in-this-run"], "{log}");
     assert_eq!(image_id(&base), None, "the run tagged {base} on the engine");
 }

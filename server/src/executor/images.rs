@@ -86,6 +86,15 @@ impl Runner {
         format!("slipway/{}", crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
     }
 
+    /// The name `slipway load` reports: the build's tag, or the image a service names.
+    pub(super) fn loaded_name(&self, service: &str) -> Result<String> {
+        let svc = self.spec.services.get(service).ok_or_else(|| anyhow!("unknown service `{service}`"))?;
+        match &svc.image {
+            Some(image) if svc.build.is_none() => Ok(image.value.clone()),
+            _ => Ok(self.build_tag(svc)),
+        }
+    }
+
     /// The tag a build gets: in a server run always the namespace's (a `build.image` name may
     /// be another project's image), with `slipway steps` the configured name as in jet.
     fn build_tag(&self, svc: &Service) -> String {

@@ -236,10 +236,11 @@ async fn copy_project(spec: &mut RunSpec, secrets: &secrets::Secrets) -> Result<
     Ok(ws)
 }
 
-/// Build or pull one service's image (`slipway load`).
+/// Build or pull one service's image (`slipway load`); the name it has on the engine.
 pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSender) -> Result<String> {
     let runner = runner(docker, spec, events, CancellationToken::new()).await?;
-    runner.image_for(service, &format!("load-{service}"), None).await
+    runner.image_for(service, &format!("load-{service}"), None).await?;
+    runner.loaded_name(service)
 }
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.

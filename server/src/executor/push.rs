@@ -268,9 +268,11 @@ struct NameLock {
 }
 
 impl NameLock {
+    /// `acme/app:1` and `docker.io/acme/app:1` are one name.
     async fn acquire(name: &str) -> NameLock {
-        let lock = PUSHING.lock().expect("push names lock").entry(name.to_string()).or_default().clone();
-        NameLock { name: name.to_string(), guard: Some(lock.lock_owned().await) }
+        let name = super::resolve::canonical(name).unwrap_or_else(|| name.to_string());
+        let lock = PUSHING.lock().expect("push names lock").entry(name.clone()).or_default().clone();
+        NameLock { name, guard: Some(lock.lock_owned().await) }
     }
 }
 

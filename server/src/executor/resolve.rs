@@ -23,7 +23,6 @@ use slipway_core::dockercfg::DockerCfg;
 use slipway_core::image_ref::{DOCKER_HUB, ImageRef};
 use slipway_core::model::Service;
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 
 /// `reference` in one spelling per image: registry, `library/` for Docker Hub's official
@@ -152,17 +151,17 @@ impl Runner {
         let name = &svc.name.value;
         let confine = self.spec.options.confine;
         let read = context_dockerfile::find(tar, dockerfile).and_then(|found| {
-            let uses = dockerfile::image_uses(&found.text, args)
+            let parsed = dockerfile::parse(&found.text, args)
                 .map_err(|e| anyhow!("the Dockerfile `{dockerfile}` of service `{name}`, {e}"))?;
-            Ok((found, uses))
+            Ok((found, parsed))
         });
-        let (found, uses) = match read {
+        let (found, parsed) = match read {
             Ok(r) => r,
             Err(e) if confine => return Err(e),
             Err(_) => return Ok(()),
         };
-        let mut pinned: Vec<(Range<usize>, String)> = Vec::new();
-        for u in &uses {
+        let mut ids = Vec::new();
+        for u in &parsed.uses {
             let id = match self.run_build_of(&u.reference, name) {
                 Some(sibling) => self.sibling_build(name, &sibling.name.value.clone(), step, cfg).await?,
                 None if confine => self.external_image(&u.reference, name, step, cfg).await.with_context(|| {
@@ -170,15 +169,14 @@ impl Runner {
                 })?,
                 None => continue,
             };
-            if confine {
-                if u.kind == UseKind::From {
-                    self.refuse_onbuild_copies(&id, &u.reference, name).await?;
-                }
-                pinned.push((u.span.clone(), id));
+            if confine && u.kind == UseKind::From {
+                self.refuse_onbuild_copies(&id, &u.reference, name).await?;
             }
+            ids.push(id);
         }
-        if confine && !pinned.is_empty() {
-            context_dockerfile::replace(tar, &found, &dockerfile::rewrite(&found.text, &pinned))?;
+        let pinned = dockerfile::pin(&found.text, &parsed, &ids);
+        if confine && pinned != found.text {
+            context_dockerfile::replace(tar, &found, &pinned)?;
         }
         Ok(())
     }
