@@ -115,9 +115,12 @@ impl Project {
 }
 
 fn registry_dockercfg() -> String {
+    let (user, password) = (env("SLIPWAY_TEST_REGISTRY_USER"), env("SLIPWAY_TEST_REGISTRY_PASSWORD"));
+    dockercfg(&env("SLIPWAY_TEST_REGISTRY"), &user, &password)
+}
+
+fn dockercfg(registry: &str, user: &str, password: &str) -> String {
     use base64::Engine;
-    let (registry, user, password) =
-        (env("SLIPWAY_TEST_REGISTRY"), env("SLIPWAY_TEST_REGISTRY_USER"), env("SLIPWAY_TEST_REGISTRY_PASSWORD"));
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     format!("{{\"auths\": {{\"{registry}\": {{\"auth\": \"{auth}\"}}}}}}")
 }
@@ -185,14 +188,31 @@ impl Server {
             .unwrap()
     }
 
-    /// Start a run and wait for it; its status and log.
-    fn run(&self, body: serde_json::Value) -> (String, String) {
+    /// Start a run; its id.
+    fn start_run(&self, body: serde_json::Value) -> String {
         let mut r = ureq::post(&format!("{}/api/runs", self.url))
             .header("authorization", &format!("Bearer {TOKEN}"))
             .send_json(body)
             .unwrap();
         let v: serde_json::Value = r.body_mut().read_json().unwrap();
-        let id = v["id"].as_str().unwrap().to_string();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    fn cancel(&self, id: &str) {
+        ureq::post(&format!("{}/api/runs/{id}/cancel", self.url))
+            .header("authorization", &format!("Bearer {TOKEN}"))
+            .send_empty()
+            .unwrap();
+    }
+
+    /// Start a run and wait for it; its status and log.
+    fn run(&self, body: serde_json::Value) -> (String, String) {
+        let id = self.start_run(body);
+        self.wait(&id)
+    }
+
+    /// Wait for a run to end; its status and log.
+    fn wait(&self, id: &str) -> (String, String) {
         let start = Instant::now();
         loop {
             let v: serde_json::Value = serde_json::from_str(&self.get_text(&format!("/api/runs/{id}"))).unwrap();
@@ -364,6 +384,48 @@ fn a_push_puts_the_remote_name_back_as_it_was() {
     // A pulled image pushed elsewhere goes out labelled too: for the push's length, another
     // project's run finding the name locally knows it is not its own.
     assert_eq!(registry_labels(&format!("{repo}-pulled"), "v1")["io.slipway.image.project"], project.as_str());
+}
+
+#[test]
+fn a_cancelled_push_still_puts_the_name_back() {
+    let id = hex();
+    let project = format!("cancelled-{id}");
+    // A "registry" that accepts connections and never answers: the push hangs until cancelled.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let registry = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let remote = format!("{registry}/slipwaytest/hang-{id}");
+    let before = local_image(&format!("{remote}:main"), "what-main-was");
+    let _made = Images(vec![format!("{remote}:main"), before.clone(), namespace_tag(&project, "app")]);
+    let p = Project::new(
+        "app:\n  build: .\n",
+        &format!(
+            "- name: push\n  type: push\n  service: app\n  image_name: {remote}\n  image_tag: main\n  encrypted_dockercfg_path: d.enc\n"
+        ),
+    );
+    p.write("Dockerfile", "FROM BASE\nRUN echo pushed > /marker\n");
+    p.encrypt("d.enc", &dockercfg(&registry, "u", "p4ssword"));
+    let server = Server::start(&[(&project, &p)], &[]);
+    let run = server.start_run(serde_json::json!({"project": project, "push": true}));
+    // Wait until the name is tagged for the push, then cancel the run.
+    let start = Instant::now();
+    while image_id(&format!("{remote}:main")).as_deref() == Some(before.as_str()) {
+        assert!(start.elapsed() < Duration::from_secs(120), "the push never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.cancel(&run);
+    let (status, log) = server.wait(&run);
+    assert_eq!(status, "cancelled", "{log}");
+    let start = Instant::now();
+    while image_id(&format!("{remote}:main")).as_deref() != Some(before.as_str()) {
+        assert!(start.elapsed() < Duration::from_secs(20), "the cancelled push left {remote}:main on its image");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The server's peak resident memory (VmHWM), in KiB.

@@ -17,6 +17,7 @@ pub mod labels;
 pub mod mask;
 pub(crate) mod paths;
 mod push;
+mod push_tag;
 mod resolve;
 pub mod secrets;
 mod step;

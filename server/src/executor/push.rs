@@ -12,18 +12,17 @@ use super::Runner;
 use super::file_out::{self, ReadFileError};
 use super::images::docker_credentials;
 use super::labels::{IMAGE_PROJECT, labels};
+use super::push_tag::{NameLock, TemporaryTag};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::auth::DockerCredentials;
 use bollard::models::VolumeCreateRequest;
-use bollard::query_parameters::{
-    BuildImageOptionsBuilder, PushImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
-};
+use bollard::query_parameters::{BuildImageOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
 use slipway_core::dockercfg::{DockerCfg, MAX_DOCKERCFG_BYTES};
 use slipway_core::image_ref::ImageRef;
 use slipway_core::plan::PlannedStep;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 /// Where a generator writes the dockercfg inside its temporary volume.
 const GENERATOR_DIR: &str = "/opt/data";
@@ -144,17 +143,17 @@ impl Runner {
             self.tag(source, repo, tag).await?;
             return self.push_tagged(repo, tag, creds, status).await;
         }
-        let _one_at_a_time = NameLock::acquire(&name).await;
+        let lock = NameLock::acquire(&name).await;
         let before = self.docker.inspect_image(&name).await.ok().and_then(|i| i.id);
         let (pushed, copy) = self.labelled(source).await?;
+        // From here on the name is put back, also when the step is cancelled.
+        let tagged = TemporaryTag::new(&self.docker, lock, repo, tag, &pushed, before, copy);
         let result = match self.tag(&pushed, repo, tag).await {
             Ok(()) => self.push_tagged(repo, tag, creds, status).await,
             Err(e) => Err(e),
         };
-        self.put_back(&name, repo, tag, &pushed, before.as_deref()).await;
-        if let Some(copy) = copy {
-            let opts = RemoveImageOptionsBuilder::default().noprune(true).build();
-            let _ = self.docker.remove_image(&copy, Some(opts), None).await;
+        if let Err(e) = tagged.put_back().await {
+            self.info(format!("cannot put the engine's {name} back as it was before the push: {e}"));
         }
         result
     }
@@ -219,28 +218,6 @@ impl Runner {
         let copy = copy.ok_or_else(|| PushFailure::Engine(anyhow!("cannot label the image to push: no id")))?;
         Ok((copy.clone(), Some(copy)))
     }
-
-    /// After a push: `name` back to `before`, or untagged when it named nothing, unless
-    /// someone has tagged it again meanwhile (theirs is left).
-    async fn put_back(&self, name: &str, repo: &str, tag: &str, pushed: &str, before: Option<&str>) {
-        let now = self.docker.inspect_image(name).await.ok().and_then(|i| i.id);
-        if now.as_deref() != Some(pushed) || before == Some(pushed) {
-            return;
-        }
-        let result = match before {
-            Some(id) => self.tag(id, repo, tag).await.map_err(|e| match e {
-                PushFailure::Engine(e) => e.to_string(),
-                PushFailure::Registry(e) => e,
-            }),
-            None => {
-                let opts = RemoveImageOptionsBuilder::default().noprune(true).build();
-                self.docker.remove_image(name, Some(opts), None).await.map(|_| ()).map_err(|e| e.to_string())
-            }
-        };
-        if let Err(e) = result {
-            self.info(format!("cannot put the engine's {name} back as it was before the push: {e}"));
-        }
-    }
 }
 
 /// Why a push failed: the engine (tagging, labelling) or the registry (its message).
@@ -254,34 +231,6 @@ impl std::fmt::Display for PushFailure {
         match self {
             PushFailure::Engine(e) => write!(f, "{e:#}"),
             PushFailure::Registry(e) => f.write_str(e),
-        }
-    }
-}
-
-/// The names this process is pushing, each with the lock its pushes take in turn.
-static PUSHING: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
-
-/// Held while a name is tagged for a push; the map entry goes with the last holder.
-struct NameLock {
-    name: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl NameLock {
-    /// `acme/app:1` and `docker.io/acme/app:1` are one name.
-    async fn acquire(name: &str) -> NameLock {
-        let name = super::resolve::canonical(name).unwrap_or_else(|| name.to_string());
-        let lock = PUSHING.lock().expect("push names lock").entry(name.clone()).or_default().clone();
-        NameLock { name, guard: Some(lock.lock_owned().await) }
-    }
-}
-
-impl Drop for NameLock {
-    fn drop(&mut self) {
-        let mut names = PUSHING.lock().expect("push names lock");
-        drop(self.guard.take());
-        if names.get(&self.name).is_some_and(|l| Arc::strong_count(l) == 1) {
-            names.remove(&self.name);
         }
     }
 }
