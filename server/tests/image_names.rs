@@ -346,6 +346,23 @@ fn build_image_names_resolve_inside_the_run() {
 }
 
 #[test]
+fn builds_from_each_others_images_fail_instead_of_waiting_for_ever() {
+    let id = hex();
+    let project = format!("cycle-{id}");
+    let (a, b) = (format!("slipwaytest-cycle-{id}/a"), format!("slipwaytest-cycle-{id}/b"));
+    let p = Project::new(
+        &format!("a:\n  build:\n    context: a\n    image: {a}\nb:\n  build:\n    context: b\n    image: {b}\n"),
+        "- type: parallel\n  steps:\n  - name: one\n    service: a\n    command: true\n  - name: two\n    service: b\n    command: true\n",
+    );
+    p.write("a/Dockerfile", &format!("FROM {b}\n"));
+    p.write("b/Dockerfile", &format!("FROM {a}\n"));
+    let server = Server::start(&[(&project, &p)], &[]);
+    let (status, log) = server.run(serde_json::json!({"project": project}));
+    assert_eq!(status, "failed", "{log}");
+    assert!(log.contains("are built from each other's images"), "{log}");
+}
+
+#[test]
 fn a_push_puts_the_remote_name_back_as_it_was() {
     let id = hex();
     let registry = env("SLIPWAY_TEST_REGISTRY");

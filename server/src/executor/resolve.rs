@@ -174,9 +174,11 @@ impl Runner {
             }
             ids.push(id);
         }
-        let pinned = dockerfile::pin(&found.text, &parsed, &ids);
-        if confine && pinned != found.text {
-            context_dockerfile::replace(tar, &found, &pinned)?;
+        if confine {
+            let pinned = dockerfile::pin(&found.text, &parsed, &ids);
+            if pinned != found.text {
+                context_dockerfile::replace(tar, &found, &pinned)?;
+            }
         }
         Ok(())
     }
