@@ -34,10 +34,10 @@ pub fn docker_credentials(c: &Credential) -> DockerCredentials {
 }
 
 impl Runner {
-    /// The image reference for a service, building or pulling it on first use.
+    /// The id of a service's image, building or pulling it on first use.
     /// `step`/`cfg` say who asked: build output is shown under that step, and its dockercfg
-    /// (if any) authenticates pulls of private images and base images.
-    /// Returns the image's id. Boxed: a build may need a sibling's build first.
+    /// (if any) authenticates pulls of private images and base images. Boxed: a build may
+    /// need a sibling's build first (see `resolve`).
     pub(super) fn image_for<'a>(
         self: &'a Arc<Self>,
         service: &'a str,
