@@ -1,13 +1,20 @@
 //! Service images: built from their Dockerfile (once per run, however many steps use them)
-//! or pulled when missing, with registry credentials where needed.
+//! or pulled when missing, with registry credentials where needed. Each is pinned by its id
+//! once found (see `resolve`): containers, pushes and later builds use the id, so a name that
+//! anyone tags afterwards changes nothing in this run.
+//!
+//! A server run shares the engine with other projects' runs: its builds are tagged in its
+//! project's own namespace (`slipway/PROJECT-SERVICE`, never the `build.image` name, which
+//! resolves inside the run) and labelled with the project, so that no run can replace the
+//! image another project runs. `slipway steps` tags `build.image` as jet did.
 
 use super::Runner;
+use super::labels::IMAGE_PROJECT;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder,
-};
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use slipway_core::dockercfg::{Credential, DockerCfg};
 use slipway_core::image_ref::ImageRef;
 use slipway_core::model::Service;
@@ -27,15 +34,20 @@ pub fn docker_credentials(c: &Credential) -> DockerCredentials {
 }
 
 impl Runner {
-    /// The image reference for a service, building or pulling it on first use.
+    /// The id of a service's image, building or pulling it on first use.
     /// `step`/`cfg` say who asked: build output is shown under that step, and its dockercfg
-    /// (if any) authenticates pulls of private images and base images.
-    pub(super) async fn image_for(
-        self: &Arc<Self>,
-        service: &str,
-        step: &str,
-        cfg: Option<&DockerCfg>,
-    ) -> Result<String> {
+    /// (if any) authenticates pulls of private images and base images. Boxed: a build may
+    /// need a sibling's build first (see `resolve`).
+    pub(super) fn image_for<'a>(
+        self: &'a Arc<Self>,
+        service: &'a str,
+        step: &'a str,
+        cfg: Option<&'a DockerCfg>,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(self.image_once(service, step, cfg))
+    }
+
+    async fn image_once(self: &Arc<Self>, service: &str, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
         let cell = {
             let mut map = self.images.lock().expect("images lock");
             map.entry(service.to_string()).or_default().clone()
@@ -60,15 +72,39 @@ impl Runner {
         Ok(svc.encrypted_dockercfg_path.as_ref().and_then(|p| self.secrets.dockercfgs.get(&p.value).cloned()))
     }
 
-    /// The name a built image gets: `build.image`, else one derived from project and service.
+    /// The name of a service's image as the configuration says (`.ImageName`): `build.image`,
+    /// else one derived from project and service.
     pub(super) fn built_image_name(&self, svc: &Service) -> String {
         if let Some(img) = svc.build.as_ref().and_then(|b| b.image.as_ref()) {
             return img.value.clone();
         }
+        self.namespace_tag(svc)
+    }
+
+    /// `slipway/PROJECT-SERVICE`: the project's own namespace on the engine.
+    fn namespace_tag(&self, svc: &Service) -> String {
         format!("slipway/{}", crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
     }
 
-    async fn build(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
+    /// The name `slipway load` reports: the build's tag, or the image a service names.
+    pub(super) fn loaded_name(&self, service: &str) -> Result<String> {
+        let svc = self.spec.services.get(service).ok_or_else(|| anyhow!("unknown service `{service}`"))?;
+        match &svc.image {
+            Some(image) if svc.build.is_none() => Ok(image.value.clone()),
+            _ => Ok(self.build_tag(svc)),
+        }
+    }
+
+    /// The tag a build gets: in a server run always the namespace's (a `build.image` name may
+    /// be another project's image), with `slipway steps` the configured name as in jet.
+    fn build_tag(&self, svc: &Service) -> String {
+        match self.spec.options.confine {
+            true => self.namespace_tag(svc),
+            false => self.built_image_name(svc),
+        }
+    }
+
+    async fn build(self: &Arc<Self>, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
         let build = svc.build.as_ref().expect("checked by caller");
         let name = &svc.name.value;
         let context = self.spec.dir.join(&build.context.value);
@@ -80,12 +116,12 @@ impl Runner {
             bail!("build context {} of service `{name}` is outside the project folder", context.display());
         }
         let dockerfile = build.dockerfile.as_ref().map_or("Dockerfile".to_string(), |d| d.value.clone());
-        let tag = self.built_image_name(svc);
+        let tag = self.build_tag(svc);
         // Build args are templates over the build values.
         let vars = BuildVars {
             service_name: name.clone(),
             step_name: self.label(step),
-            image_name: tag.clone(),
+            image_name: self.built_image_name(svc),
             ..self.spec.vars.clone()
         };
         let mut args: HashMap<String, String> = HashMap::new();
@@ -101,13 +137,20 @@ impl Runner {
         self.info(format!("building image {tag} for service `{name}`"));
         let df = dockerfile.clone();
         let ctx = context.clone();
-        let tar = tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
+        let mut tar = tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
+        self.pin_dockerfile(svc, &mut tar, &dockerfile, &args, step, cfg).await?;
         let cache_from: Vec<String> = self.cache_source(svc, step, cfg).await.into_iter().collect();
+        // The label says which project made the image: other projects' server runs do not use it.
+        let labels: HashMap<String, String> = match self.spec.options.confine {
+            true => HashMap::from([(IMAGE_PROJECT.to_string(), self.spec.project.clone())]),
+            false => HashMap::new(),
+        };
         let options = BuildImageOptionsBuilder::default()
             .dockerfile(&dockerfile)
             .t(&tag)
             .buildargs(&args)
             .cachefrom(&cache_from)
+            .labels(&labels)
             .rm(true)
             .forcerm(true)
             .build();
@@ -116,10 +159,15 @@ impl Runner {
             cfg.map(|c| c.entries.iter().map(|e| (e.registry.clone(), docker_credentials(e))).collect());
         let mut stream = self.docker.build_image(options, creds, Some(bollard::body_full(tar.into())));
         let mut buf = self.line_buffer();
+        let mut built = None;
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| anyhow!("building `{name}` failed: {e}"))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 bail!("building `{name}` failed: {err}");
+            }
+            // The engine names the image it built: the id, which no later tag changes.
+            if let Some(id) = info.aux.and_then(|a| a.id) {
+                built = Some(id);
             }
             if let Some(s) = info.stream {
                 for line in buf.push(s.as_bytes()) {
@@ -130,8 +178,15 @@ impl Runner {
         if let Some(line) = buf.finish() {
             self.build_log(step, name, &line);
         }
-        self.push_cache(svc, &tag, step, cfg).await;
-        Ok(tag)
+        let id = match built {
+            Some(id) => id,
+            // Engines that do not say (none we know of): the tag, just made by this build.
+            None => {
+                self.docker.inspect_image(&tag).await?.id.ok_or_else(|| anyhow!("the engine gave no id for {tag}"))?
+            }
+        };
+        self.push_cache(svc, &id, step, cfg).await;
+        Ok(id)
     }
 
     /// `registry/prefix/project-service:branch` for a `cached: true` service.
@@ -156,7 +211,8 @@ impl Runner {
     }
 
     /// Pull the branch's cache image, else the default cache branch's; the build uses it as
-    /// `cache-from`. A missing cache is normal (first build of a branch) and not an error.
+    /// `cache-from`, by id (what was pulled, whatever is tagged meanwhile). A missing cache is
+    /// normal (first build of a branch) and not an error.
     async fn cache_source(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Option<String> {
         let fallback = svc.default_cache_branch.as_ref().map_or("master".to_string(), |b| b.value.clone());
         for branch in [self.spec.vars.branch.clone(), fallback] {
@@ -164,15 +220,24 @@ impl Runner {
             let repo = reference.repository();
             let opts = CreateImageOptionsBuilder::default().from_image(&repo).tag(reference.pull_tag()).build();
             let mut stream = self.docker.create_image(Some(opts), None, self.cache_credentials(&reference, cfg));
-            let mut ok = true;
+            let (mut ok, mut digest) = (true, None);
             while let Some(item) = stream.next().await {
-                if item.is_err() {
-                    ok = false;
+                match item {
+                    Ok(info) => {
+                        if let Some(d) = info.status.as_deref().and_then(|s| s.strip_prefix("Digest: ")) {
+                            digest = Some(d.trim().to_string());
+                        }
+                    }
+                    Err(_) => ok = false,
                 }
             }
-            if ok {
+            if !ok {
+                continue;
+            }
+            let pulled = digest.map_or_else(|| reference.to_string(), |d| format!("{repo}@{d}"));
+            if let Some(id) = self.docker.inspect_image(&pulled).await.ok().and_then(|i| i.id) {
                 self.build_log(step, &svc.name.value, &format!("using cache image {reference}"));
-                return Some(reference.to_string());
+                return Some(id);
             }
         }
         self.build_log(step, &svc.name.value, "no cache image yet; building without one");
@@ -183,46 +248,23 @@ impl Runner {
     async fn push_cache(&self, svc: &Service, built: &str, step: &str, cfg: Option<&DockerCfg>) {
         let Some(reference) = self.cache_image(svc, &self.spec.vars.branch) else { return };
         let (repo, tag) = (reference.repository(), reference.pull_tag());
-        let tagged =
-            self.docker.tag_image(built, Some(TagImageOptionsBuilder::default().repo(&repo).tag(tag).build())).await;
-        if let Err(e) = tagged {
-            return self.info(format!("cannot tag the cache image {reference}: {e}"));
-        }
-        let opts = PushImageOptionsBuilder::default().tag(tag).build();
-        let mut stream = self.docker.push_image(&repo, Some(opts), self.cache_credentials(&reference, cfg));
-        while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                return self.info(format!("cannot push the cache image {reference}: {e} (the build itself succeeded)"));
-            }
+        let creds = self.cache_credentials(&reference, cfg);
+        if let Err(e) = self.push_as(built, &repo, tag, creds, &|_| {}).await {
+            return self.info(format!("cannot push the cache image {reference}: {e} (the build itself succeeded)"));
         }
         self.build_log(step, &svc.name.value, &format!("pushed cache image {reference}"));
     }
 
-    async fn pull(&self, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
-        let image = svc
-            .image
-            .as_ref()
-            .map(|i| i.value.clone())
-            .ok_or_else(|| anyhow!("service `{}` has no image", svc.name.value))?;
-        if self.docker.inspect_image(&image).await.is_ok() {
-            return Ok(image);
+    /// A service without `build`: another service's build when `image:` is its `build.image`,
+    /// else the image by that name (see `resolve`).
+    async fn pull(self: &Arc<Self>, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
+        let name = &svc.name.value;
+        let image =
+            svc.image.as_ref().map(|i| i.value.clone()).ok_or_else(|| anyhow!("service `{name}` has no image"))?;
+        if let Some(sibling) = self.run_build_of(&image, name) {
+            let sibling = sibling.name.value.clone();
+            return self.image_for(&sibling, step, cfg).await;
         }
-        let reference = ImageRef::parse(&image).map_err(|e| {
-            anyhow!("`image: {image}` of service `{}` is not a valid image reference: {e}", svc.name.value)
-        })?;
-        let registry = reference.registry();
-        let creds = cfg.and_then(|c| c.lookup(registry).ok()).map(docker_credentials);
-        self.info(format!("pulling {image}"));
-        // A digest is pulled as the `tag` parameter, as the Engine API takes it.
-        let opts =
-            CreateImageOptionsBuilder::default().from_image(&reference.repository()).tag(reference.pull_tag()).build();
-        let mut stream = self.docker.create_image(Some(opts), None, creds);
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| anyhow!("pulling {image} from {registry} failed: {e} (check the image name and, for a private image, the dockercfg credentials)"))?;
-            if let Some(s) = info.status.filter(|s| s.starts_with("Status") || s.starts_with("Digest")) {
-                self.build_log(step, &svc.name.value, &s);
-            }
-        }
-        Ok(image)
+        self.external_image(&image, name, step, cfg).await
     }
 }

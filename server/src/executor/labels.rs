@@ -13,6 +13,10 @@ pub const PROJECT: &str = "io.slipway.project";
 pub const STEP: &str = "io.slipway.step";
 /// `host:pid` of the process running the run: cleanup leaves runs that are still alive alone.
 pub const OWNER: &str = "io.slipway.owner";
+/// On images a server run builds (or pushes): the project whose run made it. Another
+/// project's server run does not use such an image by name (see `resolve`). A key of its own:
+/// containers inherit their image's labels, and cleanup goes by the keys above.
+pub const IMAGE_PROJECT: &str = "io.slipway.image.project";
 
 fn hostname() -> String {
     // Linux's /proc; elsewhere the `hostname` command (macOS has no /proc).

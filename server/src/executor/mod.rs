@@ -5,15 +5,20 @@
 
 mod container;
 pub mod context;
+mod context_dockerfile;
 mod dependencies;
+mod dockerfile;
 mod env;
 pub mod events;
+mod file_out;
 mod follow;
 mod images;
 pub mod labels;
 pub mod mask;
 pub(crate) mod paths;
 mod push;
+mod push_tag;
+mod resolve;
 pub mod secrets;
 mod step;
 pub mod workspace;
@@ -122,7 +127,10 @@ pub(crate) struct Runner {
     masker: RwLock<Masker>,
     events: EventSender,
     cancel: CancellationToken,
+    /// Image ids by service.
     images: Mutex<HashMap<String, Shared<String>>>,
+    /// Builds waiting for a sibling's build (their Dockerfile starts FROM its image), by service.
+    build_waits: Mutex<HashMap<String, String>>,
     volume_holders: Mutex<HashMap<String, Shared<String>>>,
     slots: Semaphore,
     results: Mutex<Vec<StepResult>>,
@@ -173,6 +181,7 @@ async fn runner(
         events,
         cancel: cancel.clone(),
         images: Mutex::new(HashMap::new()),
+        build_waits: Mutex::new(HashMap::new()),
         volume_holders: Mutex::new(HashMap::new()),
         slots,
         results: Mutex::new(Vec::new()),
@@ -230,10 +239,11 @@ async fn copy_project(spec: &mut RunSpec, secrets: &secrets::Secrets) -> Result<
     Ok(ws)
 }
 
-/// Build or pull one service's image (`slipway load`).
+/// Build or pull one service's image (`slipway load`); the name it has on the engine.
 pub async fn load(docker: Docker, spec: RunSpec, service: &str, events: EventSender) -> Result<String> {
     let runner = runner(docker, spec, events, CancellationToken::new()).await?;
-    runner.image_for(service, &format!("load-{service}"), None).await
+    runner.image_for(service, &format!("load-{service}"), None).await?;
+    runner.loaded_name(service)
 }
 
 /// Run a planned pipeline. Cleanup happens before this returns, whatever the outcome.

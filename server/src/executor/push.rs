@@ -1,17 +1,27 @@
 //! Push steps: tag the service image as `image_name:tag` and push it with the dockercfg
 //! entry for the registry, from an encrypted file or a `dockercfg_service` generator.
+//!
+//! Docker pushes an image by a local name, so the remote name has to be tagged. In a server
+//! run that tag lasts only as long as the push: the name is put back to the image it named
+//! before (or removed when it named none), and what is tagged carries the run's project label,
+//! so another project's run that finds the name meanwhile does not take it for its own (see
+//! `resolve`). Pushes of one name by this server wait for each other, so each puts back what
+//! was there before it. `slipway steps` leaves the tag, as jet did.
 
 use super::Runner;
+use super::file_out::{self, ReadFileError};
 use super::images::docker_credentials;
-use super::labels::labels;
+use super::labels::{IMAGE_PROJECT, labels};
+use super::push_tag::{NameLock, TemporaryTag};
 use anyhow::{Context, Result, anyhow, bail};
+use bollard::auth::DockerCredentials;
 use bollard::models::VolumeCreateRequest;
-use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
+use bollard::query_parameters::{BuildImageOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
-use slipway_core::dockercfg::DockerCfg;
+use slipway_core::dockercfg::{DockerCfg, MAX_DOCKERCFG_BYTES};
 use slipway_core::image_ref::ImageRef;
 use slipway_core::plan::PlannedStep;
-use std::io::Read;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Where a generator writes the dockercfg inside its temporary volume.
@@ -54,7 +64,14 @@ impl Runner {
             if code.0 != 0 {
                 bail!("dockercfg generator `{generator}` exited with status {}", code.0);
             }
-            let bytes = self.copy_file_out(&code.1, GENERATOR_FILE).await?;
+            let bytes = file_out::read_file(&self.docker, &code.1, GENERATOR_FILE, MAX_DOCKERCFG_BYTES as u64)
+                .await
+                .map_err(|e| match e {
+                    ReadFileError::TooBig { size, .. } => anyhow!(
+                        "dockercfg generator `{generator}` wrote {size} bytes to {GENERATOR_FILE}; a dockercfg may be at most 1 MiB"
+                    ),
+                    e => anyhow!("dockercfg generator `{generator}` did not write {GENERATOR_FILE}: {e}"),
+                })?;
             let cfg =
                 DockerCfg::parse(&bytes).with_context(|| format!("the file written by generator `{generator}`"))?;
             self.add_secrets(cfg.secrets());
@@ -75,25 +92,6 @@ impl Runner {
     /// Like a run step, but the container is kept until we have read the file.
     async fn run_generator(self: &Arc<Self>, step: &str, generator: &str, binds: &[String]) -> Result<(i64, String)> {
         self.run_container(step, generator, Some(vec![GENERATOR_FILE.to_string()]), None, binds, true).await
-    }
-
-    async fn copy_file_out(&self, container: &str, path: &str) -> Result<Vec<u8>> {
-        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
-        let mut stream = self.docker.download_from_container(container, Some(opts));
-        let mut tar_bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            tar_bytes.extend_from_slice(&chunk.with_context(|| format!("the generator did not write {path}"))?);
-        }
-        let mut archive = tar::Archive::new(tar_bytes.as_slice());
-        for entry in archive.entries()? {
-            let mut e = entry?;
-            if e.header().entry_type().is_file() {
-                let mut out = Vec::new();
-                e.read_to_end(&mut out)?;
-                return Ok(out);
-            }
-        }
-        bail!("the generator did not write {path}")
     }
 
     pub(super) async fn push_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
@@ -118,31 +116,122 @@ impl Runner {
             anyhow!("no credentials for registry {registry}: set `encrypted_dockercfg_path` or `dockercfg_service` on the push step")
         })?;
         let cred = cfg.lookup(&registry).map_err(|e| anyhow!("{e}; add an entry for {registry} to the dockercfg"))?;
-        // The built image may have any name (or a generated one): tag it as the step says.
-        self.docker
-            .tag_image(&source, Some(TagImageOptionsBuilder::default().repo(&repo).tag(&tag).build()))
-            .await
-            .with_context(|| format!("cannot tag {source} as {repo}:{tag}"))?;
         self.log(&step.id, service, &format!("pushing {repo}:{tag} to {registry}"));
-        let mut stream = self.docker.push_image(
-            &repo,
-            Some(PushImageOptionsBuilder::default().tag(&tag).build()),
-            Some(docker_credentials(cred)),
-        );
+        let status = |s: &str| {
+            if s.contains("digest") || s.starts_with("Pushed") {
+                self.log(&step.id, service, s);
+            }
+        };
+        self.push_as(&source, &repo, &tag, Some(docker_credentials(cred)), &status).await.map_err(|e| match e {
+            PushFailure::Registry(detail) => push_error(&registry, &detail),
+            PushFailure::Engine(e) => e,
+        })
+    }
+
+    /// Push image `source` (an id) as `repo:tag`; `status` sees the registry's progress lines.
+    /// In a server run, the name is tagged for the push only (see the module comment).
+    pub(super) async fn push_as(
+        &self,
+        source: &str,
+        repo: &str,
+        tag: &str,
+        creds: Option<DockerCredentials>,
+        status: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), PushFailure> {
+        let name = format!("{repo}:{tag}");
+        if !self.spec.options.confine {
+            self.tag(source, repo, tag).await?;
+            return self.push_tagged(repo, tag, creds, status).await;
+        }
+        let lock = NameLock::acquire(&name).await;
+        let before = self.docker.inspect_image(&name).await.ok().and_then(|i| i.id);
+        let (pushed, copy) = self.labelled(source).await?;
+        // From here on the name is put back, also when the step is cancelled.
+        let tagged = TemporaryTag::new(&self.docker, lock, repo, tag, &pushed, before, copy);
+        let result = match self.tag(&pushed, repo, tag).await {
+            Ok(()) => self.push_tagged(repo, tag, creds, status).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = tagged.put_back().await {
+            self.info(format!("cannot put the engine's {name} back as it was before the push: {e}"));
+        }
+        result
+    }
+
+    async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<(), PushFailure> {
+        self.docker
+            .tag_image(source, Some(TagImageOptionsBuilder::default().repo(repo).tag(tag).build()))
+            .await
+            .map_err(|e| PushFailure::Engine(anyhow!("cannot tag the image as {repo}:{tag}: {e}")))
+    }
+
+    async fn push_tagged(
+        &self,
+        repo: &str,
+        tag: &str,
+        creds: Option<DockerCredentials>,
+        status: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), PushFailure> {
+        let mut stream = self.docker.push_image(repo, Some(PushImageOptionsBuilder::default().tag(tag).build()), creds);
         while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(e) = info.error_detail.and_then(|d| d.message) {
-                        return Err(push_error(&registry, &e));
-                    }
-                    if let Some(s) = info.status.filter(|s| s.contains("digest") || s.starts_with("Pushed")) {
-                        self.log(&step.id, service, &s);
-                    }
-                }
-                Err(e) => return Err(push_error(&registry, &e.to_string())),
+            let info = item.map_err(|e| PushFailure::Registry(e.to_string()))?;
+            if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                return Err(PushFailure::Registry(e));
+            }
+            if let Some(s) = info.status {
+                status(&s);
             }
         }
         Ok(())
+    }
+
+    /// `source` if it carries this project's label (what this run built), else a copy of it
+    /// that does (a pulled image pushed elsewhere; same layers): `(what to tag, the copy)`.
+    async fn labelled(&self, source: &str) -> Result<(String, Option<String>), PushFailure> {
+        let engine = |e: bollard::errors::Error| PushFailure::Engine(anyhow!("cannot label the image to push: {e}"));
+        let image = self.docker.inspect_image(source).await.map_err(engine)?;
+        let label = image.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get(IMAGE_PROJECT));
+        if label == Some(&self.spec.project) {
+            return Ok((source.to_string(), None));
+        }
+        let dockerfile = format!("FROM {source}\n");
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let tar = tar
+            .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+            .and_then(|()| tar.into_inner())
+            .map_err(|e| PushFailure::Engine(anyhow!("cannot label the image to push: {e}")))?;
+        let labels = HashMap::from([(IMAGE_PROJECT.to_string(), self.spec.project.clone())]);
+        let opts = BuildImageOptionsBuilder::default().dockerfile("Dockerfile").labels(&labels).rm(true).build();
+        let mut stream = self.docker.build_image(opts, None, Some(bollard::body_full(tar.into())));
+        let mut copy = None;
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(engine)?;
+            if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                return Err(PushFailure::Engine(anyhow!("cannot label the image to push: {e}")));
+            }
+            copy = info.aux.and_then(|a| a.id).or(copy);
+        }
+        let copy = copy.ok_or_else(|| PushFailure::Engine(anyhow!("cannot label the image to push: no id")))?;
+        Ok((copy.clone(), Some(copy)))
+    }
+}
+
+/// Why a push failed: the engine (tagging, labelling) or the registry (its message).
+pub(super) enum PushFailure {
+    Engine(anyhow::Error),
+    Registry(String),
+}
+
+impl std::fmt::Display for PushFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PushFailure::Engine(e) => write!(f, "{e:#}"),
+            PushFailure::Registry(e) => f.write_str(e),
+        }
     }
 }
 
