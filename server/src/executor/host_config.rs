@@ -25,6 +25,13 @@ pub(super) struct Shaped {
 /// `network`: the step network the container joins, if any.
 pub(super) fn shape(svc: &Service, options: &RunOptions, network: Option<&str>) -> Result<Shaped> {
     let c = &svc.container;
+    // `policy::check` refused these before the run started, for every service it would use;
+    // checked again where every container is made, so that no path can miss one.
+    if !options.trusted
+        && let Some((_, what)) = super::policy::host_access(&c.host).into_iter().next()
+    {
+        bail!("service `{}` asks for {what}, which an untrusted run may not use", svc.name.value);
+    }
     let strings = |v: &[slipway_core::Spanned<String>]| -> Option<Vec<String>> {
         (!v.is_empty()).then(|| v.iter().map(|s| s.value.clone()).collect())
     };

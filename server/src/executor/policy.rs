@@ -119,7 +119,7 @@ fn describe(l: &StepLimits) -> String {
 }
 
 /// What in `host` gives a container power outside itself, each with where it is written.
-fn host_access(host: &HostAccess) -> Vec<(Span, String)> {
+pub(super) fn host_access(host: &HostAccess) -> Vec<(Span, String)> {
     let mut out = Vec::new();
     if let Some(p) = host.privileged.as_ref().filter(|p| p.value) {
         out.push((p.span, "`privileged: true` (every device and capability of the host)".to_string()));
@@ -269,6 +269,8 @@ pub fn effective_limits(service: &str, own: &Limits, server: Option<&StepLimits>
         });
         let as_quota = |n: i64| (n / (1_000_000_000 / CPU_PERIOD)).max(1000);
         match asked {
+            // A trusted service that says "no CPU limit" (`cpu_quota: -1`) means it.
+            None if trusted && e.cpu_quota == Some(-1) => {}
             None => {
                 e.cpu_period = Some(CPU_PERIOD);
                 e.cpu_quota = Some(as_quota(cap));
@@ -340,6 +342,13 @@ mod tests {
         let e = effective_limits("app", &limits(Some(64 << 20), Some(10), Some(500_000_000)), Some(&SERVER), false);
         assert_eq!((e.memory, e.pids, e.nano_cpus, e.cpu_quota), (Some(64 << 20), Some(10), Some(500_000_000), None));
         assert!(e.capped.is_empty());
+    }
+
+    #[test]
+    fn no_cpu_limit_is_kept_only_in_a_trusted_run() {
+        let own = Limits { cpu_quota: Some(Spanned::new(-1, Span::at(0))), ..Limits::default() };
+        assert_eq!(effective_limits("app", &own, Some(&SERVER), true).cpu_quota, Some(-1));
+        assert_eq!(effective_limits("app", &own, Some(&SERVER), false).cpu_quota, Some(200_000));
     }
 
     #[test]
