@@ -49,6 +49,7 @@ codes! {
     AbsoluteHostVolume = "SW104", "absolute-host-volume", "A host volume path is absolute; host paths should be relative to the services file so builds are portable.";
     InvalidVolume = "SW105", "invalid-volume", "A volume is not `container_path` or `host_path:container_path[:ro|:rw]`, or a host path leaves the project.";
     EmptyFile = "SW106", "empty-file", "The file defines nothing.";
+    NotApplied = "SW107", "not-applied", "A warning: a compose key Slipway accepts but does not apply to the service's containers, so the step runs without it: `restart` (each step's containers run once and are removed), a value it cannot read (`mem_limit: lots`, `cpus: many`), or `cpu_quota`/`cpu_period` next to `cpus` (Docker takes one or the other). Limits, capabilities, devices and the other keys Docker supports are applied; on a server, host access (`privileged`, `cap_add`, `devices`, …) needs a trusted project.";
     DuplicateStepName = "SW201", "duplicate-step-name", "A warning: two steps of the same list (siblings, with the same `tag`/`exclude`) have the same name, so their logs and results are hard to tell apart. Names are display labels: the same name under different groups (`deploy` under `staging` and under `production`) is fine.";
     ServiceAndServices = "SW202", "service-and-services", "`service` and `services` are mutually exclusive on a step.";
     ServiceOnGroupAndStep = "SW203", "service-on-group-and-step", "A group that sets `service`/`services` must not have sub-steps that set `service` too.";

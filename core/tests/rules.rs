@@ -40,6 +40,7 @@ const WARNINGS: &[Code] = &[
     Code::UnsupportedKey,
     Code::DeprecatedKey,
     Code::AbsoluteHostVolume,
+    Code::NotApplied,
     Code::DuplicateStepName,
     Code::PushWithoutBuild,
     Code::BothDockercfg,
@@ -174,6 +175,8 @@ cases! {
     sw104_absolute_host_volume_srv_data: "SW104-absolute-host-volume/srv-data";
     sw105_invalid_volume_escapes_project: "SW105-invalid-volume/escapes-project";
     sw106_empty_file_comment_only: "SW106-empty-file/comment-only";
+    sw107_not_applied_unreadable_size: "SW107-not-applied/unreadable-size";
+    sw107_not_applied_cpus_and_quota: "SW107-not-applied/cpus-and-quota";
     sw201_duplicate_step_name_siblings: "SW201-duplicate-step-name/siblings";
     sw201_duplicate_step_name_siblings_in_a_group: "SW201-duplicate-step-name/siblings-in-a-group";
     sw202_service_and_services_parallel_group: "SW202-service-and-services/parallel-group";
@@ -215,6 +218,7 @@ cases! {
     clean_sibling_names_for_different_branches: "clean/sibling-names-for-different-branches";
     clean_variables_a_shell_or_nobody_expands: "clean/variables-a-shell-or-nobody-expands";
     clean_an_entrypoint_shell_runs_the_first_argument: "clean/an-entrypoint-shell-runs-the-first-argument";
+    clean_limits_and_host_access: "clean/limits-and-host-access";
     sw001_yaml_syntax_example: "SW001-yaml-syntax/example";
     sw001_yaml_syntax_fixed: "SW001-yaml-syntax/fixed";
     sw003_input_limits_example: "SW003-input-limits/example";
@@ -241,6 +245,8 @@ cases! {
     sw105_invalid_volume_fixed: "SW105-invalid-volume/fixed";
     sw106_empty_file_example: "SW106-empty-file/example";
     sw106_empty_file_fixed: "SW106-empty-file/fixed";
+    sw107_not_applied_example: "SW107-not-applied/example";
+    sw107_not_applied_fixed: "SW107-not-applied/fixed";
     sw201_duplicate_step_name_example: "SW201-duplicate-step-name/example";
     sw201_duplicate_step_name_fixed: "SW201-duplicate-step-name/fixed";
     sw202_service_and_services_example: "SW202-service-and-services/example";

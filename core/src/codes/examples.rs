@@ -49,6 +49,7 @@ examples! {
     AbsoluteHostVolume => "SW104-absolute-host-volume",
     InvalidVolume => "SW105-invalid-volume",
     EmptyFile => "SW106-empty-file",
+    NotApplied => "SW107-not-applied",
     DuplicateStepName => "SW201-duplicate-step-name",
     ServiceAndServices => "SW202-service-and-services",
     ServiceOnGroupAndStep => "SW203-service-on-group-and-step",

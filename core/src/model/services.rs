@@ -1,5 +1,6 @@
 //! The services file (`codeship-services.yml`, or `docker-compose.yml`) as typed values.
 
+use super::container::ContainerSettings;
 use super::lower::Lower;
 use crate::codes::Code;
 use crate::diagnostics::Suggestion;
@@ -44,8 +45,10 @@ pub struct Service {
     pub default_cache_branch: Option<Str>,
     pub dockercfg_service: Option<Str>,
     pub encrypted_dockercfg_path: Option<Str>,
-    /// Compose keys passed through to Docker where it supports them (hostname, dns, …).
+    /// The [`PASSTHROUGH_KEYS`] as written, in order.
     pub passthrough: Vec<(String, Node)>,
+    /// The same keys, read (limits, host access, …).
+    pub container: ContainerSettings,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -108,7 +111,11 @@ pub const SERVICE_KEYS: &[&str] = &[
     "encrypted_dockercfg_path",
 ];
 
-/// Compose keys we accept and pass to Docker.
+/// Compose keys that shape the container (limits, host access and the rest), read into
+/// [`ContainerSettings`] and applied by the executor; a value it cannot read, or `restart`
+/// (steps run once), is reported as not applied (SW107). In an untrusted server run, the
+/// executor's policy refuses those that give a step power over the host (see
+/// `HostAccess`).
 pub const PASSTHROUGH_KEYS: &[&str] = &[
     "hostname",
     "domainname",
@@ -119,9 +126,17 @@ pub const PASSTHROUGH_KEYS: &[&str] = &[
     "extra_hosts",
     "cpu_shares",
     "cpuset",
+    "cpus",
+    "cpu_quota",
+    "cpu_period",
     "mem_limit",
+    "mem_reservation",
+    "memswap_limit",
+    "pids_limit",
     "read_only",
     "shm_size",
+    "ulimits",
+    "tmpfs",
     "restart",
     "labels",
     "expose",
@@ -129,34 +144,31 @@ pub const PASSTHROUGH_KEYS: &[&str] = &[
     "security_opt",
     "sysctls",
     "init",
+    "privileged",
+    "devices",
+    "network_mode",
+    "pid",
+    "ipc",
 ];
 
+/// Compose keys CodeShip accepted and ignored; Slipway ignores them too, with a warning (SW006).
 pub const IGNORED_KEYS: &[&str] = &[
     "cgroup_parent",
     "container_name",
-    "cpu_quota",
-    "devices",
     "extends",
     "group_add",
-    "ipc",
     "isolation",
     "logging",
     "log_driver",
     "log_opt",
     "mac_address",
-    "memswap_limit",
     "mem_swappiness",
     "networks",
-    "network_mode",
     "oom_score_adj",
-    "pid",
     "stop_signal",
     "stop_grace_period",
     "tty",
-    "tmpfs",
-    "ulimits",
     "volume_driver",
-    "privileged",
 ];
 
 pub const UNSUPPORTED_KEYS: &[&str] = &["external_links", "ports", "stdin_open"];
@@ -238,6 +250,7 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
         dockercfg_service: None,
         encrypted_dockercfg_path: None,
         passthrough: Vec::new(),
+        container: ContainerSettings::default(),
     };
     if !matches!(node.kind, NodeKind::Map(_)) {
         lw.wrong_type(node, &name.value, "a map of service settings");
@@ -304,6 +317,7 @@ fn lower_service(name: Str, node: &Node, lw: &mut Lower) -> Service {
             }
         }
     }
+    s.container = super::container::read(&s.passthrough, &lw.file.text);
     if let Some(df) = service_dockerfile {
         let build = s.build.get_or_insert_with(|| Build {
             span: df.span,

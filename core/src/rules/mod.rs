@@ -3,6 +3,7 @@
 //! user documentation is its entry in `codes.rs`.
 
 mod command_vars;
+mod not_applied;
 mod push;
 mod services;
 mod steps;
@@ -21,6 +22,7 @@ pub(crate) fn run(
     diags: &mut Vec<Diagnostic>,
 ) {
     services::check(services_file, services, diags);
+    not_applied::check(services_file, services, diags);
     steps::check(steps_file, steps, services, diags);
 }
 

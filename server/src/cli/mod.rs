@@ -42,7 +42,7 @@ pub enum Command {
     /// Remove containers, networks and volumes that runs left behind (only slipway's, by label).
     Cleanup(commands::steps::CleanupArgs),
     /// Serve the browser studio and the run API over HTTP.
-    Serve(commands::serve::ServeArgs),
+    Serve(Box<commands::serve::ServeArgs>),
     /// Explain a diagnostic code, e.g. `slipway explain SW206`; without a code, list all.
     Explain(commands::explain::ExplainArgs),
     /// Re-encrypt every secret the configuration references under a new key, all or nothing.
@@ -107,7 +107,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => commands::steps::run(*a),
         Command::Load(a) => commands::steps::load(*a),
         Command::Cleanup(a) => commands::steps::cleanup(a),
-        Command::Serve(a) => commands::serve::run(a),
+        Command::Serve(a) => commands::serve::run(*a),
         Command::Rekey(a) => commands::rekey::run(*a),
         Command::Export(a) => commands::export::run(*a),
         Command::Lsp(a) => commands::lsp::run(*a),

@@ -66,20 +66,12 @@ impl Runner {
             (None, Some(Command::Argv(a))) => Some(a.iter().map(|s| s.value.clone()).collect()),
             (None, None) => None,
         };
-        let passthrough = |key: &str| svc.passthrough.iter().find(|(k, _)| k == key).map(|(_, n)| n);
-        let strings = |key: &str| -> Option<Vec<String>> {
-            passthrough(key).map(|n| n.items().iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
-        };
+        // Limits, host access and the other compose keys (see `host_config`).
+        let shaped = super::host_config::shape(svc, &self.spec.options, attach.map(|a| a.network))?;
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
             volumes_from: (!volumes_from.is_empty()).then_some(volumes_from),
-            network_mode: attach.map(|a| a.network.to_string()),
-            extra_hosts: strings("extra_hosts"),
-            dns: strings("dns"),
-            dns_search: strings("dns_search"),
-            cap_add: strings("cap_add"),
-            cap_drop: strings("cap_drop"),
-            ..Default::default()
+            ..shaped.host_config
         };
         let networking_config = attach.map(|a| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
@@ -94,8 +86,14 @@ impl Runner {
             env: Some(env),
             working_dir: svc.working_dir.as_ref().map(|w| w.value.clone()),
             user: svc.user.as_ref().map(|u| u.value.clone()),
-            hostname: passthrough("hostname").and_then(|n| n.as_str()).map(str::to_string),
-            labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+            hostname: shaped.hostname,
+            domainname: shaped.domainname,
+            exposed_ports: shaped.exposed_ports,
+            healthcheck: shaped.healthcheck,
+            // The run's labels win: cleanup finds what a run created by them.
+            labels: Some(
+                shaped.labels.into_iter().chain(labels(&self.spec.run_id, &self.spec.project, Some(step))).collect(),
+            ),
             volumes: (!anonymous.is_empty()).then_some(anonymous),
             host_config: Some(host_config),
             networking_config,

@@ -12,10 +12,12 @@ mod env;
 pub mod events;
 mod file_out;
 mod follow;
+mod host_config;
 mod images;
 pub mod labels;
 pub mod mask;
 pub(crate) mod paths;
+pub mod policy;
 mod push;
 mod push_tag;
 mod resolve;
@@ -72,8 +74,15 @@ pub struct RunOptions {
     /// place (see `workspace::Workspace::adopt`) instead of copying it.
     pub adopt_workspace: bool,
     /// Whether `add_docker: true` (the host's Docker socket in the container) is allowed. The
-    /// CLI allows it, as jet did; the server only with `--allow-add-docker`.
+    /// CLI allows it, as jet did; the server only with `--allow-add-docker` (or in a trusted
+    /// run).
     pub allow_add_docker: bool,
+    /// Whether the configuration may give steps power over the host (`privileged`, `cap_add`,
+    /// `devices`, …; see `policy`). The CLI runs its user's own files, as jet did; a server run
+    /// is untrusted unless its project is trusted.
+    pub trusted: bool,
+    /// The server's limits on each step container (see `policy::StepLimits`); none on the CLI.
+    pub step_limits: Option<policy::StepLimits>,
 }
 
 impl Default for RunOptions {
@@ -90,6 +99,8 @@ impl Default for RunOptions {
             workspace_root: None,
             adopt_workspace: false,
             allow_add_docker: true,
+            trusted: true,
+            step_limits: None,
             cache_registry: None,
         }
     }
@@ -108,6 +119,8 @@ pub struct RunSpec {
     pub key: Option<Key>,
     pub vars: BuildVars,
     pub options: RunOptions,
+    /// The services file as read: the policy's errors give positions in it.
+    pub source: Option<slipway_core::SourceFile>,
 }
 
 /// The outcome of a run.
@@ -150,15 +163,7 @@ async fn runner(
     events: EventSender,
     cancel: CancellationToken,
 ) -> Result<Arc<Runner>> {
-    if !spec.options.allow_add_docker
-        && let Some(svc) = spec.services.services.iter().find(|s| s.add_docker)
-    {
-        anyhow::bail!(
-            "service `{}` has `add_docker: true`, which hands its containers the host's Docker engine; \
-             this server refuses that unless started with --allow-add-docker",
-            svc.name.value
-        );
-    }
+    let limits = policy::check(&spec)?;
     let mut masker = Masker::new();
     let secrets = secrets::Secrets::prepare(
         &spec.dir,
@@ -191,6 +196,7 @@ async fn runner(
         workspace: Mutex::new(workspace),
         spec,
     });
+    limits.into_iter().for_each(|l| runner.info(l));
     if let Some(c) = copied {
         runner.info(format!(
             "steps work on {} ({} files, {} KiB, made ready in {} ms; {} left out: .git, key files, decrypted files)",

@@ -17,7 +17,15 @@
 //! git_timeout = "30m"                          # fetch + checkout of one run (default 10m)
 //! cancel_superseded = true                     # a new push cancels the branch's older runs (default)
 //! key = "keys/web.aes"                         # the project's codeship.aes, on the server
+//! trusted = false                              # see below (any project, folder or repository)
+//! step_limits = { memory = "8g" }              # this project's own per-step limits
 //! ```
+//!
+//! A project's runs are untrusted unless it says `trusted = true`: their steps may not use the
+//! keys that give power over the host (`privileged`, `cap_add`, `devices`, …; see
+//! `executor::policy`). Every step container of a server run is limited; a top-level
+//! `[step_limits]` table sets the server's limits (`memory = "4g"`, `pids = 2048`, `cpus = 4`,
+//! each also `"unlimited"`), a project's `step_limits` its own.
 //!
 //! Secrets are named by reference only: an inline `webhook_secret` or `token` is an error.
 //! Relative paths are relative to the file's folder. Folder projects (`path = …`) are as before.
@@ -25,6 +33,7 @@
 
 use super::{Forge, Secret};
 use serde::Deserialize;
+use slipway_core::model::container::StepLimitsOverride;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -152,6 +161,35 @@ impl std::error::Error for ConfigError {}
 struct RawFile {
     #[serde(default)]
     project: Vec<RawProject>,
+    step_limits: Option<RawLimits>,
+}
+
+/// `[step_limits]` or a project's `step_limits = { … }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<Spanned<toml::Value>>,
+    pids: Option<Spanned<toml::Value>>,
+    cpus: Option<Spanned<toml::Value>>,
+}
+
+/// The whole file: its projects, the server's `[step_limits]`, and how each project's runs
+/// are treated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub projects: Vec<ProjectSource>,
+    pub step_limits: StepLimitsOverride,
+    /// By project name; a project without settings has the default (untrusted, the server's limits).
+    pub runs: std::collections::HashMap<String, ProjectRuns>,
+}
+
+/// How a project's runs are treated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectRuns {
+    /// `trusted = true`: its steps may use the keys that give power over the host.
+    pub trusted: bool,
+    /// Its own `step_limits`, over the server's.
+    pub step_limits: StepLimitsOverride,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +217,8 @@ struct RawProject {
     keep_workspaces: Option<Spanned<i64>>,
     git_timeout: Option<Spanned<String>>,
     cancel_superseded: Option<Spanned<bool>>,
+    trusted: Option<Spanned<bool>>,
+    step_limits: Option<RawLimits>,
 }
 
 /// `git_timeout`'s default, bounds, and what each git command gets less than it (the rest is
@@ -188,24 +228,40 @@ const MIN_GIT_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_GIT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 pub const GIT_COMMAND_MARGIN: Duration = Duration::from_secs(60);
 
-/// Reads and validates `path`.
+/// Reads and validates `path`: its projects.
 pub fn read(path: &Path) -> Result<Vec<ProjectSource>, ConfigError> {
+    read_config(path).map(|c| c.projects)
+}
+
+/// Reads and validates `path`: everything in it.
+pub fn read_config(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         position: None,
         message: format!("cannot read: {e}"),
     })?;
-    parse(path, &text)
+    parse_config(path, &text)
 }
 
 /// Validates `text`, the contents of `path` (which names the file in errors and is the base of
-/// relative paths).
+/// relative paths): its projects.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<ProjectSource>, ConfigError> {
+    parse_config(path, text).map(|c| c.projects)
+}
+
+/// Validates `text`, the contents of `path`: everything in it.
+pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let cx = Cx { file: path, text, base: path.parent().unwrap_or(Path::new(".")) };
     // toml's message names the line and column and quotes the line.
     let raw: RawFile = toml::from_str(text).map_err(|e| cx.error(None, e.to_string()))?;
+    let mut config = Config { step_limits: cx.limits(None, raw.step_limits.as_ref())?, ..Config::default() };
     let mut out: Vec<ProjectSource> = Vec::new();
     for p in raw.project {
+        let runs = ProjectRuns {
+            trusted: p.trusted.as_ref().is_some_and(|t| *t.get_ref()),
+            step_limits: cx.limits(Some(p.name.get_ref()), p.step_limits.as_ref())?,
+        };
+        config.runs.insert(p.name.get_ref().clone(), runs);
         let source = cx.project(p)?;
         let name = match &source {
             ProjectSource::Folder { name, .. } => name,
@@ -219,7 +275,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<ProjectSource>, ConfigError>
         }
         out.push(source);
     }
-    Ok(out)
+    config.projects = out;
+    Ok(config)
 }
 
 struct Cx<'a> {
@@ -241,6 +298,26 @@ impl Cx<'_> {
 
     fn at<T>(&self, v: &Spanned<T>, project: &str, message: impl std::fmt::Display) -> ConfigError {
         self.error(Some(v.span()), format!("project `{project}`: {message}"))
+    }
+
+    /// `[step_limits]` (`project` None) or a project's `step_limits`.
+    fn limits(&self, project: Option<&str>, raw: Option<&RawLimits>) -> Result<StepLimitsOverride, ConfigError> {
+        let Some(raw) = raw else { return Ok(StepLimitsOverride::default()) };
+        let read = |key: &str, v: &Option<Spanned<toml::Value>>| -> Result<Option<Option<i64>>, ConfigError> {
+            let Some(v) = v else { return Ok(None) };
+            parse_limit(key, v.get_ref()).map(Some).map_err(|m| {
+                let message = match project {
+                    Some(p) => format!("project `{p}`: `step_limits.{key}`: {m}"),
+                    None => format!("`[step_limits]` `{key}`: {m}"),
+                };
+                self.error(Some(v.span()), message)
+            })
+        };
+        Ok(StepLimitsOverride {
+            memory: read("memory", &raw.memory)?,
+            pids: read("pids", &raw.pids)?,
+            nano_cpus: read("cpus", &raw.cpus)?,
+        })
     }
 
     fn project(&self, p: RawProject) -> Result<ProjectSource, ConfigError> {
@@ -536,6 +613,37 @@ impl Cx<'_> {
     }
 }
 
+/// One per-step limit (`memory`, `pids` or `cpus`) as slipway.toml or a serve flag gives it:
+/// `None` for `"unlimited"`, else the limit in Docker's units (bytes, processes, billionths of
+/// a CPU).
+pub fn parse_limit(key: &str, value: &toml::Value) -> Result<Option<i64>, String> {
+    use toml::Value;
+    if value.as_str().is_some_and(|s| s.trim() == "unlimited") {
+        return Ok(None);
+    }
+    let n = match (key, value) {
+        ("memory", Value::String(s)) => slipway_core::model::container::parse_size(s),
+        ("memory", Value::Integer(b)) => Some(*b),
+        ("pids", Value::Integer(n)) => Some(*n),
+        ("pids", Value::String(s)) => s.trim().parse().ok(),
+        ("cpus", Value::Integer(n)) => n.checked_mul(1_000_000_000),
+        ("cpus", Value::Float(f)) if *f <= 1e6 => Some((f * 1e9).round() as i64),
+        ("cpus", Value::String(s)) => {
+            s.trim().parse::<f64>().ok().filter(|f| *f <= 1e6).map(|f| (f * 1e9).round() as i64)
+        }
+        _ => None,
+    };
+    let (min, expected) = match key {
+        "memory" => (6 << 20, "a size of at least 6m, like \"4g\" or \"512m\", or \"unlimited\""),
+        "pids" => (16, "a number of processes of at least 16, or \"unlimited\""),
+        _ => (10_000_000, "a number of CPUs of at least 0.01, like 2 or 0.5, or \"unlimited\""),
+    };
+    match n {
+        Some(n) if n >= min => Ok(Some(n)),
+        _ => Err(format!("expected {expected}, found {value}")),
+    }
+}
+
 /// ssh reads `${NAME}` in a key or known_hosts path as an environment variable, with no way to
 /// write it literally.
 fn no_ssh_variables(path: &Path) -> Result<(), String> {
@@ -683,4 +791,49 @@ fn host_of(host_port: &str) -> &str {
 fn repo_path(path: &str) -> String {
     let p = path.trim_matches('/');
     p.strip_suffix(".git").unwrap_or(p).to_string()
+}
+
+#[cfg(test)]
+mod trust_tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<Config, String> {
+        parse_config(Path::new("/etc/slipway/slipway.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn projects_are_untrusted_with_the_servers_limits_unless_they_say_otherwise() {
+        let c = config(
+            "[step_limits]\nmemory = \"2g\"\npids = \"unlimited\"\ncpus = 1.5\n\n\
+             [[project]]\nname = \"web\"\npath = \"web\"\ntrusted = true\nstep_limits = { memory = \"8g\" }\n\n\
+             [[project]]\nname = \"api\"\nrepo = \"https://github.com/acme/api.git\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.step_limits,
+            StepLimitsOverride { memory: Some(Some(2 << 30)), pids: Some(None), nano_cpus: Some(Some(1_500_000_000)) }
+        );
+        assert_eq!(
+            c.runs["web"],
+            ProjectRuns {
+                trusted: true,
+                step_limits: StepLimitsOverride { memory: Some(Some(8 << 30)), ..Default::default() }
+            }
+        );
+        assert_eq!(c.runs["api"], ProjectRuns::default(), "untrusted by default");
+        assert_eq!(c.projects.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_limit_names_its_key_and_position() {
+        let e = config("[[project]]\nname = \"web\"\npath = \"web\"\nstep_limits = { pids = 3 }\n").unwrap_err();
+        assert!(e.starts_with("/etc/slipway/slipway.toml:4:"), "{e}");
+        assert!(e.contains("project `web`: `step_limits.pids`: expected a number of processes of at least 16"), "{e}");
+        let e = config("[step_limits]\nmemory = \"lots\"\n").unwrap_err();
+        assert!(e.contains("2:10: `[step_limits]` `memory`: expected a size"), "{e}");
+        let e = config("[step_limits]\ndisk = \"1g\"\n").unwrap_err();
+        assert!(e.contains("unknown field `disk`"), "{e}");
+        let e = config("[[project]]\nname = \"web\"\npath = \"web\"\ntrusted = \"yes\"\n").unwrap_err();
+        assert!(e.contains("invalid type"), "{e}");
+    }
 }

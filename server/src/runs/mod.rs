@@ -9,6 +9,7 @@ pub mod trigger;
 pub use follow::STORED_PAGE;
 
 use crate::build_values::BuildValues;
+use crate::executor::policy::StepLimits;
 use crate::executor::{self, RunOptions, RunSpec, events::Event};
 use crate::project::ConfigFile;
 use crate::store::Store;
@@ -181,6 +182,23 @@ pub struct RunPolicy {
     pub allow_add_docker: bool,
     /// Where runs copy their project (`DATA_DIR/workspaces`; the temp folder when unset).
     pub workspaces: Option<PathBuf>,
+    /// The server's limits on each step container (`--step-*` flags over slipway.toml's
+    /// `[step_limits]` over `StepLimits::SERVER_DEFAULT`).
+    pub step_limits: StepLimits,
+    /// Per project: trusted or not, and its own limits (`trusted`, `step_limits` in slipway.toml;
+    /// `--trust NAME`). A project not listed is untrusted, with the server's limits.
+    pub projects: HashMap<String, crate::forge::config::ProjectRuns>,
+}
+
+impl RunPolicy {
+    /// Whether a run of `project` is trusted, and its step limits. A pull request's code is its
+    /// author's, who may have no push access (a fork): such a run is never trusted. The
+    /// trigger does not yet tell a fork's pull request from a branch's, so none is.
+    fn for_run(&self, project: &str, trigger: Option<&trigger::RunTrigger>) -> (bool, StepLimits) {
+        let runs = self.projects.get(project).copied().unwrap_or_default();
+        let pull_request = trigger.is_some_and(|t| t.pr_number.is_some());
+        (runs.trusted && !pull_request, self.step_limits.overridden(&runs.step_limits))
+    }
 }
 
 /// A locked mutex, also after a panic elsewhere while it was held: what it guards (counters
@@ -585,8 +603,10 @@ impl Manager {
         if let Some(tag) = &prepared.plan.tag {
             self.store.set_tag_if_unset(id, tag)?;
         }
-        let Prepared { services, plan: p, key, vars } = prepared;
+        let Prepared { services, plan: p, key, vars, source } = prepared;
+        let (trusted, step_limits) = self.policy.for_run(&project.name, trigger);
         let spec = RunSpec {
+            source: Some(source),
             run_id: id.to_string(),
             project: project.name.clone(),
             dir: dir.to_path_buf(),
@@ -599,6 +619,8 @@ impl Manager {
                 cache_registry: self.policy.cache_registry.clone(),
                 confine: true,
                 allow_add_docker: self.policy.allow_add_docker,
+                trusted,
+                step_limits: Some(step_limits),
                 workspace_root: self.policy.workspaces.clone(),
                 adopt_workspace: trigger.is_some(),
                 extra_env: trigger.map(repo::pull_request_env).unwrap_or_default(),
@@ -700,6 +722,8 @@ struct Prepared {
     plan: Plan,
     key: Option<Key>,
     vars: BuildVars,
+    /// The services file as read, for positions in the executor's errors.
+    source: SourceFile,
 }
 
 /// Read, check and plan a run's files (the request's or the project's) and read the project's
@@ -748,7 +772,7 @@ fn prepare(
         Some(k) if k.exists() => Some(crate::keyfile::load_key(&k).context("project key")?),
         _ => None,
     };
-    Ok(Prepared { services: checked.services, plan: p, key, vars })
+    Ok(Prepared { services: checked.services, plan: p, key, vars, source: sv })
 }
 
 /// The request's edited file, else the project's, found and read as the CLI finds and reads

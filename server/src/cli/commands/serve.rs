@@ -1,5 +1,6 @@
 //! `slipway serve`
 
+use crate::executor::policy::{StepLimits, StepLimitsOverride};
 use crate::forge::config::{ProjectSource, RepoProject};
 use crate::forge::status::{Retry, StatusClient};
 use crate::git::{HttpAuth, Remote};
@@ -46,6 +47,23 @@ pub struct ServeArgs {
     /// default: anyone holding the API token could then control the host through Docker.
     #[arg(long)]
     pub allow_add_docker: bool,
+    /// Trust a project's runs (repeatable; as `trusted = true` in slipway.toml): their steps
+    /// may then use `privileged`, `cap_add`, `devices`, host `network_mode` and the other keys
+    /// that control the host, and a service's own limits may exceed the server's. Only for a
+    /// project whose every run you would run on this host yourself.
+    #[arg(long = "trust", value_name = "NAME")]
+    pub trust: Vec<String>,
+    /// Memory of each step container of untrusted runs at most (and of trusted runs unless a
+    /// service sets `mem_limit`), like `4g`, or `unlimited` [default: 4g, or slipway.toml's
+    /// `[step_limits]`].
+    #[arg(long, value_name = "SIZE", value_parser = limit_parser("memory"))]
+    pub step_memory: Option<Limit>,
+    /// Processes (and threads) of each step container at once, or `unlimited` [default: 2048].
+    #[arg(long, value_name = "N", value_parser = limit_parser("pids"))]
+    pub step_pids: Option<Limit>,
+    /// CPUs of each step container, like `2` or `0.5`, or `unlimited` [default: 4].
+    #[arg(long, value_name = "N", value_parser = limit_parser("cpus"))]
+    pub step_cpus: Option<Limit>,
     /// What the server logs on stderr: a level (`error`, `warn`, `info`, `debug`, `trace`) or
     /// `tracing` filter directives [default: $RUST_LOG, else info].
     #[arg(long, value_name = "FILTER")]
@@ -54,6 +72,22 @@ pub struct ServeArgs {
     /// statuses (`{public_url}/#/runs/{id}`) [default: http://ADDR].
     #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+}
+
+/// A `--step-*` value: the limit, or `None` for `unlimited`. (A type of its own: clap reads an
+/// `Option<Option<_>>` field as a flag whose value may be left out.)
+#[derive(Clone, Copy, Debug)]
+pub struct Limit(Option<i64>);
+
+/// A `--step-*` value, read as slipway.toml reads the same limit.
+fn limit_parser(key: &'static str) -> impl Fn(&str) -> Result<Limit, String> + Clone {
+    move |s: &str| {
+        let value = match key {
+            "memory" => toml::Value::String(s.to_string()),
+            _ => s.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(s.to_string())),
+        };
+        crate::forge::config::parse_limit(key, &value).map(Limit)
+    }
 }
 
 fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
@@ -159,10 +193,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Err(e) = crate::executor::workspace::sweep(&workspaces) {
         tracing::warn!("{e:#}");
     }
-    let mut wanted: Vec<ProjectSource> = match &args.config {
-        Some(c) => crate::forge::config::read(c)?,
-        None => Vec::new(),
+    let config = match &args.config {
+        Some(c) => crate::forge::config::read_config(c)?,
+        None => crate::forge::config::Config::default(),
     };
+    let mut wanted: Vec<ProjectSource> = config.projects;
     wanted.extend(args.projects.iter().map(|(name, dir)| ProjectSource::Folder {
         name: name.clone(),
         path: dir.clone(),
@@ -203,6 +238,27 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             None => bail!("--key {name}=… names no registered project"),
         }
     }
+    let mut runs = config.runs;
+    for name in &args.trust {
+        if !projects.iter().any(|p| &p.name == name) {
+            bail!("--trust {name} names no registered project");
+        }
+        runs.entry(name.clone()).or_default().trusted = true;
+    }
+    let flags = StepLimitsOverride {
+        memory: args.step_memory.map(|l| l.0),
+        pids: args.step_pids.map(|l| l.0),
+        nano_cpus: args.step_cpus.map(|l| l.0),
+    };
+    let step_limits = StepLimits::SERVER_DEFAULT.overridden(&config.step_limits).overridden(&flags);
+    for p in &projects {
+        if runs.get(&p.name).is_some_and(|r| r.trusted) {
+            tracing::warn!(
+                "project `{}` is trusted: its runs' steps may control this host (privileged, cap_add, devices, …)",
+                p.name
+            );
+        }
+    }
     let token = token(&data_dir)?;
     let store = Arc::new(Store::open(&data_dir.join("slipway.sqlite"))?);
     let rt =
@@ -218,6 +274,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 cache_registry: args.cache_registry.clone(),
                 allow_add_docker: args.allow_add_docker,
                 workspaces: Some(workspaces),
+                step_limits,
+                projects: runs,
             },
         );
         manager.recover().await?;

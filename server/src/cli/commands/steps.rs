@@ -157,6 +157,7 @@ fn prepare(
             key,
             vars,
             options,
+            source: Some(files.services.clone()),
         },
     })
 }
