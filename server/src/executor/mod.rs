@@ -70,6 +70,8 @@ pub struct RunOptions {
     /// Whether `add_docker: true` (the host's Docker socket in the container) is allowed. The
     /// CLI allows it, as jet did; the server only with `--allow-add-docker`.
     pub allow_add_docker: bool,
+    /// Whether the run's secrets are decrypted (not for a fork's pull request).
+    pub secrets: secrets::SecretAccess,
 }
 
 impl Default for RunOptions {
@@ -87,6 +89,7 @@ impl Default for RunOptions {
             adopt_workspace: false,
             allow_add_docker: true,
             cache_registry: None,
+            secrets: secrets::SecretAccess::Allowed,
         }
     }
 }
@@ -154,14 +157,20 @@ async fn runner(
         );
     }
     let mut masker = Masker::new();
-    let secrets = secrets::Secrets::prepare(
-        &spec.dir,
-        spec.options.confine,
-        &spec.services,
-        &spec.plan,
-        spec.key.as_ref(),
-        &mut masker,
-    )?;
+    let secrets = match &spec.options.secrets {
+        secrets::SecretAccess::Allowed => secrets::Secrets::prepare(
+            &spec.dir,
+            spec.options.confine,
+            &spec.services,
+            &spec.plan,
+            spec.key.as_ref(),
+            &mut masker,
+        )?,
+        secrets::SecretAccess::Withheld { why } => {
+            secrets::none_needed(&spec.services, &spec.plan, why)?;
+            secrets::Secrets::default()
+        }
+    };
     if let Some(key) = &spec.key {
         masker.extend(mask::key_forms(key));
     }
