@@ -166,6 +166,30 @@ pub fn run_finished_event(status: RunStatus, error: Option<&str>) -> String {
     serde_json::json!({"event": "run_finished", "status": status, "error": error}).to_string()
 }
 
+/// Events deleted per transaction when a run goes: whoever else uses the database waits at
+/// most that long.
+const DELETE_BATCH: i64 = 2000;
+
+/// Free pages given back per step of [`Store::compact`].
+const VACUUM_PAGES: i64 = 2000;
+
+/// The database gives deleted runs' space back (`auto_vacuum = INCREMENTAL`): set before the
+/// first table on a new database; an older one is rebuilt once with `VACUUM`.
+fn incremental_vacuum_on(conn: &Connection, path: &Path) -> Result<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables > 0 {
+        tracing::info!("rebuilding the database {} once so that it can shrink (VACUUM)", path.display());
+        conn.execute_batch("VACUUM").context("cannot rebuild the database (VACUUM)")?;
+    }
+    Ok(())
+}
+
 /// What became of a delivery offered to [`Store::insert_triggered_run`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -194,6 +218,7 @@ impl Store {
             }
         }
         let conn = Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
+        incremental_vacuum_on(&conn, path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // In WAL mode NORMAL still never corrupts the database; a power cut may lose the last
         // few commits, which an interrupted run loses anyway.
@@ -367,6 +392,101 @@ impl Store {
             && t.before.as_deref() != Some(newer.commit_id.as_str())
             && now() - created_at <= LATE_DELIVERY_WINDOW_SECS;
         Ok(late.then_some(id))
+    }
+
+    /// A run that builds `t`'s commit already, so that a second delivery of it under a new id
+    /// (the id is not signed: a replay) starts nothing: for a branch or pull request, a queued
+    /// or running run of its line of work (it must not be cancelled to build the same commit
+    /// again); for a tag, any run of the tag at that commit (a tag does not move, so the head
+    /// check would let an old release's delivery through again and again).
+    pub fn same_commit_run(&self, project: &str, t: &RunTrigger) -> Result<Option<String>> {
+        let (sql, value) = match (line_of_work(t), t.kind, &t.tag) {
+            (Some((kinds, key, value)), _, _) => (
+                format!(
+                    "SELECT id FROM runs WHERE project = ?1 AND status IN (?3, ?4)
+                       AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
+                       AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
+                       AND json_extract(trigger_json, '$.commit_id') = ?5
+                     ORDER BY seq DESC LIMIT 1"
+                ),
+                value,
+            ),
+            (None, TriggerKind::Tag, Some(tag)) => (
+                // (`?3` and `?4` go unused: SQLite binds up to the highest number, `?5`.)
+                "SELECT id FROM runs WHERE project = ?1
+                   AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') = 'tag'
+                   AND json_extract(trigger_json, '$.tag') = ?2
+                   AND json_extract(trigger_json, '$.commit_id') = ?5
+                   AND COALESCE(json_extract(trigger_json, '$.head'), '') != 'late'
+                 ORDER BY seq DESC LIMIT 1"
+                    .to_string(),
+                tag.clone(),
+            ),
+            _ => return Ok(None),
+        };
+        Ok(self
+            .conn()
+            .query_row(
+                &sql,
+                params![project, value, RunStatus::Queued.as_str(), RunStatus::Running.as_str(), t.commit_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Delete `project`'s ended runs beyond its newest `keep` (queued and running runs stay,
+    /// however old), with their steps, events and deliveries; the number deleted. A run's
+    /// events go a batch per transaction: a 50 MB log does not hold the database for long.
+    pub fn prune_runs(&self, project: &str, keep: usize) -> Result<usize> {
+        let old: Vec<(String, String)> = self
+            .conn()
+            .prepare("SELECT id, status FROM runs WHERE project = ?1 ORDER BY seq DESC LIMIT -1 OFFSET ?2")?
+            .query_map(params![project, keep as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut deleted = 0;
+        for (id, status) in old {
+            if !RunStatus::parse(&status).is_some_and(|s| s.is_finished()) {
+                continue;
+            }
+            loop {
+                let n = self.conn().execute(
+                    "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE run_id = ?1 LIMIT ?2)",
+                    params![id, DELETE_BATCH],
+                )?;
+                if n == 0 {
+                    break;
+                }
+            }
+            let mut c = self.conn();
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM steps WHERE run_id = ?1", [&id])?;
+            tx.execute("DELETE FROM deliveries WHERE run_id = ?1", [&id])?;
+            // (A run that ended cannot start again, so the status test is only a guard.)
+            deleted += tx.execute(
+                "DELETE FROM runs WHERE id = ?1 AND status NOT IN (?2, ?3)",
+                params![id, RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(deleted)
+    }
+
+    /// Give free pages back to the file system, a few at a time, then truncate the write-ahead
+    /// log: the database file shrinks by what deleted runs held.
+    pub fn compact(&self) -> Result<()> {
+        let mut before = i64::MAX;
+        loop {
+            let c = self.conn();
+            let free: i64 = c.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+            // (Not shrinking any more: the database is not in incremental mode.)
+            if free == 0 || free >= before {
+                break;
+            }
+            before = free;
+            c.query_row(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"), [], |_| Ok(())).optional()?;
+        }
+        self.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).optional()?;
+        Ok(())
     }
 
     /// Whether `project` has a run of `commit` on `branch` already (a webhook's, say): polling
@@ -845,6 +965,63 @@ mod tests {
             .execute("UPDATE runs SET created_at = created_at - ?1 WHERE id = 'run-d'", [LATE_DELIVERY_WINDOW_SECS + 1])
             .unwrap();
         assert_eq!(s.later_push_than("web", &on_dev, "x").unwrap(), None);
+    }
+
+    /// Retention: only ended runs beyond the newest `keep` of the project go, with their
+    /// events, steps and deliveries; other projects and running runs are left alone.
+    #[test]
+    fn old_ended_runs_go_with_everything_they_stored() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        for id in ["a", "b", "c", "d"] {
+            s.insert_triggered_run(id, "web", true, "{}", &trigger("push", Some("main"), Some(id))).unwrap();
+        }
+        s.insert_run("other", "api", None, false, "{}").unwrap();
+        assert!(s.start("a").unwrap(), "a stays running");
+        for id in ["b", "c"] {
+            assert!(s.start(id).unwrap());
+            s.append_events(id, &[(1, "{}".into()), (2, "{}".into())]).unwrap();
+            s.upsert_step(id, "1", "t", StepStatus::Success, Some(1), None).unwrap();
+            assert!(s.finish(id, RunStatus::Success, None).unwrap());
+        }
+        assert_eq!(s.prune_runs("web", 2).unwrap(), 1, "b goes; a is running, c and d are the newest two");
+        assert!(s.run("b").unwrap().is_none() && s.run("a").unwrap().is_some() && s.run("other").unwrap().is_some());
+        assert!(s.events_after("b", 0, 10).unwrap().is_empty() && s.steps("b").unwrap().is_empty());
+        let deliveries: i64 =
+            s.conn().query_row("SELECT COUNT(*) FROM deliveries WHERE run_id = 'b'", [], |r| r.get(0)).unwrap();
+        assert_eq!(deliveries, 0);
+        assert_eq!(s.prune_runs("web", 2).unwrap(), 0);
+        s.compact().unwrap();
+        let mode: i64 = s.conn().pragma_query_value(None, "auto_vacuum", |r| r.get(0)).unwrap();
+        assert_eq!(mode, 2, "incremental");
+    }
+
+    /// The head's delivery again under a new id finds the run building that commit; a tag's
+    /// finds any run of the tag at that commit.
+    #[test]
+    fn a_run_of_the_same_commit_is_found_on_its_line_or_tag_only() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        let main = trigger("push", Some("main"), Some("d-1"));
+        assert_eq!(s.same_commit_run("web", &main).unwrap(), None);
+        s.insert_triggered_run("r", "web", true, "{}", &main).unwrap();
+        assert_eq!(s.same_commit_run("web", &main).unwrap().as_deref(), Some("r"));
+        assert_eq!(s.same_commit_run("web", &trigger("push", Some("dev"), None)).unwrap(), None);
+        assert_eq!(s.same_commit_run("api", &main).unwrap(), None);
+        let mut other = main.clone();
+        other.commit_id = "f".repeat(40);
+        assert_eq!(s.same_commit_run("web", &other).unwrap(), None);
+        assert!(s.cancel_queued("r", "x").unwrap());
+        assert_eq!(s.same_commit_run("web", &main).unwrap(), None, "an ended run builds nothing");
+        // A tag's commit, built once, is not built again on a delivery of the same tag push.
+        let tag = trigger("tag", None, Some("t-1"));
+        assert_eq!(s.same_commit_run("web", &tag).unwrap(), None);
+        s.insert_triggered_run("t", "web", true, "{}", &tag).unwrap();
+        assert!(s.cancel_queued("t", "x").unwrap());
+        assert_eq!(s.same_commit_run("web", &tag).unwrap().as_deref(), Some("t"));
+        let mut moved = tag.clone();
+        moved.commit_id = "e".repeat(40);
+        assert_eq!(s.same_commit_run("web", &moved).unwrap(), None);
     }
 
     #[test]

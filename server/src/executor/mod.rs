@@ -83,6 +83,8 @@ pub struct RunOptions {
     pub trusted: bool,
     /// The server's limits on each step container (see `policy::StepLimits`); none on the CLI.
     pub step_limits: Option<policy::StepLimits>,
+    /// Whether the run's secrets are decrypted (not for a fork's pull request).
+    pub secrets: secrets::SecretAccess,
 }
 
 impl Default for RunOptions {
@@ -102,6 +104,7 @@ impl Default for RunOptions {
             trusted: true,
             step_limits: None,
             cache_registry: None,
+            secrets: secrets::SecretAccess::Allowed,
         }
     }
 }
@@ -165,14 +168,20 @@ async fn runner(
 ) -> Result<Arc<Runner>> {
     let limits = policy::check(&spec)?;
     let mut masker = Masker::new();
-    let secrets = secrets::Secrets::prepare(
-        &spec.dir,
-        spec.options.confine,
-        &spec.services,
-        &spec.plan,
-        spec.key.as_ref(),
-        &mut masker,
-    )?;
+    let secrets = match &spec.options.secrets {
+        secrets::SecretAccess::Allowed => secrets::Secrets::prepare(
+            &spec.dir,
+            spec.options.confine,
+            &spec.services,
+            &spec.plan,
+            spec.key.as_ref(),
+            &mut masker,
+        )?,
+        secrets::SecretAccess::Withheld { why } => {
+            secrets::none_needed(&spec.services, &spec.plan, why)?;
+            secrets::Secrets::default()
+        }
+    };
     if let Some(key) = &spec.key {
         masker.extend(mask::key_forms(key));
     }

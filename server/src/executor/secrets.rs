@@ -11,6 +11,17 @@ use slipway_core::plan::{Plan, PlannedStep, Status};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// Whether a run may have its project's secrets decrypted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SecretAccess {
+    #[default]
+    Allowed,
+    /// Nothing is decrypted (a fork's pull request); a run with a step that would need a
+    /// secret fails before any container starts, with `why` (which names the setting that
+    /// allows them) — never with empty values in their place.
+    Withheld { why: String },
+}
+
 #[derive(Default)]
 pub struct Secrets {
     /// Per service: variables from `encrypted_environment` and `encrypted_env_file`, in order.
@@ -76,6 +87,60 @@ fn steps_that_may_run(plan: &Plan) -> Vec<&PlannedStep> {
     let mut out = Vec::new();
     plan.steps.iter().for_each(|s| walk(s, &mut out));
     out
+}
+
+/// A run whose secrets are withheld: the first thing a step that may run would need decrypted
+/// (its service's, its dependencies', or its own credentials), as an error naming the step,
+/// what it needs and `why`; `Ok` when no step needs anything.
+pub fn none_needed(services: &ServicesFile, plan: &Plan, why: &str) -> Result<()> {
+    for step in steps_that_may_run(plan) {
+        let needs = |what: String| {
+            Err(anyhow!("step `{}` needs {what}, and no secret is decrypted for this run: {why}", step.name))
+        };
+        if let Some(p) = &step.encrypted_dockercfg_path {
+            return needs(format!("the registry credentials in `{p}`"));
+        }
+        if let Some(g) = &step.dockercfg_service {
+            return needs(format!("registry credentials from the generator service `{g}`"));
+        }
+        if step.kind == slipway_core::plan::Kind::Push {
+            return needs("registry credentials to push".into());
+        }
+        // The step's service and every service its containers bring along.
+        let mut todo: Vec<String> = step.service.iter().cloned().collect();
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(name) = todo.pop() {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name.clone());
+            let Some(svc) = services.get(&name) else { continue };
+            let what = if !svc.encrypted_environment.is_empty() {
+                Some("`encrypted_environment`".to_string())
+            } else if let Some(f) = svc.encrypted_env_file.first() {
+                Some(format!("`encrypted_env_file` {}", f.value))
+            } else if let Some(b) =
+                svc.build.as_ref().filter(|b| b.encrypted_args.is_some() || b.encrypted_args_file.is_some())
+            {
+                Some(match &b.encrypted_args_file {
+                    Some(f) => format!("the encrypted build args in {}", f.value),
+                    None => "`build.encrypted_args`".to_string(),
+                })
+            } else if let Some(p) = &svc.encrypted_dockercfg_path {
+                Some(format!("the registry credentials in `{}`", p.value))
+            } else {
+                svc.dockercfg_service
+                    .as_ref()
+                    .map(|g| format!("registry credentials from the generator service `{}`", g.value))
+            };
+            if let Some(what) = what {
+                return needs(format!("{what} of service `{name}`"));
+            }
+            todo.extend(svc.links.iter().map(|l| l.service.value.clone()));
+            todo.extend(svc.depends_on.iter().chain(&svc.volumes_from).map(|s| s.value.clone()));
+        }
+    }
+    Ok(())
 }
 
 impl Secrets {

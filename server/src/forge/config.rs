@@ -19,6 +19,7 @@
 //! key = "keys/web.aes"                         # the project's codeship.aes, on the server
 //! trusted = false                              # see below (any project, folder or repository)
 //! step_limits = { memory = "8g" }              # this project's own per-step limits
+//! fork_pull_requests = "without-secrets"       # or "off", or "with-secrets" (see ForkPolicy)
 //! ```
 //!
 //! A project's runs are untrusted unless it says `trusted = true`: their steps may not use the
@@ -71,6 +72,37 @@ pub struct RepoProject {
     pub git_timeout: Duration,
     /// A new push to a branch cancels that branch's older queued or running runs.
     pub cancel_superseded: bool,
+    /// What a pull request from a fork may do.
+    pub fork_pull_requests: ForkPolicy,
+    /// The host the repository is on (from `repo`, lower-case, without port): the only host
+    /// a webhook's commit link may point at.
+    pub host: Option<String>,
+}
+
+/// `fork_pull_requests`: what a pull request whose commits come from another repository
+/// (anyone who can open one wrote them) may do. Pull requests from the repository's own
+/// branches are not concerned: whoever pushed those can push to the branches anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForkPolicy {
+    /// `"off"`: they start no run.
+    Off,
+    /// `"without-secrets"` (the default): they run, with no secret decrypted (a step that
+    /// needs one fails, saying so) and no push step.
+    #[default]
+    WithoutSecrets,
+    /// `"with-secrets"`: they run like the repository's own branches, secrets and pushes
+    /// included; anyone who can open a pull request can then read the project's secrets.
+    WithSecrets,
+}
+
+impl ForkPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForkPolicy::Off => "off",
+            ForkPolicy::WithoutSecrets => "without-secrets",
+            ForkPolicy::WithSecrets => "with-secrets",
+        }
+    }
 }
 
 /// Where a secret is, never what it is.
@@ -219,6 +251,7 @@ struct RawProject {
     cancel_superseded: Option<Spanned<bool>>,
     trusted: Option<Spanned<bool>>,
     step_limits: Option<RawLimits>,
+    fork_pull_requests: Option<Spanned<String>>,
 }
 
 /// `git_timeout`'s default, bounds, and what each git command gets less than it (the rest is
@@ -375,6 +408,7 @@ impl Cx<'_> {
             ("keep_workspaces", p.keep_workspaces.as_ref().map(|s| s.span())),
             ("git_timeout", p.git_timeout.as_ref().map(|s| s.span())),
             ("cancel_superseded", p.cancel_superseded.as_ref().map(|s| s.span())),
+            ("fork_pull_requests", p.fork_pull_requests.as_ref().map(|s| s.span())),
         ];
         if let Some((key, span)) = repo_only.into_iter().find_map(|(k, s)| s.map(|s| (k, s))) {
             return Err(self.error(
@@ -466,6 +500,7 @@ impl Cx<'_> {
             filter: BranchFilter { include: self.globs(name, &p.branches)?, exclude: self.globs(name, &p.exclude)? },
             forge,
             api_url,
+            host: place.as_ref().map(|pl| pl.host.clone()).filter(|h| !h.is_empty()),
             repo_full_name: place.map(|pl| pl.full_name).filter(|n| !n.is_empty()),
             webhook_secret,
             token,
@@ -496,6 +531,23 @@ impl Cx<'_> {
                 None => 0,
             },
             cancel_superseded: p.cancel_superseded.as_ref().is_none_or(|c| *c.get_ref()),
+            fork_pull_requests: match &p.fork_pull_requests {
+                None => ForkPolicy::default(),
+                Some(v) => match v.get_ref().as_str() {
+                    "off" => ForkPolicy::Off,
+                    "without-secrets" => ForkPolicy::WithoutSecrets,
+                    "with-secrets" => ForkPolicy::WithSecrets,
+                    other => {
+                        return Err(self.at(
+                            v,
+                            name,
+                            format!(
+                                "`fork_pull_requests = {other:?}`: expected \"off\", \"without-secrets\" (the default) or \"with-secrets\""
+                            ),
+                        ));
+                    }
+                },
+            },
         })
     }
 

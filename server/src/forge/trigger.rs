@@ -6,6 +6,14 @@
 //! The CI values (branch, commit, message, committer) come from the event. Where an event
 //! does not carry them (a pull request names only its head sha), [`Build::commit`] is `None`
 //! and the run reads them from the checked-out commit.
+//!
+//! A pull request says where its commits come from ([`Origin`]): GitHub and Gitea name the
+//! head's and the base's repositories (`pull_request.head.repo` / `.base.repo`, Gitea also
+//! `head.repo_id` / `base.repo_id`), GitLab its source and target projects
+//! (`object_attributes.source_project_id` / `target_project_id`). Anything else — a head
+//! repository the event does not name (GitHub sends `null` once a fork is deleted), ids that
+//! differ, ids missing — is a fork: a pull request is trusted only when the event shows that
+//! its head is in the repository itself.
 
 use super::Forge;
 use super::verify::Verified;
@@ -50,6 +58,27 @@ pub struct Build {
     /// A push's previous head of the ref (`before`), when the ref existed: tells a delivery that
     /// arrives after a later push's delivery that it is the older one.
     pub before: Option<String>,
+    /// Whose code this is: the repository's (a push, a pull request from one of its own
+    /// branches) or a fork's.
+    pub origin: Origin,
+}
+
+/// Where the commits of a build come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A push, or a pull request from a branch of the repository itself: written by someone
+    /// with push access.
+    Repository,
+    /// A pull request from another repository (a fork), or one whose event does not show
+    /// where its head lives: written by anyone who can open a pull request. `repo` names
+    /// the head's repository when the event does.
+    Fork { repo: Option<String> },
+}
+
+impl Origin {
+    pub fn is_fork(&self) -> bool {
+        matches!(self, Origin::Fork { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +211,8 @@ struct HubPerson {
 
 #[derive(Deserialize)]
 struct HubRepo {
+    #[serde(default)]
+    id: Option<u64>,
     name: String,
     full_name: String,
 }
@@ -232,6 +263,7 @@ fn hub_push(p: HubPush) -> Trigger {
         }),
         delivery: None,
         before: previous_head(p.before),
+        origin: Origin::Repository,
     }))
 }
 
@@ -250,6 +282,8 @@ struct HubPull {
 struct HubPr {
     html_url: Option<String>,
     head: HubHead,
+    #[serde(default)]
+    base: Option<HubBase>,
 }
 
 #[derive(Deserialize)]
@@ -257,6 +291,45 @@ struct HubHead {
     #[serde(rename = "ref")]
     git_ref: String,
     sha: String,
+    /// `null` when the fork was deleted.
+    #[serde(default)]
+    repo: Option<HubPrRepo>,
+    /// Gitea's id of the head's repository.
+    #[serde(default)]
+    repo_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct HubBase {
+    #[serde(default)]
+    repo: Option<HubPrRepo>,
+    #[serde(default)]
+    repo_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct HubPrRepo {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    full_name: Option<String>,
+}
+
+/// A GitHub or Gitea pull request's origin: the head's repository compared with the base's
+/// (the pull request's own `base.repo`, else the event's `repository`), by id where both
+/// sides have one (ids survive renames), else by `owner/name`.
+fn hub_origin(pr: &HubPr, repository: &HubRepo) -> Origin {
+    let head_name = pr.head.repo.as_ref().and_then(|r| r.full_name.clone()).filter(|n| !n.is_empty());
+    let head_id = pr.head.repo.as_ref().and_then(|r| r.id).or(pr.head.repo_id);
+    let base = pr.base.as_ref();
+    let base_repo = base.and_then(|b| b.repo.as_ref());
+    let base_id = base_repo.and_then(|r| r.id).or(base.and_then(|b| b.repo_id)).or(repository.id);
+    let base_name = base_repo.and_then(|r| r.full_name.clone()).unwrap_or_else(|| repository.full_name.clone());
+    let same = match (head_id, base_id) {
+        (Some(h), Some(b)) => h == b,
+        _ => head_name.as_ref().is_some_and(|h| h.eq_ignore_ascii_case(&base_name)),
+    };
+    if same { Origin::Repository } else { Origin::Fork { repo: head_name } }
 }
 
 fn hub_pull(p: HubPull) -> Trigger {
@@ -264,6 +337,7 @@ fn hub_pull(p: HubPull) -> Trigger {
     if !matches!(p.action.as_str(), "opened" | "reopened" | "synchronize" | "synchronized") {
         return Trigger::Ignored(format!("pull request #{} `{}`: its head commit did not change", p.number, p.action));
     }
+    let origin = hub_origin(&p.pull_request, &p.repository);
     Trigger::Build(Box::new(Build {
         event: Event::PullRequest {
             number: p.number,
@@ -280,6 +354,7 @@ fn hub_pull(p: HubPull) -> Trigger {
         delivery: None,
         // `synchronize` names the head it moved from.
         before: previous_head(p.before),
+        origin,
     }))
 }
 
@@ -340,6 +415,7 @@ fn lab_push(p: LabPush) -> Trigger {
         username: p.user_username.filter(|u| !u.is_empty()),
         delivery: None,
         before: previous_head(p.before),
+        origin: Origin::Repository,
     }))
 }
 
@@ -373,6 +449,15 @@ struct LabMrAttributes {
     /// Set on an `update` that added commits; absent when only the title or labels changed.
     oldrev: Option<String>,
     last_commit: LabCommit,
+    source_project_id: Option<u64>,
+    target_project_id: Option<u64>,
+    /// The source project (`None` once it was deleted).
+    source: Option<LabMrProject>,
+}
+
+#[derive(Deserialize)]
+struct LabMrProject {
+    path_with_namespace: Option<String>,
 }
 
 fn lab_merge_request(m: LabMergeRequest) -> Trigger {
@@ -386,6 +471,11 @@ fn lab_merge_request(m: LabMergeRequest) -> Trigger {
     if !new_head {
         return Trigger::Ignored(format!("merge request !{} `{action}`: its head commit did not change", a.iid));
     }
+    // A merge request between branches of one project has the same source and target project.
+    let origin = match (a.source_project_id, a.target_project_id) {
+        (Some(s), Some(t)) if s == t => Origin::Repository,
+        _ => Origin::Fork { repo: a.source.as_ref().and_then(|p| p.path_with_namespace.clone()) },
+    };
     Trigger::Build(Box::new(Build {
         event: Event::PullRequest { number: a.iid, url: a.url, head_branch: a.source_branch },
         commit_id: a.last_commit.id.clone(),
@@ -397,5 +487,6 @@ fn lab_merge_request(m: LabMergeRequest) -> Trigger {
         username: m.user.and_then(|u| u.username).filter(|u| !u.is_empty()),
         delivery: None,
         before: previous_head(a.oldrev),
+        origin,
     }))
 }

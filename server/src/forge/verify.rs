@@ -70,6 +70,26 @@ impl Refused {
     }
 }
 
+/// What can be checked before a byte of the body is read: the signature header is there and
+/// well-formed (GitHub, Gitea: 64 hex digits), or the token matches (GitLab, whose token does
+/// not depend on the body). A delivery that fails here is refused without reading its body,
+/// so unsigned requests cost the server no memory whatever their size.
+pub fn precheck(forge: Forge, secret: &Secret, headers: &HeaderMap) -> Result<(), Refused> {
+    match forge {
+        Forge::GitHub => signature(headers, "X-Hub-Signature-256", Some("sha256=")).map(|_| ()),
+        Forge::Gitea => signature(headers, gitea_header(headers), None).map(|_| ()),
+        Forge::GitLab => check_token(headers, secret),
+    }
+}
+
+/// Gitea sends both names; Forgejo its own.
+fn gitea_header(headers: &HeaderMap) -> &'static str {
+    ["X-Forgejo-Signature", "X-Gitea-Signature"]
+        .into_iter()
+        .find(|h| headers.contains_key(*h))
+        .unwrap_or("X-Gitea-Signature")
+}
+
 /// Checks size and signature of a delivery for a project on `forge` with `secret`.
 pub fn verify<'a>(
     forge: Forge,
@@ -83,13 +103,7 @@ pub fn verify<'a>(
     }
     match forge {
         Forge::GitHub => check_hmac(headers, "X-Hub-Signature-256", Some("sha256="), secret, body)?,
-        Forge::Gitea => {
-            let header = ["X-Forgejo-Signature", "X-Gitea-Signature"]
-                .into_iter()
-                .find(|h| headers.contains_key(*h))
-                .unwrap_or("X-Gitea-Signature");
-            check_hmac(headers, header, None, secret, body)?
-        }
+        Forge::Gitea => check_hmac(headers, gitea_header(headers), None, secret, body)?,
         Forge::GitLab => check_token(headers, secret)?,
     }
     let (event_headers, delivery_headers): (&[&'static str], &[&str]) = match forge {
@@ -111,6 +125,17 @@ fn first_header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| headers.get(*n)?.to_str().ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
 }
 
+/// The 32 bytes of a hex HMAC-SHA256 signature header.
+fn signature(headers: &HeaderMap, header: &'static str, prefix: Option<&str>) -> Result<Vec<u8>, Refused> {
+    let value = headers.get(header).ok_or(Refused::MissingSignature { header })?;
+    let value = value.to_str().map_err(|_| Refused::MalformedSignature { header })?.trim();
+    let hex = match prefix {
+        Some(p) => value.strip_prefix(p).ok_or(Refused::MalformedSignature { header })?,
+        None => value,
+    };
+    decode_hex(hex).filter(|b| b.len() == 32).ok_or(Refused::MalformedSignature { header })
+}
+
 fn check_hmac(
     headers: &HeaderMap,
     header: &'static str,
@@ -118,13 +143,7 @@ fn check_hmac(
     secret: &Secret,
     body: &[u8],
 ) -> Result<(), Refused> {
-    let value = headers.get(header).ok_or(Refused::MissingSignature { header })?;
-    let value = value.to_str().map_err(|_| Refused::MalformedSignature { header })?.trim();
-    let hex = match prefix {
-        Some(p) => value.strip_prefix(p).ok_or(Refused::MalformedSignature { header })?,
-        None => value,
-    };
-    let given = decode_hex(hex).filter(|b| b.len() == 32).ok_or(Refused::MalformedSignature { header })?;
+    let given = signature(headers, header, prefix)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
     mac.verify_slice(&given).map_err(|_| Refused::WrongSignature { header })

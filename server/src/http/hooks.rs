@@ -1,15 +1,23 @@
 //! `POST /hooks/{project}`: webhook deliveries from GitHub, GitLab and Gitea/Forgejo.
 //!
 //! In this order, each step before the next reads anything more: the project must take
-//! webhooks (404); the body must fit the limit (413, from `Content-Length` before a byte of it
-//! is read, and while reading); the signature must match the project's secret (401) before the
-//! body is parsed; then the event is understood (400 for a signed body that is not the
-//! documented JSON). What builds nothing (other events, deleted branches, branches the filter
-//! leaves out) is answered 202 with the reason; a delivery id seen before is answered 200
-//! `duplicate`. A build is queued and answered 202 at once: the work happens afterwards.
-//! No token is needed: the signature is the authentication.
+//! webhooks (404); the signature header must be there and well-formed, or GitLab's token must
+//! match (401), before a byte of the body is read; the body must fit the limit (413, from
+//! `Content-Length` before a byte of it is read, and while reading), and at most
+//! [`MAX_IN_FLIGHT`] bodies are read at once (503 with `Retry-After` beyond: a flood of
+//! well-formed but wrong signatures holds at most that many bodies in memory); the signature
+//! must match the project's secret (401) before the body is parsed; then the event is
+//! understood (400 for a signed body that is not the documented JSON). What builds nothing
+//! (other events, deleted branches, branches the filter leaves out, forks' pull requests when
+//! the project takes none) is answered 202 with the reason; a delivery id seen before, a
+//! commit a run of its branch is building already, or a tag's commit built before, is
+//! answered 200 `duplicate`. A build is
+//! queued and answered 202 once its commit is known to be its ref's head (at most
+//! [`HEAD_CHECK_WAIT`]; a late delivery is answered `late` and builds nothing): the work
+//! happens afterwards. No token is needed: the signature is the authentication.
 
 use super::error::{ApiError, BODY_READ_TIMEOUT};
+use crate::forge::config::ForkPolicy;
 use crate::forge::trigger::{self, Trigger};
 use crate::forge::verify::{self, DEFAULT_MAX_BODY_BYTES};
 use crate::runs::trigger::RunTrigger;
@@ -22,18 +30,36 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Deliveries whose bodies are read at once, over all projects: with GitHub's 25 MiB cap, at
+/// most 200 MiB held. Forges send a project's deliveries one after the other, so a busy
+/// server sees a few at a time.
+pub const MAX_IN_FLIGHT: usize = 8;
+
+/// How long the answer waits for the head check (a fetch of the mirror) before it says the run
+/// is queued without it: GitHub gives up on a delivery after 10 s.
+pub const HEAD_CHECK_WAIT: Duration = Duration::from_secs(5);
+
+/// What a client over [`MAX_IN_FLIGHT`] is told to wait, in seconds.
+const RETRY_AFTER_SECS: u64 = 5;
 
 #[derive(Clone)]
 pub struct Hooks {
     pub manager: Arc<Manager>,
     /// The most a delivery body may have (GitHub's own cap by default).
     pub max_body_bytes: usize,
+    /// Bodies being read or checked, at most [`MAX_IN_FLIGHT`].
+    pub in_flight: Arc<Semaphore>,
 }
 
 pub fn router(manager: Arc<Manager>) -> Router {
-    Router::new()
-        .route("/hooks/{project}", post(deliver))
-        .with_state(Hooks { manager, max_body_bytes: DEFAULT_MAX_BODY_BYTES })
+    Router::new().route("/hooks/{project}", post(deliver)).with_state(Hooks {
+        manager,
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+    })
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
@@ -67,11 +93,24 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
             "project `{name}` has no webhook secret (`webhook_secret_file`), so it takes no webhooks"
         )));
     };
+    // Before the body: no request without a well-formed signature gets a byte of it read.
+    if let Err(refused) = verify::precheck(forge, &secret, req.headers()) {
+        tracing::warn!(project = %name, "webhook refused: {refused}");
+        return Err(ApiError::Rejected(refused.status(), refused.to_string()));
+    }
     let limit = hooks.max_body_bytes;
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
+    // Held until the body is checked and dropped (the end of this function).
+    let Ok(slot) = hooks.in_flight.clone().try_acquire_owned() else {
+        tracing::warn!(project = %name, "webhook turned away: {MAX_IN_FLIGHT} deliveries are being read already");
+        return Err(ApiError::Busy {
+            retry_after: RETRY_AFTER_SECS,
+            message: format!("{MAX_IN_FLIGHT} webhook deliveries are being received already; try again shortly"),
+        });
+    };
     let (parts, body) = req.into_parts();
     let body: Body = body;
     let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
@@ -113,19 +152,31 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
             format!("`{}` is not among the branches this project builds (`branches`/`exclude`)", build.branch());
         return Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "reason": reason})));
     }
-    let run_trigger = RunTrigger::from_build(&build);
-    match manager.submit_triggered(&name, run_trigger)? {
-        Submitted::Queued { id, superseded } => {
-            Ok(answer(StatusCode::ACCEPTED, json!({"queued": true, "id": id, "superseded": superseded})))
-        }
-        Submitted::Late { id, superseded_by } => Ok(answer(
+    if build.origin.is_fork() && repo.config.fork_pull_requests == ForkPolicy::Off {
+        let reason = "pull requests from forks start no run in this project (`fork_pull_requests = \"off\"`)";
+        return Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "reason": reason})));
+    }
+    let run_trigger = RunTrigger::from_build(&build, repo.config.host.as_deref());
+    // The body is parsed: the next delivery may be read while this one's head is checked.
+    drop(slot);
+    match manager.submit_triggered(&name, run_trigger, HEAD_CHECK_WAIT).await? {
+        Submitted::Queued { id, superseded, confirmed } => Ok(answer(
             StatusCode::ACCEPTED,
-            json!({"queued": true, "id": id, "superseded": [], "superseded_by": superseded_by,
-                   "reason": "a later push's delivery arrived first: this run was cancelled"}),
+            json!({"queued": true, "id": id, "superseded": superseded, "head_checked": confirmed}),
+        )),
+        Submitted::Late { id, superseded_by, reason } => Ok(answer(
+            StatusCode::ACCEPTED,
+            json!({"queued": true, "late": true, "id": id, "superseded": [], "superseded_by": superseded_by,
+                   "reason": reason}),
         )),
         Submitted::Duplicate(id) => Ok(answer(
             StatusCode::OK,
             json!({"queued": false, "duplicate": true, "id": id, "reason": "this delivery id was received before"}),
+        )),
+        Submitted::SameCommit(id) => Ok(answer(
+            StatusCode::OK,
+            json!({"queued": false, "duplicate": true, "id": id,
+                   "reason": format!("run {id} builds this commit of this branch already, or built this tag")}),
         )),
     }
 }

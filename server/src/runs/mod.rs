@@ -3,8 +3,13 @@
 //! broadcast to live subscribers.
 
 mod follow;
+mod head;
+pub mod log_cap;
 pub mod repo;
+mod retention;
 pub mod trigger;
+
+pub use head::Confirmation;
 
 pub use follow::STORED_PAGE;
 
@@ -47,12 +52,21 @@ pub enum Submitted {
         id: String,
         /// The older runs of the same branch or pull request this one cancelled.
         superseded: Vec<String>,
+        /// Whether the commit was found to be its ref's head before the answer (else that is
+        /// looked at later, before the run supersedes anything or starts a step).
+        confirmed: bool,
     },
-    /// An older push delivered after a later one (deliveries out of order): its run `id` was
-    /// recorded and cancelled at once, superseded by the later push's run.
-    Late { id: String, superseded_by: String },
+    /// A delivery of a commit that is no longer its ref's head: a push delivered after a later
+    /// one's (`superseded_by` names that run), or found so after the mirror's fetch (an old
+    /// delivery replayed under a new id, say). Its run `id` was recorded and cancelled at once;
+    /// it cancelled nothing and sends no commit status.
+    Late { id: String, superseded_by: Option<String>, reason: String },
     /// The delivery id was seen before: the run it queued then.
     Duplicate(String),
+    /// A queued or running run of the same branch (or pull request) is building this very
+    /// commit already, or a run of the same tag built it (the delivery again, under a new id):
+    /// that run, left alone.
+    SameCommit(String),
 }
 
 /// What `POST /api/runs` takes.
@@ -121,6 +135,10 @@ pub const CANCELLED_QUEUED: &str = "cancelled before it started";
 /// the run's creation, so a cancel or approve sent right after it is never lost.
 pub struct Live {
     pub cancel: CancellationToken,
+    /// Why a run was cancelled when that is not a user's cancel (late delivery): its record says so.
+    reason: OnceLock<String>,
+    /// A triggered run's head check, done once (see `head.rs`).
+    head: tokio::sync::OnceCell<Confirmation>,
     /// `notify_one` keeps one permit: an approval sent before the manual group waits counts.
     pub approval: Arc<Notify>,
     /// The followers' channel, from the run's start on: its buffer (4,096 events) is too much
@@ -130,7 +148,13 @@ pub struct Live {
 
 impl Live {
     fn new() -> Arc<Live> {
-        Arc::new(Live { cancel: CancellationToken::new(), approval: Arc::new(Notify::new()), events: OnceLock::new() })
+        Arc::new(Live {
+            cancel: CancellationToken::new(),
+            reason: OnceLock::new(),
+            head: tokio::sync::OnceCell::new(),
+            approval: Arc::new(Notify::new()),
+            events: OnceLock::new(),
+        })
     }
 
     /// The run's events as they happen; `None` while it is queued.
@@ -174,7 +198,7 @@ pub struct Manager {
 }
 
 /// What the server lets every run do, from `slipway serve`'s flags.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunPolicy {
     /// Registry and prefix for the cache images of `cached: true` services.
     pub cache_registry: Option<String>,
@@ -188,12 +212,34 @@ pub struct RunPolicy {
     /// Per project: trusted or not, and its own limits (`trusted`, `step_limits` in slipway.toml;
     /// `--trust NAME`). A project not listed is untrusted, with the server's limits.
     pub projects: HashMap<String, crate::forge::config::ProjectRuns>,
+    /// The most step output one run stores (`--max-run-log-mb`); what comes after is counted,
+    /// not kept.
+    pub max_log_bytes: u64,
+    /// Runs kept per project (`--keep-runs`); older ended runs are deleted with their logs.
+    pub keep_runs: usize,
+}
+
+/// Runs kept per project unless `--keep-runs` says otherwise.
+pub const DEFAULT_KEEP_RUNS: usize = 200;
+
+impl Default for RunPolicy {
+    fn default() -> Self {
+        RunPolicy {
+            cache_registry: None,
+            allow_add_docker: false,
+            workspaces: None,
+            step_limits: StepLimits::SERVER_DEFAULT,
+            projects: HashMap::new(),
+            max_log_bytes: log_cap::DEFAULT_MAX_LOG_BYTES,
+            keep_runs: DEFAULT_KEEP_RUNS,
+        }
+    }
 }
 
 impl RunPolicy {
     /// Whether a run of `project` is trusted, and its step limits. A pull request's code is its
-    /// author's, who may have no push access (a fork): such a run is never trusted. The
-    /// trigger does not yet tell a fork's pull request from a branch's, so none is.
+    /// author's, who may have no push access: no pull-request run is trusted, a fork's or not
+    /// (a trusted project's own branches get host power through pushes, not proposals).
     fn for_run(&self, project: &str, trigger: Option<&trigger::RunTrigger>) -> (bool, StepLimits) {
         let runs = self.projects.get(project).copied().unwrap_or_default();
         let pull_request = trigger.is_some_and(|t| t.pr_number.is_some());
@@ -246,6 +292,10 @@ impl Manager {
         for id in self.store.queued()? {
             lock(&self.live).insert(id, Live::new());
         }
+        // `--keep-runs` may have been lowered since the last start.
+        for p in &self.projects {
+            self.retain_history(&p.name);
+        }
         if !interrupted.is_empty()
             && let Ok(docker) = crate::docker::connect().await
         {
@@ -277,17 +327,29 @@ impl Manager {
     }
 
     /// Queue a repository run for `trigger` (a verified delivery or a polled head): at most
-    /// once per delivery id, with a pending status sent to the forge; with
-    /// `cancel_superseded`, the branch's older queued or running runs are cancelled.
-    pub fn submit_triggered(self: &Arc<Self>, project: &str, trigger: trigger::RunTrigger) -> Result<Submitted> {
+    /// once per delivery id, not while a run of the same line of work builds the same commit,
+    /// and once per tag and commit. Whether the commit is still its ref's head is then looked at (a fetch of the
+    /// mirror, see `head.rs`), for at most `wait` here and to the end in the background: only
+    /// then is a pending status sent and, with `cancel_superseded`, are the branch's older
+    /// queued or running runs cancelled. A late delivery runs nothing and cancels nothing.
+    pub async fn submit_triggered(
+        self: &Arc<Self>,
+        project: &str,
+        mut trigger: trigger::RunTrigger,
+        wait: Duration,
+    ) -> Result<Submitted> {
         let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else {
             bail!("`{project}` is not a repository project");
         };
+        if let Some(same) = self.store.same_commit_run(project, &trigger)? {
+            return Ok(Submitted::SameCommit(same));
+        }
         let id = crate::names::random_hex(6)?;
         let req = RunRequest {
             project: project.to_string(),
             tag: None,
-            // A build of a pushed commit runs its push steps, as CodeShip's did.
+            // A build of a pushed commit runs its push steps, as CodeShip's did (a fork's pull
+            // request does not: decided when it runs, see `run_in`).
             push: true,
             ci: CiValues::default(),
             services: None,
@@ -301,8 +363,9 @@ impl Manager {
         let live = Live::new();
         if later.is_some() {
             live.cancel.cancel();
+            trigger.head = trigger::HeadCheck::Late;
         }
-        lock(&self.live).insert(id.clone(), live);
+        lock(&self.live).insert(id.clone(), live.clone());
         let inserted = self.store.insert_triggered_run(&id, project, req.push, &serde_json::to_string(&req)?, &trigger);
         match inserted {
             Ok(crate::store::Inserted::Queued) => {}
@@ -316,32 +379,43 @@ impl Manager {
             }
         }
         tracing::info!(run = %id, project, commit = %trigger.commit_id, "queued by {:?}", trigger.kind);
-        self.send_status(&id, project, crate::forge::status::State::Pending);
         if let Some(later) = later {
             // Deliveries can arrive out of order: this is the older push, and the run of the
             // push that moved the ref on from it is already here. It must not cancel that run;
             // had it come in order, it would have been superseded by it.
             let reason = format!("superseded by run {later}, a later push whose delivery arrived first");
             tracing::info!(run = %id, "{reason}");
-            self.cancel_because(&id, &reason)?;
-            return Ok(Submitted::Late { id, superseded_by: later });
+            self.cancel_late(&id, &reason)?;
+            return Ok(Submitted::Late { id, superseded_by: Some(later), reason });
         }
-        let mut superseded = Vec::new();
-        if repo.config.cancel_superseded {
-            for old in self.store.superseded_by(project, &trigger, &id)? {
-                if self.cancel(&old)? == Control::Done {
-                    tracing::info!(run = %old, "superseded by run {id}");
-                    superseded.push(old);
-                }
-            }
-        }
+        // The check goes on in its own task when the answer stops waiting for it.
+        let (me, run) = (self.clone(), id.clone());
+        let check = tokio::spawn(async move { me.confirm_head(&run, &live).await });
         self.wake.notify_one();
-        Ok(Submitted::Queued { id, superseded })
+        let outcome = match wait.is_zero() {
+            true => None,
+            false => tokio::time::timeout(wait, check).await.ok().and_then(|joined| joined.ok()),
+        };
+        Ok(match outcome {
+            Some(Ok(Confirmation::Head { superseded })) => Submitted::Queued { id, superseded, confirmed: true },
+            Some(Ok(Confirmation::Late { reason })) => Submitted::Late { id, superseded_by: None, reason },
+            // Not known yet (or the fetch failed, and the run's checkout will try again).
+            _ => Submitted::Queued { id, superseded: Vec::new(), confirmed: false },
+        })
     }
 
     /// Cancel a run: a queued one ends at once, a running one stops its containers.
     pub fn cancel(self: &Arc<Self>, id: &str) -> Result<Control> {
         self.cancel_because(id, CANCELLED_QUEUED)
+    }
+
+    /// Cancel a run whose delivery was late: its record says why, whether it was queued or
+    /// had started (its checkout waits for the head check), and no status goes to the forge.
+    fn cancel_late(self: &Arc<Self>, id: &str, reason: &str) -> Result<Control> {
+        if let Some(live) = self.live(id) {
+            let _ = live.reason.set(reason.to_string());
+        }
+        self.cancel_because(id, reason)
     }
 
     /// [`Manager::cancel`], with what a queued run's record says about why.
@@ -413,11 +487,12 @@ impl Manager {
             let _slot = slot;
             let outcome = AssertUnwindSafe(me.clone().execute(&id, &request, live.clone())).catch_unwind().await;
             let (status, error) = match outcome {
+                Ok(Ok(RunStatus::Cancelled)) => (RunStatus::Cancelled, live.reason.get().cloned()),
                 Ok(Ok(status)) => (status, None),
                 // Cancelled while it was being prepared: what went wrong after that is moot.
                 Ok(Err(e)) if live.cancel.is_cancelled() => {
                     tracing::info!(run = %id, "cancelled; it had failed: {e:#}");
-                    (RunStatus::Cancelled, None)
+                    (RunStatus::Cancelled, live.reason.get().cloned())
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(run = %id, "failed: {e:#}");
@@ -442,6 +517,9 @@ impl Manager {
             Ok(true) => {
                 tracing::info!(run = %id, %status, "finished");
                 self.final_status(id, status);
+                if let Ok(Some(run)) = self.store.run(id) {
+                    self.retain_history(&run.project);
+                }
             }
             Ok(false) => tracing::warn!(run = %id, "had already ended; {status} not recorded"),
             Err(e) => tracing::error!(run = %id, "cannot record the end of the run: {e:#}"),
@@ -531,15 +609,19 @@ impl Manager {
         result
     }
 
-    /// The mirror updated and the run's commit checked out, on the blocking pool within
-    /// the project's `git_timeout`; a running status sent.
+    /// The commit confirmed as its ref's head (else the run ends here, as late), the mirror
+    /// updated and the run's commit checked out, on the blocking pool within the project's
+    /// `git_timeout`; a running status sent.
     async fn checkout(
         self: &Arc<Self>,
         id: &str,
         project: &str,
         repo: &Arc<repo::RepoSetup>,
-        live: &Live,
+        live: &Arc<Live>,
     ) -> Result<Checkout> {
+        if let Confirmation::Late { reason } = self.confirm_head(id, live).await? {
+            bail!("{reason}");
+        }
         let mut trigger = self.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
         self.send_status(id, project, crate::forge::status::State::Running);
         let (r, t, name) = (repo.clone(), trigger.clone(), project.to_string());
@@ -589,6 +671,13 @@ impl Manager {
         request: &str,
         live: Arc<Live>,
     ) -> Result<RunStatus> {
+        // A fork's pull request: no secrets, no pushes, no cache pushes (unless the project says
+        // `fork_pull_requests = "with-secrets"`).
+        let fork = trigger.and_then(|t| fork_limits(project, t)).transpose()?;
+        let mut req = req;
+        if fork.is_some() {
+            req.push = false;
+        }
         let prepared = {
             let (project, run_id, dir, t) = (project.clone(), id.to_string(), dir.to_path_buf(), trigger.cloned());
             let work = tokio::task::spawn_blocking(move || prepare(&project, &req, &run_id, &dir, t.as_ref()));
@@ -603,8 +692,11 @@ impl Manager {
         if let Some(tag) = &prepared.plan.tag {
             self.store.set_tag_if_unset(id, tag)?;
         }
-        let Prepared { services, plan: p, key, vars, source } = prepared;
+        let Prepared { services, plan: mut p, key, vars, source } = prepared;
         let (trusted, step_limits) = self.policy.for_run(&project.name, trigger);
+        if fork.is_some() {
+            fork_skips_pushes(&mut p.steps);
+        }
         let spec = RunSpec {
             source: Some(source),
             run_id: id.to_string(),
@@ -612,11 +704,17 @@ impl Manager {
             dir: dir.to_path_buf(),
             services,
             plan: p,
-            key,
+            // Not even handed over: nothing in the run can decrypt anything.
+            key: if fork.is_some() { None } else { key },
             vars,
             options: RunOptions {
                 approval: Some(live.approval.clone()),
-                cache_registry: self.policy.cache_registry.clone(),
+                // Cache images are pushed under the branch's name, which a fork chooses.
+                cache_registry: if fork.is_some() { None } else { self.policy.cache_registry.clone() },
+                secrets: match &fork {
+                    Some(why) => executor::secrets::SecretAccess::Withheld { why: why.clone() },
+                    None => executor::secrets::SecretAccess::Allowed,
+                },
                 confine: true,
                 allow_add_docker: self.policy.allow_add_docker,
                 trusted,
@@ -632,6 +730,11 @@ impl Manager {
             anyhow!("the server cannot reach its Docker engine; the server's log has the details")
         })?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        if fork.is_some() {
+            let message = "this run is a pull request from a fork: no secret is decrypted and push steps are skipped \
+                           (`fork_pull_requests` in slipway.toml)";
+            let _ = tx.send(Event::Info { message: message.into() });
+        }
         let prepared = executor::prepare(docker, spec, tx, live.cancel.clone()).await?;
         // Event 1 is the plan, so a follower (the studio's graph) knows the pipeline's shape
         // before the first step reports. Commands and values in it may hold a decrypted
@@ -650,7 +753,9 @@ impl Manager {
         let run_id = id.to_string();
         let pump_live = live.clone();
         let me = self.clone();
-        // Store every event (already masked by the executor) and fan it out to followers.
+        let mut cap = log_cap::LogCap::new(self.policy.max_log_bytes);
+        // Store every event (already masked by the executor) and fan it out to followers,
+        // step output only up to the run's log cap.
         let pump = tokio::spawn(async move {
             let mut seq = 1u64;
             let mut batch = Vec::new();
@@ -664,7 +769,6 @@ impl Manager {
                 }
                 let mut rows = Vec::with_capacity(batch.len());
                 for mut ev in batch.drain(..) {
-                    seq += 1;
                     if let Event::StepStatus { step, id, status, duration_ms, message } = &mut ev {
                         // Shown without a token (`GET /api/runs/{id}`), like the run's error.
                         if let Some(m) = message {
@@ -672,7 +776,14 @@ impl Manager {
                         }
                         let _ = store.upsert_step(&run_id, id, step, *status, *duration_ms, message.as_deref());
                     }
-                    rows.push((seq, serde_json::to_string(&ev).unwrap_or_default()));
+                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    let kept = match cap.admit(&ev, data.len()) {
+                        log_cap::Admit::Keep => data,
+                        log_cap::Admit::CutHere => serde_json::to_string(&cap.marker()).unwrap_or_default(),
+                        log_cap::Admit::Drop => continue,
+                    };
+                    seq += 1;
+                    rows.push((seq, kept));
                 }
                 if let Err(e) = store.append_events(&run_id, &rows) {
                     tracing::error!(run = %run_id, "cannot store events: {e:#}");
@@ -680,6 +791,14 @@ impl Manager {
                 for row in rows {
                     pump_live.send(row);
                 }
+            }
+            // What was cut, once the steps are done.
+            if let Some(summary) = cap.summary() {
+                let row = (seq + 1, serde_json::to_string(&summary).unwrap_or_default());
+                if let Err(e) = store.append_events(&run_id, std::slice::from_ref(&row)) {
+                    tracing::error!(run = %run_id, "cannot store events: {e:#}");
+                }
+                pump_live.send(row);
             }
         });
         let result = prepared.run().await;
@@ -692,6 +811,40 @@ impl Manager {
         } else {
             RunStatus::Failed
         })
+    }
+}
+
+/// Why a run's limits are those of a fork's pull request, if they are: `None` for any other
+/// run; an error when the project takes no pull requests from forks (any more).
+fn fork_limits(project: &Project, t: &trigger::RunTrigger) -> Option<Result<String>> {
+    use crate::forge::config::ForkPolicy;
+    if !t.from_fork {
+        return None;
+    }
+    let policy = project.repo.as_ref().map_or(ForkPolicy::default(), |r| r.config.fork_pull_requests);
+    match policy {
+        ForkPolicy::WithSecrets => None,
+        ForkPolicy::Off => Some(Err(anyhow!(
+            "pull requests from forks start no run in project `{}` (`fork_pull_requests = \"off\"` in slipway.toml)",
+            project.name
+        ))),
+        ForkPolicy::WithoutSecrets => Some(Ok(format!(
+            "this run is a pull request from a fork, which gets no secrets: set `fork_pull_requests = \"with-secrets\"` in the [[project]] `{}` of slipway.toml to give them the project's secrets and push steps (anyone who can open a pull request can then read them)",
+            project.name
+        ))),
+    }
+}
+
+/// Push steps a fork's pull request skips say why (the planner's reason names `--push`,
+/// a flag of the CLI).
+fn fork_skips_pushes(steps: &mut [slipway_core::plan::PlannedStep]) {
+    for s in steps {
+        if s.kind == slipway_core::plan::Kind::Push && s.reason.as_deref() == Some("push steps run only with --push") {
+            s.reason =
+                Some("a pull request from a fork runs no push steps (`fork_pull_requests` in slipway.toml)".into());
+        }
+        fork_skips_pushes(&mut s.steps);
+        fork_skips_pushes(&mut s.on_fail);
     }
 }
 
@@ -1037,7 +1190,9 @@ mod tests {
         let m = repo_manager(d.path());
         tokio::spawn(m.clone().schedule());
         let t = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
-        let Submitted::Queued { id, superseded } = m.submit_triggered("web", t).unwrap() else { panic!("not queued") };
+        let submitted = m.submit_triggered("web", t, Duration::from_secs(5)).await.unwrap();
+        // The head check could not fetch either: the run is queued unchecked, and its checkout tries again.
+        let Submitted::Queued { id, superseded, confirmed: false } = submitted else { panic!("{submitted:?}") };
         assert!(superseded.is_empty());
         let run = ended(&m, &id).await;
         let error = run.error.unwrap();

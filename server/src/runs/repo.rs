@@ -64,6 +64,22 @@ impl RepoSetup {
         mirror.checkout(&t.commit_id, &self.checkouts)
     }
 
+    /// The mirror fetched (always: an old mirror would vouch for an old head), then where
+    /// `t`'s ref points. Blocking.
+    pub fn ref_head(&self, project: &str, t: &RunTrigger, stop: CancellationToken) -> Result<RefHead, GitError> {
+        let mirror = Mirror::new(&self.data_dir, project, self.remote.clone().with_stop(stop));
+        let update = mirror.update()?;
+        tracing::info!(project, "mirror: {update:?}");
+        // A merge request ref created after the fetch.
+        if !mirror.has_commit(&t.commit_id) {
+            let _ = mirror.fetch_ref(&t.fetch_ref);
+        }
+        let now = peeled(mirror.dir(), &t.fetch_ref);
+        // An annotated tag's delivery may name the tag object rather than its commit.
+        let wanted = peeled(mirror.dir(), &t.commit_id).unwrap_or_else(|| t.commit_id.clone());
+        Ok(RefHead { wanted, now })
+    }
+
     /// After the run: the checkout is removed, or kept with the last `keep_workspaces`.
     /// Blocking.
     pub fn finish_checkout(&self, ws: git::Workspace) {
@@ -99,6 +115,32 @@ impl RepoSetup {
             pull_request: t.pr_number.is_some(),
         })
     }
+}
+
+/// Where a run's ref points after a fetch, and the commit the run wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefHead {
+    pub wanted: String,
+    /// `None`: the ref does not exist (any more).
+    pub now: Option<String>,
+}
+
+impl RefHead {
+    pub fn is_head(&self) -> bool {
+        self.now.as_deref() == Some(self.wanted.as_str())
+    }
+}
+
+/// The commit `rev` (a ref, or an object id) is or points to in the bare repository `dir`.
+fn peeled(dir: &Path, rev: &str) -> Option<String> {
+    // `--end-of-options`: a ref from a delivery is never read as an option.
+    let out = crate::gitinfo::git_command(dir)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{rev}^{{commit}}")])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && matches!(sha.len(), 40 | 64)).then_some(sha)
 }
 
 /// A run's commit statuses on their way to the forge.
@@ -162,6 +204,9 @@ impl Manager {
         let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else { return };
         let Some(client) = repo.statuses.clone() else { return };
         let trigger = match self.store.trigger(id) {
+            // A late (or replayed) delivery's run: the forge hears nothing of it, so an old
+            // commit's status is never changed by one.
+            Ok(Some(t)) if t.head == super::trigger::HeadCheck::Late => return,
             Ok(Some(t)) => t,
             Ok(None) => return,
             Err(e) => {
@@ -313,10 +358,13 @@ impl Manager {
                 if self.store.has_run_of(project, &h.branch, &h.commit)? {
                     continue;
                 }
-                match self.submit_triggered(project, RunTrigger::from_poll(&h.branch, &h.commit))? {
+                let t = RunTrigger::from_poll(&h.branch, &h.commit);
+                // The head check goes on in the background: polling does not wait for it.
+                match self.submit_triggered(project, t, Duration::ZERO).await? {
                     super::Submitted::Queued { id, .. } => queued.push(id),
-                    // (A polled head names no `before`: never late.)
-                    super::Submitted::Late { .. } | super::Submitted::Duplicate(_) => {}
+                    super::Submitted::Late { .. }
+                    | super::Submitted::Duplicate(_)
+                    | super::Submitted::SameCommit(_) => {}
                 }
             }
         } else {

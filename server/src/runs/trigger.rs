@@ -5,6 +5,30 @@
 use crate::forge::trigger::{Build, Event};
 use serde::{Deserialize, Serialize};
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Whether a triggered run's commit was still its ref's head when the server looked (a fetch
+/// of the mirror right after the delivery): only then does it run, and supersede older runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadCheck {
+    /// Not looked at yet (the run's checkout looks, if the delivery's own check did not finish).
+    #[default]
+    Unchecked,
+    /// The ref pointed at the commit after the fetch.
+    Head,
+    /// The ref had moved on (or was gone): the delivery is late or replayed; nothing runs.
+    Late,
+}
+
+impl HeadCheck {
+    fn is_unchecked(&self) -> bool {
+        *self == HeadCheck::Unchecked
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
@@ -40,6 +64,12 @@ pub struct RunTrigger {
     /// The head the push (or pull request update) moved its ref from, if the event said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
+    /// A pull request from a fork: no secrets and no push steps unless the project's
+    /// `fork_pull_requests` says otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub from_fork: bool,
+    #[serde(default, skip_serializing_if = "HeadCheck::is_unchecked")]
+    pub head: HeadCheck,
 }
 
 /// The trigger as `GET /api/runs` shows it.
@@ -57,7 +87,9 @@ pub struct TriggerView {
 }
 
 impl RunTrigger {
-    pub fn from_build(b: &Build) -> RunTrigger {
+    /// `repo_host`: the host the project's repository is on; the event's commit link is kept
+    /// only when it points there (the Run panel shows it as a link).
+    pub fn from_build(b: &Build, repo_host: Option<&str>) -> RunTrigger {
         let (kind, branch, tag, pr_number) = match &b.event {
             Event::Branch(x) => (TriggerKind::Push, Some(x.clone()), None, None),
             Event::Tag(x) => (TriggerKind::Tag, None, Some(x.clone()), None),
@@ -74,7 +106,7 @@ impl RunTrigger {
             commit_message: commit.map(|c| c.message.clone()),
             // Without the commit in the event (a pull request), the checkout fills it in.
             author: commit.map(|c| c.committer_name.clone()).filter(|n| !n.is_empty()),
-            commit_url: b.commit_url.clone(),
+            commit_url: b.commit_url.clone().filter(|u| repo_host.is_some_and(|h| link_on_host(u, h))),
             pr_number,
             delivery: b.delivery.clone(),
             fetch_ref: b.fetch_ref.clone(),
@@ -85,6 +117,8 @@ impl RunTrigger {
             repo_full_name: Some(b.repo_full_name.clone()).filter(|n| !n.is_empty()),
             ci_pull_request: b.ci_pull_request(),
             before: b.before.clone(),
+            from_fork: b.origin.is_fork(),
+            head: HeadCheck::Unchecked,
         }
     }
 
@@ -108,6 +142,8 @@ impl RunTrigger {
             repo_full_name: None,
             ci_pull_request: "false".into(),
             before: None,
+            from_fork: false,
+            head: HeadCheck::Unchecked,
         }
     }
 
@@ -128,5 +164,51 @@ impl RunTrigger {
             pr_number: self.pr_number,
             delivery: self.delivery.clone(),
         }
+    }
+}
+
+/// Whether `url` is a plain web address on `host` (`https://HOST/…` or `http://HOST[:port]/…`,
+/// no user part, nothing a browser would read another way): a link on the repository's own
+/// forge, not one to any site a delivery names.
+pub fn link_on_host(url: &str, host: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    if !matches!(scheme, "https" | "http") || url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let url_host = match authority.strip_prefix('[').and_then(|r| r.find(']').map(|end| &authority[..end + 2])) {
+        Some(v6) => v6,
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    !url_host.is_empty() && url_host.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_on_host;
+
+    #[test]
+    fn a_commit_link_is_kept_only_on_the_repositorys_host() {
+        let host = "github.com";
+        assert!(link_on_host("https://github.com/acme/web/commit/4f1c2a9", host));
+        assert!(link_on_host("https://GitHub.com/acme/web/commit/4f1c2a9", host));
+        assert!(link_on_host("http://github.com:8080/acme/web/commit/4f1c2a9", host));
+        for bad in [
+            "https://evil.example/acme/web/commit/4f1c2a9",
+            "https://github.com.evil.example/x",
+            "https://github.com@evil.example/x",
+            "https://evil.example\\@github.com/x",
+            "javascript:alert(1)//github.com/",
+            "ftp://github.com/x",
+            "https://github.com/x y",
+            "//github.com/x",
+            "",
+        ] {
+            assert!(!link_on_host(bad, host), "{bad}");
+        }
+        assert!(link_on_host("http://[::1]:3000/a/b/commit/1", "[::1]"));
     }
 }

@@ -37,6 +37,14 @@ pub struct ServeArgs {
     /// Runs at once; more wait in a queue (which survives restarts).
     #[arg(long, default_value_t = 2)]
     pub max_concurrent_runs: usize,
+    /// The most step output one run keeps, in MB (10^6 bytes); later output is counted, not
+    /// kept, and the log says so.
+    #[arg(long, value_name = "MB", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_run_log_mb: u64,
+    /// Runs kept per project: older ended runs are deleted with their logs, and the database
+    /// shrinks.
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub keep_runs: u64,
     /// Append every request (method, URI, headers, body) to this file as JSON lines.
     #[arg(long)]
     pub request_log: Option<PathBuf>,
@@ -276,6 +284,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 workspaces: Some(workspaces),
                 step_limits,
                 projects: runs,
+                max_log_bytes: args.max_run_log_mb * crate::runs::log_cap::MB,
+                keep_runs: args.keep_runs as usize,
             },
         );
         manager.recover().await?;
