@@ -364,6 +364,7 @@ fn usage() -> ExitCode {
          studio [ADDR] [SERVE ARGS]\n               build the studio (installing trunk, wasm-bindgen-cli, wasm-opt, CodeMirror via npm ci if missing;\n               nothing is rebuilt when nothing changed) and serve it with\n               the run API; without --project, the sample project examples/sample (Docker via tests/env/up.sh);\n               SERVE ARGS go to `slipway serve` (see `slipway serve --help`)\n  \
          build        build the studio into dist/ (as `studio` does) without starting anything\n  \
          install [CARGO INSTALL ARGS]\n               build the studio, then `cargo install --path server --locked` with it embedded\n               (e.g. `cargo xtask install --root ~/.local`); a plain `cargo install` refuses without the studio\n  \
+         readme-install\n               run the README's Install commands into target/tmp and check the installed slipway serves the studio\n               (part of `test`)\n  \
          conformance  regenerate the Go text/template conformance table (needs golang-go)\n  \
          fuzz [SECS] [TARGET...]\n               build the fuzz targets in fuzz/ (installing cargo-fuzz if missing) and run each (or those named:\n               \
          check, template, decrypt, dockercfg, envfile) for SECS seconds (default {}), one at a time; prints\n               \
@@ -386,6 +387,7 @@ fn main() -> ExitCode {
         Some("studio") => studio(&args[1..]),
         Some("build") => build_studio().map(|_| ()),
         Some("install") => install(&args[1..]),
+        Some("readme-install") => readme_install(),
         Some("conformance") => conformance(),
         Some("fuzz") => fuzz::command(&args[1..]),
         _ => return usage(),
