@@ -160,6 +160,51 @@ fn a_symlink_swapped_in_for_a_bound_folder_does_not_change_what_a_later_step_mou
     assert!(seen.contains("(step: third) (service: app) original.txt"), "{seen}");
 }
 
+/// Finding 1 for a bound file: a step replaces `app.conf` with a symlink to a host file
+/// before a later step binds it. The server opens the file without following links and binds
+/// a hard link to the very file it opened, so the swap fails the run instead of handing the
+/// host file to the step.
+#[test]
+fn a_symlink_swapped_in_for_a_bound_file_is_refused() {
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    let host = tempfile::tempdir().unwrap();
+    let secret = "host-only-file-3b7d";
+    std::fs::write(host.path().join("secret.txt"), secret).unwrap();
+    write(
+        p,
+        "codeship-services.yml",
+        "swapper:\n  image: BASE\n  volumes:\n    - ./:/src\n\
+         reader:\n  image: BASE\n  volumes:\n    - ./app.conf:/app.conf\n",
+    );
+    write(
+        p,
+        "codeship-steps.yml",
+        &format!(
+            "- name: before\n  service: reader\n  command: sh -c 'cat /app.conf; echo appended >> /app.conf'\n\
+             - name: swap\n  service: swapper\n  command: sh -c 'cat /src/app.conf; mv /src/app.conf /src/app.old && ln -s {}/secret.txt /src/app.conf'\n\
+             - name: after\n  service: reader\n  command: sh -c 'cat /app.conf; echo pwned >> /app.conf'\n",
+            host.path().display()
+        ),
+    );
+    write(p, "app.conf", "original conf\n");
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path(), p);
+    let id = s.run();
+    let run = s.finished(&id);
+    let seen = s.everything(&id);
+    // A bound file is the file: what a step appends, the next one sees.
+    assert!(seen.contains("(step: before) (service: reader) original conf"), "{seen}");
+    assert!(seen.contains("(step: swap) (service: swapper) appended"), "{seen}");
+    assert!(!seen.contains(secret), "a step read a host file:\n{seen}");
+    assert_eq!(std::fs::read_to_string(host.path().join("secret.txt")).unwrap(), secret, "a step wrote a host file");
+    assert_eq!(run["status"], "failed", "{seen}");
+    assert!(seen.contains("./app.conf") && seen.contains("symbolic link"), "{seen}");
+    // The links made for the binds went with the run.
+    let left: Vec<_> = std::fs::read_dir(data.path().join("workspaces")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// Pinned binds behave as binds did: read-only stays read-only, an empty folder is not
 /// filled with the image's files (as a named volume would be), and what a step writes is
 /// in the workspace for the next step.

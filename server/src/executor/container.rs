@@ -4,7 +4,7 @@
 
 use super::Runner;
 use super::labels::labels;
-use super::paths::{Beneath, Links, OpenDir};
+use super::paths::{Beneath, EntryKind, Links, Opened};
 use super::pinned::Engine;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, VolumeCreateRequest};
@@ -155,9 +155,11 @@ impl Runner {
 
     /// The `Binds` entry for a volume with a host folder. A relative folder is opened now,
     /// beneath the project folder and never through a symlink in a server run (see `paths`;
-    /// missing folders are made in place), and pinned: the container mounts the folder
-    /// opened here, whatever a step renames or replaces before it, or a `volumes_from`
-    /// consumer of it, starts (see `pinned`).
+    /// missing folders are made in place). A server run pins it: the container mounts the
+    /// folder opened here, whatever a step renames or replaces before it, or a `volumes_from`
+    /// consumer of it, starts (see `pinned`). The CLI binds it by the path it has now, as jet
+    /// did: its steps are the developer's own, and a container kept by `--no-remove` must
+    /// still start once the CLI (and its descriptors) are gone.
     async fn bind(self: &Arc<Self>, host: &str, container: &str, read_only: bool, step: &str) -> Result<String> {
         let confine = self.spec.options.confine;
         if Path::new(host).is_absolute() {
@@ -169,32 +171,43 @@ impl Runner {
             let path = Path::new(host).canonicalize().with_context(|| format!("volume host path `{host}`"))?;
             return Ok(format!("{}:{container}{}", path.display(), if read_only { ":ro" } else { "" }));
         }
-        let dir = Beneath::open(&self.spec.dir, Links::for_run(confine))?
-            .dir(host, true)
+        let ro = if read_only { ":ro" } else { "" };
+        let opened = Beneath::open(&self.spec.dir, Links::for_run(confine))?
+            .entry(host, true)
             .with_context(|| format!("volume host path `{host}`"))?;
-        match self.pins.engine().await {
-            Engine::Local { proc_pid } => {
+        if !confine {
+            return Ok(format!("{}:{container}{ro}", opened.path.display()));
+        }
+        match (self.pins.engine().await, opened.kind) {
+            (_, EntryKind::Other) => bail!(
+                "volume host path `{host}` ({}) is neither a folder nor a regular file; server runs bind only those",
+                opened.path.display()
+            ),
+            (Engine::Local { proc_pid }, EntryKind::Folder) => {
                 let volume =
-                    self.pin(dir, proc_pid, step).await.with_context(|| format!("volume host path `{host}`"))?;
+                    self.pin(opened, proc_pid, step).await.with_context(|| format!("volume host path `{host}`"))?;
                 // `nocopy`: an empty folder must not be filled with the image's files, as a
                 // bind would not be.
                 Ok(format!("{volume}:{container}:{}nocopy", if read_only { "ro," } else { "" }))
             }
-            Engine::Elsewhere(why) if confine => bail!(
-                "volume host path `{host}` cannot be mounted: {why}. A server run mounts project folders only \
-                 through a Docker engine on this host, reached by its Unix socket, which can be held to the folder \
-                 the server opened"
-            ),
-            // The CLI binds the folder by the name it has now.
-            Engine::Elsewhere(_) => {
-                Ok(format!("{}:{container}{}", dir.path.display(), if read_only { ":ro" } else { "" }))
+            (Engine::Local { .. }, EntryKind::File) => {
+                let link = self
+                    .pins
+                    .link_file(&self.spec.dir, &opened)
+                    .with_context(|| format!("volume host path `{host}`"))?;
+                Ok(format!("{link}:{container}{ro}"))
             }
+            (Engine::Elsewhere(why), _) => bail!(
+                "volume host path `{host}` cannot be mounted: {why}. A server run mounts project folders only \
+                 through a Docker engine on this host, reached by its Unix socket, so that what is mounted is the \
+                 folder the server checked"
+            ),
         }
     }
 
     /// The run's volume for the folder `dir`: one per folder, made on first use, whose device
     /// is the server's descriptor of the folder.
-    async fn pin(self: &Arc<Self>, dir: OpenDir, proc_pid: &str, step: &str) -> Result<String> {
+    async fn pin(self: &Arc<Self>, dir: Opened, proc_pid: &str, step: &str) -> Result<String> {
         let st = rustix::fs::fstat(&dir.fd).with_context(|| format!("cannot read {}", dir.path.display()))?;
         if let Some(volume) = self.pins.find(st.st_dev, st.st_ino) {
             return Ok(volume);

@@ -70,7 +70,7 @@ fn dockerignore(context: &Beneath) -> Result<Ignore> {
 /// [`Links::Refuse`] for a server run.
 pub fn tar_context(root: &Path, context: &str, links: Links, dockerfile: &str) -> Result<Vec<u8>> {
     let dir = Beneath::open(root, links)?.dir(context, false).context("the build context")?;
-    let ctx = Beneath::at(dir, links)?;
+    let ctx = Beneath::at(dir, links);
     let ignore = dockerignore(&ctx)?;
     let always: Vec<PathBuf> = vec![PathBuf::from(dockerfile), PathBuf::from(".dockerignore")];
     let mut builder = tar::Builder::new(Vec::new());
@@ -79,8 +79,7 @@ pub fn tar_context(root: &Path, context: &str, links: Links, dockerfile: &str) -
     let top = open_folder(ctx.fd(), ctx.path())?;
     let left = names(&top, ctx.path())?;
     let mut levels = vec![Level { rel: PathBuf::new(), fd: top, left }];
-    loop {
-        let Some(level) = levels.last_mut() else { break };
+    while let Some(level) = levels.last_mut() {
         let Some(name) = level.left.pop() else {
             levels.pop();
             continue;

@@ -51,11 +51,21 @@ pub struct Beneath {
     links: Links,
 }
 
-/// A folder beneath the root, open as `O_PATH` (usable as a base for `openat` and as the
-/// target of `/proc/self/fd/N`), with the real path it had when it was opened.
-pub struct OpenDir {
+/// What a path beneath the root names, open as `O_PATH` (usable as a base for `openat` and
+/// as the target of `/proc/self/fd/N`, and opening nothing for reading), with the real path
+/// it had when it was opened.
+pub struct Opened {
     pub fd: OwnedFd,
     pub path: PathBuf,
+    pub kind: EntryKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Folder,
+    File,
+    /// A FIFO, socket or device.
+    Other,
 }
 
 impl Beneath {
@@ -69,8 +79,8 @@ impl Beneath {
     }
 
     /// A folder opened by [`Beneath::dir`] as the root for paths below it.
-    pub fn at(dir: OpenDir, links: Links) -> Result<Beneath> {
-        Ok(Beneath { root: dir.fd, path: dir.path, links })
+    pub fn at(dir: Opened, links: Links) -> Beneath {
+        Beneath { root: dir.fd, path: dir.path, links }
     }
 
     pub fn path(&self) -> &Path {
@@ -83,25 +93,33 @@ impl Beneath {
 
     /// The folder `rel` (as written in the configuration), made (with its missing parents)
     /// when `create` is set.
-    pub fn dir(&self, rel: &str, create: bool) -> Result<OpenDir> {
-        match self.resolve(rel, Want::Dir { create })? {
-            (fd, path, Kind::Dir) => Ok(OpenDir { fd, path }),
-            (_, _, _) => bail!("`{rel}` is not a folder"),
+    pub fn dir(&self, rel: &str, create: bool) -> Result<Opened> {
+        let opened = self.entry(rel, create)?;
+        if opened.kind != EntryKind::Folder {
+            bail!("`{rel}` ({}) is not a folder", opened.path.display());
         }
+        Ok(opened)
     }
 
     /// The regular file `rel`, open for reading; its real path for messages. A FIFO, device
     /// or socket is refused without being opened (opening a FIFO blocks, a device may act).
     pub fn file(&self, rel: &str) -> Result<(File, PathBuf)> {
-        let (fd, path, _) = self.resolve(rel, Want::File)?;
+        let Opened { fd, path, kind } = self.entry(rel, false)?;
+        match kind {
+            EntryKind::Folder => bail!("`{rel}` is a folder, not a file"),
+            EntryKind::Other => bail!("`{rel}` ({}) is not a regular file", path.display()),
+            EntryKind::File => {}
+        }
         // The O_PATH descriptor is known to be a regular file; reopening it through its
         // /proc link opens that very file, whatever its name points to by now.
         let file = reopen(&fd).with_context(|| format!("cannot read {}", path.display()))?;
         Ok((file, path))
     }
 
-    /// Walk `rel` from the root one component at a time, never following a link out.
-    fn resolve(&self, rel: &str, want: Want) -> Result<(OwnedFd, PathBuf, Kind)> {
+    /// Whatever `rel` names: walked from the root one component at a time, never following
+    /// a link out (nor at all with [`Links::Refuse`]). With `create`, missing folders are
+    /// made on the way, the last one included.
+    pub fn entry(&self, rel: &str, create: bool) -> Result<Opened> {
         if Path::new(rel).is_absolute() {
             bail!("`{rel}` is an absolute path; only paths inside the project folder are allowed here");
         }
@@ -118,7 +136,6 @@ impl Beneath {
             let here = || self.shown(&stack, &name);
             let parent = stack.last().map_or(self.root.as_fd(), |(_, fd)| fd.as_fd());
             let last = pending.is_empty();
-            let create = matches!(want, Want::Dir { create: true });
             let fd = match open_entry(parent, &name) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) if create => {
@@ -172,21 +189,15 @@ impl Beneath {
             if !last {
                 bail!("`{rel}`: {} is not a folder", shown.display());
             }
-            return match want {
-                Want::File if ft == FileType::RegularFile => Ok((fd, shown, Kind::File)),
-                Want::File => bail!("`{rel}` ({}) is not a regular file", shown.display()),
-                Want::Dir { .. } => bail!("`{rel}` ({}) is not a folder", shown.display()),
-            };
-        }
-        if matches!(want, Want::File) {
-            bail!("`{rel}` is a folder, not a file");
+            let kind = if ft == FileType::RegularFile { EntryKind::File } else { EntryKind::Other };
+            return Ok(Opened { fd, path: shown, kind });
         }
         let path = self.shown(&stack, OsStr::new(""));
         let fd = match stack.pop() {
             Some((_, fd)) => fd,
             None => self.root.try_clone()?,
         };
-        Ok((fd, path, Kind::Dir))
+        Ok(Opened { fd, path, kind: EntryKind::Folder })
     }
 
     /// The real path of `name` in the folder at the top of `stack`.
@@ -211,17 +222,6 @@ impl std::fmt::Display for Missing {
 }
 
 impl std::error::Error for Missing {}
-
-#[derive(Clone, Copy)]
-enum Want {
-    Dir { create: bool },
-    File,
-}
-
-enum Kind {
-    Dir,
-    File,
-}
 
 /// `path`'s components as names and `..`, without `.`.
 fn components(path: &Path) -> Result<VecDeque<OsString>> {

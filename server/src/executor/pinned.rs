@@ -13,14 +13,22 @@
 //! descriptor's mount is foreign, and the kernel refuses with EINVAL. dockerd mounts a local
 //! volume in its own namespace, which is ours.)
 //!
+//! A volume is always a folder, so a bound regular file is pinned differently: the server
+//! hard-links the file it opened into a folder of its own beside the workspace (owner-only,
+//! mounted by no container, removed with the run) and binds that link, which no step can
+//! reach to swap.
+//!
 //! That needs dockerd on this host, in this server's mount namespace, seeing our `/proc`.
 //! It is checked through the engine's Unix socket: the peer's process must be visible and
 //! have the same root mount. Otherwise (`DOCKER_HOST=tcp://…`, rootless Docker, the server in
 //! a container) a server run refuses binds, saying why; the CLI binds the checked path by
 //! name as it did before (the developer's own machine).
 
-use std::os::fd::OwnedFd;
-use std::sync::Mutex;
+use super::paths::Opened;
+use anyhow::{Context, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// Whether folders can be pinned on the run's engine.
 pub(super) enum Engine {
@@ -30,48 +38,100 @@ pub(super) enum Engine {
     Elsewhere(String),
 }
 
-/// One pinned folder: the volume that mounts it, and the descriptor the volume's device
-/// names (closed, with the run, after its cleanup removed the volume).
+/// One pinned folder or file: the volume or link path that mounts it, and for a folder the
+/// descriptor the volume's device names (closed, with the run, after its cleanup removed the
+/// volume).
 struct Pin {
     dev: u64,
     ino: u64,
-    volume: String,
-    _fd: OwnedFd,
+    source: String,
+    _fd: Option<OwnedFd>,
 }
 
-/// The run's pinned folders.
+/// The run's pinned folders and files.
 #[derive(Default)]
 pub(super) struct Pins {
     engine: tokio::sync::OnceCell<Engine>,
     held: Mutex<Vec<Pin>>,
+    /// Where pinned files are linked, made on first use.
+    links: OnceLock<tempfile::TempDir>,
 }
 
 impl Pins {
     /// What the run's engine allows, looked at once per run.
     pub(super) async fn engine(&self) -> &Engine {
-        self.engine.get_or_init(engine_view).await
+        self.engine.get_or_init(|| engine_view(std::env::var("DOCKER_HOST").unwrap_or_default())).await
     }
 
-    /// The volume already mounting the folder `(dev, ino)`: every container of the run that
-    /// binds the same folder shares it.
+    /// The volume or link already mounting the folder or file `(dev, ino)`: every container
+    /// of the run that binds the same one shares it.
     pub(super) fn find(&self, dev: u64, ino: u64) -> Option<String> {
         let held = self.held.lock().expect("pins lock");
-        held.iter().find(|p| p.dev == dev && p.ino == ino).map(|p| p.volume.clone())
+        held.iter().find(|p| p.dev == dev && p.ino == ino).map(|p| p.source.clone())
     }
 
-    /// How many folders are pinned: names the next volume.
+    /// How many folders and files are pinned: names the next volume or link.
     pub(super) fn count(&self) -> usize {
         self.held.lock().expect("pins lock").len()
     }
 
+    /// Keep `fd` open for the run: the volume `volume` mounts the folder through it.
     pub(super) fn keep(&self, dev: u64, ino: u64, volume: String, fd: OwnedFd) {
-        self.held.lock().expect("pins lock").push(Pin { dev, ino, volume, _fd: fd });
+        self.held.lock().expect("pins lock").push(Pin { dev, ino, source: volume, _fd: Some(fd) });
+    }
+
+    /// The path to bind for the regular file `file` of the workspace `workspace`: a hard link
+    /// to it in the run's link folder, made beside the workspace (same file system; the
+    /// server's own folder, which no container mounts).
+    pub(super) fn link_file(&self, workspace: &Path, file: &Opened) -> Result<String> {
+        let st = rustix::fs::fstat(&file.fd).with_context(|| format!("cannot read {}", file.path.display()))?;
+        if let Some(link) = self.find(st.st_dev, st.st_ino) {
+            return Ok(link);
+        }
+        let dir = match self.links.get() {
+            Some(d) => d,
+            None => {
+                let beside = workspace.parent().unwrap_or(workspace);
+                let made = tempfile::Builder::new()
+                    .prefix(".slipway-pinned-")
+                    .tempdir_in(beside)
+                    .with_context(|| format!("cannot create a folder for pinned files in {}", beside.display()))?;
+                // Another step of the run may have made one meanwhile; then this one goes.
+                let _ = self.links.set(made);
+                self.links.get().expect("just set")
+            }
+        };
+        let link: PathBuf = dir.path().join(format!("{}", self.count() + 1));
+        // The descriptor's /proc link names the very file opened; AT_SYMLINK_FOLLOW makes
+        // linkat link that, not a name (and needs no privilege, unlike AT_EMPTY_PATH).
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            format!("/proc/self/fd/{}", file.fd.as_raw_fd()),
+            rustix::fs::CWD,
+            &link,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        )
+        .with_context(|| {
+            format!(
+                "cannot pin the file {} for a bind (a hard link into {} failed); mount its folder instead",
+                file.path.display(),
+                dir.path().display()
+            )
+        })?;
+        let source = link.display().to_string();
+        self.held.lock().expect("pins lock").push(Pin {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            source: source.clone(),
+            _fd: None,
+        });
+        Ok(source)
     }
 }
 
-/// Where dockerd runs, as seen from this process (see the module's documentation).
-async fn engine_view() -> Engine {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+/// Where dockerd runs, as seen from this process (see the module's documentation); `host` is
+/// `DOCKER_HOST` (bollard connects the same way).
+async fn engine_view(host: String) -> Engine {
     let socket = if host.is_empty() {
         "/var/run/docker.sock".to_string()
     } else {
@@ -119,6 +179,36 @@ fn root_mount(pid: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn elsewhere(engine: Engine) -> String {
+        match engine {
+            Engine::Local { .. } => panic!("an engine elsewhere taken for a local one"),
+            Engine::Elsewhere(why) => why,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_engine_not_on_a_local_socket_cannot_pin() {
+        let why = elsewhere(engine_view("tcp://10.0.0.1:2375".into()).await);
+        assert_eq!(why, "the Docker engine is at tcp://10.0.0.1:2375, not on a socket of this host");
+        let why = elsewhere(engine_view("ssh://ci@build-host".into()).await);
+        assert!(why.contains("ssh://ci@build-host"), "{why}");
+        let why = elsewhere(engine_view("unix:///nonexistent/docker.sock".into()).await);
+        assert!(why.starts_with("cannot connect to the Docker engine's socket /nonexistent/docker.sock"), "{why}");
+    }
+
+    /// A socket whose listener is this very process is in our namespaces: `Local`, with our
+    /// own number in /proc.
+    #[tokio::test]
+    async fn a_listener_in_our_namespaces_is_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let _listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        match engine_view(format!("unix://{}", socket.display())).await {
+            Engine::Local { proc_pid } => assert_eq!(proc_pid, std::process::id().to_string()),
+            Engine::Elsewhere(why) => panic!("{why}"),
+        }
+    }
 
     #[test]
     fn our_own_root_mount_is_found() {
