@@ -160,12 +160,12 @@ fn a_symlink_swapped_in_for_a_bound_folder_does_not_change_what_a_later_step_mou
     assert!(seen.contains("(step: third) (service: app) original.txt"), "{seen}");
 }
 
-/// Finding 1 for a bound file: a step replaces `app.conf` with a symlink to a host file
-/// before a later step binds it. The server opens the file without following links and binds
-/// a hard link to the very file it opened, so the swap fails the run instead of handing the
-/// host file to the step.
+/// Finding 1 for a bound file: `holder` binds `./app.conf`, `reader` takes it through
+/// `volumes_from`, and a step replaces `app.conf` with a symlink to a host file between two
+/// `reader` steps. The server binds a hard link to the very file it opened, so the later
+/// step still gets that file (which the earlier one appended to), never the host's.
 #[test]
-fn a_symlink_swapped_in_for_a_bound_file_is_refused() {
+fn a_symlink_swapped_in_for_a_bound_file_does_not_change_what_a_later_step_mounts() {
     let project = tempfile::tempdir().unwrap();
     let p = project.path();
     let host = tempfile::tempdir().unwrap();
@@ -174,8 +174,9 @@ fn a_symlink_swapped_in_for_a_bound_file_is_refused() {
     write(
         p,
         "codeship-services.yml",
-        "swapper:\n  image: BASE\n  volumes:\n    - ./:/src\n\
-         reader:\n  image: BASE\n  volumes:\n    - ./app.conf:/app.conf\n",
+        "holder:\n  image: BASE\n  volumes:\n    - ./app.conf:/app.conf\n\
+         reader:\n  image: BASE\n  volumes_from:\n    - holder\n\
+         swapper:\n  image: BASE\n  volumes:\n    - ./:/src\n",
     );
     write(
         p,
@@ -183,7 +184,8 @@ fn a_symlink_swapped_in_for_a_bound_file_is_refused() {
         &format!(
             "- name: before\n  service: reader\n  command: sh -c 'cat /app.conf; echo appended >> /app.conf'\n\
              - name: swap\n  service: swapper\n  command: sh -c 'cat /src/app.conf; mv /src/app.conf /src/app.old && ln -s {}/secret.txt /src/app.conf'\n\
-             - name: after\n  service: reader\n  command: sh -c 'cat /app.conf; echo pwned >> /app.conf'\n",
+             - name: after\n  service: reader\n  command: sh -c 'cat /app.conf; echo pwned >> /app.conf; true'\n\
+             - name: bound\n  service: holder\n  command: 'true'\n",
             host.path().display()
         ),
     );
@@ -193,11 +195,13 @@ fn a_symlink_swapped_in_for_a_bound_file_is_refused() {
     let id = s.run();
     let run = s.finished(&id);
     let seen = s.everything(&id);
+    assert!(!seen.contains(secret), "a step read a host file:\n{seen}");
+    assert_eq!(std::fs::read_to_string(host.path().join("secret.txt")).unwrap(), secret, "a step wrote a host file");
     // A bound file is the file: what a step appends, the next one sees.
     assert!(seen.contains("(step: before) (service: reader) original conf"), "{seen}");
     assert!(seen.contains("(step: swap) (service: swapper) appended"), "{seen}");
-    assert!(!seen.contains(secret), "a step read a host file:\n{seen}");
-    assert_eq!(std::fs::read_to_string(host.path().join("secret.txt")).unwrap(), secret, "a step wrote a host file");
+    assert!(seen.contains("(step: after) (service: reader) appended"), "{seen}");
+    // A new container that binds the path now finds the symlink and is refused.
     assert_eq!(run["status"], "failed", "{seen}");
     assert!(seen.contains("./app.conf") && seen.contains("symbolic link"), "{seen}");
     // The links made for the binds went with the run.
