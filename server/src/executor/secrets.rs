@@ -42,8 +42,8 @@ fn need_key(key: Option<&Key>, confine: bool, what: &str) -> Result<Key> {
 pub const MAX_ENCRYPTED: u64 = 16 * 1024 * 1024;
 
 fn decrypt_file(dir: &Path, confine: bool, rel: &str, key: &Key) -> Result<Vec<u8>> {
-    let (path, data) =
-        super::paths::read_project_file(dir, rel, confine, MAX_ENCRYPTED).context("cannot read encrypted file")?;
+    let path = super::paths::project_file(dir, rel, confine)?;
+    let data = crate::fsutil::read_limited(&path, MAX_ENCRYPTED).context("cannot read encrypted file")?;
     let (plain, _) = crypto::decrypt(key, &data).with_context(|| format!("cannot decrypt {}", path.display()))?;
     Ok(plain)
 }
