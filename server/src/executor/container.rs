@@ -212,7 +212,7 @@ impl Runner {
         if let Some(volume) = self.pins.find(st.st_dev, st.st_ino) {
             return Ok(volume);
         }
-        let volume = self.object_name(&format!("bind-{}", self.pins.count() + 1));
+        let volume = self.object_name(&format!("bind-{}", self.pins.next()));
         let device = format!("/proc/{proc_pid}/fd/{}", dir.fd.as_raw_fd());
         let request = VolumeCreateRequest {
             name: Some(volume.clone()),

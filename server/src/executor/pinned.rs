@@ -28,6 +28,7 @@ use super::paths::Opened;
 use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Whether folders can be pinned on the run's engine.
@@ -55,6 +56,9 @@ pub(super) struct Pins {
     held: Mutex<Vec<Pin>>,
     /// Where pinned files are linked, made on first use.
     links: OnceLock<tempfile::TempDir>,
+    /// Numbers the volumes and links. Unique even when steps running in parallel pin at
+    /// once: Docker hands back an existing local volume of the same name, whatever its device.
+    made: AtomicUsize,
 }
 
 impl Pins {
@@ -70,9 +74,9 @@ impl Pins {
         held.iter().find(|p| p.dev == dev && p.ino == ino).map(|p| p.source.clone())
     }
 
-    /// How many folders and files are pinned: names the next volume or link.
-    pub(super) fn count(&self) -> usize {
-        self.held.lock().expect("pins lock").len()
+    /// A number for the next volume or link, never given before in the run.
+    pub(super) fn next(&self) -> usize {
+        self.made.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Keep `fd` open for the run: the volume `volume` mounts the folder through it.
@@ -101,7 +105,7 @@ impl Pins {
                 self.links.get().expect("just set")
             }
         };
-        let link: PathBuf = dir.path().join(format!("{}", self.count() + 1));
+        let link: PathBuf = dir.path().join(self.next().to_string());
         // The descriptor's /proc link names the very file opened; AT_SYMLINK_FOLLOW makes
         // linkat link that, not a name (and needs no privilege, unlike AT_EMPTY_PATH).
         rustix::fs::linkat(
