@@ -147,7 +147,7 @@ impl Beneath {
                     open_entry(parent, &name).with_context(|| format!("cannot open {}", here().display()))?
                 }
                 Err(Errno::NOENT) => {
-                    return Err(Missing(format!("`{rel}`: {} does not exist", here().display())).into());
+                    return Err(Missing(format!("cannot read {}: no such file or folder", here().display())).into());
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot open {}", here().display())),
             };
@@ -323,7 +323,7 @@ mod tests {
             // Refused without being opened: opening a FIFO for reading blocks.
             ("fifo.env", "not a regular file"),
             ("sub", "is a folder"),
-            ("missing.env", "does not exist"),
+            ("missing.env", "no such file or folder"),
         ] {
             let e = err(read_project_file(p, bad, true, 100));
             assert!(e.contains(says), "{bad}: {e}");
