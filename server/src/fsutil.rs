@@ -10,6 +10,12 @@ use std::path::Path;
 /// a file that grows while being read do not tell.
 pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    read_file_limited(file, path, limit)
+}
+
+/// [`read_limited`] for a file already open (found without following links, see
+/// `executor::paths`); `path` names it in errors.
+pub fn read_file_limited(file: std::fs::File, path: &Path, limit: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.len() as u64 > limit {

@@ -192,6 +192,16 @@ fn a_trusted_project_gets_what_it_asks_for() {
     let (run, _) = s.finished(&s.run("plain", &asks));
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("--trust plain"), "{run}");
+    // An absolute host folder too: the policy lets a trusted run have it, and so must the bind
+    // (it used to refuse every absolute path of a server run).
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("marker"), "from-the-host\n").unwrap();
+    let mounts = services(&format!("    - {}:/hostdir:ro\n", host.path().display()));
+    let script = "cat /hostdir/marker\n";
+    std::fs::write(trusted.path().join("check.sh"), script).unwrap();
+    let (run, log) = s.finished(&s.run("trusted", &mounts));
+    assert_eq!(run["status"], "success", "{run}\n{log}");
+    assert!(log.contains("from-the-host"), "{log}");
 }
 
 #[test]

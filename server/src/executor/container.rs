@@ -1,14 +1,19 @@
 //! A step's container as Docker creates it: image, argv, environment (link variables
-//! included), binds confined to the project, `volumes_from` holders, network attachment.
+//! included), binds confined to the project and pinned to the folder checked (`pinned`),
+//! `volumes_from` holders, network attachment.
 
 use super::Runner;
 use super::labels::labels;
+use super::paths::{Beneath, EntryKind, Links, Opened};
+use super::pinned::Engine;
 use anyhow::{Context, Result, anyhow, bail};
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig};
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, VolumeCreateRequest};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use slipway_core::model::{Command, Service};
 use slipway_core::plan::argv;
 use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::Arc;
 
 /// How a container is attached to a step network.
@@ -39,12 +44,7 @@ impl Runner {
         let mut anonymous = Vec::new();
         for v in &svc.volumes {
             match &v.host {
-                Some(host) => binds.push(format!(
-                    "{}:{}{}",
-                    self.host_path(host)?,
-                    v.container,
-                    if v.read_only { ":ro" } else { "" }
-                )),
+                Some(host) => binds.push(self.bind(host, &v.container, v.read_only, step).await?),
                 None => anonymous.push(v.container.clone()),
             }
         }
@@ -151,29 +151,85 @@ impl Runner {
         out
     }
 
-    /// A host path from a volume, relative to the project folder; it must stay inside.
-    fn host_path(&self, host: &str) -> Result<String> {
-        let absolute = std::path::Path::new(host).is_absolute();
-        if self.spec.options.confine && absolute {
-            bail!("volume host path `{host}` is absolute; server runs may only mount folders inside the project");
+    /// The `Binds` entry for a volume with a host folder. A relative folder is opened now,
+    /// beneath the project folder and never through a symlink in a server run (see `paths`;
+    /// missing folders are made in place). A server run pins it: the container mounts the
+    /// folder opened here, whatever a step renames or replaces before it, or a `volumes_from`
+    /// consumer of it, starts (see `pinned`). The CLI binds it by the path it has now, as jet
+    /// did: its steps are the developer's own, and a container kept by `--no-remove` must
+    /// still start once the CLI (and its descriptors) are gone.
+    async fn bind(self: &Arc<Self>, host: &str, container: &str, read_only: bool, step: &str) -> Result<String> {
+        let confine = self.spec.options.confine;
+        if Path::new(host).is_absolute() {
+            // `policy` refused it already in an untrusted run; this is the last line of defence.
+            if confine && !self.spec.options.trusted {
+                bail!("volume host path `{host}` is absolute; server runs may only mount folders inside the project");
+            }
+            // The CLI, on the developer's own machine, or a project the operator trusts: as jet did.
+            std::fs::create_dir_all(host).with_context(|| format!("cannot create volume folder {host}"))?;
+            let path = Path::new(host).canonicalize().with_context(|| format!("volume host path `{host}`"))?;
+            return Ok(format!("{}:{container}{}", path.display(), if read_only { ":ro" } else { "" }));
         }
-        let root = self.spec.dir.canonicalize()?;
-        let path = if absolute { std::path::PathBuf::from(host) } else { root.join(host) };
-        let outside = || anyhow::anyhow!("volume host path `{host}` resolves outside the project folder");
-        // Check `..` before creating a missing folder (nothing may be created outside), then
-        // again once symlinks are resolved.
-        if !absolute && !super::paths::normalize(&path).starts_with(&root) {
-            return Err(outside());
+        let ro = if read_only { ":ro" } else { "" };
+        let opened = Beneath::open(&self.spec.dir, Links::for_run(confine))?
+            .entry(host, true)
+            .with_context(|| format!("volume host path `{host}`"))?;
+        if !confine {
+            return Ok(format!("{}:{container}{ro}", opened.path.display()));
         }
-        if !path.exists() {
-            std::fs::create_dir_all(&path)
-                .with_context(|| format!("cannot create volume folder {}", path.display()))?;
+        match (self.pins.engine().await, opened.kind) {
+            (_, EntryKind::Other) => bail!(
+                "volume host path `{host}` ({}) is neither a folder nor a regular file; server runs bind only those",
+                opened.path.display()
+            ),
+            (Engine::Local { proc_pid }, EntryKind::Folder) => {
+                let volume =
+                    self.pin(opened, proc_pid, step).await.with_context(|| format!("volume host path `{host}`"))?;
+                // `nocopy`: an empty folder must not be filled with the image's files, as a
+                // bind would not be.
+                Ok(format!("{volume}:{container}:{}nocopy", if read_only { "ro," } else { "" }))
+            }
+            (Engine::Local { .. }, EntryKind::File) => {
+                let link = self
+                    .pins
+                    .link_file(&self.spec.dir, &opened)
+                    .with_context(|| format!("volume host path `{host}`"))?;
+                Ok(format!("{link}:{container}{ro}"))
+            }
+            (Engine::Elsewhere(why), _) => bail!(
+                "volume host path `{host}` cannot be mounted: {why}. A server run mounts project folders only \
+                 through a Docker engine on this host, reached by its Unix socket, so that what is mounted is the \
+                 folder the server checked"
+            ),
         }
-        let path = path.canonicalize()?;
-        if !absolute && !path.starts_with(&root) {
-            return Err(outside());
+    }
+
+    /// The run's volume for the folder `dir`: one per folder, made on first use, whose device
+    /// is the server's descriptor of the folder.
+    async fn pin(self: &Arc<Self>, dir: Opened, proc_pid: &str, step: &str) -> Result<String> {
+        let st = rustix::fs::fstat(&dir.fd).with_context(|| format!("cannot read {}", dir.path.display()))?;
+        if let Some(volume) = self.pins.find(st.st_dev, st.st_ino) {
+            return Ok(volume);
         }
-        Ok(path.display().to_string())
+        let volume = self.object_name(&format!("bind-{}", self.pins.next()));
+        let device = format!("/proc/{proc_pid}/fd/{}", dir.fd.as_raw_fd());
+        let request = VolumeCreateRequest {
+            name: Some(volume.clone()),
+            driver: Some("local".to_string()),
+            driver_opts: Some(HashMap::from([
+                ("type".to_string(), "none".to_string()),
+                ("o".to_string(), "bind".to_string()),
+                ("device".to_string(), device),
+            ])),
+            labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(step))),
+            ..Default::default()
+        };
+        let docker = self.docker.clone();
+        self.creating(async move { docker.create_volume(request).await })
+            .await
+            .with_context(|| format!("cannot create volume {volume} for {}", dir.path.display()))?;
+        self.pins.keep(st.st_dev, st.st_ino, volume.clone(), dir.fd);
+        Ok(volume)
     }
 
     /// `volumes_from` holders are created once per run and shared by every step.

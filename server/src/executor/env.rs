@@ -54,10 +54,12 @@ impl Runner {
             env.set(&k.value, &v.value);
         }
         for f in &svc.env_file {
-            let path = super::paths::project_file(&self.spec.dir, &f.value, self.spec.options.confine)?;
-            // The env-file parser refuses more than 1 MiB; read no more than that.
-            let text = crate::fsutil::read_text_limited(&path, envfile::MAX_ENV_FILE_BYTES as u64)
-                .context("cannot read env_file")?;
+            // The env-file parser refuses more than 1 MiB; read no more than that. A server run
+            // reads a regular file in its workspace, never through a link a step planted.
+            let limit = envfile::MAX_ENV_FILE_BYTES as u64;
+            let (path, text) =
+                super::paths::read_project_text(&self.spec.dir, &f.value, self.spec.options.confine, limit)
+                    .context("cannot read env_file")?;
             for (k, v) in envfile::parse(&text).with_context(|| format!("in env_file {}", path.display()))? {
                 env.set(&k, &v);
             }

@@ -107,14 +107,6 @@ impl Runner {
     async fn build(self: &Arc<Self>, svc: &Service, step: &str, cfg: Option<&DockerCfg>) -> Result<String> {
         let build = svc.build.as_ref().expect("checked by caller");
         let name = &svc.name.value;
-        let context = self.spec.dir.join(&build.context.value);
-        let context = context
-            .canonicalize()
-            .with_context(|| format!("build context {} of service `{name}` does not exist", context.display()))?;
-        let root = self.spec.dir.canonicalize()?;
-        if !context.starts_with(&root) {
-            bail!("build context {} of service `{name}` is outside the project folder", context.display());
-        }
         let dockerfile = build.dockerfile.as_ref().map_or("Dockerfile".to_string(), |d| d.value.clone());
         let tag = self.build_tag(svc);
         // Build args are templates over the build values.
@@ -135,9 +127,12 @@ impl Runner {
             args.insert(k.clone(), v.clone());
         }
         self.info(format!("building image {tag} for service `{name}`"));
-        let df = dockerfile.clone();
-        let ctx = context.clone();
-        let mut tar = tokio::task::spawn_blocking(move || super::context::tar_context(&ctx, &df)).await??;
+        // Read through descriptors, never through a link a step planted (see `context`).
+        let (df, root, ctx) = (dockerfile.clone(), self.spec.dir.clone(), build.context.value.clone());
+        let links = super::paths::Links::for_run(self.spec.options.confine);
+        let mut tar = tokio::task::spawn_blocking(move || super::context::tar_context(&root, &ctx, links, &df))
+            .await?
+            .with_context(|| format!("building `{name}`"))?;
         self.pin_dockerfile(svc, &mut tar, &dockerfile, &args, step, cfg).await?;
         let cache_from: Vec<String> = self.cache_source(svc, step, cfg).await.into_iter().collect();
         // The label says which project made the image: other projects' server runs do not use it.

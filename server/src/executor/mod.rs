@@ -17,6 +17,7 @@ mod images;
 pub mod labels;
 pub mod mask;
 pub(crate) mod paths;
+mod pinned;
 pub mod policy;
 mod push;
 mod push_tag;
@@ -158,6 +159,8 @@ pub(crate) struct Runner {
     creations: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// A confined run's copy of the project (`spec.dir` points into it); removed at the end.
     workspace: Mutex<Option<workspace::Workspace>>,
+    /// Bind sources held open for the run, so what Docker mounts is what was checked.
+    pins: pinned::Pins,
 }
 
 async fn runner(
@@ -203,6 +206,7 @@ async fn runner(
         removals: Mutex::new(Vec::new()),
         creations: Mutex::new(Vec::new()),
         workspace: Mutex::new(workspace),
+        pins: pinned::Pins::default(),
         spec,
     });
     limits.into_iter().for_each(|l| runner.info(l));
