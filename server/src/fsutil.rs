@@ -69,6 +69,7 @@ pub enum Output {
 /// not an existing file unless `existing` allows it. A symlink under `/dev/` to a FIFO or
 /// device (`/dev/stdout`, `/dev/fd/3`) is the user's choice of a stream and is written to.
 pub fn check_output(path: &Path, existing: Existing) -> Result<Output> {
+    relative_parents_are_no_links(path)?;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Output::New),
@@ -97,6 +98,31 @@ pub fn check_output(path: &Path, existing: Existing) -> Result<Output> {
         Existing::Replace => Ok(Output::Replace),
         Existing::Refuse => bail!("{} already exists; pass --force to replace it", path.display()),
     }
+}
+
+/// A relative output path is inside whatever folder the command runs in, often a checkout:
+/// none of its folders may be a symlink, which a checkout can plant (`ci -> ../elsewhere`) to
+/// send `--secrets-to ci/secrets.json` or `.github/workflows/…` out of it. (An absolute path is
+/// the user's own typing: `/tmp` may well be a link.)
+fn relative_parents_are_no_links(path: &Path) -> Result<()> {
+    if path.is_absolute() {
+        return Ok(());
+    }
+    let mut at = std::path::PathBuf::new();
+    let parents: Vec<_> = path.parent().map(|p| p.components().collect()).unwrap_or_default();
+    for part in parents {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            let target = std::fs::read_link(&at).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+            bail!(
+                "cannot write {}: its folder {} is a symlink (to {target}); Slipway does not write through links, \
+                 which a checkout can plant to send the output elsewhere. Give the folder's own path",
+                path.display(),
+                at.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Write `bytes` to `path` through a temporary file in the same folder, renamed into place

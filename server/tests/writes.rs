@@ -162,6 +162,34 @@ fn export_secrets_to_needs_force_and_refuses_a_symlink() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "{}\n");
 }
 
+/// Found by review: a checkout can plant a symlinked folder (`ci -> ../elsewhere`) and
+/// `--secrets-to ci/secrets.json`, given relative to the checkout, wrote the decrypted values
+/// through it. A relative output's folders must not be links.
+#[test]
+fn export_never_writes_through_a_symlinked_folder_of_a_relative_path() {
+    let d = keyed();
+    let p = d.path();
+    export_project(p);
+    let elsewhere = tempfile::tempdir().unwrap();
+    symlink(elsewhere.path(), &p.join("ci"));
+    slipway()
+        .current_dir(p)
+        .args(["export", "gitlab-ci", "--mode", "native", "--out", "out.yml", "--secrets-to", "ci/secrets.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("its folder ci is a symlink"));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "something was written through the link");
+    // The default output folder too (`.github/workflows`).
+    symlink(elsewhere.path(), &p.join(".github"));
+    slipway()
+        .current_dir(p)
+        .args(["export", "github-actions"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".github is a symlink"));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "something was written through the link");
+}
+
 #[test]
 fn generate_does_not_write_a_key_through_a_dangling_symlink() {
     let d = tempfile::tempdir().unwrap();

@@ -231,8 +231,10 @@ pub fn effective_limits(service: &str, own: &Limits, server: Option<&StepLimits>
                     _ => cap,
                 });
             }
-            Some(m) if !trusted && m > cap => {
-                e.capped.push(format!("`mem_limit` of service `{service}` ({}) to {}", size(m), size(cap)));
+            // Docker reads 0 (what `mem_limit: 0` or `0.4b` comes to) as "no limit".
+            Some(m) if !trusted && (m <= 0 || m > cap) => {
+                let asked = if m <= 0 { "unlimited".to_string() } else { size(m) };
+                e.capped.push(format!("`mem_limit` of service `{service}` ({asked}) to {}", size(cap)));
                 e.memory = Some(cap);
             }
             Some(_) => {}
@@ -275,8 +277,10 @@ pub fn effective_limits(service: &str, own: &Limits, server: Option<&StepLimits>
                 e.cpu_period = Some(CPU_PERIOD);
                 e.cpu_quota = Some(as_quota(cap));
             }
-            Some(n) if !trusted && n > cap => {
-                e.capped.push(format!("the CPUs of service `{service}` ({}) to {}", cpus(n), cpus(cap)));
+            // Docker reads NanoCpus 0 (`cpus: 0.0000000001` rounds to it) as "no limit".
+            Some(n) if !trusted && (n <= 0 || n > cap) => {
+                let asked = if n <= 0 { "unlimited".to_string() } else { cpus(n) };
+                e.capped.push(format!("the CPUs of service `{service}` ({asked}) to {}", cpus(cap)));
                 e.nano_cpus = None;
                 e.cpu_period = Some(CPU_PERIOD);
                 e.cpu_quota = Some(as_quota(cap));
@@ -284,8 +288,20 @@ pub fn effective_limits(service: &str, own: &Limits, server: Option<&StepLimits>
             Some(_) => {}
         }
     }
+    // `cpu_shares` is a weight against every other container on the engine: an untrusted run
+    // may lower its own, not raise it over the default everyone else has.
+    if !trusted
+        && let Some(shares) = e.cpu_shares
+        && shares > DEFAULT_CPU_SHARES
+    {
+        e.capped.push(format!("`cpu_shares` of service `{service}` ({shares}) to {DEFAULT_CPU_SHARES}"));
+        e.cpu_shares = Some(DEFAULT_CPU_SHARES);
+    }
     e
 }
+
+/// Docker's weight for a container that sets none.
+const DEFAULT_CPU_SHARES: i64 = 1024;
 
 fn size(bytes: i64) -> String {
     match bytes {
@@ -342,6 +358,24 @@ mod tests {
         let e = effective_limits("app", &limits(Some(64 << 20), Some(10), Some(500_000_000)), Some(&SERVER), false);
         assert_eq!((e.memory, e.pids, e.nano_cpus, e.cpu_quota), (Some(64 << 20), Some(10), Some(500_000_000), None));
         assert!(e.capped.is_empty());
+    }
+
+    /// Found by review: `mem_limit: 0` and `cpus: 0.0000000001` (NanoCpus 0) were "below the
+    /// cap" and kept, and Docker reads 0 as no limit at all; `cpu_shares` was passed uncapped.
+    #[test]
+    fn zero_limits_read_as_unlimited_and_get_the_servers_in_an_untrusted_run() {
+        let own = Limits { cpu_shares: Some(Spanned::new(262_144, Span::at(0))), ..limits(Some(0), None, Some(0)) };
+        let e = effective_limits("app", &own, Some(&SERVER), false);
+        assert_eq!(e.memory, Some(1 << 30));
+        assert_eq!((e.nano_cpus, e.cpu_quota), (None, Some(200_000)));
+        assert_eq!(e.cpu_shares, Some(1024));
+        assert_eq!(e.capped.len(), 3, "{:?}", e.capped);
+        assert!(e.capped[0].contains("(unlimited) to 1g"), "{:?}", e.capped);
+        // A trusted run keeps what it asks for, and lower shares are anyone's to take.
+        let e = effective_limits("app", &own, Some(&SERVER), true);
+        assert_eq!((e.memory, e.nano_cpus, e.cpu_shares), (Some(0), Some(0), Some(262_144)));
+        let low = Limits { cpu_shares: Some(Spanned::new(512, Span::at(0))), ..Limits::default() };
+        assert_eq!(effective_limits("app", &low, Some(&SERVER), false).cpu_shares, Some(512));
     }
 
     #[test]

@@ -240,11 +240,27 @@ impl RunPolicy {
     /// Whether a run of `project` is trusted, and its step limits. A pull request's code is its
     /// author's, who may have no push access: no pull-request run is trusted, a fork's or not
     /// (a trusted project's own branches get host power through pushes, not proposals).
-    fn for_run(&self, project: &str, trigger: Option<&trigger::RunTrigger>) -> (bool, StepLimits) {
+    ///
+    /// `--allow-add-docker` is the operator's word for the server's own projects' branches,
+    /// never for code somebody proposes: a pull request's steps (a fork's above all) must not
+    /// get the host's Docker engine through it.
+    fn for_run(&self, project: &str, trigger: Option<&trigger::RunTrigger>) -> RunGrant {
         let runs = self.projects.get(project).copied().unwrap_or_default();
         let pull_request = trigger.is_some_and(|t| t.pr_number.is_some());
-        (runs.trusted && !pull_request, self.step_limits.overridden(&runs.step_limits))
+        RunGrant {
+            trusted: runs.trusted && !pull_request,
+            allow_add_docker: self.allow_add_docker && !pull_request,
+            step_limits: self.step_limits.overridden(&runs.step_limits),
+        }
     }
+}
+
+/// What one run may do, from the server's policy, its project and its trigger.
+#[derive(Debug, PartialEq)]
+struct RunGrant {
+    trusted: bool,
+    allow_add_docker: bool,
+    step_limits: StepLimits,
 }
 
 /// A locked mutex, also after a panic elsewhere while it was held: what it guards (counters
@@ -693,7 +709,7 @@ impl Manager {
             self.store.set_tag_if_unset(id, tag)?;
         }
         let Prepared { services, plan: mut p, key, vars, source } = prepared;
-        let (trusted, step_limits) = self.policy.for_run(&project.name, trigger);
+        let grant = self.policy.for_run(&project.name, trigger);
         if fork.is_some() {
             fork_skips_pushes(&mut p.steps);
         }
@@ -716,9 +732,9 @@ impl Manager {
                     None => executor::secrets::SecretAccess::Allowed,
                 },
                 confine: true,
-                allow_add_docker: self.policy.allow_add_docker,
-                trusted,
-                step_limits: Some(step_limits),
+                allow_add_docker: grant.allow_add_docker,
+                trusted: grant.trusted,
+                step_limits: Some(grant.step_limits),
                 workspace_root: self.policy.workspaces.clone(),
                 adopt_workspace: trigger.is_some(),
                 extra_env: trigger.map(repo::pull_request_env).unwrap_or_default(),
@@ -1000,6 +1016,31 @@ mod tests {
             "cannot read sub/missing.env: gone; in the project folder"
         );
         assert_eq!(super::strip_under("no paths", "/d/workspaces", "slipway-run-"), "no paths");
+    }
+
+    /// Found by review: with `--allow-add-docker`, a fork's pull request with `add_docker: true`
+    /// got the host's Docker socket (root on the host). Pull requests get neither trust nor it.
+    #[test]
+    fn a_pull_request_gets_neither_trust_nor_the_docker_socket() {
+        let policy = RunPolicy {
+            allow_add_docker: true,
+            projects: HashMap::from([(
+                "p".to_string(),
+                crate::forge::config::ProjectRuns { trusted: true, ..Default::default() },
+            )]),
+            ..RunPolicy::default()
+        };
+        let push = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
+        let grant = policy.for_run("p", Some(&push));
+        assert!(grant.trusted && grant.allow_add_docker, "{grant:?}");
+        let mut pr = push.clone();
+        pr.pr_number = Some(7);
+        pr.from_fork = true;
+        let grant = policy.for_run("p", Some(&pr));
+        assert!(!grant.trusted && !grant.allow_add_docker, "{grant:?}");
+        pr.from_fork = false;
+        assert!(!policy.for_run("p", Some(&pr)).allow_add_docker);
+        assert!(policy.for_run("p", None).allow_add_docker, "a run started through the API is the token holder's");
     }
 
     use super::*;
