@@ -6,105 +6,37 @@
 
 mod support;
 
+use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::server::{Server, project_args};
 
 const TOKEN: &str = "containment-token-81c4";
 
-struct Server {
-    child: Child,
-    url: String,
+/// `slipway serve` with data folder `data` and `project` as project `demo`.
+fn serve(data: &Path, project: &Path) -> Server {
+    Server::start(data, &project_args("demo", project), TOKEN)
 }
 
-impl Server {
-    fn start(data: &Path, project: &Path) -> Server {
-        let args = [
-            "--data-dir".to_string(),
-            data.display().to_string(),
-            "--project".to_string(),
-            format!("demo={}", project.display()),
-        ];
-        let (child, url) = support::serve(&args, TOKEN);
-        Server { child, url }
-    }
-
-    fn get_text(&self, path: &str) -> String {
-        self.try_get_text(path).unwrap()
-    }
-
-    /// A GET that gives up after a while: a server thread stuck on a FIFO may stop answering.
-    fn try_get_text(&self, path: &str) -> Result<String, ureq::Error> {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
-        agent
-            .get(&format!("{}{path}", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .call()?
-            .body_mut()
-            .read_to_string()
-    }
-
-    fn run(&self) -> String {
-        let mut r = ureq::post(&format!("{}/api/runs", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .send_json(serde_json::json!({"project": "demo"}))
-            .unwrap();
-        let v: serde_json::Value = r.body_mut().read_json().unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// Wait at most `limit` for a run to end; its record, or `None` when it is still going.
-    fn finished_within(&self, id: &str, limit: Duration) -> Option<serde_json::Value> {
-        let start = Instant::now();
-        loop {
-            if let Ok(text) = self.try_get_text(&format!("/api/runs/{id}")) {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-                    return Some(v);
-                }
-            }
-            if start.elapsed() > limit {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn finished(&self, id: &str) -> serde_json::Value {
-        self.finished_within(id, Duration::from_secs(120)).unwrap_or_else(|| panic!("run {id} did not finish"))
-    }
-
-    /// Everything a client can see of a finished run: its record, events and log (the
-    /// events of a run that is still going are a stream that does not end).
-    fn everything(&self, id: &str) -> String {
-        [format!("/api/runs/{id}"), format!("/api/runs/{id}/events"), format!("/api/runs/{id}/log")]
-            .iter()
-            .map(|p| self.get_text(p))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// SIGTERM, then whether the server exited within `limit`.
-    fn stops_on_sigterm(&mut self, limit: Duration) -> bool {
-        let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if self.child.try_wait().unwrap().is_some() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
+/// Serve project `p` (data folder `data`), run it and wait at most two minutes for the run to
+/// end; the server, the run's record and [`Server::everything`] about it.
+fn run_demo(data: &Path, p: &Path) -> (Server, Value, String) {
+    let s = serve(data, p);
+    let id = s.start_run(json!({"project": "demo"}));
+    let run = s.finished_within(&id, Duration::from_secs(120)).unwrap_or_else(|| panic!("run {id} did not finish"));
+    let seen = s.everything(&id);
+    (s, run, seen)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// [`run_demo`] for a run a step has planted a FIFO in: it must end within a minute.
+fn run_demo_past_fifo(data: &Path, p: &Path) -> (Server, Value, String) {
+    let s = serve(data, p);
+    let id = s.start_run(json!({"project": "demo"}));
+    let run = s
+        .finished_within(&id, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("the run hangs on the FIFO: {:?}", s.try_get_text(&format!("/api/runs/{id}"))));
+    let seen = s.everything(&id);
+    (s, run, seen)
 }
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -145,10 +77,7 @@ fn a_symlink_swapped_in_for_a_bound_folder_does_not_change_what_a_later_step_mou
     );
     write(p, "data/original.txt", "original data");
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s.finished(&id);
-    let seen = s.everything(&id);
+    let (_server, run, seen) = run_demo(data.path(), p);
     assert!(seen.contains("(step: first) (service: app) original.txt"), "{seen}");
     assert!(!host.path().join("written").exists(), "a step wrote into a host folder:\n{seen}");
     assert!(!seen.contains(secret), "a step read a host file:\n{seen}");
@@ -191,10 +120,7 @@ fn a_symlink_swapped_in_for_a_bound_file_does_not_change_what_a_later_step_mount
     );
     write(p, "app.conf", "original conf\n");
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s.finished(&id);
-    let seen = s.everything(&id);
+    let (_server, run, seen) = run_demo(data.path(), p);
     assert!(!seen.contains(secret), "a step read a host file:\n{seen}");
     assert_eq!(std::fs::read_to_string(host.path().join("secret.txt")).unwrap(), secret, "a step wrote a host file");
     // A bound file is the file: what a step appends, the next one sees.
@@ -230,10 +156,7 @@ fn pinned_binds_behave_as_binds() {
     );
     write(p, "ro/in.txt", "read-only input\n");
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s.finished(&id);
-    let seen = s.everything(&id);
+    let (_server, run, seen) = run_demo(data.path(), p);
     assert_eq!(run["status"], "success", "{seen}");
     assert!(seen.contains("(step: write) (service: a) read-only input"), "{seen}");
     assert!(seen.contains("(step: write) (service: a) refused"), "{seen}");
@@ -265,10 +188,7 @@ fn a_planted_symlink_does_not_make_the_server_create_folders_outside() {
         ),
     );
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s.finished(&id);
-    let seen = s.everything(&id);
+    let (_server, run, seen) = run_demo(data.path(), p);
     assert!(!host.path().join("made").exists(), "the server created a folder outside the workspace:\n{seen}");
     assert_eq!(run["status"], "failed", "{seen}");
     assert!(seen.contains("./link/made") && seen.contains("symbolic link"), "{seen}");
@@ -306,10 +226,7 @@ fn a_symlinked_dockerignore_is_not_read_through() {
     std::fs::write(host.path().join("secret"), secret).unwrap();
     build_after(p, &format!("ln -sf {}/secret /src/ctx/.dockerignore", host.path().display()));
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s.finished(&id);
-    let seen = s.everything(&id);
+    let (_server, run, seen) = run_demo(data.path(), p);
     assert!(!seen.contains("host-only-a93e"), "host file content in the run:\n{seen}");
     assert_eq!(run["status"], "failed", "{seen}");
     assert!(seen.contains(".dockerignore") && seen.contains("symbolic link"), "{seen}");
@@ -323,12 +240,7 @@ fn a_fifo_dockerignore_does_not_hang_the_run() {
     let p = project.path();
     build_after(p, "rm -f /src/ctx/.dockerignore; mkfifo /src/ctx/.dockerignore");
     let data = tempfile::tempdir().unwrap();
-    let mut s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s
-        .finished_within(&id, Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("the run hangs on the FIFO: {:?}", s.try_get_text(&format!("/api/runs/{id}"))));
-    let seen = s.everything(&id);
+    let (mut s, run, seen) = run_demo_past_fifo(data.path(), p);
     assert_eq!(run["status"], "failed", "{seen}");
     assert!(seen.contains(".dockerignore") && seen.contains("not a regular file"), "{seen}");
     assert!(s.stops_on_sigterm(Duration::from_secs(20)), "the server did not stop on SIGTERM");
@@ -354,12 +266,7 @@ fn a_fifo_env_file_does_not_hang_the_run() {
     );
     write(p, "app.env", "A=1\n");
     let data = tempfile::tempdir().unwrap();
-    let mut s = Server::start(data.path(), p);
-    let id = s.run();
-    let run = s
-        .finished_within(&id, Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("the run hangs on the FIFO: {:?}", s.try_get_text(&format!("/api/runs/{id}"))));
-    let seen = s.everything(&id);
+    let (mut s, run, seen) = run_demo_past_fifo(data.path(), p);
     assert_eq!(run["status"], "failed", "{seen}");
     assert!(seen.contains("app.env") && seen.contains("not a regular file"), "{seen}");
     assert!(s.stops_on_sigterm(Duration::from_secs(20)), "the server did not stop on SIGTERM");

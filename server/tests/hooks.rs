@@ -9,32 +9,23 @@
 //! standing in for the forge's status API (`support::forge_api`). Runs need the Docker engine
 //! and the busybox base image (tests/env/up.sh).
 
+#[path = "support/hook_project.rs"]
+mod hook_project;
 mod support;
 
 use hmac::{Hmac, KeyInit, Mac};
+use hook_project::{Answer, HOOK_SECRET, all_bytes_under, docker, http, sign, wait_for, wait_run_status};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 use support::forge_api::StatusApi;
 use support::git::{Daemon, commit, repo_pair, sh};
 
 const API_TOKEN: &str = "api-token-for-the-hooks-tests";
-const HOOK_SECRET: &str = "It's a Secret to Everybody";
 /// The forge token (statuses; git over https would carry it too): must never show up.
 const FORGE_TOKEN: &str = "ghp_f0rgeT0kenThatMustNeverLeak42";
-
-fn docker() -> bool {
-    std::env::var("SLIPWAY_TEST_DOCKER").is_ok_and(|v| v == "1")
-}
-
-fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
 
 /// A GitHub `push` delivery as GitHub's documentation shows it (trimmed to the documented
 /// fields a receiver reads; GitHub sends more).
@@ -89,50 +80,6 @@ fn github_pull_request(number: u64, head_branch: &str, head_sha: &str) -> Value 
         "repository": {"id": 1296269, "name": "web", "full_name": "acme/web", "private": true},
         "sender": {"login": "grace", "id": 2, "type": "User"}
     })
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-}
-
-/// One HTTP request over a fresh connection, with exactly these headers and body bytes.
-fn http(url: &str, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Answer {
-    let addr = url.strip_prefix("http://").unwrap();
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let framed = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
-    if !framed("content-length") && !framed("transfer-encoding") {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    c.write_all(head.as_bytes()).unwrap();
-    let _ = c.write_all(body);
-    let mut answer = Vec::new();
-    let _ = c.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let text = if chunked { dechunk(rest) } else { rest.to_string() };
-    Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// The server, its data folder, the served repository and its work tree, and the status API.
@@ -283,15 +230,7 @@ impl Setup {
     }
 
     fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let v = self.get(&format!("/api/runs/{id}"));
-            if v["status"] == want {
-                return v;
-            }
-            assert!(start.elapsed() < timeout, "run {id} never became {want}: {v}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_run_status(|path| self.get(path), id, want, timeout)
     }
 
     /// How long after `since` the run's first step was recorded as running (polled every
@@ -354,22 +293,6 @@ impl Drop for Setup {
     }
 }
 
-fn all_bytes_under(dir: &Path) -> String {
-    let mut out = String::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                out.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-    }
-    out
-}
-
 fn support_base64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -385,17 +308,6 @@ fn statuses(api: &StatusApi, sha: &str) -> Vec<(String, String, String, String)>
             (s("state"), s("description"), s("context"), s("target_url"))
         })
         .collect()
-}
-
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The step shows what the run checked out: the pushed file's content (the base image has

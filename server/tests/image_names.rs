@@ -10,8 +10,9 @@ mod support;
 
 use slipway_core::crypto::{self, Format, Key};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use support::server::{Server, project_args};
 
 const TOKEN: &str = "image-names-token-7e1c";
 
@@ -155,82 +156,24 @@ fn registry_labels(repo: &str, tag: &str) -> serde_json::Value {
     config["config"]["Labels"].clone()
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
+/// How long a run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(240);
+
+/// `slipway serve` with these projects and a data folder of its own.
+fn serve(projects: &[(&String, &Project)]) -> Server {
+    let args: Vec<String> = projects.iter().flat_map(|(name, p)| project_args(name, p.path())).collect();
+    Server::start_temp(&args, TOKEN)
 }
 
-impl Server {
-    fn start(projects: &[(&String, &Project)], extra: &[&str]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let mut args = vec!["--data-dir".to_string(), data.path().display().to_string()];
-        for (name, p) in projects {
-            args.push("--project".into());
-            args.push(format!("{name}={}", p.path().display()));
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let (child, url) = support::serve(&args, TOKEN);
-        Server { child, url, _data: data }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn get_text(&self, path: &str) -> String {
-        ureq::get(&format!("{}{path}", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    }
-
-    /// Start a run; its id.
-    fn start_run(&self, body: serde_json::Value) -> String {
-        let mut r = ureq::post(&format!("{}/api/runs", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .send_json(body)
-            .unwrap();
-        let v: serde_json::Value = r.body_mut().read_json().unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    fn cancel(&self, id: &str) {
-        ureq::post(&format!("{}/api/runs/{id}/cancel", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .send_empty()
-            .unwrap();
-    }
-
-    /// Start a run and wait for it; its status and log.
-    fn run(&self, body: serde_json::Value) -> (String, String) {
-        let id = self.start_run(body);
-        self.wait(&id)
-    }
-
-    /// Wait for a run to end; its status and log.
-    fn wait(&self, id: &str) -> (String, String) {
-        let start = Instant::now();
-        loop {
-            let v: serde_json::Value = serde_json::from_str(&self.get_text(&format!("/api/runs/{id}"))).unwrap();
-            let status = v["status"].as_str().unwrap_or_default().to_string();
-            if !matches!(status.as_str(), "queued" | "running") {
-                return (status, self.get_text(&format!("/api/runs/{id}/log")));
-            }
-            assert!(start.elapsed() < Duration::from_secs(240), "run {id} did not finish: {v}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+/// Wait for a run to end; its status and log.
+fn wait(s: &Server, id: &str) -> (String, String) {
+    let v = s.finished(id, RUN_LIMIT);
+    (v["status"].as_str().unwrap_or_default().to_string(), s.log(id))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Start a run and wait for it; its status and log.
+fn run(s: &Server, body: serde_json::Value) -> (String, String) {
+    wait(s, &s.start_run(body))
 }
 
 /// What a server names a project's build of `service` (`slipway/PROJECT-SERVICE`).
@@ -257,16 +200,16 @@ fn another_projects_build_cannot_replace_the_image_a_project_runs() {
         "- name: show\n  service: app\n  command: cat /marker\n",
     );
     attacker.write("Dockerfile", "FROM BASE\nRUN echo the-attackers-image > /marker\n");
-    let server = Server::start(&[(&a, &victim), (&b, &attacker)], &[]);
+    let server = serve(&[(&a, &victim), (&b, &attacker)]);
 
-    let (status, log) = server.run(serde_json::json!({"project": a}));
+    let (status, log) = run(&server, serde_json::json!({"project": a}));
     assert_eq!(status, "success", "{log}");
     assert_eq!(printed(&log, "show"), ["the-victims-image"], "{log}");
-    let (status, log) = server.run(serde_json::json!({"project": b}));
+    let (status, log) = run(&server, serde_json::json!({"project": b}));
     assert_eq!(status, "success", "{log}");
     assert_eq!(printed(&log, "show"), ["the-attackers-image"], "B runs its own build: {log}");
 
-    let (status, log) = server.run(serde_json::json!({"project": a}));
+    let (status, log) = run(&server, serde_json::json!({"project": a}));
     assert_eq!(status, "success", "{log}");
     assert_eq!(printed(&log, "show"), ["the-victims-image"], "A ran B's image: {log}");
     assert_eq!(image_id(&victim_image), Some(before), "B's build replaced the engine's {victim_image}");
@@ -289,13 +232,13 @@ fn a_project_does_not_run_an_image_another_projects_run_built() {
         &format!("peek:\n  image: {owners}\nderived:\n  build: .\n"),
         "- name: peek\n  service: peek\n  command: cat /marker\n",
     );
-    let server = Server::start(&[(&a, &owner), (&b, &reader)], &[]);
+    let server = serve(&[(&a, &owner), (&b, &reader)]);
 
-    let (status, log) = server.run(serde_json::json!({"project": a}));
+    let (status, log) = run(&server, serde_json::json!({"project": a}));
     assert_eq!(status, "success", "{log}");
     assert!(image_id(&owners).is_some(), "A's build is tagged {owners}");
 
-    let (status, log) = server.run(serde_json::json!({"project": b}));
+    let (status, log) = run(&server, serde_json::json!({"project": b}));
     assert_eq!(status, "failed", "{log}");
     assert!(!log.contains("owners-build-secret"), "B ran A's image: {log}");
     assert!(log.contains("made by another project's run"), "{log}");
@@ -307,7 +250,7 @@ fn a_project_does_not_run_an_image_another_projects_run_built() {
         format!("FROM BASE\nCOPY --from {owners} /marker /copied\n"),
     ] {
         reader.write("Dockerfile", &dockerfile);
-        let (status, log) = server.run(serde_json::json!({"project": b}));
+        let (status, log) = run(&server, serde_json::json!({"project": b}));
         assert_eq!(status, "failed", "{log}");
         assert!(!log.contains("owners-build-secret"), "B built from A's image: {log}");
         assert!(log.contains("made by another project's run"), "{log}");
@@ -336,8 +279,8 @@ fn build_image_names_resolve_inside_the_run() {
     p.write("base/Dockerfile", "FROM BASE\nRUN echo built-in-this-run > /marker\n");
     p.write("app/Dockerfile", &format!("ARG TAG=latest\nFROM {base}:${{TAG}} AS start\nRUN cp /marker /copied\n"));
     p.write("copier/Dockerfile", &format!("FROM BASE\nCOPY --from {base} \\\n  /marker /copied\n"));
-    let server = Server::start(&[(&project, &p)], &[]);
-    let (status, log) = server.run(serde_json::json!({"project": project}));
+    let server = serve(&[(&project, &p)]);
+    let (status, log) = run(&server, serde_json::json!({"project": project}));
     assert_eq!(status, "success", "{log}");
     assert_eq!(printed(&log, "app"), ["built-in-this-run"], "{log}");
     assert_eq!(printed(&log, "copier"), ["built-in-this-run"], "{log}");
@@ -356,8 +299,8 @@ fn builds_from_each_others_images_fail_instead_of_waiting_for_ever() {
     );
     p.write("a/Dockerfile", &format!("FROM {b}\n"));
     p.write("b/Dockerfile", &format!("FROM {a}\n"));
-    let server = Server::start(&[(&project, &p)], &[]);
-    let (status, log) = server.run(serde_json::json!({"project": project}));
+    let server = serve(&[(&project, &p)]);
+    let (status, log) = run(&server, serde_json::json!({"project": project}));
     assert_eq!(status, "failed", "{log}");
     assert!(log.contains("are built from each other's images"), "{log}");
 }
@@ -387,8 +330,8 @@ fn a_push_puts_the_remote_name_back_as_it_was() {
     );
     p.write("Dockerfile", "FROM BASE\nRUN echo pushed > /marker\n");
     p.encrypt("d.enc", &registry_dockercfg());
-    let server = Server::start(&[(&project, &p)], &[]);
-    let (status, log) = server.run(serde_json::json!({"project": project, "push": true, "tag": "main"}));
+    let server = serve(&[(&project, &p)]);
+    let (status, log) = run(&server, serde_json::json!({"project": project, "push": true, "tag": "main"}));
     assert_eq!(status, "success", "{log}");
 
     // The engine's names are as they were; the registry has what was pushed.
@@ -427,7 +370,7 @@ fn a_cancelled_push_still_puts_the_name_back() {
     );
     p.write("Dockerfile", "FROM BASE\nRUN echo pushed > /marker\n");
     p.encrypt("d.enc", &dockercfg(&registry, "u", "p4ssword"));
-    let server = Server::start(&[(&project, &p)], &[]);
+    let server = serve(&[(&project, &p)]);
     let run = server.start_run(serde_json::json!({"project": project, "push": true}));
     // Wait until the name is tagged for the push, then cancel the run.
     let start = Instant::now();
@@ -436,7 +379,7 @@ fn a_cancelled_push_still_puts_the_name_back() {
         std::thread::sleep(Duration::from_millis(100));
     }
     server.cancel(&run);
-    let (status, log) = server.wait(&run);
+    let (status, log) = wait(&server, &run);
     assert_eq!(status, "cancelled", "{log}");
     let start = Instant::now();
     while image_id(&format!("{remote}:main")).as_deref() != Some(before.as_str()) {
@@ -466,9 +409,9 @@ fn a_huge_dockercfg_from_a_generator_is_refused_without_holding_it() {
         ),
     );
     p.write("Dockerfile", "FROM BASE\n");
-    let server = Server::start(&[(&project, &p)], &[]);
+    let server = serve(&[(&project, &p)]);
     let before = peak_rss_kib(server.pid());
-    let (status, log) = server.run(serde_json::json!({"project": project, "push": true}));
+    let (status, log) = run(&server, serde_json::json!({"project": project, "push": true}));
     let after = peak_rss_kib(server.pid());
     eprintln!("server peak RSS (VmHWM): {before} KiB before the run, {after} KiB after");
     assert_eq!(status, "failed", "{log}");

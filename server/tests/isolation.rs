@@ -8,75 +8,18 @@ use slipway_core::crypto::{self, Format, Key};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::server::{Server, project_args};
 
 const TOKEN: &str = "isolation-token-5d2a";
 
-struct Server {
-    child: Child,
-    url: String,
-}
+/// How long a run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
 
-impl Server {
-    fn start(data: &Path, project: &Path) -> Server {
-        let args = [
-            "--data-dir".to_string(),
-            data.display().to_string(),
-            "--project".to_string(),
-            format!("demo={}", project.display()),
-        ];
-        let (child, url) = support::serve(&args, TOKEN);
-        Server { child, url }
-    }
-
-    fn get_text(&self, path: &str) -> String {
-        ureq::get(&format!("{}{path}", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    }
-
-    fn run(&self, body: serde_json::Value) -> String {
-        let mut r = ureq::post(&format!("{}/api/runs", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .send_json(body)
-            .unwrap();
-        let v: serde_json::Value = r.body_mut().read_json().unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// Wait for a run to end; its record.
-    fn finished(&self, id: &str) -> serde_json::Value {
-        let start = Instant::now();
-        loop {
-            let v: serde_json::Value = serde_json::from_str(&self.get_text(&format!("/api/runs/{id}"))).unwrap();
-            if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-                return v;
-            }
-            assert!(start.elapsed() < Duration::from_secs(120), "run {id} did not finish: {v}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Every event of a run, as the SSE stream replays it.
-    fn events(&self, id: &str) -> String {
-        self.get_text(&format!("/api/runs/{id}/events"))
-    }
-
-    fn log(&self, id: &str) -> String {
-        self.get_text(&format!("/api/runs/{id}/log"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `slipway serve` with `project` as project `demo`.
+fn serve(data: &Path, project: &Path) -> Server {
+    Server::start(data, &project_args("demo", project), TOKEN)
 }
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -142,15 +85,15 @@ fn a_step_cannot_make_the_host_run_code_through_the_projects_git_config() {
     signed_looking_repo(p);
     let config_before = std::fs::read(p.join(".git/config")).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
+    let s = serve(data.path(), p);
 
-    let first = s.run(serde_json::json!({"project": "demo"}));
-    let run = s.finished(&first);
+    let first = s.start_run(serde_json::json!({"project": "demo"}));
+    let run = s.finished(&first, RUN_LIMIT);
     assert_eq!(run["status"], "success", "{run}\n{}", s.log(&first));
     assert!(s.log(&first).contains("planted"));
     // The second run reads its build values with `git log` in the project folder.
-    let second = s.run(serde_json::json!({"project": "demo"}));
-    s.finished(&second);
+    let second = s.start_run(serde_json::json!({"project": "demo"}));
+    s.finished(&second, RUN_LIMIT);
     assert!(!marker.exists(), "x.sh, written by a step, ran on the host");
     // The step worked on a copy: the project's own repository is untouched.
     assert_eq!(std::fs::read(p.join(".git/config")).unwrap(), config_before, "a step changed .git/config");
@@ -195,9 +138,9 @@ fn the_project_key_and_decrypted_files_are_invisible_to_steps_and_builds() {
     let p = kp.dir.path();
     write(p, "Dockerfile", "FROM BASE\nCOPY . /app\nRUN cat /app/codeship.aes /app/s.env || true\n");
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run(serde_json::json!({"project": "demo"}));
-    let run = s.finished(&id);
+    let s = serve(data.path(), p);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let run = s.finished(&id, RUN_LIMIT);
     assert_eq!(run["status"], "success", "{run}\n{}", s.log(&id));
     let log = s.log(&id);
     let listing = |step: &str| -> Vec<String> {
@@ -228,9 +171,9 @@ fn the_key_text_is_masked_wherever_a_step_prints_it() {
     // A user who passed the key to a build through an env file.
     write(kp.dir.path(), "k.env", &format!("PROJECT_KEY={}\n", kp.key_text));
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), kp.dir.path());
-    let id = s.run(serde_json::json!({"project": "demo"}));
-    let run = s.finished(&id);
+    let s = serve(data.path(), kp.dir.path());
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let run = s.finished(&id, RUN_LIMIT);
     assert_eq!(run["status"], "success", "{run}");
     let log = s.log(&id);
     let lines: Vec<&str> = log.lines().filter(|l| l.starts_with("(step: show) (service: a) ")).collect();
@@ -267,9 +210,9 @@ fn steps_work_on_a_copy_that_is_removed_at_the_end() {
     write(p, "sub/kept.txt", "kept");
     let steps_before = std::fs::read(p.join("codeship-steps.yml")).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let s = Server::start(data.path(), p);
-    let id = s.run(serde_json::json!({"project": "demo"}));
-    let run = s.finished(&id);
+    let s = serve(data.path(), p);
+    let id = s.start_run(serde_json::json!({"project": "demo"}));
+    let run = s.finished(&id, RUN_LIMIT);
     assert_eq!(run["status"], "success", "{run}\n{}", s.log(&id));
     let log = s.log(&id);
     // Later steps of the same run see what earlier ones wrote, as with jet.

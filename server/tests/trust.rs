@@ -6,66 +6,41 @@
 
 mod support;
 
+use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+use support::server::{Server, project_args};
 
 const TOKEN: &str = "trust-token-7c1e";
 
-struct Server {
-    child: Child,
-    url: String,
+/// How long a run may take.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+/// Start a run of `project` with `services` as the edited services file; its id.
+fn start_run(s: &Server, project: &str, services: &str) -> String {
+    s.start_run(json!({"project": project, "services": services.replace("BASE", &support::base_image())}))
 }
 
-impl Server {
-    fn start(data: &Path, args: &[String]) -> Server {
-        let mut all = vec!["--data-dir".to_string(), data.display().to_string()];
-        all.extend(args.iter().cloned());
-        let (child, url) = support::serve(&all, TOKEN);
-        Server { child, url }
-    }
-
-    fn get(&self, path: &str) -> String {
-        ureq::get(&format!("{}{path}", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    }
-
-    /// Start a run of `project` with `services` as the edited services file; its id.
-    fn run(&self, project: &str, services: &str) -> String {
-        let body =
-            serde_json::json!({"project": project, "services": services.replace("BASE", &support::base_image())});
-        let mut r = ureq::post(&format!("{}/api/runs", self.url))
-            .header("authorization", &format!("Bearer {TOKEN}"))
-            .send_json(body)
-            .unwrap();
-        let v: serde_json::Value = r.body_mut().read_json().unwrap();
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// Wait for a run to end: its record and its log.
-    fn finished(&self, id: &str) -> (serde_json::Value, String) {
-        let start = Instant::now();
-        loop {
-            let v: serde_json::Value = serde_json::from_str(&self.get(&format!("/api/runs/{id}"))).unwrap();
-            if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-                return (v, self.get(&format!("/api/runs/{id}/log")));
-            }
-            assert!(start.elapsed() < Duration::from_secs(180), "run {id} did not finish: {v}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+/// Wait for a run to end: its record and its log.
+fn finished(s: &Server, id: &str) -> (Value, String) {
+    (s.finished(id, RUN_LIMIT), s.log(id))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Run `project` with `services` as the edited services file, to its end: its record and log.
+fn run_to_end(s: &Server, project: &str, services: &str) -> (Value, String) {
+    finished(s, &start_run(s, project, services))
+}
+
+/// `slipway steps --dir DIR` without colours: whether it succeeded, and its stdout and stderr.
+fn slipway_steps(dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["steps", "--dir"])
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// A project folder: one step `check` of service `app` running `/src/check.sh`, with the
@@ -116,7 +91,7 @@ echo "tmpfs=$(grep -c ' /scratch tmpfs ' /proc/mounts)"
 fn an_untrusted_run_is_refused_host_access_naming_the_key_and_the_setting() {
     let data = tempfile::tempdir().unwrap();
     let p = project("grep CapEff /proc/self/status\n");
-    let s = Server::start(data.path(), &["--project".to_string(), format!("demo={}", p.path().display())]);
+    let s = Server::start(data.path(), &project_args("demo", p.path()), TOKEN);
     // Each key that gives a step power over the host, and the text the refusal quotes.
     let cases = [
         (
@@ -134,8 +109,8 @@ fn an_untrusted_run_is_refused_host_access_naming_the_key_and_the_setting() {
         ("  ulimits:\n    rtprio: 99\n", "`ulimits: rtprio`"),
     ];
     for (extra, quoted) in cases {
-        let id = s.run("demo", &services(extra));
-        let (run, log) = s.finished(&id);
+        let id = start_run(&s, "demo", &services(extra));
+        let (run, log) = finished(&s, &id);
         assert_eq!(run["status"], "failed", "{extra}: {run}\n{log}");
         let error = run["error"].as_str().unwrap_or_default();
         assert!(error.contains(quoted), "{extra}: {error}");
@@ -144,13 +119,14 @@ fn an_untrusted_run_is_refused_host_access_naming_the_key_and_the_setting() {
         assert_eq!(containers_of(&id), "", "{extra}: a container was created");
     }
     // An absolute host volume is refused too (before any folder is made).
-    let id = s.run("demo", &format!("app:\n  image: {}\n  volumes:\n    - /etc:/host-etc\n", support::base_image()));
-    let error = s.finished(&id).0["error"].as_str().unwrap_or_default().to_string();
+    let id =
+        start_run(&s, "demo", &format!("app:\n  image: {}\n  volumes:\n    - /etc:/host-etc\n", support::base_image()));
+    let error = finished(&s, &id).0["error"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("codeship-services.yml:4:7:") && error.contains("`/etc`, which is absolute"), "{error}");
     // What gives no power is allowed: a capability Docker grants anyway, no-new-privileges,
     // a relative volume, no network at all.
     let harmless = "  cap_add: [CHOWN]\n  security_opt: [no-new-privileges]\n  network_mode: none\n";
-    let (run, log) = s.finished(&s.run("demo", &services(harmless)));
+    let (run, log) = run_to_end(&s, "demo", &services(harmless));
     assert_eq!(run["status"], "success", "{run}\n{log}");
 }
 
@@ -182,14 +158,15 @@ fn a_trusted_project_gets_what_it_asks_for() {
             "--trust".to_string(),
             "flagged".to_string(),
         ],
+        TOKEN,
     );
     let asks = services("  cap_add:\n    - DAC_READ_SEARCH\n  network_mode: host\n");
     for project in ["trusted", "flagged"] {
-        let (run, log) = s.finished(&s.run(project, &asks));
+        let (run, log) = run_to_end(&s, project, &asks);
         assert_eq!(run["status"], "success", "{project}: {run}\n{log}");
         assert!(log.contains("dac_read_search=yes") && log.contains("network=host"), "{project}: {log}");
     }
-    let (run, _) = s.finished(&s.run("plain", &asks));
+    let (run, _) = run_to_end(&s, "plain", &asks);
     assert_eq!(run["status"], "failed", "{run}");
     assert!(run["error"].as_str().unwrap().contains("--trust plain"), "{run}");
     // An absolute host folder too: the policy lets a trusted run have it, and so must the bind
@@ -199,7 +176,7 @@ fn a_trusted_project_gets_what_it_asks_for() {
     let mounts = services(&format!("    - {}:/hostdir:ro\n", host.path().display()));
     let script = "cat /hostdir/marker\n";
     std::fs::write(trusted.path().join("check.sh"), script).unwrap();
-    let (run, log) = s.finished(&s.run("trusted", &mounts));
+    let (run, log) = run_to_end(&s, "trusted", &mounts);
     assert_eq!(run["status"], "success", "{run}\n{log}");
     assert!(log.contains("from-the-host"), "{log}");
 }
@@ -208,8 +185,8 @@ fn a_trusted_project_gets_what_it_asks_for() {
 fn server_runs_get_the_default_limits() {
     let data = tempfile::tempdir().unwrap();
     let p = project(LIMITS_SCRIPT);
-    let s = Server::start(data.path(), &["--project".to_string(), format!("demo={}", p.path().display())]);
-    let (run, log) = s.finished(&s.run("demo", &services("")));
+    let s = Server::start(data.path(), &project_args("demo", p.path()), TOKEN);
+    let (run, log) = run_to_end(&s, "demo", &services(""));
     assert_eq!(run["status"], "success", "{run}\n{log}");
     // 2048 processes, 4 GiB, 4 CPUs (a CFS quota of 400 ms per 100 ms).
     assert!(log.contains("pids=2048 mem=4294967296 cpu=400000"), "{log}");
@@ -228,8 +205,8 @@ fn a_step_starting_500_processes_is_bounded_by_the_servers_limit() {
     );
     let args =
         ["--project".to_string(), format!("demo={}", p.path().display()), "--step-pids".to_string(), "100".to_string()];
-    let s = Server::start(data.path(), &args);
-    let (run, log) = s.finished(&s.run("demo", &services("")));
+    let s = Server::start(data.path(), &args, TOKEN);
+    let (run, log) = run_to_end(&s, "demo", &services(""));
     assert_eq!(run["status"], "success", "{run}\n{log}");
     let count: usize = log
         .split("processes=")
@@ -253,16 +230,16 @@ fn the_compose_limit_keys_are_applied_and_capped_in_an_untrusted_run() {
         ),
     )
     .unwrap();
-    let s = Server::start(data.path(), &["--config".to_string(), config.display().to_string()]);
+    let s = Server::start(data.path(), &["--config".to_string(), config.display().to_string()], TOKEN);
     let keys = "  mem_limit: 64m\n  memswap_limit: 64m\n  pids_limit: 50\n  cpus: 0.5\n  read_only: true\n\
                 \x20 shm_size: 16m\n  ulimits:\n    nofile: 1000\n  tmpfs: /scratch\n";
-    let (run, log) = s.finished(&s.run("demo", &services(keys)));
+    let (run, log) = run_to_end(&s, "demo", &services(keys));
     assert_eq!(run["status"], "success", "{run}\n{log}");
     for want in ["pids=50 mem=67108864 cpu=50000", "nofile=1000", "shm=16384k", "rootfs=ro", "tmpfs=1"] {
         assert!(log.contains(want), "want {want} in\n{log}");
     }
     // Above the server's limit (slipway.toml's `[step_limits]`): lowered to it, and said so.
-    let (run, log) = s.finished(&s.run("demo", &services("  mem_limit: 8g\n")));
+    let (run, log) = run_to_end(&s, "demo", &services("  mem_limit: 8g\n"));
     assert_eq!(run["status"], "success", "{run}\n{log}");
     assert!(log.contains("mem=268435456"), "{log}");
     assert!(log.contains("lowered `mem_limit` of service `app` (8g) to 256m"), "{log}");
@@ -278,14 +255,8 @@ fn slipway_steps_on_a_developers_machine_stays_as_permissive_as_jet() {
         services("  cap_add:\n    - DAC_READ_SEARCH\n  pids_limit: 77\n"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["steps", "--dir"])
-        .arg(p.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = slipway_steps(p.path());
+    assert!(ok, "{text}");
     assert!(text.contains("dac=yes") && text.contains("77"), "{text}");
 }
 
@@ -300,12 +271,6 @@ fn a_compose_healthcheck_is_waited_for_like_a_dockerfile_one() {
         support::base_image()
     );
     std::fs::write(p.path().join("codeship-services.yml"), services("  depends_on: [web]\n") + &web).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["steps", "--dir"])
-        .arg(p.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.contains("(service: app) up"), "{text}");
+    let (ok, text) = slipway_steps(p.path());
+    assert!(ok && text.contains("(service: app) up"), "{text}");
 }

@@ -17,20 +17,27 @@ fn symlink(target: &Path, link: &Path) {
     std::os::unix::fs::symlink(target, link).unwrap();
 }
 
+/// `slipway CMD --key-path KEY INPUT OUTPUT`, for `encrypt` and `decrypt`.
+fn crypt(cmd: &str, key: &Path, input: &Path, output: &Path) -> Command {
+    let mut c = slipway();
+    c.arg(cmd).arg("--key-path").arg(key).arg(input).arg(output);
+    c
+}
+
+/// `slipway rekey --dir DIR --new-key-path DIR/new.aes`.
+fn rekey(dir: &Path) -> Command {
+    let mut c = slipway();
+    c.arg("rekey").arg("--dir").arg(dir).arg("--new-key-path").arg(dir.join("new.aes"));
+    c
+}
+
 /// A folder with a key and an encrypted env file.
 fn keyed() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     slipway().arg("generate").arg("--key-path").arg(p.join("codeship.aes")).assert().success();
     std::fs::write(p.join("env"), "TOKEN=s3cr3t-value\n").unwrap();
-    slipway()
-        .arg("encrypt")
-        .arg("--key-path")
-        .arg(p.join("codeship.aes"))
-        .arg(p.join("env"))
-        .arg(p.join("env.encrypted"))
-        .assert()
-        .success();
+    crypt("encrypt", &p.join("codeship.aes"), &p.join("env"), &p.join("env.encrypted")).assert().success();
     d
 }
 
@@ -42,34 +49,17 @@ fn encrypt_and_decrypt_replace_a_file_only_with_force() {
     std::fs::write(p.join("out"), "precious\n").unwrap();
     for cmd in ["encrypt", "decrypt"] {
         let input = if cmd == "encrypt" { "env" } else { "env.encrypted" };
-        slipway()
-            .arg(cmd)
-            .arg("--key-path")
-            .arg(&key)
-            .arg(p.join(input))
-            .arg(p.join("out"))
+        crypt(cmd, &key, &p.join(input), &p.join("out"))
             .assert()
             .code(2)
             .stderr(predicate::str::contains("already exists; pass --force to replace it"));
         assert_eq!(std::fs::read_to_string(p.join("out")).unwrap(), "precious\n", "{cmd} wrote over the file");
     }
-    slipway()
-        .args(["decrypt", "--force", "--key-path"])
-        .arg(&key)
-        .arg(p.join("env.encrypted"))
-        .arg(p.join("out"))
-        .assert()
-        .success();
+    crypt("decrypt", &key, &p.join("env.encrypted"), &p.join("out")).arg("--force").assert().success();
     assert_eq!(std::fs::read_to_string(p.join("out")).unwrap(), "TOKEN=s3cr3t-value\n");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(p.join("out")).unwrap().permissions().mode() & 0o777, 0o600);
-    slipway()
-        .args(["encrypt", "--force", "--key-path"])
-        .arg(&key)
-        .arg(p.join("env"))
-        .arg(p.join("out"))
-        .assert()
-        .success();
+    crypt("encrypt", &key, &p.join("env"), &p.join("out")).arg("--force").assert().success();
     assert!(std::fs::read_to_string(p.join("out")).unwrap().starts_with("slipway:aead1\n"));
 }
 
@@ -85,8 +75,7 @@ fn decrypt_never_writes_through_a_symlink() {
     symlink(&target, &p.join("env.out"));
     symlink(&elsewhere.path().join("new.txt"), &p.join("dangling.out"));
     for (out, force) in [("env.out", false), ("env.out", true), ("dangling.out", true)] {
-        let mut c = slipway();
-        c.arg("decrypt").arg("--key-path").arg(p.join("codeship.aes")).arg(p.join("env.encrypted")).arg(p.join(out));
+        let mut c = crypt("decrypt", &p.join("codeship.aes"), &p.join("env.encrypted"), &p.join(out));
         if force {
             c.arg("--force");
         }
@@ -95,14 +84,7 @@ fn decrypt_never_writes_through_a_symlink() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "public\n");
     assert!(!elsewhere.path().join("new.txt").exists());
     // A stream the user names under /dev/ is still fine.
-    slipway()
-        .arg("decrypt")
-        .arg("--key-path")
-        .arg(p.join("codeship.aes"))
-        .arg(p.join("env.encrypted"))
-        .arg("/dev/null")
-        .assert()
-        .success();
+    crypt("decrypt", &p.join("codeship.aes"), &p.join("env.encrypted"), Path::new("/dev/null")).assert().success();
 }
 
 fn export_project(p: &Path) {
@@ -217,12 +199,7 @@ fn rekey_removes_what_a_killed_run_staged() {
     let other = tempfile::NamedTempFile::new().unwrap();
     symlink(other.path(), &p.join(".slipway-rekey-Zz99Zz"));
     std::fs::write(p.join(".slipway-rekey-notes.txt"), "not ours").unwrap();
-    slipway()
-        .arg("rekey")
-        .arg("--dir")
-        .arg(p)
-        .arg("--new-key-path")
-        .arg(p.join("new.aes"))
+    rekey(p)
         .assert()
         .success()
         .stderr(predicate::str::contains(".slipway-rekey-Ab12Cd").and(predicate::str::contains("interrupted rekey")));
@@ -248,15 +225,7 @@ fn a_second_rekey_of_the_same_project_is_refused() {
     let dir = std::fs::File::open(p).unwrap();
     rustix::fs::flock(&dir, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
     let before = std::fs::read(p.join("env.encrypted")).unwrap();
-    slipway()
-        .arg("rekey")
-        .arg("--dir")
-        .arg(p)
-        .arg("--new-key-path")
-        .arg(p.join("new.aes"))
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("another `slipway rekey` is running"));
+    rekey(p).assert().code(2).stderr(predicate::str::contains("another `slipway rekey` is running"));
     assert_eq!(std::fs::read(p.join("env.encrypted")).unwrap(), before);
     assert!(!p.join("new.aes").exists());
     drop(dir);

@@ -95,7 +95,9 @@ pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, String)], bod
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+    // A body framed by the caller (either header) gets no Content-Length of ours.
+    let framed = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !framed("content-length") && !framed("transfer-encoding") {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
@@ -265,16 +267,9 @@ impl HookProject {
         }
     }
 
+    /// Wait (at most `timeout`) for run `id`'s status to be `want`; its record.
     pub fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let v = self.get(&format!("/api/runs/{id}"));
-            if v["status"] == want {
-                return v;
-            }
-            assert!(start.elapsed() < timeout, "run {id} never became {want}: {v}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_run_status(|path| self.get(path), id, want, timeout)
     }
 
     /// Waits until a step of the run is running.
@@ -307,19 +302,7 @@ impl HookProject {
     /// Every byte the server wrote: its log, and every file of its data folder (database,
     /// mirror, checkouts).
     pub fn everything_written(&self) -> String {
-        let mut out = self.log();
-        let mut stack = vec![self.data()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if let Ok(bytes) = std::fs::read(&p) {
-                    out.push_str(&String::from_utf8_lossy(&bytes));
-                }
-            }
-        }
-        out
+        self.log() + &all_bytes_under(&self.data())
     }
 }
 
@@ -332,6 +315,38 @@ impl Drop for HookProject {
     }
 }
 
+/// Poll `get("/api/runs/ID")` every 50 ms until run `id`'s status is `want`; its record. Panics,
+/// with the last record, after `timeout`.
+pub fn wait_run_status(get: impl Fn(&str) -> Value, id: &str, want: &str, timeout: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let v = get(&format!("/api/runs/{id}"));
+        if v["status"] == want {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "run {id} never became {want}: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The bytes of every file below `dir` (lossily as UTF-8), one after another.
+pub fn all_bytes_under(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+/// Call `f` every 50 ms until it gives a value; that value. Panics after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {

@@ -110,6 +110,7 @@ impl Chromium {
 
 pub mod forge_api;
 pub mod git;
+pub mod server;
 
 /// [`serve`], with the server's log (stderr) appended to `log`: tests read it for secrets.
 pub fn serve_logged(args: &[String], token: &str, log: &Path) -> (Child, String) {
