@@ -475,3 +475,55 @@ fn a_huge_dockercfg_from_a_generator_is_refused_without_holding_it() {
     assert!(log.contains("wrote 209715200 bytes to /opt/data/dockercfg"), "{log}");
     assert!(after < before + 64 * 1024, "the server's peak RSS grew from {before} KiB to {after} KiB");
 }
+
+/// The ids of the images labelled as `project`'s.
+fn labelled(project: &str) -> Vec<String> {
+    let filter = format!("label=io.slipway.image.project={project}");
+    let (ok, out) = docker(&["images", "-q", "--no-trunc", "--filter", &filter]);
+    assert!(ok, "{out}");
+    out.lines().map(str::to_string).collect()
+}
+
+/// The image a project's server run built (by its label), its id.
+fn built_by(project: &str) -> String {
+    let ids = labelled(project);
+    assert_eq!(ids.len(), 1, "{project} built {ids:?}");
+    ids[0].clone()
+}
+
+#[test]
+fn a_project_cannot_run_another_projects_layers_by_an_id_prefix() {
+    let id = hex();
+    let (reader, owner) = (format!("idreader-{id}"), format!("idowner-{id}"));
+    let secret = format!("owners-layer-{id}");
+    let o = Project::new("app:\n  build: .\n", "- name: show\n  service: app\n  command: cat /marker\n");
+    o.write("Dockerfile", &format!("FROM BASE\nRUN echo {secret} > /marker\n"));
+    let r = Project::new("app:\n  image: BASE\n", "- name: show\n  service: app\n  command: cat /marker\n");
+    let server = Server::start(&[(&reader, &r), (&owner, &o)], &[]);
+    let (status, log) = server.run(serde_json::json!({"project": owner}));
+    assert_eq!(status, "success", "{log}");
+    let built = built_by(&owner);
+    let mut made = Images(vec![built.clone()]);
+    // The layer just below the build's label: everything the owner built, without the label.
+    let (ok, parent) = docker(&["image", "inspect", "--format", "{{.Parent}}", &built]);
+    assert!(ok && parent.starts_with("sha256:"), "{parent}");
+    let prefix = parent["sha256:".len()..][..12].to_string();
+
+    // As a service image, as the base of a build, and as `COPY --from`.
+    r.write("codeship-services.yml", &format!("app:\n  image: {prefix}\n"));
+    let (status, log) = server.run(serde_json::json!({"project": reader}));
+    assert_eq!(status, "failed", "{log}");
+    assert!(!log.contains(&secret), "the reader ran the owner's layer: {log}");
+    assert!(log.contains("names an image by its id"), "{log}");
+    r.write("codeship-services.yml", "app:\n  build: .\n");
+    for dockerfile in [format!("FROM {prefix}\n"), format!("FROM BASE\nCOPY --from={prefix} /marker /marker\n")] {
+        r.write("Dockerfile", &dockerfile);
+        let (status, log) = server.run(serde_json::json!({"project": reader}));
+        if status == "success" {
+            made.0.extend(labelled(&reader));
+        }
+        assert_eq!(status, "failed", "{log}");
+        assert!(!log.contains(&secret), "the reader built from the owner's layer: {log}");
+        assert!(log.contains("names an image by its id"), "{log}");
+    }
+}
