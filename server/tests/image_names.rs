@@ -233,9 +233,18 @@ impl Drop for Server {
     }
 }
 
-/// What a server names a project's build of `service` (`slipway/PROJECT-SERVICE`).
+/// What a server names a project's build of `service` (`slipway/PROJECT-SERVICE-HASH`, the
+/// hash 8 hex digits of a SHA-256 of the pair: see `names::build_repo`).
 fn namespace_tag(project: &str, service: &str) -> String {
-    format!("slipway/{project}-{service}")
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update((project.len() as u64).to_be_bytes());
+    h.update(project.as_bytes());
+    h.update(service.as_bytes());
+    let hash: String = h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let words = format!("{project}-{service}").to_ascii_lowercase();
+    let words: Vec<&str> = words.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    format!("slipway/{}-{hash}", words.join("-"))
 }
 
 #[test]
@@ -525,5 +534,40 @@ fn a_project_cannot_run_another_projects_layers_by_an_id_prefix() {
         assert_eq!(status, "failed", "{log}");
         assert!(!log.contains(&secret), "the reader built from the owner's layer: {log}");
         assert!(log.contains("names an image by its id"), "{log}");
+    }
+}
+
+#[test]
+fn projects_whose_names_run_together_build_different_images() {
+    let id = hex();
+    // `x-a` + `b` and `x` + `a-b` (and `x.a` + `b`) once all built `slipway/x-a-b`.
+    let projects = [(format!("join{id}-a"), "b"), (format!("join{id}"), "a-b"), (format!("join{id}.a"), "b")];
+    let ps: Vec<Project> = projects
+        .iter()
+        .map(|(p, s)| {
+            let proj = Project::new(
+                &format!("{s}:\n  build: .\n"),
+                &format!("- name: show\n  service: {s}\n  command: cat /marker\n"),
+            );
+            proj.write("Dockerfile", &format!("FROM BASE\nRUN echo built-by-{p} > /marker\n"));
+            proj
+        })
+        .collect();
+    let _made = Images(projects.iter().map(|(p, s)| namespace_tag(p, s)).collect());
+    let listed: Vec<(&String, &Project)> = projects.iter().map(|(p, _)| p).zip(&ps).collect();
+    let server = Server::start(&listed, &[]);
+    let mut tags = Vec::new();
+    for (p, _) in &projects {
+        let (status, log) = server.run(serde_json::json!({"project": p}));
+        assert_eq!(status, "success", "{log}");
+        let tag = log.split("building image ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap();
+        tags.push(tag.to_string());
+    }
+    // Each project's build still has its name, with its own label.
+    for ((p, s), tag) in projects.iter().zip(&tags) {
+        let (ok, label) =
+            docker(&["image", "inspect", "--format", "{{index .Config.Labels \"io.slipway.image.project\"}}", tag]);
+        assert!(ok && label == *p, "{tag}: {label} ({tags:?})");
+        assert_eq!(tag, &namespace_tag(p, s));
     }
 }

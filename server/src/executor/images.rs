@@ -4,7 +4,7 @@
 //! anyone tags afterwards changes nothing in this run.
 //!
 //! A server run shares the engine with other projects' runs: its builds are tagged in its
-//! project's own namespace (`slipway/PROJECT-SERVICE`, never the `build.image` name, which
+//! project's own namespace (`slipway/PROJECT-SERVICE-HASH`, never the `build.image` name, which
 //! resolves inside the run) and labelled with the project, so that no run can replace the
 //! image another project runs. `slipway steps` tags `build.image` as jet did.
 
@@ -81,9 +81,10 @@ impl Runner {
         self.namespace_tag(svc)
     }
 
-    /// `slipway/PROJECT-SERVICE`: the project's own namespace on the engine.
+    /// `slipway/PROJECT-SERVICE-HASH`: the project's own namespace on the engine (see
+    /// `names::build_repo`: no two projects' builds share a name).
     fn namespace_tag(&self, svc: &Service) -> String {
-        format!("slipway/{}", crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
+        format!("slipway/{}", crate::names::build_repo(&self.spec.project, &svc.name.value))
     }
 
     /// The name `slipway load` reports: the build's tag, or the image a service names.
@@ -184,11 +185,11 @@ impl Runner {
         Ok(id)
     }
 
-    /// `registry/prefix/project-service:branch` for a `cached: true` service.
+    /// `registry/prefix/project-service-hash:branch` for a `cached: true` service.
     fn cache_ref(&self, svc: &Service, branch: &str) -> Option<String> {
         let prefix = self.spec.options.cache_registry.as_ref().filter(|_| svc.cached)?;
         let tag = slipway_core::template::sanitize_tag(branch).unwrap_or_else(|_| "default".into());
-        let name = crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value));
+        let name = crate::names::build_repo(&self.spec.project, &svc.name.value);
         Some(format!("{}/{name}:{tag}", prefix.trim_end_matches('/')))
     }
 
