@@ -571,3 +571,30 @@ fn projects_whose_names_run_together_build_different_images() {
         assert_eq!(tag, &namespace_tag(p, s));
     }
 }
+
+#[test]
+fn parallel_builds_of_a_large_context_hold_one_context_at_a_time() {
+    let id = hex();
+    let project = format!("bigctx-{id}");
+    let services = ["one", "two", "three"];
+    let _made = Images(services.iter().map(|s| namespace_tag(&project, s)).collect());
+    let mut yml = "maker:\n  image: BASE\n  volumes:\n    - ./ctx:/ctx\n".to_string();
+    for s in services {
+        yml.push_str(&format!("{s}:\n  build:\n    context: ctx\n"));
+    }
+    let mut steps =
+        "- name: make\n  service: maker\n  command: truncate -s 500M /ctx/big\n- type: parallel\n  steps:\n"
+            .to_string();
+    for s in services {
+        steps.push_str(&format!("  - name: {s}\n    service: {s}\n    command: \"true\"\n"));
+    }
+    let p = Project::new(&yml, &steps);
+    p.write("ctx/Dockerfile", "FROM BASE\n");
+    let server = Server::start(&[(&project, &p)], &[]);
+    let before = peak_rss_kib(server.pid());
+    let (status, log) = server.run(serde_json::json!({"project": project}));
+    let after = peak_rss_kib(server.pid());
+    eprintln!("server peak RSS (VmHWM): {before} KiB before the run, {after} KiB after");
+    assert_eq!(status, "success", "{log}");
+    assert!(after < before + 800 * 1024, "the server's peak RSS grew from {before} KiB to {after} KiB");
+}

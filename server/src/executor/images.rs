@@ -22,6 +22,12 @@ use slipway_core::template::{BuildVars, Template};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+const MIB: usize = 1024 * 1024;
+const CONTEXT_PERMITS: u32 = (super::context::MAX_CONTEXT_BYTES / MIB as u64) as u32;
+
+/// The server's budget for build contexts in memory, in MiB (see `build`).
+static CONTEXT_MEMORY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONTEXT_PERMITS as usize);
+
 pub fn docker_credentials(c: &Credential) -> DockerCredentials {
     DockerCredentials {
         username: c.username.clone(),
@@ -131,10 +137,23 @@ impl Runner {
         // Read through descriptors, never through a link a step planted (see `context`).
         let (df, root, ctx) = (dockerfile.clone(), self.spec.dir.clone(), build.context.value.clone());
         let links = super::paths::Links::for_run(self.spec.options.confine);
+        // Build contexts are held whole in memory: across the server at most MAX_CONTEXT_BYTES
+        // of them. Making one takes the whole budget (its size is known only at the end); then
+        // it keeps what it holds until the engine has it.
+        let mut held = Some(CONTEXT_MEMORY.acquire_many(CONTEXT_PERMITS).await?);
         let mut tar = tokio::task::spawn_blocking(move || super::context::tar_context(&root, &ctx, links, &df))
             .await?
             .with_context(|| format!("building `{name}`"))?;
-        self.pin_dockerfile(svc, &mut tar, &dockerfile, &args, step, cfg).await?;
+        let keep = |tar: &Vec<u8>| (tar.len().div_ceil(MIB) as u32).clamp(1, CONTEXT_PERMITS);
+        if let Some(p) = held.as_mut() {
+            drop(p.split((CONTEXT_PERMITS - keep(&tar)) as usize));
+        }
+        // A build FROM a sibling's image lets go while the sibling builds (else a deadlock).
+        self.pin_dockerfile(svc, &mut tar, &dockerfile, &args, step, cfg, &mut held).await?;
+        let held = match held {
+            Some(p) => p,
+            None => CONTEXT_MEMORY.acquire_many(keep(&tar)).await?,
+        };
         let cache_from: Vec<String> = self.cache_source(svc, step, cfg).await.into_iter().collect();
         // The label says which project made the image: other projects' server runs do not use it.
         let labels: HashMap<String, String> = match self.spec.options.confine {
@@ -153,7 +172,16 @@ impl Runner {
         // Credentials for every registry in the dockercfg: a private `FROM` image needs them.
         let creds: Option<HashMap<String, DockerCredentials>> =
             cfg.map(|c| c.entries.iter().map(|e| (e.registry.clone(), docker_credentials(e))).collect());
-        let mut stream = self.docker.build_image(options, creds, Some(bollard::body_full(tar.into())));
+        // Sent in slices of one buffer, freed (and the budget given back) when the body is dropped.
+        let tar = bytes::Bytes::from(tar);
+        let slices: Vec<bytes::Bytes> =
+            (0..tar.len()).step_by(MIB).map(|at| tar.slice(at..(at + MIB).min(tar.len()))).collect();
+        drop(tar);
+        let body = futures_util::stream::iter(slices).map(move |b| {
+            let _ = &held;
+            b
+        });
+        let mut stream = self.docker.build_image(options, creds, Some(bollard::body_stream(body)));
         let mut buf = self.line_buffer();
         let mut built = None;
         while let Some(item) = stream.next().await {

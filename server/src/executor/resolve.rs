@@ -173,6 +173,7 @@ impl Runner {
     /// In a server run, also pin every image it names: each is replaced in the Dockerfile by
     /// its id, and a base image whose ONBUILD triggers copy from another image is refused.
     /// Elsewhere (`slipway steps`), a Dockerfile that cannot be read is left to the engine.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn pin_dockerfile(
         self: &Arc<Self>,
         svc: &Service,
@@ -181,6 +182,7 @@ impl Runner {
         args: &HashMap<String, String>,
         step: &str,
         cfg: Option<&DockerCfg>,
+        held: &mut Option<tokio::sync::SemaphorePermit<'static>>,
     ) -> Result<()> {
         let name = &svc.name.value;
         let confine = self.spec.options.confine;
@@ -197,7 +199,10 @@ impl Runner {
         let mut ids = Vec::new();
         for u in &parsed.uses {
             let id = match self.run_build_of(&u.reference, name) {
-                Some(sibling) => self.sibling_build(name, &sibling.name.value.clone(), step, cfg).await?,
+                Some(sibling) => {
+                    held.take();
+                    self.sibling_build(name, &sibling.name.value.clone(), step, cfg).await?
+                }
                 None if confine => self.external_image(&u.reference, name, step, cfg).await.with_context(|| {
                     format!("line {} of the Dockerfile of service `{name}` names {}", u.line, u.reference)
                 })?,
