@@ -160,7 +160,41 @@ impl Runner {
             true => HashMap::from([(IMAGE_PROJECT.to_string(), self.spec.project.clone())]),
             false => HashMap::new(),
         };
-        let options = BuildImageOptionsBuilder::default()
+        // `RUN` gets the limits the service's step containers get (the server's for a server
+        // run, see `policy`). The classic builder has no option for a process limit: a `RUN`
+        // is bounded in memory and CPU only. The Engine API's build options are 32-bit here
+        // (bollard's `BuildImageOptions`): a memory limit above 2 GiB - 1 is lowered to that.
+        let limits = super::policy::effective_limits(
+            name,
+            &svc.container.limits,
+            self.spec.options.step_limits.as_ref(),
+            self.spec.options.trusted,
+        );
+        let int = |v: i64| i32::try_from(v).unwrap_or(if v < 0 { -1 } else { i32::MAX });
+        let (cpu_period, cpu_quota) = match (limits.nano_cpus, limits.cpu_period, limits.cpu_quota) {
+            (Some(n), _, _) => (Some(100_000), Some((n / 10_000).max(1000))),
+            (None, p, q) => (p, q),
+        };
+        let mut options = BuildImageOptionsBuilder::default();
+        if let Some(m) = limits.memory {
+            options = options.memory(int(m));
+        }
+        if let Some(m) = limits.memory_swap {
+            options = options.memswap(int(m));
+        }
+        if let Some(p) = cpu_period {
+            options = options.cpuperiod(int(p));
+        }
+        if let Some(q) = cpu_quota {
+            options = options.cpuquota(int(q));
+        }
+        if let Some(c) = &limits.cpuset {
+            options = options.cpusetcpus(c);
+        }
+        if let Some(c) = limits.cpu_shares {
+            options = options.cpushares(int(c));
+        }
+        let options = options
             .dockerfile(&dockerfile)
             .t(&tag)
             .buildargs(&args)
