@@ -40,6 +40,20 @@ pub fn repo_component(text: &str) -> String {
     if words.is_empty() { "project".into() } else { words.join("-") }
 }
 
+/// The repository name of a project's build of a service: readable (`repo_component` of
+/// `PROJECT-SERVICE`) and one to one, by 8 hex digits of a SHA-256 of the exact pair.
+/// `repo_component` alone merges case, `.`, `_` and where the dash falls: project `a-b` with
+/// service `c` and project `a` with service `b-c` would build the same name.
+pub fn build_repo(project: &str, service: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update((project.len() as u64).to_be_bytes());
+    h.update(project.as_bytes());
+    h.update(service.as_bytes());
+    let digest = h.finalize();
+    format!("{}-{}", repo_component(&format!("{project}-{service}")), hex(&digest[..4]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +104,15 @@ mod tests {
             assert_eq!(got, want);
             assert!(ImageRef::parse(&format!("slipway/{got}:latest")).is_ok(), "{got}");
         }
+    }
+
+    #[test]
+    fn build_repositories_differ_for_every_project_and_service() {
+        let pairs = [("a-b", "c"), ("a", "b-c"), ("a.b", "c"), ("a_b", "c"), ("A-b", "c"), ("a-b-c", "")];
+        let names: std::collections::BTreeSet<String> = pairs.iter().map(|(p, s)| build_repo(p, s)).collect();
+        assert_eq!(names.len(), pairs.len(), "{names:?}");
+        let got = build_repo("My App", "web");
+        assert!(got.starts_with("my-app-web-") && got.len() == "my-app-web-".len() + 8, "{got}");
+        assert!(ImageRef::parse(&format!("slipway/{got}:latest")).is_ok(), "{got}");
     }
 }

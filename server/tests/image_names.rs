@@ -176,9 +176,18 @@ fn run(s: &Server, body: serde_json::Value) -> (String, String) {
     wait(s, &s.start_run(body))
 }
 
-/// What a server names a project's build of `service` (`slipway/PROJECT-SERVICE`).
+/// What a server names a project's build of `service` (`slipway/PROJECT-SERVICE-HASH`, the
+/// hash 8 hex digits of a SHA-256 of the pair: see `names::build_repo`).
 fn namespace_tag(project: &str, service: &str) -> String {
-    format!("slipway/{project}-{service}")
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update((project.len() as u64).to_be_bytes());
+    h.update(project.as_bytes());
+    h.update(service.as_bytes());
+    let hash: String = h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let words = format!("{project}-{service}").to_ascii_lowercase();
+    let words: Vec<&str> = words.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    format!("slipway/{}-{hash}", words.join("-"))
 }
 
 #[test]
@@ -417,4 +426,118 @@ fn a_huge_dockercfg_from_a_generator_is_refused_without_holding_it() {
     assert_eq!(status, "failed", "{log}");
     assert!(log.contains("wrote 209715200 bytes to /opt/data/dockercfg"), "{log}");
     assert!(after < before + 64 * 1024, "the server's peak RSS grew from {before} KiB to {after} KiB");
+}
+
+/// The ids of the images labelled as `project`'s.
+fn labelled(project: &str) -> Vec<String> {
+    let filter = format!("label=io.slipway.image.project={project}");
+    let (ok, out) = docker(&["images", "-q", "--no-trunc", "--filter", &filter]);
+    assert!(ok, "{out}");
+    out.lines().map(str::to_string).collect()
+}
+
+/// The image a project's server run built (by its label), its id.
+fn built_by(project: &str) -> String {
+    let ids = labelled(project);
+    assert_eq!(ids.len(), 1, "{project} built {ids:?}");
+    ids[0].clone()
+}
+
+#[test]
+fn a_project_cannot_run_another_projects_layers_by_an_id_prefix() {
+    let id = hex();
+    let (reader, owner) = (format!("idreader-{id}"), format!("idowner-{id}"));
+    let secret = format!("owners-layer-{id}");
+    let o = Project::new("app:\n  build: .\n", "- name: show\n  service: app\n  command: cat /marker\n");
+    o.write("Dockerfile", &format!("FROM BASE\nRUN echo {secret} > /marker\n"));
+    let r = Project::new("app:\n  image: BASE\n", "- name: show\n  service: app\n  command: cat /marker\n");
+    let server = Server::start(&[(&reader, &r), (&owner, &o)], &[]);
+    let (status, log) = server.run(serde_json::json!({"project": owner}));
+    assert_eq!(status, "success", "{log}");
+    let built = built_by(&owner);
+    let mut made = Images(vec![built.clone()]);
+    // The layer just below the build's label: everything the owner built, without the label.
+    let (ok, parent) = docker(&["image", "inspect", "--format", "{{.Parent}}", &built]);
+    assert!(ok && parent.starts_with("sha256:"), "{parent}");
+    let prefix = parent["sha256:".len()..][..12].to_string();
+
+    // As a service image, as the base of a build, and as `COPY --from`.
+    r.write("codeship-services.yml", &format!("app:\n  image: {prefix}\n"));
+    let (status, log) = server.run(serde_json::json!({"project": reader}));
+    assert_eq!(status, "failed", "{log}");
+    assert!(!log.contains(&secret), "the reader ran the owner's layer: {log}");
+    assert!(log.contains("names an image by its id"), "{log}");
+    r.write("codeship-services.yml", "app:\n  build: .\n");
+    for dockerfile in [format!("FROM {prefix}\n"), format!("FROM BASE\nCOPY --from={prefix} /marker /marker\n")] {
+        r.write("Dockerfile", &dockerfile);
+        let (status, log) = server.run(serde_json::json!({"project": reader}));
+        if status == "success" {
+            made.0.extend(labelled(&reader));
+        }
+        assert_eq!(status, "failed", "{log}");
+        assert!(!log.contains(&secret), "the reader built from the owner's layer: {log}");
+        assert!(log.contains("names an image by its id"), "{log}");
+    }
+}
+
+#[test]
+fn projects_whose_names_run_together_build_different_images() {
+    let id = hex();
+    // `x-a` + `b` and `x` + `a-b` (and `x.a` + `b`) once all built `slipway/x-a-b`.
+    let projects = [(format!("join{id}-a"), "b"), (format!("join{id}"), "a-b"), (format!("join{id}.a"), "b")];
+    let ps: Vec<Project> = projects
+        .iter()
+        .map(|(p, s)| {
+            let proj = Project::new(
+                &format!("{s}:\n  build: .\n"),
+                &format!("- name: show\n  service: {s}\n  command: cat /marker\n"),
+            );
+            proj.write("Dockerfile", &format!("FROM BASE\nRUN echo built-by-{p} > /marker\n"));
+            proj
+        })
+        .collect();
+    let _made = Images(projects.iter().map(|(p, s)| namespace_tag(p, s)).collect());
+    let listed: Vec<(&String, &Project)> = projects.iter().map(|(p, _)| p).zip(&ps).collect();
+    let server = Server::start(&listed, &[]);
+    let mut tags = Vec::new();
+    for (p, _) in &projects {
+        let (status, log) = server.run(serde_json::json!({"project": p}));
+        assert_eq!(status, "success", "{log}");
+        let tag = log.split("building image ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap();
+        tags.push(tag.to_string());
+    }
+    // Each project's build still has its name, with its own label.
+    for ((p, s), tag) in projects.iter().zip(&tags) {
+        let (ok, label) =
+            docker(&["image", "inspect", "--format", "{{index .Config.Labels \"io.slipway.image.project\"}}", tag]);
+        assert!(ok && label == *p, "{tag}: {label} ({tags:?})");
+        assert_eq!(tag, &namespace_tag(p, s));
+    }
+}
+
+#[test]
+fn parallel_builds_of_a_large_context_hold_one_context_at_a_time() {
+    let id = hex();
+    let project = format!("bigctx-{id}");
+    let services = ["one", "two", "three"];
+    let _made = Images(services.iter().map(|s| namespace_tag(&project, s)).collect());
+    let mut yml = "maker:\n  image: BASE\n  volumes:\n    - ./ctx:/ctx\n".to_string();
+    for s in services {
+        yml.push_str(&format!("{s}:\n  build:\n    context: ctx\n"));
+    }
+    let mut steps =
+        "- name: make\n  service: maker\n  command: truncate -s 500M /ctx/big\n- type: parallel\n  steps:\n"
+            .to_string();
+    for s in services {
+        steps.push_str(&format!("  - name: {s}\n    service: {s}\n    command: \"true\"\n"));
+    }
+    let p = Project::new(&yml, &steps);
+    p.write("ctx/Dockerfile", "FROM BASE\n");
+    let server = Server::start(&[(&project, &p)], &[]);
+    let before = peak_rss_kib(server.pid());
+    let (status, log) = server.run(serde_json::json!({"project": project}));
+    let after = peak_rss_kib(server.pid());
+    eprintln!("server peak RSS (VmHWM): {before} KiB before the run, {after} KiB after");
+    assert_eq!(status, "success", "{log}");
+    assert!(after < before + 800 * 1024, "the server's peak RSS grew from {before} KiB to {after} KiB");
 }

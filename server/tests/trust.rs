@@ -274,3 +274,26 @@ fn a_compose_healthcheck_is_waited_for_like_a_dockerfile_one() {
     let (ok, text) = slipway_steps(p.path());
     assert!(ok && text.contains("(service: app) up"), "{text}");
 }
+
+#[test]
+fn run_during_a_build_gets_the_steps_memory_and_cpu_limits() {
+    let data = tempfile::tempdir().unwrap();
+    let p = project(LIMITS_SCRIPT);
+    std::fs::write(
+        p.path().join("Dockerfile"),
+        "FROM BASE\nCOPY check.sh /check.sh\nRUN sh /check.sh\n".replace("BASE", &support::base_image()),
+    )
+    .unwrap();
+    let mut args = vec!["--project".to_string(), format!("demo={}", p.path().display())];
+    args.extend(["--step-memory", "256m", "--step-cpus", "1"].map(String::from));
+    let s = Server::start(data.path(), &args);
+    let (run, log) = s.finished(&s.run("demo", "app:\n  build: .\n  volumes:\n    - ./:/src\n"));
+    // The build's image (its own name, `slipway/demo-app-HASH`) is left to no one.
+    if let Some(tag) = log.split("building image ").nth(1).and_then(|t| t.split_whitespace().next()) {
+        let _ = Command::new("docker").args(["rmi", tag]).output();
+    }
+    assert_eq!(run["status"], "success", "{run}\n{log}");
+    // The build's RUN (its output is the build's): 256 MiB, one CPU (100 ms per 100 ms).
+    let build: Vec<&str> = log.lines().filter(|l| l.contains("(build)")).collect();
+    assert!(build.iter().any(|l| l.contains("mem=268435456 cpu=100000")), "{log}");
+}

@@ -74,7 +74,6 @@ pub fn tar_context(root: &Path, context: &str, links: Links, dockerfile: &str) -
     let ignore = dockerignore(&ctx)?;
     let always: Vec<PathBuf> = vec![PathBuf::from(dockerfile), PathBuf::from(".dockerignore")];
     let mut builder = tar::Builder::new(Vec::new());
-    let mut total: u64 = 0;
     // Depth first; each level holds its folder's descriptor and the names left to archive.
     let top = open_folder(ctx.fd(), ctx.path())?;
     let left = names(&top, ctx.path())?;
@@ -97,6 +96,18 @@ pub fn tar_context(root: &Path, context: &str, links: Links, dockerfile: &str) -
             File::from(entry.try_clone()?).metadata().with_context(|| format!("cannot read {}", shown().display()))?;
         let ft = meta.file_type();
         let ignored = ignore.matcher.matched_path_or_any_parents(&rel_path, ft.is_dir()).is_ignore();
+        // What the archive will hold after this entry: headers (a long name takes one more,
+        // plus the name) and the data padded to 512 bytes. Empty files cost their header too.
+        let data = if ft.is_file() { meta.len().div_ceil(512) * 512 } else { 0 };
+        let name_len = rel_path.as_os_str().len() as u64;
+        let entry_bytes = 512 + if name_len > 99 { 512 + name_len.div_ceil(512) * 512 } else { 0 } + data;
+        if !ignored && builder.get_ref().len() as u64 + entry_bytes + 1024 > MAX_CONTEXT_BYTES {
+            bail!(
+                "the build context {} is larger than {} MiB; add a .dockerignore for what the build does not need",
+                ctx.path().display(),
+                MAX_CONTEXT_BYTES / 1024 / 1024
+            );
+        }
         if ignored && !always.contains(&rel_path) {
             // An ignored folder may still hold re-included files (`!dir/keep`): descend.
             if ft.is_dir() && ignore.negations {
@@ -116,14 +127,6 @@ pub fn tar_context(root: &Path, context: &str, links: Links, dockerfile: &str) -
             let mut header = header(&meta, tar::EntryType::Symlink);
             builder.append_link(&mut header, &rel_path, target)?;
         } else if ft.is_file() {
-            total += meta.len();
-            if total > MAX_CONTEXT_BYTES {
-                bail!(
-                    "the build context {} is larger than {} MiB; add a .dockerignore for what the build does not need",
-                    ctx.path().display(),
-                    MAX_CONTEXT_BYTES / 1024 / 1024
-                );
-            }
             let file = reopen(&entry).with_context(|| format!("cannot read {}", shown().display()))?;
             let exact = Exact { inner: file.take(meta.len()), left: meta.len() };
             append(&mut builder, &meta, &rel_path, tar::EntryType::Regular, exact)

@@ -4,7 +4,7 @@
 //! anyone tags afterwards changes nothing in this run.
 //!
 //! A server run shares the engine with other projects' runs: its builds are tagged in its
-//! project's own namespace (`slipway/PROJECT-SERVICE`, never the `build.image` name, which
+//! project's own namespace (`slipway/PROJECT-SERVICE-HASH`, never the `build.image` name, which
 //! resolves inside the run) and labelled with the project, so that no run can replace the
 //! image another project runs. `slipway steps` tags `build.image` as jet did.
 
@@ -21,6 +21,12 @@ use slipway_core::model::Service;
 use slipway_core::template::{BuildVars, Template};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+const MIB: usize = 1024 * 1024;
+const CONTEXT_PERMITS: u32 = (super::context::MAX_CONTEXT_BYTES / MIB as u64) as u32;
+
+/// The server's budget for build contexts in memory, in MiB (see `build`).
+static CONTEXT_MEMORY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONTEXT_PERMITS as usize);
 
 pub fn docker_credentials(c: &Credential) -> DockerCredentials {
     DockerCredentials {
@@ -81,9 +87,10 @@ impl Runner {
         self.namespace_tag(svc)
     }
 
-    /// `slipway/PROJECT-SERVICE`: the project's own namespace on the engine.
+    /// `slipway/PROJECT-SERVICE-HASH`: the project's own namespace on the engine (see
+    /// `names::build_repo`: no two projects' builds share a name).
     fn namespace_tag(&self, svc: &Service) -> String {
-        format!("slipway/{}", crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value)))
+        format!("slipway/{}", crate::names::build_repo(&self.spec.project, &svc.name.value))
     }
 
     /// The name `slipway load` reports: the build's tag, or the image a service names.
@@ -130,17 +137,64 @@ impl Runner {
         // Read through descriptors, never through a link a step planted (see `context`).
         let (df, root, ctx) = (dockerfile.clone(), self.spec.dir.clone(), build.context.value.clone());
         let links = super::paths::Links::for_run(self.spec.options.confine);
+        // Build contexts are held whole in memory: across the server at most MAX_CONTEXT_BYTES
+        // of them. Making one takes the whole budget (its size is known only at the end); then
+        // it keeps what it holds until the engine has it.
+        let mut held = Some(CONTEXT_MEMORY.acquire_many(CONTEXT_PERMITS).await?);
         let mut tar = tokio::task::spawn_blocking(move || super::context::tar_context(&root, &ctx, links, &df))
             .await?
             .with_context(|| format!("building `{name}`"))?;
-        self.pin_dockerfile(svc, &mut tar, &dockerfile, &args, step, cfg).await?;
+        let keep = |tar: &Vec<u8>| (tar.len().div_ceil(MIB) as u32).clamp(1, CONTEXT_PERMITS);
+        if let Some(p) = held.as_mut() {
+            drop(p.split((CONTEXT_PERMITS - keep(&tar)) as usize));
+        }
+        // A build FROM a sibling's image lets go while the sibling builds (else a deadlock).
+        self.pin_dockerfile(svc, &mut tar, &dockerfile, &args, step, cfg, &mut held).await?;
+        let held = match held {
+            Some(p) => p,
+            None => CONTEXT_MEMORY.acquire_many(keep(&tar)).await?,
+        };
         let cache_from: Vec<String> = self.cache_source(svc, step, cfg).await.into_iter().collect();
         // The label says which project made the image: other projects' server runs do not use it.
         let labels: HashMap<String, String> = match self.spec.options.confine {
             true => HashMap::from([(IMAGE_PROJECT.to_string(), self.spec.project.clone())]),
             false => HashMap::new(),
         };
-        let options = BuildImageOptionsBuilder::default()
+        // `RUN` gets the limits the service's step containers get (the server's for a server
+        // run, see `policy`). The classic builder has no option for a process limit: a `RUN`
+        // is bounded in memory and CPU only. The Engine API's build options are 32-bit here
+        // (bollard's `BuildImageOptions`): a memory limit above 2 GiB - 1 is lowered to that.
+        let limits = super::policy::effective_limits(
+            name,
+            &svc.container.limits,
+            self.spec.options.step_limits.as_ref(),
+            self.spec.options.trusted,
+        );
+        let int = |v: i64| i32::try_from(v).unwrap_or(if v < 0 { -1 } else { i32::MAX });
+        let (cpu_period, cpu_quota) = match (limits.nano_cpus, limits.cpu_period, limits.cpu_quota) {
+            (Some(n), _, _) => (Some(100_000), Some((n / 10_000).max(1000))),
+            (None, p, q) => (p, q),
+        };
+        let mut options = BuildImageOptionsBuilder::default();
+        if let Some(m) = limits.memory {
+            options = options.memory(int(m));
+        }
+        if let Some(m) = limits.memory_swap {
+            options = options.memswap(int(m));
+        }
+        if let Some(p) = cpu_period {
+            options = options.cpuperiod(int(p));
+        }
+        if let Some(q) = cpu_quota {
+            options = options.cpuquota(int(q));
+        }
+        if let Some(c) = &limits.cpuset {
+            options = options.cpusetcpus(c);
+        }
+        if let Some(c) = limits.cpu_shares {
+            options = options.cpushares(int(c));
+        }
+        let options = options
             .dockerfile(&dockerfile)
             .t(&tag)
             .buildargs(&args)
@@ -152,7 +206,16 @@ impl Runner {
         // Credentials for every registry in the dockercfg: a private `FROM` image needs them.
         let creds: Option<HashMap<String, DockerCredentials>> =
             cfg.map(|c| c.entries.iter().map(|e| (e.registry.clone(), docker_credentials(e))).collect());
-        let mut stream = self.docker.build_image(options, creds, Some(bollard::body_full(tar.into())));
+        // Sent in slices of one buffer, freed (and the budget given back) when the body is dropped.
+        let tar = bytes::Bytes::from(tar);
+        let slices: Vec<bytes::Bytes> =
+            (0..tar.len()).step_by(MIB).map(|at| tar.slice(at..(at + MIB).min(tar.len()))).collect();
+        drop(tar);
+        let body = futures_util::stream::iter(slices).map(move |b| {
+            let _ = &held;
+            b
+        });
+        let mut stream = self.docker.build_image(options, creds, Some(bollard::body_stream(body)));
         let mut buf = self.line_buffer();
         let mut built = None;
         while let Some(item) = stream.next().await {
@@ -184,11 +247,11 @@ impl Runner {
         Ok(id)
     }
 
-    /// `registry/prefix/project-service:branch` for a `cached: true` service.
+    /// `registry/prefix/project-service-hash:branch` for a `cached: true` service.
     fn cache_ref(&self, svc: &Service, branch: &str) -> Option<String> {
         let prefix = self.spec.options.cache_registry.as_ref().filter(|_| svc.cached)?;
         let tag = slipway_core::template::sanitize_tag(branch).unwrap_or_else(|_| "default".into());
-        let name = crate::names::repo_component(&format!("{}-{}", self.spec.project, svc.name.value));
+        let name = crate::names::build_repo(&self.spec.project, &svc.name.value);
         Some(format!("{}/{name}:{tag}", prefix.trim_end_matches('/')))
     }
 

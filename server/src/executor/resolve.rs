@@ -47,6 +47,24 @@ pub fn canonical(reference: &str) -> Option<String> {
     Some(out)
 }
 
+/// Is `name` one of the names `image` has on the engine (a RepoTag, or for a digest reference
+/// a RepoDigest)? An image id or id prefix is none of them: the engine also looks names up as
+/// id prefixes, and an unlabelled intermediate image of another project's build would answer.
+fn named(image: &ImageInspect, name: &str) -> bool {
+    let Ok(r) = ImageRef::parse(name) else { return false };
+    let (want, have) = match &r.digest {
+        Some(d) => (canonical(&format!("{}@{d}", r.repository())), image.repo_digests.as_ref()),
+        None => (canonical(name), image.repo_tags.as_ref()),
+    };
+    want.is_some() && have.into_iter().flatten().any(|n| canonical(n) == want)
+}
+
+/// Does `name` look like an image id or a prefix of one (`fc3`, `sha256:fc3…`)?
+fn id_like(name: &str) -> bool {
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Who made a local image, by its label: `None` for images no server run labelled (pulled by
 /// hand, imported, built by `slipway steps`).
 fn made_by(image: &ImageInspect) -> Option<&str> {
@@ -79,10 +97,26 @@ impl Runner {
         step: &str,
         cfg: Option<&DockerCfg>,
     ) -> Result<String> {
-        let local = self.docker.inspect_image(name).await.ok();
+        let mut local = self.docker.inspect_image(name).await.ok();
+        let confine = self.spec.options.confine;
+        // A server run uses a local image by one of its names, or one its own project made;
+        // never by an id (or prefix) that another project's unlabelled layers may answer to.
+        if confine
+            && let Some(image) = &local
+            && !named(image, name)
+            && made_by(image) != Some(self.spec.project.as_str())
+        {
+            if id_like(name) || name.starts_with("sha256:") {
+                bail!(
+                    "`{name}` (service `{service}`) names an image by its id; a server run uses images by name \
+                     (`name:tag` or `name@sha256:…`), since an id may be another project's layer"
+                );
+            }
+            local = None;
+        }
         let digest_pinned = name.contains('@');
         match &local {
-            Some(image) if digest_pinned || !self.foreign(image) => {
+            Some(image) if (digest_pinned && (!confine || named(image, name))) || !self.foreign(image) => {
                 return image.id.clone().ok_or_else(|| anyhow!("the engine gave no id for {name}"));
             }
             Some(_) => self.build_log(
@@ -139,6 +173,7 @@ impl Runner {
     /// In a server run, also pin every image it names: each is replaced in the Dockerfile by
     /// its id, and a base image whose ONBUILD triggers copy from another image is refused.
     /// Elsewhere (`slipway steps`), a Dockerfile that cannot be read is left to the engine.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn pin_dockerfile(
         self: &Arc<Self>,
         svc: &Service,
@@ -147,6 +182,7 @@ impl Runner {
         args: &HashMap<String, String>,
         step: &str,
         cfg: Option<&DockerCfg>,
+        held: &mut Option<tokio::sync::SemaphorePermit<'static>>,
     ) -> Result<()> {
         let name = &svc.name.value;
         let confine = self.spec.options.confine;
@@ -163,7 +199,10 @@ impl Runner {
         let mut ids = Vec::new();
         for u in &parsed.uses {
             let id = match self.run_build_of(&u.reference, name) {
-                Some(sibling) => self.sibling_build(name, &sibling.name.value.clone(), step, cfg).await?,
+                Some(sibling) => {
+                    held.take();
+                    self.sibling_build(name, &sibling.name.value.clone(), step, cfg).await?
+                }
                 None if confine => self.external_image(&u.reference, name, step, cfg).await.with_context(|| {
                     format!("line {} of the Dockerfile of service `{name}` names {}", u.line, u.reference)
                 })?,
