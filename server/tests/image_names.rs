@@ -451,8 +451,8 @@ fn a_project_cannot_run_another_projects_layers_by_an_id_prefix() {
     let o = Project::new("app:\n  build: .\n", "- name: show\n  service: app\n  command: cat /marker\n");
     o.write("Dockerfile", &format!("FROM BASE\nRUN echo {secret} > /marker\n"));
     let r = Project::new("app:\n  image: BASE\n", "- name: show\n  service: app\n  command: cat /marker\n");
-    let server = Server::start(&[(&reader, &r), (&owner, &o)], &[]);
-    let (status, log) = server.run(serde_json::json!({"project": owner}));
+    let server = serve(&[(&reader, &r), (&owner, &o)]);
+    let (status, log) = run(&server, serde_json::json!({"project": owner}));
     assert_eq!(status, "success", "{log}");
     let built = built_by(&owner);
     let mut made = Images(vec![built.clone()]);
@@ -463,14 +463,14 @@ fn a_project_cannot_run_another_projects_layers_by_an_id_prefix() {
 
     // As a service image, as the base of a build, and as `COPY --from`.
     r.write("codeship-services.yml", &format!("app:\n  image: {prefix}\n"));
-    let (status, log) = server.run(serde_json::json!({"project": reader}));
+    let (status, log) = run(&server, serde_json::json!({"project": reader}));
     assert_eq!(status, "failed", "{log}");
     assert!(!log.contains(&secret), "the reader ran the owner's layer: {log}");
     assert!(log.contains("names an image by its id"), "{log}");
     r.write("codeship-services.yml", "app:\n  build: .\n");
     for dockerfile in [format!("FROM {prefix}\n"), format!("FROM BASE\nCOPY --from={prefix} /marker /marker\n")] {
         r.write("Dockerfile", &dockerfile);
-        let (status, log) = server.run(serde_json::json!({"project": reader}));
+        let (status, log) = run(&server, serde_json::json!({"project": reader}));
         if status == "success" {
             made.0.extend(labelled(&reader));
         }
@@ -498,10 +498,10 @@ fn projects_whose_names_run_together_build_different_images() {
         .collect();
     let _made = Images(projects.iter().map(|(p, s)| namespace_tag(p, s)).collect());
     let listed: Vec<(&String, &Project)> = projects.iter().map(|(p, _)| p).zip(&ps).collect();
-    let server = Server::start(&listed, &[]);
+    let server = serve(&listed);
     let mut tags = Vec::new();
     for (p, _) in &projects {
-        let (status, log) = server.run(serde_json::json!({"project": p}));
+        let (status, log) = run(&server, serde_json::json!({"project": p}));
         assert_eq!(status, "success", "{log}");
         let tag = log.split("building image ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap();
         tags.push(tag.to_string());
@@ -533,9 +533,9 @@ fn parallel_builds_of_a_large_context_hold_one_context_at_a_time() {
     }
     let p = Project::new(&yml, &steps);
     p.write("ctx/Dockerfile", "FROM BASE\n");
-    let server = Server::start(&[(&project, &p)], &[]);
+    let server = serve(&[(&project, &p)]);
     let before = peak_rss_kib(server.pid());
-    let (status, log) = server.run(serde_json::json!({"project": project}));
+    let (status, log) = run(&server, serde_json::json!({"project": project}));
     let after = peak_rss_kib(server.pid());
     eprintln!("server peak RSS (VmHWM): {before} KiB before the run, {after} KiB after");
     assert_eq!(status, "success", "{log}");

@@ -286,8 +286,8 @@ fn run_during_a_build_gets_the_steps_memory_and_cpu_limits() {
     .unwrap();
     let mut args = vec!["--project".to_string(), format!("demo={}", p.path().display())];
     args.extend(["--step-memory", "256m", "--step-cpus", "1"].map(String::from));
-    let s = Server::start(data.path(), &args);
-    let (run, log) = s.finished(&s.run("demo", "app:\n  build: .\n  volumes:\n    - ./:/src\n"));
+    let s = Server::start(data.path(), &args, TOKEN);
+    let (run, log) = run_to_end(&s, "demo", "app:\n  build: .\n  volumes:\n    - ./:/src\n");
     // The build's image (its own name, `slipway/demo-app-HASH`) is left to no one.
     if let Some(tag) = log.split("building image ").nth(1).and_then(|t| t.split_whitespace().next()) {
         let _ = Command::new("docker").args(["rmi", tag]).output();
