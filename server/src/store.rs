@@ -95,7 +95,7 @@ fn same_commit_in(c: &Connection, project: &str, t: &RunTrigger) -> Result<Optio
             "SELECT id FROM runs WHERE project = ?1
                AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') = 'tag'
                AND json_extract(trigger_json, '$.tag') = ?2
-               AND json_extract(trigger_json, '$.commit_id') = ?5
+               AND ?5 IN (json_extract(trigger_json, '$.commit_id'), json_extract(trigger_json, '$.tag_object'))
                AND COALESCE(json_extract(trigger_json, '$.head'), '') != 'late'
              ORDER BY seq DESC LIMIT 1"
                 .to_string(),
@@ -468,7 +468,8 @@ impl Store {
     /// (the id is not signed: a replay) starts nothing: for a branch or pull request, a queued
     /// or running run of its line of work (it must not be cancelled to build the same commit
     /// again); for a tag, any run of the tag at that commit (a tag does not move, so the head
-    /// check would let an old release's delivery through again and again).
+    /// check would let an old release's delivery through again and again), named by the commit
+    /// or by the annotated tag's object a delivery named instead (`RunTrigger::tag_object`).
     #[cfg(test)]
     pub fn same_commit_run(&self, project: &str, t: &RunTrigger) -> Result<Option<String>> {
         same_commit_in(&self.conn(), project, t)

@@ -646,7 +646,8 @@ impl Manager {
         };
         // An annotated tag's object id, peeled by the checkout: the values and statuses name the commit.
         if ws.commit() != trigger.commit_id {
-            trigger.commit_id = ws.commit().to_string();
+            // Kept: a replay of the delivery names the tag object again (see `same_commit_run`).
+            trigger.tag_object = Some(std::mem::replace(&mut trigger.commit_id, ws.commit().to_string()));
             self.store.set_trigger(id, &trigger)?;
         }
         // What the event did not carry (a pull request names only its head), from the commit.
