@@ -77,6 +77,40 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN status_unsent TEXT;",
 ];
 
+/// [`Store::same_commit_run`] on `c` (a transaction's connection, say).
+fn same_commit_in(c: &Connection, project: &str, t: &RunTrigger) -> Result<Option<String>> {
+    let (sql, value) = match (line_of_work(t), t.kind, &t.tag) {
+        (Some((kinds, key, value)), _, _) => (
+            format!(
+                "SELECT id FROM runs WHERE project = ?1 AND status IN (?3, ?4)
+                   AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
+                   AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
+                   AND json_extract(trigger_json, '$.commit_id') = ?5
+                 ORDER BY seq DESC LIMIT 1"
+            ),
+            value,
+        ),
+        (None, TriggerKind::Tag, Some(tag)) => (
+            // (`?3` and `?4` go unused: SQLite binds up to the highest number, `?5`.)
+            "SELECT id FROM runs WHERE project = ?1
+               AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') = 'tag'
+               AND json_extract(trigger_json, '$.tag') = ?2
+               AND ?5 IN (json_extract(trigger_json, '$.commit_id'), json_extract(trigger_json, '$.tag_object'))
+               AND COALESCE(json_extract(trigger_json, '$.head'), '') != 'late'
+             ORDER BY seq DESC LIMIT 1"
+                .to_string(),
+            tag.clone(),
+        ),
+        _ => return Ok(None),
+    };
+    Ok(c.query_row(
+        &sql,
+        params![project, value, RunStatus::Queued.as_str(), RunStatus::Running.as_str(), t.commit_id],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
 /// Which runs follow one line of work, as SQL: a branch's pushes and polls, or one pull
 /// request's updates (kinds, the JSON path that names the line, its value). Tags have none.
 fn line_of_work(t: &RunTrigger) -> Option<(&'static str, &'static str, String)> {
@@ -196,6 +230,10 @@ pub enum Inserted {
     Queued,
     /// The project has seen this delivery id before: it queued the run named here.
     Duplicate(String),
+    /// A run builds the trigger's commit already ([`Store::same_commit_run`]): that run.
+    /// Looked at in the insert's own transaction, so that concurrent deliveries of one commit
+    /// queue exactly one run.
+    SameCommit(String),
 }
 
 impl Store {
@@ -251,7 +289,22 @@ impl Store {
     }
 
     /// Queue a repository run and remember its delivery id, in one transaction: a delivery
-    /// seen before (also before a restart) queues nothing.
+    /// seen before (also before a restart) queues nothing, and neither does one whose commit a
+    /// run builds already ([`Store::same_commit_run`]), however many arrive at once.
+    pub fn queue_triggered_run(
+        &self,
+        id: &str,
+        project: &str,
+        push: bool,
+        request: &str,
+        trigger: &RunTrigger,
+    ) -> Result<Inserted> {
+        self.insert_triggered(id, project, push, request, trigger, true)
+    }
+
+    /// [`Store::queue_triggered_run`] without the look for a run of the same commit (only
+    /// delivery ids are de-duplicated): for tests that set up runs as they please.
+    #[cfg(test)]
     pub fn insert_triggered_run(
         &self,
         id: &str,
@@ -259,6 +312,18 @@ impl Store {
         push: bool,
         request: &str,
         trigger: &RunTrigger,
+    ) -> Result<Inserted> {
+        self.insert_triggered(id, project, push, request, trigger, false)
+    }
+
+    fn insert_triggered(
+        &self,
+        id: &str,
+        project: &str,
+        push: bool,
+        request: &str,
+        trigger: &RunTrigger,
+        once_per_commit: bool,
     ) -> Result<Inserted> {
         let mut c = self.conn();
         let tx = c.transaction()?;
@@ -273,6 +338,11 @@ impl Store {
             if let Some(run) = seen {
                 return Ok(Inserted::Duplicate(run));
             }
+        }
+        if once_per_commit && let Some(run) = same_commit_in(&tx, project, trigger)? {
+            return Ok(Inserted::SameCommit(run));
+        }
+        if let Some(delivery) = &trigger.delivery {
             tx.execute(
                 "INSERT INTO deliveries (project, delivery, run_id, received_at) VALUES (?1, ?2, ?3, ?4)",
                 params![project, delivery, id, now()],
@@ -398,40 +468,11 @@ impl Store {
     /// (the id is not signed: a replay) starts nothing: for a branch or pull request, a queued
     /// or running run of its line of work (it must not be cancelled to build the same commit
     /// again); for a tag, any run of the tag at that commit (a tag does not move, so the head
-    /// check would let an old release's delivery through again and again).
+    /// check would let an old release's delivery through again and again), named by the commit
+    /// or by the annotated tag's object a delivery named instead (`RunTrigger::tag_object`).
+    #[cfg(test)]
     pub fn same_commit_run(&self, project: &str, t: &RunTrigger) -> Result<Option<String>> {
-        let (sql, value) = match (line_of_work(t), t.kind, &t.tag) {
-            (Some((kinds, key, value)), _, _) => (
-                format!(
-                    "SELECT id FROM runs WHERE project = ?1 AND status IN (?3, ?4)
-                       AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') IN ({kinds})
-                       AND CAST(json_extract(trigger_json, '{key}') AS TEXT) = ?2
-                       AND json_extract(trigger_json, '$.commit_id') = ?5
-                     ORDER BY seq DESC LIMIT 1"
-                ),
-                value,
-            ),
-            (None, TriggerKind::Tag, Some(tag)) => (
-                // (`?3` and `?4` go unused: SQLite binds up to the highest number, `?5`.)
-                "SELECT id FROM runs WHERE project = ?1
-                   AND trigger_json IS NOT NULL AND json_extract(trigger_json, '$.kind') = 'tag'
-                   AND json_extract(trigger_json, '$.tag') = ?2
-                   AND json_extract(trigger_json, '$.commit_id') = ?5
-                   AND COALESCE(json_extract(trigger_json, '$.head'), '') != 'late'
-                 ORDER BY seq DESC LIMIT 1"
-                    .to_string(),
-                tag.clone(),
-            ),
-            _ => return Ok(None),
-        };
-        Ok(self
-            .conn()
-            .query_row(
-                &sql,
-                params![project, value, RunStatus::Queued.as_str(), RunStatus::Running.as_str(), t.commit_id],
-                |r| r.get(0),
-            )
-            .optional()?)
+        same_commit_in(&self.conn(), project, t)
     }
 
     /// Delete `project`'s ended runs beyond its newest `keep` (queued and running runs stay,

@@ -8,14 +8,21 @@
 //! `push` payloads signed as GitHub signs them, the repository is served by `git daemon` and
 //! pushed to for real, and a local receiver stands in for the status API. Runs use the real
 //! Docker engine (tests/env/up.sh).
+//!
+//! Review of 2026-12-07 (attack a2): a Gitea or Forgejo tag push names the annotated tag's
+//! object as `after`, with no `head_commit`. The run's checkout replaced its commit id with the
+//! commit the tag points to, so a replay of the delivery (its tag object id) matched no run and
+//! released again, each time. The tag object's id is kept with the run and matched too. (The
+//! Gitea payload is built from Gitea's webhook docs, signed as Gitea signs it.)
 
 #[path = "support/hook_project.rs"]
 mod hook_project;
 mod support;
 
-use hook_project::{HookProject, docker, github_push, wait_for};
+use hook_project::{HookProject, docker, gitea_tag_push, github_push, wait_for};
 use serde_json::json;
 use std::time::Duration;
+use support::git::sh;
 
 const STEPS: &str = "- name: slow\n  service: app\n  command: sh -c 'echo \"content=$(cat /code/version.txt)\"; sleep $(cat /code/delay)'\n";
 
@@ -83,4 +90,42 @@ fn a_replayed_delivery_of_an_old_commit_runs_nothing_and_cancels_nothing() {
     p.wait_status(&run_d, "success", Duration::from_secs(120));
     let log = p.text(&format!("/api/runs/{run_d}/log"));
     assert!(log.lines().any(|l| l.trim_end().ends_with("content=D")), "{log}");
+}
+
+#[test]
+fn a_replayed_annotated_tag_delivery_does_not_release_again() {
+    if !docker() {
+        eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
+        return;
+    }
+    let base = support::base_image();
+    let services = format!("app:\n  image: {base}\n");
+    let steps =
+        "- name: release\n  service: app\n  tag: ^v\n  command: sh -c 'echo DEPLOYING $CI_BRANCH $CI_COMMIT_ID'\n";
+    let files = [("codeship-services.yml", services.as_str()), ("codeship-steps.yml", steps)];
+    let p = HookProject::start_on("gitea", &files, &[("web", "")], &[], &[]);
+    sh(&p.work, &["tag", "-a", "v1", "-m", "release 1"]);
+    sh(&p.work, &["push", "-q", &p.daemon.url("web.git"), "v1"]);
+    let (tag_object, commit) = (sh(&p.work, &["rev-parse", "v1"]), sh(&p.work, &["rev-parse", "v1^{commit}"]));
+    assert_ne!(tag_object, commit, "an annotated tag");
+    let body = gitea_tag_push("v1", &tag_object).to_string();
+    let first = p.deliver("web", "push", body.as_bytes(), "tag-v1");
+    assert_eq!((first.status, &first.body["queued"]), (202, &json!(true)), "{:?}", first.body);
+    let run = first.body["id"].as_str().unwrap().to_string();
+    let ended = p.wait_status(&run, "success", Duration::from_secs(120));
+    assert_eq!(ended["trigger"]["commit_id"], json!(commit), "the checkout names the tagged commit: {ended}");
+    let log = p.text(&format!("/api/runs/{run}/log"));
+    assert!(log.contains(&format!("DEPLOYING v1 {commit}")), "{log}");
+
+    // The same signed delivery again, under new ids: the release ran already.
+    for i in 0..2 {
+        let again = p.deliver("web", "push", body.as_bytes(), &format!("tag-v1-replayed-{i}"));
+        assert_eq!(
+            (again.status, &again.body["duplicate"], &again.body["id"]),
+            (200, &json!(true), &json!(run)),
+            "replay {i} released again: {:?}",
+            again.body
+        );
+    }
+    assert_eq!(p.get("/api/runs")["total"], json!(1));
 }

@@ -6,7 +6,9 @@
 //! passed in the environment (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`),
 //! scoped to the repository's scheme, host and port: it is never in a URL, an argument (so
 //! not in `ps` either), `.git/config` or an error, and a submodule on another host never
-//! sees it.
+//! sees it. A fork's pull request fetches its submodules with no credentials at all
+//! ([`Submodules::WithoutCredentials`]): its `.gitmodules` could name any repository on the
+//! project's host that the token reads.
 //!
 //! A project's own ssh key ([`SshAuth`]) reaches git only as the `GIT_SSH_COMMAND` of its
 //! commands: that key alone, no agent, no `~/.ssh/config`, no prompt, and host keys checked
@@ -206,11 +208,13 @@ pub struct Remote {
     /// Cancelled (the run was): git is stopped with everything it started, and waiting for
     /// the mirror's lock ends.
     pub stop: Option<CancellationToken>,
+    /// No credentials of any kind: see [`Remote::without_credentials`].
+    anonymous: bool,
 }
 
 impl Remote {
     pub fn new(url: &str, auth: Option<HttpAuth>) -> Remote {
-        Remote { url: url.to_string(), auth, ssh: None, timeout: DEFAULT_TIMEOUT, stop: None }
+        Remote { url: url.to_string(), auth, ssh: None, timeout: DEFAULT_TIMEOUT, stop: None, anonymous: false }
     }
 
     /// The same remote reached with the project's own ssh key.
@@ -226,6 +230,13 @@ impl Remote {
     /// The same remote, whose git commands stop once `stop` is cancelled.
     pub fn with_stop(self, stop: CancellationToken) -> Remote {
         Remote { stop: Some(stop), ..self }
+    }
+
+    /// The same remote with no credentials at all: no token header, not the project's ssh key,
+    /// and nothing of the server's account either (its ssh keys, agent and config, its
+    /// `~/.netrc`, its global git config, which could carry a header of its own).
+    pub fn without_credentials(&self) -> Remote {
+        Remote { auth: None, ssh: None, anonymous: true, ..self.clone() }
     }
 
     fn stopped(&self) -> bool {
@@ -255,6 +266,22 @@ impl Remote {
         for var in ["GIT_TRACE", "GIT_TRACE_CURL", "GIT_TRACE_PACKET", "GIT_CURL_VERBOSE", "GIT_ASKPASS", "SSH_ASKPASS"]
         {
             c.env_remove(var);
+        }
+        if self.anonymous {
+            let mut ssh = OsString::from(SSH_COMMAND);
+            for opt in SSH_KEY_OPTIONS {
+                ssh.push(" ");
+                ssh.push(opt);
+            }
+            ssh.push(" -o IdentityFile=/dev/null -o StrictHostKeyChecking=yes");
+            c.env("GIT_SSH_COMMAND", ssh).env("GIT_SSH_VARIANT", "ssh");
+            // A home that is not there: no `~/.netrc` for curl, no `~/.gitconfig` (ssh reads
+            // its own files from the account's entry, and `-F /dev/null` leaves only known hosts).
+            c.env("HOME", "/nonexistent").env("XDG_CONFIG_HOME", "/nonexistent").env("GIT_CONFIG_GLOBAL", "/dev/null");
+            for var in ["GIT_SSH", "SSH_AUTH_SOCK", "GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"] {
+                c.env_remove(var);
+            }
+            return c;
         }
         match &self.ssh {
             // The project's key wins over the server's own ssh command (the environment's
@@ -461,6 +488,18 @@ fn check_commit_id(sha: &str) -> Result<(), GitError> {
     if ok { Ok(()) } else { Err(GitError::BadCommitId(sha.chars().take(80).collect())) }
 }
 
+/// Whose credentials a checkout's `git submodule update` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submodules {
+    /// The project's token (on the repository's own host) or ssh key (its own ssh host only):
+    /// the repository's own branches and tags, and pull requests from its own branches.
+    WithProjectCredentials,
+    /// None at all (no token header, no ssh key or agent, no `~/.netrc`, no git config of the
+    /// server's account): a fork's pull request, whose `.gitmodules` could name any repository
+    /// the project's token reads.
+    WithoutCredentials,
+}
+
 /// What [`Mirror::update`] did, and how long it took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Update {
@@ -625,6 +664,12 @@ impl Mirror {
     /// self-contained (no alternates: it works inside a container that cannot see the
     /// mirror), with `origin` set to the project's URL. Removed on drop unless kept.
     pub fn checkout(&self, sha: &str, parent: &Path) -> Result<Workspace, GitError> {
+        self.checkout_for(sha, parent, Submodules::WithProjectCredentials)
+    }
+
+    /// [`Mirror::checkout`], with `submodules` saying whose credentials fetch the submodules:
+    /// a fork's pull request names its own `.gitmodules`, so it gets none.
+    pub fn checkout_for(&self, sha: &str, parent: &Path, submodules: Submodules) -> Result<Workspace, GitError> {
         check_commit_id(sha)?;
         if !self.has_commit(sha) {
             return Err(GitError::MissingCommit(sha.to_string()));
@@ -647,13 +692,32 @@ impl Mirror {
         c.args(["checkout", "--quiet", "--detach", &commit]);
         run(&self.remote, c, &format!("git checkout {commit}"))?;
         if path.join(".gitmodules").is_file() {
-            if self.remote.ssh.is_some() {
-                submodules_stay_on_the_host(&path, &self.remote.url)?;
-            }
             // Relative submodule URLs resolve against origin: the project's own host.
-            let mut c = self.remote.command(&path);
-            c.args(["submodule", "update", "--init", "--recursive", "--quiet"]);
-            run(&self.remote, c, "git submodule update")?;
+            match submodules {
+                Submodules::WithProjectCredentials => {
+                    if self.remote.ssh.is_some() {
+                        submodules_stay_on_the_host(&path, &self.remote.url)?;
+                    }
+                    let mut c = self.remote.command(&path);
+                    c.args(["submodule", "update", "--init", "--recursive", "--quiet"]);
+                    run(&self.remote, c, "git submodule update")?;
+                }
+                Submodules::WithoutCredentials => {
+                    let anonymous = self.remote.without_credentials();
+                    let mut c = anonymous.command(&path);
+                    c.args(["submodule", "update", "--init", "--recursive", "--quiet"]);
+                    run(&anonymous, c, "git submodule update").map_err(|e| match e {
+                        GitError::Failed { what, stderr } => GitError::Failed {
+                            what,
+                            stderr: format!(
+                                "{stderr}\n(a pull request from a fork fetches its submodules without the \
+                                 project's token or ssh key: only submodules anyone may read can be checked out)"
+                            ),
+                        },
+                        e => e,
+                    })?;
+                }
+            }
         }
         Ok(Workspace { dir: Some(dir), path, commit })
     }

@@ -357,9 +357,9 @@ impl Manager {
         let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else {
             bail!("`{project}` is not a repository project");
         };
-        if let Some(same) = self.store.same_commit_run(project, &trigger)? {
-            return Ok(Submitted::SameCommit(same));
-        }
+        // Whether a run builds this commit already is looked at as the run is inserted (one
+        // transaction): concurrent deliveries of one commit must queue one run, not cancel
+        // each other.
         let id = crate::names::random_hex(6)?;
         let req = RunRequest {
             project: project.to_string(),
@@ -382,12 +382,16 @@ impl Manager {
             trigger.head = trigger::HeadCheck::Late;
         }
         lock(&self.live).insert(id.clone(), live.clone());
-        let inserted = self.store.insert_triggered_run(&id, project, req.push, &serde_json::to_string(&req)?, &trigger);
+        let inserted = self.store.queue_triggered_run(&id, project, req.push, &serde_json::to_string(&req)?, &trigger);
         match inserted {
             Ok(crate::store::Inserted::Queued) => {}
             Ok(crate::store::Inserted::Duplicate(first)) => {
                 lock(&self.live).remove(&id);
                 return Ok(Submitted::Duplicate(first));
+            }
+            Ok(crate::store::Inserted::SameCommit(same)) => {
+                lock(&self.live).remove(&id);
+                return Ok(Submitted::SameCommit(same));
             }
             Err(e) => {
                 lock(&self.live).remove(&id);
@@ -658,7 +662,8 @@ impl Manager {
         };
         // An annotated tag's object id, peeled by the checkout: the values and statuses name the commit.
         if ws.commit() != trigger.commit_id {
-            trigger.commit_id = ws.commit().to_string();
+            // Kept: a replay of the delivery names the tag object again (see `same_commit_run`).
+            trigger.tag_object = Some(std::mem::replace(&mut trigger.commit_id, ws.commit().to_string()));
             self.store.set_trigger(id, &trigger)?;
         }
         // What the event did not carry (a pull request names only its head), from the commit.
@@ -1252,6 +1257,52 @@ mod tests {
         // Runs of a repository project come from its forge, not from the API.
         let e = m.submit(serde_json::from_value(serde_json::json!({"project": "web"})).unwrap()).unwrap_err();
         assert!(e.to_string().contains("repository project"), "{e}");
+    }
+
+    /// Review of 2026-12-07 (attack a4): one delivery replayed many times at once under new
+    /// ids. Each looked for a run of its commit before any had inserted one, so several were
+    /// queued (and the later cancelled the earlier). The look is now part of the insert's
+    /// transaction: exactly one run per commit, the others answered with it.
+    #[test]
+    fn concurrent_deliveries_of_one_commit_queue_exactly_one_run() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let m = repo_manager(d.path());
+        const AT_ONCE: usize = 8;
+        for round in 0..40 {
+            let commit = format!("{round:040x}");
+            let start = std::sync::Barrier::new(AT_ONCE);
+            let answers: Vec<Submitted> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..AT_ONCE)
+                    .map(|i| {
+                        let (m, rt, start, commit) = (&m, &rt, &start, &commit);
+                        s.spawn(move || {
+                            let mut t = trigger::RunTrigger::from_poll("main", commit);
+                            t.kind = trigger::TriggerKind::Push;
+                            t.delivery = Some(format!("delivery-{round}-{i}"));
+                            start.wait();
+                            rt.block_on(m.submit_triggered("web", t, Duration::ZERO)).unwrap()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let queued: Vec<&String> = answers
+                .iter()
+                .filter_map(|a| match a {
+                    Submitted::Queued { id, .. } | Submitted::Late { id, .. } => Some(id),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(queued.len(), 1, "round {round}: {answers:?}");
+            for a in &answers {
+                match a {
+                    Submitted::SameCommit(id) => assert_eq!(id, queued[0], "round {round}: {answers:?}"),
+                    Submitted::Queued { .. } | Submitted::Late { .. } => {}
+                    Submitted::Duplicate(_) => panic!("round {round}: distinct ids: {answers:?}"),
+                }
+            }
+        }
     }
 
     /// The record that anyone may read names files relative to the project, not the server's

@@ -61,7 +61,10 @@ impl RepoSetup {
         if !mirror.has_commit(&t.commit_id) {
             mirror.fetch_ref(&t.fetch_ref)?;
         }
-        mirror.checkout(&t.commit_id, &self.checkouts)
+        // A fork's `.gitmodules` could name any repository the project's credentials read.
+        let submodules =
+            if t.from_fork { git::Submodules::WithoutCredentials } else { git::Submodules::WithProjectCredentials };
+        mirror.checkout_for(&t.commit_id, &self.checkouts, submodules)
     }
 
     /// The mirror fetched (always: an old mirror would vouch for an old head), then where

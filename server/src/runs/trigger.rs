@@ -70,6 +70,11 @@ pub struct RunTrigger {
     pub from_fork: bool,
     #[serde(default, skip_serializing_if = "HeadCheck::is_unchecked")]
     pub head: HeadCheck,
+    /// The id the delivery named when the checkout found it to be an annotated tag's object
+    /// (a Gitea or Forgejo tag push's `after`): `commit_id` is then the commit it tags, and a
+    /// later delivery naming either id is the same tag at the same commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_object: Option<String>,
 }
 
 /// The trigger as `GET /api/runs` shows it.
@@ -119,6 +124,7 @@ impl RunTrigger {
             before: b.before.clone(),
             from_fork: b.origin.is_fork(),
             head: HeadCheck::Unchecked,
+            tag_object: None,
         }
     }
 
@@ -144,6 +150,7 @@ impl RunTrigger {
             before: None,
             from_fork: false,
             head: HeadCheck::Unchecked,
+            tag_object: None,
         }
     }
 

@@ -86,6 +86,8 @@ pub fn commit(work: &Path, files: &[(&str, &str)], message: &str) -> String {
 
 /// lighttpd running `git http-backend` for every repository under `root`, behind HTTP basic
 /// auth with one user (how a forge serves git over https, minus the TLS). Killed on drop.
+/// Every request is logged in `conf_dir/access.log` as `REQUEST-LINE STATUS user=USER
+/// authorization=HEADER` (`-` for none).
 pub struct HttpServer {
     child: Child,
     pub port: u16,
@@ -100,7 +102,9 @@ impl HttpServer {
 server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{dir}/error.log"
-server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file")
+server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file", "mod_accesslog")
+accesslog.filename = "{dir}/access.log"
+accesslog.format = "%r %s user=%u authorization=%{{Authorization}}i"
 auth.backend = "plain"
 auth.backend.plain.userfile = "{dir}/users"
 auth.require = ("/git/" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))

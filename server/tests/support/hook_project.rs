@@ -57,6 +57,22 @@ pub fn github_push(branch: &str, before: &str, after: &str, message: &str) -> Va
     })
 }
 
+/// A Gitea (or Forgejo) `push` delivery of a new annotated tag, as Gitea sends it: `after` is
+/// the tag object's id, no `commits` and no `head_commit` ("Webhooks", Gitea's docs; the
+/// fields a receiver reads).
+pub fn gitea_tag_push(tag: &str, tag_object: &str) -> Value {
+    let user = json!({"id": 1, "login": "ada", "full_name": "Ada Lovelace", "email": "ada@example.com",
+                      "username": "ada"});
+    json!({
+        "ref": format!("refs/tags/{tag}"), "before": "0000000000000000000000000000000000000000",
+        "after": tag_object, "compare_url": "", "commits": [], "total_commits": 0, "head_commit": null,
+        "repository": {"id": 140, "owner": user.clone(), "name": "web", "full_name": "acme/web",
+                       "private": true, "html_url": "http://localhost:3000/acme/web",
+                       "clone_url": "http://localhost:3000/acme/web.git", "default_branch": "main"},
+        "pusher": user.clone(), "sender": user
+    })
+}
+
 /// A `pull_request` delivery (`opened`) whose head is `head_branch` at `sha` in the repository
 /// `head_repo` (`acme/web` itself, or a fork such as `mallory/web`), with GitHub's ids.
 pub fn github_pull_request(number: u64, head_repo: &str, head_branch: &str, sha: &str) -> Value {
@@ -140,6 +156,8 @@ pub struct HookProject {
     pub url: String,
     /// Passed to every start of the server.
     pub serve_args: Vec<String>,
+    /// `github` (the default) or `gitea`: the projects' forge, and how deliveries are signed.
+    pub forge: &'static str,
 }
 
 impl HookProject {
@@ -147,6 +165,17 @@ impl HookProject {
     /// each `[[project]]` on that repository (GitHub, webhook secret, token, statuses to the
     /// stand-in); `config_files`: files beside slipway.toml (a key, say).
     pub fn start(
+        files: &[(&str, &str)],
+        projects: &[(&str, &str)],
+        config_files: &[(&str, &[u8])],
+        serve_args: &[&str],
+    ) -> HookProject {
+        HookProject::start_on("github", files, projects, config_files, serve_args)
+    }
+
+    /// [`HookProject::start`] for `forge` (`github` or `gitea`, whose API is under `/api/v1`).
+    pub fn start_on(
+        forge: &'static str,
         files: &[(&str, &str)],
         projects: &[(&str, &str)],
         config_files: &[(&str, &[u8])],
@@ -168,10 +197,11 @@ impl HookProject {
         let mut config = String::new();
         for (name, extra) in projects {
             config.push_str(&format!(
-                "[[project]]\nname = \"{name}\"\nrepo = \"{}\"\nforge = \"github\"\napi_url = \"{}\"\n\
+                "[[project]]\nname = \"{name}\"\nrepo = \"{}\"\nforge = \"{forge}\"\napi_url = \"{}{}\"\n\
                  webhook_secret_file = \"hook\"\ntoken_file = \"token\"\n{extra}\n",
                 daemon.url("web.git"),
-                api.url
+                api.url,
+                if forge == "gitea" { "/api/v1" } else { "" }
             ));
         }
         std::fs::write(tmp.path().join("slipway.toml"), config).unwrap();
@@ -183,6 +213,7 @@ impl HookProject {
             server: None,
             url: String::new(),
             serve_args: serve_args.iter().map(|s| s.to_string()).collect(),
+            forge,
         };
         p.launch();
         p
@@ -238,15 +269,25 @@ impl HookProject {
         id
     }
 
-    /// A signed delivery of `event` to `/hooks/{project}`.
+    /// A signed delivery of `event` to `/hooks/{project}`: as GitHub signs it, or as Gitea
+    /// and Forgejo do (`X-Gitea-Signature`: the HMAC-SHA256 in plain hex).
     pub fn deliver(&self, project: &str, event: &str, body: &[u8], delivery: &str) -> Answer {
-        let headers = [
-            ("Content-Type", "application/json".to_string()),
-            ("User-Agent", "GitHub-Hookshot/044aadd".to_string()),
-            ("X-GitHub-Event", event.to_string()),
-            ("X-GitHub-Delivery", delivery.to_string()),
-            ("X-Hub-Signature-256", sign(body)),
-        ];
+        let headers = match self.forge {
+            "gitea" => vec![
+                ("Content-Type", "application/json".to_string()),
+                ("User-Agent", "Go-http-client/1.1".to_string()),
+                ("X-Gitea-Event", event.to_string()),
+                ("X-Gitea-Delivery", delivery.to_string()),
+                ("X-Gitea-Signature", sign(body).trim_start_matches("sha256=").to_string()),
+            ],
+            _ => vec![
+                ("Content-Type", "application/json".to_string()),
+                ("User-Agent", "GitHub-Hookshot/044aadd".to_string()),
+                ("X-GitHub-Event", event.to_string()),
+                ("X-GitHub-Delivery", delivery.to_string()),
+                ("X-Hub-Signature-256", sign(body)),
+            ],
+        };
         http(&self.url, "POST", &format!("/hooks/{project}"), &headers, body)
     }
 
