@@ -128,7 +128,9 @@ fn old_runs_go_with_their_logs_and_the_database_shrinks() {
     let big = s.start(Some(&printing(8)));
     s.finished(&big);
     let with_big = db_size(&s.db());
-    assert!(with_big > empty + 7_000_000, "{} → {}", empty, with_big);
+    // Clearly more than the 2 MB the file must come back under below (8 MB printed; the file
+    // and its WAL measured 6.9 MB once on a loaded machine: pages are checkpointed and reused).
+    assert!(with_big > empty + 4_000_000, "{} → {}", empty, with_big);
     let (a, b) = (s.start(None), s.start(None));
     s.finished(&a);
     s.finished(&b);
