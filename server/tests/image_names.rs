@@ -179,15 +179,7 @@ fn run(s: &Server, body: serde_json::Value) -> (String, String) {
 /// What a server names a project's build of `service` (`slipway/PROJECT-SERVICE-HASH`, the
 /// hash 8 hex digits of a SHA-256 of the pair: see `names::build_repo`).
 fn namespace_tag(project: &str, service: &str) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update((project.len() as u64).to_be_bytes());
-    h.update(project.as_bytes());
-    h.update(service.as_bytes());
-    let hash: String = h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let words = format!("{project}-{service}").to_ascii_lowercase();
-    let words: Vec<&str> = words.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    format!("slipway/{}-{hash}", words.join("-"))
+    format!("slipway/{}", support::build_repo(project, service))
 }
 
 #[test]

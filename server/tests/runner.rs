@@ -2,6 +2,8 @@
 //! (`tests/env/up.sh` brings both up; `cargo xtask test` runs it first). Nothing is mocked.
 //! Every test checks that nothing labelled with its project is left behind.
 
+mod support;
+
 use slipway_core::crypto::{self, Format, Key};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -714,7 +716,7 @@ fn cached_services_push_and_reuse_their_cache_image() {
     p.write("Dockerfile", "FROM BASE\nRUN echo cached-layer > /layer\n");
     p.encrypt("dockercfg.encrypted", &dockercfg(&e.registry, &e.user, &e.password));
     let cache = format!("{}/slipwaytest-cache", e.registry);
-    let repo = format!("slipwaytest-cache/{}-app", p.name().to_ascii_lowercase());
+    let repo = format!("slipwaytest-cache/{}", support::build_repo(&p.name(), "app"));
     // First build on `main`: no cache yet; afterwards the cache image is in the registry.
     let r = p.steps(&["--tag", "main", "--cache-registry", &cache]);
     assert_eq!(r.code, 0, "{}", r.out);

@@ -124,3 +124,19 @@ pub fn serve_logged_with(args: &[String], token: &str, log: &Path, envs: &[(&str
     all.extend_from_slice(envs);
     spawn_serve(args, token, Stdio::from(log), &all)
 }
+
+/// What the server names a project's build of `service` (and its cache image): the readable
+/// `PROJECT-SERVICE` and 8 hex digits of a SHA-256 of the exact pair, as `names::build_repo`
+/// computes it in the binary (which tests cannot link): a change there shows here as a test
+/// that looks for the wrong name.
+pub fn build_repo(project: &str, service: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update((project.len() as u64).to_be_bytes());
+    h.update(project.as_bytes());
+    h.update(service.as_bytes());
+    let hash: String = h.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let words = format!("{project}-{service}").to_ascii_lowercase();
+    let words: Vec<&str> = words.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    format!("{}-{hash}", words.join("-"))
+}
