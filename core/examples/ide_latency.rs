@@ -1,5 +1,6 @@
 //! Times the language services on Codeship's aggregate example and on a generated project
 //! of ~5,000 steps: `cargo run --release -p slipway-core --example ide_latency`.
+//! Also a services file of 68,000 unknown keys (one spelling suggestion each).
 //! Prints the median and the worst of repeated runs; the figures go into docs/perf.md.
 
 use slipway_core::SourceFile;
@@ -119,4 +120,14 @@ fn main() {
     project("00.aggregate", read("codeship-services.yml"), read("codeship-steps.yml"), 200);
     let (services, steps) = slipway_core::synth::large_project(5_000);
     project("synthetic 5,000 steps", services, steps, 30);
+    // The largest file of unknown keys that fits the 1 MiB cap: one spelling suggestion each.
+    let mut text = String::from("app:\n  image: busybox\n");
+    for i in 0..68_000 {
+        text.push_str(&format!("  k{i:05}: 1\n"));
+    }
+    let services = SourceFile::new("codeship-services.yml", text);
+    let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: \"true\"\n");
+    time("check: 68,000 unknown keys (SW005)", 5, || {
+        assert_eq!(slipway_core::check(&services, &steps).report.warnings, 68_000);
+    });
 }

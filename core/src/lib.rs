@@ -9,6 +9,7 @@ pub mod syntax;
 pub use codes::Code;
 pub use diagnostics::{Diagnostic, Report, Severity, Suggestion};
 pub use source::{SourceFile, Span, Spanned};
+pub mod argv;
 pub mod check;
 pub mod crypto;
 pub mod dockercfg;
@@ -20,6 +21,7 @@ pub mod plan;
 mod rules;
 pub mod run_state;
 pub mod schema;
+pub mod spelling;
 pub mod template;
 
 pub use check::{Checked, check};

@@ -5,7 +5,6 @@
 //! here it never blocks a keystroke. Offsets crossing to JS are UTF-16 units (CodeMirror's);
 //! the core's byte spans cross through its `LineIndex`.
 
-use crate::components::editor::severity_name;
 use crate::language::{analyse, file_id, kind_of, options_from_js, report_js};
 use crate::state::FileKind;
 use serde::Serialize;
@@ -239,7 +238,7 @@ fn diagnostics_of(a: &Analysis, kind: FileKind) -> Vec<DiagnosticJs<'_>> {
             from: ix.utf16(d.span.start),
             to: ix.utf16(d.span.end),
             line: d.line,
-            severity: severity_name(d.severity),
+            severity: d.severity.as_str(),
             code: d.code.as_str(),
             message: match &d.help {
                 Some(h) => format!("{} [{}]\n{h}", d.message, d.code.as_str()),

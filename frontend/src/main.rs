@@ -10,6 +10,7 @@ mod language;
 mod run_log;
 mod server_api;
 mod state;
+mod wire;
 
 // Talc instead of Rust's default wasm allocator (dlmalloc): 3.3 KB gzip smaller, the
 // 5,000-step check ~4% slower (docs/perf.md, "Bundle under the goal").

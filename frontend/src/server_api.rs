@@ -2,7 +2,7 @@
 //! other). Run events are read with `fetch` and a stream reader rather than `EventSource`,
 //! because `EventSource` cannot send the bearer token.
 
-use crate::components::run_panel::wire::FromJson;
+use crate::wire::FromJson;
 use gloo::storage::{SessionStorage, Storage};
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};

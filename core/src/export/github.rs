@@ -6,9 +6,8 @@
 use super::layout::{self, Job};
 use super::tree::Node;
 use super::yaml::{block, comments, scalar};
-use super::{Cx, Mode, SecretSource, header, script};
+use super::{Cx, Mode, SecretSource, header, script, slipway_mode};
 use crate::plan::Kind;
-use crate::plan::argv::quote;
 use crate::plan::filter::Filter;
 use std::fmt::Write;
 
@@ -46,14 +45,6 @@ fn literal(s: &str) -> String {
     s.replace("${{", "${{ '${{' }}")
 }
 
-/// The `slipway steps` flags both forges pass besides the build values.
-pub(super) fn slipway_flags(cx: &Cx) -> String {
-    match cx.input.dir {
-        "." | "" => String::new(),
-        d => format!(" --dir {}", quote(d)),
-    }
-}
-
 pub fn slipway(cx: &mut Cx) -> String {
     let mut out = header(cx, Mode::Slipway);
     out.push_str("name: codeship\n");
@@ -66,9 +57,9 @@ pub fn slipway(cx: &mut Cx) -> String {
         "      - name: Install Slipway\n        run: command -v slipway >/dev/null || cargo install --locked slipway\n",
     );
     out.push_str("      - name: Run the Codeship steps\n        env:\n");
-    let mut flags = slipway_flags(cx);
+    let mut flags = slipway_mode::flags(cx);
     let mut s = String::new();
-    if super::gitlab::needs_key(cx) {
+    if slipway_mode::needs_key(cx) {
         let name = cx.secret(SecretSource::Key);
         let _ = writeln!(out, "          {name}: ${{{{ secrets.{name} }}}}");
         let _ = writeln!(s, "key=\"$RUNNER_TEMP/codeship.aes\"\n(umask 077; printf '%s' \"${name}\" > \"$key\")");

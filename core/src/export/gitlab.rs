@@ -4,7 +4,7 @@
 use super::layout::{self, Job};
 use super::tree::Node;
 use super::yaml::{comments, item, scalar};
-use super::{Cx, Mode, SecretSource, header, script};
+use super::{Cx, Mode, SecretSource, header, script, slipway_mode};
 use crate::plan::filter::Filter;
 use std::fmt::Write;
 
@@ -28,7 +28,7 @@ cs_secret_file() { eval "printf '%s' \"\$$1\""; }
 
 pub fn slipway(cx: &mut Cx) -> String {
     let mut out = header(cx, Mode::Slipway);
-    let needs_key = needs_key(cx);
+    let needs_key = slipway_mode::needs_key(cx);
     out.push_str(
         "# Slipway talks to the Docker engine of the `docker:dind` service; on a shell runner with\n\
          # Docker, remove `image`, `services` and `variables`.\n",
@@ -44,7 +44,7 @@ pub fn slipway(cx: &mut Cx) -> String {
     let mut s = String::from(
         "# Replace with how you install Slipway (e.g. a release binary).\ncommand -v slipway >/dev/null || cargo install --locked slipway\n",
     );
-    let mut flags = super::github::slipway_flags(cx);
+    let mut flags = slipway_mode::flags(cx);
     if needs_key {
         s.push_str("key=$(mktemp)\n(umask 077; printf '%s' \"$CODESHIP_AES\" > \"$key\")\n");
         flags.push_str(" --key-path \"$key\"");
@@ -56,10 +56,6 @@ pub fn slipway(cx: &mut Cx) -> String {
     out.push_str("  script:\n");
     item(&mut out, 4, &s);
     out
-}
-
-pub(super) fn needs_key(cx: &Cx) -> bool {
-    !crate::model::encrypted_refs(&cx.input.checked.services, &cx.input.checked.steps).is_empty()
 }
 
 pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {

@@ -12,6 +12,7 @@ mod github;
 mod gitlab;
 mod layout;
 mod script;
+mod slipway_mode;
 mod tag;
 mod tree;
 mod yaml;
@@ -179,7 +180,7 @@ impl Cx<'_> {
         let command = match &source {
             SecretSource::Key => format!("{set} < codeship.aes"),
             SecretSource::File(f) => {
-                let f = crate::plan::argv::quote(f);
+                let f = crate::argv::quote(f);
                 format!("slipway decrypt {f} {name}.plain && {set} < {name}.plain; rm -f {name}.plain")
             }
             SecretSource::Inline { .. } => {

@@ -7,9 +7,9 @@
 
 use super::tree::Node;
 use super::{Cx, In, SecretSource, tag};
+use crate::argv::quote;
 use crate::model::{Command, Service, StepKind};
 use crate::plan::Kind;
-use crate::plan::argv::quote;
 use crate::plan::filter::Filter;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -140,7 +140,7 @@ fn word(prefix: &str, name: &str) -> String {
 
 fn argv_of(c: &Command) -> Vec<String> {
     match c {
-        Command::Line(l) => crate::plan::argv::split(&l.value).unwrap_or_default(),
+        Command::Line(l) => crate::argv::split(&l.value).unwrap_or_default(),
         Command::Argv(v) => v.iter().map(|a| a.value.clone()).collect(),
     }
 }

@@ -85,7 +85,7 @@ fn insert_line_after(a: &Analysis, file: FileId, offset: u32, text: String) -> T
 /// of a JSON file), where a new key cannot go on a line of its own.
 fn is_flow(a: &Analysis, step: &crate::model::Step) -> bool {
     let text = &a.file(FileId::Steps).text;
-    text[step.span.start as usize..].starts_with('{') || crate::rules::in_flow(text, step.span.start as usize)
+    text[step.span.start as usize..].starts_with('{') || crate::syntax::scalar::in_flow(text, step.span.start as usize)
 }
 
 /// An edit adding `key: value` to the mapping of `step` after the value at `after` (a new
@@ -120,11 +120,15 @@ fn tag_from_image_name(a: &Analysis, d: &Diagnostic) -> Option<TagMove> {
     let steps = a.file(FileId::Steps);
     Some(match image_tag {
         Some(t) => TagMove::Replace {
-            edit: TextEdit { file: FileId::Steps, span: t.span, new_text: crate::rules::scalar_at(steps, t.span, tag) },
+            edit: TextEdit {
+                file: FileId::Steps,
+                span: t.span,
+                new_text: crate::syntax::scalar::scalar_at(steps, t.span, tag),
+            },
             old: t.value.clone(),
         },
         None => {
-            let value = crate::rules::scalar_at(steps, name.span, tag);
+            let value = crate::syntax::scalar::scalar_at(steps, name.span, tag);
             TagMove::Insert(add_entry(a, step, name.span, "image_tag", &value)?)
         }
     })
@@ -154,7 +158,7 @@ fn add_image_name(a: &Analysis, d: &Diagnostic) -> Option<(String, TextEdit)> {
         return Some((image, TextEdit { file: FileId::Steps, span: Span::at(at as u32), new_text: entry }));
     }
     let indent = " ".repeat(key_col_of(a, d.span.start)?);
-    let value = crate::rules::yaml_scalar(&image);
+    let value = crate::syntax::scalar::yaml_scalar(&image);
     Some((image, insert_line_after(a, FileId::Steps, d.span.start, format!("{indent}image_name: {value}"))))
 }
 
@@ -201,7 +205,7 @@ fn remove_key(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
     if line.start + range.start as u32 != d.span.start || !line.items.is_empty() {
         return None;
     }
-    if crate::rules::in_flow(text, d.span.start as usize) {
+    if crate::syntax::scalar::in_flow(text, d.span.start as usize) {
         return None;
     }
     // The entry with its line ending: up to the start of the line after it.

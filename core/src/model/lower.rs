@@ -112,23 +112,13 @@ impl Lower<'_> {
     /// Warn about a key nobody knows, suggesting the closest known one.
     pub fn unknown_key(&mut self, key: &Node, name: &str, known: &[&str], what: &str) {
         // Not for a key merged in through `<<` (its span is the merge's).
-        let exact = crate::rules::name_span(self.file, key.span, name).is_some();
+        let exact = crate::syntax::scalar::name_span(self.file, key.span, name).is_some();
         let d = self.warning(Code::UnknownKey, key.span, format!("unknown key `{name}` in {what}; it is ignored"));
-        if let Some(s) = suggest(name, known.iter().copied()) {
+        if let Some(s) = crate::spelling::closest(name, known.iter().copied()) {
             d.help = Some(format!("did you mean `{s}`?"));
             if exact {
                 d.suggestion = Some(Box::new(Suggestion { span: key.span, replacement: s.to_string() }));
             }
         }
     }
-}
-
-/// The closest candidate by edit distance, if it is close enough to be a likely typo.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }

@@ -127,7 +127,7 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
                     NodeKind::Seq(_) => {
                         let parts = lw.list(v, "command");
                         Some(Spanned::new(
-                            parts.iter().map(|p| crate::plan::argv::quote(&p.value)).collect::<Vec<_>>().join(" "),
+                            parts.iter().map(|p| crate::argv::quote(&p.value)).collect::<Vec<_>>().join(" "),
                             v.span,
                         ))
                     }
@@ -189,7 +189,7 @@ fn lower_step(node: &Node, lw: &mut Lower) -> Option<Step> {
         Some(other) => {
             let t = ty.as_ref().expect("type present");
             let d = lw.error(Code::UnknownStepType, t.span, format!("unknown step type `{other}`"));
-            let suggestion = super::lower::suggest(other, STEP_TYPES.iter().copied());
+            let suggestion = crate::spelling::closest(other, STEP_TYPES.iter().copied());
             d.help = Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("use one of: {}", STEP_TYPES.join(", ")),

@@ -1,6 +1,5 @@
 //! Planning: from configuration and build values to the tree of steps that will run.
 
-pub mod argv;
 pub mod filter;
 mod planner;
 mod render;

@@ -2,8 +2,8 @@
 //! names, `services:` expanded, filters applied, commands split and image tags rendered.
 //! The studio's preview and the executor both follow this plan.
 
-use super::argv;
 use super::filter::Filter;
+use crate::argv;
 use crate::dockercfg::registry_of_image;
 use crate::model::services::Str;
 use crate::model::{GroupMode, ServicesFile, Step, StepKind, StepsFile};

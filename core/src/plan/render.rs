@@ -29,7 +29,7 @@ fn step(out: &mut String, s: &PlannedStep, depth: usize) {
             s.service.as_deref().unwrap_or("?"),
             // Quoted as typed (`sh -c 'echo $X'`), as the studio shows it: a plain join lost
             // the quotes and read as a different command.
-            s.command.as_deref().map(super::argv::display).unwrap_or_default()
+            s.command.as_deref().map(crate::argv::display).unwrap_or_default()
         ),
         Kind::Push => match (&s.image_ref(), &s.tag_error) {
             (Some(r), _) => format!(

@@ -36,7 +36,7 @@ pub(super) fn unexpanded(command: &str, entrypoint: Option<&Command>) -> Vec<Ref
     if refs.is_empty() {
         return refs;
     }
-    let Ok(words) = crate::plan::argv::split(command) else { return Vec::new() };
+    let Ok(words) = crate::argv::split(command) else { return Vec::new() };
     let prefix = entrypoint.map_or_else(Vec::new, entrypoint_argv);
     let argv: Vec<&str> = prefix.iter().map(String::as_str).chain(words.iter().map(String::as_str)).collect();
     let script = shell_script_index(&argv).and_then(|i| i.checked_sub(prefix.len()));
@@ -45,7 +45,7 @@ pub(super) fn unexpanded(command: &str, entrypoint: Option<&Command>) -> Vec<Ref
 
 fn entrypoint_argv(e: &Command) -> Vec<String> {
     match e {
-        Command::Line(s) => crate::plan::argv::split(&s.value).unwrap_or_default(),
+        Command::Line(s) => crate::argv::split(&s.value).unwrap_or_default(),
         Command::Argv(v) => v.iter().map(|s| s.value.clone()).collect(),
     }
 }

@@ -7,6 +7,7 @@
 mod builder;
 mod incremental;
 mod node;
+pub mod scalar;
 
 pub use incremental::{LastParse, Reparser};
 pub use node::{Node, NodeKind};

@@ -194,11 +194,8 @@ impl Checker {
     }
 
     fn unknown(&mut self, at: std::ops::Range<usize>, message: String, name: &str, known: &[&str]) {
-        let suggestion = if name.len() <= MAX_SUGGESTED_NAME {
-            crate::model::lower::suggest(name, known.iter().copied())
-        } else {
-            None
-        };
+        let suggestion =
+            if name.len() <= MAX_SUGGESTED_NAME { crate::spelling::closest(name, known.iter().copied()) } else { None };
         let help = suggestion
             .map(|s| format!("did you mean `{s}`?"))
             .or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));

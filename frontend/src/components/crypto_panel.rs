@@ -3,7 +3,7 @@
 
 use super::files::{download, file_list, read_files};
 use crate::state::SharedPlan;
-use slipway_core::crypto::rekey::{Rekeyed, rekey_all};
+use slipway_core::crypto::rekey::{Rekeyed, Target, rekey_all};
 use slipway_core::crypto::{self, Format, Key, KeyError};
 use slipway_core::dockercfg::DockerCfg;
 use slipway_core::inspect::{Contents, inspect, push_registries_covered, redacted};
@@ -291,7 +291,7 @@ fn rekey_dropped(old: &str, new: &str, v1_to: Format, files: &[Dropped]) -> Reke
         return RekeyOutcome::Failed("The new key is the old key: generate or paste another one.".into());
     }
     let named: Vec<(String, Vec<u8>)> = files.iter().map(|f| (f.name.clone(), f.bytes.clone())).collect();
-    match rekey_all(&old_key, &new_key, &named, v1_to, random16) {
+    match rekey_all(&old_key, &new_key, &named, Target::V1As(v1_to), random16) {
         Ok(out) => RekeyOutcome::Done(named.into_iter().map(|(name, _)| name).zip(out).collect()),
         Err(e) => RekeyOutcome::Failed(format!("Nothing was rekeyed: {e}")),
     }

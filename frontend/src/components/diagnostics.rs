@@ -1,7 +1,6 @@
 //! The list of diagnostics. Each entry is a button (click, Enter or Space) that moves the
 //! cursor to its position; entries with quick fixes offer them beside the message.
 
-use crate::components::editor::severity_name;
 use slipway_core::Diagnostic;
 use slipway_core::ide::QuickFix;
 use yew::prelude::*;
@@ -56,7 +55,7 @@ fn item(props: &DiagnosticsProps, d: &Diagnostic, fixes: &[QuickFix]) -> Html {
             select();
         }
     });
-    let sev = severity_name(d.severity);
+    let sev = d.severity.as_str();
     html! {
         <li class={classes!("diag", sev)} tabindex="0" role="button" {onclick} {onkeydown} title="Go to this position"
             data-line={d.line.to_string()} data-column={d.column.to_string()}

@@ -10,7 +10,6 @@
 use crate::analyst::{EditJs, edit_json};
 use crate::language::kind_of;
 use crate::state::FileKind;
-use slipway_core::Severity;
 use slipway_core::ide::{LineIndex, QuickFix};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -124,13 +123,6 @@ fn mount(
     let hooks = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&hooks, &"change".into(), change.as_ref());
     (create_editor(parent, kind.name(), text, &hooks), change)
-}
-
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    }
 }
 
 fn editor_of(editors: &Editors, kind: FileKind) -> Option<JsEditor> {

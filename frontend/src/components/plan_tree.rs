@@ -17,7 +17,7 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
         Kind::Run => format!(
             "{} · {}",
             s.service.as_deref().unwrap_or("?"),
-            s.command.as_deref().map(slipway_core::plan::argv::display).unwrap_or_default()
+            s.command.as_deref().map(slipway_core::argv::display).unwrap_or_default()
         ),
         Kind::Push => match s.image_ref() {
             Some(r) => format!("push {r}"),

@@ -1,9 +1,9 @@
 //! Following a run's events: the stream read into a `RunLog` off the DOM, the view redrawn at
 //! most every `FLUSH_MS`, reconnects that resume after the last event applied.
 
-use super::wire::RunSummary;
 use crate::run_log::{RunLog, SseParser};
 use crate::server_api::{self, ApiError};
+use crate::wire::RunSummary;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;

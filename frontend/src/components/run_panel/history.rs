@@ -1,8 +1,8 @@
 //! The table of recent runs, filtered by project and branch; a row opens that run.
 
 use super::trigger;
-use super::wire::{RunList, RunSummary};
 use crate::server_api;
+use crate::wire::{RunList, RunSummary};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;

@@ -10,13 +10,13 @@ mod form;
 mod history;
 mod link;
 mod trigger;
-pub(crate) mod wire;
 
 use crate::components::files::download;
 use crate::components::plan_tree;
 use crate::run_log::RENDER_CAP;
 use crate::server_api::{self, ApiError};
 use crate::state::{BuildInputs, FileKind};
+use crate::wire::{Created, NewRun, Project, ProjectFiles, ProjectList, RunSummary, startable};
 use follow::{Following, Shared, follow};
 use form::{FormAction, RunForm};
 use history::{Filter, History};
@@ -24,7 +24,6 @@ use slipway_core::run_state::RunStatus;
 use slipway_core::{Diagnostic, Severity, SourceFile};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
-use wire::{Created, NewRun, Project, ProjectFiles, ProjectList, RunSummary, startable};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]

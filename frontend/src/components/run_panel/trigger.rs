@@ -2,7 +2,7 @@
 //! commit linked when the forge gave a link, and a warning when the forge was not told the
 //! run's status.
 
-use super::wire::Trigger;
+use crate::wire::Trigger;
 use yew::prelude::*;
 
 /// A trigger reduced to what the page shows; a plain value, so it is tested without a browser.
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_trigger_is_read_from_the_run_json_and_absent_fields_are_none() {
-        use super::super::wire::{FromJson, RunSummary, tests::json};
+        use crate::wire::{FromJson, RunSummary, tests::json};
         let run = RunSummary::from_json(&json(
             r#"{"id":"r1","project":"app","tag":"main","push":false,"status":"success","created_at":1,
                 "trigger":{"kind":"pull_request","branch":"feature","tag":null,"commit_id":"abcdef0123","commit_message":"Add x",

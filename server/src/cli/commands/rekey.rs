@@ -19,10 +19,10 @@ use crate::cli::{ConfigErrors, ProjectArgs};
 use crate::fsutil::{Existing, read_limited, write_atomic, write_new};
 use crate::gitinfo::GitInfo;
 use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
 use clap::Args;
+use slipway_core::crypto::rekey::{self, OpenedWith, RekeyError, Target};
 use slipway_core::crypto::{self, Format, Key};
-use slipway_core::model::encrypted::{self, Where};
+use slipway_core::model::encrypted::{Holds, Where};
 use slipway_core::model::{ServicesFile, StepsFile};
 use slipway_core::{SourceFile, Span};
 use std::collections::BTreeMap;
@@ -50,13 +50,6 @@ pub struct RekeyArgs {
     /// Also rewrite encrypted files that are (or whose symlinks point) outside the project folder.
     #[arg(long)]
     pub allow_outside: bool,
-}
-
-/// What a secret decrypts to, by the key that names it: how a v1 plaintext is checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Holds {
-    EnvFile,
-    DockerCfg,
 }
 
 /// What the configuration says is encrypted: a file it names, or a value written inline.
@@ -88,10 +81,7 @@ fn references(dir: &Path, services: &ServicesFile, steps: &StepsFile) -> Vec<Sec
                 let rel = &r.value.value;
                 // A path that does not resolve stays as written: phase 1 reports it.
                 let path = std::fs::canonicalize(dir.join(rel)).unwrap_or_else(|_| dir.join(rel));
-                let holds = match r.holds {
-                    encrypted::Holds::EnvLines => Holds::EnvFile,
-                    encrypted::Holds::DockerCfg => Holds::DockerCfg,
-                };
+                let holds = r.holds;
                 if !out.iter().any(|s| matches!(s, Secret::File { path: p, .. } if *p == path)) {
                     out.push(Secret::File { path, what, holds });
                 }
@@ -126,29 +116,12 @@ fn decrypt_blob(key: &Key, blob: &str) -> Result<(Vec<u8>, Format), crypto::Cryp
     crypto::decrypt(key, blob.trim().as_bytes())
 }
 
-/// v1 has no integrity check: a wrong key decrypts to garbage. Before re-encrypting garbage
-/// under a new key (and losing the secret), require it to be what the executor would read.
-fn check_v1_plaintext(secret: &Secret, plain: &[u8]) -> Result<()> {
-    if !plausible(secret, plain) {
-        let what = match secret {
-            Secret::File { what, .. } | Secret::Inline { what, .. } => what,
-        };
-        bail!(
-            "{what} is a v1 file (no integrity check) and did not decrypt to what it should hold: is --key-path the key it was made with?"
-        );
-    }
-    Ok(())
-}
-
-/// Whether a v1 plaintext is what the executor would read (v1 cannot tell a wrong key).
-fn plausible(secret: &Secret, plain: &[u8]) -> bool {
-    let holds = match secret {
+/// What a secret holds, by the key that names it: how its plaintext is checked when it is v1
+/// (an inline value is env lines).
+fn holds(secret: &Secret) -> Holds {
+    match secret {
         Secret::File { holds, .. } => *holds,
-        Secret::Inline { .. } => Holds::EnvFile,
-    };
-    match holds {
-        Holds::DockerCfg => slipway_core::dockercfg::DockerCfg::parse(plain).is_ok(),
-        Holds::EnvFile => std::str::from_utf8(plain).is_ok_and(|t| slipway_core::envfile::parse(t).is_ok()),
+        Secret::Inline { .. } => Holds::EnvLines,
     }
 }
 
@@ -156,21 +129,6 @@ fn random() -> Result<[u8; crypto::RANDOM_BYTES]> {
     let mut r = [0u8; crypto::RANDOM_BYTES];
     getrandom::fill(&mut r).map_err(|e| anyhow!("no randomness available: {e}"))?;
     Ok(r)
-}
-
-/// Encrypt in `format`, v1 included. The core writes only v2 and aead; a v1 file is jet's v2
-/// body without its checksum: v2 is base64(IV ‖ CFB(hex(md5(p)) ‖ p)) and the checksum is
-/// exactly two AES blocks, so with full-block CFB the ciphertext of `p` from byte 32 on is
-/// `p` encrypted with the second ciphertext block as its IV: a valid v1 file whose IV is an
-/// encrypted (unpredictable) block. Phase 2 decrypts every result to prove it.
-fn encrypt_as(key: &Key, plain: &[u8], format: Format) -> Result<Vec<u8>> {
-    if format != Format::V1 {
-        return Ok(crypto::encrypt(key, plain, format, &random()?)?);
-    }
-    let v2 = crypto::encrypt(key, plain, Format::V2, &random()?)?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let body = b64.decode(&v2[crypto::V2_HEADER.len()..]).context("v2 output is base64")?;
-    Ok(b64.encode(&body[32..]).into_bytes())
 }
 
 /// How an inline value is written back into YAML: base64 alone is a plain scalar; a value
@@ -205,7 +163,7 @@ fn key_for(args: &RekeyArgs) -> Result<(Key, Key, bool)> {
 }
 
 pub fn run(args: RekeyArgs) -> Result<ExitCode> {
-    let upgrade = args.format.as_deref().map(|_| Format::Aead);
+    let target = if args.format.is_some() { Target::All(Format::Aead) } else { Target::Keep };
     let files = args.project.load()?;
     let checked = slipway_core::check(&files.services, &files.steps);
     if checked.report.has_errors() {
@@ -228,7 +186,7 @@ pub fn run(args: RekeyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let rewrites = decrypt_all(&files.services, &secrets, &old, &new)?;
-    let rewrites = reencrypt_all(rewrites, &new, upgrade)?;
+    let rewrites = reencrypt_all(rewrites, &new, target)?;
     // Symlinks resolved, so the rename replaces the file and keeps the link.
     let services_path = services_real;
     let outputs = outputs(&files.services, &files.steps, &services_path, &rewrites, &new)?;
@@ -323,26 +281,28 @@ fn decrypt_all(services: &SourceFile, secrets: &[Secret], old: &Key, new: &Key) 
             }
             Secret::Inline { value, .. } => value.trim().as_bytes().to_vec(),
         };
-        let opened = |key: &Key| {
-            crypto::decrypt(key, &data).ok().filter(|(plain, f)| *f != Format::V1 || plausible(secret, plain))
-        };
-        if let Some((plain, from)) = opened(old) {
-            out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new(), done: false });
-        } else if let Some((plain, from)) = opened(new) {
-            out.push(Rewrite { secret: secret.clone(), plain, from, to: from, new: Vec::new(), done: true });
-        } else {
-            return Err(old_key_error(services, secret, &data, old));
+        match rekey::open(old, Some(new), &data, Some(holds(secret))) {
+            Ok(o) => out.push(Rewrite {
+                secret: secret.clone(),
+                plain: o.plain,
+                from: o.from,
+                to: o.from,
+                new: Vec::new(),
+                done: o.with == OpenedWith::New,
+            }),
+            Err(why) => return Err(old_key_error(services, secret, why)),
         }
     }
     Ok(out)
 }
 
-/// Why the old key does not open a secret (which the new key does not open either).
-fn old_key_error(services: &SourceFile, secret: &Secret, data: &[u8], old: &Key) -> anyhow::Error {
-    let err = match crypto::decrypt(old, data) {
-        // Only a v1 secret "opens" under a wrong key; the check says why it was refused.
-        Ok((plain, _)) => check_v1_plaintext(secret, &plain).err().unwrap_or_else(|| anyhow!("refused")),
-        Err(e) => anyhow::Error::from(e),
+/// Why the old key does not open a secret (which the new key does not open either), with
+/// where the secret is.
+fn old_key_error(services: &SourceFile, secret: &Secret, why: RekeyError) -> anyhow::Error {
+    let err = match why {
+        // Only a v1 secret "opens" under a wrong key; its plaintext was refused.
+        RekeyError::V1NotPlausible(_) => anyhow!("{why} (is --key-path the key it was made with?)"),
+        other => anyhow::Error::from(other),
     };
     match secret {
         Secret::File { path, what, .. } => {
@@ -356,19 +316,15 @@ fn old_key_error(services: &SourceFile, secret: &Secret, data: &[u8], old: &Key)
 }
 
 /// Phase 2: encrypt under the new key and prove each result decrypts to the same bytes.
-fn reencrypt_all(rewrites: Vec<Rewrite>, new: &Key, upgrade: Option<Format>) -> Result<Vec<Rewrite>> {
+fn reencrypt_all(rewrites: Vec<Rewrite>, new: &Key, target: Target) -> Result<Vec<Rewrite>> {
     rewrites
         .into_iter()
         .map(|mut r| {
             if r.done {
                 return Ok(r);
             }
-            r.to = upgrade.unwrap_or(r.from);
-            r.new = encrypt_as(new, &r.plain, r.to)?;
-            let (back, format) = crypto::decrypt(new, &r.new).context("re-encrypted secret does not decrypt")?;
-            if back != r.plain || format != r.to {
-                bail!("re-encrypted secret does not decrypt to the same bytes; nothing was changed");
-            }
+            r.to = target.format_for(r.from);
+            r.new = rekey::seal(new, &r.plain, r.to, &random()?).context("nothing was changed")?;
             Ok(r)
         })
         .collect()

@@ -1,6 +1,6 @@
-//! The run API's bodies as the panel reads and sends them. Answers are read from a
-//! `serde_json::Value` field by field (`FromJson`) rather than by serde's derived
-//! `Deserialize`: the core already carries the `Value` parser (for dockercfg files), and each
+//! The run API's bodies as the studio reads and sends them (the run panel, `server_api`).
+//! Answers are read from a `serde_json::Value` field by field (`FromJson`) rather than by
+//! serde's derived `Deserialize`: the core already carries the `Value` parser (for dockercfg files), and each
 //! derived reader cost the studio's download more than these few lines (docs/perf.md).
 
 use serde::Serialize;
