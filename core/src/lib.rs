@@ -16,6 +16,7 @@ pub mod dockercfg;
 pub mod envfile;
 pub mod export;
 pub mod image_ref;
+pub mod keys;
 pub mod model;
 pub mod plan;
 mod rules;

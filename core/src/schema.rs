@@ -13,8 +13,8 @@
 //! has no warnings, and an unknown key is almost always a typo.
 
 use crate::ide::{KeyScope, key_doc};
-use crate::model::services::{BUILD_KEYS, IGNORED_KEYS, PASSTHROUGH_KEYS, SERVICE_KEYS, UNSUPPORTED_KEYS};
-use crate::model::steps::{STEP_KEYS, STEP_TYPES};
+use crate::keys::{BUILD_KEYS, IGNORED_KEYS, PASSTHROUGH_KEYS, SERVICE_KEYS, UNSUPPORTED_KEYS};
+use crate::keys::{STEP_KEYS, STEP_TYPES};
 use serde_json::{Map, Value, json};
 
 /// Which file's schema.

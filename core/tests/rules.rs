@@ -163,6 +163,9 @@ macro_rules! cases {
 cases! {
     sw001_yaml_syntax_services_unclosed_bracket: "SW001-yaml-syntax/services-unclosed-bracket";
     sw001_yaml_syntax_steps_indentation: "SW001-yaml-syntax/steps-indentation";
+    sw001_yaml_syntax_steps_joined_lines: "SW001-yaml-syntax/steps-joined-lines";
+    sw001_yaml_syntax_steps_list_item_indented: "SW001-yaml-syntax/steps-list-item-indented";
+    sw001_yaml_syntax_steps_tab: "SW001-yaml-syntax/steps-tab";
     sw004_wrong_type_boolean: "SW004-wrong-type/boolean";
     sw005_unknown_key_misspelled: "SW005-unknown-key/misspelled";
     sw006_ignored_key_container_name: "SW006-ignored-key/container-name";

@@ -356,8 +356,8 @@ pub(crate) const KEYWORDS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::services::{BUILD_KEYS, PASSTHROUGH_KEYS, SERVICE_KEYS};
-    use crate::model::steps::{STEP_KEYS, STEP_TYPES as MODEL_STEP_TYPES};
+    use crate::keys::{BUILD_KEYS, PASSTHROUGH_KEYS, SERVICE_KEYS};
+    use crate::keys::{STEP_KEYS, STEP_TYPES as MODEL_STEP_TYPES};
 
     /// The documented `.Time` methods are the ones the template checker knows (it lists them
     /// when a name is far from all), and every documented function is one the parser knows.

@@ -53,6 +53,7 @@ pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
                     edits: vec![replace, edit],
                 });
             }
+            None if d.code == Code::YamlSyntax => out.push(fix(syntax_fix_title(d).into(), vec![replace])),
             None => out.push(fix(format!("Replace with `{}`", s.replacement), vec![replace])),
         }
     }
@@ -64,11 +65,27 @@ pub(crate) fn fixes_for(a: &Analysis, index: usize) -> Vec<QuickFix> {
             out.extend(add_image_name(a, d).map(|(name, e)| fix(format!("Add `image_name: {name}`"), vec![e])))
         }
         Code::WrongType | Code::YamlSyntax => {
-            out.extend(quote_value(a, file, d).map(|e| fix("Quote the value".into(), vec![e])))
+            // A syntax error's own fix (re-indent, split a joined line) is the right one; quoting
+            // comes second, for a value whose `: ` belongs to it.
+            let preferred = d.suggestion.is_none();
+            out.extend(
+                quote_value(a, file, d).map(|e| QuickFix { preferred, ..fix("Quote the value".into(), vec![e]) }),
+            )
         }
         _ => {}
     }
     out
+}
+
+/// What the fix `syntax::explain` attached to a YAML syntax error does.
+fn syntax_fix_title(d: &Diagnostic) -> &'static str {
+    if d.message.starts_with("a tab") {
+        "Indent with spaces"
+    } else if d.message.contains("needs a line of its own") {
+        "Split the line"
+    } else {
+        "Fix the indentation"
+    }
 }
 
 /// An edit inserting `text` as a new line after the line holding `offset`, with the line
@@ -255,7 +272,14 @@ fn quote_value(a: &Analysis, file: FileId, d: &Diagnostic) -> Option<TextEdit> {
             continue;
         }
         let span = Span::new(line.start + line.value.start as u32, line.start + line.value.end as u32);
-        return Some(TextEdit { file, span, new_text: serde_json::to_string(v).expect("a string serializes") });
+        let new_text = serde_json::to_string(v).expect("a string serializes");
+        // Offered only when the file then reads as YAML: a fix must not make a new error.
+        let src = &a.file(file).text;
+        let fixed = format!("{}{new_text}{}", &src[..span.start as usize], &src[span.end as usize..]);
+        if crate::syntax::parse(&crate::source::SourceFile::new("", fixed)).is_err() {
+            continue;
+        }
+        return Some(TextEdit { file, span, new_text });
     }
     None
 }

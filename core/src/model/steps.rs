@@ -4,6 +4,7 @@ use super::lower::Lower;
 use super::services::Str;
 use crate::codes::Code;
 use crate::diagnostics::Suggestion;
+use crate::keys::{STEP_KEYS, STEP_TYPES};
 use crate::source::{Span, Spanned};
 use crate::syntax::{Node, NodeKind};
 
@@ -55,24 +56,6 @@ pub enum StepKind {
         steps: Vec<Step>,
     },
 }
-
-pub const STEP_KEYS: &[&str] = &[
-    "name",
-    "type",
-    "service",
-    "services",
-    "command",
-    "tag",
-    "exclude",
-    "steps",
-    "image_name",
-    "image_tag",
-    "registry",
-    "encrypted_dockercfg_path",
-    "dockercfg_service",
-    "on_fail",
-];
-pub const STEP_TYPES: &[&str] = &["run", "push", "serial", "parallel", "manual", "matrix"];
 
 pub(crate) fn lower(root: &Node, lw: &mut Lower) -> StepsFile {
     match &root.kind {

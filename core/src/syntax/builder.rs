@@ -80,7 +80,7 @@ pub(super) fn build(file: &SourceFile) -> Result<Built, Diagnostic> {
     for event in Parser::new_from_str(&file.text) {
         let (event, span) = event.map_err(|e| {
             let offset = e.marker().byte_offset().unwrap_or(0) as u32;
-            Diagnostic::error(Code::YamlSyntax, file, Span::at(offset), e.info())
+            super::explain::scan_error(file, offset, &e.info().to_string())
         })?;
         let span = Span::new(span.start.byte_offset().unwrap_or(0) as u32, span.end.byte_offset().unwrap_or(0) as u32);
         match event {

@@ -5,6 +5,7 @@
 //! builds, and the browser's stack is smaller. Merge keys, aliases and budgets are ours.
 
 mod builder;
+mod explain;
 mod incremental;
 mod node;
 pub mod scalar;
