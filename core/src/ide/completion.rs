@@ -18,11 +18,16 @@ pub(crate) fn completions(a: &Analysis, file: FileId, offset: u32) -> Completion
         At::Key { span } | At::Bare { span } => {
             let with_colon = matches!(cx.at, At::Bare { .. });
             let span = Span::new(span.start, span.end.max(offset));
+            let layout = Layout::at(text, span.start);
             let here = place(file, &cx.path);
             let items = match &here {
-                Place::Service => keys(KeyScope::Service, RUN | PUSH | GROUP, &cx.siblings, with_colon),
-                Place::Build => keys(KeyScope::Build, RUN | PUSH | GROUP, &cx.siblings, with_colon),
-                Place::Step => keys(KeyScope::Step, step_types(&cx.siblings), &cx.siblings, with_colon),
+                Place::Service => {
+                    keys(KeyScope::Service, RUN | PUSH | GROUP, &cx.siblings, with_colon.then_some(&layout))
+                }
+                Place::Build => keys(KeyScope::Build, RUN | PUSH | GROUP, &cx.siblings, with_colon.then_some(&layout)),
+                Place::Step => {
+                    keys(KeyScope::Step, step_types(&cx.siblings), &cx.siblings, with_colon.then_some(&layout))
+                }
                 Place::ServiceItem(k) if SERVICE_LISTS.contains(&k.as_str()) => {
                     let listed = listed_items(&lines, offset);
                     services(a, own_service(&cx.path).as_deref())
@@ -88,13 +93,51 @@ fn item(label: &str, kind: CompletionKind, detail: Option<&str>, doc: Option<&st
     }
 }
 
-/// The keys of `scope` for step types `types`, without those already in the mapping.
-fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], with_colon: bool) -> Vec<CompletionItem> {
+/// Where a completed key is written: its column and the file's line ending, so a key whose
+/// value is a block gets the block's first line.
+struct Layout {
+    column: usize,
+    newline: &'static str,
+    /// Inside `{…}` (a JSON file, a flow mapping) a block cannot start: `key: ` only.
+    flow: bool,
+}
+
+impl Layout {
+    fn at(text: &str, offset: u32) -> Layout {
+        let offset = offset as usize;
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        Layout {
+            column: text[line_start..offset].chars().count(),
+            newline: if text.contains("\r\n") { "\r\n" } else { "\n" },
+            flow: crate::syntax::scalar::in_flow(text, offset),
+        }
+    }
+
+    /// `key: ` for a scalar; for a list `key:` and a first `- ` under it, for a map `key:` and
+    /// the indentation of its first entry: typing on after `depends_on: ` would write a scalar
+    /// where a list must be.
+    fn insert(&self, key: &str, shape: &str) -> String {
+        let indent = " ".repeat(self.column + 2);
+        if self.flow {
+            format!("{key}: ")
+        } else if shape.starts_with("list") {
+            format!("{key}:{}{indent}- ", self.newline)
+        } else if shape.starts_with("map") {
+            format!("{key}:{}{indent}", self.newline)
+        } else {
+            format!("{key}: ")
+        }
+    }
+}
+
+/// The keys of `scope` for step types `types`, without those already in the mapping; with
+/// their colon and value's shape when `layout` says where (the key is typed bare).
+fn keys(scope: KeyScope, types: u8, siblings: &[(String, String)], layout: Option<&Layout>) -> Vec<CompletionItem> {
     KEYS.iter()
         .filter(|d| d.scope == scope && !d.hidden && d.types & types != 0)
         .filter(|d| !siblings.iter().any(|(k, _)| k == d.key || exclusive(k, d.key)))
         .map(|d| {
-            let insert = if with_colon { format!("{}: ", d.key) } else { d.key.to_string() };
+            let insert = layout.map_or_else(|| d.key.to_string(), |l| l.insert(d.key, d.shape));
             item(d.key, CompletionKind::Key, Some(d.shape), Some(d.doc), &insert)
         })
         .collect()
