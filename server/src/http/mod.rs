@@ -48,8 +48,7 @@ pub fn app(config: &Config) -> Result<Router> {
     });
     router = router.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
     if let Some(path) = &config.request_log {
-        // As much as any route takes: webhook deliveries may be larger than API bodies.
-        let log = request_log::RequestLog::open(path, MAX_BODY.max(crate::forge::verify::DEFAULT_MAX_BODY_BYTES))?;
+        let log = request_log::RequestLog::open(path)?;
         router = router.layer(axum::middleware::from_fn_with_state(log, request_log::record));
     }
     Ok(router.layer(tower_http::compression::CompressionLayer::new()))
