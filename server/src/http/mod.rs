@@ -3,6 +3,7 @@
 pub mod api;
 mod cpu;
 mod error;
+mod hook_intake;
 pub mod hooks;
 mod request_log;
 mod studio;
@@ -69,9 +70,9 @@ pub async fn serve(addr: SocketAddr, config: Config, mut signals: crate::signals
     let app = app(&config)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
                     tracing::warn!("cannot accept a connection: {e}");
@@ -82,7 +83,12 @@ pub async fn serve(addr: SocketAddr, config: Config, mut signals: crate::signals
             _ = signals.recv() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let app = hyper_util::service::TowerToHyperService::new(app.clone());
+        // The client's address goes with each request (the webhook limits count per address).
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            hyper::service::Service::call(&app, req)
+        });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
