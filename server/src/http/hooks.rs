@@ -12,8 +12,9 @@
 //! understood (400 for a signed body that is not the documented JSON). What builds nothing
 //! (other events, deleted branches, branches the filter leaves out, forks' pull requests when
 //! the project takes none) is answered 202 with the reason; a delivery id seen before, a
-//! commit a run of its branch is building already, or a tag's commit built before, is
-//! answered 200 `duplicate`. A build is
+//! commit a run of its branch is building already, a tag's commit built before, or a push
+//! that queued a run before (by its ref, `before` and `after`, however long ago: a replay under
+//! a new id, see `store/triggered.rs`) is answered 200 `duplicate`. A build is
 //! queued and answered 202 once its commit is known to be its ref's head (at most
 //! [`HEAD_CHECK_WAIT`]; a late delivery is answered `late` and builds nothing): the work
 //! happens afterwards. No token is needed: the signature is the authentication.
@@ -186,6 +187,12 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
             StatusCode::OK,
             json!({"queued": false, "duplicate": true, "id": id,
                    "reason": format!("run {id} builds this commit of this branch already, or built this tag")}),
+        )),
+        Submitted::Replayed(id) => Ok(answer(
+            StatusCode::OK,
+            json!({"queued": false, "duplicate": true, "replayed": true, "id": id,
+                   "reason": format!("this push was delivered before and queued run {id} (which may have been \
+                                      deleted since): a delivery of it again builds nothing, whatever its id")}),
         )),
     }
 }
