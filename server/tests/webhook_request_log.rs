@@ -90,3 +90,52 @@ fn an_unsigned_delivery_is_refused_before_its_body_is_read_with_the_request_log_
     assert!(signed.get("body_unread").is_none(), "{signed}");
     assert_eq!(signed["headers"]["x-hub-signature-256"], "***");
 }
+
+/// The server's peak memory under 40 concurrent unsigned 20 MB POSTs with `--request-log` on,
+/// for docs/perf.md: `cargo test -p slipway --test webhook_request_log -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_peak_memory_of_unsigned_deliveries_with_the_request_log_on() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("requests.log");
+    let steps = "- name: t\n  service: app\n  command: 'true'\n";
+    let files = [("codeship-services.yml", "app:\n  image: busybox\n"), ("codeship-steps.yml", steps)];
+    let p = HookProject::start(&files, &[("web", "")], &[], &["--request-log", log.to_str().unwrap()]);
+    let peak = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().to_string();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    };
+    let before = peak();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..40)
+        .map(|_| {
+            let addr = p.url.strip_prefix("http://").unwrap().to_string();
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(&addr).unwrap();
+                let head = format!(
+                    "POST /hooks/web HTTP/1.1\r\nHost: {addr}\r\nX-GitHub-Event: push\r\nContent-Length: {}\r\n\r\n",
+                    20 * MB
+                );
+                c.write_all(head.as_bytes()).unwrap();
+                let chunk = vec![b' '; MB];
+                for _ in 0..20 {
+                    if c.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+                let mut answer = Vec::new();
+                let _ = c.read_to_end(&mut answer);
+                String::from_utf8_lossy(&answer).split(' ').nth(1).unwrap_or("-").to_string()
+            })
+        })
+        .collect();
+    let mut codes: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    codes.sort();
+    codes.dedup();
+    println!(
+        "--request-log on, 40 × 20 MB unsigned in {:?}; answers {codes:?}; server peak RSS {} MiB (before: {before} MiB)",
+        started.elapsed(),
+        peak()
+    );
+}

@@ -112,6 +112,7 @@ fn slow_senders_from_one_address_do_not_starve_a_delivery_from_another() {
     let (a, took) = ping(&p);
     assert_eq!(a.status, 202, "{:?}", a.body);
     assert!(took < Duration::from_secs(2), "the delivery waited {took:?}");
+    println!("the delivery from 127.0.0.1 was answered in {took:?}");
 
     // Of the eight, four were told at once to come back; four were read, too slowly, and
     // dropped with 408 a little after the 3 s grace (not after the 30 s read timeout).
@@ -120,6 +121,7 @@ fn slow_senders_from_one_address_do_not_starve_a_delivery_from_another() {
     codes.sort();
     assert_eq!(codes, [408, 408, 408, 408, 503, 503, 503, 503], "after {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    println!("the slow senders were all answered {:?} after they started", started.elapsed());
     stop.store(true, Ordering::Relaxed);
     let log = p.log();
     assert!(log.contains("too slowly"), "{log}");
@@ -151,6 +153,7 @@ fn slow_senders_from_many_addresses_hold_the_slots_for_seconds_not_for_the_read_
         std::thread::sleep(Duration::from_millis(250));
     };
     assert!(accepted < Duration::from_secs(5), "read after {accepted:?}");
+    println!("with every slot held by slow senders, a delivery was read {accepted:?} later");
     for s in &mut slow {
         let a = s.answer_within(Duration::from_secs(5)).expect("an answer to the slow sender");
         assert_eq!(a.status, 408, "{:?}", a.body);
