@@ -26,9 +26,13 @@ const MAX_PER_ADDRESS: usize = 4;
 const WRONG: &str = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
 
 fn project() -> HookProject {
+    project_with(&[])
+}
+
+fn project_with(serve_args: &[&str]) -> HookProject {
     let steps = "- name: t\n  service: app\n  command: 'true'\n";
     let files = [("codeship-services.yml", "app:\n  image: busybox\n"), ("codeship-steps.yml", steps)];
-    HookProject::start(&files, &[("web", "")], &[], &[])
+    HookProject::start(&files, &[("web", "")], &[], serve_args)
 }
 
 /// A delivery from `source` announcing 1 MiB with a well-formed (wrong) signature, whose body
@@ -39,11 +43,17 @@ struct SlowSender {
 
 impl SlowSender {
     fn start(p: &HookProject, source: &str, stop: &Arc<AtomicBool>) -> SlowSender {
+        SlowSender::forwarded(p, source, None, stop)
+    }
+
+    /// [`SlowSender::start`] with an `X-Forwarded-For` header (as a proxy in front would add).
+    fn forwarded(p: &HookProject, source: &str, forwarded_for: Option<&str>, stop: &Arc<AtomicBool>) -> SlowSender {
         let addr = p.url.strip_prefix("http://").unwrap();
         let mut conn = connect_from(source, addr);
+        let xff = forwarded_for.map(|a| format!("X-Forwarded-For: {a}\r\n")).unwrap_or_default();
         let head = format!(
             "POST /hooks/web HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n\
-             X-GitHub-Delivery: slow\r\nX-Hub-Signature-256: {WRONG}\r\nContent-Length: {}\r\n\r\n",
+             X-GitHub-Delivery: slow\r\nX-Hub-Signature-256: {WRONG}\r\n{xff}Content-Length: {}\r\n\r\n",
             1024 * 1024
         );
         conn.write_all(head.as_bytes()).unwrap();
@@ -84,12 +94,18 @@ fn answer_within(c: &mut TcpStream, wait: Duration) -> Option<Answer> {
 
 /// A signed `ping` from 127.0.0.1, as GitHub sends one when a webhook is set up.
 fn ping(p: &HookProject) -> (Answer, Duration) {
+    ping_forwarded(p, None)
+}
+
+/// [`ping`] with an `X-Forwarded-For` header.
+fn ping_forwarded(p: &HookProject, forwarded_for: Option<&str>) -> (Answer, Duration) {
     let body = br#"{"zen":"Design for failure.","hook_id":1}"#;
     let addr = p.url.strip_prefix("http://").unwrap();
     let mut c = connect_from("127.0.0.1", addr);
+    let xff = forwarded_for.map(|a| format!("X-Forwarded-For: {a}\r\n")).unwrap_or_default();
     let head = format!(
         "POST /hooks/web HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-GitHub-Event: ping\r\n\
-         X-GitHub-Delivery: ping-1\r\nX-Hub-Signature-256: {}\r\nContent-Length: {}\r\n\r\n",
+         X-GitHub-Delivery: ping-1\r\nX-Hub-Signature-256: {}\r\n{xff}Content-Length: {}\r\n\r\n",
         sign(body),
         body.len()
     );
@@ -159,5 +175,38 @@ fn slow_senders_from_many_addresses_hold_the_slots_for_seconds_not_for_the_read_
         assert_eq!(a.status, 408, "{:?}", a.body);
         assert!(a.body["error"].as_str().unwrap().contains("16 KiB/s"), "{:?}", a.body);
     }
+    stop.store(true, Ordering::Relaxed);
+}
+
+/// Behind a proxy every connection comes from the proxy. With `--trust-forwarded-for` the
+/// client is the address the proxy appends to `X-Forwarded-For`; without it, the header is
+/// not looked at, so a client naming other addresses in it gains nothing.
+#[test]
+fn behind_a_trusted_proxy_clients_count_by_their_forwarded_address_and_only_then() {
+    let stop = Arc::new(AtomicBool::new(false));
+    // The proxy is 127.0.0.1; slow senders are 203.0.113.7 (what a client wrote itself before
+    // the proxy's entry is not looked at); the forge is 192.0.2.10.
+    let p = project_with(&["--trust-forwarded-for"]);
+    let mut slow: Vec<SlowSender> = (0..8)
+        .map(|i| SlowSender::forwarded(&p, "127.0.0.1", Some(&format!("10.9.9.{i}, 203.0.113.7")), &stop))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let (a, took) = ping_forwarded(&p, Some("192.0.2.10"));
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    assert!(took < Duration::from_secs(2), "the delivery waited {took:?}");
+    let mut codes: Vec<u16> =
+        slow.iter_mut().map(|s| s.answer_within(Duration::from_secs(8)).map_or(0, |a| a.status)).collect();
+    codes.sort();
+    assert_eq!(codes, [408, 408, 408, 408, 503, 503, 503, 503]);
+    drop(p);
+
+    // Not trusted: eight senders from 127.0.0.2, each naming another address, are one client.
+    let p = project();
+    let mut slow: Vec<SlowSender> =
+        (0..8).map(|i| SlowSender::forwarded(&p, "127.0.0.2", Some(&format!("198.51.100.{i}")), &stop)).collect();
+    let mut codes: Vec<u16> =
+        slow.iter_mut().map(|s| s.answer_within(Duration::from_secs(8)).map_or(0, |a| a.status)).collect();
+    codes.sort();
+    assert_eq!(codes, [408, 408, 408, 408, 503, 503, 503, 503]);
     stop.store(true, Ordering::Relaxed);
 }

@@ -7,14 +7,16 @@
 //! at once.
 //!
 //! Behind a reverse proxy every delivery comes from the proxy's address: the per-address limit
-//! then counts them all together, and the proxy is where slow clients must be dealt with (nginx
-//! buffers a request's body before passing it on, by default, so Slipway gets it at once).
+//! then counts them all together, unless `--trust-forwarded-for` says to count by the address
+//! the proxy appends to `X-Forwarded-For` ([`client_address`]). (nginx also buffers a request's
+//! body before passing it on, by default, so slow clients wait at the proxy.)
 
 use axum::body::Body;
+use axum::http::HeaderMap;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -32,6 +34,22 @@ pub const MIN_RATE: u64 = 16 * 1024;
 /// How long a body may take before [`MIN_RATE`] applies: a slow start (a TLS proxy, a busy
 /// forge) is forgiven.
 pub const GRACE: Duration = Duration::from_secs(3);
+
+/// Who sent a request, as `serve` found it: what the webhook limits count by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// The connection's peer; or, when `trust_forwarded_for`, the last address of the last
+/// `X-Forwarded-For` header: the one the proxy in front added (what the client wrote itself
+/// comes before it, and is not looked at). A header that is missing or not an address leaves
+/// the peer (the proxy: all such requests count together).
+pub fn client_address(peer: SocketAddr, headers: &HeaderMap, trust_forwarded_for: bool) -> ClientAddress {
+    let forwarded = || {
+        let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+        last.to_str().ok()?.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    };
+    ClientAddress(trust_forwarded_for.then(forwarded).flatten().unwrap_or(peer.ip()))
+}
 
 /// The address a delivery is counted under: an IPv4 address (an IPv4-mapped IPv6 one too), or
 /// an IPv6 address's /64.
@@ -166,6 +184,21 @@ mod tests {
         assert_ne!(address_key(a), address_key(other));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_when_trusted_and_only_the_proxys_own_entry() {
+        let peer: SocketAddr = "10.0.0.5:40000".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "1.2.3.4, 198.51.100.9".parse().unwrap());
+        assert_eq!(client_address(peer, &h, false).0, peer.ip());
+        assert_eq!(client_address(peer, &h, true).0, "198.51.100.9".parse::<IpAddr>().unwrap());
+        h.append("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        assert_eq!(client_address(peer, &h, true).0, "203.0.113.7".parse::<IpAddr>().unwrap());
+        let mut bad = HeaderMap::new();
+        bad.append("x-forwarded-for", "203.0.113.7, not-an-address".parse().unwrap());
+        assert_eq!(client_address(peer, &bad, true).0, peer.ip());
+        assert_eq!(client_address(peer, &HeaderMap::new(), true).0, peer.ip());
     }
 
     #[test]

@@ -20,20 +20,19 @@
 //! happens afterwards. No token is needed: the signature is the authentication.
 
 use super::error::{ApiError, BODY_READ_TIMEOUT};
-use super::hook_intake::{self, AddressSlots, BodyError};
+use super::hook_intake::{self, AddressSlots, BodyError, ClientAddress};
 use crate::forge::config::ForkPolicy;
 use crate::forge::trigger::{self, Trigger};
 use crate::forge::verify::{self, DEFAULT_MAX_BODY_BYTES};
 use crate::runs::trigger::RunTrigger;
 use crate::runs::{Manager, Submitted};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -100,8 +99,8 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
         return Err(too_large(limit));
     }
     // Both held until the body is checked and dropped (the end of this function, or the
-    // `drop`s below). The peer's address is there when `serve` accepted the connection.
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // `drop`s below). The client's address is there when `serve` accepted the connection.
+    let peer = req.extensions().get::<ClientAddress>().map(|c| c.0);
     let Some(address_slot) = hooks.per_address.try_acquire(peer) else {
         let from = peer.map_or("this client".to_string(), |p| p.to_string());
         tracing::warn!(project = %name, "webhook turned away: {} deliveries from {from} are being read already",

@@ -21,6 +21,8 @@ pub struct Config {
     pub request_log: Option<PathBuf>,
     /// The run API, when the server runs pipelines.
     pub api: Option<api::Api>,
+    /// `--trust-forwarded-for`: a request's client is the last `X-Forwarded-For` address.
+    pub trust_forwarded_for: bool,
 }
 
 /// Request bodies: two configuration files of at most 1 MiB each, plus JSON framing.
@@ -85,8 +87,10 @@ pub async fn serve(addr: SocketAddr, config: Config, mut signals: crate::signals
         let _ = stream.set_nodelay(true);
         let app = hyper_util::service::TowerToHyperService::new(app.clone());
         // The client's address goes with each request (the webhook limits count per address).
+        let trust_forwarded_for = config.trust_forwarded_for;
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let client = hook_intake::client_address(peer, req.headers(), trust_forwarded_for);
+            req.extensions_mut().insert(client);
             hyper::service::Service::call(&app, req)
         });
         let connection = hyper::server::conn::http1::Builder::new()
