@@ -9,6 +9,8 @@ use slipway_core::run_state::{RunStatus, StepStatus};
 use std::path::Path;
 use std::sync::Mutex;
 
+mod triggered;
+
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE runs (
         id TEXT PRIMARY KEY,
@@ -234,6 +236,9 @@ pub enum Inserted {
     /// Looked at in the insert's own transaction, so that concurrent deliveries of one commit
     /// queue exactly one run.
     SameCommit(String),
+    /// The same push (by its event key, not its delivery id) queued the run named here before:
+    /// a replay. The run may have been deleted since (retention); the record outlives it.
+    Replayed(String),
 }
 
 impl Store {
@@ -271,6 +276,7 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        triggered::create(&conn).context("cannot create the table of triggered pushes")?;
         Ok(Store(Mutex::new(conn)))
     }
 
@@ -339,6 +345,9 @@ impl Store {
                 return Ok(Inserted::Duplicate(run));
             }
         }
+        if let Some(run) = triggered::seen(&tx, project, trigger)? {
+            return Ok(Inserted::Replayed(run));
+        }
         if once_per_commit && let Some(run) = same_commit_in(&tx, project, trigger)? {
             return Ok(Inserted::SameCommit(run));
         }
@@ -366,6 +375,7 @@ impl Store {
                 serde_json::to_string(trigger)?
             ],
         )?;
+        triggered::record(&tx, project, trigger, id, now(), triggered::KEEP_PER_PROJECT)?;
         tx.commit()?;
         Ok(Inserted::Queued)
     }

@@ -1,8 +1,9 @@
 //! Issue 19, finding 7: a captured signed delivery, replayed with a new `X-GitHub-Delivery` id
 //! (the id is not signed), re-ran an old commit and cancelled the newest run of `main`. Now a
-//! delivery whose commit is no longer its ref's head after the mirror's fetch does not run
-//! (late), whatever its delivery id, cancels nothing and sends no commit status; a second
-//! delivery of the head under a new id leaves the run building it alone.
+//! push that queued a run before builds nothing again (push_replays.rs), and a delivery whose
+//! commit is no longer its ref's head after the mirror's fetch does not run (late), whatever its
+//! delivery id, cancels nothing and sends no commit status; a second delivery of the head under
+//! a new id leaves the run building it alone.
 //!
 //! No forge runs here (see `support/hook_project.rs`): the deliveries are GitHub's documented
 //! `push` payloads signed as GitHub signs them, the repository is served by `git daemon` and
@@ -57,8 +58,20 @@ fn a_replayed_delivery_of_an_old_commit_runs_nothing_and_cancels_nothing() {
         (s.len() == 3).then_some(s)
     });
 
-    // The attacker replays A's delivery, byte for byte (signature included), with a new id.
+    // The attacker replays A's delivery, byte for byte (signature included), with a new id:
+    // the server knows the push (see push_replays.rs) and queues nothing.
     let replay = p.deliver("web", "push", a_body.as_bytes(), "d-a-replayed-9f1e");
+    assert_eq!(
+        (replay.status, &replay.body["replayed"], &replay.body["id"]),
+        (200, &json!(true), &json!(run_a)),
+        "{:?}",
+        replay.body
+    );
+    // A delivery of A the server has not had (a forge's late one, or a replay whose record
+    // was forgotten: another push time): the head check finds main at C.
+    let mut unseen = github_push("main", zero, &a, "A");
+    unseen["repository"]["pushed_at"] = json!(1_765_000_000);
+    let replay = p.deliver("web", "push", unseen.to_string().as_bytes(), "d-a-late-9f1e");
     assert_eq!(replay.status, 202, "{:?}", replay.body);
     assert_eq!(replay.body["late"], json!(true), "{:?}", replay.body);
     assert_eq!(replay.body["superseded"], json!([]), "{:?}", replay.body);

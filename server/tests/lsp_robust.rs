@@ -260,3 +260,51 @@ fn a_sibling_that_is_a_fifo_or_a_link_to_stdin_is_not_read() {
         c.finish();
     }
 }
+
+impl Client {
+    /// The process's exit code once it ends (within [`PATIENCE`]).
+    fn exit_code(mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "slipway lsp did not exit after `exit`");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A request after `shutdown` ended the process with code 2 (lsp-server's `handle_shutdown`
+/// took it for a protocol error). The spec (LSP 3.17, "shutdown" and "exit"): requests after
+/// `shutdown` get an `InvalidRequest` error, and `exit` then ends the server with 0.
+#[test]
+fn a_request_after_shutdown_gets_an_error_and_exit_then_ends_with_success() {
+    let d = project();
+    let steps = d.path().join("codeship-steps.yml");
+    let mut c = Client::start(d.path());
+    let r = c.request("shutdown", Value::Null);
+    assert_eq!(r["result"], Value::Null, "{r}");
+    assert!(r.get("error").is_none(), "{r}");
+    for _ in 0..2 {
+        let r = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri(&steps) } }));
+        assert_eq!(r["error"]["code"], -32600, "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("shutting down"), "{r}");
+    }
+    // A notification in between changes nothing and ends nothing.
+    open(&mut c, &steps, "- service: app\n  command: true\n");
+    let r = c.request("shutdown", Value::Null);
+    assert_eq!(r["error"]["code"], -32600, "a second shutdown: {r}");
+    c.notify("exit", Value::Null);
+    assert_eq!(c.exit_code(), Some(0));
+}
+
+/// `exit` without `shutdown` first: exit code 1, as the spec says.
+#[test]
+fn exit_without_shutdown_ends_with_code_1() {
+    let d = project();
+    let mut c = Client::start(d.path());
+    c.still_answers(&uri(&d.path().join("codeship-steps.yml")));
+    c.notify("exit", Value::Null);
+    assert_eq!(c.exit_code(), Some(1));
+}

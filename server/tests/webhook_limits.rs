@@ -9,6 +9,8 @@
 
 #[path = "support/hook_project.rs"]
 mod hook_project;
+#[path = "support/source_addr.rs"]
+mod source_addr;
 mod support;
 
 use hook_project::{HookProject, parse_answer, sign};
@@ -28,8 +30,13 @@ fn project() -> HookProject {
 /// A connection that has sent a delivery's headers (with `signature`, if any) announcing
 /// `length` bytes, and `sent` bytes of the body.
 fn open(p: &HookProject, signature: Option<&str>, length: usize, sent: usize) -> TcpStream {
+    open_from(p, "127.0.0.1", signature, length, sent)
+}
+
+/// [`open`] from the loopback address `source` (at most 4 bodies are read from one address).
+fn open_from(p: &HookProject, source: &str, signature: Option<&str>, length: usize, sent: usize) -> TcpStream {
     let addr = p.url.strip_prefix("http://").unwrap();
-    let mut c = TcpStream::connect(addr).unwrap();
+    let mut c = source_addr::connect_from(source, addr);
     let mut head = format!(
         "POST /hooks/web HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n\
          X-GitHub-Delivery: flood\r\nContent-Length: {length}\r\n"
@@ -82,8 +89,10 @@ fn a_delivery_without_a_well_formed_signature_is_refused_before_its_body_is_read
 #[test]
 fn at_most_eight_bodies_are_read_at_once_and_the_ninth_is_told_to_retry() {
     let p = project();
-    // Eight deliveries with well-formed (but wrong) signatures, sending their bodies slowly.
-    let held: Vec<TcpStream> = (0..MAX_IN_FLIGHT).map(|_| open(&p, Some(WRONG), MIB, 1024)).collect();
+    // Eight deliveries with well-formed (but wrong) signatures, sending their bodies slowly,
+    // from two addresses (four from each, the most one address gets).
+    let held: Vec<TcpStream> =
+        (0..MAX_IN_FLIGHT).map(|i| open_from(&p, ["127.0.0.2", "127.0.0.3"][i % 2], Some(WRONG), MIB, 1024)).collect();
     std::thread::sleep(Duration::from_millis(500));
     let body = b"{}";
     let mut ninth = open(&p, Some(&sign(body)), body.len(), 0);
@@ -91,6 +100,7 @@ fn at_most_eight_bodies_are_read_at_once_and_the_ninth_is_told_to_retry() {
     let a = answer_within(&mut ninth, Duration::from_secs(10)).expect("an answer to the ninth");
     assert_eq!(a.status, 503, "{:?}", a.body);
     assert!(a.head.to_ascii_lowercase().contains("retry-after: 5"), "{}", a.head);
+    assert!(a.body["error"].as_str().unwrap().starts_with("8 webhook deliveries are being"), "{:?}", a.body);
     // Once they go (the connections break), deliveries are read again.
     drop(held);
     let start = Instant::now();

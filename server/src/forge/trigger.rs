@@ -18,6 +18,7 @@
 use super::Forge;
 use super::verify::Verified;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
@@ -61,6 +62,41 @@ pub struct Build {
     /// Whose code this is: the repository's (a push, a pull request from one of its own
     /// branches) or a fork's.
     pub origin: Origin,
+    /// What tells this push (or pull request update) from every other, from the signed payload
+    /// alone ([`event_key`]): a captured delivery replayed under a new delivery id has the same
+    /// key; a new push, a force-push back to an older commit included, a different one.
+    pub event_key: String,
+}
+
+/// A SHA-256 (hex) of an event's identifying fields, each named by position; a field the
+/// payload lacks counts as `-`.
+///
+/// - GitHub and Gitea pushes: the ref, `before`, `after`, and GitHub's
+///   `repository.pushed_at` (the push's time: a ref moved A→B, back, and to B again is
+///   told apart; Gitea sends no such time, so there the third push looks like a replay).
+/// - GitLab pushes and tag pushes: the ref, `before`, `after`, `checkout_sha` (GitLab sends no
+///   push time either; and its token is the secret itself, so whoever holds a delivery can
+///   write any other: this only stops a delivery resent as it was).
+/// - Pull requests: the number, the action, `before`, the head commit and the pull request's
+///   `updated_at` (GitLab: `oldrev`, `last_commit.id`, `object_attributes.updated_at`), which
+///   every event on a pull request changes.
+pub fn event_key(fields: &[Option<&str>]) -> String {
+    let mut hash = Sha256::new();
+    for (i, field) in fields.iter().enumerate() {
+        // Length-prefixed: no two different lists of fields hash the same text.
+        let text = field.unwrap_or("-");
+        hash.update(format!("{i}:{}:{text}\n", text.len()).as_bytes());
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A JSON value as key text: a string as it is, a number (GitHub's `pushed_at`) as written.
+fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
+    match v {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
 }
 
 /// Where the commits of a build come from.
@@ -215,6 +251,9 @@ struct HubRepo {
     id: Option<u64>,
     name: String,
     full_name: String,
+    /// GitHub's push events: when the push happened (seconds since 1970).
+    #[serde(default)]
+    pushed_at: Option<serde_json::Value>,
 }
 
 /// GitHub's `pusher` has `name`, its `sender` and Gitea's users have `login` (and `username`).
@@ -246,8 +285,11 @@ fn hub_push(p: HubPush) -> Trigger {
     // `after` too, for a forge that sends no `head_commit`.)
     let commit_id = match (&event, &head) {
         (Event::Tag(_), Some(c)) if !c.id.is_empty() => c.id.clone(),
-        _ => p.after,
+        _ => p.after.clone(),
     };
+    let pushed_at = json_text(&p.repository.pushed_at);
+    let event_key =
+        event_key(&[Some("push"), Some(&p.git_ref), p.before.as_deref(), Some(&p.after), pushed_at.as_deref()]);
     Trigger::Build(Box::new(Build {
         event,
         commit_id,
@@ -264,6 +306,7 @@ fn hub_push(p: HubPush) -> Trigger {
         delivery: None,
         before: previous_head(p.before),
         origin: Origin::Repository,
+        event_key,
     }))
 }
 
@@ -281,6 +324,9 @@ struct HubPull {
 #[derive(Deserialize)]
 struct HubPr {
     html_url: Option<String>,
+    /// Changed by every event on the pull request.
+    #[serde(default)]
+    updated_at: Option<String>,
     head: HubHead,
     #[serde(default)]
     base: Option<HubBase>,
@@ -338,6 +384,15 @@ fn hub_pull(p: HubPull) -> Trigger {
         return Trigger::Ignored(format!("pull request #{} `{}`: its head commit did not change", p.number, p.action));
     }
     let origin = hub_origin(&p.pull_request, &p.repository);
+    let number = p.number.to_string();
+    let event_key = event_key(&[
+        Some("pull_request"),
+        Some(&number),
+        Some(&p.action),
+        p.before.as_deref(),
+        Some(&p.pull_request.head.sha),
+        p.pull_request.updated_at.as_deref(),
+    ]);
     Trigger::Build(Box::new(Build {
         event: Event::PullRequest {
             number: p.number,
@@ -355,6 +410,7 @@ fn hub_pull(p: HubPull) -> Trigger {
         // `synchronize` names the head it moved from.
         before: previous_head(p.before),
         origin,
+        event_key,
     }))
 }
 
@@ -400,6 +456,7 @@ fn lab_push(p: LabPush) -> Trigger {
         Some(sha) if !is_zero_sha(&sha) && !is_zero_sha(&p.after) => sha,
         _ => return Trigger::Deleted { git_ref: p.git_ref },
     };
+    let event_key = event_key(&[Some("push"), Some(&p.git_ref), p.before.as_deref(), Some(&p.after), Some(&commit_id)]);
     let Some(event) = ref_event(&p.git_ref) else {
         return Trigger::Ignored(format!("a push to `{}`, which is neither a branch nor a tag", p.git_ref));
     };
@@ -416,6 +473,7 @@ fn lab_push(p: LabPush) -> Trigger {
         delivery: None,
         before: previous_head(p.before),
         origin: Origin::Repository,
+        event_key,
     }))
 }
 
@@ -453,6 +511,9 @@ struct LabMrAttributes {
     target_project_id: Option<u64>,
     /// The source project (`None` once it was deleted).
     source: Option<LabMrProject>,
+    /// Changed by every event on the merge request.
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -476,6 +537,15 @@ fn lab_merge_request(m: LabMergeRequest) -> Trigger {
         (Some(s), Some(t)) if s == t => Origin::Repository,
         _ => Origin::Fork { repo: a.source.as_ref().and_then(|p| p.path_with_namespace.clone()) },
     };
+    let iid = a.iid.to_string();
+    let event_key = event_key(&[
+        Some("merge_request"),
+        Some(&iid),
+        Some(&action),
+        a.oldrev.as_deref(),
+        Some(&a.last_commit.id),
+        a.updated_at.as_deref(),
+    ]);
     Trigger::Build(Box::new(Build {
         event: Event::PullRequest { number: a.iid, url: a.url, head_branch: a.source_branch },
         commit_id: a.last_commit.id.clone(),
@@ -488,5 +558,6 @@ fn lab_merge_request(m: LabMergeRequest) -> Trigger {
         delivery: None,
         before: previous_head(a.oldrev),
         origin,
+        event_key,
     }))
 }

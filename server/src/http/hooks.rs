@@ -4,19 +4,23 @@
 //! webhooks (404); the signature header must be there and well-formed, or GitLab's token must
 //! match (401), before a byte of the body is read; the body must fit the limit (413, from
 //! `Content-Length` before a byte of it is read, and while reading), and at most
-//! [`MAX_IN_FLIGHT`] bodies are read at once (503 with `Retry-After` beyond: a flood of
-//! well-formed but wrong signatures holds at most that many bodies in memory); the signature
+//! [`MAX_IN_FLIGHT`] bodies are read at once, at most [`hook_intake::MAX_PER_ADDRESS`] from one
+//! address (503 with `Retry-After` beyond: a flood of well-formed but wrong signatures holds at
+//! most that many bodies in memory), each arriving at [`hook_intake::MIN_RATE`] after
+//! [`hook_intake::GRACE`] (408 for a slower one: slow senders do not hold the slots); the signature
 //! must match the project's secret (401) before the body is parsed; then the event is
 //! understood (400 for a signed body that is not the documented JSON). What builds nothing
 //! (other events, deleted branches, branches the filter leaves out, forks' pull requests when
 //! the project takes none) is answered 202 with the reason; a delivery id seen before, a
-//! commit a run of its branch is building already, or a tag's commit built before, is
-//! answered 200 `duplicate`. A build is
+//! commit a run of its branch is building already, a tag's commit built before, or a push
+//! that queued a run before (by its ref, `before` and `after`, however long ago: a replay under
+//! a new id, see `store/triggered.rs`) is answered 200 `duplicate`. A build is
 //! queued and answered 202 once its commit is known to be its ref's head (at most
 //! [`HEAD_CHECK_WAIT`]; a late delivery is answered `late` and builds nothing): the work
 //! happens afterwards. No token is needed: the signature is the authentication.
 
 use super::error::{ApiError, BODY_READ_TIMEOUT};
+use super::hook_intake::{self, AddressSlots, BodyError, ClientAddress};
 use crate::forge::config::ForkPolicy;
 use crate::forge::trigger::{self, Trigger};
 use crate::forge::verify::{self, DEFAULT_MAX_BODY_BYTES};
@@ -52,6 +56,8 @@ pub struct Hooks {
     pub max_body_bytes: usize,
     /// Bodies being read or checked, at most [`MAX_IN_FLIGHT`].
     pub in_flight: Arc<Semaphore>,
+    /// The same, per client address.
+    pub per_address: Arc<AddressSlots>,
 }
 
 pub fn router(manager: Arc<Manager>) -> Router {
@@ -59,6 +65,7 @@ pub fn router(manager: Arc<Manager>) -> Router {
         manager,
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        per_address: Arc::default(),
     })
 }
 
@@ -68,18 +75,6 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::Rejected(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than the limit of {limit} bytes"))
-}
-
-/// Whether reading the body failed because it passed the limit (and not on a broken connection).
-fn over_limit(e: &axum::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if c.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
 }
 
 async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Request) -> Result<Response, ApiError> {
@@ -103,7 +98,21 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
-    // Held until the body is checked and dropped (the end of this function).
+    // Both held until the body is checked and dropped (the end of this function, or the
+    // `drop`s below). The client's address is there when `serve` accepted the connection.
+    let peer = req.extensions().get::<ClientAddress>().map(|c| c.0);
+    let Some(address_slot) = hooks.per_address.try_acquire(peer) else {
+        let from = peer.map_or("this client".to_string(), |p| p.to_string());
+        tracing::warn!(project = %name, "webhook turned away: {} deliveries from {from} are being read already",
+            hook_intake::MAX_PER_ADDRESS);
+        return Err(ApiError::Busy {
+            retry_after: RETRY_AFTER_SECS,
+            message: format!(
+                "{} webhook deliveries from your address are being received already; try again shortly",
+                hook_intake::MAX_PER_ADDRESS
+            ),
+        });
+    };
     let Ok(slot) = hooks.in_flight.clone().try_acquire_owned() else {
         tracing::warn!(project = %name, "webhook turned away: {MAX_IN_FLIGHT} deliveries are being read already");
         return Err(ApiError::Busy {
@@ -113,19 +122,18 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
     };
     let (parts, body) = req.into_parts();
     let body: Body = body;
-    let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(b)) => b,
-        // `to_bytes` fails on a body over the limit, or on a connection that broke.
-        Ok(Err(e)) if over_limit(&e) => return Err(too_large(limit)),
-        Ok(Err(e)) => {
-            tracing::warn!(project = %name, "webhook body not read: {e}");
-            return Err(ApiError::BadRequest("the body ended early (the connection broke while it was sent)".into()));
+    let bytes = match hook_intake::read_body(body, limit, BODY_READ_TIMEOUT).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge { limit }) => return Err(too_large(limit)),
+        Err(e @ (BodyError::TooSlow { .. } | BodyError::TimedOut { .. })) => {
+            tracing::warn!(project = %name, "webhook body dropped: {e}");
+            return Err(ApiError::Rejected(StatusCode::REQUEST_TIMEOUT, e.to_string()));
         }
-        Err(_) => {
-            return Err(ApiError::Rejected(
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
-            ));
+        Err(e) => {
+            if let BodyError::Broken(why) = &e {
+                tracing::warn!(project = %name, "webhook body not read: {why}");
+            }
+            return Err(ApiError::BadRequest(e.to_string()));
         }
     };
     let verified = match verify::verify(forge, &secret, &parts.headers, &bytes, limit) {
@@ -159,6 +167,7 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
     let run_trigger = RunTrigger::from_build(&build, repo.config.host.as_deref());
     // The body is parsed: the next delivery may be read while this one's head is checked.
     drop(slot);
+    drop(address_slot);
     match manager.submit_triggered(&name, run_trigger, HEAD_CHECK_WAIT).await? {
         Submitted::Queued { id, superseded, confirmed } => Ok(answer(
             StatusCode::ACCEPTED,
@@ -177,6 +186,12 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
             StatusCode::OK,
             json!({"queued": false, "duplicate": true, "id": id,
                    "reason": format!("run {id} builds this commit of this branch already, or built this tag")}),
+        )),
+        Submitted::Replayed(id) => Ok(answer(
+            StatusCode::OK,
+            json!({"queued": false, "duplicate": true, "replayed": true, "id": id,
+                   "reason": format!("this push was delivered before and queued run {id} (which may have been \
+                                      deleted since): a delivery of it again builds nothing, whatever its id")}),
         )),
     }
 }

@@ -3,6 +3,7 @@
 pub mod api;
 mod cpu;
 mod error;
+mod hook_intake;
 pub mod hooks;
 mod request_log;
 mod studio;
@@ -20,6 +21,8 @@ pub struct Config {
     pub request_log: Option<PathBuf>,
     /// The run API, when the server runs pipelines.
     pub api: Option<api::Api>,
+    /// `--trust-forwarded-for`: a request's client is the last `X-Forwarded-For` address.
+    pub trust_forwarded_for: bool,
 }
 
 /// Request bodies: two configuration files of at most 1 MiB each, plus JSON framing.
@@ -48,8 +51,7 @@ pub fn app(config: &Config) -> Result<Router> {
     });
     router = router.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
     if let Some(path) = &config.request_log {
-        // As much as any route takes: webhook deliveries may be larger than API bodies.
-        let log = request_log::RequestLog::open(path, MAX_BODY.max(crate::forge::verify::DEFAULT_MAX_BODY_BYTES))?;
+        let log = request_log::RequestLog::open(path)?;
         router = router.layer(axum::middleware::from_fn_with_state(log, request_log::record));
     }
     Ok(router.layer(tower_http::compression::CompressionLayer::new()))
@@ -70,9 +72,9 @@ pub async fn serve(addr: SocketAddr, config: Config, mut signals: crate::signals
     let app = app(&config)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
                     tracing::warn!("cannot accept a connection: {e}");
@@ -83,7 +85,14 @@ pub async fn serve(addr: SocketAddr, config: Config, mut signals: crate::signals
             _ = signals.recv() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let app = hyper_util::service::TowerToHyperService::new(app.clone());
+        // The client's address goes with each request (the webhook limits count per address).
+        let trust_forwarded_for = config.trust_forwarded_for;
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let client = hook_intake::client_address(peer, req.headers(), trust_forwarded_for);
+            req.extensions_mut().insert(client);
+            hyper::service::Service::call(&app, req)
+        });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)

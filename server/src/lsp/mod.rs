@@ -14,26 +14,32 @@ mod state;
 mod transport;
 mod uri;
 
+pub use server::Ended;
 pub use state::BuildOptions;
 
 use anyhow::{Context, Result};
 use lsp_server::{Connection, Message, Response};
 use lsp_types as lsp;
+use std::process::ExitCode;
 
 /// Serve on stdin/stdout until the client says `exit` (or closes stdin). A frame that is not
-/// a message is answered and skipped ([`transport`]), never the end of the session.
-pub fn run(build_options: BuildOptions) -> Result<()> {
+/// a message is answered and skipped ([`transport`]), never the end of the session. The exit
+/// code the spec gives: success after `shutdown` and `exit`, 1 for an `exit` without `shutdown`.
+pub fn run(build_options: BuildOptions) -> Result<ExitCode> {
     let (sender, receiver, io_threads) = transport::stdio();
-    serve(Connection { sender, receiver }, build_options)?;
+    let ended = serve(Connection { sender, receiver }, build_options)?;
     io_threads.join().context("the stdio threads failed")?;
-    Ok(())
+    Ok(match ended {
+        Ended::Clean => ExitCode::SUCCESS,
+        Ended::ExitWithoutShutdown => ExitCode::from(1),
+    })
 }
 
 /// The handshake, then the main loop; over any [`Connection`] (stdio, or memory in tests).
 /// lsp-server's `initialize_finish` ends the session when the message after the answer is not
 /// `initialized`; here `initialized` is optional (the main loop ignores it) and anything else
 /// is handled as usual.
-pub fn serve(connection: Connection, build_options: BuildOptions) -> Result<()> {
+pub fn serve(connection: Connection, build_options: BuildOptions) -> Result<Ended> {
     let (id, _params) = connection.initialize_start()?;
     let result = lsp::InitializeResult {
         capabilities: capabilities(),

@@ -11,22 +11,48 @@ use lsp_types::notification::{self as n, Notification as _};
 use lsp_types::request::{self as r, Request as _};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-pub fn main_loop(connection: &Connection, build_options: BuildOptions) -> Result<()> {
+/// How a session ended, which decides the exit code (LSP 3.17, "exit"): 0 after `shutdown`
+/// then `exit`, 1 on an `exit` that came without `shutdown` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// `exit` after `shutdown`, or the editor closed the input.
+    Clean,
+    /// `exit` without `shutdown`.
+    ExitWithoutShutdown,
+}
+
+/// What the server answers a request after `shutdown` (the spec: "InvalidRequest").
+pub const SHUTTING_DOWN: &str = "the server is shutting down (`shutdown` was received): only `exit` is taken now";
+
+pub fn main_loop(connection: &Connection, build_options: BuildOptions) -> Result<Ended> {
     let mut state = State::new(connection.sender.clone(), build_options);
+    // Not lsp-server's `handle_shutdown`: it ends the session with an error on any message
+    // between `shutdown` and `exit`, where the spec wants requests answered with an error.
+    let mut shut_down = false;
     for message in &connection.receiver {
         match message {
+            Message::Request(req) if shut_down => {
+                let answer = Response::new_err(req.id, ErrorCode::InvalidRequest as i32, SHUTTING_DOWN.into());
+                connection.sender.send(Message::Response(answer))?;
+            }
+            Message::Request(req) if req.method == r::Shutdown::METHOD => {
+                shut_down = true;
+                connection.sender.send(Message::Response(Response::new_ok(req.id, serde_json::Value::Null)))?;
+            }
             Message::Request(req) => {
-                if connection.handle_shutdown(&req)? {
-                    return Ok(());
-                }
                 let response = request(&mut state, req);
                 connection.sender.send(Message::Response(response))?;
             }
+            Message::Notification(note) if note.method == n::Exit::METHOD => {
+                return Ok(if shut_down { Ended::Clean } else { Ended::ExitWithoutShutdown });
+            }
+            // After `shutdown` nothing changes any more: notifications are dropped.
+            Message::Notification(_) if shut_down => {}
             Message::Notification(note) => notification(&mut state, note),
             Message::Response(_) => {}
         }
     }
-    Ok(())
+    Ok(Ended::Clean)
 }
 
 fn request(state: &mut State, req: Request) -> Response {

@@ -67,6 +67,10 @@ pub enum Submitted {
     /// commit already, or a run of the same tag built it (the delivery again, under a new id):
     /// that run, left alone.
     SameCommit(String),
+    /// The same push (ref, `before`, `after`, …: not the unsigned delivery id) queued the run
+    /// named here before: a replay, which builds nothing, also after retention deleted that
+    /// run (see `store/triggered.rs`).
+    Replayed(String),
 }
 
 /// What `POST /api/runs` takes.
@@ -392,6 +396,11 @@ impl Manager {
             Ok(crate::store::Inserted::SameCommit(same)) => {
                 lock(&self.live).remove(&id);
                 return Ok(Submitted::SameCommit(same));
+            }
+            Ok(crate::store::Inserted::Replayed(first)) => {
+                lock(&self.live).remove(&id);
+                tracing::warn!(project, run = %first, "a delivery of a push that queued a run before: not run again");
+                return Ok(Submitted::Replayed(first));
             }
             Err(e) => {
                 lock(&self.live).remove(&id);
@@ -1299,7 +1308,9 @@ mod tests {
                 match a {
                     Submitted::SameCommit(id) => assert_eq!(id, queued[0], "round {round}: {answers:?}"),
                     Submitted::Queued { .. } | Submitted::Late { .. } => {}
-                    Submitted::Duplicate(_) => panic!("round {round}: distinct ids: {answers:?}"),
+                    Submitted::Duplicate(_) | Submitted::Replayed(_) => {
+                        panic!("round {round}: distinct ids, no event keys: {answers:?}")
+                    }
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! Run history has bounds: each project keeps its newest `--keep-runs` runs; older ended runs
 //! go, with their steps and logs, and the database gives the space back (incremental vacuum,
-//! a few pages at a time, so requests are never held up for long).
+//! a few pages at a time, so requests are never held up for long). The record of the pushes
+//! that queued those runs stays (`store/triggered.rs`, bounded on its own): a replay of an old
+//! delivery must not build again because its run was deleted.
 
 use super::Manager;
 use std::sync::Arc;

@@ -75,6 +75,11 @@ pub struct RunTrigger {
     /// later delivery naming either id is the same tag at the same commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_object: Option<String>,
+    /// The delivery's [`crate::forge::trigger::event_key`]: the store keeps the keys of the
+    /// pushes that queued a run, beyond the runs' own retention, and queues nothing for a key
+    /// it has (a replay). `None` for a polled head, which no one can replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_key: Option<String>,
 }
 
 /// The trigger as `GET /api/runs` shows it.
@@ -125,6 +130,7 @@ impl RunTrigger {
             from_fork: b.origin.is_fork(),
             head: HeadCheck::Unchecked,
             tag_object: None,
+            event_key: Some(b.event_key.clone()),
         }
     }
 
@@ -151,6 +157,7 @@ impl RunTrigger {
             from_fork: false,
             head: HeadCheck::Unchecked,
             tag_object: None,
+            event_key: None,
         }
     }
 

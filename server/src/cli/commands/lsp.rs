@@ -24,6 +24,5 @@ pub fn run(args: LspArgs) -> Result<ExitCode> {
         Ok(b) => PlanOptions { tag: b.tag, push: true, vars: b.vars },
         Err(_) => PlanOptions::default(),
     };
-    crate::lsp::run(Box::new(options))?;
-    Ok(ExitCode::SUCCESS)
+    crate::lsp::run(Box::new(options))
 }

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// Append every request (method, URI, headers, body) to this file as JSON lines.
     #[arg(long)]
     pub request_log: Option<PathBuf>,
+    /// Behind a reverse proxy: count webhook deliveries per client by the last address in
+    /// `X-Forwarded-For` (the one the proxy adds), not by the proxy's own address. Only when
+    /// the server is reachable through the proxy alone: anyone else could name any address.
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
     /// Registry and prefix for the cache images of `cached: true` services.
     #[arg(long, env = "SLIPWAY_CACHE_REGISTRY")]
     pub cache_registry: Option<String>,
@@ -296,7 +301,16 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             }
         }
         let api = http::api::Api { manager, token: Arc::new(token) };
-        http::serve(args.addr, http::Config { request_log: args.request_log, api: Some(api) }, signals).await
+        http::serve(
+            args.addr,
+            http::Config {
+                request_log: args.request_log,
+                api: Some(api),
+                trust_forwarded_for: args.trust_forwarded_for,
+            },
+            signals,
+        )
+        .await
     })?;
     Ok(ExitCode::SUCCESS)
 }
