@@ -18,6 +18,13 @@ use std::fmt::Write;
 /// `CS_RUN`, the `CS_*` build values and `cs_secret_file NAME` → a path to the secret).
 const HELPERS: &str = r#"cs_prefix() { local l; while IFS= read -r l || [ -n "$l" ]; do printf '%s%s\n' "$1" "$l"; done; }
 cs_tag_re() { printf '%s' "$CS_TAG" | grep -Eq -- "$1"; }
+# cs_ascii NAME VALUE: a value cut to N characters (`printf "%.7s"` in a tag) is cut in bytes
+# here and in characters by Go: the same only for ASCII, so anything else stops the push.
+cs_ascii() {
+  [ -z "$(printf '%s' "$2" | LC_ALL=C tr -d '\040-\176')" ] && return 0
+  echo "$1 is not ASCII; the image tag cuts it as Go did only for ASCII: write the tag by hand" >&2
+  return 1
+}
 cs_wait_healthy() {
   local s i
   for i in $(seq 1 300); do
@@ -478,8 +485,13 @@ impl Writer<'_, '_> {
         let template = image_tag.as_ref().map_or("latest", |t| t.value.as_str());
         let prefix = format!("(step: {}) (service: {}) ", one_line(&n.planned.name), one_line(&svc.name.value));
         match tag::shell_word(template, &n.planned.name, &svc.name.value, &image) {
-            Ok(word) => {
-                let _ = writeln!(b, "  local tag cfg s\n  tag=$(printf '%s' \"{word}\" | tr -cd 'A-Za-z0-9_.-')");
+            Ok(tag) => {
+                b.push_str("  local tag cfg s\n");
+                // A value cut with `%.Ns` must be ASCII for the shell to cut where Go did.
+                for var in &tag.ascii {
+                    let _ = writeln!(b, "  cs_ascii {var} \"${{{var}}}\" || return 1");
+                }
+                let _ = writeln!(b, "  tag=$(printf '%s' \"{}\" | tr -cd 'A-Za-z0-9_.-')", tag.word);
             }
             Err(e) => {
                 let span = image_tag.as_ref().map_or(n.model.span, |t| t.span);
