@@ -7,6 +7,7 @@ mod container;
 pub mod context;
 mod context_dockerfile;
 mod dependencies;
+mod dockercfg;
 mod dockerfile;
 mod env;
 pub mod events;
@@ -25,6 +26,8 @@ mod resolve;
 pub mod secrets;
 mod step;
 pub mod workspace;
+
+pub use dockercfg::generate as generate_dockercfg;
 
 use anyhow::Result;
 use bollard::Docker;
