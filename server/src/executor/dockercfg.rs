@@ -32,7 +32,7 @@ pub async fn generate(
     cancel: CancellationToken,
 ) -> Result<DockerCfg> {
     let runner = super::runner(docker, spec, events, cancel).await?;
-    runner.generate_dockercfg("dockercfg", service, None).await
+    runner.generate_dockercfg("generate", service, None).await
 }
 
 impl Runner {

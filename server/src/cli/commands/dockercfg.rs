@@ -58,9 +58,11 @@ pub fn run(args: DockercfgArgs) -> Result<ExitCode> {
     let made = runtime()?.block_on(async move {
         let cancel = CancellationToken::new();
         cancel_on_signals(cancel.clone())?;
-        // A built-in makes no Docker request: no engine needs to answer.
+        // A built-in makes no Docker request, so no engine is needed: the run machinery gets
+        // a client of an address that is never connected to.
         let docker = match built_in {
-            Some(_) => bollard::Docker::connect_with_defaults().context("cannot make a Docker client")?,
+            Some(_) => bollard::Docker::connect_with_http("http://127.0.0.1:9", 4, bollard::API_DEFAULT_VERSION)
+                .context("cannot make a Docker client")?,
             None => docker::connect().await?,
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
