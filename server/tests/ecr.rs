@@ -64,7 +64,10 @@ impl Moto {
         let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
         assert!(out.status.success(), "tests/env/moto.sh failed: this test needs moto from PyPI");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let moto = stdout.lines().find_map(|l| l.strip_prefix("export SLIPWAY_TEST_MOTO=")).expect("moto.sh names moto_server");
+        let moto = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("export SLIPWAY_TEST_MOTO="))
+            .expect("moto.sh names moto_server");
         let port = free_port();
         let child = Command::new(moto)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -262,7 +265,11 @@ fn a_push_step_gets_the_emulators_ecr_token_with_no_image_and_no_container() {
     let repo = format!("ecr-{id}/app");
     let ecr_host = format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com");
     let p = Project::new(
-        &format!("app:\n  build:\n    image: {}/{repo}\n{}", registry.addr, ecr_service("aws_dockercfg", ECR_IMAGE, &moto.url, "")),
+        &format!(
+            "app:\n  build:\n    image: {}/{repo}\n{}",
+            registry.addr,
+            ecr_service("aws_dockercfg", ECR_IMAGE, &moto.url, "")
+        ),
         &format!(
             "- name: publish\n  type: push\n  service: app\n  image_name: {}/{repo}\n  image_tag: main\n  registry: https://{ecr_host}\n  dockercfg_service: aws_dockercfg\n",
             registry.addr
@@ -354,7 +361,11 @@ fn the_signature_is_checked_and_a_refusal_or_no_answer_writes_nothing() {
     moto.iam(&[("Action", "PutUserPolicy"), ("UserName", "ci"), ("PolicyName", "ecr"), ("PolicyDocument", policy)]);
     let closed = format!("http://127.0.0.1:{}", free_port());
     let p = Project::new(
-        &format!("{}{}", ecr_service("aws_dockercfg", ECR_IMAGE, &moto.url, ""), ecr_service("gone", ECR_IMAGE, &closed, "")),
+        &format!(
+            "{}{}",
+            ecr_service("aws_dockercfg", ECR_IMAGE, &moto.url, ""),
+            ecr_service("gone", ECR_IMAGE, &closed, "")
+        ),
         "- name: x\n  service: aws_dockercfg\n  command: true\n",
     );
     let out_file = p.path().join("dockercfg.json");
@@ -364,7 +375,10 @@ fn the_signature_is_checked_and_a_refusal_or_no_answer_writes_nothing() {
     p.encrypt("aws.env.encrypted", &aws_env(&key_id, &secret));
     let out = p.dockercfg(&["aws_dockercfg", "--out", out_arg]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(entry(&out_file, &format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com")).1, format!("{ACCOUNT}-auth-token"));
+    assert_eq!(
+        entry(&out_file, &format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com")).1,
+        format!("{ACCOUNT}-auth-token")
+    );
     std::fs::remove_file(&out_file).unwrap();
 
     // A wrong secret: refused, with ECR's reason and endpoint, and nothing written.
@@ -372,7 +386,10 @@ fn the_signature_is_checked_and_a_refusal_or_no_answer_writes_nothing() {
     let out = p.dockercfg(&["aws_dockercfg", "--out", out_arg]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("ECR at {}/ refused the request (HTTP 403: SignatureDoesNotMatch", moto.url)), "{err}");
+    assert!(
+        err.contains(&format!("ECR at {}/ refused the request (HTTP 403: SignatureDoesNotMatch", moto.url)),
+        "{err}"
+    );
     assert!(!err.contains("not-the-secret"), "{err}");
     assert!(!out_file.exists());
 
@@ -404,7 +421,10 @@ fn a_refused_token_fails_the_run_before_the_push() {
     let record = server.finished(&run, Duration::from_secs(120));
     let all = server.everything(&run);
     assert_eq!(record["status"], "failed", "{all}");
-    assert!(all.contains(&format!("ECR at {}/ refused the request (HTTP 403: InvalidClientTokenId", moto.url)), "{all}");
+    assert!(
+        all.contains(&format!("ECR at {}/ refused the request (HTTP 403: InvalidClientTokenId", moto.url)),
+        "{all}"
+    );
     assert!(!all.contains(SECRET_KEY), "{all}");
     assert!(!registry.tags(&format!("ecr-{id}/app")).contains("latest"));
 }
@@ -418,7 +438,9 @@ fn slipway_dockercfg_writes_the_gcr_key_for_googles_registries() {
     );
     p.encrypt(
         "gcr.env.encrypted",
-        &format!("GOOGLE_AUTH_EMAIL=ci@acme-1.iam.gserviceaccount.com\nGOOGLE_PROJECT_ID=acme-1\nGOOGLE_AUTH_JSON={key}\n"),
+        &format!(
+            "GOOGLE_AUTH_EMAIL=ci@acme-1.iam.gserviceaccount.com\nGOOGLE_PROJECT_ID=acme-1\nGOOGLE_AUTH_JSON={key}\n"
+        ),
     );
     let out_file = p.path().join("gcr.json");
     let out = p.dockercfg(&["gcr_dockercfg", "--out", out_file.to_str().unwrap()]);

@@ -7,9 +7,9 @@
 //! generator: `secrets::none_needed` fails such a run before any step starts, built-in or not.
 
 use super::events::EventSender;
-use super::{RunSpec, Runner};
 use super::file_out::{self, ReadFileError};
 use super::labels::labels;
+use super::{RunSpec, Runner};
 use crate::generators::{self, BuiltIn, Env};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::VolumeCreateRequest;
@@ -47,9 +47,10 @@ impl Runner {
         if let Some(generator) = &step.dockercfg_service {
             // The registry the step needs: a GCR key is also written for an Artifact Registry
             // host it names.
-            let wanted = step.registry.clone().or_else(|| {
-                step.image_name.as_deref().map(slipway_core::dockercfg::registry_of_image)
-            });
+            let wanted = step
+                .registry
+                .clone()
+                .or_else(|| step.image_name.as_deref().map(slipway_core::dockercfg::registry_of_image));
             return Ok(Some(self.generate_dockercfg(&step.id, generator, wanted.as_deref()).await?));
         }
         Ok(None)
@@ -140,5 +141,30 @@ impl Runner {
             .await;
         let _ = self.docker.remove_volume(&volume, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::secrets::none_needed;
+    use slipway_core::SourceFile;
+    use slipway_core::plan::{PlanOptions, plan};
+
+    /// A fork's pull request (secrets withheld) gets no built-in generator's credentials
+    /// either: the run fails before any step, naming the generator, as with an image one.
+    #[test]
+    fn a_forks_run_is_refused_a_built_in_generator_like_any_other() {
+        let services = SourceFile::new(
+            "codeship-services.yml",
+            "app:\n  image: busybox\naws:\n  image: codeship/aws-ecr-dockercfg-generator\n  environment:\n    AWS_REGION: us-east-1\n",
+        );
+        let steps =
+            SourceFile::new("codeship-steps.yml", "- service: app\n  command: 'true'\n  dockercfg_service: aws\n");
+        let checked = slipway_core::check(&services, &steps);
+        assert!(!checked.report.has_errors(), "{:?}", checked.report.diagnostics);
+        assert!(crate::generators::BuiltIn::of(checked.services.get("aws").unwrap()).is_some());
+        let p = plan(&checked.services, &checked.steps, &PlanOptions::default());
+        let e = none_needed(&checked.services, &p, "a fork's pull request").unwrap_err().to_string();
+        assert!(e.contains("registry credentials from the generator service `aws`"), "{e}");
     }
 }

@@ -56,7 +56,9 @@ impl std::fmt::Display for EcrError {
             EcrError::Refused { api, endpoint, status, error } => {
                 let hint = match *api {
                     "STS" => "check AWS_STS_ROLE and AWS_STS_ACCOUNT, and that the access key may assume the role",
-                    _ => "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that the key may call ecr:GetAuthorizationToken",
+                    _ => {
+                        "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that the key may call ecr:GetAuthorizationToken"
+                    }
                 };
                 write!(f, "{api} at {endpoint} refused the request (HTTP {status}: {error}); {hint}")
             }
@@ -143,7 +145,8 @@ impl Settings {
 /// The endpoint of one API: its own variable, else `AWS_ENDPOINT_URL`, else AWS's.
 fn endpoint(env: &Env, var: &str, default: &str) -> Result<Endpoint, EcrError> {
     let ignore = env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let chosen = if ignore { None } else { [var, "AWS_ENDPOINT_URL"].into_iter().find_map(|k| env.get(k).map(|v| (k, v))) };
+    let chosen =
+        if ignore { None } else { [var, "AWS_ENDPOINT_URL"].into_iter().find_map(|k| env.get(k).map(|v| (k, v))) };
     match chosen {
         None => parse_endpoint(default).ok_or_else(|| EcrError::Setting(format!("`{default}` is not a URL"))),
         Some((k, v)) => parse_endpoint(v).ok_or_else(|| {
@@ -225,7 +228,8 @@ pub fn generate(env: &Env, now_unix: i64) -> Result<Outcome, EcrError> {
         serde_json::Value::Array(list) if !s.public => list
             .iter()
             .map(|d| {
-                let endpoint = d["proxyEndpoint"].as_str().ok_or_else(|| bad("an entry has no proxyEndpoint".into()))?;
+                let endpoint =
+                    d["proxyEndpoint"].as_str().ok_or_else(|| bad("an entry has no proxyEndpoint".into()))?;
                 let host = endpoint.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
                 Ok((host.to_string(), d))
             })
@@ -238,7 +242,8 @@ pub fn generate(env: &Env, now_unix: i64) -> Result<Outcome, EcrError> {
     }
     let mut cfg = DockerCfg::default();
     for (registry, d) in data {
-        let token = d["authorizationToken"].as_str().ok_or_else(|| bad(format!("no authorizationToken for {registry}")))?;
+        let token =
+            d["authorizationToken"].as_str().ok_or_else(|| bad(format!("no authorizationToken for {registry}")))?;
         // The token is base64 of `AWS:password`, which is what a dockercfg's `auth` holds.
         let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok();
         let (user, password) = decoded
@@ -254,11 +259,12 @@ pub fn generate(env: &Env, now_unix: i64) -> Result<Outcome, EcrError> {
 
 /// STS `AssumeRole`: the role's temporary credentials.
 fn assume_role(agent: &ureq::Agent, s: &Settings, arn: &str, now_unix: i64) -> Result<Credentials, EcrError> {
-    let body = [("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", arn), ("RoleSessionName", SESSION_NAME)]
-        .iter()
-        .map(|(k, v)| format!("{k}={}", sigv4::uri_encode(v, true)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let body =
+        [("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", arn), ("RoleSessionName", SESSION_NAME)]
+            .iter()
+            .map(|(k, v)| format!("{k}={}", sigv4::uri_encode(v, true)))
+            .collect::<Vec<_>>()
+            .join("&");
     let headers = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
     let answer = call(agent, "STS", &s.sts, &s.region, "sts", &s.credentials, &headers, body.as_bytes(), now_unix)?;
     let text = String::from_utf8_lossy(&answer);
@@ -303,8 +309,10 @@ fn call(
         detail: e.to_string(),
     })?;
     let status = response.status().as_u16();
-    let bytes = response.body_mut().with_config().limit(MAX_ANSWER).read_to_vec().map_err(|e| {
-        EcrError::BadAnswer { api, endpoint: endpoint.url.clone(), detail: format!("cannot read it: {e}") }
+    let bytes = response.body_mut().with_config().limit(MAX_ANSWER).read_to_vec().map_err(|e| EcrError::BadAnswer {
+        api,
+        endpoint: endpoint.url.clone(),
+        detail: format!("cannot read it: {e}"),
     })?;
     if (200..300).contains(&status) {
         return Ok(bytes);
@@ -359,7 +367,8 @@ mod tests {
         Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
-    const BASE: [(&str, &str); 3] = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "sk")];
+    const BASE: [(&str, &str); 3] =
+        [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "sk")];
 
     #[test]
     fn endpoints_default_to_aws_and_honour_the_standard_variables() {
@@ -386,7 +395,11 @@ mod tests {
         v.push(("AWS_STS_ACCOUNT", "222233334444"));
         let s = Settings::from_env(&env(&v)).unwrap();
         assert_eq!(s.role_arn.as_deref(), Some("arn:aws:iam::222233334444:role/deployer"));
-        for (k, bad) in [("AWS_ENDPOINT_URL", "http://127.0.0.1:2375/containers/prune"), ("AWS_ENDPOINT_URL_ECR", "file:///etc"), ("AWS_REGION", "x.evil/")] {
+        for (k, bad) in [
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:2375/containers/prune"),
+            ("AWS_ENDPOINT_URL_ECR", "file:///etc"),
+            ("AWS_REGION", "x.evil/"),
+        ] {
             let mut v = BASE.to_vec();
             v.push((k, bad));
             let e = Settings::from_env(&env(&v)).unwrap_err().to_string();
@@ -398,10 +411,47 @@ mod tests {
         assert!(s.public && s.api.host == "api.ecr-public.eu-west-1.amazonaws.com");
     }
 
+    /// ECR Public (`ECR_PUBLIC`): moto has no ECR Public, so a one-request stand-in answers
+    /// here as AWS documents it (`authorizationData` an object, no `proxyEndpoint`), and checks
+    /// the request is ECR Public's: its target and its signing name.
+    #[test]
+    fn ecr_public_writes_public_ecr_aws() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
+            let body = r#"{"authorizationData":{"authorizationToken":"QVdTOnB1YmxpYy10b2tlbg==","expiresAt":1.4E9}}"#;
+            let answer =
+                format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            conn.write_all(answer.as_bytes()).unwrap();
+            String::from_utf8_lossy(&request).to_ascii_lowercase()
+        });
+        let mut v = BASE.to_vec();
+        let url = format!("http://127.0.0.1:{port}");
+        v.extend([("ECR_PUBLIC", "1"), ("AWS_ENDPOINT_URL_ECR_PUBLIC", url.as_str())]);
+        let out = generate(&env(&v), 1_700_000_000).unwrap();
+        let request = server.join().unwrap();
+        assert!(request.contains("x-amz-target: spencerfrontendservice.getauthorizationtoken"), "{request}");
+        assert!(request.contains("/eu-west-1/ecr-public/aws4_request"), "{request}");
+        let c = out.cfg.lookup("public.ecr.aws").unwrap();
+        assert_eq!((c.username.as_deref(), c.password.as_deref()), (Some("AWS"), Some("public-token")));
+        assert!(out.summary.starts_with("credentials for public.ecr.aws (ECR Public at"), "{}", out.summary);
+    }
+
     #[test]
     fn aws_errors_keep_code_and_message_only() {
         let json = br#"{"__type":"com.amazon#UnrecognizedClientException","message":"The security token included in the request is invalid."}"#;
-        assert_eq!(aws_error(json), "UnrecognizedClientException: The security token included in the request is invalid.");
+        assert_eq!(
+            aws_error(json),
+            "UnrecognizedClientException: The security token included in the request is invalid."
+        );
         let xml = b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not &lt;allowed&gt;</Message></Error></ErrorResponse>";
         assert_eq!(aws_error(xml), "AccessDenied: not <allowed>");
         assert_eq!(aws_error(b"<html>secret page</html>"), "no AWS error in the answer");

@@ -45,10 +45,10 @@ pub fn generate(env: &Env, wanted: Option<&str>) -> Result<(DockerCfg, String), 
     }
     let password = key.trim();
     let mut hosts: Vec<String> = REGISTRIES.iter().map(|h| h.to_string()).collect();
-    if let Some(w) = wanted.map(slipway_core::dockercfg::normalize_registry).filter(|w| is_google(w)) {
-        if !hosts.contains(&w) {
-            hosts.push(w);
-        }
+    if let Some(w) =
+        wanted.map(slipway_core::dockercfg::normalize_registry).filter(|w| is_google(w) && !hosts.contains(w))
+    {
+        hosts.push(w);
     }
     let cfg = DockerCfg { entries: hosts.iter().map(|h| Credential::basic(h, JSON_KEY_USER, password)).collect() };
     Ok((cfg, format!("credentials for {} (service account {email})", hosts.join(", "))))
@@ -66,7 +66,8 @@ mod tests {
 
     #[test]
     fn every_registry_gets_the_key_as_json_key() {
-        let (cfg, summary) = generate(&env(&[("GOOGLE_AUTH_JSON", KEY)]), Some("https://europe-west1-docker.pkg.dev")).unwrap();
+        let (cfg, summary) =
+            generate(&env(&[("GOOGLE_AUTH_JSON", KEY)]), Some("https://europe-west1-docker.pkg.dev")).unwrap();
         assert_eq!(cfg.registries().len(), 8);
         for host in REGISTRIES.iter().copied().chain(["europe-west1-docker.pkg.dev"]) {
             let c = cfg.lookup(host).unwrap();

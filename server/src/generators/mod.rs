@@ -46,8 +46,12 @@ impl BuiltIn {
     /// For the log: what ran instead of which image.
     pub fn describe(self) -> &'static str {
         match self {
-            BuiltIn::Ecr => "built-in ECR generator (in place of codeship/aws-ecr-dockercfg-generator; no image, no container)",
-            BuiltIn::Gcr => "built-in GCR generator (in place of codeship/gcr-dockercfg-generator; no image, no container)",
+            BuiltIn::Ecr => {
+                "built-in ECR generator (in place of codeship/aws-ecr-dockercfg-generator; no image, no container)"
+            }
+            BuiltIn::Gcr => {
+                "built-in GCR generator (in place of codeship/gcr-dockercfg-generator; no image, no container)"
+            }
         }
     }
 }
@@ -114,7 +118,9 @@ mod tests {
             assert_eq!(BuiltIn::of_image(image), Some(BuiltIn::Ecr), "{image}");
         }
         assert_eq!(BuiltIn::of_image("codeship/gcr-dockercfg-generator:v2"), Some(BuiltIn::Gcr));
-        for other in ["quay.io/codeship/aws-ecr-dockercfg-generator", "codeship/aws-ecr-dockercfg-generator-x", "busybox"] {
+        for other in
+            ["quay.io/codeship/aws-ecr-dockercfg-generator", "codeship/aws-ecr-dockercfg-generator-x", "busybox"]
+        {
             assert_eq!(BuiltIn::of_image(other), None, "{other}");
         }
     }

@@ -59,7 +59,8 @@ pub fn sign(req: &Request, creds: &Credentials, scope: &Scope) -> Vec<(&'static 
     let (canonical, signed_headers) = canonical_request(req, &headers);
     let date = &scope.amz_date[..scope.amz_date.len().min(8)];
     let credential_scope = format!("{date}/{}/{}/aws4_request", scope.region, scope.service);
-    let string_to_sign = format!("{ALGORITHM}\n{}\n{credential_scope}\n{}", scope.amz_date, hex_sha256(canonical.as_bytes()));
+    let string_to_sign =
+        format!("{ALGORITHM}\n{}\n{credential_scope}\n{}", scope.amz_date, hex_sha256(canonical.as_bytes()));
     let key = signing_key(&creds.secret_access_key, date, scope.region, scope.service);
     let signature = hex(&hmac(&key, string_to_sign.as_bytes()));
     added.push((
@@ -89,15 +90,13 @@ fn canonical_request(req: &Request, headers: &[(String, String)]) -> (String, St
         let _ = writeln!(canonical_headers, "{name}:{}", values.join(","));
     }
     let signed_headers = names.join(";");
-    let mut query: Vec<(String, String)> = req.query.iter().map(|(k, v)| (uri_encode(k, true), uri_encode(v, true))).collect();
+    let mut query: Vec<(String, String)> =
+        req.query.iter().map(|(k, v)| (uri_encode(k, true), uri_encode(v, true))).collect();
     query.sort();
     let query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let path = if req.path.is_empty() { "/".to_string() } else { uri_encode(req.path, false) };
-    let canonical = format!(
-        "{}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{}",
-        req.method,
-        hex_sha256(req.body)
-    );
+    let canonical =
+        format!("{}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{}", req.method, hex_sha256(req.body));
     (canonical, signed_headers)
 }
 
@@ -156,7 +155,13 @@ mod tests {
 
     const SUITE_TOKEN: &str = "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==";
 
-    fn suite(method: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: &str, token: Option<&str>) -> String {
+    fn suite(
+        method: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: &str,
+        token: Option<&str>,
+    ) -> String {
         let creds = Credentials {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
@@ -196,14 +201,16 @@ mod tests {
 
     #[test]
     fn post_header_value_case() {
-        let want = authz("host;my-header1;x-amz-date", "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d");
+        let want =
+            authz("host;my-header1;x-amz-date", "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d");
         assert_eq!(suite("POST", &[], &[("My-Header1", "VALUE1")], "", None), want);
     }
 
     #[test]
     fn post_x_www_form_urlencoded() {
         let h = [("Content-Type", "application/x-www-form-urlencoded")];
-        let want = authz("content-type;host;x-amz-date", "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
+        let want =
+            authz("content-type;host;x-amz-date", "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
         assert_eq!(suite("POST", &[], &h, "Param1=value1", None), want);
     }
 
