@@ -453,3 +453,35 @@ fn slipway_dockercfg_writes_the_gcr_key_for_googles_registries() {
     assert!(text.contains("built-in GCR generator") && text.contains("credentials for gcr.io, us.gcr.io"), "{text}");
     assert!(!text.contains("PRIVATE KEY"), "{text}");
 }
+
+#[test]
+fn slipway_dockercfg_runs_an_image_generator_as_a_run_would() {
+    let p = Project::new(
+        "gen:\n  build:\n    context: gen\n  encrypted_env_file: gen.env.encrypted\n",
+        "- name: x\n  service: gen\n  command: true\n",
+    );
+    std::fs::create_dir(p.path().join("gen")).unwrap();
+    p.write("gen/Dockerfile", "FROM BASE\nCOPY gen.sh /gen.sh\nENTRYPOINT [\"/bin/sh\", \"/gen.sh\"]\n");
+    // Writes the file it is given, with a password from its encrypted environment.
+    p.write(
+        "gen/gen.sh",
+        "AUTH=$(printf 'robot:%s' \"$PASS\" | base64)\nprintf '{\"auths\": {\"quay.io\": {\"auth\": \"%s\"}}}' \"$AUTH\" > \"$1\"\n",
+    );
+    p.encrypt("gen.env.encrypted", "PASS=image-generator-pass\n");
+    let out_file = p.path().join("cfg.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["dockercfg", "--dir"])
+        .arg(p.path())
+        .args(["gen", "--out", out_file.to_str().unwrap()])
+        .env_remove("SLIPWAY_KEY_PATH")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let project = p.path().file_name().unwrap().to_string_lossy().into_owned();
+    let _ = docker(&["rmi", &format!("slipway/{}", support::build_repo(&project, "gen"))]);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(entry(&out_file, "quay.io"), ("robot".to_string(), "image-generator-pass".to_string()));
+    let (_, left) = docker(&["ps", "-aq", "--filter", &format!("label=io.slipway.project={project}")]);
+    let (_, volumes) = docker(&["volume", "ls", "-q", "--filter", &format!("label=io.slipway.project={project}")]);
+    assert!(left.trim().is_empty() && volumes.trim().is_empty(), "left behind: {left} {volumes}");
+}
