@@ -317,7 +317,14 @@ fn call(
     if (200..300).contains(&status) {
         return Ok(bytes);
     }
-    Err(EcrError::Refused { api, endpoint: endpoint.url.clone(), status, error: aws_error(&bytes) })
+    // Never a credential, even one an odd endpoint echoes back.
+    let mut error = aws_error(&bytes);
+    for secret in [Some(&creds.secret_access_key), creds.session_token.as_ref()].into_iter().flatten() {
+        if secret.len() >= 8 {
+            error = error.replace(secret.as_str(), "***");
+        }
+    }
+    Err(EcrError::Refused { api, endpoint: endpoint.url.clone(), status, error })
 }
 
 /// AWS's error code and message from a JSON (ECR) or XML (STS) error body, bounded; nothing
@@ -332,9 +339,11 @@ fn aws_error(body: &[u8]) -> String {
         }
         Err(_) => (xml_text(&text, "Code"), xml_text(&text, "Message")),
     };
+    // A signature mismatch may go on to quote the canonical request, which holds the
+    // session token: only the first sentence-line is kept.
     let clip = |s: String| -> String {
-        let s: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
-        s
+        let first = s.split("The Canonical String").next().unwrap_or("").lines().next().unwrap_or("");
+        first.trim().chars().filter(|c| !c.is_control()).take(300).collect()
     };
     match (code.map(clip), message.map(clip)) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
@@ -454,6 +463,8 @@ mod tests {
         );
         let xml = b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not &lt;allowed&gt;</Message></Error></ErrorResponse>";
         assert_eq!(aws_error(xml), "AccessDenied: not <allowed>");
+        let mismatch = b"<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match. The Canonical String for this request should have been\n'POST\n/\nx-amz-security-token:SESSION'</Message></Error>";
+        assert_eq!(aws_error(mismatch), "SignatureDoesNotMatch: The request signature we calculated does not match.");
         assert_eq!(aws_error(b"<html>secret page</html>"), "no AWS error in the answer");
     }
 }
