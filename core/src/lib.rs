@@ -16,6 +16,7 @@ pub mod envfile;
 pub mod export;
 pub mod image_ref;
 pub mod model;
+pub mod origin;
 pub mod plan;
 mod rules;
 pub mod run_state;

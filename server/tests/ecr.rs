@@ -251,6 +251,52 @@ fn docker(args: &[&str]) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// `serve` arguments `args` with `--generator-endpoint url`: an untrusted run's generator may
+/// be sent there.
+fn allowing(url: &str, mut args: Vec<String>) -> Vec<String> {
+    args.extend(["--generator-endpoint".to_string(), url.to_string()]);
+    args
+}
+
+/// A TCP relay on a free port of 127.0.0.1 to `target` that counts the connections it was
+/// asked for: whether the server sent anything to an endpoint at all.
+struct Relay {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Relay {
+    fn start(target: &str) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let target = target.trim_start_matches("http://").to_string();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        // Ends with the test process; each connection is piped both ways until either side closes.
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(client) = conn else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Ok(upstream) = TcpStream::connect(&target) else { continue };
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), upstream.try_clone().unwrap()), (upstream, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Relay { url, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
@@ -279,8 +325,8 @@ fn a_push_step_gets_the_emulators_ecr_token_with_no_image_and_no_container() {
     p.encrypt("aws.env.encrypted", &aws_env("AKIAECRTEST", SECRET_KEY));
     let since = unix_now();
     // An untrusted server run (the default): the generator's `add_docker` would be refused if
-    // it ran as a container.
-    let server = Server::start_temp(&project_args(&project, p.path()), TOKEN);
+    // it ran as a container. moto's endpoint is one the server allows.
+    let server = Server::start_temp(&allowing(&moto.url, project_args(&project, p.path())), TOKEN);
     let run = server.start_run(serde_json::json!({"project": project, "push": true, "tag": "main"}));
     let record = server.finished(&run, Duration::from_secs(300));
     let log = server.log(&run);
@@ -416,7 +462,7 @@ fn a_refused_token_fails_the_run_before_the_push() {
         ),
     );
     p.encrypt("aws.env.encrypted", &aws_env("AKIAUNKNOWN", SECRET_KEY));
-    let server = Server::start_temp(&project_args(&project, p.path()), TOKEN);
+    let server = Server::start_temp(&allowing(&moto.url, project_args(&project, p.path())), TOKEN);
     let run = server.start_run(serde_json::json!({"project": project, "push": true}));
     let record = server.finished(&run, Duration::from_secs(120));
     let all = server.everything(&run);
@@ -484,4 +530,65 @@ fn slipway_dockercfg_runs_an_image_generator_as_a_run_would() {
     let (_, left) = docker(&["ps", "-aq", "--filter", &format!("label=io.slipway.project={project}")]);
     let (_, volumes) = docker(&["volume", "ls", "-q", "--filter", &format!("label=io.slipway.project={project}")]);
     assert!(left.trim().is_empty() && volumes.trim().is_empty(), "left behind: {left} {volumes}");
+}
+
+/// Found by review: a project's `AWS_ENDPOINT_URL` (its own configuration, which any push
+/// controls) made the server itself POST to any host, its own loopback and private networks
+/// included. In an untrusted run an endpoint the server does not allow now fails the run
+/// before any request, saying which variable, which URL and which setting allows it; a trusted
+/// project's run may use it. The endpoint is a relay to moto that counts connections.
+#[test]
+fn an_endpoint_the_server_does_not_allow_is_not_asked_unless_the_project_is_trusted() {
+    let moto = Moto::start(&[]);
+    let relay = Relay::start(&moto.url);
+    let token = format!("{ACCOUNT}-auth-token");
+    let registry = Registry::start("AWS", &token);
+    let id = hex();
+    let ecr_host = format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com");
+    let project = |name: &str| {
+        let p = Project::new(
+            &format!("app:\n  image: BASE\n{}", ecr_service("aws_dockercfg", ECR_IMAGE, &relay.url, "")),
+            &format!(
+                "- name: publish\n  type: push\n  service: app\n  image_name: {}/{name}/app\n  image_tag: main\n  registry: https://{ecr_host}\n  dockercfg_service: aws_dockercfg\n",
+                registry.addr
+            ),
+        );
+        p.encrypt("aws.env.encrypted", &aws_env("AKIAECRTEST", SECRET_KEY));
+        p
+    };
+    let (untrusted, trusted) = (format!("ecr-untrusted-{id}"), format!("ecr-trusted-{id}"));
+    let (pu, pt) = (project(&untrusted), project(&trusted));
+    let mut args = project_args(&untrusted, pu.path());
+    args.extend(project_args(&trusted, pt.path()));
+    // Another endpoint is allowed: the relay's must be allowed by itself.
+    args = allowing(&moto.url, args);
+    args.extend(["--trust".to_string(), trusted.clone()]);
+    let server = Server::start_temp(&args, TOKEN);
+
+    let run = server.start_run(serde_json::json!({"project": untrusted, "push": true}));
+    let record = server.finished(&run, Duration::from_secs(120));
+    let all = server.everything(&run);
+    assert_eq!(record["status"], "failed", "{all}");
+    // (Checked in two parts: the record's JSON escapes the quotes between them.)
+    let refusal = format!(
+        "AWS_ENDPOINT_URL `{0}` would make the server itself send the ECR request to {0}, which this server does not allow for an untrusted run (nothing was sent); the server's operator can allow it with `slipway serve --generator-endpoint {0}` or `endpoints = [",
+        relay.url
+    );
+    assert!(all.contains(&refusal), "{refusal}\n{all}");
+    assert!(all.contains("` under `[generators]` in slipway.toml, or trust the project (`trusted = true`)"), "{all}");
+    assert_eq!(relay.connections(), 0, "the server connected to an endpoint it does not allow");
+    assert!(!registry.tags(&format!("{untrusted}/app")).contains("main"));
+
+    // The same endpoint in a trusted project's run: asked, and its token pushes.
+    let run = server.start_run(serde_json::json!({"project": trusted, "push": true}));
+    let record = server.finished(&run, Duration::from_secs(300));
+    let all = server.everything(&run);
+    assert_eq!(record["status"], "success", "{all}");
+    assert!(relay.connections() > 0, "{all}");
+    assert!(all.contains(&format!("credentials for {ecr_host} (ECR at {}/", relay.url)), "{all}");
+    assert!(
+        registry.tags(&format!("{trusted}/app")).contains("\"main\""),
+        "{}",
+        registry.tags(&format!("{trusted}/app"))
+    );
 }

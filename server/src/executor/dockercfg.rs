@@ -10,6 +10,7 @@ use super::events::EventSender;
 use super::file_out::{self, ReadFileError};
 use super::labels::labels;
 use super::{RunSpec, Runner};
+use crate::generators::endpoints::EndpointPolicy;
 use crate::generators::{self, BuiltIn, Env};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::VolumeCreateRequest;
@@ -89,7 +90,11 @@ impl Runner {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         // ECR's requests block (each bounded in time); they run off the async threads.
-        let made = tokio::task::spawn_blocking(move || generators::generate(kind, &env, wanted.as_deref(), now));
+        // A project's endpoint variables may aim the server's own requests only where the
+        // server allows, unless the run is trusted (the CLI's are).
+        let endpoints = EndpointPolicy::for_run(self.spec.options.trusted, &self.spec.options.generator_endpoints);
+        let made =
+            tokio::task::spawn_blocking(move || generators::generate(kind, &env, wanted.as_deref(), now, &endpoints));
         let made = tokio::select! {
             made = made => made.context("the generator task ended")?,
             () = self.cancel.cancelled() => bail!("cancelled"),

@@ -87,6 +87,9 @@ pub struct RunOptions {
     pub trusted: bool,
     /// The server's limits on each step container (see `policy::StepLimits`); none on the CLI.
     pub step_limits: Option<policy::StepLimits>,
+    /// Endpoints a built-in generator's `AWS_ENDPOINT_URL…` may name in an untrusted run
+    /// (`--generator-endpoint`; see `generators::endpoints`); a trusted run may name any.
+    pub generator_endpoints: Vec<crate::generators::endpoints::Origin>,
     /// Whether the run's secrets are decrypted (not for a fork's pull request).
     pub secrets: secrets::SecretAccess,
 }
@@ -107,6 +110,7 @@ impl Default for RunOptions {
             allow_add_docker: true,
             trusted: true,
             step_limits: None,
+            generator_endpoints: Vec::new(),
             cache_registry: None,
             secrets: secrets::SecretAccess::Allowed,
         }

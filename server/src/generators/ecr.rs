@@ -15,6 +15,7 @@
 //! an emulator's may lie in the past (moto's is in 2015).
 
 use super::Env;
+use super::endpoints::{EndpointPolicy, Origin};
 use super::sigv4::{self, Credentials, Request, Scope};
 use base64::Engine;
 use slipway_core::dockercfg::{Credential, DockerCfg, MAX_DOCKERCFG_BYTES};
@@ -43,6 +44,9 @@ pub enum EcrError {
     Refused { api: &'static str, endpoint: String, status: u16, error: String },
     /// A success whose body is not what the API answers.
     BadAnswer { api: &'static str, endpoint: String, detail: String },
+    /// An endpoint variable names an origin this run may not ask (an untrusted server run):
+    /// found before any request.
+    EndpointNotAllowed { api: &'static str, var: &'static str, value: String, origin: Origin },
 }
 
 impl std::fmt::Display for EcrError {
@@ -65,17 +69,46 @@ impl std::fmt::Display for EcrError {
             EcrError::BadAnswer { api, endpoint, detail } => {
                 write!(f, "{api} at {endpoint} gave an answer that is not {api}'s: {detail}; is the endpoint right?")
             }
+            EcrError::EndpointNotAllowed { api, var, value, origin } => write!(
+                f,
+                "{var} `{value}` would make the server itself send the {api} request to {origin}, which this server \
+                 does not allow for an untrusted run (nothing was sent); the server's operator can allow it with \
+                 `slipway serve --generator-endpoint {origin}` or `endpoints = [\"{origin}\"]` under `[generators]` in \
+                 slipway.toml, or trust the project (`trusted = true`); without {var}, AWS's own endpoint is used"
+            ),
         }
     }
 }
 
 impl std::error::Error for EcrError {}
 
-/// Where one API is reached: `url` as requested, `host` as signed.
+/// Where one API is reached: `url` as requested, `host` as signed, both made from `origin`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub url: String,
     pub host: String,
+    pub origin: Origin,
+    /// The variable that chose it, with its value as written; `None` for AWS's own.
+    pub set_by: Option<(&'static str, String)>,
+    /// AWS's own endpoint for this API and region.
+    pub aws: Origin,
+}
+
+impl Endpoint {
+    fn new(origin: Origin, set_by: Option<(&'static str, String)>, aws: Origin) -> Endpoint {
+        Endpoint { url: origin.url(), host: origin.authority(), origin, set_by, aws }
+    }
+
+    /// Whether `policy` lets this endpoint be asked: AWS's own always, another only when
+    /// allowed (see [`super::endpoints`]).
+    fn check(&self, api: &'static str, policy: &EndpointPolicy) -> Result<(), EcrError> {
+        match &self.set_by {
+            Some((var, value)) if self.origin != self.aws && !policy.allows(&self.origin) => {
+                Err(EcrError::EndpointNotAllowed { api, var, value: value.clone(), origin: self.origin.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What the variables ask for, checked before any request.
@@ -136,6 +169,15 @@ impl Settings {
         Ok(Settings { region, credentials, role_arn, registry_ids, public, api, sts })
     }
 
+    /// Whether `policy` lets every endpoint this run will ask be asked: ECR's, and STS's when
+    /// a role is assumed.
+    pub fn check_endpoints(&self, policy: &EndpointPolicy) -> Result<(), EcrError> {
+        if self.role_arn.is_some() {
+            self.sts.check("STS", policy)?;
+        }
+        self.api.check(self.api_name(), policy)
+    }
+
     /// ECR or ECR Public, for messages.
     pub fn api_name(&self) -> &'static str {
         if self.public { "ECR Public" } else { "ECR" }
@@ -143,36 +185,20 @@ impl Settings {
 }
 
 /// The endpoint of one API: its own variable, else `AWS_ENDPOINT_URL`, else AWS's.
-fn endpoint(env: &Env, var: &str, default: &str) -> Result<Endpoint, EcrError> {
+fn endpoint(env: &Env, var: &'static str, default: &str) -> Result<Endpoint, EcrError> {
+    let aws = Origin::parse(default).ok_or_else(|| EcrError::Setting(format!("`{default}` is not a URL")))?;
     let ignore = env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let chosen =
         if ignore { None } else { [var, "AWS_ENDPOINT_URL"].into_iter().find_map(|k| env.get(k).map(|v| (k, v))) };
     match chosen {
-        None => parse_endpoint(default).ok_or_else(|| EcrError::Setting(format!("`{default}` is not a URL"))),
-        Some((k, v)) => parse_endpoint(v).ok_or_else(|| {
-            EcrError::Setting(format!(
+        None => Ok(Endpoint::new(aws.clone(), None, aws)),
+        Some((k, v)) => match Origin::parse(v) {
+            Some(origin) => Ok(Endpoint::new(origin, Some((k, v.to_string())), aws)),
+            None => Err(EcrError::Setting(format!(
                 "{k} `{v}` is not an endpoint the ECR generator can use: give `http://HOST[:PORT]` or `https://HOST[:PORT]`, with no path, query or user"
-            ))
-        }),
+            ))),
+        },
     }
-}
-
-/// `http(s)://host[:port][/]` only. AWS's endpoints are roots; refusing a path keeps a
-/// project's endpoint variable from aiming the server's request at another service's path.
-pub fn parse_endpoint(url: &str) -> Option<Endpoint> {
-    let (scheme, rest) = url.split_once("://")?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "https" => ":443",
-        "http" => ":80",
-        _ => return None,
-    };
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
-    if authority.is_empty() || !authority.bytes().all(ok) {
-        return None;
-    }
-    let host = authority.strip_suffix(default_port).unwrap_or(authority).to_ascii_lowercase();
-    Some(Endpoint { url: format!("{}://{host}/", scheme.to_ascii_lowercase()), host })
 }
 
 fn partition(region: &str) -> &'static str {
@@ -191,9 +217,11 @@ pub struct Outcome {
     pub summary: String,
 }
 
-/// Ask for the token(s) and make the dockercfg: one entry per registry, user `AWS`.
-pub fn generate(env: &Env, now_unix: i64) -> Result<Outcome, EcrError> {
+/// Ask for the token(s) and make the dockercfg: one entry per registry, user `AWS`. An
+/// endpoint `policy` refuses fails it before any request.
+pub fn generate(env: &Env, now_unix: i64, policy: &EndpointPolicy) -> Result<Outcome, EcrError> {
     let s = Settings::from_env(env)?;
+    s.check_endpoints(policy)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(CONNECT_TIMEOUT))
@@ -420,6 +448,47 @@ mod tests {
         assert!(s.public && s.api.host == "api.ecr-public.eu-west-1.amazonaws.com");
     }
 
+    /// An untrusted run's endpoint variables may name only what the server allows (or AWS's
+    /// own endpoint); the check is made before any request, on the endpoints the run asks.
+    #[test]
+    fn an_endpoint_variable_is_honoured_only_where_the_policy_allows() {
+        let only = |urls: &[&str]| EndpointPolicy::Only(urls.iter().map(|u| Origin::parse(u).unwrap()).collect());
+        let mut v = BASE.to_vec();
+        v.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:2375"));
+        let s = Settings::from_env(&env(&v)).unwrap();
+        let e = s.check_endpoints(&only(&[])).unwrap_err().to_string();
+        assert!(e.starts_with("AWS_ENDPOINT_URL `http://127.0.0.1:2375` would make the server itself send the ECR request to http://127.0.0.1:2375"), "{e}");
+        assert!(e.contains("`slipway serve --generator-endpoint http://127.0.0.1:2375`"), "{e}");
+        assert!(e.contains("`endpoints = [\"http://127.0.0.1:2375\"]` under `[generators]`"), "{e}");
+        assert!(s.check_endpoints(&only(&["http://127.0.0.1:2375/"])).is_ok());
+        assert!(s.check_endpoints(&only(&["http://localhost:2375"])).is_err(), "compared as written");
+        assert!(s.check_endpoints(&EndpointPolicy::Any).is_ok());
+        // The generator itself fails before it sends anything (nothing listens on port 9 here:
+        // a request would be an "unreachable" error instead).
+        v[3] = ("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+        let e = generate(&env(&v), 0, &only(&[])).err().unwrap();
+        assert!(matches!(e, EcrError::EndpointNotAllowed { var: "AWS_ENDPOINT_URL", .. }), "{e}");
+
+        // STS's endpoint is checked when a role is assumed, by the variable that set it.
+        let mut v = BASE.to_vec();
+        v.push(("AWS_ENDPOINT_URL_STS", "http://10.0.0.1"));
+        assert!(Settings::from_env(&env(&v)).unwrap().check_endpoints(&only(&[])).is_ok(), "no role, no STS request");
+        v.extend([("AWS_STS_ROLE", "r"), ("AWS_STS_ACCOUNT", "222233334444")]);
+        let e = Settings::from_env(&env(&v)).unwrap().check_endpoints(&only(&[])).unwrap_err().to_string();
+        assert!(
+            e.starts_with("AWS_ENDPOINT_URL_STS `http://10.0.0.1` would make the server itself send the STS request"),
+            "{e}"
+        );
+
+        // Naming AWS's own endpoint changes nothing, and is not refused; a look-alike is.
+        let mut v = BASE.to_vec();
+        v.push(("AWS_ENDPOINT_URL_ECR", "https://API.ecr.eu-west-1.amazonaws.com:443/"));
+        assert!(Settings::from_env(&env(&v)).unwrap().check_endpoints(&only(&[])).is_ok());
+        v[3] = ("AWS_ENDPOINT_URL_ECR", "https://internal-lb.eu-west-1.elb.amazonaws.com");
+        let e = Settings::from_env(&env(&v)).unwrap().check_endpoints(&only(&[])).unwrap_err().to_string();
+        assert!(e.starts_with("AWS_ENDPOINT_URL_ECR `https://internal-lb"), "{e}");
+    }
+
     /// ECR Public (`ECR_PUBLIC`): moto has no ECR Public, so a one-request stand-in answers
     /// here as AWS documents it (`authorizationData` an object, no `proxyEndpoint`), and checks
     /// the request is ECR Public's: its target and its signing name.
@@ -445,7 +514,7 @@ mod tests {
         let mut v = BASE.to_vec();
         let url = format!("http://127.0.0.1:{port}");
         v.extend([("ECR_PUBLIC", "1"), ("AWS_ENDPOINT_URL_ECR_PUBLIC", url.as_str())]);
-        let out = generate(&env(&v), 1_700_000_000).unwrap();
+        let out = generate(&env(&v), 1_700_000_000, &EndpointPolicy::Any).unwrap();
         let request = server.join().unwrap();
         assert!(request.contains("x-amz-target: spencerfrontendservice.getauthorizationtoken"), "{request}");
         assert!(request.contains("/eu-west-1/ecr-public/aws4_request"), "{request}");

@@ -6,6 +6,7 @@
 //! runs. The variables they took are documented in [`ecr`] and [`gcr`].
 
 pub mod ecr;
+pub mod endpoints;
 pub mod gcr;
 pub mod sigv4;
 
@@ -87,12 +88,19 @@ pub struct Generated {
 }
 
 /// Run the built-in `kind` (blocking: ECR makes HTTPS requests, each bounded in time and
-/// size). `wanted` is the registry the step needs credentials for, when known. Errors name
-/// the API and its endpoint, never a credential.
-pub fn generate(kind: BuiltIn, env: &Env, wanted: Option<&str>, now_unix: i64) -> anyhow::Result<Generated> {
+/// size). `wanted` is the registry the step needs credentials for, when known; `endpoints`
+/// which hosts the service's endpoint variables may choose. Errors name the API and its
+/// endpoint, never a credential.
+pub fn generate(
+    kind: BuiltIn,
+    env: &Env,
+    wanted: Option<&str>,
+    now_unix: i64,
+    endpoints: &endpoints::EndpointPolicy,
+) -> anyhow::Result<Generated> {
     match kind {
         BuiltIn::Ecr => {
-            let out = ecr::generate(env, now_unix)?;
+            let out = ecr::generate(env, now_unix, endpoints)?;
             Ok(Generated { cfg: out.cfg, summary: out.summary })
         }
         BuiltIn::Gcr => {
