@@ -28,6 +28,21 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
+    /// An entry for `registry` with a user name and password, as `docker login` writes it
+    /// (`auth` is base64 of `user:password`).
+    pub fn basic(registry: &str, username: &str, password: &str) -> Credential {
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        Credential {
+            registry: registry.to_string(),
+            username: Some(username.to_string()),
+            password: Some(password.to_string()),
+            email: None,
+            identity_token: None,
+            auth: Some(auth),
+        }
+    }
+
     /// Every secret string of this entry, for masking in logs.
     pub fn secrets(&self) -> Vec<String> {
         [&self.password, &self.identity_token, &self.auth]
@@ -120,6 +135,33 @@ impl DockerCfg {
 
     pub fn secrets(&self) -> Vec<String> {
         self.entries.iter().flat_map(Credential::secrets).collect()
+    }
+
+    /// The `config.json` form (`{"auths": {host: {"auth": …}}}`), which [`DockerCfg::parse`]
+    /// reads back to the same entries: `auth` carries the user name and password (made from
+    /// them when the entry has no `auth`).
+    pub fn to_json(&self) -> String {
+        use base64::Engine;
+        let mut auths = Map::new();
+        for c in &self.entries {
+            let mut o = Map::new();
+            let auth = c.auth.clone().or_else(|| match (&c.username, &c.password) {
+                (Some(u), Some(p)) => Some(base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))),
+                _ => None,
+            });
+            let fields = [("auth", auth), ("email", c.email.clone()), ("identitytoken", c.identity_token.clone())];
+            for (k, v) in fields {
+                if let Some(v) = v {
+                    o.insert(k.to_string(), Value::String(v));
+                }
+            }
+            auths.insert(c.registry.clone(), Value::Object(o));
+        }
+        let mut root = Map::new();
+        root.insert("auths".to_string(), Value::Object(auths));
+        let mut text = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
+        text.push('\n');
+        text
     }
 }
 
@@ -214,6 +256,20 @@ mod tests {
         assert!(cfg.lookup("https://quay.io/v2/").is_ok());
         let missing = cfg.lookup("ghcr.io").unwrap_err();
         assert!(missing.to_string().contains("ghcr.io") && missing.to_string().contains("quay.io"));
+    }
+
+    #[test]
+    fn to_json_reads_back_as_the_same_entries() {
+        let cfg = DockerCfg {
+            entries: vec![
+                Credential::basic("123.dkr.ecr.us-east-1.amazonaws.com", "AWS", "tok:en"),
+                Credential::basic("gcr.io", "_json_key", "{\"type\": \"service_account\"}"),
+            ],
+        };
+        let back = DockerCfg::parse(cfg.to_json().as_bytes()).unwrap();
+        assert_eq!(back, cfg);
+        let c = back.lookup("https://123.dkr.ecr.us-east-1.amazonaws.com").unwrap();
+        assert_eq!((c.username.as_deref(), c.password.as_deref()), (Some("AWS"), Some("tok:en")));
     }
 
     #[test]

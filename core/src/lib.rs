@@ -18,6 +18,7 @@ pub mod export;
 pub mod image_ref;
 pub mod keys;
 pub mod model;
+pub mod origin;
 pub mod plan;
 mod rules;
 pub mod run_state;

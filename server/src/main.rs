@@ -8,6 +8,7 @@ mod executor;
 #[allow(dead_code)]
 mod forge;
 mod fsutil;
+mod generators;
 // Mirrors and checkouts for repository projects (issue 11); wired into the run manager next.
 #[allow(dead_code)]
 mod git;

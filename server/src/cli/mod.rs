@@ -39,6 +39,8 @@ pub enum Command {
     Run(Box<commands::steps::RunArgs>),
     /// Build or pull one service's image, like `jet load`.
     Load(Box<commands::steps::LoadArgs>),
+    /// Run a dockercfg generator service and write the credentials it makes, to check a set-up.
+    Dockercfg(Box<commands::dockercfg::DockercfgArgs>),
     /// Remove containers, networks and volumes that runs left behind (only slipway's, by label).
     Cleanup(commands::steps::CleanupArgs),
     /// Serve the browser studio and the run API over HTTP.
@@ -106,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Steps(a) => commands::steps::steps(*a),
         Command::Run(a) => commands::steps::run(*a),
         Command::Load(a) => commands::steps::load(*a),
+        Command::Dockercfg(a) => commands::dockercfg::run(*a),
         Command::Cleanup(a) => commands::steps::cleanup(a),
         Command::Serve(a) => commands::serve::run(*a),
         Command::Rekey(a) => commands::rekey::run(*a),

@@ -7,6 +7,7 @@ mod container;
 pub mod context;
 mod context_dockerfile;
 mod dependencies;
+mod dockercfg;
 mod dockerfile;
 mod env;
 pub mod events;
@@ -25,6 +26,8 @@ mod resolve;
 pub mod secrets;
 mod step;
 pub mod workspace;
+
+pub use dockercfg::generate as generate_dockercfg;
 
 use anyhow::Result;
 use bollard::Docker;
@@ -84,6 +87,9 @@ pub struct RunOptions {
     pub trusted: bool,
     /// The server's limits on each step container (see `policy::StepLimits`); none on the CLI.
     pub step_limits: Option<policy::StepLimits>,
+    /// Endpoints a built-in generator's `AWS_ENDPOINT_URL…` may name in an untrusted run
+    /// (`--generator-endpoint`; see `generators::endpoints`); a trusted run may name any.
+    pub generator_endpoints: Vec<crate::generators::endpoints::Origin>,
     /// Whether the run's secrets are decrypted (not for a fork's pull request).
     pub secrets: secrets::SecretAccess,
 }
@@ -104,6 +110,7 @@ impl Default for RunOptions {
             allow_add_docker: true,
             trusted: true,
             step_limits: None,
+            generator_endpoints: Vec::new(),
             cache_registry: None,
             secrets: secrets::SecretAccess::Allowed,
         }

@@ -154,16 +154,19 @@ pub(super) fn host_access(host: &HostAccess) -> Vec<(Span, String)> {
 }
 
 /// The services the run creates containers of: those of its steps (not skipped ones), their
-/// dockercfg generators, and what they link to, depend on or take volumes from.
+/// dockercfg generators, and what they link to, depend on or take volumes from. A generator
+/// Slipway replaces with a built-in (`crate::generators`) creates none, so its `add_docker`
+/// (which the ECR image needed) is not refused.
 fn used_services(spec: &RunSpec) -> Vec<&Service> {
-    fn walk(s: &PlannedStep, out: &mut Vec<String>) {
+    fn walk(spec: &RunSpec, s: &PlannedStep, out: &mut Vec<String>) {
         if s.status != slipway_core::plan::Status::Skipped {
-            out.extend(s.service.iter().chain(&s.dockercfg_service).cloned());
+            out.extend(s.service.iter().cloned());
+            out.extend(s.dockercfg_service.iter().filter(|g| !built_in(spec, g)).cloned());
         }
-        s.steps.iter().chain(&s.on_fail).for_each(|c| walk(c, out));
+        s.steps.iter().chain(&s.on_fail).for_each(|c| walk(spec, c, out));
     }
     let mut todo = Vec::new();
-    spec.plan.steps.iter().for_each(|s| walk(s, &mut todo));
+    spec.plan.steps.iter().for_each(|s| walk(spec, s, &mut todo));
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     while let Some(name) = todo.pop() {
@@ -177,11 +180,16 @@ fn used_services(spec: &RunSpec) -> Vec<&Service> {
             .map(|l| &l.service)
             .chain(&svc.depends_on)
             .chain(&svc.volumes_from)
-            .chain(&svc.dockercfg_service);
+            .chain(svc.dockercfg_service.iter().filter(|g| !built_in(spec, &g.value)));
         todo.extend(next.map(|n| n.value.clone()));
         out.push(svc);
     }
     out
+}
+
+/// Whether the service `name` is a generator Slipway runs built in.
+fn built_in(spec: &RunSpec, name: &str) -> bool {
+    spec.services.get(name).is_some_and(|s| crate::generators::BuiltIn::of(s).is_some())
 }
 
 /// The resource settings a container gets.

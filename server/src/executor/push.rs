@@ -1,5 +1,6 @@
 //! Push steps: tag the service image as `image_name:tag` and push it with the dockercfg
-//! entry for the registry, from an encrypted file or a `dockercfg_service` generator.
+//! entry for the registry, from an encrypted file or a `dockercfg_service` generator (see
+//! `dockercfg.rs`).
 //!
 //! Docker pushes an image by a local name, so the remote name has to be tagged. In a server
 //! run that tag lasts only as long as the push: the name is put back to the image it named
@@ -9,91 +10,19 @@
 //! was there before it. `slipway steps` leaves the tag, as jet did.
 
 use super::Runner;
-use super::file_out::{self, ReadFileError};
 use super::images::docker_credentials;
-use super::labels::{IMAGE_PROJECT, labels};
+use super::labels::IMAGE_PROJECT;
 use super::push_tag::{NameLock, TemporaryTag};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use bollard::auth::DockerCredentials;
-use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{BuildImageOptionsBuilder, PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
-use slipway_core::dockercfg::{DockerCfg, MAX_DOCKERCFG_BYTES};
 use slipway_core::image_ref::ImageRef;
 use slipway_core::plan::PlannedStep;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Where a generator writes the dockercfg inside its temporary volume.
-const GENERATOR_DIR: &str = "/opt/data";
-const GENERATOR_FILE: &str = "/opt/data/dockercfg";
-
 impl Runner {
-    /// The step's registry credentials: the encrypted file wins over a generator.
-    pub(super) async fn step_dockercfg(self: &Arc<Self>, step: &PlannedStep) -> Result<Option<DockerCfg>> {
-        if let Some(p) = &step.encrypted_dockercfg_path {
-            // Decrypted up front for every step that may run; a miss would silently drop the
-            // step's credentials.
-            let cfg = self.secrets.dockercfgs.get(p).cloned();
-            return cfg.map(Some).ok_or_else(|| anyhow!("{p} was not decrypted before the run started"));
-        }
-        if let Some(generator) = &step.dockercfg_service {
-            return Ok(Some(self.generate_dockercfg(&step.id, generator).await?));
-        }
-        Ok(None)
-    }
-
-    /// Run the generator with a fresh volume and the target path as its argument, read the
-    /// file it wrote, then delete container and volume.
-    async fn generate_dockercfg(self: &Arc<Self>, step: &str, generator: &str) -> Result<DockerCfg> {
-        let gen_step = format!("{step}-dockercfg");
-        let volume = self.object_name(&format!("dockercfg-{step}"));
-        let request = VolumeCreateRequest {
-            name: Some(volume.clone()),
-            labels: Some(labels(&self.spec.run_id, &self.spec.project, Some(&gen_step))),
-            ..Default::default()
-        };
-        let docker = self.docker.clone();
-        self.creating(async move { docker.create_volume(request).await })
-            .await
-            .context("cannot create the generator's volume")?;
-        let result = async {
-            // Keep the container after it exits so we can copy the file out of it.
-            let binds = [format!("{volume}:{GENERATOR_DIR}")];
-            let code = self.run_generator(&gen_step, generator, &binds).await?;
-            if code.0 != 0 {
-                bail!("dockercfg generator `{generator}` exited with status {}", code.0);
-            }
-            let bytes = file_out::read_file(&self.docker, &code.1, GENERATOR_FILE, MAX_DOCKERCFG_BYTES as u64)
-                .await
-                .map_err(|e| match e {
-                    ReadFileError::TooBig { size, .. } => anyhow!(
-                        "dockercfg generator `{generator}` wrote {size} bytes to {GENERATOR_FILE}; a dockercfg may be at most 1 MiB"
-                    ),
-                    e => anyhow!("dockercfg generator `{generator}` did not write {GENERATOR_FILE}: {e}"),
-                })?;
-            let cfg =
-                DockerCfg::parse(&bytes).with_context(|| format!("the file written by generator `{generator}`"))?;
-            self.add_secrets(cfg.secrets());
-            Ok(cfg)
-        }
-        .await;
-        let _ = self
-            .docker
-            .remove_container(
-                &self.object_name(&format!("{gen_step}-{generator}")),
-                Some(bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build()),
-            )
-            .await;
-        let _ = self.docker.remove_volume(&volume, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
-        result
-    }
-
-    /// Like a run step, but the container is kept until we have read the file.
-    async fn run_generator(self: &Arc<Self>, step: &str, generator: &str, binds: &[String]) -> Result<(i64, String)> {
-        self.run_container(step, generator, Some(vec![GENERATOR_FILE.to_string()]), None, binds, true).await
-    }
-
     pub(super) async fn push_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
         let service = step.service.as_deref().ok_or_else(|| anyhow!("push step `{}` has no service", step.name))?;
         let image_name =

@@ -194,6 +194,15 @@ struct RawFile {
     #[serde(default)]
     project: Vec<RawProject>,
     step_limits: Option<RawLimits>,
+    generators: Option<RawGenerators>,
+}
+
+/// `[generators]`: `endpoints = ["http://HOST:PORT", …]`, see `generators::endpoints`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGenerators {
+    #[serde(default)]
+    endpoints: Vec<Spanned<String>>,
 }
 
 /// `[step_limits]` or a project's `step_limits = { … }`.
@@ -213,6 +222,8 @@ pub struct Config {
     pub step_limits: StepLimitsOverride,
     /// By project name; a project without settings has the default (untrusted, the server's limits).
     pub runs: std::collections::HashMap<String, ProjectRuns>,
+    /// `[generators] endpoints`: where an untrusted run's built-in generator may be sent.
+    pub generator_endpoints: Vec<slipway_core::origin::Origin>,
 }
 
 /// How a project's runs are treated.
@@ -288,6 +299,11 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
     // toml's message names the line and column and quotes the line.
     let raw: RawFile = toml::from_str(text).map_err(|e| cx.error(None, e.to_string()))?;
     let mut config = Config { step_limits: cx.limits(None, raw.step_limits.as_ref())?, ..Config::default() };
+    for e in raw.generators.iter().flat_map(|g| &g.endpoints) {
+        let origin = slipway_core::origin::Origin::parse_setting(e.get_ref())
+            .map_err(|m| cx.error(Some(e.span()), format!("`[generators]` `endpoints`: {m}")))?;
+        config.generator_endpoints.push(origin);
+    }
     let mut out: Vec<ProjectSource> = Vec::new();
     for p in raw.project {
         let runs = ProjectRuns {
@@ -887,5 +903,29 @@ mod trust_tests {
         assert!(e.contains("unknown field `disk`"), "{e}");
         let e = config("[[project]]\nname = \"web\"\npath = \"web\"\ntrusted = \"yes\"\n").unwrap_err();
         assert!(e.contains("invalid type"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod generator_endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn generators_endpoints_are_origins_and_a_bad_one_names_its_position() {
+        let file = Path::new("/etc/slipway/slipway.toml");
+        let c =
+            parse_config(file, "[generators]\nendpoints = [\"http://127.0.0.1:5000\", \"HTTPS://moto.internal/\"]\n")
+                .unwrap();
+        let shown: Vec<String> = c.generator_endpoints.iter().map(|o| o.to_string()).collect();
+        assert_eq!(shown, ["http://127.0.0.1:5000", "https://moto.internal"]);
+        let e = parse_config(file, "[generators]\nendpoints = [\"http://h:1/path\"]\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "/etc/slipway/slipway.toml:2:14: `[generators]` `endpoints`: `http://h:1/path` is not an endpoint"
+            ),
+            "{e}"
+        );
+        let e = parse_config(file, "[generators]\nendpoint = []\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `endpoint`"), "{e}");
     }
 }

@@ -221,6 +221,9 @@ pub struct RunPolicy {
     pub max_log_bytes: u64,
     /// Runs kept per project (`--keep-runs`); older ended runs are deleted with their logs.
     pub keep_runs: usize,
+    /// Where an untrusted run's built-in generator may be sent by its endpoint variables
+    /// (`--generator-endpoint`, `[generators] endpoints`).
+    pub generator_endpoints: Vec<crate::generators::endpoints::Origin>,
 }
 
 /// Runs kept per project unless `--keep-runs` says otherwise.
@@ -236,6 +239,7 @@ impl Default for RunPolicy {
             projects: HashMap::new(),
             max_log_bytes: log_cap::DEFAULT_MAX_LOG_BYTES,
             keep_runs: DEFAULT_KEEP_RUNS,
+            generator_endpoints: Vec::new(),
         }
     }
 }
@@ -749,6 +753,7 @@ impl Manager {
                 allow_add_docker: grant.allow_add_docker,
                 trusted: grant.trusted,
                 step_limits: Some(grant.step_limits),
+                generator_endpoints: self.policy.generator_endpoints.clone(),
                 workspace_root: self.policy.workspaces.clone(),
                 adopt_workspace: trigger.is_some(),
                 extra_env: trigger.map(repo::pull_request_env).unwrap_or_default(),

@@ -1,4 +1,5 @@
 pub mod crypt;
+pub mod dockercfg;
 pub mod explain;
 pub mod export;
 pub mod generate;

@@ -66,6 +66,12 @@ pub struct ServeArgs {
     /// project whose every run you would run on this host yourself.
     #[arg(long = "trust", value_name = "NAME")]
     pub trust: Vec<String>,
+    /// Let the built-in ECR generator of an untrusted run send its request to this endpoint
+    /// when the project's `AWS_ENDPOINT_URL…` names it (repeatable; as `[generators] endpoints`
+    /// in slipway.toml): `http(s)://HOST[:PORT]`, compared as written, never resolved. Other
+    /// endpoints fail the run: the server itself would make the request.
+    #[arg(long = "generator-endpoint", value_name = "URL", value_parser = crate::generators::endpoints::Origin::parse_setting)]
+    pub generator_endpoints: Vec<crate::generators::endpoints::Origin>,
     /// Memory of each step container of untrusted runs at most (and of trusted runs unless a
     /// service sets `mem_limit`), like `4g`, or `unlimited` [default: 4g, or slipway.toml's
     /// `[step_limits]`].
@@ -252,6 +258,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         }
     }
     let mut runs = config.runs;
+    let mut generator_endpoints = config.generator_endpoints;
+    generator_endpoints.extend(args.generator_endpoints.iter().cloned());
     for name in &args.trust {
         if !projects.iter().any(|p| &p.name == name) {
             bail!("--trust {name} names no registered project");
@@ -291,6 +299,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 projects: runs,
                 max_log_bytes: args.max_run_log_mb * crate::runs::log_cap::MB,
                 keep_runs: args.keep_runs as usize,
+                generator_endpoints,
             },
         );
         manager.recover().await?;

@@ -110,13 +110,13 @@ fn project_name(dir: &Path) -> String {
     abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into())
 }
 
-struct Prepared {
+pub(super) struct Prepared {
     build: BuildContext,
-    spec: RunSpec,
+    pub(super) spec: RunSpec,
 }
 
 /// `tag`: the `--tag` of `slipway steps`; `run` and `load` have none (and no filters to match).
-fn prepare(
+pub(super) fn prepare(
     args: &RunnerArgs,
     tag: Option<&str>,
     push: bool,
@@ -164,7 +164,7 @@ fn prepare(
 
 /// Cancel on Ctrl-C, SIGTERM or SIGHUP; cleanup runs before the process exits. The handlers
 /// are installed before this returns, so before the run creates anything.
-fn cancel_on_signals(cancel: CancellationToken) -> Result<()> {
+pub(super) fn cancel_on_signals(cancel: CancellationToken) -> Result<()> {
     let mut signals = crate::signals::Signals::install().context("cannot install signal handlers")?;
     tokio::spawn(async move {
         signals.recv().await;
@@ -192,7 +192,7 @@ async fn execute(prepared: Prepared) -> Result<ExitCode> {
     Ok(if result.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
