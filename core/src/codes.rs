@@ -69,6 +69,7 @@ codes! {
     ImageNameWithTag = "SW217", "image-name-with-tag", "A push step's `image_name` carries a tag (`acme/app:test`) or a digest (`@sha256:…`). Give the repository only; the tag comes from `image_tag` (default `latest`).";
     UnexpandedVariable = "SW218", "unexpanded-variable", "A warning: `$VAR` or `${VAR}` in a run step's `command` reaches the program as written. Commands are split into arguments without a shell (as in jet), so nothing expands variables; use `sh -c '…'` (only the script after `-c` is expanded).";
     ExportInexact = "SW501", "export-inexact", "A warning of `slipway export` (not a validation rule): this part of the configuration is not translated exactly to the forge's file. The generated file carries the same message as a comment next to the job; adjust that job by hand.";
+    ExportJobFails = "SW502", "export-job-fails", "An error of `slipway export` (not a validation rule): a job of the generated file would fail whenever it runs, because this part cannot be translated (e.g. an `image_tag` template beyond fields and `printf`). Nothing is written unless `--allow-partial` is given; then the job stops with the same message, and you write that part by hand.";
     DuplicateKey = "SW009", "duplicate-key", "A warning: a mapping has the same key twice (`service:` twice in a step, a service defined twice). jet's YAML parser used the later value, and so does Slipway; delete the one you do not mean.";
 }
 

@@ -27,6 +27,7 @@ const ST: &str = "codeship-steps.yml";
 const NOT_FROM_FILES: &[(Code, &str)] = &[
     (Code::InputTooLarge, "needs a file over 1 MiB; `input_too_large` below generates one instead of committing it"),
     (Code::ExportInexact, "a finding of `slipway export`, not of `check`; server/tests/export.rs tests it"),
+    (Code::ExportJobFails, "a finding of `slipway export`, not of `check`; server/tests/export.rs tests it"),
 ];
 
 /// Findings that necessarily come with a code's example, and why.

@@ -74,13 +74,14 @@ fn untranslatable_parts_are_warnings_with_positions_and_comments() {
     let services = SourceFile::new("codeship-services.yml", "app:\n  image: busybox\n  cached: true\n");
     let steps = SourceFile::new(
         "codeship-steps.yml",
-        "- service: app\n  command: true\n- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ printf \\\"%.7s\\\" .CommitID }}\"\n",
+        "- service: app\n  command: true\n- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Time.Format \\\"2006\\\" }}\"\n",
     );
     for forge in [Forge::GithubActions, Forge::GitlabCi] {
         let e = export_files(&services, &steps, forge, Mode::Native);
         let at: Vec<String> =
             e.diagnostics.iter().map(|d| format!("{}:{}:{} {}", d.file, d.line, d.column, d.code.as_str())).collect();
-        assert_eq!(at, ["codeship-services.yml:1:1 SW501", "codeship-steps.yml:6:14 SW501"], "{forge:?}");
+        assert_eq!(at, ["codeship-services.yml:1:1 SW501", "codeship-steps.yml:6:14 SW502"], "{forge:?}");
+        assert!(e.fails(), "{forge:?}: a push that cannot compute its tag fails by construction");
         for d in &e.diagnostics {
             let comment = format!("# {}:{}:{}: {}", d.file, d.line, d.column, d.message);
             assert!(e.text.contains(&comment), "{forge:?}: no comment `{comment}` in\n{}", e.text);
@@ -364,7 +365,11 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
         .assert()
         .success();
     let r = repo(src.path(), "master");
-    let tag_path = format!("{repo_name}/manifests/master-app");
+    // The studio's own example tag, `printf "%.7s"` included: the export computes it in the
+    // job's shell and must get what the template engine gets.
+    let head = std::process::Command::new("git").current_dir(r.path()).args(["rev-parse", "HEAD"]).output().unwrap();
+    let short = String::from_utf8(head.stdout).unwrap()[..7].to_string();
+    let tag_path = format!("{repo_name}/manifests/master-{short}-app");
 
     // slipway steps pushes first; the tag is then removed so the export's push is seen alone.
     let variable = format!("CODESHIP_SECRET_DOCKERCFG={}", keys.path().join("dockercfg.json").display());
@@ -379,7 +384,7 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
     let slip = format!("{}{}", String::from_utf8_lossy(&s.stdout), String::from_utf8_lossy(&s.stderr));
     assert!(s.status.success(), "{slip}");
     let (code, digest, _) = registry_get(&e, &tag_path, "GET", MANIFEST_TYPES);
-    assert_eq!(code, 200, "slipway steps did not push {image}:master-app:\n{slip}");
+    assert_eq!(code, 200, "slipway steps did not push {image}:master-{short}-app:\n{slip}");
     let (code, ..) = registry_get(&e, &format!("{repo_name}/manifests/{digest}"), "DELETE", MANIFEST_TYPES);
     assert_eq!(code, 202, "cannot delete the manifest");
     assert_eq!(registry_get(&e, &tag_path, "GET", MANIFEST_TYPES).0, 404);
@@ -395,7 +400,7 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
     assert_eq!(
         registry_get(&e, &tag_path, "GET", MANIFEST_TYPES).0,
         200,
-        "the export did not push {image}:master-app:\n{gl}"
+        "the export did not push {image}:master-{short}-app:\n{gl}"
     );
     assert_eq!(step_lines(&gl, &["test"]), step_lines(&slip, &["test"]));
     assert_eq!(step_lines(&slip, &["test"]), ["(step: test) (service: app) built-by-the-dockerfile"]);
@@ -430,6 +435,40 @@ fn export_writes_the_default_path_and_refuses_to_overwrite() {
     assert!(std::fs::read_to_string(&path).unwrap().contains("github.ref_name == 'master'"));
     slipway().args(["export", "gitlab-ci", "--dir"]).arg(d.path()).assert().success();
     assert!(d.path().join(".gitlab-ci.yml").exists());
+}
+
+/// A job that would fail whenever it runs (a tag no shell can compute) is not written unless
+/// `--allow-partial` says so; the error names the step and its position.
+#[test]
+fn an_export_with_a_job_that_always_fails_writes_nothing_without_allow_partial() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
+    std::fs::write(
+        d.path().join("codeship-steps.yml"),
+        "- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Time.Format \\\"2006\\\" }}\"\n",
+    )
+    .unwrap();
+    for forge in ["github-actions", "gitlab-ci"] {
+        let out = d.path().join(format!("{forge}.yml"));
+        let a = slipway()
+            .args(["export", forge, "--mode", "native", "--out"])
+            .arg(&out)
+            .arg("--dir")
+            .arg(d.path())
+            .assert();
+        let err = String::from_utf8(a.code(1).get_output().stderr.clone()).unwrap();
+        assert!(err.contains("error[SW502]") && err.contains("codeship-steps.yml:4:14"), "{err}");
+        assert!(err.contains("nothing was written") && err.contains("--allow-partial"), "{err}");
+        assert!(!out.exists(), "{forge}: a file was written");
+        slipway()
+            .args(["export", forge, "--mode", "native", "--allow-partial", "--out"])
+            .arg(&out)
+            .arg("--dir")
+            .arg(d.path())
+            .assert()
+            .success();
+        assert!(std::fs::read_to_string(&out).unwrap().contains("SW502") || out.exists());
+    }
 }
 
 /// `--out -` is standard output (it used to write a file named `-`); only the workflow goes

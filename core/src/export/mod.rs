@@ -76,12 +76,20 @@ pub struct SecretRef {
     pub command: String,
 }
 
-/// The generated file, the warnings about what is not exact, and the secrets it needs.
+/// The generated file, the warnings about what is not exact (and errors for jobs that would
+/// fail, [`Export::fails`]), and the secrets it needs.
 #[derive(Clone, Debug)]
 pub struct Export {
     pub text: String,
     pub diagnostics: Vec<Diagnostic>,
     pub secrets: Vec<SecretRef>,
+}
+
+impl Export {
+    /// Whether a job of the file fails whenever it runs (SW502).
+    pub fn fails(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.code == Code::ExportJobFails)
+    }
 }
 
 /// The files an export reads, checked, with the plan made with [`plan_options`].
@@ -144,11 +152,26 @@ impl Cx<'_> {
     /// Record that something at `span` is not translated exactly; returns the comment line
     /// to write next to the generated job (`# file:line:col: message`).
     pub fn inexact(&mut self, file: In, span: Span, message: impl Into<String>) -> String {
-        let src = match file {
+        let d = Diagnostic::warning(Code::ExportInexact, self.source(file), span, message);
+        self.note(d)
+    }
+
+    /// Record that the job written for `span` fails whenever it runs (it stops with the same
+    /// message): an error, so that nothing is written without `--allow-partial`. Returns the
+    /// comment line, as [`Cx::inexact`] does.
+    pub fn fails(&mut self, file: In, span: Span, message: impl Into<String>) -> String {
+        let d = Diagnostic::error(Code::ExportJobFails, self.source(file), span, message);
+        self.note(d)
+    }
+
+    fn source(&self, file: In) -> &SourceFile {
+        match file {
             In::Services => self.input.services_file,
             In::Steps => self.input.steps_file,
-        };
-        let d = Diagnostic::warning(Code::ExportInexact, src, span, message);
+        }
+    }
+
+    fn note(&mut self, d: Diagnostic) -> String {
         let comment = format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message);
         self.warnings.push(d);
         comment

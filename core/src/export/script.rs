@@ -18,13 +18,6 @@ use std::fmt::Write;
 /// `CS_RUN`, the `CS_*` build values and `cs_secret_file NAME` → a path to the secret).
 const HELPERS: &str = r#"cs_prefix() { local l; while IFS= read -r l || [ -n "$l" ]; do printf '%s%s\n' "$1" "$l"; done; }
 cs_tag_re() { printf '%s' "$CS_TAG" | grep -Eq -- "$1"; }
-# cs_ascii NAME VALUE: a value cut to N characters (`printf "%.7s"` in a tag) is cut in bytes
-# here and in characters by Go: the same only for ASCII, so anything else stops the push.
-cs_ascii() {
-  [ -z "$(printf '%s' "$2" | LC_ALL=C tr -d '\040-\176')" ] && return 0
-  echo "$1 is not ASCII; the image tag cuts it as Go did only for ASCII: write the tag by hand" >&2
-  return 1
-}
 cs_wait_healthy() {
   local s i
   for i in $(seq 1 300); do
@@ -39,6 +32,16 @@ export CI=true CI_NAME=codeship CI_PROJECT_ID="$CS_PROJECT_ID" CI_BUILD_ID="$CS_
 export CI_BRANCH="$CS_BRANCH" CI_COMMIT_ID="$CS_COMMIT_ID" CI_COMMIT_MESSAGE="$CS_COMMIT_MESSAGE"
 export CI_COMMIT_DESCRIPTION="$CS_COMMIT_DESCRIPTION" CI_COMMITTER_NAME="$CS_COMMITTER_NAME"
 export CI_COMMITTER_EMAIL="$CS_COMMITTER_EMAIL" CI_COMMITTER_USERNAME="$CS_COMMITTER_USERNAME" CI_TIMESTAMP="$CS_TIMESTAMP"
+"#;
+
+/// Defined only in a job that cuts a value for a tag (`printf "%.7s"`).
+const ASCII_HELPER: &str = r#"# cs_ascii NAME VALUE: a value cut to N characters (`printf "%.7s"` in a tag) is cut in bytes
+# here and in characters by Go: the same only for ASCII, so anything else stops the push.
+cs_ascii() {
+  [ -z "$(printf '%s' "$2" | LC_ALL=C tr -d '\040-\176')" ] && return 0
+  echo "$1 is not ASCII; the image tag cuts it as Go did only for ASCII: write the tag by hand" >&2
+  return 1
+}
 "#;
 
 /// Docker run flags passing the exported CI_* values.
@@ -59,6 +62,9 @@ pub fn job(cx: &mut Cx, root: &Node, prelude: &str, comments: &mut Vec<String>) 
     let services = services_of(w.cx, root);
     s.push_str(&w.builds(&services));
     let entry = w.node(root, false);
+    if w.functions.contains("cs_ascii ") {
+        s.push_str(ASCII_HELPER);
+    }
     s.push_str(&w.functions);
     let _ = writeln!(s, "{entry}\ncs_status=$?\n{}exit $cs_status", w.out);
     s
@@ -495,7 +501,14 @@ impl Writer<'_, '_> {
             }
             Err(e) => {
                 let span = image_tag.as_ref().map_or(n.model.span, |t| t.span);
-                self.inexact(In::Steps, span, e.0);
+                let c = self.cx.fails(
+                    In::Steps,
+                    span,
+                    format!("the push of step `{}` cannot compute its tag: {}", n.planned.name, e.0),
+                );
+                if !self.comments.contains(&c) {
+                    self.comments.push(c);
+                }
                 let _ = writeln!(
                     b,
                     "  local tag cfg s\n  echo {} >&2\n  return 1",

@@ -44,6 +44,11 @@ pub struct ExportArgs {
     /// (never through a symlink).
     #[arg(long)]
     pub secrets_to: Option<PathBuf>,
+    /// Write the file even when a job of it would fail whenever it runs (SW502: a part that
+    /// cannot be translated, e.g. an `image_tag` beyond fields and `printf`); that job then
+    /// stops with the reason. Without it such an export writes nothing and exits 1.
+    #[arg(long)]
+    pub allow_partial: bool,
     /// The project key, for --secrets-to [default: DIR/codeship.aes].
     #[arg(long, env = "SLIPWAY_KEY_PATH")]
     pub key_path: Option<PathBuf>,
@@ -73,6 +78,15 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         dir: ".",
     };
     let result = export::export(&input, forge, mode);
+    if result.fails() && !args.allow_partial {
+        // Exit 1, as for findings in the configuration: the file is fine, its translation is not.
+        eprint!("{}", Report::new(result.diagnostics.clone()).render_text(&[&files.services, &files.steps]));
+        eprintln!(
+            "slipway: a job of the exported file would fail whenever it runs (the SW502 errors above); nothing was written.\n  \
+             change that part of the configuration, or pass --allow-partial to write the file anyway and finish that job by hand"
+        );
+        return Ok(ExitCode::from(1));
+    }
     let out = args.out.clone().unwrap_or_else(|| args.project.dir.join(forge.default_path()));
     // `-` is standard output, as for most tools that take an output path; the warnings and the
     // summary stay on stderr, so `slipway export … --out - > file` holds only the workflow.
