@@ -12,6 +12,7 @@
 use std::path::Path;
 
 fn main() {
+    commit();
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("server/ is in the workspace").join("dist");
     println!("cargo:rerun-if-changed=../dist");
     println!("cargo:rerun-if-env-changed=SLIPWAY_NO_STUDIO");
@@ -35,5 +36,30 @@ fn main() {
             dist.display()
         );
         std::process::exit(1);
+    }
+}
+
+/// The commit this binary is built from, for `slipway export --mode slipway`'s default
+/// `--slipway-source` (absent outside a git checkout, or with uncommitted changes to tracked
+/// files, which that commit would not hold).
+fn commit() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    // Run again after a commit or checkout (the reflog) and after staging (the index); a
+    // worktree's git folder is elsewhere, so it is asked for.
+    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/logs/HEAD");
+        println!("cargo:rerun-if-changed={dir}/index");
+    }
+    let clean = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| s.is_empty());
+    if let Some(head) = git(&["rev-parse", "HEAD"]).filter(|h| clean && h.len() == 40) {
+        println!("cargo:rustc-env=SLIPWAY_GIT_COMMIT={head}");
     }
 }

@@ -46,8 +46,23 @@ fn label(forge: Forge, mode: Mode) -> String {
 /// copy of an example gives the same text as ours).
 fn export_dir(dir: &Path, forge: Forge, mode: Mode) -> Export {
     let read = |name: &str| SourceFile::new(name, std::fs::read_to_string(dir.join(name)).unwrap());
-    export_files(&read("codeship-services.yml"), &read("codeship-steps.yml"), forge, mode)
+    let (services, steps) = (read("codeship-services.yml"), read("codeship-steps.yml"));
+    let checked = slipway_core::check(&services, &steps);
+    let plan = slipway_core::plan::plan(&checked.services, &checked.steps, &slipway_core::export::plan_options());
+    let install = slipway_core::export::Install::parse(PINNED).unwrap();
+    let input = slipway_core::export::Input {
+        services_file: &services,
+        steps_file: &steps,
+        checked: &checked,
+        plan: &plan,
+        dir: ".",
+        install: Some(&install),
+    };
+    slipway_core::export::export(&input, forge, mode)
 }
+
+/// The Slipway the golden `--mode slipway` files install.
+const PINNED: &str = "git+https://git.example.com/acme/slipway.git#0123456789abcdef0123456789abcdef01234567";
 
 /// What a reviewer sees: the warnings as the CLI prints them, then the file.
 fn golden_text(dir: &Path, e: &Export) -> String {
@@ -413,7 +428,7 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
 fn export_writes_the_default_path_and_refuses_to_overwrite() {
     let d = tempfile::tempdir().unwrap();
     copy_dir(&manifest().join("../core/tests/fixtures/examples/09.branch-only"), d.path());
-    slipway().args(["export", "github-actions", "--dir"]).arg(d.path()).assert().success();
+    slipway().args(["export", "github-actions", "--slipway-source", PINNED, "--dir"]).arg(d.path()).assert().success();
     let path = d.path().join(".github/workflows/codeship.yml");
     let first = std::fs::read_to_string(&path).unwrap();
     assert!(first.contains("slipway steps"));
@@ -433,7 +448,7 @@ fn export_writes_the_default_path_and_refuses_to_overwrite() {
         .assert()
         .success();
     assert!(std::fs::read_to_string(&path).unwrap().contains("github.ref_name == 'master'"));
-    slipway().args(["export", "gitlab-ci", "--dir"]).arg(d.path()).assert().success();
+    slipway().args(["export", "gitlab-ci", "--slipway-source", PINNED, "--dir"]).arg(d.path()).assert().success();
     assert!(d.path().join(".gitlab-ci.yml").exists());
 }
 
@@ -469,6 +484,80 @@ fn an_export_with_a_job_that_always_fails_writes_nothing_without_allow_partial()
             .success();
         assert!(std::fs::read_to_string(&out).unwrap().contains("SW502") || out.exists());
     }
+}
+
+/// `--mode slipway` installs a pinned Slipway; without a source (this build's repository is
+/// the placeholder), nothing is written and the error says how to give one.
+#[test]
+fn slipway_mode_needs_a_pinned_source() {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(&manifest().join("../core/tests/fixtures/examples/09.branch-only"), d.path());
+    let a = slipway().args(["export", "gitlab-ci", "--dir"]).arg(d.path()).assert().code(1);
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("--slipway-source") && err.contains("nothing was written"), "{err}");
+    assert!(!d.path().join(".gitlab-ci.yml").exists());
+    let a = slipway().args(["export", "gitlab-ci", "--slipway-source", "git+https://x.example/s.git#main"]).assert();
+    let err = String::from_utf8(a.code(2).get_output().stderr.clone()).unwrap();
+    assert!(err.contains("40 hex digits") && err.contains("can move"), "{err}");
+}
+
+/// The GitLab `--mode slipway` job, run by gitlab-ci-local's shell executor: it downloads the
+/// pinned binary (this build's, served by the test: a stand-in for a release download),
+/// checks its SHA-256, and runs the steps as `slipway steps` does; a binary that does not
+/// match the pin is refused before it runs.
+#[test]
+fn gitlab_slipway_mode_installs_the_pinned_binary_and_runs_the_steps() {
+    let (Some(_), Some(gitlab)) = (docker_env(), tool("SLIPWAY_GITLAB_CI_LOCAL")) else { return };
+    use sha2::Digest;
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_slipway")).unwrap();
+    let sha: String = sha2::Sha256::digest(&binary).iter().map(|b| format!("{b:02x}")).collect();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/slipway", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in listener.incoming().flatten() {
+            let mut head = [0u8; 4096];
+            let _ = c.read(&mut head);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", binary.len());
+            let _ = c.write_all(&binary);
+        }
+    });
+    let project = repo(&fixture("parallel"), "master");
+    let run = |source: &str| {
+        slipway()
+            .current_dir(project.path())
+            .args(["export", "gitlab-ci", "--force", "--slipway-source", source])
+            .assert()
+            .success();
+        // What the file's own comment tells a shell runner with Docker to do (no image can be
+        // pulled here): remove `image`, `services` and `variables`.
+        let path = project.path().join(".gitlab-ci.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shell = text
+            .replace("  image: rust:1.95\n", "")
+            .replace("  services:\n    - docker:27-dind\n", "")
+            .replace("  variables:\n    DOCKER_HOST: tcp://docker:2375\n    DOCKER_TLS_CERTDIR: \"\"\n", "");
+        assert!(!shell.contains("  services:") && !shell.contains("  image:"), "{shell}");
+        std::fs::write(&path, shell).unwrap();
+        let g = gitlab_ci_local(&gitlab, project.path(), &["--shell-executor-no-image", "--force-shell-executor"]);
+        (g.status.success(), format!("{}{}", String::from_utf8_lossy(&g.stdout), String::from_utf8_lossy(&g.stderr)))
+    };
+    let wrong = "0".repeat(64);
+    let (ok, out) = run(&format!("{url}#sha256={wrong}"));
+    assert!(!ok && out.contains("FAILED"), "a binary that does not match the pin ran:\n{out}");
+    assert!(!out.contains("(step: "), "a step ran with an unchecked binary:\n{out}");
+
+    let (ok, out) = run(&format!("{url}#sha256={sha}"));
+    assert!(ok, "gitlab-ci-local failed:\n{out}");
+    let s = slipway().current_dir(project.path()).args(["steps", "--tag", "master"]).output().unwrap();
+    let direct = format!("{}{}", String::from_utf8_lossy(&s.stdout), String::from_utf8_lossy(&s.stderr));
+    let steps = ["step_1_1", "step_1_2_1", "step_1_2_2_1", "step_1_2_2_2", "step_1_2_3"];
+    assert_eq!(step_lines(&direct, &steps).len(), 3, "{direct}");
+    assert_eq!(step_lines(&out, &steps), step_lines(&direct, &steps), "\n{out}");
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 2);
 }
 
 /// `--out -` is standard output (it used to write a file named `-`); only the workflow goes

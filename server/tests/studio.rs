@@ -1219,6 +1219,28 @@ async fn the_export_panel_previews_both_forges_live_with_their_warnings() {
         [".github/workflows/codeship.yml"]
     );
     assert_eq!(b.texts("[data-testid=export-gitlab-ci] [data-testid=export-path]").await, [".gitlab-ci.yml"]);
+    // The studio does not know where the team installs Slipway from: until a pinned source is
+    // given, the Slipway-mode job cannot install it (SW502); with one, it installs and checks it.
+    for forge in ["github-actions", "gitlab-ci"] {
+        let item = format!("[data-testid=export-{forge}] [data-testid=export-warning]");
+        assert!(b.attr_list(&item, "data-code").await.contains(&"SW502".to_string()), "{forge}");
+    }
+    paste(&b, "export-source", "https://x.example/slipway#sha256=nothex").await;
+    b.wait("the source's error", Duration::from_secs(5), || async {
+        !b.texts("[data-testid=export-source-error]").await.is_empty()
+    })
+    .await;
+    paste(&b, "export-source", &format!("https://releases.example.com/slipway#sha256={}", "ab".repeat(32))).await;
+    b.wait("a pinned install in both exports", Duration::from_secs(5), || async {
+        export_text(&b, "github-actions").await.contains("sha256sum -c")
+            && export_text(&b, "gitlab-ci").await.contains("sha256sum -c")
+            && b.texts("[data-testid=export-source-error]").await.is_empty()
+    })
+    .await;
+    for forge in ["github-actions", "gitlab-ci"] {
+        let item = format!("[data-testid=export-{forge}] [data-testid=export-warning]");
+        assert!(!b.attr_list(&item, "data-code").await.contains(&"SW502".to_string()), "{forge}");
+    }
 
     // Native mode translates the steps into jobs: the step names appear, and what Docker or
     // the forge's shell does differently is listed as SW501 with its file and line.
@@ -1238,10 +1260,11 @@ async fn the_export_panel_previews_both_forges_live_with_their_warnings() {
             .zip(b.attr_list(&item, "data-line").await)
             .map(|(f, l)| format!("{f}:{l}"))
             .collect();
-        // The example's `environment` beside an env file (services line 2) and its
-        // `printf` image tag (steps line 16), as `slipway export --mode native` reports them.
+        // The example's `environment` beside an env file (services line 2), as `slipway export
+        // --mode native` reports it. Its `printf` image tag (steps line 16) is translated now.
         assert!(at.contains(&"codeship-services.yml:2".to_string()), "{forge}: {at:?}");
-        assert!(at.contains(&"codeship-steps.yml:16".to_string()), "{forge}: {at:?}");
+        assert!(!at.contains(&"codeship-steps.yml:16".to_string()), "{forge}: {at:?}");
+        assert!(export_text(&b, forge).await.contains("$(printf '%."), "{forge}: the printf tag is not translated");
     }
     let text = export_text(&b, "github-actions").await;
     assert!(text.contains("deploy_production"), "{text}");

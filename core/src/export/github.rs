@@ -52,10 +52,16 @@ pub fn slipway(cx: &mut Cx) -> String {
     out.push_str("  workflow_dispatch:\n    inputs:\n      approve:\n        description: Also run the `manual` groups\n        type: boolean\n        default: false\n");
     out.push_str("permissions:\n  contents: read\njobs:\n  steps:\n    name: slipway steps\n    runs-on: ubuntu-latest\n    steps:\n");
     out.push_str("      - uses: actions/checkout@v4\n        with:\n          fetch-depth: 0\n");
-    out.push_str("      # Replace with how you install Slipway (e.g. a release binary).\n");
-    out.push_str(
-        "      - name: Install Slipway\n        run: command -v slipway >/dev/null || cargo install --locked slipway\n",
-    );
+    if let Some(i) = cx.input.install {
+        let _ = writeln!(
+            out,
+            "      - name: Cache Slipway\n        uses: actions/cache@v4\n        with:\n          path: ~/.slipway\n          key: {}-${{{{ runner.os }}}}",
+            i.cache_key()
+        );
+    }
+    let install = slipway_mode::install_script(cx, "\"$HOME/.slipway\"", "echo \"$root/bin\" >> \"$GITHUB_PATH\"");
+    out.push_str("      - name: Install Slipway (pinned)\n");
+    block(&mut out, 8, "run", &install);
     out.push_str("      - name: Run the Codeship steps\n        env:\n");
     let mut flags = slipway_mode::flags(cx);
     let mut s = String::new();

@@ -35,15 +35,21 @@ pub fn slipway(cx: &mut Cx) -> String {
     );
     if needs_key {
         let name = cx.secret(SecretSource::Key);
-        let _ = writeln!(out, "# Needs the CI/CD variable {name} (the project key): see `slipway export --help`.");
+        let _ = writeln!(
+            out,
+            "# Needs the CI/CD variable {name} (the project key), made with:\n#   {}",
+            cx.secrets.iter().find(|s| s.name == name).map_or("", |s| s.command.as_str())
+        );
     }
     out.push_str(
         "# Manual groups run when the pipeline is started with the variable CODESHIP_APPROVE=1.\n\
          stages:\n  - codeship\n\ncodeship:\n  stage: codeship\n  image: rust:1.95\n  services:\n    - docker:27-dind\n  variables:\n    DOCKER_HOST: tcp://docker:2375\n    DOCKER_TLS_CERTDIR: \"\"\n",
     );
-    let mut s = String::from(
-        "# Replace with how you install Slipway (e.g. a release binary).\ncommand -v slipway >/dev/null || cargo install --locked slipway\n",
-    );
+    if let Some(i) = cx.input.install {
+        // The cache holds the installed binary, keyed by the pin: one build per pin, not per pipeline.
+        let _ = writeln!(out, "  cache:\n    key: {}\n    paths:\n      - .slipway/", i.cache_key());
+    }
+    let mut s = slipway_mode::install_script(cx, "\"$CI_PROJECT_DIR/.slipway\"", "export PATH=\"$root/bin:$PATH\"");
     let mut flags = slipway_mode::flags(cx);
     if needs_key {
         s.push_str("key=$(mktemp)\n(umask 077; printf '%s' \"$CODESHIP_AES\" > \"$key\")\n");

@@ -23,6 +23,7 @@ use crate::diagnostics::Diagnostic;
 use crate::plan::{Plan, PlanOptions};
 use crate::source::{SourceFile, Span};
 
+pub use slipway_mode::Install;
 pub use tree::Node;
 
 /// Which forge to write for.
@@ -100,6 +101,9 @@ pub struct Input<'a> {
     pub plan: &'a Plan,
     /// The project folder relative to the repository root (`.` when the files are at the root).
     pub dir: &'a str,
+    /// Where a `--mode slipway` job installs Slipway from; without one its job cannot run
+    /// (SW502).
+    pub install: Option<&'a Install>,
 }
 
 /// Plan every step: no build tag (filters become the forge's conditions) and pushes on (the
@@ -112,7 +116,7 @@ pub fn plan_options() -> PlanOptions {
 pub fn export_files(services_file: &SourceFile, steps_file: &SourceFile, forge: Forge, mode: Mode) -> Export {
     let checked = crate::check(services_file, steps_file);
     let plan = crate::plan::plan(&checked.services, &checked.steps, &plan_options());
-    export(&Input { services_file, steps_file, checked: &checked, plan: &plan, dir: "." }, forge, mode)
+    export(&Input { services_file, steps_file, checked: &checked, plan: &plan, dir: ".", install: None }, forge, mode)
 }
 
 pub fn export(input: &Input, forge: Forge, mode: Mode) -> Export {

@@ -3,7 +3,7 @@
 
 use crate::hooks::use_debounced::use_debounced;
 use slipway_core::SourceFile;
-use slipway_core::export::{Export, Forge, Input, Mode, export, plan_options};
+use slipway_core::export::{Export, Forge, Input, Install, Mode, export, plan_options};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -16,7 +16,7 @@ pub struct ExportProps {
 type Outputs = Result<[(Forge, Export); 2], usize>;
 
 /// Check and plan once, then export for both forges (what `slipway export` does per forge).
-fn export_both(services: &str, steps: &str, mode: Mode) -> Outputs {
+fn export_both(services: &str, steps: &str, mode: Mode, install: Option<&Install>) -> Outputs {
     let services_file = SourceFile::new("codeship-services.yml", services.to_string());
     let steps_file = SourceFile::new("codeship-steps.yml", steps.to_string());
     let checked = slipway_core::check(&services_file, &steps_file);
@@ -24,8 +24,14 @@ fn export_both(services: &str, steps: &str, mode: Mode) -> Outputs {
         return Err(checked.report.errors);
     }
     let plan = slipway_core::plan::plan(&checked.services, &checked.steps, &plan_options());
-    let input =
-        Input { services_file: &services_file, steps_file: &steps_file, checked: &checked, plan: &plan, dir: "." };
+    let input = Input {
+        services_file: &services_file,
+        steps_file: &steps_file,
+        checked: &checked,
+        plan: &plan,
+        dir: ".",
+        install,
+    };
     Ok([Forge::GithubActions, Forge::GitlabCi].map(|forge| (forge, export(&input, forge, mode))))
 }
 
@@ -35,7 +41,17 @@ pub fn export_panel(props: &ExportProps) -> Html {
     let mode = if *native { Mode::Native } else { Mode::Slipway };
     // Like validation, the exports follow the text after a pause, never blocking typing.
     let settled = use_debounced((props.services.clone(), props.steps.clone()), 200);
-    let outputs = use_memo((settled, mode), |((services, steps), mode)| export_both(services, steps, *mode));
+    // Where a `--mode slipway` job installs Slipway from (`slipway export --slipway-source`):
+    // without a valid one, its job cannot run and the list says so (SW502).
+    let source = use_state(String::new);
+    let install = Install::parse(source.trim());
+    let outputs = use_memo((settled, mode, install.clone().ok()), |((services, steps), mode, install)| {
+        export_both(services, steps, *mode, install.as_ref())
+    });
+    let on_source = {
+        let source = source.clone();
+        Callback::from(move |e: InputEvent| source.set(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()))
+    };
     let on_mode = {
         let native = native.clone();
         Callback::from(move |e: Event| {
@@ -51,6 +67,16 @@ pub fn export_panel(props: &ExportProps) -> Html {
                     { " native: jobs and plain docker commands (no Slipway at run time)" }
                 </label>
             </header>
+            if !*native {
+                <label class="export-source">
+                    { "Install Slipway from " }
+                    <input type="text" data-testid="export-source" value={(*source).clone()} oninput={on_source}
+                        placeholder="git+https://…/slipway.git#COMMIT or https://…/slipway#sha256=HEX" size="60" />
+                    if let (Err(why), false) = (&install, source.trim().is_empty()) {
+                        <span class="msg bad" data-testid="export-source-error">{ format!(" {why}") }</span>
+                    }
+                </label>
+            }
             {
                 match &*outputs {
                     Err(errors) => html! {

@@ -49,6 +49,13 @@ pub struct ExportArgs {
     /// stops with the reason. Without it such an export writes nothing and exits 1.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Where a `--mode slipway` job installs Slipway from, pinned: `git+URL#COMMIT` (40 hex
+    /// digits; built with `cargo install --git`) or `https://…/slipway#sha256=HEX` (a Linux
+    /// binary, checked before it runs). The job caches what it installed.
+    /// [default: this build's repository (`repository` in Cargo.toml) at the commit it was
+    /// built from, when both are known]
+    #[arg(long, value_parser = parse_install)]
+    pub slipway_source: Option<export::Install>,
     /// The project key, for --secrets-to [default: DIR/codeship.aes].
     #[arg(long, env = "SLIPWAY_KEY_PATH")]
     pub key_path: Option<PathBuf>,
@@ -70,12 +77,14 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         return Err(ConfigErrors.into());
     }
     let plan = slipway_core::plan::plan(&checked.services, &checked.steps, &export::plan_options());
+    let install = args.slipway_source.clone().or_else(default_install);
     let input = export::Input {
         services_file: &files.services,
         steps_file: &files.steps,
         checked: &checked,
         plan: &plan,
         dir: ".",
+        install: install.as_ref(),
     };
     let result = export::export(&input, forge, mode);
     if result.fails() && !args.allow_partial {
@@ -124,6 +133,21 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_install(s: &str) -> Result<export::Install, String> {
+    export::Install::parse(s)
+}
+
+/// This build's own source: the workspace's `repository` at the commit `build.rs` saw, unless
+/// the repository is still the placeholder or the build was not made from a git checkout.
+fn default_install() -> Option<export::Install> {
+    let repository = env!("CARGO_PKG_REPOSITORY");
+    let commit = option_env!("SLIPWAY_GIT_COMMIT")?;
+    if repository.is_empty() || repository.contains("example.invalid") {
+        return None;
+    }
+    export::Install::parse(&format!("git+{repository}#{commit}")).ok()
 }
 
 impl ExportArgs {
