@@ -17,6 +17,7 @@ mod keyfile;
 mod logging;
 mod lsp;
 mod names;
+mod notify;
 mod project;
 mod run_log;
 mod runs;

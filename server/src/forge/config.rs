@@ -194,6 +194,7 @@ struct RawFile {
     #[serde(default)]
     project: Vec<RawProject>,
     step_limits: Option<RawLimits>,
+    smtp: Option<super::notify_config::RawSmtp>,
 }
 
 /// `[step_limits]` or a project's `step_limits = { … }`.
@@ -213,6 +214,8 @@ pub struct Config {
     pub step_limits: StepLimitsOverride,
     /// By project name; a project without settings has the default (untrusted, the server's limits).
     pub runs: std::collections::HashMap<String, ProjectRuns>,
+    /// Notifications (`[[project.notify]]`, `[smtp]`) and public badges (`public_badge`).
+    pub notify: super::notify_config::Settings,
 }
 
 /// How a project's runs are treated.
@@ -252,6 +255,9 @@ struct RawProject {
     trusted: Option<Spanned<bool>>,
     step_limits: Option<RawLimits>,
     fork_pull_requests: Option<Spanned<String>>,
+    #[serde(default)]
+    notify: Vec<super::notify_config::RawTarget>,
+    public_badge: Option<bool>,
 }
 
 /// `git_timeout`'s default, bounds, and what each git command gets less than it (the rest is
@@ -288,8 +294,19 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
     // toml's message names the line and column and quotes the line.
     let raw: RawFile = toml::from_str(text).map_err(|e| cx.error(None, e.to_string()))?;
     let mut config = Config { step_limits: cx.limits(None, raw.step_limits.as_ref())?, ..Config::default() };
+    let place = |span: std::ops::Range<usize>, message: String| cx.error(Some(span), message);
+    config.notify.smtp = super::notify_config::smtp(raw.smtp.as_ref(), &place, cx.base)?;
     let mut out: Vec<ProjectSource> = Vec::new();
     for p in raw.project {
+        let name = p.name.get_ref();
+        let smtp = config.notify.smtp.is_some();
+        let targets = super::notify_config::targets(name, &p.notify, smtp, &place, cx.base)?;
+        if !targets.is_empty() {
+            config.notify.targets.insert(name.clone(), targets);
+        }
+        if p.public_badge == Some(true) {
+            config.notify.public_badges.insert(name.clone());
+        }
         let runs = ProjectRuns {
             trusted: p.trusted.as_ref().is_some_and(|t| *t.get_ref()),
             step_limits: cx.limits(Some(p.name.get_ref()), p.step_limits.as_ref())?,

@@ -43,6 +43,7 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/health", get(|| async { Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})) }))
         .route("/api/projects", get(projects))
+        .route("/api/projects/{name}/badge.svg", get(super::badge::badge))
         .route("/api/validate", post(validate).with_state(validations))
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}", get(get_run))
@@ -51,7 +52,7 @@ pub fn router(api: Api) -> Router {
 }
 
 /// Whether the request carries the API token (compared in constant time).
-fn has_token(api: &Api, headers: &HeaderMap) -> bool {
+pub(super) fn has_token(api: &Api, headers: &HeaderMap) -> bool {
     let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     given.is_some_and(|t| bool::from(t.as_bytes().ct_eq(api.token.as_bytes())))
 }
@@ -210,12 +211,18 @@ async fn get_run(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut run = api.manager.store.run(&id)?.ok_or_else(|| no_run(&id))?;
-    if !has_token(&api, &headers) {
+    let token = has_token(&api, &headers);
+    if !token {
         redact_for_public(&mut run);
     }
     let steps = api.manager.store.steps(&id)?;
     let mut v = serde_json::to_value(run).map_err(anyhow::Error::from)?;
     v["steps"] = serde_json::to_value(steps).map_err(anyhow::Error::from)?;
+    // Like `status_error`: what failed is for the project's people (it names the receivers' answers).
+    let undelivered = if token { api.manager.store.notify_errors(&id)? } else { Vec::new() };
+    if !undelivered.is_empty() {
+        v["undelivered_notifications"] = serde_json::Value::Array(undelivered);
+    }
     Ok(Json(v))
 }
 

@@ -9,7 +9,8 @@
 //! must match the project's secret (401) before the body is parsed; then the event is
 //! understood (400 for a signed body that is not the documented JSON). What builds nothing
 //! (other events, deleted branches, branches the filter leaves out, forks' pull requests when
-//! the project takes none) is answered 202 with the reason; a delivery id seen before, a
+//! the project takes none, a head commit whose message holds `[skip ci]`: see
+//! `runs::skip_ci`) is answered 202 with the reason; a delivery id seen before, a
 //! commit a run of its branch is building already, or a tag's commit built before, is
 //! answered 200 `duplicate`. A build is
 //! queued and answered 202 once its commit is known to be its ref's head (at most
@@ -178,5 +179,8 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
             json!({"queued": false, "duplicate": true, "id": id,
                    "reason": format!("run {id} builds this commit of this branch already, or built this tag")}),
         )),
+        Submitted::Skipped { reason } => {
+            Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "skipped": true, "reason": reason})))
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `slipway serve`: the HTTP server: the studio (embedded in the binary) and the run API.
 
 pub mod api;
+mod badge;
 mod cpu;
 mod error;
 pub mod hooks;

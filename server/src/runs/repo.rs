@@ -367,7 +367,8 @@ impl Manager {
                     super::Submitted::Queued { id, .. } => queued.push(id),
                     super::Submitted::Late { .. }
                     | super::Submitted::Duplicate(_)
-                    | super::Submitted::SameCommit(_) => {}
+                    | super::Submitted::SameCommit(_)
+                    | super::Submitted::Skipped { .. } => {}
                 }
             }
         } else {

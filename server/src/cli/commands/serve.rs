@@ -288,6 +288,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 keep_runs: args.keep_runs as usize,
             },
         );
+        // Reads the notifications' secret files: a missing one stops the server, naming it.
+        manager.set_notifier(crate::notify::Notifier::start(
+            config.notify,
+            &public_url,
+            manager.store.clone(),
+            Retry::default(),
+        )?);
         manager.recover().await?;
         tokio::spawn(manager.clone().schedule());
         for p in &manager.projects {
