@@ -29,7 +29,7 @@ const DYNAMIC: &[(&str, &str, &[&str], &str)] = &[
     ("server/tests/support/git.rs", "daemon", &["git-daemon"], "found with `git --exec-path`"),
     ("server/benches/runner.rs", "slipway", &[], "target/release/slipway"),
     ("server/tests/api_schema.rs", "&st", &["st"], "the path schemathesis.sh prints"),
-    ("server/tests/notifications.rs", "&aiosmtpd", &["aiosmtpd"], "the path aiosmtpd.sh prints"),
+    ("server/tests/notifications.rs", "aiosmtpd", &["aiosmtpd"], "the path aiosmtpd.sh prints"),
     ("server/tests/export.rs", "&actionlint", &["actionlint"], "the path export-tools.sh prints"),
     ("server/tests/export.rs", "bin", &["gitlab-ci-local"], "the path export-tools.sh prints"),
     ("server/tests/export_regex.rs", "&gitlab", &["gitlab-ci-local"], "the path export-tools.sh prints"),

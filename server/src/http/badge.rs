@@ -83,7 +83,8 @@ pub async fn badge(
     let m = &api.manager;
     let public = m.notifier().is_some_and(|n| n.public_badge(&name));
     let known = m.project(&name).is_some();
-    if !has_token(&api, &headers) && !(known && public) {
+    let may_see = has_token(&api, &headers) || (known && public);
+    if !may_see {
         return Err(ApiError::NotFound(format!(
             "no public badge for `{name}`: send the API token, or set `public_badge = true` in the project's [[project]] in slipway.toml"
         )));
