@@ -35,6 +35,11 @@ struct Smtp {
 
 impl Smtp {
     fn start(dir: &std::path::Path) -> Smtp {
+        Smtp::start_on(dir, "127.0.0.1")
+    }
+
+    /// aiosmtpd on `host` (an address of this machine), without STARTTLS.
+    fn start_on(dir: &std::path::Path, host: &str) -> Smtp {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/env/aiosmtpd.sh");
         let out = Command::new("bash").arg(script).stderr(Stdio::inherit()).output().unwrap();
         assert!(out.status.success(), "tests/env/aiosmtpd.sh failed: this test needs aiosmtpd from PyPI");
@@ -44,14 +49,14 @@ impl Smtp {
         let port = support::git::free_port();
         let file = dir.join("smtp.out");
         let child = Command::new(aiosmtpd)
-            .args(["-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-n", "-l", &format!("{host}:{port}")])
             .env("PYTHONUNBUFFERED", "1")
             .stdout(std::fs::File::create(&file).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((host, port)).is_err() {
             assert!(Instant::now() < deadline, "aiosmtpd does not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -322,4 +327,55 @@ path = "web"
     let with_token = get(&format!("{}/api/projects/private/badge.svg?branch=main", server.url()), true, None);
     // (Its runs are its own: it has none.)
     assert!(with_token.status == 200 && with_token.body.contains("build: unknown"), "{}", with_token.body);
+}
+
+/// An address of this machine that is not loopback (the one it would reach the network
+/// from), if it has one.
+fn non_loopback_address() -> Option<String> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // No packet is sent: connecting a UDP socket only picks the route.
+    probe.connect("192.0.2.1:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then(|| ip.to_string())
+}
+
+/// A relay on another host than this machine that does not offer STARTTLS gets no mail: the
+/// mail (and a password) would cross a network in the clear. It is retried, then recorded.
+#[test]
+fn mail_is_never_sent_in_the_clear_to_a_relay_off_loopback() {
+    let Some(address) = non_loopback_address() else {
+        eprintln!("skipped: this machine has no address besides loopback");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let smtp = Smtp::start_on(dir, &address);
+    std::fs::create_dir(dir.join("web")).unwrap();
+    let config = format!(
+        "[smtp]\nhost = \"{address}\"\nport = {}\nfrom = \"ci@example.com\"\n\n\
+         [[project]]\nname = \"web\"\npath = \"web\"\n\n\
+         [[project.notify]]\nkind = \"email\"\nto = [\"team@example.com\"]\n",
+        smtp.port
+    );
+    std::fs::write(dir.join("slipway.toml"), config).unwrap();
+    let server =
+        Server::start(&dir.join("data"), &["--config".into(), dir.join("slipway.toml").display().to_string()], TOKEN);
+    // A run whose files have an error fails before any container: no Docker needed.
+    let id = server.start_run(json!({"project": "web", "tag": "main", "services": "app:\n  image: busybox\n",
+        "steps": "- service: nope\n  command: 'true'\n"}));
+    assert_eq!(server.finished(&id, Duration::from_secs(60))["status"], "failed");
+    eventually("the mail to be given up on", Duration::from_secs(60), || {
+        let v: Value = serde_json::from_str(&server.get_text(&format!("/api/runs/{id}"))).unwrap();
+        v["undelivered_notifications"].is_array()
+    });
+    let v: Value = serde_json::from_str(&server.get_text(&format!("/api/runs/{id}"))).unwrap();
+    let entry = &v["undelivered_notifications"][0];
+    assert_eq!(
+        (&entry["kind"], &entry["event"], &entry["attempts"]),
+        (&json!("email"), &json!("failed"), &json!(4)),
+        "{v}"
+    );
+    let error = entry["error"].as_str().unwrap();
+    assert!(error.contains("STARTTLS") && error.contains("in the clear only to a relay on this machine"), "{v}");
+    assert!(smtp.mails().is_empty(), "a mail went in the clear: {:?}", smtp.mails());
 }

@@ -88,7 +88,15 @@ impl Mailer {
                 "the SMTP relay {}:{} refused the mail: {e}",
                 self.smtp.host, self.smtp.port
             ))),
-            Err(e) => Attempt::Retry(mask(format!("the SMTP relay {}:{}: {e}", self.smtp.host, self.smtp.port))),
+            Err(e) => {
+                let mut why = format!("the SMTP relay {}:{}: {e}", self.smtp.host, self.smtp.port);
+                if why.contains("STARTTLS") {
+                    why.push_str(
+                        " (mail goes in the clear only to a relay on this machine: turn STARTTLS on in the relay, or use port 465)",
+                    );
+                }
+                Attempt::Retry(mask(why))
+            }
         }
     }
 }
