@@ -238,9 +238,17 @@ async fn deliver(job: Job, store: &Store, agent: &ureq::Agent, retry: Retry) {
     let mut reason = String::new();
     for attempt in 1..=attempts {
         let (sender, agent, message) = (job.sender.clone(), agent.clone(), job.message.clone());
-        let outcome = tokio::task::spawn_blocking(move || sender.attempt(&agent, &message))
-            .await
-            .unwrap_or_else(|e| Attempt::GiveUp(format!("the sending task ended: {e}")));
+        // The clients' timeouts bound each read and write; this bounds the whole attempt (a
+        // receiver that trickles its answer), leaving the blocking thread to its own timeout.
+        let whole = retry.timeout.saturating_mul(3);
+        let outcome =
+            match tokio::time::timeout(whole, tokio::task::spawn_blocking(move || sender.attempt(&agent, &message)))
+                .await
+            {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(e)) => Attempt::GiveUp(format!("the sending task ended: {e}")),
+                Err(_) => Attempt::Retry(format!("no answer within {} s", whole.as_secs())),
+            };
         match outcome {
             Attempt::Done => {
                 tracing::debug!(run = %job.message.run_id, "{} notification ({}) delivered", job.kind, job.message.event.as_str());
