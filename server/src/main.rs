@@ -18,6 +18,7 @@ mod keyfile;
 mod logging;
 mod lsp;
 mod names;
+mod notify;
 mod project;
 mod run_log;
 mod runs;

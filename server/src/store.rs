@@ -77,6 +77,8 @@ const MIGRATIONS: &[&str] = &[
     // The newest commit status queued for a run and not yet sent (nor given up on): a restart
     // sends it, instead of the forge showing "pending" for ever.
     "ALTER TABLE runs ADD COLUMN status_unsent TEXT;",
+    // Notifications that could not be delivered (a JSON array; see `notify`).
+    "ALTER TABLE runs ADD COLUMN notify_errors TEXT;",
 ];
 
 /// [`Store::same_commit_run`] on `c` (a transaction's connection, say).
@@ -790,7 +792,55 @@ impl Store {
             self.conn().query_row("SELECT MAX(seq) FROM events WHERE run_id = ?1", params![run], |r| r.get(0))?;
         Ok(n.unwrap_or(0) as u64)
     }
+
+    // Badges and notifications (`http::badge`, `notify`).
+
+    /// The status of `project`'s newest run on `branch` (its branch or tag) among `among`,
+    /// older than run `before` when given.
+    pub fn newest_status(
+        &self,
+        project: &str,
+        branch: &str,
+        among: &[RunStatus],
+        before: Option<&str>,
+    ) -> Result<Option<RunStatus>> {
+        // The names are the enum's own, never input.
+        let list: Vec<String> = among.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let sql = format!(
+            "SELECT status FROM runs WHERE project = ?1 AND tag = ?2 AND status IN ({})
+               AND (?3 IS NULL OR seq < (SELECT seq FROM runs WHERE id = ?3)) ORDER BY seq DESC LIMIT 1",
+            list.join(", ")
+        );
+        let c = self.conn();
+        let found =
+            c.query_row(&sql, params![project, branch, before], |r| column(r, 0, RunStatus::parse)).optional()?;
+        Ok(found)
+    }
+
+    /// Records a notification that could not be delivered (`entry`: a JSON object); at most
+    /// [`MAX_NOTIFY_ERRORS`] are kept per run.
+    pub fn add_notify_error(&self, id: &str, entry: &serde_json::Value) -> Result<()> {
+        self.conn().execute(
+            "UPDATE runs SET notify_errors = json_insert(COALESCE(notify_errors, '[]'), '$[#]', json(?2))
+               WHERE id = ?1 AND json_array_length(COALESCE(notify_errors, '[]')) < ?3",
+            params![id, entry.to_string(), MAX_NOTIFY_ERRORS],
+        )?;
+        Ok(())
+    }
+
+    /// The notifications of run `id` that could not be delivered.
+    pub fn notify_errors(&self, id: &str) -> Result<Vec<serde_json::Value>> {
+        let text: Option<String> = self
+            .conn()
+            .query_row("SELECT notify_errors FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+    }
 }
+
+/// Undelivered notifications kept per run (a project has a few targets and four events).
+pub const MAX_NOTIFY_ERRORS: i64 = 64;
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,7 @@ const DYNAMIC: &[(&str, &str, &[&str], &str)] = &[
     ("server/benches/runner.rs", "slipway", &[], "target/release/slipway"),
     ("server/tests/api_schema.rs", "&st", &["st"], "the path schemathesis.sh prints"),
     ("server/tests/ecr.rs", "moto", &["moto_server"], "the path moto.sh prints"),
+    ("server/tests/notifications.rs", "aiosmtpd", &["aiosmtpd"], "the path aiosmtpd.sh prints"),
     ("server/tests/export.rs", "&actionlint", &["actionlint"], "the path export-tools.sh prints"),
     ("server/tests/export.rs", "bin", &["gitlab-ci-local"], "the path export-tools.sh prints"),
     ("server/tests/export_regex.rs", "&gitlab", &["gitlab-ci-local"], "the path export-tools.sh prints"),

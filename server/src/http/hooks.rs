@@ -11,7 +11,8 @@
 //! must match the project's secret (401) before the body is parsed; then the event is
 //! understood (400 for a signed body that is not the documented JSON). What builds nothing
 //! (other events, deleted branches, branches the filter leaves out, forks' pull requests when
-//! the project takes none) is answered 202 with the reason; a delivery id seen before, a
+//! the project takes none, a head commit whose message holds `[skip ci]`: see
+//! `runs::skip_ci`) is answered 202 with the reason; a delivery id seen before, a
 //! commit a run of its branch is building already, a tag's commit built before, or a push
 //! that queued a run before (by its ref, `before` and `after`, however long ago: a replay under
 //! a new id, see `store/triggered.rs`) is answered 200 `duplicate`. A build is
@@ -193,5 +194,8 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
                    "reason": format!("this push was delivered before and queued run {id} (which may have been \
                                       deleted since): a delivery of it again builds nothing, whatever its id")}),
         )),
+        Submitted::Skipped { reason } => {
+            Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "skipped": true, "reason": reason})))
+        }
     }
 }

@@ -5,8 +5,10 @@
 mod follow;
 mod head;
 pub mod log_cap;
+pub mod notifications;
 pub mod repo;
 mod retention;
+pub mod skip_ci;
 pub mod trigger;
 
 pub use head::Confirmation;
@@ -71,6 +73,9 @@ pub enum Submitted {
     /// named here before: a replay, which builds nothing, also after retention deleted that
     /// run (see `store/triggered.rs`).
     Replayed(String),
+    /// The head commit's message asks for no build (`[skip ci]`, see `skip_ci.rs`): no run
+    /// was recorded, and no status is sent.
+    Skipped { reason: String },
 }
 
 /// What `POST /api/runs` takes.
@@ -196,6 +201,8 @@ pub struct Manager {
     policy: RunPolicy,
     /// Per run, its commit statuses waiting to be sent in order (see `repo::send_status`).
     status_queues: Mutex<HashMap<String, repo::StatusQueue>>,
+    /// Notifications and public badges (see `notifications.rs`), set by `slipway serve`.
+    notifier: OnceLock<Arc<crate::notify::Notifier>>,
     /// Fault injection for tests only: no real input is known to make a run panic.
     #[cfg(test)]
     panic_in_runs: std::sync::atomic::AtomicBool,
@@ -288,6 +295,7 @@ impl Manager {
             running: Mutex::new(0),
             policy,
             status_queues: Mutex::new(HashMap::new()),
+            notifier: OnceLock::new(),
             #[cfg(test)]
             panic_in_runs: Default::default(),
         })
@@ -364,6 +372,20 @@ impl Manager {
     ) -> Result<Submitted> {
         let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else {
             bail!("`{project}` is not a repository project");
+        };
+        // `[skip ci]`: before anything is recorded. A delivery's answer waits for it and the
+        // head check together at most `wait`; a poll waits as long as a fetch may take.
+        let asked = std::time::Instant::now();
+        let budget = if wait.is_zero() { repo.config.git_timeout } else { wait };
+        if let Some(skip) = self.skip_ci(project, &repo, &trigger, budget).await {
+            let reason = skip.reason(&trigger);
+            tracing::info!(project, commit = %trigger.commit_id, branch = ?trigger.ci_branch(), "{reason}");
+            return Ok(Submitted::Skipped { reason });
+        }
+        let wait = match wait.is_zero() {
+            true => wait,
+            // At least a moment: the answer says whether the head check was done.
+            false => wait.saturating_sub(asked.elapsed()).max(Duration::from_millis(100)),
         };
         // Whether a run builds this commit already is looked at as the run is inserted (one
         // transaction): concurrent deliveries of one commit must queue one run, not cancel
@@ -550,6 +572,7 @@ impl Manager {
             Ok(true) => {
                 tracing::info!(run = %id, %status, "finished");
                 self.final_status(id, status);
+                self.notify_finished(id, status);
                 if let Ok(Some(run)) = self.store.run(id) {
                     self.retain_history(&run.project);
                 }
@@ -726,6 +749,7 @@ impl Manager {
         if let Some(tag) = &prepared.plan.tag {
             self.store.set_tag_if_unset(id, tag)?;
         }
+        self.notify_started(id);
         let Prepared { services, plan: mut p, key, vars, source } = prepared;
         let grant = self.policy.for_run(&project.name, trigger);
         if fork.is_some() {
@@ -1316,6 +1340,7 @@ mod tests {
                     Submitted::Duplicate(_) | Submitted::Replayed(_) => {
                         panic!("round {round}: distinct ids, no event keys: {answers:?}")
                     }
+                    Submitted::Skipped { .. } => panic!("round {round}: nothing asked to skip: {answers:?}"),
                 }
             }
         }

@@ -369,6 +369,7 @@ impl Manager {
                     | super::Submitted::Duplicate(_)
                     | super::Submitted::SameCommit(_)
                     | super::Submitted::Replayed(_) => {}
+                    super::Submitted::Skipped { .. } => {}
                 }
             }
         } else {

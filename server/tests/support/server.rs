@@ -37,6 +37,11 @@ impl Server {
         server
     }
 
+    /// The server's address (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

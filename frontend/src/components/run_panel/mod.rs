@@ -5,6 +5,7 @@
 //! Events land in a `RunLog` off the DOM; the view catches up at most every `FLUSH_MS`,
 //! showing the last `RENDER_CAP` lines. The branch and push are the build preview's.
 
+mod badge;
 mod follow;
 mod form;
 mod history;
@@ -525,6 +526,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
             </div>
             if !can_start { <p class="muted note" data-testid="run-repo-note">{ REPO_NOTE }</p> }
             <p class="muted note">{ "The branch and push are the build preview's; a blank branch means the branch of the server's checkout. The commit id, message and committer of a run started here come from the project's git checkout on the server." }</p>
+            { badge::render(&form.project, &props.build.branch) }
             { message_view(&message, &props.on_show_error, &goto_ref) }
             if let Some(id) = &f.id {
                 <div class="run-current" data-testid="run-current" data-run-id={id.clone()} data-run-status={run_status} ref={current_ref}>

@@ -302,6 +302,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 generator_endpoints,
             },
         );
+        // Reads the notifications' secret files: a missing one stops the server, naming it.
+        let store = manager.store.clone();
+        manager.set_notifier(crate::notify::Notifier::start(
+            config.notify,
+            &public_url,
+            Arc::new(move |run: &str, entry: &serde_json::Value| store.add_notify_error(run, entry)),
+            Retry::default(),
+        )?);
         manager.recover().await?;
         tokio::spawn(manager.clone().schedule());
         for p in &manager.projects {

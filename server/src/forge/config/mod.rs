@@ -32,6 +32,8 @@
 //! Relative paths are relative to the file's folder. Folder projects (`path = …`) are as before.
 //! This parser accepts everything `cli::commands::serve`'s `read_config` accepts.
 
+pub mod notify;
+
 use super::{Forge, Secret};
 use serde::Deserialize;
 use slipway_core::model::container::StepLimitsOverride;
@@ -194,6 +196,7 @@ struct RawFile {
     #[serde(default)]
     project: Vec<RawProject>,
     step_limits: Option<RawLimits>,
+    smtp: Option<notify::RawSmtp>,
     generators: Option<RawGenerators>,
 }
 
@@ -224,6 +227,8 @@ pub struct Config {
     pub runs: std::collections::HashMap<String, ProjectRuns>,
     /// `[generators] endpoints`: where an untrusted run's built-in generator may be sent.
     pub generator_endpoints: Vec<slipway_core::origin::Origin>,
+    /// Notifications (`[[project.notify]]`, `[smtp]`) and public badges (`public_badge`).
+    pub notify: notify::Settings,
 }
 
 /// How a project's runs are treated.
@@ -263,6 +268,9 @@ struct RawProject {
     trusted: Option<Spanned<bool>>,
     step_limits: Option<RawLimits>,
     fork_pull_requests: Option<Spanned<String>>,
+    #[serde(default)]
+    notify: Vec<notify::RawTarget>,
+    public_badge: Option<bool>,
 }
 
 /// `git_timeout`'s default, bounds, and what each git command gets less than it (the rest is
@@ -304,8 +312,19 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
             .map_err(|m| cx.error(Some(e.span()), format!("`[generators]` `endpoints`: {m}")))?;
         config.generator_endpoints.push(origin);
     }
+    let place = |span: std::ops::Range<usize>, message: String| cx.error(Some(span), message);
+    config.notify.smtp = notify::smtp(raw.smtp.as_ref(), &place, cx.base)?;
     let mut out: Vec<ProjectSource> = Vec::new();
     for p in raw.project {
+        let name = p.name.get_ref();
+        let smtp = config.notify.smtp.is_some();
+        let targets = notify::targets(name, &p.notify, smtp, &place, cx.base)?;
+        if !targets.is_empty() {
+            config.notify.targets.insert(name.clone(), targets);
+        }
+        if p.public_badge == Some(true) {
+            config.notify.public_badges.insert(name.clone());
+        }
         let runs = ProjectRuns {
             trusted: p.trusted.as_ref().is_some_and(|t| *t.get_ref()),
             step_limits: cx.limits(Some(p.name.get_ref()), p.step_limits.as_ref())?,
