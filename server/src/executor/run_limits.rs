@@ -1,0 +1,263 @@
+//! A server run's wall-clock and disk limits, and who set each one, so that the message of a
+//! run stopped by one names the setting to change.
+//!
+//! Three limits, each settable per server (`slipway serve --step-timeout MIN --run-timeout MIN
+//! --max-run-disk-mb MB`, or slipway.toml's `[run_limits]`) and per project (its
+//! `run_limits = { … }` in slipway.toml): how long one step (or one image build or pull) may
+//! take, how long the whole run may take, and how much disk the run may use (see
+//! `disk_watch`). The flags win over `[run_limits]`, a project's table over both: slipway.toml
+//! is the operator's file, never a repository's, so a project there may raise a limit as well
+//! as lower it (a long integration suite on a project the operator knows), as its
+//! `step_limits` may. Nothing in a repository can change them.
+//!
+//! `slipway steps` on a developer's own machine has no wall-clock or disk limit, as jet had
+//! none; `--step-timeout`/`--run-timeout` ask for one.
+
+use std::time::Duration;
+
+/// One step (an image build or pull counts as a step of its own): 60 minutes.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// One run: 120 minutes, a sane default for a server shared by many projects. CodeShip Pro
+/// itself let a build run up to 5 hours (and gave it 10 GB of disk; documentation.codeship.com,
+/// "VM and infrastructure"): a project that needs longer sets `run_limits.run_timeout = "5h"`.
+pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120 * 60);
+/// One run's disk (workspace, containers' writable layers, volumes): 10 GiB, in MB of 2^20,
+/// what CodeShip gave every build.
+pub const DEFAULT_MAX_RUN_DISK_MB: u64 = 10 * 1024;
+pub const MB: u64 = 1 << 20;
+
+/// Who set a limit; named in the message of a run that went over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetBy {
+    /// The server's built-in default (`slipway serve` without the flag).
+    Default,
+    /// The `slipway serve` (or `slipway steps`) flag.
+    Flag,
+    /// slipway.toml's top-level `[run_limits]`.
+    ServerConfig,
+    /// This project's `run_limits` in slipway.toml.
+    Project(String),
+}
+
+/// What a limit is of: its flag and its slipway.toml key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Step,
+    Run,
+    Disk,
+}
+
+impl Kind {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Kind::Step => "--step-timeout",
+            Kind::Run => "--run-timeout",
+            Kind::Disk => "--max-run-disk-mb",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Step => "step_timeout",
+            Kind::Run => "run_timeout",
+            Kind::Disk => "disk",
+        }
+    }
+}
+
+/// A limit and who set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit<T> {
+    pub value: T,
+    pub set_by: SetBy,
+}
+
+impl<T> Limit<T> {
+    /// Where the limit comes from, as the message puts it in parentheses.
+    pub fn origin(&self, kind: Kind) -> String {
+        let (flag, key) = (kind.flag(), kind.key());
+        match &self.set_by {
+            SetBy::Default => format!("the server's default; {flag} or `run_limits.{key}` in slipway.toml changes it"),
+            SetBy::Flag => flag.to_string(),
+            SetBy::ServerConfig => format!("`[run_limits]` `{key}` in slipway.toml"),
+            SetBy::Project(p) => format!("project `{p}`'s `run_limits.{key}` in slipway.toml"),
+        }
+    }
+}
+
+/// The limits of one run; `None` is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunLimits {
+    pub step: Option<Limit<Duration>>,
+    pub run: Option<Limit<Duration>>,
+    /// Bytes.
+    pub disk: Option<Limit<u64>>,
+}
+
+/// Limits as one place sets them: `None` leaves the limit to the level below, `Some(None)`
+/// is `"unlimited"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLimitsOverride {
+    pub step: Option<Option<Duration>>,
+    pub run: Option<Option<Duration>>,
+    /// Bytes.
+    pub disk: Option<Option<u64>>,
+}
+
+impl RunLimits {
+    /// A server's defaults (see the constants).
+    pub fn server_default() -> RunLimits {
+        RunLimits {
+            step: Some(Limit { value: DEFAULT_STEP_TIMEOUT, set_by: SetBy::Default }),
+            run: Some(Limit { value: DEFAULT_RUN_TIMEOUT, set_by: SetBy::Default }),
+            disk: Some(Limit { value: DEFAULT_MAX_RUN_DISK_MB * MB, set_by: SetBy::Default }),
+        }
+    }
+
+    /// Each limit `over` sets replaces this one's, as set by `by`.
+    pub fn overridden(&self, over: &RunLimitsOverride, by: SetBy) -> RunLimits {
+        fn pick<T: Copy>(now: &Option<Limit<T>>, over: Option<Option<T>>, by: &SetBy) -> Option<Limit<T>> {
+            match over {
+                None => now.clone(),
+                Some(v) => v.map(|value| Limit { value, set_by: by.clone() }),
+            }
+        }
+        RunLimits {
+            step: pick(&self.step, over.step, &by),
+            run: pick(&self.run, over.run, &by),
+            disk: pick(&self.disk, over.disk, &by),
+        }
+    }
+}
+
+/// A time limit as slipway.toml or a flag writes it: `"unlimited"`, a number of minutes
+/// (`90`), or a number with a unit (`"90s"`, `"45m"`, `"2h"`). At least 1 second, at most
+/// 7 days.
+pub fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
+    let text = text.trim();
+    if text == "unlimited" {
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "expected minutes (like 60), a duration like \"90s\", \"45m\" or \"2h\", or \"unlimited\"; found {text:?}"
+        )
+    };
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "" | "m" | "min" => n.checked_mul(60),
+        "s" => Some(n),
+        "h" => n.checked_mul(3600),
+        _ => return Err(bad()),
+    };
+    match secs {
+        Some(s) if (1..=7 * 24 * 3600).contains(&s) => Ok(Some(Duration::from_secs(s))),
+        _ => Err(format!("{text:?} is out of range: from 1 second to 7 days, or \"unlimited\"")),
+    }
+}
+
+/// A disk limit: `"unlimited"`, a number of MB (2^20 bytes), or a size like `"10g"`, `"500m"`.
+/// At least 1 MB.
+pub fn parse_disk(text: &str) -> Result<Option<u64>, String> {
+    let text = text.trim();
+    if text == "unlimited" {
+        return Ok(None);
+    }
+    let bytes = match text.parse::<u64>() {
+        Ok(mb) => mb.checked_mul(MB),
+        Err(_) => slipway_core::model::container::parse_size(text).and_then(|b| u64::try_from(b).ok()),
+    };
+    match bytes {
+        Some(b) if b >= MB => Ok(Some(b)),
+        Some(_) => Err(format!("{text:?} is less than 1 MB")),
+        None => {
+            Err(format!("expected a number of MB (like 10240), a size like \"10g\", or \"unlimited\"; found {text:?}"))
+        }
+    }
+}
+
+/// A flag's value: the limit, or `None` for `unlimited`. (A type of its own: clap reads an
+/// `Option<Option<_>>` field as a flag whose value may be left out.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag<T>(pub Option<T>);
+
+/// `--step-timeout`, `--run-timeout`.
+pub fn duration_flag(text: &str) -> Result<Flag<Duration>, String> {
+    parse_duration(text).map(Flag)
+}
+
+/// `--max-run-disk-mb`.
+pub fn disk_flag(text: &str) -> Result<Flag<u64>, String> {
+    parse_disk(text).map(Flag)
+}
+
+/// A `run_limits` table's value (a string or a number) as the text the parsers read.
+pub fn toml_text(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(n) => Ok(n.to_string()),
+        other => Err(format!("expected a string or a number, found {other}")),
+    }
+}
+
+/// A duration as messages show it: `3 s`, `90 s`, `60 min`, `2 h`.
+pub fn show_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s % 3600 == 0 {
+        format!("{} h", s / 3600)
+    } else if s >= 60 && s % 60 == 0 {
+        format!("{} min", s / 60)
+    } else if s == 0 {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// Bytes as messages show them: MB of 2^20 with one decimal.
+pub fn show_mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / MB as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_as_minutes_durations_sizes_or_unlimited() {
+        assert_eq!(parse_duration("60"), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(parse_duration("3s"), Ok(Some(Duration::from_secs(3))));
+        assert_eq!(parse_duration("2h"), Ok(Some(Duration::from_secs(7200))));
+        assert_eq!(parse_duration("unlimited"), Ok(None));
+        assert!(parse_duration("0").unwrap_err().contains("out of range"));
+        assert!(parse_duration("soon").unwrap_err().contains("expected minutes"));
+        assert!(parse_duration("99999999999999999999").is_err());
+        assert_eq!(parse_disk("100"), Ok(Some(100 * MB)));
+        assert_eq!(parse_disk("10g"), Ok(Some(10 << 30)));
+        assert_eq!(parse_disk("unlimited"), Ok(None));
+        assert!(parse_disk("0").unwrap_err().contains("less than 1 MB"));
+        assert!(parse_disk("lots").is_err());
+    }
+
+    #[test]
+    fn a_project_replaces_what_it_sets_and_the_message_names_who_set_it() {
+        let server = RunLimits::server_default().overridden(
+            &RunLimitsOverride { step: Some(Some(Duration::from_secs(3))), ..Default::default() },
+            SetBy::Flag,
+        );
+        let project = server.overridden(
+            &RunLimitsOverride { run: Some(Some(Duration::from_secs(9000))), disk: Some(None), ..Default::default() },
+            SetBy::Project("web".into()),
+        );
+        let step = project.step.as_ref().unwrap();
+        assert_eq!((step.value, step.origin(Kind::Step)), (Duration::from_secs(3), "--step-timeout".to_string()));
+        let run = project.run.as_ref().unwrap();
+        assert_eq!(run.origin(Kind::Run), "project `web`'s `run_limits.run_timeout` in slipway.toml");
+        assert_eq!(project.disk, None, "unlimited");
+        assert!(RunLimits::server_default().disk.unwrap().origin(Kind::Disk).contains("the server's default"));
+        assert_eq!(show_duration(Duration::from_secs(3)), "3 s");
+        assert_eq!(show_duration(DEFAULT_RUN_TIMEOUT), "2 h");
+        assert_eq!(show_duration(DEFAULT_STEP_TIMEOUT), "1 h");
+    }
+}
