@@ -125,8 +125,8 @@ impl Runner {
             return work.await;
         }
         let clock = Arc::new(Clock { started: Instant::now(), paused: Mutex::default() });
-        let work = CLOCK.scope(clock.clone(), work);
-        tokio::pin!(work);
+        // Boxed, so that it can be dropped (below) before the step's containers are removed.
+        let mut work = Box::pin(CLOCK.scope(clock.clone(), work));
         let expired = loop {
             let (used, paused) = clock.used();
             let own_left = limits.step.as_ref().map(|l| l.value.saturating_sub(used));
@@ -151,7 +151,9 @@ impl Runner {
                 _ = self.guard.stop.cancelled() => break Expired::Stopped,
             }
         };
-        // The work is dropped first: nothing of the step is started after the removal below.
+        // The work is dropped first: nothing of the step is started after the removal below
+        // (a Docker request already sent may still complete: the run's final cleanup by label
+        // removes what it made).
         drop(work);
         let what = match &unit {
             Unit::Step { id } => format!("step `{}`", self.label(id)),

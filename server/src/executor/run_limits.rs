@@ -13,6 +13,7 @@
 //! `slipway steps` on a developer's own machine has no wall-clock or disk limit, as jet had
 //! none; `--step-timeout`/`--run-timeout` ask for one.
 
+pub use slipway_core::model::run_limits::{MB, RunLimitsOverride, parse_disk, parse_duration};
 use std::time::Duration;
 
 /// One step (an image build or pull counts as a step of its own): 60 minutes.
@@ -24,7 +25,6 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120 * 60);
 /// One run's disk (workspace, containers' writable layers, volumes): 10 GiB, in MB of 2^20,
 /// what CodeShip gave every build.
 pub const DEFAULT_MAX_RUN_DISK_MB: u64 = 10 * 1024;
-pub const MB: u64 = 1 << 20;
 
 /// Who set a limit; named in the message of a run that went over it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,16 +94,6 @@ pub struct RunLimits {
     pub disk: Option<Limit<u64>>,
 }
 
-/// Limits as one place sets them: `None` leaves the limit to the level below, `Some(None)`
-/// is `"unlimited"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunLimitsOverride {
-    pub step: Option<Option<Duration>>,
-    pub run: Option<Option<Duration>>,
-    /// Bytes.
-    pub disk: Option<Option<u64>>,
-}
-
 impl RunLimits {
     /// A server's defaults (see the constants).
     pub fn server_default() -> RunLimits {
@@ -130,53 +120,6 @@ impl RunLimits {
     }
 }
 
-/// A time limit as slipway.toml or a flag writes it: `"unlimited"`, a number of minutes
-/// (`90`), or a number with a unit (`"90s"`, `"45m"`, `"2h"`). At least 1 second, at most
-/// 7 days.
-pub fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
-    let text = text.trim();
-    if text == "unlimited" {
-        return Ok(None);
-    }
-    let bad = || {
-        format!(
-            "expected minutes (like 60), a duration like \"90s\", \"45m\" or \"2h\", or \"unlimited\"; found {text:?}"
-        )
-    };
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let secs = match unit.trim() {
-        "" | "m" | "min" => n.checked_mul(60),
-        "s" => Some(n),
-        "h" => n.checked_mul(3600),
-        _ => return Err(bad()),
-    };
-    match secs {
-        Some(s) if (1..=7 * 24 * 3600).contains(&s) => Ok(Some(Duration::from_secs(s))),
-        _ => Err(format!("{text:?} is out of range: from 1 second to 7 days, or \"unlimited\"")),
-    }
-}
-
-/// A disk limit: `"unlimited"`, a number of MB (2^20 bytes), or a size like `"10g"`, `"500m"`.
-/// At least 1 MB.
-pub fn parse_disk(text: &str) -> Result<Option<u64>, String> {
-    let text = text.trim();
-    if text == "unlimited" {
-        return Ok(None);
-    }
-    let bytes = match text.parse::<u64>() {
-        Ok(mb) => mb.checked_mul(MB),
-        Err(_) => slipway_core::model::container::parse_size(text).and_then(|b| u64::try_from(b).ok()),
-    };
-    match bytes {
-        Some(b) if b >= MB => Ok(Some(b)),
-        Some(_) => Err(format!("{text:?} is less than 1 MB")),
-        None => {
-            Err(format!("expected a number of MB (like 10240), a size like \"10g\", or \"unlimited\"; found {text:?}"))
-        }
-    }
-}
-
 /// A flag's value: the limit, or `None` for `unlimited`. (A type of its own: clap reads an
 /// `Option<Option<_>>` field as a flag whose value may be left out.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,21 +135,12 @@ pub fn disk_flag(text: &str) -> Result<Flag<u64>, String> {
     parse_disk(text).map(Flag)
 }
 
-/// A `run_limits` table's value (a string or a number) as the text the parsers read.
-pub fn toml_text(value: &toml::Value) -> Result<String, String> {
-    match value {
-        toml::Value::String(s) => Ok(s.clone()),
-        toml::Value::Integer(n) => Ok(n.to_string()),
-        other => Err(format!("expected a string or a number, found {other}")),
-    }
-}
-
 /// A duration as messages show it: `3 s`, `90 s`, `60 min`, `2 h`.
 pub fn show_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 3600 && s % 3600 == 0 {
+    if s >= 3600 && s.is_multiple_of(3600) {
         format!("{} h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
+    } else if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else if s == 0 {
         format!("{} ms", d.as_millis())
@@ -223,22 +157,6 @@ pub fn show_mb(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_read_as_minutes_durations_sizes_or_unlimited() {
-        assert_eq!(parse_duration("60"), Ok(Some(Duration::from_secs(3600))));
-        assert_eq!(parse_duration("3s"), Ok(Some(Duration::from_secs(3))));
-        assert_eq!(parse_duration("2h"), Ok(Some(Duration::from_secs(7200))));
-        assert_eq!(parse_duration("unlimited"), Ok(None));
-        assert!(parse_duration("0").unwrap_err().contains("out of range"));
-        assert!(parse_duration("soon").unwrap_err().contains("expected minutes"));
-        assert!(parse_duration("99999999999999999999").is_err());
-        assert_eq!(parse_disk("100"), Ok(Some(100 * MB)));
-        assert_eq!(parse_disk("10g"), Ok(Some(10 << 30)));
-        assert_eq!(parse_disk("unlimited"), Ok(None));
-        assert!(parse_disk("0").unwrap_err().contains("less than 1 MB"));
-        assert!(parse_disk("lots").is_err());
-    }
 
     #[test]
     fn a_project_replaces_what_it_sets_and_the_message_names_who_set_it() {

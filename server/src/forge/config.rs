@@ -34,9 +34,9 @@
 //! This parser accepts everything `cli::commands::serve`'s `read_config` accepts.
 
 use super::{Forge, Secret};
-use crate::executor::run_limits::RunLimitsOverride;
 use serde::Deserialize;
 use slipway_core::model::container::StepLimitsOverride;
+use slipway_core::model::run_limits::RunLimitsOverride;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -393,7 +393,7 @@ impl Cx<'_> {
 
     /// `[run_limits]` (`project` None) or a project's `run_limits`.
     fn run_limits(&self, project: Option<&str>, raw: Option<&RawRunLimits>) -> Result<RunLimitsOverride, ConfigError> {
-        use crate::executor::run_limits::{parse_disk, parse_duration, toml_text};
+        use slipway_core::model::run_limits::{parse_disk, parse_duration};
         let Some(raw) = raw else { return Ok(RunLimitsOverride::default()) };
         fn read<T>(
             cx: &Cx,
@@ -403,7 +403,7 @@ impl Cx<'_> {
             parse: fn(&str) -> Result<Option<T>, String>,
         ) -> Result<Option<Option<T>>, ConfigError> {
             let Some(v) = v else { return Ok(None) };
-            toml_text(v.get_ref()).and_then(|t| parse(&t)).map(Some).map_err(|m| {
+            run_limit_text(v.get_ref()).and_then(|t| parse(&t)).map(Some).map_err(|m| {
                 let message = match project {
                     Some(p) => format!("project `{p}`: `run_limits.{key}`: {m}"),
                     None => format!("`[run_limits]` `{key}`: {m}"),
@@ -758,6 +758,15 @@ pub fn parse_limit(key: &str, value: &toml::Value) -> Result<Option<i64>, String
     match n {
         Some(n) if n >= min => Ok(Some(n)),
         _ => Err(format!("expected {expected}, found {value}")),
+    }
+}
+
+/// A `run_limits` value (a string or a number) as the text its parser reads.
+fn run_limit_text(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(n) => Ok(n.to_string()),
+        other => Err(format!("expected a string or a number, found {other}")),
     }
 }
 
