@@ -294,6 +294,52 @@ fn docker_volumes() -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }
 
+/// An image build is a step of its own: the step that waits for it does not count the wait.
+/// Build (3 s) and step (3 s) are each under the 5 s limit, not together.
+#[test]
+fn a_steps_clock_stops_while_its_image_builds() {
+    if skip() {
+        return;
+    }
+    let marker = format!("paused-{}", std::process::id());
+    let dockerfile = format!("FROM {}\nRUN sleep 3 # {marker}\n", support::base_image());
+    let services = "app:\n  build:\n    context: .\n    dockerfile: Dockerfile\n";
+    let steps = "- name: unit\n  service: app\n  command: sleep 3\n";
+    let s = serve(services, steps, &[("Dockerfile", &dockerfile)], None, &["--step-timeout", "5s"]);
+    let id = s.start();
+    let run = s.finished(&id, Duration::from_secs(60));
+    assert_eq!(run["status"], "success", "{run} {}", s.log(&id));
+}
+
+/// `slipway steps` on the developer's machine: no wall-clock limit unless a flag asks.
+#[test]
+fn slipway_steps_has_a_step_limit_only_when_asked() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("codeship-services.yml"), app()).unwrap();
+    std::fs::write(dir.path().join("codeship-steps.yml"), "- name: unit\n  service: app\n  command: sleep 4\n").unwrap();
+    let steps = |flags: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .arg("steps")
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--ci-timestamp", "1709211909"])
+            .args(flags)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let limited = steps(&["--step-timeout", "2s"]);
+    let out = String::from_utf8_lossy(&limited.stdout).into_owned() + &String::from_utf8_lossy(&limited.stderr);
+    assert_eq!(limited.status.code(), Some(1), "{out}");
+    assert!(out.contains("step `unit` ran longer than its limit of 2 s (--step-timeout); it was stopped"), "{out}");
+    let free = steps(&[]);
+    let out = String::from_utf8_lossy(&free.stdout).into_owned() + &String::from_utf8_lossy(&free.stderr);
+    assert!(free.status.success(), "{out}");
+}
+
 #[test]
 fn a_run_under_its_limits_succeeds() {
     if skip() {
