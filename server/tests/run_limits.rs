@@ -319,7 +319,8 @@ fn slipway_steps_has_a_step_limit_only_when_asked() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("codeship-services.yml"), app()).unwrap();
-    std::fs::write(dir.path().join("codeship-steps.yml"), "- name: unit\n  service: app\n  command: sleep 4\n").unwrap();
+    std::fs::write(dir.path().join("codeship-steps.yml"), "- name: unit\n  service: app\n  command: sleep 4\n")
+        .unwrap();
     let steps = |flags: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_slipway"))
             .arg("steps")
@@ -346,10 +347,12 @@ fn a_run_under_its_limits_succeeds() {
         return;
     }
     let services = format!("app:\n  image: {}\n  volumes:\n    - ./data:/data\n", support::base_image());
-    let steps = "- name: write\n  service: app\n  command: sh -c 'dd if=/dev/zero of=/data/some bs=1M count=10 && sleep 3'\n\
+    // 15 MB under a 25 MB limit: counted twice (the workspace, and again through the volume
+    // that mounts it) it would be over.
+    let steps = "- name: write\n  service: app\n  command: sh -c 'dd if=/dev/zero of=/data/some bs=1M count=15 && sleep 3'\n\
                  - name: again\n  service: app\n  command: sh -c 'sleep 2 && echo done'\n";
     let s =
-        serve(&services, steps, &[], None, &["--step-timeout", "1", "--run-timeout", "2", "--max-run-disk-mb", "100"]);
+        serve(&services, steps, &[], None, &["--step-timeout", "1", "--run-timeout", "2", "--max-run-disk-mb", "25"]);
     let id = s.start();
     let run = s.finished(&id, Duration::from_secs(120));
     assert_eq!(run["status"], "success", "{run} {}", s.log(&id));
