@@ -289,6 +289,26 @@ fn a_volume_over_the_disk_limit_is_counted_too_and_goes_with_the_run() {
     }
 }
 
+/// What a step prints is kept by the engine (its `json-file` log) whatever the run's log cap
+/// keeps: that counts too.
+#[test]
+fn a_containers_log_over_the_disk_limit_is_counted_too() {
+    if skip() {
+        return;
+    }
+    let line = "x".repeat(1000);
+    let steps =
+        format!("- name: chatty\n  service: app\n  command: sh -c 'yes {line} | head -c 300000000; sleep 60'\n");
+    let s = serve(&app(), &steps, &[], None, &["--max-run-disk-mb", "50", "--max-run-log-mb", "1"]);
+    let id = s.start();
+    let run = s.finished(&id, Duration::from_secs(90));
+    assert_eq!(run["status"], "failed", "{run}");
+    let message = &step_results(&run)[0].2;
+    assert!(message.contains("over its limit of 50.0 MB (--max-run-disk-mb)"), "{message}");
+    assert!(part(message, "container logs ") > 40.0, "the log is what went over: {message}");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
 fn docker_volumes() -> Vec<String> {
     let out = Command::new("docker").args(["volume", "ls", "-q"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()

@@ -2,8 +2,9 @@
 //! overlay2 on xfs mounted with `pquota` (`--storage-opt size=`), and nothing caps a bind
 //! mount: so while a run goes on, this watch measures every few seconds what the run has
 //! written — its workspace (a host folder its steps mount), its containers' writable layers
-//! (`SizeRw`) and the volumes its containers use (anonymous ones included; not the pinned
-//! workspace folders, already counted) — and stops the run when the sum goes over the limit
+//! (`SizeRw`), the volumes its containers use (anonymous ones included; not the pinned
+//! workspace folders, already counted) and its containers' logs (the engine's `json-file`
+//! keeps all a step prints, whatever the run's log cap keeps) — and stops the run when the sum goes over the limit
 //! (`--max-run-disk-mb`, `run_limits.disk`). The run then fails like one over its time limit
 //! (see `deadline`): the running steps' containers are removed, later steps skipped; the
 //! workspace goes at the end of every run.
@@ -47,11 +48,12 @@ pub struct Usage {
     pub workspace: u64,
     pub containers: u64,
     pub volumes: u64,
+    pub logs: u64,
 }
 
 impl Usage {
     pub fn total(&self) -> u64 {
-        self.workspace.saturating_add(self.containers).saturating_add(self.volumes)
+        self.workspace.saturating_add(self.containers).saturating_add(self.volumes).saturating_add(self.logs)
     }
 }
 
@@ -147,13 +149,14 @@ impl Runner {
                 Ok(usage) if usage.total() > limit.value => {
                     self.stop_run(format!(
                         "the run used {} of disk, over its limit of {} ({}): workspace {}, containers' writable \
-                         layers {}, volumes {}",
+                         layers {}, volumes {}, container logs {}",
                         show_mb(usage.total()),
                         show_mb(limit.value),
                         limit.origin(Kind::Disk),
                         show_mb(usage.workspace),
                         show_mb(usage.containers),
                         show_mb(usage.volumes),
+                        show_mb(usage.logs),
                     ));
                     return;
                 }
@@ -210,6 +213,23 @@ impl Runner {
                     && !name.starts_with(&pinned)
                 {
                     volumes.insert(name.clone());
+                }
+            }
+        }
+        // The engine's log file of each container (readable where the server may read the
+        // engine's folders; else named once and not counted, as a volume).
+        for c in &containers {
+            let Some(id) = &c.id else { continue };
+            if unmeasured.contains(id) {
+                continue;
+            }
+            let Ok(found) = self.docker.inspect_container(id, None).await else { continue };
+            let Some(path) = found.log_path.filter(|p| !p.is_empty()) else { continue };
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) => usage.logs = usage.logs.saturating_add(std::os::unix::fs::MetadataExt::blocks(&m) * 512),
+                Err(e) => {
+                    self.info(format!("the disk watch cannot measure a container's log ({e}); it is not counted"));
+                    unmeasured.insert(id.clone());
                 }
             }
         }

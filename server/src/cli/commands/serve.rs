@@ -91,7 +91,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIN", value_parser = crate::executor::run_limits::duration_flag)]
     pub run_timeout: Option<crate::executor::run_limits::Flag<std::time::Duration>>,
     /// Disk one run may use (its workspace, its containers' writable layers and volumes), in MB
-    /// of 2^20 bytes, or `unlimited`; measured every few seconds [default: 10240].
+    /// of 2^20 bytes, or `unlimited`; measured every second [default: 10240].
     #[arg(long, value_name = "MB", value_parser = crate::executor::run_limits::disk_flag)]
     pub max_run_disk_mb: Option<crate::executor::run_limits::Flag<u64>>,
     /// What the server logs on stderr: a level (`error`, `warn`, `info`, `debug`, `trace`) or
