@@ -62,6 +62,9 @@ impl Usage {
 pub struct TreeSize {
     pub bytes: u64,
     pub entries: u64,
+    /// Folders the server may not read (a step running as root made them private, and the
+    /// server is not root): what is inside is not counted.
+    pub unreadable: u64,
 }
 
 /// The size of the tree at `root`, walked without following links or leaving its file system.
@@ -69,7 +72,7 @@ pub fn tree_size(root: &Path) -> Result<TreeSize> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::open(root, flags, Mode::empty()).with_context(|| format!("cannot open {}", root.display()))?;
     let top = rustix::fs::fstat(&fd).with_context(|| format!("cannot read {}", root.display()))?;
-    let mut size = TreeSize { bytes: blocks(&top), entries: 0 };
+    let mut size = TreeSize { bytes: blocks(&top), entries: 0, unreadable: 0 };
     let mut linked: HashSet<(u64, u64)> = HashSet::new();
     let mut stack: Vec<Dir> = vec![Dir::new(fd).with_context(|| format!("cannot read {}", root.display()))?];
     loop {
@@ -101,8 +104,15 @@ pub fn tree_size(root: &Path) -> Result<TreeSize> {
             if depth > MAX_DEPTH {
                 bail!("folders are nested deeper than {MAX_DEPTH} levels in {}", root.display());
             }
-            // Replaced by something else since: not a folder any more, or gone.
-            let Ok(sub) = rustix::fs::openat(parent, name, flags, Mode::empty()) else { continue };
+            let sub = match rustix::fs::openat(parent, name, flags, Mode::empty()) {
+                Ok(sub) => sub,
+                Err(rustix::io::Errno::ACCESS) => {
+                    size.unreadable += 1;
+                    continue;
+                }
+                // Replaced by something else since: not a folder any more, or gone.
+                Err(_) => continue,
+            };
             if let Ok(sub) = Dir::new(sub) {
                 stack.push(sub);
             }
@@ -192,7 +202,16 @@ impl Runner {
         let mut usage = Usage::default();
         if self.spec.options.confine {
             let dir = self.spec.dir.clone();
-            usage.workspace = tokio::task::spawn_blocking(move || tree_size(&dir)).await??.bytes;
+            let tree = tokio::task::spawn_blocking(move || tree_size(&dir)).await??;
+            usage.workspace = tree.bytes;
+            // Said once (the empty name, which no volume or container has, stands for it).
+            if tree.unreadable > 0 && unmeasured.insert(String::new()) {
+                self.info(format!(
+                    "the disk watch cannot read {} folder(s) of the workspace (made private by a step; the server is \
+                     not root): what is in them is not counted",
+                    tree.unreadable
+                ));
+            }
         }
         let filters =
             HashMap::from([("label".to_string(), vec![format!("{}={}", super::labels::RUN, self.spec.run_id)])]);
