@@ -3,6 +3,7 @@
 pub mod container;
 pub mod encrypted;
 pub(crate) mod lower;
+pub mod run_limits;
 pub mod services;
 pub mod steps;
 

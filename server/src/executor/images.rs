@@ -58,19 +58,22 @@ impl Runner {
             let mut map = self.images.lock().expect("images lock");
             map.entry(service.to_string()).or_default().clone()
         };
-        let result = cell
-            .get_or_init(|| async {
-                let svc = self.spec.services.get(service).ok_or_else(|| format!("unknown service `{service}`"))?;
-                let svc_cfg = self.service_dockercfg(svc).map_err(|e| format!("{e:#}"))?;
-                let cfg = svc_cfg.as_ref().or(cfg);
-                let r = if svc.build.is_some() {
-                    self.build(svc, step, cfg).await
-                } else {
-                    self.pull(svc, step, cfg).await
-                };
-                r.map_err(|e| self.mask(&format!("{e:#}")))
-            })
-            .await;
+        // The image has its own clock (a step of its own): the step waiting for it pauses its
+        // clock meanwhile (see `deadline`).
+        let result = super::deadline::paused(cell.get_or_init(|| async {
+            let svc = self.spec.services.get(service).ok_or_else(|| format!("unknown service `{service}`"))?;
+            let svc_cfg = self.service_dockercfg(svc).map_err(|e| format!("{e:#}"))?;
+            let cfg = svc_cfg.as_ref().or(cfg);
+            let building = svc.build.is_some();
+            let unit = super::deadline::Unit::Image { service, building };
+            let r = if building {
+                self.within(unit, self.build(svc, step, cfg)).await
+            } else {
+                self.within(unit, self.pull(svc, step, cfg)).await
+            };
+            r.map_err(|e| self.mask(&format!("{e:#}")))
+        }))
+        .await;
         result.clone().map_err(|e| anyhow!(e))
     }
 

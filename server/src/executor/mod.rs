@@ -6,7 +6,9 @@
 mod container;
 pub mod context;
 mod context_dockerfile;
+mod deadline;
 mod dependencies;
+mod disk_watch;
 mod dockercfg;
 mod dockerfile;
 mod env;
@@ -23,6 +25,7 @@ pub mod policy;
 mod push;
 mod push_tag;
 mod resolve;
+pub mod run_limits;
 pub mod secrets;
 mod step;
 pub mod workspace;
@@ -92,6 +95,8 @@ pub struct RunOptions {
     pub generator_endpoints: Vec<crate::generators::endpoints::Origin>,
     /// Whether the run's secrets are decrypted (not for a fork's pull request).
     pub secrets: secrets::SecretAccess,
+    /// Wall-clock and disk limits (see `run_limits`); none on the CLI unless asked for.
+    pub run_limits: run_limits::RunLimits,
 }
 
 impl Default for RunOptions {
@@ -113,6 +118,7 @@ impl Default for RunOptions {
             generator_endpoints: Vec::new(),
             cache_registry: None,
             secrets: secrets::SecretAccess::Allowed,
+            run_limits: run_limits::RunLimits::default(),
         }
     }
 }
@@ -168,6 +174,8 @@ pub(crate) struct Runner {
     workspace: Mutex<Option<workspace::Workspace>>,
     /// Bind sources held open for the run, so what Docker mounts is what was checked.
     pins: pinned::Pins,
+    /// The run's clock and its stop for limits (see `deadline`).
+    guard: deadline::Guard,
 }
 
 async fn runner(
@@ -214,6 +222,7 @@ async fn runner(
         creations: Mutex::new(Vec::new()),
         workspace: Mutex::new(workspace),
         pins: pinned::Pins::default(),
+        guard: deadline::Guard::new(),
         spec,
     });
     limits.into_iter().for_each(|l| runner.info(l));
@@ -320,7 +329,11 @@ impl Prepared {
 async fn execute(runner: Arc<Runner>) -> Result<RunResult> {
     let cancel = runner.cancel.clone();
     let steps = runner.spec.plan.steps.clone();
+    let watched = CancellationToken::new();
+    let watch = tokio::spawn(runner.clone().watch_disk(watched.clone()));
     let ok = runner.clone().serial(steps).await;
+    watched.cancel();
+    let _ = watch.await;
     let cancelled = cancel.is_cancelled();
     // Cleanup lists objects by label: everything being created must exist by then.
     let creations = std::mem::take(&mut *runner.creations.lock().expect("creations lock"));
@@ -467,7 +480,7 @@ impl Runner {
     /// stops only what comes after it in its own serial line — see `serial` — never a sibling
     /// of a parallel group.)
     fn stopping(&self) -> Option<&'static str> {
-        self.cancel.is_cancelled().then_some("cancelled")
+        self.cancel.is_cancelled().then_some("cancelled").or_else(|| self.over_limit())
     }
 
     /// Run steps one after another; stop at the first failure.
@@ -540,6 +553,10 @@ impl Runner {
                             self.skip(s, "cancelled while waiting for approval");
                             false
                         }
+                        _ = self.limit_hit() => {
+                            self.skip(s, "the run went over a limit while waiting for approval");
+                            false
+                        }
                     }
                 }
                 None => {
@@ -566,14 +583,14 @@ impl Runner {
     /// did (the run has failed already); a cancel stops them.
     async fn on_fail(self: &Arc<Self>, s: &PlannedStep) {
         for f in &s.on_fail {
-            if self.cancel.is_cancelled() {
-                self.skip(f, "cancelled");
+            if let Some(reason) = self.stopping() {
+                self.skip(f, reason);
                 continue;
             }
             let started = Instant::now();
             self.status(&f.id, StepStatus::Running, None, None);
             let outcome = tokio::select! {
-                r = self.run_step(f) => Some(r),
+                r = self.within(deadline::Unit::Step { id: &f.id }, self.run_step(f)) => Some(r),
                 _ = self.cancel.cancelled() => None,
             };
             match outcome {
@@ -601,7 +618,7 @@ impl Runner {
             }
         };
         let outcome = tokio::select! {
-            r = work => Some(r),
+            r = self.within(deadline::Unit::Step { id: &s.id }, work) => Some(r),
             _ = self.cancel.cancelled() => None,
         };
         match outcome {

@@ -231,6 +231,9 @@ pub struct RunPolicy {
     /// Where an untrusted run's built-in generator may be sent by its endpoint variables
     /// (`--generator-endpoint`, `[generators] endpoints`).
     pub generator_endpoints: Vec<crate::generators::endpoints::Origin>,
+    /// The server's wall-clock and disk limits of a run (`--step-timeout`, `--run-timeout`,
+    /// `--max-run-disk-mb` over `[run_limits]`); a project's `run_limits` go over them.
+    pub run_limits: executor::run_limits::RunLimits,
 }
 
 /// Runs kept per project unless `--keep-runs` says otherwise.
@@ -247,6 +250,7 @@ impl Default for RunPolicy {
             max_log_bytes: log_cap::DEFAULT_MAX_LOG_BYTES,
             keep_runs: DEFAULT_KEEP_RUNS,
             generator_endpoints: Vec::new(),
+            run_limits: executor::run_limits::RunLimits::server_default(),
         }
     }
 }
@@ -266,6 +270,9 @@ impl RunPolicy {
             trusted: runs.trusted && !pull_request,
             allow_add_docker: self.allow_add_docker && !pull_request,
             step_limits: self.step_limits.overridden(&runs.step_limits),
+            run_limits: self
+                .run_limits
+                .overridden(&runs.run_limits, executor::run_limits::SetBy::Project(project.to_string())),
         }
     }
 }
@@ -276,6 +283,7 @@ struct RunGrant {
     trusted: bool,
     allow_add_docker: bool,
     step_limits: StepLimits,
+    run_limits: executor::run_limits::RunLimits,
 }
 
 /// A locked mutex, also after a panic elsewhere while it was held: what it guards (counters
@@ -778,6 +786,7 @@ impl Manager {
                 trusted: grant.trusted,
                 step_limits: Some(grant.step_limits),
                 generator_endpoints: self.policy.generator_endpoints.clone(),
+                run_limits: grant.run_limits,
                 workspace_root: self.policy.workspaces.clone(),
                 adopt_workspace: trigger.is_some(),
                 extra_env: trigger.map(repo::pull_request_env).unwrap_or_default(),

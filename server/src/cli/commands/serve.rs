@@ -83,6 +83,17 @@ pub struct ServeArgs {
     /// CPUs of each step container, like `2` or `0.5`, or `unlimited` [default: 4].
     #[arg(long, value_name = "N", value_parser = limit_parser("cpus"))]
     pub step_cpus: Option<Limit>,
+    /// Wall-clock limit of each step, and of each image build or pull, of a run: minutes, a
+    /// duration like `90s` or `2h`, or `unlimited` [default: 300 (CodeShip's build limit), or slipway.toml's `[run_limits]`].
+    #[arg(long, value_name = "MIN", value_parser = crate::executor::run_limits::duration_flag)]
+    pub step_timeout: Option<crate::executor::run_limits::Flag<std::time::Duration>>,
+    /// Wall-clock limit of a whole run, like `--step-timeout` [default: 300, CodeShip Pro's 5 hours].
+    #[arg(long, value_name = "MIN", value_parser = crate::executor::run_limits::duration_flag)]
+    pub run_timeout: Option<crate::executor::run_limits::Flag<std::time::Duration>>,
+    /// Disk one run may use (its workspace, its containers' writable layers and volumes), in MB
+    /// of 2^20 bytes, or `unlimited`; measured every second [default: 10240].
+    #[arg(long, value_name = "MB", value_parser = crate::executor::run_limits::disk_flag)]
+    pub max_run_disk_mb: Option<crate::executor::run_limits::Flag<u64>>,
     /// What the server logs on stderr: a level (`error`, `warn`, `info`, `debug`, `trace`) or
     /// `tracing` filter directives [default: $RUST_LOG, else info].
     #[arg(long, value_name = "FILTER")]
@@ -272,6 +283,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         nano_cpus: args.step_cpus.map(|l| l.0),
     };
     let step_limits = StepLimits::SERVER_DEFAULT.overridden(&config.step_limits).overridden(&flags);
+    let run_limits = {
+        use crate::executor::run_limits::{RunLimits, RunLimitsOverride, SetBy};
+        let flags = RunLimitsOverride {
+            step: args.step_timeout.map(|f| f.0),
+            run: args.run_timeout.map(|f| f.0),
+            disk: args.max_run_disk_mb.map(|f| f.0),
+        };
+        RunLimits::server_default().overridden(&config.run_limits, SetBy::ServerConfig).overridden(&flags, SetBy::Flag)
+    };
     for p in &projects {
         if runs.get(&p.name).is_some_and(|r| r.trusted) {
             tracing::warn!(
@@ -300,6 +320,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 max_log_bytes: args.max_run_log_mb * crate::runs::log_cap::MB,
                 keep_runs: args.keep_runs as usize,
                 generator_endpoints,
+                run_limits,
             },
         );
         // Reads the notifications' secret files: a missing one stops the server, naming it.

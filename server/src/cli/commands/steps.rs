@@ -32,6 +32,13 @@ pub struct RunnerArgs {
     /// Fail a step after this many seconds without output.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub no_output_timeout: u64,
+    /// Fail a step (or an image build or pull) that runs longer than this: minutes, or a
+    /// duration like `90s` or `2h`. No limit unless given, as with jet.
+    #[arg(long, value_name = "MIN", value_parser = crate::executor::run_limits::duration_flag)]
+    pub step_timeout: Option<crate::executor::run_limits::Flag<Duration>>,
+    /// Fail the run when it runs longer than this, like `--step-timeout`. No limit unless given.
+    #[arg(long, value_name = "MIN", value_parser = crate::executor::run_limits::duration_flag)]
+    pub run_timeout: Option<crate::executor::run_limits::Flag<Duration>>,
     /// Steps running at once [default: the number of CPUs].
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -141,6 +148,15 @@ pub(super) fn prepare(
         remove: !args.no_remove,
         extra_env: args.env.clone(),
         cache_registry: args.cache_registry.clone(),
+        // No default wall-clock limit on the developer's own machine (jet had none).
+        run_limits: crate::executor::run_limits::RunLimits::default().overridden(
+            &crate::executor::run_limits::RunLimitsOverride {
+                step: args.step_timeout.map(|f| f.0),
+                run: args.run_timeout.map(|f| f.0),
+                disk: None,
+            },
+            crate::executor::run_limits::SetBy::Flag,
+        ),
         ..RunOptions::default()
     };
     if let Some(p) = args.parallelism {

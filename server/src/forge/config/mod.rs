@@ -19,6 +19,7 @@
 //! key = "keys/web.aes"                         # the project's codeship.aes, on the server
 //! trusted = false                              # see below (any project, folder or repository)
 //! step_limits = { memory = "8g" }              # this project's own per-step limits
+//! run_limits = { step_timeout = "90m", run_timeout = "3h", disk = "20g" }  # see executor::run_limits
 //! fork_pull_requests = "without-secrets"       # or "off", or "with-secrets" (see ForkPolicy)
 //! ```
 //!
@@ -37,6 +38,7 @@ pub mod notify;
 use super::{Forge, Secret};
 use serde::Deserialize;
 use slipway_core::model::container::StepLimitsOverride;
+use slipway_core::model::run_limits::RunLimitsOverride;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -198,6 +200,7 @@ struct RawFile {
     step_limits: Option<RawLimits>,
     smtp: Option<notify::RawSmtp>,
     generators: Option<RawGenerators>,
+    run_limits: Option<RawRunLimits>,
 }
 
 /// `[generators]`: `endpoints = ["http://HOST:PORT", …]`, see `generators::endpoints`.
@@ -206,6 +209,15 @@ struct RawFile {
 struct RawGenerators {
     #[serde(default)]
     endpoints: Vec<Spanned<String>>,
+}
+
+/// `[run_limits]` or a project's `run_limits = { … }` (see `executor::run_limits`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRunLimits {
+    step_timeout: Option<Spanned<toml::Value>>,
+    run_timeout: Option<Spanned<toml::Value>>,
+    disk: Option<Spanned<toml::Value>>,
 }
 
 /// `[step_limits]` or a project's `step_limits = { … }`.
@@ -223,6 +235,8 @@ struct RawLimits {
 pub struct Config {
     pub projects: Vec<ProjectSource>,
     pub step_limits: StepLimitsOverride,
+    /// `[run_limits]`: the server's wall-clock and disk limits, under the serve flags.
+    pub run_limits: RunLimitsOverride,
     /// By project name; a project without settings has the default (untrusted, the server's limits).
     pub runs: std::collections::HashMap<String, ProjectRuns>,
     /// `[generators] endpoints`: where an untrusted run's built-in generator may be sent.
@@ -238,6 +252,8 @@ pub struct ProjectRuns {
     pub trusted: bool,
     /// Its own `step_limits`, over the server's.
     pub step_limits: StepLimitsOverride,
+    /// Its own `run_limits`, over the server's (higher or lower: slipway.toml is the operator's).
+    pub run_limits: RunLimitsOverride,
 }
 
 #[derive(Deserialize)]
@@ -267,6 +283,7 @@ struct RawProject {
     cancel_superseded: Option<Spanned<bool>>,
     trusted: Option<Spanned<bool>>,
     step_limits: Option<RawLimits>,
+    run_limits: Option<RawRunLimits>,
     fork_pull_requests: Option<Spanned<String>>,
     #[serde(default)]
     notify: Vec<notify::RawTarget>,
@@ -306,7 +323,11 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let cx = Cx { file: path, text, base: path.parent().unwrap_or(Path::new(".")) };
     // toml's message names the line and column and quotes the line.
     let raw: RawFile = toml::from_str(text).map_err(|e| cx.error(None, e.to_string()))?;
-    let mut config = Config { step_limits: cx.limits(None, raw.step_limits.as_ref())?, ..Config::default() };
+    let mut config = Config {
+        step_limits: cx.limits(None, raw.step_limits.as_ref())?,
+        run_limits: cx.run_limits(None, raw.run_limits.as_ref())?,
+        ..Config::default()
+    };
     for e in raw.generators.iter().flat_map(|g| &g.endpoints) {
         let origin = slipway_core::origin::Origin::parse_setting(e.get_ref())
             .map_err(|m| cx.error(Some(e.span()), format!("`[generators]` `endpoints`: {m}")))?;
@@ -328,6 +349,7 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let runs = ProjectRuns {
             trusted: p.trusted.as_ref().is_some_and(|t| *t.get_ref()),
             step_limits: cx.limits(Some(p.name.get_ref()), p.step_limits.as_ref())?,
+            run_limits: cx.run_limits(Some(p.name.get_ref()), p.run_limits.as_ref())?,
         };
         config.runs.insert(p.name.get_ref().clone(), runs);
         let source = cx.project(p)?;
@@ -385,6 +407,33 @@ impl Cx<'_> {
             memory: read("memory", &raw.memory)?,
             pids: read("pids", &raw.pids)?,
             nano_cpus: read("cpus", &raw.cpus)?,
+        })
+    }
+
+    /// `[run_limits]` (`project` None) or a project's `run_limits`.
+    fn run_limits(&self, project: Option<&str>, raw: Option<&RawRunLimits>) -> Result<RunLimitsOverride, ConfigError> {
+        use slipway_core::model::run_limits::{parse_disk, parse_duration};
+        let Some(raw) = raw else { return Ok(RunLimitsOverride::default()) };
+        fn read<T>(
+            cx: &Cx,
+            project: Option<&str>,
+            key: &str,
+            v: &Option<Spanned<toml::Value>>,
+            parse: fn(&str) -> Result<Option<T>, String>,
+        ) -> Result<Option<Option<T>>, ConfigError> {
+            let Some(v) = v else { return Ok(None) };
+            run_limit_text(v.get_ref()).and_then(|t| parse(&t)).map(Some).map_err(|m| {
+                let message = match project {
+                    Some(p) => format!("project `{p}`: `run_limits.{key}`: {m}"),
+                    None => format!("`[run_limits]` `{key}`: {m}"),
+                };
+                cx.error(Some(v.span()), message)
+            })
+        }
+        Ok(RunLimitsOverride {
+            step: read(self, project, "step_timeout", &raw.step_timeout, parse_duration)?,
+            run: read(self, project, "run_timeout", &raw.run_timeout, parse_duration)?,
+            disk: read(self, project, "disk", &raw.disk, parse_disk)?,
         })
     }
 
@@ -731,6 +780,15 @@ pub fn parse_limit(key: &str, value: &toml::Value) -> Result<Option<i64>, String
     }
 }
 
+/// A `run_limits` value (a string or a number) as the text its parser reads.
+fn run_limit_text(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(n) => Ok(n.to_string()),
+        other => Err(format!("expected a string or a number, found {other}")),
+    }
+}
+
 /// ssh reads `${NAME}` in a key or known_hosts path as an environment variable, with no way to
 /// write it literally.
 fn no_ssh_variables(path: &Path) -> Result<(), String> {
@@ -904,11 +962,41 @@ mod trust_tests {
             c.runs["web"],
             ProjectRuns {
                 trusted: true,
-                step_limits: StepLimitsOverride { memory: Some(Some(8 << 30)), ..Default::default() }
+                step_limits: StepLimitsOverride { memory: Some(Some(8 << 30)), ..Default::default() },
+                ..Default::default()
             }
         );
         assert_eq!(c.runs["api"], ProjectRuns::default(), "untrusted by default");
         assert_eq!(c.projects.len(), 2);
+    }
+
+    #[test]
+    fn run_limits_are_read_per_server_and_per_project_with_positions_in_errors() {
+        use std::time::Duration;
+        let c = config(
+            "[run_limits]\nstep_timeout = 30\ndisk = \"unlimited\"\n\n\
+             [[project]]\nname = \"web\"\npath = \"web\"\nrun_limits = { step_timeout = \"3s\", run_timeout = \"5h\", disk = 100 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.run_limits,
+            RunLimitsOverride { step: Some(Some(Duration::from_secs(1800))), run: None, disk: Some(None) }
+        );
+        assert_eq!(
+            c.runs["web"].run_limits,
+            RunLimitsOverride {
+                step: Some(Some(Duration::from_secs(3))),
+                run: Some(Some(Duration::from_secs(5 * 3600))),
+                disk: Some(Some(100 << 20))
+            }
+        );
+        let e = config("[[project]]\nname = \"web\"\npath = \"web\"\nrun_limits = { step_timeout = \"soon\" }\n")
+            .unwrap_err();
+        assert!(e.contains("4:31: project `web`: `run_limits.step_timeout`: expected minutes"), "{e}");
+        let e = config("[run_limits]\ndisk = true\n").unwrap_err();
+        assert!(e.contains("2:8: `[run_limits]` `disk`: expected a string or a number"), "{e}");
+        let e = config("[run_limits]\ntime = 3\n").unwrap_err();
+        assert!(e.contains("unknown field `time`"), "{e}");
     }
 
     #[test]
