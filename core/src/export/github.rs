@@ -97,6 +97,7 @@ pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
             let _ = writeln!(out, "#   {}", s.command);
         }
     }
+    super::shared_notes(cx, &mut out);
     out + &body
 }
 
@@ -106,6 +107,7 @@ fn job(cx: &mut Cx, j: &Job, needs: &[&str], out: &mut String) {
     let script = script::job(cx, j.root, &prelude(&j.name), &mut notes);
     let _ = before;
     let (exact, guards) = conditions(cx, j, &mut notes);
+    let notes = cx.job_notes(notes);
     comments(out, 2, &notes);
     let _ = writeln!(
         out,

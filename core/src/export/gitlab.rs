@@ -92,6 +92,7 @@ pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
             let _ = writeln!(out, "#   {}", s.command);
         }
     }
+    super::shared_notes(cx, &mut out);
     out + &body
 }
 
@@ -99,6 +100,7 @@ fn job(cx: &mut Cx, j: &Job, out: &mut String) {
     let mut notes = Vec::new();
     let script = script::job(cx, j.root, PRELUDE, &mut notes);
     let rules = rules(j);
+    let notes = cx.job_notes(notes);
     comments(out, 0, &notes);
     let _ = writeln!(out, "{}:\n  stage: {}", scalar(&j.name), scalar(&j.stage_name));
     if !rules.is_empty() || j.manual {

@@ -121,7 +121,7 @@ pub fn export_files(services_file: &SourceFile, steps_file: &SourceFile, forge: 
 
 pub fn export(input: &Input, forge: Forge, mode: Mode) -> Export {
     let image_vars = script::image_vars(&input.checked.services.services);
-    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new(), image_vars };
+    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new(), image_vars, shared_notes: Vec::new() };
     let nodes = tree::pair(&input.checked.steps.steps, &input.plan.steps);
     let text = match (forge, mode) {
         (Forge::GithubActions, Mode::Slipway) => github::slipway(&mut cx),
@@ -150,6 +150,8 @@ pub(crate) struct Cx<'a> {
     pub secrets: Vec<SecretRef>,
     /// Service name → the shell variable holding its image ([`script::image_vars`]).
     pub image_vars: std::collections::HashMap<String, String>,
+    /// Notes about the services file, written once above the jobs ([`Cx::job_notes`]).
+    pub shared_notes: Vec<String>,
 }
 
 impl Cx<'_> {
@@ -179,6 +181,20 @@ impl Cx<'_> {
         let comment = format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message);
         self.warnings.push(d);
         comment
+    }
+
+    /// Of a job's notes, those about the services file (image builds and containers, the same
+    /// in every job that uses the service) go to the file's header once, [`Cx::shared_notes`];
+    /// the job keeps its own steps' notes.
+    pub fn job_notes(&mut self, notes: Vec<String>) -> Vec<String> {
+        let prefix = format!("{}:", self.input.services_file.name);
+        let (shared, own): (Vec<String>, Vec<String>) = notes.into_iter().partition(|n| n.starts_with(&prefix));
+        for n in shared {
+            if !self.shared_notes.contains(&n) {
+                self.shared_notes.push(n);
+            }
+        }
+        own
     }
 
     /// The secret holding `source`, registered once, with the command that creates it.
@@ -234,6 +250,15 @@ fn secret_name(source: &SecretSource, n: usize) -> String {
             format!("CODESHIP_SECRET_{}", s.trim_matches('_'))
         }
         SecretSource::Inline { .. } => format!("CODESHIP_SECRET_INLINE_{}", n + 1),
+    }
+}
+
+/// The services file's notes, once, above the jobs (each job that builds or runs the service
+/// is affected).
+pub(crate) fn shared_notes(cx: &Cx, out: &mut String) {
+    if !cx.shared_notes.is_empty() {
+        out.push_str("# Not translated exactly, in every job that uses the service:\n");
+        yaml::comments(out, 0, &cx.shared_notes);
     }
 }
 
