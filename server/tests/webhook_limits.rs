@@ -13,7 +13,7 @@ mod hook_project;
 mod source_addr;
 mod support;
 
-use hook_project::{HookProject, parse_answer, sign};
+use hook_project::{HookProject, answer_within, sign};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -48,27 +48,6 @@ fn open_from(p: &HookProject, source: &str, signature: Option<&str>, length: usi
     c.write_all(head.as_bytes()).unwrap();
     c.write_all(&vec![b' '; sent]).unwrap();
     c
-}
-
-/// The answer on `c`, if one comes within `wait`.
-fn answer_within(c: &mut TcpStream, wait: Duration) -> Option<hook_project::Answer> {
-    c.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = vec![0; 64 * 1024];
-    let mut got = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < wait {
-        match c.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                got.extend_from_slice(&buf[..n]);
-                if got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"}") {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    (!got.is_empty()).then(|| parse_answer(&got))
 }
 
 const WRONG: &str = "sha256=0000000000000000000000000000000000000000000000000000000000000000";

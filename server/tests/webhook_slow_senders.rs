@@ -14,9 +14,9 @@ mod hook_project;
 mod source_addr;
 mod support;
 
-use hook_project::{Answer, HookProject, parse_answer, sign};
+use hook_project::{Answer, HookProject, answer_within, sign};
 use source_addr::connect_from;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,26 +70,6 @@ impl SlowSender {
     fn answer_within(&mut self, wait: Duration) -> Option<Answer> {
         answer_within(&mut self.conn, wait)
     }
-}
-
-fn answer_within(c: &mut TcpStream, wait: Duration) -> Option<Answer> {
-    let deadline = Instant::now() + wait;
-    let mut buf = vec![0; 64 * 1024];
-    let mut got = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        c.set_read_timeout(Some(left)).unwrap();
-        match c.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                got.extend_from_slice(&buf[..n]);
-                if got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"}") {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    (!got.is_empty()).then(|| parse_answer(&got))
 }
 
 /// A signed `ping` from 127.0.0.1, as GitHub sends one when a webhook is set up.

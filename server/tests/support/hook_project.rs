@@ -124,6 +124,28 @@ pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, String)], bod
     parse_answer(&answer)
 }
 
+/// The answer on `c`, if one comes within `wait` (read as it arrives: the server may answer
+/// before the client has sent its whole body).
+pub fn answer_within(c: &mut std::net::TcpStream, wait: Duration) -> Option<Answer> {
+    let deadline = Instant::now() + wait;
+    let mut buf = vec![0; 64 * 1024];
+    let mut got = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+        c.set_read_timeout(Some(left)).unwrap();
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"}") {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    (!got.is_empty()).then(|| parse_answer(&got))
+}
+
 pub fn parse_answer(raw: &[u8]) -> Answer {
     let answer = String::from_utf8_lossy(raw).into_owned();
     let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
