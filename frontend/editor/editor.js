@@ -9,7 +9,7 @@
 
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter,
-  highlightSpecialChars, ViewPlugin, Decoration, MatchDecorator, hoverTooltip,
+  highlightSpecialChars, ViewPlugin, Decoration, MatchDecorator, hoverTooltip, tooltips,
 } from "@codemirror/view";
 import { EditorState, StateField, StateEffect } from "@codemirror/state";
 import { yaml } from "@codemirror/lang-yaml";
@@ -17,7 +17,7 @@ import {
   syntaxHighlighting, HighlightStyle, indentUnit, indentOnInput, bracketMatching, syntaxTreeAvailable,
 } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
-import { setDiagnostics, lintGutter } from "@codemirror/lint";
+import { setDiagnostics, lintGutter, linter } from "@codemirror/lint";
 import { autocompletion, completionKeymap, startCompletion } from "@codemirror/autocomplete";
 import { search, searchKeymap } from "@codemirror/search";
 import { history, historyKeymap, defaultKeymap, indentWithTab } from "@codemirror/commands";
@@ -168,6 +168,13 @@ function parse(json) {
   return json ? JSON.parse(json) : null;
 }
 
+/** Where tooltips may go: the window, less the page's header. */
+function pageSpace() {
+  const header = document.querySelector("header.top");
+  const top = header ? Math.max(0, header.getBoundingClientRect().bottom) : 0;
+  return { top, left: 0, right: window.innerWidth, bottom: document.documentElement.clientHeight };
+}
+
 /** Apply edits `[{from, to, insert}]` (UTF-16 offsets) as one undoable change. */
 function applyEdits(view, edits) {
   view.dispatch({ changes: edits.map(({ from, to, insert }) => ({ from, to, insert })), userEvent: "input.fix" });
@@ -217,9 +224,13 @@ class Editor {
         })),
       };
     };
+    // One tooltip at a time: the core's hover already says what a diagnostic there says (with
+    // its help and `slipway explain` text), so the lint's own tooltip is off and this one
+    // carries the diagnostics' quick fixes.
     const hover = hoverTooltip(async (view, pos) => {
       const r = await ask("hover", view.state, pos);
       if (!r) return null;
+      const fixes = this.fixesAt(pos);
       return {
         pos: r.from,
         end: r.to,
@@ -229,6 +240,15 @@ class Editor {
           dom.className = "cm-hover";
           dom.dataset.testid = "hover";
           dom.appendChild(richText(r.text));
+          for (const fix of fixes) {
+            const b = document.createElement("button");
+            b.className = "cm-button cm-quickFix";
+            b.dataset.testid = "quick-fix";
+            b.textContent = fix.title;
+            b.onclick = (e) => { e.preventDefault(); applyFix(fix.edits); };
+            dom.appendChild(document.createElement("br"));
+            dom.appendChild(b);
+          }
           return { dom };
         },
       };
@@ -256,6 +276,11 @@ class Editor {
           templates,
           marks,
           lintGutter(),
+          linter(null, { tooltipFilter: () => [] }),
+          // Tooltips (completion, hover) live under <body>: the editor's box no longer clips
+          // them at its edge. They stay inside the window below the page's header (which
+          // they covered when opened above a top line): one that does not fit above flips below.
+          tooltips({ parent: document.body, tooltipSpace: pageSpace }),
           search({ top: true }),
           autocompletion({
             override: [completionSource],
@@ -355,6 +380,7 @@ class Editor {
     const key = JSON.stringify(list);
     if (key === this.shownDiagnostics) return;
     this.shownDiagnostics = key;
+    this.diagnosticList = list;
     const view = this.view;
     const len = view.state.doc.length;
     const diagnostics = [];
@@ -395,6 +421,16 @@ class Editor {
     // One transaction, one update of the view.
     const lint = setDiagnostics(view.state, diagnostics);
     view.dispatch({ effects: [].concat(lint.effects || [], setMarks.of(Decoration.set(ranges, true))) });
+  }
+
+  /** The quick fixes of the diagnostics whose span holds `pos` (an empty span: the position). */
+  fixesAt(pos) {
+    const out = [];
+    for (const d of this.diagnosticList || []) {
+      const end = d.to > d.from ? d.to : d.from + 1;
+      if (d.from <= pos && pos <= end) out.push(...(d.fixes || []));
+    }
+    return out;
   }
 
   /** Apply edits `[{from, to, insert}]` as one undoable change (quick fixes from the Problems list). */

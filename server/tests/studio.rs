@@ -510,6 +510,39 @@ async fn a_misspelt_service_is_underlined_at_its_line_and_the_quick_fix_corrects
     b.close().await;
 }
 
+/// On an error, one tooltip: the hover (the message, its help and `slipway explain` text) with
+/// the quick fix — not a lint tooltip stacked on a hover saying the same, which together
+/// reached over the page's header; tooltips live under <body>, inside the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_shows_one_tooltip_with_the_fix_clear_of_the_header() {
+    let _serial = SERIAL.lock().await;
+    let server = Server::start();
+    let b = ide_page(&server).await;
+    b.set_editor("steps", &IDE_STEPS.replacen("service: app", "service: ap", 1)).await;
+    let mark = "[data-testid=steps-editor] [data-testid=diagnostic-mark][data-severity=error]";
+    b.wait("the underline", Duration::from_secs(5), || async { !b.texts(mark).await.is_empty() }).await;
+    b.hover("//*[@data-testid='steps-editor']//*[@data-testid='diagnostic-mark' and @data-severity='error']").await;
+    let texts = b.hover_texts().await;
+    assert!(texts.iter().any(|t| t.contains("unknown service ap") && t.contains("SW102")), "{texts:?}");
+    // Let any second tooltip appear, then count them.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let shown = b
+        .js("const m = document.querySelector('header.top').getBoundingClientRect(); \
+             const t = [...document.querySelectorAll('.cm-tooltip')].filter(e => e.offsetParent !== null || e.getClientRects().length > 0); \
+             return t.map(e => { const r = e.getBoundingClientRect(); \
+               return [!e.closest('.cm-editor'), r.top >= m.bottom - 0.5, e.querySelectorAll('[data-testid=quick-fix]').length, r.right <= window.innerWidth + 0.5, r.top, m.bottom]; })")
+        .await;
+    let shown = shown.as_array().cloned().unwrap_or_default();
+    assert_eq!(shown.len(), 1, "one tooltip, not a hover and a lint tooltip: {shown:?}");
+    assert_eq!(shown[0][0], true, "the tooltip is under <body>, not clipped by the editor: {shown:?}");
+    assert_eq!(shown[0][1], true, "the tooltip covers the page's header: {shown:?}");
+    assert_eq!(shown[0][2], 1, "the quick fix is in it: {shown:?}");
+    assert_eq!(shown[0][3], true, "inside the window: {shown:?}");
+    b.click_css(".cm-tooltip [data-testid=quick-fix]").await;
+    assert_eq!(b.editor_text("steps").await, IDE_STEPS);
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hovers_render_the_image_tag_and_document_keys() {
     let _serial = SERIAL.lock().await;
