@@ -715,6 +715,17 @@ async fn branch_changes_which_steps_run_and_the_tags() {
     b.set_value("branch-input", "feature/x").await;
     b.wait("push_app skipped", Duration::from_secs(2), || async { status("push_app").await == ["skipped"] }).await;
     assert_eq!(status("lint").await, ["will-run"]);
+    // A push that does not run lists no tag: it is named as not pushed.
+    b.wait("no tag listed", Duration::from_secs(2), || async {
+        b.texts("[data-testid=tag-preview] li").await.is_empty()
+    })
+    .await;
+    let skipped = b.texts("[data-testid=tag-skipped]").await;
+    assert!(skipped.len() == 1 && skipped[0].contains("push_app"), "{skipped:?}");
+    // No problems: the Problems list takes no room.
+    let height =
+        b.js("return document.querySelector('[data-testid=diagnostics]').getBoundingClientRect().height").await;
+    assert_eq!(height.as_f64(), Some(0.0), "the empty Problems list takes room");
     // Push off: the push step is skipped whatever the branch.
     b.set_value("branch-input", "master").await;
     b.client.find(Locator::Css("[data-testid=push-toggle]")).await.unwrap().click().await.unwrap();

@@ -31,7 +31,9 @@ pub fn diagnostics(props: &DiagnosticsProps) -> Html {
             <header>
                 { "Problems " }<span class="muted">{ format!("{summary} · checked in {:.1} ms", props.took_ms) }</span>
             </header>
-            <ul data-testid="diagnostics">
+            // Empty, the list takes no room (it took ~170 px saying nothing); with problems it
+            // has a fixed height, so the page does not jump as their number changes.
+            <ul data-testid="diagnostics" class={classes!(props.diagnostics.is_empty().then_some("empty"))}>
                 { for props.diagnostics.iter().enumerate().map(|(i, d)| {
                     item(props, d, props.fixes.get(i).unwrap_or(&no_fixes))
                 }) }

@@ -64,9 +64,7 @@ pub fn preview(props: &PreviewProps) -> Html {
                             }
                             <ul class={classes!("plan", props.stale.then_some("stale"))} data-testid="plan" data-stale={props.stale.to_string()}>{ for plan.steps.iter().map(|s| plan_tree::node(s, None, None)) }</ul>
                             <h3>{ "Image tags" }</h3>
-                            <ul class="tags" data-testid="tag-preview">
-                                { for plan.leaves().into_iter().filter(|s| s.kind == Kind::Push).map(tag_item) }
-                            </ul>
+                            { tags(plan) }
                         </>
                     },
                 }
@@ -75,10 +73,28 @@ pub fn preview(props: &PreviewProps) -> Html {
     }
 }
 
+/// The tags the pushes that run would push; the pushes that do not run for these build values
+/// are named below, not listed with tags they will not push.
+fn tags(plan: &SharedPlan) -> Html {
+    let pushes: Vec<&PlannedStep> = plan.leaves().into_iter().filter(|s| s.kind == Kind::Push).collect();
+    let (run, skipped): (Vec<&PlannedStep>, Vec<&PlannedStep>) =
+        pushes.into_iter().partition(|s| s.status == Status::WillRun);
+    let names = skipped.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    html! {
+        <>
+            <ul class="tags" data-testid="tag-preview">{ for run.into_iter().map(tag_item) }</ul>
+            if !skipped.is_empty() {
+                <p class="muted tags-skipped" data-testid="tag-skipped">
+                    { format!("Not pushed for these build values: {names}") }
+                </p>
+            }
+        </>
+    }
+}
+
 fn tag_item(s: &PlannedStep) -> Html {
-    let status = if s.status == Status::WillRun { "will-run" } else { "skipped" };
     match (s.image_ref(), &s.tag_error) {
-        (Some(r), _) => html! { <li class={status} data-step-name={s.name.clone()}>{ r }</li> },
+        (Some(r), _) => html! { <li class="will-run" data-step-name={s.name.clone()}>{ r }</li> },
         (None, Some(e)) => {
             html! { <li class="tag-error" data-step-name={s.name.clone()}>{ format!("{}: {e}", s.name) }</li> }
         }
