@@ -289,6 +289,43 @@ fn a_volume_over_the_disk_limit_is_counted_too_and_goes_with_the_run() {
     }
 }
 
+/// Found by an adversarial pass: a volume nested deeper than the walk goes could not be
+/// measured and was then never counted again; now the run stops, as for the workspace.
+#[test]
+fn a_volume_too_deep_to_measure_stops_the_run() {
+    if skip() {
+        return;
+    }
+    let services = format!("app:\n  image: {}\n  volumes:\n    - /scratch\n", support::base_image());
+    let steps = "- name: fill\n  service: app\n  command: sh -c 'cd /scratch && mkdir -p $(for i in $(seq 1 270); do printf d/; done) && dd if=/dev/zero of=/scratch/big bs=1M count=200 && sleep 60'\n";
+    let s = serve(&services, steps, &[], None, &["--max-run-disk-mb", "50"]);
+    let id = s.start();
+    let run = s.finished(&id, Duration::from_secs(90));
+    assert_eq!(run["status"], "failed", "{run}");
+    let message = &step_results(&run)[0].2;
+    assert!(message.contains("cannot measure volume") || message.contains("over its limit of 50.0 MB"), "{message}");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+/// Found by an adversarial pass: a bound file is a hard link beside the workspace; once the
+/// step deleted the file's name in the workspace, what it wrote through the mount went uncounted.
+#[test]
+fn a_bound_file_whose_name_was_deleted_is_still_counted() {
+    if skip() {
+        return;
+    }
+    let services =
+        format!("app:\n  image: {}\n  volumes:\n    - ./:/src\n    - ./file.txt:/f\n", support::base_image());
+    let steps = "- name: fill\n  service: app\n  command: sh -c 'rm /src/file.txt && dd if=/dev/zero of=/f bs=1M count=200 && sleep 60'\n";
+    let s = serve(&services, steps, &[("file.txt", "x")], None, &["--max-run-disk-mb", "50"]);
+    let id = s.start();
+    let run = s.finished(&id, Duration::from_secs(60));
+    assert_eq!(run["status"], "failed", "{run}");
+    let message = &step_results(&run)[0].2;
+    assert!(message.contains("over its limit of 50.0 MB (--max-run-disk-mb)"), "{message}");
+    assert!(part(message, "workspace ") > 50.0, "the orphaned link is counted with the workspace: {message}");
+}
+
 /// What a step prints is kept by the engine (its `json-file` log) whatever the run's log cap
 /// keeps: that counts too.
 #[test]

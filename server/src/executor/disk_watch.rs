@@ -140,6 +140,25 @@ fn blocks(st: &rustix::fs::Stat) -> u64 {
     (st.st_blocks as u64).saturating_mul(512)
 }
 
+/// The bytes of the pinned-file links beside `workspace` whose name in the workspace is gone
+/// (one link left): a file still in the workspace is counted there.
+fn orphaned_links(workspace: &Path) -> u64 {
+    let Some(parent) = workspace.parent() else { return 0 };
+    let prefix = super::pinned::links_prefix(workspace);
+    let Ok(entries) = std::fs::read_dir(parent) else { return 0 };
+    let mut bytes = 0u64;
+    for dir in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)) {
+        let Ok(links) = std::fs::read_dir(dir.path()) else { continue };
+        for link in links.flatten() {
+            let Ok(st) = rustix::fs::lstat(&link.path()) else { continue };
+            if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_nlink == 1 {
+                bytes = bytes.saturating_add(blocks(&st));
+            }
+        }
+    }
+    bytes
+}
+
 impl Runner {
     /// Watch the run's disk until `done` is cancelled; stop the run (see `deadline`) when it
     /// goes over its limit. Does nothing without a disk limit.
@@ -204,6 +223,10 @@ impl Runner {
             let dir = self.spec.dir.clone();
             let tree = tokio::task::spawn_blocking(move || tree_size(&dir)).await??;
             usage.workspace = tree.bytes;
+            // A bound file is a hard link beside the workspace (`pinned`); once a step deletes
+            // its name in the workspace, the link alone holds what is written through the mount.
+            let dir = self.spec.dir.clone();
+            usage.workspace += tokio::task::spawn_blocking(move || orphaned_links(&dir)).await?;
             // Said once (the empty name, which no volume or container has, stands for it).
             if tree.unreadable > 0 && unmeasured.insert(String::new()) {
                 self.info(format!(
@@ -258,12 +281,18 @@ impl Runner {
             }
             let Ok(v) = self.docker.inspect_volume(&name).await else { continue };
             let at = std::path::PathBuf::from(&v.mountpoint);
+            let root_readable =
+                rustix::fs::access(&at, rustix::fs::Access::READ_OK | rustix::fs::Access::EXEC_OK).is_ok();
             match tokio::task::spawn_blocking(move || tree_size(&at)).await? {
                 Ok(size) => usage.volumes = usage.volumes.saturating_add(size.bytes),
-                Err(e) => {
+                // The engine's folders closed to this server (not root): named once, not counted.
+                Err(e) if !root_readable => {
                     self.info(format!("the disk watch cannot measure volume {name} ({e:#}); it is not counted"));
                     unmeasured.insert(name);
                 }
+                // Anything else a step made (folders nested past the walk's depth): the run
+                // stops, as for the workspace; else the volume would go uncounted for good.
+                Err(e) => return Err(e.context(format!("cannot measure volume {name}"))),
             }
         }
         Ok(usage)

@@ -49,6 +49,11 @@ struct Pin {
     _fd: Option<OwnedFd>,
 }
 
+/// The start of the name of a workspace's pinned-files folder, beside it.
+pub(super) fn links_prefix(workspace: &Path) -> String {
+    format!(".slipway-pinned-{}-", workspace.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+}
+
 /// The run's pinned folders and files.
 #[derive(Default)]
 pub(super) struct Pins {
@@ -96,8 +101,10 @@ impl Pins {
             Some(d) => d,
             None => {
                 let beside = workspace.parent().unwrap_or(workspace);
+                // Named for the workspace, so the run's disk watch finds it (`disk_watch`).
+                let prefix = links_prefix(workspace);
                 let made = tempfile::Builder::new()
-                    .prefix(".slipway-pinned-")
+                    .prefix(&prefix)
                     .tempdir_in(beside)
                     .with_context(|| format!("cannot create a folder for pinned files in {}", beside.display()))?;
                 // Another step of the run may have made one meanwhile; then this one goes.

@@ -34,6 +34,10 @@ pub const MIN_RATE: u64 = 16 * 1024;
 /// How long a body may take before [`MIN_RATE`] applies: a slow start (a TLS proxy, a busy
 /// forge) is forgiven.
 pub const GRACE: Duration = Duration::from_secs(3);
+/// The longest a body may pause between two pieces. The rate is an average since the start,
+/// so without this a burst followed by silence (480 KiB, then nothing) held a slot for the
+/// whole 30 s that burst "paid" for: a few such senders kept deliveries out for good.
+pub const MAX_PAUSE: Duration = Duration::from_secs(3);
 
 /// Who sent a request, as `serve` found it: what the webhook limits count by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,14 +147,15 @@ fn pace_deadline(start: Instant, received: usize) -> Instant {
     start + GRACE + Duration::from_secs_f64(received as f64 / MIN_RATE as f64)
 }
 
-/// Read `body` whole: at most `limit` bytes, at [`MIN_RATE`] after [`GRACE`], all of it
-/// within `overall`.
+/// Read `body` whole: at most `limit` bytes, at [`MIN_RATE`] after [`GRACE`], never pausing
+/// longer than [`MAX_PAUSE`] after the grace, all of it within `overall`.
 pub async fn read_body(body: Body, limit: usize, overall: Duration) -> Result<Bytes, BodyError> {
     let start = Instant::now();
     let mut body = body;
     let mut got = BytesMut::new();
+    let mut last = start;
     loop {
-        let slow = pace_deadline(start, got.len());
+        let slow = pace_deadline(start, got.len()).min(last.max(start + GRACE - MAX_PAUSE) + MAX_PAUSE);
         let end = start + overall;
         let frame = match tokio::time::timeout_at(slow.min(end), body.frame()).await {
             Ok(Some(Ok(frame))) => frame,
@@ -167,6 +172,7 @@ pub async fn read_body(body: Body, limit: usize, overall: Duration) -> Result<By
                 return Err(BodyError::TooLarge { limit });
             }
             got.extend_from_slice(&data);
+            last = Instant::now();
         }
     }
 }
@@ -235,5 +241,21 @@ mod tests {
         // 100 bytes a second: dropped right after the grace.
         assert!(started.elapsed() < GRACE + Duration::from_millis(500), "{:?}", started.elapsed());
         sender.abort();
+    }
+
+    /// A burst, then silence: dropped once the pause is over, not when the burst's average runs
+    /// out (found by an adversarial test: 480 KiB held a slot for 30 s).
+    #[tokio::test]
+    async fn a_burst_then_silence_is_dropped_after_the_longest_pause() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+        let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+        tx.send(Ok(Bytes::from(vec![b'x'; 480 * 1024]))).await.unwrap();
+        let started = Instant::now();
+        let e = read_body(body, 1 << 20, Duration::from_secs(30)).await.unwrap_err();
+        assert!(matches!(e, BodyError::TooSlow { .. }), "{e}");
+        assert!(started.elapsed() < GRACE + MAX_PAUSE + Duration::from_millis(500), "{:?}", started.elapsed());
+        drop(tx);
     }
 }
