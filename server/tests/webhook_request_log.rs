@@ -118,3 +118,29 @@ fn measure_peak_memory_of_unsigned_deliveries_with_the_request_log_on() {
         peak()
     );
 }
+
+/// Found by an adversarial pass: unauthenticated requests grew the request log without end.
+/// Past its cap the log keeps each request's line, not its body. (The cap is 256 MiB: the test
+/// starts from a sparse file just over it.)
+#[test]
+fn past_its_cap_the_request_log_keeps_lines_not_bodies() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("requests.log");
+    std::fs::File::create(&log).unwrap().set_len(257 * 1024 * 1024).unwrap();
+    let steps = "- name: t\n  service: app\n  command: 'true'\n";
+    let files = [("codeship-services.yml", "app:\n  image: busybox\n"), ("codeship-steps.yml", steps)];
+    let p = HookProject::start(&files, &[("web", "")], &[], &["--request-log", log.to_str().unwrap()]);
+    let body = br#"{"zen":"a-body-past-the-cap","hook_id":1}"#;
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        ("X-GitHub-Event", "ping".to_string()),
+        ("X-GitHub-Delivery", "past-the-cap".to_string()),
+        ("X-Hub-Signature-256", sign(body)),
+    ];
+    let ping = hook_project::http(&p.url, "POST", "/hooks/web", &headers, body);
+    assert_eq!(ping.status, 202, "{:?}", ping.body);
+    let text = std::fs::read(&log).unwrap();
+    let tail = String::from_utf8_lossy(&text[257 * 1024 * 1024..]).into_owned();
+    assert!(tail.contains("past-the-cap"), "the request's line is kept: {tail}");
+    assert!(!tail.contains("a-body-past-the-cap") && tail.contains("not logged"), "{tail}");
+}

@@ -22,6 +22,10 @@ use std::task::{Context as TaskContext, Poll};
 
 /// Bodies are logged up to this size; the rest of a longer one is counted, not logged.
 const MAX_LOGGED_BODY: usize = 1024 * 1024;
+/// The log file's size past which bodies are no longer logged (only the requests' lines):
+/// unauthenticated requests could otherwise grow it without end (an adversarial pass: 50
+/// deliveries with a wrong signature, 50 MiB). A file kept longer is the operator's to rotate.
+const MAX_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct RequestLog {
@@ -83,6 +87,9 @@ impl Drop for Entry {
             line.insert("body_unread".into(), true.into());
         }
         if let Ok(mut f) = self.file.lock() {
+            if f.metadata().is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+                line.insert("body".into(), format!("(not logged: the log is over {} MiB)", MAX_LOG_BYTES >> 20).into());
+            }
             let _ = writeln!(f, "{}", serde_json::Value::Object(line));
         }
     }

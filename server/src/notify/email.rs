@@ -80,15 +80,24 @@ impl Mailer {
             Some(p) => p.mask(&text),
             None => text,
         };
+        // A relay's answer is not repeated: one may echo what it was sent, and `AUTH PLAIN`'s
+        // argument is the user and password in base64 (found by an adversarial pass). Its code
+        // says enough; errors without an answer (connection, TLS) are ours and kept.
+        let said = |e: &lettre::transport::smtp::Error| match e.status() {
+            Some(code) => format!("it answered {code}"),
+            None => e.to_string(),
+        };
         match transport.send(&mail) {
             Ok(_) => Attempt::Done,
             // A 5xx answer will not change (a refused recipient, say).
             Err(e) if e.is_permanent() => Attempt::GiveUp(mask(format!(
-                "the SMTP relay {}:{} refused the mail: {e}",
-                self.smtp.host, self.smtp.port
+                "the SMTP relay {}:{} refused the mail: {}",
+                self.smtp.host,
+                self.smtp.port,
+                said(&e)
             ))),
             Err(e) => {
-                let mut why = format!("the SMTP relay {}:{}: {e}", self.smtp.host, self.smtp.port);
+                let mut why = format!("the SMTP relay {}:{}: {}", self.smtp.host, self.smtp.port, said(&e));
                 if why.contains("STARTTLS") {
                     why.push_str(
                         " (mail goes in the clear only to a relay on this machine: turn STARTTLS on in the relay, or use port 465)",
