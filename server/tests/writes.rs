@@ -7,6 +7,9 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
+/// A pinned Slipway for `--mode slipway` exports (which need one).
+const PINNED: &str = "git+https://git.example.com/acme/slipway.git#0123456789abcdef0123456789abcdef01234567";
+
 fn slipway() -> Command {
     let mut c = Command::cargo_bin("slipway").unwrap();
     c.env_remove("SLIPWAY_KEY_PATH").env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
@@ -134,7 +137,7 @@ fn export_secrets_to_needs_force_and_refuses_a_symlink() {
     // And the workflow itself.
     symlink(&target, &p.join("ci-link.yml"));
     slipway()
-        .args(["export", "gitlab-ci", "--force", "--out"])
+        .args(["export", "gitlab-ci", "--force", "--slipway-source", PINNED, "--out"])
         .arg(p.join("ci-link.yml"))
         .arg("--dir")
         .arg(p)
@@ -165,7 +168,7 @@ fn export_never_writes_through_a_symlinked_folder_of_a_relative_path() {
     symlink(elsewhere.path(), &p.join(".github"));
     slipway()
         .current_dir(p)
-        .args(["export", "github-actions"])
+        .args(["export", "github-actions", "--slipway-source", PINNED])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(".github is a symlink"));

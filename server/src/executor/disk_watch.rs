@@ -150,7 +150,7 @@ fn orphaned_links(workspace: &Path) -> u64 {
     for dir in entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)) {
         let Ok(links) = std::fs::read_dir(dir.path()) else { continue };
         for link in links.flatten() {
-            let Ok(st) = rustix::fs::lstat(&link.path()) else { continue };
+            let Ok(st) = rustix::fs::lstat(link.path()) else { continue };
             if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_nlink == 1 {
                 bytes = bytes.saturating_add(blocks(&st));
             }
