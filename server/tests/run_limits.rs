@@ -289,6 +289,26 @@ fn a_volume_over_the_disk_limit_is_counted_too_and_goes_with_the_run() {
     }
 }
 
+/// Found by an adversarial pass: a deleted file a step keeps open uses disk no measure of the
+/// run sees. The last bound is the host's: below `--min-free-disk-mb` free, runs stop. (Set
+/// here far above this machine's free space, so the first look stops the run.)
+#[test]
+fn under_the_hosts_free_space_floor_a_run_is_stopped() {
+    if skip() {
+        return;
+    }
+    let steps = "- name: fill\n  service: app\n  command: sh -c 'exec 3>/tmp/big; rm /tmp/big; sleep 60'\n";
+    let s = serve(&app(), steps, &[], None, &["--min-free-disk-mb", "100000000"]);
+    let started = Instant::now();
+    let id = s.start();
+    let run = s.finished(&id, Duration::from_secs(60));
+    assert!(started.elapsed() < Duration::from_secs(40), "took {:?}", started.elapsed());
+    assert_eq!(run["status"], "failed", "{run}");
+    let message = &step_results(&run)[0].2;
+    assert!(message.contains("under the server's floor of") && message.contains("--min-free-disk-mb"), "{message}");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
 /// Found by an adversarial pass: a volume nested deeper than the walk goes could not be
 /// measured and was then never counted again; now the run stops, as for the workspace.
 #[test]

@@ -163,7 +163,16 @@ impl Runner {
     /// Watch the run's disk until `done` is cancelled; stop the run (see `deadline`) when it
     /// goes over its limit. Does nothing without a disk limit.
     pub(super) async fn watch_disk(self: Arc<Self>, done: tokio_util::sync::CancellationToken) {
-        let Some(limit) = self.spec.options.run_limits.disk.clone() else { return };
+        let limits = &self.spec.options.run_limits;
+        if limits.disk.is_none() && limits.host_floor.is_none() {
+            return;
+        }
+        // Unlimited (`unlimited`): measured against nothing but the host's floor.
+        let limit = limits
+            .disk
+            .clone()
+            .unwrap_or(super::run_limits::Limit { value: u64::MAX, set_by: super::run_limits::SetBy::Default });
+        let floor_paths = self.floor_paths().await;
         let mut unmeasured: HashSet<String> = HashSet::new();
         let mut last: Option<(Instant, u64)> = None;
         let mut failures = 0;
@@ -173,6 +182,10 @@ impl Runner {
             let took = started.elapsed();
             if let Ok(u) = &measured {
                 tracing::debug!(run = %self.spec.run_id, "disk use {} bytes ({u:?}), measured in {took:?}", u.total());
+            }
+            if let Some(why) = self.under_the_floor(&floor_paths) {
+                self.stop_run(why);
+                return;
             }
             match measured {
                 Ok(usage) if usage.total() > limit.value => {
@@ -213,6 +226,37 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// The folders whose disk the host floor watches: the workspaces', and the engine's data
+    /// (containers' layers, volumes) when it is on this machine.
+    async fn floor_paths(&self) -> Vec<std::path::PathBuf> {
+        let mut paths: Vec<std::path::PathBuf> = self.spec.dir.parent().map(Path::to_path_buf).into_iter().collect();
+        if let Ok(info) = self.docker.info().await
+            && let Some(root) = info.docker_root_dir.map(std::path::PathBuf::from)
+            && root.is_dir()
+        {
+            paths.push(root);
+        }
+        paths
+    }
+
+    /// Why the run must stop: a watched disk with less free space than the floor.
+    fn under_the_floor(&self, paths: &[std::path::PathBuf]) -> Option<String> {
+        let floor = self.spec.options.run_limits.host_floor?;
+        paths.iter().find_map(|p| {
+            let st = rustix::fs::statvfs(p).ok()?;
+            let free = st.f_bavail.saturating_mul(st.f_frsize);
+            (free < floor).then(|| {
+                format!(
+                    "the host's disk has {} free, under the server's floor of {} (--min-free-disk-mb), so the run \
+                     was stopped to keep the server working (a run can use disk its own measure does not see, such as \
+                     a deleted file a step keeps open)",
+                    show_mb(free),
+                    show_mb(floor)
+                )
+            })
+        })
     }
 
     /// One measurement (see the module's comment). Volumes that cannot be read (a server

@@ -26,6 +26,9 @@ pub const DEFAULT_STEP_TIMEOUT: Duration = DEFAULT_RUN_TIMEOUT;
 /// One run's disk (workspace, containers' writable layers, volumes): 10 GiB, in MB of 2^20,
 /// what CodeShip gave every build.
 pub const DEFAULT_MAX_RUN_DISK_MB: u64 = 10 * 1024;
+/// The free space a server keeps on the disk of its workspaces (and of the engine's data,
+/// when it is on this machine): 2 GiB. Below it every run is stopped.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 2 * 1024;
 
 /// Who set a limit; named in the message of a run that went over it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +96,10 @@ pub struct RunLimits {
     pub run: Option<Limit<Duration>>,
     /// Bytes.
     pub disk: Option<Limit<u64>>,
+    /// Bytes the host's disk keeps free, whatever a run measures (`--min-free-disk-mb`): the
+    /// last bound, for what the disk watch cannot see (a deleted file a step keeps open, a
+    /// layer of many tiny files). The server's alone: projects cannot change it.
+    pub host_floor: Option<u64>,
 }
 
 impl RunLimits {
@@ -102,6 +109,7 @@ impl RunLimits {
             step: Some(Limit { value: DEFAULT_STEP_TIMEOUT, set_by: SetBy::Default }),
             run: Some(Limit { value: DEFAULT_RUN_TIMEOUT, set_by: SetBy::Default }),
             disk: Some(Limit { value: DEFAULT_MAX_RUN_DISK_MB * MB, set_by: SetBy::Default }),
+            host_floor: Some(DEFAULT_MIN_FREE_DISK_MB * MB),
         }
     }
 
@@ -117,6 +125,7 @@ impl RunLimits {
             step: pick(&self.step, over.step, &by),
             run: pick(&self.run, over.run, &by),
             disk: pick(&self.disk, over.disk, &by),
+            host_floor: self.host_floor,
         }
     }
 }

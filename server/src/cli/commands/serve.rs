@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// of 2^20 bytes, or `unlimited`; measured every second [default: 10240].
     #[arg(long, value_name = "MB", value_parser = crate::executor::run_limits::disk_flag)]
     pub max_run_disk_mb: Option<crate::executor::run_limits::Flag<u64>>,
+    /// Free space the host's disk keeps: when the disk of the workspaces (or of the engine's
+    /// data, when it is on this machine) has less, every run is stopped; 0 turns it off.
+    /// The last bound for disk a run uses where its watch cannot see it [default: 2048].
+    #[arg(long, value_name = "MB", default_value_t = crate::executor::run_limits::DEFAULT_MIN_FREE_DISK_MB)]
+    pub min_free_disk_mb: u64,
     /// What the server logs on stderr: a level (`error`, `warn`, `info`, `debug`, `trace`) or
     /// `tracing` filter directives [default: $RUST_LOG, else info].
     #[arg(long, value_name = "FILTER")]
@@ -290,7 +295,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             run: args.run_timeout.map(|f| f.0),
             disk: args.max_run_disk_mb.map(|f| f.0),
         };
-        RunLimits::server_default().overridden(&config.run_limits, SetBy::ServerConfig).overridden(&flags, SetBy::Flag)
+        let mut limits = RunLimits::server_default()
+            .overridden(&config.run_limits, SetBy::ServerConfig)
+            .overridden(&flags, SetBy::Flag);
+        limits.host_floor =
+            (args.min_free_disk_mb > 0).then(|| args.min_free_disk_mb * crate::executor::run_limits::MB);
+        limits
     };
     for p in &projects {
         if runs.get(&p.name).is_some_and(|r| r.trusted) {
