@@ -227,6 +227,11 @@ fn decode(body: &[u8]) -> Decoded {
     if !value.is_object() {
         return Decoded::Invalid { id, problem: "the message is not a JSON object".into() };
     }
+    // An `id` that is neither a number nor a string (an object, say) would make the message
+    // read as a notification and be dropped without a word; it is reported instead.
+    if id.is_none() && value.get("id").is_some_and(|i| !i.is_null()) {
+        return Decoded::Invalid { id: None, problem: "the message's `id` is not a number or a string".into() };
+    }
     match serde_json::from_value::<Message>(value) {
         Ok(m) => Decoded::Message(m),
         Err(e) => Decoded::Invalid { id, problem: format!("not a request, response or notification: {e}") },
@@ -332,6 +337,7 @@ mod tests {
         input.extend(frame("{not json"));
         input.extend(frame(r#"{"jsonrpc":"2.0","id":7,"method":5}"#));
         input.extend(frame(r#"[1,2]"#));
+        input.extend(frame(r#"{"jsonrpc":"2.0","id":{"a":1},"method":"shutdown"}"#));
         input.extend(frame(&format!(r#"{{"jsonrpc":"2.0","method":"x","params":{{"t":"{}"}}}}"#, r"\ud83d")));
         input.extend(format!("X-Long: {}\r\n\r\n", "a".repeat(MAX_HEADER_LINE * 2)).into_bytes());
         input.extend(b"{\"orphan\": true}");
@@ -347,6 +353,7 @@ mod tests {
         assert!(answers.iter().any(|a| a.contains("not JSON")), "{answers:#?}");
         assert!(answers.iter().any(|a| a.contains("bad Content-Length")), "{answers:#?}");
         assert!(answers.iter().any(|a| a.contains("longer than")), "{answers:#?}");
+        assert!(answers.iter().any(|a| a.contains("is not a number or a string")), "{answers:#?}");
     }
 
     #[test]
