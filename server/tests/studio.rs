@@ -753,6 +753,15 @@ async fn encryption_round_trips_with_the_cli_and_nothing_leaves_the_page() {
     let b = Browser::start().await;
     b.open(&server.url).await;
     b.set_value("key-input", &key).await;
+    // The key is hidden like a password until asked for; Decrypt's arrow points where it writes.
+    let key_type = || b.js("return document.querySelector('[data-testid=key-input]').type");
+    assert_eq!(key_type().await, "password");
+    b.click("key-show").await;
+    assert_eq!(key_type().await, "text");
+    assert_eq!(b.value("key-input").await, key);
+    b.click("key-show").await;
+    assert_eq!(key_type().await, "password");
+    assert!(b.texts("[data-testid=decrypt-button]").await[0].contains('↓'));
     b.set_value("plaintext-input", plaintext).await;
     b.client.find(Locator::Css("[data-testid=encrypt-button]")).await.unwrap().click().await.unwrap();
     b.wait("ciphertext", Duration::from_secs(2), || async {

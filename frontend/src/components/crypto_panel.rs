@@ -55,6 +55,8 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
     let format = use_state(|| "aead".to_string());
     let decrypted = use_state(|| None::<Decrypted>);
     let message = use_state(|| None::<(bool, String)>);
+    // The key is a secret: hidden as a password is, until asked for.
+    let show_key = use_state(|| false);
 
     let parsed_key = || Key::parse(key.as_bytes());
     let text_input = |state: UseStateHandle<String>| {
@@ -195,6 +197,7 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
             };
             html! {
                 <div class="decrypted">
+                    <h3>{ "Decrypted" }</h3>
                     <p class="kind" data-testid="plaintext-kind">{ summary }<span class="muted">{ format!(" · {}", d.format) }</span></p>
                     { coverage }
                     <textarea data-testid="plaintext-output" readonly=true spellcheck="false" value={shown} />
@@ -214,14 +217,23 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
         Callback::from(move |_| download("file.encrypted", ciphertext.as_bytes(), "text/plain"))
     };
 
+    let on_key = {
+        let key = key.clone();
+        Callback::from(move |e: InputEvent| key.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let toggle_key = {
+        let show_key = show_key.clone();
+        Callback::from(move |_| show_key.set(!*show_key))
+    };
     html! {
         <section class="crypto">
             <header>{ "Encrypt / decrypt (in this page only)" }</header>
             <div class="row">
                 <label class="grow">{ "Project key (codeship.aes) " }{ key_status }
-                    <textarea class="short" data-testid="key-input" spellcheck="false" autocomplete="off"
-                        value={(*key).clone()} oninput={text_input(key.clone())} />
+                    <input type={if *show_key { "text" } else { "password" }} class="key" data-testid="key-input"
+                        spellcheck="false" autocomplete="off" value={(*key).clone()} oninput={on_key} />
                 </label>
+                <button data-testid="key-show" onclick={toggle_key}>{ if *show_key { "Hide key" } else { "Show key" } }</button>
             </div>
             <div class="row">
                 <label class="file">{ "Load key " }<input type="file" onchange={load_into(key.clone())} /></label>
@@ -250,7 +262,8 @@ pub fn crypto_panel(props: &CryptoProps) -> Html {
                     <div class="row">
                         <label class="file">{ "Load .encrypted " }<input type="file" onchange={load_into(ciphertext.clone())} /></label>
                         <button onclick={on_download_cipher}>{ "Download" }</button>
-                        <button data-testid="decrypt-button" onclick={on_decrypt}>{ "← Decrypt" }</button>
+                        <button data-testid="decrypt-button" onclick={on_decrypt}
+                            title="Decrypt into the box below: what it holds, checked against the pushes, secrets hidden">{ "Decrypt ↓" }</button>
                     </div>
                 </div>
             </div>
