@@ -21,11 +21,11 @@ mod support;
 
 use base64::Engine;
 use serde_json::Value;
-use slipway_core::crypto::{self, Format, Key};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::project::Project;
 use support::server::{Server, project_args};
 
 const TOKEN: &str = "ecr-test-token-5b1d";
@@ -177,39 +177,7 @@ impl Drop for Registry {
     }
 }
 
-struct Project {
-    dir: tempfile::TempDir,
-    key: Key,
-}
-
 impl Project {
-    fn new(services: &str, steps: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = [0u8; 32];
-        getrandom::fill(&mut b).unwrap();
-        let key = Key::from_bytes(b);
-        std::fs::write(dir.path().join("codeship.aes"), key.to_file_text()).unwrap();
-        let p = Project { dir, key };
-        p.write("codeship-services.yml", services);
-        p.write("codeship-steps.yml", steps);
-        p
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        std::fs::write(self.path().join(rel), text.replace("BASE", &support::base_image())).unwrap();
-    }
-
-    fn encrypt(&self, rel: &str, plaintext: &str) {
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).unwrap();
-        let enc = crypto::encrypt(&self.key, plaintext.as_bytes(), Format::V2, &nonce).unwrap();
-        std::fs::write(self.path().join(rel), enc).unwrap();
-    }
-
     /// `slipway dockercfg ARGS…` in this project, with no Docker engine reachable: a built-in
     /// generator must not need one.
     fn dockercfg(&self, args: &[&str]) -> Output {

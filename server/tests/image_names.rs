@@ -8,10 +8,9 @@
 
 mod support;
 
-use slipway_core::crypto::{self, Format, Key};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::project::Project;
 use support::server::{Server, project_args};
 
 const TOKEN: &str = "image-names-token-7e1c";
@@ -77,42 +76,6 @@ fn printed<'a>(log: &'a str, step: &str) -> Vec<&'a str> {
         .filter_map(|l| l.strip_prefix(&prefix)?.split_once(") ").map(|(_, rest)| rest))
         .filter(|l| !l.starts_with("(build) "))
         .collect()
-}
-
-struct Project {
-    dir: tempfile::TempDir,
-    key: Key,
-}
-
-impl Project {
-    fn new(services: &str, steps: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = [0u8; 32];
-        getrandom::fill(&mut b).unwrap();
-        let key = Key::from_bytes(b);
-        std::fs::write(dir.path().join("codeship.aes"), key.to_file_text()).unwrap();
-        let p = Project { dir, key };
-        p.write("codeship-services.yml", services);
-        p.write("codeship-steps.yml", steps);
-        p
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text.replace("BASE", &support::base_image())).unwrap();
-    }
-
-    fn encrypt(&self, rel: &str, plaintext: &str) {
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).unwrap();
-        let enc = crypto::encrypt(&self.key, plaintext.as_bytes(), Format::V2, &nonce).unwrap();
-        std::fs::write(self.path().join(rel), enc).unwrap();
-    }
 }
 
 fn registry_dockercfg() -> String {

@@ -110,6 +110,7 @@ impl Chromium {
 
 pub mod forge_api;
 pub mod git;
+pub mod project;
 pub mod server;
 
 /// [`serve`], with the server's log (stderr) appended to `log`: tests read it for secrets.
