@@ -4,10 +4,10 @@
 //! The page keeps the newest `KEEP_LINES` lines of a run; the full log is downloaded from the
 //! server.
 
-use serde::Deserialize;
+use crate::wire::{RunEvent, StepRef};
 use slipway_core::plan::{Plan, PlannedStep};
 use slipway_core::run_state::{RunStatus, StepStatus};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 /// Lines shown in the log view; the rest are in the download.
@@ -16,27 +16,15 @@ pub const RENDER_CAP: usize = 1000;
 /// Lines the page keeps of one run (about 10 MB of text at most); older ones are dropped.
 pub const KEEP_LINES: usize = 100_000;
 
-/// One event of `GET /api/runs/{id}/events`, as the server's executor and run manager write
-/// it. Flat rather than a tagged enum: serde's internally tagged enums buffer every event
-/// through a generic `Content` tree, which cost 25 KB of the studio's download.
-#[derive(Deserialize)]
-struct RunEvent {
-    event: String,
-    plan: Option<Plan>,
-    /// The step's label; `id` identifies it (events of servers before ids: the label).
-    step: Option<String>,
-    #[serde(default)]
-    id: String,
-    line: Option<String>,
-    message: Option<String>,
-    group: Option<String>,
-    /// A `StepStatus` in `step_status`, a `RunStatus` in `run_finished`.
-    status: Option<String>,
-    error: Option<String>,
-    /// A finished step's time (`step_status`).
-    duration_ms: Option<u64>,
-    /// When a log line was read (Unix ms); servers before 2026-12 sent none.
-    at_ms: Option<u64>,
+/// The lane of image builds (and pulls): their lines are the runner's, not the step's that
+/// first needed the image, so they are kept and shown apart (`build SERVICE | …`).
+pub const BUILD_LANE: &str = "#build";
+
+/// One line of a tail as the log view shows it: its number in the lane (from 1) and its text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShownLine {
+    pub n: usize,
+    pub text: String,
 }
 
 /// A node of the run's graph: its steps' status, or a manual group waiting for approval.
@@ -90,8 +78,16 @@ pub struct RunLog {
     by_step: HashMap<Rc<str>, StepLines>,
     /// Labels by step id, shared by the lines of a step.
     labels: HashMap<Rc<str>, Rc<str>>,
-    /// The id of the `manual` group waiting for approval, if any.
-    pub waiting: Option<String>,
+    /// The `manual` group waiting for approval, if any.
+    pub waiting: Option<StepRef>,
+    /// Manual groups approved (they waited, then went on), by id.
+    approved: HashSet<String>,
+    /// The first step to fail, by id: where "jump to the first error" goes.
+    pub first_failed: Option<String>,
+    /// The commit the run runs (its id), when the server said.
+    pub commit: Option<String>,
+    /// The run used the editors' files instead of the project's.
+    pub edited: bool,
     /// The run's final status and error, once it has ended.
     pub finished: Option<(RunStatus, Option<String>)>,
     /// The last event applied; a reconnect resumes after it.
@@ -118,6 +114,10 @@ impl RunLog {
             by_step: HashMap::new(),
             labels: HashMap::new(),
             waiting: None,
+            approved: HashSet::new(),
+            first_failed: None,
+            commit: None,
+            edited: false,
             finished: None,
             last_seq: 0,
         }
@@ -129,41 +129,70 @@ impl RunLog {
             return;
         }
         self.last_seq = seq;
-        let Ok(e) = serde_json::from_str::<RunEvent>(data) else { return };
-        let label = e.step.or(e.group).unwrap_or_default();
-        // Steps are identified by id: names repeat under different groups.
-        let step = if e.id.is_empty() { label.clone() } else { e.id };
-        match e.event.as_str() {
-            "plan" => self.plan = e.plan,
-            "log" => self.push(&step, &label, e.line.unwrap_or_default(), e.at_ms),
-            "info" => self.push("", "", e.message.unwrap_or_default(), None),
-            "waiting" => {
-                self.push("", "", format!("waiting for approval of `{label}`"), None);
-                self.waiting = Some(step);
-            }
-            "step_status" => {
-                // A status this studio does not know (from a newer server): nothing to draw.
-                let Some(status) = e.status.as_deref().and_then(StepStatus::parse) else { return };
-                if status == StepStatus::Running {
-                    self.waiting = None;
-                }
-                if let Some(m) = &e.message {
-                    self.push(&step, &label, format!("{status}: {m}"), None);
-                }
-                match e.duration_ms {
-                    Some(ms) => self.durations.insert(step.clone(), ms),
-                    None => self.durations.remove(&step),
-                };
-                self.statuses.insert(step, (status, e.message));
-            }
-            "run_finished" => {
-                self.waiting = None;
-                let status = e.status.as_deref().and_then(RunStatus::parse).unwrap_or(RunStatus::Error);
-                self.finished = Some((status, e.error));
-            }
-            // Events a newer server may add: ignored, not an error.
-            _ => {}
+        if let Some(e) = RunEvent::parse(data) {
+            self.apply_event(e);
         }
+    }
+
+    /// Steps are identified by id: names repeat under different groups.
+    pub fn apply_event(&mut self, e: RunEvent) {
+        match e {
+            RunEvent::Plan { plan, commit, edited } => {
+                self.plan = Some(*plan);
+                self.commit = commit.filter(|c| !c.trim().is_empty());
+                self.edited = edited;
+            }
+            RunEvent::Log { service, line, build: true, at_ms, .. } => {
+                self.push(BUILD_LANE, &format!("build {service}"), line, at_ms)
+            }
+            RunEvent::Log { step, line, at_ms, .. } => self.push(&step.id, &step.label, line, at_ms),
+            RunEvent::Info { message } => self.push("", "", message, None),
+            RunEvent::Waiting { group } => {
+                self.push("", "", format!("{} waits for approval", group.label), None);
+                self.waiting = Some(group);
+            }
+            // A status this studio does not know (from a newer server): nothing to draw.
+            RunEvent::StepStatus { status: None, .. } => {}
+            RunEvent::StepStatus { step, status: Some(status), duration_ms, message } => {
+                if status == StepStatus::Running
+                    && let Some(group) = self.waiting.take()
+                {
+                    self.approved.insert(group.id);
+                }
+                if status == StepStatus::Failed && self.first_failed.is_none() {
+                    self.first_failed = Some(step.id.clone());
+                }
+                // `cancelled`, not `cancelled: cancelled`: a message that only repeats the status.
+                let repeats = message.as_deref().is_some_and(|m| m.trim() == status.as_str());
+                let message = message.filter(|_| !repeats);
+                match &message {
+                    Some(m) => self.push(&step.id, &step.label, format!("{status}: {m}"), None),
+                    None if repeats => self.push(&step.id, &step.label, status.to_string(), None),
+                    None => {}
+                }
+                match duration_ms {
+                    Some(ms) => self.durations.insert(step.id.clone(), ms),
+                    None => self.durations.remove(&step.id),
+                };
+                self.statuses.insert(step.id, (status, message));
+            }
+            RunEvent::RunFinished { status, error } => {
+                self.waiting = None;
+                let error = error.filter(|e| e.trim() != status.as_str());
+                self.finished = Some((status, error));
+            }
+            RunEvent::Other => {}
+        }
+    }
+
+    /// Whether manual group `id` was approved (it waited, and went on).
+    pub fn approved(&self, id: &str) -> bool {
+        self.approved.contains(id)
+    }
+
+    /// Whether any image build or pull wrote to the log.
+    pub fn has_builds(&self) -> bool {
+        self.by_step.get(BUILD_LANE).is_some_and(|l| l.total > 0)
     }
 
     fn push(&mut self, step: &str, label: &str, text: String, at_ms: Option<u64>) {
@@ -217,7 +246,7 @@ impl RunLog {
     /// a manual group that waits for approval; `None` while nothing under it has started.
     pub fn node_state(&self, node: &PlannedStep) -> Option<NodeStatus> {
         use StepStatus::*;
-        if self.waiting.as_deref() == Some(node.id.as_str()) {
+        if self.waiting.as_ref().is_some_and(|w| w.id == node.id) {
             return Some(NodeStatus::Waiting);
         }
         if node.steps.is_empty() {
@@ -243,31 +272,69 @@ impl RunLog {
         Some(NodeStatus::Step(group))
     }
 
-    /// The last `cap` lines (of one step, by id, or of all with step labels) and how many
-    /// earlier lines are not shown.
+    /// The last `cap` lines (of one lane: a step by id, or [`BUILD_LANE`]; or of all, with
+    /// their labels) as one text, and how many earlier lines are not shown (for tests: the
+    /// view takes [`RunLog::tail_lines`]).
+    #[cfg(test)]
     pub fn tail(&self, step: Option<&str>, cap: usize) -> (usize, String) {
+        let (hidden, lines) = self.tail_lines(step, cap);
         let mut out = String::new();
+        for l in lines {
+            out.push_str(&l.text);
+            out.push('\n');
+        }
+        (hidden, out)
+    }
+
+    /// [`RunLog::tail`], line by line, each with its number in the lane.
+    pub fn tail_lines(&self, step: Option<&str>, cap: usize) -> (usize, Vec<ShownLine>) {
+        let mut out = Vec::new();
         match step {
             Some(s) => {
                 let Some(l) = self.by_step.get(s) else { return (0, out) };
                 let from = l.kept.len().saturating_sub(cap);
-                for &i in l.kept.range(from..) {
+                let first = l.total - (l.kept.len() - from);
+                for (k, &i) in l.kept.range(from..).enumerate() {
                     let line = &self.lines[i - self.dropped];
-                    self.write_time(&mut out, line);
-                    out.push_str(&line.text);
-                    out.push('\n');
+                    let mut text = String::new();
+                    self.write_time(&mut text, line);
+                    text.push_str(&line.text);
+                    out.push(ShownLine { n: first + k + 1, text });
                 }
-                (l.total - (l.kept.len() - from), out)
+                (first, out)
             }
             None => {
                 let from = self.lines.len().saturating_sub(cap);
-                for line in self.lines.range(from..) {
-                    self.write_time(&mut out, line);
-                    write_line(&mut out, line);
+                for (k, line) in self.lines.range(from..).enumerate() {
+                    let mut text = String::new();
+                    self.write_time(&mut text, line);
+                    write_line(&mut text, line);
+                    out.push(ShownLine { n: self.dropped + from + k + 1, text });
                 }
                 (self.dropped + from, out)
             }
         }
+    }
+
+    /// The first `cap` kept lines of a lane (where "jump to the first error" shows a failed
+    /// step from its start), and how many later lines are not shown.
+    pub fn head_lines(&self, step: &str, cap: usize) -> (usize, Vec<ShownLine>) {
+        let Some(l) = self.by_step.get(step) else { return (0, Vec::new()) };
+        let first = l.total - l.kept.len();
+        let out = l
+            .kept
+            .iter()
+            .take(cap)
+            .enumerate()
+            .map(|(k, &i)| {
+                let line = &self.lines[i - self.dropped];
+                let mut text = String::new();
+                self.write_time(&mut text, line);
+                text.push_str(&line.text);
+                ShownLine { n: first + k + 1, text }
+            })
+            .collect::<Vec<_>>();
+        (l.kept.len() - out.len(), out)
     }
 }
 
@@ -311,7 +378,6 @@ fn write_line(out: &mut String, line: &Line) {
         out.push_str(" | ");
     }
     out.push_str(&line.text);
-    out.push('\n');
 }
 
 /// Splits a Server-Sent Events byte stream into `(id, data)` events. Chunks may end anywhere,
@@ -430,7 +496,8 @@ mod tests {
         assert_eq!(log.node_state(&group), Some(NodeStatus::Waiting));
         assert_eq!(log.node_status(&group), Some("waiting"));
         log.apply(3, r#"{"event":"step_status","step":"unit","id":"1.1","status":"running"}"#);
-        assert_eq!((log.waiting.as_deref(), log.node_status(&group)), (None, Some("running")));
+        assert_eq!((log.waiting.as_ref(), log.node_status(&group)), (None, Some("running")));
+        assert!(log.approved("1") && !log.approved("1.1"));
         // A status this studio does not know changes nothing.
         log.apply(4, r#"{"event":"step_status","step":"unit","id":"1.1","status":"teleported"}"#);
         assert_eq!(log.status("1.1"), Some(StepStatus::Running));
@@ -493,6 +560,64 @@ mod tests {
         assert_eq!(clock_time(0, -60), "23:00:00", "before midnight UTC, west of it");
         let shown: Vec<String> = [0, 999, 1000, 4250, 59_999, 60_000, 185_000].map(format_duration).into();
         assert_eq!(shown, ["0 ms", "999 ms", "1.0 s", "4.2 s", "60.0 s", "1 m 00 s", "3 m 05 s"]);
+    }
+
+    #[test]
+    fn builds_have_their_own_lane_and_a_cancel_says_cancelled_once() {
+        let mut log = RunLog::default();
+        log.apply(1, PLAN);
+        log.apply(
+            2,
+            r#"{"event":"log","step":"unit","id":"1.1","service":"app","line":"Step 1/2 : FROM busybox","build":true}"#,
+        );
+        log.apply(3, r#"{"event":"log","step":"unit","id":"1.1","service":"app","line":"ok 1"}"#);
+        log.apply(4, r#"{"event":"step_status","step":"unit","id":"1.1","status":"cancelled","message":"cancelled"}"#);
+        log.apply(5, r#"{"event":"run_finished","status":"cancelled","error":"cancelled"}"#);
+        assert_eq!(
+            log.tail(None, RENDER_CAP).1,
+            "build app | Step 1/2 : FROM busybox\nunit | ok 1\nunit | cancelled\n"
+        );
+        assert_eq!(log.tail(Some(BUILD_LANE), RENDER_CAP).1, "Step 1/2 : FROM busybox\n");
+        assert_eq!(log.tail(Some("1.1"), RENDER_CAP).1, "ok 1\ncancelled\n");
+        assert!(log.has_builds());
+        assert_eq!(log.finished, Some((RunStatus::Cancelled, None)));
+    }
+
+    #[test]
+    fn the_first_failure_is_kept_and_lines_are_numbered_in_their_lane() {
+        let mut log = RunLog::keeping(4);
+        log.apply(1, PLAN);
+        for (seq, (id, line)) in
+            [("1.1", "a"), ("1.2", "b"), ("1.1", "c"), ("1.2", "d"), ("1.2", "e")].iter().enumerate()
+        {
+            log.apply(
+                seq as u64 + 2,
+                &format!(r#"{{"event":"log","step":"s","id":"{id}","service":"app","line":"{line}"}}"#),
+            );
+        }
+        log.apply(9, r#"{"event":"step_status","step":"lint","id":"1.2","status":"failed","message":"exit 1"}"#);
+        log.apply(10, r#"{"event":"step_status","step":"unit","id":"1.1","status":"failed","message":"exit 2"}"#);
+        assert_eq!(log.first_failed.as_deref(), Some("1.2"));
+        let numbers = |lines: Vec<ShownLine>| lines.into_iter().map(|l| (l.n, l.text)).collect::<Vec<_>>();
+        // 7 lines in all, the newest 4 kept.
+        assert_eq!(log.tail_lines(None, 2).0, 5);
+        assert_eq!(
+            numbers(log.tail_lines(None, 2).1),
+            [(6, "lint | failed: exit 1".into()), (7, "unit | failed: exit 2".into())]
+        );
+        // lint: b d e "failed", of which d e "failed" are kept.
+        assert_eq!(numbers(log.head_lines("1.2", 2).1), [(2, "d".into()), (3, "e".into())]);
+        assert_eq!(log.head_lines("1.2", 2).0, 1, "one later line not shown");
+    }
+
+    #[test]
+    fn the_plan_event_names_the_commit_and_whether_the_files_were_edited() {
+        let mut log = RunLog::default();
+        log.apply(1, &PLAN.replacen('{', r#"{"commit":"56e3f2d0","edited":true,"#, 1));
+        assert_eq!((log.commit.as_deref(), log.edited), (Some("56e3f2d0"), true));
+        let mut old = RunLog::default();
+        old.apply(1, PLAN);
+        assert_eq!((old.commit.as_deref(), old.edited), (None, false));
     }
 
     #[test]

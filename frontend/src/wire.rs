@@ -5,7 +5,8 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use slipway_core::run_state::RunStatus;
+use slipway_core::plan::Plan;
+use slipway_core::run_state::{RunStatus, StepStatus};
 
 /// A body read from the JSON the API answers; `None` when it is not that shape.
 pub trait FromJson: Sized {
@@ -25,7 +26,7 @@ fn string(v: &Value, key: &str) -> Option<String> {
 }
 
 /// A row of `GET /api/runs`.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(super) struct RunSummary {
     pub(super) id: String,
     pub(super) project: String,
@@ -34,6 +35,9 @@ pub(super) struct RunSummary {
     pub(super) status: RunStatus,
     pub(super) error: Option<String>,
     pub(super) created_at: i64,
+    /// Unix seconds; none until the run starts, or ends.
+    pub(super) started_at: Option<i64>,
+    pub(super) finished_at: Option<i64>,
     /// What started the run (a push, a pull request, a poll); none for runs started by hand.
     pub(super) trigger: Option<Trigger>,
     /// Why the forge was not told the run's status, if it was not.
@@ -50,6 +54,8 @@ impl FromJson for RunSummary {
             status: RunStatus::parse(v.get("status")?.as_str()?)?,
             error: string(v, "error"),
             created_at: v.get("created_at")?.as_i64()?,
+            started_at: v.get("started_at").and_then(Value::as_i64),
+            finished_at: v.get("finished_at").and_then(Value::as_i64),
             trigger: v.get("trigger").filter(|t| t.is_object()).map(Trigger::read),
             status_error: string(v, "status_error"),
         })
@@ -183,6 +189,95 @@ pub(super) struct NewRun<'a> {
     pub(super) steps: Option<&'a str>,
 }
 
+/// One event of `GET /api/runs/{id}/events`, as the server's executor and run manager write
+/// it, dispatched on by the Run panel's log ([`crate::run_log::RunLog::apply`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEvent {
+    /// The run's first event: the pipeline's shape, the commit it runs and whether the
+    /// editors' files replaced the project's (servers before 2026-12-07 sent neither).
+    Plan { plan: Box<Plan>, commit: Option<String>, edited: bool },
+    /// A line of a step's output, or of building an image for it (`build`).
+    Log { step: StepRef, service: String, line: String, build: bool, at_ms: Option<u64> },
+    /// A runner message that belongs to no step.
+    Info { message: String },
+    /// A `manual` group waits for approval.
+    Waiting { group: StepRef },
+    /// A step's new status; `status` is `None` for a status this studio does not know.
+    StepStatus { step: StepRef, status: Option<StepStatus>, duration_ms: Option<u64>, message: Option<String> },
+    /// The run's end; a status this studio does not know reads as an error.
+    RunFinished { status: RunStatus, error: Option<String> },
+    /// An event a newer server may add: ignored, not an error.
+    Other,
+}
+
+/// A step as an event names it: its id (servers before ids sent only the label) and label.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepRef {
+    pub id: String,
+    pub label: String,
+}
+
+/// The event's JSON as sent: flat rather than a serde tagged enum, since internally tagged
+/// enums buffer every event through a generic `Content` tree, which cost 25 KB of the studio's
+/// download; [`RunEvent::parse`] turns it into the enum.
+#[derive(serde::Deserialize)]
+struct FlatEvent {
+    event: String,
+    plan: Option<Plan>,
+    commit: Option<String>,
+    #[serde(default)]
+    edited: bool,
+    step: Option<String>,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    service: String,
+    line: Option<String>,
+    message: Option<String>,
+    group: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
+    duration_ms: Option<u64>,
+    #[serde(default)]
+    build: bool,
+    at_ms: Option<u64>,
+}
+
+impl RunEvent {
+    /// The event in `data`; `None` when it is not JSON of an event.
+    pub fn parse(data: &str) -> Option<RunEvent> {
+        let e: FlatEvent = serde_json::from_str(data).ok()?;
+        let label = e.step.or(e.group).unwrap_or_default();
+        let step = StepRef { id: if e.id.is_empty() { label.clone() } else { e.id }, label };
+        Some(match e.event.as_str() {
+            "plan" => match e.plan {
+                Some(plan) => RunEvent::Plan { plan: Box::new(plan), commit: e.commit, edited: e.edited },
+                None => RunEvent::Other,
+            },
+            "log" => RunEvent::Log {
+                step,
+                service: e.service,
+                line: e.line.unwrap_or_default(),
+                build: e.build,
+                at_ms: e.at_ms,
+            },
+            "info" => RunEvent::Info { message: e.message.unwrap_or_default() },
+            "waiting" => RunEvent::Waiting { group: step },
+            "step_status" => RunEvent::StepStatus {
+                step,
+                status: e.status.as_deref().and_then(StepStatus::parse),
+                duration_ms: e.duration_ms,
+                message: e.message,
+            },
+            "run_finished" => RunEvent::RunFinished {
+                status: e.status.as_deref().and_then(RunStatus::parse).unwrap_or(RunStatus::Error),
+                error: e.error,
+            },
+            _ => RunEvent::Other,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -200,6 +295,37 @@ pub(super) mod tests {
         assert!(ProjectList::from_json(&json(r#"{"projects":[{"name":"x","kind":"cloud"}]}"#)).is_none());
         assert!(ProjectList::from_json(&json(r#"{"projects":[{"kind":"repo"}]}"#)).is_none());
         assert!(ProjectList::from_json(&json(r#"{"projects":[{"name":"x","kind":null}]}"#)).is_none());
+    }
+
+    #[test]
+    fn events_are_read_into_their_variant_and_unknown_ones_are_other() {
+        let log = RunEvent::parse(
+            r#"{"event":"log","step":"unit","id":"1.1","service":"app","line":"ok","build":true,"at_ms":5}"#,
+        );
+        let step = StepRef { id: "1.1".into(), label: "unit".into() };
+        assert_eq!(
+            log,
+            Some(RunEvent::Log {
+                step: step.clone(),
+                service: "app".into(),
+                line: "ok".into(),
+                build: true,
+                at_ms: Some(5)
+            })
+        );
+        // Servers before ids: the label is the id.
+        let old = RunEvent::parse(r#"{"event":"waiting","group":"release"}"#);
+        assert_eq!(old, Some(RunEvent::Waiting { group: StepRef { id: "release".into(), label: "release".into() } }));
+        let status = RunEvent::parse(r#"{"event":"step_status","step":"unit","id":"1.1","status":"teleported"}"#);
+        assert_eq!(status, Some(RunEvent::StepStatus { step, status: None, duration_ms: None, message: None }));
+        let end = RunEvent::parse(r#"{"event":"run_finished","status":"sleeping","error":null}"#);
+        assert_eq!(end, Some(RunEvent::RunFinished { status: RunStatus::Error, error: None }));
+        assert_eq!(RunEvent::parse(r#"{"event":"something_new"}"#), Some(RunEvent::Other));
+        assert_eq!(RunEvent::parse("not json"), None);
+        let plan = RunEvent::parse(
+            r#"{"event":"plan","plan":{"tag":null,"push":false,"steps":[]},"commit":"abc","edited":true}"#,
+        );
+        assert!(matches!(plan, Some(RunEvent::Plan { commit: Some(c), edited: true, .. }) if c == "abc"));
     }
 
     pub(crate) fn json(text: &str) -> Value {

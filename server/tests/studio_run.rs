@@ -142,6 +142,8 @@ async fn cancel_in_the_studio_stops_a_run_waiting_for_approval() {
         b.run_snapshot().await.2.contains(&"release=waiting".to_string())
     })
     .await;
+    // Cancel asks first (studio_run_panel.rs tests the question): yes.
+    b.js("window.confirm = () => true").await;
     b.click("run-cancel").await;
     b.wait("the run to be cancelled", Duration::from_secs(30), || async { b.run_snapshot().await.0 == "cancelled" })
         .await;

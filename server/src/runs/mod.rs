@@ -743,6 +743,8 @@ impl Manager {
         if fork.is_some() {
             req.push = false;
         }
+        // Shown on the run in the studio: a run of edited files is not the project's.
+        let edited = req.services.is_some() || req.steps.is_some();
         let prepared = {
             let (project, run_id, dir, t) = (project.clone(), id.to_string(), dir.to_path_buf(), trigger.cloned());
             let work = tokio::task::spawn_blocking(move || prepare(&project, &req, &run_id, &dir, t.as_ref()));
@@ -759,6 +761,7 @@ impl Manager {
         }
         self.notify_started(id);
         let Prepared { services, plan: mut p, key, vars, source } = prepared;
+        let commit = vars.commit_id.clone();
         let grant = self.policy.for_run(&project.name, trigger);
         if fork.is_some() {
             fork_skips_pushes(&mut p.steps);
@@ -809,7 +812,8 @@ impl Manager {
         // value (pasted into the steps file, say): masked like the log.
         let mut plan = serde_json::to_value(prepared.plan())?;
         prepared.mask_json(&mut plan);
-        let plan_event = serde_json::json!({"event": "plan", "plan": plan}).to_string();
+        let plan_event =
+            serde_json::json!({"event": "plan", "plan": plan, "commit": commit, "edited": edited}).to_string();
         self.store.append_event(id, 1, &plan_event)?;
         // The request (edited files, build values) is kept with the run: masked from now on.
         let mut stored: serde_json::Value = serde_json::from_str(request).context("stored run request")?;

@@ -1,9 +1,7 @@
 //! The table of recent runs, filtered by project and branch; a row opens that run.
 
 use super::trigger;
-use crate::server_api;
-use crate::wire::{RunList, RunSummary};
-use wasm_bindgen_futures::spawn_local;
+use crate::wire::RunSummary;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -25,17 +23,6 @@ impl Filter {
         }
         path
     }
-}
-
-/// Load the newest runs that pass `filter` into `history`.
-/// With the token when there is one: only then does the server include the triggers (commit
-/// messages and authors may be private).
-pub(super) fn refresh(history: UseStateHandle<Vec<RunSummary>>, filter: Filter, token: Option<String>) {
-    spawn_local(async move {
-        if let Ok(list) = server_api::json::<RunList>("GET", &filter.path(), token.as_deref(), None).await {
-            history.set(list.runs);
-        }
-    });
 }
 
 #[derive(Properties, PartialEq)]
