@@ -43,7 +43,7 @@ pub(super) fn toolbar(p: &ToolbarProps) -> Html {
     // A run of the editors' files (perhaps unsaved) is not the project's: marked as such.
     let files = if p.edited {
         html! { <span class="files edited" data-testid="run-files" data-edited="true"
-        title="This run used the editors' files (unsaved edits included), not the project's">{ "✎ edited files" }</span> }
+        title="This run used the editors' files (unsaved edits included), not the project's">{ "edited files" }</span> }
     } else {
         html! { <span class="files" data-testid="run-files" data-edited="false">{ "project files" }</span> }
     };
@@ -66,7 +66,7 @@ pub(super) fn toolbar(p: &ToolbarProps) -> Html {
             <span class={classes!("badge", p.status.to_string())}>
                 if p.status == "running" { <span class="spinner" /> }{ p.status.clone() }</span>
             if let Some(t) = took {
-                <span class="muted" data-testid="run-duration" title="From the run's start to its end">{ format!("⏱ {t}") }</span>
+                <span class="muted" data-testid="run-duration" title="From the run's start to its end">{ format!("took {t}") }</span>
             }
             if let Some(r) = &p.summary {
                 <span class="muted mono">{ format!("{}{}", r.project, r.tag.as_deref().map(|t| format!(" · {t}")).unwrap_or_default()) }</span>
