@@ -11,8 +11,8 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 /// An encrypted file dropped or picked for rekeying.
-#[derive(Clone, PartialEq)]
-struct Dropped {
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Dropped {
     name: String,
     bytes: Vec<u8>,
 }
@@ -59,6 +59,54 @@ fn read_all(files: Vec<web_sys::File>, done: impl FnOnce(Result<Vec<Dropped>, St
     });
 }
 
+/// The rekey form's state, changed only by [`RekeyAction`]s.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct RekeyState {
+    new_key: String,
+    v1_to: V1To,
+    files: Rc<Vec<Dropped>>,
+    /// A file that could not be read: none is kept.
+    read_error: Option<String>,
+    note: Option<String>,
+}
+
+/// The format v1 files are written in (aead unless asked for v2).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct V1To(Format);
+
+impl Default for V1To {
+    fn default() -> Self {
+        V1To(Format::Aead)
+    }
+}
+
+pub(super) enum RekeyAction {
+    NewKey(String),
+    /// A key generated (and downloaded as codeship.aes by the caller).
+    Generated(String),
+    V1To(Format),
+    Read(Result<Vec<Dropped>, String>),
+}
+
+impl Reducible for RekeyState {
+    type Action = RekeyAction;
+
+    fn reduce(self: Rc<Self>, action: RekeyAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            RekeyAction::NewKey(k) => next.new_key = k,
+            RekeyAction::Generated(k) => {
+                next.new_key = k;
+                next.note = Some("New key generated and downloaded as codeship.aes: replace the project's key with it once its files are rekeyed, and keep it out of git.".into());
+            }
+            RekeyAction::V1To(f) => next.v1_to = V1To(f),
+            RekeyAction::Read(Ok(files)) => (next.files, next.read_error) = (Rc::new(files), None),
+            RekeyAction::Read(Err(e)) => (next.files, next.read_error) = (Rc::new(Vec::new()), Some(e)),
+        }
+        Rc::new(next)
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub(super) struct RekeyProps {
     /// The panel's key: the one the dropped files are encrypted with.
@@ -69,31 +117,19 @@ pub(super) struct RekeyProps {
 /// upgraded), in the page, and offered back as downloads.
 #[function_component(RekeyFiles)]
 pub(super) fn rekey_files(props: &RekeyProps) -> Html {
-    let new_key = use_state(String::new);
-    let v1_to = use_state(|| Format::Aead);
-    let files = use_state(|| Rc::new(Vec::<Dropped>::new()));
-    let read_error = use_state(|| None::<String>);
-    let note = use_state(|| None::<String>);
+    let state = use_reducer(RekeyState::default);
+    let dispatch = state.dispatcher().to_callback();
+    let (new_key, v1_to) = (&state.new_key, state.v1_to.0);
     // The results always match the keys and files shown: recomputed when any of them changes.
     let outcome =
-        use_memo((props.old_key.clone(), (*new_key).clone(), *v1_to, (*files).clone()), |(old, new, v1_to, files)| {
+        use_memo((props.old_key.clone(), new_key.clone(), v1_to, state.files.clone()), |(old, new, v1_to, files)| {
             (!files.is_empty()).then(|| rekey_dropped(old, new, *v1_to, files))
         });
-
     let take = {
-        let (files, read_error) = (files.clone(), read_error.clone());
+        let dispatch = dispatch.clone();
         move |list: Vec<web_sys::File>| {
-            let (files, read_error) = (files.clone(), read_error.clone());
-            read_all(list, move |read| match read {
-                Ok(read) => {
-                    read_error.set(None);
-                    files.set(Rc::new(read));
-                }
-                Err(e) => {
-                    read_error.set(Some(e));
-                    files.set(Rc::new(Vec::new()));
-                }
-            });
+            let dispatch = dispatch.clone();
+            read_all(list, move |read| dispatch.emit(RekeyAction::Read(read)));
         }
     };
     let on_drop = {
@@ -111,39 +147,27 @@ pub(super) fn rekey_files(props: &RekeyProps) -> Html {
     });
     let on_pick =
         Callback::from(move |e: Event| take(file_list(e.target_unchecked_into::<HtmlInputElement>().files())));
-    let on_new_key = {
-        let new_key = new_key.clone();
-        Callback::from(move |e: InputEvent| new_key.set(e.target_unchecked_into::<HtmlTextAreaElement>().value()))
-    };
-    let on_generate = {
-        let (new_key, note) = (new_key.clone(), note.clone());
-        Callback::from(move |_| {
-            let bytes = random::<32>();
-            let text = Key::from_bytes(bytes).to_file_text();
-            new_key.set(text.trim().to_string());
-            download("codeship.aes", text.as_bytes(), "application/octet-stream");
-            note.set(Some(
-                "New key generated and downloaded as codeship.aes: replace the project's key with it once its files are rekeyed, and keep it out of git.".into(),
-            ));
-        })
-    };
-    let on_v1_to = {
-        let v1_to = v1_to.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-            v1_to.set(Format::parse_write(&value).unwrap_or(Format::Aead));
-        })
-    };
+    let on_new_key =
+        dispatch.reform(|e: InputEvent| RekeyAction::NewKey(e.target_unchecked_into::<HtmlTextAreaElement>().value()));
+    let on_generate = dispatch.reform(|_| {
+        let text = Key::from_bytes(random::<32>()).to_file_text();
+        download("codeship.aes", text.as_bytes(), "application/octet-stream");
+        RekeyAction::Generated(text.trim().to_string())
+    });
+    let on_v1_to = dispatch.reform(|e: Event| {
+        let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+        RekeyAction::V1To(Format::parse_write(&value).unwrap_or(Format::Aead))
+    });
 
     let new_status = if new_key.is_empty() {
         html! { <span class="muted">{ "paste it, or generate one" }</span> }
     } else {
         match Key::parse(new_key.as_bytes()) {
             Ok(_) => html! { <span class="ok">{ "valid AES-256 key" }</span> },
-            Err(e) => html! { <span class="bad">{ key_problem(&new_key, &e) }</span> },
+            Err(e) => html! { <span class="bad">{ key_problem(new_key, &e) }</span> },
         }
     };
-    let result = match (&*read_error, &*outcome) {
+    let result = match (&state.read_error, &*outcome) {
         (Some(e), _) => {
             html! { <p class="msg bad" data-testid="rekey-error">{ format!("Nothing was rekeyed: {e}") }</p> }
         }
@@ -158,19 +182,19 @@ pub(super) fn rekey_files(props: &RekeyProps) -> Html {
             <div class="row">
                 <label class="grow">{ "New key " }{ new_status }
                     <textarea class="short" data-testid="rekey-new-key" spellcheck="false" autocomplete="off"
-                        value={(*new_key).clone()} oninput={on_new_key} />
+                        value={new_key.clone()} oninput={on_new_key} />
                 </label>
             </div>
             <div class="row">
                 <button data-testid="rekey-generate" onclick={on_generate}>{ "Generate new key" }</button>
                 <label class="inline">{ "v1 files become " }
                     <select data-testid="rekey-v1-format" onchange={on_v1_to}>
-                        <option value="aead" selected={*v1_to == Format::Aead}>{ "authenticated (aead)" }</option>
-                        <option value="v2" selected={*v1_to == Format::V2}>{ "jet v2" }</option>
+                        <option value="aead" selected={v1_to == Format::Aead}>{ "authenticated (aead)" }</option>
+                        <option value="v2" selected={v1_to == Format::V2}>{ "jet v2" }</option>
                     </select>
                 </label>
             </div>
-            if let Some(n) = &*note { <p class="msg ok">{ n }</p> }
+            if let Some(n) = &state.note { <p class="msg ok">{ n }</p> }
             <div class="dropzone" data-testid="rekey-drop" ondrop={on_drop} ondragover={on_dragover}>
                 { "Drop encrypted files here, or " }
                 <label class="file">{ "choose files" }<input type="file" multiple=true data-testid="rekey-files" onchange={on_pick} /></label>
@@ -218,5 +242,24 @@ fn rekeyed_view(out: &[(String, Rekeyed)]) -> Html {
                 <button data-testid="rekey-download-all" onclick={on_all}>{ "Download all" }</button>
             }
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_cannot_be_read_keeps_none_and_the_same_key_twice_is_refused() {
+        let dropped = Dropped { name: "env.encrypted".into(), bytes: b"x".to_vec() };
+        let s = Rc::new(RekeyState::default()).reduce(RekeyAction::Read(Ok(vec![dropped.clone()])));
+        assert_eq!((s.files.len(), s.read_error.as_deref()), (1, None));
+        let s = s.reduce(RekeyAction::Read(Err("b: unreadable".into())));
+        assert_eq!((s.files.len(), s.read_error.as_deref()), (0, Some("b: unreadable")));
+        let key = Key::from_bytes([3; 32]).to_file_text();
+        let s = s.reduce(RekeyAction::Generated(key.trim().into())).reduce(RekeyAction::V1To(Format::V2));
+        assert!(s.note.is_some() && s.v1_to == V1To(Format::V2));
+        let same = rekey_dropped(key.trim(), key.trim(), Format::Aead, &[dropped]);
+        assert!(matches!(same, RekeyOutcome::Failed(m) if m.starts_with("The new key is the old key")));
     }
 }
