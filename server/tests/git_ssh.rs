@@ -11,7 +11,7 @@ mod support;
 
 use git::{GitError, KnownHosts, Mirror, Remote, SshAuth, Update};
 use serde_json::Value;
-use slipway::{forge, git};
+use slipway::git;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
