@@ -2,6 +2,7 @@
 
 mod build_values;
 mod cli;
+mod cluster;
 mod docker;
 mod executor;
 // The building blocks of issue 11; wiring them into the router and the run manager is the next step.

@@ -18,6 +18,9 @@
 #   SLIPWAY_SWARM_NODE_PIDS  `HOSTNAME=PID …`: each node's hostname (as `docker node ls` shows
 #                            it) and its dockerd's pid, to kill a node in a test
 #   SLIPWAY_SWARM_NODE_HOSTS `HOSTNAME=DOCKER_HOST …`: each node's own engine
+#   SLIPWAY_SWARM_NODE_SOCKET the path of each node's engine socket as a container on that node
+#                            mounts it (the same path on every node, like /var/run/docker.sock)
+#   SLIPWAY_SWARM_NODE_WORK  a folder every node has, its own (like /var/lib/slipway-agent)
 # The registry holds the test base image as $SLIPWAY_SWARM_REGISTRY/slipway-test/busybox:latest.
 #
 # Facts this script works around (learned bringing the swarm up here):
@@ -36,6 +39,9 @@ NODES="n1 n2 n3"
 SUBNET=10.77.0
 REGISTRY="$SUBNET.10:5000"
 BASE_IMAGE=slipway-test/busybox:latest
+# On each node, in its own mount namespace only: the engine's socket and the agent's folder.
+NODE_SOCKET=/run/slipway-node/docker.sock
+NODE_WORK=/var/lib/slipway-agent
 HIERARCHIES="cpu cpuacct cpuset memory devices freezer blkio pids"
 
 sock() { echo "$DIR/$1.sock"; }
@@ -71,6 +77,8 @@ down() {
     ip netns delete "slw-$n" 2>/dev/null || true
   done
   rm -rf "$DIR"
+  # The mount points the nodes made on the shared file system (empty outside the nodes).
+  rmdir "$(dirname "$NODE_SOCKET")" "$NODE_WORK" 2>/dev/null || true
 }
 
 # A node's dockerd: in its network namespace, with its own hostname, cgroup mounts, data and
@@ -83,9 +91,14 @@ start_node() {
     mounts+=" && mkdir -p /sys/fs/cgroup/$h && mount -t cgroup -o $h cgroup /sys/fs/cgroup/$h"
   done
   mounts+=" && mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd"
+  # What a real node has at fixed paths, private to this node's mount namespace: its engine's
+  # socket ($NODE_SOCKET, for the run agent to mount) and the agent's work folder ($NODE_WORK).
+  mkdir -p "$d/agent" "$(dirname "$NODE_SOCKET")" "$NODE_WORK"
+  mounts+=" && mount -t tmpfs slipway-node $(dirname "$NODE_SOCKET") && mount --bind '$d/agent' '$NODE_WORK'"
   nohup ip netns exec "slw-$n" unshare --uts sh -c "hostname slw-$n && $mounts && exec dockerd \
       --data-root '$d/data' --exec-root '$d/exec' --pidfile '$d/dockerd.pid' \
-      -H 'unix://$(sock "$n")' --cgroup-parent 'slw-$n' --insecure-registry '$REGISTRY' \
+      -H 'unix://$(sock "$n")' -H 'unix://$NODE_SOCKET' \
+      --cgroup-parent 'slw-$n' --insecure-registry '$REGISTRY' \
       --containerd-namespace 'slw-$n' --containerd-plugins-namespace 'slw-$n-plugins'" \
     >"$d/dockerd.log" 2>&1 9>&- &
 }
@@ -120,6 +133,8 @@ print_env() {
   echo "export SLIPWAY_SWARM_REGISTRY=$REGISTRY"
   echo "export SLIPWAY_SWARM_NODE_PIDS='${pids% }'"
   echo "export SLIPWAY_SWARM_NODE_HOSTS='${hosts% }'"
+  echo "export SLIPWAY_SWARM_NODE_SOCKET=$NODE_SOCKET"
+  echo "export SLIPWAY_SWARM_NODE_WORK=$NODE_WORK"
 }
 
 up() {
