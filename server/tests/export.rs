@@ -1021,3 +1021,64 @@ fn encrypted_env_files_get_the_env_file_warning_too() {
         assert_eq!(at, ["codeship-services.yml:3:13", "codeship-services.yml:4:23"], "{forge:?}");
     }
 }
+
+/// The native GitHub workflow's jobs, run in order by bash on the real engine as a runner
+/// would: the images job builds the image once and saves it; the image is then removed, as a
+/// fresh runner would not have it; each step job loads it from the artifact and runs its step;
+/// the cleanup job removes it. The artifact actions are stood in for by one `$RUNNER_TEMP`
+/// (the test checks that the upload and download paths are the ones the scripts use).
+#[test]
+fn github_jobs_share_the_image_built_once() {
+    let Some(_) = docker_env() else { return };
+    let (d, _) = hostile_project(
+        "app:\n  build: .\n",
+        "- name: first\n  service: app\n  command: cat /built\n- name: second\n  service: app\n  command: cat /built\n",
+    );
+    let image = std::env::var("SLIPWAY_TEST_BASE_IMAGE").unwrap_or_else(|_| "busybox".into());
+    std::fs::write(d.path().join("Dockerfile"), format!("FROM {image}\nRUN echo built-once > /built\n")).unwrap();
+    let e = export_dir(d.path(), Forge::GithubActions, Mode::Native);
+    assert!(
+        e.text.contains("          path: ${{ runner.temp }}/codeship-images/images.tar.gz\n")
+            && e.text.contains("          name: codeship-images\n          path: ${{ runner.temp }}/codeship-images\n"),
+        "{}",
+        e.text
+    );
+    let preamble = blocks(&e.text, "  CS_PRELUDE: |", 4).remove(0);
+    let scripts = blocks(&e.text, "        run: |", 10);
+    assert_eq!(scripts.len(), 4, "images, first, second, cleanup:\n{}", e.text);
+    let runner_temp = tempfile::tempdir().unwrap();
+    let mut rand = [0u8; 4];
+    getrandom::fill(&mut rand).unwrap();
+    let run_id = format!("t{}", rand.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let built = format!("codeship-export/app:gh-{run_id}");
+    let exists =
+        || std::process::Command::new("docker").args(["image", "inspect", &built]).output().unwrap().status.success();
+    let mut all = String::new();
+    for (i, script) in scripts.iter().enumerate() {
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d.path())
+            .env("CS_PRELUDE", &preamble)
+            .env("RUNNER_TEMP", runner_temp.path())
+            .env("GITHUB_RUN_ID", &run_id)
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("GITHUB_JOB", format!("job{i}"))
+            .env("GITHUB_REF_NAME", "master")
+            .output()
+            .unwrap();
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "job {i} failed:\n{out}");
+        all.push_str(&out);
+        if i == 0 {
+            // A step job runs on another machine: only the artifact carries the image there.
+            assert!(exists(), "the images job did not build {built}:\n{out}");
+            assert!(std::process::Command::new("docker").args(["rmi", &built]).output().unwrap().status.success());
+        }
+    }
+    assert_eq!(all.matches("building ").count(), 1, "{all}");
+    for step in ["first", "second"] {
+        assert!(all.contains(&format!("(step: {step}) (service: app) built-once")), "{all}");
+    }
+    assert!(!exists(), "the cleanup job left {built}");
+}
