@@ -1,7 +1,9 @@
 //! `.github/workflows/codeship.yml`: Slipway mode runs `slipway steps`; native mode is one
 //! job per top-level step (or per branch of a top-level parallel group) chained with `needs`.
 //! A filter that is a plain name is the job's `if:`; a regex (expressions have none) is a
-//! guard step that tests it against the pushed ref, as Codeship did.
+//! guard step that tests it against the pushed ref, as Codeship did. The shell every job
+//! starts with is the workflow's `env.CS_PRELUDE`, written once; the images are built once by
+//! the `codeship_images` job and passed to the jobs that need it as an artifact.
 
 use super::layout::{self, Job};
 use super::tree::Node;

@@ -1,5 +1,7 @@
 //! `.gitlab-ci.yml`: Slipway mode runs `slipway steps`; native mode is a stage per top-level
 //! step with `rules:` from the filters (GitLab's `=~` is RE2, as Codeship's filters were).
+//! The shell every job starts with is `default: before_script`, written once; the images are
+//! built once in the `.pre` stage and passed on as an artifact, and removed in `.post`.
 
 use super::layout::{self, Job};
 use super::tree::Node;

@@ -1,5 +1,6 @@
 //! Native mode: a subtree of the plan as one bash script of plain `docker` commands, the way
-//! Slipway's executor runs it: images built once per job, each step in a fresh container on a
+//! Slipway's executor runs it: after the file's one [`preamble`], the images the images job
+//! built once ([`build`]) loaded from its artifact, each step in a fresh container on a
 //! network of its own with fresh `links`/`depends_on` containers (waited for when they have a
 //! health check), `parallel` groups as background jobs, `on_fail` steps after a failure,
 //! `tag`/`exclude` filters below the job as guards, and output prefixed like `slipway steps`
