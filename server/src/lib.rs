@@ -5,6 +5,7 @@
 pub mod app;
 mod build_values;
 mod cli;
+mod cluster;
 pub mod config;
 mod docker;
 mod executor;

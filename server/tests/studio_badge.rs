@@ -1,7 +1,7 @@
 //! Issue 23, part 3 in the studio: the Run panel shows the Markdown of the picked project's
 //! status badge, for the branch in the panel, to copy into a README. Real headless Chromium
 //! (support::Chromium) against `slipway serve` serving the built studio (`cargo xtask build`,
-//! as for studio.rs); the badge the Markdown names is fetched and is an SVG.
+//! as for the studio_*.rs tests); the badge the Markdown names is fetched and is an SVG.
 
 mod support;
 

@@ -108,6 +108,7 @@ impl Chromium {
     }
 }
 
+pub mod browser;
 pub mod forge_api;
 pub mod git;
 pub mod project;
