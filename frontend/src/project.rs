@@ -11,7 +11,8 @@ use serde_json::Value;
 const PREFIX: &str = "#/projects/";
 
 /// What the page is served with.
-#[derive(Clone, Debug, PartialEq)]
+/// (No `Debug`: it would cost the download for nothing shown.)
+#[derive(Clone, PartialEq)]
 pub enum Served {
     /// Asking the server for its projects.
     Checking,
@@ -25,7 +26,7 @@ pub enum Served {
 }
 
 /// Where opening the current project stands.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Status {
     Loading,
     /// The files need the API token; `refused`: the one given was wrong.
@@ -39,7 +40,7 @@ pub enum Status {
 }
 
 /// Where the preview's build values come from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Commit {
     /// The folder's git checkout: the values a run takes.
     Git(CommitValues),

@@ -52,7 +52,7 @@ pub struct BuildInputs {
 }
 
 /// The build values of a project's current commit, as a run of it takes them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct CommitValues {
     /// `None`: a detached checkout, whose runs have no branch unless given one.
     pub branch: Option<String>,

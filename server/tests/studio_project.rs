@@ -198,6 +198,9 @@ async fn the_token_is_asked_once_per_browser_session() {
     let first = b.client.window().await.unwrap();
     let tab = b.client.new_window(true).await.unwrap();
     b.client.switch_to_window(tab.handle).await.unwrap();
+    // Same origin, before the studio runs: the new tab's session storage has no token.
+    b.client.goto(&format!("{}/api/health", server.url)).await.unwrap();
+    assert_eq!(b.js("return sessionStorage.getItem('slipway.token')").await, Value::Null);
     b.open(&server.url).await;
     wait_steps(&b, "the files in a second tab", &sample_steps()).await;
     b.wait("the second tab's Run panel with the token", Duration::from_secs(5), || async {
