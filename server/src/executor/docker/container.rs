@@ -2,9 +2,9 @@
 //! included), binds confined to the project and pinned to the folder checked (`pinned`),
 //! `volumes_from` holders, network attachment.
 
-use super::Runner;
+use super::DockerRun;
 use super::labels::labels;
-use super::paths::{Beneath, EntryKind, Links, Opened};
+use crate::executor::paths::{Beneath, EntryKind, Links, Opened};
 use super::pinned::Engine;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, VolumeCreateRequest};
@@ -22,7 +22,7 @@ pub(super) struct Attach<'a> {
     pub(super) aliases: Vec<String>,
 }
 
-impl Runner {
+impl DockerRun {
     /// Create (not start) a container for `svc`. Names carry the run id; labels carry run,
     /// project and step so cleanup finds them.
     #[allow(clippy::too_many_arguments)]

@@ -24,7 +24,7 @@
 //! a container) a server run refuses binds, saying why; the CLI binds the checked path by
 //! name as it did before (the developer's own machine).
 
-use super::paths::Opened;
+use crate::executor::paths::Opened;
 use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
