@@ -18,32 +18,23 @@ use super::run::Run;
 use super::run_limits::{Kind, show_duration};
 use anyhow::{Result, anyhow};
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 /// How often a paused clock looks again (it cannot expire while paused, but the run can).
 const PAUSED_RECHECK: Duration = Duration::from_secs(1);
 
-/// The run's clock and its limit stop (shared by every step of the run).
-pub(super) struct Guard {
-    started: Instant,
-    /// Cancelled when the run went over a limit that stops all of it (run time, disk).
-    stop: CancellationToken,
-    why: OnceLock<String>,
-}
-
-impl Guard {
-    pub(super) fn new() -> Guard {
-        Guard { started: Instant::now(), stop: CancellationToken::new(), why: OnceLock::new() }
-    }
-}
-
 /// What a clock bounds: a step (its containers are removed when it expires) or an image.
 pub(super) enum Unit<'a> {
     /// On expiry, `engine` removes what the step has running.
-    Step { id: &'a str, engine: &'a dyn Engine },
-    Image { service: &'a str, building: bool },
+    Step {
+        id: &'a str,
+        engine: &'a dyn Engine,
+    },
+    Image {
+        service: &'a str,
+        building: bool,
+    },
 }
 
 /// The clock of one step or image: time spent, less time spent waiting for images.

@@ -150,7 +150,12 @@ pub async fn run(docker: Client, spec: RunSpec, events: EventSender, cancel: Can
 pub struct Prepared(Arc<Runner>);
 
 /// Decrypt the run's secrets and copy its project; [`Prepared::run`] runs it on `docker`.
-pub async fn prepare(docker: Client, spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Result<Prepared> {
+pub async fn prepare(
+    docker: Client,
+    spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Prepared> {
     let run = run::Run::prepare(spec, events, cancel).await?;
     let engine = docker.engine(run.clone());
     Ok(Prepared(Arc::new(Runner::new(run, engine))))

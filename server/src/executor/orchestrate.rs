@@ -292,3 +292,7 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "orchestrate_tests.rs"]
+mod tests;

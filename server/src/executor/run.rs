@@ -4,11 +4,12 @@
 
 use super::events::{self, Event, EventSender};
 use super::mask::{self, Masker};
-use super::{RunSpec, deadline, policy, secrets, workspace};
+use super::{RunSpec, policy, secrets, workspace};
 use anyhow::Result;
 use slipway_core::plan::{Plan, PlannedStep};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) struct Run {
@@ -22,7 +23,21 @@ pub(crate) struct Run {
     /// A confined run's copy of the project (`spec.dir` points into it); removed at the end.
     pub(super) workspace: Mutex<Option<workspace::Workspace>>,
     /// The run's clock and its stop for limits (see `deadline`).
-    pub(super) guard: deadline::Guard,
+    pub(super) guard: Guard,
+}
+
+/// The run's clock and its limit stop (shared by every step of the run).
+pub(super) struct Guard {
+    pub(super) started: Instant,
+    /// Cancelled when the run went over a limit that stops all of it (run time, disk).
+    pub(super) stop: CancellationToken,
+    pub(super) why: OnceLock<String>,
+}
+
+impl Guard {
+    fn new() -> Guard {
+        Guard { started: Instant::now(), stop: CancellationToken::new(), why: OnceLock::new() }
+    }
 }
 
 impl Run {
@@ -57,7 +72,7 @@ impl Run {
             cancel,
             names: step_names(&spec.plan),
             workspace: Mutex::new(workspace),
-            guard: deadline::Guard::new(),
+            guard: Guard::new(),
             spec,
         });
         limits.into_iter().for_each(|l| run.info(l));

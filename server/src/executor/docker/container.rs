@@ -4,8 +4,8 @@
 
 use super::DockerRun;
 use super::labels::labels;
-use crate::executor::paths::{Beneath, EntryKind, Links, Opened};
 use super::pinned::Engine;
+use crate::executor::paths::{Beneath, EntryKind, Links, Opened};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, VolumeCreateRequest};
 use bollard::query_parameters::CreateContainerOptionsBuilder;

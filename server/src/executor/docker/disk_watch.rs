@@ -168,10 +168,10 @@ impl DockerRun {
             return;
         }
         // Unlimited (`unlimited`): measured against nothing but the host's floor.
-        let limit = limits
-            .disk
-            .clone()
-            .unwrap_or(crate::executor::run_limits::Limit { value: u64::MAX, set_by: crate::executor::run_limits::SetBy::Default });
+        let limit = limits.disk.clone().unwrap_or(crate::executor::run_limits::Limit {
+            value: u64::MAX,
+            set_by: crate::executor::run_limits::SetBy::Default,
+        });
         let floor_paths = self.floor_paths().await;
         let mut unmeasured: HashSet<String> = HashSet::new();
         let mut last: Option<(Instant, u64)> = None;

@@ -6,11 +6,11 @@
 //! A run whose secrets are withheld (a fork's pull request) never gets here with a
 //! generator: `secrets::none_needed` fails such a run before any step starts, built-in or not.
 
-use crate::executor::events::EventSender;
+use super::DockerRun;
 use super::file_out::{self, ReadFileError};
 use super::labels::labels;
-use super::DockerRun;
 use crate::executor::RunSpec;
+use crate::executor::events::EventSender;
 use crate::generators::endpoints::EndpointPolicy;
 use crate::generators::{self, BuiltIn, Env};
 use anyhow::{Context, Result, anyhow, bail};

@@ -144,9 +144,10 @@ impl DockerRun {
         // of them. Making one takes the whole budget (its size is known only at the end); then
         // it keeps what it holds until the engine has it.
         let mut held = Some(CONTEXT_MEMORY.acquire_many(CONTEXT_PERMITS).await?);
-        let mut tar = tokio::task::spawn_blocking(move || crate::executor::context::tar_context(&root, &ctx, links, &df))
-            .await?
-            .with_context(|| format!("building `{name}`"))?;
+        let mut tar =
+            tokio::task::spawn_blocking(move || crate::executor::context::tar_context(&root, &ctx, links, &df))
+                .await?
+                .with_context(|| format!("building `{name}`"))?;
         let keep = |tar: &Vec<u8>| (tar.len().div_ceil(MIB) as u32).clamp(1, CONTEXT_PERMITS);
         if let Some(p) = held.as_mut() {
             drop(p.split((CONTEXT_PERMITS - keep(&tar)) as usize));

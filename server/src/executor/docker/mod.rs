@@ -164,7 +164,11 @@ impl Engine for DockerRun {
                 containers: left.containers.len(),
                 networks: left.networks.len(),
                 volumes: left.volumes.len(),
-                failed: left.failed.iter().map(|f| format!("cannot remove {} {}: {}; {}", f.kind, f.name, f.error, f.hint())).collect(),
+                failed: left
+                    .failed
+                    .iter()
+                    .map(|f| format!("cannot remove {} {}: {}; {}", f.kind, f.name, f.error, f.hint()))
+                    .collect(),
             })
         })
     }

@@ -11,10 +11,10 @@
 //!   build, so the engine never looks a name up on its own.
 
 use super::DockerRun;
-use crate::executor::context_dockerfile;
-use crate::executor::dockerfile::{self, UseKind};
 use super::images::docker_credentials;
 use super::labels::IMAGE_PROJECT;
+use crate::executor::context_dockerfile;
+use crate::executor::dockerfile::{self, UseKind};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::ImageInspect;
 use bollard::query_parameters::CreateImageOptionsBuilder;
