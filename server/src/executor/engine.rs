@@ -3,11 +3,18 @@
 //! decides what runs, in which order, what a failure skips, and when a run is cancelled or
 //! over a limit; an engine only does what it is asked for one step, one image or one run.
 //!
-//! An engine is made for one run (it is given the run's context, [`Run`](super::run::Run): the spec, the
-//! masked log, the limits' clock) and lives until the run's cleanup. The Docker backend
+//! An engine is made for one run (it is given the run's context, [`Run`](super::run::Run):
+//! the spec, the masked log, the limits' clock) and lives until the run's cleanup. The Docker backend
 //! (`docker/`) is the one the server and the CLI use; tests of the orchestration use a
 //! scripted fake (`fake.rs`). An engine that runs a whole run elsewhere (a node's agent)
 //! runs this same orchestration there, over that node's own engine.
+//!
+//! The unit is a step, as in Woodpecker (`StartStep`, `WaitStep`, `TailStep`, `DestroyStep`,
+//! `DestroyWorkflow`): what a step needs below that (a network for its dependencies, their
+//! containers and link variables, binds pinned to the folders checked, `volumes_from`
+//! holders, a dockercfg generator's container) is the engine's own way of running one, and
+//! another engine would do it differently. A step's output is not returned as a stream: the
+//! engine writes it to the run's log, which masks every secret in one place for all engines.
 //!
 //! Futures are boxed (`BoxFuture`): the trait is used as `dyn Engine`, and native `async fn`
 //! in traits is not dyn-compatible; async-trait is not in Cargo.lock.
