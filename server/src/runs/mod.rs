@@ -872,13 +872,7 @@ impl Manager {
         let result = prepared.run().await;
         let _ = pump.await;
         let result = result?;
-        Ok(if result.cancelled {
-            RunStatus::Cancelled
-        } else if result.success {
-            RunStatus::Success
-        } else {
-            RunStatus::Failed
-        })
+        Ok(result.outcome.status())
     }
 }
 
@@ -1039,7 +1033,7 @@ fn strip_under(text: &str, root: &str, prefix: &str) -> String {
 /// Remove what a run that was in flight at a crash left in Docker. The engine may still be
 /// finishing what the dead server asked of it (a container's removal, a creation), so this
 /// tries again, for up to ~5 s, until nothing labelled with the run is left.
-async fn remove_leftovers(docker: &bollard::Docker, id: &str) {
+async fn remove_leftovers(docker: &crate::docker::Client, id: &str) {
     for attempt in 0..6 {
         match executor::labels::cleanup(docker, Some(id), false).await {
             Ok(removed) if removed.is_empty() => return,

@@ -39,6 +39,9 @@ pub struct RunPanelProps {
     pub on_load: Callback<(String, String)>,
     /// Show this diagnostic in its editor (the first error, when a run is refused for it).
     pub on_show_error: Callback<Diagnostic>,
+    /// The project the page opened (the header's), selected at first; else the server's first.
+    #[prop_or_default]
+    pub project: Option<AttrValue>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -186,13 +189,16 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     *latest_open.borrow_mut() = open.clone();
 
     {
-        let (server, form, refresh_history, latest_open) =
-            (server.clone(), form.clone(), refresh_history.clone(), latest_open.clone());
+        let (server, form, refresh_history, latest_open, opened) =
+            (server.clone(), form.clone(), refresh_history.clone(), latest_open.clone(), props.project.clone());
         use_effect_with((), move |_| {
             spawn_local(async move {
                 match server_api::json::<ProjectList>("GET", "/api/projects", None, None).await {
                     Ok(list) => {
-                        let first = list.projects.first().map(|p| p.name.clone()).unwrap_or_default();
+                        let opened = opened.filter(|o| list.projects.iter().any(|p| p.name == o.as_str()));
+                        let first =
+                            opened.map(|o| o.to_string()).or_else(|| list.projects.first().map(|p| p.name.clone()));
+                        let first = first.unwrap_or_default();
                         form.dispatch(FormAction::Project(first));
                         server.set(ServerState::Ready(list.projects));
                         refresh_history.emit(());
