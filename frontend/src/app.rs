@@ -6,15 +6,24 @@ use crate::components::editor::{self, Editor, Editors};
 use crate::components::export_panel::ExportPanel;
 use crate::components::files::{download, file_list, read_files};
 use crate::components::preview::Preview;
+use crate::components::project_bar::ProjectBar;
 use crate::components::run_panel::RunPanel;
 use crate::hooks::use_debounced::use_debounced;
 use crate::language::{self, PlanUpdate};
+use crate::project::{self, Commit, Fetched, Served, Status};
+use crate::server_api;
 use crate::state::{Action, BuildInputs, FileKind, SharedPlan, State, save_drafts};
+use crate::token_share;
+use crate::wire::Project;
 use slipway_core::ide::QuickFix;
 use slipway_core::plan::PlanOptions;
 use slipway_core::template::BuildVars;
 use slipway_core::{Diagnostic, Report};
+use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
@@ -92,6 +101,62 @@ fn kind_of(name: &str) -> Option<FileKind> {
     }
 }
 
+/// A window event listener, removed when dropped.
+struct WindowListener(&'static str, Closure<dyn Fn()>);
+
+impl WindowListener {
+    fn new(event: &'static str, f: impl Fn() + 'static) -> WindowListener {
+        let closure = Closure::<dyn Fn()>::new(f);
+        let _ = gloo::utils::window().add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+        WindowListener(event, closure)
+    }
+}
+
+impl Drop for WindowListener {
+    fn drop(&mut self) {
+        let _ = gloo::utils::window().remove_event_listener_with_callback(self.0, self.1.as_ref().unchecked_ref());
+    }
+}
+
+/// Open project `name` of `projects`: its files into the editors (unless they hold edits),
+/// its commit's values into the preview. `current` is the project the page shows: an answer for
+/// one switched away from meanwhile is dropped.
+fn open_project(
+    name: String,
+    projects: Rc<RefCell<Vec<Project>>>,
+    current: Rc<RefCell<Option<String>>>,
+    served: UseStateHandle<Served>,
+    state: UseReducerHandle<State>,
+    panel_gen: UseStateHandle<f64>,
+) {
+    let list = projects.borrow().clone();
+    let Some(p) = list.iter().find(|p| p.name == name).cloned() else { return };
+    *current.borrow_mut() = Some(name.clone());
+    served.set(Served::Projects { list: list.clone(), current: name.clone(), status: Status::Loading });
+    spawn_local(async move {
+        let fetched = project::fetch(&p).await;
+        if current.borrow().as_deref() != Some(name.as_str()) {
+            return;
+        }
+        let status = match fetched {
+            Fetched::Files(o, from_tab) => {
+                // The Run panel read the token when it was drawn: drawn again, it has this one.
+                if from_tab {
+                    panel_gen.set(js_sys::Date::now());
+                }
+                let o = *o;
+                state.dispatch(Action::Open(o.services, o.steps));
+                if let Commit::Git(c) = &o.commit {
+                    state.dispatch(Action::Commit(c.clone()));
+                }
+                Status::Loaded(o.commit)
+            }
+            Fetched::Status(s) => s,
+        };
+        served.set(Served::Projects { list, current: name, status });
+    });
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(|| State::load(now_secs()));
@@ -101,6 +166,111 @@ pub fn app() -> Html {
     use_effect_with((), |_| {
         let _ = js_sys::Reflect::set(&gloo::utils::window(), &"slipwayInteractiveMs".into(), &performance_now().into());
     });
+
+    // The project the page is served with, if any (`project.rs`), and a value that changes
+    // when the user switches projects or a token is entered in the header or comes from
+    // another tab: the Run panel, which reads its project and token when drawn, is drawn anew.
+    let served = use_state(|| Served::Checking);
+    let projects = use_mut_ref(Vec::<Project>::new);
+    let current = use_mut_ref(|| None::<String>);
+    let panel_gen = use_state(|| 0.0_f64);
+    let latest_served = use_mut_ref(|| Served::Checking);
+    *latest_served.borrow_mut() = (*served).clone();
+    let open = {
+        let (projects, current, served, state, panel_gen) =
+            (projects.clone(), current.clone(), served.clone(), state.clone(), panel_gen.clone());
+        Callback::from(move |name: String| {
+            open_project(name, projects.clone(), current.clone(), served.clone(), state.clone(), panel_gen.clone())
+        })
+    };
+    {
+        let (served, projects, open) = (served.clone(), projects.clone(), open.clone());
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                match project::list().await {
+                    None => served.set(Served::Example),
+                    Some(list) => {
+                        let name = project::pick(&list, project::in_address());
+                        *projects.borrow_mut() = list;
+                        open.emit(name);
+                    }
+                }
+            });
+        });
+    }
+    // This tab's token for the studio's other tabs; a token entered anywhere on the page (here
+    // or in the Run panel) opens the project that waits for one; `#/projects/{name}` typed into
+    // the address opens that project.
+    {
+        let (open, latest_served, current, panel_gen) =
+            (open.clone(), latest_served.clone(), current.clone(), panel_gen.clone());
+        use_effect_with((), move |_| {
+            let responder = token_share::answer_other_tabs();
+            let on_token = {
+                let open = open.clone();
+                WindowListener::new(server_api::TOKEN_EVENT, move || {
+                    let waiting = match &*latest_served.borrow() {
+                        Served::Projects { status: Status::NeedsToken { .. }, current, .. } => Some(current.clone()),
+                        _ => None,
+                    };
+                    if let Some(name) = waiting
+                        && server_api::saved_token().is_some()
+                    {
+                        open.emit(name);
+                    }
+                })
+            };
+            let on_hash = WindowListener::new("hashchange", move || {
+                if let Some(name) = project::in_address()
+                    && current.borrow().as_deref().is_some_and(|c| c != name)
+                {
+                    panel_gen.set(js_sys::Date::now());
+                    open.emit(name);
+                }
+            });
+            move || drop((responder, on_token, on_hash))
+        });
+    }
+    let current_name = match &*served {
+        Served::Projects { current, .. } => current.clone(),
+        _ => String::new(),
+    };
+    use_effect_with(current_name.clone(), |name| {
+        let title = if name.is_empty() { "Slipway studio".to_string() } else { format!("{name} · Slipway studio") };
+        gloo::utils::document().set_title(&title);
+    });
+    let on_switch = {
+        let (open, panel_gen) = (open.clone(), panel_gen.clone());
+        Callback::from(move |name: String| {
+            project::show(&name);
+            panel_gen.set(js_sys::Date::now());
+            open.emit(name);
+        })
+    };
+    let on_token = {
+        let panel_gen = panel_gen.clone();
+        Callback::from(move |t: String| {
+            // The listener above opens the waiting project.
+            server_api::save_token(Some(&t));
+            panel_gen.set(js_sys::Date::now());
+        })
+    };
+    // The project's files over the user's edits: only when asked, and undoable.
+    let on_load_offered = {
+        let state = state.clone();
+        let name = current_name.clone();
+        Callback::from(move |_| {
+            let Some((services, steps)) = state.offered.clone() else { return };
+            let sure = gloo::utils::window()
+                .confirm_with_message(&format!(
+                    "Replace both editors' text with project {name}'s files? Ctrl+Z in an editor brings its text back."
+                ))
+                .unwrap_or(false);
+            if sure {
+                state.dispatch(Action::Load(services, steps));
+            }
+        })
+    };
 
     // Drafts follow the text: at once while it is small, after a pause when not.
     let size = state.services.len() + state.steps.len();
@@ -213,6 +383,7 @@ pub fn app() -> Html {
         <div class="studio" ondrop={on_drop} ondragover={on_dragover}>
             <header class="top">
                 <h1>{ "Slipway studio" }</h1>
+                <ProjectBar served={(*served).clone()} offered={state.offered.is_some()} {on_switch} {on_token} {on_load_offered} />
                 <span class="muted">{ "Codeship Pro configs, checked in your browser. Nothing you type here leaves this page unless you run it on the server." }</span>
                 <div class="actions">
                     <label class="file">{ "Open files " }<input type="file" multiple=true onchange={on_pick.clone()} /></label>
@@ -241,8 +412,12 @@ pub fn app() -> Html {
                     <Preview build={build.clone()} plan={shown_plan.clone()} {stale} on_change={on_build.clone()} />
                     <CryptoPanel plan={valid_plan} />
                 </div>
-                <RunPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
-                    {build} {on_build} {on_load} on_show_error={on_select.clone()} />
+                // Drawn once the page knows its project, so the panel starts on it.
+                if *served != Served::Checking {
+                    <RunPanel key={panel_gen.to_string()} project={(!current_name.is_empty()).then(|| AttrValue::from(current_name.clone()))}
+                        services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())}
+                        {build} {on_build} {on_load} on_show_error={on_select.clone()} />
+                }
                 <ExportPanel services={AttrValue::from(state.services.clone())} steps={AttrValue::from(state.steps.clone())} />
             </main>
         </div>

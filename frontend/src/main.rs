@@ -7,9 +7,11 @@ mod bench;
 mod components;
 mod hooks;
 mod language;
+mod project;
 mod run_log;
 mod server_api;
 mod state;
+mod token_share;
 mod wire;
 
 // Talc instead of Rust's default wasm allocator (dlmalloc): 3.3 KB gzip smaller, the

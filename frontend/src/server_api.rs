@@ -16,12 +16,19 @@ pub fn saved_token() -> Option<String> {
     SessionStorage::get::<String>(TOKEN_KEY).ok().filter(|t| !t.is_empty())
 }
 
+/// Fired on the window when the token is saved or forgotten, wherever on the page: the project
+/// header and the Run panel each ask for it, and one answer serves both.
+pub const TOKEN_EVENT: &str = "slipway-token";
+
 pub fn save_token(token: Option<&str>) {
     match token {
         Some(t) => {
             let _ = SessionStorage::set(TOKEN_KEY, t);
         }
         None => SessionStorage::delete(TOKEN_KEY),
+    }
+    if let Ok(e) = web_sys::Event::new(TOKEN_EVENT) {
+        let _ = gloo::utils::window().dispatch_event(&e);
     }
 }
 

@@ -10,6 +10,9 @@ pub const EXAMPLE_STEPS: &str = include_str!("example/codeship-steps.yml");
 
 const DRAFT_SERVICES: &str = "slipway.draft.services";
 const DRAFT_STEPS: &str = "slipway.draft.steps";
+/// A fingerprint of the files last loaded from the server, so a reload (whose editors hold
+/// those files as drafts) still knows they are not the user's edits.
+const LOADED: &str = "slipway.loaded";
 
 /// Which file an editor shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,11 +51,24 @@ pub struct BuildInputs {
     pub push: bool,
 }
 
+/// The build values of a project's current commit, as a run of it takes them.
+#[derive(Clone, PartialEq)]
+pub struct CommitValues {
+    /// `None`: a detached checkout, whose runs have no branch unless given one.
+    pub branch: Option<String>,
+    pub commit_id: String,
+    pub message: String,
+    pub committer: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub services: String,
     pub steps: String,
     pub build: BuildInputs,
+    /// The served project's files (services, steps), not loaded because the editors hold the
+    /// user's edits: offered instead, never replacing a draft silently.
+    pub offered: Option<(String, String)>,
 }
 
 pub enum Action {
@@ -62,6 +78,11 @@ pub enum Action {
     Reset,
     /// Both files at once (a project's, from the server): services, steps.
     Load(String, String),
+    /// The served project's files, opened with the page: loaded when the editors hold no edits
+    /// of the user's (the example, or the files last loaded), else offered (`State::offered`).
+    Open(String, String),
+    /// The project's commit values into the build values (the rest stay).
+    Commit(CommitValues),
 }
 
 impl State {
@@ -81,7 +102,15 @@ impl State {
                 timestamp: now,
                 push: true,
             },
+            offered: None,
         }
+    }
+
+    /// Whether the editors hold nothing of the user's: the example, or the files last loaded
+    /// from the server, unedited.
+    fn pristine(&self) -> bool {
+        (self.services == EXAMPLE_SERVICES && self.steps == EXAMPLE_STEPS)
+            || LocalStorage::get::<String>(LOADED).is_ok_and(|f| f == fingerprint(&self.services, &self.steps))
     }
 
     pub fn text(&self, kind: FileKind) -> &str {
@@ -102,6 +131,15 @@ pub fn save_drafts(services: &str, steps: &str) {
             let _ = LocalStorage::set(key, text);
         }
     }
+}
+
+/// FNV-1a over both texts (with a separator): small to store, stable across builds.
+fn fingerprint(services: &str, steps: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in services.bytes().chain([0xff]).chain(steps.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// A plan shared by the panels that show it, compared by identity (each check makes a new
@@ -132,8 +170,27 @@ impl Reducible for State {
             Action::Edit(FileKind::Steps, text) => next.steps = text,
             Action::Build(b) => next.build = b,
             Action::Load(services, steps) => {
+                let _ = LocalStorage::set(LOADED, fingerprint(&services, &steps));
                 next.services = services;
                 next.steps = steps;
+                next.offered = None;
+            }
+            Action::Open(services, steps) => {
+                let same = self.services == services && self.steps == steps;
+                if same || self.pristine() {
+                    let _ = LocalStorage::set(LOADED, fingerprint(&services, &steps));
+                    next.services = services;
+                    next.steps = steps;
+                    next.offered = None;
+                } else {
+                    next.offered = Some((services, steps));
+                }
+            }
+            Action::Commit(c) => {
+                next.build.branch = c.branch.unwrap_or_default();
+                next.build.commit_id = c.commit_id;
+                next.build.message = c.message;
+                next.build.committer = c.committer;
             }
             Action::Reset => {
                 LocalStorage::delete(DRAFT_SERVICES);

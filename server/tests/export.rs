@@ -31,6 +31,24 @@ fn examples() -> Vec<PathBuf> {
     dirs
 }
 
+/// Every example, and the projects the issue (20) names: the studio's own example (its push
+/// tags `{{ .Branch }}-{{ printf "%.7s" .CommitID }}`), the sample project `slipway serve`
+/// registers, and the push fixture the equivalence test runs.
+fn projects() -> Vec<PathBuf> {
+    let mut dirs = examples();
+    dirs.extend(named_projects().into_iter().map(|(_, p)| p));
+    dirs
+}
+
+/// The projects beside the examples, with the name their golden files have.
+fn named_projects() -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("studio-example", manifest().join("../frontend/src/example")),
+        ("sample", manifest().join("../examples/sample")),
+        ("push-fixture", fixture("push")),
+    ]
+}
+
 const ALL: [(Forge, Mode); 4] = [
     (Forge::GithubActions, Mode::Slipway),
     (Forge::GithubActions, Mode::Native),
@@ -81,6 +99,134 @@ fn golden_exports_of_every_example() {
             let name = format!("{}__{}", dir.file_name().unwrap().to_str().unwrap(), label(forge, mode));
             insta::assert_snapshot!(name, golden_text(&dir, &e));
         }
+    }
+    // The studio's example is the issue's 5-job project; the sample is what `serve` shows.
+    for (name, dir) in named_projects().into_iter().take(2) {
+        for (forge, mode) in ALL {
+            let e = export_dir(&dir, forge, mode);
+            insta::assert_snapshot!(format!("{name}__{}", label(forge, mode)), golden_text(&dir, &e));
+        }
+    }
+}
+
+/// Issue 20: no native export of an example or of the issue's projects has a job that fails
+/// whenever it runs (SW502); the shell every job starts with is written once per file, not
+/// once per job; each image is built once, by the images job, which every job that runs one
+/// needs (GitHub) or follows (GitLab's `.pre` stage).
+#[test]
+fn native_exports_fail_no_job_and_share_one_preamble_and_one_build() {
+    for dir in projects() {
+        for forge in [Forge::GithubActions, Forge::GitlabCi] {
+            let e = export_dir(&dir, forge, Mode::Native);
+            let at = format!("{} {forge:?}", dir.display());
+            assert!(!e.fails(), "{at}: a job fails by construction:\n{:#?}", e.diagnostics);
+            assert_eq!(e.text.matches("cs_wait_healthy() {").count(), 1, "{at}: the preamble is not once:\n{}", e.text);
+            let jobs = jobs_of(&e.text, forge);
+            let builds = e.text.matches("docker build ").count();
+            for (name, body) in &jobs {
+                if name != "codeship_images" {
+                    assert!(!body.contains("docker build "), "{at}: job {name} builds an image itself:\n{body}");
+                }
+            }
+            if builds > 0 {
+                assert!(jobs.iter().any(|(n, _)| n == "codeship_images"), "{at}: no images job:\n{}", e.text);
+                assert!(jobs.iter().any(|(n, _)| n == "codeship_cleanup"), "{at}: nothing removes the images");
+            }
+            if forge == Forge::GithubActions {
+                // Every job that loads the images needs the job that built them.
+                for (name, body) in jobs.iter().filter(|(_, b)| b.contains("docker load ")) {
+                    assert!(body.contains("needs:\n      - codeship_images\n"), "{at}: {name}:\n{body}");
+                }
+            }
+        }
+    }
+}
+
+/// The jobs of a generated file, by name: GitHub's under `jobs:`, GitLab's the top-level keys
+/// besides `stages` and `default`.
+fn jobs_of(text: &str, forge: Forge) -> Vec<(String, String)> {
+    let indent = if forge == Forge::GithubActions { 2 } else { 0 };
+    let mut text = text;
+    if forge == Forge::GithubActions {
+        text = text.split_once("\njobs:\n").map_or("", |(_, jobs)| jobs);
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let depth = line.len() - line.trim_start().len();
+        let key = line.trim_start();
+        if depth == indent && !key.starts_with('#') && !key.starts_with('-') && key.ends_with(':') && !key.is_empty() {
+            out.push((key.trim_end_matches(':').to_string(), String::new()));
+        } else if let Some((_, body)) = out.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    out.retain(|(n, _)| n != "stages" && n != "default");
+    out
+}
+
+/// The issue's 5-job project (the studio's example): the GitHub export was 387 lines with the
+/// preamble copied into each job and the image built in each; it is now well under 320.
+#[test]
+fn the_five_job_github_export_is_shorter() {
+    let dir = manifest().join("../frontend/src/example");
+    let e = export_dir(&dir, Forge::GithubActions, Mode::Native);
+    let lines = e.text.lines().count();
+    eprintln!("the studio example's GitHub export: {lines} lines");
+    assert!(lines < 320, "{lines} lines:\n{}", e.text);
+}
+
+/// Every encrypted thing a job reads is a secret the export lists, with the command that
+/// creates it: env files, inline `encrypted_environment`, encrypted build args (file and
+/// inline), a service's registry login (`encrypted_dockercfg_path`, for its base image or
+/// its pull) and a step's (a push, a run step's pull) — the last one even when the push's
+/// tag cannot be computed (it used to go missing then).
+#[test]
+fn every_secret_a_job_reads_is_listed() {
+    let services = SourceFile::new(
+        "codeship-services.yml",
+        "app:\n  build:\n    image: acme/app\n    encrypted_args_file: args.encrypted\n    encrypted_args: QUJD\n  encrypted_env_file: app.env.encrypted\n  encrypted_environment: REVG\n  encrypted_dockercfg_path: base.dockercfg.encrypted\n  depends_on:\n    - db\ndb:\n  image: registry.example.com/private/db\n  encrypted_dockercfg_path: db.dockercfg.encrypted\ntool:\n  image: registry.example.com/private/tool\n",
+    );
+    let steps = SourceFile::new(
+        "codeship-steps.yml",
+        "- service: app\n  command: \"true\"\n- service: tool\n  command: \"true\"\n  encrypted_dockercfg_path: tool.dockercfg.encrypted\n- type: push\n  service: app\n  image_name: acme/app\n  image_tag: \"{{ .Time.Format \\\"2006\\\" }}\"\n  encrypted_dockercfg_path: push.dockercfg.encrypted\n",
+    );
+    for forge in [Forge::GithubActions, Forge::GitlabCi] {
+        let e = export_files(&services, &steps, forge, Mode::Native);
+        assert!(e.fails(), "{forge:?}: the push's tag cannot be computed");
+        let checked = slipway_core::check(&services, &steps);
+        let refs = slipway_core::model::encrypted_refs(&checked.services, &checked.steps);
+        assert_eq!(refs.len(), 8, "{forge:?}");
+        for r in refs {
+            let listed = e.secrets.iter().find(|s| match &s.source {
+                slipway_core::export::SecretSource::File(f) => *f == r.value.value,
+                slipway_core::export::SecretSource::Inline { span, .. } => *span == r.value.span,
+                slipway_core::export::SecretSource::Key => false,
+            });
+            let Some(listed) = listed else {
+                panic!("{forge:?}: {} `{}` is not listed: {:#?}", r.key, r.value.value, e.secrets)
+            };
+            assert!(
+                e.text.contains(&format!("#   {}\n", listed.command)),
+                "{forge:?}: {} not in the file's list",
+                listed.name
+            );
+            assert!(
+                e.text.contains(&format!("cs_secret_file {})", listed.name)),
+                "{forge:?}: no job reads {}",
+                listed.name
+            );
+            if forge == Forge::GithubActions {
+                let env = format!("{n}: ${{{{ secrets.{n} }}}}", n = listed.name);
+                assert!(e.text.contains(&env), "{forge:?}: no step gets {}:\n{}", listed.name, e.text);
+            }
+        }
+        // What used to be a warning is translated now.
+        assert!(
+            !e.diagnostics.iter().any(|d| d.message.contains("not translated") || d.message.contains("not passed")),
+            "{forge:?}: {:#?}",
+            e.diagnostics
+        );
     }
 }
 
@@ -138,7 +284,7 @@ fn actionlint_accepts_every_generated_workflow() {
     let Some(actionlint) = tool("SLIPWAY_ACTIONLINT") else { return };
     let out = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for dir in examples() {
+    for dir in projects() {
         for mode in [Mode::Slipway, Mode::Native] {
             let e = export_dir(&dir, Forge::GithubActions, mode);
             let f = out.path().join(format!(
@@ -220,7 +366,7 @@ fn gitlab_ci_local_lists_every_generated_file() {
     // Slipway mode differs little between projects): gitlab-ci-local takes seconds a file.
     let r = repo(&manifest().join("../core/tests/fixtures/examples/00.aggregate"), "master");
     let mut seen = std::collections::HashSet::new();
-    for dir in examples() {
+    for dir in projects() {
         for mode in [Mode::Slipway, Mode::Native] {
             let e = export_dir(&dir, Forge::GitlabCi, mode);
             if !seen.insert(e.text.clone()) {
@@ -277,6 +423,14 @@ fn step_lines(output: &str, steps: &[&str]) -> Vec<String> {
     lines
 }
 
+/// gitlab-ci-local numbers the pipelines of every checkout from 1000, where GitLab's ids are
+/// unique on the instance, and the exports name their images for the pipeline: the tests that
+/// run a native pipeline on the shared engine take turns.
+fn pipeline_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `slipway steps` and the native GitLab export (shell executor, no image pulled) in
 /// the same checkout on `branch`; returns both outputs.
 fn run_both(project: &Path, branch: &str, key: Option<&Path>, variables: &[String]) -> (String, String) {
@@ -291,6 +445,7 @@ fn run_both(project: &Path, branch: &str, key: Option<&Path>, variables: &[Strin
     assert!(s.status.success(), "slipway steps failed:\n{slipway_out}");
 
     slipway().current_dir(project).args(["export", "gitlab-ci", "--mode", "native", "--force"]).assert().success();
+    let _turn = pipeline_turn();
     let mut args = vec!["--shell-executor-no-image", "--force-shell-executor"];
     let vars: Vec<String> = variables.iter().map(|v| format!("--variable={v}")).collect();
     args.extend(vars.iter().map(String::as_str));
@@ -385,6 +540,9 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
     let head = std::process::Command::new("git").current_dir(r.path()).args(["rev-parse", "HEAD"]).output().unwrap();
     let short = String::from_utf8(head.stdout).unwrap()[..7].to_string();
     let tag_path = format!("{repo_name}/manifests/master-{short}-app");
+    // The issue's tag, `{{ .Branch }}-{{ printf "%.7s" .CommitID }}`, exactly.
+    let short_path = format!("{repo_name}/manifests/master-{short}");
+    let _turn = pipeline_turn();
 
     // slipway steps pushes first; the tag is then removed so the export's push is seen alone.
     let variable = format!("CODESHIP_SECRET_DOCKERCFG={}", keys.path().join("dockercfg.json").display());
@@ -400,9 +558,15 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
     assert!(s.status.success(), "{slip}");
     let (code, digest, _) = registry_get(&e, &tag_path, "GET", MANIFEST_TYPES);
     assert_eq!(code, 200, "slipway steps did not push {image}:master-{short}-app:\n{slip}");
-    let (code, ..) = registry_get(&e, &format!("{repo_name}/manifests/{digest}"), "DELETE", MANIFEST_TYPES);
-    assert_eq!(code, 202, "cannot delete the manifest");
+    let (code, short_digest, _) = registry_get(&e, &short_path, "GET", MANIFEST_TYPES);
+    assert_eq!(code, 200, "slipway steps did not push {image}:master-{short}:\n{slip}");
+    for d in [&digest, &short_digest] {
+        // One image, so one manifest: the second DELETE finds it gone.
+        let (code, ..) = registry_get(&e, &format!("{repo_name}/manifests/{d}"), "DELETE", MANIFEST_TYPES);
+        assert!(code == 202 || code == 404, "cannot delete the manifest ({code})");
+    }
     assert_eq!(registry_get(&e, &tag_path, "GET", MANIFEST_TYPES).0, 404);
+    assert_eq!(registry_get(&e, &short_path, "GET", MANIFEST_TYPES).0, 404);
 
     slipway().current_dir(r.path()).args(["export", "gitlab-ci", "--mode", "native", "--force"]).assert().success();
     let g = gitlab_ci_local(
@@ -417,6 +581,19 @@ fn native_gitlab_pushes_the_same_tag_as_slipway() {
         200,
         "the export did not push {image}:master-{short}-app:\n{gl}"
     );
+    assert_eq!(
+        registry_get(&e, &short_path, "GET", MANIFEST_TYPES).0,
+        200,
+        "the export did not push {image}:master-{short}:\n{gl}"
+    );
+    // The image was built once, by the images job, for the three jobs that run it; the
+    // cleanup job removed it at the end.
+    let built: Vec<&str> = gl.lines().filter(|l| l.contains("building ") && l.contains(" for service app")).collect();
+    assert_eq!(built.len(), 1, "{gl}");
+    let name = built[0].split("building ").nth(1).unwrap().split(" for service").next().unwrap();
+    assert!(name.starts_with("codeship-export/app:gl-"), "{name}");
+    let inspect = std::process::Command::new("docker").args(["image", "inspect", name]).output().unwrap();
+    assert!(!inspect.status.success(), "{name} was left on the engine");
     assert_eq!(step_lines(&gl, &["test"]), step_lines(&slip, &["test"]));
     assert_eq!(step_lines(&slip, &["test"]), ["(step: test) (service: app) built-by-the-dockerfile"]);
     assert!(!gl.contains(&e.password) && !gl.contains(&auth), "a credential reached the log");
@@ -672,15 +849,22 @@ fn blocks(text: &str, head: &str, indent: usize) -> Vec<String> {
 /// shell ran before it got there). Returns the combined output.
 fn run_native_scripts(dir: &Path) -> String {
     let e = export_dir(dir, Forge::GitlabCi, Mode::Native);
-    let blocks = script_blocks(&e.text);
+    // The first block is `default: before_script`, which GitLab runs before each job's script
+    // in the same shell.
+    let mut blocks = script_blocks(&e.text).into_iter();
+    let preamble = blocks.next().unwrap_or_default();
+    assert!(e.text.contains("default:\n  before_script:\n    - |\n"), "no shared preamble in\n{}", e.text);
+    let blocks: Vec<String> = blocks.collect();
     assert!(!blocks.is_empty(), "no script in\n{}", e.text);
     let mut all = String::new();
     for script in blocks {
         let o = std::process::Command::new("bash")
             .arg("-c")
-            .arg(&script)
+            .arg(format!("{preamble}{script}"))
             .current_dir(dir)
             .env("CI_JOB_ID", "hostile")
+            .env("CI_PIPELINE_ID", format!("hostile-{}", std::process::id()))
+            .env("CI_PROJECT_DIR", dir)
             .env("CI_COMMIT_REF_NAME", "master")
             .output()
             .unwrap();
@@ -797,6 +981,9 @@ fn decrypted_secrets_do_not_outlive_a_github_job() {
     let e = export_dir(d.path(), Forge::GithubActions, Mode::Native);
     let scripts = blocks(&e.text, "        run: |", 10);
     assert_eq!(scripts.len(), 1, "{}", e.text);
+    // Every job's script starts with `eval "$CS_PRELUDE"`, the workflow's `env`.
+    let preamble = blocks(&e.text, "  CS_PRELUDE: |", 4);
+    assert_eq!(preamble.len(), 1, "{}", e.text);
     let runner_temp = tempfile::tempdir().unwrap();
     let o = std::process::Command::new("bash")
         .arg("-c")
@@ -805,6 +992,7 @@ fn decrypted_secrets_do_not_outlive_a_github_job() {
         .env("RUNNER_TEMP", runner_temp.path())
         .env("TMPDIR", runner_temp.path())
         .env("GITHUB_RUN_ID", "secrets")
+        .env("CS_PRELUDE", &preamble[0])
         .env("CODESHIP_SECRET_DEPLOY_ENV", "TOKEN=s3cret\n")
         .output()
         .unwrap();
@@ -832,4 +1020,65 @@ fn encrypted_env_files_get_the_env_file_warning_too() {
             .collect();
         assert_eq!(at, ["codeship-services.yml:3:13", "codeship-services.yml:4:23"], "{forge:?}");
     }
+}
+
+/// The native GitHub workflow's jobs, run in order by bash on the real engine as a runner
+/// would: the images job builds the image once and saves it; the image is then removed, as a
+/// fresh runner would not have it; each step job loads it from the artifact and runs its step;
+/// the cleanup job removes it. The artifact actions are stood in for by one `$RUNNER_TEMP`
+/// (the test checks that the upload and download paths are the ones the scripts use).
+#[test]
+fn github_jobs_share_the_image_built_once() {
+    let Some(_) = docker_env() else { return };
+    let (d, _) = hostile_project(
+        "app:\n  build: .\n",
+        "- name: first\n  service: app\n  command: cat /built\n- name: second\n  service: app\n  command: cat /built\n",
+    );
+    let image = std::env::var("SLIPWAY_TEST_BASE_IMAGE").unwrap_or_else(|_| "busybox".into());
+    std::fs::write(d.path().join("Dockerfile"), format!("FROM {image}\nRUN echo built-once > /built\n")).unwrap();
+    let e = export_dir(d.path(), Forge::GithubActions, Mode::Native);
+    assert!(
+        e.text.contains("          path: ${{ runner.temp }}/codeship-images/images.tar.gz\n")
+            && e.text.contains("          name: codeship-images\n          path: ${{ runner.temp }}/codeship-images\n"),
+        "{}",
+        e.text
+    );
+    let preamble = blocks(&e.text, "  CS_PRELUDE: |", 4).remove(0);
+    let scripts = blocks(&e.text, "        run: |", 10);
+    assert_eq!(scripts.len(), 4, "images, first, second, cleanup:\n{}", e.text);
+    let runner_temp = tempfile::tempdir().unwrap();
+    let mut rand = [0u8; 4];
+    getrandom::fill(&mut rand).unwrap();
+    let run_id = format!("t{}", rand.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let built = format!("codeship-export/app:gh-{run_id}");
+    let exists =
+        || std::process::Command::new("docker").args(["image", "inspect", &built]).output().unwrap().status.success();
+    let mut all = String::new();
+    for (i, script) in scripts.iter().enumerate() {
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d.path())
+            .env("CS_PRELUDE", &preamble)
+            .env("RUNNER_TEMP", runner_temp.path())
+            .env("GITHUB_RUN_ID", &run_id)
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("GITHUB_JOB", format!("job{i}"))
+            .env("GITHUB_REF_NAME", "master")
+            .output()
+            .unwrap();
+        let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "job {i} failed:\n{out}");
+        all.push_str(&out);
+        if i == 0 {
+            // A step job runs on another machine: only the artifact carries the image there.
+            assert!(exists(), "the images job did not build {built}:\n{out}");
+            assert!(std::process::Command::new("docker").args(["rmi", &built]).output().unwrap().status.success());
+        }
+    }
+    assert_eq!(all.matches("building ").count(), 1, "{all}");
+    for step in ["first", "second"] {
+        assert!(all.contains(&format!("(step: {step}) (service: app) built-once")), "{all}");
+    }
+    assert!(!exists(), "the cleanup job left {built}");
 }

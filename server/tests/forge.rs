@@ -3,11 +3,6 @@
 //! forges' documentation (see the README there), and a local HTTP server (`support::forge_api`)
 //! stands in for the forge's status API, recording every request.
 
-// The server is a binary crate: its modules are compiled into this test directly.
-#[allow(dead_code)]
-#[path = "../src/forge/mod.rs"]
-mod forge;
-
 mod support;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -15,6 +10,7 @@ use forge::status::{Outcome, Retry, State, StatusClient, Update};
 use forge::trigger::{self, Build, CommitInfo, Event, Trigger};
 use forge::verify::{self, DEFAULT_MAX_BODY_BYTES, Refused};
 use forge::{Forge, Secret};
+use slipway::forge;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
@@ -528,7 +524,7 @@ async fn send_runs_on_a_blocking_thread() {
 
 // ---- `[[project]]` in slipway.toml ----
 
-use forge::config::{self, BranchFilter, ProjectSource, RepoProject, SecretRef};
+use slipway::config::{self, BranchFilter, ProjectSource, RepoProject, SecretRef};
 
 fn parse_config(text: &str) -> Result<Vec<ProjectSource>, String> {
     config::parse(Path::new("/etc/slipway/slipway.toml"), text).map_err(|e| e.to_string())

@@ -14,14 +14,10 @@
 mod hook_project;
 mod support;
 
-// The server is a binary crate: the forge module is compiled into this test directly.
-#[allow(dead_code)]
-#[path = "../src/forge/mod.rs"]
-mod forge;
-
 use base64::Engine;
 use hook_project::{HookProject, docker, github_pull_request};
 use serde_json::{Value, json};
+use slipway::forge;
 use slipway_core::crypto::{self, Format, Key};
 use std::time::Duration;
 
@@ -192,7 +188,7 @@ fn a_project_turns_forks_off_or_gives_them_secrets_only_when_it_says_so() {
     assert!(f.tags().contains("\"main\""), "tags: {}", f.tags());
     // A value that is none of the three stops the server with where it is and what to write.
     let text = "[[project]]\nname = \"w\"\nrepo = \"https://github.com/acme/web.git\"\nfork_pull_requests = \"yes\"\n";
-    let e = forge::config::parse(std::path::Path::new("slipway.toml"), text).unwrap_err().to_string();
+    let e = slipway::config::parse(std::path::Path::new("slipway.toml"), text).unwrap_err().to_string();
     assert!(e.starts_with("slipway.toml:4:22: project `w`: `fork_pull_requests = \"yes\"`: expected \"off\""), "{e}");
 }
 

@@ -3,22 +3,10 @@
 //! Debian's lighttpd (for a token over HTTP basic auth), real `git push`es, then a mirror and
 //! a checkout that must hold exactly the pushed commit. Nothing is mocked.
 
-// The server is a binary crate: its modules are compiled into this test directly.
-#[allow(dead_code)]
-#[path = "../src/gitinfo.rs"]
-mod gitinfo;
-
-#[allow(dead_code)]
-#[path = "../src/git/mod.rs"]
-mod git;
-
-#[allow(dead_code)]
-#[path = "../src/forge/mod.rs"]
-mod forge;
-
 mod support;
 
 use git::{GitError, HttpAuth, Mirror, Remote, Update};
+use slipway::{forge, git, gitinfo};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

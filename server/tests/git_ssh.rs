@@ -2,28 +2,16 @@
 //! real OpenSSH server: Debian's `sshd`, started here on a free loopback port with its own
 //! config, host key and authorized key, serving a bare repository to `ssh://USER@127.0.0.1`.
 //! Nothing is mocked: the mirrors, checkouts, polls and runs go through the server's own code
-//! (its git module compiled in, or `slipway serve` itself).
+//! (its git module through the library, or `slipway serve` itself).
 //!
 //! Needs `/usr/sbin/sshd` (Debian's openssh-server, installed by tests/env/up.sh): without
 //! it the tests say so and pass, unless SLIPWAY_TEST_DOCKER is set (CI), where they fail.
-
-// The server is a binary crate: its modules are compiled into this test directly.
-#[allow(dead_code)]
-#[path = "../src/gitinfo.rs"]
-mod gitinfo;
-
-#[allow(dead_code)]
-#[path = "../src/git/mod.rs"]
-mod git;
-
-#[allow(dead_code)]
-#[path = "../src/forge/mod.rs"]
-mod forge;
 
 mod support;
 
 use git::{GitError, KnownHosts, Mirror, Remote, SshAuth, Update};
 use serde_json::Value;
+use slipway::git;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -325,10 +313,10 @@ fn a_changed_host_key_fails_after_first_use_and_a_pinned_file_is_the_only_trust(
 }
 
 /// `text` as `slipway.toml` in `dir`, parsed as `slipway serve` parses it.
-fn parse(dir: &Path, text: &str) -> Result<Vec<forge::config::ProjectSource>, String> {
+fn parse(dir: &Path, text: &str) -> Result<Vec<slipway::config::ProjectSource>, String> {
     let path = dir.join("slipway.toml");
     std::fs::write(&path, text).unwrap();
-    forge::config::read(&path).map_err(|e| e.to_string())
+    slipway::config::read(&path).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -344,7 +332,7 @@ fn a_key_ssh_would_refuse_or_cannot_use_stops_the_config_with_the_project_and_th
     // Accepted: ssh:// and scp-like URLs, the path made absolute relative to the file's folder.
     for repo in ["ssh://git@git.example.com/acme/web.git", "git@git.example.com:acme/web.git"] {
         let got = parse(dir, &with_key(repo)).unwrap();
-        let Some(forge::config::ProjectSource::Repo(r)) = got.first() else { panic!("{got:?}") };
+        let Some(slipway::config::ProjectSource::Repo(r)) = got.first() else { panic!("{got:?}") };
         assert_eq!(r.ssh_key.as_deref(), Some(key.as_path()));
         assert_eq!(r.ssh_known_hosts, None);
     }
@@ -392,7 +380,7 @@ fn a_key_ssh_would_refuse_or_cannot_use_stops_the_config_with_the_project_and_th
     std::fs::write(dir.join("secrets/hosts"), "").unwrap();
     let got =
         parse(dir, &project(ssh, "ssh_key_file = \"secrets/web.ssh\"\nssh_known_hosts_file = \"secrets/hosts\"\n"));
-    let Some(forge::config::ProjectSource::Repo(r)) = got.unwrap().pop() else { panic!() };
+    let Some(slipway::config::ProjectSource::Repo(r)) = got.unwrap().pop() else { panic!() };
     assert_eq!(r.ssh_known_hosts, Some(dir.join("secrets/hosts")));
     let e = err(&project(ssh, "ssh_key_file = \"secrets/${HOME}.key\"\n"));
     assert!(e.contains("as the start of an environment variable"), "{e}");

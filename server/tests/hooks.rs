@@ -13,7 +13,6 @@
 mod hook_project;
 mod support;
 
-use hmac::{Hmac, KeyInit, Mac};
 use hook_project::{Answer, HOOK_SECRET, all_bytes_under, docker, http, sign, wait_for, wait_run_status};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -423,90 +422,17 @@ fn a_pushed_commit_is_built_exactly_with_statuses_in_order_and_nothing_left_behi
     s.assert_token_nowhere(&[&id, &id2]);
 }
 
+/// A good delivery is built end to end over a real connection, a fork's pull request from the
+/// ref GitHub keeps for it, and a delivery id is remembered across a restart. (Each status
+/// code of a refused or ignored delivery is in `http_status.rs`, asked of the app itself.)
 #[test]
-fn bad_deliveries_are_refused_and_queue_nothing() {
+fn a_delivery_and_a_forks_pull_request_build_and_a_delivery_id_survives_a_restart() {
     if !docker() {
         eprintln!("skipped: needs SLIPWAY_TEST_DOCKER=1 (tests/env/up.sh)");
         return;
     }
     let mut s = Setup::start(SHOW_STEPS, None, 1, "");
     let sha = s.push("main", &[("version.txt", "x\n")], "x");
-    let body = github_push("main", &s.head, &sha, "x").to_string();
-    let signed_other = {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"not the secret").unwrap();
-        mac.update(body.as_bytes());
-        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256={hex}")
-    };
-    // Signed with another secret; signed correctly but the body altered; not signed at all.
-    let cases: Vec<(Vec<u8>, String, u16)> = vec![
-        (body.clone().into_bytes(), signed_other, 401),
-        (body.replace("refs/heads/main", "refs/heads/evil").into_bytes(), sign(body.as_bytes()), 401),
-        (body.clone().into_bytes(), String::new(), 401),
-    ];
-    for (i, (b, sig, want)) in cases.into_iter().enumerate() {
-        let a = if sig.is_empty() {
-            let headers = [("Content-Type", "application/json".to_string()), ("X-GitHub-Event", "push".to_string())];
-            http(&s.url, "POST", "/hooks/web", &headers, &b)
-        } else {
-            s.deliver_raw(&b, &sig, &format!("bad-{i}"))
-        };
-        assert_eq!(a.status, want, "case {i}: {:?}", a.body);
-        assert!(a.body["error"].as_str().unwrap().contains("X-Hub-Signature-256"), "{:?}", a.body);
-    }
-    // Over the limit: refused on its Content-Length, before a byte of the body is read.
-    let headers = [
-        ("Content-Type", "application/json".to_string()),
-        ("X-GitHub-Event", "push".to_string()),
-        ("X-Hub-Signature-256", sign(b"")),
-        ("Content-Length", (26 * 1024 * 1024).to_string()),
-    ];
-    let a = http(&s.url, "POST", "/hooks/web", &headers, b"{");
-    assert_eq!(a.status, 413, "{:?}", a.body);
-    // … and without a Content-Length (chunked), once the limit is read.
-    let headers = [
-        ("Content-Type", "application/json".to_string()),
-        ("X-GitHub-Event", "push".to_string()),
-        ("X-Hub-Signature-256", sign(b"")),
-        ("Transfer-Encoding", "chunked".to_string()),
-    ];
-    let mut chunked = format!("{:x}\r\n", 26 * 1024 * 1024).into_bytes();
-    chunked.extend(std::iter::repeat_n(b' ', 26 * 1024 * 1024));
-    chunked.extend(b"\r\n0\r\n\r\n");
-    let a = http(&s.url, "POST", "/hooks/web", &headers, &chunked);
-    assert_eq!(a.status, 413, "{:?}", a.body);
-    // Events that build nothing: a ping, a deleted branch, a branch the filter leaves out.
-    let ping = json!({"zen": "Keep it logically awesome.", "hook_id": 1}).to_string();
-    let headers = [
-        ("Content-Type", "application/json".to_string()),
-        ("X-GitHub-Event", "ping".to_string()),
-        ("X-GitHub-Delivery", "ping-1".to_string()),
-        ("X-Hub-Signature-256", sign(ping.as_bytes())),
-    ];
-    let a = http(&s.url, "POST", "/hooks/web", &headers, ping.as_bytes());
-    assert_eq!((a.status, a.body["queued"].as_bool()), (202, Some(false)), "{:?}", a.body);
-    let mut deleted = github_push("feature/x", &sha, "0000000000000000000000000000000000000000", "x");
-    deleted["deleted"] = json!(true);
-    deleted["head_commit"] = Value::Null;
-    let d = deleted.to_string();
-    let a = s.deliver_raw(d.as_bytes(), &sign(d.as_bytes()), "deleted-1");
-    assert_eq!((a.status, a.body["queued"].as_bool()), (202, Some(false)), "{:?}", a.body);
-    let a = s.deliver("experiment", &sha, "x", "filtered-1");
-    assert_eq!((a.status, a.body["queued"].as_bool()), (202, Some(false)), "{:?}", a.body);
-    assert!(a.body["reason"].as_str().unwrap().contains("experiment"), "{:?}", a.body);
-    // Signed, but not the JSON GitHub documents for a push: 400 with where it went wrong.
-    let a = s.deliver_raw(b"{}", &sign(b"{}"), "shapeless-1");
-    assert_eq!(a.status, 400, "{:?}", a.body);
-    // A project that does not exist.
-    let a = http(&s.url, "POST", "/hooks/nope", &[("X-GitHub-Event", "push".to_string())], b"{}");
-    assert_eq!(a.status, 404, "{:?}", a.body);
-    // A repository project's runs come from its forge, not from POST /api/runs.
-    let headers = [("Authorization", format!("Bearer {API_TOKEN}")), ("Content-Type", "application/json".to_string())];
-    let a = http(&s.url, "POST", "/api/runs", &headers, br#"{"project":"web"}"#);
-    assert_eq!(a.status, 422, "{:?}", a.body);
-    assert_eq!(s.total_runs(), 0, "a refused or ignored delivery queued a run");
-    assert!(s.api.received().is_empty(), "statuses were sent for nothing");
-    // The server keeps working: a good delivery after all that is queued.
     let a = s.deliver("main", &sha, "x", "good-1");
     assert_eq!(a.status, 202, "{:?}", a.body);
     s.wait_status(a.body["id"].as_str().unwrap(), "success", Duration::from_secs(120));

@@ -4,16 +4,12 @@
 //! GitHub's `repository.pushed_at`; for a pull request its number, action, `before`, head and
 //! `updated_at`. Payloads are the documented ones under `tests/fixtures/forge/`.
 
-// The server is a binary crate: its modules are compiled into this test directly.
-#[allow(dead_code)]
-#[path = "../src/forge/mod.rs"]
-mod forge;
-
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use forge::trigger::{self, Trigger};
 use forge::verify::{self, DEFAULT_MAX_BODY_BYTES};
 use forge::{Forge, Secret};
 use serde_json::{Value, json};
+use slipway::forge;
 use std::path::Path;
 
 const SECRET: &str = "It's a Secret to Everybody";

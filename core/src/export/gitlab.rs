@@ -1,5 +1,7 @@
 //! `.gitlab-ci.yml`: Slipway mode runs `slipway steps`; native mode is a stage per top-level
 //! step with `rules:` from the filters (GitLab's `=~` is RE2, as Codeship's filters were).
+//! The shell every job starts with is `default: before_script`, written once; the images are
+//! built once in the `.pre` stage and passed on as an artifact, and removed in `.post`.
 
 use super::layout::{self, Job};
 use super::tree::Node;
@@ -9,9 +11,11 @@ use crate::plan::filter::Filter;
 use std::fmt::Write;
 
 /// GitLab writes a File variable to a file of its own and removes it after the job, so
-/// `cs_secret_file` only prints that path.
+/// `cs_secret_file` only prints that path. Images are named for the pipeline (`CS_IMAGES`),
+/// whose id is unique on the GitLab instance; containers and networks for the job.
 const PRELUDE: &str = r#"CS_TAG="$CI_COMMIT_REF_NAME"
 CS_RUN="gl-${CI_JOB_ID}"
+CS_IMAGES="gl-${CI_PIPELINE_ID}"
 CS_PROJECT_ID="$CI_PROJECT_ID"
 CS_BUILD_ID="$CI_PIPELINE_ID"
 CS_REPO_NAME="$CI_PROJECT_NAME"
@@ -25,6 +29,10 @@ CS_COMMITTER_USERNAME=""
 CS_TIMESTAMP=$(date +%s)
 cs_secret_file() { eval "printf '%s' \"\$$1\""; }
 "#;
+
+/// Where the images job saves the images, as a shell word and as the artifact's path.
+const ARCHIVE: &str = "\"$CI_PROJECT_DIR/codeship-images.tar.gz\"";
+const ARCHIVE_PATH: &str = "codeship-images.tar.gz";
 
 pub fn slipway(cx: &mut Cx) -> String {
     let mut out = header(cx, Mode::Slipway);
@@ -65,11 +73,6 @@ pub fn slipway(cx: &mut Cx) -> String {
 }
 
 pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
-    let mut out = header(cx, Mode::Native);
-    out.push_str(
-        "# Jobs need a POSIX shell, git and a Docker engine (a shell runner with Docker, or an image\n\
-         # with the docker CLI and a docker:dind service).\n",
-    );
     let jobs = layout::jobs(cx, nodes);
     let mut stages: Vec<&str> = Vec::new();
     for j in &jobs {
@@ -77,15 +80,40 @@ pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
             stages.push(&j.stage_name);
         }
     }
-    out.push_str("stages:\n");
-    for s in &stages {
-        let _ = writeln!(out, "  - {}", scalar(s));
-    }
     let mut body = String::new();
+    // The images, built once in GitLab's first stage (`.pre`) and passed to the jobs as an
+    // artifact (`docker save`), which every runner can do without a registry.
+    let roots: Vec<&Node> = jobs.iter().map(|j| j.root).collect();
+    let mut notes = Vec::new();
+    let build = script::build(cx, &roots, ARCHIVE, &mut notes);
+    cx.job_notes(notes);
+    if let Some(build) = &build {
+        let _ = writeln!(body, "\n{}:\n  stage: .pre\n  script:", layout::IMAGES_JOB);
+        item(&mut body, 4, build);
+        let _ = writeln!(
+            body,
+            "  # Raise the instance's maximum artifacts size if the images are larger.\n  artifacts:\n    paths:\n      - {ARCHIVE_PATH}\n    expire_in: 1 week"
+        );
+    }
     for j in &jobs {
         body.push('\n');
-        job(cx, j, &mut body);
+        job(cx, j, build.is_some(), &mut body);
     }
+    if build.is_some() {
+        // `.post` runs last, whatever failed; on a shell runner the images would stay.
+        let _ = writeln!(
+            body,
+            "\n{}:\n  stage: .post\n  when: always\n  dependencies: []\n  before_script: []\n  script:",
+            layout::CLEANUP_JOB
+        );
+        item(&mut body, 4, &format!("CS_IMAGES=\"gl-${{CI_PIPELINE_ID}}\"\n{}", script::cleanup(cx)));
+    }
+
+    let mut out = header(cx, Mode::Native);
+    out.push_str(
+        "# Jobs need a POSIX shell, git and a Docker engine (a shell runner with Docker, or an image\n\
+         # with the docker CLI and a docker:dind service).\n",
+    );
     if !cx.secrets.is_empty() {
         out.push_str("# CI/CD variables of type File this pipeline reads (create them with):\n");
         for s in &cx.secrets {
@@ -93,16 +121,27 @@ pub fn native(cx: &mut Cx, nodes: &[Node]) -> String {
         }
     }
     super::shared_notes(cx, &mut out);
+    out.push_str("stages:\n");
+    for s in &stages {
+        let _ = writeln!(out, "  - {}", scalar(s));
+    }
+    out.push_str("\n# The shell every job's script starts with: build values, helpers, the project folder.\ndefault:\n  before_script:\n");
+    item(&mut out, 4, &script::preamble(cx, PRELUDE));
     out + &body
 }
 
-fn job(cx: &mut Cx, j: &Job, out: &mut String) {
+fn job(cx: &mut Cx, j: &Job, images: bool, out: &mut String) {
     let mut notes = Vec::new();
-    let script = script::job(cx, j.root, PRELUDE, &mut notes);
+    let load = format!("docker load -q -i {ARCHIVE} >/dev/null || exit 1");
+    let script = script::job(cx, j.root, &load, &mut notes);
     let rules = rules(j);
     let notes = cx.job_notes(notes);
     comments(out, 0, &notes);
     let _ = writeln!(out, "{}:\n  stage: {}", scalar(&j.name), scalar(&j.stage_name));
+    if images && !script::uses_built_images(cx, j.root) {
+        // Not the images' artifact: this job runs none of them.
+        out.push_str("  dependencies: []\n");
+    }
     if !rules.is_empty() || j.manual {
         out.push_str("  rules:\n");
         let when = if j.manual { "manual" } else { "on_success" };

@@ -8,6 +8,11 @@ use super::yaml::ident;
 use crate::plan::Kind;
 use std::collections::HashSet;
 
+/// The job that builds every image once ([`super::script::build`]).
+pub const IMAGES_JOB: &str = "codeship_images";
+/// The job that removes them at the end ([`super::script::cleanup`]).
+pub const CLEANUP_JOB: &str = "codeship_cleanup";
+
 pub struct Job<'n, 'a> {
     pub name: String,
     pub stage: usize,
@@ -20,7 +25,8 @@ pub struct Job<'n, 'a> {
 }
 
 pub fn jobs<'n, 'a>(cx: &super::Cx, nodes: &'n [Node<'a>]) -> Vec<Job<'n, 'a>> {
-    let mut used = HashSet::new();
+    // The images and cleanup jobs' names are taken first: a step of the same name is numbered.
+    let mut used: HashSet<String> = [IMAGES_JOB, CLEANUP_JOB].into_iter().map(String::from).collect();
     let mut unique = |wanted: String| {
         let mut name = wanted.clone();
         let mut n = 2;

@@ -121,7 +121,17 @@ pub fn export_files(services_file: &SourceFile, steps_file: &SourceFile, forge: 
 
 pub fn export(input: &Input, forge: Forge, mode: Mode) -> Export {
     let image_vars = script::image_vars(&input.checked.services.services);
-    let mut cx = Cx { input, forge, warnings: Vec::new(), secrets: Vec::new(), image_vars, shared_notes: Vec::new() };
+    let image_names = script::image_names(&input.checked.services.services);
+    let mut cx = Cx {
+        input,
+        forge,
+        warnings: Vec::new(),
+        secrets: Vec::new(),
+        image_vars,
+        image_names,
+        cuts_values: false,
+        shared_notes: Vec::new(),
+    };
     let nodes = tree::pair(&input.checked.steps.steps, &input.plan.steps);
     let text = match (forge, mode) {
         (Forge::GithubActions, Mode::Slipway) => github::slipway(&mut cx),
@@ -150,6 +160,11 @@ pub(crate) struct Cx<'a> {
     pub secrets: Vec<SecretRef>,
     /// Service name → the shell variable holding its image ([`script::image_vars`]).
     pub image_vars: std::collections::HashMap<String, String>,
+    /// Service name → the name of the image the images job builds for it ([`script::image_names`]).
+    pub image_names: std::collections::HashMap<String, String>,
+    /// Whether a push cuts a value for its tag (`printf "%.7s"`): the preamble then defines
+    /// `cs_ascii`.
+    pub cuts_values: bool,
     /// Notes about the services file, written once above the jobs ([`Cx::job_notes`]).
     pub shared_notes: Vec<String>,
 }

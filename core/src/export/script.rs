@@ -1,5 +1,6 @@
 //! Native mode: a subtree of the plan as one bash script of plain `docker` commands, the way
-//! Slipway's executor runs it: images built once per job, each step in a fresh container on a
+//! Slipway's executor runs it: after the file's one [`preamble`], the images the images job
+//! built once ([`build`]) loaded from its artifact, each step in a fresh container on a
 //! network of its own with fresh `links`/`depends_on` containers (waited for when they have a
 //! health check), `parallel` groups as background jobs, `on_fail` steps after a failure,
 //! `tag`/`exclude` filters below the job as guards, and output prefixed like `slipway steps`
@@ -47,27 +48,99 @@ cs_ascii() {
 /// Docker run flags passing the exported CI_* values.
 const CI_ENV: &str = "-e CI -e CI_NAME -e CI_PROJECT_ID -e CI_BUILD_ID -e CI_REPO_NAME -e CI_BRANCH -e CI_COMMIT_ID -e CI_COMMIT_MESSAGE -e CI_COMMIT_DESCRIPTION -e CI_COMMITTER_NAME -e CI_COMMITTER_EMAIL -e CI_COMMITTER_USERNAME -e CI_TIMESTAMP";
 
-/// The script for the job rooted at `root`, with the forge's `prelude` first; `comments`
-/// collects what the job does not translate exactly.
-pub fn job(cx: &mut Cx, root: &Node, prelude: &str, comments: &mut Vec<String>) -> String {
-    let mut w = Writer { cx, comments, out: String::new(), functions: String::new() };
+/// The shell every job's script starts with, written once per file (a GitHub workflow `env`
+/// value, GitLab's `default: before_script`): shell options, the forge's `prelude` (the build
+/// values, `CS_RUN`, `CS_IMAGES`, `cs_secret_file`), the helpers and the project folder.
+pub fn preamble(cx: &Cx, prelude: &str) -> String {
     let mut s = String::from("set +e\nset -o pipefail\n");
     s.push_str(prelude);
     s.push_str(HELPERS);
-    let dir = match w.cx.input.dir {
+    if cx.cuts_values {
+        s.push_str(ASCII_HELPER);
+    }
+    let dir = match cx.input.dir {
         "" | "." => ".".to_string(),
         d => quote(d),
     };
     let _ = writeln!(s, "cd {dir} || exit 1\nCS_DIR=$(pwd)");
+    s
+}
+
+/// The script for the job rooted at `root`, after the [`preamble`]: `load` (the forge's
+/// command that loads the images the images job built) when a step uses one, then the steps.
+/// `comments` collects what the job does not translate exactly.
+pub fn job(cx: &mut Cx, root: &Node, load: &str, comments: &mut Vec<String>) -> String {
+    let mut w = Writer { cx, comments, out: String::new(), functions: String::new() };
+    let mut s = String::new();
     let services = services_of(w.cx, root);
-    s.push_str(&w.builds(&services));
+    if services.iter().any(|svc| svc.build.is_some()) {
+        let _ = writeln!(s, "{load}");
+    }
+    s.push_str(&w.images(&services));
     let entry = w.node(root, false);
     if w.functions.contains("cs_ascii ") {
-        s.push_str(ASCII_HELPER);
+        w.cx.cuts_values = true;
     }
     s.push_str(&w.functions);
     let _ = writeln!(s, "{entry}\ncs_status=$?\n{}exit $cs_status", w.out);
     s
+}
+
+/// Whether a job rooted at `root` runs an image the images job builds.
+pub fn uses_built_images(cx: &Cx, root: &Node) -> bool {
+    services_of(cx, root).iter().any(|svc| svc.build.is_some())
+}
+
+/// The images job's script, after the [`preamble`]: every image the `roots` use built once,
+/// then saved with `docker save` to `archive` (a shell word) for the jobs to load. `None` when
+/// no service is built.
+pub fn build(cx: &mut Cx, roots: &[&Node], archive: &str, comments: &mut Vec<String>) -> Option<String> {
+    let mut names = BTreeSet::new();
+    for root in roots {
+        names.extend(services_of(cx, root).into_iter().map(|svc| svc.name.value.clone()));
+    }
+    let built: Vec<&Service> = cx
+        .input
+        .checked
+        .services
+        .services
+        .iter()
+        .filter(|s| s.build.is_some() && names.contains(&s.name.value))
+        .collect();
+    if built.is_empty() {
+        return None;
+    }
+    let mut w = Writer { cx, comments, out: String::new(), functions: String::new() };
+    let mut s = String::new();
+    let mut vars = Vec::new();
+    for svc in built {
+        s.push_str(&w.build_one(svc));
+        vars.push(format!("\"${}\"", w.var(svc)));
+    }
+    let _ = writeln!(s, "docker save {} | gzip > {archive} || exit 1", vars.join(" "));
+    Some(s)
+}
+
+/// The cleanup job's script: removes the images the images job built (a shell runner, or a
+/// self-hosted one, shares its Docker engine between pipelines). Needs only `CS_IMAGES`.
+pub fn cleanup(cx: &Cx) -> String {
+    let tags: Vec<String> = cx
+        .input
+        .checked
+        .services
+        .services
+        .iter()
+        .filter(|s| s.build.is_some())
+        .map(|svc| built_image(cx, svc))
+        .collect();
+    format!("docker rmi {} >/dev/null 2>&1\nexit 0\n", tags.join(" "))
+}
+
+/// The name the images job gives a service's image: `codeship-export/NAME:$CS_IMAGES`, NAME
+/// single-quoted ([`image_names`]).
+fn built_image(cx: &Cx, svc: &Service) -> String {
+    let name = cx.image_names.get(&svc.name.value).map_or("service", String::as_str);
+    format!("{}\":${{CS_IMAGES}}\"", quote(&format!("codeship-export/{name}")))
 }
 
 /// The shell condition for a step's own `tag`/`exclude` (uses `CS_TAG` and [`HELPERS`]).
@@ -141,6 +214,36 @@ pub(super) fn image_vars(services: &[Service]) -> std::collections::HashMap<Stri
     out
 }
 
+/// The image name (after `codeship-export/`) each built service gets: its name in lower case
+/// with every other character a `-` (a valid Docker repository name), numbered in file order
+/// when two names give the same one (`App`, `app`).
+pub(super) fn image_names(services: &[Service]) -> std::collections::HashMap<String, String> {
+    let mut taken = BTreeSet::new();
+    let mut out = std::collections::HashMap::new();
+    for svc in services {
+        let mut base = String::new();
+        for c in svc.name.value.chars() {
+            if c.is_ascii_alphanumeric() {
+                base.push(c.to_ascii_lowercase());
+            } else if !base.is_empty() && !base.ends_with('-') {
+                base.push('-');
+            }
+        }
+        let base = match base.trim_end_matches('-') {
+            "" => "service".to_string(),
+            b => b.to_string(),
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        out.insert(svc.name.value.clone(), name);
+    }
+    out
+}
+
 fn shell_ident(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
@@ -175,44 +278,81 @@ impl Writer<'_, '_> {
         }
     }
 
-    /// Build (or name) each service's image once per job.
-    fn builds(&mut self, services: &[&Service]) -> String {
+    /// A built service's image, built (with its registry login when it has one, and its
+    /// encrypted build args from their secret) and named for the pipeline.
+    fn build_one(&mut self, svc: &Service) -> String {
+        let Some(b) = &svc.build else { return String::new() };
+        let var = self.var(svc).to_string();
+        let tag = built_image(self.cx, svc);
+        let ctx = &b.context.value;
+        let df = b.dockerfile.as_ref().map_or("Dockerfile".to_string(), |d| d.value.clone());
+        let mut s = format!("{var}={tag}\necho \"building ${var} for service \"{}\n", quote(&svc.name.value));
+        let mut cmd = String::from("docker");
+        if let Some(p) = &svc.encrypted_dockercfg_path {
+            let name = self.cx.secret(SecretSource::File(p.value.clone()));
+            let _ = writeln!(s, "cfg=$(mktemp -d) && cp \"$(cs_secret_file {name})\" \"$cfg/config.json\" || exit 1");
+            cmd.push_str(" --config \"$cfg\"");
+        }
+        let _ = write!(
+            cmd,
+            " build -q -t \"${var}\" -f {} {}",
+            quote(&format!("{}/{}", ctx.trim_end_matches('/'), df)),
+            quote(ctx)
+        );
+        for (k, v) in &b.args {
+            let _ = write!(cmd, " --build-arg {}", quote(&format!("{}={}", k.value, v.value)));
+        }
+        // Encrypted build args: KEY=VALUE lines of their secret, each a `--build-arg`.
+        let mut secret_args = Vec::new();
+        if let Some(f) = &b.encrypted_args_file {
+            secret_args.push(self.cx.secret(SecretSource::File(f.value.clone())));
+            self.inexact(In::Services, f.span, "encrypted build args are read literally, one `KEY=VALUE` a line (no quotes, no `export`), unlike Codeship's env files");
+        }
+        if let Some(blob) = &b.encrypted_args {
+            secret_args.push(self.cx.secret(SecretSource::Inline {
+                what: format!("`build.encrypted_args` of service `{}`", svc.name.value),
+                span: blob.span,
+            }));
+            self.inexact(In::Services, blob.span, "encrypted build args are read literally, one `KEY=VALUE` a line (no quotes, no `export`), unlike Codeship's env files");
+        }
+        if !secret_args.is_empty() {
+            s.push_str("cs_args=()\n");
+            for name in secret_args {
+                let _ = writeln!(
+                    s,
+                    "while IFS= read -r l || [ -n \"$l\" ]; do case \"$l\" in ''|'#'*) ;; *) cs_args+=(--build-arg \"$l\");; esac; done < \"$(cs_secret_file {name})\""
+                );
+            }
+            cmd.push_str(" \"${cs_args[@]}\"");
+        }
+        if svc.encrypted_dockercfg_path.is_some() {
+            let _ = writeln!(s, "{cmd} >/dev/null\ns=$?\nrm -rf \"$cfg\"\n[ $s -eq 0 ] || exit 1");
+        } else {
+            let _ = writeln!(s, "{cmd} >/dev/null || exit 1");
+        }
+        s
+    }
+
+    /// Each service's image in its variable (the images job's build, or the image it names,
+    /// pulled with the service's registry login when it has one), and the notes about the
+    /// services a job uses.
+    fn images(&mut self, services: &[&Service]) -> String {
         let mut s = String::new();
         for svc in services {
             let var = self.var(svc).to_string();
             match (&svc.build, &svc.image) {
-                (Some(b), _) => {
-                    // The name single-quoted, `$CS_RUN` outside the quotes.
-                    let tag = format!(
-                        "{}\":${{CS_RUN}}\"",
-                        quote(&format!("codeship-export/{}", svc.name.value.to_ascii_lowercase()))
-                    );
-                    let ctx = &b.context.value;
-                    let df = b.dockerfile.as_ref().map_or("Dockerfile".to_string(), |d| d.value.clone());
-                    let mut cmd = format!(
-                        "docker build -q -t {tag} -f {} {}",
-                        quote(&format!("{}/{}", ctx.trim_end_matches('/'), df)),
-                        quote(ctx)
-                    );
-                    for (k, v) in &b.args {
-                        let _ = write!(cmd, " --build-arg {}", quote(&format!("{}={}", k.value, v.value)));
-                    }
-                    if let Some(f) = &b.encrypted_args_file {
-                        self.inexact(In::Services, f.span, "encrypted build args are not passed to `docker build` (their names are secret too); add `--build-arg` lines by hand");
-                    }
-                    if let Some(f) = &b.encrypted_args {
-                        self.inexact(In::Services, f.span, "encrypted build args are not passed to `docker build` (their names are secret too); add `--build-arg` lines by hand");
-                    }
-                    let _ = writeln!(
-                        s,
-                        "{var}={tag}\necho \"building ${var} for service \"{}\n{cmd} >/dev/null || exit 1",
-                        quote(&svc.name.value)
-                    );
-                    // Built per job; a shell runner would keep every one of them.
-                    let _ = writeln!(self.out, "docker rmi \"${var}\" >/dev/null 2>&1");
+                (Some(_), _) => {
+                    let _ = writeln!(s, "{var}={}", built_image(self.cx, svc));
                 }
                 (None, Some(image)) => {
                     let _ = writeln!(s, "{var}={}", quote(&image.value));
+                    if let Some(p) = &svc.encrypted_dockercfg_path {
+                        let name = self.cx.secret(SecretSource::File(p.value.clone()));
+                        let _ = writeln!(
+                            s,
+                            "cfg=$(mktemp -d) && cp \"$(cs_secret_file {name})\" \"$cfg/config.json\" || exit 1\ndocker --config \"$cfg\" pull -q \"${var}\" >/dev/null\ns=$?\nrm -rf \"$cfg\"\n[ $s -eq 0 ] || exit 1"
+                        );
+                    }
                 }
                 (None, None) => {}
             }
@@ -225,9 +365,6 @@ impl Writer<'_, '_> {
             }
             if let Some(d) = &svc.dockercfg_service {
                 self.inexact(In::Services, d.span, "`dockercfg_service` (a container that prints credentials) is not translated; store the credentials as a secret");
-            }
-            if let Some(d) = &svc.encrypted_dockercfg_path {
-                self.inexact(In::Services, d.span, "a service's `encrypted_dockercfg_path` (pulling a private base image) is not translated; log in to the registry before the build");
             }
             if !svc.passthrough.is_empty() {
                 let keys: Vec<&str> = svc.passthrough.iter().map(|(k, _)| k.as_str()).collect();
@@ -380,6 +517,15 @@ impl Writer<'_, '_> {
         let mut b = String::new();
         let net = format!("cs-${{CS_RUN}}-{}", n.planned.id.replace('.', "-"));
         let _ = writeln!(b, "  local net=\"{net}\" s");
+        // A run step's own registry login pulls its service's image (a built one is local).
+        if let (Some(p), None) = (&n.planned.encrypted_dockercfg_path, &svc.build) {
+            let name = self.cx.secret(SecretSource::File(p.clone()));
+            let _ = writeln!(
+                b,
+                "  local cfg\n  cfg=$(mktemp -d) && cp \"$(cs_secret_file {name})\" \"$cfg/config.json\" || return 1\n  docker --config \"$cfg\" pull -q {} >/dev/null\n  s=$?\n  rm -rf \"$cfg\"\n  [ $s -eq 0 ] || return 1",
+                self.image_var(svc)
+            );
+        }
         b.push_str("  docker network create \"$net\" >/dev/null || return 1\n");
         let mut started = Vec::new();
         self.start_dependencies(svc, &mut b, &mut started, &mut Vec::new());
@@ -490,6 +636,9 @@ impl Writer<'_, '_> {
         let StepKind::Push { image_tag, .. } = &n.model.kind else { return "  return 1\n".into() };
         let template = image_tag.as_ref().map_or("latest", |t| t.value.as_str());
         let prefix = format!("(step: {}) (service: {}) ", one_line(&n.planned.name), one_line(&svc.name.value));
+        // The credentials' secret is listed even when the tag cannot be computed (the job is
+        // then finished by hand, and still pushes with them).
+        let dockercfg = n.planned.encrypted_dockercfg_path.clone().map(|p| self.cx.secret(SecretSource::File(p)));
         match tag::shell_word(template, &n.planned.name, &svc.name.value, &image) {
             Ok(tag) => {
                 b.push_str("  local tag cfg s\n");
@@ -509,6 +658,8 @@ impl Writer<'_, '_> {
                 if !self.comments.contains(&c) {
                     self.comments.push(c);
                 }
+                // The rest of the push follows, so that finishing the job by hand is
+                // replacing these two lines with `tag=…` (and its secret reaches the job).
                 let _ = writeln!(
                     b,
                     "  local tag cfg s\n  echo {} >&2\n  return 1",
@@ -517,16 +668,14 @@ impl Writer<'_, '_> {
                         n.planned.name
                     ))
                 );
-                return b;
             }
         }
         b.push_str("  case \"$tag\" in ''|[.-]*) echo \"invalid image tag '$tag'\" >&2; return 1;; esac\n");
         b.push_str("  [ ${#tag} -le 128 ] || { echo \"image tag longer than 128 characters\" >&2; return 1; }\n");
         let target = format!("{}\":$tag\"", quote(&image));
         let _ = writeln!(b, "  docker tag {} {target} || return 1", self.image_var(svc));
-        match &n.planned.encrypted_dockercfg_path {
-            Some(p) => {
-                let name = self.cx.secret(SecretSource::File(p.clone()));
+        match dockercfg {
+            Some(name) => {
                 let _ = writeln!(
                     b,
                     "  cfg=$(mktemp -d)\n  cp \"$(cs_secret_file {name})\" \"$cfg/config.json\"\n  docker --config \"$cfg\" push -q {target} 2>&1 | cs_prefix {}\n  s=$?\n  rm -rf \"$cfg\"",

@@ -5,4 +5,5 @@ pub mod export_panel;
 pub mod files;
 pub mod plan_tree;
 pub mod preview;
+pub mod project_bar;
 pub mod run_panel;

@@ -55,6 +55,9 @@ pub enum Command {
     Lsp(Box<commands::lsp::LspArgs>),
     /// Print the JSON Schema of codeship-services.yml or codeship-steps.yml, for editors.
     Schema(commands::schema::SchemaArgs),
+    /// Write the run agent's root file system (this program and the libraries it loads) as a
+    /// tar for `docker import`: what a cluster's nodes run runs with.
+    AgentImage(commands::agent_image::AgentImageArgs),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => commands::export::run(*a),
         Command::Lsp(a) => commands::lsp::run(*a),
         Command::Schema(a) => commands::schema::run(a),
+        Command::AgentImage(a) => commands::agent_image::run(a),
     };
     match result {
         Ok(code) => code,

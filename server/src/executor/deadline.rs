@@ -13,35 +13,28 @@
 //! The same guard carries the run's other stop, the disk watch (`disk_watch`): a run over its
 //! disk limit is stopped the same way, with the watch's message.
 
-use super::Runner;
+use super::engine::Engine;
+use super::run::Run;
 use super::run_limits::{Kind, show_duration};
 use anyhow::{Result, anyhow};
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 /// How often a paused clock looks again (it cannot expire while paused, but the run can).
 const PAUSED_RECHECK: Duration = Duration::from_secs(1);
 
-/// The run's clock and its limit stop (shared by every step of the run).
-pub(super) struct Guard {
-    started: Instant,
-    /// Cancelled when the run went over a limit that stops all of it (run time, disk).
-    stop: CancellationToken,
-    why: OnceLock<String>,
-}
-
-impl Guard {
-    pub(super) fn new() -> Guard {
-        Guard { started: Instant::now(), stop: CancellationToken::new(), why: OnceLock::new() }
-    }
-}
-
 /// What a clock bounds: a step (its containers are removed when it expires) or an image.
 pub(super) enum Unit<'a> {
-    Step { id: &'a str },
-    Image { service: &'a str, building: bool },
+    /// On expiry, `engine` removes what the step has running.
+    Step {
+        id: &'a str,
+        engine: &'a dyn Engine,
+    },
+    Image {
+        service: &'a str,
+        building: bool,
+    },
 }
 
 /// The clock of one step or image: time spent, less time spent waiting for images.
@@ -116,7 +109,7 @@ enum Expired {
     Stopped,
 }
 
-impl Runner {
+impl Run {
     /// Run `work` within the step limit (for `unit`) and the run's limits. On expiry the work
     /// is dropped, a step's containers are removed, and the error names the limit.
     pub(super) async fn within<T>(&self, unit: Unit<'_>, work: impl Future<Output = Result<T>>) -> Result<T> {
@@ -156,7 +149,7 @@ impl Runner {
         // removes what it made).
         drop(work);
         let what = match &unit {
-            Unit::Step { id } => format!("step `{}`", self.label(id)),
+            Unit::Step { id, .. } => format!("step `{}`", self.label(id)),
             Unit::Image { service, building: true } => format!("building the image of service `{service}`"),
             Unit::Image { service, building: false } => format!("pulling the image of service `{service}`"),
         };
@@ -181,8 +174,8 @@ impl Runner {
             }
             Expired::Stopped => format!("{}; {what} was stopped", self.guard.why.get().map_or("stopped", |w| w)),
         };
-        if let Unit::Step { id } = unit {
-            self.remove_step_containers(id).await;
+        if let Unit::Step { id, engine } = unit {
+            engine.remove_step(id).await;
         }
         Err(anyhow!(message))
     }
@@ -215,39 +208,5 @@ impl Runner {
             }
             None => self.guard.stop.cancelled().await,
         }
-    }
-
-    /// Remove (killing) every container of step `id`, its helpers' (`ID-dockercfg`) included,
-    /// and its network. The run's final cleanup by label catches anything created after this.
-    async fn remove_step_containers(&self, id: &str) {
-        use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
-        let filters = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}={}", super::labels::RUN, self.spec.run_id)],
-        )]);
-        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        let helper = format!("{id}-");
-        let of_step = |c: &bollard::models::ContainerSummary| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(super::labels::STEP))
-                .is_some_and(|s| s == id || s.starts_with(&helper))
-        };
-        match self.docker.list_containers(Some(opts)).await {
-            Ok(list) => {
-                let ids: Vec<String> = list.into_iter().filter(of_step).filter_map(|c| c.id).collect();
-                let remove = ids.iter().map(|c| {
-                    let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-                    self.docker.remove_container(c, Some(opts))
-                });
-                for r in futures_util::future::join_all(remove).await {
-                    if let Err(e) = r {
-                        tracing::warn!(run = %self.spec.run_id, "cannot remove a container of step {id}: {e}");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(run = %self.spec.run_id, "cannot list the containers of step {id}: {e}"),
-        }
-        let _ = self.docker.remove_network(&self.object_name(&format!("net-{id}"))).await;
     }
 }

@@ -2,7 +2,7 @@
 //! CI_* values, `environment`, `env_file`, `encrypted_environment`/`encrypted_env_file`,
 //! then `-e K=V` from the command line.
 
-use super::Runner;
+use super::run::Run;
 use anyhow::{Context, Result};
 use slipway_core::envfile;
 use slipway_core::model::Service;
@@ -23,7 +23,7 @@ impl EnvList {
     }
 }
 
-impl Runner {
+impl Run {
     pub(super) fn ci_env(&self, env: &mut EnvList) {
         let v = &self.spec.vars;
         let ci_name = if v.ci_name.is_empty() { "codeship" } else { v.ci_name.as_str() };

@@ -1,12 +1,11 @@
 //! Builds from forges (GitHub, GitLab, Gitea/Forgejo): webhook verification, the events they
-//! send turned into one [`trigger::Trigger`], commit statuses sent back, and the `[[project]]`
-//! keys that describe a repository project.
+//! send turned into one [`trigger::Trigger`], and commit statuses sent back. (The `[[project]]`
+//! keys that describe a repository project are read by `crate::config`.)
 //!
 //! Nothing here touches the HTTP router or the run manager: `POST /hooks/{project}` calls
 //! [`verify::verify`] on the raw body, then [`trigger::parse`] on what it returns, and the run
 //! manager calls [`status::StatusClient`] on its state changes.
 
-pub mod config;
 pub mod status;
 pub mod trigger;
 pub mod verify;

@@ -22,7 +22,7 @@
 
 use super::error::{ApiError, BODY_READ_TIMEOUT};
 use super::hook_intake::{self, AddressSlots, BodyError, ClientAddress};
-use crate::forge::config::ForkPolicy;
+use crate::config::ForkPolicy;
 use crate::forge::trigger::{self, Trigger};
 use crate::forge::verify::{self, DEFAULT_MAX_BODY_BYTES};
 use crate::runs::trigger::RunTrigger;

@@ -4,15 +4,15 @@
 //! travels over a network. Port 465 speaks TLS from the start.
 
 use super::{Attempt, Message};
+use crate::config::notify::Smtp;
 use crate::forge::Secret;
-use crate::forge::config::notify::Smtp;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 use std::time::Duration;
 
-use crate::forge::config::notify::mailbox;
+use crate::config::notify::mailbox;
 
 /// Whether `host` is this machine.
 fn loopback(host: &str) -> bool {

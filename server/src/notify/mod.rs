@@ -12,8 +12,8 @@
 pub mod email;
 pub mod send;
 
+use crate::config::notify::{Event, Kind, Settings, Target};
 use crate::forge::Secret;
-use crate::forge::config::notify::{Event, Kind, Settings, Target};
 use crate::forge::status::Retry;
 use anyhow::{Context, Result};
 use send::Sender;
@@ -136,7 +136,7 @@ impl std::fmt::Debug for Notifier {
 }
 
 fn read_secret(path: &std::path::Path, what: &str) -> Result<Secret> {
-    crate::forge::config::SecretRef::File(path.to_path_buf())
+    crate::config::SecretRef::File(path.to_path_buf())
         .load()
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("the {what}"))

@@ -222,7 +222,7 @@ pub struct RunPolicy {
     pub step_limits: StepLimits,
     /// Per project: trusted or not, and its own limits (`trusted`, `step_limits` in slipway.toml;
     /// `--trust NAME`). A project not listed is untrusted, with the server's limits.
-    pub projects: HashMap<String, crate::forge::config::ProjectRuns>,
+    pub projects: HashMap<String, crate::config::ProjectRuns>,
     /// The most step output one run stores (`--max-run-log-mb`); what comes after is counted,
     /// not kept.
     pub max_log_bytes: u64,
@@ -876,20 +876,14 @@ impl Manager {
         let result = prepared.run().await;
         let _ = pump.await;
         let result = result?;
-        Ok(if result.cancelled {
-            RunStatus::Cancelled
-        } else if result.success {
-            RunStatus::Success
-        } else {
-            RunStatus::Failed
-        })
+        Ok(result.outcome.status())
     }
 }
 
 /// Why a run's limits are those of a fork's pull request, if they are: `None` for any other
 /// run; an error when the project takes no pull requests from forks (any more).
 fn fork_limits(project: &Project, t: &trigger::RunTrigger) -> Option<Result<String>> {
-    use crate::forge::config::ForkPolicy;
+    use crate::config::ForkPolicy;
     if !t.from_fork {
         return None;
     }
@@ -1043,7 +1037,7 @@ fn strip_under(text: &str, root: &str, prefix: &str) -> String {
 /// Remove what a run that was in flight at a crash left in Docker. The engine may still be
 /// finishing what the dead server asked of it (a container's removal, a creation), so this
 /// tries again, for up to ~5 s, until nothing labelled with the run is left.
-async fn remove_leftovers(docker: &bollard::Docker, id: &str) {
+async fn remove_leftovers(docker: &crate::docker::Client, id: &str) {
     for attempt in 0..6 {
         match executor::labels::cleanup(docker, Some(id), false).await {
             Ok(removed) if removed.is_empty() => return,
@@ -1082,7 +1076,7 @@ mod tests {
             allow_add_docker: true,
             projects: HashMap::from([(
                 "p".to_string(),
-                crate::forge::config::ProjectRuns { trusted: true, ..Default::default() },
+                crate::config::ProjectRuns { trusted: true, ..Default::default() },
             )]),
             ..RunPolicy::default()
         };
@@ -1264,8 +1258,8 @@ mod tests {
     /// A repository project whose repository is a folder that does not exist.
     fn repo_manager(dir: &std::path::Path) -> Arc<Manager> {
         let text = format!("[[project]]\nname = \"web\"\nrepo = \"{}/gone.git\"\n", dir.display());
-        let Some(crate::forge::config::ProjectSource::Repo(config)) =
-            crate::forge::config::parse(&dir.join("slipway.toml"), &text).unwrap().pop()
+        let Some(crate::config::ProjectSource::Repo(config)) =
+            crate::config::parse(&dir.join("slipway.toml"), &text).unwrap().pop()
         else {
             panic!("not a repository project")
         };

@@ -3,7 +3,7 @@
 //! nothing about the code). Handed over without waiting: a run is never held up by one.
 
 use super::Manager;
-use crate::forge::config::notify::Event;
+use crate::config::notify::Event;
 use crate::notify::{Message, Notifier};
 use slipway_core::run_state::RunStatus;
 use std::sync::Arc;

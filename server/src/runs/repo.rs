@@ -4,8 +4,8 @@
 
 use super::trigger::RunTrigger;
 use super::{Manager, lock};
+use crate::config::RepoProject;
 use crate::forge::Secret;
-use crate::forge::config::RepoProject;
 use crate::forge::status::{Outcome, State, StatusClient, Update};
 use crate::git::{self, GitError, KnownHosts, Mirror, Remote, SshAuth};
 use slipway_core::run_state::RunStatus;
@@ -443,8 +443,8 @@ mod tests {
             "[[project]]\nname = \"web\"\nrepo = \"https://github.com/acme/web.git\"\nforge = \"github\"\n\
              api_url = \"{api}\"\ntoken_file = \"t\"\n"
         );
-        let Some(crate::forge::config::ProjectSource::Repo(config)) =
-            crate::forge::config::parse(&d.path().join("slipway.toml"), &text).unwrap().pop()
+        let Some(crate::config::ProjectSource::Repo(config)) =
+            crate::config::parse(&d.path().join("slipway.toml"), &text).unwrap().pop()
         else {
             panic!("not a repository project")
         };

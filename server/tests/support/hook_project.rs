@@ -30,7 +30,12 @@ pub fn docker() -> bool {
 }
 
 pub fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
+    sign_with(HOOK_SECRET, body)
+}
+
+/// `X-Hub-Signature-256` of `body` under `secret`.
+pub fn sign_with(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256={hex}")

@@ -46,6 +46,9 @@ pub struct RunPanelProps {
     pub on_load: Callback<(String, String)>,
     /// Show this diagnostic in its editor (the first error, when a run is refused for it).
     pub on_show_error: Callback<Diagnostic>,
+    /// The project the page opened (the header's), selected at first; else the server's first.
+    #[prop_or_default]
+    pub project: Option<AttrValue>,
 }
 
 #[function_component(RunPanel)]
@@ -62,7 +65,7 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
     let latest = use_mut_ref(|| (props.services.clone(), props.steps.clone(), props.build.clone()));
     *latest.borrow_mut() = (props.services.clone(), props.steps.clone(), props.build.clone());
 
-    use_panel_effects(&ctl, &current_ref, &goto_ref);
+    use_panel_effects(&ctl, &current_ref, &goto_ref, props.project.clone());
 
     let projects = match &state.server {
         ServerState::Checking => {
@@ -161,18 +164,22 @@ pub fn run_panel(props: &RunPanelProps) -> Html {
 /// The panel's effects: the project list at start, runs named by the address, the opened run
 /// into view, focus on the way to an editor error, and a clock while a run goes on.
 #[hook]
-fn use_panel_effects(ctl: &Ctl, current_ref: &NodeRef, goto_ref: &NodeRef) {
+fn use_panel_effects(ctl: &Ctl, current_ref: &NodeRef, goto_ref: &NodeRef, opened: Option<AttrValue>) {
     // The listeners below outlive this render: they call the newest `Ctl`.
     let latest = use_mut_ref(|| ctl.clone());
     *latest.borrow_mut() = ctl.clone();
     {
-        let latest = latest.clone();
+        let (latest, opened) = (latest.clone(), opened);
         use_effect_with((), move |_| {
             spawn_local(async move {
                 let list = server_api::json::<crate::wire::ProjectList>("GET", "/api/projects", None, None).await;
                 let ctl = latest.borrow().clone();
                 match list {
                     Ok(list) => {
+                        // The project the page opened, if the server has it; else its first.
+                        if let Some(o) = opened.filter(|o| list.projects.iter().any(|p| p.name == o.as_str())) {
+                            ctl.state.dispatch(Action::Project(o.to_string()));
+                        }
                         ctl.state.dispatch(Action::Server(ServerState::Ready(list.projects)));
                         ctl.refresh_history();
                         if let Some(id) = link::run_in_address() {

@@ -8,7 +8,7 @@ use crate::docker;
 use crate::executor::{self, events::Event};
 use crate::fsutil::{Existing, check_output, write_atomic};
 use crate::generators::BuiltIn;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use slipway_core::plan::Plan;
 use std::path::PathBuf;
@@ -61,8 +61,7 @@ pub fn run(args: DockercfgArgs) -> Result<ExitCode> {
         // A built-in makes no Docker request, so no engine is needed: the run machinery gets
         // a client of an address that is never connected to.
         let docker = match built_in {
-            Some(_) => bollard::Docker::connect_with_http("http://127.0.0.1:9", 4, bollard::API_DEFAULT_VERSION)
-                .context("cannot make a Docker client")?,
+            Some(_) => docker::Client::unreachable()?,
             None => docker::connect().await?,
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();

@@ -189,7 +189,9 @@ fn write_secrets(
                 let blob = services
                     .services
                     .iter()
-                    .flat_map(|svc| &svc.encrypted_environment)
+                    .flat_map(|svc| {
+                        svc.encrypted_environment.iter().chain(svc.build.iter().flat_map(|b| &b.encrypted_args))
+                    })
                     .find(|b| b.span == *span)
                     .with_context(|| format!("{what} not found"))?;
                 crypto::decrypt(&key, blob.value.trim().as_bytes()).with_context(|| format!("cannot decrypt {what}"))?.0

@@ -1,3 +1,4 @@
+pub mod agent_image;
 pub mod crypt;
 pub mod dockercfg;
 pub mod explain;

@@ -1,19 +1,13 @@
 //! `slipway serve`
 
-use crate::executor::policy::{StepLimits, StepLimitsOverride};
-use crate::forge::config::{ProjectSource, RepoProject};
-use crate::forge::status::{Retry, StatusClient};
-use crate::git::{HttpAuth, Remote};
-use crate::http;
-use crate::runs::repo::RepoSetup;
-use crate::runs::{Manager, Project, RunPolicy};
-use crate::store::Store;
+use crate::app::{App, Settings};
+use crate::executor::policy::StepLimitsOverride;
+use crate::executor::run_limits::RunLimitsOverride;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -35,15 +29,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Runs at once; more wait in a queue (which survives restarts).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = crate::app::DEFAULT_MAX_CONCURRENT_RUNS)]
     pub max_concurrent_runs: usize,
     /// The most step output one run keeps, in MB (10^6 bytes); later output is counted, not
     /// kept, and the log says so.
-    #[arg(long, value_name = "MB", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, value_name = "MB", default_value_t = crate::app::DEFAULT_MAX_RUN_LOG_MB, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_run_log_mb: u64,
     /// Runs kept per project: older ended runs are deleted with their logs, and the database
     /// shrinks.
-    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    #[arg(long, value_name = "N", default_value_t = crate::app::DEFAULT_KEEP_RUNS, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub keep_runs: u64,
     /// Append every request (method, URI, headers, body) to this file as JSON lines.
     #[arg(long)]
@@ -121,7 +115,7 @@ fn limit_parser(key: &'static str) -> impl Fn(&str) -> Result<Limit, String> + C
             "memory" => toml::Value::String(s.to_string()),
             _ => s.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(s.to_string())),
         };
-        crate::forge::config::parse_limit(key, &value).map(Limit)
+        crate::config::parse_limit(key, &value).map(Limit)
     }
 }
 
@@ -130,39 +124,6 @@ fn parse_pair(s: &str) -> Result<(String, PathBuf), String> {
         Some((n, p)) if !n.is_empty() && !p.is_empty() => Ok((n.to_string(), PathBuf::from(p))),
         _ => Err(format!("`{s}` is not NAME=PATH")),
     }
-}
-
-/// A repository project: its secrets read now (a missing one stops the server, not a run),
-/// its checkouts folder made.
-fn repo_project(config: RepoProject, data_dir: &Path, public_url: &str) -> Result<Project> {
-    let name = config.name.clone();
-    let load = |s: &Option<crate::forge::config::SecretRef>| {
-        s.as_ref().map(|r| r.load()).transpose().map_err(|e| anyhow::anyhow!("project `{name}`: {e}"))
-    };
-    let webhook_secret = load(&config.webhook_secret)?;
-    let token = load(&config.token)?;
-    let auth = match (&token, config.forge) {
-        (Some(t), Some(f)) => Some(HttpAuth::new(f.git_username(), t.expose())),
-        _ => None,
-    };
-    let statuses = match (token, config.forge, &config.api_url) {
-        (Some(t), Some(f), Some(api)) => Some(Arc::new(StatusClient::new(f, api, public_url, t, Retry::default()))),
-        _ => None,
-    };
-    let checkouts = data_dir.join("checkouts").join(&name);
-    crate::executor::workspace::create_private_dir(&checkouts)?;
-    let setup = RepoSetup {
-        remote: Remote::new(&config.repo, auth)
-            .with_ssh(crate::runs::repo::ssh_auth(&config, data_dir)?)
-            .with_timeout(config.git_timeout - crate::forge::config::GIT_COMMAND_MARGIN),
-        webhook_secret,
-        statuses,
-        data_dir: data_dir.to_path_buf(),
-        checkouts: checkouts.clone(),
-        kept: data_dir.join("kept").join(&name),
-        config,
-    };
-    Ok(Project { name, dir: checkouts, key: setup.config.key.clone(), repo: Some(Arc::new(setup)) })
 }
 
 /// The default public URL is `http://ADDR`; for commit-status links that nobody can open
@@ -183,182 +144,50 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".local/share/slipway")
 }
 
-/// The API token: `SLIPWAY_TOKEN`, else the one in the data dir, else a new one (printed once).
-fn token(data_dir: &Path) -> Result<String> {
-    if let Ok(t) = std::env::var("SLIPWAY_TOKEN")
-        && !t.trim().is_empty()
-    {
-        return Ok(t.trim().to_string());
-    }
-    let path = data_dir.join("token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        tracing::info!("the API token is in {} (the studio asks for it once per tab)", path.display());
-        return Ok(t.trim().to_string());
-    }
-    let t = crate::names::random_hex(24)?;
-    crate::fsutil::write_new(&path, t.as_bytes(), true)?;
-    println!("API token (stored owner-only in {}; shown once): {t}", path.display());
-    Ok(t)
-}
-
-/// An existing data dir is left as it is (it may be a shared folder chosen on purpose), but a
-/// group- or world-accessible one is worth a warning: its files are owner-only regardless.
-fn warn_if_shared(data_dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(m) = std::fs::metadata(data_dir)
-        && m.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            "the data directory {} is accessible to other users (mode {:o}); `chmod 700` it",
-            data_dir.display(),
-            m.permissions().mode() & 0o777
-        );
-    }
-}
-
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     crate::logging::init(args.log_level.as_deref())?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    // Owner-only: it holds the token, the run history and the runs' copies of the projects.
-    crate::executor::workspace::create_private_dir(&data_dir)?;
-    warn_if_shared(&data_dir);
-    let workspaces = data_dir.join("workspaces");
-    crate::executor::workspace::create_private_dir(&workspaces)?;
-    // Runs in flight when the server stopped are marked interrupted; their copies go too.
-    if let Err(e) = crate::executor::workspace::sweep(&workspaces) {
-        tracing::warn!("{e:#}");
-    }
-    let config = match &args.config {
-        Some(c) => crate::forge::config::read_config(c)?,
-        None => crate::forge::config::Config::default(),
-    };
-    let mut wanted: Vec<ProjectSource> = config.projects;
-    wanted.extend(args.projects.iter().map(|(name, dir)| ProjectSource::Folder {
-        name: name.clone(),
-        path: dir.clone(),
-        key: None,
-    }));
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.addr));
     if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
         bail!("--public-url {public_url:?}: expected the server's http(s) address, like https://ci.example.com");
     }
-    let has_repos = wanted.iter().any(|w| matches!(w, ProjectSource::Repo(_)));
-    if let Some(warning) = default_public_url_warning(has_repos, args.public_url.is_some(), args.addr) {
-        tracing::warn!("{warning}");
-    }
-    // In-flight runs' checkouts are stale after a restart (their runs are interrupted).
-    let checkouts = data_dir.join("checkouts");
-    if let Err(e) = crate::executor::workspace::sweep(&checkouts) {
-        tracing::warn!("{e:#}");
-    }
-    let mut projects = Vec::new();
-    for source in wanted {
-        let project = match source {
-            ProjectSource::Folder { name, path, key } => {
-                let dir = path
-                    .canonicalize()
-                    .with_context(|| format!("project `{name}`: {} does not exist", path.display()))?;
-                Project { name, dir, key, repo: None }
-            }
-            ProjectSource::Repo(r) => repo_project(*r, &data_dir, &public_url)?,
-        };
-        if projects.iter().any(|p: &Project| p.name == project.name) {
-            bail!("project `{}` is registered twice", project.name);
-        }
-        projects.push(project);
-    }
-    for (name, key) in &args.keys {
-        match projects.iter_mut().find(|p| &p.name == name) {
-            Some(p) => p.key = Some(key.clone()),
-            None => bail!("--key {name}=… names no registered project"),
-        }
-    }
-    let mut runs = config.runs;
-    let mut generator_endpoints = config.generator_endpoints;
-    generator_endpoints.extend(args.generator_endpoints.iter().cloned());
-    for name in &args.trust {
-        if !projects.iter().any(|p| &p.name == name) {
-            bail!("--trust {name} names no registered project");
-        }
-        runs.entry(name.clone()).or_default().trusted = true;
-    }
-    let flags = StepLimitsOverride {
-        memory: args.step_memory.map(|l| l.0),
-        pids: args.step_pids.map(|l| l.0),
-        nano_cpus: args.step_cpus.map(|l| l.0),
-    };
-    let step_limits = StepLimits::SERVER_DEFAULT.overridden(&config.step_limits).overridden(&flags);
-    let run_limits = {
-        use crate::executor::run_limits::{RunLimits, RunLimitsOverride, SetBy};
-        let flags = RunLimitsOverride {
+    let settings = Settings {
+        data_dir: args.data_dir.clone().unwrap_or_else(default_data_dir),
+        config: args.config.clone(),
+        folders: args.projects.clone(),
+        keys: args.keys.clone(),
+        trust: args.trust.clone(),
+        public_url,
+        max_concurrent_runs: args.max_concurrent_runs,
+        max_log_bytes: args.max_run_log_mb * crate::runs::log_cap::MB,
+        keep_runs: args.keep_runs as usize,
+        cache_registry: args.cache_registry.clone(),
+        allow_add_docker: args.allow_add_docker,
+        generator_endpoints: args.generator_endpoints.clone(),
+        step_limits: StepLimitsOverride {
+            memory: args.step_memory.map(|l| l.0),
+            pids: args.step_pids.map(|l| l.0),
+            nano_cpus: args.step_cpus.map(|l| l.0),
+        },
+        run_limits: RunLimitsOverride {
             step: args.step_timeout.map(|f| f.0),
             run: args.run_timeout.map(|f| f.0),
             disk: args.max_run_disk_mb.map(|f| f.0),
-        };
-        let mut limits = RunLimits::server_default()
-            .overridden(&config.run_limits, SetBy::ServerConfig)
-            .overridden(&flags, SetBy::Flag);
-        limits.host_floor =
-            (args.min_free_disk_mb > 0).then(|| args.min_free_disk_mb * crate::executor::run_limits::MB);
-        limits
+        },
+        min_free_disk_mb: args.min_free_disk_mb,
+        request_log: args.request_log.clone(),
+        trust_forwarded_for: args.trust_forwarded_for,
     };
-    for p in &projects {
-        if runs.get(&p.name).is_some_and(|r| r.trusted) {
-            tracing::warn!(
-                "project `{}` is trusted: its runs' steps may control this host (privileged, cap_add, devices, …)",
-                p.name
-            );
-        }
-    }
-    let token = token(&data_dir)?;
-    let store = Arc::new(Store::open(&data_dir.join("slipway.sqlite"))?);
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     rt.block_on(async move {
         // First: a signal during the recovery below must stop the server gracefully, not kill it.
         let signals = crate::signals::Signals::install().context("cannot install signal handlers")?;
-        let manager = Manager::new(
-            store,
-            projects,
-            args.max_concurrent_runs,
-            RunPolicy {
-                cache_registry: args.cache_registry.clone(),
-                allow_add_docker: args.allow_add_docker,
-                workspaces: Some(workspaces),
-                step_limits,
-                projects: runs,
-                max_log_bytes: args.max_run_log_mb * crate::runs::log_cap::MB,
-                keep_runs: args.keep_runs as usize,
-                generator_endpoints,
-                run_limits,
-            },
-        );
-        // Reads the notifications' secret files: a missing one stops the server, naming it.
-        let store = manager.store.clone();
-        manager.set_notifier(crate::notify::Notifier::start(
-            config.notify,
-            &public_url,
-            Arc::new(move |run: &str, entry: &serde_json::Value| store.add_notify_error(run, entry)),
-            Retry::default(),
-        )?);
-        manager.recover().await?;
-        tokio::spawn(manager.clone().schedule());
-        for p in &manager.projects {
-            if let Some(every) = p.repo.as_ref().and_then(|r| r.config.poll) {
-                tokio::spawn(manager.clone().poll(p.name.clone(), every));
-            }
+        let app = App::build(settings)?;
+        if let Some(warning) = default_public_url_warning(app.has_repos(), args.public_url.is_some(), args.addr) {
+            tracing::warn!("{warning}");
         }
-        let api = http::api::Api { manager, token: Arc::new(token) };
-        http::serve(
-            args.addr,
-            http::Config {
-                request_log: args.request_log,
-                api: Some(api),
-                trust_forwarded_for: args.trust_forwarded_for,
-            },
-            signals,
-        )
-        .await
+        app.start().await?;
+        app.serve(args.addr, signals).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -201,11 +201,11 @@ async fn execute(prepared: Prepared) -> Result<ExitCode> {
     let printer = printer.await.context("printer task")?;
     let result = result?;
     printer.summary(&result);
-    if result.cancelled {
+    if result.outcome == executor::RunOutcome::Cancelled {
         eprintln!("slipway: run {run_id} was interrupted");
         return Ok(ExitCode::from(130));
     }
-    Ok(if result.success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if result.outcome == executor::RunOutcome::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -3,6 +3,7 @@
 //! bearer token. Every error is JSON (`ApiError`), 409 when the run's state forbids the request.
 
 mod badge;
+mod project_build;
 
 use super::cpu::CpuLimit;
 pub use super::error::ApiError;
@@ -104,7 +105,8 @@ async fn rerun(
 }
 
 /// The services and steps files of a project as a run of it would read them (the same names
-/// in the same order, the same size limit), for the studio's editors. Only these two texts:
+/// in the same order, the same size limit), for the studio's editors, with the build values a
+/// run takes from the folder's git checkout (`project_build`). Only these two texts and values:
 /// never the key, never a decrypted file. Behind the token: the files may name private images,
 /// registries and commands.
 async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -115,12 +117,14 @@ async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Resu
         )));
     }
     let files = tokio::task::spawn_blocking(move || {
-        Ok::<_, ApiError>((read_config(&project, ConfigFile::Services)?, read_config(&project, ConfigFile::Steps)?))
+        let (services, steps) =
+            (read_config(&project, ConfigFile::Services)?, read_config(&project, ConfigFile::Steps)?);
+        Ok::<_, ApiError>((services, steps, project_build::of_folder(&project.dir)))
     })
     .await
     .map_err(anyhow::Error::from)??;
     let file = |f: &SourceFile| json!({ "name": f.name, "text": f.text });
-    Ok(Json(json!({ "project": name, "services": file(&files.0), "steps": file(&files.1) })))
+    Ok(Json(json!({ "project": name, "services": file(&files.0), "steps": file(&files.1), "build": files.2 })))
 }
 
 /// One of a project's files, named as in the project (`codeship-services.yml`); errors name

@@ -2,14 +2,14 @@
 //! dependencies first, reachable on the step network by name and alias, healthy before the
 //! step starts.
 
-use super::Runner;
+use super::DockerRun;
 use super::container::Attach;
 use anyhow::{Context, Result, anyhow, bail};
 use slipway_core::model::Service;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-impl Runner {
+impl DockerRun {
     /// Start `links`/`depends_on` services (and theirs) fresh for this step, dependencies
     /// first, each reachable on the step network by its name and link aliases.
     pub(super) async fn start_dependencies(

@@ -24,7 +24,7 @@
 //! a container) a server run refuses binds, saying why; the CLI binds the checked path by
 //! name as it did before (the developer's own machine).
 
-use super::paths::Opened;
+use crate::executor::paths::Opened;
 use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Whether folders can be pinned on the run's engine.
-pub(super) enum Engine {
+pub(super) enum EngineView {
     /// dockerd shares our mount namespace; `/proc/<proc_pid>` is this process there.
     Local { proc_pid: String },
     /// Why not.
@@ -57,7 +57,7 @@ pub(super) fn links_prefix(workspace: &Path) -> String {
 /// The run's pinned folders and files.
 #[derive(Default)]
 pub(super) struct Pins {
-    engine: tokio::sync::OnceCell<Engine>,
+    engine: tokio::sync::OnceCell<EngineView>,
     held: Mutex<Vec<Pin>>,
     /// Where pinned files are linked, made on first use.
     links: OnceLock<tempfile::TempDir>,
@@ -68,7 +68,7 @@ pub(super) struct Pins {
 
 impl Pins {
     /// What the run's engine allows, looked at once per run.
-    pub(super) async fn engine(&self) -> &Engine {
+    pub(super) async fn engine(&self) -> &EngineView {
         self.engine.get_or_init(|| engine_view(std::env::var("DOCKER_HOST").unwrap_or_default())).await
     }
 
@@ -142,28 +142,30 @@ impl Pins {
 
 /// Where dockerd runs, as seen from this process (see the module's documentation); `host` is
 /// `DOCKER_HOST` (bollard connects the same way).
-async fn engine_view(host: String) -> Engine {
+async fn engine_view(host: String) -> EngineView {
     let socket = if host.is_empty() {
         "/var/run/docker.sock".to_string()
     } else {
         match host.strip_prefix("unix://") {
             Some(p) => p.to_string(),
-            None => return Engine::Elsewhere(format!("the Docker engine is at {host}, not on a socket of this host")),
+            None => {
+                return EngineView::Elsewhere(format!("the Docker engine is at {host}, not on a socket of this host"));
+            }
         }
     };
     let stream = match tokio::net::UnixStream::connect(&socket).await {
         Ok(s) => s,
-        Err(e) => return Engine::Elsewhere(format!("cannot connect to the Docker engine's socket {socket}: {e}")),
+        Err(e) => return EngineView::Elsewhere(format!("cannot connect to the Docker engine's socket {socket}: {e}")),
     };
     let Some(peer) = stream.peer_cred().ok().and_then(|c| c.pid()).filter(|p| *p > 0) else {
-        return Engine::Elsewhere(format!(
+        return EngineView::Elsewhere(format!(
             "the process behind {socket} is not visible from this server (another PID namespace)"
         ));
     };
     match (root_mount("self"), root_mount(&peer.to_string())) {
         (Some(ours), Some(theirs)) if ours == theirs => {}
         _ => {
-            return Engine::Elsewhere(format!(
+            return EngineView::Elsewhere(format!(
                 "the Docker engine behind {socket} runs in another mount namespace (rootless Docker, or this \
                  server in a container)"
             ));
@@ -172,9 +174,9 @@ async fn engine_view(host: String) -> Engine {
     // The number this process has in the /proc that dockerd sees (the same mount).
     match std::fs::read_link("/proc/self") {
         Ok(p) if p.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) => {
-            Engine::Local { proc_pid: p.to_string_lossy().into_owned() }
+            EngineView::Local { proc_pid: p.to_string_lossy().into_owned() }
         }
-        _ => Engine::Elsewhere("/proc does not show this server's process".to_string()),
+        _ => EngineView::Elsewhere("/proc does not show this server's process".to_string()),
     }
 }
 
@@ -191,10 +193,10 @@ fn root_mount(pid: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn elsewhere(engine: Engine) -> String {
+    fn elsewhere(engine: EngineView) -> String {
         match engine {
-            Engine::Local { .. } => panic!("an engine elsewhere taken for a local one"),
-            Engine::Elsewhere(why) => why,
+            EngineView::Local { .. } => panic!("an engine elsewhere taken for a local one"),
+            EngineView::Elsewhere(why) => why,
         }
     }
 
@@ -216,8 +218,8 @@ mod tests {
         let socket = dir.path().join("engine.sock");
         let _listener = tokio::net::UnixListener::bind(&socket).unwrap();
         match engine_view(format!("unix://{}", socket.display())).await {
-            Engine::Local { proc_pid } => assert_eq!(proc_pid, std::process::id().to_string()),
-            Engine::Elsewhere(why) => panic!("{why}"),
+            EngineView::Local { proc_pid } => assert_eq!(proc_pid, std::process::id().to_string()),
+            EngineView::Elsewhere(why) => panic!("{why}"),
         }
     }
 

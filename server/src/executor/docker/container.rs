@@ -2,10 +2,10 @@
 //! included), binds confined to the project and pinned to the folder checked (`pinned`),
 //! `volumes_from` holders, network attachment.
 
-use super::Runner;
+use super::DockerRun;
 use super::labels::labels;
-use super::paths::{Beneath, EntryKind, Links, Opened};
-use super::pinned::Engine;
+use super::pinned::EngineView;
+use crate::executor::paths::{Beneath, EntryKind, Links, Opened};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, VolumeCreateRequest};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
@@ -22,7 +22,7 @@ pub(super) struct Attach<'a> {
     pub(super) aliases: Vec<String>,
 }
 
-impl Runner {
+impl DockerRun {
     /// Create (not start) a container for `svc`. Names carry the run id; labels carry run,
     /// project and step so cleanup finds them.
     #[allow(clippy::too_many_arguments)]
@@ -182,21 +182,21 @@ impl Runner {
                 "volume host path `{host}` ({}) is neither a folder nor a regular file; server runs bind only those",
                 opened.path.display()
             ),
-            (Engine::Local { proc_pid }, EntryKind::Folder) => {
+            (EngineView::Local { proc_pid }, EntryKind::Folder) => {
                 let volume =
                     self.pin(opened, proc_pid, step).await.with_context(|| format!("volume host path `{host}`"))?;
                 // `nocopy`: an empty folder must not be filled with the image's files, as a
                 // bind would not be.
                 Ok(format!("{volume}:{container}:{}nocopy", if read_only { "ro," } else { "" }))
             }
-            (Engine::Local { .. }, EntryKind::File) => {
+            (EngineView::Local { .. }, EntryKind::File) => {
                 let link = self
                     .pins
                     .link_file(&self.spec.dir, &opened)
                     .with_context(|| format!("volume host path `{host}`"))?;
                 Ok(format!("{link}:{container}{ro}"))
             }
-            (Engine::Elsewhere(why), _) => bail!(
+            (EngineView::Elsewhere(why), _) => bail!(
                 "volume host path `{host}` cannot be mounted: {why}. A server run mounts project folders only \
                  through a Docker engine on this host, reached by its Unix socket, so that what is mounted is the \
                  folder the server checked"

@@ -9,7 +9,7 @@
 //! `resolve`). Pushes of one name by this server wait for each other, so each puts back what
 //! was there before it. `slipway steps` leaves the tag, as jet did.
 
-use super::Runner;
+use super::DockerRun;
 use super::images::docker_credentials;
 use super::labels::IMAGE_PROJECT;
 use super::push_tag::{NameLock, TemporaryTag};
@@ -22,7 +22,7 @@ use slipway_core::plan::PlannedStep;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-impl Runner {
+impl DockerRun {
     pub(super) async fn push_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
         let service = step.service.as_deref().ok_or_else(|| anyhow!("push step `{}` has no service", step.name))?;
         let image_name =

@@ -22,8 +22,8 @@
 //! hard-linked file once. Folders nested deeper than [`MAX_DEPTH`] are not walked (each
 //! level holds a descriptor): such a workspace stops the run, as one that cannot be measured.
 
-use super::Runner;
-use super::run_limits::{Kind, show_mb};
+use super::DockerRun;
+use crate::executor::run_limits::{Kind, show_mb};
 use anyhow::{Context, Result, bail};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use std::collections::{HashMap, HashSet};
@@ -159,7 +159,7 @@ fn orphaned_links(workspace: &Path) -> u64 {
     bytes
 }
 
-impl Runner {
+impl DockerRun {
     /// Watch the run's disk until `done` is cancelled; stop the run (see `deadline`) when it
     /// goes over its limit. Does nothing without a disk limit.
     pub(super) async fn watch_disk(self: Arc<Self>, done: tokio_util::sync::CancellationToken) {
@@ -168,10 +168,10 @@ impl Runner {
             return;
         }
         // Unlimited (`unlimited`): measured against nothing but the host's floor.
-        let limit = limits
-            .disk
-            .clone()
-            .unwrap_or(super::run_limits::Limit { value: u64::MAX, set_by: super::run_limits::SetBy::Default });
+        let limit = limits.disk.clone().unwrap_or(crate::executor::run_limits::Limit {
+            value: u64::MAX,
+            set_by: crate::executor::run_limits::SetBy::Default,
+        });
         let floor_paths = self.floor_paths().await;
         let mut unmeasured: HashSet<String> = HashSet::new();
         let mut last: Option<(Instant, u64)> = None;

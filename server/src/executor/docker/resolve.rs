@@ -10,11 +10,11 @@
 //! - In a server run, every image a Dockerfile names is written into it as an id before the
 //!   build, so the engine never looks a name up on its own.
 
-use super::Runner;
-use super::context_dockerfile;
-use super::dockerfile::{self, UseKind};
+use super::DockerRun;
 use super::images::docker_credentials;
 use super::labels::IMAGE_PROJECT;
+use crate::executor::context_dockerfile;
+use crate::executor::dockerfile::{self, UseKind};
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::models::ImageInspect;
 use bollard::query_parameters::CreateImageOptionsBuilder;
@@ -71,7 +71,7 @@ fn made_by(image: &ImageInspect) -> Option<&str> {
     image.config.as_ref()?.labels.as_ref()?.get(IMAGE_PROJECT).map(String::as_str)
 }
 
-impl Runner {
+impl DockerRun {
     /// The service of this run whose `build.image` is `reference`, other than `except`.
     pub(super) fn run_build_of(&self, reference: &str, except: &str) -> Option<&Service> {
         let want = canonical(reference)?;

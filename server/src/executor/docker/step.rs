@@ -2,27 +2,26 @@
 //! container (`container.rs`), its output followed (`follow.rs`), then removal of what the
 //! step created.
 
-use super::Runner;
+use super::DockerRun;
 use super::container::Attach;
 use super::labels::labels;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
 use slipway_core::plan::PlannedStep;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-impl Runner {
-    pub(super) async fn run_step(self: &Arc<Self>, step: &PlannedStep) -> Result<()> {
+impl DockerRun {
+    /// Run a step's container to the end; its exit code (the orchestration decides what a
+    /// code means).
+    pub(super) async fn run_step(self: &Arc<Self>, step: &PlannedStep) -> Result<i64> {
         let service = step.service.as_deref().ok_or_else(|| anyhow!("step `{}` has no service", step.name))?;
         // No command (only for `slipway run SERVICE`): the service's or image's default.
         let argv = step.command.clone();
         let cfg = self.step_dockercfg(step).await?;
         let (code, _) = self.run_container(&step.id, service, argv, cfg.as_ref(), &[], false).await?;
-        if code != 0 {
-            bail!("exited with status {code}");
-        }
-        Ok(())
+        Ok(code)
     }
 
     /// Run one container of `service` with its dependencies; returns its exit status and id.
@@ -125,5 +124,39 @@ impl Runner {
             let _ = self.docker.disconnect_network(network, req).await;
         }
         let _ = self.docker.remove_network(network).await;
+    }
+
+    /// Remove (killing) every container of step `id`, its helpers' (`ID-dockercfg`) included,
+    /// and its network. The run's final cleanup by label catches anything created after this.
+    pub(super) async fn remove_step_containers(&self, id: &str) {
+        use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={}", super::labels::RUN, self.spec.run_id)],
+        )]);
+        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let helper = format!("{id}-");
+        let of_step = |c: &bollard::models::ContainerSummary| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get(super::labels::STEP))
+                .is_some_and(|s| s == id || s.starts_with(&helper))
+        };
+        match self.docker.list_containers(Some(opts)).await {
+            Ok(list) => {
+                let ids: Vec<String> = list.into_iter().filter(of_step).filter_map(|c| c.id).collect();
+                let remove = ids.iter().map(|c| {
+                    let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+                    self.docker.remove_container(c, Some(opts))
+                });
+                for r in futures_util::future::join_all(remove).await {
+                    if let Err(e) = r {
+                        tracing::warn!(run = %self.spec.run_id, "cannot remove a container of step {id}: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(run = %self.spec.run_id, "cannot list the containers of step {id}: {e}"),
+        }
+        let _ = self.docker.remove_network(&self.object_name(&format!("net-{id}"))).await;
     }
 }

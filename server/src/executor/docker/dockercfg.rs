@@ -6,10 +6,11 @@
 //! A run whose secrets are withheld (a fork's pull request) never gets here with a
 //! generator: `secrets::none_needed` fails such a run before any step starts, built-in or not.
 
-use super::events::EventSender;
+use super::DockerRun;
 use super::file_out::{self, ReadFileError};
 use super::labels::labels;
-use super::{RunSpec, Runner};
+use crate::executor::RunSpec;
+use crate::executor::events::EventSender;
 use crate::generators::endpoints::EndpointPolicy;
 use crate::generators::{self, BuiltIn, Env};
 use anyhow::{Context, Result, anyhow, bail};
@@ -26,17 +27,17 @@ const GENERATOR_FILE: &str = "/opt/data/dockercfg";
 /// The dockercfg the generator service `service` makes (`slipway dockercfg`): built-in, or
 /// its image run as a push step would run it; what it created is removed before this returns.
 pub async fn generate(
-    docker: bollard::Docker,
+    docker: super::Client,
     spec: RunSpec,
     service: &str,
     events: EventSender,
     cancel: CancellationToken,
 ) -> Result<DockerCfg> {
-    let runner = super::runner(docker, spec, events, cancel).await?;
-    runner.generate_dockercfg("generate", service, None).await
+    let run = crate::executor::run::Run::prepare(spec, events, cancel).await?;
+    docker.engine(run).generate_dockercfg("generate", service, None).await
 }
 
-impl Runner {
+impl DockerRun {
     /// The step's registry credentials: the encrypted file wins over a generator.
     pub(super) async fn step_dockercfg(self: &Arc<Self>, step: &PlannedStep) -> Result<Option<DockerCfg>> {
         if let Some(p) = &step.encrypted_dockercfg_path {
@@ -151,7 +152,7 @@ impl Runner {
 
 #[cfg(test)]
 mod tests {
-    use super::super::secrets::none_needed;
+    use crate::executor::secrets::none_needed;
     use slipway_core::SourceFile;
     use slipway_core::plan::{PlanOptions, plan};
 

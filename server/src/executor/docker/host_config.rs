@@ -3,8 +3,8 @@
 //! (which `policy::check` has already refused in an untrusted run), and the rest. Binds and
 //! `volumes_from` are `container.rs`'s.
 
-use super::RunOptions;
-use super::policy::{Effective, effective_limits};
+use crate::executor::RunOptions;
+use crate::executor::policy::{Effective, effective_limits};
 use anyhow::{Result, bail};
 use bollard::models::{DeviceMapping, HealthConfig, HostConfig, ResourcesUlimits};
 use slipway_core::model::Service;
@@ -28,7 +28,7 @@ pub(super) fn shape(svc: &Service, options: &RunOptions, network: Option<&str>) 
     // `policy::check` refused these before the run started, for every service it would use;
     // checked again where every container is made, so that no path can miss one.
     if !options.trusted
-        && let Some((_, what)) = super::policy::host_access(&c.host).into_iter().next()
+        && let Some((_, what)) = crate::executor::policy::host_access(&c.host).into_iter().next()
     {
         bail!("service `{}` asks for {what}, which an untrusted run may not use", svc.name.value);
     }

@@ -8,7 +8,7 @@
 //! resolves inside the run) and labelled with the project, so that no run can replace the
 //! image another project runs. `slipway steps` tags `build.image` as jet did.
 
-use super::Runner;
+use super::DockerRun;
 use super::labels::IMAGE_PROJECT;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::auth::DockerCredentials;
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const MIB: usize = 1024 * 1024;
-const CONTEXT_PERMITS: u32 = (super::context::MAX_CONTEXT_BYTES / MIB as u64) as u32;
+const CONTEXT_PERMITS: u32 = (crate::executor::context::MAX_CONTEXT_BYTES / MIB as u64) as u32;
 
 /// The server's budget for build contexts in memory, in MiB (see `build`).
 static CONTEXT_MEMORY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONTEXT_PERMITS as usize);
@@ -39,7 +39,7 @@ pub fn docker_credentials(c: &Credential) -> DockerCredentials {
     }
 }
 
-impl Runner {
+impl DockerRun {
     /// The id of a service's image, building or pulling it on first use.
     /// `step`/`cfg` say who asked: build output is shown under that step, and its dockercfg
     /// (if any) authenticates pulls of private images and base images. Boxed: a build may
@@ -60,12 +60,12 @@ impl Runner {
         };
         // The image has its own clock (a step of its own): the step waiting for it pauses its
         // clock meanwhile (see `deadline`).
-        let result = super::deadline::paused(cell.get_or_init(|| async {
+        let result = crate::executor::deadline::paused(cell.get_or_init(|| async {
             let svc = self.spec.services.get(service).ok_or_else(|| format!("unknown service `{service}`"))?;
             let svc_cfg = self.service_dockercfg(svc).map_err(|e| format!("{e:#}"))?;
             let cfg = svc_cfg.as_ref().or(cfg);
             let building = svc.build.is_some();
-            let unit = super::deadline::Unit::Image { service, building };
+            let unit = crate::executor::deadline::Unit::Image { service, building };
             let r = if building {
                 self.within(unit, self.build(svc, step, cfg)).await
             } else {
@@ -139,14 +139,15 @@ impl Runner {
         self.info(format!("building image {tag} for service `{name}`"));
         // Read through descriptors, never through a link a step planted (see `context`).
         let (df, root, ctx) = (dockerfile.clone(), self.spec.dir.clone(), build.context.value.clone());
-        let links = super::paths::Links::for_run(self.spec.options.confine);
+        let links = crate::executor::paths::Links::for_run(self.spec.options.confine);
         // Build contexts are held whole in memory: across the server at most MAX_CONTEXT_BYTES
         // of them. Making one takes the whole budget (its size is known only at the end); then
         // it keeps what it holds until the engine has it.
         let mut held = Some(CONTEXT_MEMORY.acquire_many(CONTEXT_PERMITS).await?);
-        let mut tar = tokio::task::spawn_blocking(move || super::context::tar_context(&root, &ctx, links, &df))
-            .await?
-            .with_context(|| format!("building `{name}`"))?;
+        let mut tar =
+            tokio::task::spawn_blocking(move || crate::executor::context::tar_context(&root, &ctx, links, &df))
+                .await?
+                .with_context(|| format!("building `{name}`"))?;
         let keep = |tar: &Vec<u8>| (tar.len().div_ceil(MIB) as u32).clamp(1, CONTEXT_PERMITS);
         if let Some(p) = held.as_mut() {
             drop(p.split((CONTEXT_PERMITS - keep(&tar)) as usize));
@@ -167,7 +168,7 @@ impl Runner {
         // run, see `policy`). The classic builder has no option for a process limit: a `RUN`
         // is bounded in memory and CPU only. The Engine API's build options are 32-bit here
         // (bollard's `BuildImageOptions`): a memory limit above 2 GiB - 1 is lowered to that.
-        let limits = super::policy::effective_limits(
+        let limits = crate::executor::policy::effective_limits(
             name,
             &svc.container.limits,
             self.spec.options.step_limits.as_ref(),

@@ -1,13 +1,13 @@
 //! Following a container's output: masked lines as events, a no-output timeout, then the
 //! container's exit status.
 
-use super::Runner;
+use super::DockerRun;
 use anyhow::{Result, anyhow, bail};
 use bollard::container::LogOutput;
 use bollard::query_parameters::{KillContainerOptionsBuilder, LogsOptionsBuilder};
 use futures_util::StreamExt;
 
-impl Runner {
+impl DockerRun {
     /// Stream a container's output as masked lines until it exits; return its exit status.
     pub(super) async fn follow(&self, id: &str, step: &str, service: &str) -> Result<i64> {
         let opts = LogsOptionsBuilder::default().follow(true).stdout(true).stderr(true).build();

@@ -1,7 +1,6 @@
 //! Labels on every container, network and volume we create, and cleanup by label.
 //! Objects without our labels are never touched.
 
-use bollard::Docker;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveVolumeOptionsBuilder,
@@ -113,10 +112,11 @@ impl Leftovers {
 /// container is still going, a volume another container uses) does not stop the rest: it is
 /// listed in `failed`. Only failing to list the objects is an error.
 pub async fn cleanup(
-    docker: &Docker,
+    docker: &super::Client,
     run_id: Option<&str>,
     dry_run: bool,
 ) -> Result<Leftovers, bollard::errors::Error> {
+    let docker = &docker.0;
     let filter = match run_id {
         Some(id) => format!("{RUN}={id}"),
         None => RUN.to_string(),
