@@ -7,6 +7,7 @@
 //! manager calls [`status::StatusClient`] on its state changes.
 
 pub mod config;
+pub mod run_trigger;
 pub mod status;
 pub mod trigger;
 pub mod verify;

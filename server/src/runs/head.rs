@@ -34,7 +34,7 @@ impl Manager {
 
     async fn check_head(self: &Arc<Self>, id: &str, live: &Live) -> Result<Confirmation> {
         let mut t = self.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
-        let project = self.store.request(id)?.map(|r| r.0).ok_or_else(|| anyhow!("run {id} is gone"))?;
+        let project = self.store.request(id)?.map(|r| r.project).ok_or_else(|| anyhow!("run {id} is gone"))?;
         let repo = self
             .project(&project)
             .and_then(|p| p.repo.clone())
@@ -68,7 +68,7 @@ impl Manager {
             self.send_status(id, &project, crate::forge::status::State::Pending);
             let mut superseded = Vec::new();
             if repo.config.cancel_superseded {
-                for old in self.store.superseded_by(&project, &t, id)? {
+                for old in super::lines::superseded(&self.store, &project, &t, id)? {
                     if self.cancel(&old)? == super::Control::Done {
                         tracing::info!(run = %old, "superseded by run {id}");
                         superseded.push(old);

@@ -2,14 +2,17 @@
 //! executed by the same executor as `slipway steps`, with every event stored (masked) and
 //! broadcast to live subscribers.
 
+mod events;
 mod follow;
 mod head;
+pub mod lines;
 pub mod log_cap;
 pub mod notifications;
 pub mod repo;
 mod retention;
 pub mod skip_ci;
-pub mod trigger;
+/// The trigger record lives below the run manager and the store (both use it).
+pub use crate::forge::run_trigger as trigger;
 
 pub use head::Confirmation;
 
@@ -21,6 +24,7 @@ use crate::executor::{self, RunOptions, RunSpec, events::Event};
 use crate::project::ConfigFile;
 use crate::store::Store;
 use anyhow::{Context, Result, anyhow, bail};
+use events::RunEvent;
 use futures_util::FutureExt;
 use serde::Deserialize;
 use slipway_core::SourceFile;
@@ -411,7 +415,7 @@ impl Manager {
         };
         // Decided before the run exists, so the scheduler can never start a late one.
         let later = match repo.config.cancel_superseded {
-            true => self.store.later_push_than(project, &trigger, &id)?,
+            true => lines::later_push(&self.store, project, &trigger, &id)?,
             false => None,
         };
         let live = Live::new();
@@ -420,7 +424,18 @@ impl Manager {
             trigger.head = trigger::HeadCheck::Late;
         }
         lock(&self.live).insert(id.clone(), live.clone());
-        let inserted = self.store.queue_triggered_run(&id, project, req.push, &serde_json::to_string(&req)?, &trigger);
+        let line = lines::Line::of(&trigger);
+        let key = line.as_ref().map(lines::Line::key);
+        let request = serde_json::to_string(&req)?;
+        let inserted = self.store.queue_triggered_run(&crate::store::NewTriggeredRun {
+            id: &id,
+            project,
+            push: req.push,
+            request: &request,
+            trigger: &trigger,
+            line: key.as_deref(),
+            same_commit: line.as_ref().zip(key.as_deref()).map(|(l, k)| lines::same_commit(l, k, &trigger)),
+        });
         match inserted {
             Ok(crate::store::Inserted::Queued) => {}
             Ok(crate::store::Inserted::Duplicate(first)) => {
@@ -517,7 +532,7 @@ impl Manager {
     pub async fn schedule(self: Arc<Self>) {
         loop {
             while *lock(&self.running) < self.limit {
-                let (id, request) = match self.store.next_queued() {
+                let crate::store::QueuedRun { id, request } = match self.store.next_queued() {
                     Ok(Some(n)) => n,
                     Ok(None) => break,
                     Err(e) => {
@@ -594,18 +609,21 @@ impl Manager {
     /// follower that sees the run ended finds the event) and sent to live followers.
     fn end(&self, id: &str, from: RunStatus, status: RunStatus, error: Option<&str>) -> Result<bool> {
         let ended = match from {
-            RunStatus::Queued => self.store.cancel_queued(id, error.unwrap_or(CANCELLED_QUEUED))?,
-            _ => self.store.finish(id, status, error)?,
+            RunStatus::Queued => {
+                let error = error.unwrap_or(CANCELLED_QUEUED);
+                self.store.cancel_queued(id, error, &RunEvent::finished(status, Some(error)).to_json())?
+            }
+            _ => self.store.finish(id, status, error, &RunEvent::finished(status, error).to_json())?,
         };
         // Nothing is stored after it: the run's pump has ended, or (queued) never started.
         if ended && let Some(live) = self.live(id) {
-            live.send((self.store.last_event(id)?, crate::store::run_finished_event(status, error)));
+            live.send((self.store.last_event(id)?, RunEvent::finished(status, error).to_json()));
         }
         Ok(ended)
     }
 
     fn finish_events(&self, id: &str, status: RunStatus, error: Option<&str>) {
-        let data = serde_json::json!({"event": "run_finished", "status": status, "error": error}).to_string();
+        let data = RunEvent::finished(status, error).to_json();
         let seq = self.store.last_event(id).unwrap_or(0) + 1;
         let _ = self.store.append_event(id, seq, &data);
         if let Some(live) = self.live(id) {
@@ -809,7 +827,7 @@ impl Manager {
         // value (pasted into the steps file, say): masked like the log.
         let mut plan = serde_json::to_value(prepared.plan())?;
         prepared.mask_json(&mut plan);
-        let plan_event = serde_json::json!({"event": "plan", "plan": plan}).to_string();
+        let plan_event = RunEvent::Plan { plan }.to_json();
         self.store.append_event(id, 1, &plan_event)?;
         // The request (edited files, build values) is kept with the run: masked from now on.
         let mut stored: serde_json::Value = serde_json::from_str(request).context("stored run request")?;
@@ -844,10 +862,10 @@ impl Manager {
                         }
                         let _ = store.upsert_step(&run_id, id, step, *status, *duration_ms, message.as_deref());
                     }
-                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    let data = RunEvent::Executor(&ev).to_json();
                     let kept = match cap.admit(&ev, data.len()) {
                         log_cap::Admit::Keep => data,
-                        log_cap::Admit::CutHere => serde_json::to_string(&cap.marker()).unwrap_or_default(),
+                        log_cap::Admit::CutHere => RunEvent::Executor(&cap.marker()).to_json(),
                         log_cap::Admit::Drop => continue,
                     };
                     seq += 1;
@@ -862,7 +880,7 @@ impl Manager {
             }
             // What was cut, once the steps are done.
             if let Some(summary) = cap.summary() {
-                let row = (seq + 1, serde_json::to_string(&summary).unwrap_or_default());
+                let row = (seq + 1, RunEvent::Executor(&summary).to_json());
                 if let Err(e) = store.append_events(&run_id, std::slice::from_ref(&row)) {
                     tracing::error!(run = %run_id, "cannot store events: {e:#}");
                 }

@@ -190,7 +190,7 @@ impl Manager {
             Ok(u) => u,
             Err(e) => return tracing::warn!("cannot read the statuses waiting to be sent: {e:#}"),
         };
-        for (id, project, state) in unsent {
+        for crate::store::UnsentStatus { id, project, state } in unsent {
             if except.contains(&id) {
                 continue;
             }
@@ -474,7 +474,16 @@ mod tests {
         let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
         let m = Manager::new(store.clone(), vec![project], 1, RunPolicy::default());
         let t = RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
-        store.insert_triggered_run("r1", "web", true, r#"{"project":"web"}"#, &t).unwrap();
+        let run = crate::store::NewTriggeredRun {
+            id: "r1",
+            project: "web",
+            push: true,
+            request: r#"{"project":"web"}"#,
+            trigger: &t,
+            line: None,
+            same_commit: None,
+        };
+        store.queue_triggered_run(&run).unwrap();
         m.send_status("r1", "web", State::Running);
         m.send_status("r1", "web", State::Pending);
         m.send_status("r1", "web", State::Success);
