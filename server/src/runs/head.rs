@@ -93,7 +93,7 @@ impl Manager {
         tracing::warn!(run = %id, project, "{reason}");
         t.head = HeadCheck::Late;
         self.store.set_trigger(id, &t)?;
-        self.cancel_late(id, &reason)?;
+        super::queue::cancel_late(self, id, &reason)?;
         Ok(Confirmation::Late { reason })
     }
 }

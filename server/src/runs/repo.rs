@@ -320,7 +320,7 @@ pub fn pull_request_env(t: &RunTrigger) -> Vec<(String, String)> {
 
 /// A checkout's folder name in text shown to anyone: `CHECKOUTS/<sha>-XXXX/file` → `file`.
 pub fn strip_checkouts(text: &str, checkouts: &Path) -> String {
-    super::strip_under(text, &checkouts.display().to_string(), "")
+    super::redact::strip_under(text, &checkouts.display().to_string(), "")
 }
 
 /// How long one `git ls-remote` may take.
@@ -328,8 +328,9 @@ const LS_REMOTE_BUDGET: Duration = Duration::from_secs(120);
 
 impl Manager {
     /// Polling for a project without inbound webhooks: every `every`, `git ls-remote` the
-    /// repository and queue a run for each branch head that the filters accept and that was
-    /// not seen before (nor built on a webhook's word). The heads seen are kept in the store, so a restart rebuilds nothing;
+    /// repository and queue a run for each branch head that was not seen before (nor built on
+    /// a webhook's word) and that the project builds (its filter, applied by
+    /// `submit_triggered`). The heads seen are kept in the store, so a restart rebuilds nothing;
     /// the very first poll of a project only records them (it would otherwise build every
     /// branch of the repository at once).
     pub async fn poll(self: Arc<Self>, project: String, every: Duration) {
@@ -347,7 +348,8 @@ impl Manager {
             anyhow::bail!("`{project}` is not a repository project");
         };
         let r = repo.clone();
-        let work = tokio::task::spawn_blocking(move || git::ls_remote(&r.remote, |b| r.config.filter.matches(b)));
+        // Every head: which branches build is decided where deliveries are (`submit_triggered`).
+        let work = tokio::task::spawn_blocking(move || git::ls_remote(&r.remote, |_| true));
         let heads = match tokio::time::timeout(LS_REMOTE_BUDGET, work).await {
             Ok(joined) => joined?.map_err(|e| anyhow::anyhow!(repo.mask(&e.to_string())))?,
             Err(_) => anyhow::bail!("git ls-remote took longer than {} s", LS_REMOTE_BUDGET.as_secs()),
@@ -369,7 +371,7 @@ impl Manager {
                     | super::Submitted::Duplicate(_)
                     | super::Submitted::SameCommit(_)
                     | super::Submitted::Replayed(_) => {}
-                    super::Submitted::Skipped { .. } => {}
+                    super::Submitted::Skipped { .. } | super::Submitted::Filtered { .. } => {}
                 }
             }
         } else {
