@@ -46,11 +46,11 @@ async fn checkout(
     repo: &Arc<repo::RepoSetup>,
     live: &Arc<Live>,
 ) -> Result<Checkout> {
-    if let Confirmation::Late { reason } = m.confirm_head(id, live).await? {
+    if let Confirmation::Late { reason } = super::head::confirm_head(m, id, live).await? {
         bail!("{reason}");
     }
     let mut trigger = m.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
-    m.send_status(id, project, crate::forge::status::State::Running);
+    super::repo::send_status(m, id, project, crate::forge::status::State::Running);
     let (r, t, name) = (repo.clone(), trigger.clone(), project.to_string());
     // Stopped by the run's cancel, or when the budget is spent: no git outlives the run.
     let stop = live.cancel.child_token();
@@ -112,7 +112,7 @@ async fn run_in(
     if let Some(tag) = &prepared.plan.tag {
         m.store.set_tag_if_unset(id, tag)?;
     }
-    m.notify_started(id);
+    super::notifications::notify_started(m, id);
     let spec = run_spec(m, id, project, dir, prepared, trigger, fork.as_deref(), &live);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     if fork.is_some() {

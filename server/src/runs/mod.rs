@@ -199,4 +199,23 @@ impl Manager {
     pub async fn schedule(self: Arc<Self>) {
         queue::schedule(self).await
     }
+
+    /// The events of run `id` after event number `after` (see `follow.rs`).
+    pub fn follow(self: &Arc<Self>, id: String, after: u64) -> tokio::sync::mpsc::Receiver<(u64, String)> {
+        follow::follow(self, id, after)
+    }
+
+    /// Polling of a repository project without inbound webhooks, every `every` (see `repo.rs`).
+    pub async fn poll(self: Arc<Self>, project: String, every: Duration) {
+        repo::poll(self, project, every).await
+    }
+
+    /// Set once at start by `slipway serve`.
+    pub fn set_notifier(&self, notifier: Arc<crate::notify::Notifier>) {
+        notifications::set_notifier(self, notifier)
+    }
+
+    pub fn notifier(&self) -> Option<&Arc<crate::notify::Notifier>> {
+        notifications::notifier(self)
+    }
 }

@@ -22,13 +22,13 @@ pub(super) async fn recover(m: &Arc<Manager>) -> Result<()> {
     }
     // Statuses that had not reached the forge when the server stopped (the interrupted
     // runs' final ones were just queued).
-    m.resend_unsent_statuses(&interrupted);
+    super::repo::resend_unsent_statuses(m, &interrupted);
     for id in m.store.queued()? {
         lock(&m.live).insert(id, Live::new());
     }
     // `--keep-runs` may have been lowered since the last start.
     for p in &m.projects {
-        m.retain_history(&p.name);
+        super::retention::retain_history(m, &p.name);
     }
     engine::remove_interrupted(&interrupted).await;
     Ok(())
@@ -91,7 +91,7 @@ pub(super) fn final_status(m: &Arc<Manager>, id: &str, status: RunStatus) {
     if let Ok(Some(run)) = m.store.run(id)
         && run.trigger.is_some()
     {
-        m.send_status(id, &run.project, super::repo::final_state(status));
+        super::repo::send_status(m, id, &run.project, super::repo::final_state(status));
     }
 }
 
@@ -163,9 +163,9 @@ fn finish(m: &Arc<Manager>, id: &str, status: RunStatus, error: Option<&str>) {
         Ok(true) => {
             tracing::info!(run = %id, %status, "finished");
             final_status(m, id, status);
-            m.notify_finished(id, status);
+            super::notifications::notify_finished(m, id, status);
             if let Ok(Some(run)) = m.store.run(id) {
-                m.retain_history(&run.project);
+                super::retention::retain_history(m, &run.project);
             }
         }
         Ok(false) => tracing::warn!(run = %id, "had already ended; {status} not recorded"),

@@ -44,7 +44,7 @@ pub(super) async fn submit(
     // head check together at most `wait`; a poll waits as long as a fetch may take.
     let asked = std::time::Instant::now();
     let budget = if wait.is_zero() { repo.config.git_timeout } else { wait };
-    if let Some(skip) = m.skip_ci(project, &repo, &trigger, budget).await {
+    if let Some(skip) = super::skip_ci::skip_ci(project, &repo, &trigger, budget).await {
         let reason = skip.reason(&trigger);
         tracing::info!(project, commit = %trigger.commit_id, branch = ?trigger.ci_branch(), "{reason}");
         return Ok(Submitted::Skipped { reason });
@@ -123,7 +123,7 @@ pub(super) async fn submit(
     }
     // The check goes on in its own task when the answer stops waiting for it.
     let (me, run) = (m.clone(), id.clone());
-    let check = tokio::spawn(async move { me.confirm_head(&run, &live).await });
+    let check = tokio::spawn(async move { super::head::confirm_head(&me, &run, &live).await });
     m.wake.notify_one();
     let outcome = match wait.is_zero() {
         true => None,
