@@ -90,6 +90,6 @@ async fn check_head(m: &Arc<Manager>, id: &str, live: &Live) -> Result<Confirmat
     tracing::warn!(run = %id, project, "{reason}");
     t.head = HeadCheck::Late;
     m.store.set_trigger(id, &t)?;
-    super::queue::cancel_late(m, id, &reason)?;
+    super::cancel::cancel_late(m, id, &reason)?;
     Ok(Confirmation::Late { reason })
 }

@@ -14,6 +14,7 @@
 //! - `repo.rs`, `notifications.rs`, `retention.rs`, `skip_ci.rs`, `follow.rs`: commit
 //!   statuses and polling, notifications, history, `[skip ci]`, following a run's events.
 
+mod cancel;
 mod engine;
 mod events;
 mod execute;
@@ -187,12 +188,12 @@ impl Manager {
 
     /// Cancel a run: a queued one ends at once, a running one stops its containers.
     pub fn cancel(self: &Arc<Self>, id: &str) -> Result<Control> {
-        queue::cancel_because(self, id, CANCELLED_QUEUED)
+        cancel::cancel_because(self, id, CANCELLED_QUEUED)
     }
 
     /// Let the run's waiting (or next) manual group run.
     pub fn approve(&self, id: &str) -> Result<Control> {
-        queue::approve(self, id)
+        cancel::approve(self, id)
     }
 
     /// The scheduler: start queued runs, oldest first, while fewer than `limit` run.

@@ -2,9 +2,10 @@
 //! at once; each running run holds a [`Slot`] that is given back when its task ends, however
 //! it ends (a panic included). Cancel and approve act on the queue or on the running run.
 
+use super::cancel::final_status;
 use super::events::end;
 use super::live::Live;
-use super::{Control, INTERNAL_ERROR, INTERRUPTED, Manager, RunRequest, engine, events, lock};
+use super::{INTERNAL_ERROR, INTERRUPTED, Manager, RunRequest, engine, events, lock};
 use anyhow::{Result, bail};
 use futures_util::FutureExt;
 use slipway_core::run_state::RunStatus;
@@ -51,48 +52,6 @@ pub(super) fn submit(m: &Arc<Manager>, req: RunRequest) -> Result<String> {
     }
     m.wake.notify_one();
     Ok(id)
-}
-
-/// Cancel a run whose delivery was late: its record says why, whether it was queued or had
-/// started (its checkout waits for the head check), and no status goes to the forge.
-pub(super) fn cancel_late(m: &Arc<Manager>, id: &str, reason: &str) -> Result<Control> {
-    if let Some(live) = m.live(id) {
-        let _ = live.reason.set(reason.to_string());
-    }
-    cancel_because(m, id, reason)
-}
-
-/// Cancel a run: a queued one ends at once (its record says `reason`), a running one stops
-/// its containers.
-pub(super) fn cancel_because(m: &Arc<Manager>, id: &str, reason: &str) -> Result<Control> {
-    let Some(live) = m.live(id) else { return ended(m, id) };
-    live.cancel.cancel();
-    // If the scheduler starts it first, the run sees the cancelled token and ends cancelled.
-    if end(m, id, RunStatus::Queued, RunStatus::Cancelled, Some(reason))? {
-        lock(&m.live).remove(id);
-        final_status(m, id, RunStatus::Cancelled);
-    }
-    Ok(Control::Done)
-}
-
-/// Let the run's waiting (or next) manual group run.
-pub(super) fn approve(m: &Manager, id: &str) -> Result<Control> {
-    let Some(live) = m.live(id) else { return ended(m, id) };
-    live.approval.notify_one();
-    Ok(Control::Done)
-}
-
-fn ended(m: &Manager, id: &str) -> Result<Control> {
-    Ok(m.store.run(id)?.map_or(Control::Unknown, |r| Control::Ended(r.status)))
-}
-
-/// The run's final status on its forge (repository runs only).
-pub(super) fn final_status(m: &Arc<Manager>, id: &str, status: RunStatus) {
-    if let Ok(Some(run)) = m.store.run(id)
-        && run.trigger.is_some()
-    {
-        super::repo::send_status(m, id, &run.project, super::repo::final_state(status));
-    }
 }
 
 /// The scheduler: start queued runs, oldest first, while fewer than `limit` run.
@@ -191,8 +150,8 @@ impl Drop for Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::CANCELLED_QUEUED;
     use crate::runs::testing::{ended, manager, request};
+    use crate::runs::{CANCELLED_QUEUED, Control};
     use std::time::{Duration, Instant};
 
     /// Fault injection: no real input is known to make a run panic, so the test makes every

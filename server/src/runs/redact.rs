@@ -2,7 +2,7 @@
 //! token): the server's folders and key files become names relative to the project; the full
 //! text goes to the server's log.
 
-use super::{Manager, repo};
+use super::Manager;
 
 /// An error as the run's record shows it to anyone (`GET /api/runs/{id}` needs no token):
 /// the server's folders become project-relative names; the full text goes to the log.
@@ -24,7 +24,8 @@ pub(super) fn public_text(m: &Manager, text: &str) -> String {
             if let Some(k) = &r.config.ssh_known_hosts {
                 text = text.replace(&k.display().to_string(), "the project's known_hosts file");
             }
-            text = repo::strip_checkouts(&text, &p.dir);
+            // A checkout's folder name: `CHECKOUTS/<sha>-XXXX/file` → `file`.
+            text = strip_under(&text, &p.dir.display().to_string(), "");
             // A failed clone or fetch names the mirror's folder.
             text = text.replace(&r.data_dir.display().to_string(), "DATA_DIR");
         }

@@ -316,11 +316,6 @@ pub fn pull_request_env(t: &RunTrigger) -> Vec<(String, String)> {
     ]
 }
 
-/// A checkout's folder name in text shown to anyone: `CHECKOUTS/<sha>-XXXX/file` → `file`.
-pub fn strip_checkouts(text: &str, checkouts: &Path) -> String {
-    super::redact::strip_under(text, &checkouts.display().to_string(), "")
-}
-
 /// How long one `git ls-remote` may take.
 const LS_REMOTE_BUDGET: Duration = Duration::from_secs(120);
 

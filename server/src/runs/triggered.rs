@@ -4,7 +4,7 @@
 
 use super::live::Live;
 use super::trigger::{self, RunTrigger};
-use super::{CiValues, Confirmation, Manager, RunRequest, Submitted, lines, lock, queue};
+use super::{CiValues, Confirmation, Manager, RunRequest, Submitted, cancel, lines, lock};
 use crate::forge::config::BranchFilter;
 use anyhow::{Result, bail};
 use std::sync::Arc;
@@ -118,7 +118,7 @@ pub(super) async fn submit(
         // had it come in order, it would have been superseded by it.
         let reason = format!("superseded by run {later}, a later push whose delivery arrived first");
         tracing::info!(run = %id, "{reason}");
-        queue::cancel_late(m, &id, &reason)?;
+        cancel::cancel_late(m, &id, &reason)?;
         return Ok(Submitted::Late { id, superseded_by: Some(later), reason });
     }
     // The check goes on in its own task when the answer stops waiting for it.
@@ -195,7 +195,7 @@ mod tests {
     async fn a_repository_that_cannot_be_fetched_fails_the_run_with_gits_reason() {
         let d = tempfile::tempdir().unwrap();
         let m = repo_manager(d.path());
-        tokio::spawn(queue::schedule(m.clone()));
+        tokio::spawn(crate::runs::queue::schedule(m.clone()));
         let t = trigger::RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
         let submitted = submit(&m, "web", t, Duration::from_secs(5)).await.unwrap();
         // The head check could not fetch either: the run is queued unchecked, and its checkout tries again.
