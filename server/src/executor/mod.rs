@@ -182,6 +182,11 @@ impl Prepared {
         &self.0.run().spec.plan
     }
 
+    /// The build values the run's steps get (`CI_COMMIT_ID`, …).
+    pub fn vars(&self) -> &BuildVars {
+        &self.0.run().spec.vars
+    }
+
     pub async fn run(self) -> Result<RunResult> {
         self.0.execute().await
     }

@@ -6,6 +6,7 @@
 //! [`verify::verify`] on the raw body, then [`trigger::parse`] on what it returns, and the run
 //! manager calls [`status::StatusClient`] on its state changes.
 
+pub mod run_trigger;
 pub mod status;
 pub mod trigger;
 pub mod verify;

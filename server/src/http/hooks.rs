@@ -156,11 +156,6 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
             return Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "reason": reason})));
         }
     };
-    if !repo.config.filter.matches(build.branch()) {
-        let reason =
-            format!("`{}` is not among the branches this project builds (`branches`/`exclude`)", build.branch());
-        return Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "reason": reason})));
-    }
     if build.origin.is_fork() && repo.config.fork_pull_requests == ForkPolicy::Off {
         let reason = "pull requests from forks start no run in this project (`fork_pull_requests = \"off\"`)";
         return Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "reason": reason})));
@@ -197,5 +192,6 @@ async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Requ
         Submitted::Skipped { reason } => {
             Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "skipped": true, "reason": reason})))
         }
+        Submitted::Filtered { reason } => Ok(answer(StatusCode::ACCEPTED, json!({"queued": false, "reason": reason}))),
     }
 }

@@ -24,76 +24,72 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-impl Manager {
-    /// The head check of run `id`, done once: whoever asks first (the delivery's own task, or
-    /// the run's checkout if it starts before) fetches, the other waits for the answer. A
-    /// fetch that fails leaves the check undone, for the next to try.
-    pub(super) async fn confirm_head(self: &Arc<Self>, id: &str, live: &Arc<Live>) -> Result<Confirmation> {
-        live.head.get_or_try_init(|| self.check_head(id, live)).await.cloned()
-    }
+/// The head check of run `id`, done once: whoever asks first (the delivery's own task, or
+/// the run's checkout if it starts before) fetches, the other waits for the answer. A
+/// fetch that fails leaves the check undone, for the next to try.
+pub(super) async fn confirm_head(m: &Arc<Manager>, id: &str, live: &Arc<Live>) -> Result<Confirmation> {
+    live.head.get_or_try_init(|| check_head(m, id, live)).await.cloned()
+}
 
-    async fn check_head(self: &Arc<Self>, id: &str, live: &Live) -> Result<Confirmation> {
-        let mut t = self.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
-        let project = self.store.request(id)?.map(|r| r.0).ok_or_else(|| anyhow!("run {id} is gone"))?;
-        let repo = self
-            .project(&project)
-            .and_then(|p| p.repo.clone())
-            .ok_or_else(|| anyhow!("project `{project}` is no longer a repository project"))?;
-        match t.head {
-            // Checked before a restart.
-            HeadCheck::Head => return Ok(Confirmation::Head { superseded: Vec::new() }),
-            HeadCheck::Late => return Ok(Confirmation::Late { reason: "the delivery was late".into() }),
-            HeadCheck::Unchecked => {}
+async fn check_head(m: &Arc<Manager>, id: &str, live: &Live) -> Result<Confirmation> {
+    let mut t = m.store.trigger(id)?.ok_or_else(|| anyhow!("a repository run without its trigger"))?;
+    let project = m.store.request(id)?.map(|r| r.project).ok_or_else(|| anyhow!("run {id} is gone"))?;
+    let repo = m
+        .project(&project)
+        .and_then(|p| p.repo.clone())
+        .ok_or_else(|| anyhow!("project `{project}` is no longer a repository project"))?;
+    match t.head {
+        // Checked before a restart.
+        HeadCheck::Head => return Ok(Confirmation::Head { superseded: Vec::new() }),
+        HeadCheck::Late => return Ok(Confirmation::Late { reason: "the delivery was late".into() }),
+        HeadCheck::Unchecked => {}
+    }
+    // Stopped with the run, or when the project's git budget is spent.
+    let stop = live.cancel.child_token();
+    let (r, tt, name, git_stop) = (repo.clone(), t.clone(), project.clone(), stop.clone());
+    let work = tokio::task::spawn_blocking(move || r.ref_head(&name, &tt, git_stop));
+    let budget = repo.config.git_timeout;
+    let found = match tokio::time::timeout(budget, work).await {
+        Ok(joined) => joined.context("looking up the ref's head")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?,
+        Err(_) => {
+            stop.cancel();
+            anyhow::bail!(
+                "fetching the repository took longer than {} s (`git_timeout` in slipway.toml)",
+                budget.as_secs()
+            )
         }
-        // Stopped with the run, or when the project's git budget is spent.
-        let stop = live.cancel.child_token();
-        let (r, tt, name, git_stop) = (repo.clone(), t.clone(), project.clone(), stop.clone());
-        let work = tokio::task::spawn_blocking(move || r.ref_head(&name, &tt, git_stop));
-        let budget = repo.config.git_timeout;
-        let found = match tokio::time::timeout(budget, work).await {
-            Ok(joined) => {
-                joined.context("looking up the ref's head")?.map_err(|e| anyhow!(repo.mask(&e.to_string())))?
-            }
-            Err(_) => {
-                stop.cancel();
-                anyhow::bail!(
-                    "fetching the repository took longer than {} s (`git_timeout` in slipway.toml)",
-                    budget.as_secs()
-                )
-            }
-        };
-        if found.is_head() {
-            t.head = HeadCheck::Head;
-            self.store.set_trigger(id, &t)?;
-            self.send_status(id, &project, crate::forge::status::State::Pending);
-            let mut superseded = Vec::new();
-            if repo.config.cancel_superseded {
-                for old in self.store.superseded_by(&project, &t, id)? {
-                    if self.cancel(&old)? == super::Control::Done {
-                        tracing::info!(run = %old, "superseded by run {id}");
-                        superseded.push(old);
-                    }
+    };
+    if found.is_head() {
+        t.head = HeadCheck::Head;
+        m.store.set_trigger(id, &t)?;
+        super::repo::send_status(m, id, &project, crate::forge::status::State::Pending);
+        let mut superseded = Vec::new();
+        if repo.config.cancel_superseded {
+            for old in super::lines::superseded(&m.store, &project, &t, id)? {
+                if m.cancel(&old)? == super::Control::Done {
+                    tracing::info!(run = %old, "superseded by run {id}");
+                    superseded.push(old);
                 }
             }
-            return Ok(Confirmation::Head { superseded });
         }
-        let reason = match &found.now {
-            Some(now) => format!(
-                "not run: {} is at {} now, not at {}: the delivery is of an older commit (it came late, or was \
-                 replayed), so it builds nothing and cancels nothing",
-                t.fetch_ref,
-                short(now),
-                short(&t.commit_id)
-            ),
-            None => format!(
-                "not run: {} no longer exists: the delivery is of a ref that is gone (it came late, or was replayed)",
-                t.fetch_ref
-            ),
-        };
-        tracing::warn!(run = %id, project, "{reason}");
-        t.head = HeadCheck::Late;
-        self.store.set_trigger(id, &t)?;
-        self.cancel_late(id, &reason)?;
-        Ok(Confirmation::Late { reason })
+        return Ok(Confirmation::Head { superseded });
     }
+    let reason = match &found.now {
+        Some(now) => format!(
+            "not run: {} is at {} now, not at {}: the delivery is of an older commit (it came late, or was \
+             replayed), so it builds nothing and cancels nothing",
+            t.fetch_ref,
+            short(now),
+            short(&t.commit_id)
+        ),
+        None => format!(
+            "not run: {} no longer exists: the delivery is of a ref that is gone (it came late, or was replayed)",
+            t.fetch_ref
+        ),
+    };
+    tracing::warn!(run = %id, project, "{reason}");
+    t.head = HeadCheck::Late;
+    m.store.set_trigger(id, &t)?;
+    super::cancel::cancel_late(m, id, &reason)?;
+    Ok(Confirmation::Late { reason })
 }

@@ -175,109 +175,107 @@ fn is_final(state: State) -> bool {
     !matches!(state, State::Pending | State::Running)
 }
 
-impl Manager {
-    /// Send `state` for run `id` to its forge: queued behind the run's earlier statuses (they
-    /// arrive in order) on a task of its own, so a forge that is slow or down never holds up
-    /// the run. The outcome is recorded on the run (`status_error`).
-    pub(super) fn send_status(self: &Arc<Self>, id: &str, project: &str, state: State) {
-        self.queue_status(id, project, state, true);
-    }
+/// Send `state` for run `id` to its forge: queued behind the run's earlier statuses (they
+/// arrive in order) on a task of its own, so a forge that is slow or down never holds up
+/// the run. The outcome is recorded on the run (`status_error`).
+pub(super) fn send_status(m: &Arc<Manager>, id: &str, project: &str, state: State) {
+    queue_status(m, id, project, state, true);
+}
 
-    /// After a restart: send the newest status of each run that had not gone out when the
-    /// server stopped (the forge needs only the newest; what came before is not sent again).
-    pub(super) fn resend_unsent_statuses(self: &Arc<Self>, except: &[String]) {
-        let unsent = match self.store.unsent_statuses() {
-            Ok(u) => u,
-            Err(e) => return tracing::warn!("cannot read the statuses waiting to be sent: {e:#}"),
-        };
-        for (id, project, state) in unsent {
-            if except.contains(&id) {
-                continue;
-            }
-            match State::parse(&state) {
-                Some(state) => self.queue_status(&id, &project, state, false),
-                None => tracing::warn!(run = %id, "unknown stored status `{state}`: not sent"),
-            }
+/// After a restart: send the newest status of each run that had not gone out when the
+/// server stopped (the forge needs only the newest; what came before is not sent again).
+pub(super) fn resend_unsent_statuses(m: &Arc<Manager>, except: &[String]) {
+    let unsent = match m.store.unsent_statuses() {
+        Ok(u) => u,
+        Err(e) => return tracing::warn!("cannot read the statuses waiting to be sent: {e:#}"),
+    };
+    for crate::store::UnsentStatus { id, project, state } in unsent {
+        if except.contains(&id) {
+            continue;
+        }
+        match State::parse(&state) {
+            Some(state) => queue_status(m, &id, &project, state, false),
+            None => tracing::warn!(run = %id, "unknown stored status `{state}`: not sent"),
         }
     }
+}
 
-    /// `lead_with_pending`: a run's first status is always pending (see below); a status sent
-    /// again after a restart goes alone.
-    fn queue_status(self: &Arc<Self>, id: &str, project: &str, state: State, lead_with_pending: bool) {
-        let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else { return };
-        let Some(client) = repo.statuses.clone() else { return };
-        let trigger = match self.store.trigger(id) {
-            // A late (or replayed) delivery's run: the forge hears nothing of it, so an old
-            // commit's status is never changed by one.
-            Ok(Some(t)) if t.head == super::trigger::HeadCheck::Late => return,
-            Ok(Some(t)) => t,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(run = %id, "no status sent: cannot read the run's trigger: {e:#}");
-                return;
-            }
-        };
-        let Some(update) = repo.update(id, &trigger, state) else { return };
-        let mut queues = lock(&self.status_queues);
-        let tx = match queues.get(id) {
-            Some(StatusQueue::Closed) => return,
-            // Pending went (or was put) first already.
-            Some(StatusQueue::Open(_)) if matches!(state, State::Pending) => return,
-            Some(StatusQueue::Open(tx)) => tx.clone(),
-            None => {
-                let tx = self.status_worker(id, client);
-                // The scheduler started the run before its submitter queued "pending": the
-                // forge still sees pending first (the submitter's own is then dropped).
-                if lead_with_pending && !matches!(state, State::Pending) {
-                    let _ = repo.update(id, &trigger, State::Pending).map(|p| tx.send(p));
-                }
-                queues.insert(id.to_string(), StatusQueue::Open(tx.clone()));
-                tx
-            }
-        };
-        // Recorded before it is queued, so the worker's "sent" can never come first.
-        if let Err(e) = self.store.set_status_unsent(id, state.as_str()) {
-            tracing::warn!(run = %id, "cannot record the status waiting to be sent: {e:#}");
+/// `lead_with_pending`: a run's first status is always pending (see below); a status sent
+/// again after a restart goes alone.
+fn queue_status(m: &Arc<Manager>, id: &str, project: &str, state: State, lead_with_pending: bool) {
+    let Some(repo) = m.project(project).and_then(|p| p.repo.clone()) else { return };
+    let Some(client) = repo.statuses.clone() else { return };
+    let trigger = match m.store.trigger(id) {
+        // A late (or replayed) delivery's run: the forge hears nothing of it, so an old
+        // commit's status is never changed by one.
+        Ok(Some(t)) if t.head == super::trigger::HeadCheck::Late => return,
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(run = %id, "no status sent: cannot read the run's trigger: {e:#}");
+            return;
         }
-        let _ = tx.send(update);
-        // The run's last status: its worker ends once it has sent what is queued (dropping the
-        // sender), and nothing is sent after it.
-        if is_final(state) {
-            queues.insert(id.to_string(), StatusQueue::Closed);
-            if queues.len() > MAX_CLOSED_QUEUES {
-                queues.retain(|_, q| matches!(q, StatusQueue::Open(_)));
+    };
+    let Some(update) = repo.update(id, &trigger, state) else { return };
+    let mut queues = lock(&m.status_queues);
+    let tx = match queues.get(id) {
+        Some(StatusQueue::Closed) => return,
+        // Pending went (or was put) first already.
+        Some(StatusQueue::Open(_)) if matches!(state, State::Pending) => return,
+        Some(StatusQueue::Open(tx)) => tx.clone(),
+        None => {
+            let tx = status_worker(m, id, client);
+            // The scheduler started the run before its submitter queued "pending": the
+            // forge still sees pending first (the submitter's own is then dropped).
+            if lead_with_pending && !matches!(state, State::Pending) {
+                let _ = repo.update(id, &trigger, State::Pending).map(|p| tx.send(p));
             }
+            queues.insert(id.to_string(), StatusQueue::Open(tx.clone()));
+            tx
+        }
+    };
+    // Recorded before it is queued, so the worker's "sent" can never come first.
+    if let Err(e) = m.store.set_status_unsent(id, state.as_str()) {
+        tracing::warn!(run = %id, "cannot record the status waiting to be sent: {e:#}");
+    }
+    let _ = tx.send(update);
+    // The run's last status: its worker ends once it has sent what is queued (dropping the
+    // sender), and nothing is sent after it.
+    if is_final(state) {
+        queues.insert(id.to_string(), StatusQueue::Closed);
+        if queues.len() > MAX_CLOSED_QUEUES {
+            queues.retain(|_, q| matches!(q, StatusQueue::Open(_)));
         }
     }
+}
 
-    /// The task that sends one run's statuses, in the order they are queued.
-    fn status_worker(self: &Arc<Self>, id: &str, client: Arc<StatusClient>) -> UnboundedSender<Update> {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
-        let (me, run) = (self.clone(), id.to_string());
-        tokio::spawn(async move {
-            while let Some(u) = rx.recv().await {
-                let state = u.state;
-                let outcome = client.clone().send(u).await;
-                me.record_status(&run, &outcome);
-                if let Err(e) = me.store.clear_status_unsent(&run, state.as_str()) {
-                    tracing::warn!(run = %run, "cannot record the status as sent: {e:#}");
-                }
+/// The task that sends one run's statuses, in the order they are queued.
+fn status_worker(m: &Arc<Manager>, id: &str, client: Arc<StatusClient>) -> UnboundedSender<Update> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
+    let (me, run) = (m.clone(), id.to_string());
+    tokio::spawn(async move {
+        while let Some(u) = rx.recv().await {
+            let state = u.state;
+            let outcome = client.clone().send(u).await;
+            record_status(&me, &run, &outcome);
+            if let Err(e) = me.store.clear_status_unsent(&run, state.as_str()) {
+                tracing::warn!(run = %run, "cannot record the status as sent: {e:#}");
             }
-        });
-        tx
-    }
-
-    fn record_status(&self, id: &str, outcome: &Outcome) {
-        let error = match outcome {
-            Outcome::Sent { .. } => None,
-            Outcome::Failed { .. } => {
-                tracing::warn!(run = %id, "{outcome}");
-                Some(outcome.to_string())
-            }
-        };
-        if let Err(e) = self.store.set_status_error(id, error.as_deref()) {
-            tracing::warn!(run = %id, "cannot record the status outcome: {e:#}");
         }
+    });
+    tx
+}
+
+fn record_status(m: &Manager, id: &str, outcome: &Outcome) {
+    let error = match outcome {
+        Outcome::Sent { .. } => None,
+        Outcome::Failed { .. } => {
+            tracing::warn!(run = %id, "{outcome}");
+            Some(outcome.to_string())
+        }
+    };
+    if let Err(e) = m.store.set_status_error(id, error.as_deref()) {
+        tracing::warn!(run = %id, "cannot record the status outcome: {e:#}");
     }
 }
 
@@ -318,68 +316,63 @@ pub fn pull_request_env(t: &RunTrigger) -> Vec<(String, String)> {
     ]
 }
 
-/// A checkout's folder name in text shown to anyone: `CHECKOUTS/<sha>-XXXX/file` → `file`.
-pub fn strip_checkouts(text: &str, checkouts: &Path) -> String {
-    super::strip_under(text, &checkouts.display().to_string(), "")
-}
-
 /// How long one `git ls-remote` may take.
 const LS_REMOTE_BUDGET: Duration = Duration::from_secs(120);
 
-impl Manager {
-    /// Polling for a project without inbound webhooks: every `every`, `git ls-remote` the
-    /// repository and queue a run for each branch head that the filters accept and that was
-    /// not seen before (nor built on a webhook's word). The heads seen are kept in the store, so a restart rebuilds nothing;
-    /// the very first poll of a project only records them (it would otherwise build every
-    /// branch of the repository at once).
-    pub async fn poll(self: Arc<Self>, project: String, every: Duration) {
-        loop {
-            if let Err(e) = self.poll_once(&project).await {
-                tracing::warn!(project, "polling failed: {e:#}");
-            }
-            tokio::time::sleep(every).await;
+/// Polling for a project without inbound webhooks: every `every`, `git ls-remote` the
+/// repository and queue a run for each branch head that was not seen before (nor built on
+/// a webhook's word) and that the project builds (its filter, applied by
+/// `submit_triggered`). The heads seen are kept in the store, so a restart rebuilds nothing;
+/// the very first poll of a project only records them (it would otherwise build every
+/// branch of the repository at once).
+pub(super) async fn poll(m: Arc<Manager>, project: String, every: Duration) {
+    loop {
+        if let Err(e) = poll_once(&m, &project).await {
+            tracing::warn!(project, "polling failed: {e:#}");
         }
+        tokio::time::sleep(every).await;
     }
+}
 
-    /// One poll; the runs it queued.
-    pub async fn poll_once(self: &Arc<Self>, project: &str) -> anyhow::Result<Vec<String>> {
-        let Some(repo) = self.project(project).and_then(|p| p.repo.clone()) else {
-            anyhow::bail!("`{project}` is not a repository project");
-        };
-        let r = repo.clone();
-        let work = tokio::task::spawn_blocking(move || git::ls_remote(&r.remote, |b| r.config.filter.matches(b)));
-        let heads = match tokio::time::timeout(LS_REMOTE_BUDGET, work).await {
-            Ok(joined) => joined?.map_err(|e| anyhow::anyhow!(repo.mask(&e.to_string())))?,
-            Err(_) => anyhow::bail!("git ls-remote took longer than {} s", LS_REMOTE_BUDGET.as_secs()),
-        };
-        let seen = self.store.poll_heads(project)?;
-        let mut queued = Vec::new();
-        if let Some(seen) = seen {
-            let new = heads.iter().filter(|h| seen.get(&h.branch) != Some(&h.commit));
-            for h in new {
-                // A webhook may have built it already.
-                if self.store.has_run_of(project, &h.branch, &h.commit)? {
-                    continue;
-                }
-                let t = RunTrigger::from_poll(&h.branch, &h.commit);
-                // The head check goes on in the background: polling does not wait for it.
-                match self.submit_triggered(project, t, Duration::ZERO).await? {
-                    super::Submitted::Queued { id, .. } => queued.push(id),
-                    super::Submitted::Late { .. }
-                    | super::Submitted::Duplicate(_)
-                    | super::Submitted::SameCommit(_)
-                    | super::Submitted::Replayed(_) => {}
-                    super::Submitted::Skipped { .. } => {}
-                }
+/// One poll; the runs it queued.
+pub(super) async fn poll_once(m: &Arc<Manager>, project: &str) -> anyhow::Result<Vec<String>> {
+    let Some(repo) = m.project(project).and_then(|p| p.repo.clone()) else {
+        anyhow::bail!("`{project}` is not a repository project");
+    };
+    let r = repo.clone();
+    // Every head: which branches build is decided where deliveries are (`submit_triggered`).
+    let work = tokio::task::spawn_blocking(move || git::ls_remote(&r.remote, |_| true));
+    let heads = match tokio::time::timeout(LS_REMOTE_BUDGET, work).await {
+        Ok(joined) => joined?.map_err(|e| anyhow::anyhow!(repo.mask(&e.to_string())))?,
+        Err(_) => anyhow::bail!("git ls-remote took longer than {} s", LS_REMOTE_BUDGET.as_secs()),
+    };
+    let seen = m.store.poll_heads(project)?;
+    let mut queued = Vec::new();
+    if let Some(seen) = seen {
+        let new = heads.iter().filter(|h| seen.get(&h.branch) != Some(&h.commit));
+        for h in new {
+            // A webhook may have built it already.
+            if m.store.has_run_of(project, &h.branch, &h.commit)? {
+                continue;
             }
-        } else {
-            tracing::info!(project, "first poll: {} branch heads recorded, none built", heads.len());
+            let t = RunTrigger::from_poll(&h.branch, &h.commit);
+            // The head check goes on in the background: polling does not wait for it.
+            match m.submit_triggered(project, t, Duration::ZERO).await? {
+                super::Submitted::Queued { id, .. } => queued.push(id),
+                super::Submitted::Late { .. }
+                | super::Submitted::Duplicate(_)
+                | super::Submitted::SameCommit(_)
+                | super::Submitted::Replayed(_) => {}
+                super::Submitted::Skipped { .. } | super::Submitted::Filtered { .. } => {}
+            }
         }
-        let pairs: Vec<(String, String)> = heads.into_iter().map(|h| (h.branch, h.commit)).collect();
-        self.store.set_poll_heads(project, &pairs)?;
-        tracing::debug!(project, "polled: {} heads, {} runs queued", pairs.len(), queued.len());
-        Ok(queued)
+    } else {
+        tracing::info!(project, "first poll: {} branch heads recorded, none built", heads.len());
     }
+    let pairs: Vec<(String, String)> = heads.into_iter().map(|h| (h.branch, h.commit)).collect();
+    m.store.set_poll_heads(project, &pairs)?;
+    tracing::debug!(project, "polled: {} heads, {} runs queued", pairs.len(), queued.len());
+    Ok(queued)
 }
 
 #[cfg(test)]
@@ -474,11 +467,20 @@ mod tests {
         let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
         let m = Manager::new(store.clone(), vec![project], 1, RunPolicy::default());
         let t = RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");
-        store.insert_triggered_run("r1", "web", true, r#"{"project":"web"}"#, &t).unwrap();
-        m.send_status("r1", "web", State::Running);
-        m.send_status("r1", "web", State::Pending);
-        m.send_status("r1", "web", State::Success);
-        m.send_status("r1", "web", State::Pending);
+        let run = crate::store::NewTriggeredRun {
+            id: "r1",
+            project: "web",
+            push: true,
+            request: r#"{"project":"web"}"#,
+            trigger: &t,
+            line: None,
+            same_commit: None,
+        };
+        store.queue_triggered_run(&run).unwrap();
+        send_status(&m, "r1", "web", State::Running);
+        send_status(&m, "r1", "web", State::Pending);
+        send_status(&m, "r1", "web", State::Success);
+        send_status(&m, "r1", "web", State::Pending);
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while got.lock().unwrap().len() < 3 {
             assert!(std::time::Instant::now() < deadline, "{:?}", got.lock().unwrap());

@@ -11,7 +11,6 @@
 //! delivery is signed, so its message is the forge's word and stands in when the mirror cannot
 //! be brought up to date in time (the webhook answer may wait only so long).
 
-use super::Manager;
 use super::repo::RepoSetup;
 use super::trigger::RunTrigger;
 use crate::git::{GitError, Mirror};
@@ -102,39 +101,31 @@ fn commit_message(
     }
 }
 
-impl Manager {
-    /// Whether `t` asks not to be built. The mirror is looked at for at most `budget` (the
-    /// fetch goes on afterwards, for the run's own checkout); past it, or when it cannot be
-    /// fetched, the delivery's message decides (nothing skips when there is none: the run's
-    /// checkout then reports what is wrong with the repository).
-    pub(super) async fn skip_ci(
-        &self,
-        project: &str,
-        repo: &Arc<RepoSetup>,
-        t: &RunTrigger,
-        budget: Duration,
-    ) -> Option<Skip> {
-        let (r, tt, name) = (repo.clone(), t.clone(), project.to_string());
-        // Not stopped at the budget: the run's checkout needs the fetch anyway.
-        let work = tokio::task::spawn_blocking(move || commit_message(&r, &name, &tt, CancellationToken::new()));
-        match tokio::time::timeout(budget, work).await {
-            Ok(Ok(Ok(message))) => {
-                return directive(&message).map(|directive| Skip { directive, source: Source::Commit });
-            }
-            Ok(Ok(Err(e))) => {
-                tracing::warn!(project, commit = %t.commit_id, "cannot read the commit's message for [skip ci]: {}", repo.mask(&e.to_string()));
-            }
-            Ok(Err(e)) => tracing::warn!(project, "reading the commit's message for [skip ci] failed: {e}"),
-            Err(_) => tracing::info!(
-                project,
-                commit = %t.commit_id,
-                "the mirror did not have the commit within {} s: [skip ci] is decided on the delivery's message",
-                budget.as_secs_f32()
-            ),
+/// Whether `t` asks not to be built. The mirror is looked at for at most `budget` (the
+/// fetch goes on afterwards, for the run's own checkout); past it, or when it cannot be
+/// fetched, the delivery's message decides (nothing skips when there is none: the run's
+/// checkout then reports what is wrong with the repository).
+pub(super) async fn skip_ci(project: &str, repo: &Arc<RepoSetup>, t: &RunTrigger, budget: Duration) -> Option<Skip> {
+    let (r, tt, name) = (repo.clone(), t.clone(), project.to_string());
+    // Not stopped at the budget: the run's checkout needs the fetch anyway.
+    let work = tokio::task::spawn_blocking(move || commit_message(&r, &name, &tt, CancellationToken::new()));
+    match tokio::time::timeout(budget, work).await {
+        Ok(Ok(Ok(message))) => {
+            return directive(&message).map(|directive| Skip { directive, source: Source::Commit });
         }
-        let message = t.commit_message.as_deref()?;
-        directive(message).map(|directive| Skip { directive, source: Source::Delivery })
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(project, commit = %t.commit_id, "cannot read the commit's message for [skip ci]: {}", repo.mask(&e.to_string()));
+        }
+        Ok(Err(e)) => tracing::warn!(project, "reading the commit's message for [skip ci] failed: {e}"),
+        Err(_) => tracing::info!(
+            project,
+            commit = %t.commit_id,
+            "the mirror did not have the commit within {} s: [skip ci] is decided on the delivery's message",
+            budget.as_secs_f32()
+        ),
     }
+    let message = t.commit_message.as_deref()?;
+    directive(message).map(|directive| Skip { directive, source: Source::Delivery })
 }
 
 #[cfg(test)]

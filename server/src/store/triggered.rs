@@ -12,10 +12,10 @@
 //! release's record out). Beyond that the oldest are forgotten, and a replay of such a push is
 //! refused only by the head check (a branch) or not at all (a tag whose run was deleted too).
 //!
-//! The table is made here, on open, rather than as one of `store.rs`'s numbered migrations:
+//! The table is made here, on open, rather than as one of `schema.rs`'s numbered migrations:
 //! it depends on nothing else there.
 
-use crate::runs::trigger::{RunTrigger, TriggerKind};
+use crate::forge::run_trigger::{RunTrigger, TriggerKind};
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -106,27 +106,40 @@ mod tests {
     /// across a restart, so the push's delivery under a new id queues nothing.
     #[test]
     fn the_record_outlives_retention_and_restarts() {
-        use crate::store::{Inserted, Store};
+        use crate::store::{Inserted, NewTriggeredRun, SameCommit, Store};
         use slipway_core::run_state::RunStatus;
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("db.sqlite");
         let mut tag = push("tag-v1", TriggerKind::Tag);
         tag.tag = Some("v1".into());
         tag.delivery = Some("d-1".into());
+        let queue = |s: &Store, id: &str, tag: &RunTrigger| {
+            let same_commit = Some(SameCommit::Built { line: "tag:v1", commit: &tag.commit_id });
+            let run = NewTriggeredRun {
+                id,
+                project: "web",
+                push: true,
+                request: "{}",
+                trigger: tag,
+                line: Some("tag:v1"),
+                same_commit,
+            };
+            s.queue_triggered_run(&run).unwrap()
+        };
         {
             let s = Store::open(&path).unwrap();
-            assert_eq!(s.queue_triggered_run("r1", "web", true, "{}", &tag).unwrap(), Inserted::Queued);
-            assert!(s.start("r1").unwrap() && s.finish("r1", RunStatus::Success, None).unwrap());
+            assert_eq!(queue(&s, "r1", &tag), Inserted::Queued);
+            assert!(s.start("r1").unwrap() && s.finish("r1", RunStatus::Success, None, "{}").unwrap());
             assert_eq!(s.prune_runs("web", 0).unwrap(), 1);
             assert!(s.run("r1").unwrap().is_none());
         }
         let s = Store::open(&path).unwrap();
         tag.delivery = Some("d-1-replayed".into());
-        assert_eq!(s.queue_triggered_run("r2", "web", true, "{}", &tag).unwrap(), Inserted::Replayed("r1".into()));
+        assert_eq!(queue(&s, "r2", &tag), Inserted::Replayed("r1".into()));
         assert!(s.run("r2").unwrap().is_none(), "nothing queued");
         // Another push (another key) of the same tag and commit: the run-based look is gone
         // with the run, and this one is new.
         tag.event_key = Some("tag-v1-pushed-again".into());
-        assert_eq!(s.queue_triggered_run("r3", "web", true, "{}", &tag).unwrap(), Inserted::Queued);
+        assert_eq!(queue(&s, "r3", &tag), Inserted::Queued);
     }
 }

@@ -86,7 +86,8 @@ async fn rerun(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let (_, request, triggered) = api.manager.store.request(&id)?.ok_or_else(|| no_run(&id))?;
+    let stored = api.manager.store.request(&id)?.ok_or_else(|| no_run(&id))?;
+    let (request, triggered) = (stored.request, stored.triggered);
     if triggered {
         return Err(ApiError::Unprocessable(format!(
             "run {id} was started by its repository: push again, or redeliver the webhook from the forge"

@@ -1,8 +1,11 @@
 //! What started a repository run, as the run keeps it: everything the run needs to fetch and
 //! check out its commit and to set the CI values, and the part the API shows
 //! ([`TriggerView`], a contract the studio is built against: keep its field names).
+//!
+//! Here, below both the run manager and the store: the manager decides what a trigger
+//! queues, and the store keeps it (`trigger_json`) without knowing the manager.
 
-use crate::forge::trigger::{Build, Event};
+use super::trigger::{Build, Event};
 use serde::{Deserialize, Serialize};
 
 fn is_false(b: &bool) -> bool {
