@@ -129,7 +129,7 @@ impl App {
                     let dir = path
                         .canonicalize()
                         .with_context(|| format!("project `{name}`: {} does not exist", path.display()))?;
-                    Project { name, dir, key, repo: None }
+                    Project::folder(name, dir, key)
                 }
                 ProjectSource::Repo(r) => repo_project(*r, data_dir, &settings.public_url)?,
             };
@@ -203,7 +203,7 @@ impl App {
 
     /// Whether a project is built from a repository (its runs report commit statuses).
     pub fn has_repos(&self) -> bool {
-        self.manager.projects.iter().any(|p| p.repo.is_some())
+        self.manager.projects.iter().any(|p| p.repo().is_some())
     }
 
     /// Mark the runs a stopped server left as interrupted, then start the scheduler and the
@@ -212,7 +212,7 @@ impl App {
         self.manager.recover().await?;
         tokio::spawn(self.manager.clone().schedule());
         for p in &self.manager.projects {
-            if let Some(every) = p.repo.as_ref().and_then(|r| r.config.poll) {
+            if let Some(every) = p.repo().and_then(|r| r.config.poll) {
                 tokio::spawn(self.manager.clone().poll(p.name.clone(), every));
             }
         }
@@ -268,7 +268,7 @@ fn repo_project(config: RepoProject, data_dir: &Path, public_url: &str) -> Resul
         kept: data_dir.join("kept").join(&name),
         config,
     };
-    Ok(Project { name, dir: checkouts, key: setup.config.key.clone(), repo: Some(Arc::new(setup)) })
+    Ok(Project::from_repo(setup))
 }
 
 /// The API token: `SLIPWAY_TOKEN`, else the one in the data dir, else a new one (printed once).

@@ -80,7 +80,7 @@ fn too_large(limit: usize) -> ApiError {
 
 async fn deliver(State(hooks): State<Hooks>, Path(name): Path<String>, req: Request) -> Result<Response, ApiError> {
     let manager = &hooks.manager;
-    let project = manager.project(&name).and_then(|p| p.repo.clone());
+    let project = manager.project(&name).and_then(|p| p.repo().cloned());
     let (Some(repo), Some(forge)) = (project.as_ref(), project.as_ref().and_then(|r| r.config.forge)) else {
         return Err(ApiError::NotFound(format!("no repository project `{name}` takes webhooks")));
     };

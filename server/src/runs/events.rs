@@ -45,13 +45,13 @@ impl Serialize for RunEvent<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             RunEvent::Executor(e) => e.serialize(s),
-            // Sorted keys, as `json!` wrote them.
+            // `event` and `plan` first, as runs stored before `commit` and `edited` have them.
             RunEvent::Plan { plan, commit, edited } => {
                 let mut m = s.serialize_map(Some(4))?;
-                m.serialize_entry("commit", commit)?;
-                m.serialize_entry("edited", edited)?;
                 m.serialize_entry("event", "plan")?;
                 m.serialize_entry("plan", plan)?;
+                m.serialize_entry("commit", commit)?;
+                m.serialize_entry("edited", edited)?;
                 m.end()
             }
             // The keys in the order stored runs have them (sorted, as `json!` wrote them):
@@ -192,7 +192,7 @@ mod tests {
         let plan = serde_json::json!({"steps": [], "tag": "main"});
         assert_eq!(
             RunEvent::Plan { plan: plan.clone(), commit: "56e3f2d".into(), edited: true }.to_json(),
-            serde_json::json!({"event": "plan", "plan": plan, "commit": "56e3f2d", "edited": true}).to_string()
+            r#"{"event":"plan","plan":{"steps":[],"tag":"main"},"commit":"56e3f2d","edited":true}"#
         );
         let info = Event::Info { message: "hello".into() };
         assert_eq!(RunEvent::Executor(&info).to_json(), serde_json::to_string(&info).unwrap());

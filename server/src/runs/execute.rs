@@ -23,14 +23,14 @@ pub(super) async fn execute(m: Arc<Manager>, id: &str, request: &str, live: Arc<
         m.project(&req.project).ok_or_else(|| anyhow!("project `{}` is no longer registered", req.project))?.clone();
     // A repository run works in a fresh checkout of its commit, removed (or kept) when the
     // run ends, however it ends.
-    let checkout = match &project.repo {
+    let checkout = match project.repo() {
         Some(repo) => Some(checkout(&m, id, &project.name, repo, &live).await?),
         None => None,
     };
-    let dir = checkout.as_ref().map_or_else(|| project.dir.clone(), |c| c.ws.path().to_path_buf());
+    let dir = checkout.as_ref().map_or_else(|| project.dir().to_path_buf(), |c| c.ws.path().to_path_buf());
     let trigger = checkout.as_ref().map(|c| c.trigger.clone());
     let result = run_in(&m, id, &project, req, &dir, trigger.as_ref(), request, live).await;
-    if let (Some(c), Some(repo)) = (checkout, project.repo.clone()) {
+    if let (Some(c), Some(repo)) = (checkout, project.repo().cloned()) {
         let _ = tokio::task::spawn_blocking(move || repo.finish_checkout(c.ws)).await;
     }
     result

@@ -36,7 +36,7 @@ async fn check_head(m: &Arc<Manager>, id: &str, live: &Live) -> Result<Confirmat
     let project = m.store.request(id)?.map(|r| r.project).ok_or_else(|| anyhow!("run {id} is gone"))?;
     let repo = m
         .project(&project)
-        .and_then(|p| p.repo.clone())
+        .and_then(|p| p.repo().cloned())
         .ok_or_else(|| anyhow!("project `{project}` is no longer a repository project"))?;
     match t.head {
         // Checked before a restart.

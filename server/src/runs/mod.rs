@@ -26,6 +26,7 @@ pub mod log_cap;
 pub mod notifications;
 mod policy;
 mod prepare;
+mod project;
 mod queue;
 mod redact;
 pub mod repo;
@@ -42,26 +43,16 @@ pub use follow::STORED_PAGE;
 pub use head::Confirmation;
 pub use live::Live;
 pub use policy::RunPolicy;
+pub use project::{Project, ProjectKind};
 pub use request::{CiValues, RunRequest};
 
 use crate::store::Store;
 use anyhow::Result;
 use slipway_core::run_state::RunStatus;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
-
-#[derive(Clone, Debug)]
-pub struct Project {
-    pub name: String,
-    /// A folder project's folder; a repository project's checkouts folder.
-    pub dir: PathBuf,
-    pub key: Option<PathBuf>,
-    /// A repository project: runs check out the commit that triggered them.
-    pub repo: Option<Arc<repo::RepoSetup>>,
-}
 
 /// What became of a delivery or a polled head offered to [`Manager::submit_triggered`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,7 +113,7 @@ pub(super) fn fork_limits(project: &Project, t: &trigger::RunTrigger) -> Option<
     if !t.from_fork {
         return None;
     }
-    let policy = project.repo.as_ref().map_or(ForkPolicy::default(), |r| r.config.fork_pull_requests);
+    let policy = project.repo().map_or(ForkPolicy::default(), |r| r.config.fork_pull_requests);
     match policy {
         ForkPolicy::WithSecrets => None,
         ForkPolicy::Off => Some(Err(anyhow!(
@@ -154,7 +154,7 @@ mod tests {
         std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  command: 'true'\n").unwrap();
         let planted = slipway_core::crypto::Key::from_bytes([7; 32]);
         std::fs::write(dir.path().join("codeship.aes"), planted.to_file_text()).unwrap();
-        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None, repo: None };
+        let project = Project::folder("p".into(), dir.path().to_path_buf(), None);
         let folder = prepare(&project, &request(), "run1", dir.path(), None).unwrap();
         assert!(folder.key.is_some(), "a folder project reads its codeship.aes");
         let mut t = trigger::RunTrigger::from_poll("feature/x", "0123456789abcdef0123456789abcdef01234567");
@@ -181,7 +181,7 @@ mod tests {
         std::fs::write(dir.path().join("codeship-services.yml"), "app:\n  image: busybox\n").unwrap();
         std::fs::write(dir.path().join("codeship-steps.yml"), "- service: app\n  tag: feature-x\n  command: 'true'\n")
             .unwrap();
-        let project = Project { name: "p".into(), dir: dir.path().to_path_buf(), key: None, repo: None };
+        let project = Project::folder("p".into(), dir.path().to_path_buf(), None);
         let prepared = prepare(&project, &request(), "run1", dir.path(), None).unwrap();
         assert_eq!(prepared.plan.tag.as_deref(), Some("feature-x"));
         assert_eq!(prepared.vars.branch, "feature-x");

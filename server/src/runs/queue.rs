@@ -39,7 +39,7 @@ pub(super) async fn recover(m: &Arc<Manager>) -> Result<()> {
 pub(super) fn submit(m: &Arc<Manager>, req: RunRequest) -> Result<String> {
     match m.project(&req.project) {
         None => bail!("unknown project `{}`", req.project),
-        Some(p) if p.repo.is_some() => {
+        Some(p) if p.repo().is_some() => {
             bail!("`{}` is a repository project: its runs are started by webhooks or polling", req.project)
         }
         Some(_) => {}

@@ -16,7 +16,7 @@ pub(super) fn public_text(m: &Manager, text: &str) -> String {
         if let Some(key) = &p.key {
             text = text.replace(&key.display().to_string(), "the project key");
         }
-        if let Some(r) = &p.repo {
+        if let Some(r) = p.repo() {
             // ssh names them in its errors ("UNPROTECTED PRIVATE KEY FILE", "Offending key in").
             if let Some(k) = &r.config.ssh_key {
                 text = text.replace(&k.display().to_string(), "the project's ssh key");
@@ -25,11 +25,11 @@ pub(super) fn public_text(m: &Manager, text: &str) -> String {
                 text = text.replace(&k.display().to_string(), "the project's known_hosts file");
             }
             // A checkout's folder name: `CHECKOUTS/<sha>-XXXX/file` → `file`.
-            text = strip_under(&text, &p.dir.display().to_string(), "");
+            text = strip_under(&text, &p.dir().display().to_string(), "");
             // A failed clone or fetch names the mirror's folder.
             text = text.replace(&r.data_dir.display().to_string(), "DATA_DIR");
         }
-        let dir = p.dir.display().to_string();
+        let dir = p.dir().display().to_string();
         text = text.replace(&format!("{dir}/"), "").replace(&dir, "the project folder");
     }
     // A run's copy of the project (`WORKSPACES/slipway-run-…/`) is the project folder too.

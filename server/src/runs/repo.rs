@@ -203,7 +203,7 @@ pub(super) fn resend_unsent_statuses(m: &Arc<Manager>, except: &[String]) {
 /// `lead_with_pending`: a run's first status is always pending (see below); a status sent
 /// again after a restart goes alone.
 fn queue_status(m: &Arc<Manager>, id: &str, project: &str, state: State, lead_with_pending: bool) {
-    let Some(repo) = m.project(project).and_then(|p| p.repo.clone()) else { return };
+    let Some(repo) = m.project(project).and_then(|p| p.repo().cloned()) else { return };
     let Some(client) = repo.statuses.clone() else { return };
     let trigger = match m.store.trigger(id) {
         // A late (or replayed) delivery's run: the forge hears nothing of it, so an old
@@ -336,7 +336,7 @@ pub(super) async fn poll(m: Arc<Manager>, project: String, every: Duration) {
 
 /// One poll; the runs it queued.
 pub(super) async fn poll_once(m: &Arc<Manager>, project: &str) -> anyhow::Result<Vec<String>> {
-    let Some(repo) = m.project(project).and_then(|p| p.repo.clone()) else {
+    let Some(repo) = m.project(project).and_then(|p| p.repo().cloned()) else {
         anyhow::bail!("`{project}` is not a repository project");
     };
     let r = repo.clone();
@@ -458,12 +458,7 @@ mod tests {
             checkouts: data.join("checkouts/web"),
             kept: data.join("kept/web"),
         };
-        let project = crate::runs::Project {
-            name: "web".into(),
-            dir: setup.checkouts.clone(),
-            key: None,
-            repo: Some(Arc::new(setup)),
-        };
+        let project = crate::runs::Project::from_repo(setup);
         let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
         let m = Manager::new(store.clone(), vec![project], 1, RunPolicy::default());
         let t = RunTrigger::from_poll("main", "0123456789abcdef0123456789abcdef01234567");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub fn manager(limit: usize) -> (Arc<Manager>, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&d.path().join("db.sqlite")).unwrap());
-    let project = Project { name: "p".into(), dir: d.path().to_path_buf(), key: None, repo: None };
+    let project = Project::folder("p".into(), d.path().to_path_buf(), None);
     (Manager::new(store, vec![project], limit, RunPolicy::default()), d)
 }
 
@@ -53,7 +53,7 @@ pub fn repo_manager_with(dir: &std::path::Path, keys: &str) -> Arc<Manager> {
         checkouts: data.join("checkouts/web"),
         kept: data.join("kept/web"),
     };
-    let project = Project { name: "web".into(), dir: setup.checkouts.clone(), key: None, repo: Some(Arc::new(setup)) };
+    let project = Project::from_repo(setup);
     let store = Arc::new(Store::open(&dir.join("db.sqlite")).unwrap());
     Manager::new(store, vec![project], 1, RunPolicy::default())
 }

@@ -31,7 +31,7 @@ pub(super) async fn submit(
     mut trigger: trigger::RunTrigger,
     wait: Duration,
 ) -> Result<Submitted> {
-    let Some(repo) = m.project(project).and_then(|p| p.repo.clone()) else {
+    let Some(repo) = m.project(project).and_then(|p| p.repo().cloned()) else {
         bail!("`{project}` is not a repository project");
     };
     // The one place the project's `branches`/`exclude` apply, to deliveries and polled heads

@@ -10,7 +10,7 @@ pub use super::error::ApiError;
 use super::error::{ApiJson, ApiQuery};
 use crate::project::ConfigFile;
 use crate::run_log::LogLines;
-use crate::runs::{Control, Manager, Project, RunRequest, STORED_PAGE};
+use crate::runs::{Control, Manager, Project, ProjectKind, RunRequest, STORED_PAGE};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -75,7 +75,10 @@ fn redact_for_public(run: &mut crate::store::RunRow) {
 async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {
     // Names and kinds only: paths, repository URLs and keys stay on the server. A repository
     // project's runs start from its forge, so the studio offers no Run for it.
-    let kind = |p: &Project| if p.repo.is_some() { "repo" } else { "folder" };
+    let kind = |p: &Project| match p.kind {
+        ProjectKind::Repo(_) => "repo",
+        ProjectKind::Folder { .. } => "folder",
+    };
     let list: Vec<_> = api.manager.projects.iter().map(|p| json!({"name": p.name, "kind": kind(p)})).collect();
     Json(json!({ "projects": list }))
 }
@@ -112,7 +115,7 @@ async fn rerun(
 /// registries and commands.
 async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
     let project = api.manager.project(&name).ok_or_else(|| ApiError::NotFound(format!("no project `{name}`")))?.clone();
-    if project.repo.is_some() {
+    if project.repo().is_some() {
         return Err(ApiError::Unprocessable(format!(
             "`{name}` is a repository project: its files are in its repository, one checkout per commit"
         )));
@@ -120,7 +123,7 @@ async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Resu
     let files = tokio::task::spawn_blocking(move || {
         let (services, steps) =
             (read_config(&project, ConfigFile::Services)?, read_config(&project, ConfigFile::Steps)?);
-        Ok::<_, ApiError>((services, steps, project_build::of_folder(&project.dir)))
+        Ok::<_, ApiError>((services, steps, project_build::of_folder(project.dir())))
     })
     .await
     .map_err(anyhow::Error::from)??;
@@ -131,12 +134,12 @@ async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Resu
 /// One of a project's files, named as in the project (`codeship-services.yml`); errors name
 /// it that way too, since the server's paths are not the client's business.
 fn read_config(project: &Project, which: ConfigFile) -> Result<SourceFile, ApiError> {
-    let Some(file) = crate::project::discover(&project.dir, which) else {
+    let Some(file) = crate::project::discover(project.dir(), which) else {
         let looked = which.candidates().join(", ");
         return Err(ApiError::NotFound(format!("project `{}` has no such file: looked for {looked}", project.name)));
     };
-    crate::project::read_server_config(&project.dir, file).map_err(|e| {
-        let dir = project.dir.display().to_string();
+    crate::project::read_server_config(project.dir(), file).map_err(|e| {
+        let dir = project.dir().display().to_string();
         let why = format!("{e:#}").replace(&dir, "the project folder");
         ApiError::Unprocessable(format!("cannot load {file} of project `{}`: {why}", project.name))
     })
@@ -171,7 +174,7 @@ async fn create_run(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     match api.manager.project(&req.project) {
         None => return Err(ApiError::BadRequest(format!("unknown project `{}`", req.project))),
-        Some(p) if p.repo.is_some() => {
+        Some(p) if p.repo().is_some() => {
             let why = "is a repository project: its runs are started by webhooks or polling";
             return Err(ApiError::Unprocessable(format!("`{}` {why}", req.project)));
         }
