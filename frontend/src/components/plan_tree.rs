@@ -52,7 +52,8 @@ pub fn node(s: &PlannedStep, run: Option<&RunLog>, on_pick: Option<&Callback<Str
     }
 }
 
-fn kind_class(k: Kind) -> &'static str {
+/// The CSS class of a step's kind, in the preview's tree and the Run panel's graph alike.
+pub(crate) fn kind_class(k: Kind) -> &'static str {
     match k {
         Kind::Run => "run",
         Kind::Push => "push",

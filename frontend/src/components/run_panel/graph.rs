@@ -4,6 +4,7 @@
 //! next. Each step is coloured by its status: pending (dashed), running (with a spinner),
 //! done (success, failed, skipped, cancelled). Image builds have their own lane above.
 
+use crate::components::plan_tree::kind_class;
 use crate::run_log::{BUILD_LANE, RunLog, format_duration};
 use slipway_core::plan::{Kind, PlannedStep};
 use yew::prelude::*;
@@ -132,16 +133,6 @@ fn node(s: &NodeView, picked: Option<&str>, on_pick: &Callback<String>) -> Html 
                 <ul>{ for s.children.iter().map(|c| node(c, picked, on_pick)) }</ul>
             }
         </li>
-    }
-}
-
-fn kind_class(k: Kind) -> &'static str {
-    match k {
-        Kind::Run => "run",
-        Kind::Push => "push",
-        Kind::Serial => "serial",
-        Kind::Parallel => "parallel",
-        Kind::Manual => "manual",
     }
 }
 
