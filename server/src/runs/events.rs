@@ -70,12 +70,14 @@ impl Serialize for RunEvent<'_> {
 /// `from` → `status`, with the `run_finished` event stored in the same transaction (a
 /// follower that sees the run ended finds the event) and sent to live followers.
 pub(super) fn end(m: &Manager, id: &str, from: RunStatus, status: RunStatus, error: Option<&str>) -> Result<bool> {
+    // (Recorded only on repository runs: see `Store::finish`.)
+    let forge_status = super::repo::final_state(status).as_str();
     let ended = match from {
         RunStatus::Queued => {
             let error = error.unwrap_or(CANCELLED_QUEUED);
-            m.store.cancel_queued(id, error, &RunEvent::finished(status, Some(error)).to_json())?
+            m.store.cancel_queued(id, error, &RunEvent::finished(status, Some(error)).to_json(), forge_status)?
         }
-        _ => m.store.finish(id, status, error, &RunEvent::finished(status, error).to_json())?,
+        _ => m.store.finish(id, status, error, &RunEvent::finished(status, error).to_json(), forge_status)?,
     };
     // Nothing is stored after it: the run's pump has ended, or (queued) never started.
     if ended && let Some(live) = m.live(id) {

@@ -127,7 +127,7 @@ mod tests {
     }
 
     fn cancel(s: &Store, id: &str) -> bool {
-        s.cancel_queued(id, "x", "{}").unwrap()
+        s.cancel_queued(id, "x", "{}", "canceled").unwrap()
     }
 
     fn same_commit_run(s: &Store, project: &str, t: &RunTrigger) -> Result<Option<String>> {

@@ -15,7 +15,8 @@ use std::sync::Arc;
 /// After a restart: runs that were in flight are interrupted (and their containers
 /// removed); queued runs stay queued and start in order.
 pub(super) async fn recover(m: &Arc<Manager>) -> Result<()> {
-    let interrupted = m.store.interrupt_running(INTERRUPTED)?;
+    let forge_status = super::repo::final_state(RunStatus::Interrupted).as_str();
+    let interrupted = m.store.interrupt_running(INTERRUPTED, forge_status)?;
     // Followers of these runs (the studio) get a proper end of stream.
     for id in &interrupted {
         events::finish_events(m, id, RunStatus::Interrupted, Some(INTERRUPTED));

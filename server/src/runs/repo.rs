@@ -179,7 +179,12 @@ fn is_final(state: State) -> bool {
 /// arrive in order) on a task of its own, so a forge that is slow or down never holds up
 /// the run. The outcome is recorded on the run (`status_error`).
 pub(super) fn send_status(m: &Arc<Manager>, id: &str, project: &str, state: State) {
-    queue_status(m, id, project, state, true);
+    if !queue_status(m, id, project, state, true)
+        && is_final(state)
+        && let Err(e) = m.store.clear_status_unsent(id, state.as_str())
+    {
+        tracing::warn!(run = %id, "cannot record the status as not to be sent: {e:#}");
+    }
 }
 
 /// After a restart: send the newest status of each run that had not gone out when the
@@ -193,35 +198,44 @@ pub(super) fn resend_unsent_statuses(m: &Arc<Manager>, except: &[String]) {
         if except.contains(&id) {
             continue;
         }
-        match State::parse(&state) {
-            Some(state) => queue_status(m, &id, &project, state, false),
-            None => tracing::warn!(run = %id, "unknown stored status `{state}`: not sent"),
+        let queued = match State::parse(&state) {
+            Some(parsed) => queue_status(m, &id, &project, parsed, false),
+            None => {
+                tracing::warn!(run = %id, "unknown stored status `{state}`: not sent");
+                false
+            }
+        };
+        // Recorded with the run's end, but not for the forge to hear (a late delivery's run,
+        // a project without statuses): nothing is waiting.
+        if !queued && let Err(e) = m.store.clear_status_unsent(&id, &state) {
+            tracing::warn!(run = %id, "cannot record the status as not to be sent: {e:#}");
         }
     }
 }
 
 /// `lead_with_pending`: a run's first status is always pending (see below); a status sent
-/// again after a restart goes alone.
-fn queue_status(m: &Arc<Manager>, id: &str, project: &str, state: State, lead_with_pending: bool) {
-    let Some(repo) = m.project(project).and_then(|p| p.repo().cloned()) else { return };
-    let Some(client) = repo.statuses.clone() else { return };
+/// again after a restart goes alone. False when the forge is not to hear of it.
+fn queue_status(m: &Arc<Manager>, id: &str, project: &str, state: State, lead_with_pending: bool) -> bool {
+    let Some(repo) = m.project(project).and_then(|p| p.repo().cloned()) else { return false };
+    let Some(client) = repo.statuses.clone() else { return false };
     let trigger = match m.store.trigger(id) {
         // A late (or replayed) delivery's run: the forge hears nothing of it, so an old
         // commit's status is never changed by one.
-        Ok(Some(t)) if t.head == super::trigger::HeadCheck::Late => return,
+        Ok(Some(t)) if t.head == super::trigger::HeadCheck::Late => return false,
         Ok(Some(t)) => t,
-        Ok(None) => return,
+        Ok(None) => return false,
         Err(e) => {
             tracing::warn!(run = %id, "no status sent: cannot read the run's trigger: {e:#}");
-            return;
+            return false;
         }
     };
-    let Some(update) = repo.update(id, &trigger, state) else { return };
+    let Some(update) = repo.update(id, &trigger, state) else { return false };
     let mut queues = lock(&m.status_queues);
     let tx = match queues.get(id) {
-        Some(StatusQueue::Closed) => return,
+        // Its final status is queued already (and recorded as waiting until it is sent).
+        Some(StatusQueue::Closed) => return true,
         // Pending went (or was put) first already.
-        Some(StatusQueue::Open(_)) if matches!(state, State::Pending) => return,
+        Some(StatusQueue::Open(_)) if matches!(state, State::Pending) => return true,
         Some(StatusQueue::Open(tx)) => tx.clone(),
         None => {
             let tx = status_worker(m, id, client);
@@ -247,6 +261,7 @@ fn queue_status(m: &Arc<Manager>, id: &str, project: &str, state: State, lead_wi
             queues.retain(|_, q| matches!(q, StatusQueue::Open(_)));
         }
     }
+    true
 }
 
 /// The task that sends one run's statuses, in the order they are queued.

@@ -173,7 +173,7 @@ mod tests {
         }
         // Reopen: migrations are idempotent, history is kept, running becomes interrupted.
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.interrupt_running("stopped").unwrap(), ["a"]);
+        assert_eq!(s.interrupt_running("stopped", "error").unwrap(), ["a"]);
         let a = s.run("a").unwrap().unwrap();
         assert_eq!((a.status, a.error.as_deref()), (RunStatus::Interrupted, Some("stopped")));
         assert_eq!(s.steps("a").unwrap()[0].status, StepStatus::Interrupted);

@@ -136,25 +136,44 @@ impl Store {
 
     /// `queued` → `cancelled`, with `last_event`; false when the run is no longer queued (it
     /// has started).
-    pub fn cancel_queued(&self, id: &str, message: &str, last_event: &str) -> Result<bool> {
-        self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(message), last_event)
+    pub fn cancel_queued(&self, id: &str, message: &str, last_event: &str, forge_status: &str) -> Result<bool> {
+        self.end(id, RunStatus::Queued, RunStatus::Cancelled, Some(message), last_event, forge_status)
     }
 
     /// `running` → a final state, with `last_event`; false when the run was not running.
-    pub fn finish(&self, id: &str, status: RunStatus, error: Option<&str>, last_event: &str) -> Result<bool> {
-        self.end(id, RunStatus::Running, status, error, last_event)
+    pub fn finish(
+        &self,
+        id: &str,
+        status: RunStatus,
+        error: Option<&str>,
+        last_event: &str,
+        forge_status: &str,
+    ) -> Result<bool> {
+        self.end(id, RunStatus::Running, status, error, last_event, forge_status)
     }
 
     /// `from` → the final state `to`, with the run's last event (the run manager's
     /// `run_finished`) stored in the same transaction: whoever sees the run ended finds the
-    /// event too.
-    fn end(&self, id: &str, from: RunStatus, to: RunStatus, error: Option<&str>, last_event: &str) -> Result<bool> {
+    /// event too. A repository run's `forge_status` (the commit status its forge is to get) is
+    /// recorded as not yet sent in that transaction as well: a server stopped right after it
+    /// sends that status when it starts again, instead of leaving the commit pending for ever.
+    fn end(
+        &self,
+        id: &str,
+        from: RunStatus,
+        to: RunStatus,
+        error: Option<&str>,
+        last_event: &str,
+        forge_status: &str,
+    ) -> Result<bool> {
         debug_assert!(to.is_finished(), "{to} is not a final state");
         let mut c = self.conn();
         let tx = c.transaction()?;
         let changed = tx.execute(
-            "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1 AND status = ?5",
-            params![id, to.as_str(), error, now(), from.as_str()],
+            "UPDATE runs SET status = ?2, error = ?3, finished_at = ?4,
+                 status_unsent = CASE WHEN trigger_json IS NULL THEN status_unsent ELSE ?6 END
+             WHERE id = ?1 AND status = ?5",
+            params![id, to.as_str(), error, now(), from.as_str(), forge_status],
         )?;
         if changed != 1 {
             return Ok(false);
@@ -176,21 +195,25 @@ impl Store {
     }
 
     /// Runs that were running when the server stopped: mark them interrupted.
-    pub fn interrupt_running(&self, message: &str) -> Result<Vec<String>> {
-        let c = self.conn();
+    pub fn interrupt_running(&self, message: &str, forge_status: &str) -> Result<Vec<String>> {
+        let mut c = self.conn();
+        let c = c.transaction()?;
         let (running, interrupted) = (RunStatus::Running.as_str(), RunStatus::Interrupted.as_str());
         let ids: Vec<String> = c
             .prepare("SELECT id FROM runs WHERE status = ?1")?
             .query_map([running], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         c.execute(
-            "UPDATE runs SET status = ?1, error = ?2, finished_at = ?3 WHERE status = ?4",
-            params![interrupted, message, now(), running],
+            "UPDATE runs SET status = ?1, error = ?2, finished_at = ?3,
+                 status_unsent = CASE WHEN trigger_json IS NULL THEN status_unsent ELSE ?5 END
+             WHERE status = ?4",
+            params![interrupted, message, now(), running, forge_status],
         )?;
         c.execute(
             "UPDATE steps SET status = ?1 WHERE status = ?2",
             [StepStatus::Interrupted.as_str(), StepStatus::Running.as_str()],
         )?;
+        c.commit()?;
         Ok(ids)
     }
 }
@@ -216,23 +239,49 @@ mod tests {
         t
     }
 
+    /// The forge's final status is waiting to be sent from the moment the run has ended, in
+    /// one change with the end: a server killed between the two used to lose it (the commit
+    /// stayed pending for ever). A folder project's run has no forge and records none.
+    #[test]
+    fn a_repository_runs_end_records_its_forge_status_as_unsent_in_the_same_change() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        let waiting = |s: &Store| s.unsent_statuses().unwrap().into_iter().map(|u| (u.id, u.state)).collect::<Vec<_>>();
+        insert(&s, "t", "p", &trigger("push", Some("main"), Some("d1")));
+        insert(&s, "q", "p", &trigger("push", Some("dev"), Some("d2")));
+        insert(&s, "i", "p", &trigger("push", Some("next"), Some("d3")));
+        s.insert_run("f", "p", None, false, "{}").unwrap();
+        for id in ["t", "f", "i"] {
+            assert!(s.start(id).unwrap());
+        }
+        assert!(s.finish("t", RunStatus::Failed, None, &end("failed"), "failure").unwrap());
+        assert!(s.finish("f", RunStatus::Success, None, &end("success"), "success").unwrap());
+        assert!(s.cancel_queued("q", "x", &end("cancelled"), "canceled").unwrap());
+        assert_eq!(s.interrupt_running("stopped", "error").unwrap(), ["i"]);
+        let want = [("t", "failure"), ("q", "canceled"), ("i", "error")].map(|(a, b)| (a.to_string(), b.to_string()));
+        assert_eq!(waiting(&s), want);
+    }
+
     #[test]
     fn transitions_happen_only_from_the_state_they_leave() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(&d.path().join("db.sqlite")).unwrap();
         let status = |id: &str| s.run(id).unwrap().unwrap().status;
         s.insert_run("c", "p", None, false, "{}").unwrap();
-        assert!(s.cancel_queued("c", "cancelled before it started", &end("cancelled")).unwrap());
+        assert!(s.cancel_queued("c", "cancelled before it started", &end("cancelled"), "canceled").unwrap());
         assert!(!s.start("c").unwrap(), "a cancelled run was started");
         assert_eq!(status("c"), RunStatus::Cancelled);
 
         s.insert_run("r", "p", None, false, "{}").unwrap();
         assert!(s.start("r").unwrap());
         assert!(!s.start("r").unwrap());
-        assert!(!s.cancel_queued("r", "x", &end("cancelled")).unwrap(), "a running run was cancelled as if queued");
+        assert!(
+            !s.cancel_queued("r", "x", &end("cancelled"), "canceled").unwrap(),
+            "a running run was cancelled as if queued"
+        );
         assert_eq!(status("r"), RunStatus::Running);
-        assert!(s.finish("r", RunStatus::Success, None, &end("success")).unwrap());
-        assert!(!s.finish("r", RunStatus::Failed, Some("late"), &end("failed")).unwrap());
+        assert!(s.finish("r", RunStatus::Success, None, &end("success"), "success").unwrap());
+        assert!(!s.finish("r", RunStatus::Failed, Some("late"), &end("failed"), "failure").unwrap());
         // The end and its event are one change: whoever sees the run ended finds the event
         // (a follower that saw `success` first used to stop before the event was stored).
         for (id, end) in [("c", r#""status":"cancelled""#), ("r", r#""status":"success""#)] {

@@ -103,7 +103,7 @@ mod tests {
             assert!(s.start(id).unwrap());
             s.append_events(id, &[(1, "{}".into()), (2, "{}".into())]).unwrap();
             s.upsert_step(id, "1", "t", StepStatus::Success, Some(1), None).unwrap();
-            assert!(s.finish(id, RunStatus::Success, None, "{}").unwrap());
+            assert!(s.finish(id, RunStatus::Success, None, "{}", "success").unwrap());
         }
         assert_eq!(s.prune_runs("web", 2).unwrap(), 1, "b goes; a is running, c and d are the newest two");
         assert!(s.run("b").unwrap().is_none() && s.run("a").unwrap().is_some() && s.run("other").unwrap().is_some());

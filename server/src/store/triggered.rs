@@ -129,7 +129,7 @@ mod tests {
         {
             let s = Store::open(&path).unwrap();
             assert_eq!(queue(&s, "r1", &tag), Inserted::Queued);
-            assert!(s.start("r1").unwrap() && s.finish("r1", RunStatus::Success, None, "{}").unwrap());
+            assert!(s.start("r1").unwrap() && s.finish("r1", RunStatus::Success, None, "{}", "success").unwrap());
             assert_eq!(s.prune_runs("web", 0).unwrap(), 1);
             assert!(s.run("r1").unwrap().is_none());
         }
