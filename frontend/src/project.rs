@@ -1,11 +1,11 @@
-//! The project the studio is served with (`slipway serve --project NAME=PATH`): which one the
-//! page opens (`#/projects/{name}`, else the first), and its files and commit values from the
-//! server. Served without projects, or as a static page, the page keeps the example.
+//! The project the studio is served with (`slipway serve --project NAME=PATH`, or a
+//! `[[project]]` with a repository): which one the page opens (`#/projects/{name}`, else the
+//! first), and its files and commit values from the server. Served without projects, or as a static page, the page keeps the example.
 
 use crate::server_api::{self, ApiError};
 use crate::state::CommitValues;
 use crate::token_share;
-use crate::wire::{FromJson, Project, ProjectKind, ProjectList};
+use crate::wire::{FromJson, Project, ProjectList};
 use serde_json::Value;
 
 const PREFIX: &str = "#/projects/";
@@ -33,8 +33,6 @@ pub enum Status {
     NeedsToken {
         refused: bool,
     },
-    /// A repository project: its files are in its repository, one checkout per commit.
-    Repo,
     Loaded(Commit),
     Failed(String),
 }
@@ -42,7 +40,8 @@ pub enum Status {
 /// Where the preview's build values come from.
 #[derive(Clone, PartialEq)]
 pub enum Commit {
-    /// The folder's git checkout: the values a run takes.
+    /// The folder's git checkout, or the commit of a repository project's mirror the server
+    /// answered with: the values a run takes.
     Git(CommitValues),
     /// Not a git checkout (the server's words): the values stay editable examples.
     NoGit(String),
@@ -114,12 +113,10 @@ pub enum Fetched {
     Status(Status),
 }
 
-/// The files and commit values of `project`, with this tab's token, else another tab's; a
-/// refused token is forgotten, so the page asks again.
+/// The files and commit values of `project` (a folder's, or a repository's from the server's
+/// mirror of it), with this tab's token, else another tab's; a refused token is forgotten, so
+/// the page asks again.
 pub async fn fetch(project: &Project) -> Fetched {
-    if project.kind == ProjectKind::Repo {
-        return Fetched::Status(Status::Repo);
-    }
     let (token, from_tab) = match server_api::saved_token() {
         Some(t) => (t, false),
         None => match token_share::ask_other_tabs().await {
@@ -140,6 +137,8 @@ pub async fn fetch(project: &Project) -> Fetched {
             }
             Fetched::Status(Status::NeedsToken { refused: true })
         }
+        // A repository the server has not fetched yet: its own words say when it will be.
+        Err(ApiError::Server(409, m)) => Fetched::Status(Status::Failed(m)),
         Err(e) => Fetched::Status(Status::Failed(e.to_string())),
     }
 }

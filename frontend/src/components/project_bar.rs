@@ -54,9 +54,6 @@ pub fn project_bar(props: &ProjectBarProps) -> Html {
                 <button type="submit" data-testid="project-token-save">{ "Open project" }</button>
             </form>
         },
-        Status::Repo => html! {
-            <span class="muted" data-testid="project-note">{ "a repository project: its files are in its repository; the editors keep theirs" }</span>
-        },
         Status::Failed(m) => {
             html! { <span class="bad" data-testid="project-note">{ format!("cannot open its files: {m}") }</span> }
         }

@@ -1,5 +1,6 @@
 //! Repositories as projects: a cached bare mirror per project under the data dir, a fresh
-//! checkout of exactly one commit per run, and `git ls-remote` for polling.
+//! checkout of exactly one commit per run, a commit's files read from the mirror without a
+//! checkout (for the studio), and `git ls-remote` for polling.
 //!
 //! Every git runs through [`crate::gitinfo::git_command`] (no hooks, no fsmonitor, no pager,
 //! no system config, no prompts). A token reaches git only as an `http.<url>.extraHeader`
@@ -23,11 +24,13 @@ mod command;
 mod ls_remote;
 mod mirror;
 mod remote;
+mod snapshot;
 mod ssh;
 
 pub use ls_remote::{Head, ls_remote};
 pub use mirror::{Mirror, Submodules, Update, Workspace, prune_kept};
 pub use remote::{DEFAULT_TIMEOUT, HttpAuth, Remote};
+pub use snapshot::{BranchHead, CommitValues, FileError};
 pub use ssh::{KnownHosts, SshAuth};
 use std::time::Duration;
 

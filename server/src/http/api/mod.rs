@@ -4,6 +4,7 @@
 
 mod badge;
 mod project_build;
+mod repo_files;
 
 use super::cpu::CpuLimit;
 pub use super::error::ApiError;
@@ -110,15 +111,17 @@ async fn rerun(
 
 /// The services and steps files of a project as a run of it would read them (the same names
 /// in the same order, the same size limit), for the studio's editors, with the build values a
-/// run takes from the folder's git checkout (`project_build`). Only these two texts and values:
-/// never the key, never a decrypted file. Behind the token: the files may name private images,
+/// run takes from the folder's git checkout (`project_build`); for a repository project, from
+/// one commit of the server's mirror (`repo_files`). Only these two texts and values: never
+/// the key, never a decrypted file. Behind the token: the files may name private images,
 /// registries and commands.
 async fn project_files(State(api): State<Api>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
     let project = api.manager.project(&name).ok_or_else(|| ApiError::NotFound(format!("no project `{name}`")))?.clone();
-    if project.repo().is_some() {
-        return Err(ApiError::Unprocessable(format!(
-            "`{name}` is a repository project: its files are in its repository, one checkout per commit"
-        )));
+    if let Some(repo) = project.repo().cloned() {
+        let answer = tokio::task::spawn_blocking(move || repo_files::files(&project, &repo))
+            .await
+            .map_err(anyhow::Error::from)??;
+        return Ok(Json(answer));
     }
     let files = tokio::task::spawn_blocking(move || {
         let (services, steps) =

@@ -1,6 +1,7 @@
-//! The build values a run of a folder project would take from its git checkout (branch, commit,
-//! message, committer), sent with the project's files so the studio's preview plans with the
-//! same values as the run: its image tags are then the tags the run pushes.
+//! The build values a run of a project would take (branch, commit, message, committer): from a
+//! folder project's git checkout, or from the commit of a repository project's mirror that the
+//! studio shows. Sent with the project's files so the studio's preview plans with the same
+//! values as the run: its image tags are then the tags the run pushes.
 
 use crate::gitinfo::GitInfo;
 use serde_json::{Value, json};
@@ -30,6 +31,20 @@ pub(super) fn of_folder(dir: &Path) -> Value {
         "commit_id": commit_id,
         "commit_message": message,
         "committer_name": git.committer_name,
+    })
+}
+
+/// The same values for a repository project's commit read from the server's mirror
+/// (`repo_files`): the branch the studio shows and that commit's own message and committer,
+/// which a polled run takes from its checkout (a delivered push's run takes them from the
+/// event, which names the same commit).
+pub(super) fn of_mirror_commit(branch: &str, commit: crate::git::CommitValues) -> Value {
+    json!({
+        "source": "git",
+        "branch": branch,
+        "commit_id": commit.commit_id,
+        "commit_message": cut(commit.message, MAX_MESSAGE),
+        "committer_name": commit.committer_name,
     })
 }
 
