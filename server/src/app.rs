@@ -55,6 +55,8 @@ pub struct Settings {
     pub min_free_disk_mb: u64,
     pub request_log: Option<PathBuf>,
     pub trust_forwarded_for: bool,
+    /// Runs go to this swarm (`--engine swarm`); the local engine when `None`.
+    pub swarm: Option<crate::cluster::swarm::SwarmSettings>,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             min_free_disk_mb: crate::executor::run_limits::DEFAULT_MIN_FREE_DISK_MB,
             request_log: None,
             trust_forwarded_for: false,
+            swarm: None,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct App {
     token: Arc<String>,
     request_log: Option<PathBuf>,
     trust_forwarded_for: bool,
+    /// The swarm engine, checked at start (its manager must answer).
+    swarm: Option<Arc<crate::cluster::swarm::Swarm>>,
 }
 
 impl App {
@@ -169,6 +174,21 @@ impl App {
         }
         let token = token(data_dir)?;
         let store = Arc::new(Store::open(&data_dir.join("slipway.sqlite"))?);
+        let swarm = settings.swarm.clone().map(|s| {
+            let store = store.clone();
+            crate::cluster::swarm::Swarm::new(
+                s,
+                Arc::new(move |id: &str, node: &str| {
+                    if let Err(e) = store.set_node(id, node) {
+                        tracing::warn!(run = %id, "cannot record the run's node {node}: {e:#}");
+                    }
+                }),
+            )
+        });
+        let engine = match &swarm {
+            Some(s) => crate::executor::EngineChoice::Elsewhere(s.clone()),
+            None => crate::executor::EngineChoice::Local,
+        };
         let manager = Manager::new(
             store,
             projects,
@@ -183,6 +203,7 @@ impl App {
                 keep_runs: settings.keep_runs,
                 generator_endpoints,
                 run_limits,
+                engine,
             },
         );
         // Reads the notifications' secret files: a missing one stops the server, naming it.
@@ -198,6 +219,7 @@ impl App {
             token: Arc::new(token),
             request_log: settings.request_log,
             trust_forwarded_for: settings.trust_forwarded_for,
+            swarm,
         })
     }
 
@@ -209,6 +231,9 @@ impl App {
     /// Mark the runs a stopped server left as interrupted, then start the scheduler and the
     /// polling of repository projects.
     pub async fn start(&self) -> Result<()> {
+        if let Some(swarm) = &self.swarm {
+            swarm.docker().await?;
+        }
         self.manager.recover().await?;
         tokio::spawn(self.manager.clone().schedule());
         for p in &self.manager.projects {

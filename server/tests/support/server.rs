@@ -37,6 +37,16 @@ impl Server {
         server
     }
 
+    /// [`Server::start_temp`] with `envs` in the server's environment and its log (debug) in
+    /// `log`.
+    pub fn start_temp_logged(args: &[String], token: &str, log: &Path, envs: &[(&str, &str)]) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut all = vec!["--data-dir".to_string(), data.path().display().to_string()];
+        all.extend(args.iter().cloned());
+        let (child, url) = super::serve_logged_with(&all, token, log, envs);
+        Server { child, url, token: token.to_string(), _data: Some(data) }
+    }
+
     /// The server's address (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> &str {
         &self.url

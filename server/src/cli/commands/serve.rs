@@ -101,6 +101,57 @@ pub struct ServeArgs {
     /// statuses (`{public_url}/#/runs/{id}`) [default: http://ADDR].
     #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Where runs run: `local` (the Docker engine DOCKER_HOST names, step by step) or `swarm`
+    /// (each run as a job on a node of the swarm whose manager DOCKER_HOST names; needs
+    /// --cluster-registry).
+    #[arg(long, value_enum, default_value_t = EngineKind::Local)]
+    pub engine: EngineKind,
+    /// `HOST[:PORT]` of a registry every swarm node pulls from and the manager pushes to.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub cluster_registry: Option<String>,
+    /// Each swarm node's Docker socket, as the run agent mounts it.
+    #[arg(long, value_name = "PATH", default_value = crate::cluster::swarm::DEFAULT_NODE_SOCKET)]
+    pub cluster_node_socket: String,
+    /// A folder on each swarm node for the agent's copies of projects.
+    #[arg(long, value_name = "PATH", default_value = crate::cluster::swarm::DEFAULT_NODE_WORK)]
+    pub cluster_node_work: String,
+    /// CPUs each run reserves on its swarm node (swarm places a run where they are free).
+    #[arg(long, value_name = "N")]
+    pub cluster_reserve_cpus: Option<f64>,
+    /// Memory each run reserves on its swarm node, in MB.
+    #[arg(long, value_name = "MB")]
+    pub cluster_reserve_memory_mb: Option<u64>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Local,
+    Swarm,
+}
+
+/// The swarm settings the flags give, if the engine is the swarm.
+fn swarm_settings(args: &ServeArgs) -> Result<Option<crate::cluster::swarm::SwarmSettings>> {
+    if args.engine == EngineKind::Local {
+        if args.cluster_registry.is_some() {
+            bail!("--cluster-registry is for --engine swarm");
+        }
+        return Ok(None);
+    }
+    let Some(registry) = args.cluster_registry.clone() else {
+        bail!("--engine swarm needs --cluster-registry HOST[:PORT], a registry every node can pull from");
+    };
+    let reserve_nano_cpus = match args.cluster_reserve_cpus {
+        Some(c) if !(c > 0.0 && c <= 1024.0) => bail!("--cluster-reserve-cpus {c}: expected a number of CPUs above 0"),
+        Some(c) => Some((c * 1e9) as i64),
+        None => None,
+    };
+    Ok(Some(crate::cluster::swarm::SwarmSettings {
+        registry,
+        node_socket: args.cluster_node_socket.clone(),
+        node_work: args.cluster_node_work.clone(),
+        reserve_nano_cpus,
+        reserve_memory: args.cluster_reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
+    }))
 }
 
 /// A `--step-*` value: the limit, or `None` for `unlimited`. (A type of its own: clap reads an
@@ -176,6 +227,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         min_free_disk_mb: args.min_free_disk_mb,
         request_log: args.request_log.clone(),
         trust_forwarded_for: args.trust_forwarded_for,
+        swarm: swarm_settings(&args)?,
     };
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
