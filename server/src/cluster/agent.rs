@@ -8,8 +8,9 @@
 //! The copy of the project goes into the node's work folder, which the task mounts at the same
 //! path as on the node, so that the binds the executor gives the steps name the same folder
 //! for the node's engine. The executor removes it, and the run's containers, networks and
-//! volumes, at the end. Swarm stops the task (SIGTERM) when the server removes the run's
-//! service (a cancel): that cancels the run, and the executor cleans up before the agent ends.
+//! volumes, at the end. A cancel reaches the agent as a tag of the run's image in the registry
+//! (removing a running job's service does not stop its task on Docker 20.10): the agent looks
+//! for it every few seconds (`swarm::node::watch_cancel`), and SIGTERM cancels too.
 //!
 //! The agent's own task container is left behind by swarm when it exits (a fact of Docker
 //! 20.10's replicated jobs): before ending, the agent starts a reaper container on the node
@@ -28,8 +29,8 @@ pub const SECRETS_DIR: &str = "/run/secrets";
 
 /// Run the job at `job_dir` with the engine `DOCKER_HOST` names (the node's), its copy of the
 /// project in `work`. Returns whether the run succeeded. Never fails without a line saying why.
-pub async fn run(job_dir: &Path, work: &Path) -> Result<bool> {
-    match run_job(job_dir, work).await {
+pub async fn run(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result<bool> {
+    match run_job(job_dir, work, run_image).await {
         Ok(ok) => Ok(ok),
         Err(e) => {
             // The key's forms are not in the text of an error before the run started (the
@@ -40,7 +41,7 @@ pub async fn run(job_dir: &Path, work: &Path) -> Result<bool> {
     }
 }
 
-async fn run_job(job_dir: &Path, work: &Path) -> Result<bool> {
+async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result<bool> {
     let file = job_dir.join(JOB_FILE);
     let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read the job {}", file.display()))?;
     let job: Job = serde_json::from_str(&text).with_context(|| format!("{} is not a job", file.display()))?;
@@ -55,6 +56,10 @@ async fn run_job(job_dir: &Path, work: &Path) -> Result<bool> {
             stop.cancel();
         }
     });
+    if let Some(image) = run_image {
+        let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
+        tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, stop).await });
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {

@@ -37,7 +37,7 @@ pub fn run(args: AgentArgs) -> Result<ExitCode> {
             agent::reap(container, args.run_image.as_deref().unwrap_or_default()).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        let ok = agent::run(&args.job, &args.work).await?;
+        let ok = agent::run(&args.job, &args.work, args.run_image.as_deref()).await?;
         if let (Some(reaper), Some(image)) = (&args.reaper_image, &args.run_image) {
             agent::start_reaper(reaper, image, &args.node_socket).await;
         }

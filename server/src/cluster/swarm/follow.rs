@@ -3,7 +3,8 @@
 //! ended by the agent's result line, by a cancel, or by the task or its node going away.
 
 use super::OnPlaced;
-use super::service::{self, Names};
+use super::images;
+use super::service::Names;
 use crate::cluster::job::Line;
 use crate::executor::{RemoteRun, RunOutcome, RunResult};
 use anyhow::{Result, anyhow};
@@ -17,6 +18,8 @@ use std::time::{Duration, Instant};
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How long the log may take to deliver the result line after the task ended.
 const AFTER_END: Duration = Duration::from_secs(10);
+/// How long a cancelled run's agent has to clean up and say so, before the run ends anyway.
+const CANCEL_GRACE: Duration = Duration::from_secs(90);
 /// A line longer than this is not the agent's (its events are bounded by the executor's).
 const MAX_LINE: usize = 4 << 20;
 
@@ -33,6 +36,7 @@ pub(super) async fn follow(
     on_placed: &OnPlaced,
 ) -> Result<RunResult> {
     let mut state = Follow { skip: 0, seen: 0, buf: Vec::new(), node: None, ended: None };
+    let mut cancelled: Option<Instant> = None;
     let mut logs = open_logs(docker, &names.service);
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
@@ -61,11 +65,18 @@ pub(super) async fn follow(
                     run.info(lost.0.clone());
                     return Err(lost.into());
                 }
+                if cancelled.is_some_and(|at| at.elapsed() > CANCEL_GRACE) {
+                    run.info(format!("the run's agent did not end within {} s of the cancel", CANCEL_GRACE.as_secs()));
+                    return Ok(RunResult { outcome: RunOutcome::Cancelled, steps: Vec::new() });
+                }
             }
-            _ = run.cancel().cancelled() => {
-                // Swarm stops the task (SIGTERM): the agent removes the run's containers.
-                service::stop(docker, names).await;
-                return Ok(RunResult { outcome: RunOutcome::Cancelled, steps: Vec::new() });
+            _ = run.cancel().cancelled(), if cancelled.is_none() => {
+                // The agent sees the cancel tag, cancels, cleans up on its node and reports.
+                cancelled = Some(Instant::now());
+                if let Err(e) = images::push_cancel(docker, &names.image).await {
+                    run.info(format!("{e:#}"));
+                    return Ok(RunResult { outcome: RunOutcome::Cancelled, steps: Vec::new() });
+                }
             }
         }
     }

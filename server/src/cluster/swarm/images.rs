@@ -84,3 +84,19 @@ async fn push(docker: &bollard::Docker, image: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The tag whose presence in the registry tells the run's agent to cancel: removing a
+/// running job's service does not stop its task on Docker 20.10, and a worker cannot see
+/// services, so the cancel travels as the rest of the run does, through the registry.
+pub fn cancel_tag(run_image: &str) -> String {
+    format!("{run_image}-cancel")
+}
+
+/// Push the run's cancel tag (see [`cancel_tag`]).
+pub(super) async fn push_cancel(docker: &bollard::Docker, run_image: &str) -> Result<()> {
+    let cancel = cancel_tag(run_image);
+    let (repo, tag) = cancel.rsplit_once(':').ok_or_else(|| anyhow!("{cancel} has no tag"))?;
+    let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+    docker.tag_image(run_image, Some(options)).await.with_context(|| format!("cannot tag {cancel}"))?;
+    push(docker, &cancel).await
+}

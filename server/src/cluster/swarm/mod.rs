@@ -17,7 +17,7 @@
 
 mod follow;
 pub use follow::NodeLost;
-mod images;
+pub mod images;
 pub mod node;
 mod service;
 

@@ -84,3 +84,21 @@ pub async fn reap(docker: &bollard::Docker, container: &str, run_image: &str) ->
     }
     Ok(())
 }
+
+/// How often the agent asks the registry for its run's cancel tag.
+const CANCEL_POLL: Duration = Duration::from_secs(2);
+
+/// Cancel `stop` once `cancel_tag` is in the registry (the server pushed it: a cancel).
+pub async fn watch_cancel(cancel_tag: &str, stop: tokio_util::sync::CancellationToken) {
+    let Ok(docker) = super::connect().await else { return };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(CANCEL_POLL) => {}
+        }
+        if docker.inspect_registry_image(cancel_tag, None).await.is_ok() {
+            stop.cancel();
+            return;
+        }
+    }
+}

@@ -177,20 +177,13 @@ pub(super) async fn remove_all(docker: &bollard::Docker, names: &Names) {
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
-    let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
-    if let Err(e) = docker.remove_image(&names.image, Some(options), None).await
-        && !not_found(&e)
-    {
-        tracing::warn!(run = %names.run_id, "cannot remove the run's image {}: {e}", names.image);
-    }
-}
-
-/// Stop the run now (a cancel): its service removed, which stops its task.
-pub(super) async fn stop(docker: &bollard::Docker, names: &Names) {
-    if let Err(e) = docker.delete_service(&names.service).await
-        && !not_found(&e)
-    {
-        tracing::warn!(run = %names.run_id, "cannot remove the swarm service {}: {e}", names.service);
+    for image in [super::images::cancel_tag(&names.image), names.image.clone()] {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
+        if let Err(e) = docker.remove_image(&image, Some(options), None).await
+            && !not_found(&e)
+        {
+            tracing::warn!(run = %names.run_id, "cannot remove the run's image {image}: {e}");
+        }
     }
 }
 
