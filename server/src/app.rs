@@ -55,8 +55,18 @@ pub struct Settings {
     pub min_free_disk_mb: u64,
     pub request_log: Option<PathBuf>,
     pub trust_forwarded_for: bool,
-    /// Runs go to this swarm (`--engine swarm`); the local engine when `None`.
-    pub swarm: Option<crate::cluster::swarm::SwarmSettings>,
+    /// Where runs run (`--engine`).
+    pub engine: EngineSetting,
+}
+
+/// `slipway serve --engine`: what the flags say, or what slipway.toml's `[engine]` says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum EngineSetting {
+    /// No `--engine`: slipway.toml's `[engine]`, else the local engine.
+    #[default]
+    FromConfig,
+    Local,
+    Swarm(crate::cluster::swarm::SwarmSettings),
 }
 
 impl Settings {
@@ -80,7 +90,7 @@ impl Settings {
             min_free_disk_mb: crate::executor::run_limits::DEFAULT_MIN_FREE_DISK_MB,
             request_log: None,
             trust_forwarded_for: false,
-            swarm: None,
+            engine: EngineSetting::FromConfig,
         }
     }
 }
@@ -174,7 +184,12 @@ impl App {
         }
         let token = token(data_dir)?;
         let store = Arc::new(Store::open(&data_dir.join("slipway.sqlite"))?);
-        let swarm = settings.swarm.clone().map(|s| {
+        let swarm_settings = match &settings.engine {
+            EngineSetting::FromConfig => config.swarm.clone(),
+            EngineSetting::Local => None,
+            EngineSetting::Swarm(s) => Some(s.clone()),
+        };
+        let swarm = swarm_settings.map(|s| {
             let store = store.clone();
             crate::cluster::swarm::Swarm::new(
                 s,

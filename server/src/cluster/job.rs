@@ -261,6 +261,44 @@ impl AgentResult {
 mod tests {
     use super::*;
 
+    /// What the agent rebuilds from the job is the server's run: its plan, values, options
+    /// and limits (with who set them), the services file checked again; never the key.
+    #[test]
+    fn a_job_round_trips_into_the_run_the_server_planned() {
+        let services = SourceFile::new("codeship-services.yml", "app:\n  image: busybox\n");
+        let steps = SourceFile::new("codeship-steps.yml", "- service: app\n  command: 'true'\n");
+        let checked = slipway_core::check(&services, &steps);
+        let plan = slipway_core::plan::plan(&checked.services, &checked.steps, &Default::default());
+        let mut options = RunOptions { trusted: false, parallelism: 3, ..RunOptions::default() };
+        options.run_limits.run = Some(Limit { value: Duration::from_secs(90), set_by: SetBy::Project("web".into()) });
+        options.secrets = SecretAccess::Withheld { why: "a fork".into() };
+        let spec = RunSpec {
+            run_id: "r1".into(),
+            project: "web".into(),
+            dir: "/tmp/x".into(),
+            services: checked.services,
+            plan: plan.clone(),
+            key: Some(slipway_core::crypto::Key::from_bytes([3; 32])),
+            vars: BuildVars { branch: "main".into(), ..Default::default() },
+            options,
+            source: Some(services),
+        };
+        let text = serde_json::to_string(&Job::of(&spec).unwrap()).unwrap();
+        assert!(!text.contains(&spec.key.as_ref().unwrap().to_file_text().trim().to_string()), "the key is in the job");
+        let job: Job = serde_json::from_str(&text).unwrap();
+        let back = job.into_spec("/slipway/job/workspace".into(), "/var/lib/slipway-agent".into(), None).unwrap();
+        // As serialized: a step's span in the steps file (`source`) stays on the server.
+        assert_eq!(serde_json::to_value(&back.plan).unwrap(), serde_json::to_value(&plan).unwrap());
+        assert_eq!(back.vars.branch, "main");
+        assert_eq!(back.services.services.len(), 1);
+        assert_eq!(back.options.parallelism, 3);
+        assert!(!back.options.trusted && back.options.confine);
+        assert_eq!(back.options.workspace_root.as_deref(), Some(std::path::Path::new("/var/lib/slipway-agent")));
+        assert_eq!(back.options.run_limits.run, spec.options.run_limits.run);
+        assert_eq!(back.options.secrets, spec.options.secrets);
+        assert!(back.key.is_none());
+    }
+
     #[test]
     fn a_result_line_round_trips_and_an_unknown_outcome_is_an_error() {
         let r = RunResult {

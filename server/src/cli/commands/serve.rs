@@ -104,8 +104,9 @@ pub struct ServeArgs {
     /// Where runs run: `local` (the Docker engine DOCKER_HOST names, step by step) or `swarm`
     /// (each run as a job on a node of the swarm whose manager DOCKER_HOST names; needs
     /// --cluster-registry).
-    #[arg(long, value_enum, default_value_t = EngineKind::Local)]
-    pub engine: EngineKind,
+    /// [default: slipway.toml's `[engine]`, else local]
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineKind>,
     /// `HOST[:PORT]` of a registry every swarm node pulls from and the manager pushes to.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub cluster_registry: Option<String>,
@@ -129,13 +130,17 @@ pub enum EngineKind {
     Swarm,
 }
 
-/// The swarm settings the flags give, if the engine is the swarm.
-fn swarm_settings(args: &ServeArgs) -> Result<Option<crate::cluster::swarm::SwarmSettings>> {
-    if args.engine == EngineKind::Local {
-        if args.cluster_registry.is_some() {
-            bail!("--cluster-registry is for --engine swarm");
+/// The engine the flags ask for.
+fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
+    use crate::app::EngineSetting;
+    match args.engine {
+        None if args.cluster_registry.is_some() => bail!("--cluster-registry is for --engine swarm"),
+        None => return Ok(EngineSetting::FromConfig),
+        Some(EngineKind::Local) if args.cluster_registry.is_some() => {
+            bail!("--cluster-registry is for --engine swarm")
         }
-        return Ok(None);
+        Some(EngineKind::Local) => return Ok(EngineSetting::Local),
+        Some(EngineKind::Swarm) => {}
     }
     let Some(registry) = args.cluster_registry.clone() else {
         bail!("--engine swarm needs --cluster-registry HOST[:PORT], a registry every node can pull from");
@@ -145,7 +150,7 @@ fn swarm_settings(args: &ServeArgs) -> Result<Option<crate::cluster::swarm::Swar
         Some(c) => Some((c * 1e9) as i64),
         None => None,
     };
-    Ok(Some(crate::cluster::swarm::SwarmSettings {
+    Ok(EngineSetting::Swarm(crate::cluster::swarm::SwarmSettings {
         registry,
         node_socket: args.cluster_node_socket.clone(),
         node_work: args.cluster_node_work.clone(),
@@ -227,7 +232,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         min_free_disk_mb: args.min_free_disk_mb,
         request_log: args.request_log.clone(),
         trust_forwarded_for: args.trust_forwarded_for,
-        swarm: swarm_settings(&args)?,
+        engine: engine_setting(&args)?,
     };
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;

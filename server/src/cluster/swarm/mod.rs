@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 /// Where a node keeps what the agent needs, and what a run reserves; `slipway serve`'s
 /// `--cluster-*` flags and slipway.toml's `[engine]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SwarmSettings {
     /// `HOST[:PORT]` of a registry every node can pull from (and the manager push to).
     pub registry: String,
