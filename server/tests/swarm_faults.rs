@@ -7,9 +7,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use support::swarm::{leftovers, pairs, swarm_env, swarm_server};
+use support::swarm::{assert_nothing_left, pairs, swarm_env, swarm_server};
 
 /// A project whose one step sleeps `secs` and says so.
 fn sleeper(registry: &str, secs: u32) -> tempfile::TempDir {
@@ -39,28 +39,6 @@ fn placed(server: &support::server::Server, id: &str, limit: Duration) -> String
         }
         assert!(start.elapsed() < limit, "run {id} was not placed and started: {v}");
         std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn assert_nothing_left(env: &BTreeMap<String, String>, ids: &[String], hosts: &BTreeMap<String, String>) {
-    let manager = &env["SLIPWAY_SWARM_MANAGER"];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut left = Vec::new();
-        let services = support::swarm::docker(manager, &["service", "ls", "--format", "{{.Name}}"]);
-        let secrets = support::swarm::docker(manager, &["secret", "ls", "--format", "{{.Name}}"]);
-        for id in ids {
-            left.extend(services.lines().filter(|s| s.contains(id.as_str())).map(|s| format!("service {s}")));
-            left.extend(secrets.lines().filter(|s| s.contains(id.as_str())).map(|s| format!("secret {s}")));
-            for (node, host) in hosts {
-                left.extend(leftovers(host, id).into_iter().map(|l| format!("{node}: {l}")));
-            }
-        }
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "left after the runs: {left:#?}");
-        std::thread::sleep(Duration::from_secs(1));
     }
 }
 

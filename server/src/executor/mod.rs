@@ -186,6 +186,10 @@ impl std::fmt::Debug for EngineChoice {
 /// (a swarm node's agent): the run's events come back through [`RemoteRun::emit`].
 pub trait Placement: Send + Sync {
     fn run(self: Arc<Self>, run: RemoteRun) -> futures_util::future::BoxFuture<'static, Result<RunResult>>;
+
+    /// After a restart: stop and remove what the runs a stopped server left elsewhere still
+    /// have going (they are recorded `interrupted`).
+    fn abandon(self: Arc<Self>, runs: Vec<String>) -> futures_util::future::BoxFuture<'static, ()>;
 }
 
 /// What a [`Placement`] gets of a prepared run.

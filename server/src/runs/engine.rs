@@ -41,8 +41,15 @@ pub(super) fn status_of(result: Result<executor::RunResult>) -> Result<RunStatus
     }
 }
 
-/// After a restart: remove what the `interrupted` runs left in Docker, if it can be reached.
-pub(super) async fn remove_interrupted(interrupted: &[String]) {
+/// After a restart: remove what the `interrupted` runs left in Docker, if it can be reached
+/// (on a cluster: stop them where they still run, and remove their objects).
+pub(super) async fn remove_interrupted(interrupted: &[String], engine: &executor::EngineChoice) {
+    if let executor::EngineChoice::Elsewhere(placement) = engine {
+        if !interrupted.is_empty() {
+            placement.clone().abandon(interrupted.to_vec()).await;
+        }
+        return;
+    }
     if !interrupted.is_empty()
         && let Ok(docker) = crate::docker::connect().await
     {

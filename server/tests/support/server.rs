@@ -41,10 +41,17 @@ impl Server {
     /// `log`.
     pub fn start_temp_logged(args: &[String], token: &str, log: &Path, envs: &[(&str, &str)]) -> Server {
         let data = tempfile::tempdir().unwrap();
-        let mut all = vec!["--data-dir".to_string(), data.path().display().to_string()];
+        let mut server = Server::start_logged(data.path(), args, token, log, envs);
+        server._data = Some(data);
+        server
+    }
+
+    /// [`Server::start`] with `envs` in the server's environment and its log (debug) in `log`.
+    pub fn start_logged(data: &Path, args: &[String], token: &str, log: &Path, envs: &[(&str, &str)]) -> Server {
+        let mut all = vec!["--data-dir".to_string(), data.display().to_string()];
         all.extend(args.iter().cloned());
         let (child, url) = super::serve_logged_with(&all, token, log, envs);
-        Server { child, url, token: token.to_string(), _data: Some(data) }
+        Server { child, url, token: token.to_string(), _data: None }
     }
 
     /// The server's address (`http://127.0.0.1:PORT`).

@@ -5,6 +5,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The swarm's variables (tests/env/swarm.sh's `export` lines), or `None`: skip.
 pub fn swarm_env() -> Option<BTreeMap<String, String>> {
@@ -47,6 +48,16 @@ pub fn step_lines(events: &str) -> Vec<String> {
 }
 
 pub fn swarm_server(env: &BTreeMap<String, String>, project_dir: &Path, extra: &[&str]) -> Server {
+    swarm_server_in(None, env, project_dir, extra)
+}
+
+/// [`swarm_server`] with its data in `data` (kept over a restart), or a temporary folder.
+pub fn swarm_server_in(
+    data: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    project_dir: &Path,
+    extra: &[&str],
+) -> Server {
     let mut args = super::server::project_args("demo", project_dir);
     args.extend(
         [
@@ -65,7 +76,11 @@ pub fn swarm_server(env: &BTreeMap<String, String>, project_dir: &Path, extra: &
     // The server's engine is the manager's; its log goes beside the test binary's.
     let log = std::env::temp_dir().join(format!("slipway-swarm-serve-{}.log", std::process::id()));
     eprintln!("the swarm server's log: {}", log.display());
-    Server::start_temp_logged(&args, "swarm-token", &log, &[("DOCKER_HOST", &env["SLIPWAY_SWARM_MANAGER"])])
+    let envs = [("DOCKER_HOST", env["SLIPWAY_SWARM_MANAGER"].as_str())];
+    match data {
+        Some(data) => Server::start_logged(data, &args, "swarm-token", &log, &envs),
+        None => Server::start_temp_logged(&args, "swarm-token", &log, &envs),
+    }
 }
 
 /// Everything the run `id` could have left on `host`: containers (the agent's task, the
@@ -91,4 +106,28 @@ pub fn leftovers(host: &str, id: &str) -> Vec<String> {
 /// `HOSTNAME=VALUE …` as a map.
 pub fn pairs(s: &str) -> BTreeMap<String, String> {
     s.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Wait (up to 60 s) until nothing of runs `ids` is left: no service or secret on the manager,
+/// nothing on any node; panics with what is left.
+pub fn assert_nothing_left(env: &BTreeMap<String, String>, ids: &[String], hosts: &BTreeMap<String, String>) {
+    let manager = &env["SLIPWAY_SWARM_MANAGER"];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut left = Vec::new();
+        let services = docker(manager, &["service", "ls", "--format", "{{.Name}}"]);
+        let secrets = docker(manager, &["secret", "ls", "--format", "{{.Name}}"]);
+        for id in ids {
+            left.extend(services.lines().filter(|s| s.contains(id.as_str())).map(|s| format!("service {s}")));
+            left.extend(secrets.lines().filter(|s| s.contains(id.as_str())).map(|s| format!("secret {s}")));
+            for (node, host) in hosts {
+                left.extend(leftovers(host, id).into_iter().map(|l| format!("{node}: {l}")));
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "left after the runs: {left:#?}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }

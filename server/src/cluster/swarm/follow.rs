@@ -47,6 +47,13 @@ pub(super) async fn follow(
                     if let Some(done) = state.lines(run)? {
                         return Ok(done);
                     }
+                    // The agent speaks: its task is on a node, which the record names from now.
+                    if state.node.is_none()
+                        && let Some(lost) = state.watch(docker, run, names, on_placed).await
+                    {
+                        run.info(lost.0.clone());
+                        return Err(lost.into());
+                    }
                     if state.buf.len() > MAX_LINE {
                         return Err(anyhow!("the run's agent wrote a line longer than {MAX_LINE} bytes"));
                     }

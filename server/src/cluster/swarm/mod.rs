@@ -98,6 +98,28 @@ impl Placement for Swarm {
     fn run(self: Arc<Self>, run: RemoteRun) -> BoxFuture<'static, Result<RunResult>> {
         Box::pin(async move { self.run_on_swarm(run).await })
     }
+
+    fn abandon(self: Arc<Self>, runs: Vec<String>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let docker = match self.docker().await {
+                Ok(d) => d,
+                Err(e) => return tracing::warn!("cannot stop the interrupted runs on the swarm: {e:#}"),
+            };
+            let registry = &self.settings.registry;
+            futures_util::future::join_all(runs.iter().map(|id| async move {
+                let names = service::Names::of(id, registry);
+                // The agent sees the cancel tag (if its run's image is still here to tag),
+                // cleans up on its node; then the run's swarm objects go.
+                if docker.inspect_image(&names.image).await.is_ok()
+                    && let Err(e) = images::push_cancel(docker, &names.image).await
+                {
+                    tracing::warn!(run = %id, "{e:#}");
+                }
+                service::remove_all(docker, &names).await;
+            }))
+            .await;
+        })
+    }
 }
 
 impl Swarm {
