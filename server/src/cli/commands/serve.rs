@@ -253,6 +253,35 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
 mod tests {
     use super::default_public_url_warning as warning;
 
+    fn engine(args: &[&str]) -> anyhow::Result<crate::app::EngineSetting> {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: super::ServeArgs,
+        }
+        let parsed = <Serve as clap::Parser>::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))?;
+        super::engine_setting(&parsed.args)
+    }
+
+    /// `--engine swarm` needs its registry; without `--engine`, slipway.toml decides; cluster
+    /// flags without the swarm are a mistake said so.
+    #[test]
+    fn the_engine_flags_are_checked_together() {
+        use crate::app::EngineSetting;
+        assert_eq!(engine(&[]).unwrap(), EngineSetting::FromConfig);
+        assert_eq!(engine(&["--engine", "local"]).unwrap(), EngineSetting::Local);
+        let e = engine(&["--engine", "swarm"]).unwrap_err().to_string();
+        assert!(e.contains("--cluster-registry"), "{e}");
+        assert!(engine(&["--cluster-registry", "r:5000"]).unwrap_err().to_string().contains("--engine swarm"));
+        let EngineSetting::Swarm(s) =
+            engine(&["--engine", "swarm", "--cluster-registry", "r:5000", "--cluster-reserve-cpus", "0.5"]).unwrap()
+        else {
+            panic!("not a swarm")
+        };
+        assert_eq!((s.registry.as_str(), s.reserve_nano_cpus), ("r:5000", Some(500_000_000)));
+        assert_eq!(s.node_socket, "/var/run/docker.sock");
+    }
+
     #[test]
     fn a_default_public_url_nobody_can_open_is_warned_about() {
         let any = "0.0.0.0:7878".parse().unwrap();
