@@ -44,13 +44,17 @@ fn median(mut v: Vec<u64>) -> u64 {
     v[v.len() / 2]
 }
 
-fn six_at_once(server: &Server) -> u128 {
+/// The wall time of six runs submitted at once, and the nodes they ran on.
+fn six_at_once(server: &Server) -> (u128, std::collections::BTreeSet<String>) {
     let started = Instant::now();
     let ids: Vec<String> = (0..6).map(|_| server.start_run(json!({"project": "demo"}))).collect();
+    let mut nodes = std::collections::BTreeSet::new();
     for id in &ids {
-        assert_eq!(server.finished(id, Duration::from_secs(300))["status"], "success");
+        let run = server.finished(id, Duration::from_secs(300));
+        assert_eq!(run["status"], "success");
+        nodes.extend(run["node"].as_str().map(str::to_string));
     }
-    started.elapsed().as_millis()
+    (started.elapsed().as_millis(), nodes)
 }
 
 #[test]
@@ -79,8 +83,18 @@ fn submit_to_first_step_on_the_swarm_and_locally() {
         &[support::server::project_args("demo", dir.path()), vec!["--max-concurrent-runs".into(), "6".into()]].concat(),
         "t",
     );
-    eprintln!("six runs of `sleep 5` at once, local engine: {} ms", six_at_once(&local));
+    eprintln!("six runs of `sleep 5` at once, local engine: {} ms", six_at_once(&local).0);
     let dir = project(&swarm_base, "sleep 5");
     let swarm = swarm_server(&env, dir.path(), &["--max-concurrent-runs", "6"]);
-    eprintln!("six runs of `sleep 5` at once, 3-node swarm: {} ms", six_at_once(&swarm));
+    let (ms, nodes) = six_at_once(&swarm);
+    eprintln!("six runs of `sleep 5` at once, 3-node swarm: {ms} ms on {nodes:?}");
+    // The same on one node: a placement constraint pins every run there.
+    let one = swarm_server(
+        &env,
+        dir.path(),
+        &["--max-concurrent-runs", "6", "--cluster-constraint", "node.hostname==slw-n2"],
+    );
+    let (ms, nodes) = six_at_once(&one);
+    eprintln!("six runs of `sleep 5` at once, 1 node of the swarm: {ms} ms");
+    assert_eq!(nodes.into_iter().collect::<Vec<_>>(), ["slw-n2"], "the constraint placed runs elsewhere");
 }

@@ -15,6 +15,8 @@ pub(super) struct RawEngine {
     node_work: Option<String>,
     reserve_cpus: Option<Spanned<f64>>,
     reserve_memory_mb: Option<u64>,
+    #[serde(default)]
+    constraints: Vec<String>,
 }
 
 /// The swarm `[engine]` asks for, if it does; `Err((span, message))` for a bad value.
@@ -52,6 +54,7 @@ pub(super) fn swarm(
                 node_work: raw.node_work.clone().unwrap_or_else(|| DEFAULT_NODE_WORK.into()),
                 reserve_nano_cpus,
                 reserve_memory: raw.reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
+                constraints: raw.constraints.clone(),
             }))
         }
         Some((other, span)) => {
@@ -71,12 +74,16 @@ mod tests {
 
     #[test]
     fn a_swarm_engine_takes_its_registry_and_the_real_hosts_paths_by_default() {
-        let c = parse("[engine]\nkind = \"swarm\"\ncluster_registry = \"reg:5000\"\nreserve_cpus = 1.5\n").unwrap();
+        let c = parse(
+            "[engine]\nkind = \"swarm\"\ncluster_registry = \"reg:5000\"\nreserve_cpus = 1.5\nconstraints = [\"node.labels.ci==true\"]\n",
+        )
+        .unwrap();
         let s = c.swarm.unwrap();
         assert_eq!(s.registry, "reg:5000");
         assert_eq!(s.node_socket, "/var/run/docker.sock");
         assert_eq!(s.node_work, "/var/lib/slipway-agent");
         assert_eq!(s.reserve_nano_cpus, Some(1_500_000_000));
+        assert_eq!(s.constraints, ["node.labels.ci==true"]);
         assert_eq!(parse("[engine]\nkind = \"local\"\n").unwrap().swarm, None);
         assert_eq!(parse("").unwrap().swarm, None, "no [engine]: the local engine");
     }

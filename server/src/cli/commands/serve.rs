@@ -122,6 +122,9 @@ pub struct ServeArgs {
     /// Memory each run reserves on its swarm node, in MB.
     #[arg(long, value_name = "MB")]
     pub cluster_reserve_memory_mb: Option<u64>,
+    /// A swarm placement constraint for every run (repeatable), like `node.labels.ci==true`.
+    #[arg(long = "cluster-constraint", value_name = "EXPR")]
+    pub cluster_constraints: Vec<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +159,7 @@ fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
         node_work: args.cluster_node_work.clone(),
         reserve_nano_cpus,
         reserve_memory: args.cluster_reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
+        constraints: args.cluster_constraints.clone(),
     }))
 }
 

@@ -39,6 +39,8 @@ pub struct SwarmSettings {
     /// What each run reserves on its node: billionths of CPUs and bytes of memory.
     pub reserve_nano_cpus: Option<i64>,
     pub reserve_memory: Option<i64>,
+    /// Swarm placement constraints every run's task gets (`node.labels.ci==true`, …).
+    pub constraints: Vec<String>,
 }
 
 /// Real hosts' paths (the test swarm's differ: tests/env/swarm.sh prints them).

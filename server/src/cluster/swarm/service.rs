@@ -135,6 +135,10 @@ pub(super) async fn create(
                 }),
                 ..Default::default()
             }),
+            placement: (!settings.constraints.is_empty()).then(|| bollard::models::TaskSpecPlacement {
+                constraints: Some(settings.constraints.clone()),
+                ..Default::default()
+            }),
             // A job retries for ever unless told not to.
             restart_policy: Some(TaskSpecRestartPolicy {
                 condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
