@@ -100,6 +100,11 @@ pub fn leftovers(host: &str, id: &str) -> Vec<String> {
             }
         }
     }
+    // The run's image, also untagged (a dangling image keeps its label).
+    let label = format!("label=slipway.run={id}");
+    for image in docker(host, &["images", "-a", "-q", "--filter", &label]).split_whitespace() {
+        left.push(format!("image {image} (labelled with the run)"));
+    }
     left
 }
 

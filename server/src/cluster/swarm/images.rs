@@ -40,7 +40,9 @@ pub(super) async fn push_agent(docker: &bollard::Docker, registry: &str) -> Resu
 pub(super) async fn push_run_image(docker: &bollard::Docker, agent: &str, image: &str, spec: &RunSpec) -> Result<()> {
     let job = serde_json::to_vec(&Job::of(spec)?)?;
     let dir = spec.dir.clone();
-    let dockerfile = format!("FROM {agent}\nCOPY slipway/ /slipway/\n");
+    // The label finds the image (and what is left of it) on any node by its run.
+    let label = serde_json::to_string(&spec.run_id)?;
+    let dockerfile = format!("FROM {agent}\nLABEL slipway.run={label}\nCOPY slipway/ /slipway/\n");
     let context = tokio::task::spawn_blocking(move || build_context(&dockerfile, &job, &dir))
         .await?
         .context("cannot pack the run's project for the swarm")?;

@@ -181,16 +181,22 @@ pub(super) async fn remove_all(docker: &bollard::Docker, names: &Names) {
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+    // Not forced: when the run ran on the manager's own node, its agent's container still
+    // uses the image until that node's reaper removes both; forcing would untag it and leave
+    // it there, nameless, for good.
     for image in [super::images::cancel_tag(&names.image), names.image.clone()] {
-        let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
-        if let Err(e) = docker.remove_image(&image, Some(options), None).await
-            && !not_found(&e)
-        {
-            tracing::warn!(run = %names.run_id, "cannot remove the run's image {image}: {e}");
+        match docker.remove_image(&image, None::<bollard::query_parameters::RemoveImageOptions>, None).await {
+            Ok(_) => {}
+            Err(e) if not_found(&e) || in_use(&e) => {}
+            Err(e) => tracing::warn!(run = %names.run_id, "cannot remove the run's image {image}: {e}"),
         }
     }
 }
 
 pub(super) fn not_found(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+fn in_use(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. })
 }
