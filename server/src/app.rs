@@ -55,6 +55,18 @@ pub struct Settings {
     pub min_free_disk_mb: u64,
     pub request_log: Option<PathBuf>,
     pub trust_forwarded_for: bool,
+    /// Where runs run (`--engine`).
+    pub engine: EngineSetting,
+}
+
+/// `slipway serve --engine`: what the flags say, or what slipway.toml's `[engine]` says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum EngineSetting {
+    /// No `--engine`: slipway.toml's `[engine]`, else the local engine.
+    #[default]
+    FromConfig,
+    Local,
+    Swarm(crate::cluster::swarm::SwarmSettings),
 }
 
 impl Settings {
@@ -78,6 +90,7 @@ impl Settings {
             min_free_disk_mb: crate::executor::run_limits::DEFAULT_MIN_FREE_DISK_MB,
             request_log: None,
             trust_forwarded_for: false,
+            engine: EngineSetting::FromConfig,
         }
     }
 }
@@ -90,6 +103,8 @@ pub struct App {
     token: Arc<String>,
     request_log: Option<PathBuf>,
     trust_forwarded_for: bool,
+    /// The swarm engine, checked at start (its manager must answer).
+    swarm: Option<Arc<crate::cluster::swarm::Swarm>>,
 }
 
 impl App {
@@ -169,6 +184,26 @@ impl App {
         }
         let token = token(data_dir)?;
         let store = Arc::new(Store::open(&data_dir.join("slipway.sqlite"))?);
+        let swarm_settings = match &settings.engine {
+            EngineSetting::FromConfig => config.swarm.clone(),
+            EngineSetting::Local => None,
+            EngineSetting::Swarm(s) => Some(s.clone()),
+        };
+        let swarm = swarm_settings.map(|s| {
+            let store = store.clone();
+            crate::cluster::swarm::Swarm::new(
+                s,
+                Arc::new(move |id: &str, node: &str| {
+                    if let Err(e) = store.set_node(id, node) {
+                        tracing::warn!(run = %id, "cannot record the run's node {node}: {e:#}");
+                    }
+                }),
+            )
+        });
+        let engine = match &swarm {
+            Some(s) => crate::executor::EngineChoice::Elsewhere(s.clone()),
+            None => crate::executor::EngineChoice::Local,
+        };
         let manager = Manager::new(
             store,
             projects,
@@ -183,6 +218,7 @@ impl App {
                 keep_runs: settings.keep_runs,
                 generator_endpoints,
                 run_limits,
+                engine,
             },
         );
         // Reads the notifications' secret files: a missing one stops the server, naming it.
@@ -198,6 +234,7 @@ impl App {
             token: Arc::new(token),
             request_log: settings.request_log,
             trust_forwarded_for: settings.trust_forwarded_for,
+            swarm,
         })
     }
 
@@ -209,6 +246,9 @@ impl App {
     /// Mark the runs a stopped server left as interrupted, then start the scheduler and the
     /// polling of repository projects.
     pub async fn start(&self) -> Result<()> {
+        if let Some(swarm) = &self.swarm {
+            swarm.docker().await?;
+        }
         self.manager.recover().await?;
         tokio::spawn(self.manager.clone().schedule());
         for p in &self.manager.projects {

@@ -55,8 +55,13 @@ fn test() -> Result {
     run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     let mut envs = build_studio()?;
     envs.extend(test_env()?);
+    // The swarm tests (server/tests/swarm_*.rs) bring tests/env/swarm.sh's swarm up
+    // themselves when asked to; it is taken down after, whatever the tests did.
+    envs.push(("SLIPWAY_TEST_SWARM".into(), "1".into()));
     // --no-fail-fast: one failing test binary must not hide the others' results in CI's log.
-    run_with("cargo", &["test", "--workspace", "--no-fail-fast"], &envs)?;
+    let tests = run_with("cargo", &["test", "--workspace", "--no-fail-fast"], &envs);
+    let _ = run("bash", &["tests/env/swarm.sh", "down"]);
+    tests?;
     // The core's tests again, compiled to wasm32 and run in headless Chromium. The runner
     // starts chromedriver without a profile, so chromedriver makes one per test binary in
     // TMPDIR and leaves it behind (~25 MB each): give it a TMPDIR of its own, removed after.

@@ -58,6 +58,9 @@ pub enum Command {
     /// Write the run agent's root file system (this program and the libraries it loads) as a
     /// tar for `docker import`: what a cluster's nodes run runs with.
     AgentImage(commands::agent_image::AgentImageArgs),
+    /// The run agent a swarm task runs on its node (started by `slipway serve --engine swarm`).
+    #[command(hide = true)]
+    Agent(Box<commands::agent::AgentArgs>),
 }
 
 /// Where the configuration files are (jet's flags).
@@ -119,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Lsp(a) => commands::lsp::run(*a),
         Command::Schema(a) => commands::schema::run(a),
         Command::AgentImage(a) => commands::agent_image::run(a),
+        Command::Agent(a) => commands::agent::run(*a),
     };
     match result {
         Ok(code) => code,

@@ -37,6 +37,7 @@
 //! project's keys, [`place`] what a clone URL says about its host, [`limits`] `step_limits`
 //! and `run_limits`, [`notify`] notifications and badges.
 
+mod engine;
 mod limits;
 pub mod notify;
 mod place;
@@ -88,6 +89,8 @@ pub struct Config {
     pub generator_endpoints: Vec<slipway_core::origin::Origin>,
     /// Notifications (`[[project.notify]]`, `[smtp]`) and public badges (`public_badge`).
     pub notify: notify::Settings,
+    /// `[engine] kind = "swarm"`: the swarm runs go to (under `slipway serve --engine`).
+    pub swarm: Option<crate::cluster::swarm::SwarmSettings>,
 }
 
 /// How a project's runs are treated.
@@ -137,6 +140,7 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let mut config = Config {
         step_limits: cx.limits(None, raw.step_limits.as_ref())?,
         run_limits: cx.run_limits(None, raw.run_limits.as_ref())?,
+        swarm: engine::swarm(raw.engine.as_ref()).map_err(|(span, m)| cx.error(span, m))?,
         ..Config::default()
     };
     for e in raw.generators.iter().flat_map(|g| &g.endpoints) {

@@ -15,6 +15,7 @@ pub(super) struct RawFile {
     pub(super) smtp: Option<notify::RawSmtp>,
     pub(super) generators: Option<RawGenerators>,
     pub(super) run_limits: Option<RawRunLimits>,
+    pub(super) engine: Option<super::engine::RawEngine>,
 }
 
 /// `[generators]`: `endpoints = ["http://HOST:PORT", …]`, see `generators::endpoints`.

@@ -147,7 +147,88 @@ pub async fn run(docker: Client, spec: RunSpec, events: EventSender, cancel: Can
 
 /// A run whose secrets are decrypted (and known to its masker) and whose project is copied,
 /// before any container exists: what the server stores about a run is masked with it.
-pub struct Prepared(Arc<Runner>);
+pub struct Prepared(Placed);
+
+/// Where a prepared run runs: here, step by step on an engine, or as a whole elsewhere.
+enum Placed {
+    Local(Arc<Runner>),
+    Elsewhere(Arc<run::Run>, Arc<dyn Placement>),
+}
+
+/// Which engine the server's runs use (`slipway serve --engine`).
+#[derive(Clone)]
+pub enum Backend {
+    /// The Docker engine `DOCKER_HOST` names, step by step (the default).
+    Local(Client),
+    /// Each run as a whole on a node its placement chooses (a swarm's, see `cluster::swarm`).
+    Elsewhere(Arc<dyn Placement>),
+}
+
+/// Which engine the server's runs use: the local one (connected per run, `DOCKER_HOST`), or a
+/// placement of whole runs elsewhere.
+#[derive(Clone, Default)]
+pub enum EngineChoice {
+    #[default]
+    Local,
+    Elsewhere(Arc<dyn Placement>),
+}
+
+impl std::fmt::Debug for EngineChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineChoice::Local => "Local",
+            EngineChoice::Elsewhere(_) => "Elsewhere",
+        })
+    }
+}
+
+/// An engine that runs a whole prepared run somewhere else, with this same executor there
+/// (a swarm node's agent): the run's events come back through [`RemoteRun::emit`].
+pub trait Placement: Send + Sync {
+    fn run(self: Arc<Self>, run: RemoteRun) -> futures_util::future::BoxFuture<'static, Result<RunResult>>;
+
+    /// After a restart: stop and remove what the runs a stopped server left elsewhere still
+    /// have going (they are recorded `interrupted`).
+    fn abandon(self: Arc<Self>, runs: Vec<String>) -> futures_util::future::BoxFuture<'static, ()>;
+}
+
+/// What a [`Placement`] gets of a prepared run.
+pub struct RemoteRun(Arc<run::Run>);
+
+impl RemoteRun {
+    /// The run, its `dir` the confined copy of its project (without key or decrypted files).
+    pub fn spec(&self) -> &RunSpec {
+        &self.0.spec
+    }
+
+    pub fn cancel(&self) -> &CancellationToken {
+        &self.0.cancel
+    }
+
+    /// An event from elsewhere, into the run's stream: every text masked again here (the
+    /// server's masker knows every value the run decrypted).
+    pub fn emit(&self, mut event: events::Event) {
+        use events::Event::*;
+        let run = &self.0;
+        match &mut event {
+            Log { line, .. } => *line = run.mask(line),
+            Info { message } => *message = run.mask(message),
+            StepStatus { message: Some(m), .. } => *m = run.mask(m),
+            Waiting { .. } | StepStatus { .. } => {}
+        }
+        let _ = run.events.send(event);
+    }
+
+    /// A message of the placement's own (masked).
+    pub fn info(&self, message: String) {
+        self.0.info(message)
+    }
+
+    /// `text` masked.
+    pub fn mask(&self, text: &str) -> String {
+        self.0.mask(text)
+    }
+}
 
 /// Decrypt the run's secrets and copy its project; [`Prepared::run`] runs it on `docker`.
 pub async fn prepare(
@@ -156,15 +237,37 @@ pub async fn prepare(
     events: EventSender,
     cancel: CancellationToken,
 ) -> Result<Prepared> {
+    prepare_on(Backend::Local(docker), spec, events, cancel).await
+}
+
+/// [`prepare`] for the server's engine, whichever it is.
+pub async fn prepare_on(
+    backend: Backend,
+    spec: RunSpec,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<Prepared> {
     let run = run::Run::prepare(spec, events, cancel).await?;
-    let engine = docker.engine(run.clone());
-    Ok(Prepared(Arc::new(Runner::new(run, engine))))
+    Ok(Prepared(match backend {
+        Backend::Local(docker) => {
+            let engine = docker.engine(run.clone());
+            Placed::Local(Arc::new(Runner::new(run, engine)))
+        }
+        Backend::Elsewhere(placement) => Placed::Elsewhere(run, placement),
+    }))
 }
 
 impl Prepared {
     /// `text` with every decrypted value and the key's forms replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
-        self.0.run().mask(text)
+        self.context().mask(text)
+    }
+
+    fn context(&self) -> &run::Run {
+        match &self.0 {
+            Placed::Local(runner) => runner.run(),
+            Placed::Elsewhere(run, _) => run,
+        }
     }
 
     /// Every string in `value` masked (strings, not the JSON text: an escaped secret would
@@ -179,15 +282,28 @@ impl Prepared {
     }
 
     pub fn plan(&self) -> &Plan {
-        &self.0.run().spec.plan
+        &self.context().spec.plan
     }
 
     /// The build values the run's steps get (`CI_COMMIT_ID`, …).
     pub fn vars(&self) -> &BuildVars {
-        &self.0.run().spec.vars
+        &self.context().spec.vars
     }
 
     pub async fn run(self) -> Result<RunResult> {
-        self.0.execute().await
+        match self.0 {
+            Placed::Local(runner) => runner.execute().await,
+            Placed::Elsewhere(run, placement) => {
+                let result = placement.run(RemoteRun(run.clone())).await;
+                // The server's copy of the project went to the node in the run's image.
+                let workspace = run.workspace.lock().expect("workspace lock").take();
+                if let Some(ws) = workspace
+                    && let Err(e) = tokio::task::spawn_blocking(move || ws.remove()).await?
+                {
+                    run.info(format!("{e:#}"));
+                }
+                result
+            }
+        }
     }
 }

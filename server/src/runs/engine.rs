@@ -9,13 +9,18 @@ use slipway_core::run_state::RunStatus;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Connect to the Docker engine and prepare the run on it (secrets decrypted, project copied).
+/// Connect to the Docker engine (or take the cluster's placement) and prepare the run for it
+/// (secrets decrypted, project copied).
 pub(super) async fn start(
     id: &str,
     spec: RunSpec,
     tx: EventSender,
     cancel: CancellationToken,
+    engine: &executor::EngineChoice,
 ) -> Result<executor::Prepared> {
+    if let executor::EngineChoice::Elsewhere(placement) = engine {
+        return executor::prepare_on(executor::Backend::Elsewhere(placement.clone()), spec, tx, cancel).await;
+    }
     let docker = crate::docker::connect().await.map_err(|e| {
         tracing::error!(run = %id, "{e:#}");
         anyhow!("the server cannot reach its Docker engine; the server's log has the details")
@@ -23,13 +28,28 @@ pub(super) async fn start(
     executor::prepare(docker, spec, tx, cancel).await
 }
 
-/// The run's status from what the executor says of it.
-pub(super) fn status_of(result: executor::RunResult) -> RunStatus {
-    result.outcome.status()
+/// The run's status from what the executor says of it. A cluster's node lost during the run
+/// interrupts it, as a server stop does.
+pub(super) fn status_of(result: Result<executor::RunResult>) -> Result<RunStatus> {
+    match result {
+        Ok(r) => Ok(r.outcome.status()),
+        Err(e) if e.downcast_ref::<crate::cluster::swarm::NodeLost>().is_some() => {
+            tracing::warn!("{e:#}");
+            Ok(RunStatus::Interrupted)
+        }
+        Err(e) => Err(e),
+    }
 }
 
-/// After a restart: remove what the `interrupted` runs left in Docker, if it can be reached.
-pub(super) async fn remove_interrupted(interrupted: &[String]) {
+/// After a restart: remove what the `interrupted` runs left in Docker, if it can be reached
+/// (on a cluster: stop them where they still run, and remove their objects).
+pub(super) async fn remove_interrupted(interrupted: &[String], engine: &executor::EngineChoice) {
+    if let executor::EngineChoice::Elsewhere(placement) = engine {
+        if !interrupted.is_empty() {
+            placement.clone().abandon(interrupted.to_vec()).await;
+        }
+        return;
+    }
     if !interrupted.is_empty()
         && let Ok(docker) = crate::docker::connect().await
     {

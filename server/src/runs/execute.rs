@@ -121,12 +121,12 @@ async fn run_in(
                        (`fork_pull_requests` in slipway.toml)";
         let _ = tx.send(Event::Info { message: message.into() });
     }
-    let prepared = engine::start(id, spec, tx, live.cancel.clone()).await?;
+    let prepared = engine::start(id, spec, tx, live.cancel.clone(), &m.policy.engine).await?;
     events::begin(m, id, &prepared, request, edited, &live)?;
     let pump = events::pump(m, id, rx, live);
     let result = prepared.run().await;
     let _ = pump.await;
-    Ok(engine::status_of(result?))
+    engine::status_of(result)
 }
 
 /// What the executor is given: the prepared files and the options the server's policy, the

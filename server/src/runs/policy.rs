@@ -33,6 +33,8 @@ pub struct RunPolicy {
     /// The server's wall-clock and disk limits of a run (`--step-timeout`, `--run-timeout`,
     /// `--max-run-disk-mb` over `[run_limits]`); a project's `run_limits` go over them.
     pub run_limits: executor::run_limits::RunLimits,
+    /// Where runs run (`slipway serve --engine`): the local engine unless a cluster is set.
+    pub engine: executor::EngineChoice,
 }
 
 /// Runs kept per project unless `--keep-runs` says otherwise.
@@ -50,6 +52,7 @@ impl Default for RunPolicy {
             keep_runs: DEFAULT_KEEP_RUNS,
             generator_endpoints: Vec::new(),
             run_limits: executor::run_limits::RunLimits::server_default(),
+            engine: executor::EngineChoice::Local,
         }
     }
 }

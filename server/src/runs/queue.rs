@@ -32,7 +32,7 @@ pub(super) async fn recover(m: &Arc<Manager>) -> Result<()> {
     for p in &m.projects {
         super::retention::retain_history(m, &p.name);
     }
-    engine::remove_interrupted(&interrupted).await;
+    engine::remove_interrupted(&interrupted, &m.policy.engine).await;
     Ok(())
 }
 

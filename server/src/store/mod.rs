@@ -46,6 +46,9 @@ pub struct RunRow {
     pub trigger: Option<TriggerView>,
     /// Why the last commit status for the run could not be sent (`None` once one was).
     pub status_error: Option<String>,
+    /// The cluster node that ran it (its hostname), on a swarm; absent on the local engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,7 +67,7 @@ pub fn now() -> i64 {
 }
 
 const RUN_COLUMNS: &str =
-    "id, project, tag, push, status, error, created_at, started_at, finished_at, trigger_json, status_error";
+    "id, project, tag, push, status, error, created_at, started_at, finished_at, trigger_json, status_error, node";
 
 /// A state column as its enum; a name this version does not know is a conversion error.
 fn column<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
@@ -88,6 +91,7 @@ fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
         finished_at: r.get(8)?,
         trigger: trigger_column(r, 9)?.map(|t| t.view()),
         status_error: r.get(10)?,
+        node: r.get(11)?,
     })
 }
 

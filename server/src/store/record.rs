@@ -87,6 +87,12 @@ impl Store {
             .optional()?)
     }
 
+    /// Record the cluster node a run runs on.
+    pub fn set_node(&self, id: &str, node: &str) -> Result<()> {
+        self.conn().execute("UPDATE runs SET node = ?2 WHERE id = ?1", params![id, node])?;
+        Ok(())
+    }
+
     /// Record the tag a run was planned for when its request named none (the server then
     /// plans for the project's checked-out branch): the list shows it and filters by it.
     pub fn set_tag_if_unset(&self, id: &str, tag: &str) -> Result<()> {

@@ -89,6 +89,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
       END
       WHERE trigger_json IS NOT NULL;
     CREATE INDEX runs_by_line ON runs (project, line, seq);",
+    // The cluster node a run ran on (`slipway serve --engine swarm`); none on the local engine.
+    "ALTER TABLE runs ADD COLUMN node TEXT;",
 ];
 
 /// Bring the database at `path` (open on `conn`) to the newest schema.

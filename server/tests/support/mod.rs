@@ -113,6 +113,7 @@ pub mod forge_api;
 pub mod git;
 pub mod project;
 pub mod server;
+pub mod swarm;
 
 /// [`serve`], with the server's log (stderr) appended to `log`: tests read it for secrets.
 pub fn serve_logged(args: &[String], token: &str, log: &Path) -> (Child, String) {

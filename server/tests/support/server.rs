@@ -37,6 +37,23 @@ impl Server {
         server
     }
 
+    /// [`Server::start_temp`] with `envs` in the server's environment and its log (debug) in
+    /// `log`.
+    pub fn start_temp_logged(args: &[String], token: &str, log: &Path, envs: &[(&str, &str)]) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut server = Server::start_logged(data.path(), args, token, log, envs);
+        server._data = Some(data);
+        server
+    }
+
+    /// [`Server::start`] with `envs` in the server's environment and its log (debug) in `log`.
+    pub fn start_logged(data: &Path, args: &[String], token: &str, log: &Path, envs: &[(&str, &str)]) -> Server {
+        let mut all = vec!["--data-dir".to_string(), data.display().to_string()];
+        all.extend(args.iter().cloned());
+        let (child, url) = super::serve_logged_with(&all, token, log, envs);
+        Server { child, url, token: token.to_string(), _data: None }
+    }
+
     /// The server's address (`http://127.0.0.1:PORT`).
     pub fn url(&self) -> &str {
         &self.url

@@ -1,3 +1,4 @@
+pub mod agent;
 pub mod agent_image;
 pub mod crypt;
 pub mod dockercfg;

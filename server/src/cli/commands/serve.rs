@@ -101,6 +101,66 @@ pub struct ServeArgs {
     /// statuses (`{public_url}/#/runs/{id}`) [default: http://ADDR].
     #[arg(long, env = "SLIPWAY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Where runs run: `local` (the Docker engine DOCKER_HOST names, step by step) or `swarm`
+    /// (each run as a job on a node of the swarm whose manager DOCKER_HOST names; needs
+    /// --cluster-registry).
+    /// [default: slipway.toml's `[engine]`, else local]
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineKind>,
+    /// `HOST[:PORT]` of a registry every swarm node pulls from and the manager pushes to.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub cluster_registry: Option<String>,
+    /// Each swarm node's Docker socket, as the run agent mounts it.
+    #[arg(long, value_name = "PATH", default_value = crate::cluster::swarm::DEFAULT_NODE_SOCKET)]
+    pub cluster_node_socket: String,
+    /// A folder on each swarm node for the agent's copies of projects.
+    #[arg(long, value_name = "PATH", default_value = crate::cluster::swarm::DEFAULT_NODE_WORK)]
+    pub cluster_node_work: String,
+    /// CPUs each run reserves on its swarm node (swarm places a run where they are free).
+    #[arg(long, value_name = "N")]
+    pub cluster_reserve_cpus: Option<f64>,
+    /// Memory each run reserves on its swarm node, in MB.
+    #[arg(long, value_name = "MB")]
+    pub cluster_reserve_memory_mb: Option<u64>,
+    /// A swarm placement constraint for every run (repeatable), like `node.labels.ci==true`.
+    #[arg(long = "cluster-constraint", value_name = "EXPR")]
+    pub cluster_constraints: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Local,
+    Swarm,
+}
+
+/// The engine the flags ask for.
+fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
+    use crate::app::EngineSetting;
+    match args.engine {
+        None if args.cluster_registry.is_some() => bail!("--cluster-registry is for --engine swarm"),
+        None => return Ok(EngineSetting::FromConfig),
+        Some(EngineKind::Local) if args.cluster_registry.is_some() => {
+            bail!("--cluster-registry is for --engine swarm")
+        }
+        Some(EngineKind::Local) => return Ok(EngineSetting::Local),
+        Some(EngineKind::Swarm) => {}
+    }
+    let Some(registry) = args.cluster_registry.clone() else {
+        bail!("--engine swarm needs --cluster-registry HOST[:PORT], a registry every node can pull from");
+    };
+    let reserve_nano_cpus = match args.cluster_reserve_cpus {
+        Some(c) if !(c > 0.0 && c <= 1024.0) => bail!("--cluster-reserve-cpus {c}: expected a number of CPUs above 0"),
+        Some(c) => Some((c * 1e9) as i64),
+        None => None,
+    };
+    Ok(EngineSetting::Swarm(crate::cluster::swarm::SwarmSettings {
+        registry,
+        node_socket: args.cluster_node_socket.clone(),
+        node_work: args.cluster_node_work.clone(),
+        reserve_nano_cpus,
+        reserve_memory: args.cluster_reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
+        constraints: args.cluster_constraints.clone(),
+    }))
 }
 
 /// A `--step-*` value: the limit, or `None` for `unlimited`. (A type of its own: clap reads an
@@ -176,6 +236,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         min_free_disk_mb: args.min_free_disk_mb,
         request_log: args.request_log.clone(),
         trust_forwarded_for: args.trust_forwarded_for,
+        engine: engine_setting(&args)?,
     };
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
@@ -195,6 +256,35 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::default_public_url_warning as warning;
+
+    fn engine(args: &[&str]) -> anyhow::Result<crate::app::EngineSetting> {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            args: super::ServeArgs,
+        }
+        let parsed = <Serve as clap::Parser>::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))?;
+        super::engine_setting(&parsed.args)
+    }
+
+    /// `--engine swarm` needs its registry; without `--engine`, slipway.toml decides; cluster
+    /// flags without the swarm are a mistake said so.
+    #[test]
+    fn the_engine_flags_are_checked_together() {
+        use crate::app::EngineSetting;
+        assert_eq!(engine(&[]).unwrap(), EngineSetting::FromConfig);
+        assert_eq!(engine(&["--engine", "local"]).unwrap(), EngineSetting::Local);
+        let e = engine(&["--engine", "swarm"]).unwrap_err().to_string();
+        assert!(e.contains("--cluster-registry"), "{e}");
+        assert!(engine(&["--cluster-registry", "r:5000"]).unwrap_err().to_string().contains("--engine swarm"));
+        let EngineSetting::Swarm(s) =
+            engine(&["--engine", "swarm", "--cluster-registry", "r:5000", "--cluster-reserve-cpus", "0.5"]).unwrap()
+        else {
+            panic!("not a swarm")
+        };
+        assert_eq!((s.registry.as_str(), s.reserve_nano_cpus), ("r:5000", Some(500_000_000)));
+        assert_eq!(s.node_socket, "/var/run/docker.sock");
+    }
 
     #[test]
     fn a_default_public_url_nobody_can_open_is_warned_about() {

@@ -71,6 +71,7 @@ async fn require_token(State(api): State<Api>, headers: HeaderMap, req: Request,
 fn redact_for_public(run: &mut crate::store::RunRow) {
     run.trigger = None;
     run.status_error = None;
+    run.node = None;
 }
 
 async fn projects(State(api): State<Api>) -> Json<serde_json::Value> {

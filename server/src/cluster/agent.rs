@@ -1,0 +1,116 @@
+//! The run agent (`slipway agent`): what a swarm task runs on its node. It reads the job the
+//! server put in the run's image, the key from the run's swarm secret, and runs the run with
+//! the executor on the node's own Docker engine (the node's socket is mounted into the task),
+//! exactly as `slipway steps` would there. It writes each event as one JSON line on stdout,
+//! masked (the agent has the key and decrypts the secrets itself), then one result line; the
+//! server reads them back from the service's log (`swarm/follow.rs`).
+//!
+//! The copy of the project goes into the node's work folder, which the task mounts at the same
+//! path as on the node, so that the binds the executor gives the steps name the same folder
+//! for the node's engine. The executor removes it, and the run's containers, networks and
+//! volumes, at the end. A cancel reaches the agent as a tag of the run's image in the registry
+//! (removing a running job's service does not stop its task on Docker 20.10): the agent looks
+//! for it every few seconds (`swarm::node::watch_cancel`), and SIGTERM cancels too.
+//!
+//! The agent's own task container is left behind by swarm when it exits (a fact of Docker
+//! 20.10's replicated jobs): before ending, the agent starts a reaper container on the node
+//! (`slipway agent --reap`, from the same image) that waits for the agent's container to exit
+//! and removes it and the run's image (see [`reap`]).
+
+use super::job::{JOB_FILE, Job, KEY_SECRET_FILE, Line, WORKSPACE};
+use crate::executor::events::Event;
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+/// Where swarm puts the task's secrets.
+pub const SECRETS_DIR: &str = "/run/secrets";
+
+/// Run the job at `job_dir` with the engine `DOCKER_HOST` names (the node's), its copy of the
+/// project in `work`. Returns whether the run succeeded. Never fails without a line saying why.
+pub async fn run(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result<bool> {
+    match run_job(job_dir, work, run_image).await {
+        Ok(ok) => Ok(ok),
+        Err(e) => {
+            // The key's forms are not in the text of an error before the run started (the
+            // executor's errors after that are masked by it).
+            print_line(&Line::Error(format!("{e:#}")));
+            Ok(false)
+        }
+    }
+}
+
+async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result<bool> {
+    let file = job_dir.join(JOB_FILE);
+    let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read the job {}", file.display()))?;
+    let job: Job = serde_json::from_str(&text).with_context(|| format!("{} is not a job", file.display()))?;
+    let key = read_key(&Path::new(SECRETS_DIR).join(KEY_SECRET_FILE))?;
+    let spec = job.into_spec(job_dir.join(WORKSPACE), work.to_path_buf(), key)?;
+    let docker = crate::docker::connect().await?;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            term.recv().await;
+            stop.cancel();
+        }
+    });
+    if let Some(image) = run_image {
+        let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
+        tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, stop).await });
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            print_line(&Line::Event(event));
+        }
+    });
+    let result = crate::executor::run(docker, spec, tx, cancel).await;
+    let _ = printer.await;
+    match result {
+        Ok(r) => {
+            print_line(&Line::Result((&r).into()));
+            Ok(r.outcome == crate::executor::RunOutcome::Succeeded)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The key, when the run has one (its secret file is there).
+fn read_key(path: &Path) -> Result<Option<slipway_core::crypto::Key>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    crate::keyfile::load_key(path).map(Some).context("the run's key (its swarm secret)")
+}
+
+fn print_line(line: &Line) {
+    // A line that cannot be written (stdout closed) ends nothing: the run goes on and cleans up.
+    if let Ok(text) = serde_json::to_string(line) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+/// The reaper: wait for `container` (the agent's task container) to exit, then remove it and
+/// `image` (the run's image, on this node). See `swarm::node`.
+pub async fn reap(container: &str, image: &str) -> Result<()> {
+    let docker = super::swarm::connect().await?;
+    super::swarm::node::reap(&docker, container, image).await
+}
+
+/// Start the reaper of this agent's own container (its id is the task's hostname, which swarm
+/// sets to the container's short id unless the service says otherwise).
+pub async fn start_reaper(reaper_image: &str, run_image: &str, socket: &str) {
+    let Ok(own) = std::fs::read_to_string("/etc/hostname") else { return };
+    let own = own.trim().to_string();
+    let started = match super::swarm::connect().await {
+        Ok(docker) => super::swarm::node::start_reaper(&docker, &own, reaper_image, run_image, socket).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = started {
+        eprintln!("slipway agent: cannot start the reaper of container {own}: {e:#}");
+    }
+}

@@ -1,0 +1,104 @@
+//! The images a swarm run needs, made on the manager's engine and pushed to the cluster
+//! registry (the only way images reach other nodes): the agent (the server's own binary, once
+//! per binary: its tag is the binary's hash) and the run's image (the agent plus a layer with
+//! the job and the copy of the project).
+
+use crate::cluster::agent_image::AgentRoot;
+use crate::cluster::job::{JOB_DIR, JOB_FILE, Job, WORKSPACE};
+use crate::executor::RunSpec;
+use anyhow::{Context, Result, anyhow, bail};
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptions};
+use futures_util::StreamExt;
+
+/// The agent image, `REGISTRY/slipway-agent:TAG`, on the manager and in the registry.
+pub(super) async fn push_agent(docker: &bollard::Docker, registry: &str) -> Result<String> {
+    let exe = std::env::current_exe().context("cannot find this program's own file")?;
+    let root = tokio::task::spawn_blocking(move || AgentRoot::of(&exe)).await??;
+    let repo = format!("{registry}/slipway-agent");
+    let image = format!("{repo}:{}", root.tag());
+    if docker.inspect_image(&image).await.is_err() {
+        let tar = tokio::task::spawn_blocking(move || root.write_tar(Vec::new())).await??;
+        // `docker import`: the root file system as the image's one layer.
+        let options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(&repo)
+            .tag(image.rsplit(':').next().unwrap_or("latest"))
+            .build();
+        let mut import = docker.create_image(Some(options), Some(bollard::body_full(tar.into())), None);
+        while let Some(item) = import.next().await {
+            let item = item.with_context(|| format!("cannot import the agent image {image} on the manager"))?;
+            if let Some(e) = item.error_detail.and_then(|d| d.message) {
+                bail!("cannot import the agent image {image} on the manager: {e}");
+            }
+        }
+    }
+    push(docker, &image).await?;
+    Ok(image)
+}
+
+/// The run's image: the agent and, in [`JOB_DIR`], the job and the run's copy of the project.
+pub(super) async fn push_run_image(docker: &bollard::Docker, agent: &str, image: &str, spec: &RunSpec) -> Result<()> {
+    let job = serde_json::to_vec(&Job::of(spec)?)?;
+    let dir = spec.dir.clone();
+    // The label finds the image (and what is left of it) on any node by its run.
+    let label = serde_json::to_string(&spec.run_id)?;
+    let dockerfile = format!("FROM {agent}\nLABEL slipway.run={label}\nCOPY slipway/ /slipway/\n");
+    let context = tokio::task::spawn_blocking(move || build_context(&dockerfile, &job, &dir))
+        .await?
+        .context("cannot pack the run's project for the swarm")?;
+    let options = BuildImageOptionsBuilder::default().t(image).rm(true).forcerm(true).build();
+    let mut build = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(item) = build.next().await {
+        let item = item.with_context(|| format!("cannot build the run's image {image} on the manager"))?;
+        if let Some(e) = item.error_detail.and_then(|d| d.message) {
+            bail!("cannot build the run's image {image} on the manager: {e}");
+        }
+    }
+    push(docker, image).await
+}
+
+/// The build context: the Dockerfile and `slipway/job/{job.json,workspace/…}`. Symbolic links
+/// in the project stay links (never the files they point to on the server).
+fn build_context(dockerfile: &str, job: &[u8], dir: &std::path::Path) -> Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let mut add = |path: &str, data: &[u8]| -> std::io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        tar.append_data(&mut header, path, data)
+    };
+    add("Dockerfile", dockerfile.as_bytes())?;
+    let job_dir = JOB_DIR.trim_start_matches('/');
+    add(&format!("{job_dir}/{JOB_FILE}"), job)?;
+    tar.append_dir_all(format!("{job_dir}/{WORKSPACE}"), dir)?;
+    Ok(tar.into_inner()?)
+}
+
+async fn push(docker: &bollard::Docker, image: &str) -> Result<()> {
+    let mut push = docker.push_image(image, None::<PushImageOptions>, None);
+    while let Some(item) = push.next().await {
+        let item = item.with_context(|| format!("cannot push {image} to the cluster registry"))?;
+        if let Some(e) = item.error_detail.and_then(|d| d.message) {
+            return Err(anyhow!("cannot push {image} to the cluster registry: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// The tag whose presence in the registry tells the run's agent to cancel: removing a
+/// running job's service does not stop its task on Docker 20.10, and a worker cannot see
+/// services, so the cancel travels as the rest of the run does, through the registry.
+pub fn cancel_tag(run_image: &str) -> String {
+    format!("{run_image}-cancel")
+}
+
+/// Push the run's cancel tag (see [`cancel_tag`]).
+pub(super) async fn push_cancel(docker: &bollard::Docker, run_image: &str) -> Result<()> {
+    let cancel = cancel_tag(run_image);
+    let (repo, tag) = cancel.rsplit_once(':').ok_or_else(|| anyhow!("{cancel} has no tag"))?;
+    let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+    docker.tag_image(run_image, Some(options)).await.with_context(|| format!("cannot tag {cancel}"))?;
+    push(docker, &cancel).await
+}

@@ -1,0 +1,159 @@
+//! The swarm engine (`slipway serve --engine swarm`): each run placed by Docker Swarm on one
+//! node, as a `replicated-job` service whose one task runs the run agent (`cluster::agent`)
+//! with that node's own Docker engine, in the pattern of Drone's Nomad runner. The server talks
+//! to a manager only (`DOCKER_HOST`), and to the nodes only through the swarm's own channels:
+//! the run's image in the cluster registry (the agent and the job with the project's copy), the
+//! key as a swarm secret, the events back through the service's log.
+//!
+//! This module (with `node.rs`, the agent's side) is the second place bollard is used, beside
+//! the executor's Docker backend: it drives swarm objects (services, tasks, secrets, nodes),
+//! which no step engine has (see xtask/tests/engine_boundary.rs).
+//!
+//! Per run ([`Swarm::run`]): the agent image pushed once per server binary (`images.rs`), the
+//! run's image built on the manager and pushed, the key's secret and the service created
+//! (`service.rs`), the task followed until its result line (`follow.rs`), then the service,
+//! the secret and the run's image tag removed whatever happened. A cancel removes the service:
+//! swarm stops the task (SIGTERM), and the agent cleans up on its node before it ends.
+
+mod follow;
+pub use follow::NodeLost;
+pub mod images;
+pub mod node;
+mod service;
+
+use crate::executor::{Placement, RemoteRun, RunResult};
+use anyhow::{Context, Result};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+/// Where a node keeps what the agent needs, and what a run reserves; `slipway serve`'s
+/// `--cluster-*` flags and slipway.toml's `[engine]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmSettings {
+    /// `HOST[:PORT]` of a registry every node can pull from (and the manager push to).
+    pub registry: String,
+    /// The path of each node's Docker socket, as the agent's task mounts it from the node.
+    pub node_socket: String,
+    /// A folder each node has for the agent's copies of projects, mounted at the same path.
+    pub node_work: String,
+    /// What each run reserves on its node: billionths of CPUs and bytes of memory.
+    pub reserve_nano_cpus: Option<i64>,
+    pub reserve_memory: Option<i64>,
+    /// Swarm placement constraints every run's task gets (`node.labels.ci==true`, …).
+    pub constraints: Vec<String>,
+}
+
+/// Real hosts' paths (the test swarm's differ: tests/env/swarm.sh prints them).
+pub const DEFAULT_NODE_SOCKET: &str = "/var/run/docker.sock";
+pub const DEFAULT_NODE_WORK: &str = "/var/lib/slipway-agent";
+
+/// Called with `(run id, node)` once a run's task is on a node: the server records it.
+pub type OnPlaced = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+pub struct Swarm {
+    /// The manager's engine, connected on first use (`slipway serve` checks it at start).
+    docker: tokio::sync::OnceCell<bollard::Docker>,
+    settings: SwarmSettings,
+    /// The agent image in the cluster registry, once pushed (once per server process).
+    agent: tokio::sync::OnceCell<String>,
+    on_placed: OnPlaced,
+}
+
+/// Connect to the Docker engine `DOCKER_HOST` names (a manager's, for the server; the node's,
+/// for the agent), the API version negotiated.
+pub async fn connect() -> Result<bollard::Docker> {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let docker = bollard::Docker::connect_with_defaults()
+        .with_context(|| format!("cannot connect to the Docker engine at {host}"))?;
+    docker.negotiate_version().await.with_context(|| format!("the Docker engine at {host} does not answer"))
+}
+
+impl Swarm {
+    pub fn new(settings: SwarmSettings, on_placed: OnPlaced) -> Arc<Swarm> {
+        Arc::new(Swarm {
+            docker: tokio::sync::OnceCell::new(),
+            settings,
+            agent: tokio::sync::OnceCell::new(),
+            on_placed,
+        })
+    }
+
+    /// The manager's engine: it must answer, and be a swarm manager.
+    pub async fn docker(&self) -> Result<&bollard::Docker> {
+        self.docker
+            .get_or_try_init(|| async {
+                let docker = connect().await?;
+                let info = docker.info().await.context("cannot ask the Docker engine about its swarm")?;
+                let manager = info.swarm.as_ref().and_then(|s| s.control_available).unwrap_or(false);
+                if !manager {
+                    anyhow::bail!(
+                        "--engine swarm: the Docker engine DOCKER_HOST names is not a swarm manager; point DOCKER_HOST at a manager's engine (`docker node ls` works there)"
+                    );
+                }
+                Ok(docker)
+            })
+            .await
+    }
+}
+
+impl Placement for Swarm {
+    fn run(self: Arc<Self>, run: RemoteRun) -> BoxFuture<'static, Result<RunResult>> {
+        Box::pin(async move { self.run_on_swarm(run).await })
+    }
+
+    fn abandon(self: Arc<Self>, runs: Vec<String>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let docker = match self.docker().await {
+                Ok(d) => d,
+                Err(e) => return tracing::warn!("cannot stop the interrupted runs on the swarm: {e:#}"),
+            };
+            let registry = &self.settings.registry;
+            futures_util::future::join_all(runs.iter().map(|id| async move {
+                let names = service::Names::of(id, registry);
+                // The agent sees the cancel tag (if its run's image is still here to tag),
+                // cleans up on its node; then the run's swarm objects go.
+                if docker.inspect_image(&names.image).await.is_ok()
+                    && let Err(e) = images::push_cancel(docker, &names.image).await
+                {
+                    tracing::warn!(run = %id, "{e:#}");
+                }
+                service::remove_all(docker, &names).await;
+            }))
+            .await;
+        })
+    }
+}
+
+impl Swarm {
+    async fn run_on_swarm(&self, run: RemoteRun) -> Result<RunResult> {
+        let started = std::time::Instant::now();
+        let docker = self.docker().await?;
+        let agent = self.agent.get_or_try_init(|| images::push_agent(docker, &self.settings.registry)).await?;
+        let names = service::Names::of(&run.spec().run_id, &self.settings.registry);
+        let result = self.submit_and_follow(docker, &run, agent, &names, started).await;
+        service::remove_all(docker, &names).await;
+        result
+    }
+
+    async fn submit_and_follow(
+        &self,
+        docker: &bollard::Docker,
+        run: &RemoteRun,
+        agent: &str,
+        names: &service::Names,
+        started: std::time::Instant,
+    ) -> Result<RunResult> {
+        images::push_run_image(docker, agent, &names.image, run.spec()).await?;
+        let secret = match &run.spec().key {
+            Some(key) => Some(service::create_key_secret(docker, names, key).await?),
+            None => None,
+        };
+        service::create(docker, &self.settings, names, agent, secret.as_deref()).await?;
+        run.info(format!(
+            "submitted to the swarm as service {} ({} ms after the run was prepared)",
+            names.service,
+            started.elapsed().as_millis()
+        ));
+        follow::follow(docker, run, names, &self.on_placed).await
+    }
+}

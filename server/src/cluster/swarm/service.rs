@@ -1,0 +1,202 @@
+//! A run's swarm objects: its key as a swarm secret, and the `replicated-job` service whose
+//! one task runs the agent. Nothing secret goes into the service's spec (its environment,
+//! labels and command are what `docker service inspect` shows): the key is a file in the
+//! task's `/run/secrets/`, and the credentials stay encrypted in the run's copy of the project
+//! until the agent decrypts them on the node.
+
+use super::SwarmSettings;
+use crate::cluster::agent_image::AGENT_BINARY;
+use crate::cluster::job::KEY_SECRET_FILE;
+use anyhow::{Context, Result};
+use base64::Engine;
+use bollard::models::{
+    EndpointSpec, EndpointSpecModeEnum, Mount, MountType, ResourceObject, SecretSpec, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicatedJob, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecSecrets, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The label every swarm object of a run carries (as the executor's containers do).
+pub const RUN_LABEL: &str = "slipway.run";
+/// Where the task sees its node's engine: the default socket, which the agent connects to.
+const TASK_SOCKET: &str = "/var/run/docker.sock";
+/// How long swarm waits, on a cancel, for the agent to remove the run's containers.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// The names of one run's swarm objects.
+pub(super) struct Names {
+    pub run_id: String,
+    pub service: String,
+    pub secret: String,
+    /// The run's image in the cluster registry.
+    pub image: String,
+}
+
+impl Names {
+    pub fn of(run_id: &str, registry: &str) -> Names {
+        let tag: String = run_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+            .take(120)
+            .collect();
+        Names {
+            run_id: run_id.to_string(),
+            service: crate::names::docker_object_name(run_id, "run"),
+            secret: crate::names::docker_object_name(run_id, "key"),
+            image: format!("{registry}/slipway-run:{tag}"),
+        }
+    }
+
+    fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([(RUN_LABEL.to_string(), self.run_id.clone())])
+    }
+}
+
+/// The key as the run's swarm secret; its id.
+pub(super) async fn create_key_secret(
+    docker: &bollard::Docker,
+    names: &Names,
+    key: &slipway_core::crypto::Key,
+) -> Result<String> {
+    let data = base64::engine::general_purpose::STANDARD.encode(key.to_file_text());
+    let spec = SecretSpec {
+        name: Some(names.secret.clone()),
+        labels: Some(names.labels()),
+        data: Some(data),
+        ..Default::default()
+    };
+    // The error names the secret, never its data.
+    let created =
+        docker.create_secret(spec).await.with_context(|| format!("cannot create the swarm secret {}", names.secret))?;
+    Ok(created.id)
+}
+
+/// The run's service: one task, never restarted, on the node swarm picks.
+pub(super) async fn create(
+    docker: &bollard::Docker,
+    settings: &SwarmSettings,
+    names: &Names,
+    agent: &str,
+    secret_id: Option<&str>,
+) -> Result<()> {
+    let bind = |source: &str, target: &str| Mount {
+        source: Some(source.to_string()),
+        target: Some(target.to_string()),
+        typ: Some(MountType::BIND),
+        ..Default::default()
+    };
+    let secrets = secret_id.map(|id| {
+        vec![TaskSpecContainerSpecSecrets {
+            secret_id: Some(id.to_string()),
+            secret_name: Some(names.secret.clone()),
+            file: Some(TaskSpecContainerSpecFile {
+                name: Some(KEY_SECRET_FILE.to_string()),
+                uid: Some("0".into()),
+                gid: Some("0".into()),
+                mode: Some(0o400),
+            }),
+        }]
+    });
+    let command = vec![
+        AGENT_BINARY.to_string(),
+        "agent".into(),
+        "--work".into(),
+        settings.node_work.clone(),
+        "--node-socket".into(),
+        settings.node_socket.clone(),
+        "--reaper-image".into(),
+        agent.to_string(),
+        "--run-image".into(),
+        names.image.clone(),
+    ];
+    let spec = ServiceSpec {
+        name: Some(names.service.clone()),
+        labels: Some(names.labels()),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(names.image.clone()),
+                labels: Some(names.labels()),
+                command: Some(command),
+                mounts: Some(vec![
+                    bind(&settings.node_socket, TASK_SOCKET),
+                    // At the same path: the steps' binds name folders in it for the node's engine.
+                    bind(&settings.node_work, &settings.node_work),
+                ]),
+                secrets,
+                stop_grace_period: Some(STOP_GRACE.as_nanos() as i64),
+                ..Default::default()
+            }),
+            resources: Some(TaskSpecResources {
+                reservations: Some(ResourceObject {
+                    nano_cpus: settings.reserve_nano_cpus,
+                    memory_bytes: settings.reserve_memory,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            placement: (!settings.constraints.is_empty()).then(|| bollard::models::TaskSpecPlacement {
+                constraints: Some(settings.constraints.clone()),
+                ..Default::default()
+            }),
+            // A job retries for ever unless told not to.
+            restart_policy: Some(TaskSpecRestartPolicy {
+                condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        mode: Some(ServiceSpecMode {
+            replicated_job: Some(ServiceSpecModeReplicatedJob { max_concurrent: Some(1), total_completions: Some(1) }),
+            ..Default::default()
+        }),
+        // No virtual IP: this kernel (and many) has no IPVS, and the agent serves nothing.
+        endpoint_spec: Some(EndpointSpec { mode: Some(EndpointSpecModeEnum::DNSRR), ..Default::default() }),
+        ..Default::default()
+    };
+    docker
+        .create_service(spec, None)
+        .await
+        .with_context(|| format!("cannot create the swarm service {}", names.service))?;
+    Ok(())
+}
+
+/// Remove the run's service (swarm stops its task: the agent cleans up on its node), its
+/// secret and the run's image on the manager. Failures go to the server's log: the run's
+/// result stands.
+pub(super) async fn remove_all(docker: &bollard::Docker, names: &Names) {
+    if let Err(e) = docker.delete_service(&names.service).await
+        && !not_found(&e)
+    {
+        tracing::warn!(run = %names.run_id, "cannot remove the swarm service {}: {e}", names.service);
+    }
+    // A secret cannot go while a task still holds it: the service's removal takes a moment.
+    for attempt in 0..20 {
+        match docker.delete_secret(&names.secret).await {
+            Ok(()) => break,
+            Err(e) if not_found(&e) => break,
+            Err(e) if attempt == 19 => {
+                tracing::warn!(run = %names.run_id, "cannot remove the swarm secret {}: {e}", names.secret)
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    // Not forced: when the run ran on the manager's own node, its agent's container still
+    // uses the image until that node's reaper removes both; forcing would untag it and leave
+    // it there, nameless, for good.
+    for image in [super::images::cancel_tag(&names.image), names.image.clone()] {
+        match docker.remove_image(&image, None::<bollard::query_parameters::RemoveImageOptions>, None).await {
+            Ok(_) => {}
+            Err(e) if not_found(&e) || in_use(&e) => {}
+            Err(e) => tracing::warn!(run = %names.run_id, "cannot remove the run's image {image}: {e}"),
+        }
+    }
+}
+
+pub(super) fn not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+fn in_use(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 409, .. })
+}

@@ -1,0 +1,138 @@
+//! The cluster tests' swarm (tests/env/swarm.sh) and `slipway serve --engine swarm` on it.
+
+use super::server::Server;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The swarm's variables (tests/env/swarm.sh's `export` lines), or `None`: skip.
+pub fn swarm_env() -> Option<BTreeMap<String, String>> {
+    let from_env: BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("SLIPWAY_SWARM_")).collect();
+    if from_env.contains_key("SLIPWAY_SWARM_MANAGER") {
+        return Some(from_env);
+    }
+    if std::env::var("SLIPWAY_TEST_SWARM").as_deref() != Ok("1") {
+        eprintln!("skipped: no swarm (set SLIPWAY_TEST_SWARM=1, or eval \"$(bash tests/env/swarm.sh up)\" first)");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/swarm.sh");
+    let out = Command::new("bash").arg(script).arg("up").output().unwrap();
+    assert!(out.status.success(), "swarm.sh up: {}", String::from_utf8_lossy(&out.stderr));
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect(),
+    )
+}
+
+pub fn docker(host: &str, args: &[&str]) -> String {
+    let out = Command::new("docker").arg("-H").arg(host).args(args).output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The step output lines (not builds') of a run's events, in order: `step: line`.
+pub fn step_lines(events: &str) -> Vec<String> {
+    events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .filter(|e| e["event"] == "log" && e["build"] != true)
+        .map(|e| format!("{}: {}", e["step"].as_str().unwrap_or(""), e["line"].as_str().unwrap_or("")))
+        .collect()
+}
+
+pub fn swarm_server(env: &BTreeMap<String, String>, project_dir: &Path, extra: &[&str]) -> Server {
+    swarm_server_in(None, env, project_dir, extra)
+}
+
+/// [`swarm_server`] with its data in `data` (kept over a restart), or a temporary folder.
+pub fn swarm_server_in(
+    data: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    project_dir: &Path,
+    extra: &[&str],
+) -> Server {
+    let mut args = super::server::project_args("demo", project_dir);
+    args.extend(
+        [
+            "--engine",
+            "swarm",
+            "--cluster-registry",
+            &env["SLIPWAY_SWARM_REGISTRY"],
+            "--cluster-node-socket",
+            &env["SLIPWAY_SWARM_NODE_SOCKET"],
+            "--cluster-node-work",
+            &env["SLIPWAY_SWARM_NODE_WORK"],
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|a| a.to_string()));
+    // The server's engine is the manager's; its log goes beside the test binary's.
+    let log = std::env::temp_dir().join(format!("slipway-swarm-serve-{}.log", std::process::id()));
+    eprintln!("the swarm server's log: {}", log.display());
+    let envs = [("DOCKER_HOST", env["SLIPWAY_SWARM_MANAGER"].as_str())];
+    match data {
+        Some(data) => Server::start_logged(data, &args, "swarm-token", &log, &envs),
+        None => Server::start_temp_logged(&args, "swarm-token", &log, &envs),
+    }
+}
+
+/// Everything the run `id` could have left on `host`: containers (the agent's task, the
+/// reaper, the steps'), networks, volumes and images naming it.
+pub fn leftovers(host: &str, id: &str) -> Vec<String> {
+    let id = id.to_ascii_lowercase();
+    let mut left = Vec::new();
+    for (what, args) in [
+        ("container", &["ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.Labels}}"][..]),
+        ("network", &["network", "ls", "--format", "{{.Name}} {{.Labels}}"][..]),
+        ("volume", &["volume", "ls", "--format", "{{.Name}} {{.Labels}}"][..]),
+        ("image", &["images", "--format", "{{.Repository}}:{{.Tag}}"][..]),
+    ] {
+        for line in docker(host, args).lines() {
+            if line.to_ascii_lowercase().contains(&id) || line.contains("slipway-reaper") {
+                left.push(format!("{what} {line}"));
+            }
+        }
+    }
+    // The run's image, also untagged (a dangling image keeps its label).
+    let label = format!("label=slipway.run={id}");
+    for image in docker(host, &["images", "-a", "-q", "--filter", &label]).split_whitespace() {
+        left.push(format!("image {image} (labelled with the run)"));
+    }
+    left
+}
+
+/// `HOSTNAME=VALUE …` as a map.
+pub fn pairs(s: &str) -> BTreeMap<String, String> {
+    s.split_whitespace().filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Wait (up to 60 s) until nothing of runs `ids` is left: no service or secret on the manager,
+/// nothing on any node; panics with what is left.
+pub fn assert_nothing_left(env: &BTreeMap<String, String>, ids: &[String], hosts: &BTreeMap<String, String>) {
+    let manager = &env["SLIPWAY_SWARM_MANAGER"];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut left = Vec::new();
+        let services = docker(manager, &["service", "ls", "--format", "{{.Name}}"]);
+        let secrets = docker(manager, &["secret", "ls", "--format", "{{.Name}}"]);
+        for id in ids {
+            left.extend(services.lines().filter(|s| s.contains(id.as_str())).map(|s| format!("service {s}")));
+            left.extend(secrets.lines().filter(|s| s.contains(id.as_str())).map(|s| format!("secret {s}")));
+            for (node, host) in hosts {
+                left.extend(leftovers(host, id).into_iter().map(|l| format!("{node}: {l}")));
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "left after the runs: {left:#?}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
