@@ -43,8 +43,15 @@ async fn a_chatty_log_draws_only_the_lines_in_view_and_search_scrolls_to_a_line_
     // Every line in (the run's end can be drawn before its last lines arrive), then the end
     // drawn and in view: the log followed its tail.
     let count = || async { b.js("return +document.body.innerText.match(/(\\d+) log lines/)[1]").await };
-    b.wait("every line", Duration::from_secs(30), || async { count().await.as_u64() > Some(CHATTY_LINES as u64) })
-        .await;
+    let every = || async { count().await.as_u64() >= Some(CHATTY_LINES as u64) };
+    let wait_every = async {
+        while !every().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), wait_every).await.is_err() {
+        panic!("the page has {} log lines of {CHATTY_LINES}", count().await);
+    }
     let lines = count().await;
     b.wait("the log's end", Duration::from_secs(5), || async { drawn(&b).await[2] == lines }).await;
     let d = drawn(&b).await;
