@@ -62,7 +62,7 @@ pub fn preview(props: &PreviewProps) -> Html {
                             if props.stale {
                                 <p class="stale-note" data-testid="plan-stale">{ "The files have errors: this is the plan from before them. Fix the errors (see Problems) to update it." }</p>
                             }
-                            <ul class={classes!("plan", props.stale.then_some("stale"))} data-testid="plan" data-stale={props.stale.to_string()}>{ for plan.steps.iter().map(|s| plan_tree::node(s, None, None)) }</ul>
+                            <ul class={classes!("plan", props.stale.then_some("stale"))} data-testid="plan" data-stale={props.stale.to_string()}>{ for plan.steps.iter().map(plan_tree::node) }</ul>
                             <h3>{ "Image tags" }</h3>
                             { tags(plan) }
                         </>

@@ -4,7 +4,7 @@
 //! next. Each step is coloured by its status: pending (dashed), running (with a spinner),
 //! done (success, failed, skipped, cancelled). Image builds have their own lane above.
 
-use crate::components::plan_tree::kind_class;
+use crate::components::plan_tree::{Approval, describe, kind_class};
 use crate::run_log::{BUILD_LANE, RunLog, format_duration};
 use slipway_core::plan::{Kind, PlannedStep};
 use yew::prelude::*;
@@ -38,23 +38,13 @@ impl NodeView {
 
 pub(super) fn view(s: &PlannedStep, log: &RunLog) -> NodeView {
     let run_status = log.node_status(s).unwrap_or("pending");
-    let what = match s.kind {
-        Kind::Run => format!(
-            "{} · {}",
-            s.service.as_deref().unwrap_or("?"),
-            s.command.as_deref().map(slipway_core::argv::display).unwrap_or_default()
-        ),
-        Kind::Push => match s.image_ref() {
-            Some(r) => format!("push {r}"),
-            None => format!("push · {}", s.tag_error.as_deref().unwrap_or("")),
-        },
-        Kind::Serial => "serial".into(),
-        Kind::Parallel => "parallel".into(),
-        // Says what is true now: it waits only while it waits.
-        Kind::Manual if run_status == "waiting" => "manual · waits for approval".into(),
-        Kind::Manual if log.approved(&s.id) => "manual · approved".into(),
-        Kind::Manual => "manual · needs approval".into(),
+    // Says what is true now: it waits only while it waits.
+    let approval = match run_status {
+        "waiting" => Approval::Waits,
+        _ if log.approved(&s.id) => Approval::Approved,
+        _ => Approval::Needed,
     };
+    let what = describe(s, approval);
     NodeView {
         id: s.id.clone(),
         name: s.name.clone(),

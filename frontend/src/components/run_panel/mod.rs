@@ -16,6 +16,8 @@ pub(crate) mod form;
 mod graph;
 mod history;
 mod link;
+mod log_rows;
+mod log_search;
 mod log_view;
 mod start_form;
 mod state;
