@@ -147,8 +147,8 @@ pub(super) enum ProjectKind {
     Repo,
 }
 
-/// Whether the page can start runs of project `name` (and load its files): a folder project's,
-/// not a repository project's. A name the list does not have is left to the server to refuse.
+/// Whether the page can start runs of project `name`: a folder project's, not a repository
+/// project's (whose files it loads all the same). A name the list does not have is left to the server to refuse.
 pub(super) fn startable(projects: &[Project], name: &str) -> bool {
     projects.iter().find(|p| p.name == name).is_none_or(|p| p.kind != ProjectKind::Repo)
 }

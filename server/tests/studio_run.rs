@@ -680,12 +680,13 @@ async fn a_repository_runs_trigger_shows_with_the_token_and_the_page_offers_no_r
             .is_some_and(|t| t.contains("Show the trigger"))
     })
     .await;
-    // A repository project's runs start from a push: the page offers no Run, Load or Rerun.
+    // A repository project's runs start from a push: the page offers no Run or Rerun, but
+    // loads its files (from the server's copy of the repository).
     let disabled = |testid: &'static str| {
         let b = &b;
         async move { b.js(&format!("return document.querySelector('[data-testid={testid}]').disabled")).await }
     };
-    assert_eq!((disabled("run-start").await, disabled("run-load-files").await), (json!(true), json!(true)));
+    assert_eq!((disabled("run-start").await, disabled("run-load-files").await), (json!(true), json!(false)));
     assert_eq!(
         b.texts("[data-testid=run-repo-note]").await,
         ["runs of repository projects start from a push; see the README"]

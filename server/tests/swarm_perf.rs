@@ -1,7 +1,8 @@
 //! docs/perf.md's "Swarm engine" figures (issue 22): submit-to-first-step latency of a run on
 //! the swarm and on the local engine (the median of five each, after one run that warms the
 //! agent image and the base image up), and the wall time of six runs of `sleep 5` at once.
-//! Prints them; asserts only that every run succeeds. Skips without a swarm, as swarm_run.rs.
+//! Prints them (ignored: run it by hand); asserts only that every run succeeds. And one test of
+//! placement constraints. Skips without a swarm, as swarm_run.rs.
 
 mod support;
 
@@ -58,6 +59,7 @@ fn six_at_once(server: &Server) -> (u128, std::collections::BTreeSet<String>) {
 }
 
 #[test]
+#[ignore = "a measurement for docs/perf.md: cargo test -p slipway --test swarm_perf -- --ignored --nocapture"]
 fn submit_to_first_step_on_the_swarm_and_locally() {
     let Some(env) = swarm_env() else { return };
     let swarm_base = format!("{}/slipway-test/busybox:latest", env["SLIPWAY_SWARM_REGISTRY"]);
@@ -96,5 +98,20 @@ fn submit_to_first_step_on_the_swarm_and_locally() {
     );
     let (ms, nodes) = six_at_once(&one);
     eprintln!("six runs of `sleep 5` at once, 1 node of the swarm: {ms} ms");
+    assert_eq!(nodes.into_iter().collect::<Vec<_>>(), ["slw-n2"], "the constraint placed runs elsewhere");
+}
+
+/// `--cluster-constraint` pins every run to the node it names (unpinned, six runs at once
+/// spread over the nodes: swarm_faults.rs).
+#[test]
+fn a_placement_constraint_pins_every_run_to_its_node() {
+    let Some(env) = swarm_env() else { return };
+    let dir = project(&format!("{}/slipway-test/busybox:latest", env["SLIPWAY_SWARM_REGISTRY"]), "echo pinned");
+    let one = swarm_server(
+        &env,
+        dir.path(),
+        &["--max-concurrent-runs", "6", "--cluster-constraint", "node.hostname==slw-n2"],
+    );
+    let (_, nodes) = six_at_once(&one);
     assert_eq!(nodes.into_iter().collect::<Vec<_>>(), ["slw-n2"], "the constraint placed runs elsewhere");
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::server::Server;
-use support::swarm::{docker, leftovers, step_lines, swarm_env, swarm_server};
+use support::swarm::{docker, docker_if_there, leftovers, step_lines, swarm_env, swarm_server};
 
 const SECRET: &str = "s3cr3t-swarm-value-4711";
 
@@ -85,12 +85,13 @@ fn a_run_on_the_swarm_matches_a_local_run_hides_its_secrets_and_leaves_nothing()
         assert!(started.elapsed() < Duration::from_secs(300), "the swarm run did not end");
         let services = docker(&manager, &["service", "ls", "-q", "--filter", "label=slipway.run"]);
         let secrets = docker(&manager, &["secret", "ls", "-q", "--filter", "label=slipway.run"]);
+        // (The run may end, and its objects go, between the listing and an inspection.)
         for s in services.split_whitespace() {
-            let spec = docker(&manager, &["service", "inspect", s]);
-            let tasks = docker(&manager, &["service", "ps", "-q", "--no-trunc", s]);
+            let Some(spec) = docker_if_there(&manager, &["service", "inspect", s]) else { continue };
+            let tasks = docker_if_there(&manager, &["service", "ps", "-q", "--no-trunc", s]).unwrap_or_default();
             let mut all = spec;
             for t in tasks.split_whitespace() {
-                all.push_str(&docker(&manager, &["inspect", t]));
+                all.push_str(&docker_if_there(&manager, &["inspect", t]).unwrap_or_default());
             }
             for f in &forbidden {
                 assert!(!all.contains(f.as_str()), "a secret in the service's or tasks' spec: {all}");
@@ -98,7 +99,7 @@ fn a_run_on_the_swarm_matches_a_local_run_hides_its_secrets_and_leaves_nothing()
             inspected += 1;
         }
         for s in secrets.split_whitespace() {
-            let spec = docker(&manager, &["secret", "inspect", s]);
+            let Some(spec) = docker_if_there(&manager, &["secret", "inspect", s]) else { continue };
             for f in &forbidden {
                 assert!(!spec.contains(f.as_str()), "a secret in `docker secret inspect`: {spec}");
             }

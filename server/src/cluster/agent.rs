@@ -59,6 +59,10 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result
     if let Some(image) = run_image {
         let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
         tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, stop).await });
+        if let Some(approval) = spec.options.approval.clone() {
+            let (stop, image) = (cancel.clone(), image.to_string());
+            tokio::spawn(async move { super::swarm::node::watch_approvals(&image, approval, stop).await });
+        }
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

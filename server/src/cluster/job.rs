@@ -48,6 +48,11 @@ pub struct JobOptions {
     pub no_output_timeout_ms: u64,
     pub health_timeout_ms: u64,
     pub approve: bool,
+    /// Whether an unapproved manual group waits for an approval from the server (which
+    /// reaches the agent as a tag in the cluster registry: see `swarm::images::approve_tag`)
+    /// rather than being skipped. Absent in jobs of older servers: skipped.
+    #[serde(default)]
+    pub awaits_approval: bool,
     pub parallelism: usize,
     pub extra_env: Vec<(String, String)>,
     pub cache_registry: Option<String>,
@@ -90,6 +95,7 @@ impl Job {
                 no_output_timeout_ms: o.no_output_timeout.as_millis() as u64,
                 health_timeout_ms: o.health_timeout.as_millis() as u64,
                 approve: o.approve,
+                awaits_approval: o.approval.is_some(),
                 parallelism: o.parallelism,
                 extra_env: o.extra_env.clone(),
                 cache_registry: o.cache_registry.clone(),
@@ -129,9 +135,8 @@ impl Job {
             remove: true,
             parallelism: o.parallelism.max(1),
             extra_env: o.extra_env,
-            // Approving a waiting group from the server does not reach a node yet: an
-            // unapproved manual group is skipped there, as on the CLI.
-            approval: None,
+            // The agent notifies it when the server's approval tag appears (`agent`).
+            approval: o.awaits_approval.then(|| std::sync::Arc::new(tokio::sync::Notify::new())),
             cache_registry: o.cache_registry,
             confine: true,
             workspace_root: Some(work),

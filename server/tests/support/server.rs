@@ -98,6 +98,14 @@ impl Server {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// `POST /api/runs/ID/approve`.
+    pub fn approve(&self, id: &str) {
+        ureq::post(&format!("{}/api/runs/{id}/approve", self.url))
+            .header("authorization", &format!("Bearer {}", self.token))
+            .send_empty()
+            .unwrap();
+    }
+
     /// `POST /api/runs/ID/cancel`.
     pub fn cancel(&self, id: &str) {
         ureq::post(&format!("{}/api/runs/{id}/cancel", self.url))

@@ -30,6 +30,18 @@ pub fn swarm_env() -> Option<BTreeMap<String, String>> {
     )
 }
 
+/// `docker ARGS` of an object that may go away meanwhile (a run ending between a listing and
+/// an inspection): `None` when Docker no longer has it.
+pub fn docker_if_there(host: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new("docker").arg("-H").arg(host).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && err.to_ascii_lowercase().contains("no such") {
+        return None;
+    }
+    assert!(out.status.success(), "docker {args:?}: {err}");
+    Some(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
 pub fn docker(host: &str, args: &[&str]) -> String {
     let out = Command::new("docker").arg("-H").arg(host).args(args).output().unwrap();
     assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -5,7 +5,8 @@ use crate::wire::Project;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-/// Why Run, Load project files and Rerun are off for a repository project.
+/// Why Run and Rerun are off for a repository project (its files load like a folder's: the
+/// server reads them from its copy of the repository).
 pub(super) const REPO_NOTE: &str = "runs of repository projects start from a push; see the README";
 
 #[derive(Properties, PartialEq)]
@@ -73,7 +74,7 @@ pub(super) fn start_form(p: &StartProps) -> Html {
                         <option value={x.name.clone()} selected={x.name == p.project}>{ &x.name }</option>
                     }) }
                 </select></label>
-                <button data-testid="run-load-files" onclick={p.on_load_files.reform(|_| ())} disabled={!p.can_start}
+                <button data-testid="run-load-files" onclick={p.on_load_files.reform(|_| ())}
                     title="Replace the editors' text with this project's files on the server">{ "Load project files" }</button>
                 <label title="The build preview's branch: one for the plan shown and the run">{ "Branch or tag (as in the preview)" }
                     <input type="text" data-testid="run-branch" value={p.branch.clone()} oninput={on_branch} /></label>

@@ -37,6 +37,10 @@ pub(super) async fn follow(
 ) -> Result<RunResult> {
     let mut state = Follow { skip: 0, seen: 0, buf: Vec::new(), node: None, ended: None };
     let mut cancelled: Option<Instant> = None;
+    // Approvals given on the server (the approve endpoint notifies this), passed on to the
+    // agent as numbered tags.
+    let approval = run.spec().options.approval.clone();
+    let mut approvals = 0;
     let mut logs = open_logs(docker, &names.service);
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
@@ -75,6 +79,12 @@ pub(super) async fn follow(
                 if cancelled.is_some_and(|at| at.elapsed() > CANCEL_GRACE) {
                     run.info(format!("the run's agent did not end within {} s of the cancel", CANCEL_GRACE.as_secs()));
                     return Ok(RunResult { outcome: RunOutcome::Cancelled, steps: Vec::new() });
+                }
+            }
+            _ = async { approval.as_ref().expect("guarded").notified().await }, if approval.is_some() => {
+                approvals += 1;
+                if let Err(e) = images::push_approve(docker, &names.image, approvals).await {
+                    run.info(format!("the approval did not reach the run's agent: {e:#}"));
                 }
             }
             _ = run.cancel().cancelled(), if cancelled.is_none() => {

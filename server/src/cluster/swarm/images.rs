@@ -94,11 +94,31 @@ pub fn cancel_tag(run_image: &str) -> String {
     format!("{run_image}-cancel")
 }
 
+/// The tag whose presence in the registry tells the run's agent that the run's `n`th wait
+/// for an approval (counted from 1) is approved: the approval travels as a cancel does.
+pub fn approve_tag(run_image: &str, n: u32) -> String {
+    format!("{}{n}", approve_prefix(run_image))
+}
+
+/// What every approval tag of the run starts with.
+pub fn approve_prefix(run_image: &str) -> String {
+    format!("{run_image}-approve")
+}
+
 /// Push the run's cancel tag (see [`cancel_tag`]).
 pub(super) async fn push_cancel(docker: &bollard::Docker, run_image: &str) -> Result<()> {
-    let cancel = cancel_tag(run_image);
-    let (repo, tag) = cancel.rsplit_once(':').ok_or_else(|| anyhow!("{cancel} has no tag"))?;
+    push_tag(docker, run_image, &cancel_tag(run_image)).await
+}
+
+/// Push the run's `n`th approval tag (see [`approve_tag`]).
+pub(super) async fn push_approve(docker: &bollard::Docker, run_image: &str, n: u32) -> Result<()> {
+    push_tag(docker, run_image, &approve_tag(run_image, n)).await
+}
+
+/// Tag `run_image` as `name` and push that.
+async fn push_tag(docker: &bollard::Docker, run_image: &str, name: &str) -> Result<()> {
+    let (repo, tag) = name.rsplit_once(':').ok_or_else(|| anyhow!("{name} has no tag"))?;
     let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
-    docker.tag_image(run_image, Some(options)).await.with_context(|| format!("cannot tag {cancel}"))?;
-    push(docker, &cancel).await
+    docker.tag_image(run_image, Some(options)).await.with_context(|| format!("cannot tag {name}"))?;
+    push(docker, name).await
 }

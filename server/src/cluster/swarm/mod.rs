@@ -144,9 +144,13 @@ impl Swarm {
         started: std::time::Instant,
     ) -> Result<RunResult> {
         images::push_run_image(docker, agent, &names.image, run.spec()).await?;
-        let secret = match &run.spec().key {
-            Some(key) => Some(service::create_key_secret(docker, names, key).await?),
-            None => None,
+        // A run whose secrets are withheld (a fork's pull request) decrypts nothing: its node
+        // never gets the key.
+        let secret = match (&run.spec().key, &run.spec().options.secrets) {
+            (Some(key), crate::executor::secrets::SecretAccess::Allowed) => {
+                Some(service::create_key_secret(docker, names, key).await?)
+            }
+            _ => None,
         };
         service::create(docker, &self.settings, names, agent, secret.as_deref()).await?;
         run.info(format!(

@@ -102,3 +102,24 @@ pub async fn watch_cancel(cancel_tag: &str, stop: tokio_util::sync::Cancellation
         }
     }
 }
+
+/// Notify `approval` once for each approval tag of the run (`approve_tag(run_image, 1)`, then
+/// 2, …) that appears in the registry: the server pushes the next one on each approval.
+pub async fn watch_approvals(
+    run_image: &str,
+    approval: std::sync::Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let Ok(docker) = super::connect().await else { return };
+    let mut next = 1;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(CANCEL_POLL) => {}
+        }
+        while docker.inspect_registry_image(&super::images::approve_tag(run_image, next), None).await.is_ok() {
+            approval.notify_one();
+            next += 1;
+        }
+    }
+}
