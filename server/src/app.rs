@@ -189,6 +189,26 @@ impl App {
             EngineSetting::Local => None,
             EngineSetting::Swarm(s) => Some(s.clone()),
         };
+        if let Some(s) = &swarm_settings
+            && !s.registry_isolated
+        {
+            let untrusted: Vec<&str> = projects
+                .iter()
+                .filter(|p| !runs.get(&p.name).is_some_and(|r| r.trusted))
+                .map(|p| p.name.as_str())
+                .collect();
+            if !untrusted.is_empty() {
+                bail!(
+                    "--engine swarm would run untrusted projects ({}), but their steps could reach the cluster \
+                     registry {}: a step could read other runs' images and push the tags that cancel or approve \
+                     runs. Keep step containers away from the registry (a firewall on the nodes) and pass \
+                     --cluster-registry-isolated (`registry_isolated = true` in `[engine]`), or trust those \
+                     projects (docs/cluster.md)",
+                    untrusted.join(", "),
+                    s.registry
+                );
+            }
+        }
         let swarm = swarm_settings.map(|s| {
             let store = store.clone();
             crate::cluster::swarm::Swarm::new(

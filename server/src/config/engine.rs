@@ -17,6 +17,8 @@ pub(super) struct RawEngine {
     reserve_memory_mb: Option<u64>,
     #[serde(default)]
     constraints: Vec<String>,
+    #[serde(default)]
+    registry_isolated: bool,
 }
 
 /// The swarm `[engine]` asks for, if it does; `Err((span, message))` for a bad value.
@@ -55,6 +57,7 @@ pub(super) fn swarm(
                 reserve_nano_cpus,
                 reserve_memory: raw.reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
                 constraints: raw.constraints.clone(),
+                registry_isolated: raw.registry_isolated,
             }))
         }
         Some((other, span)) => {

@@ -81,6 +81,9 @@ pub fn swarm_server_in(
             &env["SLIPWAY_SWARM_NODE_SOCKET"],
             "--cluster-node-work",
             &env["SLIPWAY_SWARM_NODE_WORK"],
+            // Not true of the test swarm (its steps can reach the registry): said so that
+            // these tests' own projects, untrusted as a server's are by default, may run.
+            "--cluster-registry-isolated",
         ]
         .map(String::from),
     );

@@ -125,6 +125,12 @@ pub struct ServeArgs {
     /// A swarm placement constraint for every run (repeatable), like `node.labels.ci==true`.
     #[arg(long = "cluster-constraint", value_name = "EXPR")]
     pub cluster_constraints: Vec<String>,
+    /// Say that step containers on the swarm's nodes cannot reach the cluster registry (a
+    /// firewall keeps them away from it). Without it, --engine swarm runs trusted projects
+    /// only: a step that reaches an unauthenticated registry could read other runs' images
+    /// and push the tags that cancel or approve runs.
+    #[arg(long)]
+    pub cluster_registry_isolated: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +166,7 @@ fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
         reserve_nano_cpus,
         reserve_memory: args.cluster_reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
         constraints: args.cluster_constraints.clone(),
+        registry_isolated: args.cluster_registry_isolated,
     }))
 }
 

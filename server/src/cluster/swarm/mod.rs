@@ -41,6 +41,11 @@ pub struct SwarmSettings {
     pub reserve_memory: Option<i64>,
     /// Swarm placement constraints every run's task gets (`node.labels.ci==true`, …).
     pub constraints: Vec<String>,
+    /// The operator says step containers on the nodes cannot reach the cluster registry (a
+    /// firewall keeps them away from it). Without it, only trusted projects may run on the
+    /// swarm: a step that reaches an unauthenticated registry can list and pull other runs'
+    /// images (other projects' files) and push the tags that cancel or approve runs.
+    pub registry_isolated: bool,
 }
 
 /// Real hosts' paths (the test swarm's differ: tests/env/swarm.sh prints them).
