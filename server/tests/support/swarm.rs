@@ -35,7 +35,9 @@ pub fn swarm_env() -> Option<BTreeMap<String, String>> {
 pub fn docker_if_there(host: &str, args: &[&str]) -> Option<String> {
     let out = Command::new("docker").arg("-H").arg(host).args(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && err.to_ascii_lowercase().contains("no such") {
+    // (Docker says "no such service" of a service and "… not found" of a secret.)
+    let gone = ["no such", "not found"].iter().any(|w| err.to_ascii_lowercase().contains(w));
+    if !out.status.success() && gone {
         return None;
     }
     assert!(out.status.success(), "docker {args:?}: {err}");
