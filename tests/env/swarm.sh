@@ -21,7 +21,10 @@
 #   SLIPWAY_SWARM_NODE_SOCKET the path of each node's engine socket as a container on that node
 #                            mounts it (the same path on every node, like /var/run/docker.sock)
 #   SLIPWAY_SWARM_NODE_WORK  a folder every node has, its own (like /var/lib/slipway-agent)
-# The registry holds the test base image as $SLIPWAY_SWARM_REGISTRY/slipway-test/busybox:latest.
+#   SLIPWAY_SWARM_AUTH_REGISTRY HOST:PORT of a second cluster registry, this one with basic auth
+#                            (htpasswd, as a real cluster registry has), on the same host
+#   SLIPWAY_SWARM_AUTH_USER / SLIPWAY_SWARM_AUTH_PASS  its one user
+# Both registries hold the test base image as REGISTRY/slipway-test/busybox:latest.
 #
 # Facts this script works around (learned bringing the swarm up here):
 # - `ip netns exec` gives the command a fresh /sys, without the cgroup mounts: each node mounts
@@ -32,12 +35,15 @@
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-need ip unshare dockerd docker docker-registry
+need ip unshare dockerd docker docker-registry htpasswd
 
 DIR="$STATE/swarm"
 NODES="n1 n2 n3"
 SUBNET=10.77.0
 REGISTRY="$SUBNET.10:5000"
+AUTH_REGISTRY="$SUBNET.10:5001"
+AUTH_USER=slipway-cluster
+AUTH_PASS=cluster-pass-5a1f
 BASE_IMAGE=slipway-test/busybox:latest
 # On each node, in its own mount namespace only: the engine's socket and the agent's folder.
 NODE_SOCKET=/run/slipway-node/docker.sock
@@ -98,7 +104,7 @@ start_node() {
   nohup ip netns exec "slw-$n" unshare --uts sh -c "hostname slw-$n && $mounts && exec dockerd \
       --data-root '$d/data' --exec-root '$d/exec' --pidfile '$d/dockerd.pid' \
       -H 'unix://$(sock "$n")' -H 'unix://$NODE_SOCKET' \
-      --cgroup-parent 'slw-$n' --insecure-registry '$REGISTRY' \
+      --cgroup-parent 'slw-$n' --insecure-registry '$REGISTRY' --insecure-registry '$AUTH_REGISTRY' \
       --containerd-namespace 'slw-$n' --containerd-plugins-namespace 'slw-$n-plugins'" \
     >"$d/dockerd.log" 2>&1 9>&- &
 }
@@ -120,7 +126,8 @@ ready() {
     dk "$n" info >/dev/null 2>&1 || return 1
   done
   [ "$(dk n1 node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready)" = 3 ] || return 1
-  dk n1 image inspect "$REGISTRY/$BASE_IMAGE" >/dev/null 2>&1
+  dk n1 image inspect "$REGISTRY/$BASE_IMAGE" >/dev/null 2>&1 || return 1
+  dk n1 image inspect "$AUTH_REGISTRY/$BASE_IMAGE" >/dev/null 2>&1
 }
 
 print_env() {
@@ -131,6 +138,9 @@ print_env() {
   done
   echo "export SLIPWAY_SWARM_MANAGER=unix://$(sock n1)"
   echo "export SLIPWAY_SWARM_REGISTRY=$REGISTRY"
+  echo "export SLIPWAY_SWARM_AUTH_REGISTRY=$AUTH_REGISTRY"
+  echo "export SLIPWAY_SWARM_AUTH_USER=$AUTH_USER"
+  echo "export SLIPWAY_SWARM_AUTH_PASS=$AUTH_PASS"
   echo "export SLIPWAY_SWARM_NODE_PIDS='${pids% }'"
   echo "export SLIPWAY_SWARM_NODE_HOSTS='${hosts% }'"
   echo "export SLIPWAY_SWARM_NODE_SOCKET=$NODE_SOCKET"
@@ -177,6 +187,26 @@ http:
   addr: $REGISTRY
 YAML
   nohup ip netns exec slw-reg docker-registry serve "$DIR/registry.yml" >"$DIR/registry.log" 2>&1 9>&- &
+  # The second one, with basic auth over HTTP (the nodes trust it as an insecure registry).
+  mkdir -p "$DIR/auth-registry"
+  htpasswd -Bbn "$AUTH_USER" "$AUTH_PASS" >"$DIR/auth-htpasswd"
+  cat >"$DIR/auth-registry.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $DIR/auth-registry
+  delete:
+    enabled: true
+http:
+  addr: $AUTH_REGISTRY
+auth:
+  htpasswd:
+    realm: slipway-cluster
+    path: $DIR/auth-htpasswd
+YAML
+  nohup ip netns exec slw-reg docker-registry serve "$DIR/auth-registry.yml" >"$DIR/auth-registry.log" 2>&1 9>&- &
   for n in $NODES; do start_node "$n"; done
   for n in $NODES; do
     wait_for "dockerd $n (log: $DIR/$n/dockerd.log)" 120 dk "$n" info || { tail -20 "$DIR/$n/dockerd.log" >&2; exit 1; }
@@ -196,6 +226,13 @@ YAML
   docker save "$BASE_IMAGE" | dk n1 load -q >/dev/null
   dk n1 tag "$BASE_IMAGE" "$REGISTRY/$BASE_IMAGE"
   wait_for "the cluster registry" 60 dk n1 push -q "$REGISTRY/$BASE_IMAGE"
+  # Into the authenticated one with a login on the manager's CLI only (its config in $DIR, so
+  # no engine and no other test sees the credentials), then logged out again.
+  dk n1 tag "$BASE_IMAGE" "$AUTH_REGISTRY/$BASE_IMAGE"
+  wait_for "the authenticated cluster registry" 60 sh -c \
+    "echo '$AUTH_PASS' | docker --config '$DIR/cli' -H unix://$(sock n1) login -u '$AUTH_USER' --password-stdin '$AUTH_REGISTRY'"
+  docker --config "$DIR/cli" -H "unix://$(sock n1)" push -q "$AUTH_REGISTRY/$BASE_IMAGE" >/dev/null
+  rm -rf "$DIR/cli"
   ready || { log "swarm: not ready after up"; exit 1; }
   print_env
 }
