@@ -18,9 +18,9 @@
 //! and removes it and the run's image (see [`reap`]).
 
 use super::job::{JOB_FILE, Job, KEY_SECRET_FILE, Line, WORKSPACE};
+use super::runner::print_line;
 use crate::executor::events::Event;
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
@@ -29,8 +29,8 @@ pub const SECRETS_DIR: &str = "/run/secrets";
 
 /// Run the job at `job_dir` with the engine `DOCKER_HOST` names (the node's), its copy of the
 /// project in `work`. Returns whether the run succeeded. Never fails without a line saying why.
-pub async fn run(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result<bool> {
-    match run_job(job_dir, work, run_image).await {
+pub async fn run(job_dir: &Path, work: &Path, run_image: Option<&str>, node_socket: &str) -> Result<bool> {
+    match run_job(job_dir, work, run_image, node_socket).await {
         Ok(ok) => Ok(ok),
         Err(e) => {
             // The key's forms are not in the text of an error before the run started (the
@@ -41,13 +41,11 @@ pub async fn run(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result
     }
 }
 
-async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result<bool> {
+async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>, node_socket: &str) -> Result<bool> {
     let file = job_dir.join(JOB_FILE);
     let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read the job {}", file.display()))?;
     let job: Job = serde_json::from_str(&text).with_context(|| format!("{} is not a job", file.display()))?;
     let key = read_key(&Path::new(SECRETS_DIR).join(KEY_SECRET_FILE))?;
-    let spec = job.into_spec(job_dir.join(WORKSPACE), work.to_path_buf(), key)?;
-    let docker = crate::docker::connect().await?;
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
@@ -56,14 +54,34 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result
             stop.cancel();
         }
     });
-    if let Some(image) = run_image {
-        let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
-        tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, stop).await });
-        if let Some(approval) = spec.options.approval.clone() {
-            let (stop, image) = (cancel.clone(), image.to_string());
-            tokio::spawn(async move { super::swarm::node::watch_approvals(&image, approval, stop).await });
-        }
+    let approval = job.options.awaits_approval.then(|| std::sync::Arc::new(tokio::sync::Notify::new()));
+    let Some(image) = run_image else {
+        // Not in a swarm task (no run image to start a runner from): run here, as `slipway
+        // steps` would; binds then work only if this process is beside the engine.
+        return run_here(job, job_dir, work, key, cancel).await;
+    };
+    let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
+    tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, stop).await });
+    if let Some(approval) = approval.clone() {
+        let (stop, image) = (cancel.clone(), image.to_string());
+        tokio::spawn(async move { super::swarm::node::watch_approvals(&image, approval, stop).await });
     }
+    let docker = super::swarm::connect().await?;
+    let own = std::fs::read_to_string("/etc/hostname").context("cannot read this task's container id")?;
+    let node = super::swarm::runner_start::OnNode { own: own.trim(), run_image: image, node_socket, work };
+    super::swarm::runner_start::run(&docker, &node, job, &job_dir.join(WORKSPACE), key.as_ref(), cancel, approval).await
+}
+
+/// The run in this process (see [`run_job`]).
+async fn run_here(
+    job: Job,
+    job_dir: &Path,
+    work: &Path,
+    key: Option<slipway_core::crypto::Key>,
+    cancel: CancellationToken,
+) -> Result<bool> {
+    let docker = crate::docker::connect().await?;
+    let spec = job.into_spec(job_dir.join(WORKSPACE), work.to_path_buf(), key)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
@@ -72,13 +90,9 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>) -> Result
     });
     let result = crate::executor::run(docker, spec, tx, cancel).await;
     let _ = printer.await;
-    match result {
-        Ok(r) => {
-            print_line(&Line::Result((&r).into()));
-            Ok(r.outcome == crate::executor::RunOutcome::Succeeded)
-        }
-        Err(e) => Err(e),
-    }
+    let r = result?;
+    print_line(&Line::Result((&r).into()));
+    Ok(r.outcome == crate::executor::RunOutcome::Succeeded)
 }
 
 /// The key, when the run has one (its secret file is there).
@@ -87,15 +101,6 @@ fn read_key(path: &Path) -> Result<Option<slipway_core::crypto::Key>> {
         return Ok(None);
     }
     crate::keyfile::load_key(path).map(Some).context("the run's key (its swarm secret)")
-}
-
-fn print_line(line: &Line) {
-    // A line that cannot be written (stdout closed) ends nothing: the run goes on and cleans up.
-    if let Ok(text) = serde_json::to_string(line) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
-    }
 }
 
 /// The reaper: wait for `container` (the agent's task container) to exit, then remove it and

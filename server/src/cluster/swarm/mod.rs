@@ -19,7 +19,9 @@ mod follow;
 pub use follow::NodeLost;
 pub mod images;
 pub mod node;
+pub mod runner_start;
 mod service;
+pub use service::{RUN_LABEL, not_found};
 
 use crate::executor::{Placement, RemoteRun, RunResult};
 use anyhow::{Context, Result};

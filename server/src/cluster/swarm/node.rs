@@ -72,6 +72,13 @@ pub async fn reap(docker: &bollard::Docker, container: &str, run_image: &str) ->
     while let Some(Ok(_)) = wait.next().await {}
     tokio::time::sleep(LOG_GRACE).await;
     let force = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    // The agent's runner, if the agent could not remove it (it uses the run's image).
+    let runner = super::runner_start::runner_name(container);
+    if let Err(e) = docker.remove_container(&runner, Some(force.clone())).await
+        && !super::service::not_found(&e)
+    {
+        eprintln!("slipway reaper: cannot remove the runner {runner}: {e}");
+    }
     if let Err(e) = docker.remove_container(container, Some(force)).await
         && !super::service::not_found(&e)
     {

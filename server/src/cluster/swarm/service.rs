@@ -209,7 +209,7 @@ async fn approve_tags(docker: &bollard::Docker, image: &str) -> Vec<String> {
     tags
 }
 
-pub(super) fn not_found(e: &bollard::errors::Error) -> bool {
+pub fn not_found(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 
