@@ -44,6 +44,7 @@ impl LogLines {
                 if build { format!("{prefix} {} {line}", self.paint(2, "(build)")) } else { format!("{prefix} {line}") }
             }
             Event::Info { message } => self.paint(2, &format!("slipway: {message}")),
+            Event::Numbered { event, .. } => self.line(*event),
             Event::Waiting { group, .. } => {
                 self.paint(33, &format!("slipway: manual group `{group}` waits for approval"))
             }

@@ -196,7 +196,12 @@ fn set_by_of(s: &str) -> SetBy {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Line {
-    Event(Event),
+    /// The agent's `n`th event (counted from 1): the server reads the service's log from its
+    /// start again after a restart (or a broken log stream) and skips the events it stored.
+    Event {
+        n: u64,
+        event: Event,
+    },
     Result(AgentResult),
     /// The run could not be run on the node (no engine, a bad job): the error, masked.
     Error(String),

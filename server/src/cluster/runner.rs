@@ -95,8 +95,9 @@ pub async fn run(handoff: Handoff) -> Result<bool> {
     let docker = crate::docker::connect().await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            print_line(&Line::Event(event));
+        for n in 1.. {
+            let Some(event) = rx.recv().await else { break };
+            print_line(&Line::Event { n, event });
         }
     });
     let result = crate::executor::run(docker, spec, tx, cancel).await;

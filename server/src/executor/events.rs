@@ -46,6 +46,12 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// An event a placement read back from elsewhere (a swarm agent's log), with its number
+    /// there: the server stores how far it read in the same transaction as the event, so that
+    /// a restarted server reading that log again stores nothing twice. Never serialized: the
+    /// server unwraps it before storing (`runs::events::pump`).
+    #[serde(skip)]
+    Numbered { n: u64, event: Box<Event> },
 }
 
 /// Now, in Unix milliseconds, for [`Event::Log`]'s `at_ms`.

@@ -183,13 +183,50 @@ impl std::fmt::Debug for EngineChoice {
 }
 
 /// An engine that runs a whole prepared run somewhere else, with this same executor there
-/// (a swarm node's agent): the run's events come back through [`RemoteRun::emit`].
+/// (a swarm node's agent): the run's events come back through [`RemoteRun::emit_numbered`].
 pub trait Placement: Send + Sync {
     fn run(self: Arc<Self>, run: RemoteRun) -> futures_util::future::BoxFuture<'static, Result<RunResult>>;
 
     /// After a restart: stop and remove what the runs a stopped server left elsewhere still
     /// have going (they are recorded `interrupted`).
     fn abandon(self: Arc<Self>, runs: Vec<String>) -> futures_util::future::BoxFuture<'static, ()>;
+
+    /// After a restart: whether run `id` still goes on elsewhere (an error: the placement
+    /// cannot say, and the run is abandoned).
+    fn still_going(self: Arc<Self>, id: String) -> futures_util::future::BoxFuture<'static, Result<bool>>;
+
+    /// After a restart: follow a run that still goes on elsewhere to its end, as [`run`] does
+    /// after submitting it, from where the server's record of it stops (`from`).
+    ///
+    /// [`run`]: Placement::run
+    fn reattach(
+        self: Arc<Self>,
+        run: RemoteRun,
+        from: Resume,
+    ) -> futures_util::future::BoxFuture<'static, Result<RunResult>>;
+}
+
+/// Where a restarted server's record of a run that goes on elsewhere stops.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// How many of the run's events from elsewhere were stored (see [`RemoteRun::emit_numbered`]).
+    pub stored: u64,
+    /// The node the run was recorded on, if it was.
+    pub node: Option<String>,
+}
+
+/// Take up a run that goes on elsewhere after a restart (see [`Placement::reattach`]): `spec`
+/// is rebuilt from what the server stored (its masker from the run's files, see
+/// `run::Run::resume`); its events come on `events`.
+pub async fn resume(
+    placement: Arc<dyn Placement>,
+    spec: RunSpec,
+    from: Resume,
+    events: EventSender,
+    cancel: CancellationToken,
+) -> Result<RunResult> {
+    let run = run::Run::resume(spec, events, cancel);
+    placement.reattach(RemoteRun(run), from).await
 }
 
 /// What a [`Placement`] gets of a prepared run.
@@ -205,18 +242,24 @@ impl RemoteRun {
         &self.0.cancel
     }
 
-    /// An event from elsewhere, into the run's stream: every text masked again here (the
-    /// server's masker knows every value the run decrypted).
-    pub fn emit(&self, mut event: events::Event) {
+    /// The `n`th event from elsewhere (counted from 1), into the run's stream: every text
+    /// masked again here (the server's masker knows every value the run decrypted), and `n`
+    /// stored with it (see [`Resume::stored`]).
+    pub fn emit_numbered(&self, n: u64, mut event: events::Event) {
+        self.mask_event(&mut event);
+        let _ = self.0.events.send(events::Event::Numbered { n, event: Box::new(event) });
+    }
+
+    fn mask_event(&self, event: &mut events::Event) {
         use events::Event::*;
         let run = &self.0;
-        match &mut event {
+        match event {
             Log { line, .. } => *line = run.mask(line),
             Info { message } => *message = run.mask(message),
             StepStatus { message: Some(m), .. } => *m = run.mask(m),
+            Numbered { event, .. } => self.mask_event(event),
             Waiting { .. } | StepStatus { .. } => {}
         }
-        let _ = run.events.send(event);
     }
 
     /// A message of the placement's own (masked).

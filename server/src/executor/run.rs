@@ -93,6 +93,37 @@ impl Run {
         Ok(run)
     }
 
+    /// A run that goes on elsewhere, taken up again by a restarted server (see
+    /// `executor::resume`): its masker rebuilt from the run's files as `prepare` builds it,
+    /// nothing checked, copied or reported again (the run did that when it started). The
+    /// decrypted values live in the masker only, in memory, as in any run. When they cannot be
+    /// decrypted again (the files changed or went away), the masker knows the key's forms
+    /// only; the agent masks its own lines with every value it decrypted.
+    pub(super) fn resume(spec: RunSpec, events: EventSender, cancel: CancellationToken) -> Arc<Run> {
+        let mut masker = Masker::new();
+        if spec.options.secrets == secrets::SecretAccess::Allowed {
+            let (dir, confine) = (&spec.dir, spec.options.confine);
+            if let Err(e) =
+                secrets::Secrets::prepare(dir, confine, &spec.services, &spec.plan, spec.key.as_ref(), &mut masker)
+            {
+                tracing::warn!(run = %spec.run_id, "the run's secrets cannot be decrypted again; its agent's masking stands alone: {e:#}");
+            }
+        }
+        if let Some(key) = &spec.key {
+            masker.extend(mask::key_forms(key));
+        }
+        Arc::new(Run {
+            secrets: secrets::Secrets::default(),
+            masker: RwLock::new(masker),
+            events,
+            cancel,
+            names: step_names(&spec.plan),
+            workspace: Mutex::new(None),
+            guard: Guard::new(),
+            spec,
+        })
+    }
+
     pub(super) fn mask(&self, s: &str) -> String {
         self.masker.read().expect("masker lock").mask(s)
     }

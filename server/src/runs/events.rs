@@ -123,14 +123,22 @@ pub(super) fn begin(
 
 /// Store every event the executor sends (already masked by it) and fan it out to followers,
 /// step output only up to the run's log cap; what was cut is summed up once the steps are
-/// done. Ends when the executor drops its sender.
-pub(super) fn pump(m: &Arc<Manager>, id: &str, mut rx: UnboundedReceiver<Event>, live: Arc<Live>) -> JoinHandle<()> {
+/// done. Ends when the executor drops its sender. `after`: the number of the run's last
+/// event stored (the plan's, 1; more for a run a restarted server follows again). An event
+/// from elsewhere ([`Event::Numbered`]) is stored with its number there, in one transaction.
+pub(super) fn pump(
+    m: &Arc<Manager>,
+    id: &str,
+    mut rx: UnboundedReceiver<Event>,
+    live: Arc<Live>,
+    after: u64,
+) -> JoinHandle<()> {
     let store = m.store.clone();
     let run_id = id.to_string();
     let me = m.clone();
     let mut cap = log_cap::LogCap::new(m.policy.max_log_bytes);
     tokio::spawn(async move {
-        let mut seq = 1u64;
+        let mut seq = after;
         let mut batch = Vec::new();
         while let Some(first) = rx.recv().await {
             // Whatever else has queued up goes into the same transaction.
@@ -141,7 +149,13 @@ pub(super) fn pump(m: &Arc<Manager>, id: &str, mut rx: UnboundedReceiver<Event>,
                 batch.push(ev);
             }
             let mut rows = Vec::with_capacity(batch.len());
+            let mut agent_events = None;
             for mut ev in batch.drain(..) {
+                if let Event::Numbered { n, event } = ev {
+                    // Counted also when the log cap drops it: it was read.
+                    agent_events = Some(n);
+                    ev = *event;
+                }
                 if let Event::StepStatus { step, id, status, duration_ms, message } = &mut ev {
                     // Shown without a token (`GET /api/runs/{id}`), like the run's error.
                     if let Some(msg) = message {
@@ -158,7 +172,7 @@ pub(super) fn pump(m: &Arc<Manager>, id: &str, mut rx: UnboundedReceiver<Event>,
                 seq += 1;
                 rows.push((seq, kept));
             }
-            if let Err(e) = store.append_events(&run_id, &rows) {
+            if let Err(e) = store.append_agent_events(&run_id, &rows, agent_events) {
                 tracing::error!(run = %run_id, "cannot store events: {e:#}");
             }
             for row in rows {

@@ -123,7 +123,7 @@ async fn run_in(
     }
     let prepared = engine::start(id, spec, tx, live.cancel.clone(), &m.policy.engine).await?;
     events::begin(m, id, &prepared, request, edited, &live)?;
-    let pump = events::pump(m, id, rx, live);
+    let pump = events::pump(m, id, rx, live, 1);
     let result = prepared.run().await;
     let _ = pump.await;
     engine::status_of(result)

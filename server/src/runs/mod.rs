@@ -9,6 +9,7 @@
 //!   of work supersedes) and `head.rs` (the head check);
 //! - `prepare.rs`: reading, checking and planning a run's files, a fork's limits;
 //! - `execute.rs`: a started run's checkout, its spec, and its execution through `engine.rs`;
+//! - `reattach.rs`: after a restart, following the runs that still go on on a cluster;
 //! - `events.rs`: the one event type a run stores and broadcasts, and the pump that stores them;
 //! - `redact.rs`: errors as the public record shows them;
 //! - `repo.rs`, `notifications.rs`, `retention.rs`, `skip_ci.rs`, `follow.rs`: commit
@@ -28,6 +29,7 @@ mod policy;
 mod prepare;
 mod project;
 mod queue;
+mod reattach;
 mod redact;
 pub mod repo;
 mod request;
@@ -151,7 +153,8 @@ impl Manager {
     }
 
     /// After a restart: runs that were in flight are interrupted (and their containers
-    /// removed); queued runs stay queued and start in order.
+    /// removed), but for those still going on on a cluster, which are followed again; queued
+    /// runs stay queued and start in order.
     pub async fn recover(self: &Arc<Self>) -> Result<()> {
         queue::recover(self).await
     }

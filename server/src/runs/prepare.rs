@@ -79,17 +79,21 @@ fn prepare(
         &PlanOptions { tag: build.tag.clone(), push: req.push, vars: build.vars.clone() },
     );
     let vars = build.vars;
-    // A repository run's key is the server's (`key = …`), never a file in the checkout, which
-    // whoever can push (or open a pull request) controls.
+    let key = read_key(project, dir, trigger)?;
+    Ok(Prepared { services: checked.services, plan: p, key, vars, source: sv })
+}
+
+/// The run's key, if its project has one. A repository run's key is the server's (`key = …`),
+/// never a file in the checkout, which whoever can push (or open a pull request) controls.
+pub(super) fn read_key(project: &Project, dir: &Path, trigger: Option<&trigger::RunTrigger>) -> Result<Option<Key>> {
     let key_path = match trigger {
         None => Some(project.key.clone().unwrap_or_else(|| dir.join("codeship.aes"))),
         Some(_) => project.key.clone(),
     };
-    let key = match key_path {
+    Ok(match key_path {
         Some(k) if k.exists() => Some(crate::keyfile::load_key(&k).context("project key")?),
         _ => None,
-    };
-    Ok(Prepared { services: checked.services, plan: p, key, vars, source: sv })
+    })
 }
 
 /// The request's edited file, else the project's, found and read as the CLI finds and reads

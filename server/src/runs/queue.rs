@@ -13,10 +13,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// After a restart: runs that were in flight are interrupted (and their containers
-/// removed); queued runs stay queued and start in order.
+/// removed), but for those that still go on on a cluster: those are followed again, each in a
+/// run slot (taken before the scheduler starts); queued runs stay queued and start in order.
 pub(super) async fn recover(m: &Arc<Manager>) -> Result<()> {
     let forge_status = super::repo::final_state(RunStatus::Interrupted).as_str();
-    let interrupted = m.store.interrupt_running(INTERRUPTED, forge_status)?;
+    let going_on = super::reattach::going_on(m).await?;
+    let interrupted = m.store.interrupt_running(INTERRUPTED, forge_status, &going_on)?;
     // Followers of these runs (the studio) get a proper end of stream.
     for id in &interrupted {
         events::finish_events(m, id, RunStatus::Interrupted, Some(INTERRUPTED));
@@ -27,6 +29,10 @@ pub(super) async fn recover(m: &Arc<Manager>) -> Result<()> {
     super::repo::resend_unsent_statuses(m, &interrupted);
     for id in m.store.queued()? {
         lock(&m.live).insert(id, Live::new());
+    }
+    for id in going_on {
+        tracing::info!(run = %id, "still going on: followed again");
+        spawn_run(m, id, Work::FollowAgain);
     }
     // `--keep-runs` may have been lowered since the last start.
     for p in &m.projects {
@@ -68,7 +74,7 @@ pub(super) async fn schedule(m: Arc<Manager>) {
                 }
             };
             match m.store.start(&id) {
-                Ok(true) => spawn_run(&m, id, request),
+                Ok(true) => spawn_run(&m, id, Work::Start(request)),
                 Ok(false) => {} // cancelled between the two queries
                 Err(e) => {
                     tracing::error!(run = %id, "cannot start the run: {e:#}");
@@ -80,18 +86,33 @@ pub(super) async fn schedule(m: Arc<Manager>) {
     }
 }
 
+/// What a run's task does.
+enum Work {
+    /// Start the run (its stored request).
+    Start(String),
+    /// Follow a run that went on elsewhere while the server was stopped (see `reattach.rs`).
+    FollowAgain,
+}
+
 /// Run one started run in its own task. Whatever happens in it, a panic included, the run
 /// gets a final status and its slot is freed.
-fn spawn_run(m: &Arc<Manager>, id: String, request: String) {
+fn spawn_run(m: &Arc<Manager>, id: String, work: Work) {
     *lock(&m.running) += 1;
     let slot = Slot { manager: m.clone(), id: id.clone() };
     let live = lock(&m.live).entry(id.clone()).or_insert_with(Live::new).clone();
     let me = m.clone();
-    tracing::info!(run = %id, "started");
+    if let Work::Start(_) = work {
+        tracing::info!(run = %id, "started");
+    }
     tokio::spawn(async move {
         let _slot = slot;
-        let outcome =
-            AssertUnwindSafe(super::execute::execute(me.clone(), &id, &request, live.clone())).catch_unwind().await;
+        let task = async {
+            match &work {
+                Work::Start(request) => super::execute::execute(me.clone(), &id, request, live.clone()).await,
+                Work::FollowAgain => super::reattach::follow(me.clone(), &id, live.clone()).await,
+            }
+        };
+        let outcome = AssertUnwindSafe(task).catch_unwind().await;
         let (status, error) = match outcome {
             Ok(Ok(RunStatus::Cancelled)) => (RunStatus::Cancelled, live.reason.get().cloned()),
             Ok(Ok(status)) => (status, None),

@@ -3,7 +3,7 @@
 
 use super::{StepRow, Store, column};
 use anyhow::Result;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use slipway_core::run_state::StepStatus;
 
 impl Store {
@@ -53,6 +53,13 @@ impl Store {
     /// Several events in one transaction: a chatty build logs thousands of lines a second,
     /// and a commit per line would make the database the bottleneck.
     pub fn append_events(&self, run: &str, events: &[(u64, String)]) -> Result<()> {
+        self.append_agent_events(run, events, None)
+    }
+
+    /// [`append_events`](Store::append_events), and (`agent_events`) how many of the run's
+    /// events from elsewhere these bring the stored ones to, in the same transaction: the
+    /// count and the events are stored together or not at all.
+    pub fn append_agent_events(&self, run: &str, events: &[(u64, String)], agent_events: Option<u64>) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -61,8 +68,19 @@ impl Store {
                 insert.execute(params![run, *seq as i64, data])?;
             }
         }
+        if let Some(n) = agent_events {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            tx.execute("UPDATE runs SET agent_events = MAX(agent_events, ?2) WHERE id = ?1", params![run, n])?;
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// How many of the run's events from elsewhere were stored (see `append_agent_events`).
+    pub fn agent_events(&self, run: &str) -> Result<u64> {
+        let n: Option<i64> =
+            self.conn().query_row("SELECT agent_events FROM runs WHERE id = ?1", [run], |r| r.get(0)).optional()?;
+        Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     /// At most `limit` events after `after`, in order: callers page through long logs rather
@@ -89,6 +107,27 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The count of a run's events from elsewhere goes with them: stored in the same
+    /// transaction, never lowered by a late batch, and not moved by a batch that fails.
+    #[test]
+    fn agent_events_are_counted_with_the_events() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        s.insert_run("a", "p", None, false, "{}").unwrap();
+        assert_eq!(s.agent_events("a").unwrap(), 0);
+        s.append_agent_events("a", &[(1, "{}".into()), (2, "{}".into())], Some(2)).unwrap();
+        assert_eq!(s.agent_events("a").unwrap(), 2);
+        // Event 2 is stored already: the batch fails as a whole, the count stays.
+        assert!(s.append_agent_events("a", &[(3, "{}".into()), (2, "{}".into())], Some(5)).is_err());
+        assert_eq!((s.agent_events("a").unwrap(), s.last_event("a").unwrap()), (2, 2));
+        // A batch of the server's own events only, or an agent's events the log cap dropped.
+        s.append_agent_events("a", &[(3, "{}".into())], None).unwrap();
+        s.append_agent_events("a", &[], Some(4)).unwrap();
+        s.append_agent_events("a", &[], Some(3)).unwrap();
+        assert_eq!((s.agent_events("a").unwrap(), s.last_event("a").unwrap()), (4, 3));
+        assert_eq!(s.agent_events("nope").unwrap(), 0);
+    }
 
     /// Two steps may share a name (under different groups); each keeps its own row.
     #[test]

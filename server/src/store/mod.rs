@@ -177,7 +177,7 @@ mod tests {
         }
         // Reopen: migrations are idempotent, history is kept, running becomes interrupted.
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.interrupt_running("stopped", "error").unwrap(), ["a"]);
+        assert_eq!(s.interrupt_running("stopped", "error", &[]).unwrap(), ["a"]);
         let a = s.run("a").unwrap().unwrap();
         assert_eq!((a.status, a.error.as_deref()), (RunStatus::Interrupted, Some("stopped")));
         assert_eq!(s.steps("a").unwrap()[0].status, StepStatus::Interrupted);
@@ -189,6 +189,29 @@ mod tests {
         assert_eq!(s.queued().unwrap(), ["b"]);
         let (rows, total) = s.runs(None, None, 1, 10).unwrap();
         assert_eq!((rows[0].id.as_str(), total), ("b", 2));
+    }
+
+    /// A restart keeps the runs that go on elsewhere running (the server follows them again),
+    /// with their running steps; the others are interrupted.
+    #[test]
+    fn a_restart_interrupts_all_running_runs_but_those_going_on() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("db.sqlite")).unwrap();
+        for id in ["a", "b", "c"] {
+            s.insert_run(id, "p", None, false, "{}").unwrap();
+            assert!(s.start(id).unwrap());
+            s.upsert_step(id, "1", "t", StepStatus::Running, None, None).unwrap();
+        }
+        s.insert_run("q", "p", None, false, "{}").unwrap();
+        assert_eq!(s.running().unwrap(), ["a", "b", "c"]);
+        assert_eq!(s.interrupt_running("stopped", "error", &["b".to_string()]).unwrap(), ["a", "c"]);
+        assert_eq!(s.running().unwrap(), ["b"]);
+        assert_eq!(s.steps("b").unwrap()[0].status, StepStatus::Running);
+        for id in ["a", "c"] {
+            assert_eq!(s.run(id).unwrap().unwrap().status, RunStatus::Interrupted);
+            assert_eq!(s.steps(id).unwrap()[0].status, StepStatus::Interrupted);
+        }
+        assert_eq!(s.queued().unwrap(), ["q"]);
     }
 
     /// Every transition says which state it leaves: a cancelled run is never started, a

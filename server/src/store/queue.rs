@@ -194,25 +194,38 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Runs that were running when the server stopped: mark them interrupted.
-    pub fn interrupt_running(&self, message: &str, forge_status: &str) -> Result<Vec<String>> {
+    /// Runs that were running when the server stopped, oldest first.
+    pub fn running(&self) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare("SELECT id FROM runs WHERE status = ?1 ORDER BY seq")?
+            .query_map([RunStatus::Running.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Runs that were running when the server stopped: mark them interrupted, but for those
+    /// in `going_on` (runs elsewhere that a restarted server follows again); their ids.
+    pub fn interrupt_running(&self, message: &str, forge_status: &str, going_on: &[String]) -> Result<Vec<String>> {
         let mut c = self.conn();
         let c = c.transaction()?;
         let (running, interrupted) = (RunStatus::Running.as_str(), RunStatus::Interrupted.as_str());
         let ids: Vec<String> = c
-            .prepare("SELECT id FROM runs WHERE status = ?1")?
+            .prepare("SELECT id FROM runs WHERE status = ?1 ORDER BY seq")?
             .query_map([running], |r| r.get(0))?
+            .filter(|id| id.as_ref().map_or(true, |id| !going_on.contains(id)))
             .collect::<rusqlite::Result<_>>()?;
-        c.execute(
-            "UPDATE runs SET status = ?1, error = ?2, finished_at = ?3,
-                 status_unsent = CASE WHEN trigger_json IS NULL THEN status_unsent ELSE ?5 END
-             WHERE status = ?4",
-            params![interrupted, message, now(), running, forge_status],
-        )?;
-        c.execute(
-            "UPDATE steps SET status = ?1 WHERE status = ?2",
-            [StepStatus::Interrupted.as_str(), StepStatus::Running.as_str()],
-        )?;
+        for id in &ids {
+            c.execute(
+                "UPDATE runs SET status = ?1, error = ?2, finished_at = ?3,
+                     status_unsent = CASE WHEN trigger_json IS NULL THEN status_unsent ELSE ?5 END
+                 WHERE status = ?4 AND id = ?6",
+                params![interrupted, message, now(), running, forge_status, id],
+            )?;
+            c.execute(
+                "UPDATE steps SET status = ?1 WHERE status = ?2 AND run_id = ?3",
+                params![StepStatus::Interrupted.as_str(), StepStatus::Running.as_str(), id],
+            )?;
+        }
         c.commit()?;
         Ok(ids)
     }
@@ -257,7 +270,7 @@ mod tests {
         assert!(s.finish("t", RunStatus::Failed, None, &end("failed"), "failure").unwrap());
         assert!(s.finish("f", RunStatus::Success, None, &end("success"), "success").unwrap());
         assert!(s.cancel_queued("q", "x", &end("cancelled"), "canceled").unwrap());
-        assert_eq!(s.interrupt_running("stopped", "error").unwrap(), ["i"]);
+        assert_eq!(s.interrupt_running("stopped", "error", &[]).unwrap(), ["i"]);
         let want = [("t", "failure"), ("q", "canceled"), ("i", "error")].map(|(a, b)| (a.to_string(), b.to_string()));
         assert_eq!(waiting(&s), want);
     }

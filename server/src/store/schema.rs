@@ -91,6 +91,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_by_line ON runs (project, line, seq);",
     // The cluster node a run ran on (`slipway serve --engine swarm`); none on the local engine.
     "ALTER TABLE runs ADD COLUMN node TEXT;",
+    // How many events of a run that goes on elsewhere (a swarm agent's) were stored, written
+    // with them: a restarted server following the run again stores none of them twice.
+    "ALTER TABLE runs ADD COLUMN agent_events INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Bring the database at `path` (open on `conn`) to the newest schema.
@@ -163,6 +166,27 @@ mod tests {
         }
         let rows = Store::open(&path).unwrap().steps("a").unwrap();
         assert_eq!((rows[0].id.as_str(), rows[0].name.as_str()), ("unit", "unit"));
+    }
+
+    /// A database made before runs counted their events from elsewhere (the schema of seven
+    /// migrations): its runs count none, and a running one can be counted from there.
+    #[test]
+    fn runs_from_before_agent_events_count_none() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db.sqlite");
+        {
+            let c = create_at_version(&path, 7);
+            c.execute_batch(
+                "INSERT INTO runs (id, seq, project, push, status, request, created_at, node)
+                 VALUES ('a', 1, 'p', 0, 'running', '{}', 0, 'slw-n1');",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.agent_events("a").unwrap(), 0);
+        s.append_agent_events("a", &[(1, "{}".into())], Some(1)).unwrap();
+        assert_eq!(s.agent_events("a").unwrap(), 1);
+        assert_eq!(s.run("a").unwrap().unwrap().node.as_deref(), Some("slw-n1"));
     }
 
     /// A database made before runs had a `line` (the schema of five migrations) opens: every

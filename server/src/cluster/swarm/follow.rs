@@ -1,12 +1,16 @@
 //! Following a run's task: the agent's JSON lines read back from the service's log and turned
 //! into the run's events (masked again by the server), the task's node recorded, and the run
 //! ended by the agent's result line, by a cancel, or by the task or its node going away.
+//!
+//! The log is read from its start, also when it is opened again (its stream broke, or a
+//! restarted server takes the run up again: see `reattach.rs`): the agent numbers its events,
+//! and those up to the last one stored or emitted are skipped, so none is stored twice.
 
 use super::OnPlaced;
 use super::images;
 use super::service::Names;
 use crate::cluster::job::Line;
-use crate::executor::{RemoteRun, RunOutcome, RunResult};
+use crate::executor::{RemoteRun, Resume, RunOutcome, RunResult};
 use anyhow::{Result, anyhow};
 use bollard::models::{NodeState, TaskState};
 use bollard::query_parameters::{ListTasksOptionsBuilder, LogsOptionsBuilder};
@@ -29,18 +33,22 @@ const MAX_LINE: usize = 4 << 20;
 #[error("{0}")]
 pub struct NodeLost(pub String);
 
+/// Follow the run from `from` (nothing stored yet for a run just submitted), `approvals`
+/// approval tags already pushed for it.
 pub(super) async fn follow(
     docker: &bollard::Docker,
     run: &RemoteRun,
     names: &Names,
     on_placed: &OnPlaced,
+    from: Resume,
+    approvals: u32,
 ) -> Result<RunResult> {
-    let mut state = Follow { skip: 0, seen: 0, buf: Vec::new(), node: None, ended: None };
+    let mut state = Follow { emitted: from.stored, buf: Vec::new(), node: from.node, ended: None };
     let mut cancelled: Option<Instant> = None;
     // Approvals given on the server (the approve endpoint notifies this), passed on to the
     // agent as numbered tags.
     let approval = run.spec().options.approval.clone();
-    let mut approvals = 0;
+    let mut approvals = approvals;
     let mut logs = open_logs(docker, &names.service);
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
@@ -62,11 +70,10 @@ pub(super) async fn follow(
                         return Err(anyhow!("the run's agent wrote a line longer than {MAX_LINE} bytes"));
                     }
                 }
-                // The log ended (or failed) before the result: read it again, past what was read.
+                // The log ended (or failed) before the result: read it again (the events
+                // emitted already are skipped by their numbers).
                 Some(Err(_)) | None => {
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    state.skip = state.seen;
-                    state.seen = 0;
                     state.buf.clear();
                     logs = open_logs(docker, &names.service);
                 }
@@ -110,9 +117,8 @@ fn open_logs(
 }
 
 struct Follow {
-    /// Lines to skip (read before the log was opened again).
-    skip: usize,
-    seen: usize,
+    /// The number of the agent's last event emitted (or stored before a restart).
+    emitted: u64,
     buf: Vec<u8>,
     node: Option<String>,
     /// When the task was first seen ended, and how.
@@ -124,13 +130,13 @@ impl Follow {
     fn lines(&mut self, run: &RemoteRun) -> Result<Option<RunResult>> {
         while let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.buf.drain(..=end).collect();
-            self.seen += 1;
-            if self.seen <= self.skip {
-                continue;
-            }
             let Ok(line) = serde_json::from_slice::<Line>(&line) else { continue };
             match line {
-                Line::Event(event) => run.emit(event),
+                Line::Event { n, .. } if n <= self.emitted => {}
+                Line::Event { n, event } => {
+                    self.emitted = n;
+                    run.emit_numbered(n, event);
+                }
                 Line::Result(result) => return result.into_result().map(Some),
                 Line::Error(e) => return Err(anyhow!("on node {}: {}", self.node_name(), run.mask(&e))),
             }

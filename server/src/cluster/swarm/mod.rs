@@ -19,6 +19,7 @@ mod follow;
 pub use follow::NodeLost;
 pub mod images;
 pub mod node;
+mod reattach;
 pub mod runner_start;
 mod service;
 pub use service::{RUN_LABEL, not_found};
@@ -129,6 +130,18 @@ impl Placement for Swarm {
             .await;
         })
     }
+
+    fn still_going(self: Arc<Self>, id: String) -> BoxFuture<'static, Result<bool>> {
+        Box::pin(async move { reattach::still_going(&self, &id).await })
+    }
+
+    fn reattach(
+        self: Arc<Self>,
+        run: RemoteRun,
+        from: crate::executor::Resume,
+    ) -> BoxFuture<'static, Result<RunResult>> {
+        Box::pin(async move { reattach::reattach(&self, run, from).await })
+    }
 }
 
 impl Swarm {
@@ -165,6 +178,6 @@ impl Swarm {
             names.service,
             started.elapsed().as_millis()
         ));
-        follow::follow(docker, run, names, &self.on_placed).await
+        follow::follow(docker, run, names, &self.on_placed, Default::default(), 0).await
     }
 }
