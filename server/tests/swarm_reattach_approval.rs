@@ -19,13 +19,14 @@ fn an_approval_after_a_restart_reaches_the_swarm_run() {
     std::fs::write(
         dir.path().join("codeship-steps.yml"),
         "- name: first\n  service: app\n  command: echo before\n\
-         - type: manual\n  steps:\n  - name: one\n    service: app\n    command: echo approved-one\n\
-         - type: manual\n  steps:\n  - name: two\n    service: app\n    command: echo approved-two\n",
+         - type: manual\n  tag: main\n  steps:\n  - name: one\n    service: app\n    command: echo approved-one\n\
+         - type: manual\n  tag: ^main$\n  steps:\n  - name: two\n    service: app\n    command: echo approved-two\n",
     )
     .unwrap();
     let data = tempfile::tempdir().unwrap();
     let server = swarm_server_in(Some(data.path()), &env, dir.path(), &[]);
-    let id = server.start_run(json!({"project": "demo"}));
+    // Two manual groups: one per set of branches (SW210), both for `main`.
+    let id = server.start_run(json!({"project": "demo", "tag": "main"}));
     let step_done = |server: &support::server::Server, name: &str| {
         let started = Instant::now();
         loop {
