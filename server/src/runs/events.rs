@@ -194,6 +194,38 @@ pub(super) fn pump(
 mod tests {
     use super::*;
 
+    /// Events from elsewhere are stored after the run's last event, unwrapped, and their count
+    /// goes with them: what a restarted server's pump (`after` > 1) needs to store nothing twice.
+    #[tokio::test]
+    async fn numbered_events_are_stored_unwrapped_with_their_count() {
+        let (m, _dir) = crate::runs::testing::manager(1);
+        m.store.insert_run("r", "p", None, false, "{}").unwrap();
+        m.store.append_events("r", &[(1, "plan".into()), (2, "info".into())]).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let pump = pump(&m, "r", rx, Live::new(), 2);
+        let line = |n: u64| Event::Numbered {
+            n,
+            event: Box::new(Event::Log {
+                step: "s".into(),
+                id: "1".into(),
+                service: "app".into(),
+                line: format!("line {n}"),
+                build: false,
+                at_ms: None,
+            }),
+        };
+        tx.send(line(4)).unwrap();
+        tx.send(Event::Info { message: "the server's own".into() }).unwrap();
+        tx.send(line(5)).unwrap();
+        drop(tx);
+        pump.await.unwrap();
+        let stored: Vec<(u64, String)> = m.store.events_after("r", 2, 10).unwrap();
+        assert_eq!(stored.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [3, 4, 5]);
+        assert!(stored[0].1.contains(r#""line":"line 4""#) && stored[0].1.starts_with(r#"{"event":"log""#));
+        assert!(stored[1].1.contains("the server's own"));
+        assert_eq!(m.store.agent_events("r").unwrap(), 5);
+    }
+
     /// The bytes runs stored before this type, which the studio and the API's clients read.
     #[test]
     fn events_are_written_as_before() {
