@@ -58,7 +58,9 @@ fn a_restart_follows_a_swarm_run_that_goes_on_to_its_real_end() {
     let dir = project(&env, "echo start; sleep 10; echo end");
     let data = tempfile::tempdir().unwrap();
     let id = start_then_crash(&env, data.path(), dir.path());
+    let crashed = Instant::now();
     let server = restarted(&env, data.path(), dir.path());
+    eprintln!("crash to a new server answering: {} ms", crashed.elapsed().as_millis());
     let run = server.finished(&id, Duration::from_secs(90));
     assert_eq!(run["status"], "success", "{}", server.everything(&id));
     assert!(run["node"].is_string(), "the node stays on record: {run}");
@@ -77,8 +79,10 @@ fn a_cancel_after_a_restart_stops_the_swarm_run_on_its_node() {
     let data = tempfile::tempdir().unwrap();
     let id = start_then_crash(&env, data.path(), dir.path());
     let server = restarted(&env, data.path(), dir.path());
+    let asked = Instant::now();
     server.cancel(&id);
     let run = server.finished(&id, Duration::from_secs(120));
+    eprintln!("cancel after a restart to cancelled: {} ms", asked.elapsed().as_millis());
     assert_eq!(run["status"], "cancelled", "{}", server.everything(&id));
     assert_nothing_left(&env, std::slice::from_ref(&id), &hosts);
 }
