@@ -106,3 +106,30 @@ fn a_restart_interrupts_a_swarm_run_whose_service_is_gone_and_removes_it_from_it
     assert!(run["node"].is_string(), "the node stays on record: {run}");
     assert_nothing_left(&env, std::slice::from_ref(&id), &hosts);
 }
+
+/// The run's service removed (with the manager's CLI) while the server follows it, as when
+/// someone cleans up by hand or the swarm is made anew: the run ends `interrupted` within
+/// seconds (it waited for ever before), and is stopped on its node.
+#[test]
+fn a_swarm_run_whose_service_is_removed_while_followed_ends_interrupted() {
+    let Some(env) = swarm_env() else { return };
+    let hosts = pairs(&env["SLIPWAY_SWARM_NODE_HOSTS"]);
+    let dir = project(&env, "echo start; sleep 300");
+    let server = swarm_server_in(None, &env, dir.path(), &[]);
+    let id = server.start_run(json!({"project": "demo"}));
+    let started = Instant::now();
+    while !server.log(&id).lines().any(|l| l.ends_with(") start")) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the run did not start: {}", server.everything(&id));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let manager = &env["SLIPWAY_SWARM_MANAGER"];
+    let services = docker(manager, &["service", "ls", "--format", "{{.Name}}"]);
+    let service = services.lines().find(|s| s.contains(id.as_str())).expect("the run's service");
+    docker(manager, &["service", "rm", service]);
+    let removed = Instant::now();
+    let run = server.finished(&id, Duration::from_secs(60));
+    assert_eq!(run["status"], "interrupted", "{}", server.everything(&id));
+    eprintln!("service removed to interrupted: {} ms", removed.elapsed().as_millis());
+    assert!(server.log(&id).contains("its service is gone from the swarm"), "{}", server.log(&id));
+    assert_nothing_left(&env, std::slice::from_ref(&id), &hosts);
+}

@@ -158,8 +158,22 @@ impl Follow {
         on_placed: &OnPlaced,
     ) -> Option<NodeLost> {
         let filters = HashMap::from([("service".to_string(), vec![names.service.clone()])]);
-        let tasks = docker.list_tasks(Some(ListTasksOptionsBuilder::default().filters(&filters).build())).await.ok()?;
-        let task = tasks.into_iter().next()?;
+        // (Swarm refuses a filter naming a service it no longer has: no tasks, then.)
+        let tasks = docker
+            .list_tasks(Some(ListTasksOptionsBuilder::default().filters(&filters).build()))
+            .await
+            .unwrap_or_default();
+        let Some(task) = tasks.into_iter().next() else {
+            // No task yet (just created), or no service any more: someone removed it, or the
+            // swarm was made anew. Then no result will come: the run ends as a lost task does.
+            if let Err(e) = docker.inspect_service(&names.service, None).await
+                && super::service::not_found(&e)
+                && self.ended.is_none()
+            {
+                self.ended = Some((Instant::now(), "its service is gone from the swarm".into()));
+            }
+            return self.lost_after_end(run);
+        };
         let node_id = task.node_id.clone().filter(|n| !n.is_empty())?;
         let node = docker.inspect_node(&node_id).await.ok();
         if self.node.is_none() {
@@ -188,6 +202,11 @@ impl Follow {
             let how = status.and_then(|s| s.err.clone().or(s.message.clone())).unwrap_or_default();
             self.ended = Some((Instant::now(), how));
         }
+        self.lost_after_end(run)
+    }
+
+    /// The run's end, once its task has been seen ended for [`AFTER_END`] without a result.
+    fn lost_after_end(&self, run: &RemoteRun) -> Option<NodeLost> {
         match &self.ended {
             Some((at, how)) if at.elapsed() > AFTER_END => Some(NodeLost(format!(
                 "the run's task on swarm node {} ended without a result ({})",

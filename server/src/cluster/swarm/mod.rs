@@ -12,8 +12,9 @@
 //! Per run ([`Swarm::run`]): the agent image pushed once per server binary (`images.rs`), the
 //! run's image built on the manager and pushed, the key's secret and the service created
 //! (`service.rs`), the task followed until its result line (`follow.rs`), then the service,
-//! the secret and the run's image tag removed whatever happened. A cancel removes the service:
-//! swarm stops the task (SIGTERM), and the agent cleans up on its node before it ends.
+//! the secret and the run's image tag removed whatever happened. A cancel is a tag of the run's
+//! image that the agent looks for (removing a running job's service does not stop its task on
+//! Docker 20.10); the agent then cancels its runner, which cleans up on the node.
 
 mod follow;
 pub use follow::NodeLost;
@@ -151,6 +152,16 @@ impl Swarm {
         let agent = self.agent.get_or_try_init(|| images::push_agent(docker, &self.settings.registry)).await?;
         let names = service::Names::of(&run.spec().run_id, &self.settings.registry);
         let result = self.submit_and_follow(docker, &run, agent, &names, started).await;
+        // A run lost without its result (its service removed, its node gone): its agent may
+        // still be going on its node (removing a running job's service does not stop its
+        // task), so it is told to stop, as the runs a restart interrupts are.
+        if let Err(e) = &result
+            && e.is::<NodeLost>()
+            && docker.inspect_image(&names.image).await.is_ok()
+            && let Err(e) = images::push_cancel(docker, &names.image).await
+        {
+            tracing::warn!(run = %names.run_id, "{e:#}");
+        }
         service::remove_all(docker, &names).await;
         result
     }
