@@ -131,6 +131,17 @@ pub struct ServeArgs {
     /// and push the tags that cancel or approve runs.
     #[arg(long)]
     pub cluster_registry_isolated: bool,
+    /// A Docker config.json (`{"auths": {"HOST:PORT": {"auth": …}}}`) with the cluster
+    /// registry's login: used for the manager's pushes, the nodes' pulls and the run agents,
+    /// never given to steps. The server checks at start that the registry refuses requests
+    /// without it; untrusted projects may then run without --cluster-registry-isolated.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_registry_auth: Option<std::path::PathBuf>,
+    /// The cluster registry's HTTP API as this server reaches it, when not at
+    /// https://REGISTRY (or http://REGISTRY when that has no TLS): for the start check and
+    /// removing finished runs' tags.
+    #[arg(long, value_name = "URL")]
+    pub cluster_registry_url: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +178,8 @@ fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
         reserve_memory: args.cluster_reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
         constraints: args.cluster_constraints.clone(),
         registry_isolated: args.cluster_registry_isolated,
+        registry_auth: args.cluster_registry_auth.clone(),
+        registry_url: args.cluster_registry_url.clone(),
     }))
 }
 

@@ -19,6 +19,7 @@ mod follow;
 pub use follow::NodeLost;
 pub mod images;
 pub mod node;
+pub mod registry;
 pub mod runner_start;
 mod service;
 pub use service::{RUN_LABEL, not_found};
@@ -48,6 +49,14 @@ pub struct SwarmSettings {
     /// swarm: a step that reaches an unauthenticated registry can list and pull other runs'
     /// images (other projects' files) and push the tags that cancel or approve runs.
     pub registry_isolated: bool,
+    /// A Docker config.json with the registry's login (`--cluster-registry-auth`), read at
+    /// start. With it, untrusted projects may run: the server checks at start that the
+    /// registry refuses requests without it, and steps never get it.
+    pub registry_auth: Option<std::path::PathBuf>,
+    /// The registry's HTTP API as this server reaches it (`--cluster-registry-url`), for the
+    /// start check and deleting finished runs' tags; by default `https://REGISTRY`, else
+    /// `http://REGISTRY`.
+    pub registry_url: Option<String>,
 }
 
 /// Real hosts' paths (the test swarm's differ: tests/env/swarm.sh prints them).
@@ -61,6 +70,8 @@ pub struct Swarm {
     /// The manager's engine, connected on first use (`slipway serve` checks it at start).
     docker: tokio::sync::OnceCell<bollard::Docker>,
     settings: SwarmSettings,
+    /// The cluster registry, with the login when the server has one.
+    registry: Arc<registry::ClusterRegistry>,
     /// The agent image in the cluster registry, once pushed (once per server process).
     agent: tokio::sync::OnceCell<String>,
     on_placed: OnPlaced,
@@ -76,13 +87,28 @@ pub async fn connect() -> Result<bollard::Docker> {
 }
 
 impl Swarm {
-    pub fn new(settings: SwarmSettings, on_placed: OnPlaced) -> Arc<Swarm> {
-        Arc::new(Swarm {
+    /// The engine for `settings`; reads the registry's login file (an error names it).
+    pub fn new(settings: SwarmSettings, on_placed: OnPlaced) -> Result<Arc<Swarm>> {
+        let login = match &settings.registry_auth {
+            Some(file) => Some(registry::Login::load(file, &settings.registry)?),
+            None => None,
+        };
+        let registry =
+            Arc::new(registry::ClusterRegistry::new(settings.registry.clone(), login, settings.registry_url.clone()));
+        Ok(Arc::new(Swarm {
             docker: tokio::sync::OnceCell::new(),
             settings,
+            registry,
             agent: tokio::sync::OnceCell::new(),
             on_placed,
-        })
+        }))
+    }
+
+    /// With a login: the registry must refuse requests without it and take it (checked once,
+    /// at start: this is what lets untrusted projects run on the swarm).
+    pub async fn check_registry(&self) -> Result<()> {
+        self.registry.check_login().await?;
+        Ok(())
     }
 
     /// The manager's engine: it must answer, and be a swarm manager.
@@ -114,13 +140,13 @@ impl Placement for Swarm {
                 Ok(d) => d,
                 Err(e) => return tracing::warn!("cannot stop the interrupted runs on the swarm: {e:#}"),
             };
-            let registry = &self.settings.registry;
+            let registry = &self.registry;
             futures_util::future::join_all(runs.iter().map(|id| async move {
                 let names = service::Names::of(id, registry);
                 // The agent sees the cancel tag (if its run's image is still here to tag),
                 // cleans up on its node; then the run's swarm objects go.
                 if docker.inspect_image(&names.image).await.is_ok()
-                    && let Err(e) = images::push_cancel(docker, &names.image).await
+                    && let Err(e) = images::push_cancel(docker, &names).await
                 {
                     tracing::warn!(run = %id, "{e:#}");
                 }
@@ -135,10 +161,13 @@ impl Swarm {
     async fn run_on_swarm(&self, run: RemoteRun) -> Result<RunResult> {
         let started = std::time::Instant::now();
         let docker = self.docker().await?;
-        let agent = self.agent.get_or_try_init(|| images::push_agent(docker, &self.settings.registry)).await?;
-        let names = service::Names::of(&run.spec().run_id, &self.settings.registry);
+        let agent = self.agent.get_or_try_init(|| images::push_agent(docker, &self.registry)).await?;
+        let names = service::Names::of(&run.spec().run_id, &self.registry);
         let result = self.submit_and_follow(docker, &run, agent, &names, started).await;
         service::remove_all(docker, &names).await;
+        // The run's tags (image, cancel, approvals) leave the registry; its blobs wait for the
+        // registry's garbage collection.
+        self.registry.delete_run_tags(&names.image).await;
         result
     }
 
@@ -150,16 +179,18 @@ impl Swarm {
         names: &service::Names,
         started: std::time::Instant,
     ) -> Result<RunResult> {
-        images::push_run_image(docker, agent, &names.image, run.spec()).await?;
+        images::push_run_image(docker, agent, names, run.spec()).await?;
+        let mut secrets = Vec::new();
         // A run whose secrets are withheld (a fork's pull request) decrypts nothing: its node
         // never gets the key.
-        let secret = match (&run.spec().key, &run.spec().options.secrets) {
-            (Some(key), crate::executor::secrets::SecretAccess::Allowed) => {
-                Some(service::create_key_secret(docker, names, key).await?)
-            }
-            _ => None,
-        };
-        service::create(docker, &self.settings, names, agent, secret.as_deref()).await?;
+        if let (Some(key), crate::executor::secrets::SecretAccess::Allowed) =
+            (&run.spec().key, &run.spec().options.secrets)
+        {
+            secrets.push(service::create_key_secret(docker, names, key).await?);
+        }
+        // The registry's login, for the agent's own requests, whoever's run it is.
+        secrets.extend(service::create_registry_secret(docker, names).await?);
+        service::create(docker, &self.settings, names, agent, &secrets).await?;
         run.info(format!(
             "submitted to the swarm as service {} ({} ms after the run was prepared)",
             names.service,
