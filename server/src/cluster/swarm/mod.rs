@@ -166,8 +166,10 @@ impl Swarm {
         let result = self.submit_and_follow(docker, &run, agent, &names, started).await;
         service::remove_all(docker, &names).await;
         // The run's tags (image, cancel, approvals) leave the registry; its blobs wait for the
-        // registry's garbage collection.
-        self.registry.delete_run_tags(&names.image).await;
+        // registry's garbage collection. In the background: the run's result does not wait on
+        // the registry's answers.
+        let (registry, image) = (self.registry.clone(), names.image.clone());
+        tokio::spawn(async move { registry.delete_run_tags(&image).await });
         result
     }
 

@@ -124,6 +124,8 @@ pub struct ClusterRegistry {
     agent: ureq::Agent,
     /// The registry refused a DELETE (405, deletes turned off): said once per server.
     delete_refused: AtomicBool,
+    /// The registry's API did not answer this server: said once per server.
+    unreachable_said: AtomicBool,
 }
 
 impl ClusterRegistry {
@@ -143,6 +145,7 @@ impl ClusterRegistry {
             base: tokio::sync::OnceCell::new(),
             agent,
             delete_refused: AtomicBool::new(false),
+            unreachable_said: AtomicBool::new(false),
         }
     }
 
@@ -187,8 +190,19 @@ impl ClusterRegistry {
     /// registry's own garbage collection. Failures are the server's log's: the run's result
     /// stands.
     pub async fn delete_run_tags(&self, run_image: &str) {
-        if let Err(e) = self.try_delete_run_tags(run_image).await {
-            tracing::warn!("cannot remove the tags of {run_image} from the cluster registry: {e:#}");
+        match self.try_delete_run_tags(run_image).await {
+            Ok(()) => {}
+            // A server that cannot reach the registry's API (only the manager's engine can,
+            // say) says so once, not at every run's end.
+            Err(e) if e.downcast_ref::<CheckError>().is_some() => {
+                if !self.unreachable_said.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "finished runs' tags stay in the cluster registry: {e:#}; give this server its API's \
+                         address with --cluster-registry-url (docs/cluster.md)"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("cannot remove the tags of {run_image} from the cluster registry: {e:#}"),
         }
     }
 
