@@ -111,6 +111,17 @@ pub enum CheckError {
     Refused { url: String, file: String, status: u16 },
 }
 
+/// What became of a finished run's tags in the registry.
+#[derive(Debug, PartialEq)]
+pub enum Deletion {
+    /// This many manifests (with all their tags) deleted.
+    Deleted(usize),
+    /// The registry does not allow deletes (HTTP 405); whether the server had said so already.
+    Refused { said_before: bool },
+    /// Something else went wrong (in the server's log).
+    Failed,
+}
+
 /// The cluster registry, and what the server knows of it.
 pub struct ClusterRegistry {
     /// `HOST[:PORT]`, as images in it are named.
@@ -189,9 +200,9 @@ impl ClusterRegistry {
     /// (the image, its cancel and approval tags: one manifest). The blobs stay until the
     /// registry's own garbage collection. Failures are the server's log's: the run's result
     /// stands.
-    pub async fn delete_run_tags(&self, run_image: &str) {
+    pub async fn delete_run_tags(&self, run_image: &str) -> Deletion {
         match self.try_delete_run_tags(run_image).await {
-            Ok(()) => {}
+            Ok(done) => done,
             // A server that cannot reach the registry's API (only the manager's engine can,
             // say) says so once, not at every run's end.
             Err(e) if e.downcast_ref::<CheckError>().is_some() => {
@@ -201,12 +212,16 @@ impl ClusterRegistry {
                          address with --cluster-registry-url (docs/cluster.md)"
                     );
                 }
+                Deletion::Failed
             }
-            Err(e) => tracing::warn!("cannot remove the tags of {run_image} from the cluster registry: {e:#}"),
+            Err(e) => {
+                tracing::warn!("cannot remove the tags of {run_image} from the cluster registry: {e:#}");
+                Deletion::Failed
+            }
         }
     }
 
-    async fn try_delete_run_tags(&self, run_image: &str) -> Result<()> {
+    async fn try_delete_run_tags(&self, run_image: &str) -> Result<Deletion> {
         let Some((repo, tag)) = run_image.strip_prefix(&format!("{}/", self.host)).and_then(|r| r.rsplit_once(':'))
         else {
             anyhow::bail!("{run_image} is not an image of the cluster registry {}", self.host);
@@ -232,6 +247,7 @@ impl ClusterRegistry {
                 None => break,
             }
         }
+        let mut deleted = 0;
         for digest in digests {
             let url = manifest(&digest);
             let (agent, auth2) = (self.agent.clone(), auth.clone());
@@ -245,21 +261,23 @@ impl ClusterRegistry {
             .await
             .map_err(anyhow::Error::msg)?;
             match status {
-                200..=299 | 404 => {}
+                200..=299 => deleted += 1,
+                404 => {}
                 405 => {
-                    if !self.delete_refused.swap(true, Ordering::Relaxed) {
+                    let said = self.delete_refused.swap(true, Ordering::Relaxed);
+                    if !said {
                         tracing::warn!(
                             "the cluster registry {} refuses deletes (HTTP 405): finished runs' images stay in it; \
                              turn on `storage.delete.enabled` and run its garbage collection (docs/cluster.md)",
                             self.host
                         );
                     }
-                    return Ok(());
+                    return Ok(Deletion::Refused { said_before: said });
                 }
                 other => anyhow::bail!("DELETE of manifest {digest} answered HTTP {other}"),
             }
         }
-        Ok(())
+        Ok(Deletion::Deleted(deleted))
     }
 
     /// The digest of the manifest a reference names, or `None` when there is none.
@@ -374,6 +392,125 @@ mod tests {
         assert!(e.contains("not JSON") && e.contains(&p.display().to_string()) && !e.contains("dXNl"), "{e}");
         let e = Login::load(Path::new("/nonexistent/auth.json"), "reg:5001").unwrap_err().to_string();
         assert!(e.contains("/nonexistent/auth.json") && e.contains("cannot read"), "{e}");
+    }
+
+    /// A real distribution registry (tests/env's `docker-registry`, also what the test swarm
+    /// runs) on a free loopback port, without auth, deletes allowed or not; `None` (the test
+    /// skips, saying so) without the program.
+    struct TestRegistry {
+        child: std::process::Child,
+        host: String,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Drop for TestRegistry {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn start_registry(delete: bool) -> Option<TestRegistry> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.path().join("registry.yml");
+        let yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+        let child = match std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skipped: cannot start docker-registry ({e}); tests/env/up.sh installs it");
+                return None;
+            }
+        };
+        let registry = TestRegistry { child, host, _dir: dir };
+        let started = std::time::Instant::now();
+        while ureq::get(format!("http://{}/v2/", registry.host)).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(15), "docker-registry did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(registry)
+    }
+
+    /// An image (a config, no layers) under `tags` of `repo`, pushed through the registry API.
+    fn put_image(host: &str, repo: &str, tags: &[&str]) {
+        use sha2::Digest;
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let hex: String = sha2::Sha256::digest(config).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = format!("sha256:{hex}");
+        let started = agent.post(format!("http://{host}/v2/{repo}/blobs/uploads/")).send_empty().unwrap();
+        assert_eq!(started.status().as_u16(), 202);
+        let location = started.headers().get("Location").unwrap().to_str().unwrap().to_string();
+        let location = if location.starts_with("http") { location } else { format!("http://{host}{location}") };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put = agent
+            .put(format!("{location}{sep}digest={digest}"))
+            .header("Content-Type", "application/octet-stream")
+            .send(&config[..])
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 201);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": digest},
+            "layers": [],
+        })
+        .to_string();
+        for tag in tags {
+            let mut put = agent
+                .put(format!("http://{host}/v2/{repo}/manifests/{tag}"))
+                .header("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
+                .send(manifest.as_str())
+                .unwrap();
+            assert_eq!(put.status().as_u16(), 201, "{}", put.body_mut().read_to_string().unwrap_or_default());
+        }
+    }
+
+    fn tags(host: &str, repo: &str) -> Vec<String> {
+        let mut resp = ureq::get(format!("http://{host}/v2/{repo}/tags/list")).call().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+        let mut tags: Vec<String> =
+            v["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(String::from)).collect();
+        tags.sort();
+        tags
+    }
+
+    /// A run's tags (image, cancel, approvals: one manifest) go in one DELETE, another run's
+    /// stay; a registry without deletes keeps them and is warned about once per server.
+    #[tokio::test]
+    async fn a_finished_runs_tags_are_deleted_and_a_registry_refusing_deletes_is_said_once() {
+        let Some(reg) = start_registry(true) else { return };
+        let run_tags = ["r1", "r1-cancel", "r1-approve1", "r1-approve2"];
+        put_image(&reg.host, "slipway-run", &run_tags);
+        // Another run's image: a different manifest (another config) would be as safe; the
+        // same one shows that the deletion goes by the run's tags, not the repository.
+        put_image(&reg.host, "other", &["r2"]);
+        let registry = ClusterRegistry::new(reg.host.clone(), None, None);
+        let image = format!("{}/slipway-run:r1", reg.host);
+        assert_eq!(registry.delete_run_tags(&image).await, Deletion::Deleted(1));
+        assert_eq!(tags(&reg.host, "slipway-run"), Vec::<String>::new());
+        assert_eq!(tags(&reg.host, "other"), ["r2"]);
+        // Nothing left: nothing to do.
+        assert_eq!(registry.delete_run_tags(&image).await, Deletion::Deleted(0));
+
+        let Some(reg) = start_registry(false) else { return };
+        put_image(&reg.host, "slipway-run", &run_tags);
+        let registry = ClusterRegistry::new(reg.host.clone(), None, None);
+        let image = format!("{}/slipway-run:r1", reg.host);
+        assert_eq!(registry.delete_run_tags(&image).await, Deletion::Refused { said_before: false });
+        assert_eq!(registry.delete_run_tags(&image).await, Deletion::Refused { said_before: true });
+        assert_eq!(tags(&reg.host, "slipway-run"), ["r1", "r1-approve1", "r1-approve2", "r1-cancel"]);
     }
 
     /// The agent's secret is a config.json the agent reads back to the same login.
