@@ -38,6 +38,22 @@ fn auth_file(dir: &Path, registry: &str, user: &str, pass: &str) -> std::path::P
     path
 }
 
+/// Whether `text` holds `secret`, as it is or inside any base64 (standard or URL-safe, as
+/// Docker's `X-Registry-Auth` header encodes a login's JSON) token of it.
+fn holds(text: &str, secret: &str) -> bool {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    if text.contains(secret) {
+        return true;
+    }
+    let b64 = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
+    text.split(|c: char| !b64(c)).filter(|t| t.len() >= 12).any(|token| {
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .filter_map(|e| e.decode(token).ok())
+            .any(|bytes| String::from_utf8_lossy(&bytes).contains(secret))
+    })
+}
+
 /// The tag `Names::of` gives a run's image.
 fn run_tag(id: &str) -> String {
     id.chars()
@@ -100,6 +116,7 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
     };
     let (user, pass) = (env["SLIPWAY_SWARM_AUTH_USER"].clone(), env["SLIPWAY_SWARM_AUTH_PASS"].clone());
     let manager = env["SLIPWAY_SWARM_MANAGER"].clone();
+    let hosts = support::swarm::pairs(&env["SLIPWAY_SWARM_NODE_HOSTS"]);
     let host = registry.rsplit_once(':').unwrap().0.to_string();
     let files = tempfile::tempdir().unwrap();
     let auth = auth_file(files.path(), &registry, &user, &pass);
@@ -132,13 +149,17 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
     let id = server.start_run(json!({"project": "demo"}));
     let slow_id = server.start_run(json!({"project": "slow"}));
 
-    // While they run: neither the password nor its base64 in any service, task or secret, and
-    // the run's image names its project.
+    // While they run: neither the password nor its base64 in any service, task, secret or
+    // container of the runs (the agent's, on its node), and the run's image names its project.
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
     let forbidden = [pass.as_str(), b64.as_str()];
     let started = Instant::now();
     let (mut inspected, mut labelled) = (0, false);
     let mut cancelled = false;
+    // (The check itself finds a login's JSON in base64, as Docker's API would carry it.)
+    let header =
+        base64::engine::general_purpose::URL_SAFE.encode(format!(r#"{{"username":"{user}","password":"{pass}"}}"#));
+    assert!(holds(&format!("X-Registry-Auth: {header}"), &pass));
     while server.finished_within(&slow_id, Duration::from_millis(10)).is_none() {
         assert!(started.elapsed() < Duration::from_secs(300), "the runs did not end");
         for s in docker(&manager, &["service", "ls", "-q", "--filter", "label=slipway.run"]).split_whitespace() {
@@ -148,14 +169,20 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
                 all.push_str(&docker_if_there(&manager, &["inspect", t]).unwrap_or_default());
             }
             for f in forbidden {
-                assert!(!all.contains(f), "the registry's login in a service's or task's spec: {all}");
+                assert!(!holds(&all, f), "the registry's login in a service's or task's spec: {all}");
             }
             inspected += 1;
+        }
+        for node in hosts.values() {
+            for c in docker(node, &["ps", "-aq", "--filter", "label=slipway.run"]).split_whitespace() {
+                let Some(spec) = docker_if_there(node, &["inspect", c]) else { continue };
+                assert!(!holds(&spec, &pass), "the registry's login in a container on a node: {spec}");
+            }
         }
         for s in docker(&manager, &["secret", "ls", "-q", "--filter", "label=slipway.run"]).split_whitespace() {
             let Some(spec) = docker_if_there(&manager, &["secret", "inspect", s]) else { continue };
             for f in forbidden {
-                assert!(!spec.contains(f), "the registry's login in `docker secret inspect`: {spec}");
+                assert!(!holds(&spec, f), "the registry's login in `docker secret inspect`: {spec}");
             }
         }
         let image = format!("{registry}/slipway-run:{}", run_tag(&id));
@@ -187,7 +214,7 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
     for run in [&id, &slow_id] {
         let all = server.everything(run);
         for f in forbidden {
-            assert!(!all.contains(f), "the registry's login in run {run}'s record, events or log: {all}");
+            assert!(!holds(&all, f), "the registry's login in run {run}'s record, events or log: {all}");
         }
     }
 
@@ -203,7 +230,6 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
         assert!(Instant::now() < deadline, "tags of the runs left in the registry: {left:?}");
         std::thread::sleep(Duration::from_secs(1));
     }
-    let hosts = support::swarm::pairs(&env["SLIPWAY_SWARM_NODE_HOSTS"]);
     support::swarm::assert_nothing_left(&env, &[id, slow_id], &hosts);
     // Nor in the server's own log.
     let log = std::env::temp_dir().join(format!("slipway-swarm-serve-{}.log", std::process::id()));

@@ -304,6 +304,22 @@ mod tests {
         };
         assert_eq!((s.registry.as_str(), s.reserve_nano_cpus), ("r:5000", Some(500_000_000)));
         assert_eq!(s.node_socket, "/var/run/docker.sock");
+        assert_eq!((s.registry_auth, s.registry_url), (None, None));
+        let EngineSetting::Swarm(s) = engine(&[
+            "--engine",
+            "swarm",
+            "--cluster-registry",
+            "r:5000",
+            "--cluster-registry-auth",
+            "/etc/slipway/r.json",
+            "--cluster-registry-url",
+            "http://10.0.0.2:5000",
+        ])
+        .unwrap() else {
+            panic!("not a swarm")
+        };
+        assert_eq!(s.registry_auth.as_deref(), Some(std::path::Path::new("/etc/slipway/r.json")));
+        assert_eq!(s.registry_url.as_deref(), Some("http://10.0.0.2:5000"));
     }
 
     #[test]
