@@ -153,6 +153,14 @@ pub enum EngineKind {
 /// The engine the flags ask for.
 fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
     use crate::app::EngineSetting;
+    if args.engine != Some(EngineKind::Swarm)
+        && (args.cluster_registry_auth.is_some() || args.cluster_registry_url.is_some())
+    {
+        bail!(
+            "--cluster-registry-auth and --cluster-registry-url are for --engine swarm (with slipway.toml's \
+             `[engine]`, use its `registry_auth` and `registry_url`)"
+        );
+    }
     match args.engine {
         None if args.cluster_registry.is_some() => bail!("--cluster-registry is for --engine swarm"),
         None => return Ok(EngineSetting::FromConfig),
@@ -297,6 +305,7 @@ mod tests {
         let e = engine(&["--engine", "swarm"]).unwrap_err().to_string();
         assert!(e.contains("--cluster-registry"), "{e}");
         assert!(engine(&["--cluster-registry", "r:5000"]).unwrap_err().to_string().contains("--engine swarm"));
+        assert!(engine(&["--cluster-registry-auth", "a.json"]).unwrap_err().to_string().contains("registry_auth"));
         let EngineSetting::Swarm(s) =
             engine(&["--engine", "swarm", "--cluster-registry", "r:5000", "--cluster-reserve-cpus", "0.5"]).unwrap()
         else {
