@@ -122,11 +122,16 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
     let auth = auth_file(files.path(), &registry, &user, &pass);
     let registry_relay = relay(&env, &registry);
 
-    // A step asking the registry for its catalog, and a step that waits to be cancelled.
+    // A step asking the registry for its catalog, then a manual group (its approval reaches
+    // the agent as a tag, as a cancel does); and a step that waits to be cancelled.
     let probe = project(
         &env,
         &format!("sh -c \"printf 'GET /v2/_catalog HTTP/1.0\\r\\n\\r\\n' | nc {host} 5001 | head -1; echo probed\""),
     );
+    let steps = probe.path().join("codeship-steps.yml");
+    let mut text = std::fs::read_to_string(&steps).unwrap();
+    text.push_str("- type: manual\n  steps:\n  - name: gated\n    service: app\n    command: echo approved-through-the-registry\n");
+    std::fs::write(&steps, text).unwrap();
     let slow = project(&env, "sh -c 'echo waiting-for-cancel; sleep 300'");
     let slow_arg = format!("slow={}", slow.path().display());
     let auth_arg = auth.display().to_string();
@@ -155,7 +160,7 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
     let forbidden = [pass.as_str(), b64.as_str()];
     let started = Instant::now();
     let (mut inspected, mut labelled) = (0, false);
-    let mut cancelled = false;
+    let (mut cancelled, mut approved) = (false, false);
     // (The check itself finds a login's JSON in base64, as Docker's API would carry it.)
     let header =
         base64::engine::general_purpose::URL_SAFE.encode(format!(r#"{{"username":"{user}","password":"{pass}"}}"#));
@@ -193,6 +198,10 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
             assert_eq!(labels["io.slipway.image.project"], "demo", "{labels}");
             labelled = true;
         }
+        if !approved && server.log(&id).contains("probed") {
+            server.approve(&id);
+            approved = true;
+        }
         if !cancelled && server.log(&slow_id).contains("waiting-for-cancel") {
             server.cancel(&slow_id);
             cancelled = true;
@@ -202,10 +211,13 @@ fn untrusted_runs_on_an_authenticated_cluster_registry_keep_its_login_from_their
     assert!(inspected > 0, "no run's service was seen while it ran");
     assert!(labelled, "the run's image was never seen on the manager");
 
-    let run = server.finished(&id, Duration::from_secs(300));
+    let Some(run) = server.finished_within(&id, Duration::from_secs(120)) else {
+        panic!("the run did not end after its approval: {}", server.log(&id))
+    };
     assert_eq!(run["status"], "success", "{}", server.everything(&id));
     let log = server.log(&id);
     assert!(log.contains(" 401 Unauthorized") && log.contains("probed"), "{log}");
+    assert!(log.contains("approved-through-the-registry"), "{log}");
     // Cancelled through the authenticated registry (the agent saw the cancel tag, which it
     // asks for with its login), not ended by the server's grace period.
     let slow_run = server.finished(&slow_id, Duration::from_secs(5));
