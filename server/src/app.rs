@@ -189,8 +189,11 @@ impl App {
             EngineSetting::Local => None,
             EngineSetting::Swarm(s) => Some(s.clone()),
         };
+        // Steps that can reach the cluster registry must meet a login they do not have
+        // (`--cluster-registry-auth`, checked at start), or be kept away from it.
         if let Some(s) = &swarm_settings
             && !s.registry_isolated
+            && s.registry_auth.is_none()
         {
             let untrusted: Vec<&str> = projects
                 .iter()
@@ -201,25 +204,28 @@ impl App {
                 bail!(
                     "--engine swarm would run untrusted projects ({}), but their steps could reach the cluster \
                      registry {}: a step could read other runs' images and push the tags that cancel or approve \
-                     runs. Keep step containers away from the registry (a firewall on the nodes) and pass \
-                     --cluster-registry-isolated (`registry_isolated = true` in `[engine]`), or trust those \
-                     projects (docs/cluster.md)",
+                     runs. Give the registry a login that steps never get (--cluster-registry-auth FILE, \
+                     `registry_auth` in `[engine]`), or keep step containers away from the registry (a firewall \
+                     on the nodes) and pass --cluster-registry-isolated (`registry_isolated = true`), or trust \
+                     those projects (docs/cluster.md)",
                     untrusted.join(", "),
                     s.registry
                 );
             }
         }
-        let swarm = swarm_settings.map(|s| {
-            let store = store.clone();
-            crate::cluster::swarm::Swarm::new(
-                s,
-                Arc::new(move |id: &str, node: &str| {
-                    if let Err(e) = store.set_node(id, node) {
-                        tracing::warn!(run = %id, "cannot record the run's node {node}: {e:#}");
-                    }
-                }),
-            )
-        });
+        let swarm = swarm_settings
+            .map(|s| {
+                let store = store.clone();
+                crate::cluster::swarm::Swarm::new(
+                    s,
+                    Arc::new(move |id: &str, node: &str| {
+                        if let Err(e) = store.set_node(id, node) {
+                            tracing::warn!(run = %id, "cannot record the run's node {node}: {e:#}");
+                        }
+                    }),
+                )
+            })
+            .transpose()?;
         let engine = match &swarm {
             Some(s) => crate::executor::EngineChoice::Elsewhere(s.clone()),
             None => crate::executor::EngineChoice::Local,
@@ -268,6 +274,7 @@ impl App {
     pub async fn start(&self) -> Result<()> {
         if let Some(swarm) = &self.swarm {
             swarm.docker().await?;
+            swarm.check_registry().await?;
         }
         self.manager.recover().await?;
         tokio::spawn(self.manager.clone().schedule());

@@ -17,7 +17,7 @@
 //! (`slipway agent --reap`, from the same image) that waits for the agent's container to exit
 //! and removes it and the run's image (see [`reap`]).
 
-use super::job::{JOB_FILE, Job, KEY_SECRET_FILE, Line, WORKSPACE};
+use super::job::{JOB_FILE, Job, KEY_SECRET_FILE, Line, REGISTRY_SECRET_FILE, WORKSPACE};
 use super::runner::print_line;
 use crate::executor::events::Event;
 use anyhow::{Context, Result};
@@ -60,11 +60,15 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>, node_sock
         // steps` would; binds then work only if this process is beside the engine.
         return run_here(job, job_dir, work, key, cancel).await;
     };
+    // The agent's own requests to the registry carry its login; the runner and the run's
+    // steps never get it (the executor pulls their images with the project's dockercfg alone).
+    let login = registry_login(image)?;
     let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
-    tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, stop).await });
+    let cancel_login = login.clone();
+    tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, cancel_login, stop).await });
     if let Some(approval) = approval.clone() {
         let (stop, image) = (cancel.clone(), image.to_string());
-        tokio::spawn(async move { super::swarm::node::watch_approvals(&image, approval, stop).await });
+        tokio::spawn(async move { super::swarm::node::watch_approvals(&image, login, approval, stop).await });
     }
     let docker = super::swarm::connect().await?;
     let own = std::fs::read_to_string("/etc/hostname").context("cannot read this task's container id")?;
@@ -96,6 +100,12 @@ async fn run_here(
     Ok(r.outcome == crate::executor::RunOutcome::Succeeded)
 }
 
+/// The cluster registry's login, when the server has one (the run's second secret file).
+fn registry_login(run_image: &str) -> Result<Option<bollard::auth::DockerCredentials>> {
+    let registry = run_image.split_once('/').map(|(host, _)| host).unwrap_or(run_image);
+    super::swarm::registry::agent_login(&Path::new(SECRETS_DIR).join(REGISTRY_SECRET_FILE), registry)
+}
+
 /// The key, when the run has one (its secret file is there).
 fn read_key(path: &Path) -> Result<Option<slipway_core::crypto::Key>> {
     if !path.exists() {
@@ -116,9 +126,11 @@ pub async fn reap(container: &str, image: &str) -> Result<()> {
 pub async fn start_reaper(reaper_image: &str, run_image: &str, socket: &str) {
     let Ok(own) = std::fs::read_to_string("/etc/hostname") else { return };
     let own = own.trim().to_string();
-    let started = match super::swarm::connect().await {
-        Ok(docker) => super::swarm::node::start_reaper(&docker, &own, reaper_image, run_image, socket).await,
-        Err(e) => Err(e),
+    let started = match (super::swarm::connect().await, registry_login(run_image)) {
+        (Ok(docker), Ok(login)) => {
+            super::swarm::node::start_reaper(&docker, &own, reaper_image, run_image, socket, login).await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     if let Err(e) = started {
         eprintln!("slipway agent: cannot start the reaper of container {own}: {e:#}");

@@ -28,6 +28,10 @@ pub const JOB_FILE: &str = "job.json";
 pub const WORKSPACE: &str = "workspace";
 /// The key's file name among the task's secrets (`/run/secrets/slipway-key`).
 pub const KEY_SECRET_FILE: &str = "slipway-key";
+/// The cluster registry's login among the task's secrets (a Docker config.json), when the
+/// server has one: for the agent's own requests (its signal tags, the reaper's image), never
+/// for the run's steps.
+pub const REGISTRY_SECRET_FILE: &str = "slipway-registry";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Job {

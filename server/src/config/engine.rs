@@ -19,11 +19,15 @@ pub(super) struct RawEngine {
     constraints: Vec<String>,
     #[serde(default)]
     registry_isolated: bool,
+    /// A Docker config.json with the registry's login, relative to slipway.toml.
+    registry_auth: Option<String>,
+    registry_url: Option<String>,
 }
 
 /// The swarm `[engine]` asks for, if it does; `Err((span, message))` for a bad value.
 pub(super) fn swarm(
     raw: Option<&RawEngine>,
+    base: &std::path::Path,
 ) -> Result<Option<SwarmSettings>, (Option<std::ops::Range<usize>>, String)> {
     let Some(raw) = raw else { return Ok(None) };
     match raw.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
@@ -58,6 +62,8 @@ pub(super) fn swarm(
                 reserve_memory: raw.reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
                 constraints: raw.constraints.clone(),
                 registry_isolated: raw.registry_isolated,
+                registry_auth: raw.registry_auth.as_ref().map(|p| base.join(p)),
+                registry_url: raw.registry_url.clone(),
             }))
         }
         Some((other, span)) => {
@@ -87,6 +93,15 @@ mod tests {
         assert_eq!(s.node_work, "/var/lib/slipway-agent");
         assert_eq!(s.reserve_nano_cpus, Some(1_500_000_000));
         assert_eq!(s.constraints, ["node.labels.ci==true"]);
+        assert_eq!((s.registry_auth, s.registry_url), (None, None));
+        let c = parse(
+            "[engine]\nkind = \"swarm\"\ncluster_registry = \"reg:5000\"\nregistry_auth = \"secrets/cluster.json\"\nregistry_url = \"https://reg.internal\"\n",
+        )
+        .unwrap();
+        let s = c.swarm.unwrap();
+        // Relative to slipway.toml, as its other paths are.
+        assert_eq!(s.registry_auth.as_deref(), Some(Path::new("/etc/slipway/secrets/cluster.json")));
+        assert_eq!(s.registry_url.as_deref(), Some("https://reg.internal"));
         assert_eq!(parse("[engine]\nkind = \"local\"\n").unwrap().swarm, None);
         assert_eq!(parse("").unwrap().swarm, None, "no [engine]: the local engine");
     }

@@ -140,7 +140,7 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let mut config = Config {
         step_limits: cx.limits(None, raw.step_limits.as_ref())?,
         run_limits: cx.run_limits(None, raw.run_limits.as_ref())?,
-        swarm: engine::swarm(raw.engine.as_ref()).map_err(|(span, m)| cx.error(span, m))?,
+        swarm: engine::swarm(raw.engine.as_ref(), cx.base).map_err(|(span, m)| cx.error(span, m))?,
         ..Config::default()
     };
     for e in raw.generators.iter().flat_map(|g| &g.endpoints) {

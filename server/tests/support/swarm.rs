@@ -72,23 +72,24 @@ pub fn swarm_server_in(
     project_dir: &Path,
     extra: &[&str],
 ) -> Server {
+    let mut extra: Vec<&str> = extra.to_vec();
+    // Not true of the test swarm (its steps can reach the registry): said so that these
+    // tests' own projects, untrusted as a server's are by default, may run.
+    extra.push("--cluster-registry-isolated");
+    swarm_server_on(data, env, &env["SLIPWAY_SWARM_REGISTRY"], project_dir, &extra)
+}
+
+/// `slipway serve --engine swarm` with `registry` as its cluster registry and `extra`
+/// arguments only (no `--cluster-registry-isolated`).
+pub fn swarm_server_on(
+    data: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    registry: &str,
+    project_dir: &Path,
+    extra: &[&str],
+) -> Server {
     let mut args = super::server::project_args("demo", project_dir);
-    args.extend(
-        [
-            "--engine",
-            "swarm",
-            "--cluster-registry",
-            &env["SLIPWAY_SWARM_REGISTRY"],
-            "--cluster-node-socket",
-            &env["SLIPWAY_SWARM_NODE_SOCKET"],
-            "--cluster-node-work",
-            &env["SLIPWAY_SWARM_NODE_WORK"],
-            // Not true of the test swarm (its steps can reach the registry): said so that
-            // these tests' own projects, untrusted as a server's are by default, may run.
-            "--cluster-registry-isolated",
-        ]
-        .map(String::from),
-    );
+    args.extend(cluster_args(env, registry));
     args.extend(extra.iter().map(|a| a.to_string()));
     // The server's engine is the manager's; its log goes beside the test binary's.
     let log = std::env::temp_dir().join(format!("slipway-swarm-serve-{}.log", std::process::id()));
@@ -97,6 +98,86 @@ pub fn swarm_server_in(
     match data {
         Some(data) => Server::start_logged(data, &args, "swarm-token", &log, &envs),
         None => Server::start_temp_logged(&args, "swarm-token", &log, &envs),
+    }
+}
+
+/// `--engine swarm` and the test swarm's cluster flags, with `registry` as the cluster registry.
+pub fn cluster_args(env: &BTreeMap<String, String>, registry: &str) -> Vec<String> {
+    [
+        "--engine",
+        "swarm",
+        "--cluster-registry",
+        registry,
+        "--cluster-node-socket",
+        &env["SLIPWAY_SWARM_NODE_SOCKET"],
+        "--cluster-node-work",
+        &env["SLIPWAY_SWARM_NODE_WORK"],
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A port on 127.0.0.1 of this network namespace that reaches `target` (`HOST:PORT`, one of
+/// the test swarm's registries) from a node's namespace. A stand-in for a route: on real hosts
+/// the server reaches the cluster registry itself, but the test swarm's registries live on a
+/// bridge the root namespace has no route to (tests/env/swarm.sh). A Python relay runs in the
+/// namespace of a node (`ip netns exec`) and accepts on a socket bound here, in this one,
+/// given to it as its stdin; it is killed when dropped.
+pub struct Relay {
+    child: std::process::Child,
+    pub url: String,
+}
+
+const RELAY: &str = r#"
+import socket, sys, threading
+host, port = sys.argv[1].rsplit(":", 1)
+listener = socket.socket(fileno=0)
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+while True:
+    c, _ = listener.accept()
+    try:
+        u = socket.create_connection((host, int(port)), timeout=10)
+    except OSError:
+        c.close()
+        continue
+    u.settimeout(None)
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+"#;
+
+pub fn relay(env: &BTreeMap<String, String>, target: &str) -> Relay {
+    let pid = pairs(&env["SLIPWAY_SWARM_NODE_PIDS"]).into_values().next().expect("a node's pid");
+    let out = Command::new("ip").args(["netns", "identify", &pid]).output().unwrap();
+    let netns = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!netns.is_empty(), "no network namespace for pid {pid}: {}", String::from_utf8_lossy(&out.stderr));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let fd: std::os::fd::OwnedFd = listener.into();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &netns, "python3", "-c", RELAY, target])
+        .stdin(std::process::Stdio::from(fd))
+        .spawn()
+        .unwrap();
+    Relay { child, url }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

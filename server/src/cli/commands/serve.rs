@@ -131,6 +131,17 @@ pub struct ServeArgs {
     /// and push the tags that cancel or approve runs.
     #[arg(long)]
     pub cluster_registry_isolated: bool,
+    /// A Docker config.json (`{"auths": {"HOST:PORT": {"auth": …}}}`) with the cluster
+    /// registry's login: used for the manager's pushes, the nodes' pulls and the run agents,
+    /// never given to steps. The server checks at start that the registry refuses requests
+    /// without it; untrusted projects may then run without --cluster-registry-isolated.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_registry_auth: Option<std::path::PathBuf>,
+    /// The cluster registry's HTTP API as this server reaches it, when not at
+    /// https://REGISTRY (or http://REGISTRY when that has no TLS): for the start check and
+    /// removing finished runs' tags.
+    #[arg(long, value_name = "URL")]
+    pub cluster_registry_url: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +153,14 @@ pub enum EngineKind {
 /// The engine the flags ask for.
 fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
     use crate::app::EngineSetting;
+    if args.engine != Some(EngineKind::Swarm)
+        && (args.cluster_registry_auth.is_some() || args.cluster_registry_url.is_some())
+    {
+        bail!(
+            "--cluster-registry-auth and --cluster-registry-url are for --engine swarm (with slipway.toml's \
+             `[engine]`, use its `registry_auth` and `registry_url`)"
+        );
+    }
     match args.engine {
         None if args.cluster_registry.is_some() => bail!("--cluster-registry is for --engine swarm"),
         None => return Ok(EngineSetting::FromConfig),
@@ -167,6 +186,8 @@ fn engine_setting(args: &ServeArgs) -> Result<crate::app::EngineSetting> {
         reserve_memory: args.cluster_reserve_memory_mb.map(|mb| (mb.min(1 << 30) * 1024 * 1024) as i64),
         constraints: args.cluster_constraints.clone(),
         registry_isolated: args.cluster_registry_isolated,
+        registry_auth: args.cluster_registry_auth.clone(),
+        registry_url: args.cluster_registry_url.clone(),
     }))
 }
 
@@ -284,6 +305,7 @@ mod tests {
         let e = engine(&["--engine", "swarm"]).unwrap_err().to_string();
         assert!(e.contains("--cluster-registry"), "{e}");
         assert!(engine(&["--cluster-registry", "r:5000"]).unwrap_err().to_string().contains("--engine swarm"));
+        assert!(engine(&["--cluster-registry-auth", "a.json"]).unwrap_err().to_string().contains("registry_auth"));
         let EngineSetting::Swarm(s) =
             engine(&["--engine", "swarm", "--cluster-registry", "r:5000", "--cluster-reserve-cpus", "0.5"]).unwrap()
         else {
@@ -291,6 +313,22 @@ mod tests {
         };
         assert_eq!((s.registry.as_str(), s.reserve_nano_cpus), ("r:5000", Some(500_000_000)));
         assert_eq!(s.node_socket, "/var/run/docker.sock");
+        assert_eq!((s.registry_auth, s.registry_url), (None, None));
+        let EngineSetting::Swarm(s) = engine(&[
+            "--engine",
+            "swarm",
+            "--cluster-registry",
+            "r:5000",
+            "--cluster-registry-auth",
+            "/etc/slipway/r.json",
+            "--cluster-registry-url",
+            "http://10.0.0.2:5000",
+        ])
+        .unwrap() else {
+            panic!("not a swarm")
+        };
+        assert_eq!(s.registry_auth.as_deref(), Some(std::path::Path::new("/etc/slipway/r.json")));
+        assert_eq!(s.registry_url.as_deref(), Some("http://10.0.0.2:5000"));
     }
 
     #[test]

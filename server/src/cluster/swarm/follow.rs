@@ -90,14 +90,14 @@ pub(super) async fn follow(
             }
             _ = async { approval.as_ref().expect("guarded").notified().await }, if approval.is_some() => {
                 approvals += 1;
-                if let Err(e) = images::push_approve(docker, &names.image, approvals).await {
+                if let Err(e) = images::push_approve(docker, names, approvals).await {
                     run.info(format!("the approval did not reach the run's agent: {e:#}"));
                 }
             }
             _ = run.cancel().cancelled(), if cancelled.is_none() => {
                 // The agent sees the cancel tag, cancels, cleans up on its node and reports.
                 cancelled = Some(Instant::now());
-                if let Err(e) = images::push_cancel(docker, &names.image).await {
+                if let Err(e) = images::push_cancel(docker, names).await {
                     run.info(format!("{e:#}"));
                     return Ok(RunResult { outcome: RunOutcome::Cancelled, steps: Vec::new() });
                 }

@@ -3,18 +3,21 @@
 //! per binary: its tag is the binary's hash) and the run's image (the agent plus a layer with
 //! the job and the copy of the project).
 
+use super::registry::ClusterRegistry;
+use super::service::Names;
 use crate::cluster::agent_image::AgentRoot;
 use crate::cluster::job::{JOB_DIR, JOB_FILE, Job, WORKSPACE};
 use crate::executor::RunSpec;
+use crate::executor::docker::labels::IMAGE_PROJECT;
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptions};
 use futures_util::StreamExt;
 
 /// The agent image, `REGISTRY/slipway-agent:TAG`, on the manager and in the registry.
-pub(super) async fn push_agent(docker: &bollard::Docker, registry: &str) -> Result<String> {
+pub(super) async fn push_agent(docker: &bollard::Docker, registry: &ClusterRegistry) -> Result<String> {
     let exe = std::env::current_exe().context("cannot find this program's own file")?;
     let root = tokio::task::spawn_blocking(move || AgentRoot::of(&exe)).await??;
-    let repo = format!("{registry}/slipway-agent");
+    let repo = format!("{}/slipway-agent", registry.host);
     let image = format!("{repo}:{}", root.tag());
     if docker.inspect_image(&image).await.is_err() {
         let tar = tokio::task::spawn_blocking(move || root.write_tar(Vec::new())).await??;
@@ -32,17 +35,22 @@ pub(super) async fn push_agent(docker: &bollard::Docker, registry: &str) -> Resu
             }
         }
     }
-    push(docker, &image).await?;
+    push(docker, &image, registry).await?;
     Ok(image)
 }
 
 /// The run's image: the agent and, in [`JOB_DIR`], the job and the run's copy of the project.
-pub(super) async fn push_run_image(docker: &bollard::Docker, agent: &str, image: &str, spec: &RunSpec) -> Result<()> {
+pub(super) async fn push_run_image(docker: &bollard::Docker, agent: &str, names: &Names, spec: &RunSpec) -> Result<()> {
+    let image = names.image.as_str();
     let job = serde_json::to_vec(&Job::of(spec)?)?;
     let dir = spec.dir.clone();
-    // The label finds the image (and what is left of it) on any node by its run.
+    // The run label finds the image (and what is left of it) on any node by its run. The
+    // project label is the executor's: a step of another project that names this image (and
+    // finds it on its node) does not use it, but pulls it, without the registry's login.
     let label = serde_json::to_string(&spec.run_id)?;
-    let dockerfile = format!("FROM {agent}\nLABEL slipway.run={label}\nCOPY slipway/ /slipway/\n");
+    let project = serde_json::to_string(&spec.project)?;
+    let dockerfile =
+        format!("FROM {agent}\nLABEL slipway.run={label} {IMAGE_PROJECT}={project}\nCOPY slipway/ /slipway/\n");
     let context = tokio::task::spawn_blocking(move || build_context(&dockerfile, &job, &dir))
         .await?
         .context("cannot pack the run's project for the swarm")?;
@@ -54,7 +62,7 @@ pub(super) async fn push_run_image(docker: &bollard::Docker, agent: &str, image:
             bail!("cannot build the run's image {image} on the manager: {e}");
         }
     }
-    push(docker, image).await
+    push(docker, image, &names.registry).await
 }
 
 /// The build context: the Dockerfile and `slipway/job/{job.json,workspace/…}`. Symbolic links
@@ -76,8 +84,9 @@ fn build_context(dockerfile: &str, job: &[u8], dir: &std::path::Path) -> Result<
     Ok(tar.into_inner()?)
 }
 
-async fn push(docker: &bollard::Docker, image: &str) -> Result<()> {
-    let mut push = docker.push_image(image, None::<PushImageOptions>, None);
+/// Push `image` to the cluster registry, with its login when the server has one.
+async fn push(docker: &bollard::Docker, image: &str, registry: &ClusterRegistry) -> Result<()> {
+    let mut push = docker.push_image(image, None::<PushImageOptions>, registry.docker_credentials());
     while let Some(item) = push.next().await {
         let item = item.with_context(|| format!("cannot push {image} to the cluster registry"))?;
         if let Some(e) = item.error_detail.and_then(|d| d.message) {
@@ -106,19 +115,19 @@ pub fn approve_prefix(run_image: &str) -> String {
 }
 
 /// Push the run's cancel tag (see [`cancel_tag`]).
-pub(super) async fn push_cancel(docker: &bollard::Docker, run_image: &str) -> Result<()> {
-    push_tag(docker, run_image, &cancel_tag(run_image)).await
+pub(super) async fn push_cancel(docker: &bollard::Docker, names: &Names) -> Result<()> {
+    push_tag(docker, names, &cancel_tag(&names.image)).await
 }
 
 /// Push the run's `n`th approval tag (see [`approve_tag`]).
-pub(super) async fn push_approve(docker: &bollard::Docker, run_image: &str, n: u32) -> Result<()> {
-    push_tag(docker, run_image, &approve_tag(run_image, n)).await
+pub(super) async fn push_approve(docker: &bollard::Docker, names: &Names, n: u32) -> Result<()> {
+    push_tag(docker, names, &approve_tag(&names.image, n)).await
 }
 
-/// Tag `run_image` as `name` and push that.
-async fn push_tag(docker: &bollard::Docker, run_image: &str, name: &str) -> Result<()> {
+/// Tag the run's image as `name` and push that.
+async fn push_tag(docker: &bollard::Docker, names: &Names, name: &str) -> Result<()> {
     let (repo, tag) = name.rsplit_once(':').ok_or_else(|| anyhow!("{name} has no tag"))?;
     let options = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
-    docker.tag_image(run_image, Some(options)).await.with_context(|| format!("cannot tag {name}"))?;
-    push(docker, name).await
+    docker.tag_image(&names.image, Some(options)).await.with_context(|| format!("cannot tag {name}"))?;
+    push(docker, name, &names.registry).await
 }

@@ -21,6 +21,7 @@ pub use follow::NodeLost;
 pub mod images;
 pub mod node;
 mod reattach;
+pub mod registry;
 pub mod runner_start;
 mod service;
 pub use service::{RUN_LABEL, not_found};
@@ -50,7 +51,19 @@ pub struct SwarmSettings {
     /// swarm: a step that reaches an unauthenticated registry can list and pull other runs'
     /// images (other projects' files) and push the tags that cancel or approve runs.
     pub registry_isolated: bool,
+    /// A Docker config.json with the registry's login (`--cluster-registry-auth`), read at
+    /// start. With it, untrusted projects may run: the server checks at start that the
+    /// registry refuses requests without it, and steps never get it.
+    pub registry_auth: Option<std::path::PathBuf>,
+    /// The registry's HTTP API as this server reaches it (`--cluster-registry-url`), for the
+    /// start check and deleting finished runs' tags; by default `https://REGISTRY`, else
+    /// `http://REGISTRY`.
+    pub registry_url: Option<String>,
 }
+
+/// How long a cancel tag stays for an agent that may still be going (lost or abandoned runs)
+/// before the run's tags are deleted: the agent looks for it every 2 s.
+const STOP_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Real hosts' paths (the test swarm's differ: tests/env/swarm.sh prints them).
 pub const DEFAULT_NODE_SOCKET: &str = "/var/run/docker.sock";
@@ -63,6 +76,8 @@ pub struct Swarm {
     /// The manager's engine, connected on first use (`slipway serve` checks it at start).
     docker: tokio::sync::OnceCell<bollard::Docker>,
     settings: SwarmSettings,
+    /// The cluster registry, with the login when the server has one.
+    registry: Arc<registry::ClusterRegistry>,
     /// The agent image in the cluster registry, once pushed (once per server process).
     agent: tokio::sync::OnceCell<String>,
     on_placed: OnPlaced,
@@ -78,13 +93,28 @@ pub async fn connect() -> Result<bollard::Docker> {
 }
 
 impl Swarm {
-    pub fn new(settings: SwarmSettings, on_placed: OnPlaced) -> Arc<Swarm> {
-        Arc::new(Swarm {
+    /// The engine for `settings`; reads the registry's login file (an error names it).
+    pub fn new(settings: SwarmSettings, on_placed: OnPlaced) -> Result<Arc<Swarm>> {
+        let login = match &settings.registry_auth {
+            Some(file) => Some(registry::Login::load(file, &settings.registry)?),
+            None => None,
+        };
+        let registry =
+            Arc::new(registry::ClusterRegistry::new(settings.registry.clone(), login, settings.registry_url.clone()));
+        Ok(Arc::new(Swarm {
             docker: tokio::sync::OnceCell::new(),
             settings,
+            registry,
             agent: tokio::sync::OnceCell::new(),
             on_placed,
-        })
+        }))
+    }
+
+    /// With a login: the registry must refuse requests without it and take it (checked once,
+    /// at start: this is what lets untrusted projects run on the swarm).
+    pub async fn check_registry(&self) -> Result<()> {
+        self.registry.check_login().await?;
+        Ok(())
     }
 
     /// The manager's engine: it must answer, and be a swarm manager.
@@ -116,17 +146,20 @@ impl Placement for Swarm {
                 Ok(d) => d,
                 Err(e) => return tracing::warn!("cannot stop the interrupted runs on the swarm: {e:#}"),
             };
-            let registry = &self.settings.registry;
+            let (registry, this) = (&self.registry, &self);
             futures_util::future::join_all(runs.iter().map(|id| async move {
                 let names = service::Names::of(id, registry);
                 // The agent sees the cancel tag (if its run's image is still here to tag),
                 // cleans up on its node; then the run's swarm objects go.
-                if docker.inspect_image(&names.image).await.is_ok()
-                    && let Err(e) = images::push_cancel(docker, &names.image).await
-                {
-                    tracing::warn!(run = %id, "{e:#}");
+                let mut told = false;
+                if docker.inspect_image(&names.image).await.is_ok() {
+                    match images::push_cancel(docker, &names).await {
+                        Ok(()) => told = true,
+                        Err(e) => tracing::warn!(run = %id, "{e:#}"),
+                    }
                 }
                 service::remove_all(docker, &names).await;
+                this.delete_tags_later(&names, told);
             }))
             .await;
         })
@@ -149,21 +182,38 @@ impl Swarm {
     async fn run_on_swarm(&self, run: RemoteRun) -> Result<RunResult> {
         let started = std::time::Instant::now();
         let docker = self.docker().await?;
-        let agent = self.agent.get_or_try_init(|| images::push_agent(docker, &self.settings.registry)).await?;
-        let names = service::Names::of(&run.spec().run_id, &self.settings.registry);
+        let agent = self.agent.get_or_try_init(|| images::push_agent(docker, &self.registry)).await?;
+        let names = service::Names::of(&run.spec().run_id, &self.registry);
         let result = self.submit_and_follow(docker, &run, agent, &names, started).await;
         // A run lost without its result (its service removed, its node gone): its agent may
         // still be going on its node (removing a running job's service does not stop its
         // task), so it is told to stop, as the runs a restart interrupts are.
-        if let Err(e) = &result
-            && e.is::<NodeLost>()
+        let told_to_stop = matches!(&result, Err(e) if e.is::<NodeLost>())
             && docker.inspect_image(&names.image).await.is_ok()
-            && let Err(e) = images::push_cancel(docker, &names.image).await
-        {
-            tracing::warn!(run = %names.run_id, "{e:#}");
-        }
+            && match images::push_cancel(docker, &names).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(run = %names.run_id, "{e:#}");
+                    false
+                }
+            };
         service::remove_all(docker, &names).await;
+        self.delete_tags_later(&names, told_to_stop);
         result
+    }
+
+    /// The run's tags (image, cancel, approvals) leave the registry; its blobs wait for the
+    /// registry's garbage collection. In the background: the run's result does not wait on
+    /// the registry's answers. After a cancel tag the agent may not have seen yet (a lost or
+    /// abandoned run), only once the agent has had time to look (it looks every 2 s).
+    fn delete_tags_later(&self, names: &service::Names, after_a_stop: bool) {
+        let (registry, image) = (self.registry.clone(), names.image.clone());
+        tokio::spawn(async move {
+            if after_a_stop {
+                tokio::time::sleep(STOP_SEEN_WITHIN).await;
+            }
+            registry.delete_run_tags(&image).await
+        });
     }
 
     async fn submit_and_follow(
@@ -174,16 +224,18 @@ impl Swarm {
         names: &service::Names,
         started: std::time::Instant,
     ) -> Result<RunResult> {
-        images::push_run_image(docker, agent, &names.image, run.spec()).await?;
+        images::push_run_image(docker, agent, names, run.spec()).await?;
+        let mut secrets = Vec::new();
         // A run whose secrets are withheld (a fork's pull request) decrypts nothing: its node
         // never gets the key.
-        let secret = match (&run.spec().key, &run.spec().options.secrets) {
-            (Some(key), crate::executor::secrets::SecretAccess::Allowed) => {
-                Some(service::create_key_secret(docker, names, key).await?)
-            }
-            _ => None,
-        };
-        service::create(docker, &self.settings, names, agent, secret.as_deref()).await?;
+        if let (Some(key), crate::executor::secrets::SecretAccess::Allowed) =
+            (&run.spec().key, &run.spec().options.secrets)
+        {
+            secrets.push(service::create_key_secret(docker, names, key).await?);
+        }
+        // The registry's login, for the agent's own requests, whoever's run it is.
+        secrets.extend(service::create_registry_secret(docker, names).await?);
+        service::create(docker, &self.settings, names, agent, &secrets).await?;
         run.info(format!(
             "submitted to the swarm as service {} ({} ms after the run was prepared)",
             names.service,

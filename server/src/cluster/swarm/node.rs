@@ -5,6 +5,7 @@
 //! it and the run's image, and is removed itself (`AutoRemove`).
 
 use anyhow::{Context, Result};
+use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptions,
@@ -24,12 +25,13 @@ pub async fn start_reaper(
     reaper_image: &str,
     run_image: &str,
     socket: &str,
+    login: Option<DockerCredentials>,
 ) -> Result<()> {
     if docker.inspect_image(reaper_image).await.is_err() {
         let mut pull = docker.create_image(
             Some(CreateImageOptionsBuilder::default().from_image(reaper_image).build()),
             None,
-            None,
+            login,
         );
         while let Some(item) = pull.next().await {
             item.with_context(|| format!("cannot pull {reaper_image}"))?;
@@ -95,15 +97,20 @@ pub async fn reap(docker: &bollard::Docker, container: &str, run_image: &str) ->
 /// How often the agent asks the registry for its run's cancel tag.
 const CANCEL_POLL: Duration = Duration::from_secs(2);
 
-/// Cancel `stop` once `cancel_tag` is in the registry (the server pushed it: a cancel).
-pub async fn watch_cancel(cancel_tag: &str, stop: tokio_util::sync::CancellationToken) {
+/// Cancel `stop` once `cancel_tag` is in the registry (the server pushed it: a cancel). The
+/// registry is asked with the agent's login, when the server gave one.
+pub async fn watch_cancel(
+    cancel_tag: &str,
+    login: Option<DockerCredentials>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let Ok(docker) = super::connect().await else { return };
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(CANCEL_POLL) => {}
         }
-        if docker.inspect_registry_image(cancel_tag, None).await.is_ok() {
+        if docker.inspect_registry_image(cancel_tag, login.clone()).await.is_ok() {
             stop.cancel();
             return;
         }
@@ -114,6 +121,7 @@ pub async fn watch_cancel(cancel_tag: &str, stop: tokio_util::sync::Cancellation
 /// 2, …) that appears in the registry: the server pushes the next one on each approval.
 pub async fn watch_approvals(
     run_image: &str,
+    login: Option<DockerCredentials>,
     approval: std::sync::Arc<tokio::sync::Notify>,
     stop: tokio_util::sync::CancellationToken,
 ) {
@@ -124,7 +132,7 @@ pub async fn watch_approvals(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(CANCEL_POLL) => {}
         }
-        while docker.inspect_registry_image(&super::images::approve_tag(run_image, next), None).await.is_ok() {
+        while docker.inspect_registry_image(&super::images::approve_tag(run_image, next), login.clone()).await.is_ok() {
             approval.notify_one();
             next += 1;
         }

@@ -19,7 +19,7 @@ const MAX_APPROVALS: u32 = 1000;
 /// Whether run `id`'s service is still on the manager.
 pub(super) async fn still_going(swarm: &Swarm, id: &str) -> Result<bool> {
     let docker = swarm.docker().await?;
-    let names = Names::of(id, &swarm.settings.registry);
+    let names = Names::of(id, &swarm.registry);
     let asked = tokio::time::timeout(ASK_WITHIN, docker.inspect_service(&names.service, None)).await;
     match asked.with_context(|| format!("the swarm manager did not answer within {} s", ASK_WITHIN.as_secs()))? {
         Ok(_) => Ok(true),
@@ -31,8 +31,8 @@ pub(super) async fn still_going(swarm: &Swarm, id: &str) -> Result<bool> {
 /// Follow run's service again to its end, then remove its swarm objects.
 pub(super) async fn reattach(swarm: &Swarm, run: RemoteRun, from: Resume) -> Result<RunResult> {
     let docker = swarm.docker().await?;
-    let names = Names::of(&run.spec().run_id, &swarm.settings.registry);
-    let approvals = approvals_pushed(docker, &names.image).await;
+    let names = Names::of(&run.spec().run_id, &swarm.registry);
+    let approvals = approvals_pushed(docker, &names.image, swarm.registry.docker_credentials()).await;
     run.info(format!(
         "the server restarted: following the run again{}",
         from.node.as_deref().map(|n| format!(" on swarm node {n}")).unwrap_or_default()
@@ -44,9 +44,14 @@ pub(super) async fn reattach(swarm: &Swarm, run: RemoteRun, from: Resume) -> Res
 
 /// How many approval tags the server pushed for the run before it stopped: the next approval
 /// is the next number (the agent waits for the tags in order, see `node::watch_approvals`).
-async fn approvals_pushed(docker: &bollard::Docker, run_image: &str) -> u32 {
+async fn approvals_pushed(
+    docker: &bollard::Docker,
+    run_image: &str,
+    login: Option<bollard::auth::DockerCredentials>,
+) -> u32 {
     let mut n = 0;
-    while n < MAX_APPROVALS && docker.inspect_registry_image(&images::approve_tag(run_image, n + 1), None).await.is_ok()
+    while n < MAX_APPROVALS
+        && docker.inspect_registry_image(&images::approve_tag(run_image, n + 1), login.clone()).await.is_ok()
     {
         n += 1;
     }

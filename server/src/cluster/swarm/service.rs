@@ -6,7 +6,7 @@
 
 use super::SwarmSettings;
 use crate::cluster::agent_image::AGENT_BINARY;
-use crate::cluster::job::KEY_SECRET_FILE;
+use crate::cluster::job::{KEY_SECRET_FILE, REGISTRY_SECRET_FILE};
 use anyhow::{Context, Result};
 use base64::Engine;
 use bollard::models::{
@@ -24,17 +24,20 @@ const TASK_SOCKET: &str = "/var/run/docker.sock";
 /// How long swarm waits, on a cancel, for the agent to remove the run's containers.
 const STOP_GRACE: Duration = Duration::from_secs(60);
 
-/// The names of one run's swarm objects.
+/// The names of one run's swarm objects, and the registry its image is in.
 pub(super) struct Names {
     pub run_id: String,
     pub service: String,
     pub secret: String,
+    /// The secret holding the cluster registry's login, when the server has one.
+    pub registry_secret: String,
     /// The run's image in the cluster registry.
     pub image: String,
+    pub registry: std::sync::Arc<super::registry::ClusterRegistry>,
 }
 
 impl Names {
-    pub fn of(run_id: &str, registry: &str) -> Names {
+    pub fn of(run_id: &str, registry: &std::sync::Arc<super::registry::ClusterRegistry>) -> Names {
         let tag: String = run_id
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
@@ -44,7 +47,9 @@ impl Names {
             run_id: run_id.to_string(),
             service: crate::names::docker_object_name(run_id, "run"),
             secret: crate::names::docker_object_name(run_id, "key"),
-            image: format!("{registry}/slipway-run:{tag}"),
+            registry_secret: crate::names::docker_object_name(run_id, "registry"),
+            image: format!("{}/slipway-run:{tag}", registry.host),
+            registry: registry.clone(),
         }
     }
 
@@ -53,23 +58,46 @@ impl Names {
     }
 }
 
-/// The key as the run's swarm secret; its id.
+/// One of the run's swarm secrets, as the task mounts it: its id, name and file name.
+pub(super) struct TaskSecret {
+    id: String,
+    name: String,
+    file: &'static str,
+}
+
+/// The key as the run's swarm secret.
 pub(super) async fn create_key_secret(
     docker: &bollard::Docker,
     names: &Names,
     key: &slipway_core::crypto::Key,
-) -> Result<String> {
-    let data = base64::engine::general_purpose::STANDARD.encode(key.to_file_text());
+) -> Result<TaskSecret> {
+    create_secret(docker, names, &names.secret, KEY_SECRET_FILE, key.to_file_text().as_bytes()).await
+}
+
+/// The cluster registry's login (a Docker config.json) as the run's second swarm secret, for
+/// the agent alone: never in the service's environment, labels or command, and never passed
+/// on to the run's steps. `None` when the server has no login.
+pub(super) async fn create_registry_secret(docker: &bollard::Docker, names: &Names) -> Result<Option<TaskSecret>> {
+    let Some(config) = names.registry.agent_config() else { return Ok(None) };
+    create_secret(docker, names, &names.registry_secret, REGISTRY_SECRET_FILE, config.as_bytes()).await.map(Some)
+}
+
+async fn create_secret(
+    docker: &bollard::Docker,
+    names: &Names,
+    name: &str,
+    file: &'static str,
+    data: &[u8],
+) -> Result<TaskSecret> {
     let spec = SecretSpec {
-        name: Some(names.secret.clone()),
+        name: Some(name.to_string()),
         labels: Some(names.labels()),
-        data: Some(data),
+        data: Some(base64::engine::general_purpose::STANDARD.encode(data)),
         ..Default::default()
     };
     // The error names the secret, never its data.
-    let created =
-        docker.create_secret(spec).await.with_context(|| format!("cannot create the swarm secret {}", names.secret))?;
-    Ok(created.id)
+    let created = docker.create_secret(spec).await.with_context(|| format!("cannot create the swarm secret {name}"))?;
+    Ok(TaskSecret { id: created.id, name: name.to_string(), file })
 }
 
 /// The run's service: one task, never restarted, on the node swarm picks.
@@ -78,7 +106,7 @@ pub(super) async fn create(
     settings: &SwarmSettings,
     names: &Names,
     agent: &str,
-    secret_id: Option<&str>,
+    secrets: &[TaskSecret],
 ) -> Result<()> {
     let bind = |source: &str, target: &str| Mount {
         source: Some(source.to_string()),
@@ -86,18 +114,20 @@ pub(super) async fn create(
         typ: Some(MountType::BIND),
         ..Default::default()
     };
-    let secrets = secret_id.map(|id| {
-        vec![TaskSpecContainerSpecSecrets {
-            secret_id: Some(id.to_string()),
-            secret_name: Some(names.secret.clone()),
+    let secrets = secrets
+        .iter()
+        .map(|s| TaskSpecContainerSpecSecrets {
+            secret_id: Some(s.id.clone()),
+            secret_name: Some(s.name.clone()),
             file: Some(TaskSpecContainerSpecFile {
-                name: Some(KEY_SECRET_FILE.to_string()),
+                name: Some(s.file.to_string()),
                 uid: Some("0".into()),
                 gid: Some("0".into()),
                 mode: Some(0o400),
             }),
-        }]
-    });
+        })
+        .collect::<Vec<_>>();
+    let secrets = (!secrets.is_empty()).then_some(secrets);
     let command = vec![
         AGENT_BINARY.to_string(),
         "agent".into(),
@@ -154,8 +184,10 @@ pub(super) async fn create(
         endpoint_spec: Some(EndpointSpec { mode: Some(EndpointSpecModeEnum::DNSRR), ..Default::default() }),
         ..Default::default()
     };
+    // The node pulls the run's image with the registry's login (`--with-registry-auth`): swarm
+    // keeps it with the task, and `docker service inspect` does not show it.
     docker
-        .create_service(spec, None)
+        .create_service(spec, names.registry.docker_credentials())
         .await
         .with_context(|| format!("cannot create the swarm service {}", names.service))?;
     Ok(())
@@ -171,14 +203,16 @@ pub(super) async fn remove_all(docker: &bollard::Docker, names: &Names) {
         tracing::warn!(run = %names.run_id, "cannot remove the swarm service {}: {e}", names.service);
     }
     // A secret cannot go while a task still holds it: the service's removal takes a moment.
-    for attempt in 0..20 {
-        match docker.delete_secret(&names.secret).await {
-            Ok(()) => break,
-            Err(e) if not_found(&e) => break,
-            Err(e) if attempt == 19 => {
-                tracing::warn!(run = %names.run_id, "cannot remove the swarm secret {}: {e}", names.secret)
+    for secret in [&names.secret, &names.registry_secret] {
+        for attempt in 0..20 {
+            match docker.delete_secret(secret).await {
+                Ok(()) => break,
+                Err(e) if not_found(&e) => break,
+                Err(e) if attempt == 19 => {
+                    tracing::warn!(run = %names.run_id, "cannot remove the swarm secret {secret}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
     // Not forced: when the run ran on the manager's own node, its agent's container still
