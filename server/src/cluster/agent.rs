@@ -1,16 +1,16 @@
 //! The run agent (`slipway agent`): what a swarm task runs on its node. It reads the job the
-//! server put in the run's image, the key from the run's swarm secret, and runs the run with
-//! the executor on the node's own Docker engine (the node's socket is mounted into the task),
-//! exactly as `slipway steps` would there. It writes each event as one JSON line on stdout,
-//! masked (the agent has the key and decrypts the secrets itself), then one result line; the
-//! server reads them back from the service's log (`swarm/follow.rs`).
+//! server put in the run's image and the key from the run's swarm secret, stages the project
+//! in the node's work folder (mounted in the task at the node's own path), and starts the
+//! runner (`cluster::runner`, started by `swarm::runner_start`): a container of the run's image
+//! that enters the node `dockerd`'s mount namespace and runs the run with the executor there,
+//! exactly as the server runs one beside its own engine. The runner's JSON lines (each event,
+//! masked, then one result line) pass through the agent's stdout; the server reads them back
+//! from the service's log (`swarm/follow.rs`).
 //!
-//! The copy of the project goes into the node's work folder, which the task mounts at the same
-//! path as on the node, so that the binds the executor gives the steps name the same folder
-//! for the node's engine. The executor removes it, and the run's containers, networks and
-//! volumes, at the end. A cancel reaches the agent as a tag of the run's image in the registry
-//! (removing a running job's service does not stop its task on Docker 20.10): the agent looks
-//! for it every few seconds (`swarm::node::watch_cancel`), and SIGTERM cancels too.
+//! A cancel reaches the agent as a tag of the run's image in the registry (removing a running
+//! job's service does not stop its task on Docker 20.10): the agent looks for it every few
+//! seconds (`swarm::node::watch_cancel`), and SIGTERM cancels too; either is passed on to the
+//! runner, which cancels and cleans up on the node. Approvals travel the same way.
 //!
 //! The agent's own task container is left behind by swarm when it exits (a fact of Docker
 //! 20.10's replicated jobs): before ending, the agent starts a reaper container on the node
@@ -19,7 +19,6 @@
 
 use super::job::{JOB_FILE, Job, KEY_SECRET_FILE, Line, REGISTRY_SECRET_FILE, WORKSPACE};
 use super::runner::print_line;
-use crate::executor::events::Event;
 use anyhow::{Context, Result};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
@@ -55,10 +54,10 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>, node_sock
         }
     });
     let approval = job.options.awaits_approval.then(|| std::sync::Arc::new(tokio::sync::Notify::new()));
+    // The runner is started from the run's image (`swarm/runner_start.rs`): the agent never
+    // runs a run in its own container, where no bind could be pinned.
     let Some(image) = run_image else {
-        // Not in a swarm task (no run image to start a runner from): run here, as `slipway
-        // steps` would; binds then work only if this process is beside the engine.
-        return run_here(job, job_dir, work, key, cancel).await;
+        anyhow::bail!("slipway agent needs --run-image: it starts the run's runner from that image");
     };
     // The agent's own requests to the registry carry its login; the runner and the run's
     // steps never get it (the executor pulls their images with the project's dockercfg alone).
@@ -74,30 +73,6 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>, node_sock
     let own = std::fs::read_to_string("/etc/hostname").context("cannot read this task's container id")?;
     let node = super::swarm::runner_start::OnNode { own: own.trim(), run_image: image, node_socket, work };
     super::swarm::runner_start::run(&docker, &node, job, &job_dir.join(WORKSPACE), key.as_ref(), cancel, approval).await
-}
-
-/// The run in this process (see [`run_job`]).
-async fn run_here(
-    job: Job,
-    job_dir: &Path,
-    work: &Path,
-    key: Option<slipway_core::crypto::Key>,
-    cancel: CancellationToken,
-) -> Result<bool> {
-    let docker = crate::docker::connect().await?;
-    let spec = job.into_spec(job_dir.join(WORKSPACE), work.to_path_buf(), key)?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let printer = tokio::spawn(async move {
-        for n in 1.. {
-            let Some(event) = rx.recv().await else { break };
-            print_line(&Line::Event { n, event });
-        }
-    });
-    let result = crate::executor::run(docker, spec, tx, cancel).await;
-    let _ = printer.await;
-    let r = result?;
-    print_line(&Line::Result((&r).into()));
-    Ok(r.outcome == crate::executor::RunOutcome::Succeeded)
 }
 
 /// The cluster registry's login, when the server has one (the run's second secret file).
