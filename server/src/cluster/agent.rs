@@ -62,7 +62,7 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>, node_sock
     // The agent's own requests to the registry carry its login; the runner and the run's
     // steps never get it (the executor pulls their images with the project's dockercfg alone).
     let login = registry_login(image)?;
-    let (stop, cancel_tag) = (cancel.clone(), super::swarm::images::cancel_tag(image));
+    let (stop, cancel_tag) = (cancel.clone(), super::swarm::tags::cancel_tag(image));
     let cancel_login = login.clone();
     tokio::spawn(async move { super::swarm::node::watch_cancel(&cancel_tag, cancel_login, stop).await });
     if let Some(approval) = approval.clone() {
@@ -76,9 +76,8 @@ async fn run_job(job_dir: &Path, work: &Path, run_image: Option<&str>, node_sock
 }
 
 /// The cluster registry's login, when the server has one (the run's second secret file).
-fn registry_login(run_image: &str) -> Result<Option<bollard::auth::DockerCredentials>> {
-    let registry = run_image.split_once('/').map(|(host, _)| host).unwrap_or(run_image);
-    super::swarm::registry::agent_login(&Path::new(SECRETS_DIR).join(REGISTRY_SECRET_FILE), registry)
+fn registry_login(run_image: &str) -> Result<super::swarm::registry::AgentLogin> {
+    super::swarm::registry::agent_login_for(&Path::new(SECRETS_DIR).join(REGISTRY_SECRET_FILE), run_image)
 }
 
 /// The key, when the run has one (its secret file is there).

@@ -53,7 +53,7 @@ pub struct JobOptions {
     pub health_timeout_ms: u64,
     pub approve: bool,
     /// Whether an unapproved manual group waits for an approval from the server (which
-    /// reaches the agent as a tag in the cluster registry: see `swarm::images::approve_tag`)
+    /// reaches the agent as a tag in the cluster registry: see `swarm::tags::approve_tag`)
     /// rather than being skipped. Absent in jobs of older servers: skipped.
     #[serde(default)]
     pub awaits_approval: bool,

@@ -5,6 +5,7 @@
 
 use super::registry::ClusterRegistry;
 use super::service::Names;
+use super::tags::{approve_tag, cancel_tag};
 use crate::cluster::agent_image::AgentRoot;
 use crate::cluster::job::{JOB_DIR, JOB_FILE, Job, WORKSPACE};
 use crate::executor::RunSpec;
@@ -96,30 +97,12 @@ async fn push(docker: &bollard::Docker, image: &str, registry: &ClusterRegistry)
     Ok(())
 }
 
-/// The tag whose presence in the registry tells the run's agent to cancel: removing a
-/// running job's service does not stop its task on Docker 20.10, and a worker cannot see
-/// services, so the cancel travels as the rest of the run does, through the registry.
-pub fn cancel_tag(run_image: &str) -> String {
-    format!("{run_image}-cancel")
-}
-
-/// The tag whose presence in the registry tells the run's agent that the run's `n`th wait
-/// for an approval (counted from 1) is approved: the approval travels as a cancel does.
-pub fn approve_tag(run_image: &str, n: u32) -> String {
-    format!("{}{n}", approve_prefix(run_image))
-}
-
-/// What every approval tag of the run starts with.
-pub fn approve_prefix(run_image: &str) -> String {
-    format!("{run_image}-approve")
-}
-
-/// Push the run's cancel tag (see [`cancel_tag`]).
+/// Push the run's cancel tag (see [`super::tags::cancel_tag`]).
 pub(super) async fn push_cancel(docker: &bollard::Docker, names: &Names) -> Result<()> {
     push_tag(docker, names, &cancel_tag(&names.image)).await
 }
 
-/// Push the run's `n`th approval tag (see [`approve_tag`]).
+/// Push the run's `n`th approval tag (see [`super::tags::approve_tag`]).
 pub(super) async fn push_approve(docker: &bollard::Docker, names: &Names, n: u32) -> Result<()> {
     push_tag(docker, names, &approve_tag(&names.image, n)).await
 }

@@ -24,6 +24,7 @@ mod reattach;
 pub mod registry;
 pub mod runner_start;
 mod service;
+pub mod tags;
 pub use service::{RUN_LABEL, not_found};
 
 use crate::executor::{Placement, RemoteRun, RunResult};

@@ -132,7 +132,7 @@ pub async fn watch_approvals(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(CANCEL_POLL) => {}
         }
-        while docker.inspect_registry_image(&super::images::approve_tag(run_image, next), login.clone()).await.is_ok() {
+        while docker.inspect_registry_image(&super::tags::approve_tag(run_image, next), login.clone()).await.is_ok() {
             approval.notify_one();
             next += 1;
         }

@@ -5,7 +5,7 @@
 //! gone is abandoned (`Placement::abandon`, in `mod.rs`).
 
 use super::service::{self, Names};
-use super::{Swarm, follow, images};
+use super::{Swarm, follow, tags};
 use crate::executor::{RemoteRun, Resume, RunResult};
 use anyhow::{Context, Result};
 use std::time::Duration;
@@ -51,7 +51,7 @@ async fn approvals_pushed(
 ) -> u32 {
     let mut n = 0;
     while n < MAX_APPROVALS
-        && docker.inspect_registry_image(&images::approve_tag(run_image, n + 1), login.clone()).await.is_ok()
+        && docker.inspect_registry_image(&tags::approve_tag(run_image, n + 1), login.clone()).await.is_ok()
     {
         n += 1;
     }

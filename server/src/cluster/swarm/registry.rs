@@ -239,9 +239,9 @@ impl ClusterRegistry {
         };
         found(self.head_digest(&manifest(tag), auth.clone()).await?);
         let signal = |name: String| name.rsplit_once(':').map(|(_, t)| t.to_string()).unwrap_or_default();
-        found(self.head_digest(&manifest(&signal(super::images::cancel_tag(run_image))), auth.clone()).await?);
+        found(self.head_digest(&manifest(&signal(super::tags::cancel_tag(run_image))), auth.clone()).await?);
         for n in 1..=MAX_APPROVALS {
-            let tag = signal(super::images::approve_tag(run_image, n));
+            let tag = signal(super::tags::approve_tag(run_image, n));
             match self.head_digest(&manifest(&tag), auth.clone()).await? {
                 Some(d) => found(Some(d)),
                 None => break,
@@ -345,6 +345,16 @@ impl ClusterRegistry {
 /// `f` on the blocking pool (ureq blocks); a panic in it is an error, not the server's.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
     tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string()).and_then(|r| r)
+}
+
+/// The agent's login for the cluster registry, if the server has one.
+pub type AgentLogin = Option<DockerCredentials>;
+
+/// The login in the agent's secret file `file`, for the registry `run_image` is in (`None`:
+/// there is no such file).
+pub fn agent_login_for(file: &Path, run_image: &str) -> Result<AgentLogin> {
+    let registry = run_image.split_once('/').map(|(host, _)| host).unwrap_or(run_image);
+    agent_login(file, registry)
 }
 
 /// The login in the agent's secret file, for `registry` (`None`: there is no such file).

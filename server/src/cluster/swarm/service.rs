@@ -218,7 +218,7 @@ pub(super) async fn remove_all(docker: &bollard::Docker, names: &Names) {
     // Not forced: when the run ran on the manager's own node, its agent's container still
     // uses the image until that node's reaper removes both; forcing would untag it and leave
     // it there, nameless, for good.
-    for image in [super::images::cancel_tag(&names.image)]
+    for image in [super::tags::cancel_tag(&names.image)]
         .into_iter()
         .chain(approve_tags(docker, &names.image).await)
         .chain([names.image.clone()])
@@ -233,7 +233,7 @@ pub(super) async fn remove_all(docker: &bollard::Docker, names: &Names) {
 
 /// The approval tags the server gave the run's image (as many as its approvals).
 async fn approve_tags(docker: &bollard::Docker, image: &str) -> Vec<String> {
-    let pattern = super::images::approve_prefix(image) + "*";
+    let pattern = super::tags::approve_prefix(image) + "*";
     let filters = std::collections::HashMap::from([("reference", vec![pattern.as_str()])]);
     let options = bollard::query_parameters::ListImagesOptionsBuilder::new().filters(&filters).build();
     let listed = docker.list_images(Some(options)).await.unwrap_or_default();
